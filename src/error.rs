@@ -1,0 +1,167 @@
+//! Errors: what went wrong, where (a byte span in the input), and a hint.
+//!
+//! Every stage reports a concrete [`Error`]; [`Error::render`] prints it the way the CLI
+//! does, with line, column and a caret under the culprit (via `codespan-reporting`).
+
+use codespan_reporting::diagnostic::{Diagnostic, Label};
+use codespan_reporting::files::SimpleFile;
+use codespan_reporting::term::{self, termcolor::NoColor};
+use std::fmt;
+
+/// A byte range in the input text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span from `start` to `end`.
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+
+    /// The smallest span covering both.
+    pub fn join(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// The kind of an error; its code is stable and documented in docs/errors.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// The text does not follow the grammar.
+    Syntax,
+    /// A limit (input size, nesting, tensor order, terms) was exceeded.
+    Limit,
+    /// A name, function or declaration kind that is not known.
+    Unknown,
+    /// Shapes that do not fit together.
+    Shape,
+    /// A bracket term that is not well formed (widths, portions, occurrences).
+    Bracket,
+    /// A construct that is understood but not supported here.
+    Unsupported,
+    /// A value is needed that was not given, or a numeric failure (singular matrix).
+    Eval,
+    /// A command-line argument is wrong.
+    Usage,
+}
+
+impl ErrorCode {
+    /// The stable code printed in messages, e.g. `E-shape`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::Syntax => "E-syntax",
+            ErrorCode::Limit => "E-limit",
+            ErrorCode::Unknown => "E-unknown",
+            ErrorCode::Shape => "E-shape",
+            ErrorCode::Bracket => "E-bracket",
+            ErrorCode::Unsupported => "E-unsupported",
+            ErrorCode::Eval => "E-eval",
+            ErrorCode::Usage => "E-usage",
+        }
+    }
+}
+
+/// An error with a location in the input and a hint.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    /// What kind of error.
+    pub code: ErrorCode,
+    /// What went wrong, in one sentence.
+    pub message: String,
+    /// Where, if the error is about the input text.
+    pub span: Option<Span>,
+    /// How to fix it.
+    pub hint: Option<String>,
+}
+
+/// Results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// An error at a span.
+    pub fn new(code: ErrorCode, message: impl Into<String>, span: Span) -> Error {
+        Error { code, message: message.into(), span: Some(span), hint: None }
+    }
+
+    /// An error that is not about a place in the input.
+    pub fn bare(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error { code, message: message.into(), span: None, hint: None }
+    }
+
+    /// Adds a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Error {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Sets the span if none is set yet.
+    pub fn or_span(mut self, span: Span) -> Error {
+        if self.span.is_none() {
+            self.span = Some(span);
+        }
+        self
+    }
+
+    /// 1-based line and column (in characters) of the span's start in `source`.
+    pub fn line_col(&self, source: &str) -> Option<(usize, usize)> {
+        let span = self.span?;
+        Some(line_col(source, span.start))
+    }
+
+    /// Renders the error as the CLI prints it: message, `line:column`, the line with a
+    /// caret under the culprit, and the hint.
+    pub fn render(&self, source: &str) -> String {
+        let file = SimpleFile::new("input", source);
+        let mut diagnostic = Diagnostic::error()
+            .with_code(self.code.as_str())
+            .with_message(&self.message);
+        if let Some(span) = self.span {
+            let start = clamp_to_char(source, span.start);
+            let end = clamp_to_char(source, span.end.max(span.start)).max(start);
+            diagnostic = diagnostic.with_labels(vec![Label::primary((), start..end)]);
+        }
+        if let Some(hint) = &self.hint {
+            diagnostic = diagnostic.with_notes(vec![format!("hint: {hint}")]);
+        }
+        let mut out = NoColor::new(Vec::new());
+        let config = term::Config::default();
+        if term::emit(&mut out, &config, &file, &diagnostic).is_err() {
+            return self.to_string();
+        }
+        String::from_utf8_lossy(&out.into_inner()).into_owned()
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error[{}]: {}", self.code.as_str(), self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " (hint: {hint})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// 1-based line and column (counted in characters) of byte offset `at`.
+pub fn line_col(source: &str, at: usize) -> (usize, usize) {
+    let at = clamp_to_char(source, at);
+    let before = &source[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+fn clamp_to_char(source: &str, mut at: usize) -> usize {
+    at = at.min(source.len());
+    while !source.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}

@@ -1,0 +1,654 @@
+//! Numeric evaluation: the oracle for every test.
+//!
+//! Takes an [`Expr`] and an [`Env`] (sizes for the symbolic dims and values for the
+//! names) and gives an n-dimensional array (`ndarray::ArrayD`). Generic over the number
+//! type: `f64`, or exact `BigRational` wherever no transcendental function is involved
+//! (then an [`ErrorCode::Eval`] error says the value is not exact).
+
+use crate::error::{Error, ErrorCode, Result};
+use crate::expr::*;
+use crate::limits;
+use crate::shape::Dim;
+use crate::Model;
+use indexmap::IndexMap;
+use ndarray::{ArrayD, Axis, IxDyn};
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::fmt::Debug;
+use std::ops::{Add, Mul, Neg, Sub};
+
+/// A number type the evaluator computes in.
+pub trait Number:
+    Clone + Debug + PartialEq + Zero + One + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Neg<Output = Self>
+{
+    /// The exact value `r`.
+    fn from_rational(r: &BigRational) -> Self;
+    /// `self / other`; `None` when other is zero and the type has no infinity.
+    fn divide(&self, other: &Self) -> Option<Self>;
+    /// A rational power; `None` when the result is not representable.
+    fn power(&self, p: &BigRational) -> Option<Self>;
+    /// `f^(derivative)(self)` for a built-in function; `None` when not representable.
+    fn func(&self, f: &Func, derivative: u8) -> Option<Self>;
+    /// Approximate magnitude, for pivoting and comparisons.
+    fn approx(&self) -> f64;
+}
+
+impl Number for f64 {
+    fn from_rational(r: &BigRational) -> f64 {
+        ToPrimitive::to_f64(r).unwrap_or(f64::NAN)
+    }
+    fn divide(&self, other: &f64) -> Option<f64> {
+        Some(self / other)
+    }
+    fn power(&self, p: &BigRational) -> Option<f64> {
+        if p.is_integer() {
+            if let Some(k) = p.to_integer().to_i32() {
+                return Some(self.powi(k));
+            }
+        }
+        Some(self.powf(ToPrimitive::to_f64(p)?))
+    }
+    fn func(&self, f: &Func, derivative: u8) -> Option<f64> {
+        let x = *self;
+        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
+        Some(match (f, derivative) {
+            (Func::Exp, _) => x.exp(),
+            (Func::Ln, 0) => x.ln(),
+            (Func::Ln, 1) => 1.0 / x,
+            (Func::Ln, 2) => -1.0 / (x * x),
+            (Func::Tanh, 0) => x.tanh(),
+            (Func::Tanh, 1) => 1.0 - x.tanh().powi(2),
+            (Func::Tanh, 2) => -2.0 * x.tanh() * (1.0 - x.tanh().powi(2)),
+            (Func::Sigmoid, 0) => sig(x),
+            (Func::Sigmoid, 1) => sig(x) * (1.0 - sig(x)),
+            (Func::Sigmoid, 2) => sig(x) * (1.0 - sig(x)) * (1.0 - 2.0 * sig(x)),
+            (Func::Sqrt, 0) => x.sqrt(),
+            (Func::Sqrt, 1) => 0.5 / x.sqrt(),
+            (Func::Sqrt, 2) => -0.25 / (x * x.sqrt()),
+            (Func::Sin, d) => [x.sin(), x.cos(), -x.sin(), -x.cos()][d as usize % 4],
+            (Func::Cos, d) => [x.cos(), -x.sin(), -x.cos(), x.sin()][d as usize % 4],
+            (Func::Abs, 0) => x.abs(),
+            (Func::Abs, 1) => x.signum(),
+            (Func::Relu, 0) => x.max(0.0),
+            (Func::Relu, 1) => f64::from(u8::from(x > 0.0)),
+            (Func::Abs | Func::Relu, _) => 0.0,
+            (Func::Declared(name), d) => return declared(name, d, &x),
+            _ => return None,
+        })
+    }
+    fn approx(&self) -> f64 {
+        *self
+    }
+}
+
+impl Number for BigRational {
+    fn from_rational(r: &BigRational) -> BigRational {
+        r.clone()
+    }
+    fn divide(&self, other: &BigRational) -> Option<BigRational> {
+        if other.is_zero() {
+            None
+        } else {
+            Some(self / other)
+        }
+    }
+    fn power(&self, p: &BigRational) -> Option<BigRational> {
+        if !p.is_integer() {
+            return None;
+        }
+        let k = p.to_integer().to_i32()?;
+        if k.unsigned_abs() > 64 || (k < 0 && self.is_zero()) {
+            return None;
+        }
+        Some(num_traits::Pow::pow(self, k))
+    }
+    fn func(&self, f: &Func, derivative: u8) -> Option<BigRational> {
+        let zero = BigRational::zero();
+        match (f, derivative) {
+            (Func::Abs, 0) => Some(self.abs()),
+            (Func::Abs, 1) => Some(self.signum()),
+            (Func::Relu, 0) => Some(if *self > zero { self.clone() } else { zero }),
+            (Func::Relu, 1) => Some(if *self > zero { BigRational::one() } else { zero }),
+            (Func::Abs | Func::Relu, _) => Some(zero),
+            (Func::Ln, 1) => BigRational::one().divide(self),
+            (Func::Declared(name), d) => declared(name, d, self),
+            _ => None,
+        }
+    }
+    fn approx(&self) -> f64 {
+        ToPrimitive::to_f64(self).unwrap_or(f64::NAN)
+    }
+}
+
+/// The stand-in for a declared element-wise function `f` in numeric checks: a cubic
+/// whose quadratic coefficient depends on the name, so that `f` and `g` differ.
+/// `f(x) = x + a x²/2 + x³/6`, exact in rationals, with its derivatives.
+fn declared<T: Number>(name: &str, derivative: u8, x: &T) -> Option<T> {
+    let a = 1 + name.bytes().map(u64::from).sum::<u64>() % 3;
+    let r = |n: i64, d: i64| T::from_rational(&BigRational::new(BigInt::from(n), BigInt::from(d)));
+    let a2 = r(a as i64, 2);
+    let x2 = x.clone() * x.clone();
+    Some(match derivative {
+        0 => x.clone() + a2 * x2.clone() + r(1, 6) * x2 * x.clone(),
+        1 => T::one() + r(a as i64, 1) * x.clone() + r(1, 2) * x2,
+        2 => r(a as i64, 1) + x.clone(),
+        3 => T::one(),
+        _ => T::zero(),
+    })
+}
+
+/// Sizes for the symbolic dims and values for the names.
+#[derive(Clone, Debug)]
+pub struct Env<T> {
+    /// Size of each symbolic or anonymous dim.
+    pub sizes: IndexMap<Dim, usize>,
+    /// Value of each name (differentials as `dX`).
+    pub values: IndexMap<String, ArrayD<T>>,
+}
+
+impl<T: Number> Env<T> {
+    /// An empty environment.
+    pub fn new() -> Env<T> {
+        Env { sizes: IndexMap::new(), values: IndexMap::new() }
+    }
+
+    /// The size of a dim.
+    pub fn size(&self, d: &Dim) -> Result<usize> {
+        match d {
+            Dim::Int(n) => Ok(*n as usize),
+            Dim::Iota => Ok(1),
+            other => self.sizes.get(other).copied().ok_or_else(|| {
+                Error::bare(ErrorCode::Eval, format!("no size is given for the dimension `{other}`"))
+            }),
+        }
+    }
+
+    /// The sizes of a shape.
+    pub fn sizes_of(&self, shape: &[Dim]) -> Result<Vec<usize>> {
+        shape.iter().map(|d| self.size(d)).collect()
+    }
+}
+
+impl<T: Number> Default for Env<T> {
+    fn default() -> Self {
+        Env::new()
+    }
+}
+
+/// How random values are drawn.
+#[derive(Clone, Copy, Debug)]
+pub struct Draw {
+    /// Seed of the generator (the same seed gives the same values everywhere).
+    pub seed: u64,
+    /// Smallest size for a symbolic dim.
+    pub min_size: usize,
+    /// Largest size for a symbolic dim.
+    pub max_size: usize,
+}
+
+impl Default for Draw {
+    fn default() -> Draw {
+        Draw { seed: 1, min_size: 2, max_size: 4 }
+    }
+}
+
+/// Random sizes and values for every name of a model (and `dX` for each X), with the
+/// definitions evaluated in order. Values are small rationals `k/4`, so that `T` can be
+/// `f64` or `BigRational` and both see the same numbers. Matrices declared symmetric are
+/// symmetric.
+pub fn random_env<T: Number>(model: &Model, draw: Draw) -> Result<Env<T>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(draw.seed);
+    let mut env = Env::new();
+    let mut dims: Vec<Dim> = Vec::new();
+    for info in model.names.values() {
+        dims.extend(info.shape.iter().cloned());
+    }
+    for e in all_exprs(model) {
+        collect_dims(e, &mut dims);
+    }
+    for d in dims {
+        if matches!(d, Dim::Sym(_) | Dim::Var(_)) && !env.sizes.contains_key(&d) {
+            let n = rng.gen_range(draw.min_size..=draw.max_size);
+            env.sizes.insert(d, n);
+        }
+    }
+    for (name, info) in &model.names {
+        if info.defined {
+            continue;
+        }
+        let sizes = env.sizes_of(&info.shape)?;
+        for key in [name.clone(), format!("d{name}")] {
+            let mut value = random_array::<T>(&mut rng, &sizes);
+            if info.symmetric && sizes.len() == 2 {
+                let t = value.t().to_owned();
+                value = (value + t).mapv(|v| v * T::from_rational(&BigRational::new(1.into(), 2.into())));
+            }
+            env.values.insert(key, value);
+        }
+    }
+    for (name, e) in &model.definitions {
+        let v = eval(e, &env)?;
+        env.values.insert(name.clone(), v);
+    }
+    Ok(env)
+}
+
+fn all_exprs(model: &Model) -> impl Iterator<Item = &Expr> {
+    model
+        .definitions
+        .iter()
+        .map(|(_, e)| e)
+        .chain(model.facts.iter().flat_map(|(l, r)| [l, r]))
+        .chain(model.queries.iter().map(|q| &q.expr))
+        .chain(model.exprs.iter())
+}
+
+fn collect_dims(e: &Expr, out: &mut Vec<Dim>) {
+    out.extend(e.shape.iter().cloned());
+    if let Kind::Network(n) = &e.kind {
+        out.extend(n.indices.iter().cloned());
+    }
+    for c in e.children() {
+        collect_dims(c, out);
+    }
+}
+
+/// A random array of small rationals `k/4`, `k` in −8..=8 but not 0.
+pub fn random_array<T: Number>(rng: &mut ChaCha8Rng, sizes: &[usize]) -> ArrayD<T> {
+    ArrayD::from_shape_fn(IxDyn(sizes), |_| {
+        let mut k: i64 = rng.gen_range(-8..=7);
+        if k >= 0 {
+            k += 1;
+        }
+        T::from_rational(&BigRational::new(BigInt::from(k), BigInt::from(4)))
+    })
+}
+
+fn not_exact(what: &str) -> Error {
+    Error::bare(ErrorCode::Eval, format!("{what} has no exact rational value"))
+}
+
+/// Evaluates an expression.
+///
+/// ```
+/// use bracket::{read, eval, random_env, Draw};
+/// use num_rational::BigRational;
+/// let model = read("tr(A B) - tr(B A)").unwrap();
+/// let env = random_env::<BigRational>(&model, Draw::default()).unwrap();
+/// let v = eval(model.main_expr().unwrap(), &env).unwrap();
+/// assert_eq!(v.iter().next().unwrap(), &BigRational::from_integer(0.into()));
+/// ```
+pub fn eval<T: Number>(e: &Expr, env: &Env<T>) -> Result<ArrayD<T>> {
+    let sizes = env.sizes_of(&e.shape)?;
+    let entries = sizes.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+    if entries.is_none_or(|n| n > limits::MAX_EVAL_ENTRIES) {
+        return Err(Error::bare(ErrorCode::Limit, "the value is too large to evaluate"));
+    }
+    let out = eval_kind(e, env, &sizes)?;
+    if out.shape() != sizes.as_slice() {
+        // Same entries, the layout our shape says (rows `[ι, n]` and the like).
+        return reshape(out, &sizes);
+    }
+    Ok(out)
+}
+
+fn reshape<T: Number>(a: ArrayD<T>, sizes: &[usize]) -> Result<ArrayD<T>> {
+    let a = a.as_standard_layout().to_owned();
+    a.into_shape_with_order(IxDyn(sizes))
+        .map_err(|e| Error::bare(ErrorCode::Eval, format!("internal shape error: {e}")))
+}
+
+fn scalar<T: Number>(v: T) -> ArrayD<T> {
+    ArrayD::from_elem(IxDyn(&[]), v)
+}
+
+fn get_scalar<T: Number>(a: &ArrayD<T>) -> T {
+    a.iter().next().cloned().unwrap_or_else(T::zero)
+}
+
+fn eval_kind<T: Number>(e: &Expr, env: &Env<T>, sizes: &[usize]) -> Result<ArrayD<T>> {
+    let ev = |x: &Expr| eval(x, env);
+    Ok(match &e.kind {
+        Kind::Var(name) | Kind::Diff(name) => {
+            let key = if matches!(e.kind, Kind::Diff(_)) { format!("d{name}") } else { name.clone() };
+            let v = env.values.get(&key).ok_or_else(|| {
+                Error::bare(ErrorCode::Eval, format!("no value is given for `{key}`"))
+            })?;
+            if v.shape() != sizes {
+                return Err(Error::bare(
+                    ErrorCode::Eval,
+                    format!("the value of `{key}` has shape {:?}, expected {:?}", v.shape(), sizes),
+                ));
+            }
+            v.clone()
+        }
+        Kind::DiffOf(_) => {
+            return Err(Error::bare(ErrorCode::Unsupported, "`d(…)` has no value until it is differentiated"))
+        }
+        Kind::Const(c) => scalar(T::from_rational(c)),
+        Kind::Ones => ArrayD::from_elem(IxDyn(sizes), T::one()),
+        Kind::Identity => {
+            let n = sizes[0];
+            ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| if i[0] == i[1] { T::one() } else { T::zero() })
+        }
+        Kind::Add(terms) => {
+            let mut acc = ev(&terms[0])?;
+            for t in &terms[1..] {
+                acc = acc + ev(t)?;
+            }
+            acc
+        }
+        Kind::Scale(c, x) => {
+            let c = T::from_rational(c);
+            ev(x)?.mapv(|v| c.clone() * v)
+        }
+        Kind::Product(a, b) => {
+            let (va, vb) = (ev(a)?, ev(b)?);
+            if a.is_scalar() {
+                let s = get_scalar(&va);
+                vb.mapv(|v| s.clone() * v)
+            } else if b.is_scalar() {
+                let s = get_scalar(&vb);
+                va.mapv(|v| v * s.clone())
+            } else {
+                let ma = as_matrix(va);
+                let mb = as_matrix(vb);
+                matmul(&ma, &mb)?
+            }
+        }
+        Kind::DivScalar(a, b) => {
+            let s = get_scalar(&ev(b)?);
+            let va = ev(a)?;
+            let mut out = va.clone();
+            for (o, v) in out.iter_mut().zip(va.iter()) {
+                *o = v.divide(&s).ok_or_else(|| Error::bare(ErrorCode::Eval, "division by zero"))?;
+            }
+            out
+        }
+        Kind::Transpose(a) => {
+            let v = ev(a)?;
+            match v.ndim() {
+                2 => v.t().as_standard_layout().to_owned(),
+                _ => v,
+            }
+        }
+        Kind::Inverse(a) => {
+            let v = ev(a)?;
+            if a.is_scalar() {
+                let s = get_scalar(&v);
+                scalar(T::one().divide(&s).ok_or_else(|| Error::bare(ErrorCode::Eval, "1/0 has no value"))?)
+            } else {
+                inverse(&v)?
+            }
+        }
+        Kind::Power(a, k) => {
+            let v = ev(a)?;
+            if a.is_scalar() {
+                let s = get_scalar(&v);
+                scalar(s.power(k).ok_or_else(|| not_exact("this power"))?)
+            } else {
+                let k = k.to_integer().to_i64().unwrap_or(0);
+                let base = if k < 0 { inverse(&v)? } else { v };
+                let n = base.shape()[0];
+                let mut acc = ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| if i[0] == i[1] { T::one() } else { T::zero() });
+                for _ in 0..k.unsigned_abs() {
+                    acc = matmul(&acc, &base)?;
+                }
+                acc
+            }
+        }
+        Kind::HPower(a, p) => map_checked(ev(a)?, |x| x.power(p), "an element-wise power")?,
+        Kind::Hadamard(a, b) => ev(a)? * ev(b)?,
+        Kind::HDiv(a, b) => {
+            let (va, vb) = (ev(a)?, ev(b)?);
+            let mut out = va.clone();
+            for ((o, x), y) in out.iter_mut().zip(va.iter()).zip(vb.iter()) {
+                *o = x.divide(y).ok_or_else(|| Error::bare(ErrorCode::Eval, "element-wise division by zero"))?;
+            }
+            out
+        }
+        Kind::Kron(a, b) => {
+            let (va, vb) = (ev(a)?, ev(b)?);
+            let mut shape = va.shape().to_vec();
+            shape.extend_from_slice(vb.shape());
+            let flat: Vec<T> = va.iter().flat_map(|x| vb.iter().map(move |y| x.clone() * y.clone())).collect();
+            ArrayD::from_shape_vec(IxDyn(&shape), flat).map_err(|e| Error::bare(ErrorCode::Eval, e.to_string()))?
+        }
+        Kind::Dot(a, b) => {
+            let (va, vb) = (ev(a)?, ev(b)?);
+            let s = va.iter().zip(vb.iter()).fold(T::zero(), |acc, (x, y)| acc + x.clone() * y.clone());
+            scalar(s)
+        }
+        Kind::Gen { .. } => {
+            let net = gen_network(e).expect("a Gen node");
+            eval_network(&net, env)?
+        }
+        Kind::Trace(a) => {
+            let v = ev(a)?;
+            let n = v.shape()[0];
+            scalar((0..n).fold(T::zero(), |acc, i| acc + v[[i, i].as_slice()].clone()))
+        }
+        Kind::Det(a) => scalar(determinant(&ev(a)?)),
+        Kind::Diag(a) => {
+            let v = ev(a)?;
+            if v.ndim() == 1 {
+                let n = v.len();
+                ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| if i[0] == i[1] { v[[i[0]].as_slice()].clone() } else { T::zero() })
+            } else {
+                let n = v.shape()[0];
+                ArrayD::from_shape_fn(IxDyn(&[n]), |i| v[[i[0], i[0]].as_slice()].clone())
+            }
+        }
+        Kind::Sum(a) => scalar(ev(a)?.iter().fold(T::zero(), |acc, x| acc + x.clone())),
+        Kind::Norm(a) => {
+            let s = ev(a)?.iter().fold(T::zero(), |acc, x| acc + x.clone() * x.clone());
+            let half = BigRational::new(1.into(), 2.into());
+            scalar(s.power(&half).ok_or_else(|| not_exact("this norm"))?)
+        }
+        Kind::Func { func, derivative, arg } => {
+            map_checked(ev(arg)?, |x| x.func(func, *derivative), &format!("`{}`", func.name()))?
+        }
+        Kind::Softmax { positions, arg } => softmax(ev(arg)?, positions)?,
+        Kind::Permute(a, perm) => ev(a)?.permuted_axes(IxDyn(perm)).as_standard_layout().to_owned(),
+        Kind::Network(net) => eval_network(net, env)?,
+    })
+}
+
+fn map_checked<T: Number>(a: ArrayD<T>, f: impl Fn(&T) -> Option<T>, what: &str) -> Result<ArrayD<T>> {
+    let mut out = a.clone();
+    for (o, x) in out.iter_mut().zip(a.iter()) {
+        *o = f(x).ok_or_else(|| not_exact(what))?;
+    }
+    Ok(out)
+}
+
+fn as_matrix<T: Number>(a: ArrayD<T>) -> ArrayD<T> {
+    if a.ndim() == 1 {
+        let n = a.len();
+        a.into_shape_with_order(IxDyn(&[n, 1])).expect("vector to column")
+    } else {
+        a
+    }
+}
+
+fn matmul<T: Number>(a: &ArrayD<T>, b: &ArrayD<T>) -> Result<ArrayD<T>> {
+    let (n, k, m) = (a.shape()[0], a.shape()[1], b.shape()[1]);
+    if b.shape()[0] != k {
+        return Err(Error::bare(ErrorCode::Eval, "internal: matrix sizes differ"));
+    }
+    Ok(ArrayD::from_shape_fn(IxDyn(&[n, m]), |i| {
+        (0..k).fold(T::zero(), |acc, j| acc + a[[i[0], j].as_slice()].clone() * b[[j, i[1]].as_slice()].clone())
+    }))
+}
+
+/// Gauss-Jordan elimination; largest pivot by magnitude.
+fn inverse<T: Number>(a: &ArrayD<T>) -> Result<ArrayD<T>> {
+    let n = a.shape()[0];
+    let mut m: Vec<Vec<T>> = (0..n)
+        .map(|i| {
+            let mut row: Vec<T> = (0..n).map(|j| a[[i, j].as_slice()].clone()).collect();
+            row.extend((0..n).map(|j| if i == j { T::one() } else { T::zero() }));
+            row
+        })
+        .collect();
+    for col in 0..n {
+        let pivot = (col..n)
+            .filter(|&r| !m[r][col].is_zero())
+            .max_by(|&x, &y| m[x][col].approx().abs().total_cmp(&m[y][col].approx().abs()))
+            .ok_or_else(|| Error::bare(ErrorCode::Eval, "the matrix is singular"))?;
+        m.swap(col, pivot);
+        let p = m[col][col].clone();
+        for v in m[col].iter_mut() {
+            *v = v.divide(&p).ok_or_else(|| Error::bare(ErrorCode::Eval, "the matrix is singular"))?;
+        }
+        for r in 0..n {
+            if r != col && !m[r][col].is_zero() {
+                let factor = m[r][col].clone();
+                for c in 0..2 * n {
+                    let sub = factor.clone() * m[col][c].clone();
+                    m[r][c] = m[r][c].clone() - sub;
+                }
+            }
+        }
+    }
+    Ok(ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| m[i[0]][n + i[1]].clone()))
+}
+
+fn determinant<T: Number>(a: &ArrayD<T>) -> T {
+    let n = a.shape()[0];
+    let mut m: Vec<Vec<T>> = (0..n).map(|i| (0..n).map(|j| a[[i, j].as_slice()].clone()).collect()).collect();
+    let mut det = T::one();
+    for col in 0..n {
+        let Some(pivot) = (col..n)
+            .filter(|&r| !m[r][col].is_zero())
+            .max_by(|&x, &y| m[x][col].approx().abs().total_cmp(&m[y][col].approx().abs()))
+        else {
+            return T::zero();
+        };
+        if pivot != col {
+            m.swap(col, pivot);
+            det = -det;
+        }
+        let p = m[col][col].clone();
+        det = det * p.clone();
+        for r in col + 1..n {
+            let Some(factor) = m[r][col].divide(&p) else { return T::zero() };
+            for c in col..n {
+                let sub = factor.clone() * m[col][c].clone();
+                m[r][c] = m[r][c].clone() - sub;
+            }
+        }
+    }
+    det
+}
+
+fn softmax<T: Number>(a: ArrayD<T>, positions: &[usize]) -> Result<ArrayD<T>> {
+    let n = a.ndim();
+    let mut perm: Vec<usize> = positions.iter().map(|p| p - 1).collect();
+    perm.extend((0..n).filter(|k| !positions.contains(&(k + 1))));
+    let moved = a.permuted_axes(IxDyn(&perm)).as_standard_layout().to_owned();
+    let shape = moved.shape().to_vec();
+    let outer: usize = shape[..positions.len()].iter().product();
+    let inner: usize = shape[positions.len()..].iter().product();
+    let flat = moved.into_shape_with_order(IxDyn(&[outer, inner])).expect("softmax reshape");
+    let mut out = flat.clone();
+    for (mut row_out, row) in out.axis_iter_mut(Axis(0)).zip(flat.axis_iter(Axis(0))) {
+        let mut exps = Vec::with_capacity(inner);
+        for x in row.iter() {
+            exps.push(x.func(&Func::Exp, 0).ok_or_else(|| not_exact("softmax"))?);
+        }
+        let total = exps.iter().fold(T::zero(), |acc, x| acc + x.clone());
+        for (o, x) in row_out.iter_mut().zip(exps) {
+            *o = x.divide(&total).ok_or_else(|| not_exact("softmax"))?;
+        }
+    }
+    reshape(out, &shape)
+}
+
+/// The network of a generalized product `A^{P} ⊙^{Q} B`.
+pub fn gen_network(e: &Expr) -> Option<Network> {
+    let Kind::Gen { lhs, rhs, left, right, .. } = &e.kind else { return None };
+    let mut indices: Vec<Dim> = lhs.shape.clone();
+    let a_slots: Vec<usize> = (0..lhs.order()).collect();
+    let mut b_slots = Vec::new();
+    for (k, d) in rhs.shape.iter().enumerate() {
+        match right.iter().position(|q| q.at == k + 1) {
+            Some(i) => b_slots.push(left[i].at - 1),
+            None => {
+                b_slots.push(indices.len());
+                indices.push(d.clone());
+            }
+        }
+    }
+    let mut output: Vec<usize> = (0..lhs.order()).filter(|k| !left.iter().any(|p| p.at == k + 1 && p.bar)).collect();
+    for (k, _) in rhs.shape.iter().enumerate() {
+        if !right.iter().any(|q| q.at == k + 1) {
+            output.push(b_slots[k]);
+        }
+    }
+    Some(Network {
+        factors: vec![Factor { expr: (**lhs).clone(), slots: a_slots }, Factor { expr: (**rhs).clone(), slots: b_slots }],
+        indices,
+        output,
+        origin: Origin::Bracket,
+    })
+}
+
+/// Evaluates a tensor network by summing over every assignment of its indices.
+pub fn eval_network<T: Number>(net: &Network, env: &Env<T>) -> Result<ArrayD<T>> {
+    let values: Vec<ArrayD<T>> = net.factors.iter().map(|f| eval(&f.expr, env)).collect::<Result<_>>()?;
+    let sizes: Vec<usize> = net.indices.iter().map(|d| env.size(d)).collect::<Result<_>>()?;
+    let work = sizes.iter().fold(1u128, |acc, &n| acc.saturating_mul(n as u128));
+    if work > limits::MAX_EVAL_WORK {
+        return Err(Error::bare(ErrorCode::Limit, "this contraction is too large to evaluate"));
+    }
+    let out_sizes: Vec<usize> = net.output.iter().map(|&i| sizes[i]).collect();
+    let mut out = ArrayD::from_elem(IxDyn(&out_sizes), T::zero());
+    if sizes.contains(&0) {
+        return Ok(out);
+    }
+    let mut at = vec![0usize; sizes.len()];
+    let mut factor_at: Vec<Vec<usize>> = net.factors.iter().map(|f| vec![0; f.slots.len()]).collect();
+    let mut out_at = vec![0usize; net.output.len()];
+    loop {
+        let mut term = T::one();
+        for (k, f) in net.factors.iter().enumerate() {
+            for (p, &s) in f.slots.iter().enumerate() {
+                factor_at[k][p] = at[s];
+            }
+            term = term * values[k][factor_at[k].as_slice()].clone();
+        }
+        for (p, &i) in net.output.iter().enumerate() {
+            out_at[p] = at[i];
+        }
+        let slot = &mut out[out_at.as_slice()];
+        *slot = slot.clone() + term;
+        // Next assignment (odometer).
+        let mut k = 0;
+        loop {
+            if k == at.len() {
+                return Ok(out);
+            }
+            at[k] += 1;
+            if at[k] < sizes[k] {
+                break;
+            }
+            at[k] = 0;
+            k += 1;
+        }
+    }
+}
+
+/// Are two f64 arrays equal within a relative tolerance (NaN equals NaN)?
+pub fn close(a: &ArrayD<f64>, b: &ArrayD<f64>, tolerance: f64) -> bool {
+    if a.shape() != b.shape() {
+        return false;
+    }
+    let scale = a.iter().chain(b.iter()).filter(|x| x.is_finite()).fold(1.0f64, |m, x| m.max(x.abs()));
+    a.iter().zip(b.iter()).all(|(x, y)| {
+        (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= tolerance * scale
+    })
+}

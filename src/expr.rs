@@ -1,0 +1,242 @@
+//! The typed expression: every node knows its shape.
+//!
+//! Made by `elaborate`; read by `eval`, `render` and the later stages. Classic operators
+//! stay classic nodes (so they print as typed); bracket terms, einsum and fused
+//! subscripts are [`Network`]s: tensor networks whose factors are expressions.
+
+use crate::shape::{Dim, Shape};
+use num_rational::BigRational;
+
+/// A typed expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    /// What it computes.
+    pub kind: Kind,
+    /// Its shape, fully resolved.
+    pub shape: Shape,
+}
+
+/// Element-wise functions ℝ → ℝ.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Func {
+    /// `exp`.
+    Exp,
+    /// `ln`.
+    Ln,
+    /// `tanh`.
+    Tanh,
+    /// `sigmoid`.
+    Sigmoid,
+    /// `sqrt`.
+    Sqrt,
+    /// `sin`.
+    Sin,
+    /// `cos`.
+    Cos,
+    /// `abs`.
+    Abs,
+    /// `relu`.
+    Relu,
+    /// A declared element-wise function such as `f`.
+    Declared(String),
+}
+
+impl Func {
+    /// The name as typed.
+    pub fn name(&self) -> &str {
+        match self {
+            Func::Exp => "exp",
+            Func::Ln => "ln",
+            Func::Tanh => "tanh",
+            Func::Sigmoid => "sigmoid",
+            Func::Sqrt => "sqrt",
+            Func::Sin => "sin",
+            Func::Cos => "cos",
+            Func::Abs => "abs",
+            Func::Relu => "relu",
+            Func::Declared(name) => name,
+        }
+    }
+}
+
+/// How a generalized product was written, so that it prints back the same way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GenForm {
+    /// `A^{P} ⊙^{Q} B` with explicit positions.
+    Explicit,
+    /// `A ⊙_k B` or `A ·_k B`.
+    K(usize),
+    /// `A ·_> B`.
+    Right,
+    /// `A ·_< B`.
+    Left,
+}
+
+/// A position of a generalized product (1-based) and whether it is barred (summed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pos {
+    /// 1-based position.
+    pub at: usize,
+    /// Summed over.
+    pub bar: bool,
+}
+
+/// Expression kinds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Kind {
+    /// A named tensor (a scalar if its shape is `[]`).
+    Var(String),
+    /// `dX`: the differential of a named tensor.
+    Diff(String),
+    /// `d(e)` before differentiation.
+    DiffOf(Box<Expr>),
+    /// A rational constant (a scalar).
+    Const(BigRational),
+    /// A tensor of ones of this node's shape.
+    Ones,
+    /// The identity matrix.
+    Identity,
+    /// A sum of at least two terms.
+    Add(Vec<Expr>),
+    /// `c · e` with a rational c (−1 is negation).
+    Scale(BigRational, Box<Expr>),
+    /// The classic product: matrix product, or scaling when a side is a scalar.
+    Product(Box<Expr>, Box<Expr>),
+    /// `e / s` with s a scalar.
+    DivScalar(Box<Expr>, Box<Expr>),
+    /// `eᵀ`.
+    Transpose(Box<Expr>),
+    /// `e⁻¹`.
+    Inverse(Box<Expr>),
+    /// `e^k`: integer matrix power, or any rational power of a scalar.
+    Power(Box<Expr>, BigRational),
+    /// `e.^p`: element-wise power.
+    HPower(Box<Expr>, BigRational),
+    /// `a ⊙ b`.
+    Hadamard(Box<Expr>, Box<Expr>),
+    /// `a ⊘ b`.
+    HDiv(Box<Expr>, Box<Expr>),
+    /// `a ⊗ b`.
+    Kron(Box<Expr>, Box<Expr>),
+    /// `a · b`: full contraction of equal shapes.
+    Dot(Box<Expr>, Box<Expr>),
+    /// `a^{P} ⊙^{Q} b` (or `·` when every pair is summed).
+    Gen { lhs: Box<Expr>, rhs: Box<Expr>, left: Vec<Pos>, right: Vec<Pos>, dot: bool, form: GenForm },
+    /// `tr e`.
+    Trace(Box<Expr>),
+    /// `|e|`: determinant.
+    Det(Box<Expr>),
+    /// `diag(v)` (vector to matrix) or `diag(M)` (matrix to its diagonal).
+    Diag(Box<Expr>),
+    /// `sum(e)`: all entries.
+    Sum(Box<Expr>),
+    /// `||e||`: the 2-norm (Frobenius for matrices).
+    Norm(Box<Expr>),
+    /// `f(e)` element-wise; `derivative` counts primes (`f'` is 1).
+    Func { func: Func, derivative: u8, arg: Box<Expr> },
+    /// `s^P(e)`: softmax over the dims not in P, P's dims first in the result.
+    Softmax { positions: Vec<usize>, arg: Box<Expr> },
+    /// `(e)_{P}`: a permutation of dims; `perm[k]` is the source position of result dim k.
+    Permute(Box<Expr>, Vec<usize>),
+    /// A tensor network: bracket terms, einsum, fused subscripts.
+    Network(Box<Network>),
+}
+
+/// A tensor network: factors whose slots are indices, and the order of free indices.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    /// The factors (occurrences), each an expression with one index per dim.
+    pub factors: Vec<Factor>,
+    /// The size of each index.
+    pub indices: Vec<Dim>,
+    /// Free indices in result order; every other index is summed.
+    pub output: Vec<usize>,
+    /// How it was written.
+    pub origin: Origin,
+}
+
+/// One factor of a network.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Factor {
+    /// The tensor.
+    pub expr: Expr,
+    /// `slots[p]` is the index on dim p+1 of the tensor.
+    pub slots: Vec<usize>,
+}
+
+/// Where a network came from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Origin {
+    /// Bracket notation (or built by the library).
+    Bracket,
+    /// `einsum("spec", …)`, with the spec as typed.
+    Einsum(String),
+    /// A subscript on one tensor such as `A_{1[23]}`, with the subscript as typed.
+    Subscript(String),
+}
+
+impl Expr {
+    /// An expression of a kind and shape.
+    pub fn new(kind: Kind, shape: Shape) -> Expr {
+        Expr { kind, shape }
+    }
+
+    /// The number of dims.
+    pub fn order(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// True for shape `[]`.
+    pub fn is_scalar(&self) -> bool {
+        self.shape.is_empty()
+    }
+
+    /// The direct sub-expressions, in order.
+    pub fn children(&self) -> Vec<&Expr> {
+        match &self.kind {
+            Kind::Var(_) | Kind::Diff(_) | Kind::Const(_) | Kind::Ones | Kind::Identity => vec![],
+            Kind::DiffOf(e)
+            | Kind::Scale(_, e)
+            | Kind::Transpose(e)
+            | Kind::Inverse(e)
+            | Kind::Power(e, _)
+            | Kind::HPower(e, _)
+            | Kind::Trace(e)
+            | Kind::Det(e)
+            | Kind::Diag(e)
+            | Kind::Sum(e)
+            | Kind::Norm(e)
+            | Kind::Func { arg: e, .. }
+            | Kind::Softmax { arg: e, .. }
+            | Kind::Permute(e, _) => vec![e],
+            Kind::Add(terms) => terms.iter().collect(),
+            Kind::Product(a, b)
+            | Kind::DivScalar(a, b)
+            | Kind::Hadamard(a, b)
+            | Kind::HDiv(a, b)
+            | Kind::Kron(a, b)
+            | Kind::Dot(a, b)
+            | Kind::Gen { lhs: a, rhs: b, .. } => vec![a, b],
+            Kind::Network(n) => n.factors.iter().map(|f| &f.expr).collect(),
+        }
+    }
+
+    /// Every name (variables and differentials, as `dX`) used, in order of first use.
+    pub fn names(&self) -> Vec<String> {
+        let mut out = indexmap::IndexSet::new();
+        self.collect_names(&mut out);
+        out.into_iter().collect()
+    }
+
+    fn collect_names(&self, out: &mut indexmap::IndexSet<String>) {
+        match &self.kind {
+            Kind::Var(n) => {
+                out.insert(n.clone());
+            }
+            Kind::Diff(n) => {
+                out.insert(format!("d{n}"));
+            }
+            _ => self.children().into_iter().for_each(|c| c.collect_names(out)),
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! `bracket`: matrix and tensor differential calculus in the bracket notation of the
+//! tutorial *Matrix Differential Calculus with Tensors (for Machine Learning)*.
+
+mod ast;
+mod elaborate;
+mod error;
+mod expr;
+mod limits;
+mod parse;
+mod shape;
+
+pub use ast::*;
+pub use elaborate::{elaborate, read, read_positions, scale, Model, NameInfo, PosGroup, Query};
+pub use error::{Error, ErrorCode, Result, Span};
+pub use expr::*;
+pub use parse::parse;
+pub use shape::{show_shape, Dim, Shape};
+mod eval;
+pub use eval::{close, eval, eval_network, gen_network, random_array, random_env, Draw, Env, Number};

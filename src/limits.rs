@@ -1,0 +1,19 @@
+//! Named limits. Everything unbounded in the input has one; exceeding it is an
+//! `E-limit` error with a span, never a crash or a hang. Documented in docs/errors.md.
+
+/// Largest input accepted, in bytes (a 20,000-term sum fits; 1 MB does not).
+pub const MAX_INPUT_BYTES: usize = 512 * 1024;
+/// Deepest nesting of `(`, `[`, `{`.
+pub const MAX_NESTING: usize = 128;
+/// Deepest syntax tree (operators nested in operators).
+pub const MAX_DEPTH: usize = 256;
+/// Longest run of prefix operators (`- - - x`).
+pub const MAX_PREFIX_RUN: usize = 32;
+/// Highest tensor order (number of dims) of any sub-expression.
+pub const MAX_ORDER: usize = 12;
+/// Largest integer matrix power `X^k`.
+pub const MAX_POWER: u64 = 64;
+/// Most entries a numeric evaluation may compute for one tensor.
+pub const MAX_EVAL_ENTRIES: usize = 1 << 22;
+/// Most index assignments one numeric contraction may visit.
+pub const MAX_EVAL_WORK: u128 = 1 << 28;

@@ -1,0 +1,630 @@
+//! Text to syntax tree (`ast`), with pest and its Pratt parser.
+//!
+//! Takes any text; gives an [`Input`] or an [`Error`] with a span. Guarantees: no panic
+//! and no stack overflow on any input; the input size, bracket nesting, runs of prefix
+//! operators and tree depth are checked against `limits` before they can hurt.
+
+use crate::ast::*;
+use crate::error::{Error, ErrorCode, Result, Span};
+use crate::limits;
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use pest::Parser as _;
+use std::sync::OnceLock;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "../grammar/bracket.pest"]
+struct Grammar;
+
+/// Parses a whole input (declarations, definitions and expressions).
+///
+/// ```
+/// let input = bracket::parse("A: matrix(n, n); x^T A x").unwrap();
+/// assert_eq!(input.statements.len(), 2);
+/// ```
+pub fn parse(source: &str) -> Result<Input> {
+    let text = prepare(source)?;
+    // pest recurses once per nesting level; the checks in `prepare` bound the depth,
+    // and a large separate stack makes the bound safe whatever the caller's stack is.
+    stacker::grow(256 << 20, || {
+        let pairs = Grammar::parse(Rule::input, &text).map_err(|e| syntax_error(&text, e))?;
+        let mut statements = Vec::new();
+        for input in pairs {
+            for pair in input.into_inner().filter(|p| is_statement(p.as_rule())) {
+                statements.push(build_statement(pair)?);
+            }
+        }
+        Ok(Input { statements, source: source.to_string() })
+    })
+}
+
+fn is_statement(rule: Rule) -> bool {
+    matches!(rule, Rule::declaration | Rule::grad_statement | Rule::equation | Rule::expr)
+}
+
+/// Checks size, nesting and prefix runs; turns line breaks outside brackets into `;`.
+fn prepare(source: &str) -> Result<String> {
+    if source.len() > limits::MAX_INPUT_BYTES {
+        return Err(Error::new(
+            ErrorCode::Limit,
+            format!(
+                "the input is {} bytes long; the limit is {} bytes",
+                source.len(),
+                limits::MAX_INPUT_BYTES
+            ),
+            Span::new(limits::MAX_INPUT_BYTES, limits::MAX_INPUT_BYTES + 1),
+        )
+        .hint("split the input into several queries (`bracket batch` takes many)"));
+    }
+    let mut out = String::with_capacity(source.len());
+    let mut depth = 0usize;
+    let mut prefix_run = 0usize;
+    let mut chars = source.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '#' => {
+                // A comment: copy it up to the line break, which is handled below.
+                out.push(c);
+                while let Some(&(_, n)) = chars.peek() {
+                    if n == '\n' {
+                        break;
+                    }
+                    out.push(n);
+                    chars.next();
+                }
+                continue;
+            }
+            '"' => {
+                out.push(c);
+                for (_, n) in chars.by_ref() {
+                    out.push(n);
+                    if n == '"' {
+                        break;
+                    }
+                }
+                continue;
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                if depth > limits::MAX_NESTING {
+                    return Err(Error::new(
+                        ErrorCode::Limit,
+                        format!("brackets are nested more than {} deep", limits::MAX_NESTING),
+                        Span::new(at, at + 1),
+                    )
+                    .hint("simplify the expression or name a part of it with `name = …`"));
+                }
+            }
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if matches!(c, '-' | '−' | '~') {
+            prefix_run += 1;
+            if prefix_run > limits::MAX_PREFIX_RUN {
+                return Err(Error::new(
+                    ErrorCode::Limit,
+                    format!("more than {} signs or bars in a row", limits::MAX_PREFIX_RUN),
+                    Span::new(at, at + c.len_utf8()),
+                )
+                .hint("an even number of minus signs cancels; remove them"));
+            }
+        } else if !c.is_whitespace() {
+            prefix_run = 0;
+        }
+        if c == '\n' && depth == 0 {
+            out.push(';');
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+fn span_of(pair: &Pair<Rule>) -> Span {
+    let s = pair.as_span();
+    Span::new(s.start(), s.end())
+}
+
+fn node(kind: NodeKind, span: Span) -> Result<Node> {
+    let n = Node::new(kind, span);
+    if n.depth > limits::MAX_DEPTH {
+        return Err(Error::new(
+            ErrorCode::Limit,
+            format!("the expression nests more than {} operators deep", limits::MAX_DEPTH),
+            span,
+        )
+        .hint("name a part of it with `name = …` and use the name"));
+    }
+    Ok(n)
+}
+
+fn build_statement(pair: Pair<Rule>) -> Result<Statement> {
+    let span = span_of(&pair);
+    match pair.as_rule() {
+        Rule::declaration => {
+            let mut inner = pair.into_inner();
+            let names = decl_names(inner.next().expect("grammar: names"));
+            let spec = inner.next().expect("grammar: type");
+            let mut spec_inner = spec.into_inner();
+            let kind_pair = spec_inner.next().expect("grammar: type word");
+            let args = spec_inner.map(|p| (p.as_str().to_string(), span_of(&p))).collect();
+            Ok(Statement::Declaration(Declaration {
+                names,
+                kind: kind_pair.as_str().to_string(),
+                kind_span: span_of(&kind_pair),
+                args,
+                span,
+            }))
+        }
+        Rule::grad_statement => {
+            let mut inner = pair.into_inner().filter(|p| !matches!(p.as_rule(), Rule::kw_grad | Rule::kw_wrt));
+            let expr = build_expr(inner.next().expect("grammar: expr"))?;
+            let wrt = decl_names(inner.next().expect("grammar: names"));
+            Ok(Statement::Grad { expr, wrt, span })
+        }
+        Rule::equation => {
+            let mut inner = pair.into_inner();
+            let lhs = build_expr(inner.next().expect("grammar: lhs"))?;
+            let rhs = build_expr(inner.next().expect("grammar: rhs"))?;
+            Ok(Statement::Equation { lhs, rhs, span })
+        }
+        _ => Ok(Statement::Expr(build_expr(pair)?)),
+    }
+}
+
+fn decl_names(pair: Pair<Rule>) -> Vec<(String, Span)> {
+    pair.into_inner()
+        .map(|p| {
+            let span = span_of(&p);
+            let name = read_name(p);
+            (name.full(), span)
+        })
+        .collect()
+}
+
+fn pratt() -> &'static PrattParser<Rule> {
+    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
+    PRATT.get_or_init(|| {
+        PrattParser::new()
+            .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
+            .op(Op::prefix(Rule::neg))
+            .op(Op::infix(Rule::dot_op, Assoc::Left)
+                | Op::infix(Rule::dot_k, Assoc::Left)
+                | Op::infix(Rule::gen_dot, Assoc::Left))
+            .op(Op::infix(Rule::hadamard, Assoc::Left)
+                | Op::infix(Rule::hdiv, Assoc::Left)
+                | Op::infix(Rule::kron_op, Assoc::Left)
+                | Op::infix(Rule::had_k, Assoc::Left)
+                | Op::infix(Rule::gen_had, Assoc::Left))
+            .op(Op::infix(Rule::matmul, Assoc::Left)
+                | Op::infix(Rule::div, Assoc::Left)
+                | Op::infix(Rule::juxt, Assoc::Left))
+            .op(Op::prefix(Rule::bar))
+            .op(Op::postfix(Rule::transpose)
+                | Op::postfix(Rule::inv_transpose)
+                | Op::postfix(Rule::inverse)
+                | Op::postfix(Rule::power)
+                | Op::postfix(Rule::hpower)
+                | Op::postfix(Rule::perm_sub))
+    })
+}
+
+/// Builds an `expr` pair.
+fn build_expr(pair: Pair<Rule>) -> Result<Node> {
+    fold(pair.into_inner())
+}
+
+fn fold(pairs: Pairs<Rule>) -> Result<Node> {
+    pratt()
+        .map_primary(build_primary)
+        .map_prefix(|op, rhs| {
+            let rhs = rhs?;
+            let span = span_of(&op).join(rhs.span);
+            match op.as_rule() {
+                Rule::neg => node(NodeKind::Neg(Box::new(rhs)), span),
+                _ => node(NodeKind::Bar(Box::new(rhs)), span),
+            }
+        })
+        .map_postfix(|lhs, op| {
+            let lhs = lhs?;
+            let op_span = span_of(&op);
+            let span = lhs.span.join(op_span);
+            let op = postfix_op(op)?;
+            node(NodeKind::Postfix { op, op_span, arg: Box::new(lhs) }, span)
+        })
+        .map_infix(|lhs, op, rhs| {
+            let (lhs, rhs) = (lhs?, rhs?);
+            let op_span = span_of(&op);
+            let span = lhs.span.join(rhs.span);
+            let binary = |op| NodeKind::Binary { op, op_span, lhs: Box::new(lhs.clone()), rhs: Box::new(rhs.clone()) };
+            let kind = match op.as_rule() {
+                Rule::add | Rule::sub => {
+                    let negative = op.as_rule() == Rule::sub;
+                    let mut terms = match lhs.kind {
+                        NodeKind::Sum(terms) => terms,
+                        _ => vec![(false, lhs)],
+                    };
+                    terms.push((negative, rhs));
+                    NodeKind::Sum(terms)
+                }
+                Rule::juxt => {
+                    let mut items = match lhs.kind {
+                        NodeKind::Juxt(items) => items,
+                        _ => vec![lhs],
+                    };
+                    items.push(rhs);
+                    NodeKind::Juxt(items)
+                }
+                Rule::matmul => binary(BinOp::MatMul),
+                Rule::div => binary(BinOp::Div),
+                Rule::hadamard => binary(BinOp::Hadamard),
+                Rule::hdiv => binary(BinOp::HDiv),
+                Rule::kron_op => binary(BinOp::Kron),
+                Rule::dot_op => binary(BinOp::Dot),
+                Rule::dot_k => binary(BinOp::DotK(shortcut(op.clone()))),
+                Rule::had_k => binary(BinOp::HadK(shortcut(op.clone()))),
+                Rule::gen_had | Rule::gen_dot => {
+                    let dot = op.as_rule() == Rule::gen_dot;
+                    let mut sups = op.into_inner().map(|p| superscript_text(p));
+                    let left = sups.next().unwrap_or_default();
+                    let right = sups.next().unwrap_or_default();
+                    binary(BinOp::Gen { left, right, dot })
+                }
+                _ => unreachable!("grammar: infix rule"),
+            };
+            node(kind, span)
+        })
+        .parse(pairs)
+}
+
+fn shortcut(op: Pair<Rule>) -> Shortcut {
+    let arg = op.into_inner().next().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let arg = arg.trim_matches(|c| c == '{' || c == '}');
+    match arg {
+        ">" => Shortcut::Right,
+        "<" => Shortcut::Left,
+        k => Shortcut::K(k.parse().unwrap_or(usize::MAX)),
+    }
+}
+
+fn superscript_text(pair: Pair<Rule>) -> String {
+    pair.into_inner().next().map(|p| p.as_str().to_string()).unwrap_or_default()
+}
+
+fn postfix_op(op: Pair<Rule>) -> Result<PostOp> {
+    let span = span_of(&op);
+    Ok(match op.as_rule() {
+        Rule::transpose => PostOp::Transpose,
+        Rule::inverse => PostOp::Inverse,
+        Rule::inv_transpose => PostOp::InvTranspose,
+        Rule::power => {
+            let inner = op.into_inner().next().expect("grammar: exponent");
+            PostOp::Power(exponent(inner, span)?)
+        }
+        Rule::hpower => {
+            let inner = op.into_inner().next().expect("grammar: exponent");
+            PostOp::HPower(exponent(inner, span)?)
+        }
+        Rule::perm_sub => {
+            let text = op.as_str();
+            let text = text.strip_prefix('_').unwrap_or(text);
+            let text = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+            PostOp::Subscript(text.to_string())
+        }
+        _ => unreachable!("grammar: postfix rule"),
+    })
+}
+
+/// Reads `2`, `{-1}`, `(1/2)`, `²`, `⁻²`.
+fn exponent(pair: Pair<Rule>, span: Span) -> Result<BigRational> {
+    match pair.as_rule() {
+        Rule::superscript_number => Ok(superscript_value(pair.as_str())),
+        Rule::exponent => {
+            let inner = pair.into_inner().next().expect("grammar: signed number");
+            read_number(inner.as_str(), span)
+        }
+        _ => read_number(pair.as_str(), span),
+    }
+}
+
+/// The value of superscript digits such as `⁻²`.
+pub fn superscript_value(text: &str) -> BigRational {
+    let mut negative = false;
+    let mut value = BigInt::from(0);
+    for c in text.chars() {
+        let digit = match c {
+            '⁻' => {
+                negative = true;
+                continue;
+            }
+            '⁰' => 0,
+            '¹' => 1,
+            '²' => 2,
+            '³' => 3,
+            '⁴' => 4,
+            '⁵' => 5,
+            '⁶' => 6,
+            '⁷' => 7,
+            '⁸' => 8,
+            _ => 9,
+        };
+        value = value * 10 + digit;
+    }
+    if negative {
+        value = -value;
+    }
+    BigRational::from_integer(value)
+}
+
+/// Reads `3`, `-3`, `0.25`, `1/2` exactly.
+pub fn read_number(text: &str, span: Span) -> Result<BigRational> {
+    let text = text.replace('−', "-");
+    let bad = || Error::new(ErrorCode::Syntax, format!("`{text}` is not a number"), span);
+    if let Some((n, d)) = text.split_once('/') {
+        let n: BigInt = n.trim().parse().map_err(|_| bad())?;
+        let d: BigInt = d.trim().parse().map_err(|_| bad())?;
+        if d == BigInt::from(0) {
+            return Err(Error::new(ErrorCode::Syntax, "division by zero in an exponent", span));
+        }
+        return Ok(BigRational::new(n, d));
+    }
+    if let Some((whole, frac)) = text.split_once('.') {
+        let digits: BigInt = format!("{whole}{frac}").parse().map_err(|_| bad())?;
+        let scale = num_traits::pow(BigInt::from(10), frac.len());
+        return Ok(BigRational::new(digits, scale));
+    }
+    let n: BigInt = text.trim().parse().map_err(|_| bad())?;
+    Ok(BigRational::from_integer(n))
+}
+
+fn build_primary(pair: Pair<Rule>) -> Result<Node> {
+    let span = span_of(&pair);
+    let rule = pair.as_rule();
+    match rule {
+        Rule::paren | Rule::square | Rule::norm | Rule::det_bars | Rule::diff_call => {
+            let inner = build_expr(pair.into_inner().next().expect("grammar: inner expr"))?;
+            let inner = Box::new(inner);
+            let kind = match rule {
+                Rule::paren => NodeKind::Paren(inner),
+                Rule::square => NodeKind::Square(inner),
+                Rule::norm => NodeKind::Norm(inner),
+                Rule::det_bars => NodeKind::DetBars(inner),
+                _ => NodeKind::Diff(inner),
+            };
+            node(kind, span)
+        }
+        Rule::embed => {
+            let mut inner = None;
+            let (mut bar, mut tag, mut sub) = (false, None, None);
+            for p in pair.into_inner() {
+                match p.as_rule() {
+                    Rule::expr => inner = Some(build_expr(p)?),
+                    Rule::bar_mark => bar = true,
+                    Rule::occurrence_tag => tag = Some(read_tag(&p)),
+                    Rule::name_subscript => sub = Some(subscript_body(&p)),
+                    _ => {}
+                }
+            }
+            let inner = Box::new(inner.expect("grammar: embedded expr"));
+            node(NodeKind::Embed { inner, bar, tag, sub }, span)
+        }
+        Rule::einsum => {
+            let mut inner = pair.into_inner();
+            let string = inner.next().expect("grammar: einsum string");
+            let spec_span = span_of(&string);
+            let spec = string.into_inner().next().map(|p| p.as_str().to_string()).unwrap_or_default();
+            let args = inner.map(build_expr).collect::<Result<Vec<_>>>()?;
+            node(NodeKind::Einsum { spec, spec_span, args }, span)
+        }
+        Rule::call => {
+            let mut func = None;
+            let (mut prime, mut sup, mut args) = (false, None, Vec::new());
+            for p in pair.into_inner() {
+                match p.as_rule() {
+                    Rule::func_name => func = Builtin::from_name(p.as_str()),
+                    Rule::func_prime => prime = true,
+                    Rule::func_sup => {
+                        let text = p.as_str();
+                        let text = text.strip_prefix('^').unwrap_or(text);
+                        let text = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+                        sup = Some(text.to_string());
+                    }
+                    Rule::expr => args.push(build_expr(p)?),
+                    Rule::bare_operand => args.push(fold(p.into_inner())?),
+                    _ => {}
+                }
+            }
+            let func = func.expect("grammar: function name");
+            node(NodeKind::Call { func, prime, sup, args }, span)
+        }
+        Rule::sub_call => {
+            let mut inner = pair.into_inner();
+            let name_pair = inner.next().expect("grammar: name");
+            let mut name_span = span_of(&name_pair);
+            let mut name = read_letter_name(name_pair);
+            let mut positions = String::new();
+            let mut arg = None;
+            for p in inner {
+                match p.as_rule() {
+                    Rule::expr => arg = Some(build_expr(p)?),
+                    Rule::name_subscript => {
+                        name.sub = Some(subscript_body(&p));
+                        name_span = name_span.join(span_of(&p));
+                    }
+                    _ => positions = p.as_str().to_string(),
+                }
+            }
+            let arg = Box::new(arg.expect("grammar: argument"));
+            node(NodeKind::SubCall { name, name_span, positions, arg }, span)
+        }
+        Rule::prime_call => {
+            let mut inner = pair.into_inner();
+            let name_pair = inner.next().expect("grammar: name");
+            let mut name_span = span_of(&name_pair);
+            let mut name = read_letter_name(name_pair);
+            let mut arg = None;
+            for p in inner {
+                match p.as_rule() {
+                    Rule::name_subscript => {
+                        name.sub = Some(subscript_body(&p));
+                        name_span = name_span.join(span_of(&p));
+                    }
+                    _ => arg = Some(build_expr(p)?),
+                }
+            }
+            let arg = Box::new(arg.expect("grammar: argument"));
+            node(NodeKind::PrimeCall { name, name_span, arg }, span)
+        }
+        Rule::iota => node(NodeKind::Iota, span),
+        Rule::ones_lead => node(NodeKind::OnesLead, span),
+        Rule::number => {
+            let mut text = String::new();
+            let mut barred = false;
+            for p in pair.into_inner() {
+                match p.as_rule() {
+                    Rule::number_text => text = p.as_str().to_string(),
+                    _ => barred = true,
+                }
+            }
+            let value = read_number(&text, span)?;
+            node(NodeKind::Number { value, text, barred }, span)
+        }
+        Rule::greek_word | Rule::name | Rule::diff_name => {
+            node(NodeKind::Name(read_name(pair)), span)
+        }
+        _ => unreachable!("grammar: primary rule {rule:?}"),
+    }
+}
+
+fn read_tag(pair: &Pair<Rule>) -> u32 {
+    pair.as_str().trim_start_matches('@').parse().unwrap_or(u32::MAX)
+}
+
+fn subscript_body(pair: &Pair<Rule>) -> String {
+    let text = pair.as_str();
+    let text = text.strip_prefix('_').unwrap_or(text);
+    text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text).to_string()
+}
+
+/// Reads `name`, `diff_name`, `greek_word` and `decl_name` pairs.
+fn read_name(pair: Pair<Rule>) -> NameRef {
+    let mut name = NameRef { base: String::new(), sub: None, tag: None, bar: false, diff: false };
+    if pair.as_rule() == Rule::diff_name {
+        name.diff = true;
+    }
+    collect_name(pair, &mut name);
+    name
+}
+
+fn read_letter_name(pair: Pair<Rule>) -> NameRef {
+    let mut name = NameRef { base: String::new(), sub: None, tag: None, bar: false, diff: false };
+    collect_name(pair, &mut name);
+    name
+}
+
+fn collect_name(pair: Pair<Rule>, name: &mut NameRef) {
+    for p in pair.into_inner() {
+        match p.as_rule() {
+            Rule::name | Rule::letter_name | Rule::greek_word => collect_name(p, name),
+            Rule::letter | Rule::greek_word_text | Rule::name_digits => name.base.push_str(p.as_str()),
+            Rule::barred_letter => {
+                name.bar = true;
+                name.base.push_str(unbar(p.as_str()));
+            }
+            Rule::bar_mark => name.bar = true,
+            Rule::occurrence_tag => name.tag = Some(read_tag(&p)),
+            Rule::name_subscript => name.sub = Some(subscript_body(&p)),
+            _ => {}
+        }
+    }
+}
+
+fn unbar(letter: &str) -> &'static str {
+    match letter {
+        "Ā" => "A",
+        "ā" => "a",
+        "Ē" => "E",
+        "ē" => "e",
+        "Ī" => "I",
+        "ī" => "i",
+        "Ō" => "O",
+        "ō" => "o",
+        "Ū" => "U",
+        "ū" => "u",
+        "Ȳ" => "Y",
+        _ => "y",
+    }
+}
+
+/// Turns a pest error into ours, naming tokens the way a user types them.
+fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
+    use pest::error::{ErrorVariant, InputLocation};
+    let at = match e.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let found = text[at.min(text.len())..].chars().next();
+    let end = at + found.map_or(1, char::len_utf8);
+    let what = match found {
+        None => "the input ends too early".to_string(),
+        Some(c) => format!("unexpected `{c}`"),
+    };
+    let expected = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => {
+            let mut names: Vec<&str> = positives.iter().filter_map(|r| rule_name(*r)).collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+        }
+        ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    let message = if expected.is_empty() {
+        what
+    } else {
+        format!("{what}; expected {}", join_or(&expected))
+    };
+    let hint = match found {
+        Some(')') | Some(']') | Some('}') => "a closing bracket has no opening partner, or an operand is missing before it",
+        Some('=') => "`=` defines a name (`h = …`) or states a fact; it must stand between two expressions",
+        None => "an operand or a closing bracket is missing at the end",
+        _ => "see docs/syntax.md for the notation",
+    };
+    Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)
+}
+
+fn join_or(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        _ => format!("{} or {}", items[..items.len() - 1].join(", "), items[items.len() - 1]),
+    }
+}
+
+/// User-facing names of grammar rules; `None` for rules never worth naming.
+fn rule_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::expr => "an operand",
+        Rule::paren | Rule::square | Rule::embed | Rule::norm | Rule::det_bars => "an operand",
+        Rule::name | Rule::diff_name | Rule::greek_word | Rule::number | Rule::call => "an operand",
+        Rule::einsum | Rule::iota | Rule::ones_lead | Rule::sub_call | Rule::prime_call => "an operand",
+        Rule::diff_call => "an operand",
+        Rule::add | Rule::sub | Rule::matmul | Rule::div | Rule::hadamard | Rule::hdiv => "an operator",
+        Rule::kron_op | Rule::dot_op | Rule::dot_k | Rule::had_k | Rule::gen_had | Rule::gen_dot => "an operator",
+        Rule::juxt => "an operator",
+        Rule::transpose | Rule::inverse | Rule::inv_transpose | Rule::power | Rule::hpower => "a postfix operator",
+        Rule::perm_sub => "a postfix operator",
+        Rule::neg | Rule::bar => "an operand",
+        Rule::declaration | Rule::decl_names | Rule::decl_name => "a name",
+        Rule::type_spec | Rule::type_word => "a kind such as `matrix`",
+        Rule::type_arg => "a size",
+        Rule::equation => "`=`",
+        Rule::EOI => "the end of the input",
+        Rule::string => "a quoted einsum specification",
+        Rule::exponent | Rule::signed_number => "a number",
+        Rule::bare_operand => "an argument",
+        Rule::subscript_body => "a subscript",
+        _ => return None,
+    })
+}
