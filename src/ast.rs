@@ -67,6 +67,8 @@ pub struct NameRef {
     pub bar: bool,
     /// Written with a `d` in front: the differential of the name.
     pub diff: bool,
+    /// A second subscript: the portion of a subscripted name (`W_1_2`).
+    pub portion: Option<String>,
 }
 
 impl NameRef {

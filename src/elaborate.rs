@@ -12,11 +12,11 @@ use crate::ast::*;
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::expr::*;
 use crate::limits;
-use crate::shape::{show_shape, Dim, Shape, Unifier};
+use crate::shape::{Dim, Shape, Unifier};
 use indexmap::{IndexMap, IndexSet};
 use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{One, Signed, ToPrimitive, Zero};
+use num_traits::{One, Signed, Zero};
 
 /// What the input declares and computes, fully typed.
 #[derive(Clone, Debug, Default)]
@@ -440,7 +440,7 @@ impl Elab {
             }
             NodeKind::OnesLead => Expr::new(Kind::Ones, vec![self.u.fresh()]),
             NodeKind::Name(name) => {
-                if name.bar || name.tag.is_some() || self.is_portion(name, false) {
+                if name.bar || name.tag.is_some() || name.portion.is_some() || self.is_portion(name, false) {
                     return self.bracket(std::slice::from_ref(n), span);
                 }
                 self.name(name, span)?
@@ -595,7 +595,9 @@ impl Elab {
         match &n.kind {
             NodeKind::Square(_) | NodeKind::Bar(_) | NodeKind::Iota | NodeKind::Embed { .. } => true,
             NodeKind::Number { barred, .. } => *barred,
-            NodeKind::Name(name) => name.bar || name.tag.is_some() || self.is_portion(name, false),
+            NodeKind::Name(name) => {
+                name.bar || name.tag.is_some() || name.portion.is_some() || self.is_portion(name, false)
+            }
             _ => false,
         }
     }
@@ -1370,7 +1372,9 @@ impl Elab {
             }
             NodeKind::Embed { inner, bar, tag, sub } => {
                 let e = self.expr(inner)?;
-                let key = format!("{{{}}}", self.source[inner.span.start..inner.span.end].trim());
+                let text: String =
+                    self.source[inner.span.start..inner.span.end].chars().filter(|c| !c.is_whitespace()).collect();
+                let key = format!("{{{text}}}");
                 let hs = self.occurrence_portion(b, e, key, *tag, sub.as_deref(), n.span)?;
                 if *bar {
                     for &h in &hs {
@@ -1392,7 +1396,9 @@ impl Elab {
     }
 
     fn portion(&mut self, b: &mut BracketBuilder, name: &NameRef, span: Span) -> Result<Vec<usize>> {
-        let (tensor, sub) = if self.is_portion(name, true) {
+        let (tensor, sub) = if name.portion.is_some() {
+            (NameRef { portion: None, ..name.clone() }, name.portion.clone())
+        } else if self.is_portion(name, true) {
             (NameRef { sub: None, ..name.clone() }, name.sub.clone())
         } else {
             (name.clone(), None)
@@ -1699,7 +1705,7 @@ fn is_structural_subscript(sub: &str) -> bool {
 }
 
 fn is_plain_name(n: &Node) -> bool {
-    matches!(&n.kind, NodeKind::Name(name) if !name.diff && !name.bar && name.tag.is_none())
+    matches!(&n.kind, NodeKind::Name(name) if !name.diff && !name.bar && name.tag.is_none() && name.sub.is_none() && name.portion.is_none())
 }
 
 /// A parenthesised group of bracket members (as opposed to classic notation).
@@ -1866,12 +1872,3 @@ impl Finisher {
     }
 }
 
-/// The shape of an expression as text, for messages and `--format json`.
-pub fn shape_text(e: &Expr) -> String {
-    show_shape(&e.shape)
-}
-
-#[allow(dead_code)]
-fn to_u64(v: &BigRational) -> Option<u64> {
-    v.to_integer().to_u64()
-}

@@ -597,47 +597,121 @@ pub fn gen_network(e: &Expr) -> Option<Network> {
     })
 }
 
-/// Evaluates a tensor network by summing over every assignment of its indices.
+/// Evaluates a tensor network, multiplying in one factor at a time and summing out each
+/// index as soon as no later factor and not the output needs it.
 pub fn eval_network<T: Number>(net: &Network, env: &Env<T>) -> Result<ArrayD<T>> {
     let values: Vec<ArrayD<T>> = net.factors.iter().map(|f| eval(&f.expr, env)).collect::<Result<_>>()?;
     let sizes: Vec<usize> = net.indices.iter().map(|d| env.size(d)).collect::<Result<_>>()?;
-    let work = sizes.iter().fold(1u128, |acc, &n| acc.saturating_mul(n as u128));
+    // The accumulator: a tensor over the indices in `held`.
+    let mut held: Vec<usize> = Vec::new();
+    let mut acc: Vec<T> = vec![T::one()];
+    // Indices that touch no factor are summed (or kept) from the start.
+    let mut pending: Vec<usize> = (0..sizes.len()).collect();
+    for (k, f) in net.factors.iter().enumerate() {
+        let mut next_held = held.clone();
+        for &s in &f.slots {
+            if !next_held.contains(&s) {
+                next_held.push(s);
+            }
+        }
+        let later: Vec<usize> = net.factors[k + 1..].iter().flat_map(|g| g.slots.iter().copied()).collect();
+        let keep: Vec<usize> =
+            next_held.iter().copied().filter(|i| later.contains(i) || net.output.contains(i)).collect();
+        acc = multiply_in(&acc, &held, &values[k], &f.slots, &next_held, &keep, &sizes)?;
+        pending.retain(|i| !f.slots.contains(i));
+        held = keep;
+    }
+    // Indices on no factor: free ones broadcast, summed ones multiply by their size.
+    for i in pending {
+        if net.output.contains(&i) {
+            let ones = ArrayD::from_elem(IxDyn(&[sizes[i]]), T::one());
+            let mut next_held = held.clone();
+            next_held.push(i);
+            acc = multiply_in(&acc, &held, &ones, &[i], &next_held, &next_held, &sizes)?;
+            held = next_held;
+        } else {
+            let n = T::from_rational(&BigRational::from_integer(BigInt::from(sizes[i])));
+            acc = acc.into_iter().map(|v| v * n.clone()).collect();
+        }
+    }
+    // Reorder to the output order.
+    let out_sizes: Vec<usize> = net.output.iter().map(|&i| sizes[i]).collect();
+    let held_sizes: Vec<usize> = held.iter().map(|&i| sizes[i]).collect();
+    let current = ArrayD::from_shape_vec(IxDyn(&held_sizes), acc).map_err(|e| Error::bare(ErrorCode::Eval, e.to_string()))?;
+    let perm: Vec<usize> = net.output.iter().map(|o| held.iter().position(|h| h == o).unwrap_or(0)).collect();
+    let out = current.permuted_axes(IxDyn(&perm)).as_standard_layout().to_owned();
+    debug_assert_eq!(out.shape(), out_sizes.as_slice());
+    Ok(out)
+}
+
+/// `acc` (over `held`) times `value` (over `slots`), giving a tensor over `keep`
+/// (a subset of `all`, the union), summing the indices of `all` not in `keep`.
+fn multiply_in<T: Number>(
+    acc: &[T],
+    held: &[usize],
+    value: &ArrayD<T>,
+    slots: &[usize],
+    all: &[usize],
+    keep: &[usize],
+    sizes: &[usize],
+) -> Result<Vec<T>> {
+    let work = all.iter().fold(1u128, |w, &i| w.saturating_mul(sizes[i] as u128));
     if work > limits::MAX_EVAL_WORK {
         return Err(Error::bare(ErrorCode::Limit, "this contraction is too large to evaluate"));
     }
-    let out_sizes: Vec<usize> = net.output.iter().map(|&i| sizes[i]).collect();
-    let mut out = ArrayD::from_elem(IxDyn(&out_sizes), T::zero());
-    if sizes.contains(&0) {
+    let keep_sizes: Vec<usize> = keep.iter().map(|&i| sizes[i]).collect();
+    let out_len: usize = keep_sizes.iter().product();
+    let mut out = vec![T::zero(); out_len];
+    let strides = |list: &[usize], of: &[usize]| -> Vec<usize> {
+        // Stride in a row-major tensor over `of` for each index of `list` (0 if absent).
+        let mut st = vec![0usize; list.len()];
+        let mut stride = 1;
+        for &i in of.iter().rev() {
+            if let Some(p) = list.iter().position(|&x| x == i) {
+                st[p] += stride;
+            }
+            stride *= sizes[i];
+        }
+        st
+    };
+    let acc_st = strides(all, held);
+    let out_st = strides(all, keep);
+    // A factor may use one index on several slots (a diagonal): add up its strides.
+    let val_sizes = value.shape().to_vec();
+    let mut val_st = vec![0usize; all.len()];
+    let mut stride = 1;
+    for (p, &s) in slots.iter().enumerate().rev() {
+        let k = all.iter().position(|&x| x == s).unwrap_or(0);
+        val_st[k] += stride;
+        stride *= val_sizes[p];
+    }
+    let flat: Vec<T> = value.as_standard_layout().iter().cloned().collect();
+    let dims: Vec<usize> = all.iter().map(|&i| sizes[i]).collect();
+    if dims.contains(&0) {
         return Ok(out);
     }
-    let mut at = vec![0usize; sizes.len()];
-    let mut factor_at: Vec<Vec<usize>> = net.factors.iter().map(|f| vec![0; f.slots.len()]).collect();
-    let mut out_at = vec![0usize; net.output.len()];
+    let mut at = vec![0usize; all.len()];
+    let (mut a_off, mut v_off, mut o_off) = (0usize, 0usize, 0usize);
     loop {
-        let mut term = T::one();
-        for (k, f) in net.factors.iter().enumerate() {
-            for (p, &s) in f.slots.iter().enumerate() {
-                factor_at[k][p] = at[s];
-            }
-            term = term * values[k][factor_at[k].as_slice()].clone();
-        }
-        for (p, &i) in net.output.iter().enumerate() {
-            out_at[p] = at[i];
-        }
-        let slot = &mut out[out_at.as_slice()];
-        *slot = slot.clone() + term;
-        // Next assignment (odometer).
-        let mut k = 0;
+        let term = acc[a_off].clone() * flat[v_off].clone();
+        out[o_off] = out[o_off].clone() + term;
+        let mut k = all.len();
         loop {
-            if k == at.len() {
+            if k == 0 {
                 return Ok(out);
             }
+            k -= 1;
             at[k] += 1;
-            if at[k] < sizes[k] {
+            a_off += acc_st[k];
+            v_off += val_st[k];
+            o_off += out_st[k];
+            if at[k] < dims[k] {
                 break;
             }
+            a_off -= acc_st[k] * dims[k];
+            v_off -= val_st[k] * dims[k];
+            o_off -= out_st[k] * dims[k];
             at[k] = 0;
-            k += 1;
         }
     }
 }

@@ -1,1 +1,103 @@
-fn main() {}
+//! The `bracket` command line: parses arguments and dispatches to the library.
+//! Exit codes: 0 success, 2 bad input or usage (with line and column), 1 internal error.
+
+use bracket::{Error, Format};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "bracket", version, about = "Matrix and tensor calculus in bracket notation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutputFormat {
+    Unicode,
+    Ascii,
+    Latex,
+    Bracket,
+    Numpy,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Reads an expression and prints it in the chosen format.
+    Simplify {
+        /// The expression, with optional declarations before it (`A: matrix; tr(A)`).
+        #[arg(allow_hyphen_values = true)]
+        expr: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "unicode")]
+        format: OutputFormat,
+    },
+    /// Evaluates an expression; names without `--at` get seeded random values.
+    Eval {
+        /// The expression.
+        #[arg(allow_hyphen_values = true)]
+        expr: String,
+        /// A value: `--at 'A=[[1,2],[3,4]]'`, `--at 'x=[1,2]'`, `--at 'λ=3'`.
+        #[arg(long = "at", value_name = "NAME=JSON")]
+        at: Vec<String>,
+        /// Seed for the random values.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err((e, source)) => {
+            eprint!("{}", e.render(&source));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> Result<(), (Error, String)> {
+    match command {
+        Command::Simplify { expr, format } => {
+            let answer = bracket::simplify(&expr).map_err(|e| (e, expr.clone()))?;
+            let text = match format {
+                OutputFormat::Json => {
+                    let mut v = answer.json();
+                    v["input"] = serde_json::Value::String(expr.clone());
+                    v.to_string()
+                }
+                other => answer.render(format_of(other)),
+            };
+            println!("{text}");
+            Ok(())
+        }
+        Command::Eval { expr, at, seed } => {
+            let mut given = Vec::new();
+            for a in &at {
+                let Some((name, value)) = a.split_once('=') else {
+                    let e = Error::bare(bracket::ErrorCode::Usage, format!("`--at {a}` needs the form NAME=VALUE"));
+                    return Err((e, expr.clone()));
+                };
+                given.push((name.trim().to_string(), value.to_string()));
+            }
+            let v = bracket::evaluate(&expr, &given, seed).map_err(|e| (e, expr.clone()))?;
+            println!("{}", v.value);
+            if !v.random.is_empty() {
+                eprintln!("random values (seed {seed}) for: {}", v.random.join(", "));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn format_of(f: OutputFormat) -> Format {
+    match f {
+        OutputFormat::Unicode => Format::Unicode,
+        OutputFormat::Ascii => Format::Ascii,
+        OutputFormat::Latex => Format::Latex,
+        OutputFormat::Bracket => Format::Bracket,
+        OutputFormat::Numpy | OutputFormat::Json => Format::Numpy,
+    }
+}

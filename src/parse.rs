@@ -510,7 +510,7 @@ fn subscript_body(pair: &Pair<Rule>) -> String {
 
 /// Reads `name`, `diff_name`, `greek_word` and `decl_name` pairs.
 fn read_name(pair: Pair<Rule>) -> NameRef {
-    let mut name = NameRef { base: String::new(), sub: None, tag: None, bar: false, diff: false };
+    let mut name = NameRef { base: String::new(), sub: None, tag: None, bar: false, diff: false, portion: None };
     if pair.as_rule() == Rule::diff_name {
         name.diff = true;
     }
@@ -519,7 +519,7 @@ fn read_name(pair: Pair<Rule>) -> NameRef {
 }
 
 fn read_letter_name(pair: Pair<Rule>) -> NameRef {
-    let mut name = NameRef { base: String::new(), sub: None, tag: None, bar: false, diff: false };
+    let mut name = NameRef { base: String::new(), sub: None, tag: None, bar: false, diff: false, portion: None };
     collect_name(pair, &mut name);
     name
 }
@@ -528,7 +528,8 @@ fn collect_name(pair: Pair<Rule>, name: &mut NameRef) {
     for p in pair.into_inner() {
         match p.as_rule() {
             Rule::name | Rule::letter_name | Rule::greek_word => collect_name(p, name),
-            Rule::letter | Rule::greek_word_text | Rule::name_digits => name.base.push_str(p.as_str()),
+            Rule::greek_word_text => name.base.push_str(greek_letter(p.as_str())),
+            Rule::letter | Rule::name_digits => name.base.push_str(p.as_str()),
             Rule::barred_letter => {
                 name.bar = true;
                 name.base.push_str(unbar(p.as_str()));
@@ -536,6 +537,7 @@ fn collect_name(pair: Pair<Rule>, name: &mut NameRef) {
             Rule::bar_mark => name.bar = true,
             Rule::occurrence_tag => name.tag = Some(read_tag(&p)),
             Rule::name_subscript => name.sub = Some(subscript_body(&p)),
+            Rule::portion_subscript => name.portion = Some(subscript_body(&p)),
             _ => {}
         }
     }
@@ -627,4 +629,16 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::subscript_body => "a subscript",
         _ => return None,
     })
+}
+
+/// ASCII Greek words and their letters; names are kept as letters.
+pub const GREEK: [(&str, &str); 20] = [
+    ("alpha", "α"), ("beta", "β"), ("gamma", "γ"), ("delta", "δ"), ("epsilon", "ε"), ("zeta", "ζ"),
+    ("eta", "η"), ("theta", "θ"), ("kappa", "κ"), ("lambda", "λ"), ("mu", "μ"), ("nu", "ν"),
+    ("xi", "ξ"), ("rho", "ρ"), ("sigma", "σ"), ("tau", "τ"), ("phi", "φ"), ("chi", "χ"),
+    ("psi", "ψ"), ("omega", "ω"),
+];
+
+fn greek_letter(word: &str) -> &'static str {
+    GREEK.iter().find(|(w, _)| *w == word).map_or("λ", |(_, l)| l)
 }

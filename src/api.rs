@@ -1,0 +1,251 @@
+//! The library's front door: one function per CLI command, each taking text and giving
+//! an [`Answer`] that renders in every format.
+
+use crate::elaborate::{read, Model};
+use crate::error::{Error, ErrorCode, Result};
+use crate::eval::{eval, random_env, Draw, Env, Number};
+use crate::expr::Expr;
+use crate::render::{render, render_numpy, Format};
+use crate::shape::{show_shape, Dim};
+use ndarray::ArrayD;
+use num_rational::BigRational;
+use num_traits::ToPrimitive;
+use serde_json::{json, Value};
+
+/// A result expression with the model it belongs to.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The declarations, definitions and shapes of the input.
+    pub model: Model,
+    /// The result.
+    pub expr: Expr,
+}
+
+impl Answer {
+    /// The result in one format.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Numpy => render_numpy(&self.expr, &self.model),
+            other => render(&self.expr, other),
+        }
+    }
+
+    /// Every rendering, and the shape, as a JSON object.
+    pub fn json(&self) -> Value {
+        json!({
+            "unicode": self.render(Format::Unicode),
+            "ascii": self.render(Format::Ascii),
+            "latex": self.render(Format::Latex),
+            "bracket": self.render(Format::Bracket),
+            "numpy": self.render(Format::Numpy),
+            "shape": show_shape(&self.expr.shape),
+        })
+    }
+}
+
+/// Reads an expression and gives it back (simplification comes with the e-graph).
+///
+/// ```
+/// let a = bracket::simplify("x^T A x").unwrap();
+/// assert_eq!(a.render(bracket::Format::Unicode), "xᵀAx");
+/// ```
+pub fn simplify(text: &str) -> Result<Answer> {
+    let model = read(text)?;
+    let expr = model.main_expr().cloned().ok_or_else(|| {
+        Error::bare(ErrorCode::Syntax, "the input has declarations but no expression")
+            .hint("write the expression after the declarations, e.g. `A: matrix; tr(A)`")
+    })?;
+    Ok(Answer { model, expr })
+}
+
+/// A value computed by [`evaluate`]: exact when it could be, with the inputs used.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The value as nested JSON lists (exact rationals as strings `"1/2"`).
+    pub value: Value,
+    /// True if computed exactly in rationals.
+    pub exact: bool,
+    /// The sizes used for each symbolic dim.
+    pub sizes: Vec<(String, usize)>,
+    /// Names that were not given and got random values.
+    pub random: Vec<String>,
+}
+
+/// Evaluates the expression of `text` with the given values (`name`, JSON array text);
+/// names without a value get seeded random ones. Exact when no value or operation
+/// needs floating point.
+pub fn evaluate(text: &str, given: &[(String, String)], seed: u64) -> Result<Evaluation> {
+    let answer = simplify(text)?;
+    let parsed: Vec<(String, Value)> = given
+        .iter()
+        .map(|(n, v)| {
+            serde_json::from_str::<Value>(v)
+                .map(|v| (n.clone(), v))
+                .map_err(|e| Error::bare(ErrorCode::Usage, format!("the value of `{n}` is not a JSON array: {e}")))
+        })
+        .collect::<Result<_>>()?;
+    match evaluate_in::<BigRational>(&answer, &parsed, seed) {
+        Ok(v) => Ok(v),
+        Err(e) if e.code == ErrorCode::Eval && e.message.contains("exact") => {
+            evaluate_in::<f64>(&answer, &parsed, seed)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], seed: u64) -> Result<Evaluation> {
+    let model = &answer.model;
+    for (name, _) in given {
+        if !model.names.contains_key(name) {
+            return Err(Error::bare(ErrorCode::Usage, format!("`{name}` does not occur in the expression")));
+        }
+    }
+    // Sizes from the given values first, then random ones for the rest.
+    let mut fixed: Vec<(Dim, usize)> = Vec::new();
+    for (name, value) in given {
+        let array = to_array::<T>(value, name)?;
+        let shape = &model.names[name].shape;
+        let dims: Vec<&Dim> = shape.iter().filter(|d| **d != Dim::Iota).collect();
+        if dims.len() != array.ndim() {
+            return Err(Error::bare(
+                ErrorCode::Usage,
+                format!("`{name}` has {} dims, but the value given has {}", dims.len(), array.ndim()),
+            ));
+        }
+        for (d, &n) in dims.into_iter().zip(array.shape()) {
+            if let Some((_, m)) = fixed.iter().find(|(e, _)| e == d) {
+                if *m != n {
+                    return Err(Error::bare(ErrorCode::Usage, format!("dimension `{d}` is given sizes {m} and {n}")));
+                }
+            }
+            if let Dim::Int(k) = d {
+                if *k as usize != n {
+                    return Err(Error::bare(ErrorCode::Usage, format!("`{name}` is declared with size {k}, not {n}")));
+                }
+            }
+            fixed.push((d.clone(), n));
+        }
+    }
+    let mut env: Env<T> = random_env(model, Draw { seed, ..Draw::default() })?;
+    for (d, n) in &fixed {
+        env.sizes.insert(d.clone(), *n);
+    }
+    // Redraw values so that their sizes follow the given ones.
+    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+    let mut random = Vec::new();
+    for (name, info) in &model.names {
+        if info.defined {
+            continue;
+        }
+        match given.iter().find(|(n, _)| n == name) {
+            Some((_, v)) => {
+                let a = to_array::<T>(v, name)?;
+                let sizes = env.sizes_of(&info.shape)?;
+                let a = a
+                    .into_shape_with_order(ndarray::IxDyn(&sizes))
+                    .map_err(|e| Error::bare(ErrorCode::Usage, e.to_string()))?;
+                env.values.insert(name.clone(), a);
+            }
+            None => {
+                random.push(name.clone());
+                let sizes = env.sizes_of(&info.shape)?;
+                env.values.insert(name.clone(), crate::eval::random_array(&mut rng, &sizes));
+            }
+        }
+    }
+    for (name, e) in &model.definitions {
+        let v = eval(e, &env)?;
+        env.values.insert(name.clone(), v);
+    }
+    let value = eval(&answer.expr, &env)?;
+    let sizes = env.sizes.iter().map(|(d, n)| (d.to_string(), *n)).collect();
+    Ok(Evaluation { value: to_json(&value), exact: T::EXACT, sizes, random })
+}
+
+/// Conversion of computed numbers to JSON.
+pub trait ToJson {
+    /// True for exact number types.
+    const EXACT: bool;
+    /// The number as JSON.
+    fn json(&self) -> Value;
+    /// Reads a JSON number.
+    fn from_json(v: &Value) -> Option<Self>
+    where
+        Self: Sized;
+}
+
+impl ToJson for f64 {
+    const EXACT: bool = false;
+    fn json(&self) -> Value {
+        json!(self)
+    }
+    fn from_json(v: &Value) -> Option<f64> {
+        v.as_f64()
+    }
+}
+
+impl ToJson for BigRational {
+    const EXACT: bool = true;
+    fn json(&self) -> Value {
+        if self.is_integer() {
+            match self.to_integer().to_i64() {
+                Some(n) => json!(n),
+                None => json!(self.to_string()),
+            }
+        } else {
+            json!(self.to_string())
+        }
+    }
+    fn from_json(v: &Value) -> Option<BigRational> {
+        let text = match v {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.clone(),
+            _ => return None,
+        };
+        let text = text.to_lowercase();
+        if text.contains('e') {
+            return None;
+        }
+        crate::parse::read_number(&text, crate::error::Span::default()).ok()
+    }
+}
+
+fn to_array<T: Number + ToJson>(v: &Value, name: &str) -> Result<ArrayD<T>> {
+    fn walk<T: ToJson>(v: &Value, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<T>) -> Option<()> {
+        match v {
+            Value::Array(items) => {
+                if shape.len() == depth {
+                    shape.push(items.len());
+                } else if shape[depth] != items.len() {
+                    return None;
+                }
+                for i in items {
+                    walk(i, depth + 1, shape, out)?;
+                }
+                Some(())
+            }
+            other => {
+                if depth != shape.len() {
+                    return None;
+                }
+                out.push(T::from_json(other)?);
+                Some(())
+            }
+        }
+    }
+    let mut shape = Vec::new();
+    let mut out = Vec::new();
+    let bad = || Error::bare(ErrorCode::Usage, format!("the value of `{name}` is not a regular array of numbers"));
+    walk::<T>(v, 0, &mut shape, &mut out).ok_or_else(bad)?;
+    ArrayD::from_shape_vec(ndarray::IxDyn(&shape), out).map_err(|_| bad())
+}
+
+fn to_json<T: ToJson>(a: &ArrayD<T>) -> Value {
+    fn go<T: ToJson>(a: ndarray::ArrayViewD<T>) -> Value {
+        if a.ndim() == 0 {
+            return a.iter().next().map_or(Value::Null, ToJson::json);
+        }
+        Value::Array(a.outer_iter().map(|s| go(s)).collect())
+    }
+    go(a.view())
+}

@@ -1,0 +1,758 @@
+//! Printing: typed expressions to text in the paper's Unicode style, the fixed ASCII
+//! syntax, LaTeX, bracket notation and NumPy.
+//!
+//! Takes an [`Expr`]; gives a string. Guarantees: the Unicode and ASCII forms parse back
+//! to an expression of equal value (with the same declarations); parentheses are
+//! minimal for the precedence documented in docs/syntax.md; output is deterministic.
+
+use crate::expr::*;
+use crate::network;
+use crate::shape::Dim;
+use crate::Model;
+use indexmap::IndexMap;
+use num_bigint::BigInt;
+use num_rational::BigRational;
+use num_traits::{One, Signed, ToPrimitive, Zero};
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The paper's style: `(A + Aᵀ)x`.
+    Unicode,
+    /// The fixed ASCII syntax: `(A + A^T) x`.
+    Ascii,
+    /// LaTeX math.
+    Latex,
+    /// The paper's bracket notation: `A_1[Ā_2 B_1]B_2`.
+    Bracket,
+    /// A NumPy expression over the input names and `np`.
+    Numpy,
+}
+
+/// Precedence levels, loosest first; see docs/syntax.md.
+pub(crate) const SUM: u8 = 1;
+pub(crate) const NEG: u8 = 2;
+pub(crate) const DOT: u8 = 3;
+pub(crate) const HAD: u8 = 4;
+pub(crate) const PROD: u8 = 5;
+pub(crate) const POST: u8 = 6;
+pub(crate) const ATOM: u8 = 7;
+
+/// Renders an expression in a format. NumPy output needs the model for sizes of ones
+/// and identity tensors; [`render_numpy`] takes it.
+///
+/// ```
+/// use bracket::{read, render, Format};
+/// let m = read("x^T (A + A^T)").unwrap();
+/// assert_eq!(render(m.main_expr().unwrap(), Format::Unicode), "xᵀ(A + Aᵀ)");
+/// ```
+pub fn render(e: &Expr, format: Format) -> String {
+    match format {
+        Format::Unicode | Format::Ascii | Format::Latex => Printer { style: format }.top(e),
+        Format::Bracket => network::to_bracket(e, Format::Unicode),
+        Format::Numpy => render_numpy(e, &Model::default()),
+    }
+}
+
+/// A classic printer in one style.
+pub(crate) struct Printer {
+    pub style: Format,
+}
+
+fn is_negative(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::Scale(c, _) => c.is_negative(),
+        Kind::Const(c) => c.is_negative(),
+        _ => false,
+    }
+}
+
+fn negate(e: &Expr) -> Expr {
+    match &e.kind {
+        Kind::Scale(c, x) if (-c).is_one() => (**x).clone(),
+        Kind::Scale(c, x) => Expr::new(Kind::Scale(-c, x.clone()), e.shape.clone()),
+        Kind::Const(c) => Expr::new(Kind::Const(-c), e.shape.clone()),
+        _ => e.clone(),
+    }
+}
+
+/// Does `a` followed directly by `b` read as something else? (Unicode juxtaposition.)
+pub(crate) fn needs_space(a: &str, b: &str) -> bool {
+    let (Some(x), Some(y)) = (a.chars().last(), b.chars().next()) else { return false };
+    if y.is_ascii_digit() && (x.is_alphanumeric() || x == '.' || x == '_') {
+        // `1` then `1ᵀ` reads as the ones vectors of `11ᵀ`.
+        let lone_one = a.ends_with('1') && !a[..a.len() - 1].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        return !(lone_one && (b.starts_with("1ᵀ")));
+    }
+    if x == '|' && y == '|' {
+        return true;
+    }
+    if !(x.is_alphabetic() && y.is_alphabetic()) {
+        return false;
+    }
+    let tail: String = {
+        let rev: String = a.chars().rev().take_while(|c| c.is_ascii_alphabetic()).collect();
+        rev.chars().rev().collect()
+    };
+    if tail.ends_with('d') {
+        return true;
+    }
+    let head: String = b.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    if tail.is_empty() || head.is_empty() {
+        return false;
+    }
+    let joined = format!("{tail}{head}");
+    KEYWORDS.iter().any(|k| {
+        joined.match_indices(k).any(|(at, _)| at < tail.len() && at + k.len() >= tail.len())
+    })
+}
+
+/// Words the grammar reads as keywords.
+const KEYWORDS: [&str; 43] = [
+    "tr", "det", "ln", "log", "exp", "tanh", "sigmoid", "sqrt", "sin", "cos", "abs", "relu", "softmax",
+    "diag", "sum", "dot", "kron", "einsum", "iota", "odot", "cdot", "oslash", "otimes", "wrt", "grad",
+    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu",
+    "xi", "rho", "sigma", "tau", "phi", "psi",
+];
+
+impl Printer {
+    pub(crate) fn top(&self, e: &Expr) -> String {
+        self.at(e, 0)
+    }
+
+    /// Renders `e` so that it binds at least as tightly as `min`.
+    pub(crate) fn at(&self, e: &Expr, min: u8) -> String {
+        let (text, prec) = self.go(e);
+        if prec < min {
+            self.paren(&text)
+        } else {
+            text
+        }
+    }
+
+    fn paren(&self, s: &str) -> String {
+        match self.style {
+            Format::Latex => format!("\\left({s}\\right)"),
+            _ => format!("({s})"),
+        }
+    }
+
+    fn minus(&self) -> &'static str {
+        match self.style {
+            Format::Unicode => "−",
+            _ => "-",
+        }
+    }
+
+    /// Juxtaposes two rendered operands.
+    fn juxt(&self, a: &str, b: &str) -> String {
+        match self.style {
+            Format::Unicode if !needs_space(a, b) => format!("{a}{b}"),
+            _ => format!("{a} {b}"),
+        }
+    }
+
+    pub(crate) fn name(&self, name: &str) -> String {
+        match self.style {
+            Format::Ascii => ascii_name(name),
+            Format::Latex => latex_name(name),
+            _ => name.to_string(),
+        }
+    }
+
+    fn rational(&self, c: &BigRational) -> (String, u8) {
+        if c.is_negative() {
+            let (t, _) = self.rational(&-c);
+            return (format!("{}{t}", self.minus()), NEG);
+        }
+        if c.is_integer() {
+            return (c.to_integer().to_string(), ATOM);
+        }
+        match self.style {
+            Format::Latex => (format!("\\frac{{{}}}{{{}}}", c.numer(), c.denom()), ATOM),
+            _ => (format!("{}/{}", c.numer(), c.denom()), PROD),
+        }
+    }
+
+    fn call(&self, name: &str, args: &[&Expr]) -> (String, u8) {
+        let args: Vec<String> = args.iter().map(|a| self.at(a, 0)).collect();
+        let head = match self.style {
+            Format::Latex if !name.starts_with('\\') => latex_function(name),
+            _ => name.to_string(),
+        };
+        let open = if self.style == Format::Latex { "\\left(" } else { "(" };
+        let close = if self.style == Format::Latex { "\\right)" } else { ")" };
+        (format!("{head}{open}{}{close}", args.join(", ")), ATOM)
+    }
+
+    fn postfix(&self, e: &Expr, unicode: &str, ascii: &str, latex: &str) -> (String, u8) {
+        let base = self.at(e, POST);
+        let base = if self.style == Format::Latex && base.ends_with('}') && base.contains('^') {
+            format!("{{{base}}}")
+        } else {
+            base
+        };
+        let op = match self.style {
+            Format::Unicode => unicode,
+            Format::Ascii => ascii,
+            _ => latex,
+        };
+        (format!("{base}{op}"), POST)
+    }
+
+    fn infix(&self, a: &Expr, b: &Expr, prec: u8, unicode: &str, ascii: &str, latex: &str) -> (String, u8) {
+        let op = match self.style {
+            Format::Unicode => unicode,
+            Format::Ascii => ascii,
+            _ => latex,
+        };
+        (format!("{} {op} {}", self.at(a, prec), self.at(b, prec + 1)), prec)
+    }
+
+    fn go(&self, e: &Expr) -> (String, u8) {
+        match &e.kind {
+            Kind::Var(n) => (self.name(n), ATOM),
+            Kind::Diff(n) => (format!("d{}", self.name(n)), ATOM),
+            Kind::DiffOf(x) => {
+                let (open, close) = if self.style == Format::Latex { ("\\left(", "\\right)") } else { ("(", ")") };
+                (format!("d{open}{}{close}", self.at(x, 0)), ATOM)
+            }
+            Kind::Const(c) => self.rational(c),
+            Kind::Ones => (if self.style == Format::Latex { "\\mathbf{1}".into() } else { "1".into() }, ATOM),
+            Kind::Identity => ("I".into(), ATOM),
+            Kind::Add(terms) => {
+                let mut out = String::new();
+                for (k, t) in terms.iter().enumerate() {
+                    if is_negative(t) {
+                        let pos = self.at(&negate(t), DOT);
+                        if k == 0 {
+                            out.push_str(&format!("{}{pos}", self.minus()));
+                        } else {
+                            out.push_str(&format!(" {} {pos}", self.minus()));
+                        }
+                    } else if k == 0 {
+                        out.push_str(&self.at(t, NEG));
+                    } else {
+                        out.push_str(&format!(" + {}", self.at(t, NEG)));
+                    }
+                }
+                (out, SUM)
+            }
+            Kind::Scale(c, x) => {
+                if c.is_negative() {
+                    let pos = negate(e);
+                    return (format!("{}{}", self.minus(), self.at(&pos, DOT)), NEG);
+                }
+                let (coef, _) = self.rational(c);
+                let coef = if c.is_integer() || self.style == Format::Latex { coef } else { self.paren(&coef) };
+                let inner = match &x.kind {
+                    Kind::Network(n) if n.origin == Origin::Bracket && c.is_integer() => {
+                        let (t, _) = self.go(x);
+                        t
+                    }
+                    _ => self.at(x, PROD),
+                };
+                (self.juxt(&coef, &inner), PROD)
+            }
+            Kind::Product(a, b) => {
+                let left = self.at(a, PROD);
+                let right = self.at(b, PROD);
+                (self.juxt(&left, &right), PROD)
+            }
+            Kind::DivScalar(a, b) => match self.style {
+                Format::Latex => (format!("\\frac{{{}}}{{{}}}", self.at(a, 0), self.at(b, 0)), ATOM),
+                _ => (format!("{}/{}", self.at(a, PROD), self.at(b, POST)), PROD),
+            },
+            Kind::Transpose(x) => match &x.kind {
+                Kind::Inverse(y) => self.postfix(y, "⁻ᵀ", "^-T", "^{-\\top}"),
+                _ => self.postfix(x, "ᵀ", "^T", "^{\\top}"),
+            },
+            Kind::Inverse(x) => self.postfix(x, "⁻¹", "^-1", "^{-1}"),
+            Kind::Power(x, k) => {
+                let sup = superscript(k);
+                let ascii = if k.is_integer() { format!("^{}", k) } else { format!("^({k})") };
+                let latex = format!("^{{{}}}", latex_rational(k));
+                let unicode = sup.unwrap_or_else(|| ascii.clone());
+                self.postfix(x, &unicode, &ascii, &latex)
+            }
+            Kind::HPower(x, p) => {
+                if let Kind::Func { func, derivative: 0, arg } = &x.kind {
+                    if p.is_integer() && p.is_positive() && !matches!(func, Func::Declared(_)) {
+                        let name = func.name();
+                        let head = match self.style {
+                            Format::Unicode => format!("{name}{}", superscript(p).unwrap_or_default()),
+                            Format::Ascii => format!("{name}^{p}"),
+                            _ => format!("{}^{{{p}}}", latex_function(name)),
+                        };
+                        let (call, _) = self.call(&head, &[arg]);
+                        return (call, ATOM);
+                    }
+                }
+                let ascii = if p.is_integer() { format!(".^{p}") } else { format!(".^({p})") };
+                let unicode = format!("^{{⊙{p}}}");
+                let latex = format!("^{{\\odot {}}}", latex_rational(p));
+                self.postfix(x, &unicode, &ascii, &latex)
+            }
+            Kind::Hadamard(a, b) => self.infix(a, b, HAD, "⊙", ".*", "\\odot"),
+            Kind::HDiv(a, b) => self.infix(a, b, HAD, "⊘", "./", "\\oslash"),
+            Kind::Kron(a, b) => match self.style {
+                Format::Ascii => self.call("kron", &[a, b]),
+                _ => self.infix(a, b, HAD, "⊗", "", "\\otimes"),
+            },
+            Kind::Dot(a, b) => match self.style {
+                Format::Ascii => self.call("dot", &[a, b]),
+                _ => self.infix(a, b, DOT, "·", "", "\\cdot"),
+            },
+            Kind::Gen { lhs, rhs, left, right, dot, form } => self.gen(lhs, rhs, left, right, *dot, *form),
+            Kind::Trace(x) => self.call("tr", &[x]),
+            Kind::Det(x) => match self.style {
+                Format::Ascii => self.call("det", &[x]),
+                Format::Unicode => (format!("|{}|", self.at(x, 0)), ATOM),
+                _ => (format!("\\left|{}\\right|", self.at(x, 0)), ATOM),
+            },
+            Kind::Diag(x) => self.call("diag", &[x]),
+            Kind::Sum(x) => self.call("sum", &[x]),
+            Kind::Norm(x) => match self.style {
+                Format::Latex => (format!("\\left\\lVert {}\\right\\rVert", self.at(x, 0)), ATOM),
+                _ => (format!("||{}||", self.at(x, 0)), ATOM),
+            },
+            Kind::Func { func, derivative, arg } => {
+                let primes = "'".repeat(*derivative as usize);
+                let name = match func {
+                    Func::Declared(n) => self.name(n),
+                    other => other.name().to_string(),
+                };
+                let head = match (self.style, func) {
+                    (Format::Latex, Func::Declared(_)) => format!("{name}{primes}"),
+                    (Format::Latex, _) => format!("{}{primes}", latex_function(&name)),
+                    _ => format!("{name}{primes}"),
+                };
+                let open = if self.style == Format::Latex { "\\left(" } else { "(" };
+                let close = if self.style == Format::Latex { "\\right)" } else { ")" };
+                (format!("{head}{open}{}{close}", self.at(arg, 0)), ATOM)
+            }
+            Kind::Softmax { positions, arg } => {
+                let default: Vec<usize> = (1..arg.order()).collect();
+                if *positions == default {
+                    self.call("softmax", &[arg])
+                } else {
+                    let sup = positions_text(positions);
+                    let head = match self.style {
+                        Format::Latex => format!("\\operatorname{{softmax}}^{{{sup}}}"),
+                        _ => format!("softmax^{{{sup}}}"),
+                    };
+                    let (open, close) = if self.style == Format::Latex { ("\\left(", "\\right)") } else { ("(", ")") };
+                    (format!("{head}{open}{}{close}", self.at(arg, 0)), ATOM)
+                }
+            }
+            Kind::Permute(x, perm) => {
+                let p: Vec<usize> = perm.iter().map(|p| p + 1).collect();
+                (format!("{}_{{{}}}", self.paren(&self.at(x, 0)), positions_text(&p)), POST)
+            }
+            Kind::Network(net) => self.network(net),
+        }
+    }
+
+    fn gen(&self, lhs: &Expr, rhs: &Expr, left: &[Pos], right: &[Pos], dot: bool, form: GenForm) -> (String, u8) {
+        let prec = if dot { DOT } else { HAD };
+        let sym = match (self.style, dot) {
+            (Format::Unicode, true) => "·",
+            (Format::Unicode, false) => "⊙",
+            (Format::Ascii, true) => "cdot",
+            (Format::Ascii, false) => "odot",
+            (_, true) => "\\cdot",
+            (_, false) => "\\odot",
+        };
+        let shortcut = match form {
+            GenForm::K(k) => Some(k.to_string()),
+            GenForm::Right => Some(">".into()),
+            GenForm::Left => Some("<".into()),
+            GenForm::Explicit => None,
+        };
+        if let Some(k) = shortcut {
+            let k = if self.style == Format::Latex { format!("{{{k}}}") } else { k };
+            return (format!("{} {sym}_{k} {}", self.at(lhs, prec), self.at(rhs, prec + 1)), prec);
+        }
+        let mut left_base = self.at(lhs, POST);
+        if matches!(lhs.kind, Kind::Power(..) | Kind::HPower(..)) || left_base.ends_with('}') {
+            left_base = self.paren(&left_base);
+        }
+        // Bars go on the left operand's positions; with `·` every pair is summed anyway.
+        let l: Vec<String> = left.iter().map(|p| self.position(p.at, p.bar && !dot)).collect();
+        let r: Vec<String> = right.iter().map(|q| self.position(q.at, false)).collect();
+        let sep = if left.iter().chain(right).any(|p| p.at > 9) { "," } else { "" };
+        (
+            format!("{left_base}^{{{}}} {sym}^{{{}}} {}", l.join(sep), r.join(sep), self.at(rhs, prec + 1)),
+            prec,
+        )
+    }
+
+    fn position(&self, at: usize, bar: bool) -> String {
+        match (bar, self.style) {
+            (false, _) => at.to_string(),
+            (true, Format::Unicode) => format!("{at}\u{304}"),
+            (true, Format::Ascii) => format!("~{at}"),
+            (true, _) => format!("\\bar{{{at}}}"),
+        }
+    }
+
+    fn network(&self, net: &Network) -> (String, u8) {
+        match &net.origin {
+            Origin::Einsum(spec) => self.einsum(net, Some(spec)),
+            Origin::Subscript(text) => {
+                let f = &net.factors[0].expr;
+                (format!("{}_{{{text}}}", self.paren(&self.at(f, 0))), POST)
+            }
+            Origin::Bracket => match network::render_network(net, self.style, true) {
+                Some(text) => (text, HAD),
+                None => match network::as_outer_product(net) {
+                    Some(e) => self.go(&e),
+                    None => self.einsum(net, None),
+                },
+            },
+        }
+    }
+
+    /// A network as `einsum("…", …)`.
+    pub(crate) fn einsum(&self, net: &Network, spec: Option<&str>) -> (String, u8) {
+        let spec = match spec {
+            Some(s) => s.to_string(),
+            None => network::einsum_spec(net, false),
+        };
+        let args: Vec<String> = net.factors.iter().map(|f| self.at(&f.expr, 0)).collect();
+        match self.style {
+            Format::Latex => (
+                format!("\\operatorname{{einsum}}\\left(\\texttt{{{spec}}}, {}\\right)", args.join(", ")),
+                ATOM,
+            ),
+            _ => (format!("einsum(\"{spec}\", {})", args.join(", ")), ATOM),
+        }
+    }
+}
+
+/// Positions as digits, or comma-separated when any exceeds 9.
+pub(crate) fn positions_text(p: &[usize]) -> String {
+    let parts: Vec<String> = p.iter().map(|x| x.to_string()).collect();
+    if p.iter().any(|&x| x > 9) {
+        parts.join(",")
+    } else {
+        parts.concat()
+    }
+}
+
+fn superscript(k: &BigRational) -> Option<String> {
+    if !k.is_integer() {
+        return None;
+    }
+    let n = k.to_integer();
+    let digits = n.abs().to_string();
+    let mut out = String::new();
+    if n.is_negative() {
+        out.push('⁻');
+    }
+    for c in digits.chars() {
+        out.push(match c {
+            '0' => '⁰',
+            '1' => '¹',
+            '2' => '²',
+            '3' => '³',
+            '4' => '⁴',
+            '5' => '⁵',
+            '6' => '⁶',
+            '7' => '⁷',
+            '8' => '⁸',
+            _ => '⁹',
+        });
+    }
+    Some(out)
+}
+
+fn latex_rational(k: &BigRational) -> String {
+    if k.is_integer() {
+        k.to_string()
+    } else {
+        let sign = if k.is_negative() { "-" } else { "" };
+        format!("{sign}\\frac{{{}}}{{{}}}", k.numer().abs(), k.denom())
+    }
+}
+
+/// A name in ASCII: Greek letters become words.
+pub(crate) fn ascii_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        match crate::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
+            Some((word, _)) => out.push_str(word),
+            None => out.push(c),
+        }
+    }
+    out
+}
+
+/// A name in LaTeX: Greek letters become commands.
+pub(crate) fn latex_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        match crate::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
+            Some((word, _)) => out.push_str(&format!("\\{word} ")),
+            None => out.push(c),
+        }
+    }
+    out.trim_end().to_string()
+}
+
+fn latex_function(name: &str) -> String {
+    match name {
+        "exp" | "ln" | "log" | "tanh" | "sin" | "cos" | "det" => format!("\\{name}"),
+        _ => format!("\\operatorname{{{name}}}"),
+    }
+}
+
+// ---------------------------------------------------------------- NumPy
+
+/// Renders an expression as a NumPy expression. Vectors are 1-D arrays; a row vector
+/// `xᵀ` is the same 1-D array; sizes of `1` and `I` come from the model's names.
+/// Declared element-wise functions `f` are called as `f(x)`, their derivatives as
+/// `f_prime(x)`.
+pub fn render_numpy(e: &Expr, model: &Model) -> String {
+    let mut sizes: IndexMap<Dim, String> = IndexMap::new();
+    for (name, info) in &model.names {
+        let mut k = 0;
+        for d in &info.shape {
+            if *d == Dim::Iota {
+                continue;
+            }
+            sizes.entry(d.clone()).or_insert_with(|| format!("{}.shape[{k}]", py_name(name)));
+            k += 1;
+        }
+    }
+    Numpy { sizes }.go(e)
+}
+
+/// A Python identifier for a name: `W_1` stays, `Z_{L-1}` becomes `Z_L_1`.
+pub fn py_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('_') && c != '}' {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
+struct Numpy {
+    sizes: IndexMap<Dim, String>,
+}
+
+#[derive(PartialEq)]
+enum Layout {
+    Scalar,
+    Col,
+    Row,
+    Mat,
+    Other,
+}
+
+fn layout(e: &Expr) -> Layout {
+    match e.shape.as_slice() {
+        [] => Layout::Scalar,
+        [Dim::Iota] => Layout::Scalar,
+        [_] => Layout::Col,
+        [Dim::Iota, _] => Layout::Row,
+        [_, _] => Layout::Mat,
+        _ => Layout::Other,
+    }
+}
+
+impl Numpy {
+    fn size(&self, d: &Dim) -> String {
+        match d {
+            Dim::Int(n) => n.to_string(),
+            Dim::Iota => "1".into(),
+            Dim::Sym(s) => self.sizes.get(d).cloned().unwrap_or_else(|| py_name(s)),
+            Dim::Var(k) => self.sizes.get(d).cloned().unwrap_or_else(|| format!("n{k}")),
+        }
+    }
+
+    fn dims(&self, shape: &[Dim]) -> String {
+        let parts: Vec<String> = shape.iter().filter(|d| **d != Dim::Iota).map(|d| self.size(d)).collect();
+        match parts.len() {
+            1 => format!("({},)", parts[0]),
+            _ => format!("({})", parts.join(", ")),
+        }
+    }
+
+    fn go(&self, e: &Expr) -> String {
+        let g = |x: &Expr| self.go(x);
+        match &e.kind {
+            Kind::Var(n) => py_name(n),
+            Kind::Diff(n) => format!("d{}", py_name(n)),
+            Kind::DiffOf(x) => format!("d({})", g(x)),
+            Kind::Const(c) => {
+                if c.is_integer() {
+                    c.to_integer().to_string()
+                } else {
+                    format!("({}/{})", c.numer(), c.denom())
+                }
+            }
+            Kind::Ones => format!("np.ones({})", self.dims(&e.shape)),
+            Kind::Identity => format!("np.eye({})", self.size(&e.shape[0])),
+            Kind::Add(terms) => {
+                let parts: Vec<String> = terms.iter().map(g).collect();
+                format!("({})", parts.join(" + "))
+            }
+            Kind::Scale(c, x) => {
+                let c = Expr::new(Kind::Const(c.clone()), vec![]);
+                format!("({} * {})", g(&c), g(x))
+            }
+            Kind::Product(a, b) => {
+                let (la, lb) = (layout(a), layout(b));
+                if la == Layout::Scalar || lb == Layout::Scalar {
+                    format!("({} * {})", g(a), g(b))
+                } else if la == Layout::Col && lb == Layout::Row {
+                    format!("np.outer({}, {})", g(a), g(b))
+                } else {
+                    format!("({} @ {})", g(a), g(b))
+                }
+            }
+            Kind::DivScalar(a, b) => format!("({} / {})", g(a), g(b)),
+            Kind::Transpose(x) => match layout(x) {
+                Layout::Mat => format!("{}.T", self.atom(x)),
+                _ => g(x),
+            },
+            Kind::Inverse(x) => {
+                if x.is_scalar() {
+                    format!("(1 / {})", g(x))
+                } else {
+                    format!("np.linalg.inv({})", g(x))
+                }
+            }
+            Kind::Power(x, k) => {
+                if x.is_scalar() {
+                    format!("({} ** {})", g(x), py_rational(k))
+                } else {
+                    format!("np.linalg.matrix_power({}, {})", g(x), k)
+                }
+            }
+            Kind::HPower(x, p) => format!("({} ** {})", g(x), py_rational(p)),
+            Kind::Hadamard(a, b) => format!("({} * {})", g(a), g(b)),
+            Kind::HDiv(a, b) => format!("({} / {})", g(a), g(b)),
+            Kind::Kron(a, b) => format!("np.multiply.outer({}, {})", g(a), g(b)),
+            Kind::Dot(a, b) => format!("np.sum({} * {})", g(a), g(b)),
+            Kind::Gen { .. } => {
+                let net = crate::eval::gen_network(e).expect("a generalized product");
+                self.einsum(&net)
+            }
+            Kind::Trace(x) => format!("np.trace({})", g(x)),
+            Kind::Det(x) => format!("np.linalg.det({})", g(x)),
+            Kind::Diag(x) => format!("np.diag({})", g(x)),
+            Kind::Sum(x) => format!("np.sum({})", g(x)),
+            Kind::Norm(x) => format!("np.sqrt(np.sum({} ** 2))", g(x)),
+            Kind::Func { func, derivative, arg } => self.func(func, *derivative, &g(arg)),
+            Kind::Softmax { positions, arg } => {
+                let kept: Vec<usize> = (0..arg.order()).filter(|k| arg.shape[*k] != Dim::Iota).collect();
+                let axis_of = |k: usize| kept.iter().position(|&x| x == k).unwrap_or(0);
+                let axes: Vec<String> = (0..arg.order())
+                    .filter(|k| !positions.contains(&(k + 1)) && arg.shape[*k] != Dim::Iota)
+                    .map(|k| axis_of(k).to_string())
+                    .collect();
+                let axes = format!("({},)", axes.join(", "));
+                let t = format!(
+                    "(lambda t: t / np.sum(t, axis={axes}, keepdims=True))(np.exp({a} - np.max({a}, axis={axes}, keepdims=True)))",
+                    a = g(arg)
+                );
+                let mut perm: Vec<usize> = positions.iter().map(|p| p - 1).collect();
+                perm.extend((0..arg.order()).filter(|k| !positions.contains(&(k + 1))));
+                let perm: Vec<String> =
+                    perm.iter().filter(|&&k| arg.shape[k] != Dim::Iota).map(|&k| axis_of(k).to_string()).collect();
+                if perm.windows(2).all(|w| w[0] < w[1]) {
+                    t
+                } else {
+                    format!("np.transpose({t}, ({},))", perm.join(", "))
+                }
+            }
+            Kind::Permute(x, perm) => {
+                let kept: Vec<usize> = (0..x.order()).filter(|k| x.shape[*k] != Dim::Iota).collect();
+                let perm: Vec<String> = perm
+                    .iter()
+                    .filter(|&&k| x.shape[k] != Dim::Iota)
+                    .map(|&k| kept.iter().position(|&y| y == k).unwrap_or(0).to_string())
+                    .collect();
+                format!("np.transpose({}, ({},))", g(x), perm.join(", "))
+            }
+            Kind::Network(net) => self.einsum(net),
+        }
+    }
+
+    fn atom(&self, e: &Expr) -> String {
+        let s = self.go(e);
+        if s.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            s
+        } else {
+            format!("({s})")
+        }
+    }
+
+    fn func(&self, f: &Func, d: u8, a: &str) -> String {
+        let sig = format!("(1 / (1 + np.exp(-({a}))))");
+        match (f, d) {
+            (Func::Exp, _) => format!("np.exp({a})"),
+            (Func::Ln, 0) => format!("np.log({a})"),
+            (Func::Ln, 1) => format!("(1 / ({a}))"),
+            (Func::Tanh, 0) => format!("np.tanh({a})"),
+            (Func::Tanh, 1) => format!("(1 - np.tanh({a}) ** 2)"),
+            (Func::Sigmoid, 0) => sig,
+            (Func::Sigmoid, 1) => format!("({sig} * (1 - {sig}))"),
+            (Func::Sqrt, 0) => format!("np.sqrt({a})"),
+            (Func::Sqrt, 1) => format!("(0.5 / np.sqrt({a}))"),
+            (Func::Sin, 0) => format!("np.sin({a})"),
+            (Func::Sin, 1) => format!("np.cos({a})"),
+            (Func::Cos, 0) => format!("np.cos({a})"),
+            (Func::Cos, 1) => format!("(-np.sin({a}))"),
+            (Func::Abs, 0) => format!("np.abs({a})"),
+            (Func::Abs, 1) => format!("np.sign({a})"),
+            (Func::Relu, 0) => format!("np.maximum({a}, 0)"),
+            (Func::Relu, 1) => format!("np.heaviside({a}, 0)"),
+            (Func::Declared(n), 0) => format!("{}({a})", py_name(n)),
+            (Func::Declared(n), 1) => format!("{}_prime({a})", py_name(n)),
+            (other, k) => format!("{}_d{k}({a})", other.name()),
+        }
+    }
+
+    fn einsum(&self, net: &Network) -> String {
+        let spec = network::einsum_spec(net, true);
+        let args: Vec<String> = net.factors.iter().map(|f| self.go(&f.expr)).collect();
+        if args.is_empty() {
+            return format!("np.einsum('{spec}')");
+        }
+        format!("np.einsum('{spec}', {})", args.join(", "))
+    }
+}
+
+fn py_rational(k: &BigRational) -> String {
+    if k.is_integer() {
+        k.to_string()
+    } else {
+        format!("({}/{})", k.numer(), k.denom())
+    }
+}
+
+#[allow(dead_code)]
+fn small(k: &BigRational) -> Option<i64> {
+    if k.is_integer() {
+        k.to_integer().to_i64()
+    } else {
+        None
+    }
+}
+
+#[allow(dead_code)]
+fn int(n: i64) -> BigRational {
+    BigRational::from_integer(BigInt::from(n))
+}
+
+#[allow(dead_code)]
+fn is_zero(k: &BigRational) -> bool {
+    k.is_zero()
+}

@@ -1,0 +1,54 @@
+//! Shared helpers for the integration tests: evaluate expressions of one input on the
+//! same random tensors, exactly where possible.
+#![allow(dead_code)]
+
+use bracket::{close, eval, random_env, read, Draw, ErrorCode, Model};
+use ndarray::ArrayD;
+use num_rational::BigRational;
+use num_traits::ToPrimitive;
+
+/// Values of every expression of `src` on random tensors drawn with `seed`; exact
+/// rationals when possible, else f64.
+pub enum Values {
+    Exact(Vec<ArrayD<BigRational>>),
+    Float(Vec<ArrayD<f64>>),
+}
+
+pub fn values_of(model: &Model, seed: u64) -> Values {
+    values_sized(model, seed, 4)
+}
+
+pub fn values_sized(model: &Model, seed: u64, max_size: usize) -> Values {
+    let draw = Draw { seed, min_size: 2, max_size };
+    let exact = random_env::<BigRational>(model, draw).and_then(|env| {
+        model.exprs.iter().map(|e| eval(e, &env)).collect::<Result<Vec<_>, _>>()
+    });
+    match exact {
+        Ok(v) => Values::Exact(v),
+        Err(e) if e.code == ErrorCode::Eval || e.code == ErrorCode::Limit => {
+            let env = random_env::<f64>(model, draw).unwrap_or_else(|e| panic!("env: {e}"));
+            let v = model.exprs.iter().map(|e| eval(e, &env)).collect::<Result<Vec<_>, _>>();
+            Values::Float(v.unwrap_or_else(|e| panic!("eval: {e}")))
+        }
+        Err(e) => panic!("eval: {e}"),
+    }
+}
+
+/// True if the first two expressions of `src` have equal values on `seeds` draws.
+pub fn same_value(src: &str, seeds: &[u64]) -> bool {
+    same_value_sized(src, seeds, 4)
+}
+
+/// As [`same_value`], with dims of size 2 up to `max_size`.
+pub fn same_value_sized(src: &str, seeds: &[u64], max_size: usize) -> bool {
+    let model = read(src).unwrap_or_else(|e| panic!("{}\n{}", src, e.render(src)));
+    assert!(model.exprs.len() >= 2, "need two expressions in {src}");
+    seeds.iter().all(|&s| match values_sized(&model, s, max_size) {
+        Values::Exact(v) => v[0] == v[1],
+        Values::Float(v) => close(&v[0], &v[1], 1e-9),
+    })
+}
+
+pub fn to_f64(a: &ArrayD<BigRational>) -> ArrayD<f64> {
+    a.mapv(|x| x.to_f64().unwrap_or(f64::NAN))
+}

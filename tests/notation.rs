@@ -1,0 +1,131 @@
+//! The translation table of NOTATION.md §3 (tutorial §2–3): every classic form and its
+//! bracket form parse and evaluate equal, exactly, on random tensors. Eq. 8 and 9, and
+//! the two associativity forms of §2.4 that must differ.
+
+mod common;
+use common::same_value;
+
+const SEEDS: [u64; 3] = [1, 2, 3];
+
+fn equal(decls: &str, classic: &str, bracket: &str) {
+    let src = format!("{decls}; {classic}; {bracket}");
+    assert!(same_value(&src, &SEEDS), "`{classic}` and `{bracket}` differ");
+}
+
+fn differ(decls: &str, a: &str, b: &str) {
+    let src = format!("{decls}; {a}; {b}");
+    assert!(!same_value(&src, &SEEDS), "`{a}` and `{b}` should differ");
+}
+
+#[test]
+fn matrix_product() {
+    equal("", "AB", "A_1 [Ā_2 B_1] B_2");
+    equal("", "A B", "A_1 [~A_2 B_1] B_2");
+    equal("", "A*B", "A_1[B_1 Ā_2]B_2");
+}
+
+#[test]
+fn transpose() {
+    equal("A: matrix", "Aᵀ", "A_2 A_1");
+    equal("", "A^T", "A_{21}");
+    equal("", "(A)_{21}", "A^T");
+}
+
+#[test]
+fn hadamard_and_dot() {
+    equal("", "A ⊙ B", "[A B]");
+    equal("", "A .* B", "[B A]");
+    equal("", "A · B", "[Ā B]");
+    equal("", "dot(A, B)", "[A ~B]");
+}
+
+#[test]
+fn tensor_product() {
+    equal("", "u ⊗ v ⊗ w", "u v w");
+    equal("", "kron(u, v)", "u vᵀ");
+    equal("", "kron(kron(u, v), w)", "u ⊗ (v ⊗ w)");
+}
+
+#[test]
+fn generalized_products_eq_8_and_9() {
+    let d = "A, B: tensor(n, n, n)";
+    equal(d, "A^{12} ⊙^{32} B", "[A_1 B_3][A_2 B_2] A_3 B_1");
+    equal(d, "B^{32} ⊙^{12} A", "B_1 [B_2 A_2][B_3 A_1] A_3");
+    equal(d, "A^{12} ⊙^{32} B", "einsum(\"ijk,lji->ijkl\", A, B)");
+    equal(d, "B^{32} ⊙^{12} A", "einsum(\"lji,ijk->ljik\", B, A)");
+    differ(d, "A^{12} ⊙^{32} B", "(B^{32} ⊙^{12} A)_{1234}");
+    equal(d, "A^{12} ⊙^{32} B", "(B^{32} ⊙^{12} A)_{3241}");
+}
+
+#[test]
+fn associativity_section_2_4() {
+    // (A^1·^1B)^1·^1C and A^1·^1(B^1·^1C): different in general.
+    equal("", "(A^{1} ·^{1} B)^{1} ·^{1} C", "[Ā_1 B_1][Ā_2 C_1] B_2 C_2");
+    equal("", "A^{1} ·^{1} (B^{1} ·^{1} C)", "[B̄_1 C_1][Ā_1 B_2] A_2 C_2");
+    differ("", "(A^{1} ·^{1} B)^{1} ·^{1} C", "A^{1} ·^{1} (B^{1} ·^{1} C)");
+    differ("", "[Ā_1 B_1][Ā_2 C_1] B_2 C_2", "[B̄_1 C_1][Ā_1 B_2] A_2 C_2");
+}
+
+#[test]
+fn ones_and_iota() {
+    equal("", "(1ᵀu)v", "[1̄ u] v");
+    equal("", "(1ᵀu)v", "v [u 1̄]");
+    equal("", "(1ᵀu)v", "v uᵀ 1");
+    equal("", "(1ᵀu)vᵀ", "[1̄ u] ι v");
+    equal("", "(1^T u) v^T", "[~1 u] iota v");
+    equal("", "1ᵀ u vᵀ", "[1̄ u] ι v");
+}
+
+#[test]
+fn taking_out_dx() {
+    equal("", "aᵀ dX b", "[a dX̄_1][dX̄_2 b]");
+    equal("", "aᵀ dX b", "(a bᵀ) · dX");
+    equal("", "aᵀ dX b", "a ⊗ b · dX");
+}
+
+#[test]
+fn shortcuts_and_generalized_forms() {
+    let d = "T: tensor(n, n, n)";
+    equal("", "A B", "A ·_1 B");
+    equal("", "A B", "A^{2} ·^{1} B");
+    equal("", "A B", "A^{2̄} ⊙^{1} B");
+    equal("", "A · B", "A ·_2 B");
+    equal("", "xᵀ y", "x ·_1 y");
+    equal(d, "T ·_> A", "T ·_2 A");
+    equal(d, "A ·_< T", "A ·_2 T");
+    equal(d, "T ⊙_1 x", "T^{3} ⊙^{1} x");
+    equal(d, "T ⊙_2 A", "T_1 [T_2 A_1][T_3 A_2]");
+}
+
+#[test]
+fn bars_move_freely_and_occurrences() {
+    let d = "X, C: tensor(n, n, n)";
+    equal("A, B, C: matrix(n, n)", "[A B C]", "[C A B]");
+    equal("A: tensor(n, n, n)", "A_1 Ā_2 A_3", "Ā_2 A_1 A_3");
+    equal("A: tensor(n, n, n)", "A_1 Ā_2 A_3", "A_1 A_3 Ā_2");
+    equal("A, B, C: matrix(n, n); X, Y: matrix(n, n)", "X [Ā B C] Y", "[Ā B C] X Y");
+    // The three occurrences of X in the paper's §3 example.
+    let b = "A_1 X [X_2 A_2] X_3 [X_1 C_2] C_1 D X_{23} [X̄_1 C_3]";
+    let tagged = "A_1 X@1 [X@2_2 A_2] X@2_3 [X@2_1 C_2] C_1 D X@3_{23} [X̄@3_1 C_3]";
+    let src = format!("{d}; {b}; {tagged}");
+    assert!(common::same_value_sized(&src, &SEEDS, 2));
+    let wrong = "A_1 X@1 [X@2_2 A_2] X@3_3 [X@2_1 C_2] C_1 D X@3_{12} [X̄@2_3 C_3]";
+    let src = format!("{d}; {b}; {wrong}");
+    assert!(!common::same_value_sized(&src, &SEEDS, 2));
+}
+
+#[test]
+fn fused_subscripts() {
+    equal("A: tensor(n, n, n)", "A_{1[23]}", "einsum(\"ikk->ik\", A)");
+    equal("A: tensor(n, n, n)", "A_{1̄[23]}", "einsum(\"ikk->k\", A)");
+    equal("", "tr(M)", "[M̄_1 M_2]");
+    equal("", "tr M", "M · I");
+    equal("", "tr(M)", "M_{[~12]}");
+}
+
+#[test]
+fn embedded_classic_notation() {
+    equal("", "(X^-1)ᵀ", "{X^-1}_{21}");
+    equal("", "s ⊙ (y ⊘ s)", "[s {y ⊘ s}]");
+    equal("", "-X^-1 dX X^-1", "-{X⁻¹}_1[{X⁻¹}_2 dX̄_1][dX̄_2 {X⁻¹}_1]{X⁻¹}_2");
+}
