@@ -119,8 +119,12 @@ fn boxed(e: Expr) -> Box<Expr> {
 
 /// Is this node the literal `1` (which may stand for a ones tensor)?
 fn is_literal_one(n: &Node) -> bool {
-    matches!(&n.kind, NodeKind::Number { text, barred: false, .. } if text == "1")
-        || matches!(n.kind, NodeKind::OnesLead)
+    match &n.kind {
+        NodeKind::Number { text, barred: false, .. } => text == "1",
+        NodeKind::OnesLead => true,
+        NodeKind::Paren(inner) => is_literal_one(inner),
+        _ => false,
+    }
 }
 
 impl Elab {
@@ -1458,7 +1462,11 @@ impl Elab {
                 }
             }
             None => match b.current.get(&key) {
-                Some(&f) if wanted.iter().all(|&p| !b.factors[f].used[p - 1]) && !key.starts_with('#') => f,
+                Some(&f)
+                    if order > 0 && wanted.iter().all(|&p| !b.factors[f].used[p - 1]) && !key.starts_with('#') =>
+                {
+                    f
+                }
                 _ => {
                     let f = b.new_factor(self, e, key.clone(), span);
                     b.current.insert(key.clone(), f);

@@ -393,7 +393,7 @@ pub fn to_bracket(e: &Expr, style: Format) -> String {
         } else {
             match render_network(&t.net, style, false) {
                 Some(text) => Some(text),
-                // Nothing marks this term as bracket notation (only ones): keep it classic.
+                // Only ones in this term, or a size the text cannot carry: stay classic.
                 None => return printer.top(e),
             }
         };
@@ -500,10 +500,22 @@ pub fn render_network(net: &Network, style: Format, require_marker: bool) -> Opt
             None => seq.push(item),
         }
     }
+    // A summed dim that no tensor but `1` touches would lose its size in the text.
+    let sizeless = |f: usize| matches!(net.factors[f].expr.kind, Kind::Ones | Kind::Identity);
+    let lost_size = (0..n_idx).any(|i| {
+        !free.contains(&i) && net.indices[i] != Dim::Iota && touches[i].iter().all(|&(f, _)| sizeless(f))
+    });
+    if lost_size {
+        return None;
+    }
     let seq = merge_items(seq);
     let has_marker =
         seq.iter().any(|x| matches!(x, Item::Square { .. } | Item::Iota | Item::One { bar: true } | Item::Portion { bar: true, .. }))
-            || net.factors.iter().any(|f| !simple_name(&f.expr) && f.expr.order() > 0);
+            || net.factors.iter().any(|f| !simple_name(&f.expr) && f.expr.order() > 0 && f.expr.kind != Kind::Ones);
+    // A single whole tensor reads the same in both notations.
+    let lone_whole = matches!(seq.as_slice(), [Item::Portion { f, positions, bar: false }]
+        if positions.iter().enumerate().all(|(k, &p)| p == k + 1) && positions.len() == net.factors[*f].expr.order());
+    let has_marker = has_marker || lone_whole;
     if !has_marker && require_marker {
         return None;
     }

@@ -267,7 +267,8 @@ fn fold(pairs: Pairs<Rule>) -> Result<Node> {
                 Rule::had_k => binary(BinOp::HadK(shortcut(op.clone()))),
                 Rule::gen_had | Rule::gen_dot => {
                     let dot = op.as_rule() == Rule::gen_dot;
-                    let mut sups = op.into_inner().map(|p| superscript_text(p));
+                    let mut sups =
+                        op.into_inner().filter(|p| p.as_rule() == Rule::superscript_positions).map(superscript_text);
                     let left = sups.next().unwrap_or_default();
                     let right = sups.next().unwrap_or_default();
                     binary(BinOp::Gen { left, right, dot })
@@ -280,7 +281,8 @@ fn fold(pairs: Pairs<Rule>) -> Result<Node> {
 }
 
 fn shortcut(op: Pair<Rule>) -> Shortcut {
-    let arg = op.into_inner().next().map(|p| p.as_str().to_string()).unwrap_or_default();
+    let arg = op.into_inner().find(|p| p.as_rule() == Rule::shortcut_arg).map(|p| p.as_str().to_string());
+    let arg = arg.unwrap_or_default();
     let arg = arg.trim_matches(|c| c == '{' || c == '}');
     match arg {
         ">" => Shortcut::Right,
@@ -290,7 +292,9 @@ fn shortcut(op: Pair<Rule>) -> Shortcut {
 }
 
 fn superscript_text(pair: Pair<Rule>) -> String {
-    pair.into_inner().next().map(|p| p.as_str().to_string()).unwrap_or_default()
+    let text = pair.as_str();
+    let text = text.strip_prefix('^').unwrap_or(text);
+    text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text).to_string()
 }
 
 fn postfix_op(op: Pair<Rule>) -> Result<PostOp> {

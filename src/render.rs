@@ -67,6 +67,29 @@ fn is_negative(e: &Expr) -> bool {
     }
 }
 
+/// `|(|A|x)|`: bars inside bars need parentheses to read back.
+fn pad_bars(s: String) -> String {
+    if s.contains('|') {
+        format!("({s})")
+    } else {
+        s
+    }
+}
+
+fn starts_with_one(s: &str) -> bool {
+    s.starts_with('1') && !s[1..].starts_with(|c: char| c.is_ascii_digit() || c == '.')
+}
+
+fn ends_with_one(s: &str) -> bool {
+    s.ends_with('1') && !s[..s.len() - 1].ends_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.')
+}
+
+/// The scalar constant 1, which must not be printed next to a tensor (it would read
+/// as a ones vector).
+fn is_one(e: &Expr) -> bool {
+    matches!(&e.kind, Kind::Const(c) if c.is_one())
+}
+
 fn negate(e: &Expr) -> Expr {
     match &e.kind {
         Kind::Scale(c, x) if (-c).is_one() => (**x).clone(),
@@ -170,7 +193,8 @@ impl Printer {
         }
         match self.style {
             Format::Latex => (format!("\\frac{{{}}}{{{}}}", c.numer(), c.denom()), ATOM),
-            _ => (format!("{}/{}", c.numer(), c.denom()), PROD),
+            // A fraction inside a product is parenthesised: `A (1/2) x`.
+            _ => (format!("{}/{}", c.numer(), c.denom()), NEG),
         }
     }
 
@@ -186,7 +210,9 @@ impl Printer {
     }
 
     fn postfix(&self, e: &Expr, unicode: &str, ascii: &str, latex: &str) -> (String, u8) {
-        let base = self.at(e, POST);
+        // A power of a power needs parentheses: `(B²)²`, `(X^2).^2`.
+        let powered = matches!(e.kind, Kind::Power(..) | Kind::HPower(..));
+        let base = if powered { self.at(e, ATOM) } else { self.at(e, POST) };
         let base = if self.style == Format::Latex && base.ends_with('}') && base.contains('^') {
             format!("{{{base}}}")
         } else {
@@ -254,9 +280,20 @@ impl Printer {
                 };
                 (self.juxt(&coef, &inner), PROD)
             }
+            Kind::Product(a, b) if is_one(a) => self.go(b),
+            Kind::Product(a, b) if is_one(b) => self.go(a),
             Kind::Product(a, b) => {
-                let left = self.at(a, PROD);
-                let right = self.at(b, PROD);
+                let mut left = self.at(a, PROD);
+                // Products group to the left; a product-level right operand keeps its
+                // parentheses (`A(xᵀx)x` is not `(Axᵀ)(xx)`).
+                let mut right = self.at(b, POST);
+                // A `1` standing next to a tensor would read as a ones vector.
+                if !a.is_scalar() && starts_with_one(&right) {
+                    right = self.paren(&right);
+                }
+                if !b.is_scalar() && ends_with_one(&left) {
+                    left = self.paren(&left);
+                }
                 (self.juxt(&left, &right), PROD)
             }
             Kind::DivScalar(a, b) => match self.style {
@@ -307,14 +344,14 @@ impl Printer {
             Kind::Trace(x) => self.call("tr", &[x]),
             Kind::Det(x) => match self.style {
                 Format::Ascii => self.call("det", &[x]),
-                Format::Unicode => (format!("|{}|", self.at(x, 0)), ATOM),
+                Format::Unicode => (format!("|{}|", pad_bars(self.at(x, 0))), ATOM),
                 _ => (format!("\\left|{}\\right|", self.at(x, 0)), ATOM),
             },
             Kind::Diag(x) => self.call("diag", &[x]),
             Kind::Sum(x) => self.call("sum", &[x]),
             Kind::Norm(x) => match self.style {
                 Format::Latex => (format!("\\left\\lVert {}\\right\\rVert", self.at(x, 0)), ATOM),
-                _ => (format!("||{}||", self.at(x, 0)), ATOM),
+                _ => (format!("||{}||", pad_bars(self.at(x, 0))), ATOM),
             },
             Kind::Func { func, derivative, arg } => {
                 let primes = "'".repeat(*derivative as usize);

@@ -19,18 +19,23 @@ pub fn values_of(model: &Model, seed: u64) -> Values {
 }
 
 pub fn values_sized(model: &Model, seed: u64, max_size: usize) -> Values {
+    try_values(model, seed, max_size).unwrap_or_else(|e| panic!("eval: {e}"))
+}
+
+/// Values, or the evaluation error (singular matrix, division by zero, …).
+pub fn try_values(model: &Model, seed: u64, max_size: usize) -> Result<Values, bracket::Error> {
     let draw = Draw { seed, min_size: 2, max_size };
     let exact = random_env::<BigRational>(model, draw).and_then(|env| {
         model.exprs.iter().map(|e| eval(e, &env)).collect::<Result<Vec<_>, _>>()
     });
     match exact {
-        Ok(v) => Values::Exact(v),
+        Ok(v) => Ok(Values::Exact(v)),
         Err(e) if e.code == ErrorCode::Eval || e.code == ErrorCode::Limit => {
-            let env = random_env::<f64>(model, draw).unwrap_or_else(|e| panic!("env: {e}"));
-            let v = model.exprs.iter().map(|e| eval(e, &env)).collect::<Result<Vec<_>, _>>();
-            Values::Float(v.unwrap_or_else(|e| panic!("eval: {e}")))
+            let env = random_env::<f64>(model, draw)?;
+            let v = model.exprs.iter().map(|e| eval(e, &env)).collect::<Result<Vec<_>, _>>()?;
+            Ok(Values::Float(v))
         }
-        Err(e) => panic!("eval: {e}"),
+        Err(e) => Err(e),
     }
 }
 

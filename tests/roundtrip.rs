@@ -1,0 +1,163 @@
+//! Round trips: random well-shaped expressions in both notations; each printer's output
+//! (ASCII, Unicode, bracket) parses back to an expression of equal value, exactly where
+//! no transcendental function is involved. Cases: `PROPTEST_CASES` (default 64 in CI).
+
+mod common;
+use bracket::{read, render, ErrorCode, Format};
+use common::{try_values, Values};
+use proptest::prelude::*;
+
+const DECLS: &str = "A, B, C: matrix(n, n); S: symmetric(n); x, y, z: vector(n); λ, μ: scalar; \
+                     T: tensor(n, n, n); f: elementwise";
+
+fn p(s: String) -> String {
+    format!("({s})")
+}
+
+fn leaf(options: &'static [&'static str]) -> BoxedStrategy<String> {
+    proptest::sample::select(options).prop_map(str::to_string).boxed()
+}
+
+fn scalar(depth: u32) -> BoxedStrategy<String> {
+    let base = leaf(&["λ", "mu", "2", "1/2", "[~x y]", "[~A B]", "[~x A_1][~A_2 y]", "3"]);
+    if depth == 0 {
+        return base;
+    }
+    let d = depth - 1;
+    prop_oneof![
+        2 => base,
+        1 => (vector(d), vector(d)).prop_map(|(a, b)| format!("{}^T {}", p(a), p(b))),
+        1 => matrix(d).prop_map(|m| format!("tr({m})")),
+        1 => matrix(d).prop_map(|m| format!("sum({m})")),
+        1 => (matrix(d), matrix(d)).prop_map(|(a, b)| format!("{} · {}", p(a), p(b))),
+        1 => (scalar(d), scalar(d)).prop_map(|(a, b)| format!("{} {}", p(a), p(b))),
+        1 => (scalar(d), scalar(d)).prop_map(|(a, b)| format!("{} - {}", p(a), p(b))),
+        1 => matrix(d).prop_map(|m| format!("det({m})")),
+        1 => vector(d).prop_map(|v| format!("||{v}||^2")),
+        1 => (matrix(d), matrix(d)).prop_map(|(a, b)| format!("{} cdot_2 {}", p(a), p(b))),
+        1 => (vector(d), vector(d)).prop_map(|(a, b)| format!("dot({a}, {b})")),
+    ]
+    .boxed()
+}
+
+fn vector(depth: u32) -> BoxedStrategy<String> {
+    let base = leaf(&["x", "y", "z", "A_1 [~A_2 x]", "[x y]", "[x ~A_1] A_2", "1 + x", "B x", "(1^T A)^T"]);
+    if depth == 0 {
+        return base;
+    }
+    let d = depth - 1;
+    prop_oneof![
+        2 => base,
+        1 => (matrix(d), vector(d)).prop_map(|(m, v)| format!("{} {}", p(m), p(v))),
+        1 => (vector(d), vector(d)).prop_map(|(a, b)| format!("{} + {}", p(a), p(b))),
+        1 => (vector(d), vector(d)).prop_map(|(a, b)| format!("{} .* {}", p(a), p(b))),
+        1 => (scalar(d), vector(d)).prop_map(|(s, v)| format!("{} {}", p(s), p(v))),
+        1 => (vector(d), matrix(d)).prop_map(|(v, m)| format!("({}^T {})^T", p(v), p(m))),
+        1 => matrix(d).prop_map(|m| format!("diag({m})")),
+        1 => vector(d).prop_map(|v| format!("-{}", p(v))),
+        1 => vector(d).prop_map(|v| format!("tanh({v})")),
+        1 => (tensor(d), vector(d), vector(d)).prop_map(|(t, a, b)| format!("({} cdot_1 {}) {}", p(t), p(a), p(b))),
+        1 => vector(d).prop_map(|v| format!("softmax({v})")),
+    ]
+    .boxed()
+}
+
+fn matrix(depth: u32) -> BoxedStrategy<String> {
+    let base = leaf(&[
+        "A", "B", "C", "S", "A + I", "I A", "[A B]", "A_1 [~A_2 B_1] B_2", "A_2 A_1", "x y", "A^-1",
+        "einsum(\"ij,kj->ik\", A, B)", "T_{[12]3}", "x y^T", "1 x^T + A", "B^2", "A 1 y^T",
+    ]);
+    if depth == 0 {
+        return base;
+    }
+    let d = depth - 1;
+    prop_oneof![
+        3 => base,
+        1 => (matrix(d), matrix(d)).prop_map(|(a, b)| format!("{} + {}", p(a), p(b))),
+        1 => (matrix(d), matrix(d)).prop_map(|(a, b)| format!("{} - {}", p(a), p(b))),
+        1 => (matrix(d), matrix(d)).prop_map(|(a, b)| format!("{} {}", p(a), p(b))),
+        1 => matrix(d).prop_map(|m| format!("{}^T", p(m))),
+        1 => (matrix(d), matrix(d)).prop_map(|(a, b)| format!("{} .* {}", p(a), p(b))),
+        1 => (scalar(d), matrix(d)).prop_map(|(s, m)| format!("{} {}", p(s), p(m))),
+        1 => (vector(d), vector(d)).prop_map(|(a, b)| format!("{} {}^T", p(a), p(b))),
+        1 => vector(d).prop_map(|v| format!("diag({v})")),
+        1 => (tensor(d), vector(d)).prop_map(|(t, v)| format!("{} cdot_1 {}", p(t), p(v))),
+        1 => (matrix(d), scalar(d)).prop_map(|(m, s)| format!("{} / (1 + {}^2)", p(m), p(s))),
+        1 => matrix(d).prop_map(|m| format!("f'({m})")),
+        1 => (matrix(d), matrix(d)).prop_map(|(a, b)| format!("{} ./ (1 + {} .* {})", p(a), p(b.clone()), p(b))),
+        1 => (vector(d), vector(d)).prop_map(|(a, b)| format!("kron({a}, {b})")),
+        1 => matrix(d).prop_map(|m| format!("({m})^{{-1}}")),
+        1 => matrix(d).prop_map(|m| format!("{}.^2", p(m))),
+    ]
+    .boxed()
+}
+
+fn tensor(depth: u32) -> BoxedStrategy<String> {
+    let base = leaf(&["T", "x y z", "[T_1 x] T_{23}", "A_1 x A_2"]);
+    if depth == 0 {
+        return base;
+    }
+    let d = depth - 1;
+    prop_oneof![
+        2 => base,
+        1 => (vector(d), matrix(d)).prop_map(|(v, m)| format!("{} ⊗ {}", p(v), p(m))),
+        1 => tensor(d).prop_map(|t| format!("{}_{{213}}", p(t))),
+        1 => (tensor(d), tensor(d)).prop_map(|(a, b)| format!("{} + {}", p(a), p(b))),
+        1 => (scalar(d), tensor(d)).prop_map(|(s, t)| format!("{} {}", p(s), p(t))),
+        1 => (matrix(d), tensor(d)).prop_map(|(m, t)| format!("{}^{{12}} odot^{{12}} {}", p(m), p(t))),
+        1 => (tensor(d), matrix(d)).prop_map(|(t, m)| format!("{}^{{3 1}} odot^{{1 2}} {}", p(t), p(m))),
+    ]
+    .boxed()
+}
+
+fn any_expr() -> BoxedStrategy<String> {
+    prop_oneof![scalar(3), vector(3), matrix(3), tensor(2)].boxed()
+}
+
+/// Reads `decls; original; printed` and checks both values agree on two draws.
+fn check(text: &str, format: Format) -> Result<(), TestCaseError> {
+    let src = format!("{DECLS}; {text}");
+    let model = read(&src).map_err(|e| TestCaseError::fail(format!("{}\n{}", src, e.render(&src))))?;
+    let e = model.main_expr().expect("an expression").clone();
+    let printed = render(&e, format);
+    let both = format!("{DECLS}; {text}; {printed}");
+    let model2 = read(&both).map_err(|err| {
+        TestCaseError::fail(format!("{format:?} output does not parse:\n{}\n{}", printed, err.render(&both)))
+    })?;
+    for seed in [11, 12] {
+        let equal = match try_values(&model2, seed, 4) {
+            Ok(Values::Exact(v)) => v[0] == v[1],
+            Ok(Values::Float(v)) => bracket::close(&v[0], &v[1], 1e-8),
+            Err(e) => {
+                // Singular matrices, division by zero: no value to compare.
+                prop_assume!(e.code == ErrorCode::Eval, "evaluation failed: {}", e);
+                true
+            }
+        };
+        prop_assert!(equal, "{:?} output `{}` of `{}` has another value", format, printed, text);
+    }
+    Ok(())
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn ascii_round_trip(text in any_expr()) {
+        check(&text, Format::Ascii)?;
+    }
+
+    #[test]
+    fn unicode_round_trip(text in any_expr()) {
+        check(&text, Format::Unicode)?;
+    }
+
+    #[test]
+    fn bracket_round_trip(text in any_expr()) {
+        check(&text, Format::Bracket)?;
+    }
+}
