@@ -579,7 +579,17 @@ impl Elab {
         }
         match self.classic_product(items, span) {
             Ok(e) => Ok(e),
-            Err(e) if e.code == ErrorCode::Shape && items.iter().all(is_plain_name) => {
+            Err(e) if e.code == ErrorCode::Shape && self.looks_like_call(items).is_some() => {
+                let (name, at) = self.looks_like_call(items).expect("checked");
+                let known = "tr, det, ln, log, exp, tanh, sigmoid, sqrt, sin, cos, abs, relu, softmax, diag, sum, dot, kron, einsum";
+                let hint = if name.chars().count() == 1 {
+                    format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
+                } else {
+                    format!("the functions are {known}; letters side by side multiply")
+                };
+                Err(err(ErrorCode::Unknown, format!("unknown function `{name}`"), at).hint(hint))
+            }
+            Err(e) if e.code == ErrorCode::Shape && items.iter().all(|i| self.is_vector_name(i)) => {
                 let saved = self.u.clone();
                 let saved_vars = self.vars.clone();
                 match self.bracket(items, span) {
@@ -593,6 +603,43 @@ impl Elab {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A plain name of a vector: `u v w` of vectors is read as a tensor product.
+    fn is_vector_name(&self, n: &Node) -> bool {
+        is_plain_name(n)
+            && matches!(&n.kind, NodeKind::Name(name) if self.vars.get(&name.full()).is_some_and(|v| v.shape.len() == 1))
+    }
+
+    /// Letters written together right before `(`, as in `foo(X)` or `f(X)`: the name and
+    /// its span, if the product reads like a call of an unknown function.
+    fn looks_like_call(&self, items: &[Node]) -> Option<(String, Span)> {
+        for k in 0..items.len() {
+            let NodeKind::Paren(_) = items[k].kind else { continue };
+            let mut start = k;
+            while start > 0 {
+                let prev = &items[start - 1];
+                let adjacent = prev.span.end == items[start].span.start;
+                let letter = matches!(&prev.kind, NodeKind::Name(n)
+                    if n.sub.is_none() && !n.diff && n.base.chars().count() == 1 && n.base.chars().all(|c| c.is_ascii_lowercase()));
+                if adjacent && letter {
+                    start -= 1;
+                } else {
+                    break;
+                }
+            }
+            if start < k {
+                let name: String = items[start..k]
+                    .iter()
+                    .filter_map(|n| match &n.kind {
+                        NodeKind::Name(n) => Some(n.base.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                return Some((name, items[start].span.join(items[k - 1].span)));
+            }
+        }
+        None
     }
 
     fn bracket_marker(&self, n: &Node) -> bool {

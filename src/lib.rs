@@ -5,7 +5,7 @@ mod ast;
 mod elaborate;
 mod error;
 mod expr;
-mod limits;
+pub mod limits;
 mod parse;
 mod shape;
 
@@ -23,3 +23,4 @@ pub use network::{einsum_spec, lower, render_network, tidy, to_bracket, Term};
 pub use render::{py_name, render, render_numpy, Format};
 mod api;
 pub use api::{evaluate, simplify, Answer, Evaluation};
+pub use limits::MAX_INPUT_BYTES;

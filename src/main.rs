@@ -26,7 +26,8 @@ enum OutputFormat {
 enum Command {
     /// Reads an expression and prints it in the chosen format.
     Simplify {
-        /// The expression, with optional declarations before it (`A: matrix; tr(A)`).
+        /// The expression, with optional declarations before it (`A: matrix; tr(A)`);
+        /// `-` reads it from standard input.
         #[arg(allow_hyphen_values = true)]
         expr: String,
         /// Output format.
@@ -35,7 +36,7 @@ enum Command {
     },
     /// Evaluates an expression; names without `--at` get seeded random values.
     Eval {
-        /// The expression.
+        /// The expression; `-` reads it from standard input.
         #[arg(allow_hyphen_values = true)]
         expr: String,
         /// A value: `--at 'A=[[1,2],[3,4]]'`, `--at 'x=[1,2]'`, `--at 'λ=3'`.
@@ -58,9 +59,23 @@ fn main() -> ExitCode {
     }
 }
 
+/// The expression argument, or standard input for `-`.
+fn text_of(expr: String) -> Result<String, (Error, String)> {
+    if expr != "-" {
+        return Ok(expr);
+    }
+    let mut text = String::new();
+    let limit = bracket::MAX_INPUT_BYTES as u64 + 1;
+    std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), limit), &mut text).map_err(|e| {
+        (Error::bare(bracket::ErrorCode::Usage, format!("cannot read standard input: {e}")), String::new())
+    })?;
+    Ok(text)
+}
+
 fn run(command: Command) -> Result<(), (Error, String)> {
     match command {
         Command::Simplify { expr, format } => {
+            let expr = text_of(expr)?;
             let answer = bracket::simplify(&expr).map_err(|e| (e, expr.clone()))?;
             let text = match format {
                 OutputFormat::Json => {
@@ -74,6 +89,7 @@ fn run(command: Command) -> Result<(), (Error, String)> {
             Ok(())
         }
         Command::Eval { expr, at, seed } => {
+            let expr = text_of(expr)?;
             let mut given = Vec::new();
             for a in &at {
                 let Some((name, value)) = a.split_once('=') else {

@@ -61,6 +61,8 @@ fn prepare(source: &str) -> Result<String> {
     let mut out = String::with_capacity(source.len());
     let mut depth = 0usize;
     let mut prefix_run = 0usize;
+    let mut keyword_run = 0usize;
+    let mut bar_run = 0usize;
     let mut chars = source.char_indices().peekable();
     while let Some((at, c)) = chars.next() {
         match c {
@@ -112,6 +114,37 @@ fn prepare(source: &str) -> Result<String> {
             }
         } else if !c.is_whitespace() {
             prefix_run = 0;
+        }
+        // Functions without parentheses (`exp exp x`) and bars (`| | x | |`) nest too.
+        if c.is_ascii_alphabetic() && !source[..at].ends_with(|p: char| p.is_ascii_alphabetic()) {
+            let word: String = source[at..].chars().take_while(char::is_ascii_alphabetic).collect();
+            if Builtin::from_name(&word).is_some() {
+                keyword_run += 1;
+                if keyword_run > limits::MAX_PREFIX_RUN {
+                    return Err(Error::new(
+                        ErrorCode::Limit,
+                        format!("more than {} functions applied in a row", limits::MAX_PREFIX_RUN),
+                        Span::new(at, at + word.len()),
+                    )
+                    .hint("name a part of the expression with `name = …`"));
+                }
+            } else {
+                keyword_run = 0;
+            }
+        } else if !c.is_whitespace() && !c.is_ascii_alphabetic() {
+            keyword_run = 0;
+        }
+        if c == '|' {
+            bar_run += 1;
+            if bar_run > 2 * limits::MAX_PREFIX_RUN {
+                return Err(Error::new(
+                    ErrorCode::Limit,
+                    format!("more than {} bars in a row", 2 * limits::MAX_PREFIX_RUN),
+                    Span::new(at, at + 1),
+                ));
+            }
+        } else if !c.is_whitespace() {
+            bar_run = 0;
         }
         if c == '\n' && depth == 0 {
             out.push(';');
@@ -239,22 +272,28 @@ fn fold(pairs: Pairs<Rule>) -> Result<Node> {
             let op_span = span_of(&op);
             let span = lhs.span.join(rhs.span);
             let binary = |op| NodeKind::Binary { op, op_span, lhs: Box::new(lhs.clone()), rhs: Box::new(rhs.clone()) };
+            // Sums and juxtapositions grow in place; their depth is updated, not recomputed.
+            let flat_depth = lhs.depth.max(rhs.depth + 1);
             let kind = match op.as_rule() {
                 Rule::add | Rule::sub => {
                     let negative = op.as_rule() == Rule::sub;
-                    let mut terms = match lhs.kind {
-                        NodeKind::Sum(terms) => terms,
-                        _ => vec![(false, lhs)],
+                    let terms = match lhs.kind {
+                        NodeKind::Sum(mut terms) => {
+                            terms.push((negative, rhs));
+                            return Ok(Node { kind: NodeKind::Sum(terms), span, depth: flat_depth });
+                        }
+                        _ => vec![(false, lhs), (negative, rhs)],
                     };
-                    terms.push((negative, rhs));
                     NodeKind::Sum(terms)
                 }
                 Rule::juxt => {
-                    let mut items = match lhs.kind {
-                        NodeKind::Juxt(items) => items,
-                        _ => vec![lhs],
+                    let items = match lhs.kind {
+                        NodeKind::Juxt(mut items) => {
+                            items.push(rhs);
+                            return Ok(Node { kind: NodeKind::Juxt(items), span, depth: flat_depth });
+                        }
+                        _ => vec![lhs, rhs],
                     };
-                    items.push(rhs);
                     NodeKind::Juxt(items)
                 }
                 Rule::matmul => binary(BinOp::MatMul),
