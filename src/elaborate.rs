@@ -1203,8 +1203,13 @@ impl Elab {
         let mut factors = Vec::new();
         let mut counts: IndexMap<char, usize> = IndexMap::new();
         for (k, (letters_k, node)) in operands.iter().zip(args).enumerate() {
-            let e = self.expr(node)?;
             let chars: Vec<char> = letters_k.chars().collect();
+            // A `1` operand is a ones tensor with as many dims as it has letters.
+            let e = if is_literal_one(node) {
+                Expr::new(Kind::Ones, chars.iter().map(|_| self.u.fresh()).collect())
+            } else {
+                self.expr(node)?
+            };
             if chars.len() != e.order() {
                 let shown = self.u.show(&e.shape);
                 return Err(bad(format!(

@@ -457,6 +457,12 @@ impl Item {
 /// term would have no square bracket, bar or `ι` (it would then read as classic
 /// notation); without it, such a term gets occurrence tags instead.
 pub fn render_network(net: &Network, style: Format, require_marker: bool) -> Option<String> {
+    render_network_checked(net, style, require_marker, true)
+}
+
+/// As [`render_network`]; with `keep_sizes`, returns `None` when a summed dim is touched
+/// only by `1` or `I`, whose size the text would not carry.
+pub(crate) fn render_network_checked(net: &Network, style: Format, require_marker: bool, keep_sizes: bool) -> Option<String> {
     let n_idx = net.indices.len();
     let mut touches: Vec<Vec<(usize, usize)>> = vec![vec![]; n_idx];
     for (f, factor) in net.factors.iter().enumerate() {
@@ -505,7 +511,7 @@ pub fn render_network(net: &Network, style: Format, require_marker: bool) -> Opt
     let lost_size = (0..n_idx).any(|i| {
         !free.contains(&i) && net.indices[i] != Dim::Iota && touches[i].iter().all(|&(f, _)| sizeless(f))
     });
-    if lost_size {
+    if lost_size && keep_sizes {
         return None;
     }
     let seq = merge_items(seq);
@@ -730,7 +736,7 @@ fn portion(net: &Network, f: usize, positions: &[usize], bar: bool, tag: Option<
                 Format::Unicode => {
                     let mut chars = name.chars();
                     let first = chars.next().unwrap_or('?');
-                    format!("{first}\u{304}{}", chars.as_str())
+                    format!("{}{}", barred(first), chars.as_str())
                 }
                 Format::Latex => format!("\\bar{{{name}}}"),
                 _ => name,
@@ -781,4 +787,17 @@ pub fn as_outer_product(net: &Network) -> Option<Expr> {
         return Some(Expr::new(Kind::Transpose(Box::new(e)), shape));
     }
     Some(Expr::new(Kind::Permute(Box::new(e), perm), shape))
+}
+
+/// A letter with a bar: the precomposed character where Unicode has one (`Ā`), else the
+/// letter and a combining macron.
+fn barred(c: char) -> String {
+    const PRECOMPOSED: [(char, char); 12] = [
+        ('A', 'Ā'), ('a', 'ā'), ('E', 'Ē'), ('e', 'ē'), ('I', 'Ī'), ('i', 'ī'),
+        ('O', 'Ō'), ('o', 'ō'), ('U', 'Ū'), ('u', 'ū'), ('Y', 'Ȳ'), ('y', 'ȳ'),
+    ];
+    match PRECOMPOSED.iter().find(|(l, _)| *l == c) {
+        Some((_, p)) => p.to_string(),
+        None => format!("{c}\u{304}"),
+    }
 }

@@ -67,13 +67,14 @@ fn prepare(source: &str) -> Result<String> {
     while let Some((at, c)) = chars.next() {
         match c {
             '#' => {
-                // A comment: copy it up to the line break, which is handled below.
-                out.push(c);
+                // A comment becomes blanks (one per byte, so spans stay put) up to the
+                // line break, which is handled below.
+                out.push(' ');
                 while let Some(&(_, n)) = chars.peek() {
                     if n == '\n' {
                         break;
                     }
-                    out.push(n);
+                    out.extend(std::iter::repeat_n(' ', n.len_utf8()));
                     chars.next();
                 }
                 continue;

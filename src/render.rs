@@ -440,7 +440,8 @@ impl Printer {
                 let f = &net.factors[0].expr;
                 (format!("{}_{{{text}}}", self.paren(&self.at(f, 0))), POST)
             }
-            Origin::Bracket => match network::render_network(net, self.style, true) {
+            // The user's own bracket term: its free sizes were free in the input too.
+            Origin::Bracket => match network::render_network_checked(net, self.style, true, false) {
                 Some(text) => (text, HAD),
                 None => match network::as_outer_product(net) {
                     Some(e) => self.go(&e),

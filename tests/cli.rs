@@ -1,0 +1,119 @@
+//! The command line as users and other tools call it: outputs, exit codes, limits.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bracket(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bracket")).args(args).output().expect("the binary runs")
+}
+
+fn bracket_stdin(args: &[&str], input: &str) -> (Output, Duration) {
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("the binary ends");
+    writer.join().expect("writer");
+    (out, start.elapsed())
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).trim_end().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn simplify_prints_every_format() {
+    let o = bracket(&["simplify", "x^T A x"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "xᵀAx");
+    assert_eq!(stdout(&bracket(&["simplify", "xᵀAx", "--format", "ascii"])), "x^T A x");
+    assert_eq!(stdout(&bracket(&["simplify", "AB", "--format", "bracket"])), "A_1[Ā_2 B_1]B_2");
+    assert_eq!(stdout(&bracket(&["simplify", "x^T A x", "--format", "latex"])), "x^{\\top} A x");
+    assert_eq!(stdout(&bracket(&["simplify", "x^T A x", "--format", "numpy"])), "((x @ A) @ x)");
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&bracket(&["simplify", "x^T A x", "--format", "json"]))).unwrap();
+    for key in ["unicode", "ascii", "latex", "bracket", "numpy", "shape", "input"] {
+        assert!(json.get(key).is_some(), "json lacks {key}: {json}");
+    }
+    assert_eq!(json["shape"], "[]");
+}
+
+#[test]
+fn a_leading_minus_is_an_expression_not_a_flag() {
+    let o = bracket(&["simplify", "-X^-1 dX X^-1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "−X⁻¹dXX⁻¹");
+}
+
+#[test]
+fn bad_input_exits_2_with_line_and_column() {
+    let o = bracket(&["simplify", "A: matrix(n, m)\ntr(A)"]);
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("input:2:4"), "{e}");
+    assert!(e.contains("hint"), "{e}");
+    assert!(e.contains('^'), "{e}");
+}
+
+#[test]
+fn an_unknown_format_exits_2() {
+    let o = bracket(&["simplify", "x", "--format", "html"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("html"));
+}
+
+#[test]
+fn deep_and_huge_inputs_end_quickly_with_exit_2() {
+    let deep = format!("{}x{}", "(".repeat(100_000), ")".repeat(100_000));
+    let (o, t) = bracket_stdin(&["simplify", "-"], &deep);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1:129"));
+    assert!(t < Duration::from_secs(5));
+    let huge = "x + ".repeat(262_144) + "x";
+    let (o, t) = bracket_stdin(&["simplify", "-"], &huge);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("limit"), "{}", stderr(&o));
+    assert!(t < Duration::from_secs(5));
+}
+
+#[test]
+fn eval_is_exact_with_given_values() {
+    let o = bracket(&["eval", "x^T A x", "--at", "x=[1, 2]", "--at", "A=[[1, 2], [3, 4]]"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "27");
+    let o = bracket(&["eval", "A^-1", "--at", "A=[[2, 0], [0, 4]]"]);
+    assert_eq!(stdout(&o), r#"[["1/2",0],[0,"1/4"]]"#);
+    let o = bracket(&["eval", "softmax(x)", "--at", "x=[0, 0]"]);
+    assert_eq!(stdout(&o), "[0.5,0.5]");
+}
+
+#[test]
+fn eval_fills_in_random_values_and_says_so() {
+    let o = bracket(&["eval", "tr(A)", "--seed", "3"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("random values (seed 3) for: A"));
+    assert_eq!(stdout(&o), stdout(&bracket(&["eval", "tr(A)", "--seed", "3"])));
+}
+
+#[test]
+fn eval_rejects_bad_values() {
+    let o = bracket(&["eval", "x^T x", "--at", "x=[[1], [2, 3]]"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = bracket(&["eval", "x^T x", "--at", "y=[1]"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("does not occur"));
+}
