@@ -270,9 +270,7 @@ impl Node {
             | NodeKind::Neg(n)
             | NodeKind::Bar(n) => Box::new(std::iter::once(n.as_ref())),
             NodeKind::Embed { inner, .. } => Box::new(std::iter::once(inner.as_ref())),
-            NodeKind::SubCall { arg, .. } | NodeKind::PrimeCall { arg, .. } => {
-                Box::new(std::iter::once(arg.as_ref()))
-            }
+            NodeKind::SubCall { arg, .. } | NodeKind::PrimeCall { arg, .. } => Box::new(std::iter::once(arg.as_ref())),
             NodeKind::Postfix { arg, .. } => Box::new(std::iter::once(arg.as_ref())),
             NodeKind::Einsum { args, .. } | NodeKind::Call { args, .. } => Box::new(args.iter()),
             NodeKind::Sum(terms) => Box::new(terms.iter().map(|(_, n)| n)),

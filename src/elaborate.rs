@@ -346,21 +346,10 @@ impl Elab {
         let mut fix = |e: &Expr, u: &mut Unifier| fin.expr(u, e);
         let definitions = self.definitions.iter().map(|(n, e)| (n.clone(), fix(e, &mut self.u))).collect();
         let facts = self.facts.iter().map(|(l, r)| (fix(l, &mut self.u), fix(r, &mut self.u))).collect();
-        let queries = self
-            .queries
-            .iter()
-            .map(|q| Query { expr: fix(&q.expr, &mut self.u), wrt: q.wrt.clone() })
-            .collect();
+        let queries =
+            self.queries.iter().map(|q| Query { expr: fix(&q.expr, &mut self.u), wrt: q.wrt.clone() }).collect();
         let exprs = self.exprs.iter().map(|e| fix(e, &mut self.u)).collect();
-        Model {
-            names,
-            functions: self.functions,
-            definitions,
-            facts,
-            queries,
-            exprs,
-            source: self.source,
-        }
+        Model { names, functions: self.functions, definitions, facts, queries, exprs, source: self.source }
     }
 
     // ------------------------------------------------------------------ names
@@ -735,8 +724,7 @@ impl Elab {
         if self.u.unify(&ac, &br, span).is_err() {
             let (sa, sb) = (self.u.show(&a.shape), self.u.show(&b.shape));
             let hint = if a.order() == 1 && b.order() == 1 {
-                "for an inner product write xᵀy, for an outer product xyᵀ, for a tensor product x ⊗ y"
-                    .to_string()
+                "for an inner product write xᵀy, for an outer product xyᵀ, for a tensor product x ⊗ y".to_string()
             } else if a.order() == 1 {
                 "a vector is a column; to multiply from the left use its transpose, xᵀA".to_string()
             } else {
@@ -868,7 +856,16 @@ impl Elab {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn gen(&mut self, a: Expr, b: Expr, left: Vec<Pos>, right: Vec<Pos>, dot: bool, form: GenForm, span: Span) -> Result<Expr> {
+    fn gen(
+        &mut self,
+        a: Expr,
+        b: Expr,
+        left: Vec<Pos>,
+        right: Vec<Pos>,
+        dot: bool,
+        form: GenForm,
+        span: Span,
+    ) -> Result<Expr> {
         for (list, e, side) in [(&left, &a, "left"), (&right, &b, "right")] {
             let mut seen = IndexSet::new();
             for p in list {
@@ -1001,12 +998,8 @@ impl Elab {
             }
         }
         if used.iter().any(|u| !u) {
-            return Err(err(
-                ErrorCode::Bracket,
-                format!("the subscript must use each of the {n} dims once"),
-                op_span,
-            )
-            .hint("write every position, e.g. `_{21}` for a transpose"));
+            return Err(err(ErrorCode::Bracket, format!("the subscript must use each of the {n} dims once"), op_span)
+                .hint("write every position, e.g. `_{21}` for a transpose"));
         }
         let simple = groups.iter().all(|g| g.positions.len() == 1 && !g.bar);
         if simple {
@@ -1029,7 +1022,12 @@ impl Elab {
             }
         }
         let shape = output.iter().map(|&i| indices[i].clone()).collect();
-        let net = Network { factors: vec![Factor { expr: a, slots }], indices, output, origin: Origin::Subscript(text.to_string()) };
+        let net = Network {
+            factors: vec![Factor { expr: a, slots }],
+            indices,
+            output,
+            origin: Origin::Subscript(text.to_string()),
+        };
         Ok(Expr::new(Kind::Network(Box::new(net)), shape))
     }
 
@@ -1177,8 +1175,7 @@ impl Elab {
         let bad = |msg: String| err(ErrorCode::Syntax, msg, spec_span);
         let clean: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
         if clean.contains("...") || clean.contains('.') {
-            return Err(bad("einsum ellipses `...` are not supported".into())
-                .hint("name every index with a letter"));
+            return Err(bad("einsum ellipses `...` are not supported".into()).hint("name every index with a letter"));
         }
         let (inputs, output) = match clean.split_once("->") {
             Some((i, o)) => (i.to_string(), Some(o.to_string())),
@@ -1195,7 +1192,9 @@ impl Elab {
         }
         for c in clean.chars() {
             if !(c.is_alphabetic() || c == ',' || c == '-' || c == '>') {
-                return Err(bad(format!("`{c}` is not an index letter")).hint("indices are letters, e.g. \"ij,jk->ik\""));
+                return Err(
+                    bad(format!("`{c}` is not an index letter")).hint("indices are letters, e.g. \"ij,jk->ik\"")
+                );
             }
         }
         let mut letters: IndexMap<char, usize> = IndexMap::new();
@@ -1226,8 +1225,12 @@ impl Elab {
                     Some(&id) => {
                         let d = indices[id].clone();
                         self.u.unify(&d, &e.shape[p], node.span).map_err(|x| {
-                            err(ErrorCode::Shape, format!("index `{c}` has different sizes in different operands"), node.span)
-                                .hint(x.message)
+                            err(
+                                ErrorCode::Shape,
+                                format!("index `{c}` has different sizes in different operands"),
+                                node.span,
+                            )
+                            .hint(x.message)
                         })?;
                         id
                     }
@@ -1514,9 +1517,7 @@ impl Elab {
                 }
             }
             None => match b.current.get(&key) {
-                Some(&f)
-                    if order > 0 && wanted.iter().all(|&p| !b.factors[f].used[p - 1]) && !key.starts_with('#') =>
-                {
+                Some(&f) if order > 0 && wanted.iter().all(|&p| !b.factors[f].used[p - 1]) && !key.starts_with('#') => {
                     f
                 }
                 _ => {
@@ -1653,10 +1654,13 @@ impl BracketBuilder {
                 slots.push(next);
                 cur = next;
             }
-            let shape: Shape = slots.iter().map(|&s| {
-                let r = self.find(s);
-                el.u.resolve(&self.dims[r])
-            }).collect();
+            let shape: Shape = slots
+                .iter()
+                .map(|&s| {
+                    let r = self.find(s);
+                    el.u.resolve(&self.dims[r])
+                })
+                .collect();
             let used = vec![true; slots.len()];
             self.factors.push(BFactor { expr: Expr::new(Kind::Ones, shape), slots, used, key: "1".into(), span });
         }
@@ -1791,8 +1795,8 @@ fn is_group(inner: &Node) -> bool {
 
 fn is_greek_word(name: &str) -> bool {
     const WORDS: [&str; 20] = [
-        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu",
-        "xi", "rho", "sigma", "tau", "phi", "chi", "psi", "omega",
+        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu", "xi",
+        "rho", "sigma", "tau", "phi", "chi", "psi", "omega",
     ];
     let base = name.split('_').next().unwrap_or(name);
     WORDS.contains(&base)
@@ -1919,16 +1923,17 @@ impl Finisher {
             Kind::Softmax { positions, arg } => Kind::Softmax { positions: positions.clone(), arg: b(self, u, arg) },
             Kind::Permute(x, p) => Kind::Permute(b(self, u, x), p.clone()),
             Kind::Network(n) => {
-                let factors = n
-                    .factors
-                    .iter()
-                    .map(|f| Factor { expr: self.expr(u, &f.expr), slots: f.slots.clone() })
-                    .collect();
+                let factors =
+                    n.factors.iter().map(|f| Factor { expr: self.expr(u, &f.expr), slots: f.slots.clone() }).collect();
                 let indices = n.indices.iter().map(|d| self.dim(u, d)).collect();
-                Kind::Network(Box::new(Network { factors, indices, output: n.output.clone(), origin: n.origin.clone() }))
+                Kind::Network(Box::new(Network {
+                    factors,
+                    indices,
+                    output: n.output.clone(),
+                    origin: n.origin.clone(),
+                }))
             }
         };
         Expr { kind, shape }
     }
 }
-

@@ -117,9 +117,7 @@ impl Error {
     /// caret under the culprit, and the hint.
     pub fn render(&self, source: &str) -> String {
         let file = SimpleFile::new("input", source);
-        let mut diagnostic = Diagnostic::error()
-            .with_code(self.code.as_str())
-            .with_message(&self.message);
+        let mut diagnostic = Diagnostic::error().with_code(self.code.as_str()).with_message(&self.message);
         if let Some(span) = self.span {
             let start = clamp_to_char(source, span.start);
             let end = clamp_to_char(source, span.end.max(span.start)).max(start);

@@ -22,7 +22,15 @@ use std::ops::{Add, Mul, Neg, Sub};
 
 /// A number type the evaluator computes in.
 pub trait Number:
-    Clone + Debug + PartialEq + Zero + One + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Neg<Output = Self>
+    Clone
+    + Debug
+    + PartialEq
+    + Zero
+    + One
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Neg<Output = Self>
 {
     /// The exact value `r`.
     fn from_rational(r: &BigRational) -> Self;
@@ -160,9 +168,11 @@ impl<T: Number> Env<T> {
         match d {
             Dim::Int(n) => Ok(*n as usize),
             Dim::Iota => Ok(1),
-            other => self.sizes.get(other).copied().ok_or_else(|| {
-                Error::bare(ErrorCode::Eval, format!("no size is given for the dimension `{other}`"))
-            }),
+            other => {
+                self.sizes.get(other).copied().ok_or_else(|| {
+                    Error::bare(ErrorCode::Eval, format!("no size is given for the dimension `{other}`"))
+                })
+            }
         }
     }
 
@@ -314,9 +324,10 @@ fn eval_kind<T: Number>(e: &Expr, env: &Env<T>, sizes: &[usize]) -> Result<Array
     Ok(match &e.kind {
         Kind::Var(name) | Kind::Diff(name) => {
             let key = if matches!(e.kind, Kind::Diff(_)) { format!("d{name}") } else { name.clone() };
-            let v = env.values.get(&key).ok_or_else(|| {
-                Error::bare(ErrorCode::Eval, format!("no value is given for `{key}`"))
-            })?;
+            let v = env
+                .values
+                .get(&key)
+                .ok_or_else(|| Error::bare(ErrorCode::Eval, format!("no value is given for `{key}`")))?;
             if v.shape() != sizes {
                 return Err(Error::bare(
                     ErrorCode::Eval,
@@ -393,7 +404,8 @@ fn eval_kind<T: Number>(e: &Expr, env: &Env<T>, sizes: &[usize]) -> Result<Array
                 let k = k.to_integer().to_i64().unwrap_or(0);
                 let base = if k < 0 { inverse(&v)? } else { v };
                 let n = base.shape()[0];
-                let mut acc = ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| if i[0] == i[1] { T::one() } else { T::zero() });
+                let mut acc =
+                    ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| if i[0] == i[1] { T::one() } else { T::zero() });
                 for _ in 0..k.unsigned_abs() {
                     acc = matmul(&acc, &base)?;
                 }
@@ -436,7 +448,13 @@ fn eval_kind<T: Number>(e: &Expr, env: &Env<T>, sizes: &[usize]) -> Result<Array
             let v = ev(a)?;
             if v.ndim() == 1 {
                 let n = v.len();
-                ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| if i[0] == i[1] { v[[i[0]].as_slice()].clone() } else { T::zero() })
+                ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| {
+                    if i[0] == i[1] {
+                        v[[i[0]].as_slice()].clone()
+                    } else {
+                        T::zero()
+                    }
+                })
             } else {
                 let n = v.shape()[0];
                 ArrayD::from_shape_fn(IxDyn(&[n]), |i| v[[i[0], i[0]].as_slice()].clone())
@@ -590,7 +608,10 @@ pub fn gen_network(e: &Expr) -> Option<Network> {
         }
     }
     Some(Network {
-        factors: vec![Factor { expr: (**lhs).clone(), slots: a_slots }, Factor { expr: (**rhs).clone(), slots: b_slots }],
+        factors: vec![
+            Factor { expr: (**lhs).clone(), slots: a_slots },
+            Factor { expr: (**rhs).clone(), slots: b_slots },
+        ],
         indices,
         output,
         origin: Origin::Bracket,
@@ -637,7 +658,8 @@ pub fn eval_network<T: Number>(net: &Network, env: &Env<T>) -> Result<ArrayD<T>>
     // Reorder to the output order.
     let out_sizes: Vec<usize> = net.output.iter().map(|&i| sizes[i]).collect();
     let held_sizes: Vec<usize> = held.iter().map(|&i| sizes[i]).collect();
-    let current = ArrayD::from_shape_vec(IxDyn(&held_sizes), acc).map_err(|e| Error::bare(ErrorCode::Eval, e.to_string()))?;
+    let current =
+        ArrayD::from_shape_vec(IxDyn(&held_sizes), acc).map_err(|e| Error::bare(ErrorCode::Eval, e.to_string()))?;
     let perm: Vec<usize> = net.output.iter().map(|o| held.iter().position(|h| h == o).unwrap_or(0)).collect();
     let out = current.permuted_axes(IxDyn(&perm)).as_standard_layout().to_owned();
     debug_assert_eq!(out.shape(), out_sizes.as_slice());
@@ -722,7 +744,5 @@ pub fn close(a: &ArrayD<f64>, b: &ArrayD<f64>, tolerance: f64) -> bool {
         return false;
     }
     let scale = a.iter().chain(b.iter()).filter(|x| x.is_finite()).fold(1.0f64, |m, x| m.max(x.abs()));
-    a.iter().zip(b.iter()).all(|(x, y)| {
-        (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= tolerance * scale
-    })
+    a.iter().zip(b.iter()).all(|(x, y)| (x.is_nan() && y.is_nan()) || x == y || (x - y).abs() <= tolerance * scale)
 }

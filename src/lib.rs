@@ -24,3 +24,5 @@ pub use render::{py_name, render, render_numpy, Format};
 mod api;
 pub use api::{evaluate, simplify, Answer, Evaluation};
 pub use limits::MAX_INPUT_BYTES;
+mod examples;
+pub use examples::regenerate_examples;

@@ -34,6 +34,15 @@ enum Command {
         #[arg(long, value_enum, default_value = "unicode")]
         format: OutputFormat,
     },
+    /// Regenerates the worked examples (docs/examples/) from their inputs (examples/).
+    Examples {
+        /// Where the example inputs are, one directory per section.
+        #[arg(long, default_value = "examples")]
+        inputs: std::path::PathBuf,
+        /// Where the pages go.
+        #[arg(long, default_value = "docs/examples")]
+        out: std::path::PathBuf,
+    },
     /// Evaluates an expression; names without `--at` get seeded random values.
     Eval {
         /// The expression; `-` reads it from standard input.
@@ -86,6 +95,13 @@ fn run(command: Command) -> Result<(), (Error, String)> {
                 other => answer.render(format_of(other)),
             };
             println!("{text}");
+            Ok(())
+        }
+        Command::Examples { inputs, out } => {
+            let pages = bracket::regenerate_examples(&inputs, &out).map_err(|e| (e, String::new()))?;
+            for p in pages {
+                println!("wrote {}", p.display());
+            }
             Ok(())
         }
         Command::Eval { expr, at, seed } => {

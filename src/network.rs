@@ -134,9 +134,7 @@ fn lower_or_keep(e: &Expr) -> Vec<Term> {
 fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
     Some(match &e.kind {
         Kind::Const(c) => vec![Term { coef: c.clone(), net: empty() }],
-        Kind::Scale(c, x) => {
-            lower_or_keep(x).into_iter().map(|t| Term { coef: &t.coef * c, net: t.net }).collect()
-        }
+        Kind::Scale(c, x) => lower_or_keep(x).into_iter().map(|t| Term { coef: &t.coef * c, net: t.net }).collect(),
         Kind::Add(terms) => {
             let mut out = Vec::new();
             for t in terms {
@@ -276,7 +274,8 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
         Kind::Network(net) => {
             let skeleton =
                 Network { factors: vec![], indices: net.indices.clone(), output: vec![], origin: Origin::Bracket };
-            let mut acc: Vec<(BigRational, Network, Vec<(usize, usize)>)> = vec![(BigRational::one(), skeleton, vec![])];
+            let mut acc: Vec<(BigRational, Network, Vec<(usize, usize)>)> =
+                vec![(BigRational::one(), skeleton, vec![])];
             for f in &net.factors {
                 let terms = lower_or_keep(&f.expr);
                 if acc.len().saturating_mul(terms.len()) > MAX_TERMS {
@@ -462,7 +461,12 @@ pub fn render_network(net: &Network, style: Format, require_marker: bool) -> Opt
 
 /// As [`render_network`]; with `keep_sizes`, returns `None` when a summed dim is touched
 /// only by `1` or `I`, whose size the text would not carry.
-pub(crate) fn render_network_checked(net: &Network, style: Format, require_marker: bool, keep_sizes: bool) -> Option<String> {
+pub(crate) fn render_network_checked(
+    net: &Network,
+    style: Format,
+    require_marker: bool,
+    keep_sizes: bool,
+) -> Option<String> {
     let n_idx = net.indices.len();
     let mut touches: Vec<Vec<(usize, usize)>> = vec![vec![]; n_idx];
     for (f, factor) in net.factors.iter().enumerate() {
@@ -508,16 +512,16 @@ pub(crate) fn render_network_checked(net: &Network, style: Format, require_marke
     }
     // A summed dim that no tensor but `1` touches would lose its size in the text.
     let sizeless = |f: usize| matches!(net.factors[f].expr.kind, Kind::Ones | Kind::Identity);
-    let lost_size = (0..n_idx).any(|i| {
-        !free.contains(&i) && net.indices[i] != Dim::Iota && touches[i].iter().all(|&(f, _)| sizeless(f))
-    });
+    let lost_size = (0..n_idx)
+        .any(|i| !free.contains(&i) && net.indices[i] != Dim::Iota && touches[i].iter().all(|&(f, _)| sizeless(f)));
     if lost_size && keep_sizes {
         return None;
     }
-    let seq = merge_items(seq);
+    let seq = merge_items(seq, net);
     let has_marker =
-        seq.iter().any(|x| matches!(x, Item::Square { .. } | Item::Iota | Item::One { bar: true } | Item::Portion { bar: true, .. }))
-            || net.factors.iter().any(|f| !simple_name(&f.expr) && f.expr.order() > 0 && f.expr.kind != Kind::Ones);
+        seq.iter().any(|x| {
+            matches!(x, Item::Square { .. } | Item::Iota | Item::One { bar: true } | Item::Portion { bar: true, .. })
+        }) || net.factors.iter().any(|f| !simple_name(&f.expr) && f.expr.order() > 0 && f.expr.kind != Kind::Ones);
     // A single whole tensor reads the same in both notations.
     let lone_whole = matches!(seq.as_slice(), [Item::Portion { f, positions, bar: false }]
         if positions.iter().enumerate().all(|(k, &p)| p == k + 1) && positions.len() == net.factors[*f].expr.order());
@@ -576,9 +580,11 @@ pub(crate) fn render_network_checked(net: &Network, style: Format, require_marke
         };
         parts.push(text);
     }
+    // Items stand side by side; a blank separates two items unless one is a bracket.
     let mut out = String::new();
     for p in parts {
-        out = join(style, &out, &p);
+        let glued = out.ends_with(']') || p.starts_with('[') || out.is_empty();
+        out = if style == Format::Unicode && glued { join(style, &out, &p) } else { format!("{out} {p}").trim_start().to_string() };
     }
     Some(out)
 }
@@ -593,9 +599,43 @@ fn one(bar: bool, style: Format) -> String {
     }
 }
 
-/// Joins neighbouring items that continue each other (`A_1 A_2` → `A`,
-/// `[A_1 B_1][A_2 B_2]` → `[A B]`).
-fn merge_items(seq: Vec<Item>) -> Vec<Item> {
+/// Joins neighbouring items that continue each other, as the tutorial writes them:
+/// portions with ascending consecutive positions (`X_2 X_3` → `X_{23}`, `A_1 A_2` → `A`),
+/// and square brackets whose members become whole tensors (`[A_1 B_1][A_2 B_2]` → `[A B]`).
+fn merge_items(seq: Vec<Item>, net: &Network) -> Vec<Item> {
+    let merged = merge_pairs(seq);
+    let order = |f: usize| net.factors[f].expr.order();
+    let whole = |f: usize, p: &[usize]| p.len() == order(f) && p.iter().enumerate().all(|(k, &x)| x == k + 1);
+    let mut out = Vec::new();
+    for item in merged {
+        match item {
+            Item::Square { members, bar } if members[0].1.len() > 1 && !members.iter().all(|(f, p)| whole(*f, p)) => {
+                // Split back into one bracket per fused dim.
+                for j in 0..members[0].1.len() {
+                    let m: Vec<(usize, Vec<usize>)> = members.iter().map(|(f, p)| (*f, vec![p[j]])).collect();
+                    out.push(Item::Square { members: m, bar });
+                }
+            }
+            Item::Portion { f, positions, bar } => {
+                // Keep runs of ascending consecutive positions together.
+                let mut run = vec![positions[0]];
+                for &p in &positions[1..] {
+                    if p == run[run.len() - 1] + 1 {
+                        run.push(p);
+                    } else {
+                        out.push(Item::Portion { f, positions: std::mem::take(&mut run), bar });
+                        run.push(p);
+                    }
+                }
+                out.push(Item::Portion { f, positions: run, bar });
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn merge_pairs(seq: Vec<Item>) -> Vec<Item> {
     let mut out: Vec<Item> = Vec::new();
     for item in seq {
         if let Some(last) = out.last_mut() {
@@ -610,7 +650,10 @@ fn merge_items(seq: Vec<Item>) -> Vec<Item> {
                     if bar.is_some() == b2.is_some()
                         && (bar.is_none() || bar == b2)
                         && members.len() == m2.len()
-                        && members.iter().zip(m2).all(|((f, p), (g, q))| f == g && !p.iter().any(|x| q.contains(x))) =>
+                        && members
+                            .iter()
+                            .zip(m2)
+                            .all(|((f, p), (g, q))| f == g && !p.iter().any(|x| q.contains(x))) =>
                 {
                     for ((_, p), (_, q)) in members.iter_mut().zip(m2) {
                         p.extend(q.iter().copied());
@@ -793,8 +836,18 @@ pub fn as_outer_product(net: &Network) -> Option<Expr> {
 /// letter and a combining macron.
 fn barred(c: char) -> String {
     const PRECOMPOSED: [(char, char); 12] = [
-        ('A', 'Ā'), ('a', 'ā'), ('E', 'Ē'), ('e', 'ē'), ('I', 'Ī'), ('i', 'ī'),
-        ('O', 'Ō'), ('o', 'ō'), ('U', 'Ū'), ('u', 'ū'), ('Y', 'Ȳ'), ('y', 'ȳ'),
+        ('A', 'Ā'),
+        ('a', 'ā'),
+        ('E', 'Ē'),
+        ('e', 'ē'),
+        ('I', 'Ī'),
+        ('i', 'ī'),
+        ('O', 'Ō'),
+        ('o', 'ō'),
+        ('U', 'Ū'),
+        ('u', 'ū'),
+        ('Y', 'Ȳ'),
+        ('y', 'ȳ'),
     ];
     match PRECOMPOSED.iter().find(|(l, _)| *l == c) {
         Some((_, p)) => p.to_string(),

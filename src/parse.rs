@@ -49,11 +49,7 @@ fn prepare(source: &str) -> Result<String> {
     if source.len() > limits::MAX_INPUT_BYTES {
         return Err(Error::new(
             ErrorCode::Limit,
-            format!(
-                "the input is {} bytes long; the limit is {} bytes",
-                source.len(),
-                limits::MAX_INPUT_BYTES
-            ),
+            format!("the input is {} bytes long; the limit is {} bytes", source.len(), limits::MAX_INPUT_BYTES),
             Span::new(limits::MAX_INPUT_BYTES, limits::MAX_INPUT_BYTES + 1),
         )
         .hint("split the input into several queries (`bracket batch` takes many)"));
@@ -535,9 +531,7 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
             let value = read_number(&text, span)?;
             node(NodeKind::Number { value, text, barred }, span)
         }
-        Rule::greek_word | Rule::name | Rule::diff_name => {
-            node(NodeKind::Name(read_name(pair)), span)
-        }
+        Rule::greek_word | Rule::name | Rule::diff_name => node(NodeKind::Name(read_name(pair)), span),
         _ => unreachable!("grammar: primary rule {rule:?}"),
     }
 }
@@ -626,13 +620,11 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         }
         ErrorVariant::CustomError { .. } => Vec::new(),
     };
-    let message = if expected.is_empty() {
-        what
-    } else {
-        format!("{what}; expected {}", join_or(&expected))
-    };
+    let message = if expected.is_empty() { what } else { format!("{what}; expected {}", join_or(&expected)) };
     let hint = match found {
-        Some(')') | Some(']') | Some('}') => "a closing bracket has no opening partner, or an operand is missing before it",
+        Some(')') | Some(']') | Some('}') => {
+            "a closing bracket has no opening partner, or an operand is missing before it"
+        }
         Some('=') => "`=` defines a name (`h = …`) or states a fact; it must stand between two expressions",
         None => "an operand or a closing bracket is missing at the end",
         _ => "see docs/syntax.md for the notation",
@@ -677,10 +669,26 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
 
 /// ASCII Greek words and their letters; names are kept as letters.
 pub const GREEK: [(&str, &str); 20] = [
-    ("alpha", "α"), ("beta", "β"), ("gamma", "γ"), ("delta", "δ"), ("epsilon", "ε"), ("zeta", "ζ"),
-    ("eta", "η"), ("theta", "θ"), ("kappa", "κ"), ("lambda", "λ"), ("mu", "μ"), ("nu", "ν"),
-    ("xi", "ξ"), ("rho", "ρ"), ("sigma", "σ"), ("tau", "τ"), ("phi", "φ"), ("chi", "χ"),
-    ("psi", "ψ"), ("omega", "ω"),
+    ("alpha", "α"),
+    ("beta", "β"),
+    ("gamma", "γ"),
+    ("delta", "δ"),
+    ("epsilon", "ε"),
+    ("zeta", "ζ"),
+    ("eta", "η"),
+    ("theta", "θ"),
+    ("kappa", "κ"),
+    ("lambda", "λ"),
+    ("mu", "μ"),
+    ("nu", "ν"),
+    ("xi", "ξ"),
+    ("rho", "ρ"),
+    ("sigma", "σ"),
+    ("tau", "τ"),
+    ("phi", "φ"),
+    ("chi", "χ"),
+    ("psi", "ψ"),
+    ("omega", "ω"),
 ];
 
 fn greek_letter(word: &str) -> &'static str {

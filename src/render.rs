@@ -104,7 +104,8 @@ pub(crate) fn needs_space(a: &str, b: &str) -> bool {
     let (Some(x), Some(y)) = (a.chars().last(), b.chars().next()) else { return false };
     if y.is_ascii_digit() && (x.is_alphanumeric() || x == '.' || x == '_') {
         // `1` then `1ᵀ` reads as the ones vectors of `11ᵀ`.
-        let lone_one = a.ends_with('1') && !a[..a.len() - 1].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
+        let lone_one = a.ends_with('1')
+            && !a[..a.len() - 1].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
         return !(lone_one && (b.starts_with("1ᵀ")));
     }
     if x == '|' && y == '|' {
@@ -125,17 +126,15 @@ pub(crate) fn needs_space(a: &str, b: &str) -> bool {
         return false;
     }
     let joined = format!("{tail}{head}");
-    KEYWORDS.iter().any(|k| {
-        joined.match_indices(k).any(|(at, _)| at < tail.len() && at + k.len() >= tail.len())
-    })
+    KEYWORDS.iter().any(|k| joined.match_indices(k).any(|(at, _)| at < tail.len() && at + k.len() >= tail.len()))
 }
 
 /// Words the grammar reads as keywords.
 const KEYWORDS: [&str; 43] = [
-    "tr", "det", "ln", "log", "exp", "tanh", "sigmoid", "sqrt", "sin", "cos", "abs", "relu", "softmax",
-    "diag", "sum", "dot", "kron", "einsum", "iota", "odot", "cdot", "oslash", "otimes", "wrt", "grad",
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu",
-    "xi", "rho", "sigma", "tau", "phi", "psi",
+    "tr", "det", "ln", "log", "exp", "tanh", "sigmoid", "sqrt", "sin", "cos", "abs", "relu", "softmax", "diag", "sum",
+    "dot", "kron", "einsum", "iota", "odot", "cdot", "oslash", "otimes", "wrt", "grad", "alpha", "beta", "gamma",
+    "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi",
+    "psi",
 ];
 
 impl Printer {
@@ -418,10 +417,7 @@ impl Printer {
         let l: Vec<String> = left.iter().map(|p| self.position(p.at, p.bar && !dot)).collect();
         let r: Vec<String> = right.iter().map(|q| self.position(q.at, false)).collect();
         let sep = if left.iter().chain(right).any(|p| p.at > 9) { "," } else { "" };
-        (
-            format!("{left_base}^{{{}}} {sym}^{{{}}} {}", l.join(sep), r.join(sep), self.at(rhs, prec + 1)),
-            prec,
-        )
+        (format!("{left_base}^{{{}}} {sym}^{{{}}} {}", l.join(sep), r.join(sep), self.at(rhs, prec + 1)), prec)
     }
 
     fn position(&self, at: usize, bar: bool) -> String {
@@ -459,10 +455,9 @@ impl Printer {
         };
         let args: Vec<String> = net.factors.iter().map(|f| self.at(&f.expr, 0)).collect();
         match self.style {
-            Format::Latex => (
-                format!("\\operatorname{{einsum}}\\left(\\texttt{{{spec}}}, {}\\right)", args.join(", ")),
-                ATOM,
-            ),
+            Format::Latex => {
+                (format!("\\operatorname{{einsum}}\\left(\\texttt{{{spec}}}, {}\\right)", args.join(", ")), ATOM)
+            }
             _ => (format!("einsum(\"{spec}\", {})", args.join(", ")), ATOM),
         }
     }

@@ -102,13 +102,7 @@ impl Unifier {
         if a.len() != b.len() {
             return Err(Error::new(
                 ErrorCode::Shape,
-                format!(
-                    "shapes do not match: {} has {} dims, {} has {}",
-                    self.show(a),
-                    a.len(),
-                    self.show(b),
-                    b.len()
-                ),
+                format!("shapes do not match: {} has {} dims, {} has {}", self.show(a), a.len(), self.show(b), b.len()),
                 span,
             ));
         }

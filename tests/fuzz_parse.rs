@@ -7,13 +7,109 @@ use bracket::{eval, random_env, render, simplify, Draw, Format};
 use proptest::prelude::*;
 
 const TOKENS: &[&str] = &[
-    "x", "y", "A", "B", "X", "T", "λ", "lambda", "N", "I", "W_1", "Z_{L-1}", "f", "s", "(", ")", "[", "]", "{",
-    "}", "~", "ᵀ", "^T", "^-1", "⁻¹", "⁻ᵀ", "^2", "²", ".^2", "^{⊙2}", "+", "-", "−", "*", "/", "⊙", ".*", "⊘",
-    "./", "⊗", "·", " . ", "cdot", "odot", "·_1", "⊙_2", "·_>", "_1", "_2", "_{12}", "_{21}", "_{1[23]}", "@2",
-    "|", "||", "tr", "det", "exp", "ln", "tanh", "tanh²", "softmax", "diag", "sum", "dot(", "kron(", ",",
-    "s^1(", "f'(", "einsum(\"ij,jk->ik\",", "einsum(\"ii\",", "\"", ";", ":", "matrix", "vector(n)",
-    "tensor(2,3,4)", "scalar", "elementwise", "symmetric", "like(A)", "1", "2", "1/2", "0.5", "ι", "iota",
-    "d", "dX", "d(", "X̄", "Ā", "ā", "1̄", "\n", " ", "=", "^{12}", "⊙^{21}", "^{1~2}", "#c\n", "grad", "wrt",
+    "x",
+    "y",
+    "A",
+    "B",
+    "X",
+    "T",
+    "λ",
+    "lambda",
+    "N",
+    "I",
+    "W_1",
+    "Z_{L-1}",
+    "f",
+    "s",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    "~",
+    "ᵀ",
+    "^T",
+    "^-1",
+    "⁻¹",
+    "⁻ᵀ",
+    "^2",
+    "²",
+    ".^2",
+    "^{⊙2}",
+    "+",
+    "-",
+    "−",
+    "*",
+    "/",
+    "⊙",
+    ".*",
+    "⊘",
+    "./",
+    "⊗",
+    "·",
+    " . ",
+    "cdot",
+    "odot",
+    "·_1",
+    "⊙_2",
+    "·_>",
+    "_1",
+    "_2",
+    "_{12}",
+    "_{21}",
+    "_{1[23]}",
+    "@2",
+    "|",
+    "||",
+    "tr",
+    "det",
+    "exp",
+    "ln",
+    "tanh",
+    "tanh²",
+    "softmax",
+    "diag",
+    "sum",
+    "dot(",
+    "kron(",
+    ",",
+    "s^1(",
+    "f'(",
+    "einsum(\"ij,jk->ik\",",
+    "einsum(\"ii\",",
+    "\"",
+    ";",
+    ":",
+    "matrix",
+    "vector(n)",
+    "tensor(2,3,4)",
+    "scalar",
+    "elementwise",
+    "symmetric",
+    "like(A)",
+    "1",
+    "2",
+    "1/2",
+    "0.5",
+    "ι",
+    "iota",
+    "d",
+    "dX",
+    "d(",
+    "X̄",
+    "Ā",
+    "ā",
+    "1̄",
+    "\n",
+    " ",
+    "=",
+    "^{12}",
+    "⊙^{21}",
+    "^{1~2}",
+    "#c\n",
+    "grad",
+    "wrt",
 ];
 
 fn token_soup() -> impl Strategy<Value = String> {
@@ -27,15 +123,18 @@ fn check(text: &str) -> Result<(), TestCaseError> {
     }
     let ascii = render(&answer.expr, Format::Ascii);
     // What was accepted prints in ASCII and reads back (with the same declarations).
-    let decls: String = text
-        .split([';', '\n'])
-        .filter(|s| s.contains(':') && !s.contains('='))
-        .map(|s| format!("{s};"))
-        .collect();
+    let decls: String =
+        text.split([';', '\n']).filter(|s| s.contains(':') && !s.contains('=')).map(|s| format!("{s};")).collect();
     if !decls.contains('#') {
         let again = format!("{decls} {ascii}");
-        prop_assert!(simplify(&again).is_ok() || bracket::read(text).map(|m| m.exprs.len()).unwrap_or(0) > 1 || text.contains('='),
-            "`{}` printed as `{}` does not read back", text, ascii);
+        prop_assert!(
+            simplify(&again).is_ok()
+                || bracket::read(text).map(|m| m.exprs.len()).unwrap_or(0) > 1
+                || text.contains('='),
+            "`{}` printed as `{}` does not read back",
+            text,
+            ascii
+        );
     }
     if let Ok(env) = random_env::<f64>(&answer.model, Draw::default()) {
         let _ = eval(&answer.expr, &env);

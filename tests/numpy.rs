@@ -11,15 +11,76 @@ const DECLS: &str = "A, B: matrix(n, n); M: matrix(n, m); S: symmetric(n); x, y:
                      v: vector(m); λ: scalar; T: tensor(n, n, n); f: elementwise";
 
 const CASES: &[&str] = &[
-    "x^T A x", "A B", "A^T B", "x y^T", "x^T y", "A x", "x^T A", "(x^T A)^T", "A ⊙ B", "A ⊘ (1 + B ⊙ B)",
-    "A ⊗ x", "kron(x, y)", "A · B", "dot(x, y)", "λ A", "A / λ", "A^-1", "A^-T", "A^3", "A^-2",
-    "A.^2", "tr(A)", "det(A)", "|A|", "diag(x)", "diag(A)", "sum(A)", "||x||", "||A||^2", "exp(A)",
-    "ln(1 + A ⊙ A)", "tanh(A)", "tanh'(A)", "sigmoid(x)", "sigmoid'(x)", "sqrt(1 + x ⊙ x)", "sin(A)",
-    "cos'(A)", "abs(A)", "relu(A)", "relu'(A)", "f(A)", "f'(A)", "softmax(x)", "softmax(A)",
-    "s^1(A)", "softmax^{2}(A)", "(T)_{312}", "T ·_1 x", "T ·_2 A", "A ·_1 T", "T ⊙_1 x",
-    "A^{12} ⊙^{12} T", "T^{3 1} ⊙^{1 2} A", "einsum(\"ij,kj->ik\", A, B)", "einsum(\"iij->j\", T)",
-    "A_1 [~A_2 B_1] B_2", "[a ~dX_1][~dX_2 b]", "1 x^T + A", "A 1", "1^T A", "11^T - tanh(A)^{⊙2}",
-    "M v", "M^T x", "[~1 x] iota y", "x^T M v", "I + A", "(x y^T)_{21}", "T_{[12]3}", "tanh²(A)",
+    "x^T A x",
+    "A B",
+    "A^T B",
+    "x y^T",
+    "x^T y",
+    "A x",
+    "x^T A",
+    "(x^T A)^T",
+    "A ⊙ B",
+    "A ⊘ (1 + B ⊙ B)",
+    "A ⊗ x",
+    "kron(x, y)",
+    "A · B",
+    "dot(x, y)",
+    "λ A",
+    "A / λ",
+    "A^-1",
+    "A^-T",
+    "A^3",
+    "A^-2",
+    "A.^2",
+    "tr(A)",
+    "det(A)",
+    "|A|",
+    "diag(x)",
+    "diag(A)",
+    "sum(A)",
+    "||x||",
+    "||A||^2",
+    "exp(A)",
+    "ln(1 + A ⊙ A)",
+    "tanh(A)",
+    "tanh'(A)",
+    "sigmoid(x)",
+    "sigmoid'(x)",
+    "sqrt(1 + x ⊙ x)",
+    "sin(A)",
+    "cos'(A)",
+    "abs(A)",
+    "relu(A)",
+    "relu'(A)",
+    "f(A)",
+    "f'(A)",
+    "softmax(x)",
+    "softmax(A)",
+    "s^1(A)",
+    "softmax^{2}(A)",
+    "(T)_{312}",
+    "T ·_1 x",
+    "T ·_2 A",
+    "A ·_1 T",
+    "T ⊙_1 x",
+    "A^{12} ⊙^{12} T",
+    "T^{3 1} ⊙^{1 2} A",
+    "einsum(\"ij,kj->ik\", A, B)",
+    "einsum(\"iij->j\", T)",
+    "A_1 [~A_2 B_1] B_2",
+    "[a ~dX_1][~dX_2 b]",
+    "1 x^T + A",
+    "A 1",
+    "1^T A",
+    "11^T - tanh(A)^{⊙2}",
+    "M v",
+    "M^T x",
+    "[~1 x] iota y",
+    "x^T M v",
+    "I + A",
+    "(x y^T)_{21}",
+    "T_{[12]3}",
+    "tanh²(A)",
 ];
 
 fn python_has_numpy() -> bool {
@@ -84,11 +145,12 @@ json.dump(out, sys.stdout)
     let results: Vec<Value> = serde_json::from_slice(&out.stdout).expect("python printed JSON");
     let mut failures = Vec::new();
     for ((case, code, want), got) in expected.iter().zip(results) {
-        let got: Option<Vec<f64>> =
-            got.as_array().map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect());
+        let got: Option<Vec<f64>> = got.as_array().map(|a| a.iter().map(|x| x.as_f64().unwrap_or(f64::NAN)).collect());
         let ok = got.as_ref().is_some_and(|g| {
             g.len() == want.len()
-                && g.iter().zip(want).all(|(a, b)| (a - b).abs() <= 1e-9 * (1.0 + b.abs()) || (a.is_nan() && b.is_nan()))
+                && g.iter()
+                    .zip(want)
+                    .all(|(a, b)| (a - b).abs() <= 1e-9 * (1.0 + b.abs()) || (a.is_nan() && b.is_nan()))
         });
         if !ok {
             failures.push(format!("{case}\n  numpy: {code}\n  want {want:?}\n  got  {got:?}"));

@@ -64,8 +64,23 @@ fn vector(depth: u32) -> BoxedStrategy<String> {
 
 fn matrix(depth: u32) -> BoxedStrategy<String> {
     let base = leaf(&[
-        "A", "B", "C", "S", "A + I", "I A", "[A B]", "A_1 [~A_2 B_1] B_2", "A_2 A_1", "x y", "A^-1",
-        "einsum(\"ij,kj->ik\", A, B)", "T_{[12]3}", "x y^T", "1 x^T + A", "B^2", "A 1 y^T",
+        "A",
+        "B",
+        "C",
+        "S",
+        "A + I",
+        "I A",
+        "[A B]",
+        "A_1 [~A_2 B_1] B_2",
+        "A_2 A_1",
+        "x y",
+        "A^-1",
+        "einsum(\"ij,kj->ik\", A, B)",
+        "T_{[12]3}",
+        "x y^T",
+        "1 x^T + A",
+        "B^2",
+        "A 1 y^T",
     ]);
     if depth == 0 {
         return base;
