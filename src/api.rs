@@ -3,7 +3,7 @@
 
 use crate::elaborate::{read, Model};
 use crate::error::{Error, ErrorCode, Result};
-use crate::eval::{eval, random_env, Draw, Env, Number};
+use crate::eval::{eval, random_env_sized, Draw, Env, Number};
 use crate::expr::Expr;
 use crate::render::{render, render_numpy, Format};
 use crate::shape::{show_shape, Dim};
@@ -52,8 +52,24 @@ impl Answer {
 pub fn simplify(text: &str) -> Result<Answer> {
     let model = read(text)?;
     let expr = model.main_expr().cloned().ok_or_else(|| {
-        Error::bare(ErrorCode::Syntax, "the input has declarations but no expression")
+        if text.trim().is_empty() {
+            Error::new(ErrorCode::Syntax, "the input is empty", crate::Span::new(0, 0))
+                .hint("write an expression such as `x^T A x`")
+        } else if !model.queries.is_empty() {
+            Error::new(
+                ErrorCode::Unsupported,
+                "`grad … wrt …` is a query, not an expression to simplify",
+                crate::Span::new(0, text.len()),
+            )
+            .hint("`bracket simplify` prints an expression; write one after the definitions")
+        } else {
+            Error::new(
+                ErrorCode::Syntax,
+                "the input has declarations but no expression",
+                crate::Span::new(text.len(), text.len()),
+            )
             .hint("write the expression after the declarations, e.g. `A: matrix; tr(A)`")
+        }
     })?;
     Ok(Answer { model, expr })
 }
@@ -78,6 +94,7 @@ pub fn evaluate(text: &str, given: &[(String, String)], seed: u64) -> Result<Eva
     let answer = simplify(text)?;
     let parsed: Vec<(String, Value)> = given
         .iter()
+        .map(|(n, v)| (greek_letters(n.trim()), v))
         .map(|(n, v)| {
             serde_json::from_str::<Value>(v)
                 .map(|v| (n.clone(), v))
@@ -96,7 +113,8 @@ pub fn evaluate(text: &str, given: &[(String, String)], seed: u64) -> Result<Eva
 fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], seed: u64) -> Result<Evaluation> {
     let model = &answer.model;
     for (name, _) in given {
-        if !model.names.contains_key(name) {
+        let differential = name.strip_prefix('d').is_some_and(|b| model.names.contains_key(b));
+        if !model.names.contains_key(name) && !differential {
             return Err(Error::bare(ErrorCode::Usage, format!("`{name}` does not occur in the expression")));
         }
     }
@@ -104,7 +122,8 @@ fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], s
     let mut fixed: Vec<(Dim, usize)> = Vec::new();
     for (name, value) in given {
         let array = to_array::<T>(value, name)?;
-        let shape = &model.names[name].shape;
+        let base = if model.names.contains_key(name) { name.as_str() } else { &name[1..] };
+        let shape = &model.names[base].shape;
         let dims: Vec<&Dim> = shape.iter().filter(|d| **d != Dim::Iota).collect();
         if dims.len() != array.ndim() {
             return Err(Error::bare(
@@ -126,32 +145,22 @@ fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], s
             fixed.push((d.clone(), n));
         }
     }
-    let mut env: Env<T> = random_env(model, Draw { seed, ..Draw::default() })?;
-    for (d, n) in &fixed {
-        env.sizes.insert(d.clone(), *n);
-    }
-    // Redraw values so that their sizes follow the given ones.
-    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
-    let mut random = Vec::new();
-    for (name, info) in &model.names {
-        if info.defined {
-            continue;
-        }
-        match given.iter().find(|(n, _)| n == name) {
-            Some((_, v)) => {
-                let a = to_array::<T>(v, name)?;
-                let sizes = env.sizes_of(&info.shape)?;
-                let a = a
-                    .into_shape_with_order(ndarray::IxDyn(&sizes))
-                    .map_err(|e| Error::bare(ErrorCode::Usage, e.to_string()))?;
-                env.values.insert(name.clone(), a);
-            }
-            None => {
-                random.push(name.clone());
-                let sizes = env.sizes_of(&info.shape)?;
-                env.values.insert(name.clone(), crate::eval::random_array(&mut rng, &sizes));
-            }
-        }
+    let mut env: Env<T> = random_env_sized(model, Draw { seed, ..Draw::default() }, &fixed)?;
+    let mut random: Vec<String> = model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
+    for (name, v) in given {
+        let key = name.clone();
+        let shape =
+            match key.strip_prefix('d').filter(|b| !model.names.contains_key(&key) && model.names.contains_key(*b)) {
+                Some(base) => model.names[base].shape.clone(),
+                None => model.names[&key].shape.clone(),
+            };
+        let a = to_array::<T>(v, name)?;
+        let sizes = env.sizes_of(&shape)?;
+        let a = a
+            .into_shape_with_order(ndarray::IxDyn(&sizes))
+            .map_err(|e| Error::bare(ErrorCode::Usage, format!("the value of `{name}` does not fit its shape: {e}")))?;
+        env.values.insert(key.clone(), a);
+        random.retain(|n| n != &key);
     }
     for (name, e) in &model.definitions {
         let v = eval(e, &env)?;
@@ -248,4 +257,20 @@ fn to_json<T: ToJson>(a: &ArrayD<T>) -> Value {
         Value::Array(a.outer_iter().map(|s| go(s)).collect())
     }
     go(a.view())
+}
+
+/// `lambda` → `λ`, as names are kept.
+fn greek_letters(name: &str) -> String {
+    let (base, rest) = match name.find(|c: char| !c.is_ascii_alphabetic()) {
+        Some(at) => name.split_at(at),
+        None => (name, ""),
+    };
+    let (d, word) = match base.strip_prefix('d') {
+        Some(w) if crate::parse::GREEK.iter().any(|(g, _)| *g == w) => ("d", w),
+        _ => ("", base),
+    };
+    match crate::parse::GREEK.iter().find(|(g, _)| *g == word) {
+        Some((_, letter)) => format!("{d}{letter}{rest}"),
+        None => name.to_string(),
+    }
 }

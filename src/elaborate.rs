@@ -107,6 +107,7 @@ struct Elab {
     facts: Vec<(Expr, Expr)>,
     queries: Vec<Query>,
     exprs: Vec<Expr>,
+    like_depth: usize,
 }
 
 fn err(code: ErrorCode, message: impl Into<String>, span: Span) -> Error {
@@ -141,6 +142,7 @@ impl Elab {
             facts: Vec::new(),
             queries: Vec::new(),
             exprs: Vec::new(),
+            like_depth: 0,
         };
         for s in &input.statements {
             match s {
@@ -169,9 +171,15 @@ impl Elab {
             }
             NodeKind::Binary { op: BinOp::Div, lhs, rhs, .. } => {
                 self.scan(lhs, denominator);
-                self.scan(rhs, true);
+                // In a divisor made only of names, numbers, sums, products, powers and
+                // element-wise functions (`2N`, `N^2`, `N + 1`, `sqrt(N)`), names are scalars.
+                let scalar_like = is_scalar_like(rhs);
+                self.scan(rhs, scalar_like);
             }
             NodeKind::Paren(inner) | NodeKind::Neg(inner) => self.scan(inner, denominator),
+            NodeKind::Sum(terms) => terms.iter().for_each(|(_, t)| self.scan(t, denominator)),
+            NodeKind::Postfix { op: PostOp::Power(_), arg, .. } => self.scan(arg, denominator),
+            NodeKind::Call { args, .. } if args.len() == 1 => self.scan(&args[0], denominator),
             NodeKind::Juxt(items) => items.iter().for_each(|i| self.scan(i, denominator)),
             NodeKind::Binary { op: BinOp::MatMul, lhs, rhs, .. } => {
                 self.scan(lhs, denominator);
@@ -369,14 +377,18 @@ impl Elab {
                     (vec![d.clone(), d], symmetric, true)
                 }
                 DeclKind::Like(other, other_span) => {
-                    if other == name {
-                        return Err(err(ErrorCode::Unknown, format!("`{name}` is declared like itself"), other_span));
+                    self.like_depth += 1;
+                    if other == name || self.like_depth > 32 {
+                        return Err(err(
+                            ErrorCode::Unknown,
+                            format!("`{name}` is declared like itself, through `like(…)`"),
+                            other_span,
+                        )
+                        .hint("`G: like(Z)` needs Z to have a shape of its own"));
                     }
-                    if !self.vars.contains_key(&other) && !self.decls.contains_key(&other) {
-                        return Err(err(ErrorCode::Unknown, format!("`{other}` is not known"), other_span)
-                            .hint("declare or use the tensor before `like(…)` refers to it"));
-                    }
-                    (self.var_shape(&other, other_span)?, false, true)
+                    let shape = self.var_shape(&other, other_span);
+                    self.like_depth -= 1;
+                    (shape?, false, true)
                 }
                 DeclKind::Elementwise => {
                     return Err(err(
@@ -1455,6 +1467,10 @@ impl Elab {
     }
 
     fn portion(&mut self, b: &mut BracketBuilder, name: &NameRef, span: Span) -> Result<Vec<usize>> {
+        if name.portion.is_some() && name.sub.as_deref().is_some_and(is_structural_subscript) {
+            return Err(err(ErrorCode::Bracket, format!("`{}` has two portion subscripts", name.full()), span)
+                .hint("a second subscript is the portion of a subscripted name such as `W_1_2`"));
+        }
         let (tensor, sub) = if name.portion.is_some() {
             (NameRef { portion: None, ..name.clone() }, name.portion.clone())
         } else if self.is_portion(name, true) {
@@ -1759,6 +1775,35 @@ fn read_number(text: &str, span: Span) -> Result<BigRational> {
         return Ok(crate::parse::superscript_value(text));
     }
     crate::parse::read_number(text, span)
+}
+
+/// A divisor that can only be a scalar expression of its names.
+fn is_scalar_like(n: &Node) -> bool {
+    match &n.kind {
+        NodeKind::Number { barred: false, .. } => true,
+        NodeKind::Name(name) => !name.diff && !name.bar && name.tag.is_none() && name.portion.is_none(),
+        NodeKind::Paren(x) | NodeKind::Neg(x) => is_scalar_like(x),
+        NodeKind::Sum(terms) => terms.iter().all(|(_, t)| is_scalar_like(t)),
+        NodeKind::Juxt(items) => items.iter().all(is_scalar_like),
+        NodeKind::Postfix { op: PostOp::Power(_), arg, .. } => is_scalar_like(arg),
+        NodeKind::Binary { op: BinOp::Div | BinOp::MatMul, lhs, rhs, .. } => is_scalar_like(lhs) && is_scalar_like(rhs),
+        NodeKind::Call { func, args, sup: None, .. } => {
+            args.len() == 1
+                && matches!(
+                    func,
+                    Builtin::Sqrt
+                        | Builtin::Exp
+                        | Builtin::Ln
+                        | Builtin::Abs
+                        | Builtin::Tanh
+                        | Builtin::Sigmoid
+                        | Builtin::Sin
+                        | Builtin::Cos
+                )
+                && is_scalar_like(&args[0])
+        }
+        _ => false,
+    }
 }
 
 /// Subscripts made of digits, bars and fusing brackets describe positions.

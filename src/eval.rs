@@ -210,8 +210,16 @@ impl Default for Draw {
 /// `f64` or `BigRational` and both see the same numbers. Matrices declared symmetric are
 /// symmetric.
 pub fn random_env<T: Number>(model: &Model, draw: Draw) -> Result<Env<T>> {
+    random_env_sized(model, draw, &[])
+}
+
+/// As [`random_env`], with some dims' sizes fixed.
+pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usize)]) -> Result<Env<T>> {
     let mut rng = ChaCha8Rng::seed_from_u64(draw.seed);
     let mut env = Env::new();
+    for (d, n) in fixed {
+        env.sizes.insert(d.clone(), *n);
+    }
     let mut dims: Vec<Dim> = Vec::new();
     for info in model.names.values() {
         dims.extend(info.shape.iter().cloned());

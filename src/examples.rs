@@ -76,12 +76,9 @@ fn example_section(stem: &str, text: &str) -> String {
     s.push_str(&"---|".repeat(n));
     s.push('\n');
     let cell = |t: String| format!("`{}`", t.replace('|', "\\|"));
-    for (label, format) in [
-        ("Unicode", Format::Unicode),
-        ("ASCII", Format::Ascii),
-        ("bracket", Format::Bracket),
-        ("LaTeX", Format::Latex),
-    ] {
+    for (label, format) in
+        [("Unicode", Format::Unicode), ("ASCII", Format::Ascii), ("bracket", Format::Bracket), ("LaTeX", Format::Latex)]
+    {
         let _ = write!(s, "| {label} |");
         for e in &model.exprs {
             let _ = write!(s, " {} |", cell(render(e, format)));

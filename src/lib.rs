@@ -16,7 +16,7 @@ pub use expr::*;
 pub use parse::parse;
 pub use shape::{show_shape, Dim, Shape};
 mod eval;
-pub use eval::{close, eval, eval_network, gen_network, random_array, random_env, Draw, Env, Number};
+pub use eval::{close, eval, eval_network, gen_network, random_array, random_env, random_env_sized, Draw, Env, Number};
 mod network;
 mod render;
 pub use network::{einsum_spec, lower, render_network, tidy, to_bracket, Term};

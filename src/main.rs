@@ -94,13 +94,13 @@ fn run(command: Command) -> Result<(), (Error, String)> {
                 }
                 other => answer.render(format_of(other)),
             };
-            println!("{text}");
+            say(&text);
             Ok(())
         }
         Command::Examples { inputs, out } => {
             let pages = bracket::regenerate_examples(&inputs, &out).map_err(|e| (e, String::new()))?;
             for p in pages {
-                println!("wrote {}", p.display());
+                say(&format!("wrote {}", p.display()));
             }
             Ok(())
         }
@@ -115,7 +115,7 @@ fn run(command: Command) -> Result<(), (Error, String)> {
                 given.push((name.trim().to_string(), value.to_string()));
             }
             let v = bracket::evaluate(&expr, &given, seed).map_err(|e| (e, expr.clone()))?;
-            println!("{}", v.value);
+            say(&v.value.to_string());
             if !v.random.is_empty() {
                 eprintln!("random values (seed {seed}) for: {}", v.random.join(", "));
             }
@@ -132,4 +132,10 @@ fn format_of(f: OutputFormat) -> Format {
         OutputFormat::Bracket => Format::Bracket,
         OutputFormat::Numpy | OutputFormat::Json => Format::Numpy,
     }
+}
+
+/// Prints a line; a closed pipe (`| head`) is not an error.
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{text}");
 }

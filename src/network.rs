@@ -584,7 +584,11 @@ pub(crate) fn render_network_checked(
     let mut out = String::new();
     for p in parts {
         let glued = out.ends_with(']') || p.starts_with('[') || out.is_empty();
-        out = if style == Format::Unicode && glued { join(style, &out, &p) } else { format!("{out} {p}").trim_start().to_string() };
+        out = if style == Format::Unicode && glued {
+            join(style, &out, &p)
+        } else {
+            format!("{out} {p}").trim_start().to_string()
+        };
     }
     Some(out)
 }

@@ -287,10 +287,10 @@ impl Printer {
                 // parentheses (`A(xᵀx)x` is not `(Axᵀ)(xx)`).
                 let mut right = self.at(b, POST);
                 // A `1` standing next to a tensor would read as a ones vector.
-                if !a.is_scalar() && starts_with_one(&right) {
+                if !a.is_scalar() && b.is_scalar() && starts_with_one(&right) {
                     right = self.paren(&right);
                 }
-                if !b.is_scalar() && ends_with_one(&left) {
+                if !b.is_scalar() && a.is_scalar() && ends_with_one(&left) {
                     left = self.paren(&left);
                 }
                 (self.juxt(&left, &right), PROD)
@@ -509,16 +509,31 @@ fn latex_rational(k: &BigRational) -> String {
     }
 }
 
-/// A name in ASCII: Greek letters become words.
+/// A name in ASCII: Greek letters become words; a subscript that becomes longer than one
+/// character gets braces (`W_λ` → `W_{lambda}`).
 pub(crate) fn ascii_name(name: &str) -> String {
-    let mut out = String::new();
-    for c in name.chars() {
-        match crate::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
-            Some((word, _)) => out.push_str(word),
-            None => out.push(c),
+    let words = |s: &str| -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match crate::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
+                Some((word, _)) => out.push_str(word),
+                None => out.push(c),
+            }
+        }
+        out
+    };
+    match name.split_once('_') {
+        None => words(name),
+        Some((base, sub)) => {
+            let inner = sub.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(sub);
+            let inner = words(inner);
+            if inner.chars().count() == 1 || inner.chars().all(|c| c.is_ascii_digit()) {
+                format!("{}_{inner}", words(base))
+            } else {
+                format!("{}_{{{inner}}}", words(base))
+            }
         }
     }
-    out
 }
 
 /// A name in LaTeX: Greek letters become commands.
@@ -632,9 +647,19 @@ impl Numpy {
             Kind::Ones => format!("np.ones({})", self.dims(&e.shape)),
             Kind::Identity => format!("np.eye({})", self.size(&e.shape[0])),
             Kind::Add(terms) => {
-                let parts: Vec<String> = terms.iter().map(g).collect();
-                format!("({})", parts.join(" + "))
+                let mut out = String::new();
+                for (k, t) in terms.iter().enumerate() {
+                    let (negative, text) = if is_negative(t) { (true, g(&negate(t))) } else { (false, g(t)) };
+                    match (k, negative) {
+                        (0, false) => out.push_str(&text),
+                        (0, true) => out.push_str(&format!("-{text}")),
+                        (_, false) => out.push_str(&format!(" + {text}")),
+                        (_, true) => out.push_str(&format!(" - {text}")),
+                    }
+                }
+                format!("({out})")
             }
+            Kind::Scale(c, x) if (-c).is_one() => format!("(-{})", g(x)),
             Kind::Scale(c, x) => {
                 let c = Expr::new(Kind::Const(c.clone()), vec![]);
                 format!("({} * {})", g(&c), g(x))

@@ -123,8 +123,12 @@ fn check(text: &str) -> Result<(), TestCaseError> {
     }
     let ascii = render(&answer.expr, Format::Ascii);
     // What was accepted prints in ASCII and reads back (with the same declarations).
-    let decls: String =
-        text.split([';', '\n']).filter(|s| s.contains(':') && !s.contains('=')).map(|s| format!("{s};")).collect();
+    let uncommented: String = text.lines().map(|l| l.split('#').next().unwrap_or("")).collect::<Vec<_>>().join("\n");
+    let decls: String = uncommented
+        .split([';', '\n'])
+        .filter(|s| s.contains(':') && !s.contains('='))
+        .map(|s| format!("{s};"))
+        .collect();
     if !decls.contains('#') {
         let again = format!("{decls} {ascii}");
         prop_assert!(
