@@ -810,7 +810,8 @@ fn portion(net: &Network, f: usize, positions: &[usize], bar: bool, tag: Option<
 pub fn as_outer_product(net: &Network) -> Option<Expr> {
     let slots: Vec<usize> = net.factors.iter().flat_map(|f| f.slots.iter().copied()).collect();
     let distinct: IndexSet<usize> = slots.iter().copied().collect();
-    if net.factors.is_empty() || distinct.len() != slots.len() || net.output.len() != slots.len() {
+    let ones = net.factors.iter().any(|f| f.expr.kind == Kind::Ones);
+    if ones || net.factors.is_empty() || distinct.len() != slots.len() || net.output.len() != slots.len() {
         return None;
     }
     let mut acc: Option<Expr> = None;
