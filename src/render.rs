@@ -102,7 +102,8 @@ fn negate(e: &Expr) -> Expr {
 /// Does `a` followed directly by `b` read as something else? (Unicode juxtaposition.)
 pub(crate) fn needs_space(a: &str, b: &str) -> bool {
     let (Some(x), Some(y)) = (a.chars().last(), b.chars().next()) else { return false };
-    if y.is_ascii_digit() && (x.is_alphanumeric() || x == '.' || x == '_') {
+    let superscript = |c: char| "ᵀ⁻⁰¹²³⁴⁵⁶⁷⁸⁹".contains(c);
+    if y.is_ascii_digit() && ((x.is_alphanumeric() && !superscript(x)) || x == '.' || x == '_') {
         // `1` then `1ᵀ` reads as the ones vectors of `11ᵀ`.
         let lone_one = a.ends_with('1')
             && !a[..a.len() - 1].chars().last().is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.');
@@ -282,7 +283,8 @@ impl Printer {
             Kind::Product(a, b) if is_one(a) => self.go(b),
             Kind::Product(a, b) if is_one(b) => self.go(a),
             Kind::Product(a, b) => {
-                let mut left = self.at(a, PROD);
+                // `(1/N)(Y − Z)`, not `1/N(Y − Z)`: same value, but read as the paper writes it.
+                let mut left = if matches!(a.kind, Kind::DivScalar(..)) { self.at(a, POST) } else { self.at(a, PROD) };
                 // Products group to the left; a product-level right operand keeps its
                 // parentheses (`A(xᵀx)x` is not `(Axᵀ)(xx)`).
                 let mut right = self.at(b, POST);
