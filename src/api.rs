@@ -274,3 +274,82 @@ fn greek_letters(name: &str) -> String {
         None => name.to_string(),
     }
 }
+
+/// The derivative of a function by one variable: `df = G ·_k dX`.
+#[derive(Clone, Debug)]
+pub struct Derivative {
+    /// The variable.
+    pub wrt: String,
+    /// G: the gradient (shape of X) for a scalar function, else the Jacobian (the
+    /// function's dims, then X's).
+    pub answer: Answer,
+}
+
+/// Gradients of the scalar function of `text` by each variable in `wrt`.
+///
+/// ```
+/// let g = bracket::grad("x^T A x", &["x"]).unwrap();
+/// assert_eq!(g[0].answer.render(bracket::Format::Unicode), "Ax + Aᵀx");
+/// ```
+pub fn grad<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
+    let f = simplify(text)?;
+    if !f.expr.is_scalar() {
+        let shown = show_shape(&f.expr.shape);
+        return Err(Error::new(
+            ErrorCode::Shape,
+            format!("a gradient needs a scalar function, but this has shape {shown}"),
+            crate::Span::new(0, text.len()),
+        )
+        .hint("use `bracket jacobian` for a non-scalar function"));
+    }
+    derivatives(&f, text, wrt)
+}
+
+/// Jacobians of the function of `text` (its dims first, then each variable's).
+pub fn jacobian<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
+    let f = simplify(text)?;
+    derivatives(&f, text, wrt)
+}
+
+fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
+    let mut out = Vec::new();
+    for w in wrt {
+        let name = greek_letters(w.as_ref().trim());
+        let Some(info) = f.model.names.get(&name) else {
+            return Err(Error::new(
+                ErrorCode::Unknown,
+                format!("`{name}` does not occur in the function"),
+                crate::Span::new(0, text.len()),
+            )
+            .hint("name one of the function's variables after --wrt"));
+        };
+        if info.defined {
+            return Err(Error::new(
+                ErrorCode::Unsupported,
+                format!("`{name}` is defined by `{name} = …`; differentiate by the variables it is made of"),
+                crate::Span::new(0, text.len()),
+            ));
+        }
+        let vars: indexmap::IndexSet<String> = [name.clone()].into_iter().collect();
+        let d = crate::diff::differential(&f.expr, &f.model, &vars)?;
+        let mut shape = f.expr.shape.clone();
+        shape.extend(info.shape.iter().cloned());
+        let terms = match d {
+            Some(d) => crate::takeout::take_out(&d, &name),
+            None => vec![],
+        };
+        let expr = crate::takeout::terms_to_expr(&terms, &shape);
+        out.push(Derivative { wrt: name, answer: Answer { model: f.model.clone(), expr } });
+    }
+    Ok(out)
+}
+
+/// The differential of the expression of `text` in all its variables.
+pub fn differential_of(text: &str) -> Result<Answer> {
+    let f = simplify(text)?;
+    let vars: indexmap::IndexSet<String> =
+        f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
+    let d = crate::diff::differential(&f.expr, &f.model, &vars)?;
+    let expr = d.unwrap_or_else(|| crate::diff::zero(f.expr.shape.clone()));
+    Ok(Answer { model: f.model, expr })
+}

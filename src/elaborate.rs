@@ -776,6 +776,13 @@ impl Elab {
                     )
                     .hint("for element-wise division use `⊘` or `./`; for an inverse use `X⁻¹`"));
                 }
+                if let (Kind::Const(x), Kind::Const(y)) = (&a.kind, &b.kind) {
+                    if y.is_zero() {
+                        return Err(err(ErrorCode::Shape, "division by zero", rhs.span));
+                    }
+                    // `1/2` is the number one half.
+                    return Ok(Expr::new(Kind::Const(x / y), vec![]));
+                }
                 let shape = a.shape.clone();
                 Ok(Expr::new(Kind::DivScalar(boxed(a), boxed(b)), shape))
             }

@@ -34,6 +34,45 @@ enum Command {
         #[arg(long, value_enum, default_value = "unicode")]
         format: OutputFormat,
     },
+    /// The gradient of a scalar function by each variable: `df = G · dX`.
+    Grad {
+        /// The function, with optional declarations and definitions before it.
+        #[arg(allow_hyphen_values = true)]
+        expr: String,
+        /// A variable (repeat for several).
+        #[arg(long = "wrt", required = true)]
+        wrt: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "unicode")]
+        format: OutputFormat,
+        /// Compare with central finite differences at random points.
+        #[arg(long)]
+        check: bool,
+    },
+    /// The Jacobian of a function: its dims, then the variable's (`df = J ·_k dX`).
+    Jacobian {
+        /// The function.
+        #[arg(allow_hyphen_values = true)]
+        expr: String,
+        /// A variable (repeat for several).
+        #[arg(long = "wrt", required = true)]
+        wrt: Vec<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "unicode")]
+        format: OutputFormat,
+        /// Compare with central finite differences at random points.
+        #[arg(long)]
+        check: bool,
+    },
+    /// The differential d(EXPR) in all variables.
+    D {
+        /// The expression.
+        #[arg(allow_hyphen_values = true)]
+        expr: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "unicode")]
+        format: OutputFormat,
+    },
     /// Regenerates the worked examples (docs/examples/) from their inputs (examples/).
     Examples {
         /// Where the example inputs are, one directory per section.
@@ -81,7 +120,13 @@ fn text_of(expr: String) -> Result<String, (Error, String)> {
     Ok(text)
 }
 
+enum Kind {
+    Jacobian,
+    Other,
+}
+
 fn run(command: Command) -> Result<(), (Error, String)> {
+    let command_kind = if matches!(command, Command::Jacobian { .. }) { Kind::Jacobian } else { Kind::Other };
     match command {
         Command::Simplify { expr, format } => {
             let expr = text_of(expr)?;
@@ -92,6 +137,58 @@ fn run(command: Command) -> Result<(), (Error, String)> {
                     v["input"] = serde_json::Value::String(expr.clone());
                     v.to_string()
                 }
+                other => answer.render(format_of(other)),
+            };
+            say(&text);
+            Ok(())
+        }
+        Command::Grad { expr, wrt, format, check } | Command::Jacobian { expr, wrt, format, check } => {
+            let expr = text_of(expr)?;
+            let jac = matches!(&command_kind, Kind::Jacobian);
+            let result = if jac { bracket::jacobian(&expr, &wrt) } else { bracket::grad(&expr, &wrt) };
+            let derivatives = result.map_err(|e| (e, expr.clone()))?;
+            let mut json = Vec::new();
+            for d in &derivatives {
+                let error = if check {
+                    let f = d.answer.model.main_expr().expect("a function").clone();
+                    let e = bracket::check_derivative(&d.answer.model, &f, &d.wrt, &d.answer.expr, 3)
+                        .map_err(|e| (e, expr.clone()))?;
+                    Some(e)
+                } else {
+                    None
+                };
+                match format {
+                    OutputFormat::Json => {
+                        let mut v = d.answer.json();
+                        v["wrt"] = serde_json::Value::String(d.wrt.clone());
+                        if let Some(e) = error {
+                            v["check"] = serde_json::json!({"relative_error": e, "method": "central differences at 3 random points"});
+                        }
+                        json.push(v);
+                    }
+                    other => {
+                        let text = d.answer.render(format_of(other));
+                        if derivatives.len() == 1 {
+                            say(&text);
+                        } else {
+                            say(&format!("∇_{} = {text}", d.wrt));
+                        }
+                        if let Some(e) = error {
+                            say(&format!("check: relative error {e:.1e} (central differences at 3 random points)"));
+                        }
+                    }
+                }
+            }
+            if matches!(format, OutputFormat::Json) {
+                say(&serde_json::json!({"input": expr, "derivatives": json}).to_string());
+            }
+            Ok(())
+        }
+        Command::D { expr, format } => {
+            let expr = text_of(expr)?;
+            let answer = bracket::differential_of(&expr).map_err(|e| (e, expr.clone()))?;
+            let text = match format {
+                OutputFormat::Json => answer.json().to_string(),
                 other => answer.render(format_of(other)),
             };
             say(&text);

@@ -12,7 +12,7 @@ use crate::render::{needs_space, Format, Printer};
 use crate::shape::Dim;
 use indexmap::{IndexMap, IndexSet};
 use num_rational::BigRational;
-use num_traits::{One, Signed};
+use num_traits::{One, Signed, Zero};
 
 /// Most terms a lowering may produce before a sub-expression is kept whole.
 pub const MAX_TERMS: usize = 256;
@@ -165,6 +165,10 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
                 let net = identify(Network { output: out, ..m }, &pairs);
                 identify(fit_output(net, eo), &[])
             })?
+        }
+        Kind::DivScalar(a, s) if matches!(&s.kind, Kind::Const(c) if !c.is_zero()) => {
+            let Kind::Const(c) = &s.kind else { unreachable!() };
+            lower_or_keep(a).into_iter().map(|t| Term { coef: &t.coef / c, net: t.net }).collect()
         }
         Kind::DivScalar(a, s) => {
             let one = Expr::new(Kind::Const(BigRational::one()), vec![]);

@@ -1,0 +1,73 @@
+//! Numeric checks of derivatives: central finite differences at random points.
+//!
+//! Takes the function, the variable and the claimed gradient or Jacobian G (with
+//! `df = G ·_k dX`, k = order of X) and gives the largest relative error over a few
+//! random points and directions. Definitions are re-evaluated at every perturbed point.
+
+use crate::elaborate::Model;
+use crate::error::{Error, ErrorCode, Result};
+use crate::eval::{eval, random_array, random_env, Draw, Env};
+use crate::expr::Expr;
+use ndarray::ArrayD;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+/// Step of the central differences.
+const STEP: f64 = 1e-6;
+
+fn value_at(model: &Model, env: &Env<f64>, f: &Expr) -> Result<ArrayD<f64>> {
+    let mut env = env.clone();
+    for (name, e) in &model.definitions {
+        let v = eval(e, &env)?;
+        env.values.insert(name.clone(), v);
+    }
+    eval(f, &env)
+}
+
+/// The largest relative error, over `points` random points, between the directional
+/// derivative by central differences and `G ·_k V`.
+pub fn check_derivative(model: &Model, f: &Expr, var: &str, g: &Expr, points: u64) -> Result<f64> {
+    let mut worst: f64 = 0.0;
+    for seed in 1..=points {
+        let draw = Draw { seed: 1000 + seed, min_size: 2, max_size: 4 };
+        let env: Env<f64> = random_env(model, draw)?;
+        let x = env
+            .values
+            .get(var)
+            .cloned()
+            .ok_or_else(|| Error::bare(ErrorCode::Eval, format!("`{var}` has no value to differentiate at")))?;
+        let mut rng = ChaCha8Rng::seed_from_u64(7 + seed);
+        let v: ArrayD<f64> = random_array(&mut rng, x.shape());
+        let mut plus = env.clone();
+        plus.values.insert(var.to_string(), &x + &(&v * STEP));
+        let mut minus = env.clone();
+        minus.values.insert(var.to_string(), &x - &(&v * STEP));
+        let fd = (value_at(model, &plus, f)? - value_at(model, &minus, f)?) / (2.0 * STEP);
+        let mut at = env.clone();
+        for (name, e) in &model.definitions {
+            let val = eval(e, &at)?;
+            at.values.insert(name.clone(), val);
+        }
+        let gv = eval(g, &at)?;
+        // Contract G's last k dims (X's) with V.
+        let k = v.ndim();
+        let lead: usize = gv.shape()[..gv.ndim() - k].iter().product();
+        let inner = v.len();
+        let gflat: Vec<f64> = gv.iter().copied().collect();
+        let vflat: Vec<f64> = v.iter().copied().collect();
+        let analytic: Vec<f64> = (0..lead).map(|r| (0..inner).map(|c| gflat[r * inner + c] * vflat[c]).sum()).collect();
+        let numeric: Vec<f64> = fd.iter().copied().collect();
+        if numeric.len() != analytic.len() {
+            return Err(Error::bare(ErrorCode::Eval, "internal: the derivative has the wrong number of entries"));
+        }
+        let diff = numeric.iter().zip(&analytic).map(|(a, b)| (a - b).powi(2)).sum::<f64>().sqrt();
+        let size =
+            numeric.iter().map(|a| a * a).sum::<f64>().sqrt().max(analytic.iter().map(|a| a * a).sum::<f64>().sqrt());
+        let rel = if size < 1e-12 { diff } else { diff / size };
+        if rel.is_nan() {
+            return Ok(f64::NAN);
+        }
+        worst = worst.max(rel);
+    }
+    Ok(worst)
+}

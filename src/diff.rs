@@ -1,0 +1,321 @@
+//! The d operator: typed expression to its differential, linear in the `dX` of the
+//! chosen variables.
+//!
+//! Takes an [`Expr`] (with the [`Model`] for definitions) and gives `d(e)` as an
+//! [`Expr`] of the same shape, or `None` when it is zero. Rules: linearity, the product
+//! rule for every bilinear operator, the chain rule by substitution (definitions
+//! `h = …` are differentiated through), `f'(X) ⊙ dX` for element-wise functions,
+//! `d(X⁻¹) = −X⁻¹dXX⁻¹`, `d|X| = |X| X⁻ᵀ · dX`, the generalized gradient of softmax
+//! (tutorial eq. 32), and for bracket terms the occurrence rule of §4.2.
+
+use crate::elaborate::{scale, Model};
+use crate::error::{Error, ErrorCode, Result};
+use crate::expr::*;
+use crate::shape::{Dim, Shape};
+use indexmap::IndexSet;
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+
+/// The differential of `e` in the variables `vars`; `None` is zero.
+pub fn differential(e: &Expr, model: &Model, vars: &IndexSet<String>) -> Result<Option<Expr>> {
+    let mut d = Differ { model, vars, depth: 0 };
+    d.d(e)
+}
+
+struct Differ<'a> {
+    model: &'a Model,
+    vars: &'a IndexSet<String>,
+    depth: usize,
+}
+
+fn b(e: Expr) -> Box<Expr> {
+    Box::new(e)
+}
+
+fn int(n: i64) -> BigRational {
+    BigRational::from_integer(n.into())
+}
+
+/// `a + b` with either side possibly zero.
+fn plus(a: Option<Expr>, b: Option<Expr>) -> Option<Expr> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => {
+            let shape = a.shape.clone();
+            let mut terms = match a.kind {
+                Kind::Add(t) => t,
+                kind => vec![Expr::new(kind, shape.clone())],
+            };
+            match b.kind {
+                Kind::Add(t) => terms.extend(t),
+                kind => terms.push(Expr::new(kind, b.shape)),
+            }
+            Some(Expr::new(Kind::Add(terms), shape))
+        }
+    }
+}
+
+/// The classic product `a b` with its shape (vectors as columns, `ι` rows).
+pub(crate) fn product(a: Expr, b: Expr) -> Expr {
+    if a.is_scalar() || b.is_scalar() {
+        let shape = if a.is_scalar() { b.shape.clone() } else { a.shape.clone() };
+        return Expr::new(Kind::Product(Box::new(a), Box::new(b)), shape);
+    }
+    let row = a.shape[0].clone();
+    let col = if b.order() == 2 { b.shape[1].clone() } else { Dim::Iota };
+    let shape = match (row == Dim::Iota, col == Dim::Iota) {
+        (true, true) => vec![],
+        (false, true) => vec![row],
+        _ => vec![row, col],
+    };
+    Expr::new(Kind::Product(Box::new(a), Box::new(b)), shape)
+}
+
+/// `eᵀ` with its shape.
+pub(crate) fn transpose(e: Expr) -> Expr {
+    let shape = match e.order() {
+        0 => return e,
+        1 => vec![Dim::Iota, e.shape[0].clone()],
+        _ if e.shape[0] == Dim::Iota => vec![e.shape[1].clone()],
+        _ => vec![e.shape[1].clone(), e.shape[0].clone()],
+    };
+    Expr::new(Kind::Transpose(Box::new(e)), shape)
+}
+
+fn hadamard(a: Expr, b: Expr) -> Expr {
+    let shape = a.shape.clone();
+    if a.is_scalar() {
+        return product(a, b);
+    }
+    Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape)
+}
+
+fn with_child(e: &Expr, child: Expr) -> Expr {
+    let kind = match &e.kind {
+        Kind::Transpose(_) => return transpose(child),
+        Kind::Trace(_) => Kind::Trace(b(child)),
+        Kind::Diag(_) => Kind::Diag(b(child)),
+        Kind::Sum(_) => Kind::Sum(b(child)),
+        Kind::Permute(_, p) => Kind::Permute(b(child), p.clone()),
+        _ => unreachable!("with_child on a linear unary node"),
+    };
+    Expr::new(kind, e.shape.clone())
+}
+
+impl Differ<'_> {
+    fn d(&mut self, e: &Expr) -> Result<Option<Expr>> {
+        self.depth += 1;
+        if self.depth > 512 {
+            return Err(Error::bare(ErrorCode::Limit, "definitions refer to each other too deeply to differentiate"));
+        }
+        let out = self.rule(e);
+        self.depth -= 1;
+        out
+    }
+
+    fn rule(&mut self, e: &Expr) -> Result<Option<Expr>> {
+        let shape = e.shape.clone();
+        Ok(match &e.kind {
+            Kind::Var(n) => {
+                if let Some((_, def)) = self.model.definitions.iter().find(|(m, _)| m == n) {
+                    return self.d(def);
+                }
+                self.vars.contains(n).then(|| Expr::new(Kind::Diff(n.clone()), shape))
+            }
+            Kind::Diff(_) | Kind::Const(_) | Kind::Ones | Kind::Identity => None,
+            Kind::DiffOf(_) => {
+                return Err(Error::bare(ErrorCode::Unsupported, "a second differential d(d(…)) is not supported"))
+            }
+            Kind::Add(terms) => {
+                let mut acc = None;
+                for t in terms {
+                    acc = plus(acc, self.d(t)?);
+                }
+                acc
+            }
+            Kind::Scale(c, x) => self.d(x)?.map(|dx| scale(c.clone(), dx)),
+            Kind::Product(x, y) => {
+                let left = self.d(x)?.map(|dx| product(dx, (**y).clone()));
+                let right = self.d(y)?.map(|dy| product((**x).clone(), dy));
+                plus(left, right)
+            }
+            Kind::DivScalar(x, s) => {
+                let left = self.d(x)?.map(|dx| Expr::new(Kind::DivScalar(b(dx), s.clone()), shape.clone()));
+                let right = self.d(s)?.map(|ds| {
+                    let s2 = Expr::new(Kind::Power(s.clone(), int(2)), vec![]);
+                    let num = product((**x).clone(), ds);
+                    scale(-BigRational::one(), Expr::new(Kind::DivScalar(b(num), b(s2)), shape.clone()))
+                });
+                plus(left, right)
+            }
+            Kind::Transpose(x) | Kind::Trace(x) | Kind::Diag(x) | Kind::Sum(x) | Kind::Permute(x, _) => {
+                self.d(x)?.map(|dx| with_child(e, dx))
+            }
+            Kind::Inverse(x) => self.d(x)?.map(|dx| {
+                if x.is_scalar() {
+                    // d(1/s) = −ds / s²
+                    let s2 = Expr::new(Kind::Power(x.clone(), int(2)), vec![]);
+                    scale(-BigRational::one(), Expr::new(Kind::DivScalar(b(dx), b(s2)), vec![]))
+                } else {
+                    scale(-BigRational::one(), product(product(e.clone(), dx), e.clone()))
+                }
+            }),
+            Kind::Power(x, k) => match self.d(x)? {
+                None => None,
+                Some(dx) if x.is_scalar() => {
+                    let k1 = k - BigRational::one();
+                    let factor = if k1.is_zero() {
+                        Expr::new(Kind::Const(k.clone()), vec![])
+                    } else {
+                        scale(k.clone(), Expr::new(Kind::Power(x.clone(), k1), vec![]))
+                    };
+                    Some(product(factor, dx))
+                }
+                Some(dx) => Some(self.matrix_power(x, k, dx)),
+            },
+            Kind::HPower(x, p) => self.d(x)?.map(|dx| {
+                let p1 = p - BigRational::one();
+                if p1.is_zero() {
+                    scale(p.clone(), dx)
+                } else {
+                    let f = scale(p.clone(), Expr::new(Kind::HPower(x.clone(), p1), x.shape.clone()));
+                    hadamard(f, dx)
+                }
+            }),
+            Kind::Hadamard(x, y) => {
+                let left = self.d(x)?.map(|dx| hadamard(dx, (**y).clone()));
+                let right = self.d(y)?.map(|dy| hadamard((**x).clone(), dy));
+                plus(left, right)
+            }
+            Kind::HDiv(x, y) => {
+                let left = self.d(x)?.map(|dx| Expr::new(Kind::HDiv(b(dx), y.clone()), shape.clone()));
+                let right = self.d(y)?.map(|dy| {
+                    let num = hadamard((**x).clone(), dy);
+                    let den = hadamard((**y).clone(), (**y).clone());
+                    scale(-BigRational::one(), Expr::new(Kind::HDiv(b(num), b(den)), shape.clone()))
+                });
+                plus(left, right)
+            }
+            Kind::Kron(x, y) | Kind::Dot(x, y) | Kind::Gen { lhs: x, rhs: y, .. } => {
+                let rebuild = |l: Expr, r: Expr| {
+                    let kind = match &e.kind {
+                        Kind::Kron(..) => Kind::Kron(b(l), b(r)),
+                        Kind::Dot(..) => Kind::Dot(b(l), b(r)),
+                        Kind::Gen { left, right, dot, form, .. } => Kind::Gen {
+                            lhs: b(l),
+                            rhs: b(r),
+                            left: left.clone(),
+                            right: right.clone(),
+                            dot: *dot,
+                            form: *form,
+                        },
+                        _ => unreachable!(),
+                    };
+                    Expr::new(kind, shape.clone())
+                };
+                let left = self.d(x)?.map(|dx| rebuild(dx, (**y).clone()));
+                let right = self.d(y)?.map(|dy| rebuild((**x).clone(), dy));
+                plus(left, right)
+            }
+            Kind::Det(x) => self.d(x)?.map(|dx| {
+                // d|X| = |X| X⁻ᵀ · dX
+                let inv_t = transpose(Expr::new(Kind::Inverse(x.clone()), x.shape.clone()));
+                product(e.clone(), Expr::new(Kind::Dot(b(inv_t), b(dx)), vec![]))
+            }),
+            Kind::Norm(x) => self.d(x)?.map(|dx| {
+                let dot = Expr::new(Kind::Dot(x.clone(), b(dx)), vec![]);
+                Expr::new(Kind::DivScalar(b(dot), b(e.clone())), vec![])
+            }),
+            Kind::Func { func, derivative, arg } => self.d(arg)?.map(|da| {
+                let f1 = Expr::new(
+                    Kind::Func { func: func.clone(), derivative: derivative + 1, arg: arg.clone() },
+                    arg.shape.clone(),
+                );
+                hadamard(f1, da)
+            }),
+            Kind::Softmax { positions, arg } => self.d(arg)?.map(|da| softmax_differential(e, positions, arg, da)),
+            Kind::Network(net) => {
+                // §4.2: the sum over occurrences, each replaced by its differential.
+                let mut acc = None;
+                for k in 0..net.factors.len() {
+                    if let Some(df) = self.d(&net.factors[k].expr)? {
+                        let mut n = (**net).clone();
+                        n.factors[k].expr = df;
+                        n.origin = Origin::Bracket;
+                        acc = plus(acc, Some(Expr::new(Kind::Network(Box::new(n)), shape.clone())));
+                    }
+                }
+                acc
+            }
+        })
+    }
+
+    /// `d(X^k) = Σ X^i dX X^(k−1−i)`; negative k through `X⁻¹`.
+    fn matrix_power(&self, x: &Expr, k: &BigRational, dx: Expr) -> Expr {
+        let n: i64 = k.to_integer().try_into().unwrap_or(0);
+        let (base, dbase) = if n < 0 {
+            let inv = Expr::new(Kind::Inverse(b(x.clone())), x.shape.clone());
+            let d_inv = scale(-BigRational::one(), product(product(inv.clone(), dx), inv.clone()));
+            (inv, d_inv)
+        } else {
+            (x.clone(), dx)
+        };
+        let m = n.unsigned_abs() as i64;
+        let pow = |p: i64| -> Option<Expr> {
+            match p {
+                0 => None,
+                1 => Some(base.clone()),
+                p => Some(Expr::new(Kind::Power(b(base.clone()), int(p)), base.shape.clone())),
+            }
+        };
+        let mut acc = None;
+        for i in 0..m {
+            let mut term = dbase.clone();
+            if let Some(l) = pow(i) {
+                term = product(l, term);
+            }
+            if let Some(r) = pow(m - 1 - i) {
+                term = product(term, r);
+            }
+            acc = plus(acc, Some(term));
+        }
+        acc.unwrap_or_else(|| scale(BigRational::zero(), dbase))
+    }
+}
+
+/// Eq. 32 for softmax: with `Z = s^P(A)` and `dA'` the differential moved to Z's dim
+/// order, `dZ = Z ⊙ dA' − Z ⊙ (Σ_S (Z ⊙ dA') ⊗ 1_S)`, S the dims softmax acts on. For a
+/// vector this is `(diag(s) − ssᵀ) da`.
+fn softmax_differential(z: &Expr, positions: &[usize], arg: &Expr, da: Expr) -> Expr {
+    let n = arg.order();
+    let mut perm: Vec<usize> = positions.iter().map(|p| p - 1).collect();
+    perm.extend((0..n).filter(|k| !positions.contains(&(k + 1))));
+    let moved = if perm.iter().enumerate().all(|(k, &p)| k == p) {
+        da
+    } else {
+        let shape = perm.iter().map(|&p| da.shape[p].clone()).collect();
+        Expr::new(Kind::Permute(b(da), perm), shape)
+    };
+    let t = hadamard(z.clone(), moved.clone());
+    let kept = positions.len();
+    let s_shape: Shape = z.shape[kept..].to_vec();
+    // Σ over the softmax dims: a one-factor network whose output keeps P's dims.
+    let sum = Network {
+        factors: vec![Factor { expr: t.clone(), slots: (0..n).collect() }],
+        indices: z.shape.clone(),
+        output: (0..kept).collect(),
+        origin: Origin::Bracket,
+    };
+    let r = Expr::new(Kind::Network(Box::new(sum)), z.shape[..kept].to_vec());
+    let ones = Expr::new(Kind::Ones, s_shape);
+    let spread = Expr::new(Kind::Kron(b(r), b(ones)), z.shape.clone());
+    plus(Some(t), Some(scale(-BigRational::one(), hadamard(z.clone(), spread)))).expect("two terms")
+}
+
+/// Shape helper for callers: a zero of a shape.
+pub fn zero(shape: Shape) -> Expr {
+    if shape.is_empty() {
+        return Expr::new(Kind::Const(BigRational::zero()), vec![]);
+    }
+    scale(BigRational::zero(), Expr::new(Kind::Ones, shape))
+}

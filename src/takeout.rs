@@ -1,0 +1,438 @@
+//! Taking out dX: a differential (linear in dX) to the gradient or Jacobian G with
+//! `df = G ·_k dX`, and the canonical form of networks that lets equal terms merge.
+//!
+//! Takes the differential as an [`Expr`]; lowers it to networks, removes the dX factor
+//! of each term and makes its slots the last free indices, in dX's order; merges terms
+//! whose networks are equal up to relabelling (`aᵀdXXᵀa + aᵀXdXᵀa = 2aᵀdXXᵀa`); raises
+//! networks that are chains of matrix products back to classic notation.
+
+use crate::diff::{product, transpose, zero};
+use crate::expr::*;
+use crate::network::{lower, tidy, Term};
+use crate::render::{Format, Printer};
+use crate::shape::{Dim, Shape};
+use indexmap::IndexMap;
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+
+/// Most factor orders tried when canonicalising a network with repeated factors.
+const MAX_PERMUTATIONS: usize = 5040;
+
+/// The terms of `d` that hold `dvar`, with dX taken out: Σ coefficient · G, where each
+/// G has the dims `prefix` (the function's dims) and then X's dims.
+pub fn take_out(d: &Expr, var: &str) -> Vec<Term> {
+    let mut out = Vec::new();
+    for term in lower(d) {
+        let holds: Vec<usize> = (0..term.net.factors.len())
+            .filter(|&k| matches!(&term.net.factors[k].expr.kind, Kind::Diff(n) if n == var))
+            .collect();
+        let [k] = holds.as_slice() else { continue };
+        let mut net = term.net.clone();
+        let dx = net.factors.remove(*k);
+        let mut output = net.output.clone();
+        for &slot in &dx.slots {
+            if output.contains(&slot) {
+                // The index is already a result dim: a fresh one, tied by δ.
+                let d = net.indices[slot].clone();
+                net.indices.push(d.clone());
+                let fresh = net.indices.len() - 1;
+                net.factors
+                    .push(Factor { expr: Expr::new(Kind::Identity, vec![d.clone(), d]), slots: vec![slot, fresh] });
+                output.push(fresh);
+            } else {
+                output.push(slot);
+            }
+        }
+        net.output = output;
+        out.push(Term { coef: term.coef, net: tidy(net) });
+    }
+    merge_terms(out)
+}
+
+/// Adds up terms whose networks are equal up to relabelling.
+pub fn merge_terms(terms: Vec<Term>) -> Vec<Term> {
+    let mut merged: IndexMap<String, Term> = IndexMap::new();
+    for t in terms {
+        let (key, net) = canonical(&t.net);
+        match merged.get_mut(&key) {
+            Some(m) => m.coef = &m.coef + &t.coef,
+            None => {
+                merged.insert(key, Term { coef: t.coef, net });
+            }
+        }
+    }
+    merged.into_values().filter(|t| !t.coef.is_zero()).collect()
+}
+
+/// The canonical form of a network: factors sorted by what they are, ties broken by the
+/// smallest labelling; free indices labelled by result position, summed ones by first
+/// use. Equal networks give equal keys.
+pub fn canonical(net: &Network) -> (String, Network) {
+    let printer = Printer { style: Format::Ascii };
+    let keys: Vec<String> = net.factors.iter().map(|f| printer.top(&f.expr)).collect();
+    let mut order: Vec<usize> = (0..net.factors.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+    // Groups of equal keys, permuted among themselves.
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for &f in &order {
+        match groups.last_mut() {
+            Some(g) if keys[g[0]] == keys[f] => g.push(f),
+            _ => groups.push(vec![f]),
+        }
+    }
+    let count: usize = groups.iter().map(|g| (1..=g.len()).product::<usize>()).fold(1, |a, b| a.saturating_mul(b));
+    let candidates: Vec<Vec<usize>> = if count <= MAX_PERMUTATIONS {
+        let mut all = vec![vec![]];
+        for g in &groups {
+            let perms = permutations(g);
+            all = all
+                .into_iter()
+                .flat_map(|prefix| perms.iter().map(move |p| [prefix.clone(), p.clone()].concat()))
+                .collect();
+        }
+        all
+    } else {
+        vec![order.clone()]
+    };
+    let mut best: Option<(String, Vec<usize>)> = None;
+    for cand in candidates {
+        let text = serialize(net, &cand, &keys);
+        if best.as_ref().is_none_or(|(b, _)| text < *b) {
+            best = Some((text, cand));
+        }
+    }
+    let (key, order) = best.expect("at least one order");
+    (key, relabel(net, &order))
+}
+
+fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
+    }
+    let mut out = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let x = rest.remove(i);
+        for mut p in permutations(&rest) {
+            p.insert(0, x);
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn labels(net: &Network, order: &[usize]) -> IndexMap<usize, String> {
+    let mut labels: IndexMap<usize, String> = IndexMap::new();
+    for (k, &o) in net.output.iter().enumerate() {
+        labels.insert(o, format!("o{k}"));
+    }
+    let mut summed = 0;
+    for &f in order {
+        for &s in &net.factors[f].slots {
+            if !labels.contains_key(&s) {
+                labels.insert(s, format!("s{summed}"));
+                summed += 1;
+            }
+        }
+    }
+    for i in 0..net.indices.len() {
+        if !labels.contains_key(&i) {
+            labels.insert(i, format!("s{summed}"));
+            summed += 1;
+        }
+    }
+    labels
+}
+
+fn serialize(net: &Network, order: &[usize], keys: &[String]) -> String {
+    let labels = labels(net, order);
+    let mut s = String::new();
+    for &f in order {
+        let slots: Vec<&str> = net.factors[f].slots.iter().map(|i| labels[i].as_str()).collect();
+        s.push_str(&format!("{}({});", keys[f], slots.join(",")));
+    }
+    let mut dims: Vec<String> = (0..net.indices.len()).map(|i| format!("{}:{}", labels[&i], net.indices[i])).collect();
+    dims.sort();
+    s.push_str(&dims.join(","));
+    s
+}
+
+/// The network with factors in `order` and indices numbered as in the canonical labels.
+fn relabel(net: &Network, order: &[usize]) -> Network {
+    let labels = labels(net, order);
+    // Output indices first, then summed ones in order of first use.
+    let mut ranked: Vec<(usize, &String)> = labels.iter().map(|(i, l)| (*i, l)).collect();
+    ranked.sort_by_key(|(_, l)| (l.starts_with('s'), l[1..].parse::<usize>().unwrap_or(0)));
+    let new_id: IndexMap<usize, usize> = ranked.iter().enumerate().map(|(k, (i, _))| (*i, k)).collect();
+    Network {
+        factors: order
+            .iter()
+            .map(|&f| Factor {
+                expr: net.factors[f].expr.clone(),
+                slots: net.factors[f].slots.iter().map(|s| new_id[s]).collect(),
+            })
+            .collect(),
+        indices: ranked.iter().map(|(i, _)| net.indices[*i].clone()).collect(),
+        output: net.output.iter().map(|o| new_id[o]).collect(),
+        origin: Origin::Bracket,
+    }
+}
+
+/// Σ coefficient · G as one expression of shape `shape`; each G in classic notation
+/// where it is a chain of products, else as a bracket term.
+pub fn terms_to_expr(terms: &[Term], shape: &Shape) -> Expr {
+    let mut exprs: Vec<Expr> = Vec::new();
+    for t in terms {
+        let body = if t.net.factors.is_empty() && t.net.output.is_empty() && t.net.indices.is_empty() {
+            Expr::new(Kind::Const(BigRational::one()), vec![])
+        } else {
+            raise(&t.net).unwrap_or_else(|| Expr::new(Kind::Network(Box::new(t.net.clone())), shape.clone()))
+        };
+        exprs.push(crate::elaborate::scale(t.coef.clone(), body));
+    }
+    match exprs.len() {
+        0 => zero(shape.clone()),
+        1 => exprs.pop().expect("one term"),
+        _ => Expr::new(Kind::Add(exprs), shape.clone()),
+    }
+}
+
+/// A network that is a product of chains of vectors and matrices, in classic notation:
+/// `A_1[Ā_2 x]` → `Ax`, `[x̄ A_1]A_2` → `Aᵀx`, `a b` → `abᵀ`, a cycle → `tr(…)`.
+pub fn raise(net: &Network) -> Option<Expr> {
+    let mut net = fuse(net.clone());
+    if net.indices.contains(&Dim::Iota) || net.factors.iter().any(|f| f.expr.order() > 2) {
+        return None;
+    }
+    let mut touches: Vec<Vec<(usize, usize)>> = vec![vec![]; net.indices.len()];
+    for (f, factor) in net.factors.iter().enumerate() {
+        for (s, &i) in factor.slots.iter().enumerate() {
+            touches[i].push((f, s));
+        }
+    }
+    // A summed dim on one slot is a product with the ones vector.
+    for i in 0..net.indices.len() {
+        let free = net.output.contains(&i);
+        match (touches[i].len(), free) {
+            (1, false) => {
+                let f = net.factors.len();
+                net.factors.push(Factor { expr: Expr::new(Kind::Ones, vec![net.indices[i].clone()]), slots: vec![i] });
+                touches[i].push((f, 0));
+            }
+            (2, false) | (1, true) => {}
+            _ => return None,
+        }
+    }
+    let mut scalars: Vec<Expr> = Vec::new();
+    let mut seen = vec![false; net.factors.len()];
+    let mut parts: Vec<(Expr, Vec<usize>)> = Vec::new(); // value and its free indices in order
+    for start in 0..net.factors.len() {
+        if seen[start] {
+            continue;
+        }
+        if net.factors[start].expr.order() == 0 {
+            seen[start] = true;
+            scalars.push(net.factors[start].expr.clone());
+            continue;
+        }
+        let (value, free) = chain(&net, &touches, start, &mut seen)?;
+        if free.is_empty() {
+            scalars.push(value);
+        } else {
+            parts.push((value, free));
+        }
+    }
+    let body = match parts.as_slice() {
+        [] => None,
+        [(v, free)] if *free == net.output => Some(v.clone()),
+        [(v, free)] if free.len() == 2 && free[0] == net.output[1] && free[1] == net.output[0] => {
+            Some(transpose(v.clone()))
+        }
+        [(a, fa), (c, fc)] if fa.len() == 1 && fc.len() == 1 => {
+            if net.output == [fa[0], fc[0]] {
+                Some(product(a.clone(), transpose(c.clone())))
+            } else if net.output == [fc[0], fa[0]] {
+                Some(product(c.clone(), transpose(a.clone())))
+            } else {
+                None
+            }
+        }
+        _ => return None,
+    };
+    let mut acc: Option<Expr> = None;
+    for s in scalars {
+        acc = Some(match acc {
+            None => s,
+            Some(a) => product(a, s),
+        });
+    }
+    match (acc, body) {
+        (None, None) => None,
+        (Some(s), None) => Some(s),
+        (None, Some(b)) => Some(b),
+        (Some(s), Some(b)) => Some(product(s, b)),
+    }
+}
+
+/// Walks the chain through `start`: its classic value and its free indices, in the
+/// order the value's dims take them.
+fn chain(
+    net: &Network,
+    touches: &[Vec<(usize, usize)>],
+    start: usize,
+    seen: &mut [bool],
+) -> Option<(Expr, Vec<usize>)> {
+    // Find an end: a factor with a slot that leads nowhere (free) or a vector.
+    let next_of = |f: usize, s: usize| -> Option<(usize, usize)> {
+        let i = net.factors[f].slots[s];
+        touches[i].iter().copied().find(|&(g, t)| (g, t) != (f, s))
+    };
+    let mut component = vec![start];
+    let mut k = 0;
+    while k < component.len() {
+        let f = component[k];
+        for s in 0..net.factors[f].slots.len() {
+            if let Some((g, _)) = next_of(f, s) {
+                if !component.contains(&g) {
+                    component.push(g);
+                }
+            }
+        }
+        k += 1;
+    }
+    let end = component.iter().copied().find(|&f| {
+        let n = net.factors[f].slots.len();
+        n == 1 || (0..n).any(|s| next_of(f, s).is_none())
+    });
+    let Some(first) = end else {
+        // A cycle: tr(M1 M2 …), entered through slot 1 of the first matrix.
+        let (value, _) = walk(net, touches, start, 0, seen, &next_of)?;
+        let value = Expr::new(Kind::Trace(Box::new(value)), vec![]);
+        return Some((value, vec![]));
+    };
+    // Enter the end through its dangling slot (a free index, or nothing for a vector).
+    let n = net.factors[first].slots.len();
+    let entry = if n == 1 { None } else { (0..n).find(|&s| next_of(first, s).is_none()) };
+    match entry {
+        None => {
+            // A vector start: it is a row (vᵀ) unless it stands alone.
+            seen[first] = true;
+            let v = net.factors[first].expr.clone();
+            let slot = 0;
+            let free_alone = next_of(first, slot).is_none();
+            if free_alone {
+                return Some((v, vec![net.factors[first].slots[0]]));
+            }
+            let (g, t) = next_of(first, slot)?;
+            let (rest, tail_free) = walk_from(net, touches, g, t, seen, &next_of)?;
+            let value = product(transpose(v), rest);
+            let value = if value.order() == 2 && value.shape[0] == Dim::Iota { transpose(value) } else { value };
+            Some((value, tail_free))
+        }
+        Some(s) => {
+            let head_free = net.factors[first].slots[s];
+            let (value, mut tail_free) = walk_from(net, touches, first, s, seen, &next_of)?;
+            tail_free.insert(0, head_free);
+            Some((value, tail_free))
+        }
+    }
+}
+
+type NextOf<'a> = dyn Fn(usize, usize) -> Option<(usize, usize)> + 'a;
+
+/// From factor `f` entered through slot `s`: the product up to the chain's end, and the
+/// free index it ends on (if any).
+fn walk_from(
+    net: &Network,
+    touches: &[Vec<(usize, usize)>],
+    f: usize,
+    s: usize,
+    seen: &mut [bool],
+    next_of: &NextOf,
+) -> Option<(Expr, Vec<usize>)> {
+    let (value, end) = walk(net, touches, f, s, seen, next_of)?;
+    Some((value, end.into_iter().collect()))
+}
+
+fn walk(
+    net: &Network,
+    _touches: &[Vec<(usize, usize)>],
+    mut f: usize,
+    mut s: usize,
+    seen: &mut [bool],
+    next_of: &NextOf,
+) -> Option<(Expr, Option<usize>)> {
+    let mut acc: Option<Expr> = None;
+    loop {
+        if seen[f] {
+            return acc.map(|a| (a, None));
+        }
+        seen[f] = true;
+        let e = net.factors[f].expr.clone();
+        let n = net.factors[f].slots.len();
+        let (piece, exit) = if n == 1 {
+            (e, None)
+        } else {
+            let piece = if s == 0 { e } else { transpose(e) };
+            (piece, Some(1 - s))
+        };
+        acc = Some(match acc {
+            None => piece,
+            Some(a) => product(a, piece),
+        });
+        let Some(out) = exit else { return acc.map(|a| (a, None)) };
+        match next_of(f, out) {
+            None => return acc.map(|a| (a, Some(net.factors[f].slots[out]))),
+            Some((g, t)) => {
+                if seen[g] {
+                    return acc.map(|a| (a, None));
+                }
+                f = g;
+                s = t;
+            }
+        }
+    }
+}
+
+/// Joins factors on the same indices into one: `A(i,j) B(i,j)` → `(A ⊙ B)(i,j)`,
+/// `A(i,j) B(j,i)` → `(A ⊙ Bᵀ)(i,j)`, and `v(i) I(i,j)` → `diag(v)(i,j)`.
+fn fuse(mut net: Network) -> Network {
+    'again: loop {
+        let n = net.factors.len();
+        for f in 0..n {
+            for g in 0..n {
+                if f == g {
+                    continue;
+                }
+                let (a, c) = (&net.factors[f], &net.factors[g]);
+                // v(i) I(i,j) → diag(v)(i,j)
+                if a.expr.order() == 1 && c.expr.kind == Kind::Identity && c.slots[0] != c.slots[1] {
+                    if let Some(p) = c.slots.iter().position(|&s| s == a.slots[0]) {
+                        let d = a.expr.shape[0].clone();
+                        let diag = Expr::new(Kind::Diag(Box::new(a.expr.clone())), vec![d.clone(), d]);
+                        let slots = if p == 0 { c.slots.clone() } else { vec![c.slots[1], c.slots[0]] };
+                        net.factors[g] = Factor { expr: diag, slots };
+                        net.factors.remove(f);
+                        continue 'again;
+                    }
+                }
+                if a.expr.order() == 0 || a.expr.order() != c.expr.order() {
+                    continue;
+                }
+                let same = a.slots == c.slots;
+                let swapped = a.slots.len() == 2 && a.slots[0] == c.slots[1] && a.slots[1] == c.slots[0];
+                let distinct = a.slots.len() < 2 || a.slots[0] != a.slots[1];
+                if (same || swapped) && distinct && f < g {
+                    let other = if same { c.expr.clone() } else { transpose(c.expr.clone()) };
+                    let shape = a.expr.shape.clone();
+                    let fused = Expr::new(Kind::Hadamard(Box::new(a.expr.clone()), Box::new(other)), shape);
+                    let slots = a.slots.clone();
+                    net.factors[f] = Factor { expr: fused, slots };
+                    net.factors.remove(g);
+                    continue 'again;
+                }
+            }
+        }
+        return net;
+    }
+}
