@@ -160,6 +160,11 @@ impl Differ<'_> {
                     scale(-BigRational::one(), product(product(e.clone(), dx), e.clone()))
                 }
             }),
+            // d||x||² = 2 x · dx, without the square root.
+            Kind::Power(x, k) if *k == int(2) && matches!(x.kind, Kind::Norm(_)) => {
+                let Kind::Norm(inner) = &x.kind else { unreachable!() };
+                self.d(inner)?.map(|di| scale(int(2), Expr::new(Kind::Dot(inner.clone(), b(di)), vec![])))
+            }
             Kind::Power(x, k) => match self.d(x)? {
                 None => None,
                 Some(dx) if x.is_scalar() => {

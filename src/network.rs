@@ -555,7 +555,10 @@ pub(crate) fn render_network_checked(
     let printer = Printer { style };
     let mut parts: Vec<String> = Vec::new();
     for f in net.factors.iter().filter(|f| f.expr.order() == 0) {
-        parts.push(printer.at(&f.expr, crate::render::POST));
+        // A scalar named like a portion (`λ_1`) is embedded so that it stays a name.
+        let text = printer.at(&f.expr, crate::render::POST);
+        let digit_named = matches!(&f.expr.kind, Kind::Var(n) if digit_subscripted(n));
+        parts.push(if digit_named { format!("{{{text}}}") } else { text });
     }
     let tag = |f: usize| tagged.contains(&keys[f]).then(|| rank[f]);
     for item in &seq {

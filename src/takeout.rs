@@ -200,6 +200,38 @@ pub fn terms_to_expr(terms: &[Term], shape: &Shape) -> Expr {
 /// A network that is a product of chains of vectors and matrices, in classic notation:
 /// `A_1[Ā_2 x]` → `Ax`, `[x̄ A_1]A_2` → `Aᵀx`, `a b` → `abᵀ`, a cycle → `tr(…)`.
 pub fn raise(net: &Network) -> Option<Expr> {
+    raise_chains(net).or_else(|| raise_hadamard(net))
+}
+
+/// `F ⊙ R` where F is a factor on exactly the result's dims and R the rest:
+/// `[B_1 G_1][Ḡ_2 W_2][B_2 W_1]` → `B ⊙ (GWᵀ)` (tutorial eq. 48).
+fn raise_hadamard(net: &Network) -> Option<Expr> {
+    if net.output.len() != 2 || net.output[0] == net.output[1] {
+        return None;
+    }
+    for (k, f) in net.factors.iter().enumerate() {
+        let swapped = f.slots.len() == 2 && f.slots[0] == net.output[1] && f.slots[1] == net.output[0];
+        if f.slots != net.output && !swapped {
+            continue;
+        }
+        let mut rest = net.clone();
+        rest.factors.remove(k);
+        if rest.factors.iter().all(|g| g.expr.order() == 0) {
+            continue;
+        }
+        if let Some(r) = raise(&rest) {
+            let left = if swapped { transpose(f.expr.clone()) } else { f.expr.clone() };
+            let shape = left.shape.clone();
+            if r.shape != shape {
+                continue;
+            }
+            return Some(Expr::new(Kind::Hadamard(Box::new(left), Box::new(r)), shape));
+        }
+    }
+    None
+}
+
+fn raise_chains(net: &Network) -> Option<Expr> {
     let mut net = fuse(net.clone());
     if net.indices.contains(&Dim::Iota) || net.factors.iter().any(|f| f.expr.order() > 2) {
         return None;
@@ -235,7 +267,14 @@ pub fn raise(net: &Network) -> Option<Expr> {
             scalars.push(net.factors[start].expr.clone());
             continue;
         }
-        let (value, free) = chain(&net, &touches, start, &mut seen)?;
+        // Orientation: a two-dim chain starts at the result's first dim; of an outer
+        // product's two chains, the second is built as a row.
+        let members = component(&net, &touches, start);
+        let free_here: Vec<usize> =
+            net.output.iter().copied().filter(|o| members.iter().any(|&f| net.factors[f].slots.contains(o))).collect();
+        let want_row = free_here.len() == 1 && net.output.len() == 2 && free_here[0] == net.output[1];
+        let prefer = net.output.first().copied();
+        let (value, free) = chain(&net, &touches, start, &mut seen, prefer, want_row)?;
         if free.is_empty() {
             scalars.push(value);
         } else {
@@ -249,10 +288,11 @@ pub fn raise(net: &Network) -> Option<Expr> {
             Some(transpose(v.clone()))
         }
         [(a, fa), (c, fc)] if fa.len() == 1 && fc.len() == 1 => {
+            let row = |e: &Expr| if e.order() == 1 { transpose(e.clone()) } else { e.clone() };
             if net.output == [fa[0], fc[0]] {
-                Some(product(a.clone(), transpose(c.clone())))
+                Some(product(a.clone(), row(c)))
             } else if net.output == [fc[0], fa[0]] {
-                Some(product(c.clone(), transpose(a.clone())))
+                Some(product(c.clone(), row(a)))
             } else {
                 None
             }
@@ -276,23 +316,14 @@ pub fn raise(net: &Network) -> Option<Expr> {
 
 /// Walks the chain through `start`: its classic value and its free indices, in the
 /// order the value's dims take them.
-fn chain(
-    net: &Network,
-    touches: &[Vec<(usize, usize)>],
-    start: usize,
-    seen: &mut [bool],
-) -> Option<(Expr, Vec<usize>)> {
-    // Find an end: a factor with a slot that leads nowhere (free) or a vector.
-    let next_of = |f: usize, s: usize| -> Option<(usize, usize)> {
-        let i = net.factors[f].slots[s];
-        touches[i].iter().copied().find(|&(g, t)| (g, t) != (f, s))
-    };
+/// The factors connected to `start`.
+fn component(net: &Network, touches: &[Vec<(usize, usize)>], start: usize) -> Vec<usize> {
     let mut component = vec![start];
     let mut k = 0;
     while k < component.len() {
         let f = component[k];
-        for s in 0..net.factors[f].slots.len() {
-            if let Some((g, _)) = next_of(f, s) {
+        for &i in &net.factors[f].slots {
+            for &(g, _) in &touches[i] {
                 if !component.contains(&g) {
                     component.push(g);
                 }
@@ -300,10 +331,41 @@ fn chain(
         }
         k += 1;
     }
-    let end = component.iter().copied().find(|&f| {
-        let n = net.factors[f].slots.len();
-        n == 1 || (0..n).any(|s| next_of(f, s).is_none())
-    });
+    component
+}
+
+fn chain(
+    net: &Network,
+    touches: &[Vec<(usize, usize)>],
+    start: usize,
+    seen: &mut [bool],
+    prefer: Option<usize>,
+    want_row: bool,
+) -> Option<(Expr, Vec<usize>)> {
+    let next_of = |f: usize, s: usize| -> Option<(usize, usize)> {
+        let i = net.factors[f].slots[s];
+        touches[i].iter().copied().find(|&(g, t)| (g, t) != (f, s))
+    };
+    let component = component(net, touches, start);
+    // The ends: a vector, or a matrix with a slot that leads nowhere (a free dim).
+    let ends: Vec<usize> = component
+        .iter()
+        .copied()
+        .filter(|&f| {
+            let n = net.factors[f].slots.len();
+            n == 1 || (0..n).any(|s| next_of(f, s).is_none())
+        })
+        .collect();
+    let dangling =
+        |f: usize| (0..net.factors[f].slots.len()).find(|&s| next_of(f, s).is_none()).map(|s| net.factors[f].slots[s]);
+    let end = if want_row {
+        ends.iter().copied().find(|&f| net.factors[f].slots.len() == 1).or(ends.first().copied())
+    } else {
+        ends.iter()
+            .copied()
+            .find(|&f| net.factors[f].slots.len() == 2 && prefer.is_some() && dangling(f) == prefer)
+            .or(ends.first().copied())
+    };
     let Some(first) = end else {
         // A cycle: tr(M1 M2 …), entered through slot 1 of the first matrix.
         let (value, _) = walk(net, touches, start, 0, seen, &next_of)?;
@@ -326,7 +388,8 @@ fn chain(
             let (g, t) = next_of(first, slot)?;
             let (rest, tail_free) = walk_from(net, touches, g, t, seen, &next_of)?;
             let value = product(transpose(v), rest);
-            let value = if value.order() == 2 && value.shape[0] == Dim::Iota { transpose(value) } else { value };
+            let value =
+                if !want_row && value.order() == 2 && value.shape[0] == Dim::Iota { transpose(value) } else { value };
             Some((value, tail_free))
         }
         Some(s) => {
