@@ -264,6 +264,7 @@ impl Printer {
                 }
                 (out, SUM)
             }
+            Kind::Scale(c, _) if c.is_zero() => ("0".into(), ATOM),
             Kind::Scale(c, x) => {
                 if c.is_negative() {
                     let pos = negate(e);
