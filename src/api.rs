@@ -335,7 +335,7 @@ fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<D
         let mut shape = f.expr.shape.clone();
         shape.extend(info.shape.iter().cloned());
         let terms = match d {
-            Some(d) => crate::takeout::take_out(&d, &name),
+            Some(d) => crate::takeout::take_out(&d, &name)?,
             None => vec![],
         };
         let expr = crate::takeout::terms_to_expr(&terms, &shape);

@@ -606,6 +606,16 @@ impl Elab {
         }
     }
 
+    /// Does this juxtaposition apply a declared function (`f(X)`)?
+    fn applies_function(&self, n: &Node) -> bool {
+        match &n.kind {
+            NodeKind::Juxt(items) => {
+                items.iter().any(|i| matches!(&i.kind, NodeKind::Name(m) if self.functions.contains(&m.full())))
+            }
+            _ => false,
+        }
+    }
+
     /// A plain name of a vector: `u v w` of vectors is read as a tensor product.
     fn is_vector_name(&self, n: &Node) -> bool {
         is_plain_name(n)
@@ -660,6 +670,22 @@ impl Elab {
         let mut i = 0;
         while i < items.len() {
             if let (NodeKind::Name(name), Some(next)) = (&items[i].kind, items.get(i + 1)) {
+                // `f(X)ᵀ`, `f(X)⁻¹`: the call binds before the postfix operators.
+                if let Some((arg, ops)) = peel_postfix(next) {
+                    if !name.diff && self.functions.contains(&name.full()) && !ops.is_empty() {
+                        let a = self.expr(arg)?;
+                        let shape = a.shape.clone();
+                        let func = Func::Declared(name.full());
+                        let mut e = Expr::new(Kind::Func { func, derivative: 0, arg: boxed(a) }, shape);
+                        for (op, op_span) in ops.into_iter().rev() {
+                            e = self.apply_postfix(op, op_span, e, items[i].span.join(next.span))?;
+                        }
+                        let joined = Node::new(NodeKind::Iota, items[i].span.join(next.span));
+                        factors.push((joined, Some(e)));
+                        i += 2;
+                        continue;
+                    }
+                }
                 if let NodeKind::Paren(arg) = &next.kind {
                     if !name.diff && self.functions.contains(&name.full()) {
                         let a = self.expr(arg)?;
@@ -932,14 +958,19 @@ impl Elab {
         } else {
             a
         };
+        self.apply_postfix(op, op_span, a, span).map_err(|e| e.or_span(arg.span))
+    }
+
+    fn apply_postfix(&mut self, op: &PostOp, op_span: Span, a: Expr, span: Span) -> Result<Expr> {
+        let arg_span = span;
         match op {
             PostOp::Transpose => self.transpose(a, op_span),
-            PostOp::Inverse => self.inverse(a, arg.span),
+            PostOp::Inverse => self.inverse(a, arg_span),
             PostOp::InvTranspose => {
-                let inv = self.inverse(a, arg.span)?;
+                let inv = self.inverse(a, arg_span)?;
                 self.transpose(inv, op_span)
             }
-            PostOp::Power(k) => self.power(a, k, arg.span, op_span),
+            PostOp::Power(k) => self.power(a, k, arg_span, op_span),
             PostOp::HPower(p) => {
                 let shape = a.shape.clone();
                 Ok(Expr::new(Kind::HPower(boxed(a), p.clone()), shape))
@@ -1437,7 +1468,7 @@ impl Elab {
                 }
                 Ok(first.0.iter().map(|&h| b.find(h)).collect())
             }
-            NodeKind::Paren(inner) if is_group(inner) => {
+            NodeKind::Paren(inner) if is_group(inner) && !self.applies_function(inner) => {
                 let items: Vec<&Node> = match &inner.kind {
                     NodeKind::Juxt(items) => items.iter().collect(),
                     _ => vec![inner.as_ref()],
@@ -1782,6 +1813,20 @@ fn read_number(text: &str, span: Span) -> Result<BigRational> {
         return Ok(crate::parse::superscript_value(text));
     }
     crate::parse::read_number(text, span)
+}
+
+/// `(X)ᵀ⁻¹` → the parenthesised argument and the postfix operators, innermost last.
+fn peel_postfix(n: &Node) -> Option<(&Node, Vec<(&PostOp, Span)>)> {
+    let mut ops = Vec::new();
+    let mut cur = n;
+    while let NodeKind::Postfix { op, op_span, arg } = &cur.kind {
+        ops.push((op, *op_span));
+        cur = arg;
+    }
+    match &cur.kind {
+        NodeKind::Paren(inner) => Some((inner.as_ref(), ops)),
+        _ => None,
+    }
 }
 
 /// A divisor that can only be a scalar expression of its names.

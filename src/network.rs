@@ -207,6 +207,16 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
             m.output = x.output.clone();
             identify(m, &pairs)
         })?,
+        Kind::HDiv(a, b) => {
+            // a ⊘ b = a ⊙ b^{⊙-1}: linear in a.
+            let inv = Expr::new(Kind::HPower(b.clone(), -BigRational::one()), b.shape.clone());
+            cross(lower_or_keep(a), keep(&inv), |x, y| {
+                let (mut m, off) = merge(x, y);
+                let pairs: Vec<(usize, usize)> = x.output.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
+                m.output = x.output.clone();
+                identify(m, &pairs)
+            })?
+        }
         Kind::Kron(a, b) => cross(lower_or_keep(a), lower_or_keep(b), |x, y| {
             let (mut m, off) = merge(x, y);
             m.output = x.output.iter().copied().chain(y.output.iter().map(|q| q + off)).collect();

@@ -20,12 +20,21 @@ const MAX_PERMUTATIONS: usize = 5040;
 
 /// The terms of `d` that hold `dvar`, with dX taken out: Σ coefficient · G, where each
 /// G has the dims `prefix` (the function's dims) and then X's dims.
-pub fn take_out(d: &Expr, var: &str) -> Vec<Term> {
+pub fn take_out(d: &Expr, var: &str) -> crate::Result<Vec<Term>> {
     let mut out = Vec::new();
     for term in lower(d) {
         let holds: Vec<usize> = (0..term.net.factors.len())
             .filter(|&k| matches!(&term.net.factors[k].expr.kind, Kind::Diff(n) if n == var))
             .collect();
+        // dX hidden inside a factor kept whole would be lost: refuse rather than be wrong.
+        let hidden = term.net.factors.iter().any(|f| !matches!(f.expr.kind, Kind::Diff(_)) && mentions(&f.expr, var));
+        if hidden || holds.len() > 1 {
+            return Err(crate::Error::bare(
+                crate::ErrorCode::Unsupported,
+                format!("d{var} could not be taken out of a term of the differential"),
+            )
+            .hint("this is a limitation of bracket; please report the input"));
+        }
         let [k] = holds.as_slice() else { continue };
         let mut net = term.net.clone();
         let dx = net.factors.remove(*k);
@@ -46,7 +55,15 @@ pub fn take_out(d: &Expr, var: &str) -> Vec<Term> {
         net.output = output;
         out.push(Term { coef: term.coef, net: tidy(net) });
     }
-    merge_terms(out)
+    Ok(merge_terms(out))
+}
+
+/// Does `e` contain `dvar`?
+fn mentions(e: &Expr, var: &str) -> bool {
+    match &e.kind {
+        Kind::Diff(n) => n == var,
+        _ => e.children().into_iter().any(|c| mentions(c, var)),
+    }
 }
 
 /// Adds up terms whose networks are equal up to relabelling.

@@ -73,8 +73,12 @@ fn section_5_6_jacobian_of_x_xt_entrywise() {
     let shown = derive("", "x x^T", "x", "(I ⊗ x)_{132} + x ⊗ I");
     assert!(!shown.is_empty());
     let j = jacobian("x: vector(3); x x^T", &["x"]).unwrap().remove(0);
-    let v = bracket::evaluate(&format!("x: vector(3); {}", render(&j.answer.expr, Format::Ascii)), &[("x".into(), "[1, 2, 3]".into())], 1)
-        .unwrap();
+    let v = bracket::evaluate(
+        &format!("x: vector(3); {}", render(&j.answer.expr, Format::Ascii)),
+        &[("x".into(), "[1, 2, 3]".into())],
+        1,
+    )
+    .unwrap();
     let x = [1i64, 2, 3];
     for i in 0..3 {
         for jj in 0..3 {
