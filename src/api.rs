@@ -311,6 +311,13 @@ pub fn jacobian<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>>
     derivatives(&f, text, wrt)
 }
 
+/// Derivatives of `f` (an expression of `model`) by each variable: the gradient for a
+/// scalar f, else the Jacobian.
+pub fn derivatives_of<S: AsRef<str>>(model: &Model, f: &Expr, wrt: &[S]) -> Result<Vec<Derivative>> {
+    let answer = Answer { model: model.clone(), expr: f.clone() };
+    derivatives(&answer, &model.source, wrt)
+}
+
 fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
     let mut out = Vec::new();
     for w in wrt {

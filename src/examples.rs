@@ -93,6 +93,40 @@ fn example_section(stem: &str, text: &str) -> String {
     if n >= 2 {
         let _ = write!(s, "\nNumeric check, expression 1 against the others: {}\n", check(&model));
     }
+    for q in &model.queries {
+        s.push_str(&derivative_rows(&model, &q.expr, &q.wrt));
+    }
+    s
+}
+
+/// The derivatives a `grad f wrt X, …` query asks for, with their numeric checks.
+fn derivative_rows(model: &crate::Model, f: &crate::Expr, wrt: &[String]) -> String {
+    let mut s = String::new();
+    let what = if f.is_scalar() { "∇" } else { "J" };
+    let f_text = render(f, Format::Unicode);
+    match crate::api::derivatives_of(model, f, wrt) {
+        Err(e) => {
+            let _ = write!(s, "\nError:\n\n```text\n{}```\n", e.render(&model.source));
+        }
+        Ok(ds) => {
+            let _ = write!(s, "\n| derivative of `{f_text}` | result | bracket | check (five-point differences, 3 points) |\n|---|---|---|---|\n");
+            for d in ds {
+                let check = match crate::check::check_derivative(&d.answer.model, f, &d.wrt, &d.answer.expr, 3) {
+                    Ok(e) if e < 1e-9 => "relative error < 1e-9".to_string(),
+                    Ok(e) if e < 1e-6 => "relative error < 1e-6".to_string(),
+                    Ok(e) => format!("**relative error {e:.1e}**"),
+                    Err(e) => format!("**not checked: {}**", e.message),
+                };
+                let _ = writeln!(
+                    s,
+                    "| {what}_{} | `{}` | `{}` | {check} |",
+                    d.wrt,
+                    d.answer.render(Format::Unicode).replace('|', "\\|"),
+                    d.answer.render(Format::Bracket).replace('|', "\\|"),
+                );
+            }
+        }
+    }
     s
 }
 

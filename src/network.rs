@@ -831,8 +831,12 @@ pub fn as_outer_product(net: &Network) -> Option<Expr> {
     if ones || net.factors.is_empty() || distinct.len() != slots.len() || net.output.len() != slots.len() {
         return None;
     }
+    // Factors in the order their dims first appear in the result: `x ⊗ I`, not `(I ⊗ x)_{312}`.
+    let mut order: Vec<&Factor> = net.factors.iter().collect();
+    order.sort_by_key(|f| f.slots.iter().filter_map(|s| net.output.iter().position(|o| o == s)).min());
+    let slots: Vec<usize> = order.iter().flat_map(|f| f.slots.iter().copied()).collect();
     let mut acc: Option<Expr> = None;
-    for f in &net.factors {
+    for f in order {
         acc = Some(match acc {
             None => f.expr.clone(),
             Some(a) => {
