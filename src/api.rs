@@ -278,6 +278,8 @@ fn greek_letters(name: &str) -> String {
 /// The derivative of a function by one variable: `df = G ·_k dX`.
 #[derive(Clone, Debug)]
 pub struct Derivative {
+    /// The function differentiated.
+    pub function: Expr,
     /// The variable.
     pub wrt: String,
     /// G: the gradient (shape of X) for a scalar function, else the Jacobian (the
@@ -346,7 +348,7 @@ fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<D
             None => vec![],
         };
         let expr = crate::takeout::terms_to_expr(&terms, &shape);
-        out.push(Derivative { wrt: name, answer: Answer { model: f.model.clone(), expr } });
+        out.push(Derivative { function: f.expr.clone(), wrt: name, answer: Answer { model: f.model.clone(), expr } });
     }
     Ok(out)
 }
@@ -359,4 +361,27 @@ pub fn differential_of(text: &str) -> Result<Answer> {
     let d = crate::diff::differential(&f.expr, &f.model, &vars)?;
     let expr = d.unwrap_or_else(|| crate::diff::zero(f.expr.shape.clone()));
     Ok(Answer { model: f.model, expr })
+}
+
+/// Answers the `grad J wrt W, b` queries of a program, in order.
+///
+/// ```
+/// let ds = bracket::answer_queries("h = A x; J = h^T h; grad J wrt x").unwrap();
+/// assert_eq!(ds[0].wrt, "x");
+/// ```
+pub fn answer_queries(text: &str) -> Result<Vec<Derivative>> {
+    let model = read(text)?;
+    if model.queries.is_empty() {
+        return Err(Error::new(
+            ErrorCode::Usage,
+            "name the variables with --wrt, or end the input with `grad J wrt W, b`",
+            crate::Span::new(0, text.len()),
+        )
+        .hint("e.g. `bracket grad 'x^T A x' --wrt x`"));
+    }
+    let mut out = Vec::new();
+    for q in &model.queries {
+        out.extend(derivatives_of(&model, &q.expr, &q.wrt)?);
+    }
+    Ok(out)
 }

@@ -22,7 +22,9 @@ mod render;
 pub use network::{einsum_spec, lower, render_network, tidy, to_bracket, Term};
 pub use render::{py_name, render, render_numpy, Format};
 mod api;
-pub use api::{derivatives_of, differential_of, evaluate, grad, jacobian, simplify, Answer, Derivative, Evaluation};
+pub use api::{
+    answer_queries, derivatives_of, differential_of, evaluate, grad, jacobian, simplify, Answer, Derivative, Evaluation,
+};
 pub use limits::MAX_INPUT_BYTES;
 mod examples;
 pub use examples::regenerate_examples;

@@ -39,8 +39,8 @@ enum Command {
         /// The function, with optional declarations and definitions before it.
         #[arg(allow_hyphen_values = true)]
         expr: String,
-        /// A variable (repeat for several).
-        #[arg(long = "wrt", required = true)]
+        /// A variable (repeat for several); without it, the input's `grad J wrt …` queries.
+        #[arg(long = "wrt")]
         wrt: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "unicode")]
@@ -54,8 +54,8 @@ enum Command {
         /// The function.
         #[arg(allow_hyphen_values = true)]
         expr: String,
-        /// A variable (repeat for several).
-        #[arg(long = "wrt", required = true)]
+        /// A variable (repeat for several); without it, the input's `grad J wrt …` queries.
+        #[arg(long = "wrt")]
         wrt: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "unicode")]
@@ -145,12 +145,18 @@ fn run(command: Command) -> Result<(), (Error, String)> {
         Command::Grad { expr, wrt, format, check } | Command::Jacobian { expr, wrt, format, check } => {
             let expr = text_of(expr)?;
             let jac = matches!(&command_kind, Kind::Jacobian);
-            let result = if jac { bracket::jacobian(&expr, &wrt) } else { bracket::grad(&expr, &wrt) };
+            let result = if wrt.is_empty() {
+                bracket::answer_queries(&expr)
+            } else if jac {
+                bracket::jacobian(&expr, &wrt)
+            } else {
+                bracket::grad(&expr, &wrt)
+            };
             let derivatives = result.map_err(|e| (e, expr.clone()))?;
             let mut json = Vec::new();
             for d in &derivatives {
                 let error = if check {
-                    let f = d.answer.model.main_expr().expect("a function").clone();
+                    let f = d.function.clone();
                     let e = bracket::check_derivative(&d.answer.model, &f, &d.wrt, &d.answer.expr, 3)
                         .map_err(|e| (e, expr.clone()))?;
                     Some(e)

@@ -148,3 +148,19 @@ fn check_on_the_command_line() {
     let err: f64 = line.split_whitespace().nth(3).unwrap().parse().unwrap();
     assert!(err < 1e-6, "{line}");
 }
+
+#[test]
+fn a_program_with_a_grad_query() {
+    let program = "f: elementwise\nh = f(X W + 1 b^T)\nJ = 1/2 (h - Y) · (h - Y)\ngrad J wrt W, b";
+    let ds = bracket::answer_queries(program).unwrap();
+    assert_eq!(ds.iter().map(|d| d.wrt.as_str()).collect::<Vec<_>>(), ["W", "b"]);
+    for d in &ds {
+        let err = check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3).unwrap();
+        assert!(err < 1e-6, "∇_{} = {}: {err:e}", d.wrt, d.answer.render(Format::Unicode));
+    }
+    let out =
+        std::process::Command::new(env!("CARGO_BIN_EXE_bracket")).args(["grad", program, "--check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("∇_W = Xᵀ(") && text.contains("∇_b = "), "{text}");
+}
