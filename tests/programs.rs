@@ -1,0 +1,89 @@
+//! Whole small programs (EXAMPLES.md "Concrete unrolled checks", tutorial §6.2–6.4):
+//! every parameter's gradient agrees with finite differences on random data.
+
+use bracket::{answer_queries, check_derivative, Format};
+
+fn check_program(program: &str) {
+    let ds = answer_queries(program).unwrap_or_else(|e| panic!("{}", e.render(program)));
+    assert!(!ds.is_empty());
+    for d in &ds {
+        let err = check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)
+            .unwrap_or_else(|e| panic!("∇_{}: {e}", d.wrt));
+        assert!(err < 1e-6, "∇_{} = {}\nrelative error {err:e}", d.wrt, d.answer.render(Format::Unicode));
+    }
+}
+
+#[test]
+fn two_layer_tanh_mlp_with_l2() {
+    check_program(
+        "N, λ: scalar
+         A1 = X W1 + 1 b1^T
+         Z1 = tanh(A1)
+         A2 = Z1 W2 + 1 b2^T
+         Z2 = tanh(A2)
+         J = 1/(2N) (Z2 - Y) · (Z2 - Y) + λ/2 (W1 · W1 + W2 · W2)
+         grad J wrt W1, b1, W2, b2",
+    );
+}
+
+#[test]
+fn two_layer_softmax_classifier() {
+    check_program(
+        "N: scalar
+         A1 = X W1 + 1 b1^T
+         Z1 = tanh(A1)
+         A2 = Z1 W2 + 1 b2^T
+         Z2 = s^1(A2)
+         J = -1/N ln(Z2) · Y
+         grad J wrt W1, b1, W2, b2",
+    );
+}
+
+#[test]
+fn rnn_unrolled_three_steps() {
+    check_program(
+        "N: scalar
+         Z0 = tanh(X0 U + 1 b^T)
+         A1 = Z0 W + X1 U + 1 b^T
+         Z1 = tanh(A1)
+         O1 = Z1 V + 1 c^T
+         A2 = Z1 W + X2 U + 1 b^T
+         Z2 = tanh(A2)
+         O2 = Z2 V + 1 c^T
+         A3 = Z2 W + X3 U + 1 b^T
+         Z3 = tanh(A3)
+         O3 = Z3 V + 1 c^T
+         J = -1/N (ln(s^1(O1)) · Y1 + ln(s^1(O2)) · Y2 + ln(s^1(O3)) · Y3)
+         grad J wrt W, U, b, V, c",
+    );
+}
+
+#[test]
+fn row_wise_softmax_differential() {
+    // dZ_im = Σ_j ∇s(A_i·)_jm dA_ij, checked as a Jacobian.
+    let d = bracket::jacobian("s^1(A)", &["A"]).unwrap().remove(0);
+    let err = check_derivative(&d.answer.model, &d.function, "A", &d.answer.expr, 3).unwrap();
+    assert!(err < 1e-6, "{}: {err:e}", d.answer.render(Format::Unicode));
+}
+
+#[test]
+fn canonical_forms_of_networks() {
+    use bracket::{canonical, read, Kind};
+    let net = |src: &str| -> bracket::Network {
+        let m = read(src).unwrap();
+        match &m.main_expr().unwrap().kind {
+            Kind::Network(n) => (**n).clone(),
+            other => panic!("not a network: {other:?}"),
+        }
+    };
+    // Equal networks, written in other orders, with repeated factors.
+    let a = canonical(&net("A, B, C: matrix(n, n); [Ā_1 B_1][Ā_2 C_1] B_2 C_2")).0;
+    let b = canonical(&net("A, B, C: matrix(n, n); B_2 [Ā_2 C_1] [B_1 Ā_1] C_2")).0;
+    assert_eq!(a, b);
+    let x1 = canonical(&net("a: vector(n); X: matrix(n, n); [a X̄_1][X̄_2 X@2_2][X@2_1 ā]")).0;
+    let x2 = canonical(&net("a: vector(n); X: matrix(n, n); [X@2_1 ā][a X̄_1][X̄_2 X@2_2]")).0;
+    assert_eq!(x1, x2);
+    // The two groupings of §2.4 are different networks.
+    let c = canonical(&net("A, B, C: matrix(n, n); [B̄_1 C_1][Ā_1 B_2] A_2 C_2")).0;
+    assert_ne!(a, c);
+}
