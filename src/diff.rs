@@ -18,7 +18,14 @@ use num_traits::{One, Zero};
 
 /// The differential of `e` in the variables `vars`; `None` is zero.
 pub fn differential(e: &Expr, model: &Model, vars: &IndexSet<String>) -> Result<Option<Expr>> {
-    let mut d = Differ { model, vars, depth: 0 };
+    let mut d = Differ { model, vars, depth: 0, through_definitions: true };
+    d.d(e)
+}
+
+/// As [`differential`], but a defined name `h` is a variable of its own (`dh`), not
+/// differentiated through: one local step of backpropagation.
+pub fn local_differential(e: &Expr, model: &Model, vars: &IndexSet<String>) -> Result<Option<Expr>> {
+    let mut d = Differ { model, vars, depth: 0, through_definitions: false };
     d.d(e)
 }
 
@@ -26,6 +33,7 @@ struct Differ<'a> {
     model: &'a Model,
     vars: &'a IndexSet<String>,
     depth: usize,
+    through_definitions: bool,
 }
 
 fn b(e: Expr) -> Box<Expr> {
@@ -118,7 +126,9 @@ impl Differ<'_> {
         Ok(match &e.kind {
             Kind::Var(n) => {
                 if let Some((_, def)) = self.model.definitions.iter().find(|(m, _)| m == n) {
-                    return self.d(def);
+                    if self.through_definitions {
+                        return self.d(def);
+                    }
                 }
                 self.vars.contains(n).then(|| Expr::new(Kind::Diff(n.clone()), shape))
             }

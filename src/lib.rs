@@ -34,3 +34,6 @@ mod takeout;
 pub use check::check_derivative;
 pub use diff::differential;
 pub use takeout::{canonical, merge_terms, raise, take_out, terms_to_expr};
+mod backprop;
+pub use backprop::{backprop, evaluate_backprop, seed_name, Equation};
+pub use diff::local_differential;

@@ -145,13 +145,10 @@ fn run(command: Command) -> Result<(), (Error, String)> {
         Command::Grad { expr, wrt, format, check } | Command::Jacobian { expr, wrt, format, check } => {
             let expr = text_of(expr)?;
             let jac = matches!(&command_kind, Kind::Jacobian);
-            let result = if wrt.is_empty() {
-                bracket::answer_queries(&expr)
-            } else if jac {
-                bracket::jacobian(&expr, &wrt)
-            } else {
-                bracket::grad(&expr, &wrt)
-            };
+            if wrt.is_empty() {
+                return backprop(&expr, format, check);
+            }
+            let result = if jac { bracket::jacobian(&expr, &wrt) } else { bracket::grad(&expr, &wrt) };
             let derivatives = result.map_err(|e| (e, expr.clone()))?;
             let mut json = Vec::new();
             for d in &derivatives {
@@ -241,4 +238,69 @@ fn format_of(f: OutputFormat) -> Format {
 fn say(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{text}");
+}
+
+/// The backpropagation equations of a program, optionally checked: each parameter's
+/// gradient from the equations against the direct gradient, and that against finite
+/// differences.
+fn backprop(expr: &str, format: OutputFormat, check: bool) -> Result<(), (Error, String)> {
+    let fail = |e: Error| (e, expr.to_string());
+    let equations = bracket::backprop(expr).map_err(fail)?;
+    let loss =
+        bracket::read(expr).ok().and_then(|m| m.queries.first().map(|q| bracket::render(&q.expr, Format::Unicode)));
+    let loss = loss.unwrap_or_else(|| "J".into());
+    let errors = if check { Some(check_backprop(expr, &equations, &loss).map_err(fail)?) } else { None };
+    match format {
+        OutputFormat::Json => {
+            let list: Vec<serde_json::Value> = equations
+                .iter()
+                .map(|eq| {
+                    let mut v = eq.answer.json();
+                    v["target"] = serde_json::Value::String(eq.target.clone());
+                    v["parameter"] = serde_json::Value::Bool(eq.parameter);
+                    if let Some(e) = errors.as_ref().and_then(|m| m.get(&eq.target)) {
+                        v["check"] = serde_json::json!({"relative_error": e});
+                    }
+                    v
+                })
+                .collect();
+            say(&serde_json::json!({"input": expr, "equations": list}).to_string());
+        }
+        other => {
+            for eq in &equations {
+                say(&format!("∇_{{{}}}{loss} = {}", eq.target, eq.answer.render(format_of(other))));
+            }
+            if let Some(errors) = errors {
+                let worst = errors.values().fold(0.0f64, |m, e| m.max(*e));
+                say(&format!(
+                    "check: relative error {worst:.1e} (parameters against finite differences at 3 random points)"
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_backprop(
+    expr: &str,
+    equations: &[bracket::Equation],
+    loss: &str,
+) -> Result<indexmap::IndexMap<String, f64>, Error> {
+    let mut errors = indexmap::IndexMap::new();
+    let direct = bracket::answer_queries(expr)?;
+    for d in &direct {
+        let fd = bracket::check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)?;
+        let mut worst = fd;
+        for seed in 1..=3 {
+            let env = bracket::random_env::<f64>(&d.answer.model, bracket::Draw { seed, ..Default::default() })?;
+            let values = bracket::evaluate_backprop(equations, loss, &env)?;
+            let mine = values.get(&d.wrt).cloned().unwrap_or_else(|| ndarray::ArrayD::zeros(ndarray::IxDyn(&[])));
+            let want = bracket::eval(&d.answer.expr, &env)?;
+            let diff = (&mine - &want).iter().map(|x| x * x).sum::<f64>().sqrt();
+            let size = want.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
+            worst = worst.max(diff / size);
+        }
+        errors.insert(d.wrt.clone(), worst);
+    }
+    Ok(errors)
 }

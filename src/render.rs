@@ -176,6 +176,14 @@ impl Printer {
     }
 
     pub(crate) fn name(&self, name: &str) -> String {
+        // A backpropagation seed `∇_{Z}J` reads as one symbol only in parentheses.
+        if let Some(rest) = name.strip_prefix('∇') {
+            return match self.style {
+                Format::Ascii => format!("(nabla{rest})"),
+                Format::Latex => format!("\\left(\\nabla{}\\right)", latex_name(rest)),
+                _ => format!("({name})"),
+            };
+        }
         match self.style {
             Format::Ascii => ascii_name(name),
             Format::Latex => latex_name(name),

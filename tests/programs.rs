@@ -87,3 +87,62 @@ fn canonical_forms_of_networks() {
     let c = canonical(&net("A, B, C: matrix(n, n); [B̄_1 C_1][Ā_1 B_2] A_2 C_2")).0;
     assert_ne!(a, c);
 }
+
+#[test]
+fn backpropagation_equations_with_named_intermediates() {
+    // Tutorial §6.2: ∇_{Z_j}J = S_{j+1} W_{j+1}ᵀ, ∇_{W_j}J = Z_{j−1}ᵀ S_j + λW_j,
+    // ∇_{b_j}J = S_jᵀ1 with S_j = ∇_{A_j}J = ∇_{Z_j}J ⊙ f'(A_j).
+    let program = "N, λ: scalar
+        A1 = X W1 + 1 b1^T
+        Z1 = tanh(A1)
+        A2 = Z1 W2 + 1 b2^T
+        Z2 = tanh(A2)
+        J = 1/(2N) (Z2 - Y) · (Z2 - Y) + λ/2 (W1 · W1 + W2 · W2)
+        grad J wrt W1, b1, W2, b2";
+    let eqs = bracket::backprop(program).unwrap();
+    let shown: Vec<(String, String)> =
+        eqs.iter().map(|e| (e.target.clone(), e.answer.render(Format::Unicode))).collect();
+    let get = |t: &str| shown.iter().find(|(n, _)| n == t).map(|(_, s)| s.clone()).unwrap();
+    assert_eq!(
+        shown.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        ["Z2", "A2", "Z1", "A1", "W1", "b1", "W2", "b2"]
+    );
+    assert_eq!(get("Z1"), "(∇_{A2}J)W2ᵀ");
+    assert_eq!(get("W2"), "λW2 + Z1ᵀ(∇_{A2}J)");
+    assert_eq!(get("b1"), "(∇_{A1}J)ᵀ1");
+    // The equations, evaluated in order, give the direct gradients.
+    let direct = answer_queries(program).unwrap();
+    for d in &direct {
+        let env = bracket::random_env::<f64>(&d.answer.model, bracket::Draw::default()).unwrap();
+        let values = bracket::evaluate_backprop(&eqs, "J", &env).unwrap();
+        let want = bracket::eval(&d.answer.expr, &env).unwrap();
+        assert!(bracket::close(&values[&d.wrt], &want, 1e-9), "∇_{} differs", d.wrt);
+    }
+}
+
+#[test]
+fn rnn_backpropagation_equations_check() {
+    let program = "N: scalar
+         A1 = Z0 W + X1 U + 1 b^T
+         Z1 = tanh(A1)
+         O1 = Z1 V + 1 c^T
+         A2 = Z1 W + X2 U + 1 b^T
+         Z2 = tanh(A2)
+         O2 = Z2 V + 1 c^T
+         J = -1/N (ln(s^1(O1)) · Y1 + ln(s^1(O2)) · Y2)
+         grad J wrt W, U, b, V, c";
+    let eqs = bracket::backprop(program).unwrap();
+    let direct = answer_queries(program).unwrap();
+    for d in &direct {
+        for seed in 1..=2 {
+            let env =
+                bracket::random_env::<f64>(&d.answer.model, bracket::Draw { seed, ..Default::default() }).unwrap();
+            let values = bracket::evaluate_backprop(&eqs, "J", &env).unwrap();
+            let want = bracket::eval(&d.answer.expr, &env).unwrap();
+            assert!(bracket::close(&values[&d.wrt], &want, 1e-9), "∇_{} differs", d.wrt);
+        }
+    }
+    // ∇_{A1}J gathers the gradient from the next step and from the output.
+    let a1 = eqs.iter().find(|e| e.target == "Z1").unwrap().answer.render(Format::Unicode);
+    assert!(a1.contains("∇_{A2}J") && a1.contains("∇_{O1}J"), "{a1}");
+}
