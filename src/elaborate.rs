@@ -958,7 +958,8 @@ impl Elab {
         } else {
             a
         };
-        self.apply_postfix(op, op_span, a, span).map_err(|e| e.or_span(arg.span))
+        let _ = span;
+        self.apply_postfix(op, op_span, a, arg.span)
     }
 
     fn apply_postfix(&mut self, op: &PostOp, op_span: Span, a: Expr, span: Span) -> Result<Expr> {

@@ -68,6 +68,9 @@ fn example_section(stem: &str, text: &str) -> String {
         }
     };
     let n = model.exprs.len();
+    if n == 0 {
+        return s + &queries_section(&model, &body);
+    }
     let _ = write!(s, "| format |");
     for k in 1..=n {
         let _ = write!(s, " expression {k} |");
@@ -93,8 +96,73 @@ fn example_section(stem: &str, text: &str) -> String {
     if n >= 2 {
         let _ = write!(s, "\nNumeric check, expression 1 against the others: {}\n", check(&model));
     }
-    for q in &model.queries {
-        s.push_str(&derivative_rows(&model, &q.expr, &q.wrt));
+    s + &queries_section(&model, &body)
+}
+
+/// The answers to the input's `grad … wrt …` queries: backpropagation equations for a
+/// program with definitions, else the derivatives.
+fn queries_section(model: &crate::Model, body: &str) -> String {
+    if !model.definitions.is_empty() && !model.queries.is_empty() {
+        return backprop_rows(model, body);
+    }
+    model.queries.iter().map(|q| derivative_rows(model, &q.expr, &q.wrt)).collect()
+}
+
+/// A program's backpropagation equations, and a check of each parameter's gradient
+/// against the direct gradient and finite differences.
+fn backprop_rows(model: &crate::Model, text: &str) -> String {
+    let mut s = String::new();
+    let equations = match crate::backprop::backprop(text) {
+        Ok(e) => e,
+        Err(e) => {
+            let _ = write!(s, "\nError:\n\n```text\n{}```\n", e.render(text));
+            return s;
+        }
+    };
+    let loss = model.queries.first().map(|q| render(&q.expr, Format::Unicode)).unwrap_or_else(|| "J".into());
+    s.push_str(
+        "\nBackpropagation, from the loss down (each line one local step):\n\n| gradient | equation |\n|---|---|\n",
+    );
+    for eq in &equations {
+        let _ =
+            writeln!(s, "| ∇_{{{}}}{loss} | `{}` |", eq.target, eq.answer.render(Format::Unicode).replace('|', "\\|"));
+    }
+    s.push_str("\n| parameter | check (equations against the direct gradient, and that against five-point differences, 3 points) |\n|---|---|\n");
+    match crate::api::answer_queries(text) {
+        Err(e) => {
+            let _ = writeln!(s, "| all | **not checked: {}** |", e.message);
+        }
+        Ok(direct) => {
+            for d in direct {
+                let mut worst =
+                    match crate::check::check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            let _ = writeln!(s, "| {} | **not checked: {}** |", d.wrt, e.message);
+                            continue;
+                        }
+                    };
+                for seed in SEEDS {
+                    let env = random_env::<f64>(&d.answer.model, Draw { seed, ..Draw::default() });
+                    let pair = env.and_then(|env| {
+                        let values = crate::backprop::evaluate_backprop(&equations, &loss, &env)?;
+                        Ok((values.get(&d.wrt).cloned(), eval(&d.answer.expr, &env)?))
+                    });
+                    match pair {
+                        Ok((Some(a), b)) if close(&a, &b, 1e-9) => {}
+                        _ => worst = f64::INFINITY,
+                    }
+                }
+                let verdict = if worst < 1e-9 {
+                    "relative error < 1e-9".to_string()
+                } else if worst < 1e-6 {
+                    "relative error < 1e-6".to_string()
+                } else {
+                    format!("**relative error {worst:.1e}**")
+                };
+                let _ = writeln!(s, "| {} | {verdict} |", d.wrt);
+            }
+        }
     }
     s
 }
