@@ -2,7 +2,7 @@
 //! Exit codes: 0 success, 2 bad input or usage (with line and column), 1 internal error.
 
 use bracket::{Error, Format};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -34,36 +34,11 @@ enum Command {
         #[arg(long, value_enum, default_value = "unicode")]
         format: OutputFormat,
     },
-    /// The gradient of a scalar function by each variable: `df = G · dX`.
-    Grad {
-        /// The function, with optional declarations and definitions before it.
-        #[arg(allow_hyphen_values = true)]
-        expr: String,
-        /// A variable (repeat for several); without it, the input's `grad J wrt …` queries.
-        #[arg(long = "wrt")]
-        wrt: Vec<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "unicode")]
-        format: OutputFormat,
-        /// Compare with central finite differences at random points.
-        #[arg(long)]
-        check: bool,
-    },
+    /// The gradient of a scalar function by each variable: `df = G · dX`. Without
+    /// --wrt, a program's backpropagation equations for its `grad J wrt …` query.
+    Grad(Derive),
     /// The Jacobian of a function: its dims, then the variable's (`df = J ·_k dX`).
-    Jacobian {
-        /// The function.
-        #[arg(allow_hyphen_values = true)]
-        expr: String,
-        /// A variable (repeat for several); without it, the input's `grad J wrt …` queries.
-        #[arg(long = "wrt")]
-        wrt: Vec<String>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "unicode")]
-        format: OutputFormat,
-        /// Compare with central finite differences at random points.
-        #[arg(long)]
-        check: bool,
-    },
+    Jacobian(Derive),
     /// The differential d(EXPR) in all variables.
     D {
         /// The expression.
@@ -96,6 +71,24 @@ enum Command {
     },
 }
 
+/// The arguments of `grad` and `jacobian`.
+#[derive(Args)]
+struct Derive {
+    /// The function, with optional declarations and definitions before it; `-` reads it
+    /// from standard input.
+    #[arg(allow_hyphen_values = true)]
+    expr: String,
+    /// A variable (repeat for several).
+    #[arg(long = "wrt")]
+    wrt: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "unicode")]
+    format: OutputFormat,
+    /// Compare with finite differences at random points.
+    #[arg(long)]
+    check: bool,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli.command) {
@@ -126,7 +119,7 @@ enum Kind {
 }
 
 fn run(command: Command) -> Result<(), (Error, String)> {
-    let command_kind = if matches!(command, Command::Jacobian { .. }) { Kind::Jacobian } else { Kind::Other };
+    let command_kind = if matches!(command, Command::Jacobian(_)) { Kind::Jacobian } else { Kind::Other };
     match command {
         Command::Simplify { expr, format } => {
             let expr = text_of(expr)?;
@@ -142,7 +135,7 @@ fn run(command: Command) -> Result<(), (Error, String)> {
             say(&text);
             Ok(())
         }
-        Command::Grad { expr, wrt, format, check } | Command::Jacobian { expr, wrt, format, check } => {
+        Command::Grad(Derive { expr, wrt, format, check }) | Command::Jacobian(Derive { expr, wrt, format, check }) => {
             let expr = text_of(expr)?;
             let jac = matches!(&command_kind, Kind::Jacobian);
             if wrt.is_empty() {

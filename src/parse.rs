@@ -99,32 +99,31 @@ fn prepare(source: &str) -> Result<String> {
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
             _ => {}
         }
-        if matches!(c, '-' | '−' | '~') {
-            prefix_run += 1;
-            if prefix_run > limits::MAX_PREFIX_RUN {
+        // Runs that nest like brackets: signs and bars (`- - x`), functions without
+        // parentheses (`exp exp x`) and `|` (`| | x | |`).
+        let run_limit = |run: &mut usize, limit: usize, what: &str, width: usize, hint: &str| -> Result<()> {
+            *run += 1;
+            if *run > limit {
                 return Err(Error::new(
                     ErrorCode::Limit,
-                    format!("more than {} signs or bars in a row", limits::MAX_PREFIX_RUN),
-                    Span::new(at, at + c.len_utf8()),
+                    format!("more than {limit} {what} in a row"),
+                    Span::new(at, at + width),
                 )
-                .hint("an even number of minus signs cancels; remove them"));
+                .hint(hint.to_string()));
             }
+            Ok(())
+        };
+        if matches!(c, '-' | '−' | '~') {
+            let hint = "an even number of minus signs cancels; remove them";
+            run_limit(&mut prefix_run, limits::MAX_PREFIX_RUN, "signs or bars", c.len_utf8(), hint)?;
         } else if !c.is_whitespace() {
             prefix_run = 0;
         }
-        // Functions without parentheses (`exp exp x`) and bars (`| | x | |`) nest too.
         if c.is_ascii_alphabetic() && !source[..at].ends_with(|p: char| p.is_ascii_alphabetic()) {
             let word: String = source[at..].chars().take_while(char::is_ascii_alphabetic).collect();
             if Builtin::from_name(&word).is_some() {
-                keyword_run += 1;
-                if keyword_run > limits::MAX_PREFIX_RUN {
-                    return Err(Error::new(
-                        ErrorCode::Limit,
-                        format!("more than {} functions applied in a row", limits::MAX_PREFIX_RUN),
-                        Span::new(at, at + word.len()),
-                    )
-                    .hint("name a part of the expression with `name = …`"));
-                }
+                let hint = "name a part of the expression with `name = …`";
+                run_limit(&mut keyword_run, limits::MAX_PREFIX_RUN, "functions applied", word.len(), hint)?;
             } else {
                 keyword_run = 0;
             }
@@ -132,14 +131,8 @@ fn prepare(source: &str) -> Result<String> {
             keyword_run = 0;
         }
         if c == '|' {
-            bar_run += 1;
-            if bar_run > 2 * limits::MAX_PREFIX_RUN {
-                return Err(Error::new(
-                    ErrorCode::Limit,
-                    format!("more than {} bars in a row", 2 * limits::MAX_PREFIX_RUN),
-                    Span::new(at, at + 1),
-                ));
-            }
+            let hint = "name a part of the expression with `name = …`";
+            run_limit(&mut bar_run, 2 * limits::MAX_PREFIX_RUN, "bars", 1, hint)?;
         } else if !c.is_whitespace() {
             bar_run = 0;
         }
