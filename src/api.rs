@@ -353,13 +353,59 @@ fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<D
     Ok(out)
 }
 
-/// The differential of the expression of `text` in all its variables.
+/// The differential of the expression of `text` in all its variables, as d(…) gives it
+/// (product rule, chain rule), before dX is taken out.
 pub fn differential_of(text: &str) -> Result<Answer> {
     let f = simplify(text)?;
     let vars: indexmap::IndexSet<String> =
         f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
     let d = crate::diff::differential(&f.expr, &f.model, &vars)?;
     let expr = d.unwrap_or_else(|| crate::diff::zero(f.expr.shape.clone()));
+    Ok(Answer { model: f.model, expr })
+}
+
+/// The differential with each dX taken out: `Σ G_i · dX_i` (`G_i ·_k dX_i` for a
+/// non-scalar function, k the order of X_i).
+///
+/// ```
+/// let d = bracket::differential_taken_out("a^T X b").unwrap();
+/// assert_eq!(d.render(bracket::Format::Unicode), "abᵀ · dX");
+/// ```
+pub fn differential_taken_out(text: &str) -> Result<Answer> {
+    let f = simplify(text)?;
+    let vars: Vec<String> = f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
+    let mut terms = Vec::new();
+    for d in derivatives(&f, text, &vars)? {
+        if matches!(&d.answer.expr.kind, crate::expr::Kind::Scale(c, _) if num_traits::Zero::is_zero(c)) {
+            continue;
+        }
+        let x = &f.model.names[&d.wrt];
+        let dx = Expr::new(crate::expr::Kind::Diff(d.wrt.clone()), x.shape.clone());
+        let k = x.shape.len();
+        let g = d.answer.expr;
+        let term = if f.expr.is_scalar() {
+            Expr::new(crate::expr::Kind::Dot(Box::new(g), Box::new(dx)), vec![])
+        } else {
+            let n = g.order();
+            let left = (n - k + 1..=n).map(|at| crate::expr::Pos { at, bar: true }).collect();
+            let right = (1..=k).map(|at| crate::expr::Pos { at, bar: true }).collect();
+            let kind = crate::expr::Kind::Gen {
+                lhs: Box::new(g),
+                rhs: Box::new(dx),
+                left,
+                right,
+                dot: true,
+                form: crate::expr::GenForm::K(k),
+            };
+            Expr::new(kind, f.expr.shape.clone())
+        };
+        terms.push(term);
+    }
+    let expr = match terms.len() {
+        0 => crate::diff::zero(f.expr.shape.clone()),
+        1 => terms.pop().expect("one"),
+        _ => Expr::new(crate::expr::Kind::Add(terms), f.expr.shape.clone()),
+    };
     Ok(Answer { model: f.model, expr })
 }
 

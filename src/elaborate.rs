@@ -710,11 +710,13 @@ impl Elab {
             };
             done.push((node, e));
         }
-        // A literal 1 next to a tensor is the ones vector.
+        // A literal 1 next to a tensor, or next to a scalar that is not a number (`λ1`),
+        // is the ones vector.
+        let ones_neighbour = |e: &Expr| !e.is_scalar() || !matches!(e.kind, Kind::Const(_));
         for k in 0..done.len() {
             if is_literal_one(&done[k].0) && done[k].1.is_scalar() {
-                let left = k > 0 && !done[k - 1].1.is_scalar();
-                let right = k + 1 < done.len() && !done[k + 1].1.is_scalar();
+                let left = k > 0 && ones_neighbour(&done[k - 1].1);
+                let right = k + 1 < done.len() && ones_neighbour(&done[k + 1].1);
                 if left || right {
                     done[k].1 = Expr::new(Kind::Ones, vec![self.u.fresh()]);
                 }

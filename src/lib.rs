@@ -23,7 +23,8 @@ pub use network::{einsum_spec, lower, render_network, tidy, to_bracket, Term};
 pub use render::{py_name, render, render_numpy, Format};
 mod api;
 pub use api::{
-    answer_queries, derivatives_of, differential_of, evaluate, grad, jacobian, simplify, Answer, Derivative, Evaluation,
+    answer_queries, derivatives_of, differential_of, differential_taken_out, evaluate, grad, jacobian, simplify,
+    Answer, Derivative, Evaluation,
 };
 pub use limits::MAX_INPUT_BYTES;
 mod examples;

@@ -39,11 +39,14 @@ enum Command {
     Grad(Derive),
     /// The Jacobian of a function: its dims, then the variable's (`df = J ·_k dX`).
     Jacobian(Derive),
-    /// The differential d(EXPR) in all variables.
+    /// The differential d(EXPR) in all variables, as Σ G_i · dX_i.
     D {
         /// The expression.
         #[arg(allow_hyphen_values = true)]
         expr: String,
+        /// Print d(EXPR) as the product and chain rules give it, before dX is taken out.
+        #[arg(long)]
+        raw: bool,
         /// Output format.
         #[arg(long, value_enum, default_value = "unicode")]
         format: OutputFormat,
@@ -180,9 +183,10 @@ fn run(command: Command) -> Result<(), (Error, String)> {
             }
             Ok(())
         }
-        Command::D { expr, format } => {
+        Command::D { expr, format, raw } => {
             let expr = text_of(expr)?;
-            let answer = bracket::differential_of(&expr).map_err(|e| (e, expr.clone()))?;
+            let answer = if raw { bracket::differential_of(&expr) } else { bracket::differential_taken_out(&expr) };
+            let answer = answer.map_err(|e| (e, expr.clone()))?;
             let text = match format {
                 OutputFormat::Json => answer.json().to_string(),
                 other => answer.render(format_of(other)),

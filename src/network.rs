@@ -691,7 +691,12 @@ fn merge_pairs(seq: Vec<Item>) -> Vec<Item> {
 
 /// A name (`A`, `x1`, `λ`, `dX`, `W_1`): it can carry a portion subscript.
 fn simple_name(e: &Expr) -> bool {
-    matches!(e.kind, Kind::Var(_) | Kind::Diff(_) | Kind::Identity)
+    match &e.kind {
+        // A backpropagation seed `∇_{Z}J` is embedded: `{∇_{Z}J}_1`.
+        Kind::Var(n) => !n.starts_with('∇'),
+        Kind::Diff(_) | Kind::Identity => true,
+        _ => false,
+    }
 }
 
 /// A name whose own subscript would read as a portion in a bracket term (`W_1`).

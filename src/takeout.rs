@@ -259,10 +259,16 @@ fn raise_chains(net: &Network) -> Option<Expr> {
             touches[i].push((f, s));
         }
     }
-    // A summed dim on one slot is a product with the ones vector.
+    // A summed dim on one slot is a product with the ones vector; a result dim on no
+    // slot is a ones vector of its own.
     for i in 0..net.indices.len() {
         let free = net.output.contains(&i);
         match (touches[i].len(), free) {
+            (0, true) => {
+                let f = net.factors.len();
+                net.factors.push(Factor { expr: Expr::new(Kind::Ones, vec![net.indices[i].clone()]), slots: vec![i] });
+                touches[i].push((f, 0));
+            }
             (1, false) => {
                 let f = net.factors.len();
                 net.factors.push(Factor { expr: Expr::new(Kind::Ones, vec![net.indices[i].clone()]), slots: vec![i] });
