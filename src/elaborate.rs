@@ -225,6 +225,16 @@ impl Elab {
                 }
             }
         }
+        // Declared tensors that nothing uses still have a shape (and a zero gradient).
+        let unused: Vec<(String, Span)> = self
+            .decls
+            .iter()
+            .filter(|(n, (k, _))| !self.vars.contains_key(*n) && !matches!(k, DeclKind::Elementwise))
+            .map(|(n, (_, span))| (n.clone(), *span))
+            .collect();
+        for (name, span) in unused {
+            self.var_shape(&name, span)?;
+        }
         Ok(())
     }
 

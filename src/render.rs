@@ -670,6 +670,7 @@ impl Numpy {
                 }
                 format!("({out})")
             }
+            Kind::Scale(c, _) if c.is_zero() && !e.is_scalar() => format!("np.zeros({})", self.dims(&e.shape)),
             Kind::Scale(c, x) if (-c).is_one() => format!("(-{})", g(x)),
             Kind::Scale(c, x) => {
                 let c = Expr::new(Kind::Const(c.clone()), vec![]);
