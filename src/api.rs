@@ -369,7 +369,7 @@ pub fn differential_of(text: &str) -> Result<Answer> {
 ///
 /// ```
 /// let d = bracket::differential_taken_out("a^T X b").unwrap();
-/// assert_eq!(d.render(bracket::Format::Unicode), "abᵀ · dX");
+/// assert_eq!(d.render(bracket::Format::Unicode), "Xb · da + abᵀ · dX + Xᵀa · db");
 /// ```
 pub fn differential_taken_out(text: &str) -> Result<Answer> {
     let f = simplify(text)?;
