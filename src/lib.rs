@@ -38,3 +38,5 @@ pub use takeout::{canonical, merge_terms, raise, take_out, terms_to_expr};
 mod backprop;
 pub use backprop::{backprop, evaluate_backprop, seed_name, Equation};
 pub use diff::local_differential;
+mod batch;
+pub use batch::{backprop_json, batch_line, derivatives_json, error_json, run_batch};

@@ -51,6 +51,9 @@ enum Command {
         #[arg(long, value_enum, default_value = "unicode")]
         format: OutputFormat,
     },
+    /// Reads JSON queries from standard input, one a line, and writes one JSON answer a
+    /// line: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}`.
+    Batch,
     /// Regenerates the worked examples (docs/examples/) from their inputs (examples/).
     Examples {
         /// Where the example inputs are, one directory per section.
@@ -144,9 +147,13 @@ fn run(command: Command) -> Result<(), (Error, String)> {
             if wrt.is_empty() {
                 return backprop(&expr, format, check);
             }
+            if matches!(format, OutputFormat::Json) {
+                let v = bracket::derivatives_json(&expr, &wrt, jac, check).map_err(|e| (e, expr.clone()))?;
+                say(&v.to_string());
+                return Ok(());
+            }
             let result = if jac { bracket::jacobian(&expr, &wrt) } else { bracket::grad(&expr, &wrt) };
             let derivatives = result.map_err(|e| (e, expr.clone()))?;
-            let mut json = Vec::new();
             for d in &derivatives {
                 let error = if check {
                     let f = d.function.clone();
@@ -156,30 +163,15 @@ fn run(command: Command) -> Result<(), (Error, String)> {
                 } else {
                     None
                 };
-                match format {
-                    OutputFormat::Json => {
-                        let mut v = d.answer.json();
-                        v["wrt"] = serde_json::Value::String(d.wrt.clone());
-                        if let Some(e) = error {
-                            v["check"] = serde_json::json!({"relative_error": e, "method": "central differences at 3 random points"});
-                        }
-                        json.push(v);
-                    }
-                    other => {
-                        let text = d.answer.render(format_of(other));
-                        if derivatives.len() == 1 {
-                            say(&text);
-                        } else {
-                            say(&format!("∇_{} = {text}", d.wrt));
-                        }
-                        if let Some(e) = error {
-                            say(&format!("check: relative error {e:.1e} (central differences at 3 random points)"));
-                        }
-                    }
+                let text = d.answer.render(format_of(format));
+                if derivatives.len() == 1 {
+                    say(&text);
+                } else {
+                    say(&format!("∇_{} = {text}", d.wrt));
                 }
-            }
-            if matches!(format, OutputFormat::Json) {
-                say(&serde_json::json!({"input": expr, "derivatives": json}).to_string());
+                if let Some(e) = error {
+                    say(&format!("check: relative error {e:.1e} (central differences at 3 random points)"));
+                }
             }
             Ok(())
         }
@@ -192,6 +184,13 @@ fn run(command: Command) -> Result<(), (Error, String)> {
                 other => answer.render(format_of(other)),
             };
             say(&text);
+            Ok(())
+        }
+        Command::Batch => {
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            // A closed pipe ends the batch quietly.
+            let _ = bracket::run_batch(stdin.lock(), std::io::BufWriter::new(stdout.lock()));
             Ok(())
         }
         Command::Examples { inputs, out } => {

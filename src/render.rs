@@ -589,6 +589,8 @@ pub fn render_numpy(e: &Expr, model: &Model) -> String {
 
 /// A Python identifier for a name: `W_1` stays, `Z_{L-1}` becomes `Z_L_1`.
 pub fn py_name(name: &str) -> String {
+    // A backpropagation seed `∇_{h}J` becomes `grad_h_J`.
+    let name = name.replacen('∇', "grad", 1);
     let mut out = String::new();
     for c in name.chars() {
         if c.is_alphanumeric() || c == '_' {

@@ -117,3 +117,32 @@ fn eval_rejects_bad_values() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("does not occur"));
 }
+
+#[test]
+fn batch_answers_every_line_and_survives_bad_ones() {
+    let input = [
+        r#"{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}"#,
+        "not json",
+        r#"{"command": "simplify", "expr": "A +"}"#,
+        r#"{"command": "eval", "expr": "x^T A x", "at": {"x": [1, 2], "A": [[1, 2], [3, 4]]}}"#,
+        r#"{"command": "jacobian", "expr": "x x^T", "wrt": "x", "check": true}"#,
+        r#"{"command": "nope", "expr": "x"}"#,
+        r#"{"command": "grad", "expr": "h = A x; J = h^T h; grad J wrt x"}"#,
+    ]
+    .join("\n");
+    let (o, _) = bracket_stdin(&["batch"], &input);
+    assert_eq!(o.status.code(), Some(0));
+    let lines: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), 7);
+    assert_eq!(lines[0]["derivatives"][0]["unicode"], "Ax + Aᵀx");
+    assert!(lines[0]["elapsed_us"].is_u64());
+    assert_eq!(lines[1]["error"]["code"], "E-usage");
+    assert_eq!(lines[2]["error"]["code"], "E-syntax");
+    assert_eq!(lines[2]["error"]["line"], 1);
+    assert_eq!(lines[2]["error"]["column"], 4);
+    assert_eq!(lines[3]["value"], 27);
+    assert!(lines[4]["derivatives"][0]["check"]["relative_error"].as_f64().unwrap() < 1e-6);
+    assert_eq!(lines[5]["error"]["code"], "E-usage");
+    assert_eq!(lines[6]["equations"][1]["unicode"], "Aᵀ(∇_{h}J)");
+}
