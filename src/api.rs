@@ -30,7 +30,7 @@ impl Answer {
         }
     }
 
-    /// Every rendering, and the shape, as a JSON object.
+    /// Every rendering, the shape, and the conditions the result needs, as a JSON object.
     pub fn json(&self) -> Value {
         json!({
             "unicode": self.render(Format::Unicode),
@@ -39,6 +39,7 @@ impl Answer {
             "bracket": self.render(Format::Bracket),
             "numpy": self.render(Format::Numpy),
             "shape": show_shape(&self.expr.shape),
+            "conditions": crate::conditions::conditions(&self.expr),
         })
     }
 }

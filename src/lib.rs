@@ -40,3 +40,5 @@ pub use backprop::{backprop, evaluate_backprop, seed_name, Equation};
 pub use diff::local_differential;
 mod batch;
 pub use batch::{backprop_json, batch_line, derivatives_json, error_json, run_batch};
+mod conditions;
+pub use conditions::conditions;

@@ -10,6 +10,9 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Give up after this many seconds (exit 2); the answer never hangs.
+    #[arg(long, global = true, default_value_t = 60.0, value_name = "SECONDS")]
+    timeout: f64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -97,11 +100,32 @@ struct Derive {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(cli.command) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err((e, source)) => {
+    let limit = std::time::Duration::from_secs_f64(cli.timeout.clamp(0.001, 86_400.0));
+    // The work runs on its own thread (with a large stack); this one keeps the time.
+    let (send, receive) = std::sync::mpsc::channel();
+    let command = cli.command;
+    let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || {
+        let _ = send.send(run(command));
+    });
+    if worker.is_err() {
+        eprintln!("error: cannot start the worker thread");
+        return ExitCode::from(1);
+    }
+    match receive.recv_timeout(limit) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err((e, source))) => {
             eprint!("{}", e.render(&source));
             ExitCode::from(2)
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            let e = Error::bare(bracket::ErrorCode::Limit, format!("no answer within {} s", cli.timeout))
+                .hint("raise --timeout, or split the input");
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            eprintln!("error: internal failure (please report the input)");
+            ExitCode::from(1)
         }
     }
 }
@@ -168,6 +192,10 @@ fn run(command: Command) -> Result<(), (Error, String)> {
                     say(&text);
                 } else {
                     say(&format!("∇_{} = {text}", d.wrt));
+                }
+                let needs = bracket::conditions(&d.answer.expr);
+                if !needs.is_empty() {
+                    say(&format!("where {}", needs.join(", ")));
                 }
                 if let Some(e) = error {
                     say(&format!("check: relative error {e:.1e} (central differences at 3 random points)"));

@@ -135,16 +135,8 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
     Some(match &e.kind {
         Kind::Const(c) => vec![Term { coef: c.clone(), net: empty() }],
         Kind::Scale(c, x) => lower_or_keep(x).into_iter().map(|t| Term { coef: &t.coef * c, net: t.net }).collect(),
-        Kind::Add(terms) => {
-            let mut out = Vec::new();
-            for t in terms {
-                out.extend(lower_or_keep(t));
-                if out.len() > MAX_TERMS {
-                    return None;
-                }
-            }
-            out
-        }
+        // A sum adds terms one for one: only products multiply them, so only those are limited.
+        Kind::Add(terms) => terms.iter().flat_map(lower_or_keep).collect(),
         Kind::Product(a, b) => {
             let (ao, bo, eo) = (a.order(), b.order(), e.order());
             cross(lower_or_keep(a), lower_or_keep(b), |x, y| {

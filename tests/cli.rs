@@ -146,3 +146,24 @@ fn batch_answers_every_line_and_survives_bad_ones() {
     assert_eq!(lines[5]["error"]["code"], "E-usage");
     assert_eq!(lines[6]["equations"][1]["unicode"], "Aᵀ(∇_{h}J)");
 }
+
+#[test]
+fn the_timeout_always_holds() {
+    let big: String = (0..3000).map(|i| format!("a{i}^T X X^T b{i}")).collect::<Vec<_>>().join(" + ");
+    let (o, t) = bracket_stdin(&["grad", "-", "--wrt", "X", "--timeout", "0.01"], &big);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no answer within"), "{}", stderr(&o));
+    assert!(t < Duration::from_secs(5));
+    // With time enough, the same input is answered.
+    let (o, _) = bracket_stdin(&["grad", "-", "--wrt", "X"], &big);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn conditions_are_stated_not_assumed() {
+    let o = bracket(&["grad", "det(X)", "--wrt", "X"]);
+    assert_eq!(stdout(&o), "|X|X⁻ᵀ\nwhere X is invertible");
+    let o = bracket(&["grad", "a^T (X ./ Y) b", "--wrt", "X", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["derivatives"][0]["conditions"][0], "Y has no zero entry");
+}
