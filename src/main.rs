@@ -195,7 +195,9 @@ fn run(command: Command) -> Result<(), (Error, String)> {
                 }
                 let needs = bracket::conditions(&d.answer.expr);
                 if !needs.is_empty() {
-                    say(&format!("where {}", needs.join(", ")));
+                    // NumPy output stays one Python expression: the condition is a comment.
+                    let lead = if matches!(format, OutputFormat::Numpy) { "# " } else { "" };
+                    say(&format!("{lead}where {}", needs.join(", ")));
                 }
                 if let Some(e) = error {
                     say(&format!("check: relative error {e:.1e} (central differences at 3 random points)"));
