@@ -163,13 +163,16 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
             lower_or_keep(a).into_iter().map(|t| Term { coef: &t.coef / c, net: t.net }).collect()
         }
         Kind::DivScalar(a, s) => {
+            // `a/(2N)`: the number goes to the coefficient, 1/N stays a scalar factor.
+            let (c, rest) = split_number(s);
             let one = Expr::new(Kind::Const(BigRational::one()), vec![]);
-            let inv = Expr::new(Kind::DivScalar(Box::new(one), s.clone()), vec![]);
-            cross(lower_or_keep(a), keep(&inv), |x, y| {
+            let inv = Expr::new(Kind::DivScalar(Box::new(one), Box::new(rest)), vec![]);
+            let terms = cross(lower_or_keep(a), keep(&inv), |x, y| {
                 let (mut m, _) = merge(x, y);
                 m.output = x.output.clone();
                 m
-            })?
+            })?;
+            terms.into_iter().map(|t| Term { coef: t.coef / &c, net: t.net }).collect()
         }
         Kind::Transpose(x) => {
             let xo = x.order();
@@ -307,6 +310,25 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
         }
         _ => return None,
     })
+}
+
+/// A scalar product `2N` as its number and the rest: (2, N). A zero number is kept whole.
+fn split_number(s: &Expr) -> (BigRational, Expr) {
+    if let Kind::Product(x, y) = &s.kind {
+        if let Kind::Const(c) = &x.kind {
+            if !c.is_zero() && y.is_scalar() {
+                let (c2, rest) = split_number(y);
+                return (c * c2, rest);
+            }
+        }
+    }
+    if let Kind::Scale(c, x) = &s.kind {
+        if !c.is_zero() {
+            let (c2, rest) = split_number(x);
+            return (c * c2, rest);
+        }
+    }
+    (BigRational::one(), s.clone())
 }
 
 /// Drops `ι` dims from a product's output until it has the expression's order.
