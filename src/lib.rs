@@ -42,3 +42,5 @@ mod batch;
 pub use batch::{backprop_json, batch_line, derivatives_json, error_json, run_batch};
 mod conditions;
 pub use conditions::conditions;
+mod explain;
+pub use explain::{derive, Derivation, Step};

@@ -42,6 +42,18 @@ enum Command {
     Grad(Derive),
     /// The Jacobian of a function: its dims, then the variable's (`df = J ·_k dX`).
     Jacobian(Derive),
+    /// The derivation of the gradient step by step, as the tutorial writes it.
+    Derive {
+        /// The function.
+        #[arg(allow_hyphen_values = true)]
+        expr: String,
+        /// The variable.
+        #[arg(long = "wrt")]
+        wrt: String,
+        /// Output format (unicode, latex or json).
+        #[arg(long, value_enum, default_value = "unicode")]
+        format: OutputFormat,
+    },
     /// The differential d(EXPR) in all variables, as Σ G_i · dX_i.
     D {
         /// The expression.
@@ -212,6 +224,16 @@ fn run(command: Command) -> Result<(), (Error, String)> {
             let text = match format {
                 OutputFormat::Json => answer.json().to_string(),
                 other => answer.render(format_of(other)),
+            };
+            say(&text);
+            Ok(())
+        }
+        Command::Derive { expr, wrt, format } => {
+            let expr = text_of(expr)?;
+            let d = bracket::derive(&expr, &wrt).map_err(|e| (e, expr.clone()))?;
+            let text = match format {
+                OutputFormat::Json => d.json().to_string(),
+                other => d.render(format_of(other)),
             };
             say(&text);
             Ok(())

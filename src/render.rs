@@ -548,7 +548,7 @@ pub(crate) fn ascii_name(name: &str) -> String {
 }
 
 /// A name in LaTeX: Greek letters become commands.
-pub(crate) fn latex_name(name: &str) -> String {
+pub fn latex_name(name: &str) -> String {
     let mut out = String::new();
     for c in name.chars() {
         match crate::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {

@@ -1,0 +1,198 @@
+//! Derivations: the chain of `=` steps from `d(f)` to `G · dX`, as the tutorial writes
+//! them (§5): the differential by the product and chain rules, the same in bracket
+//! notation, dX taken out of each term, like terms merged, and G in classic notation.
+//!
+//! Every step is an expression, so a test can evaluate consecutive steps on random
+//! tensors (with random dX) and check that they are equal.
+
+use crate::api::{simplify, Answer};
+use crate::diff::differential;
+use crate::elaborate::{scale, Model};
+use crate::error::{Error, ErrorCode, Result};
+use crate::expr::{Expr, GenForm, Kind, Pos};
+use crate::network::lower;
+use crate::render::{render, Format};
+use crate::takeout::{merge_terms, take_out, terms_to_expr};
+use serde_json::{json, Value};
+
+/// One step: an expression and why it equals the previous one.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// The expression (a differential, linear in dX).
+    pub expr: Expr,
+    /// The rule that gives it from the previous step.
+    pub why: String,
+}
+
+/// A derivation of ∇_X f (or the Jacobian) step by step.
+#[derive(Clone, Debug)]
+pub struct Derivation {
+    /// The function's model (names, shapes).
+    pub model: Model,
+    /// The function.
+    pub function: Expr,
+    /// The variable.
+    pub wrt: String,
+    /// The steps, from `d(f)` to `G · dX`.
+    pub steps: Vec<Step>,
+    /// G.
+    pub result: Answer,
+}
+
+/// Derives ∇_X f step by step.
+///
+/// ```
+/// let d = bracket::derive("a^T X b", "X").unwrap();
+/// assert_eq!(d.result.render(bracket::Format::Unicode), "abᵀ");
+/// assert!(d.steps.len() >= 3);
+/// ```
+pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
+    let f = simplify(text)?;
+    let model = f.model.clone();
+    let Some(info) = model.names.get(wrt) else {
+        return Err(Error::new(
+            ErrorCode::Unknown,
+            format!("`{wrt}` does not occur in the function"),
+            crate::Span::new(0, text.len()),
+        ));
+    };
+    let x_shape = info.shape.clone();
+    let vars = [wrt.to_string()].into_iter().collect();
+    let dx = Expr::new(Kind::Diff(wrt.to_string()), x_shape.clone());
+    let mut steps = Vec::new();
+    let d = differential(&f.expr, &model, &vars)?;
+    let Some(d) = d else {
+        let zero = crate::diff::zero(f.expr.shape.clone());
+        let result = Answer { model: model.clone(), expr: crate::diff::zero(x_shape) };
+        steps.push(Step { expr: zero, why: format!("{wrt} does not occur").into() });
+        return Ok(Derivation { model, function: f.expr, wrt: wrt.to_string(), steps, result });
+    };
+    steps.push(Step { expr: d.clone(), why: "product and chain rules".into() });
+    // The same terms in bracket notation.
+    let terms = lower(&d);
+    let as_networks = sum_of(
+        terms
+            .iter()
+            .map(|t| {
+                let body = if t.net.factors.is_empty() {
+                    Expr::new(Kind::Const(num_rational::BigRational::from_integer(1.into())), vec![])
+                } else {
+                    Expr::new(Kind::Network(Box::new(t.net.clone())), f.expr.shape.clone())
+                };
+                scale(t.coef.clone(), body)
+            })
+            .collect(),
+        &f.expr.shape,
+    );
+    steps.push(Step { expr: as_networks, why: "in bracket notation".into() });
+    // dX taken out of every term, before and after like terms merge.
+    let taken = take_out(&d, wrt)?;
+    let raw: Vec<crate::network::Term> = {
+        let mut all = Vec::new();
+        for t in lower(&d) {
+            let single = Expr::new(Kind::Network(Box::new(t.net.clone())), f.expr.shape.clone());
+            for mut g in take_out(&single, wrt)? {
+                g.coef = &g.coef * &t.coef;
+                all.push(g);
+            }
+        }
+        all
+    };
+    let mut g_shape = f.expr.shape.clone();
+    g_shape.extend(x_shape.iter().cloned());
+    let with_dx = |g: Expr| -> Expr { contract(g, dx.clone(), f.expr.is_scalar(), x_shape.len(), &f.expr.shape) };
+    let networks_of = |terms: &[crate::network::Term]| -> Expr {
+        sum_of(
+            terms
+                .iter()
+                .map(|t| scale(t.coef.clone(), Expr::new(Kind::Network(Box::new(t.net.clone())), g_shape.clone())))
+                .collect(),
+            &g_shape,
+        )
+    };
+    steps.push(Step { expr: with_dx(networks_of(&raw)), why: format!("take out d{wrt}") });
+    if merge_terms(raw.clone()).len() < raw.len() {
+        steps.push(Step { expr: with_dx(networks_of(&taken)), why: "like terms merge".into() });
+    }
+    let g = terms_to_expr(&taken, &g_shape);
+    steps.push(Step { expr: with_dx(g.clone()), why: "classic notation".into() });
+    // Drop steps that print the same as the one before.
+    steps.dedup_by(|b, a| render(&a.expr, Format::Unicode) == render(&b.expr, Format::Unicode));
+    Ok(Derivation {
+        model: model.clone(),
+        function: f.expr,
+        wrt: wrt.to_string(),
+        steps,
+        result: Answer { model, expr: g },
+    })
+}
+
+fn sum_of(mut terms: Vec<Expr>, shape: &[crate::shape::Dim]) -> Expr {
+    match terms.len() {
+        0 => crate::diff::zero(shape.to_vec()),
+        1 => terms.pop().expect("one"),
+        _ => Expr::new(Kind::Add(terms), shape.to_vec()),
+    }
+}
+
+/// `G · dX` for a scalar function, `G ·_k dX` otherwise.
+fn contract(g: Expr, dx: Expr, scalar: bool, k: usize, f_shape: &[crate::shape::Dim]) -> Expr {
+    if scalar {
+        return Expr::new(Kind::Dot(Box::new(g), Box::new(dx)), vec![]);
+    }
+    let n = g.order();
+    let left = (n - k + 1..=n).map(|at| Pos { at, bar: true }).collect();
+    let right = (1..=k).map(|at| Pos { at, bar: true }).collect();
+    Expr::new(
+        Kind::Gen { lhs: Box::new(g), rhs: Box::new(dx), left, right, dot: true, form: GenForm::K(k) },
+        f_shape.to_vec(),
+    )
+}
+
+impl Derivation {
+    /// The derivation as lines: `d(f) = …` then `= …  (why)`, and the result.
+    pub fn render(&self, format: Format) -> String {
+        let f = render(&self.function, format);
+        let x = &self.wrt;
+        let grad = if self.function.is_scalar() { "∇" } else { "J" };
+        match format {
+            Format::Latex => {
+                let mut out = String::from("\\begin{align*}\n");
+                for (k, s) in self.steps.iter().enumerate() {
+                    let lead = if k == 0 { format!("d\\left({f}\\right) &= ") } else { "&= ".to_string() };
+                    out.push_str(&format!("{lead}{} && \\text{{{}}} \\\\\n", render(&s.expr, format), s.why));
+                }
+                let g = render(&self.result.expr, format);
+                let sym = if self.function.is_scalar() { "\\nabla" } else { "J" };
+                out.push_str(&format!("{sym}_{{{}}} &= {g}\n\\end{{align*}}", crate::render::latex_name(x)));
+                out
+            }
+            _ => {
+                let mut out = String::new();
+                for (k, s) in self.steps.iter().enumerate() {
+                    let lead = if k == 0 { format!("d({f}) = ") } else { "  = ".to_string() };
+                    out.push_str(&format!("{lead}{}    ({})\n", render(&s.expr, format), s.why));
+                }
+                out.push_str(&format!("{grad}_{x} = {}", self.result.render(format)));
+                out
+            }
+        }
+    }
+
+    /// The derivation as JSON: every step in every format, and the result.
+    pub fn json(&self) -> Value {
+        let steps: Vec<Value> = self
+            .steps
+            .iter()
+            .map(|s| {
+                json!({
+                    "why": s.why,
+                    "unicode": render(&s.expr, Format::Unicode),
+                    "ascii": render(&s.expr, Format::Ascii),
+                    "latex": render(&s.expr, Format::Latex),
+                })
+            })
+            .collect();
+        json!({"wrt": self.wrt, "steps": steps, "result": self.result.json()})
+    }
+}
