@@ -2,7 +2,7 @@
 //! in-process time of each. A bad line gives an `"error"` object and the batch goes on.
 //!
 //! A query: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"], "check": false}`;
-//! commands are `simplify`, `grad`, `jacobian`, `d`, `backprop` and `eval` (with
+//! commands are `simplify`, `grad`, `jacobian`, `d`, `derive`, `backprop` and `eval` (with
 //! `"at": {"x": [1, 2]}` and `"seed"`).
 
 use crate::error::{line_col, Error, ErrorCode, Result};
@@ -102,6 +102,12 @@ fn answer(query: &Value, expr: &str) -> Result<Value> {
         "grad" => derivatives_json(expr, &wrt, false, check),
         "jacobian" => derivatives_json(expr, &wrt, true, check),
         "backprop" => backprop_json(expr),
+        "derive" => {
+            let x = wrt.first().ok_or_else(|| usage("\"derive\" needs \"wrt\"".into()))?;
+            let mut v = crate::explain::derive(expr, x)?.json();
+            v["input"] = json!(expr);
+            Ok(v)
+        }
         "d" => {
             let a = crate::api::differential_taken_out(expr)?;
             let mut v = a.json();
@@ -118,7 +124,9 @@ fn answer(query: &Value, expr: &str) -> Result<Value> {
             let v = crate::api::evaluate(expr, &given, seed)?;
             Ok(json!({"input": expr, "value": v.value, "exact": v.exact, "random": v.random}))
         }
-        other => Err(usage(format!("unknown command `{other}`; use simplify, grad, jacobian, d, backprop or eval"))),
+        other => {
+            Err(usage(format!("unknown command `{other}`; use simplify, grad, jacobian, d, derive, backprop or eval")))
+        }
     }
 }
 

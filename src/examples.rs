@@ -178,7 +178,20 @@ fn derivative_rows(model: &crate::Model, f: &crate::Expr, wrt: &[String]) -> Str
         }
         Ok(ds) => {
             let _ = write!(s, "\n| derivative of `{f_text}` | result | bracket | check (five-point differences, 3 points) |\n|---|---|---|---|\n");
+            let mut derivations = String::new();
             for d in ds {
+                // The derivation step by step, as the tutorial writes it.
+                let text = render(f, Format::Ascii);
+                let decls = model
+                    .source
+                    .lines()
+                    .filter(|l| l.contains(':') && !l.starts_with('#'))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let input = if decls.is_empty() { text } else { format!("{decls}; {text}") };
+                if let Ok(steps) = crate::explain::derive(&input, &d.wrt) {
+                    let _ = write!(derivations, "\n```text\n{}\n```\n", steps.render(Format::Unicode));
+                }
                 let check = match crate::check::check_derivative(&d.answer.model, f, &d.wrt, &d.answer.expr, 3) {
                     Ok(e) if e < 1e-9 => "relative error < 1e-9".to_string(),
                     Ok(e) if e < 1e-6 => "relative error < 1e-6".to_string(),
@@ -193,6 +206,7 @@ fn derivative_rows(model: &crate::Model, f: &crate::Expr, wrt: &[String]) -> Str
                     d.answer.render(Format::Bracket).replace('|', "\\|"),
                 );
             }
+            s.push_str(&derivations);
         }
     }
     s
