@@ -1,0 +1,129 @@
+//! The LaTeX printer's output is accepted by a real renderer: KaTeX (npm, installed by
+//! scripts/setup.sh into tests/latex/node_modules) renders every expression and every
+//! derivation of the worked examples, and a list of every operator. Under CI a missing
+//! KaTeX fails the test; elsewhere it is skipped with a note.
+
+use bracket::{derive, read, render, Format};
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const EXPRESSIONS: &[&str] = &[
+    "x^T A x",
+    "A B",
+    "A^-1",
+    "A^-T",
+    "A^3",
+    "A.^2",
+    "tanh(A).^2",
+    "A ⊙ B",
+    "A ⊘ B",
+    "A ⊗ x",
+    "A · B",
+    "A ·_1 B",
+    "A^{12} ⊙^{12} T",
+    "T^{3~1} ⊙^{1 2} A",
+    "tr(A)",
+    "det(A)",
+    "|A|",
+    "diag(x)",
+    "sum(A)",
+    "||x||^2",
+    "exp(A)",
+    "ln(x)",
+    "sigmoid'(x)",
+    "f'(A)",
+    "softmax(A)",
+    "softmax^{2}(A)",
+    "(T)_{312}",
+    "einsum(\"ij,jk->ik\", A, B)",
+    "A_1 [~A_2 B_1] B_2",
+    "[~1 x] iota y",
+    "{A^-1}_{21}",
+    "λ x / N",
+    "1/(2N) ||X W - Y||^2",
+    "-(1/N)(Y - Z_L)",
+    "Z_{L-1} W_1",
+    "d(X^-1)",
+    "dX",
+    "x x^T",
+    "T_{1[23]}",
+];
+
+fn katex_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/latex")
+}
+
+fn have_katex() -> bool {
+    katex_dir().join("node_modules/katex").is_dir()
+        && Command::new("node").arg("--version").output().is_ok_and(|o| o.status.success())
+}
+
+fn latex_strings() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let decls = "A, B: matrix(n, n); T: tensor(n, n, n); x, y: vector(n); λ, N: scalar; f: elementwise";
+    for e in EXPRESSIONS {
+        let src = format!("{decls}; {e}");
+        let m = read(&src).unwrap_or_else(|err| panic!("{}", err.render(&src)));
+        out.push((e.to_string(), render(m.main_expr().unwrap(), Format::Latex)));
+        out.push((format!("{e} (bracket)"), bracket::to_bracket(m.main_expr().unwrap(), Format::Latex)));
+    }
+    // Every expression and every derivation of the worked examples.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|f| f.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        let Ok(m) = read(&text) else { continue };
+        for e in &m.exprs {
+            out.push((file.display().to_string(), render(e, Format::Latex)));
+        }
+        for q in &m.queries {
+            let f = render(&q.expr, Format::Ascii);
+            for w in &q.wrt {
+                if let Ok(d) = derive(&f, w) {
+                    out.push((format!("{} derivation", file.display()), d.render(Format::Latex)));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn katex_renders_every_latex_output() {
+    if !have_katex() {
+        assert!(std::env::var("CI").is_err(), "CI must provide node and KaTeX (scripts/setup.sh installs it)");
+        eprintln!("skipped: KaTeX is not installed (run scripts/setup.sh)");
+        return;
+    }
+    let items = latex_strings();
+    assert!(items.len() > 60);
+    let tex: Vec<&str> = items.iter().map(|(_, t)| t.as_str()).collect();
+    let mut child = Command::new("node")
+        .arg(katex_dir().join("check.js"))
+        .current_dir(katex_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node runs");
+    child.stdin.take().unwrap().write_all(serde_json::to_string(&tex).unwrap().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let results: Vec<Option<String>> = serde_json::from_slice(&out.stdout).expect("JSON from check.js");
+    let failures: Vec<String> = items
+        .iter()
+        .zip(&results)
+        .filter_map(|((what, tex), r)| r.as_ref().map(|e| format!("{what}\n  {tex}\n  {e}")))
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} LaTeX strings fail in KaTeX:\n{}",
+        failures.len(),
+        items.len(),
+        failures.join("\n")
+    );
+}
