@@ -144,11 +144,7 @@ impl Differ<'_> {
                 acc
             }
             Kind::Scale(c, x) => self.d(x)?.map(|dx| scale(c.clone(), dx)),
-            Kind::Product(x, y) => {
-                let left = self.d(x)?.map(|dx| product(dx, (**y).clone()));
-                let right = self.d(y)?.map(|dy| product((**x).clone(), dy));
-                plus(left, right)
-            }
+            Kind::Product(x, y) => self.product_rule(x, y, product)?,
             Kind::DivScalar(x, s) => {
                 let left = self.d(x)?.map(|dx| Expr::new(Kind::DivScalar(b(dx), s.clone()), shape.clone()));
                 let right = self.d(s)?.map(|ds| {
@@ -197,11 +193,7 @@ impl Differ<'_> {
                     hadamard(f, dx)
                 }
             }),
-            Kind::Hadamard(x, y) => {
-                let left = self.d(x)?.map(|dx| hadamard(dx, (**y).clone()));
-                let right = self.d(y)?.map(|dy| hadamard((**x).clone(), dy));
-                plus(left, right)
-            }
+            Kind::Hadamard(x, y) => self.product_rule(x, y, hadamard)?,
             Kind::HDiv(x, y) => {
                 let left = self.d(x)?.map(|dx| Expr::new(Kind::HDiv(b(dx), y.clone()), shape.clone()));
                 let right = self.d(y)?.map(|dy| {
@@ -263,6 +255,13 @@ impl Differ<'_> {
                 acc
             }
         })
+    }
+
+    /// `d(x ∘ y) = dx ∘ y + x ∘ dy` for a bilinear `∘`.
+    fn product_rule(&mut self, x: &Expr, y: &Expr, op: impl Fn(Expr, Expr) -> Expr) -> Result<Option<Expr>> {
+        let left = self.d(x)?.map(|dx| op(dx, y.clone()));
+        let right = self.d(y)?.map(|dy| op(x.clone(), dy));
+        Ok(plus(left, right))
     }
 
     /// `d(X^k) = Σ X^i dX X^(k−1−i)`; negative k through `X⁻¹`.

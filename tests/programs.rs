@@ -111,12 +111,19 @@ fn backpropagation_equations_with_named_intermediates() {
     assert_eq!(get("W2"), "λW2 + Z1ᵀ(∇_{A2}J)");
     assert_eq!(get("b1"), "(∇_{A1}J)ᵀ1");
     // The equations, evaluated in order, give the direct gradients.
-    let direct = answer_queries(program).unwrap();
-    for d in &direct {
-        let env = bracket::random_env::<f64>(&d.answer.model, bracket::Draw::default()).unwrap();
-        let values = bracket::evaluate_backprop(&eqs, "J", &env).unwrap();
-        let want = bracket::eval(&d.answer.expr, &env).unwrap();
-        assert!(bracket::close(&values[&d.wrt], &want, 1e-9), "∇_{} differs", d.wrt);
+    backprop_matches_direct(program, &eqs, &[1]);
+}
+
+/// Evaluated in order at random points, the equations give the direct gradients.
+fn backprop_matches_direct(program: &str, eqs: &[bracket::Equation], seeds: &[u64]) {
+    for d in &answer_queries(program).unwrap() {
+        for &seed in seeds {
+            let draw = bracket::Draw { seed, ..Default::default() };
+            let env = bracket::random_env::<f64>(&d.answer.model, draw).unwrap();
+            let values = bracket::evaluate_backprop(eqs, "J", &env).unwrap();
+            let want = bracket::eval(&d.answer.expr, &env).unwrap();
+            assert!(bracket::close(&values[&d.wrt], &want, 1e-9), "∇_{} differs", d.wrt);
+        }
     }
 }
 
@@ -132,16 +139,7 @@ fn rnn_backpropagation_equations_check() {
          J = -1/N (ln(s^1(O1)) · Y1 + ln(s^1(O2)) · Y2)
          grad J wrt W, U, b, V, c";
     let eqs = bracket::backprop(program).unwrap();
-    let direct = answer_queries(program).unwrap();
-    for d in &direct {
-        for seed in 1..=2 {
-            let env =
-                bracket::random_env::<f64>(&d.answer.model, bracket::Draw { seed, ..Default::default() }).unwrap();
-            let values = bracket::evaluate_backprop(&eqs, "J", &env).unwrap();
-            let want = bracket::eval(&d.answer.expr, &env).unwrap();
-            assert!(bracket::close(&values[&d.wrt], &want, 1e-9), "∇_{} differs", d.wrt);
-        }
-    }
+    backprop_matches_direct(program, &eqs, &[1, 2]);
     // ∇_{A1}J gathers the gradient from the next step and from the output.
     let a1 = eqs.iter().find(|e| e.target == "Z1").unwrap().answer.render(Format::Unicode);
     assert!(a1.contains("∇_{A2}J") && a1.contains("∇_{O1}J"), "{a1}");
