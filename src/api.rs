@@ -292,7 +292,7 @@ pub struct Derivative {
 ///
 /// ```
 /// let g = bracket::grad("x^T A x", &["x"]).unwrap();
-/// assert_eq!(g[0].answer.render(bracket::Format::Unicode), "Ax + Aᵀx");
+/// assert_eq!(g[0].answer.render(bracket::Format::Unicode), "(A + Aᵀ)x");
 /// ```
 pub fn grad<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
     let f = simplify(text)?;

@@ -210,8 +210,86 @@ pub fn terms_to_expr(terms: &[Term], shape: &Shape) -> Expr {
     match exprs.len() {
         0 => zero(shape.clone()),
         1 => exprs.pop().expect("one term"),
-        _ => Expr::new(Kind::Add(exprs), shape.clone()),
+        _ => factor_sum(exprs, shape),
     }
+}
+
+/// A term as coefficient × factors of its product chain.
+fn chain_of(e: &Expr) -> (BigRational, Vec<Expr>) {
+    match &e.kind {
+        Kind::Scale(c, x) => {
+            let (c2, f) = chain_of(x);
+            (c * c2, f)
+        }
+        Kind::Product(a, b) => {
+            let (ca, mut fa) = chain_of(a);
+            let (cb, fb) = chain_of(b);
+            fa.extend(fb);
+            (ca * cb, fa)
+        }
+        _ => (BigRational::one(), vec![e.clone()]),
+    }
+}
+
+fn product_of(factors: &[Expr]) -> Expr {
+    let mut it = factors.iter().cloned();
+    let first = it.next().expect("a factor");
+    it.fold(first, product)
+}
+
+/// Distributivity in the factoring direction: terms that share their first (or last)
+/// factor of a product chain are gathered, `Ax + Aᵀx` → `(A + Aᵀ)x`,
+/// `Xᵀ(P) − Xᵀ(Q)` → `Xᵀ(P − Q)`. Only factors whose rests all have one shape are taken
+/// out, so the result is always well typed; the order of terms is kept.
+fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
+    let chains: Vec<(BigRational, Vec<Expr>)> = terms.iter().map(chain_of).collect();
+    for left in [false, true] {
+        let key = |f: &Vec<Expr>| if left { f.first().cloned() } else { f.last().cloned() };
+        // The first factor shared by two or more terms, each with something left over.
+        let shared = chains.iter().enumerate().find_map(|(i, (_, f))| {
+            let k = key(f)?;
+            let group: Vec<usize> = chains
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, g))| g.len() > 1 && key(g).as_ref() == Some(&k))
+                .map(|(j, _)| j)
+                .collect();
+            (f.len() > 1 && group.len() > 1 && group[0] == i).then_some((k, group))
+        });
+        let Some((common, group)) = shared else { continue };
+        let rests: Vec<Expr> = group
+            .iter()
+            .map(|&j| {
+                let (c, f) = &chains[j];
+                let rest = if left { &f[1..] } else { &f[..f.len() - 1] };
+                crate::elaborate::scale(c.clone(), product_of(rest))
+            })
+            .collect();
+        if rests.iter().any(|r| r.shape != rests[0].shape)
+            || (rests[0].is_scalar() != common.is_scalar() && rests[0].is_scalar())
+        {
+            continue;
+        }
+        let inner = factor_sum(rests.clone(), &rests[0].shape);
+        let gathered = if left { product(common, inner) } else { product(inner, common) };
+        if gathered.shape != *shape {
+            continue;
+        }
+        let mut out: Vec<Expr> = Vec::new();
+        let mut placed = false;
+        for (j, t) in terms.iter().enumerate() {
+            if group.contains(&j) {
+                if !placed {
+                    out.push(gathered.clone());
+                    placed = true;
+                }
+            } else {
+                out.push(t.clone());
+            }
+        }
+        return if out.len() == 1 { out.pop().expect("one") } else { factor_sum(out, shape) };
+    }
+    Expr::new(Kind::Add(terms), shape.clone())
 }
 
 /// A network that is a product of chains of vectors and matrices, in classic notation:

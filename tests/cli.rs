@@ -135,7 +135,7 @@ fn batch_answers_every_line_and_survives_bad_ones() {
     let lines: Vec<serde_json::Value> =
         stdout(&o).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
     assert_eq!(lines.len(), 7);
-    assert_eq!(lines[0]["derivatives"][0]["unicode"], "Ax + Aᵀx");
+    assert_eq!(lines[0]["derivatives"][0]["unicode"], "(A + Aᵀ)x");
     assert!(lines[0]["elapsed_us"].is_u64());
     assert_eq!(lines[1]["error"]["code"], "E-usage");
     assert_eq!(lines[2]["error"]["code"], "E-syntax");
