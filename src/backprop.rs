@@ -9,7 +9,7 @@
 
 use crate::api::Answer;
 use crate::diff::local_differential;
-use crate::elaborate::{read, Model};
+use crate::elaborate::read;
 use crate::error::{Error, ErrorCode, Result};
 use crate::expr::{Expr, Kind};
 use crate::takeout::{take_out, terms_to_expr};
@@ -149,9 +149,4 @@ pub fn evaluate_backprop(
         }
     }
     Ok(out)
-}
-
-#[allow(dead_code)]
-fn model_of(m: &Model) -> &Model {
-    m
 }

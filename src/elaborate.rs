@@ -477,7 +477,7 @@ impl Elab {
                     Expr::new(Kind::Det(boxed(a)), vec![])
                 }
             }
-            NodeKind::Einsum { spec, spec_span, args } => self.einsum(spec, *spec_span, args, span)?,
+            NodeKind::Einsum { spec, spec_span, args } => self.einsum(spec, *spec_span, args)?,
             NodeKind::Call { func, prime, sup, args } => self.call(*func, *prime, sup.as_deref(), args, span)?,
             NodeKind::Diff(inner) => {
                 let a = self.expr(inner)?;
@@ -498,10 +498,10 @@ impl Elab {
                 let a = self.expr(inner)?;
                 scale(-BigRational::one(), a)
             }
-            NodeKind::Sum(terms) => self.sum(terms, span)?,
+            NodeKind::Sum(terms) => self.sum(terms)?,
             NodeKind::Juxt(items) => self.juxt(items, span)?,
-            NodeKind::Binary { op, op_span, lhs, rhs } => self.binary(op, *op_span, lhs, rhs, span)?,
-            NodeKind::Postfix { op, op_span, arg } => self.postfix(op, *op_span, arg, span)?,
+            NodeKind::Binary { op, op_span, lhs, rhs } => self.binary(op, *op_span, lhs, rhs)?,
+            NodeKind::Postfix { op, op_span, arg } => self.postfix(op, *op_span, arg)?,
         };
         if e.order() > limits::MAX_ORDER {
             return Err(err(
@@ -555,7 +555,7 @@ impl Elab {
         }
     }
 
-    fn sum(&mut self, terms: &[(bool, Node)], span: Span) -> Result<Expr> {
+    fn sum(&mut self, terms: &[(bool, Node)]) -> Result<Expr> {
         let mut elaborated = Vec::with_capacity(terms.len());
         for (negative, node) in terms {
             let e = self.expr(node)?;
@@ -580,7 +580,6 @@ impl Elab {
             })?;
             out.push(if negative { scale(-BigRational::one(), e) } else { e });
         }
-        let _ = span;
         Ok(Expr::new(Kind::Add(out), like))
     }
 
@@ -588,7 +587,7 @@ impl Elab {
         if items.iter().any(|i| self.bracket_marker(i)) {
             return self.bracket(items, span);
         }
-        match self.classic_product(items, span) {
+        match self.classic_product(items) {
             Ok(e) => Ok(e),
             Err(e) if e.code == ErrorCode::Shape && self.looks_like_call(items).is_some() => {
                 let (name, at) = self.looks_like_call(items).expect("checked");
@@ -674,7 +673,7 @@ impl Elab {
         }
     }
 
-    fn classic_product(&mut self, items: &[Node], span: Span) -> Result<Expr> {
+    fn classic_product(&mut self, items: &[Node]) -> Result<Expr> {
         // `f(X)` with f declared element-wise is an application, not a product.
         let mut factors: Vec<(Node, Option<Expr>)> = Vec::with_capacity(items.len());
         let mut i = 0;
@@ -739,7 +738,6 @@ impl Elab {
             acc = self.product(acc, e, acc_span, node.span)?;
             acc_span = acc_span.join(node.span);
         }
-        let _ = span;
         Ok(acc)
     }
 
@@ -796,9 +794,9 @@ impl Elab {
         Ok(Expr::new(Kind::Product(boxed(a), boxed(b)), shape))
     }
 
-    fn binary(&mut self, op: &BinOp, op_span: Span, lhs: &Node, rhs: &Node, span: Span) -> Result<Expr> {
+    fn binary(&mut self, op: &BinOp, op_span: Span, lhs: &Node, rhs: &Node) -> Result<Expr> {
         if *op == BinOp::MatMul {
-            return self.classic_product(&[lhs.clone(), rhs.clone()], span);
+            return self.classic_product(&[lhs.clone(), rhs.clone()]);
         }
         let a = self.expr(lhs)?;
         let b = self.expr(rhs)?;
@@ -963,14 +961,13 @@ impl Elab {
         Ok(Expr::new(Kind::Gen { lhs: boxed(a), rhs: boxed(b), left, right, dot, form }, shape))
     }
 
-    fn postfix(&mut self, op: &PostOp, op_span: Span, arg: &Node, span: Span) -> Result<Expr> {
+    fn postfix(&mut self, op: &PostOp, op_span: Span, arg: &Node) -> Result<Expr> {
         let a = self.expr(arg)?;
         let a = if matches!(op, PostOp::Transpose) && is_literal_one(arg) {
             Expr::new(Kind::Ones, vec![self.u.fresh()])
         } else {
             a
         };
-        let _ = span;
         self.apply_postfix(op, op_span, a, arg.span)
     }
 
@@ -1234,7 +1231,7 @@ impl Elab {
         self.product(powered, rest, name_span, arg.span).map_err(|e| e.or_span(span))
     }
 
-    fn einsum(&mut self, spec: &str, spec_span: Span, args: &[Node], span: Span) -> Result<Expr> {
+    fn einsum(&mut self, spec: &str, spec_span: Span, args: &[Node]) -> Result<Expr> {
         let bad = |msg: String| err(ErrorCode::Syntax, msg, spec_span);
         let clean: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
         if clean.contains("...") || clean.contains('.') {
@@ -1326,7 +1323,6 @@ impl Elab {
             output_ids.push(id);
         }
         let shape = output_ids.iter().map(|&i| indices[i].clone()).collect();
-        let _ = span;
         let net = Network { factors, indices, output: output_ids, origin: Origin::Einsum(spec.to_string()) };
         Ok(Expr::new(Kind::Network(Box::new(net)), shape))
     }
@@ -1448,8 +1444,7 @@ impl Elab {
                     return Err(err(ErrorCode::Bracket, "a square bracket needs a tensor besides `1`", n.span));
                 };
                 // Widen ones members to the bracket's width.
-                for (hs, ones, _) in lists.iter_mut().filter(|(_, ones, _)| *ones) {
-                    let _ = ones;
+                for (hs, _, _) in lists.iter_mut().filter(|(_, ones, _)| *ones) {
                     let first = hs[0];
                     let root = b.find(first);
                     let barred = b.summed[root];
@@ -1577,7 +1572,7 @@ impl Elab {
                 match b.tagged.get(&k) {
                     Some(&f) => f,
                     None => {
-                        let f = b.new_factor(self, e, key.clone(), span);
+                        let f = b.new_factor(e, key.clone(), span);
                         b.tagged.insert(k, f);
                         f
                     }
@@ -1588,7 +1583,7 @@ impl Elab {
                     f
                 }
                 _ => {
-                    let f = b.new_factor(self, e, key.clone(), span);
+                    let f = b.new_factor(e, key.clone(), span);
                     b.current.insert(key.clone(), f);
                     f
                 }
@@ -1652,8 +1647,7 @@ impl BracketBuilder {
         id
     }
 
-    fn new_factor(&mut self, el: &mut Elab, e: Expr, key: String, span: Span) -> usize {
-        let _ = el;
+    fn new_factor(&mut self, e: Expr, key: String, span: Span) -> usize {
         let slots = e.shape.iter().map(|d| self.new_index(d.clone())).collect();
         let used = vec![false; e.order()];
         self.factors.push(BFactor { expr: e, slots, used, key, span });

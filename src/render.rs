@@ -10,9 +10,8 @@ use crate::network;
 use crate::shape::Dim;
 use crate::Model;
 use indexmap::IndexMap;
-use num_bigint::BigInt;
 use num_rational::BigRational;
-use num_traits::{One, Signed, ToPrimitive, Zero};
+use num_traits::{One, Signed, Zero};
 
 /// Output formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -808,23 +807,4 @@ fn py_rational(k: &BigRational) -> String {
     } else {
         format!("({}/{})", k.numer(), k.denom())
     }
-}
-
-#[allow(dead_code)]
-fn small(k: &BigRational) -> Option<i64> {
-    if k.is_integer() {
-        k.to_integer().to_i64()
-    } else {
-        None
-    }
-}
-
-#[allow(dead_code)]
-fn int(n: i64) -> BigRational {
-    BigRational::from_integer(BigInt::from(n))
-}
-
-#[allow(dead_code)]
-fn is_zero(k: &BigRational) -> bool {
-    k.is_zero()
 }
