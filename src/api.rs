@@ -19,6 +19,8 @@ pub struct Answer {
     pub model: Model,
     /// The result.
     pub expr: Expr,
+    /// What the e-graph did to reach it, when it ran.
+    pub saturation: Option<crate::egraph::Report>,
 }
 
 impl Answer {
@@ -40,17 +42,31 @@ impl Answer {
             "numpy": self.render(Format::Numpy),
             "shape": show_shape(&self.expr.shape),
             "conditions": crate::conditions::conditions(&self.expr),
+            "egraph": self.saturation.as_ref().map(|r| r.json()),
         })
     }
 }
 
-/// Reads an expression and gives it back (simplification comes with the e-graph).
+/// Reads an expression and gives its simplest classic form (equality saturation over
+/// the rules of `rules/`; a tensor network is raised to matrix operators where it can be).
 ///
 /// ```
-/// let a = bracket::simplify("x^T A x").unwrap();
-/// assert_eq!(a.render(bracket::Format::Unicode), "xᵀAx");
+/// let a = bracket::simplify("einsum(\"ij,kj->ik\", A, B)").unwrap();
+/// assert_eq!(a.render(bracket::Format::Unicode), "ABᵀ");
 /// ```
 pub fn simplify(text: &str) -> Result<Answer> {
+    simplify_with(text, &crate::egraph::Options::default())
+}
+
+/// [`simplify`] with limits and, optionally, sizes for a FLOP cost.
+pub fn simplify_with(text: &str, options: &crate::egraph::Options) -> Result<Answer> {
+    let read = read_answer(text)?;
+    let (expr, report) = crate::egraph::simplify_expr(&read.expr, &read.model, options);
+    Ok(Answer { model: read.model, expr, saturation: Some(report) })
+}
+
+/// Reads and types the expression of `text`, unchanged.
+pub fn read_answer(text: &str) -> Result<Answer> {
     let model = read(text)?;
     let expr = model.main_expr().cloned().ok_or_else(|| {
         if text.trim().is_empty() {
@@ -72,7 +88,7 @@ pub fn simplify(text: &str) -> Result<Answer> {
             .hint("write the expression after the declarations, e.g. `A: matrix; tr(A)`")
         }
     })?;
-    Ok(Answer { model, expr })
+    Ok(Answer { model, expr, saturation: None })
 }
 
 /// A value computed by [`evaluate`]: exact when it could be, with the inputs used.
@@ -92,7 +108,7 @@ pub struct Evaluation {
 /// names without a value get seeded random ones. Exact when no value or operation
 /// needs floating point.
 pub fn evaluate(text: &str, given: &[(String, String)], seed: u64) -> Result<Evaluation> {
-    let answer = simplify(text)?;
+    let answer = read_answer(text)?;
     let parsed: Vec<(String, Value)> = given
         .iter()
         .map(|(n, v)| (greek_letters(n.trim()), v))
@@ -295,7 +311,12 @@ pub struct Derivative {
 /// assert_eq!(g[0].answer.render(bracket::Format::Unicode), "(A + Aᵀ)x");
 /// ```
 pub fn grad<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
-    let f = simplify(text)?;
+    grad_with(text, wrt, &crate::egraph::Options::default())
+}
+
+/// [`grad`] with e-graph limits and, optionally, sizes for a FLOP cost.
+pub fn grad_with<S: AsRef<str>>(text: &str, wrt: &[S], options: &crate::egraph::Options) -> Result<Vec<Derivative>> {
+    let f = read_answer(text)?;
     if !f.expr.is_scalar() {
         let shown = show_shape(&f.expr.shape);
         return Err(Error::new(
@@ -305,23 +326,50 @@ pub fn grad<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
         )
         .hint("use `bracket jacobian` for a non-scalar function"));
     }
-    derivatives(&f, text, wrt)
+    derivatives_with(&f, text, wrt, options)
 }
 
 /// Jacobians of the function of `text` (its dims first, then each variable's).
 pub fn jacobian<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
-    let f = simplify(text)?;
-    derivatives(&f, text, wrt)
+    jacobian_with(text, wrt, &crate::egraph::Options::default())
+}
+
+/// [`jacobian`] with e-graph limits and, optionally, sizes for a FLOP cost.
+pub fn jacobian_with<S: AsRef<str>>(
+    text: &str,
+    wrt: &[S],
+    options: &crate::egraph::Options,
+) -> Result<Vec<Derivative>> {
+    let f = read_answer(text)?;
+    derivatives_with(&f, text, wrt, options)
 }
 
 /// Derivatives of `f` (an expression of `model`) by each variable: the gradient for a
 /// scalar f, else the Jacobian.
 pub fn derivatives_of<S: AsRef<str>>(model: &Model, f: &Expr, wrt: &[S]) -> Result<Vec<Derivative>> {
-    let answer = Answer { model: model.clone(), expr: f.clone() };
+    let answer = Answer { model: model.clone(), expr: f.clone(), saturation: None };
     derivatives(&answer, &model.source, wrt)
 }
 
+/// The gradient by a symmetric matrix under the convention `sym(G) = (G + Gᵀ)/2`: the
+/// gradient in the space of symmetric matrices (see docs/symmetric.md).
+fn symmetrized(g: Expr) -> Expr {
+    let shape = g.shape.clone();
+    let t = crate::diff::transpose(g.clone());
+    let sum = Expr::new(crate::expr::Kind::Add(vec![g, t]), shape);
+    crate::elaborate::scale(BigRational::new(1.into(), 2.into()), sum)
+}
+
 fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
+    derivatives_with(f, text, wrt, &crate::egraph::Options::default())
+}
+
+fn derivatives_with<S: AsRef<str>>(
+    f: &Answer,
+    text: &str,
+    wrt: &[S],
+    options: &crate::egraph::Options,
+) -> Result<Vec<Derivative>> {
     let mut out = Vec::new();
     for w in wrt {
         let name = greek_letters(w.as_ref().trim());
@@ -348,8 +396,13 @@ fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<D
             Some(d) => crate::takeout::take_out(&d, &name)?,
             None => vec![],
         };
-        let expr = crate::takeout::terms_to_expr(&terms, &shape);
-        out.push(Derivative { function: f.expr.clone(), wrt: name, answer: Answer { model: f.model.clone(), expr } });
+        let mut expr = crate::takeout::terms_to_expr(&terms, &shape);
+        if info.symmetric && f.expr.is_scalar() {
+            expr = symmetrized(expr);
+        }
+        let (expr, report) = crate::egraph::simplify_expr(&expr, &f.model, options);
+        let answer = Answer { model: f.model.clone(), expr, saturation: Some(report) };
+        out.push(Derivative { function: f.expr.clone(), wrt: name, answer });
     }
     Ok(out)
 }
@@ -357,12 +410,12 @@ fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<D
 /// The differential of the expression of `text` in all its variables, as d(…) gives it
 /// (product rule, chain rule), before dX is taken out.
 pub fn differential_of(text: &str) -> Result<Answer> {
-    let f = simplify(text)?;
+    let f = read_answer(text)?;
     let vars: indexmap::IndexSet<String> =
         f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
     let d = crate::diff::differential(&f.expr, &f.model, &vars)?;
     let expr = d.unwrap_or_else(|| crate::diff::zero(f.expr.shape.clone()));
-    Ok(Answer { model: f.model, expr })
+    Ok(Answer { model: f.model, expr, saturation: None })
 }
 
 /// The differential with each dX taken out: `Σ G_i · dX_i` (`G_i ·_k dX_i` for a
@@ -373,7 +426,7 @@ pub fn differential_of(text: &str) -> Result<Answer> {
 /// assert_eq!(d.render(bracket::Format::Unicode), "Xb · da + abᵀ · dX + Xᵀa · db");
 /// ```
 pub fn differential_taken_out(text: &str) -> Result<Answer> {
-    let f = simplify(text)?;
+    let f = read_answer(text)?;
     let vars: Vec<String> = f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
     let mut terms = Vec::new();
     for d in derivatives(&f, text, &vars)? {
@@ -407,7 +460,7 @@ pub fn differential_taken_out(text: &str) -> Result<Answer> {
         1 => terms.pop().expect("one"),
         _ => Expr::new(crate::expr::Kind::Add(terms), f.expr.shape.clone()),
     };
-    Ok(Answer { model: f.model, expr })
+    Ok(Answer { model: f.model, expr, saturation: None })
 }
 
 /// Answers the `grad J wrt W, b` queries of a program, in order.

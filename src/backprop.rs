@@ -126,7 +126,11 @@ pub fn backprop(text: &str) -> Result<Vec<Equation>> {
             let info = crate::NameInfo { shape: shape.clone(), symmetric: false, declared: false, defined: true };
             seeded.names.insert(seed_name(&target, &loss_name), info);
         }
-        equations.push(Equation { target, parameter, answer: Answer { model: seeded.clone(), expr } });
+        equations.push(Equation {
+            target,
+            parameter,
+            answer: Answer { model: seeded.clone(), expr, saturation: None },
+        });
     }
     Ok(equations)
 }

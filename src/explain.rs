@@ -5,7 +5,7 @@
 //! Every step is an expression, so a test can evaluate consecutive steps on random
 //! tensors (with random dX) and check that they are equal.
 
-use crate::api::{simplify, Answer};
+use crate::api::Answer;
 use crate::diff::differential;
 use crate::elaborate::{scale, Model};
 use crate::error::{Error, ErrorCode, Result};
@@ -47,7 +47,7 @@ pub struct Derivation {
 /// assert!(d.steps.len() >= 3);
 /// ```
 pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
-    let f = simplify(text)?;
+    let f = crate::api::read_answer(text)?;
     let model = f.model.clone();
     let Some(info) = model.names.get(wrt) else {
         return Err(Error::new(
@@ -63,7 +63,7 @@ pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
     let d = differential(&f.expr, &model, &vars)?;
     let Some(d) = d else {
         let zero = crate::diff::zero(f.expr.shape.clone());
-        let result = Answer { model: model.clone(), expr: crate::diff::zero(x_shape) };
+        let result = Answer { model: model.clone(), expr: crate::diff::zero(x_shape), saturation: None };
         steps.push(Step { expr: zero, why: format!("{wrt} does not occur").into() });
         return Ok(Derivation { model, function: f.expr, wrt: wrt.to_string(), steps, result });
     };
@@ -123,7 +123,7 @@ pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
         function: f.expr,
         wrt: wrt.to_string(),
         steps,
-        result: Answer { model, expr: g },
+        result: Answer { model, expr: g, saturation: None },
     })
 }
 

@@ -2,12 +2,16 @@
 //! tutorial *Matrix Differential Calculus with Tensors (for Machine Learning)*.
 
 mod ast;
+mod egraph;
 mod elaborate;
 mod error;
 mod expr;
 pub mod limits;
 mod parse;
 mod shape;
+pub use egraph::{contains_network, simplify_expr, Limits, Options, Report};
+mod rules;
+pub use rules::{load as load_rules, rules, Guard, Rule, RuleSet, APPLIERS, FILES as RULE_FILES};
 
 pub use ast::*;
 pub use elaborate::{elaborate, read, read_positions, scale, Model, NameInfo, PosGroup, Query};
@@ -23,8 +27,8 @@ pub use network::{einsum_spec, lower, render_network, tidy, to_bracket, Term};
 pub use render::{py_name, render, render_numpy, Format};
 mod api;
 pub use api::{
-    answer_queries, derivatives_of, differential_of, differential_taken_out, evaluate, grad, jacobian, simplify,
-    Answer, Derivative, Evaluation,
+    answer_queries, derivatives_of, differential_of, differential_taken_out, evaluate, grad, grad_with, jacobian,
+    jacobian_with, read_answer, simplify, simplify_with, Answer, Derivative, Evaluation,
 };
 pub use limits::MAX_INPUT_BYTES;
 mod examples;

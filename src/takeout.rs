@@ -244,17 +244,29 @@ fn product_of(factors: &[Expr]) -> Expr {
 fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
     let chains: Vec<(BigRational, Vec<Expr>)> = terms.iter().map(chain_of).collect();
     for left in [false, true] {
-        let key = |f: &Vec<Expr>| if left { f.first().cloned() } else { f.last().cloned() };
+        // Each term's shared-factor candidate, borrowed once (no clones: sums run long).
+        let keys: Vec<Option<&Expr>> = chains
+            .iter()
+            .map(|(_, f)| {
+                if f.len() > 1 {
+                    if left {
+                        f.first()
+                    } else {
+                        f.last()
+                    }
+                } else {
+                    None
+                }
+            })
+            .collect();
         // The first factor shared by two or more terms, each with something left over.
-        let shared = chains.iter().enumerate().find_map(|(i, (_, f))| {
-            let k = key(f)?;
-            let group: Vec<usize> = chains
-                .iter()
-                .enumerate()
-                .filter(|(_, (_, g))| g.len() > 1 && key(g).as_ref() == Some(&k))
-                .map(|(j, _)| j)
-                .collect();
-            (f.len() > 1 && group.len() > 1 && group[0] == i).then_some((k, group))
+        let shared = keys.iter().enumerate().find_map(|(i, k)| {
+            let k = (*k)?;
+            if keys[..i].iter().any(|o| *o == Some(k)) {
+                return None;
+            }
+            let group: Vec<usize> = keys.iter().enumerate().filter(|(_, o)| **o == Some(k)).map(|(j, _)| j).collect();
+            (group.len() > 1).then(|| (k.clone(), group))
         });
         let Some((common, group)) = shared else { continue };
         let rests: Vec<Expr> = group

@@ -1,0 +1,1024 @@
+//! The e-graph: equality saturation over classic operators, from any expression to the
+//! simplest classic form.
+//!
+//! Takes a typed [`Expr`]; gives an equal [`Expr`] of least cost and a [`Report`] of the
+//! run. Guarantees: every rewrite keeps the value (each rule is tested numerically); a
+//! rewrite whose result would not have the matched class's shape is never applied; the
+//! run stops at node, iteration and time limits and still returns a correct form.
+//!
+//! Following the design's pitfall note, egg works at the classic-operator level and the
+//! network code is called from appliers: a tensor network (bracket term, einsum, fused
+//! subscript) is an opaque leaf keyed on id-free data (its printed form), and the
+//! `raise-network` applier lowers it, canonicalises it and unions its classic raising.
+//! Leaves and functions are keyed by text, never by egg ids, so merges cannot break them.
+
+use crate::elaborate::Model;
+use crate::expr::{Expr, Func, Kind};
+use crate::shape::{Dim, Shape};
+use egg::{
+    define_language, Analysis, Applier, CostFunction, DidMerge, ENodeOrVar, Id, Language, PatternAst, RecExpr,
+    Searcher, Subst, Symbol, Var,
+};
+use indexmap::IndexMap;
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// The key of a leaf: a name, a differential, or the printed form of an opaque tensor.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LeafName(pub String);
+
+impl fmt::Display for LeafName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for LeafName {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        s.strip_prefix('%').map(|k| LeafName(k.to_string())).ok_or(())
+    }
+}
+
+/// The key of a function applied with `app`: `tanh`, `tanh'`, `f''`, `softmax^1`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FunName(pub String);
+
+impl fmt::Display for FunName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for FunName {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        s.strip_prefix('@').map(|k| FunName(k.to_string())).ok_or(())
+    }
+}
+
+define_language! {
+    /// The e-graph's nodes: the classic operators, rational constants, functions and
+    /// leaves (names, differentials, `1`, `I`, and opaque tensors such as networks).
+    pub enum Node {
+        "+" = Add([Id; 2]),
+        "*" = Mul([Id; 2]),
+        "/" = Div([Id; 2]),
+        "T" = Transpose(Id),
+        "inv" = Inverse(Id),
+        "pow" = Power([Id; 2]),
+        "hpow" = HPower([Id; 2]),
+        "had" = Hadamard([Id; 2]),
+        "hdiv" = HDiv([Id; 2]),
+        "kron" = Kron([Id; 2]),
+        "dot" = Dot([Id; 2]),
+        "tr" = Trace(Id),
+        "det" = Det(Id),
+        "diag" = Diag(Id),
+        "sum" = Sum(Id),
+        "norm" = Norm(Id),
+        "app" = Apply([Id; 2]),
+        Num(BigRational),
+        Fun(FunName),
+        Leaf(LeafName),
+    }
+}
+
+/// What a function key stands for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FunSpec {
+    /// An element-wise function or one of its derivatives.
+    Elementwise(Func, u8),
+    /// Softmax with these positions.
+    Softmax(Vec<usize>),
+}
+
+/// What the analysis knows of an e-class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Data {
+    /// The shape of every term in the class.
+    pub shape: Shape,
+    /// The value, if the class is a rational constant.
+    pub constant: Option<BigRational>,
+    /// Known to be a symmetric matrix (or a scalar).
+    pub symmetric: bool,
+    /// Holds an identity matrix.
+    pub identity: bool,
+    /// Holds a tensor of ones.
+    pub ones: bool,
+    /// Known to be zero.
+    pub zero: bool,
+    /// A function key rather than a tensor.
+    pub function: bool,
+}
+
+/// The analysis: per-class [`Data`], and the tables the leaves and functions key into.
+#[derive(Default)]
+pub struct Tables {
+    /// Leaf key → the tensor it stands for.
+    pub leaves: IndexMap<String, Expr>,
+    /// Function key → what it computes.
+    pub funs: IndexMap<String, FunSpec>,
+    /// Names declared symmetric.
+    pub symmetric: indexmap::IndexSet<String>,
+}
+
+/// The e-graph of this crate.
+pub type EGraph = egg::EGraph<Node, Tables>;
+/// A rewrite of this crate's e-graph.
+pub type Rewrite = egg::Rewrite<Node, Tables>;
+
+/// The shape of `node` given its children's shapes (in `children()` order), or `None`
+/// when the node would be ill-typed.
+pub fn node_shape(node: &Node, kids: &[Shape], t: &Tables) -> Option<Shape> {
+    let sq = |s: &Shape| s.len() == 2 && s[0] == s[1] && s[0] != Dim::Iota;
+    match node {
+        Node::Leaf(k) => t.leaves.get(&k.0).map(|e| e.shape.clone()),
+        Node::Num(_) | Node::Fun(_) => Some(vec![]),
+        Node::Add(_) => (kids[0] == kids[1]).then(|| kids[0].clone()),
+        Node::Mul(_) => product_shape(&kids[0], &kids[1]),
+        Node::Div(_) => kids[1].is_empty().then(|| kids[0].clone()),
+        Node::Transpose(_) => transpose_shape(&kids[0]),
+        Node::Inverse(_) => sq(&kids[0]).then(|| kids[0].clone()),
+        Node::Power(_) => (kids[1].is_empty() && (kids[0].is_empty() || sq(&kids[0]))).then(|| kids[0].clone()),
+        Node::HPower(_) => kids[1].is_empty().then(|| kids[0].clone()),
+        Node::Hadamard(_) | Node::HDiv(_) => (kids[0] == kids[1] && !kids[0].is_empty()).then(|| kids[0].clone()),
+        Node::Kron(_) => {
+            let mut s = kids[0].clone();
+            s.extend(kids[1].iter().cloned());
+            (s.len() <= crate::limits::MAX_ORDER).then_some(s)
+        }
+        Node::Dot(_) => (kids[0] == kids[1]).then(Vec::new),
+        Node::Trace(_) | Node::Det(_) => sq(&kids[0]).then(Vec::new),
+        Node::Diag(_) => match kids[0].len() {
+            1 if kids[0][0] != Dim::Iota => Some(vec![kids[0][0].clone(), kids[0][0].clone()]),
+            2 if sq(&kids[0]) => Some(vec![kids[0][0].clone()]),
+            _ => None,
+        },
+        Node::Sum(_) | Node::Norm(_) => Some(vec![]),
+        Node::Apply([f, _]) => {
+            let _ = f;
+            Some(kids[1].clone())
+        }
+    }
+}
+
+/// The shape of `app f x` needs the function: softmax may move dims.
+fn apply_shape(spec: &FunSpec, arg: &Shape) -> Option<Shape> {
+    match spec {
+        FunSpec::Elementwise(..) => Some(arg.clone()),
+        FunSpec::Softmax(positions) => {
+            if positions.iter().any(|&p| p == 0 || p > arg.len()) {
+                return None;
+            }
+            let mut shape: Shape = positions.iter().map(|&p| arg[p - 1].clone()).collect();
+            for (k, d) in arg.iter().enumerate() {
+                if !positions.contains(&(k + 1)) {
+                    shape.push(d.clone());
+                }
+            }
+            Some(shape)
+        }
+    }
+}
+
+/// The classic product's shape: a matrix product (vectors are columns, `[ι, n]` rows),
+/// or scaling when a side is a scalar.
+pub fn product_shape(a: &Shape, b: &Shape) -> Option<Shape> {
+    if a.is_empty() {
+        return Some(b.clone());
+    }
+    if b.is_empty() {
+        return Some(a.clone());
+    }
+    if a.len() > 2 || b.len() > 2 {
+        return None;
+    }
+    let inner_a = if a.len() == 1 { Dim::Iota } else { a[1].clone() };
+    if inner_a != b[0] {
+        return None;
+    }
+    let row = a[0].clone();
+    let col = if b.len() == 2 { b[1].clone() } else { Dim::Iota };
+    Some(match (row == Dim::Iota, col == Dim::Iota) {
+        (true, true) => vec![],
+        (false, true) => vec![row],
+        _ => vec![row, col],
+    })
+}
+
+fn transpose_shape(a: &Shape) -> Option<Shape> {
+    match a.len() {
+        1 => Some(vec![Dim::Iota, a[0].clone()]),
+        2 if a[0] == Dim::Iota => Some(vec![a[1].clone()]),
+        2 => Some(vec![a[1].clone(), a[0].clone()]),
+        _ => None,
+    }
+}
+
+/// The shape of a node in the e-graph from its children's classes.
+fn shape_in(egraph: &EGraph, node: &Node) -> Option<Shape> {
+    let kids: Vec<Shape> = node.children().iter().map(|&c| egraph[c].data.shape.clone()).collect();
+    if let Node::Apply([f, _]) = node {
+        let spec = fun_spec(egraph, *f)?;
+        return apply_shape(&spec, &kids[1]);
+    }
+    node_shape(node, &kids, &egraph.analysis)
+}
+
+fn fun_spec(egraph: &EGraph, f: Id) -> Option<FunSpec> {
+    egraph[f].nodes.iter().find_map(|n| match n {
+        Node::Fun(k) => egraph.analysis.funs.get(&k.0).cloned(),
+        _ => None,
+    })
+}
+
+impl Analysis<Node> for Tables {
+    type Data = Data;
+
+    fn make(egraph: &mut EGraph, enode: &Node) -> Data {
+        let shape = shape_in(egraph, enode).unwrap_or_default();
+        let kid = |i: usize| &egraph[enode.children()[i]].data;
+        let mut d = Data {
+            shape,
+            constant: None,
+            symmetric: false,
+            identity: false,
+            ones: false,
+            zero: false,
+            function: false,
+        };
+        match enode {
+            Node::Leaf(k) => {
+                if let Some(e) = egraph.analysis.leaves.get(&k.0) {
+                    d.identity = matches!(e.kind, Kind::Identity);
+                    d.ones = matches!(e.kind, Kind::Ones);
+                    d.symmetric = d.identity
+                        || matches!(&e.kind, Kind::Var(n) if egraph.analysis.symmetric.contains(n))
+                        || e.is_scalar();
+                    d.zero = matches!(&e.kind, Kind::Scale(c, _) if c.is_zero());
+                }
+            }
+            Node::Num(c) => {
+                d.constant = Some(c.clone());
+                d.zero = c.is_zero();
+                d.symmetric = true;
+            }
+            Node::Fun(_) => d.function = true,
+            Node::Add(_) => {
+                d.constant = match (&kid(0).constant, &kid(1).constant) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    _ => None,
+                };
+                d.symmetric = kid(0).symmetric && kid(1).symmetric;
+                d.zero = kid(0).zero && kid(1).zero;
+            }
+            Node::Mul([a, b]) => {
+                d.constant = match (&kid(0).constant, &kid(1).constant) {
+                    (Some(x), Some(y)) => Some(x * y),
+                    _ => None,
+                };
+                let (sa, sb) = (&kid(0).shape, &kid(1).shape);
+                d.symmetric = (sa.is_empty() && kid(1).symmetric)
+                    || (sb.is_empty() && kid(0).symmetric)
+                    || egraph.lookup(Node::Transpose(*a)).map(|t| egraph.find(t)) == Some(egraph.find(*b));
+                d.zero = kid(0).zero || kid(1).zero;
+            }
+            Node::Div(_) => {
+                d.constant = match (&kid(0).constant, &kid(1).constant) {
+                    (Some(x), Some(y)) if !y.is_zero() => Some(x / y),
+                    _ => None,
+                };
+                d.zero = kid(0).zero;
+            }
+            Node::Transpose(_) => {
+                d.symmetric = kid(0).symmetric;
+                d.identity = kid(0).identity;
+                d.zero = kid(0).zero;
+            }
+            Node::Inverse(_) => {
+                d.symmetric = kid(0).symmetric;
+                d.identity = kid(0).identity;
+            }
+            Node::Hadamard(_) => {
+                d.symmetric = kid(0).symmetric && kid(1).symmetric;
+                d.zero = kid(0).zero || kid(1).zero;
+            }
+            Node::Diag(_) => d.symmetric = kid(0).shape.len() == 1,
+            Node::Trace(_) | Node::Det(_) | Node::Dot(_) | Node::Sum(_) | Node::Norm(_) => d.symmetric = true,
+            _ => {}
+        }
+        if d.shape.is_empty() && !d.function {
+            d.symmetric = true;
+        }
+        d
+    }
+
+    fn merge(&mut self, a: &mut Data, b: Data) -> DidMerge {
+        let before = a.clone();
+        if a.constant.is_none() {
+            a.constant = b.constant.clone();
+        }
+        a.symmetric |= b.symmetric;
+        a.identity |= b.identity;
+        a.ones |= b.ones;
+        a.zero |= b.zero;
+        let changed_a = *a != before;
+        let changed_b = *a != b;
+        DidMerge(changed_a, changed_b)
+    }
+
+    fn modify(egraph: &mut EGraph, id: Id) {
+        // Constant folding: a scalar class with a known value holds that number.
+        if let Some(c) = egraph[id].data.constant.clone() {
+            if egraph[id].data.shape.is_empty() && !egraph[id].nodes.iter().any(|n| matches!(n, Node::Num(_))) {
+                let n = egraph.add(Node::Num(c));
+                egraph.union(id, n);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------- encoding
+
+/// Keys an expression's leaves and functions into `t` and writes it as egg nodes.
+pub struct Encoder<'t> {
+    /// The tables leaves and functions are registered in.
+    pub tables: &'t mut Tables,
+}
+
+/// The leaf key of an expression that the e-graph treats as one atom.
+pub fn leaf_key(e: &Expr) -> String {
+    let dims = crate::shape::show_shape(&e.shape);
+    match &e.kind {
+        Kind::Var(n) => format!("v:{n}"),
+        Kind::Diff(n) => format!("d:{n}"),
+        Kind::Ones => format!("1:{dims}"),
+        Kind::Identity => format!("I:{dims}"),
+        _ => format!("x:{dims}:{}", crate::network::to_bracket(e, crate::render::Format::Ascii)),
+    }
+}
+
+/// The function key of an element-wise function or a softmax.
+pub fn fun_key(spec: &FunSpec) -> String {
+    match spec {
+        FunSpec::Elementwise(f, k) => format!("{}{}", f.name(), "'".repeat(*k as usize)),
+        FunSpec::Softmax(p) => {
+            let p: Vec<String> = p.iter().map(|x| x.to_string()).collect();
+            format!("softmax^{}", p.join(","))
+        }
+    }
+}
+
+impl Encoder<'_> {
+    /// Appends `e` to `rec`, giving the id of its root.
+    pub fn encode(&mut self, e: &Expr, rec: &mut RecExpr<Node>) -> Id {
+        let two = |s: &mut Self, a: &Expr, b: &Expr, rec: &mut RecExpr<Node>| {
+            let x = s.encode(a, rec);
+            let y = s.encode(b, rec);
+            [x, y]
+        };
+        match &e.kind {
+            Kind::Const(c) => rec.add(Node::Num(c.clone())),
+            Kind::Add(ts) => self.sum(ts, rec),
+            Kind::Scale(c, x) => {
+                let n = rec.add(Node::Num(c.clone()));
+                let y = self.encode(x, rec);
+                rec.add(Node::Mul([n, y]))
+            }
+            Kind::Product(a, b) => {
+                let ids = two(self, a, b, rec);
+                rec.add(Node::Mul(ids))
+            }
+            Kind::DivScalar(a, b) => {
+                let ids = two(self, a, b, rec);
+                rec.add(Node::Div(ids))
+            }
+            Kind::Transpose(a) => {
+                let x = self.encode(a, rec);
+                rec.add(Node::Transpose(x))
+            }
+            Kind::Inverse(a) => {
+                let x = self.encode(a, rec);
+                rec.add(Node::Inverse(x))
+            }
+            Kind::Power(a, k) | Kind::HPower(a, k) => {
+                let x = self.encode(a, rec);
+                let n = rec.add(Node::Num(k.clone()));
+                if matches!(e.kind, Kind::Power(..)) {
+                    rec.add(Node::Power([x, n]))
+                } else {
+                    rec.add(Node::HPower([x, n]))
+                }
+            }
+            Kind::Hadamard(a, b) => {
+                let ids = two(self, a, b, rec);
+                rec.add(Node::Hadamard(ids))
+            }
+            Kind::HDiv(a, b) => {
+                let ids = two(self, a, b, rec);
+                rec.add(Node::HDiv(ids))
+            }
+            Kind::Kron(a, b) => {
+                let ids = two(self, a, b, rec);
+                rec.add(Node::Kron(ids))
+            }
+            Kind::Dot(a, b) => {
+                let ids = two(self, a, b, rec);
+                rec.add(Node::Dot(ids))
+            }
+            Kind::Trace(a) => {
+                let x = self.encode(a, rec);
+                rec.add(Node::Trace(x))
+            }
+            Kind::Det(a) => {
+                let x = self.encode(a, rec);
+                rec.add(Node::Det(x))
+            }
+            Kind::Diag(a) => {
+                let x = self.encode(a, rec);
+                rec.add(Node::Diag(x))
+            }
+            Kind::Sum(a) => {
+                let x = self.encode(a, rec);
+                rec.add(Node::Sum(x))
+            }
+            Kind::Norm(a) => {
+                let x = self.encode(a, rec);
+                rec.add(Node::Norm(x))
+            }
+            Kind::Func { func, derivative, arg } => {
+                self.apply(FunSpec::Elementwise(func.clone(), *derivative), arg, rec)
+            }
+            Kind::Softmax { positions, arg } => self.apply(FunSpec::Softmax(positions.clone()), arg, rec),
+            _ => {
+                let key = leaf_key(e);
+                self.tables.leaves.entry(key.clone()).or_insert_with(|| e.clone());
+                rec.add(Node::Leaf(LeafName(key)))
+            }
+        }
+    }
+
+    /// A sum as a balanced tree of `+`, so that long sums stay shallow (extraction and
+    /// matching time grow with depth); short sums nest to the left as they read.
+    fn sum(&mut self, ts: &[Expr], rec: &mut RecExpr<Node>) -> Id {
+        if ts.len() <= 4 {
+            let mut acc = self.encode(&ts[0], rec);
+            for t in &ts[1..] {
+                let y = self.encode(t, rec);
+                acc = rec.add(Node::Add([acc, y]));
+            }
+            return acc;
+        }
+        let (left, right) = ts.split_at(ts.len() / 2);
+        let x = self.sum(left, rec);
+        let y = self.sum(right, rec);
+        rec.add(Node::Add([x, y]))
+    }
+
+    fn apply(&mut self, spec: FunSpec, arg: &Expr, rec: &mut RecExpr<Node>) -> Id {
+        let key = fun_key(&spec);
+        self.tables.funs.entry(key.clone()).or_insert(spec);
+        let f = rec.add(Node::Fun(FunName(key)));
+        let x = self.encode(arg, rec);
+        rec.add(Node::Apply([f, x]))
+    }
+}
+
+/// Reads an extracted term back as a typed expression.
+pub fn decode(rec: &RecExpr<Node>, t: &Tables) -> Option<Expr> {
+    let nodes = rec.as_ref();
+    // Children are moved out on their last use, so long sums decode in linear time.
+    let mut uses = vec![0usize; nodes.len()];
+    for node in nodes {
+        for &c in node.children() {
+            uses[usize::from(c)] += 1;
+        }
+    }
+    let mut out: Vec<Option<Expr>> = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let mut kids: Vec<Expr> = Vec::new();
+        for &c in node.children() {
+            let c = usize::from(c);
+            uses[c] -= 1;
+            let e = if uses[c] == 0 { out[c].take() } else { out[c].clone() };
+            kids.push(e?);
+        }
+        let shapes: Vec<Shape> = kids.iter().map(|k| k.shape.clone()).collect();
+        let shape = match node {
+            Node::Apply(_) => {
+                let Kind::Var(key) = &kids[0].kind else { return None };
+                apply_shape(t.funs.get(key)?, &shapes[1])?
+            }
+            _ => node_shape(node, &shapes, t)?,
+        };
+        let mut it = kids.into_iter();
+        let mut next = || it.next().map(Box::new);
+        let kind = match node {
+            Node::Leaf(k) => t.leaves.get(&k.0)?.kind.clone(),
+            Node::Num(c) => Kind::Const(c.clone()),
+            // A function key travels as a placeholder until its `app` reads it.
+            Node::Fun(k) => Kind::Var(k.0.clone()),
+            Node::Add(_) => {
+                let mut terms = Vec::new();
+                for _ in 0..2 {
+                    match *next()? {
+                        Expr { kind: Kind::Add(ts), .. } => terms.extend(ts),
+                        other => terms.push(other),
+                    }
+                }
+                Kind::Add(terms)
+            }
+            Node::Mul(_) => {
+                let (a, b) = (next()?, next()?);
+                if let Kind::Const(c) = &a.kind {
+                    out.push(Some(crate::elaborate::scale(c.clone(), *b)));
+                    continue;
+                }
+                Kind::Product(a, b)
+            }
+            Node::Div(_) => Kind::DivScalar(next()?, next()?),
+            Node::Transpose(_) => Kind::Transpose(next()?),
+            Node::Inverse(_) => Kind::Inverse(next()?),
+            Node::Power(_) | Node::HPower(_) => {
+                let x = next()?;
+                let Kind::Const(k) = next()?.kind else { return None };
+                if matches!(node, Node::Power(_)) {
+                    Kind::Power(x, k)
+                } else {
+                    Kind::HPower(x, k)
+                }
+            }
+            Node::Hadamard(_) => Kind::Hadamard(next()?, next()?),
+            Node::HDiv(_) => Kind::HDiv(next()?, next()?),
+            Node::Kron(_) => Kind::Kron(next()?, next()?),
+            Node::Dot(_) => Kind::Dot(next()?, next()?),
+            Node::Trace(_) => Kind::Trace(next()?),
+            Node::Det(_) => Kind::Det(next()?),
+            Node::Diag(_) => Kind::Diag(next()?),
+            Node::Sum(_) => Kind::Sum(next()?),
+            Node::Norm(_) => Kind::Norm(next()?),
+            Node::Apply(_) => {
+                let f = next()?;
+                let Kind::Var(key) = &f.kind else { return None };
+                let arg = next()?;
+                match t.funs.get(key)? {
+                    FunSpec::Elementwise(func, k) => Kind::Func { func: func.clone(), derivative: *k, arg },
+                    FunSpec::Softmax(p) => Kind::Softmax { positions: p.clone(), arg },
+                }
+            }
+        };
+        out.push(Some(Expr::new(kind, shape)));
+    }
+    out.pop().flatten()
+}
+
+// ---------------------------------------------------------------------------- cost
+
+/// The default cost: the size of the classic expression, with a transpose or inverse of
+/// a name counted as half an operation (`Aᵀ`, `X⁻ᵀ` read nearly as atoms, so that
+/// `(A + Aᵀ)x` and `−X⁻ᵀAᵀBᵀX⁻ᵀ` keep their transposes on the names while
+/// `(P ⊙ Q)ᵀ1` beats `(Pᵀ ⊙ Qᵀ)1`), opaque tensors as
+/// their printed size and networks so dear that a classic form always wins. Ties go to
+/// fewer transposes, then to fewer parentheses (`aaᵀX` over `a(aᵀX)`).
+pub struct Size<'a> {
+    egraph: &'a EGraph,
+}
+
+/// A cost: size first, then transposes, then parentheses.
+#[derive(Clone, Debug, PartialEq, PartialOrd)]
+pub struct Cost {
+    /// Operations and atoms.
+    pub size: f64,
+    /// Transposes.
+    pub transposes: u32,
+    /// Products nested on the right.
+    pub parens: u32,
+    atom: bool,
+    product: bool,
+    scaled: bool,
+}
+
+/// Cost of a tensor network leaf: more than any classic form.
+pub const NETWORK_COST: f64 = 1000.0;
+
+fn expr_size(e: &Expr) -> f64 {
+    match &e.kind {
+        Kind::Network(n) => NETWORK_COST + n.factors.iter().map(|f| expr_size(&f.expr)).sum::<f64>(),
+        _ => 1.0 + e.children().iter().map(|c| expr_size(c)).sum::<f64>(),
+    }
+}
+
+impl CostFunction<Node> for Size<'_> {
+    type Cost = Cost;
+    fn cost<C>(&mut self, enode: &Node, mut costs: C) -> Cost
+    where
+        C: FnMut(Id) -> Cost,
+    {
+        let kids: Vec<Cost> = enode.children().iter().map(|&c| costs(c)).collect();
+        let sum = |extra: f64| kids.iter().map(|k| k.size).sum::<f64>() + extra;
+        let transposes: u32 = kids.iter().map(|k| k.transposes).sum();
+        let parens: u32 = kids.iter().map(|k| k.parens).sum();
+        let base = Cost { size: 0.0, transposes, parens, atom: false, product: false, scaled: false };
+        match enode {
+            Node::Leaf(k) => {
+                let size = match self.egraph.analysis.leaves.get(&k.0) {
+                    Some(e) if !matches!(e.kind, Kind::Var(_) | Kind::Diff(_) | Kind::Ones | Kind::Identity) => {
+                        expr_size(e)
+                    }
+                    _ => 1.0,
+                };
+                Cost { size, atom: true, ..base }
+            }
+            Node::Num(_) | Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
+            Node::Transpose(_) | Node::Inverse(_) if kids[0].atom => Cost {
+                size: sum(if matches!(enode, Node::Transpose(_)) { 0.5 } else { 0.0 }),
+                atom: true,
+                transposes: transposes + u32::from(matches!(enode, Node::Transpose(_))),
+                ..base
+            },
+            Node::Transpose(_) => Cost { size: sum(1.0), transposes: transposes + 1, ..base },
+            // A rational coefficient costs as a number; the product sign is not written.
+            Node::Mul([a, _]) if self.egraph[*a].data.constant.is_some() && kids[0].atom => {
+                Cost { size: sum(0.0), scaled: true, ..base }
+            }
+            Node::Mul([_, b]) => {
+                let right_product = kids[1].product && !self.egraph[*b].data.shape.is_empty();
+                let nested = u32::from(right_product) + u32::from(kids[0].scaled) + u32::from(kids[1].scaled);
+                Cost { size: sum(1.0), parens: parens + nested, product: true, ..base }
+            }
+            Node::Apply(_) => Cost { size: sum(0.0), ..base },
+            _ => Cost { size: sum(1.0), ..base },
+        }
+    }
+}
+
+/// The FLOP cost used when sizes are given: the multiply-adds of evaluating the
+/// expression in the order it is written, so that `2a(aᵀX)` wins when X is wide.
+pub struct Flops<'a> {
+    egraph: &'a EGraph,
+    sizes: &'a IndexMap<String, f64>,
+}
+
+impl Flops<'_> {
+    fn dim(&self, d: &Dim) -> f64 {
+        match d {
+            Dim::Sym(s) => self.sizes.get(s).copied().unwrap_or(100.0),
+            Dim::Int(n) => *n as f64,
+            Dim::Iota => 1.0,
+            Dim::Var(_) => 100.0,
+        }
+    }
+    fn entries(&self, s: &Shape) -> f64 {
+        s.iter().map(|d| self.dim(d)).product()
+    }
+}
+
+impl CostFunction<Node> for Flops<'_> {
+    type Cost = Cost;
+    fn cost<C>(&mut self, enode: &Node, mut costs: C) -> Cost
+    where
+        C: FnMut(Id) -> Cost,
+    {
+        let kids: Vec<Cost> = enode.children().iter().map(|&c| costs(c)).collect();
+        let below: f64 = kids.iter().map(|k| k.size).sum();
+        let shape = |i: usize| self.egraph[enode.children()[i]].data.shape.clone();
+        let transposes: u32 = kids.iter().map(|k| k.transposes).sum();
+        let work = match enode {
+            Node::Leaf(_) | Node::Num(_) | Node::Fun(_) => 0.0,
+            Node::Mul(_) => {
+                let (a, b) = (shape(0), shape(1));
+                if a.is_empty() || b.is_empty() {
+                    self.entries(&a).max(1.0) * self.entries(&b).max(1.0)
+                } else {
+                    let inner = if a.len() == 2 { self.dim(&a[1]) } else { 1.0 };
+                    self.entries(&a) / inner.max(1.0) * inner * self.entries(&b) / self.dim(&b[0]).max(1.0)
+                }
+            }
+            Node::Transpose(_) => 0.0,
+            Node::Inverse(_) | Node::Det(_) => self.entries(&shape(0)).powf(1.5),
+            _ => enode.children().iter().map(|&c| self.entries(&self.egraph[c].data.shape)).sum::<f64>(),
+        };
+        let tie = u32::from(matches!(enode, Node::Transpose(_)));
+        Cost {
+            size: below + work + 1e-3,
+            transposes: transposes + tie,
+            parens: 0,
+            atom: false,
+            product: false,
+            scaled: false,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------- running
+
+/// Limits of one saturation run. Only the node and iteration limits decide the answer
+/// in practice; the time limit is a safety net (hitting it is reported).
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Most e-nodes.
+    pub nodes: usize,
+    /// Most iterations.
+    pub iterations: usize,
+    /// Most wall time.
+    pub time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { nodes: 20_000, iterations: 24, time: Duration::from_secs(5) }
+    }
+}
+
+/// What a saturation run did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// E-nodes at the end.
+    pub nodes: usize,
+    /// E-classes at the end.
+    pub classes: usize,
+    /// Iterations run.
+    pub iterations: usize,
+    /// Why it stopped: `saturated`, `node limit`, `iteration limit`, `time limit`.
+    pub stop: String,
+    /// True when a limit cut the search short (the answer is correct, maybe not simplest).
+    pub limited: bool,
+}
+
+impl Report {
+    /// The report as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "nodes": self.nodes,
+            "classes": self.classes,
+            "iterations": self.iterations,
+            "stop": self.stop,
+            "limited": self.limited,
+        })
+    }
+}
+
+/// Options of a simplification.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Limits of the run.
+    pub limits: Limits,
+    /// Sizes of named dims: when given, extraction minimises FLOPs instead of size.
+    pub sizes: Option<IndexMap<String, f64>>,
+}
+
+/// Simplifies `e` (an expression of `model`): equality saturation with every rule of
+/// `rules/`, the Rust appliers and the model's facts, then extraction of the cheapest
+/// equal form.
+pub fn simplify_expr(e: &Expr, model: &Model, options: &Options) -> (Expr, Report) {
+    let rules = crate::rules::rules();
+    let mut tables = Tables::default();
+    for (k, v) in &rules.funs {
+        tables.funs.insert(k.clone(), v.clone());
+    }
+    for (name, info) in &model.names {
+        if info.symmetric {
+            tables.symmetric.insert(name.clone());
+        }
+    }
+    let mut rec = RecExpr::default();
+    Encoder { tables: &mut tables }.encode(e, &mut rec);
+    let facts: Vec<Rewrite> = crate::rules::fact_rewrites(model, &mut tables);
+    let egraph = EGraph::new(tables);
+    let runner = egg::Runner::default()
+        .with_egraph(egraph)
+        .with_node_limit(options.limits.nodes)
+        .with_iter_limit(options.limits.iterations)
+        .with_time_limit(options.limits.time)
+        .with_expr(&rec)
+        .run(rules.rewrites.iter().chain(facts.iter()));
+    let (stop, limited) = match &runner.stop_reason {
+        Some(egg::StopReason::Saturated) => ("saturated".to_string(), false),
+        Some(egg::StopReason::NodeLimit(_)) => ("node limit".to_string(), true),
+        Some(egg::StopReason::IterationLimit(_)) => ("iteration limit".to_string(), true),
+        Some(egg::StopReason::TimeLimit(_)) => ("time limit".to_string(), true),
+        Some(egg::StopReason::Other(s)) => (s.clone(), true),
+        None => ("not run".to_string(), true),
+    };
+    let report = Report {
+        nodes: runner.egraph.total_number_of_nodes(),
+        classes: runner.egraph.number_of_classes(),
+        iterations: runner.iterations.len(),
+        stop,
+        limited,
+    };
+    let root = runner.roots[0];
+    let best = match &options.sizes {
+        None => egg::Extractor::new(&runner.egraph, Size { egraph: &runner.egraph }).find_best(root).1,
+        Some(sizes) => egg::Extractor::new(&runner.egraph, Flops { egraph: &runner.egraph, sizes }).find_best(root).1,
+    };
+    let out = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape).unwrap_or_else(|| e.clone());
+    (out, report)
+}
+
+// ---------------------------------------------------------------------------- appliers
+
+/// The right side of a rule from `rules/`, applied only when its guards hold and its
+/// instantiation has the shape of the matched class.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// The right side.
+    pub rhs: PatternAst<Node>,
+    /// Guards: a predicate from [`crate::rules::Guard`] on a variable.
+    pub guards: Vec<(crate::rules::Guard, Var)>,
+}
+
+/// The shape an instantiation of `pat` under `subst` would have, without adding it.
+pub fn instantiated_shape(egraph: &EGraph, pat: &PatternAst<Node>, subst: &Subst) -> Option<Shape> {
+    let nodes = pat.as_ref();
+    let mut shapes: Vec<Option<Shape>> = Vec::with_capacity(nodes.len());
+    let mut funs: Vec<Option<FunSpec>> = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let (s, f) = match n {
+            ENodeOrVar::Var(v) => {
+                let id = *subst.get(*v)?;
+                (Some(egraph[id].data.shape.clone()), fun_spec(egraph, id))
+            }
+            ENodeOrVar::ENode(node) => {
+                let kids: Option<Vec<Shape>> =
+                    node.children().iter().map(|&c| shapes[usize::from(c)].clone()).collect();
+                let kids = kids?;
+                match node {
+                    Node::Fun(k) => (Some(vec![]), egraph.analysis.funs.get(&k.0).cloned()),
+                    Node::Apply([f, _]) => {
+                        let spec = funs[usize::from(*f)].clone()?;
+                        (apply_shape(&spec, &kids[1]), None)
+                    }
+                    _ => (node_shape(node, &kids, &egraph.analysis), None),
+                }
+            }
+        };
+        shapes.push(s);
+        funs.push(f);
+    }
+    shapes.pop().flatten()
+}
+
+impl Applier<Node, Tables> for Checked {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        searcher_ast: Option<&PatternAst<Node>>,
+        rule_name: Symbol,
+    ) -> Vec<Id> {
+        if !self.guards.iter().all(|(g, v)| subst.get(*v).is_some_and(|&id| g.holds(&egraph[id].data))) {
+            return vec![];
+        }
+        let Some(shape) = instantiated_shape(egraph, &self.rhs, subst) else { return vec![] };
+        if shape != egraph[eclass].data.shape {
+            return vec![];
+        }
+        let (id, changed) = match searcher_ast {
+            Some(ast) => egraph.union_instantiations(ast, &self.rhs, subst, rule_name),
+            None => {
+                let id = egraph.add_instantiation(&self.rhs, subst);
+                (id, egraph.union(eclass, id))
+            }
+        };
+        if changed {
+            vec![id]
+        } else {
+            vec![]
+        }
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        let mut vs = Vec::new();
+        for n in self.rhs.as_ref() {
+            if let ENodeOrVar::Var(v) = n {
+                if !vs.contains(v) {
+                    vs.push(*v);
+                }
+            }
+        }
+        vs
+    }
+}
+
+/// `raise-network`: a class holding a tensor network gets the network's classic form:
+/// the network is lowered, its like terms merged, and each term raised to matrix
+/// products, transposes, Hadamard products, traces and sums with `1`.
+pub struct RaiseNetwork;
+
+impl Searcher<Node, Tables> for RaiseNetwork {
+    fn search_eclass_with_limit(
+        &self,
+        egraph: &EGraph,
+        eclass: Id,
+        limit: usize,
+    ) -> Option<egg::SearchMatches<'_, Node>> {
+        if limit == 0 {
+            return None;
+        }
+        let has = egraph[eclass].nodes.iter().any(|n| match n {
+            Node::Leaf(k) => egraph.analysis.leaves.get(&k.0).is_some_and(raisable),
+            _ => false,
+        });
+        has.then(|| egg::SearchMatches { eclass, substs: vec![Subst::default()], ast: None })
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        vec![]
+    }
+}
+
+fn raisable(e: &Expr) -> bool {
+    matches!(e.kind, Kind::Network(_) | Kind::Gen { .. } | Kind::Permute(..) | Kind::DiffOf(_))
+        && !matches!(e.kind, Kind::DiffOf(_))
+}
+
+/// The classic form of an opaque tensor by way of its network, if it has one.
+pub fn raise_opaque(e: &Expr) -> Option<Expr> {
+    if !raisable(e) {
+        return None;
+    }
+    let terms = crate::takeout::merge_terms(crate::network::lower(e));
+    let raised = crate::takeout::terms_to_expr(&terms, &e.shape);
+    let classic = !contains_network(&raised);
+    (classic && raised.shape == e.shape && raised != *e).then_some(raised)
+}
+
+/// True if a network occurs anywhere in `e`.
+pub fn contains_network(e: &Expr) -> bool {
+    matches!(e.kind, Kind::Network(_)) || e.children().iter().any(|c| contains_network(c))
+}
+
+impl Applier<Node, Tables> for RaiseNetwork {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        _: &Subst,
+        _: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let leaves: Vec<Expr> = egraph[eclass]
+            .nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Leaf(k) => egraph.analysis.leaves.get(&k.0).cloned(),
+                _ => None,
+            })
+            .collect();
+        let mut changed = vec![];
+        for leaf in leaves {
+            let Some(raised) = raise_opaque(&leaf) else { continue };
+            let mut rec = RecExpr::default();
+            Encoder { tables: &mut egraph.analysis }.encode(&raised, &mut rec);
+            let mut from = RecExpr::default();
+            Encoder { tables: &mut egraph.analysis }.encode(&leaf, &mut from);
+            let id = if egraph.are_explanations_enabled() {
+                let a = egraph.add_expr(&from);
+                let b = egraph.add_expr(&rec);
+                egraph.union_trusted(a, b, rule);
+                b
+            } else {
+                let b = egraph.add_expr(&rec);
+                egraph.union(eclass, b);
+                b
+            };
+            changed.push(id);
+        }
+        changed
+    }
+}
+
+/// `scalar-unit`: `1 · A = A`, for the ones that constant folding makes.
+pub struct UnitScale;
+
+impl Applier<Node, Tables> for UnitScale {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        _: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let c: Var = "?c".parse().expect("a variable");
+        let a: Var = "?a".parse().expect("a variable");
+        let (Some(&c), Some(&a)) = (subst.get(c), subst.get(a)) else { return vec![] };
+        if egraph[c].data.constant.as_ref().is_some_and(|v| v.is_one()) {
+            let changed = if egraph.are_explanations_enabled() {
+                egraph.union_trusted(eclass, a, rule)
+            } else {
+                egraph.union(eclass, a)
+            };
+            if changed {
+                return vec![a];
+            }
+        }
+        vec![]
+    }
+}

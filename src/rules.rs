@@ -1,0 +1,383 @@
+//! Rewrite rules as data: `rules/*.rules`, read once, checked hard.
+//!
+//! Takes the rule files (compiled in with `include_str!`); gives egg rewrites plus the
+//! Rust appliers of the same families. A line is
+//! `family-name: LEFT => RIGHT` with an optional `if guard(?x), guard(?y)`; both sides
+//! are written in the input language with `?x` variables, so a rule reads like the
+//! formulas it rewrites. Any bad line (syntax, unknown guard, unbound variable, wrong
+//! family prefix, duplicate name) is an error naming `rules/file.rules:line:column`.
+//! Variables default as names do (`?A` a matrix, `?x` a vector) unless a guard says
+//! `scalar`; a literal `1` or `I` on the left matches any ones tensor or identity.
+
+use crate::egraph::{Checked, Data, Encoder, FunSpec, Node, RaiseNetwork, Rewrite, Tables, UnitScale};
+use crate::elaborate::Model;
+use crate::expr::{Expr, Kind};
+use egg::{ENodeOrVar, Pattern, PatternAst, RecExpr, Var};
+use indexmap::IndexMap;
+use std::sync::OnceLock;
+
+/// The rule files, one family each.
+pub const FILES: &[(&str, &str)] = &[
+    ("transpose", include_str!("../rules/transpose.rules")),
+    ("identity", include_str!("../rules/identity.rules")),
+    ("scalar", include_str!("../rules/scalar.rules")),
+    ("product", include_str!("../rules/product.rules")),
+    ("distribute", include_str!("../rules/distribute.rules")),
+    ("hadamard", include_str!("../rules/hadamard.rules")),
+    ("function", include_str!("../rules/function.rules")),
+    ("trace", include_str!("../rules/trace.rules")),
+];
+
+/// A predicate a rule may require of a variable's class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Guard {
+    /// A scalar.
+    Scalar,
+    /// Not a scalar.
+    Nonscalar,
+    /// A rational constant.
+    Constant,
+    /// A nonzero rational constant.
+    Nonzero,
+    /// Zero.
+    Zero,
+    /// Symmetric (declared, or by construction such as `AAᵀ`).
+    Symmetric,
+    /// A tensor of ones (what a literal `1` on the left stands for).
+    Ones,
+    /// An identity matrix (what a literal `I` on the left stands for).
+    Identity,
+    /// A vector or a row vector.
+    Vector,
+}
+
+impl Guard {
+    /// The registry of guard names.
+    pub fn from_name(name: &str) -> Option<Guard> {
+        Some(match name {
+            "scalar" => Guard::Scalar,
+            "nonscalar" => Guard::Nonscalar,
+            "constant" => Guard::Constant,
+            "nonzero" => Guard::Nonzero,
+            "zero" => Guard::Zero,
+            "symmetric" => Guard::Symmetric,
+            "ones" => Guard::Ones,
+            "identity" => Guard::Identity,
+            "vector" => Guard::Vector,
+            _ => return None,
+        })
+    }
+
+    /// Whether a class with this data satisfies the guard.
+    pub fn holds(self, d: &Data) -> bool {
+        if d.function {
+            return false;
+        }
+        match self {
+            Guard::Scalar => d.shape.is_empty(),
+            Guard::Nonscalar => !d.shape.is_empty(),
+            Guard::Constant => d.constant.is_some(),
+            Guard::Nonzero => d.constant.as_ref().is_some_and(|c| !num_traits::Zero::is_zero(c)),
+            Guard::Zero => d.zero,
+            Guard::Symmetric => d.symmetric && (d.shape.is_empty() || d.shape.len() == 2),
+            Guard::Ones => d.ones,
+            Guard::Identity => d.identity,
+            Guard::Vector => d.shape.len() == 1 || (d.shape.len() == 2 && d.shape[0] == crate::shape::Dim::Iota),
+        }
+    }
+}
+
+/// One rule as written.
+#[derive(Clone, Debug)]
+pub struct Rule {
+    /// Its kebab-case name, prefixed by its family.
+    pub name: String,
+    /// `rules/<family>.rules:<line>`.
+    pub place: String,
+    /// The left side as written, `?x` variables included.
+    pub lhs: String,
+    /// The right side as written.
+    pub rhs: String,
+    /// Guards, each on one variable.
+    pub guards: Vec<(Guard, String)>,
+    lhs_pattern: Pattern<Node>,
+    rhs_pattern: Pattern<Node>,
+}
+
+impl Rule {
+    /// True if the rule's left (or right) side, as the e-graph matches it, matches the
+    /// root of `e`: the tests use this to check that a side written as text means the
+    /// same tree to the elaborator and to the e-graph.
+    pub fn side_matches(&self, left: bool, e: &Expr, model: &Model) -> bool {
+        let mut tables = Tables::default();
+        for (k, v) in &rules().funs {
+            tables.funs.insert(k.clone(), v.clone());
+        }
+        for (name, info) in &model.names {
+            if info.symmetric {
+                tables.symmetric.insert(name.clone());
+            }
+        }
+        let mut rec = RecExpr::default();
+        Encoder { tables: &mut tables }.encode(e, &mut rec);
+        let mut egraph = crate::egraph::EGraph::new(tables);
+        let root = egraph.add_expr(&rec);
+        egraph.rebuild();
+        let pattern = if left { &self.lhs_pattern } else { &self.rhs_pattern };
+        egg::Searcher::search_eclass(pattern, &egraph, root).is_some()
+    }
+}
+
+/// Every rule and rewrite, built once.
+pub struct RuleSet {
+    /// The rules of the files, in order.
+    pub rules: Vec<Rule>,
+    /// The rewrites: one per rule, then the Rust appliers.
+    pub rewrites: Vec<Rewrite>,
+    /// Functions the rules mention.
+    pub funs: IndexMap<String, FunSpec>,
+}
+
+/// The names of the rules written in Rust, with what they do.
+pub const APPLIERS: &[(&str, &str)] = &[
+    ("raise-network", "a tensor network equals its classic raising (lower, merge like terms, raise)"),
+    ("scalar-unit", "1 · A = A for a folded constant 1"),
+];
+
+/// The rule set, parsed on first use. The files are compiled in and tested, so a bad
+/// line is a bug of this build: it panics with the place of the line.
+pub fn rules() -> &'static RuleSet {
+    static SET: OnceLock<RuleSet> = OnceLock::new();
+    SET.get_or_init(|| load(FILES).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// Parses rule files `(family, text)`; the first bad line is an error
+/// `rules/family.rules:line:column: message`.
+pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
+    let mut rules = Vec::new();
+    let mut rewrites = Vec::new();
+    let mut tables = Tables::default();
+    let mut seen: IndexMap<String, String> = IndexMap::new();
+    for (family, text) in files {
+        for (n, line) in text.lines().enumerate() {
+            let place = |col: usize| format!("rules/{family}.rules:{}:{}", n + 1, col + 1);
+            let body = line.split('#').next().unwrap_or("");
+            if body.trim().is_empty() {
+                continue;
+            }
+            let (rule, rewrite) = parse_line(family, body, &place, &mut tables)?;
+            if let Some(other) = seen.insert(rule.name.clone(), place(0)) {
+                return Err(format!("{}: the rule name `{}` is used already at {other}", place(0), rule.name));
+            }
+            rules.push(rule);
+            rewrites.push(rewrite);
+        }
+    }
+    rewrites
+        .push(Rewrite::new("raise-network", RaiseNetwork, RaiseNetwork).map_err(|e| format!("raise-network: {e}"))?);
+    let unit: Pattern<Node> = "(* ?c ?a)".parse().map_err(|e| format!("scalar-unit: {e:?}"))?;
+    rewrites.push(Rewrite::new("scalar-unit", unit, UnitScale).map_err(|e| format!("scalar-unit: {e}"))?);
+    Ok(RuleSet { rules, rewrites, funs: tables.funs })
+}
+
+fn parse_line(
+    family: &str,
+    line: &str,
+    place: &dyn Fn(usize) -> String,
+    tables: &mut Tables,
+) -> Result<(Rule, Rewrite), String> {
+    let colon = line.find(':').ok_or_else(|| format!("{}: expected `name: left => right`", place(0)))?;
+    let name = line[..colon].trim().to_string();
+    let name_col = line.find(|c: char| !c.is_whitespace()).unwrap_or(0);
+    if !name.starts_with(&format!("{family}-"))
+        || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(format!(
+            "{}: the rule name `{name}` must be kebab-case and start with `{family}-`",
+            place(name_col)
+        ));
+    }
+    let rest = &line[colon + 1..];
+    let arrow = rest.find("=>").ok_or_else(|| format!("{}: expected `=>` between the sides", place(colon + 1)))?;
+    let lhs_at = colon + 1;
+    let rhs_at = colon + 1 + arrow + 2;
+    let (rhs_text, guard_text, guard_at) = match rest[arrow + 2..].find(" if ") {
+        Some(k) => (&rest[arrow + 2..arrow + 2 + k], Some(&rest[arrow + 2 + k + 4..]), rhs_at + k + 4),
+        None => (&rest[arrow + 2..], None, 0),
+    };
+    let lhs_text = &rest[..arrow];
+    let mut guards = Vec::new();
+    if let Some(g) = guard_text {
+        let mut offset = guard_at;
+        for part in g.split(',') {
+            let col = offset + part.len() - part.trim_start().len();
+            offset += part.len() + 1;
+            let part = part.trim();
+            let (gname, var) = part
+                .strip_suffix(')')
+                .and_then(|p| p.split_once('('))
+                .ok_or_else(|| format!("{}: a guard is written `name(?x)`", place(col)))?;
+            let guard = Guard::from_name(gname.trim()).ok_or_else(|| {
+                format!(
+                    "{}: unknown guard `{}`; guards are scalar, nonscalar, constant, nonzero, zero, symmetric, ones, identity, vector",
+                    place(col),
+                    gname.trim()
+                )
+            })?;
+            let var = var.trim();
+            if !var.starts_with('?') {
+                return Err(format!("{}: a guard takes a variable such as `?x`", place(col)));
+            }
+            guards.push((guard, var[1..].to_string()));
+        }
+    }
+    let lhs_vars = variables(lhs_text);
+    let rhs_vars = variables(rhs_text);
+    for (v, off) in &rhs_vars {
+        if !lhs_vars.iter().any(|(w, _)| w == v) {
+            return Err(format!("{}: `?{v}` on the right is not bound on the left", place(rhs_at + off)));
+        }
+    }
+    for (_, v) in &guards {
+        if !lhs_vars.iter().any(|(w, _)| w == v) {
+            return Err(format!("{}: the guard's `?{v}` is not a variable of the left side", place(guard_at)));
+        }
+    }
+    let scalars: Vec<String> = guards
+        .iter()
+        .filter(|(g, _)| matches!(g, Guard::Scalar | Guard::Constant | Guard::Nonzero))
+        .map(|(_, v)| v.clone())
+        .collect();
+    let mut implicit = Vec::new();
+    let lhs = side_pattern(lhs_text, &scalars, tables, &mut implicit, true)
+        .map_err(|(col, m)| format!("{}: {m}", place(lhs_at + col)))?;
+    let mut none = Vec::new();
+    let rhs = side_pattern(rhs_text, &scalars, tables, &mut none, false)
+        .map_err(|(col, m)| format!("{}: {m}", place(rhs_at + col)))?;
+    let mut checked_guards: Vec<(Guard, Var)> = Vec::new();
+    for (g, v) in guards.iter().chain(implicit.iter()) {
+        checked_guards.push((*g, format!("?{v}").parse().map_err(|e| format!("{}: {e:?}", place(0)))?));
+    }
+    let searcher = Pattern::new(lhs);
+    let rule = Rule {
+        name: name.clone(),
+        place: place(0).rsplit_once(':').map(|(p, _)| p.to_string()).unwrap_or_default(),
+        lhs: lhs_text.trim().to_string(),
+        rhs: rhs_text.trim().to_string(),
+        guards: guards.clone(),
+        lhs_pattern: searcher.clone(),
+        rhs_pattern: Pattern::new(rhs.clone()),
+    };
+    let applier = Checked { rhs: rhs.clone(), guards: checked_guards };
+    let rewrite = Rewrite::new(name.clone(), searcher, applier).map_err(|e| format!("{}: {e}", place(0)))?;
+    Ok((rule, rewrite))
+}
+
+/// The `?x` variables of a side with their byte offsets.
+pub fn variables(text: &str) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let bytes: Vec<(usize, char)> = text.char_indices().collect();
+    let mut k = 0;
+    while k < bytes.len() {
+        if bytes[k].1 == '?' {
+            let start = bytes[k].0;
+            let mut name = String::new();
+            let mut j = k + 1;
+            while j < bytes.len() && (bytes[j].1.is_ascii_alphanumeric()) {
+                name.push(bytes[j].1);
+                j += 1;
+            }
+            out.push((name, start));
+            k = j;
+        } else {
+            k += 1;
+        }
+    }
+    out
+}
+
+/// The side's text as the input language: `?A` becomes `A`, with declarations that
+/// make guarded scalars scalars.
+pub fn side_source(text: &str, scalars: &[String]) -> (String, usize) {
+    let mut decl = String::new();
+    if !scalars.is_empty() {
+        decl = format!("{}: scalar; ", scalars.join(", "));
+    }
+    let prefix = decl.len();
+    (format!("{decl}{}", text.replace('?', " ")), prefix)
+}
+
+fn side_pattern(
+    text: &str,
+    scalars: &[String],
+    tables: &mut Tables,
+    implicit: &mut Vec<(Guard, String)>,
+    left: bool,
+) -> Result<PatternAst<Node>, (usize, String)> {
+    for (v, off) in variables(text) {
+        if v.is_empty() || v == "I" || !v.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) {
+            return Err((off, "a variable is `?` and a name such as `?A` or `?x` (not `?I`)".into()));
+        }
+    }
+    let (source, prefix) = side_source(text, scalars);
+    let model = crate::elaborate::read(&source)
+        .map_err(|e| (e.span.map_or(0, |s| s.start.saturating_sub(prefix)), e.message))?;
+    let expr = model.main_expr().ok_or((0, "the side is empty".to_string()))?.clone();
+    let names: Vec<String> = variables(text).into_iter().map(|(v, _)| v).collect();
+    let mut rec = RecExpr::default();
+    Encoder { tables }.encode(&expr, &mut rec);
+    let mut out: PatternAst<Node> = RecExpr::default();
+    let mut fresh = 0;
+    for node in rec.as_ref() {
+        let item = match node {
+            Node::Leaf(k) => {
+                let e = tables.leaves.get(&k.0).cloned();
+                match e.map(|e| e.kind) {
+                    Some(Kind::Var(n)) if names.contains(&n) => ENodeOrVar::Var(var(&n)),
+                    Some(kind @ (Kind::Ones | Kind::Identity)) => {
+                        if !left {
+                            return Err((0, "a `1` or `I` on the right side has no size; bind it on the left".into()));
+                        }
+                        fresh += 1;
+                        let name = format!("_{fresh}");
+                        let guard = if kind == Kind::Ones { Guard::Ones } else { Guard::Identity };
+                        implicit.push((guard, name.clone()));
+                        ENodeOrVar::Var(var(&name))
+                    }
+                    _ => return Err((0, format!("`{}` is neither a variable nor a number", k.0))),
+                }
+            }
+            other => ENodeOrVar::ENode(other.clone()),
+        };
+        out.add(item);
+    }
+    Ok(out)
+}
+
+fn var(name: &str) -> Var {
+    format!("?{name}").parse().expect("a variable name")
+}
+
+/// The model's facts (`Y1 = 1`) as ground rewrites `fact-1`, `fact-2`, ….
+pub fn fact_rewrites(model: &Model, tables: &mut Tables) -> Vec<Rewrite> {
+    let mut out = Vec::new();
+    for (k, (lhs, rhs)) in model.facts.iter().enumerate() {
+        let l = ground(lhs, tables);
+        let r = ground(rhs, tables);
+        let applier = Checked { rhs: r, guards: vec![] };
+        if let Ok(rw) = Rewrite::new(format!("fact-{}", k + 1), Pattern::new(l), applier) {
+            out.push(rw);
+        }
+    }
+    out
+}
+
+fn ground(e: &Expr, tables: &mut Tables) -> PatternAst<Node> {
+    let mut rec = RecExpr::default();
+    Encoder { tables }.encode(e, &mut rec);
+    let mut out: PatternAst<Node> = RecExpr::default();
+    for n in rec.as_ref() {
+        out.add(ENodeOrVar::ENode(n.clone()));
+    }
+    out
+}
