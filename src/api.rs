@@ -396,11 +396,12 @@ fn derivatives_with<S: AsRef<str>>(
             Some(d) => crate::takeout::take_out(&d, &name)?,
             None => vec![],
         };
-        let mut expr = crate::takeout::terms_to_expr(&terms, &shape);
+        let mut forms =
+            vec![crate::takeout::terms_to_expr(&terms, &shape), crate::takeout::terms_to_sum(&terms, &shape)];
         if info.symmetric && f.expr.is_scalar() {
-            expr = symmetrized(expr);
+            forms = forms.into_iter().map(symmetrized).collect();
         }
-        let (expr, report) = crate::egraph::simplify_expr(&expr, &f.model, options);
+        let (expr, report) = crate::egraph::simplify_alternatives(&forms, &f.model, options);
         let answer = Answer { model: f.model.clone(), expr, saturation: Some(report) };
         out.push(Derivative { function: f.expr.clone(), wrt: name, answer });
     }

@@ -12,7 +12,22 @@ use std::time::Instant;
 
 /// The JSON of derivatives (the `--format json` of `grad` and `jacobian`).
 pub fn derivatives_json(text: &str, wrt: &[String], jacobian: bool, check: bool) -> Result<Value> {
-    let ds = if jacobian { crate::api::jacobian(text, wrt)? } else { crate::api::grad(text, wrt)? };
+    derivatives_json_with(text, wrt, jacobian, check, &crate::egraph::Options::default())
+}
+
+/// [`derivatives_json`] with e-graph options (limits, sizes for a FLOP cost).
+pub fn derivatives_json_with(
+    text: &str,
+    wrt: &[String],
+    jacobian: bool,
+    check: bool,
+    options: &crate::egraph::Options,
+) -> Result<Value> {
+    let ds = if jacobian {
+        crate::api::jacobian_with(text, wrt, options)?
+    } else {
+        crate::api::grad_with(text, wrt, options)?
+    };
     let mut list = Vec::new();
     for d in &ds {
         let mut v = d.answer.json();

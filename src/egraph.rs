@@ -21,7 +21,7 @@ use egg::{
 };
 use indexmap::IndexMap;
 use num_rational::BigRational;
-use num_traits::{One, Zero};
+use num_traits::{One, Signed, Zero};
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -307,7 +307,12 @@ impl Analysis<Node> for Tables {
                 d.symmetric = kid(0).symmetric && kid(1).symmetric;
                 d.zero = kid(0).zero || kid(1).zero;
             }
-            Node::Diag(_) => d.symmetric = kid(0).shape.len() == 1,
+            Node::Kron(_) => d.zero = kid(0).zero || kid(1).zero,
+            Node::HDiv(_) => d.zero = kid(0).zero,
+            Node::Diag(_) => {
+                d.symmetric = kid(0).shape.len() == 1;
+                d.zero = kid(0).zero;
+            }
             Node::Trace(_) | Node::Det(_) | Node::Dot(_) | Node::Sum(_) | Node::Norm(_) => d.symmetric = true,
             _ => {}
         }
@@ -332,6 +337,9 @@ impl Analysis<Node> for Tables {
     }
 
     fn modify(egraph: &mut EGraph, id: Id) {
+        if egraph[id].data.zero && egraph[id].data.shape.is_empty() && egraph[id].data.constant.is_none() {
+            egraph[id].data.constant = Some(BigRational::zero());
+        }
         // Constant folding: a scalar class with a known value holds that number.
         if let Some(c) = egraph[id].data.constant.clone() {
             if egraph[id].data.shape.is_empty() && !egraph[id].nodes.iter().any(|n| matches!(n, Node::Num(_))) {
@@ -634,13 +642,23 @@ impl CostFunction<Node> for Size<'_> {
                 Cost { size, atom: true, ..base }
             }
             Node::Num(_) | Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
-            Node::Transpose(_) | Node::Inverse(_) if kids[0].atom => Cost {
+            Node::Transpose(_) | Node::Inverse(_) | Node::Power(_) if kids[0].atom => Cost {
                 size: sum(if matches!(enode, Node::Transpose(_)) { 0.5 } else { 0.0 }),
                 atom: true,
                 transposes: transposes + u32::from(matches!(enode, Node::Transpose(_))),
                 ..base
             },
+            // A transposed product reads worse than the product of transposes
+            // (`−X⁻ᵀAᵀBᵀX⁻ᵀ`, not `−(X⁻¹BAX⁻¹)ᵀ`); a transposed sum or Hadamard product
+            // reads as well as its operands transposed.
+            Node::Transpose(_) if kids[0].product => Cost { size: sum(2.5), transposes: transposes + 1, ..base },
             Node::Transpose(_) => Cost { size: sum(1.0), transposes: transposes + 1, ..base },
+            // A zero tensor costs one whatever it multiplies; zero times a name (`0x`,
+            // which reads back with its size) is best.
+            Node::Mul([a, b]) if self.egraph[*a].data.constant.as_ref().is_some_and(|c| c.is_zero()) => {
+                let named = self.egraph[*b].nodes.iter().any(|n| matches!(n, Node::Leaf(k) if k.0.starts_with("v:")));
+                Cost { size: if named { 1.0 } else { 1.5 }, atom: true, scaled: true, transposes: 0, parens: 0, ..base }
+            }
             // A rational coefficient costs as a number; the product sign is not written.
             Node::Mul([a, _]) if self.egraph[*a].data.constant.is_some() && kids[0].atom => {
                 Cost { size: sum(0.0), scaled: true, ..base }
@@ -650,7 +668,11 @@ impl CostFunction<Node> for Size<'_> {
                 let nested = u32::from(right_product) + u32::from(kids[0].scaled) + u32::from(kids[1].scaled);
                 Cost { size: sum(1.0), parens: parens + nested, product: true, ..base }
             }
-            Node::Apply(_) => Cost { size: sum(0.0), ..base },
+            // A derivative `f'` reads as less simple than a named function.
+            Node::Apply([f, _]) => {
+                let primed = self.egraph[*f].nodes.iter().any(|n| matches!(n, Node::Fun(k) if k.0.ends_with('\'')));
+                Cost { size: sum(if primed { 1.0 } else { 0.0 }), ..base }
+            }
             _ => Cost { size: sum(1.0), ..base },
         }
     }
@@ -730,7 +752,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { nodes: 20_000, iterations: 24, time: Duration::from_secs(5) }
+        Limits { nodes: 20_000, iterations: 24, time: Duration::from_secs(2) }
     }
 }
 
@@ -775,6 +797,13 @@ pub struct Options {
 /// `rules/`, the Rust appliers and the model's facts, then extraction of the cheapest
 /// equal form.
 pub fn simplify_expr(e: &Expr, model: &Model, options: &Options) -> (Expr, Report) {
+    simplify_alternatives(std::slice::from_ref(e), model, options)
+}
+
+/// As [`simplify_expr`] for several forms known to be equal (such as a sum with and
+/// without its shared factors gathered): they start in one e-class.
+pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report) {
+    let e = &forms[0];
     let rules = crate::rules::rules();
     let mut tables = Tables::default();
     for (k, v) in &rules.funs {
@@ -785,17 +814,32 @@ pub fn simplify_expr(e: &Expr, model: &Model, options: &Options) -> (Expr, Repor
             tables.symmetric.insert(name.clone());
         }
     }
-    let mut rec = RecExpr::default();
-    Encoder { tables: &mut tables }.encode(e, &mut rec);
+    let recs: Vec<RecExpr<Node>> = forms
+        .iter()
+        .map(|f| {
+            let mut rec = RecExpr::default();
+            Encoder { tables: &mut tables }.encode(f, &mut rec);
+            rec
+        })
+        .collect();
     let facts: Vec<Rewrite> = crate::rules::fact_rewrites(model, &mut tables);
     let egraph = EGraph::new(tables);
-    let runner = egg::Runner::default()
+    let mut runner = egg::Runner::default()
         .with_egraph(egraph)
         .with_node_limit(options.limits.nodes)
         .with_iter_limit(options.limits.iterations)
-        .with_time_limit(options.limits.time)
-        .with_expr(&rec)
-        .run(rules.rewrites.iter().chain(facts.iter()));
+        .with_time_limit(options.limits.time);
+    for rec in &recs {
+        runner = runner.with_expr(rec);
+    }
+    for k in 1..runner.roots.len() {
+        let (a, b) = (runner.roots[0], runner.roots[k]);
+        if runner.egraph[a].data.shape == runner.egraph[b].data.shape {
+            runner.egraph.union(a, b);
+        }
+    }
+    runner.egraph.rebuild();
+    let runner = runner.run(rules.rewrites.iter().chain(facts.iter()));
     let (stop, limited) = match &runner.stop_reason {
         Some(egg::StopReason::Saturated) => ("saturated".to_string(), false),
         Some(egg::StopReason::NodeLimit(_)) => ("node limit".to_string(), true),
@@ -1020,5 +1064,140 @@ impl Applier<Node, Tables> for UnitScale {
             }
         }
         vec![]
+    }
+}
+
+/// The number of operations of an expression as a reader counts them: each operator
+/// node counts one (a sum of k terms k − 1), names and numbers none, and a tensor
+/// network [`NETWORK_COST`]: the measure the simplest-form tests compare.
+pub fn operations(e: &Expr) -> usize {
+    let own = match &e.kind {
+        Kind::Var(_) | Kind::Diff(_) | Kind::Const(_) | Kind::Ones | Kind::Identity => 0,
+        Kind::Add(ts) => ts.len() - 1,
+        Kind::Network(_) => NETWORK_COST as usize,
+        _ => 1,
+    };
+    own + e.children().iter().map(|c| operations(c)).sum::<usize>()
+}
+
+/// True if `e` is written with classic operators only (tensor operators such as `⊗` and
+/// permutations included), with no raw bracket term.
+pub fn is_classic(e: &Expr) -> bool {
+    !contains_network(e) && !matches!(e.kind, Kind::Gen { .. }) && e.children().iter().all(|c| is_classic(c))
+}
+
+/// `product-power`: `Xʲ Xᵏ = Xʲ⁺ᵏ` for integer powers of one square matrix (or scalar),
+/// `X` counting as `X¹` and `X⁻¹` as `X⁻¹`; a zero exponent is left alone.
+pub struct PowerMerge;
+
+fn powers(egraph: &EGraph, id: Id) -> Vec<(Id, BigRational)> {
+    let mut out = vec![(egraph.find(id), BigRational::one())];
+    for n in &egraph[id].nodes {
+        match n {
+            Node::Power([x, k]) => {
+                if let Some(k) = &egraph[*k].data.constant {
+                    out.push((egraph.find(*x), k.clone()));
+                }
+            }
+            Node::Inverse(x) => out.push((egraph.find(*x), -BigRational::one())),
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Applier<Node, Tables> for PowerMerge {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        _: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let a: Var = "?a".parse().expect("a variable");
+        let b: Var = "?b".parse().expect("a variable");
+        let (Some(&a), Some(&b)) = (subst.get(a), subst.get(b)) else { return vec![] };
+        let mut changed = vec![];
+        for (xa, j) in powers(egraph, a) {
+            for (xb, k) in powers(egraph, b) {
+                let sum = &j + &k;
+                let shape = &egraph[xa].data.shape;
+                let square = shape.is_empty() || (shape.len() == 2 && shape[0] == shape[1]);
+                // Powers of I are I (identity rules); exponents stay bounded so that a
+                // class that holds its own product (b = Ib) cannot breed powers forever.
+                let bounded = sum.abs() <= BigRational::from_integer(crate::limits::MAX_POWER.into());
+                if xa != xb || !square || sum.is_zero() || !sum.is_integer() || !bounded || egraph[xa].data.identity {
+                    continue;
+                }
+                let n = egraph.add(Node::Num(sum.clone()));
+                let p = if sum.is_one() { xa } else { egraph.add(Node::Power([xa, n])) };
+                let did = if egraph.are_explanations_enabled() {
+                    egraph.union_trusted(eclass, p, rule)
+                } else {
+                    egraph.union(eclass, p)
+                };
+                if did {
+                    changed.push(p);
+                }
+            }
+        }
+        changed
+    }
+}
+
+/// `scalar-zero-absorb`: a tensor known to be zero (a product, Hadamard product, tensor
+/// product or transpose with a zero operand) is the zero tensor `0 · 1` of its shape,
+/// so zeros never print inside larger forms.
+pub struct ZeroAbsorb;
+
+impl Searcher<Node, Tables> for ZeroAbsorb {
+    fn search_eclass_with_limit(
+        &self,
+        egraph: &EGraph,
+        eclass: Id,
+        limit: usize,
+    ) -> Option<egg::SearchMatches<'_, Node>> {
+        let d = &egraph[eclass].data;
+        (limit > 0 && d.zero && !d.shape.is_empty() && !d.function).then(|| egg::SearchMatches {
+            eclass,
+            substs: vec![Subst::default()],
+            ast: None,
+        })
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        vec![]
+    }
+}
+
+impl Applier<Node, Tables> for ZeroAbsorb {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        _: &Subst,
+        _: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        // `0x` with a name of the same shape reads back with its size; `0` alone may not.
+        let shape = egraph[eclass].data.shape.clone();
+        let named =
+            egraph.analysis.leaves.values().find(|e| matches!(e.kind, Kind::Var(_)) && e.shape == shape).cloned();
+        let Some(x) = named else { return vec![] };
+        let zero = Expr::new(Kind::Scale(BigRational::zero(), Box::new(x)), shape);
+        let mut rec = RecExpr::default();
+        Encoder { tables: &mut egraph.analysis }.encode(&zero, &mut rec);
+        let id = egraph.add_expr(&rec);
+        let changed = if egraph.are_explanations_enabled() {
+            egraph.union_trusted(eclass, id, rule)
+        } else {
+            egraph.union(eclass, id)
+        };
+        if changed {
+            vec![id]
+        } else {
+            vec![]
+        }
     }
 }

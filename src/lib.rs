@@ -9,7 +9,7 @@ mod expr;
 pub mod limits;
 mod parse;
 mod shape;
-pub use egraph::{contains_network, simplify_expr, Limits, Options, Report};
+pub use egraph::{contains_network, is_classic, operations, simplify_expr, Limits, Options, Report};
 mod rules;
 pub use rules::{load as load_rules, rules, Guard, Rule, RuleSet, APPLIERS, FILES as RULE_FILES};
 
@@ -43,7 +43,7 @@ mod backprop;
 pub use backprop::{backprop, evaluate_backprop, seed_name, Equation};
 pub use diff::local_differential;
 mod batch;
-pub use batch::{backprop_json, batch_line, derivatives_json, error_json, run_batch};
+pub use batch::{backprop_json, batch_line, derivatives_json, derivatives_json_with, error_json, run_batch};
 mod conditions;
 pub use conditions::conditions;
 mod explain;

@@ -13,6 +13,10 @@ struct Cli {
     /// Give up after this many seconds (exit 2); the answer never hangs.
     #[arg(long, global = true, default_value_t = 60.0, value_name = "SECONDS")]
     timeout: f64,
+    /// Sizes of dims (`n=1000,m=10`): the simplest form is then the one cheapest to
+    /// evaluate (fewest multiply-adds), e.g. `2a(aᵀX)` rather than `2aaᵀX` for a wide X.
+    #[arg(long, global = true, value_name = "DIM=SIZE,…")]
+    sizes: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -116,8 +120,9 @@ fn main() -> ExitCode {
     // The work runs on its own thread (with a large stack); this one keeps the time.
     let (send, receive) = std::sync::mpsc::channel();
     let command = cli.command;
+    let sizes = cli.sizes;
     let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || {
-        let _ = send.send(run(command));
+        let _ = send.send(options_of(&sizes).and_then(|options| run(command, &options)));
     });
     if worker.is_err() {
         eprintln!("error: cannot start the worker thread");
@@ -160,12 +165,34 @@ enum Kind {
     Other,
 }
 
-fn run(command: Command) -> Result<(), (Error, String)> {
+/// Reads `--sizes n=1000,m=10`.
+fn options_of(sizes: &Option<String>) -> Result<bracket::Options, (Error, String)> {
+    let mut options = bracket::Options::default();
+    let Some(text) = sizes else { return Ok(options) };
+    let mut map = indexmap::IndexMap::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let parsed = part.split_once('=').and_then(|(d, n)| n.trim().parse::<f64>().ok().map(|n| (d.trim(), n)));
+        match parsed {
+            Some((d, n)) if !d.is_empty() && n.is_finite() && n >= 1.0 => {
+                map.insert(d.to_string(), n);
+            }
+            _ => {
+                let e = Error::bare(bracket::ErrorCode::Usage, format!("`--sizes`: `{part}` is not `name=size`"))
+                    .hint("write sizes as `--sizes n=1000,m=10`, each size at least 1");
+                return Err((e, String::new()));
+            }
+        }
+    }
+    options.sizes = Some(map);
+    Ok(options)
+}
+
+fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, String)> {
     let command_kind = if matches!(command, Command::Jacobian(_)) { Kind::Jacobian } else { Kind::Other };
     match command {
         Command::Simplify { expr, format } => {
             let expr = text_of(expr)?;
-            let answer = bracket::simplify(&expr).map_err(|e| (e, expr.clone()))?;
+            let answer = bracket::simplify_with(&expr, options).map_err(|e| (e, expr.clone()))?;
             let text = match format {
                 OutputFormat::Json => {
                     let mut v = answer.json();
@@ -184,11 +211,16 @@ fn run(command: Command) -> Result<(), (Error, String)> {
                 return backprop(&expr, format, check);
             }
             if matches!(format, OutputFormat::Json) {
-                let v = bracket::derivatives_json(&expr, &wrt, jac, check).map_err(|e| (e, expr.clone()))?;
+                let v =
+                    bracket::derivatives_json_with(&expr, &wrt, jac, check, options).map_err(|e| (e, expr.clone()))?;
                 say(&v.to_string());
                 return Ok(());
             }
-            let result = if jac { bracket::jacobian(&expr, &wrt) } else { bracket::grad(&expr, &wrt) };
+            let result = if jac {
+                bracket::jacobian_with(&expr, &wrt, options)
+            } else {
+                bracket::grad_with(&expr, &wrt, options)
+            };
             let derivatives = result.map_err(|e| (e, expr.clone()))?;
             for d in &derivatives {
                 let error = if check {

@@ -89,6 +89,15 @@ fn is_one(e: &Expr) -> bool {
     matches!(&e.kind, Kind::Const(c) if c.is_one())
 }
 
+/// A ones tensor, possibly scaled: what `1` stands for in a sum.
+fn lone_ones(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::Ones => true,
+        Kind::Scale(_, x) => lone_ones(x),
+        _ => false,
+    }
+}
+
 fn negate(e: &Expr) -> Expr {
     match &e.kind {
         Kind::Scale(c, x) if (-c).is_one() => (**x).clone(),
@@ -254,6 +263,25 @@ impl Printer {
             Kind::Ones => (if self.style == Format::Latex { "\\mathbf{1}".into() } else { "1".into() }, ATOM),
             Kind::Identity => ("I".into(), ATOM),
             Kind::Add(terms) => {
+                // A sum may not open with a negated ones tensor (`−1 + x` reads `−1` as a
+                // number): a term that is not negated goes first, or the whole sum is
+                // negated (`−(1 + 2x)`).
+                let negated_ones = |t: &Expr| {
+                    is_negative(t)
+                        && !t.is_scalar()
+                        && matches!(&negate(t).kind, Kind::Ones | Kind::Scale(_, _) if lone_ones(&negate(t)))
+                };
+                if terms.first().is_some_and(negated_ones) {
+                    let mut reordered = terms.clone();
+                    if let Some(k) = terms.iter().position(|t| !is_negative(t)) {
+                        let t = reordered.remove(k);
+                        reordered.insert(0, t);
+                        return self.go(&Expr::new(Kind::Add(reordered), e.shape.clone()));
+                    }
+                    let positive: Vec<Expr> = terms.iter().map(negate).collect();
+                    let inner = Expr::new(Kind::Add(positive), e.shape.clone());
+                    return (format!("{}({})", self.minus(), self.at(&inner, 0)), NEG);
+                }
                 let mut out = String::new();
                 for (k, t) in terms.iter().enumerate() {
                     if is_negative(t) {
@@ -271,7 +299,9 @@ impl Printer {
                 }
                 (out, SUM)
             }
-            Kind::Scale(c, _) if c.is_zero() => ("0".into(), ATOM),
+            // A zero tensor prints as `0` only where `0` reads back with its shape: a
+            // scalar, or zero times ones (whose size is inferred); else as `0A`.
+            Kind::Scale(c, x) if c.is_zero() && (e.is_scalar() || x.kind == Kind::Ones) => ("0".into(), ATOM),
             Kind::Scale(c, x) => {
                 if c.is_negative() {
                     let pos = negate(e);

@@ -9,7 +9,9 @@
 //! Variables default as names do (`?A` a matrix, `?x` a vector) unless a guard says
 //! `scalar`; a literal `1` or `I` on the left matches any ones tensor or identity.
 
-use crate::egraph::{Checked, Data, Encoder, FunSpec, Node, RaiseNetwork, Rewrite, Tables, UnitScale};
+use crate::egraph::{
+    Checked, Data, Encoder, FunSpec, Node, PowerMerge, RaiseNetwork, Rewrite, Tables, UnitScale, ZeroAbsorb,
+};
 use crate::elaborate::Model;
 use crate::expr::{Expr, Kind};
 use egg::{ENodeOrVar, Pattern, PatternAst, RecExpr, Var};
@@ -142,6 +144,8 @@ pub struct RuleSet {
 pub const APPLIERS: &[(&str, &str)] = &[
     ("raise-network", "a tensor network equals its classic raising (lower, merge like terms, raise)"),
     ("scalar-unit", "1 · A = A for a folded constant 1"),
+    ("scalar-zero-absorb", "a product, ⊙, ⊗ or transpose with a zero operand is the zero tensor"),
+    ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
 ];
 
 /// The rule set, parsed on first use. The files are compiled in and tested, so a bad
@@ -177,6 +181,11 @@ pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
         .push(Rewrite::new("raise-network", RaiseNetwork, RaiseNetwork).map_err(|e| format!("raise-network: {e}"))?);
     let unit: Pattern<Node> = "(* ?c ?a)".parse().map_err(|e| format!("scalar-unit: {e:?}"))?;
     rewrites.push(Rewrite::new("scalar-unit", unit, UnitScale).map_err(|e| format!("scalar-unit: {e}"))?);
+    rewrites.push(
+        Rewrite::new("scalar-zero-absorb", ZeroAbsorb, ZeroAbsorb).map_err(|e| format!("scalar-zero-absorb: {e}"))?,
+    );
+    let product: Pattern<Node> = "(* ?a ?b)".parse().map_err(|e| format!("product-power: {e:?}"))?;
+    rewrites.push(Rewrite::new("product-power", product, PowerMerge).map_err(|e| format!("product-power: {e}"))?);
     Ok(RuleSet { rules, rewrites, funs: tables.funs })
 }
 

@@ -198,20 +198,38 @@ fn relabel(net: &Network, order: &[usize]) -> Network {
 /// Σ coefficient · G as one expression of shape `shape`; each G in classic notation
 /// where it is a chain of products, else as a bracket term.
 pub fn terms_to_expr(terms: &[Term], shape: &Shape) -> Expr {
+    let exprs = raised_terms(terms, shape);
+    match exprs.len() {
+        0 => zero(shape.clone()),
+        1 => exprs.into_iter().next().expect("one term"),
+        _ => factor_sum(exprs, shape),
+    }
+}
+
+/// Σ coefficient · G as [`terms_to_expr`] does it, without gathering shared factors:
+/// the e-graph gets both, so like terms hidden by the gathering still meet.
+pub fn terms_to_sum(terms: &[Term], shape: &Shape) -> Expr {
+    let mut exprs = raised_terms(terms, shape);
+    match exprs.len() {
+        0 => zero(shape.clone()),
+        1 => exprs.pop().expect("one term"),
+        _ => Expr::new(Kind::Add(exprs), shape.clone()),
+    }
+}
+
+fn raised_terms(terms: &[Term], shape: &Shape) -> Vec<Expr> {
     let mut exprs: Vec<Expr> = Vec::new();
     for t in terms {
         let body = if t.net.factors.is_empty() && t.net.output.is_empty() && t.net.indices.is_empty() {
             Expr::new(Kind::Const(BigRational::one()), vec![])
         } else {
-            raise(&t.net).unwrap_or_else(|| Expr::new(Kind::Network(Box::new(t.net.clone())), shape.clone()))
+            raise(&t.net)
+                .or_else(|| crate::network::as_outer_product(&t.net))
+                .unwrap_or_else(|| Expr::new(Kind::Network(Box::new(t.net.clone())), shape.clone()))
         };
         exprs.push(crate::elaborate::scale(t.coef.clone(), body));
     }
-    match exprs.len() {
-        0 => zero(shape.clone()),
-        1 => exprs.pop().expect("one term"),
-        _ => factor_sum(exprs, shape),
-    }
+    exprs
 }
 
 /// A term as coefficient × factors of its product chain.

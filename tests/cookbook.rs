@@ -1010,3 +1010,53 @@ fn enough_cases() {
 fn known_failures() {
     run_all(KNOWN_FAILURES.iter());
 }
+
+/// Results still larger than the known form, or not classic: a ratchet. The test fails
+/// if more cases are larger (or fewer classic) than this, so a change can only improve
+/// the counts; lower the numbers when it does. What is missing is listed in
+/// docs/simplest-forms.md (scalar chain-rule factors such as `ln'(|X|)|X|`, inverses of
+/// products, and networks with a hyperedge on a free index).
+const MOST_LARGER: usize = 45;
+const LEAST_CLASSIC: usize = 169;
+
+/// Every result is a classic form, and none has more operations than the known form
+/// written in its case (`bracket::operations`: one per operator, a sum of k terms k − 1).
+/// Prints the table: case, operations of the result and of the known form, the result.
+#[test]
+fn results_are_classic_and_no_larger_than_the_known_forms() {
+    let mut rows = Vec::new();
+    let mut failures = Vec::new();
+    let (mut classic, mut total, mut smaller) = (0, 0, 0);
+    for c in CASES {
+        let Some(known) = c.known else { continue };
+        let text = if c.decls.is_empty() { c.f.to_string() } else { format!("{}; {}", c.decls, c.f) };
+        let ds = if c.family == Jacobians { jacobian(&text, &[c.wrt]) } else { grad(&text, &[c.wrt]) };
+        let Ok(ds) = ds else { continue };
+        let result = &ds[0].answer.expr;
+        let known_ops = read(&format!("{text}; {known}"))
+            .ok()
+            .and_then(|m| m.exprs.last().map(bracket::operations))
+            .unwrap_or_else(|| {
+                // A lone `I` or `1` needs the shape that `+ 0 X` gives; count without it.
+                let m = read(&format!("{text}; ({known}) + 0 {}", c.wrt)).expect("the known form reads");
+                bracket::operations(m.exprs.last().expect("an expression")) - 2
+            });
+        let ops = bracket::operations(result);
+        total += 1;
+        let is_classic = bracket::is_classic(result);
+        classic += usize::from(is_classic);
+        smaller += usize::from(ops < known_ops);
+        let unicode = ds[0].answer.render(Format::Unicode);
+        rows.push(format!("{:48} {:>3} {:>3}  {unicode}", format!("[{}] {}", c.source, c.f), ops, known_ops));
+        if !is_classic || ops > known_ops {
+            failures
+                .push(format!("[{}] {}: {unicode} ({ops} operations) vs known {known} ({known_ops})", c.source, c.f));
+        }
+    }
+    println!("{:48} ops known  result\n{}", "case", rows.join("\n"));
+    println!("{classic} of {total} classic; {smaller} smaller than the known form");
+    println!("not classic or larger than the known form:\n{}", failures.join("\n"));
+    let larger = failures.len();
+    assert!(classic >= LEAST_CLASSIC, "only {classic} of {total} classic (was {LEAST_CLASSIC})");
+    assert!(larger <= MOST_LARGER, "{larger} of {total} cases larger or not classic (was {MOST_LARGER})");
+}

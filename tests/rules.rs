@@ -158,6 +158,8 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
         ],
     ),
     ("scalar-unit", &["1/2 A + 1/2 A", "3/4 (4/3 A)", "(1/3 + 2/3) x"]),
+    ("scalar-zero-absorb", &["(A - A) B", "x (y - y)^T", "(A - A) .* B", "kron(x - x, y)", "(A - A)^T"]),
+    ("product-power", &["X X", "X^2 X", "X X^2 X", "X^-1 X^-1", "X^-2 X", "X^T X^T X^T", "λ λ"]),
 ];
 
 #[test]
