@@ -641,6 +641,8 @@ impl CostFunction<Node> for Size<'_> {
                 };
                 Cost { size, atom: true, ..base }
             }
+            // A sign is simpler than a number: `2(Vh − y)` over `2Vh − 2y`.
+            Node::Num(c) if c == &-BigRational::one() => Cost { size: 0.5, atom: true, ..base },
             Node::Num(_) | Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
             Node::Transpose(_) | Node::Inverse(_) | Node::Power(_) if kids[0].atom => Cost {
                 size: sum(if matches!(enode, Node::Transpose(_)) { 0.5 } else { 0.0 }),
@@ -862,6 +864,11 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
     };
     let out = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape).unwrap_or_else(|| e.clone());
     (out, report)
+}
+
+/// The cheapest term of a class by the default cost.
+pub fn best_term(egraph: &EGraph, id: Id) -> RecExpr<Node> {
+    egg::Extractor::new(egraph, Size { egraph }).find_best(id).1
 }
 
 // ---------------------------------------------------------------------------- appliers
@@ -1188,6 +1195,45 @@ impl Applier<Node, Tables> for ZeroAbsorb {
         let zero = Expr::new(Kind::Scale(BigRational::zero(), Box::new(x)), shape);
         let mut rec = RecExpr::default();
         Encoder { tables: &mut egraph.analysis }.encode(&zero, &mut rec);
+        let id = egraph.add_expr(&rec);
+        let changed = if egraph.are_explanations_enabled() {
+            egraph.union_trusted(eclass, id, rule)
+        } else {
+            egraph.union(eclass, id)
+        };
+        if changed {
+            vec![id]
+        } else {
+            vec![]
+        }
+    }
+}
+
+/// `inverse-cancel`: `X⁻¹X = XX⁻¹ = I`, with `I` of the product's shape.
+pub struct InverseCancel;
+
+impl Applier<Node, Tables> for InverseCancel {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        _: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let a: Var = "?a".parse().expect("a variable");
+        let b: Var = "?b".parse().expect("a variable");
+        let (Some(&a), Some(&b)) = (subst.get(a), subst.get(b)) else { return vec![] };
+        let inverse_of = |x: Id, y: Id| {
+            egraph[x].nodes.iter().any(|n| matches!(n, Node::Inverse(z) if egraph.find(*z) == egraph.find(y)))
+        };
+        let shape = egraph[eclass].data.shape.clone();
+        if shape.len() != 2 || shape[0] != shape[1] || !(inverse_of(a, b) || inverse_of(b, a)) {
+            return vec![];
+        }
+        let identity = Expr::new(Kind::Identity, shape);
+        let mut rec = RecExpr::default();
+        Encoder { tables: &mut egraph.analysis }.encode(&identity, &mut rec);
         let id = egraph.add_expr(&rec);
         let changed = if egraph.are_explanations_enabled() {
             egraph.union_trusted(eclass, id, rule)

@@ -10,7 +10,8 @@
 //! `scalar`; a literal `1` or `I` on the left matches any ones tensor or identity.
 
 use crate::egraph::{
-    Checked, Data, Encoder, FunSpec, Node, PowerMerge, RaiseNetwork, Rewrite, Tables, UnitScale, ZeroAbsorb,
+    Checked, Data, Encoder, FunSpec, InverseCancel, Node, PowerMerge, RaiseNetwork, Rewrite, Tables, UnitScale,
+    ZeroAbsorb,
 };
 use crate::elaborate::Model;
 use crate::expr::{Expr, Kind};
@@ -51,6 +52,8 @@ pub enum Guard {
     Identity,
     /// A vector or a row vector.
     Vector,
+    /// A square matrix.
+    Square,
 }
 
 impl Guard {
@@ -66,6 +69,7 @@ impl Guard {
             "ones" => Guard::Ones,
             "identity" => Guard::Identity,
             "vector" => Guard::Vector,
+            "square" => Guard::Square,
             _ => return None,
         })
     }
@@ -85,6 +89,7 @@ impl Guard {
             Guard::Ones => d.ones,
             Guard::Identity => d.identity,
             Guard::Vector => d.shape.len() == 1 || (d.shape.len() == 2 && d.shape[0] == crate::shape::Dim::Iota),
+            Guard::Square => d.shape.len() == 2 && d.shape[0] == d.shape[1] && d.shape[0] != crate::shape::Dim::Iota,
         }
     }
 }
@@ -104,13 +109,15 @@ pub struct Rule {
     pub guards: Vec<(Guard, String)>,
     lhs_pattern: Pattern<Node>,
     rhs_pattern: Pattern<Node>,
+    implicit: Vec<(Guard, String)>,
 }
 
 impl Rule {
-    /// True if the rule's left (or right) side, as the e-graph matches it, matches the
-    /// root of `e`: the tests use this to check that a side written as text means the
-    /// same tree to the elaborator and to the e-graph.
-    pub fn side_matches(&self, left: bool, e: &Expr, model: &Model) -> bool {
+    /// The rule applied at the root of `e` exactly as the e-graph applies it: the left
+    /// pattern matched, the guards checked, the right side instantiated (shape-checked)
+    /// and read back. `None` if the rule does not apply there. The soundness test
+    /// evaluates `e` and this on the same random tensors.
+    pub fn apply_at_root(&self, e: &Expr, model: &Model) -> Option<Expr> {
         let mut tables = Tables::default();
         for (k, v) in &rules().funs {
             tables.funs.insert(k.clone(), v.clone());
@@ -125,8 +132,22 @@ impl Rule {
         let mut egraph = crate::egraph::EGraph::new(tables);
         let root = egraph.add_expr(&rec);
         egraph.rebuild();
-        let pattern = if left { &self.lhs_pattern } else { &self.rhs_pattern };
-        egg::Searcher::search_eclass(pattern, &egraph, root).is_some()
+        let matches = egg::Searcher::search_eclass(&self.lhs_pattern, &egraph, root)?;
+        let subst = matches.substs.first()?.clone();
+        for (guard, v) in self.guards.iter().map(|(g, v)| (*g, format!("?{v}"))).chain(self.implicit.clone()) {
+            let var: Var = v.parse().ok()?;
+            if !guard.holds(&egraph[*subst.get(var)?].data) {
+                return None;
+            }
+        }
+        let shape = crate::egraph::instantiated_shape(&egraph, &self.rhs_pattern.ast, &subst)?;
+        if shape != egraph[root].data.shape {
+            return None;
+        }
+        let id = egraph.add_instantiation(&self.rhs_pattern.ast, &subst);
+        egraph.rebuild();
+        let best = crate::egraph::best_term(&egraph, id);
+        crate::egraph::decode(&best, &egraph.analysis)
     }
 }
 
@@ -145,6 +166,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("raise-network", "a tensor network equals its classic raising (lower, merge like terms, raise)"),
     ("scalar-unit", "1 · A = A for a folded constant 1"),
     ("scalar-zero-absorb", "a product, ⊙, ⊗ or transpose with a zero operand is the zero tensor"),
+    ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
 ];
 
@@ -185,7 +207,9 @@ pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
         Rewrite::new("scalar-zero-absorb", ZeroAbsorb, ZeroAbsorb).map_err(|e| format!("scalar-zero-absorb: {e}"))?,
     );
     let product: Pattern<Node> = "(* ?a ?b)".parse().map_err(|e| format!("product-power: {e:?}"))?;
-    rewrites.push(Rewrite::new("product-power", product, PowerMerge).map_err(|e| format!("product-power: {e}"))?);
+    rewrites
+        .push(Rewrite::new("product-power", product.clone(), PowerMerge).map_err(|e| format!("product-power: {e}"))?);
+    rewrites.push(Rewrite::new("inverse-cancel", product, InverseCancel).map_err(|e| format!("inverse-cancel: {e}"))?);
     Ok(RuleSet { rules, rewrites, funs: tables.funs })
 }
 
@@ -228,7 +252,7 @@ fn parse_line(
                 .ok_or_else(|| format!("{}: a guard is written `name(?x)`", place(col)))?;
             let guard = Guard::from_name(gname.trim()).ok_or_else(|| {
                 format!(
-                    "{}: unknown guard `{}`; guards are scalar, nonscalar, constant, nonzero, zero, symmetric, ones, identity, vector",
+                    "{}: unknown guard `{}`; guards are scalar, nonscalar, constant, nonzero, zero, symmetric, ones, identity, vector, square",
                     place(col),
                     gname.trim()
                 )
@@ -275,6 +299,7 @@ fn parse_line(
         rhs: rhs_text.trim().to_string(),
         guards: guards.clone(),
         lhs_pattern: searcher.clone(),
+        implicit: implicit.iter().map(|(g, v)| (*g, format!("?{v}"))).collect(),
         rhs_pattern: Pattern::new(rhs.clone()),
     };
     let applier = Checked { rhs: rhs.clone(), guards: checked_guards };

@@ -627,6 +627,37 @@ fn fuse(mut net: Network) -> Network {
                 }
             }
         }
+        // M(i,i) → diag(M)(i): the diagonal of a matrix.
+        if let Some(f) = net.factors.iter().position(|a| a.slots.len() == 2 && a.slots[0] == a.slots[1]) {
+            let a = &net.factors[f];
+            let d = a.expr.shape[0].clone();
+            let diag = Expr::new(Kind::Diag(Box::new(a.expr.clone())), vec![d]);
+            net.factors[f] = Factor { expr: diag, slots: vec![a.slots[0]] };
+            continue 'again;
+        }
+        // A result index on a vector v and on one other slot scales that slot: v becomes
+        // diag(v), joined to the other slot by a new summed index (`diag(v)M`).
+        for i in 0..net.indices.len() {
+            let touching: Vec<(usize, usize)> = net
+                .factors
+                .iter()
+                .enumerate()
+                .flat_map(|(f, a)| a.slots.iter().enumerate().filter(|(_, &s)| s == i).map(move |(p, _)| (f, p)))
+                .collect();
+            if !net.output.contains(&i) || touching.len() != 2 {
+                continue;
+            }
+            let Some(&(fv, _)) = touching.iter().find(|(f, _)| net.factors[*f].expr.order() == 1) else { continue };
+            let Some(&(fo, so)) = touching.iter().find(|(f, _)| *f != fv) else { continue };
+            let new = net.indices.len();
+            net.indices.push(net.indices[i].clone());
+            let v = net.factors[fv].expr.clone();
+            let d = v.shape[0].clone();
+            net.factors[fv] =
+                Factor { expr: Expr::new(Kind::Diag(Box::new(v)), vec![d.clone(), d]), slots: vec![i, new] };
+            net.factors[fo].slots[so] = new;
+            continue 'again;
+        }
         return net;
     }
 }
