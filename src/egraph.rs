@@ -142,7 +142,7 @@ pub fn node_shape(node: &Node, kids: &[Shape], t: &Tables) -> Option<Shape> {
         Node::Mul(_) => product_shape(&kids[0], &kids[1]),
         Node::Div(_) => kids[1].is_empty().then(|| kids[0].clone()),
         Node::Transpose(_) => transpose_shape(&kids[0]),
-        Node::Inverse(_) => sq(&kids[0]).then(|| kids[0].clone()),
+        Node::Inverse(_) => (kids[0].is_empty() || sq(&kids[0])).then(|| kids[0].clone()),
         Node::Power(_) => (kids[1].is_empty() && (kids[0].is_empty() || sq(&kids[0]))).then(|| kids[0].clone()),
         Node::HPower(_) => kids[1].is_empty().then(|| kids[0].clone()),
         Node::Hadamard(_) | Node::HDiv(_) => (kids[0] == kids[1] && !kids[0].is_empty()).then(|| kids[0].clone()),
@@ -538,6 +538,15 @@ pub fn decode(rec: &RecExpr<Node>, t: &Tables) -> Option<Expr> {
                         other => terms.push(other),
                     }
                 }
+                // A sum opens with a term that is not negated where it has one:
+                // `diag(s) − ssᵀ`, not `−ssᵀ + diag(s)` (the order of terms is free).
+                let negative = |t: &Expr| matches!(&t.kind, Kind::Scale(c, _) if c < &BigRational::zero());
+                if terms.first().is_some_and(negative) {
+                    if let Some(k) = terms.iter().position(|t| !negative(t)) {
+                        let t = terms.remove(k);
+                        terms.insert(0, t);
+                    }
+                }
                 Kind::Add(terms)
             }
             Node::Mul(_) => {
@@ -608,6 +617,7 @@ pub struct Cost {
     atom: bool,
     product: bool,
     scaled: bool,
+    negated: bool,
 }
 
 /// Cost of a tensor network leaf: more than any classic form.
@@ -626,11 +636,24 @@ impl CostFunction<Node> for Size<'_> {
     where
         C: FnMut(Id) -> Cost,
     {
+        // Every node costs strictly more than each of its children, so extraction can
+        // never choose a cycle (a class holding its own product, as b = Ib).
+        let mut c = self.node_cost(enode, &mut costs);
+        c.size += 0.01;
+        c
+    }
+}
+
+impl Size<'_> {
+    fn node_cost<C>(&mut self, enode: &Node, costs: &mut C) -> Cost
+    where
+        C: FnMut(Id) -> Cost,
+    {
         let kids: Vec<Cost> = enode.children().iter().map(|&c| costs(c)).collect();
         let sum = |extra: f64| kids.iter().map(|k| k.size).sum::<f64>() + extra;
         let transposes: u32 = kids.iter().map(|k| k.transposes).sum();
         let parens: u32 = kids.iter().map(|k| k.parens).sum();
-        let base = Cost { size: 0.0, transposes, parens, atom: false, product: false, scaled: false };
+        let base = Cost { size: 0.0, transposes, parens, atom: false, product: false, scaled: false, negated: false };
         match enode {
             Node::Leaf(k) => {
                 let size = match self.egraph.analysis.leaves.get(&k.0) {
@@ -642,7 +665,9 @@ impl CostFunction<Node> for Size<'_> {
                 Cost { size, atom: true, ..base }
             }
             // A sign is simpler than a number: `2(Vh − y)` over `2Vh − 2y`.
-            Node::Num(c) if c == &-BigRational::one() => Cost { size: 0.5, atom: true, ..base },
+            Node::Num(c) if c == &-BigRational::one() => Cost { size: 0.5, atom: true, negated: true, ..base },
+            // A sum reads better when it does not open with a minus: `Xw − y`.
+            Node::Add(_) => Cost { size: sum(1.0), parens: parens + u32::from(kids[0].negated), ..base },
             Node::Num(_) | Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
             Node::Transpose(_) | Node::Inverse(_) | Node::Power(_) if kids[0].atom => Cost {
                 size: sum(if matches!(enode, Node::Transpose(_)) { 0.5 } else { 0.0 }),
@@ -659,16 +684,17 @@ impl CostFunction<Node> for Size<'_> {
             // which reads back with its size) is best.
             Node::Mul([a, b]) if self.egraph[*a].data.constant.as_ref().is_some_and(|c| c.is_zero()) => {
                 let named = self.egraph[*b].nodes.iter().any(|n| matches!(n, Node::Leaf(k) if k.0.starts_with("v:")));
-                Cost { size: if named { 1.0 } else { 1.5 }, atom: true, scaled: true, transposes: 0, parens: 0, ..base }
+                let size = if named { 1.0 } else { 1.5 } + kids[1].size;
+                Cost { size, atom: true, scaled: true, transposes: 0, parens: 0, ..base }
             }
             // A rational coefficient costs as a number; the product sign is not written.
             Node::Mul([a, _]) if self.egraph[*a].data.constant.is_some() && kids[0].atom => {
-                Cost { size: sum(0.0), scaled: true, ..base }
+                Cost { size: sum(0.0), scaled: true, negated: kids[0].negated, ..base }
             }
             Node::Mul([_, b]) => {
                 let right_product = kids[1].product && !self.egraph[*b].data.shape.is_empty();
                 let nested = u32::from(right_product) + u32::from(kids[0].scaled) + u32::from(kids[1].scaled);
-                Cost { size: sum(1.0), parens: parens + nested, product: true, ..base }
+                Cost { size: sum(1.0), parens: parens + nested, product: true, negated: kids[0].negated, ..base }
             }
             // A derivative `f'` reads as less simple than a named function.
             Node::Apply([f, _]) => {
@@ -734,6 +760,7 @@ impl CostFunction<Node> for Flops<'_> {
             atom: false,
             product: false,
             scaled: false,
+            negated: false,
         }
     }
 }
@@ -824,15 +851,37 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
             rec
         })
         .collect();
+    // A defined name equals its definition: both go in, in one class, so that `q` and
+    // `softmax(Vh)` meet; extraction keeps the name where it is shorter.
+    let mut definitions: Vec<(RecExpr<Node>, RecExpr<Node>)> = Vec::new();
+    for (name, value) in &model.definitions {
+        let leaf = Expr::new(Kind::Var(name.clone()), value.shape.clone());
+        let (mut a, mut b) = (RecExpr::default(), RecExpr::default());
+        Encoder { tables: &mut tables }.encode(&leaf, &mut a);
+        Encoder { tables: &mut tables }.encode(value, &mut b);
+        definitions.push((a, b));
+    }
     let facts: Vec<Rewrite> = crate::rules::fact_rewrites(model, &mut tables);
     let egraph = EGraph::new(tables);
+    // The backoff scheduler bans a rule for a while once it matches too often, so one
+    // family (such as scalars moving through long Hadamard chains) cannot crowd out
+    // the rest or blow the e-graph up.
+    let scheduler = egg::BackoffScheduler::default().with_initial_match_limit(200).with_ban_length(3);
     let mut runner = egg::Runner::default()
+        .with_scheduler(scheduler)
         .with_egraph(egraph)
         .with_node_limit(options.limits.nodes)
         .with_iter_limit(options.limits.iterations)
         .with_time_limit(options.limits.time);
     for rec in &recs {
         runner = runner.with_expr(rec);
+    }
+    for (name, value) in &definitions {
+        let a = runner.egraph.add_expr(name);
+        let b = runner.egraph.add_expr(value);
+        if runner.egraph[a].data.shape == runner.egraph[b].data.shape {
+            runner.egraph.union(a, b);
+        }
     }
     for k in 1..runner.roots.len() {
         let (a, b) = (runner.roots[0], runner.roots[k]);
@@ -842,6 +891,13 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
     }
     runner.egraph.rebuild();
     let runner = runner.run(rules.rewrites.iter().chain(facts.iter()));
+    if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
+        for (k, it) in runner.iterations.iter().enumerate() {
+            let mut applied: Vec<_> = it.applied.iter().map(|(r, n)| (r.to_string(), *n)).collect();
+            applied.sort();
+            eprintln!("iteration {k}: {} nodes; {applied:?}", it.egraph_nodes);
+        }
+    }
     let (stop, limited) = match &runner.stop_reason {
         Some(egg::StopReason::Saturated) => ("saturated".to_string(), false),
         Some(egg::StopReason::NodeLimit(_)) => ("node limit".to_string(), true),
@@ -1106,7 +1162,16 @@ fn powers(egraph: &EGraph, id: Id) -> Vec<(Id, BigRational)> {
                     out.push((egraph.find(*x), k.clone()));
                 }
             }
-            Node::Inverse(x) => out.push((egraph.find(*x), -BigRational::one())),
+            Node::Inverse(x) => {
+                out.push((egraph.find(*x), -BigRational::one()));
+                for m in &egraph[*x].nodes {
+                    if let Node::Power([y, k]) = m {
+                        if let Some(k) = &egraph[*k].data.constant {
+                            out.push((egraph.find(*y), -k.clone()));
+                        }
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -1134,7 +1199,9 @@ impl Applier<Node, Tables> for PowerMerge {
                 // Powers of I are I (identity rules); exponents stay bounded so that a
                 // class that holds its own product (b = Ib) cannot breed powers forever.
                 let bounded = sum.abs() <= BigRational::from_integer(crate::limits::MAX_POWER.into());
-                if xa != xb || !square || sum.is_zero() || !sum.is_integer() || !bounded || egraph[xa].data.identity {
+                // Scalars take any rational power; matrices integer ones.
+                let integral = sum.is_integer() || (shape.is_empty() && *sum.denom() <= 12.into());
+                if xa != xb || !square || sum.is_zero() || !integral || !bounded || egraph[xa].data.identity {
                     continue;
                 }
                 let n = egraph.add(Node::Num(sum.clone()));
@@ -1242,6 +1309,44 @@ impl Applier<Node, Tables> for InverseCancel {
         };
         if changed {
             vec![id]
+        } else {
+            vec![]
+        }
+    }
+}
+
+/// `scalar-factor-opposite`: `cA − cB = c(A − B)` for a rational c (`2Vh − 2y` →
+/// `2(Vh − y)`); written in Rust because it needs d = −c, a guard on two variables.
+pub struct FactorOpposite;
+
+impl Applier<Node, Tables> for FactorOpposite {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        _: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let get = |name: &str| subst.get(name.parse::<Var>().expect("a variable")).copied();
+        let (Some(c), Some(d), Some(a), Some(b)) = (get("?c"), get("?d"), get("?a"), get("?b")) else { return vec![] };
+        let (Some(x), Some(y)) = (egraph[c].data.constant.clone(), egraph[d].data.constant.clone()) else {
+            return vec![];
+        };
+        if x.is_zero() || x != -y || egraph[a].data.shape != egraph[b].data.shape {
+            return vec![];
+        }
+        let minus = egraph.add(Node::Num(-BigRational::one()));
+        let nb = egraph.add(Node::Mul([minus, b]));
+        let sum = egraph.add(Node::Add([a, nb]));
+        let out = egraph.add(Node::Mul([c, sum]));
+        let changed = if egraph.are_explanations_enabled() {
+            egraph.union_trusted(eclass, out, rule)
+        } else {
+            egraph.union(eclass, out)
+        };
+        if changed {
+            vec![out]
         } else {
             vec![]
         }

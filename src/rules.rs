@@ -10,8 +10,8 @@
 //! `scalar`; a literal `1` or `I` on the left matches any ones tensor or identity.
 
 use crate::egraph::{
-    Checked, Data, Encoder, FunSpec, InverseCancel, Node, PowerMerge, RaiseNetwork, Rewrite, Tables, UnitScale,
-    ZeroAbsorb,
+    Checked, Data, Encoder, FactorOpposite, FunSpec, InverseCancel, Node, PowerMerge, RaiseNetwork, Rewrite, Tables,
+    UnitScale, ZeroAbsorb,
 };
 use crate::elaborate::Model;
 use crate::expr::{Expr, Kind};
@@ -29,6 +29,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("hadamard", include_str!("../rules/hadamard.rules")),
     ("function", include_str!("../rules/function.rules")),
     ("trace", include_str!("../rules/trace.rules")),
+    ("determinant", include_str!("../rules/determinant.rules")),
 ];
 
 /// A predicate a rule may require of a variable's class.
@@ -165,6 +166,7 @@ pub struct RuleSet {
 pub const APPLIERS: &[(&str, &str)] = &[
     ("raise-network", "a tensor network equals its classic raising (lower, merge like terms, raise)"),
     ("scalar-unit", "1 · A = A for a folded constant 1"),
+    ("scalar-factor-opposite", "cA − cB = c(A − B) for a rational c"),
     ("scalar-zero-absorb", "a product, ⊙, ⊗ or transpose with a zero operand is the zero tensor"),
     ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
@@ -203,6 +205,12 @@ pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
         .push(Rewrite::new("raise-network", RaiseNetwork, RaiseNetwork).map_err(|e| format!("raise-network: {e}"))?);
     let unit: Pattern<Node> = "(* ?c ?a)".parse().map_err(|e| format!("scalar-unit: {e:?}"))?;
     rewrites.push(Rewrite::new("scalar-unit", unit, UnitScale).map_err(|e| format!("scalar-unit: {e}"))?);
+    let opposite: Pattern<Node> =
+        "(+ (* ?c ?a) (* ?d ?b))".parse().map_err(|e| format!("scalar-factor-opposite: {e:?}"))?;
+    rewrites.push(
+        Rewrite::new("scalar-factor-opposite", opposite, FactorOpposite)
+            .map_err(|e| format!("scalar-factor-opposite: {e}"))?,
+    );
     rewrites.push(
         Rewrite::new("scalar-zero-absorb", ZeroAbsorb, ZeroAbsorb).map_err(|e| format!("scalar-zero-absorb: {e}"))?,
     );

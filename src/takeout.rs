@@ -627,8 +627,14 @@ fn fuse(mut net: Network) -> Network {
                 }
             }
         }
-        // M(i,i) → diag(M)(i): the diagonal of a matrix.
-        if let Some(f) = net.factors.iter().position(|a| a.slots.len() == 2 && a.slots[0] == a.slots[1]) {
+        // M(i,i) → diag(M)(i): the diagonal of a matrix, where i goes on (a trace, i on
+        // nothing else, stays a cycle).
+        let slots_on = |i: usize| net.factors.iter().flat_map(|a| a.slots.iter()).filter(|&&s| s == i).count();
+        if let Some(f) = net.factors.iter().position(|a| {
+            a.slots.len() == 2
+                && a.slots[0] == a.slots[1]
+                && (net.output.contains(&a.slots[0]) || slots_on(a.slots[0]) > 2)
+        }) {
             let a = &net.factors[f];
             let d = a.expr.shape[0].clone();
             let diag = Expr::new(Kind::Diag(Box::new(a.expr.clone())), vec![d]);

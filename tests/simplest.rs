@@ -48,7 +48,7 @@ const CASES: &[Case] = &[
     case("6.2 by S", "P, Q: matrix(n, m); P · Q ⊙ (R S)", "S", "Rᵀ(P ⊙ Q)"),
     case("6.2 by d", "P, Q: matrix(n, m); P · Q ⊙ (1 d^T)", "d", "(P ⊙ Q)ᵀ1"),
     case("6.3 one-hot rows declared", SOFTMAX_LOSS_FACT, "A", "(softmax(A) − Y)/N"),
-    case("6.3 no declaration", SOFTMAX_LOSS, "A", "(softmax(A) ⊙ Y 11ᵀ − Y)/N"),
+    case("6.3 no declaration", SOFTMAX_LOSS, "A", "(diag(Y 1)softmax(A) − Y)/N"),
     case("6.4 eq. 48", "G · ((B .* D) W)", "D", "B ⊙ GWᵀ"),
     case("6.4 tanh step", "Z = tanh(A); J = G · (Z W) + H · (Z V); J", "A", "tanh'(A) ⊙ (GWᵀ + HVᵀ)"),
     case("symmetric S, by x", "S: symmetric; x^T S x", "x", "2Sx"),
