@@ -1101,6 +1101,21 @@ impl Applier<Node, Tables> for RaiseNetwork {
     }
 }
 
+/// Unions a class with a term an applier built, recording the rule when explanations
+/// are on; gives the term's id if anything changed (what an applier returns).
+fn union_by(egraph: &mut EGraph, eclass: Id, id: Id, rule: Symbol) -> Vec<Id> {
+    let changed = if egraph.are_explanations_enabled() {
+        egraph.union_trusted(eclass, id, rule)
+    } else {
+        egraph.union(eclass, id)
+    };
+    if changed {
+        vec![id]
+    } else {
+        vec![]
+    }
+}
+
 /// `scalar-unit`: `1 · A = A`, for the ones that constant folding makes.
 pub struct UnitScale;
 
@@ -1117,14 +1132,7 @@ impl Applier<Node, Tables> for UnitScale {
         let a: Var = "?a".parse().expect("a variable");
         let (Some(&c), Some(&a)) = (subst.get(c), subst.get(a)) else { return vec![] };
         if egraph[c].data.constant.as_ref().is_some_and(|v| v.is_one()) {
-            let changed = if egraph.are_explanations_enabled() {
-                egraph.union_trusted(eclass, a, rule)
-            } else {
-                egraph.union(eclass, a)
-            };
-            if changed {
-                return vec![a];
-            }
+            return union_by(egraph, eclass, a, rule);
         }
         vec![]
     }
@@ -1206,14 +1214,7 @@ impl Applier<Node, Tables> for PowerMerge {
                 }
                 let n = egraph.add(Node::Num(sum.clone()));
                 let p = if sum.is_one() { xa } else { egraph.add(Node::Power([xa, n])) };
-                let did = if egraph.are_explanations_enabled() {
-                    egraph.union_trusted(eclass, p, rule)
-                } else {
-                    egraph.union(eclass, p)
-                };
-                if did {
-                    changed.push(p);
-                }
+                changed.extend(union_by(egraph, eclass, p, rule));
             }
         }
         changed
@@ -1263,16 +1264,7 @@ impl Applier<Node, Tables> for ZeroAbsorb {
         let mut rec = RecExpr::default();
         Encoder { tables: &mut egraph.analysis }.encode(&zero, &mut rec);
         let id = egraph.add_expr(&rec);
-        let changed = if egraph.are_explanations_enabled() {
-            egraph.union_trusted(eclass, id, rule)
-        } else {
-            egraph.union(eclass, id)
-        };
-        if changed {
-            vec![id]
-        } else {
-            vec![]
-        }
+        union_by(egraph, eclass, id, rule)
     }
 }
 
@@ -1302,16 +1294,7 @@ impl Applier<Node, Tables> for InverseCancel {
         let mut rec = RecExpr::default();
         Encoder { tables: &mut egraph.analysis }.encode(&identity, &mut rec);
         let id = egraph.add_expr(&rec);
-        let changed = if egraph.are_explanations_enabled() {
-            egraph.union_trusted(eclass, id, rule)
-        } else {
-            egraph.union(eclass, id)
-        };
-        if changed {
-            vec![id]
-        } else {
-            vec![]
-        }
+        union_by(egraph, eclass, id, rule)
     }
 }
 
@@ -1340,15 +1323,6 @@ impl Applier<Node, Tables> for FactorOpposite {
         let nb = egraph.add(Node::Mul([minus, b]));
         let sum = egraph.add(Node::Add([a, nb]));
         let out = egraph.add(Node::Mul([c, sum]));
-        let changed = if egraph.are_explanations_enabled() {
-            egraph.union_trusted(eclass, out, rule)
-        } else {
-            egraph.union(eclass, out)
-        };
-        if changed {
-            vec![out]
-        } else {
-            vec![]
-        }
+        union_by(egraph, eclass, out, rule)
     }
 }
