@@ -126,6 +126,23 @@ pub struct Tables {
     pub symmetric: indexmap::IndexSet<String>,
 }
 
+impl Tables {
+    /// Tables for simplifying expressions of `model`: the functions the rules mention
+    /// and the names the model declares symmetric.
+    pub fn for_model(model: &Model) -> Tables {
+        let mut tables = Tables::default();
+        for (k, v) in &crate::rules::rules().funs {
+            tables.funs.insert(k.clone(), v.clone());
+        }
+        for (name, info) in &model.names {
+            if info.symmetric {
+                tables.symmetric.insert(name.clone());
+            }
+        }
+        tables
+    }
+}
+
 /// The e-graph of this crate.
 pub type EGraph = egg::EGraph<Node, Tables>;
 /// A rewrite of this crate's e-graph.
@@ -834,15 +851,7 @@ pub fn simplify_expr(e: &Expr, model: &Model, options: &Options) -> (Expr, Repor
 pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report) {
     let e = &forms[0];
     let rules = crate::rules::rules();
-    let mut tables = Tables::default();
-    for (k, v) in &rules.funs {
-        tables.funs.insert(k.clone(), v.clone());
-    }
-    for (name, info) in &model.names {
-        if info.symmetric {
-            tables.symmetric.insert(name.clone());
-        }
-    }
+    let mut tables = Tables::for_model(model);
     let recs: Vec<RecExpr<Node>> = forms
         .iter()
         .map(|f| {
@@ -1018,26 +1027,12 @@ impl Applier<Node, Tables> for Checked {
 /// products, transposes, Hadamard products, traces and sums with `1`.
 pub struct RaiseNetwork;
 
-impl Searcher<Node, Tables> for RaiseNetwork {
-    fn search_eclass_with_limit(
-        &self,
-        egraph: &EGraph,
-        eclass: Id,
-        limit: usize,
-    ) -> Option<egg::SearchMatches<'_, Node>> {
-        if limit == 0 {
-            return None;
-        }
-        let has = egraph[eclass].nodes.iter().any(|n| match n {
-            Node::Leaf(k) => egraph.analysis.leaves.get(&k.0).is_some_and(raisable),
-            _ => false,
-        });
-        has.then(|| egg::SearchMatches { eclass, substs: vec![Subst::default()], ast: None })
-    }
-
-    fn vars(&self) -> Vec<Var> {
-        vec![]
-    }
+/// Whether a class holds a network (or another raisable opaque tensor).
+pub fn holds_network(egraph: &EGraph, eclass: Id) -> bool {
+    egraph[eclass].nodes.iter().any(|n| match n {
+        Node::Leaf(k) => egraph.analysis.leaves.get(&k.0).is_some_and(raisable),
+        _ => false,
+    })
 }
 
 fn raisable(e: &Expr) -> bool {
@@ -1116,6 +1111,42 @@ fn union_by(egraph: &mut EGraph, eclass: Id, id: Id, rule: Symbol) -> Vec<Id> {
     }
 }
 
+/// Adds a typed expression to the e-graph and unions it with `eclass` (see [`union_by`]).
+fn union_expr(egraph: &mut EGraph, eclass: Id, e: &Expr, rule: Symbol) -> Vec<Id> {
+    let mut rec = RecExpr::default();
+    Encoder { tables: &mut egraph.analysis }.encode(e, &mut rec);
+    let id = egraph.add_expr(&rec);
+    union_by(egraph, eclass, id, rule)
+}
+
+/// The class a pattern variable such as `?a` is bound to.
+fn bound(subst: &Subst, name: &str) -> Option<Id> {
+    subst.get(name.parse::<Var>().expect("a variable name")).copied()
+}
+
+/// A searcher that matches whole classes by a predicate (no variables): the appliers
+/// that look at a class's nodes or data rather than at a pattern.
+pub struct ClassWhere(pub fn(&EGraph, Id) -> bool);
+
+impl Searcher<Node, Tables> for ClassWhere {
+    fn search_eclass_with_limit(
+        &self,
+        egraph: &EGraph,
+        eclass: Id,
+        limit: usize,
+    ) -> Option<egg::SearchMatches<'_, Node>> {
+        (limit > 0 && (self.0)(egraph, eclass)).then(|| egg::SearchMatches {
+            eclass,
+            substs: vec![Subst::default()],
+            ast: None,
+        })
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        vec![]
+    }
+}
+
 /// `scalar-unit`: `1 · A = A`, for the ones that constant folding makes.
 pub struct UnitScale;
 
@@ -1128,9 +1159,7 @@ impl Applier<Node, Tables> for UnitScale {
         _: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
-        let c: Var = "?c".parse().expect("a variable");
-        let a: Var = "?a".parse().expect("a variable");
-        let (Some(&c), Some(&a)) = (subst.get(c), subst.get(a)) else { return vec![] };
+        let (Some(c), Some(a)) = (bound(subst, "?c"), bound(subst, "?a")) else { return vec![] };
         if egraph[c].data.constant.as_ref().is_some_and(|v| v.is_one()) {
             return union_by(egraph, eclass, a, rule);
         }
@@ -1195,9 +1224,7 @@ impl Applier<Node, Tables> for PowerMerge {
         _: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
-        let a: Var = "?a".parse().expect("a variable");
-        let b: Var = "?b".parse().expect("a variable");
-        let (Some(&a), Some(&b)) = (subst.get(a), subst.get(b)) else { return vec![] };
+        let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
         let mut changed = vec![];
         for (xa, j) in powers(egraph, a) {
             for (xb, k) in powers(egraph, b) {
@@ -1226,24 +1253,10 @@ impl Applier<Node, Tables> for PowerMerge {
 /// so zeros never print inside larger forms.
 pub struct ZeroAbsorb;
 
-impl Searcher<Node, Tables> for ZeroAbsorb {
-    fn search_eclass_with_limit(
-        &self,
-        egraph: &EGraph,
-        eclass: Id,
-        limit: usize,
-    ) -> Option<egg::SearchMatches<'_, Node>> {
-        let d = &egraph[eclass].data;
-        (limit > 0 && d.zero && !d.shape.is_empty() && !d.function).then(|| egg::SearchMatches {
-            eclass,
-            substs: vec![Subst::default()],
-            ast: None,
-        })
-    }
-
-    fn vars(&self) -> Vec<Var> {
-        vec![]
-    }
+/// Whether a class is a tensor known to be zero.
+pub fn is_zero_tensor(egraph: &EGraph, eclass: Id) -> bool {
+    let d = &egraph[eclass].data;
+    d.zero && !d.shape.is_empty() && !d.function
 }
 
 impl Applier<Node, Tables> for ZeroAbsorb {
@@ -1261,10 +1274,7 @@ impl Applier<Node, Tables> for ZeroAbsorb {
             egraph.analysis.leaves.values().find(|e| matches!(e.kind, Kind::Var(_)) && e.shape == shape).cloned();
         let Some(x) = named else { return vec![] };
         let zero = Expr::new(Kind::Scale(BigRational::zero(), Box::new(x)), shape);
-        let mut rec = RecExpr::default();
-        Encoder { tables: &mut egraph.analysis }.encode(&zero, &mut rec);
-        let id = egraph.add_expr(&rec);
-        union_by(egraph, eclass, id, rule)
+        union_expr(egraph, eclass, &zero, rule)
     }
 }
 
@@ -1280,9 +1290,7 @@ impl Applier<Node, Tables> for InverseCancel {
         _: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
-        let a: Var = "?a".parse().expect("a variable");
-        let b: Var = "?b".parse().expect("a variable");
-        let (Some(&a), Some(&b)) = (subst.get(a), subst.get(b)) else { return vec![] };
+        let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
         let inverse_of = |x: Id, y: Id| {
             egraph[x].nodes.iter().any(|n| matches!(n, Node::Inverse(z) if egraph.find(*z) == egraph.find(y)))
         };
@@ -1290,11 +1298,7 @@ impl Applier<Node, Tables> for InverseCancel {
         if shape.len() != 2 || shape[0] != shape[1] || !(inverse_of(a, b) || inverse_of(b, a)) {
             return vec![];
         }
-        let identity = Expr::new(Kind::Identity, shape);
-        let mut rec = RecExpr::default();
-        Encoder { tables: &mut egraph.analysis }.encode(&identity, &mut rec);
-        let id = egraph.add_expr(&rec);
-        union_by(egraph, eclass, id, rule)
+        union_expr(egraph, eclass, &Expr::new(Kind::Identity, shape), rule)
     }
 }
 
@@ -1311,8 +1315,9 @@ impl Applier<Node, Tables> for FactorOpposite {
         _: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
-        let get = |name: &str| subst.get(name.parse::<Var>().expect("a variable")).copied();
-        let (Some(c), Some(d), Some(a), Some(b)) = (get("?c"), get("?d"), get("?a"), get("?b")) else { return vec![] };
+        let [Some(c), Some(d), Some(a), Some(b)] = ["?c", "?d", "?a", "?b"].map(|v| bound(subst, v)) else {
+            return vec![];
+        };
         let (Some(x), Some(y)) = (egraph[c].data.constant.clone(), egraph[d].data.constant.clone()) else {
             return vec![];
         };

@@ -10,8 +10,8 @@
 //! `scalar`; a literal `1` or `I` on the left matches any ones tensor or identity.
 
 use crate::egraph::{
-    Checked, Data, Encoder, FactorOpposite, FunSpec, InverseCancel, Node, PowerMerge, RaiseNetwork, Rewrite, Tables,
-    UnitScale, ZeroAbsorb,
+    holds_network, is_zero_tensor, Checked, ClassWhere, Data, Encoder, FactorOpposite, FunSpec, InverseCancel, Node,
+    PowerMerge, RaiseNetwork, Rewrite, Tables, UnitScale, ZeroAbsorb,
 };
 use crate::elaborate::Model;
 use crate::expr::{Expr, Kind};
@@ -119,15 +119,7 @@ impl Rule {
     /// and read back. `None` if the rule does not apply there. The soundness test
     /// evaluates `e` and this on the same random tensors.
     pub fn apply_at_root(&self, e: &Expr, model: &Model) -> Option<Expr> {
-        let mut tables = Tables::default();
-        for (k, v) in &rules().funs {
-            tables.funs.insert(k.clone(), v.clone());
-        }
-        for (name, info) in &model.names {
-            if info.symmetric {
-                tables.symmetric.insert(name.clone());
-            }
-        }
+        let mut tables = Tables::for_model(model);
         let mut rec = RecExpr::default();
         Encoder { tables: &mut tables }.encode(e, &mut rec);
         let mut egraph = crate::egraph::EGraph::new(tables);
@@ -201,8 +193,10 @@ pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
             rewrites.push(rewrite);
         }
     }
-    rewrites
-        .push(Rewrite::new("raise-network", RaiseNetwork, RaiseNetwork).map_err(|e| format!("raise-network: {e}"))?);
+    rewrites.push(
+        Rewrite::new("raise-network", ClassWhere(holds_network), RaiseNetwork)
+            .map_err(|e| format!("raise-network: {e}"))?,
+    );
     let unit: Pattern<Node> = "(* ?c ?a)".parse().map_err(|e| format!("scalar-unit: {e:?}"))?;
     rewrites.push(Rewrite::new("scalar-unit", unit, UnitScale).map_err(|e| format!("scalar-unit: {e}"))?);
     let opposite: Pattern<Node> =
@@ -212,7 +206,8 @@ pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
             .map_err(|e| format!("scalar-factor-opposite: {e}"))?,
     );
     rewrites.push(
-        Rewrite::new("scalar-zero-absorb", ZeroAbsorb, ZeroAbsorb).map_err(|e| format!("scalar-zero-absorb: {e}"))?,
+        Rewrite::new("scalar-zero-absorb", ClassWhere(is_zero_tensor), ZeroAbsorb)
+            .map_err(|e| format!("scalar-zero-absorb: {e}"))?,
     );
     let product: Pattern<Node> = "(* ?a ?b)".parse().map_err(|e| format!("product-power: {e:?}"))?;
     rewrites
