@@ -344,6 +344,9 @@ pub fn jacobian_with<S: AsRef<str>>(
     derivatives_with(&f, text, wrt, options)
 }
 
+/// The most terms of a derivative that also go to the e-graph unfactored.
+const UNFACTORED_TERMS: usize = 8;
+
 /// Derivatives of `f` (an expression of `model`) by each variable: the gradient for a
 /// scalar f, else the Jacobian.
 pub fn derivatives_of<S: AsRef<str>>(model: &Model, f: &Expr, wrt: &[S]) -> Result<Vec<Derivative>> {
@@ -396,8 +399,12 @@ fn derivatives_with<S: AsRef<str>>(
             Some(d) => crate::takeout::take_out(&d, &name)?,
             None => vec![],
         };
-        let mut forms =
-            vec![crate::takeout::terms_to_expr(&terms, &shape), crate::takeout::terms_to_sum(&terms, &shape)];
+        let mut forms = vec![crate::takeout::terms_to_expr(&terms, &shape)];
+        // The unfactored sum gives the e-graph other groupings to start from; a long one
+        // mostly breeds sign and bracketing variants, so it is left out.
+        if terms.len() <= UNFACTORED_TERMS {
+            forms.push(crate::takeout::terms_to_sum(&terms, &shape));
+        }
         if info.symmetric && f.expr.is_scalar() {
             forms = forms.into_iter().map(symmetrized).collect();
         }

@@ -614,8 +614,9 @@ pub fn decode(rec: &RecExpr<Node>, t: &Tables) -> Option<Expr> {
 
 /// The default cost: the size of the classic expression, with a transpose or inverse of
 /// a name counted as half an operation (`Aᵀ`, `X⁻ᵀ` read nearly as atoms, so that
-/// `(A + Aᵀ)x` and `−X⁻ᵀAᵀBᵀX⁻ᵀ` keep their transposes on the names while
-/// `(P ⊙ Q)ᵀ1` beats `(Pᵀ ⊙ Qᵀ)1`), opaque tensors as
+/// `(A + Aᵀ)x` keeps its transpose on the name while `(P ⊙ Q)ᵀ1` beats `(Pᵀ ⊙ Qᵀ)1`,
+/// and a transposed product slightly less than one, so `−(X⁻¹BAX⁻¹)ᵀ`, with fewer
+/// operations, beats `−X⁻ᵀAᵀBᵀX⁻ᵀ`), opaque tensors as
 /// their printed size and networks so dear that a classic form always wins. Ties go to
 /// fewer transposes, then to fewer parentheses (`aaᵀX` over `a(aᵀX)`).
 pub struct Size<'a> {
@@ -690,12 +691,14 @@ impl Size<'_> {
                 size: sum(if matches!(enode, Node::Transpose(_)) { 0.5 } else { 0.0 }),
                 atom: true,
                 transposes: transposes + u32::from(matches!(enode, Node::Transpose(_))),
+                // `X⁻ᵀ` reads better than the equal `Xᵀ⁻¹`.
+                parens: parens + u32::from(!matches!(enode, Node::Transpose(_)) && kids[0].transposes > 0),
                 ..base
             },
-            // A transposed product reads worse than the product of transposes
-            // (`−X⁻ᵀAᵀBᵀX⁻ᵀ`, not `−(X⁻¹BAX⁻¹)ᵀ`); a transposed sum or Hadamard product
-            // reads as well as its operands transposed.
-            Node::Transpose(_) if kids[0].product => Cost { size: sum(2.5), transposes: transposes + 1, ..base },
+            // One transpose over a product is one operation, a transpose on each factor
+            // is one each: `−(X⁻¹BAX⁻¹)ᵀ` has fewer operations than `−X⁻ᵀAᵀBᵀX⁻ᵀ`,
+            // and `BᵀA` (one transpose) still beats `(AᵀB)ᵀ`.
+            Node::Transpose(_) if kids[0].product => Cost { size: sum(0.9), transposes: transposes + 1, ..base },
             Node::Transpose(_) => Cost { size: sum(1.0), transposes: transposes + 1, ..base },
             // A zero tensor costs one whatever it multiplies; zero times a name (`0x`,
             // which reads back with its size) is best.
@@ -846,6 +849,25 @@ pub fn simplify_expr(e: &Expr, model: &Model, options: &Options) -> (Expr, Repor
     simplify_alternatives(std::slice::from_ref(e), model, options)
 }
 
+/// Products with more factors than this keep their bracketing in the e-graph.
+pub const LONG_CHAIN: usize = 16;
+
+/// The most factors of one product (nested `*` nodes) in `rec`.
+fn longest_chain(rec: &RecExpr<Node>) -> usize {
+    let nodes = rec.as_ref();
+    let mut len = vec![1usize; nodes.len()];
+    let mut most = 0;
+    for (k, n) in nodes.iter().enumerate() {
+        if let Node::Mul([a, b]) = n {
+            let side =
+                |id: &Id| if matches!(nodes[usize::from(*id)], Node::Mul(_)) { len[usize::from(*id)] } else { 1 };
+            len[k] = side(a) + side(b);
+            most = most.max(len[k]);
+        }
+    }
+    most
+}
+
 /// As [`simplify_expr`] for several forms known to be equal (such as a sum with and
 /// without its shared factors gathered): they start in one e-class.
 pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report) {
@@ -899,8 +921,15 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
         }
     }
     runner.egraph.rebuild();
-    let runner = runner.run(rules.rewrites.iter().chain(facts.iter()));
+    // Every bracketing of a product of k factors is O(k³) nodes: past LONG_CHAIN factors
+    // the products keep the bracketing they came with.
+    let long = recs.iter().any(|r| longest_chain(r) > LONG_CHAIN);
+    let rewrites = rules.rewrites.iter().filter(|r| !long || !r.name.as_str().starts_with("product-assoc"));
+    let runner = runner.run(rewrites.chain(facts.iter()));
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
+        for rec in &recs {
+            eprintln!("input: {rec}");
+        }
         for (k, it) in runner.iterations.iter().enumerate() {
             let mut applied: Vec<_> = it.applied.iter().map(|(r, n)| (r.to_string(), *n)).collect();
             applied.sort();
@@ -1080,17 +1109,19 @@ impl Applier<Node, Tables> for RaiseNetwork {
             Encoder { tables: &mut egraph.analysis }.encode(&raised, &mut rec);
             let mut from = RecExpr::default();
             Encoder { tables: &mut egraph.analysis }.encode(&leaf, &mut from);
-            let id = if egraph.are_explanations_enabled() {
+            // Only a union that changed something counts as applied, so that a raised
+            // network does not keep the runner from seeing saturation.
+            let (id, did) = if egraph.are_explanations_enabled() {
                 let a = egraph.add_expr(&from);
                 let b = egraph.add_expr(&rec);
-                egraph.union_trusted(a, b, rule);
-                b
+                (b, egraph.union_trusted(a, b, rule))
             } else {
                 let b = egraph.add_expr(&rec);
-                egraph.union(eclass, b);
-                b
+                (b, egraph.union(eclass, b))
             };
-            changed.push(id);
+            if did {
+                changed.push(id);
+            }
         }
         changed
     }
@@ -1236,11 +1267,21 @@ impl Applier<Node, Tables> for PowerMerge {
                 let bounded = sum.abs() <= BigRational::from_integer(crate::limits::MAX_POWER.into());
                 // Scalars take any rational power; matrices integer ones.
                 let integral = sum.is_integer() || (shape.is_empty() && *sum.denom() <= 12.into());
-                if xa != xb || !square || sum.is_zero() || !integral || !bounded || egraph[xa].data.identity {
+                // Constants fold by themselves; merging their powers would breed huge numbers.
+                let constant = egraph[xa].data.constant.is_some();
+                if xa != xb || !square || sum.is_zero() || !integral || !bounded || egraph[xa].data.identity || constant
+                {
                     continue;
                 }
-                let n = egraph.add(Node::Num(sum.clone()));
-                let p = if sum.is_one() { xa } else { egraph.add(Node::Power([xa, n])) };
+                let p = if sum.is_one() {
+                    xa
+                } else if sum == -BigRational::one() {
+                    // The way the input language writes `X⁻¹`, so that rules about inverses match.
+                    egraph.add(Node::Inverse(xa))
+                } else {
+                    let n = egraph.add(Node::Num(sum.clone()));
+                    egraph.add(Node::Power([xa, n]))
+                };
                 changed.extend(union_by(egraph, eclass, p, rule));
             }
         }
@@ -1330,4 +1371,142 @@ impl Applier<Node, Tables> for FactorOpposite {
         let out = egraph.add(Node::Mul([c, sum]));
         union_by(egraph, eclass, out, rule)
     }
+}
+
+/// `sum-regroup`: in a sum of three or more terms, two terms that are alike or share a
+/// factor (`AB` and `AC`, `BA` and `CA`, `A ⊙ B` and `A ⊙ C`) are brought next to each
+/// other, `(t₁ + t₃) + t₂`, so that the two-term rules can combine them wherever they
+/// stand. Sums are read through nested sums and rational coefficients, up to
+/// [`REGROUP_TERMS`] terms; each match adds one regrouped sum.
+pub struct SumRegroup;
+
+/// The most terms a sum is read into for regrouping.
+pub const REGROUP_TERMS: usize = 32;
+/// The most of a class's sums that are read for regrouping.
+pub const REGROUP_READINGS: usize = 4;
+
+/// True if `eclass` holds a sum.
+pub fn holds_sum(egraph: &EGraph, eclass: Id) -> bool {
+    egraph[eclass].nodes.iter().any(|n| matches!(n, Node::Add(_)))
+}
+
+fn sum_terms(egraph: &EGraph, id: Id, coef: BigRational, depth: usize, out: &mut Vec<(BigRational, Id)>) {
+    let id = egraph.find(id);
+    if out.len() > REGROUP_TERMS {
+        return;
+    }
+    let nodes = &egraph[id].nodes;
+    if depth > 0 {
+        if let Some(Node::Add([a, b])) = nodes.iter().find(|n| matches!(n, Node::Add(_))) {
+            sum_terms(egraph, *a, coef.clone(), depth - 1, out);
+            sum_terms(egraph, *b, coef, depth - 1, out);
+            return;
+        }
+        let scaled = nodes.iter().find_map(|n| match n {
+            Node::Mul([c, t]) => egraph[*c].data.constant.as_ref().filter(|c| !c.is_zero()).map(|c| (c.clone(), *t)),
+            _ => None,
+        });
+        if let Some((c, t)) = scaled {
+            return sum_terms(egraph, t, coef * c, depth - 1, out);
+        }
+    }
+    out.push((coef, id));
+}
+
+/// True if the terms in classes `a` and `b` are alike or share a non-constant factor.
+fn related(egraph: &EGraph, a: Id, b: Id) -> bool {
+    if a == b {
+        return true;
+    }
+    let factors = |id: Id| -> Vec<(u8, Id)> {
+        egraph[id]
+            .nodes
+            .iter()
+            .flat_map(|n| match n {
+                Node::Mul([l, r]) if egraph[*l].data.constant.is_none() => {
+                    vec![(0, egraph.find(*l)), (1, egraph.find(*r))]
+                }
+                Node::Hadamard([l, r]) => vec![(2, egraph.find(*l)), (2, egraph.find(*r))],
+                _ => vec![],
+            })
+            .collect()
+    };
+    let fa = factors(a);
+    let fb = factors(b);
+    fa.iter().any(|f| fb.contains(f))
+}
+
+impl Applier<Node, Tables> for SumRegroup {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        _: &Subst,
+        _: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let sums: Vec<[Id; 2]> = egraph[eclass]
+            .nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Add(ab) => Some(*ab),
+                _ => None,
+            })
+            .take(REGROUP_READINGS)
+            .collect();
+        let mut out = Vec::new();
+        for [a, b] in sums {
+            let mut terms = Vec::new();
+            sum_terms(egraph, a, BigRational::one(), 8, &mut terms);
+            sum_terms(egraph, b, BigRational::one(), 8, &mut terms);
+            if (3..=REGROUP_TERMS).contains(&terms.len()) {
+                out.extend(regroup(egraph, eclass, &terms, rule));
+            }
+        }
+        out
+    }
+}
+
+/// Groups each term with the first later term it is related to, if any is, and unions
+/// the regrouped sum with `eclass`.
+fn regroup(egraph: &mut EGraph, eclass: Id, terms: &[(BigRational, Id)], rule: Symbol) -> Vec<Id> {
+    // Each term is grouped with the first later term it is related to.
+    let mut partner: Vec<Option<usize>> = vec![None; terms.len()];
+    let mut taken = vec![false; terms.len()];
+    for i in 0..terms.len() {
+        if taken[i] {
+            continue;
+        }
+        if let Some(j) = (i + 1..terms.len()).find(|&j| !taken[j] && related(egraph, terms[i].1, terms[j].1)) {
+            partner[i] = Some(j);
+            taken[j] = true;
+        }
+    }
+    if partner.iter().all(Option::is_none) {
+        return vec![];
+    }
+    let scaled = |egraph: &mut EGraph, (c, t): &(BigRational, Id)| {
+        if c.is_one() {
+            *t
+        } else {
+            let n = egraph.add(Node::Num(c.clone()));
+            egraph.add(Node::Mul([n, *t]))
+        }
+    };
+    let mut sum: Option<Id> = None;
+    for i in 0..terms.len() {
+        if taken[i] {
+            continue;
+        }
+        let mut group = scaled(egraph, &terms[i]);
+        if let Some(j) = partner[i] {
+            let b = scaled(egraph, &terms[j]);
+            group = egraph.add(Node::Add([group, b]));
+        }
+        sum = Some(match sum {
+            Some(s) => egraph.add(Node::Add([s, group])),
+            None => group,
+        });
+    }
+    sum.map(|s| union_by(egraph, eclass, s, rule)).unwrap_or_default()
 }

@@ -10,8 +10,8 @@
 //! `scalar`; a literal `1` or `I` on the left matches any ones tensor or identity.
 
 use crate::egraph::{
-    holds_network, is_zero_tensor, Checked, ClassWhere, Data, Encoder, FactorOpposite, FunSpec, InverseCancel, Node,
-    PowerMerge, RaiseNetwork, Rewrite, Tables, UnitScale, ZeroAbsorb,
+    holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, Encoder, FactorOpposite, FunSpec,
+    InverseCancel, Node, PowerMerge, RaiseNetwork, Rewrite, SumRegroup, Tables, UnitScale, ZeroAbsorb,
 };
 use crate::elaborate::Model;
 use crate::expr::{Expr, Kind};
@@ -43,6 +43,8 @@ pub enum Guard {
     Constant,
     /// A nonzero rational constant.
     Nonzero,
+    /// Not known to be zero (like terms of a zero class would breed coefficients).
+    NotZero,
     /// Zero.
     Zero,
     /// Symmetric (declared, or by construction such as `AAᵀ`).
@@ -65,6 +67,7 @@ impl Guard {
             "nonscalar" => Guard::Nonscalar,
             "constant" => Guard::Constant,
             "nonzero" => Guard::Nonzero,
+            "notzero" => Guard::NotZero,
             "zero" => Guard::Zero,
             "symmetric" => Guard::Symmetric,
             "ones" => Guard::Ones,
@@ -86,6 +89,7 @@ impl Guard {
             Guard::Constant => d.constant.is_some(),
             Guard::Nonzero => d.constant.as_ref().is_some_and(|c| !num_traits::Zero::is_zero(c)),
             Guard::Zero => d.zero,
+            Guard::NotZero => !d.zero,
             Guard::Symmetric => d.symmetric && (d.shape.is_empty() || d.shape.len() == 2),
             Guard::Ones => d.ones,
             Guard::Identity => d.identity,
@@ -162,6 +166,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("scalar-zero-absorb", "a product, ⊙, ⊗ or transpose with a zero operand is the zero tensor"),
     ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
+    ("sum-regroup", "t₁ + t₂ + t₃ = (t₁ + t₃) + t₂ where t₁ and t₃ are alike or share a factor"),
 ];
 
 /// The rule set, parsed on first use. The files are compiled in and tested, so a bad
@@ -213,6 +218,8 @@ pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
     rewrites
         .push(Rewrite::new("product-power", product.clone(), PowerMerge).map_err(|e| format!("product-power: {e}"))?);
     rewrites.push(Rewrite::new("inverse-cancel", product, InverseCancel).map_err(|e| format!("inverse-cancel: {e}"))?);
+    rewrites
+        .push(Rewrite::new("sum-regroup", ClassWhere(holds_sum), SumRegroup).map_err(|e| format!("sum-regroup: {e}"))?);
     Ok(RuleSet { rules, rewrites, funs: tables.funs })
 }
 
@@ -255,7 +262,7 @@ fn parse_line(
                 .ok_or_else(|| format!("{}: a guard is written `name(?x)`", place(col)))?;
             let guard = Guard::from_name(gname.trim()).ok_or_else(|| {
                 format!(
-                    "{}: unknown guard `{}`; guards are scalar, nonscalar, constant, nonzero, zero, symmetric, ones, identity, vector, square",
+                    "{}: unknown guard `{}`; guards are scalar, nonscalar, constant, nonzero, notzero, zero, symmetric, ones, identity, vector, square",
                     place(col),
                     gname.trim()
                 )

@@ -325,7 +325,107 @@ fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
 /// A network that is a product of chains of vectors and matrices, in classic notation:
 /// `A_1[Ā_2 x]` → `Ax`, `[x̄ A_1]A_2` → `Aᵀx`, `a b` → `abᵀ`, a cycle → `tr(…)`.
 pub fn raise(net: &Network) -> Option<Expr> {
-    raise_chains(net).or_else(|| raise_hadamard(net))
+    raise_chains(net).or_else(|| raise_hadamard(net)).or_else(|| raise_components(net))
+}
+
+/// A network of parts that share no index is the tensor product of the parts, each
+/// raised alone, permuted into the result's order: `[I_1 {t}]I_2 x` → `diag(t) ⊗ x`,
+/// `X⁻¹_{ij}(X⁻¹a)_k` → `X⁻¹ ⊗ X⁻¹a`. Parts with no free index are scalar factors.
+fn raise_components(net: &Network) -> Option<Expr> {
+    // Factors side by side, every index free: one permutation of their tensor product.
+    if let Some(e) = crate::network::as_outer_product(net) {
+        return Some(e);
+    }
+    let n = net.factors.len();
+    let mut part: Vec<usize> = (0..n).collect();
+    fn root(part: &mut [usize], mut k: usize) -> usize {
+        while part[k] != k {
+            part[k] = part[part[k]];
+            k = part[k];
+        }
+        k
+    }
+    for a in 0..n {
+        for b in a + 1..n {
+            if net.factors[a].slots.iter().any(|s| net.factors[b].slots.contains(s)) {
+                let (ra, rb) = (root(&mut part, a), root(&mut part, b));
+                part[ra.max(rb)] = ra.min(rb);
+            }
+        }
+    }
+    let mut groups: IndexMap<usize, Vec<usize>> = IndexMap::new();
+    for k in 0..n {
+        let r = root(&mut part, k);
+        groups.entry(r).or_default().push(k);
+    }
+    // Free indices on no factor (ones) and a single part are left to the other raisers.
+    let covered = net.output.iter().all(|o| net.factors.iter().any(|f| f.slots.contains(o)));
+    let with_free = groups
+        .values()
+        .filter(|g| g.iter().any(|&f| net.factors[f].slots.iter().any(|s| net.output.contains(s))))
+        .count();
+    let distinct = net.output.iter().enumerate().all(|(k, o)| !net.output[..k].contains(o));
+    if groups.len() < 2 || with_free < 1 || !covered || !distinct {
+        return None;
+    }
+    let mut scalars: Vec<Expr> = Vec::new();
+    let mut pieces: Vec<(Expr, Vec<usize>)> = Vec::new();
+    for members in groups.values() {
+        let output: Vec<usize> =
+            net.output.iter().copied().filter(|o| members.iter().any(|&f| net.factors[f].slots.contains(o))).collect();
+        // The part's own indices only, renumbered.
+        let mut used: Vec<usize> = Vec::new();
+        for &f in members {
+            for &s in &net.factors[f].slots {
+                if !used.contains(&s) {
+                    used.push(s);
+                }
+            }
+        }
+        let at = |s: &usize| used.iter().position(|u| u == s).unwrap_or(0);
+        let sub = Network {
+            factors: members
+                .iter()
+                .map(|&f| Factor {
+                    expr: net.factors[f].expr.clone(),
+                    slots: net.factors[f].slots.iter().map(at).collect(),
+                })
+                .collect(),
+            indices: used.iter().map(|&s| net.indices[s].clone()).collect(),
+            output: output.iter().map(at).collect(),
+            origin: net.origin.clone(),
+        };
+        let value = raise(&sub).or_else(|| crate::network::as_outer_product(&sub))?;
+        if output.is_empty() {
+            scalars.push(value);
+        } else {
+            pieces.push((value, output));
+        }
+    }
+    // Parts in the order their dims first appear in the result: `x ⊗ I`, not `(I ⊗ x)_{312}`.
+    pieces.sort_by_key(|(_, free)| free.iter().filter_map(|s| net.output.iter().position(|o| o == s)).min());
+    let mut acc: Option<(Expr, Vec<usize>)> = None;
+    for (value, free) in pieces {
+        acc = Some(match acc {
+            None => (value, free),
+            Some((a, mut fa)) => {
+                let mut shape = a.shape.clone();
+                shape.extend(value.shape.iter().cloned());
+                fa.extend(free);
+                (Expr::new(Kind::Kron(Box::new(a), Box::new(value)), shape), fa)
+            }
+        });
+    }
+    let (mut body, slots) = acc?;
+    let perm: Vec<usize> = net.output.iter().map(|o| slots.iter().position(|s| s == o)).collect::<Option<_>>()?;
+    if perm.iter().enumerate().any(|(k, &p)| k != p) {
+        let shape: Vec<Dim> = perm.iter().map(|&p| body.shape[p].clone()).collect();
+        body = Expr::new(Kind::Permute(Box::new(body), perm), shape);
+    }
+    for s in scalars {
+        body = product(s, body);
+    }
+    Some(body)
 }
 
 /// `F ⊙ R` where F is a factor on exactly the result's dims and R the rest:

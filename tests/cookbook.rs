@@ -1011,16 +1011,14 @@ fn known_failures() {
     run_all(KNOWN_FAILURES.iter());
 }
 
-/// Results still larger than the known form, or not classic: a ratchet. The test fails
-/// if more cases are larger (or fewer classic) than this, so a change can only improve
-/// the counts; lower the numbers when it does. What is left (the test prints the list):
-/// the cost prefers transposes on names where the known form transposes a product
-/// (`−X⁻ᵀAᵀX⁻ᵀ` against `−(X⁻¹AX⁻¹)ᵀ`, as the tutorial's 5.5); scalar chain-rule factors
-/// (`sqrt'(xᵀx)`, `((2N)²)⁻¹`); sums whose shared factor sits in terms far apart (eq. 78);
-/// `sigmoid'` and softmax networks with hyperedges on free indices; Jacobians of order 3
-/// that are not outer products.
-const MOST_LARGER: usize = 11;
-const LEAST_CLASSIC: usize = 173;
+/// Results still larger than the known form, or not classic where a classic form
+/// exists: a ratchet. The test fails if more cases are larger (or fewer classic) than
+/// this, so a change can only improve the counts; lower the numbers when it does. What
+/// is left (the test prints the list): logistic regression, where `sigmoid'(z) =
+/// σ(z) ⊙ (1 − σ(z))` and expanding Hadamard products are needed to reach `σ(Xw) − y`,
+/// and the row-wise softmax loss, whose softmax Jacobian stays a network with hyperedges.
+const MOST_LARGER: usize = 2;
+const LEAST_CLASSIC: usize = 175;
 
 /// Every result is a classic form, and none has more operations than the known form
 /// written in its case (`bracket::operations`: one per operator, a sum of k terms k − 1).
@@ -1036,14 +1034,15 @@ fn results_are_classic_and_no_larger_than_the_known_forms() {
         let ds = if c.family == Jacobians { jacobian(&text, &[c.wrt]) } else { grad(&text, &[c.wrt]) };
         let Ok(ds) = ds else { continue };
         let result = &ds[0].answer.expr;
-        let known_ops = read(&format!("{text}; {known}"))
-            .ok()
-            .and_then(|m| m.exprs.last().map(bracket::operations))
-            .unwrap_or_else(|| {
-                // A lone `I` or `1` needs the shape that `+ 0 X` gives; count without it.
-                let m = read(&format!("{text}; ({known}) + 0 {}", c.wrt)).expect("the known form reads");
-                bracket::operations(m.exprs.last().expect("an expression")) - 2
-            });
+        let known_expr = read(&format!("{text}; {known}")).ok().and_then(|m| m.exprs.last().cloned());
+        // Where the known form is not classic either (the three-way δ of diag(x)'s
+        // Jacobian), no classic form exists among the operators, and none is asked for.
+        let classic_exists = known_expr.as_ref().is_none_or(bracket::is_classic);
+        let known_ops = known_expr.as_ref().map(bracket::operations).unwrap_or_else(|| {
+            // A lone `I` or `1` needs the shape that `+ 0 X` gives; count without it.
+            let m = read(&format!("{text}; ({known}) + 0 {}", c.wrt)).expect("the known form reads");
+            bracket::operations(m.exprs.last().expect("an expression")) - 2
+        });
         let ops = bracket::operations(result);
         total += 1;
         let is_classic = bracket::is_classic(result);
@@ -1051,7 +1050,7 @@ fn results_are_classic_and_no_larger_than_the_known_forms() {
         smaller += usize::from(ops < known_ops);
         let unicode = ds[0].answer.render(Format::Unicode);
         rows.push(format!("{:48} {:>3} {:>3}  {unicode}", format!("[{}] {}", c.source, c.f), ops, known_ops));
-        if !is_classic || ops > known_ops {
+        if (!is_classic && classic_exists) || ops > known_ops {
             failures
                 .push(format!("[{}] {}: {unicode} ({ops} operations) vs known {known} ({known_ops})", c.source, c.f));
         }

@@ -64,7 +64,7 @@ fn section_5_basic_examples() {
     derive("", "x^T A x", "x", "(A + A^T) x");
     assert_eq!(derive("", "a^T X b", "X", "a b^T"), "abᵀ");
     derive("", "a^T X X^T a", "X", "2 a a^T X");
-    assert_eq!(derive("", "tr(A X^-1 B)", "X", "-X^-T A^T B^T X^-T"), "−X⁻ᵀAᵀBᵀX⁻ᵀ");
+    assert_eq!(derive("", "tr(A X^-1 B)", "X", "-X^-T A^T B^T X^-T"), "−(X⁻¹BAX⁻¹)ᵀ");
 }
 
 #[test]

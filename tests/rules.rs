@@ -164,7 +164,29 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
     ("scalar-zero-absorb", &["(A - A) B", "x (y - y)^T", "(A - A) .* B", "kron(x - x, y)", "(A - A)^T"]),
     ("scalar-factor-opposite", &["2 A - 2 B", "x: vector(n); 1/2 x - 1/2 y", "-3 A + 3 B"]),
     ("inverse-cancel", &["X^-1 X", "X X^-1", "A X^-1 X B", "A, B: matrix(n, n); (A B)^-1 A B"]),
-    ("product-power", &["X X", "X^2 X", "X X^2 X", "X^-1 X^-1", "X^-2 X", "X^T X^T X^T", "λ λ"]),
+    (
+        "product-power",
+        &[
+            "X X",
+            "X^2 X",
+            "X X^2 X",
+            "X^-1 X^-1",
+            "X^-2 X",
+            "X^T X^T X^T",
+            "λ λ",
+            "X: matrix(n, n); (1/det(X)^2) det(X) X",
+        ],
+    ),
+    (
+        "sum-regroup",
+        &[
+            "A B + C + A D",
+            "B A + C - 2 D A",
+            "A + B - A",
+            "A .* B + C + A .* D",
+            "x: vector(n); A x + B x + A y - B y",
+        ],
+    ),
 ];
 
 #[test]

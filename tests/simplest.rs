@@ -31,7 +31,7 @@ const CASES: &[Case] = &[
     case("5.2", "x^T A x", "x", "(A + Aᵀ)x"),
     case("5.3", "a^T X b", "X", "abᵀ"),
     case("5.4", "a^T X X^T a", "X", "2aaᵀX"),
-    case("5.5", "tr(A X^-1 B)", "X", "−X⁻ᵀAᵀBᵀX⁻ᵀ"),
+    case("5.5", "tr(A X^-1 B)", "X", "−(X⁻¹BAX⁻¹)ᵀ"),
     case("4.4 trace", "tr(X)", "X", "I"),
     case("4.4 determinant", "det(X)", "X", "|X|X⁻ᵀ"),
     Case {
