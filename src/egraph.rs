@@ -956,8 +956,36 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
         None => egg::Extractor::new(&runner.egraph, Size { egraph: &runner.egraph }).find_best(root).1,
         Some(sizes) => egg::Extractor::new(&runner.egraph, Flops { egraph: &runner.egraph, sizes }).find_best(root).1,
     };
-    let out = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape).unwrap_or_else(|| e.clone());
+    let mut out = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape).unwrap_or_else(|| e.clone());
+    if long && options.sizes.is_none() {
+        out = left_associated(out);
+    }
     (out, report)
+}
+
+/// `a(bc)` as `(ab)c` for tensors a, b, c of order one or two: a long chain whose
+/// bracketing the e-graph kept prints as `abc`, not `a(b(c…))`.
+fn left_associated(e: Expr) -> Expr {
+    let Expr { kind, shape } = e;
+    let kind = match kind {
+        Kind::Product(a, b) => {
+            let (a, b) = (left_associated(*a), left_associated(*b));
+            let matrix = |x: &Expr| (1..=2).contains(&x.order());
+            match b.kind {
+                Kind::Product(ref c, ref d) if matrix(&a) && matrix(c) && matrix(d) => {
+                    let (c, d) = (c.clone(), d.clone());
+                    let ac = crate::diff::product(a, *c);
+                    return left_associated(Expr::new(Kind::Product(Box::new(ac), d), shape));
+                }
+                _ => Kind::Product(Box::new(a), Box::new(b)),
+            }
+        }
+        Kind::Transpose(a) => Kind::Transpose(Box::new(left_associated(*a))),
+        Kind::Scale(c, a) => Kind::Scale(c, Box::new(left_associated(*a))),
+        Kind::Add(ts) => Kind::Add(ts.into_iter().map(left_associated).collect()),
+        other => other,
+    };
+    Expr { kind, shape }
 }
 
 /// The cheapest term of a class by the default cost.
