@@ -872,6 +872,13 @@ fn longest_chain(rec: &RecExpr<Node>) -> usize {
 /// without its shared factors gathered): they start in one e-class.
 pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report) {
     let e = &forms[0];
+    // Element-wise regions with their rational functions cancelled (crate::cancel) go in
+    // as one more form of the same class.
+    let mut forms = forms.to_vec();
+    if let Some(c) = crate::cancel::cancelled(e) {
+        forms.push(c);
+    }
+    let forms = &forms[..];
     let rules = crate::rules::rules();
     let mut tables = Tables::for_model(model);
     let recs: Vec<RecExpr<Node>> = forms

@@ -33,6 +33,7 @@ pub use api::{
 pub use limits::MAX_INPUT_BYTES;
 mod examples;
 pub use examples::regenerate_examples;
+mod cancel;
 mod check;
 mod diff;
 mod takeout;

@@ -166,6 +166,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("scalar-zero-absorb", "a product, ⊙, ⊗ or transpose with a zero operand is the zero tensor"),
     ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
+    ("elementwise-cancel", "an element-wise region as one rational function, common factors cancelled (crate::cancel)"),
     ("sum-regroup", "t₁ + t₂ + t₃ = (t₁ + t₃) + t₂ where t₁ and t₃ are alike or share a factor"),
 ];
 

@@ -178,6 +178,16 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "elementwise-cancel",
+        &[
+            "x: vector(n); (x .* y) ./ x",
+            "x: vector(n); sigmoid'(x) ./ sigmoid(x) - 1 + sigmoid(x)",
+            "x: vector(n); (1 - tanh(x) .* tanh(x)) - tanh'(x) + x",
+            "x: vector(n); (x .* x - y .* y) ./ (x - y)",
+            "A .* B ./ (A .* C) + ln'(C) .* B",
+        ],
+    ),
+    (
         "sum-regroup",
         &[
             "A B + C + A D",

@@ -1,0 +1,341 @@
+//! `elementwise-cancel`: element-wise expressions (sums, rational multiples, `⊙`, `⊘`,
+//! the ones tensor) over the same shape are rational functions of their operands, entry
+//! by entry. This module puts such a region over one denominator, cancels the factors
+//! that divide the numerator exactly, and writes the result back when it has fewer
+//! operations: `σ'(z) ⊙ y ⊘ σ(z) + (σ'(z) ⊙ y − σ'(z)) ⊘ (1 − σ(z))` is `y − σ(z)`.
+//!
+//! Derivatives of known functions enter by their identities: `σ' = σ ⊙ (1 − σ)`,
+//! `tanh' = 1 − tanh²`, `exp' = exp`, `ln'(z) = 1 ⊘ z`. Anything else is an opaque
+//! operand, identified by its printed form. The result is an alternative form for the
+//! e-graph, which keeps whichever is simpler. Cancelling a factor of a denominator is
+//! exact wherever the input is defined (the input divides by that factor).
+
+use crate::expr::*;
+use crate::render::{Format, Printer};
+use crate::shape::Shape;
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+use std::collections::BTreeMap;
+
+/// Most monomials of a polynomial, operands of a region, and steps of one division.
+const MAX_TERMS: usize = 64;
+const MAX_ATOMS: usize = 12;
+const MAX_STEPS: usize = 2000;
+
+/// A monomial: one exponent per operand.
+type Monomial = Vec<u32>;
+
+/// A polynomial in the operands, with exact coefficients.
+#[derive(Clone, Debug, PartialEq)]
+struct Poly(BTreeMap<Monomial, BigRational>);
+
+/// `num ⊘ (den₁ ⊙ den₂ ⊙ …)`, denominators kept as factors.
+#[derive(Clone, Debug)]
+struct Rational {
+    num: Poly,
+    den: Vec<Poly>,
+}
+
+struct Atoms {
+    keys: Vec<String>,
+    exprs: Vec<Expr>,
+}
+
+impl Atoms {
+    fn index(&mut self, e: &Expr) -> Option<usize> {
+        let key = Printer { style: Format::Ascii }.top(e);
+        if let Some(k) = self.keys.iter().position(|x| *x == key) {
+            return Some(k);
+        }
+        if self.keys.len() >= MAX_ATOMS {
+            return None;
+        }
+        self.keys.push(key);
+        self.exprs.push(e.clone());
+        Some(self.keys.len() - 1)
+    }
+}
+
+impl Poly {
+    fn constant(c: BigRational) -> Poly {
+        let mut m = BTreeMap::new();
+        if !c.is_zero() {
+            m.insert(vec![0; MAX_ATOMS], c);
+        }
+        Poly(m)
+    }
+
+    fn atom(k: usize) -> Poly {
+        let mut mono = vec![0; MAX_ATOMS];
+        mono[k] = 1;
+        Poly([(mono, BigRational::one())].into_iter().collect())
+    }
+
+    fn add(&self, other: &Poly) -> Poly {
+        let mut out = self.0.clone();
+        for (m, c) in &other.0 {
+            let v = out.entry(m.clone()).or_insert_with(BigRational::zero);
+            *v += c;
+            if v.is_zero() {
+                out.remove(m);
+            }
+        }
+        Poly(out)
+    }
+
+    fn scale(&self, c: &BigRational) -> Poly {
+        if c.is_zero() {
+            return Poly(BTreeMap::new());
+        }
+        Poly(self.0.iter().map(|(m, v)| (m.clone(), v * c)).collect())
+    }
+
+    fn mul(&self, other: &Poly) -> Option<Poly> {
+        let mut out = Poly(BTreeMap::new());
+        for (m1, c1) in &self.0 {
+            for (m2, c2) in &other.0 {
+                let m: Monomial = m1.iter().zip(m2).map(|(a, b)| a + b).collect();
+                out = out.add(&Poly([(m, c1 * c2)].into_iter().collect()));
+            }
+        }
+        (out.0.len() <= MAX_TERMS).then_some(out)
+    }
+
+    fn leading(&self) -> Option<(&Monomial, &BigRational)> {
+        self.0.iter().next_back()
+    }
+
+    /// `self / f` if f divides self exactly (lexicographic leading terms).
+    fn divide(&self, f: &Poly) -> Option<Poly> {
+        let (lf, cf) = f.leading()?;
+        let mut rest = self.clone();
+        let mut quotient = Poly(BTreeMap::new());
+        for _ in 0..MAX_STEPS {
+            let Some((lr, cr)) = rest.leading() else { return Some(quotient) };
+            if lr.iter().zip(lf).any(|(a, b)| a < b) {
+                return None;
+            }
+            let m: Monomial = lr.iter().zip(lf).map(|(a, b)| a - b).collect();
+            let t = Poly([(m, cr / cf)].into_iter().collect());
+            quotient = quotient.add(&t);
+            rest = rest.add(&t.mul(f)?.scale(&-BigRational::one()));
+        }
+        None
+    }
+
+    fn product(factors: &[Poly]) -> Option<Poly> {
+        factors.iter().try_fold(Poly::constant(BigRational::one()), |acc, f| acc.mul(f))
+    }
+}
+
+impl Rational {
+    fn poly(p: Poly) -> Rational {
+        Rational { num: p, den: vec![] }
+    }
+
+    fn add(self, other: Rational) -> Option<Rational> {
+        // The least common denominator as a multiset of factors.
+        let mut lcd = self.den.clone();
+        let mut missing_in_self = Vec::new();
+        let mut left = self.den.clone();
+        for f in &other.den {
+            match left.iter().position(|g| g == f) {
+                Some(k) => {
+                    left.remove(k);
+                }
+                None => {
+                    lcd.push(f.clone());
+                    missing_in_self.push(f.clone());
+                }
+            }
+        }
+        let mut missing_in_other = other.den.clone();
+        let mut extra = Vec::new();
+        for f in &lcd {
+            match missing_in_other.iter().position(|g| g == f) {
+                Some(k) => {
+                    missing_in_other.remove(k);
+                }
+                None => extra.push(f.clone()),
+            }
+        }
+        let a = self.num.mul(&Poly::product(&missing_in_self)?)?;
+        let b = other.num.mul(&Poly::product(&extra)?)?;
+        Some(Rational { num: a.add(&b), den: lcd }.cancel())
+    }
+
+    fn mul(self, other: Rational) -> Option<Rational> {
+        let mut den = self.den;
+        den.extend(other.den);
+        Some(Rational { num: self.num.mul(&other.num)?, den }.cancel())
+    }
+
+    fn div(self, other: Rational) -> Option<Rational> {
+        if other.num.0.is_empty() {
+            return None;
+        }
+        let num = self.num.mul(&Poly::product(&other.den)?)?;
+        let mut den = self.den;
+        den.push(other.num);
+        Some(Rational { num, den }.cancel())
+    }
+
+    /// Drops every denominator factor that divides the numerator exactly, and
+    /// denominators that are constants.
+    fn cancel(mut self) -> Rational {
+        let mut k = 0;
+        while k < self.den.len() {
+            let f = &self.den[k];
+            let constant = f.0.len() == 1 && f.0.keys().next().is_some_and(|m| m.iter().all(|&e| e == 0));
+            if constant {
+                let c = f.0.values().next().cloned().unwrap_or_else(BigRational::one);
+                self.num = self.num.scale(&c.recip());
+                self.den.remove(k);
+                continue;
+            }
+            if self.num.0.is_empty() {
+                self.den.clear();
+                break;
+            }
+            match self.num.divide(f) {
+                Some(q) => {
+                    self.num = q;
+                    self.den.remove(k);
+                }
+                None => k += 1,
+            }
+        }
+        self
+    }
+}
+
+/// The element-wise region of `e` as a rational function, if it is one.
+fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
+    let same = e.shape == *shape;
+    match &e.kind {
+        Kind::Add(ts) if same => {
+            let mut acc = Rational::poly(Poly(BTreeMap::new()));
+            for t in ts {
+                acc = acc.add(to_rational(t, shape, atoms)?)?;
+            }
+            Some(acc)
+        }
+        Kind::Scale(c, a) if same => {
+            let r = to_rational(a, shape, atoms)?;
+            Some(Rational { num: r.num.scale(c), den: r.den })
+        }
+        Kind::Hadamard(a, b) if same => to_rational(a, shape, atoms)?.mul(to_rational(b, shape, atoms)?),
+        Kind::HDiv(a, b) if same => to_rational(a, shape, atoms)?.div(to_rational(b, shape, atoms)?),
+        Kind::Ones if same => Some(Rational::poly(Poly::constant(BigRational::one()))),
+        Kind::Func { func, derivative: 1, arg } if same => {
+            let plain = Expr::new(Kind::Func { func: func.clone(), derivative: 0, arg: arg.clone() }, shape.clone());
+            let one = Poly::constant(BigRational::one());
+            match func {
+                Func::Sigmoid => {
+                    let s = Poly::atom(atoms.index(&plain)?);
+                    Some(Rational::poly(s.add(&s.mul(&s)?.scale(&-BigRational::one()))))
+                }
+                Func::Tanh => {
+                    let t = Poly::atom(atoms.index(&plain)?);
+                    Some(Rational::poly(one.add(&t.mul(&t)?.scale(&-BigRational::one()))))
+                }
+                Func::Exp => Some(Rational::poly(Poly::atom(atoms.index(&plain)?))),
+                Func::Ln => Rational::poly(one).div(to_rational(arg, shape, atoms)?),
+                _ => Some(Rational::poly(Poly::atom(atoms.index(e)?))),
+            }
+        }
+        _ if same => Some(Rational::poly(Poly::atom(atoms.index(e)?))),
+        _ => None,
+    }
+}
+
+fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
+    let mut terms = Vec::new();
+    // Highest degree first reads as people write (`y − σ(z)` has the operand first).
+    for (m, c) in p.0.iter().rev() {
+        let mut factors: Vec<Expr> = Vec::new();
+        for (k, &e) in m.iter().enumerate() {
+            for _ in 0..e {
+                factors.push(atoms.exprs[k].clone());
+            }
+        }
+        let body = factors
+            .into_iter()
+            .reduce(|a, b| Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape.clone()))
+            .unwrap_or_else(|| Expr::new(Kind::Ones, shape.clone()));
+        terms.push(crate::elaborate::scale(c.clone(), body));
+    }
+    // A sum opens with a positive term where it can.
+    if let Some(k) = terms.iter().position(|t| !matches!(&t.kind, Kind::Scale(c, _) if c.is_negative())) {
+        let t = terms.remove(k);
+        terms.insert(0, t);
+    }
+    match terms.len() {
+        0 => crate::elaborate::scale(BigRational::zero(), Expr::new(Kind::Ones, shape.clone())),
+        1 => terms.remove(0),
+        _ => Expr::new(Kind::Add(terms), shape.clone()),
+    }
+}
+
+fn from_rational(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
+    let num = from_poly(&r.num, shape, atoms);
+    let den = r
+        .den
+        .iter()
+        .map(|f| from_poly(f, shape, atoms))
+        .reduce(|a, b| Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape.clone()));
+    match den {
+        None => num,
+        Some(d) => Expr::new(Kind::HDiv(Box::new(num), Box::new(d)), shape.clone()),
+    }
+}
+
+/// True for the operators of an element-wise region that cancelling may simplify.
+fn worth_trying(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::HDiv(..) => true,
+        Kind::Func { func: Func::Sigmoid | Func::Tanh | Func::Ln | Func::Exp, derivative: 1, .. } => true,
+        _ => e.children().iter().any(|c| worth_trying(c)),
+    }
+}
+
+/// `e` with each element-wise region that cancels to fewer operations rewritten, or
+/// `None` if none does.
+pub fn cancelled(e: &Expr) -> Option<Expr> {
+    if !worth_trying(e) {
+        return None;
+    }
+    let out = rewrite(e);
+    (out != *e).then_some(out)
+}
+
+fn rewrite(e: &Expr) -> Expr {
+    let elementwise =
+        matches!(e.kind, Kind::Add(_) | Kind::Hadamard(..) | Kind::HDiv(..) | Kind::Scale(..)) && !e.shape.is_empty();
+    if elementwise && worth_trying(e) {
+        let mut atoms = Atoms { keys: Vec::new(), exprs: Vec::new() };
+        if let Some(r) = to_rational(e, &e.shape, &mut atoms) {
+            let candidate = from_rational(&r, &e.shape, &atoms);
+            if crate::egraph::operations(&candidate) < crate::egraph::operations(e) {
+                return candidate;
+            }
+        }
+    }
+    let b = |x: &Expr| Box::new(rewrite(x));
+    let kind = match &e.kind {
+        Kind::Add(ts) => Kind::Add(ts.iter().map(rewrite).collect()),
+        Kind::Scale(c, a) => Kind::Scale(c.clone(), b(a)),
+        Kind::Product(x, y) => Kind::Product(b(x), b(y)),
+        Kind::DivScalar(x, y) => Kind::DivScalar(b(x), b(y)),
+        Kind::Transpose(a) => Kind::Transpose(b(a)),
+        Kind::Hadamard(x, y) => Kind::Hadamard(b(x), b(y)),
+        Kind::HDiv(x, y) => Kind::HDiv(b(x), b(y)),
+        Kind::Kron(x, y) => Kind::Kron(b(x), b(y)),
+        Kind::Dot(x, y) => Kind::Dot(b(x), b(y)),
+        Kind::Trace(a) => Kind::Trace(b(a)),
+        Kind::Sum(a) => Kind::Sum(b(a)),
+        Kind::Diag(a) => Kind::Diag(b(a)),
+        other => other.clone(),
+    };
+    Expr::new(kind, e.shape.clone())
+}
