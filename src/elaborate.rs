@@ -267,6 +267,12 @@ impl Elab {
     }
 
     fn declare(&mut self, d: &Declaration) -> Result<()> {
+        if let Some((text, span)) =
+            d.args.iter().find(|(t, _)| t.chars().all(|c| c.is_ascii_digit()) && t.parse::<u64>().is_err())
+        {
+            return Err(Error::new(ErrorCode::Limit, format!("the size {text} is too large"), *span)
+                .hint("sizes up to 2⁶⁴ − 1 are read as numbers; use a name such as n for a symbolic size"));
+        }
         let size = |(text, _span): &(String, Span)| -> Dim {
             match text.parse::<u64>() {
                 Ok(n) => Dim::Int(n),

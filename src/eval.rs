@@ -238,6 +238,11 @@ pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usi
             continue;
         }
         let sizes = env.sizes_of(&info.shape)?;
+        // Count before drawing: a declared 10⁵ × 10⁵ matrix must be an error, not 80 GB.
+        let entries = sizes.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
+        if entries.is_none_or(|n| n > limits::MAX_EVAL_ENTRIES) {
+            return Err(Error::bare(ErrorCode::Limit, format!("`{name}` is too large to evaluate")));
+        }
         for key in [name.clone(), format!("d{name}")] {
             let mut value = random_array::<T>(&mut rng, &sizes);
             if info.symmetric && sizes.len() == 2 {

@@ -11,6 +11,11 @@ pub const MAX_DEPTH: usize = 256;
 pub const MAX_PREFIX_RUN: usize = 32;
 /// Highest tensor order (number of dims) of any sub-expression.
 pub const MAX_ORDER: usize = 12;
+/// Most parser steps per input byte (plus [`MIN_PARSE_CALLS`]): real inputs take 30–230;
+/// runs of `|` (norm or determinant?) made pest backtrack exponentially.
+pub const MAX_PARSE_CALLS_PER_BYTE: usize = 2000;
+/// Parser steps every input may take whatever its length.
+pub const MIN_PARSE_CALLS: usize = 1_000_000;
 /// Largest integer matrix power `X^k`.
 pub const MAX_POWER: u64 = 64;
 /// Most entries a numeric evaluation may compute for one tensor.

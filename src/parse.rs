@@ -29,7 +29,15 @@ pub fn parse(source: &str) -> Result<Input> {
     // pest recurses once per nesting level; the checks in `prepare` bound the depth,
     // and a large separate stack makes the bound safe whatever the caller's stack is.
     stacker::grow(256 << 20, || {
-        let pairs = Grammar::parse(Rule::input, &text).map_err(|e| syntax_error(&text, e))?;
+        // pest's call budget is one setting for the process, read when a parse starts:
+        // parses take turns so that each runs with its own input's budget.
+        static BUDGET: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let calls = limits::MIN_PARSE_CALLS.saturating_add(text.len().saturating_mul(limits::MAX_PARSE_CALLS_PER_BYTE));
+        let pairs = {
+            let _turn = BUDGET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            pest::set_call_limit(std::num::NonZeroUsize::new(calls));
+            Grammar::parse(Rule::input, &text).map_err(|e| syntax_error(&text, e))?
+        };
         let mut statements = Vec::new();
         for input in pairs {
             for pair in input.into_inner().filter(|p| is_statement(p.as_rule())) {
@@ -594,6 +602,18 @@ fn unbar(letter: &str) -> &'static str {
 /// Turns a pest error into ours, naming tokens the way a user types them.
 fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
     use pest::error::{ErrorVariant, InputLocation};
+    if matches!(&e.variant, ErrorVariant::CustomError { message } if message.contains("call limit")) {
+        return Error::new(
+            ErrorCode::Limit,
+            format!(
+                "the input takes too many parser steps (limit: {} per byte, at least {})",
+                limits::MAX_PARSE_CALLS_PER_BYTE,
+                limits::MIN_PARSE_CALLS
+            ),
+            Span::new(0, text.len().min(1)),
+        )
+        .hint("long runs of `|` are ambiguous between norms and determinants: write norm(x) or det(X)");
+    }
     let at = match e.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,

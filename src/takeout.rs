@@ -97,7 +97,11 @@ pub fn canonical(net: &Network) -> (String, Network) {
             _ => groups.push(vec![f]),
         }
     }
-    let count: usize = groups.iter().map(|g| (1..=g.len()).product::<usize>()).fold(1, |a, b| a.saturating_mul(b));
+    // Factorials overflow from 21 equal factors: saturate rather than wrap.
+    let count: usize = groups
+        .iter()
+        .map(|g| (1..=g.len()).try_fold(1usize, |a, b| a.checked_mul(b)).unwrap_or(usize::MAX))
+        .fold(1, |a, b| a.saturating_mul(b));
     let candidates: Vec<Vec<usize>> = if count <= MAX_PERMUTATIONS {
         let mut all = vec![vec![]];
         for g in &groups {
