@@ -1,5 +1,6 @@
 //! Property: for random scalar functions built from every operator, `grad` agrees with
-//! central finite differences. Cases: `PROPTEST_CASES` (default 48 in CI).
+//! central finite differences, and every step of `derive` equals the step before it.
+//! Cases: `PROPTEST_CASES` (default 48 in CI).
 
 use bracket::{check_derivative, grad, Format};
 use proptest::prelude::*;
@@ -102,6 +103,33 @@ proptest! {
             };
             prop_assume!(!err.is_nan(), "a singular or undefined point");
             prop_assert!(err < 1e-5, "∇_{} {} = {} (relative error {:e})", d.wrt, f, d.answer.render(Format::Unicode), err);
+        }
+    }
+
+    /// Every step of `bracket::derive` on a random expression equals the step before it
+    /// (as a differential: the same random dX in every step), in floating point.
+    #[test]
+    fn derivation_steps_are_equal(f in scalar()) {
+        let text = format!("{DECLS}; {f}");
+        let model = bracket::read(&text).map_err(|e| TestCaseError::fail(format!("{}\n{}", text, e.render(&text))))?;
+        for wrt in ["x", "X"].into_iter().filter(|v| model.names.contains_key(*v)) {
+            let d = bracket::derive(&text, wrt).map_err(|e| TestCaseError::fail(e.render(&text)))?;
+            let env = bracket::random_env::<f64>(&d.model, bracket::Draw::default())
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let values: Vec<_> = d.steps.iter().map(|s| bracket::eval(&s.expr, &env)).collect();
+            prop_assume!(values.iter().all(|v| v.is_ok()), "a singular or undefined point");
+            let values: Vec<_> = values.into_iter().map(Result::unwrap).collect();
+            prop_assume!(values.iter().all(|v| v.iter().all(|x| x.is_finite())), "an undefined point");
+            for (k, pair) in values.windows(2).enumerate() {
+                prop_assert!(
+                    bracket::close(&pair[0], &pair[1], 1e-6),
+                    "{}: step {} ({}) differs from the one before:\n{}",
+                    f,
+                    k + 2,
+                    d.steps[k + 1].why,
+                    d.render(Format::Unicode)
+                );
+            }
         }
     }
 }
