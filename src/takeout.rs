@@ -486,7 +486,8 @@ fn raise_chains(net: &Network) -> Option<Expr> {
                 net.factors.push(Factor { expr: Expr::new(Kind::Ones, vec![net.indices[i].clone()]), slots: vec![i] });
                 touches[i].push((f, 0));
             }
-            (2, false) | (1, true) => {}
+            // An index no slot uses any more (summed away by fusing) is not there.
+            (2, false) | (1, true) | (0, false) => {}
             _ => return None,
         }
     }
@@ -759,6 +760,46 @@ fn fuse(mut net: Network) -> Network {
             }
             let Some(&(fv, _)) = touching.iter().find(|(f, _)| net.factors[*f].expr.order() == 1) else { continue };
             let Some(&(fo, so)) = touching.iter().find(|(f, _)| *f != fv) else { continue };
+            let new = net.indices.len();
+            net.indices.push(net.indices[i].clone());
+            let v = net.factors[fv].expr.clone();
+            let d = v.shape[0].clone();
+            net.factors[fv] =
+                Factor { expr: Expr::new(Kind::Diag(Box::new(v)), vec![d.clone(), d]), slots: vec![i, new] };
+            net.factors[fo].slots[so] = new;
+            continue 'again;
+        }
+        // A summed index on three or more slots (a hyperedge, as a row-wise softmax
+        // makes): a matrix whose other index is summed on it alone is its row sums
+        // (`F1`), and a vector on the hyperedge becomes diag(v) joined to one of the other
+        // slots by a new summed index, until the index is on two slots.
+        for i in 0..net.indices.len() {
+            let touching: Vec<(usize, usize)> = net
+                .factors
+                .iter()
+                .enumerate()
+                .flat_map(|(f, a)| a.slots.iter().enumerate().filter(|(_, &s)| s == i).map(move |(p, _)| (f, p)))
+                .collect();
+            if net.output.contains(&i) || touching.len() < 3 {
+                continue;
+            }
+            let lone = |j: usize| {
+                !net.output.contains(&j)
+                    && net.factors.iter().flat_map(|a| a.slots.iter()).filter(|&&s| s == j).count() == 1
+            };
+            if let Some(&(f, p)) = touching.iter().find(|&&(f, p)| {
+                let a = &net.factors[f];
+                a.expr.order() == 2 && a.slots[0] != a.slots[1] && lone(a.slots[1 - p])
+            }) {
+                let a = net.factors[f].expr.clone();
+                let other = net.indices[net.factors[f].slots[1 - p]].clone();
+                let rows = if p == 0 { a } else { transpose(a) };
+                let ones = Expr::new(Kind::Ones, vec![other]);
+                net.factors[f] = Factor { expr: product(rows, ones), slots: vec![i] };
+                continue 'again;
+            }
+            let Some(&(fv, _)) = touching.iter().find(|(f, _)| net.factors[*f].expr.order() == 1) else { continue };
+            let Some(&(fo, so)) = touching.iter().rev().find(|(f, _)| *f != fv) else { continue };
             let new = net.indices.len();
             net.indices.push(net.indices[i].clone());
             let v = net.factors[fv].expr.clone();
