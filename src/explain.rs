@@ -116,6 +116,17 @@ pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
     }
     let g = terms_to_expr(&taken, &g_shape);
     steps.push(Step { expr: with_dx(g.clone()), why: "classic notation".into() });
+    // The simplest form, as `grad` gives it (by a symmetric matrix `grad` also applies
+    // sym(G), which is not a rewrite of G, so that step is left out).
+    let symmetric = model.names.get(wrt).is_some_and(|i| i.symmetric);
+    let (g, saturation) = if symmetric {
+        (g, None)
+    } else {
+        let forms = [g, crate::takeout::terms_to_sum(&taken, &g_shape)];
+        let (best, report) = crate::egraph::simplify_alternatives(&forms, &model, &Default::default());
+        steps.push(Step { expr: with_dx(best.clone()), why: "simplest form (e-graph, rules/)".into() });
+        (best, Some(report))
+    };
     // Drop steps that print the same as the one before.
     steps.dedup_by(|b, a| render(&a.expr, Format::Unicode) == render(&b.expr, Format::Unicode));
     Ok(Derivation {
@@ -123,7 +134,7 @@ pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
         function: f.expr,
         wrt: wrt.to_string(),
         steps,
-        result: Answer { model, expr: g, saturation: None },
+        result: Answer { model, expr: g, saturation },
     })
 }
 
