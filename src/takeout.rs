@@ -695,6 +695,26 @@ fn walk(
 
 /// Joins factors on the same indices into one: `A(i,j) B(i,j)` → `(A ⊙ B)(i,j)`,
 /// `A(i,j) B(j,i)` → `(A ⊙ Bᵀ)(i,j)`, and `v(i) I(i,j)` → `diag(v)(i,j)`.
+/// The (factor, slot) pairs on index `i`.
+fn slots_at(net: &Network, i: usize) -> Vec<(usize, usize)> {
+    net.factors
+        .iter()
+        .enumerate()
+        .flat_map(|(f, a)| a.slots.iter().enumerate().filter(|(_, &s)| s == i).map(move |(p, _)| (f, p)))
+        .collect()
+}
+
+/// The vector factor `fv` on index `i` becomes diag(v) on `i` and a new summed index,
+/// which replaces `i` on slot `so` of factor `fo`: `v_i M_{i…}` → `diag(v)_{ij} M_{j…}`.
+fn scale_slot(net: &mut Network, i: usize, fv: usize, (fo, so): (usize, usize)) {
+    let new = net.indices.len();
+    net.indices.push(net.indices[i].clone());
+    let v = net.factors[fv].expr.clone();
+    let d = v.shape[0].clone();
+    net.factors[fv] = Factor { expr: Expr::new(Kind::Diag(Box::new(v)), vec![d.clone(), d]), slots: vec![i, new] };
+    net.factors[fo].slots[so] = new;
+}
+
 fn fuse(mut net: Network) -> Network {
     'again: loop {
         let n = net.factors.len();
@@ -749,24 +769,13 @@ fn fuse(mut net: Network) -> Network {
         // A result index on a vector v and on one other slot scales that slot: v becomes
         // diag(v), joined to the other slot by a new summed index (`diag(v)M`).
         for i in 0..net.indices.len() {
-            let touching: Vec<(usize, usize)> = net
-                .factors
-                .iter()
-                .enumerate()
-                .flat_map(|(f, a)| a.slots.iter().enumerate().filter(|(_, &s)| s == i).map(move |(p, _)| (f, p)))
-                .collect();
+            let touching = slots_at(&net, i);
             if !net.output.contains(&i) || touching.len() != 2 {
                 continue;
             }
             let Some(&(fv, _)) = touching.iter().find(|(f, _)| net.factors[*f].expr.order() == 1) else { continue };
             let Some(&(fo, so)) = touching.iter().find(|(f, _)| *f != fv) else { continue };
-            let new = net.indices.len();
-            net.indices.push(net.indices[i].clone());
-            let v = net.factors[fv].expr.clone();
-            let d = v.shape[0].clone();
-            net.factors[fv] =
-                Factor { expr: Expr::new(Kind::Diag(Box::new(v)), vec![d.clone(), d]), slots: vec![i, new] };
-            net.factors[fo].slots[so] = new;
+            scale_slot(&mut net, i, fv, (fo, so));
             continue 'again;
         }
         // A summed index on three or more slots (a hyperedge, as a row-wise softmax
@@ -774,12 +783,7 @@ fn fuse(mut net: Network) -> Network {
         // (`F1`), and a vector on the hyperedge becomes diag(v) joined to one of the other
         // slots by a new summed index, until the index is on two slots.
         for i in 0..net.indices.len() {
-            let touching: Vec<(usize, usize)> = net
-                .factors
-                .iter()
-                .enumerate()
-                .flat_map(|(f, a)| a.slots.iter().enumerate().filter(|(_, &s)| s == i).map(move |(p, _)| (f, p)))
-                .collect();
+            let touching = slots_at(&net, i);
             if net.output.contains(&i) || touching.len() < 3 {
                 continue;
             }
@@ -800,13 +804,7 @@ fn fuse(mut net: Network) -> Network {
             }
             let Some(&(fv, _)) = touching.iter().find(|(f, _)| net.factors[*f].expr.order() == 1) else { continue };
             let Some(&(fo, so)) = touching.iter().rev().find(|(f, _)| *f != fv) else { continue };
-            let new = net.indices.len();
-            net.indices.push(net.indices[i].clone());
-            let v = net.factors[fv].expr.clone();
-            let d = v.shape[0].clone();
-            net.factors[fv] =
-                Factor { expr: Expr::new(Kind::Diag(Box::new(v)), vec![d.clone(), d]), slots: vec![i, new] };
-            net.factors[fo].slots[so] = new;
+            scale_slot(&mut net, i, fv, (fo, so));
             continue 'again;
         }
         return net;
