@@ -5,9 +5,9 @@
 //!
 //! Inputs above Linux's 128 KiB limit for one argument go through standard input (`-`).
 
-use std::io::{Read, Write};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::time::Duration;
 
 /// The limit the issue sets for every bad input.
 const LIMIT: Duration = Duration::from_secs(5);
@@ -25,45 +25,8 @@ struct Run {
 /// Runs the binary with `args` and `input` on standard input; kills it after
 /// [`KILL_AFTER`].
 fn bracket(args: &[&str], input: &str) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bracket"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_string();
-    // The binary may stop reading early (it reads at most the input limit): ignore a
-    // broken pipe.
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let drain = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
-    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("the binary can be waited for") {
-            break status;
-        }
-        if start.elapsed() > KILL_AFTER {
-            let _ = child.kill();
-            break child.wait().expect("the killed binary ends");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = start.elapsed();
-    writer.join().expect("writer");
-    let _ = stdout.join().expect("stdout reader");
-    let stderr = String::from_utf8_lossy(&stderr.join().expect("stderr reader")).to_string();
-    Run { code: status.code(), stderr, elapsed }
+    let (out, elapsed) = common::run_with_stdin(args, input, KILL_AFTER);
+    Run { code: out.status.code(), stderr: String::from_utf8_lossy(&out.stderr).to_string(), elapsed }
 }
 
 /// The first `input:LINE:COL` in an error message.

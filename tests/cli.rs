@@ -1,30 +1,16 @@
 //! The command line as users and other tools call it: outputs, exit codes, limits.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
+
+use std::process::{Command, Output};
+use std::time::Duration;
 
 fn bracket(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bracket")).args(args).output().expect("the binary runs")
 }
 
 fn bracket_stdin(args: &[&str], input: &str) -> (Output, Duration) {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bracket"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
-    let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let out = child.wait_with_output().expect("the binary ends");
-    writer.join().expect("writer");
-    (out, start.elapsed())
+    common::run_with_stdin(args, input, Duration::from_secs(60))
 }
 
 fn stdout(o: &Output) -> String {

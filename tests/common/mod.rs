@@ -56,3 +56,56 @@ pub fn same_value_sized(src: &str, seeds: &[u64], max_size: usize) -> bool {
 pub fn to_f64(a: &ArrayD<BigRational>) -> ArrayD<f64> {
     a.mapv(|x| x.to_f64().unwrap_or(f64::NAN))
 }
+
+/// Runs the release binary with `args` and `input` on standard input, killing it after
+/// `kill_after` so that a hang fails a test instead of blocking it; the output and the
+/// time it took. The binary may stop reading early (it reads at most the input limit):
+/// a broken pipe is not an error.
+pub fn run_with_stdin(
+    args: &[&str],
+    input: &str,
+    kill_after: std::time::Duration,
+) -> (std::process::Output, std::time::Duration) {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr")));
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the binary can be waited for") {
+            break status;
+        }
+        if start.elapsed() > kill_after {
+            let _ = child.kill();
+            break child.wait().expect("the killed binary ends");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    };
+    let elapsed = start.elapsed();
+    writer.join().expect("writer");
+    let out = std::process::Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    (out, elapsed)
+}
