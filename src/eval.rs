@@ -234,16 +234,16 @@ pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usi
         }
     }
     for (name, info) in &model.names {
-        if info.defined {
-            continue;
-        }
         let sizes = env.sizes_of(&info.shape)?;
         // Count before drawing: a declared 10⁵ × 10⁵ matrix must be an error, not 80 GB.
         let entries = sizes.iter().try_fold(1usize, |acc, &n| acc.checked_mul(n));
         if entries.is_none_or(|n| n > limits::MAX_EVAL_ENTRIES) {
             return Err(Error::bare(ErrorCode::Limit, format!("`{name}` is too large to evaluate")));
         }
-        for key in [name.clone(), format!("d{name}")] {
+        // A defined name gets its value from its definition; its differential is free
+        // (a local step of backpropagation).
+        let keys = if info.defined { vec![format!("d{name}")] } else { vec![name.clone(), format!("d{name}")] };
+        for key in keys {
             let mut value = random_array::<T>(&mut rng, &sizes);
             if info.symmetric && sizes.len() == 2 {
                 let t = value.t().to_owned();
@@ -252,11 +252,30 @@ pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usi
             env.values.insert(key, value);
         }
     }
+    impose_row_sums(model, &mut env);
     for (name, e) in &model.definitions {
         let v = eval(e, &env)?;
         env.values.insert(name.clone(), v);
     }
     Ok(env)
+}
+
+/// Makes the drawn values satisfy the facts `Y 1 = 1` (rows sum to one, as one-hot rows
+/// do): each row's last entry becomes one minus the others. Other facts are not imposed.
+fn impose_row_sums<T: Number>(model: &Model, env: &mut Env<T>) {
+    for (lhs, rhs) in &model.facts {
+        let (Kind::Product(y, ones), Kind::Ones) = (&lhs.kind, &rhs.kind) else { continue };
+        let (Kind::Var(name), Kind::Ones) = (&y.kind, &ones.kind) else { continue };
+        let Some(value) = env.values.get_mut(name) else { continue };
+        if value.ndim() != 2 || value.shape()[1] == 0 {
+            continue;
+        }
+        let last = value.shape()[1] - 1;
+        for mut row in value.rows_mut() {
+            let others = row.iter().take(last).fold(T::zero(), |s, v| s + v.clone());
+            row[last] = T::one() - others;
+        }
+    }
 }
 
 fn all_exprs(model: &Model) -> impl Iterator<Item = &Expr> {
