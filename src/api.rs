@@ -345,7 +345,7 @@ pub fn jacobian_with<S: AsRef<str>>(
 }
 
 /// The most terms of a derivative that also go to the e-graph unfactored.
-const UNFACTORED_TERMS: usize = 8;
+pub(crate) const UNFACTORED_TERMS: usize = 8;
 
 /// Derivatives of `f` (an expression of `model`) by each variable: the gradient for a
 /// scalar f, else the Jacobian.

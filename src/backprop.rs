@@ -8,14 +8,14 @@
 //! is dZ taken out of `d(∇_C J · C)`, with the other names held fixed.
 
 use crate::api::Answer;
-use crate::diff::local_differential;
-use crate::elaborate::read;
+use crate::egraph::operations;
+use crate::elaborate::{read, Model};
 use crate::error::{Error, ErrorCode, Result};
+use crate::explain::{derive_in, Derivation, Through};
 use crate::expr::{Expr, Kind};
-use crate::takeout::{take_out, terms_to_expr};
 use indexmap::{IndexMap, IndexSet};
 
-/// One backpropagation equation `∇_target J = expr`.
+/// One backpropagation equation `∇_target J = expr`, with its derivation.
 #[derive(Clone, Debug)]
 pub struct Equation {
     /// The name whose gradient this is (an intermediate or a parameter).
@@ -24,6 +24,9 @@ pub struct Equation {
     pub parameter: bool,
     /// The gradient, in terms of the seeds `∇_C J` of the names that use `target`.
     pub answer: Answer,
+    /// How it is derived: the local step `d(Σ_C ∇_C J · C)` with dZ taken out, or, where
+    /// that is shorter, the loss itself differentiated through the names between.
+    pub derivation: Derivation,
 }
 
 /// The name of the seed variable holding `∇_name J`.
@@ -40,7 +43,114 @@ fn uses(e: &Expr, out: &mut IndexSet<String>) {
     }
 }
 
+/// A loss with every name between a target and it written out by its definition is
+/// differentiated directly only up to this many nodes.
+const DIRECT_NODES: usize = 64;
+
+/// True if `part` is `whole` or one of its sub-expressions.
+fn occurs(part: &Expr, whole: &Expr) -> bool {
+    part == whole || whole.children().iter().any(|c| occurs(part, c))
+}
+
+/// The terms of a scalar sum `e` (under scalar factors) that use a name of `names`: the
+/// others have no differential in a local step, and a derivation need not show them.
+fn terms_using(e: &Expr, names: &IndexSet<String>) -> Expr {
+    let using = |t: &Expr| t.names().iter().any(|n| names.contains(n));
+    match &e.kind {
+        Kind::Add(terms) => {
+            let mut kept: Vec<Expr> = terms.iter().filter(|t| using(t)).map(|t| terms_using(t, names)).collect();
+            match kept.len() {
+                0 => e.clone(),
+                1 => kept.pop().expect("one"),
+                _ => Expr::new(Kind::Add(kept), e.shape.clone()),
+            }
+        }
+        Kind::Scale(c, x) => Expr::new(Kind::Scale(c.clone(), Box::new(terms_using(x, names))), e.shape.clone()),
+        Kind::Product(a, b) if a.is_scalar() && !using(a) => {
+            Expr::new(Kind::Product(a.clone(), Box::new(terms_using(b, names))), e.shape.clone())
+        }
+        Kind::DivScalar(a, b) if !using(b) => {
+            Expr::new(Kind::DivScalar(Box::new(terms_using(a, names)), b.clone()), e.shape.clone())
+        }
+        _ => e.clone(),
+    }
+}
+
+/// `e` with the names of `inline` replaced by their definitions, recursively.
+fn inlined(e: &Expr, defs: &IndexMap<String, Expr>, inline: &IndexSet<String>) -> Expr {
+    if let Kind::Var(n) = &e.kind {
+        if inline.contains(n) {
+            return inlined(&defs[n], defs, inline);
+        }
+    }
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = inlined(c, defs, inline);
+    }
+    out
+}
+
+/// Derivations of local steps that differ only in their names (the same layer at
+/// every time step of an unrolled RNN) are derived once.
+#[derive(Default)]
+struct Memo {
+    /// By the step written with canonical names: the derivation, and its names by the
+    /// canonical ones.
+    done: IndexMap<String, (Derivation, IndexMap<String, String>)>,
+}
+
+impl Memo {
+    fn derive(&mut self, model: &Model, f: &Expr, wrt: &str) -> Result<Derivation> {
+        // Every step after the first follows from f's differential, so that is the key,
+        // written with canonical names: the target first, then in order of first use in
+        // the differential and in the definitions the e-graph sees.
+        let vars: IndexSet<String> = [wrt.to_string()].into_iter().collect();
+        let Some(d) = crate::diff::local_differential(f, model, &vars)? else {
+            return derive_in(model, f, wrt, Through::Nothing);
+        };
+        let mut order: IndexSet<String> = [wrt.to_string()].into_iter().collect();
+        order.extend(d.names().into_iter().filter(|n| model.names.contains_key(n)));
+        for (n, e) in &model.definitions {
+            order.insert(n.clone());
+            order.extend(e.names().into_iter().filter(|n| model.names.contains_key(n)));
+        }
+        let canonical: IndexMap<String, String> =
+            order.iter().enumerate().map(|(k, n)| (n.clone(), format!("#{k}"))).collect();
+        let mut key = format!("{:?}", d.renamed(&canonical));
+        for (n, c) in &canonical {
+            let info = &model.names[n];
+            key.push_str(&format!("|{c}:{:?}:{}", info.shape, info.symmetric));
+        }
+        for (n, e) in &model.definitions {
+            key.push_str(&format!("|{}={:?}", canonical[n], e.renamed(&canonical)));
+        }
+        // Facts about these names only (others cannot apply to them).
+        for (l, r) in &model.facts {
+            if l.names().iter().chain(r.names().iter()).all(|n| canonical.contains_key(n)) {
+                key.push_str(&format!("|{:?}={:?}", l.renamed(&canonical), r.renamed(&canonical)));
+            }
+        }
+        key.push_str(&format!("|{}", model.functions.iter().cloned().collect::<Vec<_>>().join(",")));
+        if let Some((d, names)) = self.done.get(&key) {
+            // From the first derivation's names, through the canonical ones, to these.
+            let back: IndexMap<String, String> = canonical.iter().map(|(n, c)| (names[c].clone(), n.clone())).collect();
+            let mut again = d.renamed(&back);
+            again.function = f.clone();
+            return Ok(again);
+        }
+        let d = derive_in(model, f, wrt, Through::Nothing)?;
+        let names = canonical.iter().map(|(n, c)| (c.clone(), n.clone())).collect();
+        self.done.insert(key, (d.clone(), names));
+        Ok(d)
+    }
+}
+
 /// The backpropagation equations of the program's first `grad … wrt …` query.
+///
+/// Each intermediate's gradient is one local step from the seeds of the names that use
+/// it, unless differentiating the loss through the names in between gives a form with
+/// fewer operations (as `∇_{A}J = (softmax(A) − Y)/N` for a softmax output under
+/// cross-entropy). Seeds that no later equation uses are left out.
 ///
 /// ```
 /// let eqs = bracket::backprop("h = A x; J = h^T h; grad J wrt x").unwrap();
@@ -88,8 +198,32 @@ pub fn backprop(text: &str) -> Result<Vec<Equation>> {
         }
     }
     let order: Vec<String> = defs.keys().rev().filter(|n| needed.contains(*n)).cloned().collect();
+    // The names that depend on each name, transitively (its consumers and theirs).
+    let consumers =
+        |target: &str| -> Vec<String> { order.iter().filter(|c| direct[*c].contains(target)).cloned().collect() };
+    let downstream = |target: &str| -> IndexSet<String> {
+        let mut out = IndexSet::new();
+        let mut stack = consumers(target);
+        while let Some(c) = stack.pop() {
+            if out.insert(c.clone()) {
+                stack.extend(consumers(&c));
+            }
+        }
+        out
+    };
+    // A model whose definitions are those of `keep` that occur in f's differential by
+    // `target`: the e-graph can then write them by name (softmax(A) as Z), and does not
+    // grow with definitions it has no use for.
+    let with_definitions = |m: &Model, keep: &IndexSet<String>, f: &Expr, target: &str| -> Result<Model> {
+        let vars: IndexSet<String> = [target.to_string()].into_iter().collect();
+        let d = crate::diff::local_differential(f, m, &vars)?;
+        let mut m = m.clone();
+        m.definitions.retain(|(n, e)| keep.contains(n) && d.as_ref().is_some_and(|d| occurs(e, d)));
+        Ok(m)
+    };
     let mut seeded = model.clone();
-    let mut equations = Vec::new();
+    let mut equations: Vec<Equation> = Vec::new();
+    let mut memo = Memo::default();
     let targets: Vec<(String, bool)> =
         order.iter().map(|n| (n.clone(), false)).chain(query.wrt.iter().map(|w| (w.clone(), true))).collect();
     for (target, parameter) in targets {
@@ -97,40 +231,69 @@ pub fn backprop(text: &str) -> Result<Vec<Equation>> {
             continue;
         }
         let shape = seeded.names.get(&target).map(|i| i.shape.clone()).unwrap_or_default();
-        let vars: IndexSet<String> = [target.clone()].into_iter().collect();
-        let mut terms = Vec::new();
-        // The loss itself, then every definition that uses the target, with its seed.
-        let mut consumers: Vec<Expr> = Vec::new();
+        // The local step: the loss (where it uses the target directly), then every
+        // definition that uses the target, with its seed.
+        let mut parts: Vec<Expr> = Vec::new();
         if top_uses.contains(&target) {
-            consumers.push(top.clone());
+            parts.push(terms_using(&top, &[target.clone()].into_iter().collect()));
         }
-        for c in &order {
-            if direct[c].contains(&target) {
-                let seed = Expr::new(Kind::Var(seed_name(c, &loss_name)), defs[c].shape.clone());
-                let step = if defs[c].is_scalar() {
-                    crate::diff::product(seed, defs[c].clone())
-                } else {
-                    Expr::new(Kind::Dot(Box::new(seed), Box::new(defs[c].clone())), vec![])
-                };
-                consumers.push(step);
+        let users = consumers(&target);
+        for c in &users {
+            let seed = Expr::new(Kind::Var(seed_name(c, &loss_name)), defs[c].shape.clone());
+            let def = Expr::new(Kind::Var(c.clone()), defs[c].shape.clone());
+            parts.push(if defs[c].is_scalar() {
+                crate::diff::product(seed, def)
+            } else {
+                Expr::new(Kind::Dot(Box::new(seed), Box::new(def)), vec![])
+            });
+        }
+        let local = match parts.len() {
+            0 => crate::diff::zero(vec![]),
+            1 => parts.pop().expect("one"),
+            _ => Expr::new(Kind::Add(parts), vec![]),
+        };
+        // Each consumer C stands for its definition in the local step: d(∇_C J · C)
+        // with dC written out by C's definition, one level deep.
+        let local = inlined(&local, &defs, &users.iter().cloned().collect());
+        let users: IndexSet<String> = users.into_iter().collect();
+        let mut derivation = memo.derive(&with_definitions(&seeded, &users, &local, &target)?, &local, &target)?;
+        // The loss differentiated through every name between, where that is shorter.
+        let between = downstream(&target);
+        if !parameter && !between.is_empty() {
+            let mut uses_target = between.clone();
+            uses_target.insert(target.clone());
+            let whole = inlined(&terms_using(&top, &uses_target), &defs, &between);
+            if whole.node_count() <= DIRECT_NODES {
+                let through = memo.derive(&with_definitions(&model, &between, &whole, &target)?, &whole, &target)?;
+                if operations(&through.result.expr) < operations(&derivation.result.expr) {
+                    derivation = through;
+                }
             }
         }
-        for c in consumers {
-            if let Some(d) = local_differential(&c, &seeded, &vars)? {
-                terms.extend(take_out(&d, &target)?);
-            }
-        }
-        let expr = terms_to_expr(&crate::takeout::merge_terms(terms), &shape);
+        derivation.label = Some(seed_name(&target, &loss_name));
+        // Every step is checked against the whole program (seeds are free tensors: a
+        // local step holds for any seed).
+        derivation.model = seeded.clone();
+        derivation.result.model = seeded.clone();
         // The seed of this target is a name of its own in the equations that follow.
         if !parameter {
-            let info = crate::NameInfo { shape: shape.clone(), symmetric: false, declared: false, defined: true };
+            let info = crate::NameInfo { shape: shape.clone(), symmetric: false, declared: false, defined: false };
             seeded.names.insert(seed_name(&target, &loss_name), info);
         }
-        equations.push(Equation {
-            target,
-            parameter,
-            answer: Answer { model: seeded.clone(), expr, saturation: None },
-        });
+        let answer = Answer { model: seeded.clone(), expr: derivation.result.expr.clone(), saturation: None };
+        equations.push(Equation { target, parameter, answer, derivation });
+    }
+    // Seeds that no equation uses are left out, from the loss down.
+    loop {
+        let mut used = IndexSet::new();
+        for eq in &equations {
+            uses(&eq.answer.expr, &mut used);
+        }
+        let before = equations.len();
+        equations.retain(|eq| eq.parameter || used.contains(&seed_name(&eq.target, &loss_name)));
+        if equations.len() == before {
+            break;
+        }
     }
     Ok(equations)
 }

@@ -127,6 +127,15 @@ fn backprop_rows(model: &crate::Model, text: &str) -> String {
         let _ =
             writeln!(s, "| ∇_{{{}}}{loss} | `{}` |", eq.target, eq.answer.render(Format::Unicode).replace('|', "\\|"));
     }
+    s.push_str(
+        "\nEach equation derived: the seeds `∇_C J` of the names C that use the target are given, \
+         and the target's differential is taken out of `d(Σ_C ∇_C J · C)` (or, where that is \
+         shorter, of the loss written out through the names in between).\n",
+    );
+    for eq in &equations {
+        let _ = write!(s, "\n**∇_{{{}}}{loss}**\n", eq.target);
+        s.push_str(&derivation_block(&eq.derivation));
+    }
     s.push_str("\n| parameter | check (equations against the direct gradient, and that against five-point differences, 3 points) |\n|---|---|\n");
     match crate::api::answer_queries(text) {
         Err(e) => {
@@ -190,7 +199,7 @@ fn derivative_rows(model: &crate::Model, f: &crate::Expr, wrt: &[String]) -> Str
                     .join("; ");
                 let input = if decls.is_empty() { text } else { format!("{decls}; {text}") };
                 if let Ok(steps) = crate::explain::derive(&input, &d.wrt) {
-                    let _ = write!(derivations, "\n```text\n{}\n```\n", steps.render(Format::Unicode));
+                    derivations.push_str(&derivation_block(&steps));
                 }
                 let check = match crate::check::check_derivative(&d.answer.model, f, &d.wrt, &d.answer.expr, 3) {
                     Ok(e) if e < 1e-9 => "relative error < 1e-9".to_string(),
@@ -210,6 +219,15 @@ fn derivative_rows(model: &crate::Model, f: &crate::Expr, wrt: &[String]) -> Str
         }
     }
     s
+}
+
+/// A derivation in Unicode, and its LaTeX (an `align*` block) folded away below it.
+fn derivation_block(d: &crate::Derivation) -> String {
+    format!(
+        "\n```text\n{}\n```\n\n<details><summary>LaTeX</summary>\n\n```latex\n{}\n```\n\n</details>\n",
+        d.render(Format::Unicode),
+        d.render(Format::Latex)
+    )
 }
 
 /// Compares every expression with the first on the random draws.

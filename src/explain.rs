@@ -6,7 +6,7 @@
 //! tensors (with random dX) and check that they are equal.
 
 use crate::api::Answer;
-use crate::diff::differential;
+use crate::diff::{differential, local_differential};
 use crate::elaborate::{scale, Model};
 use crate::error::{Error, ErrorCode, Result};
 use crate::expr::{Expr, GenForm, Kind, Pos};
@@ -37,6 +37,9 @@ pub struct Derivation {
     pub steps: Vec<Step>,
     /// G.
     pub result: Answer,
+    /// How the result is named, such as `∇_{A1}J` in backpropagation; `∇_X` (or `J_X`
+    /// for a Jacobian) when `None`.
+    pub label: Option<String>,
 }
 
 /// Derives ∇_X f step by step.
@@ -48,24 +51,46 @@ pub struct Derivation {
 /// ```
 pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
     let f = crate::api::read_answer(text)?;
-    let model = f.model.clone();
-    let Some(info) = model.names.get(wrt) else {
+    if !f.model.names.contains_key(wrt) {
         return Err(Error::new(
             ErrorCode::Unknown,
             format!("`{wrt}` does not occur in the function"),
             crate::Span::new(0, text.len()),
         ));
+    }
+    derive_in(&f.model, &f.expr, wrt, Through::Definitions)
+}
+
+/// Whether defined names are differentiated through (`h = …` by its definition) or are
+/// variables of their own, as in one local step of backpropagation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Through {
+    /// `dh` is the differential of h's definition.
+    Definitions,
+    /// `dh` is a differential of its own.
+    Nothing,
+}
+
+/// Derives ∇_X f for an expression `f` of `model`, where X (`wrt`) is a name of it.
+pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result<Derivation> {
+    let model = model.clone();
+    let f = Answer { model: model.clone(), expr: f.clone(), saturation: None };
+    let Some(info) = model.names.get(wrt) else {
+        return Err(Error::bare(ErrorCode::Unknown, format!("`{wrt}` does not occur in the function")));
     };
     let x_shape = info.shape.clone();
     let vars = [wrt.to_string()].into_iter().collect();
     let dx = Expr::new(Kind::Diff(wrt.to_string()), x_shape.clone());
     let mut steps = Vec::new();
-    let d = differential(&f.expr, &model, &vars)?;
+    let d = match through {
+        Through::Definitions => differential(&f.expr, &model, &vars)?,
+        Through::Nothing => local_differential(&f.expr, &model, &vars)?,
+    };
     let Some(d) = d else {
         let zero = crate::diff::zero(f.expr.shape.clone());
         let result = Answer { model: model.clone(), expr: crate::diff::zero(x_shape), saturation: None };
         steps.push(Step { expr: zero, why: format!("{wrt} does not occur").into() });
-        return Ok(Derivation { model, function: f.expr, wrt: wrt.to_string(), steps, result });
+        return Ok(Derivation { model, function: f.expr, wrt: wrt.to_string(), steps, result, label: None });
     };
     steps.push(Step { expr: d.clone(), why: "product and chain rules".into() });
     // The same terms in bracket notation.
@@ -122,7 +147,10 @@ pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
     let (g, saturation) = if symmetric {
         (g, None)
     } else {
-        let forms = [g, crate::takeout::terms_to_sum(&taken, &g_shape)];
+        let mut forms = vec![g];
+        if taken.len() <= crate::api::UNFACTORED_TERMS {
+            forms.push(crate::takeout::terms_to_sum(&taken, &g_shape));
+        }
         let (best, report) = crate::egraph::simplify_alternatives(&forms, &model, &Default::default());
         steps.push(Step { expr: with_dx(best.clone()), why: "simplest form (e-graph, rules/)".into() });
         (best, Some(report))
@@ -135,6 +163,7 @@ pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
         wrt: wrt.to_string(),
         steps,
         result: Answer { model, expr: g, saturation },
+        label: None,
     })
 }
 
@@ -161,6 +190,33 @@ fn contract(g: Expr, dx: Expr, scalar: bool, k: usize, f_shape: &[crate::shape::
 }
 
 impl Derivation {
+    /// The same derivation with names replaced by `map` (a derivation of a function
+    /// that differs from this one's only in its names).
+    pub fn renamed(&self, map: &indexmap::IndexMap<String, String>) -> Derivation {
+        let wrt = map.get(&self.wrt).cloned().unwrap_or_else(|| self.wrt.clone());
+        let why = |w: &str| {
+            if w == format!("take out d{}", self.wrt) {
+                format!("take out d{wrt}")
+            } else if w == format!("{} does not occur", self.wrt) {
+                format!("{wrt} does not occur")
+            } else {
+                w.to_string()
+            }
+        };
+        Derivation {
+            model: self.model.clone(),
+            function: self.function.renamed(map),
+            wrt: wrt.clone(),
+            steps: self.steps.iter().map(|s| Step { expr: s.expr.renamed(map), why: why(&s.why) }).collect(),
+            result: Answer {
+                model: self.result.model.clone(),
+                expr: self.result.expr.renamed(map),
+                saturation: self.result.saturation.clone(),
+            },
+            label: self.label.clone(),
+        }
+    }
+
     /// The derivation as lines: `d(f) = …` then `= …  (why)`, and the result.
     pub fn render(&self, format: Format) -> String {
         let f = render(&self.function, format);
@@ -175,7 +231,11 @@ impl Derivation {
                 }
                 let g = render(&self.result.expr, format);
                 let sym = if self.function.is_scalar() { "\\nabla" } else { "J" };
-                out.push_str(&format!("{sym}_{{{}}} &= {g}\n\\end{{align*}}", crate::render::latex_name(x)));
+                let label = match &self.label {
+                    Some(l) => crate::render::latex_name(l),
+                    None => format!("{sym}_{{{}}}", crate::render::latex_name(x)),
+                };
+                out.push_str(&format!("{label} &= {g}\n\\end{{align*}}"));
                 out
             }
             _ => {
@@ -184,7 +244,8 @@ impl Derivation {
                     let lead = if k == 0 { format!("d({f}) = ") } else { "  = ".to_string() };
                     out.push_str(&format!("{lead}{}    ({})\n", render(&s.expr, format), s.why));
                 }
-                out.push_str(&format!("{grad}_{x} = {}", self.result.render(format)));
+                let label = self.label.clone().unwrap_or_else(|| format!("{grad}_{x}"));
+                out.push_str(&format!("{label} = {}", self.result.render(format)));
                 out
             }
         }

@@ -221,6 +221,60 @@ impl Expr {
         }
     }
 
+    /// The direct sub-expressions, in order, to change in place.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match &mut self.kind {
+            Kind::Var(_) | Kind::Diff(_) | Kind::Const(_) | Kind::Ones | Kind::Identity => vec![],
+            Kind::DiffOf(e)
+            | Kind::Scale(_, e)
+            | Kind::Transpose(e)
+            | Kind::Inverse(e)
+            | Kind::Power(e, _)
+            | Kind::HPower(e, _)
+            | Kind::Trace(e)
+            | Kind::Det(e)
+            | Kind::Diag(e)
+            | Kind::Sum(e)
+            | Kind::Norm(e)
+            | Kind::Func { arg: e, .. }
+            | Kind::Softmax { arg: e, .. }
+            | Kind::Permute(e, _) => vec![e],
+            Kind::Add(terms) => terms.iter_mut().collect(),
+            Kind::Product(a, b)
+            | Kind::DivScalar(a, b)
+            | Kind::Hadamard(a, b)
+            | Kind::HDiv(a, b)
+            | Kind::Kron(a, b)
+            | Kind::Dot(a, b)
+            | Kind::Gen { lhs: a, rhs: b, .. } => vec![a, b],
+            Kind::Network(n) => n.factors.iter_mut().map(|f| &mut f.expr).collect(),
+        }
+    }
+
+    /// `self` with names (of tensors and their differentials) replaced by `map`; names
+    /// not in `map` stay.
+    pub fn renamed(&self, map: &indexmap::IndexMap<String, String>) -> Expr {
+        let mut out = self.clone();
+        out.rename_in_place(map);
+        out
+    }
+
+    fn rename_in_place(&mut self, map: &indexmap::IndexMap<String, String>) {
+        match &mut self.kind {
+            Kind::Var(n) | Kind::Diff(n) => {
+                if let Some(m) = map.get(n.as_str()) {
+                    *n = m.clone();
+                }
+            }
+            _ => self.children_mut().into_iter().for_each(|c| c.rename_in_place(map)),
+        }
+    }
+
+    /// The number of nodes of the tree.
+    pub fn node_count(&self) -> usize {
+        1 + self.children().iter().map(|c| c.node_count()).sum::<usize>()
+    }
+
     /// Every name (variables and differentials, as `dX`) used, in order of first use.
     pub fn names(&self) -> Vec<String> {
         let mut out = indexmap::IndexSet::new();

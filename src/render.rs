@@ -578,6 +578,9 @@ pub(crate) fn ascii_name(name: &str) -> String {
 
 /// A name in LaTeX: Greek letters become commands.
 pub fn latex_name(name: &str) -> String {
+    if let Some(rest) = name.strip_prefix('∇') {
+        return format!("\\nabla{}", latex_name(rest));
+    }
     let mut out = String::new();
     for c in name.chars() {
         match crate::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {

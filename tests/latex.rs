@@ -1,7 +1,8 @@
 //! The LaTeX printer's output is accepted by a real renderer: KaTeX (npm, installed by
 //! scripts/setup.sh into tests/latex/node_modules) renders every expression and every
-//! derivation of the worked examples, and a list of every operator. Under CI a missing
-//! KaTeX fails the test; elsewhere it is skipped with a note.
+//! derivation of the worked examples, every LaTeX block in docs/examples, and a list of
+//! every operator. Under CI a missing KaTeX fails the test; elsewhere it is skipped with
+//! a note.
 
 use bracket::{derive, read, render, Format};
 use std::io::Write;
@@ -91,6 +92,17 @@ fn latex_strings() -> Vec<(String, String)> {
             }
         }
     }
+    // Every LaTeX block of the generated pages.
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
+    let mut pages: Vec<_> = std::fs::read_dir(&docs).unwrap().map(|f| f.unwrap().path()).collect();
+    pages.sort();
+    for page in pages.iter().filter(|p| p.extension().is_some_and(|e| e == "md")) {
+        let text = std::fs::read_to_string(page).unwrap();
+        for block in text.split("```latex\n").skip(1) {
+            let tex = block.split("\n```").next().unwrap_or_default();
+            out.push((format!("{} (LaTeX block)", page.display()), tex.to_string()));
+        }
+    }
     out
 }
 
@@ -103,6 +115,10 @@ fn katex_renders_every_latex_output() {
     }
     let items = latex_strings();
     assert!(items.len() > 60);
+    assert!(
+        items.iter().filter(|(what, _)| what.ends_with("(LaTeX block)")).count() > 40,
+        "LaTeX blocks of docs/examples"
+    );
     let tex: Vec<&str> = items.iter().map(|(_, t)| t.as_str()).collect();
     let mut child = Command::new("node")
         .arg(katex_dir().join("check.js"))

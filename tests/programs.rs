@@ -144,3 +144,87 @@ fn rnn_backpropagation_equations_check() {
     let a1 = eqs.iter().find(|e| e.target == "Z1").unwrap().answer.render(Format::Unicode);
     assert!(a1.contains("∇_{A2}J") && a1.contains("∇_{O1}J"), "{a1}");
 }
+
+/// Every step of every equation's derivation equals the one before, with the seeds and
+/// the differentials random: a local step holds for any seed.
+fn derivation_steps_are_equal(program: &str) {
+    for eq in &bracket::backprop(program).unwrap() {
+        let d = &eq.derivation;
+        for seed in [1, 2] {
+            let env = bracket::random_env::<f64>(&d.model, bracket::Draw { seed, ..Default::default() }).unwrap();
+            let values: Vec<_> = d.steps.iter().map(|s| bracket::eval(&s.expr, &env).unwrap()).collect();
+            for (k, pair) in values.windows(2).enumerate() {
+                assert!(
+                    bracket::close(&pair[0], &pair[1], 1e-9),
+                    "∇_{} step {} ({}) differs:\n{}",
+                    eq.target,
+                    k + 2,
+                    d.steps[k + 1].why,
+                    d.render(Format::Unicode)
+                );
+            }
+            // The last step is `G · dZ` with G the equation.
+            let last = d.steps.last().unwrap();
+            let dz = bracket::Expr::new(bracket::Kind::Diff(eq.target.clone()), eq.answer.expr.shape.clone());
+            let claimed = bracket::Expr::new(
+                bracket::Kind::Dot(Box::new(eq.answer.expr.clone()), Box::new(dz)),
+                vec![],
+            );
+            let (a, b) = (bracket::eval(&last.expr, &env).unwrap(), bracket::eval(&claimed, &env).unwrap());
+            assert!(bracket::close(&a, &b, 1e-9), "∇_{}: the equation is not the derivation's end", eq.target);
+        }
+    }
+}
+
+fn example(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/programs").join(name);
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[test]
+fn every_program_derivation_step_is_an_equality() {
+    for name in ["6_2_two_layer_mlp.txt", "6_3_softmax_classifier.txt", "6_4_rnn_three_steps.txt"] {
+        derivation_steps_are_equal(&example(name));
+    }
+}
+
+#[test]
+fn softmax_output_takes_the_tutorial_shortcut() {
+    // §6.3.1: with one-hot rows, ∇_{A_L}J = −(1/N)(Y − Z_L), straight from the loss; the
+    // softmax output Z_L then needs no equation of its own.
+    let program = example("6_3_softmax_classifier.txt");
+    let eqs = bracket::backprop(&program).unwrap();
+    let names: Vec<&str> = eqs.iter().map(|e| e.target.as_str()).collect();
+    assert_eq!(names, ["A2", "Z1", "A1", "W1", "b1", "W2", "b2"]);
+    assert_eq!(eqs[0].answer.render(Format::Unicode), "(Z2 − Y)/N");
+    backprop_matches_direct(&program, &eqs, &[1, 2]);
+    // Without the declaration the Y 1 factor stays (§6.3: it must not be dropped).
+    let general = program.replace("Y 1 = 1\n", "");
+    let eqs = bracket::backprop(&general).unwrap();
+    assert_eq!(eqs[0].answer.render(Format::Unicode), "(diag(Y 1)Z2 − Y)/N");
+    backprop_matches_direct(&general, &eqs, &[1]);
+}
+
+#[test]
+fn rnn_output_gradients_are_the_tutorials() {
+    // §6.4: ∇_{O_t}J = −(1/N)(Y_t − s¹(O_t)).
+    let program = example("6_4_rnn_three_steps.txt");
+    let eqs = bracket::backprop(&program).unwrap();
+    for t in 1..=3 {
+        let o = eqs.iter().find(|e| e.target == format!("O{t}")).unwrap();
+        assert_eq!(o.answer.render(Format::Unicode), format!("(softmax(O{t}) − Y{t})/N"));
+    }
+    backprop_matches_direct(&program, &eqs, &[1, 2]);
+}
+
+#[test]
+fn repeated_steps_are_derived_once_and_renamed() {
+    // Equations that differ only in names come from one derivation, renamed: each must
+    // still be about its own names.
+    let program = example("6_4_rnn_three_steps.txt");
+    for eq in bracket::backprop(&program).unwrap() {
+        let text = eq.derivation.render(Format::Unicode);
+        assert!(text.contains(&format!("d{}", eq.target)), "{text}");
+        assert!(text.ends_with(&eq.answer.render(Format::Unicode)), "{text}");
+    }
+}
