@@ -5,7 +5,9 @@ set -euo pipefail
 if ! python3 -c 'import numpy' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check numpy
 fi
-# KaTeX checks that the LaTeX printer's output renders (tests/latex.rs).
-if command -v npm >/dev/null 2>&1 && [ ! -d tests/latex/node_modules/katex ]; then
+# KaTeX checks that the LaTeX printer's output renders (tests/latex.rs); MathJax and resvg
+# draw a derivation to a PNG (tests/render_png.rs). Reinstall when any of them is missing.
+m=tests/latex/node_modules
+if command -v npm >/dev/null 2>&1 && ! { [ -d $m/katex ] && [ -d $m/mathjax-full ] && [ -d $m/@resvg/resvg-js ]; }; then
   (cd "$(dirname "$0")/../tests/latex" && npm ci --silent --no-audit --no-fund)
 fi
