@@ -361,7 +361,7 @@ impl Analysis<Node> for Tables {
         if let Some(c) = egraph[id].data.constant.clone() {
             if egraph[id].data.shape.is_empty() && !egraph[id].nodes.iter().any(|n| matches!(n, Node::Num(_))) {
                 let n = egraph.add(Node::Num(c));
-                egraph.union(id, n);
+                union_named(egraph, id, n, "arithmetic");
             }
         }
     }
@@ -873,9 +873,31 @@ fn longest_chain(rec: &RecExpr<Node>) -> usize {
 /// As [`simplify_expr`] for several forms known to be equal (such as a sum with and
 /// without its shared factors gathered): they start in one e-class.
 pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report) {
+    let (best, report, _) = saturate(forms, model, options, false);
+    (best, report)
+}
+
+/// One rewrite of an explanation: the whole term after it, and the rule that made it.
+#[derive(Clone, Debug)]
+pub struct Rewritten {
+    /// The term after the rewrite.
+    pub expr: Expr,
+    /// The rule's name (from rules/, a Rust applier, or `fact-k`).
+    pub rule: String,
+}
+
+/// As [`simplify_alternatives`], and how the first form becomes the result: egg's
+/// explanation, one rewrite at a time (empty when the result is the first form, or
+/// when a rewrite cannot be read back).
+pub fn simplify_explained(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report, Vec<Rewritten>) {
+    saturate(forms, model, options, true)
+}
+
+fn saturate(forms: &[Expr], model: &Model, options: &Options, explain: bool) -> (Expr, Report, Vec<Rewritten>) {
     let e = &forms[0];
     // Element-wise regions with their rational functions cancelled (crate::cancel) go in
     // as one more form of the same class.
+    let given = forms.len();
     let mut forms = forms.to_vec();
     if let Some(c) = crate::cancel::cancelled(e) {
         forms.push(c);
@@ -913,6 +935,9 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
         .with_node_limit(options.limits.nodes)
         .with_iter_limit(options.limits.iterations)
         .with_time_limit(options.limits.time);
+    if explain {
+        runner = runner.with_explanations_enabled();
+    }
     for rec in &recs {
         runner = runner.with_expr(rec);
     }
@@ -920,13 +945,16 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
         let a = runner.egraph.add_expr(name);
         let b = runner.egraph.add_expr(value);
         if runner.egraph[a].data.shape == runner.egraph[b].data.shape {
-            runner.egraph.union(a, b);
+            union_named(&mut runner.egraph, a, b, "definition");
         }
     }
     for k in 1..runner.roots.len() {
         let (a, b) = (runner.roots[0], runner.roots[k]);
         if runner.egraph[a].data.shape == runner.egraph[b].data.shape {
-            runner.egraph.union(a, b);
+            // An explanation names how the form was made: the caller's other forms are
+            // the same terms written out, the last one elementwise-cancel's.
+            let why = if k < given { "terms written out" } else { "elementwise-cancel" };
+            union_named(&mut runner.egraph, a, b, why);
         }
     }
     runner.egraph.rebuild();
@@ -965,11 +993,52 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
         None => egg::Extractor::new(&runner.egraph, Size { egraph: &runner.egraph }).find_best(root).1,
         Some(sizes) => egg::Extractor::new(&runner.egraph, Flops { egraph: &runner.egraph, sizes }).find_best(root).1,
     };
-    let mut out = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape).unwrap_or_else(|| e.clone());
+    let decoded = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape);
+    let mut steps = Vec::new();
+    if explain && decoded.is_some() {
+        let mut runner = runner;
+        let mut explanation = runner.explain_equivalence(&recs[0], &best);
+        let flat = explanation.make_flat_explanation().clone();
+        for term in flat.iter().skip(1) {
+            let mut rec = RecExpr::default();
+            flat_term(term, &mut rec);
+            let Some(expr) = decode(&rec, &runner.egraph.analysis) else {
+                steps.clear();
+                break;
+            };
+            let rule = rule_of(term).unwrap_or_else(|| "rewrite".into());
+            steps.push(Rewritten { expr, rule });
+        }
+    }
+    let mut out = decoded.unwrap_or_else(|| e.clone());
     if long && options.sizes.is_none() {
         out = left_associated(out);
     }
-    (out, report)
+    (out, report, steps)
+}
+
+/// Unions two classes for a reason an explanation can name.
+fn union_named(egraph: &mut EGraph, a: Id, b: Id, reason: &str) -> bool {
+    if egraph.are_explanations_enabled() {
+        egraph.union_trusted(a, b, reason)
+    } else {
+        egraph.union(a, b)
+    }
+}
+
+/// A term of a flat explanation as a term of its own.
+fn flat_term(t: &egg::FlatTerm<Node>, rec: &mut RecExpr<Node>) -> Id {
+    let ids: Vec<Id> = t.children.iter().map(|c| flat_term(c, rec)).collect();
+    let mut node = t.node.clone();
+    for (slot, id) in node.children_mut().iter_mut().zip(ids) {
+        *slot = id;
+    }
+    rec.add(node)
+}
+
+/// The rule that rewrote some part of a flat explanation's term.
+fn rule_of(t: &egg::FlatTerm<Node>) -> Option<String> {
+    t.forward_rule.or(t.backward_rule).map(|r| r.to_string()).or_else(|| t.children.iter().find_map(rule_of))
 }
 
 /// `a(bc)` as `(ab)c` for tensors a, b, c of order one or two: a long chain whose

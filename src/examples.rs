@@ -190,15 +190,7 @@ fn derivative_rows(model: &crate::Model, f: &crate::Expr, wrt: &[String]) -> Str
             let mut derivations = String::new();
             for d in ds {
                 // The derivation step by step, as the tutorial writes it.
-                let text = render(f, Format::Ascii);
-                let decls = model
-                    .source
-                    .lines()
-                    .filter(|l| l.contains(':') && !l.starts_with('#'))
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                let input = if decls.is_empty() { text } else { format!("{decls}; {text}") };
-                if let Ok(steps) = crate::explain::derive(&input, &d.wrt) {
+                if let Ok(steps) = crate::explain::derive_in(model, f, &d.wrt, crate::explain::Through::Definitions) {
                     derivations.push_str(&derivation_block(&steps));
                 }
                 let check = match crate::check::check_derivative(&d.answer.model, f, &d.wrt, &d.answer.expr, 3) {

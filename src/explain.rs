@@ -7,6 +7,7 @@
 
 use crate::api::Answer;
 use crate::diff::{differential, local_differential};
+use crate::egraph::operations;
 use crate::elaborate::{scale, Model};
 use crate::error::{Error, ErrorCode, Result};
 use crate::expr::{Expr, GenForm, Kind, Pos};
@@ -151,8 +152,20 @@ pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result
         if taken.len() <= crate::api::UNFACTORED_TERMS {
             forms.push(crate::takeout::terms_to_sum(&taken, &g_shape));
         }
-        let (best, report) = crate::egraph::simplify_alternatives(&forms, &model, &Default::default());
-        steps.push(Step { expr: with_dx(best.clone()), why: "simplest form (e-graph, rules/)".into() });
+        let (best, report, rewrites) = crate::egraph::simplify_explained(&forms, &model, &Default::default());
+        if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
+            for r in &rewrites {
+                eprintln!("rewrite {}: {}", r.rule, render(&r.expr, Format::Unicode));
+            }
+        }
+        let condensed = condense(&forms[0], rewrites);
+        match condensed.last() {
+            // The explanation's last term is the result up to bracketing of long chains.
+            Some(last) if render(&last.0, Format::Unicode) == render(&best, Format::Unicode) => {
+                steps.extend(condensed.into_iter().map(|(e, why)| Step { expr: with_dx(e), why }));
+            }
+            _ => steps.push(Step { expr: with_dx(best.clone()), why: "simplest form (e-graph, rules/)".into() }),
+        }
         (best, Some(report))
     };
     // Drop steps that print the same as the one before.
@@ -165,6 +178,71 @@ pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result
         result: Answer { model, expr: g, saturation },
         label: None,
     })
+}
+
+/// The most e-graph steps a derivation shows; more are merged.
+const EGRAPH_STEPS: usize = 4;
+
+/// The most rule names one step lists.
+const RULES_SHOWN: usize = 4;
+
+/// Rules that only re-bracket, reorder or do arithmetic: a reader needs no step of its
+/// own for them, so they join the next step that changes something else.
+fn minor(rule: &str) -> bool {
+    rule.contains("assoc") || rule.contains("comm") || rule == "arithmetic"
+}
+
+/// egg's explanation (one rewrite at a time, from `start`) condensed into a few steps.
+/// The path an explanation takes through the e-graph can pass through larger terms on
+/// its way, so a step is shown only where the term gets smaller than every term before
+/// it (in operations), and at the end; the rules of the rewrites between join it. A step
+/// whose rules the step before already names joins that one. Then neighbours merge until at most [`EGRAPH_STEPS`] are left. Each step names its rules,
+/// minor ones (bracketing, order, arithmetic) last.
+fn condense(start: &Expr, rewrites: Vec<crate::egraph::Rewritten>) -> Vec<(Expr, String)> {
+    fn add(rules: &mut Vec<String>, r: &str) {
+        if !rules.iter().any(|x| x == r) {
+            rules.push(r.to_string());
+        }
+    }
+    let mut groups: Vec<(Expr, Vec<String>)> = Vec::new();
+    let mut carried: Vec<String> = Vec::new();
+    let mut smallest = operations(start);
+    let shown = render(start, Format::Unicode);
+    let n = rewrites.len();
+    for (k, r) in rewrites.into_iter().enumerate() {
+        add(&mut carried, &r.rule);
+        let size = operations(&r.expr);
+        let last = k + 1 == n;
+        if size < smallest || (last && render(&r.expr, Format::Unicode) != shown) {
+            smallest = smallest.min(size);
+            // A run of one rule (minor ones aside) is one step.
+            match groups.last_mut() {
+                Some(prev) if carried.iter().filter(|r| !minor(r)).all(|r| prev.1.contains(r)) => {
+                    prev.0 = r.expr;
+                    carried.drain(..).for_each(|r| add(&mut prev.1, &r));
+                }
+                _ => groups.push((r.expr, std::mem::take(&mut carried))),
+            }
+        }
+    }
+    while groups.len() > EGRAPH_STEPS {
+        // Merge the neighbours that name the fewest rules between them.
+        let k = (0..groups.len() - 1).min_by_key(|&k| groups[k].1.len() + groups[k + 1].1.len()).expect("two");
+        let (expr, rules) = groups.remove(k + 1);
+        groups[k].0 = expr;
+        rules.iter().for_each(|r| add(&mut groups[k].1, r));
+    }
+    groups
+        .into_iter()
+        .map(|(e, rules)| {
+            let mut names: Vec<&str> = rules.iter().map(String::as_str).filter(|r| !minor(r)).collect();
+            names.extend(rules.iter().map(String::as_str).filter(|r| minor(r)));
+            let more = names.len().saturating_sub(RULES_SHOWN);
+            names.truncate(RULES_SHOWN);
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            (e, format!("{}{tail}", names.join(", ")))
+        })
+        .collect()
 }
 
 fn sum_of(mut terms: Vec<Expr>, shape: &[crate::shape::Dim]) -> Expr {

@@ -48,4 +48,4 @@ pub use batch::{backprop_json, batch_line, derivatives_json, derivatives_json_wi
 mod conditions;
 pub use conditions::conditions;
 mod explain;
-pub use explain::{derive, Derivation, Step};
+pub use explain::{derive, derive_in, Derivation, Step, Through};

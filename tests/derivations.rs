@@ -1,28 +1,59 @@
-//! Derivations (tutorial §5): every step equals the previous one as a differential,
-//! checked on random tensors and random dX; the §5 derivations are snapshotted in
-//! Unicode and LaTeX (snapshots/derivations__*.snap).
+//! Derivations of every worked example (examples/derivatives and examples/programs):
+//! every step equals the previous one as a differential, checked on random tensors and
+//! random dX; each derivation is snapshotted in Unicode and LaTeX
+//! (snapshots/derivations__*.snap), and the basic ones read like the tutorial's.
 
-use bracket::{derive, eval, random_env, Draw, Format};
+use bracket::{derive, derive_in, eval, random_env, read, Derivation, Draw, Format, Through};
+use std::path::Path;
 
-const CASES: &[(&str, &str, &str)] = &[
-    ("5_1", "a^T x", "x"),
-    ("5_2", "x^T A x", "x"),
-    ("5_3", "a^T X b", "X"),
-    ("5_4", "a^T X X^T a", "X"),
-    ("5_5", "tr(A X^-1 B)", "X"),
-    ("5_6", "x x^T", "x"),
-    ("4_4c", "det(X)", "X"),
-    ("6_1_w", "f: elementwise; h = f(X W + 1 b^T); J = 1/2 (h - Y) · (h - Y); J", "W"),
-    ("eq_48", "G · ((B .* D) W)", "D"),
-];
+/// Every derivation of the worked examples, named `file_wrt` (or `file_target` for a
+/// program's backpropagation equations).
+fn example_derivations() -> Vec<(String, Derivation)> {
+    let mut out = Vec::new();
+    for dir in ["derivatives", "programs"] {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(dir);
+        let mut files: Vec<_> = std::fs::read_dir(&root).unwrap().map(|f| f.unwrap().path()).collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let stem = file.file_stem().unwrap().to_string_lossy().to_string();
+            let model = read(&text).unwrap_or_else(|e| panic!("{}", e.render(&text)));
+            if model.definitions.is_empty() {
+                for (k, q) in model.queries.iter().enumerate() {
+                    // The second query of a file is `_q2`, and so on.
+                    let query = if k == 0 { String::new() } else { format!("_q{}", k + 1) };
+                    for w in &q.wrt {
+                        let d = derive_in(&model, &q.expr, w, Through::Definitions)
+                            .unwrap_or_else(|e| panic!("{stem} by {w}: {e}"));
+                        out.push((format!("{stem}{query}_{w}"), d));
+                    }
+                }
+            } else {
+                for eq in bracket::backprop(&text).unwrap_or_else(|e| panic!("{}", e.render(&text))) {
+                    out.push((format!("{stem}_{}", eq.target), eq.derivation));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Each step's value at one random point (dims of 2 when 3 would be too large).
+fn step_values(d: &Derivation, seed: u64) -> Vec<ndarray::ArrayD<f64>> {
+    let attempt = |max_size| -> bracket::Result<Vec<_>> {
+        let env = random_env::<f64>(&d.model, Draw { seed, min_size: 2, max_size })?;
+        d.steps.iter().map(|s| eval(&s.expr, &env)).collect()
+    };
+    attempt(3).or_else(|_| attempt(2)).unwrap_or_else(|e| panic!("{e}\n{}", d.render(Format::Unicode)))
+}
 
 #[test]
-fn every_step_is_an_equality() {
-    for (name, f, x) in CASES {
-        let d = derive(f, x).unwrap_or_else(|e| panic!("{name}: {e}"));
-        for seed in [1, 2, 3] {
-            let env = random_env::<f64>(&d.model, Draw { seed, ..Draw::default() }).unwrap();
-            let values: Vec<_> = d.steps.iter().map(|s| eval(&s.expr, &env).unwrap()).collect();
+fn every_step_of_every_example_is_an_equality() {
+    let all = example_derivations();
+    assert!(all.len() >= 40, "{} derivations", all.len());
+    for (name, d) in &all {
+        for seed in [1, 2] {
+            let values = step_values(d, seed);
             for (k, pair) in values.windows(2).enumerate() {
                 assert!(
                     bracket::close(&pair[0], &pair[1], 1e-9),
@@ -43,10 +74,8 @@ fn a_step_that_is_not_equal_is_caught() {
     let last = d.steps.len() - 1;
     let two = num_rational::BigRational::from_integer(2.into());
     d.steps[last].expr = bracket::scale(two, d.steps[last].expr.clone());
-    let env = random_env::<f64>(&d.model, Draw::default()).unwrap();
-    let a = eval(&d.steps[last - 1].expr, &env).unwrap();
-    let b = eval(&d.steps[last].expr, &env).unwrap();
-    assert!(!bracket::close(&a, &b, 1e-9));
+    let values = step_values(&d, 1);
+    assert!(!bracket::close(&values[last - 1], &values[last], 1e-9));
 }
 
 #[test]
@@ -58,13 +87,47 @@ fn the_5_3_derivation_reads_like_the_tutorial() {
 }
 
 #[test]
-fn snapshots_of_the_section_5_derivations() {
+fn the_basic_derivations_have_the_tutorials_granularity() {
+    // (example, steps the tutorial shows): each of ours shows the bracket steps and is
+    // at most twice as long.
+    let tutorial = [("5_2_quadratic_x", 3), ("5_4_quartic_X", 4), ("5_5_trace_inverse_X", 3), ("6_4_eq48_D", 3)];
+    let all = example_derivations();
+    for (name, n) in tutorial {
+        let d = &all.iter().find(|(m, _)| m == name).unwrap_or_else(|| panic!("{name}")).1;
+        let text = d.render(Format::Unicode);
+        assert!(d.steps.iter().any(|s| s.why == "in bracket notation"), "{text}");
+        assert!(d.steps.iter().any(|s| s.why.starts_with("take out")), "{text}");
+        assert!(d.steps.len() <= 2 * n, "{name}: {} steps against the tutorial's {n}\n{text}", d.steps.len());
+    }
+    // §6.1: the single-layer net's W and b steps come from its backpropagation.
+    for name in ["6_1_single_layer_W", "6_1_single_layer_b"] {
+        let d = &all.iter().find(|(m, _)| m == name).unwrap_or_else(|| panic!("{name}")).1;
+        assert!(d.steps.iter().any(|s| s.why == "in bracket notation"), "{}", d.render(Format::Unicode));
+    }
+}
+
+#[test]
+fn egraph_steps_name_their_rules() {
+    // §5.5: the e-graph's part is egg's explanation, condensed, each step naming rules
+    // from rules/.
+    let d = derive("tr(A X^-1 B)", "X").unwrap();
+    let classic = d.steps.iter().position(|s| s.why == "classic notation").unwrap();
+    let after = &d.steps[classic + 1..];
+    assert!(!after.is_empty(), "{}", d.render(Format::Unicode));
+    let names: Vec<String> = bracket::rules().rules.iter().map(|r| r.name.clone()).collect();
+    for s in after {
+        let first = s.why.split(", ").next().unwrap();
+        assert!(names.iter().any(|n| n == first), "`{}` names no rule\n{}", s.why, d.render(Format::Unicode));
+    }
+}
+
+#[test]
+fn snapshots_of_every_example_derivation() {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../snapshots");
     settings.set_prepend_module_to_snapshot(false);
     settings.bind(|| {
-        for (name, f, x) in CASES.iter().filter(|(n, _, _)| n.starts_with('5')) {
-            let d = derive(f, x).unwrap();
+        for (name, d) in example_derivations() {
             insta::assert_snapshot!(format!("derivations__{name}_unicode"), d.render(Format::Unicode));
             insta::assert_snapshot!(format!("derivations__{name}_latex"), d.render(Format::Latex));
         }

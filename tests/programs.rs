@@ -166,10 +166,8 @@ fn derivation_steps_are_equal(program: &str) {
             // The last step is `G · dZ` with G the equation.
             let last = d.steps.last().unwrap();
             let dz = bracket::Expr::new(bracket::Kind::Diff(eq.target.clone()), eq.answer.expr.shape.clone());
-            let claimed = bracket::Expr::new(
-                bracket::Kind::Dot(Box::new(eq.answer.expr.clone()), Box::new(dz)),
-                vec![],
-            );
+            let claimed =
+                bracket::Expr::new(bracket::Kind::Dot(Box::new(eq.answer.expr.clone()), Box::new(dz)), vec![]);
             let (a, b) = (bracket::eval(&last.expr, &env).unwrap(), bracket::eval(&claimed, &env).unwrap());
             assert!(bracket::close(&a, &b, 1e-9), "∇_{}: the equation is not the derivation's end", eq.target);
         }
