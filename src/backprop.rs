@@ -43,7 +43,7 @@ fn uses(e: &Expr, out: &mut IndexSet<String>) {
     }
 }
 
-/// A loss with every name between a target and it written out by its definition is
+/// A loss with the names between a target and it written out by their definitions is
 /// differentiated directly only up to this many nodes.
 const DIRECT_NODES: usize = 64;
 
@@ -136,6 +136,8 @@ impl Memo {
             let back: IndexMap<String, String> = canonical.iter().map(|(n, c)| (names[c].clone(), n.clone())).collect();
             let mut again = d.renamed(&back);
             again.function = f.clone();
+            again.model = model.clone();
+            again.result.model = model.clone();
             return Ok(again);
         }
         let d = derive_in(model, f, wrt, Through::Nothing)?;
@@ -211,15 +213,32 @@ pub fn backprop(text: &str) -> Result<Vec<Equation>> {
         }
         out
     };
-    // A model whose definitions are those of `keep` that occur in f's differential by
-    // `target`: the e-graph can then write them by name (softmax(A) as Z), and does not
-    // grow with definitions it has no use for.
-    let with_definitions = |m: &Model, keep: &IndexSet<String>, f: &Expr, target: &str| -> Result<Model> {
+    // The model of one local step: its definitions are those of `keep` that occur in f's
+    // differential by `target` (the e-graph can then write them by name, softmax(A) as
+    // Z, and does not grow with definitions it has no use for); every other name is a
+    // free tensor, as a local step holds for any value of it.
+    let local_model = |m: &Model, keep: &IndexSet<String>, f: &Expr, target: &str| -> Result<Model> {
         let vars: IndexSet<String> = [target.to_string()].into_iter().collect();
         let d = crate::diff::local_differential(f, m, &vars)?;
-        let mut m = m.clone();
-        m.definitions.retain(|(n, e)| keep.contains(n) && d.as_ref().is_some_and(|d| occurs(e, d)));
-        Ok(m)
+        let definitions: Vec<(String, Expr)> = m
+            .definitions
+            .iter()
+            .filter(|(n, e)| keep.contains(n) && d.as_ref().is_some_and(|d| occurs(e, d)))
+            .cloned()
+            .collect();
+        let mut names = m.names.clone();
+        for (n, info) in names.iter_mut() {
+            info.defined = definitions.iter().any(|(k, _)| k == n);
+        }
+        Ok(Model {
+            names,
+            functions: m.functions.clone(),
+            definitions,
+            facts: m.facts.clone(),
+            queries: Vec::new(),
+            exprs: Vec::new(),
+            source: String::new(),
+        })
     };
     let mut seeded = model.clone();
     let mut equations: Vec<Equation> = Vec::new();
@@ -256,31 +275,31 @@ pub fn backprop(text: &str) -> Result<Vec<Equation>> {
         // with dC written out by C's definition, one level deep.
         let local = inlined(&local, &defs, &users.iter().cloned().collect());
         let users: IndexSet<String> = users.into_iter().collect();
-        let mut derivation = memo.derive(&with_definitions(&seeded, &users, &local, &target)?, &local, &target)?;
+        let mut derivation = memo.derive(&local_model(&seeded, &users, &local, &target)?, &local, &target)?;
         // The loss differentiated through every name between, where that is shorter.
+        // Tried where the names in between are all used by the loss alone (a softmax
+        // output under its loss): deeper, the loss written out is rarely shorter and its
+        // e-graph is costly.
         let between = downstream(&target);
-        if !parameter && !between.is_empty() {
+        let next_to_loss = between.iter().all(|c| top_uses.contains(c) && consumers(c).is_empty());
+        if !parameter && !between.is_empty() && next_to_loss {
             let mut uses_target = between.clone();
             uses_target.insert(target.clone());
             let whole = inlined(&terms_using(&top, &uses_target), &defs, &between);
             if whole.node_count() <= DIRECT_NODES {
-                let through = memo.derive(&with_definitions(&model, &between, &whole, &target)?, &whole, &target)?;
+                let through = memo.derive(&local_model(&model, &between, &whole, &target)?, &whole, &target)?;
                 if operations(&through.result.expr) < operations(&derivation.result.expr) {
                     derivation = through;
                 }
             }
         }
         derivation.label = Some(seed_name(&target, &loss_name));
-        // Every step is checked against the whole program (seeds are free tensors: a
-        // local step holds for any seed).
-        derivation.model = seeded.clone();
-        derivation.result.model = seeded.clone();
         // The seed of this target is a name of its own in the equations that follow.
         if !parameter {
             let info = crate::NameInfo { shape: shape.clone(), symmetric: false, declared: false, defined: false };
             seeded.names.insert(seed_name(&target, &loss_name), info);
         }
-        let answer = Answer { model: seeded.clone(), expr: derivation.result.expr.clone(), saturation: None };
+        let answer = Answer { model: derivation.model.clone(), expr: derivation.result.expr.clone(), saturation: None };
         equations.push(Equation { target, parameter, answer, derivation });
     }
     // Seeds that no equation uses are left out, from the loss down.
