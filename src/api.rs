@@ -356,7 +356,7 @@ pub fn derivatives_of<S: AsRef<str>>(model: &Model, f: &Expr, wrt: &[S]) -> Resu
 
 /// The gradient by a symmetric matrix under the convention `sym(G) = (G + Gᵀ)/2`: the
 /// gradient in the space of symmetric matrices (see docs/symmetric.md).
-fn symmetrized(g: Expr) -> Expr {
+pub(crate) fn symmetrized(g: Expr) -> Expr {
     let shape = g.shape.clone();
     let t = crate::diff::transpose(g.clone());
     let sum = Expr::new(crate::expr::Kind::Add(vec![g, t]), shape);

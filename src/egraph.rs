@@ -1233,6 +1233,23 @@ impl Applier<Node, Tables> for RaiseNetwork {
     }
 }
 
+/// The term an applier matched, as an id an explanation can start from: with
+/// explanations on, the searcher's pattern instantiated node by node (as egg's own
+/// `union_instantiations` does), so that a step reads `matched term = new term` rather
+/// than `whatever the class first held = new term`; else the class.
+fn matched(egraph: &mut EGraph, eclass: Id, ast: Option<&PatternAst<Node>>, subst: &Subst) -> Id {
+    let Some(ast) = ast.filter(|_| egraph.are_explanations_enabled()) else { return eclass };
+    let mut ids: Vec<Id> = Vec::with_capacity(ast.as_ref().len());
+    for node in ast.as_ref() {
+        let id = match node {
+            ENodeOrVar::Var(v) => egraph.find(subst[*v]),
+            ENodeOrVar::ENode(n) => egraph.add_uncanonical(n.clone().map_children(|c| ids[usize::from(c)])),
+        };
+        ids.push(id);
+    }
+    *ids.last().unwrap_or(&eclass)
+}
+
 /// Unions a class with a term an applier built, recording the rule when explanations
 /// are on; gives the term's id if anything changed (what an applier returns).
 fn union_by(egraph: &mut EGraph, eclass: Id, id: Id, rule: Symbol) -> Vec<Id> {
@@ -1293,12 +1310,13 @@ impl Applier<Node, Tables> for UnitScale {
         egraph: &mut EGraph,
         eclass: Id,
         subst: &Subst,
-        _: Option<&PatternAst<Node>>,
+        ast: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
         let (Some(c), Some(a)) = (bound(subst, "?c"), bound(subst, "?a")) else { return vec![] };
         if egraph[c].data.constant.as_ref().is_some_and(|v| v.is_one()) {
-            return union_by(egraph, eclass, a, rule);
+            return union_by(egraph, from, a, rule);
         }
         vec![]
     }
@@ -1358,9 +1376,10 @@ impl Applier<Node, Tables> for PowerMerge {
         egraph: &mut EGraph,
         eclass: Id,
         subst: &Subst,
-        _: Option<&PatternAst<Node>>,
+        ast: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
         let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
         let mut changed = vec![];
         for (xa, j) in powers(egraph, a) {
@@ -1388,7 +1407,7 @@ impl Applier<Node, Tables> for PowerMerge {
                     let n = egraph.add(Node::Num(sum.clone()));
                     egraph.add(Node::Power([xa, n]))
                 };
-                changed.extend(union_by(egraph, eclass, p, rule));
+                changed.extend(union_by(egraph, from, p, rule));
             }
         }
         changed
@@ -1411,17 +1430,18 @@ impl Applier<Node, Tables> for ZeroAbsorb {
         &self,
         egraph: &mut EGraph,
         eclass: Id,
-        _: &Subst,
-        _: Option<&PatternAst<Node>>,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
         // `0x` with a name of the same shape reads back with its size; `0` alone may not.
         let shape = egraph[eclass].data.shape.clone();
         let named =
             egraph.analysis.leaves.values().find(|e| matches!(e.kind, Kind::Var(_)) && e.shape == shape).cloned();
         let Some(x) = named else { return vec![] };
         let zero = Expr::new(Kind::Scale(BigRational::zero(), Box::new(x)), shape);
-        union_expr(egraph, eclass, &zero, rule)
+        union_expr(egraph, from, &zero, rule)
     }
 }
 
@@ -1434,9 +1454,10 @@ impl Applier<Node, Tables> for InverseCancel {
         egraph: &mut EGraph,
         eclass: Id,
         subst: &Subst,
-        _: Option<&PatternAst<Node>>,
+        ast: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
         let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
         let inverse_of = |x: Id, y: Id| {
             egraph[x].nodes.iter().any(|n| matches!(n, Node::Inverse(z) if egraph.find(*z) == egraph.find(y)))
@@ -1445,7 +1466,7 @@ impl Applier<Node, Tables> for InverseCancel {
         if shape.len() != 2 || shape[0] != shape[1] || !(inverse_of(a, b) || inverse_of(b, a)) {
             return vec![];
         }
-        union_expr(egraph, eclass, &Expr::new(Kind::Identity, shape), rule)
+        union_expr(egraph, from, &Expr::new(Kind::Identity, shape), rule)
     }
 }
 
@@ -1459,9 +1480,10 @@ impl Applier<Node, Tables> for FactorOpposite {
         egraph: &mut EGraph,
         eclass: Id,
         subst: &Subst,
-        _: Option<&PatternAst<Node>>,
+        ast: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
         let [Some(c), Some(d), Some(a), Some(b)] = ["?c", "?d", "?a", "?b"].map(|v| bound(subst, v)) else {
             return vec![];
         };
@@ -1475,7 +1497,7 @@ impl Applier<Node, Tables> for FactorOpposite {
         let nb = egraph.add(Node::Mul([minus, b]));
         let sum = egraph.add(Node::Add([a, nb]));
         let out = egraph.add(Node::Mul([c, sum]));
-        union_by(egraph, eclass, out, rule)
+        union_by(egraph, from, out, rule)
     }
 }
 
@@ -1566,7 +1588,10 @@ impl Applier<Node, Tables> for SumRegroup {
             sum_terms(egraph, a, BigRational::one(), 8, &mut terms);
             sum_terms(egraph, b, BigRational::one(), 8, &mut terms);
             if (3..=REGROUP_TERMS).contains(&terms.len()) {
-                out.extend(regroup(egraph, eclass, &terms, rule));
+                // An explanation starts from this reading of the sum.
+                let from =
+                    if egraph.are_explanations_enabled() { egraph.add_uncanonical(Node::Add([a, b])) } else { eclass };
+                out.extend(regroup(egraph, from, &terms, rule));
             }
         }
         out

@@ -142,32 +142,34 @@ pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result
     }
     let g = terms_to_expr(&taken, &g_shape);
     steps.push(Step { expr: with_dx(g.clone()), why: "classic notation".into() });
-    // The simplest form, as `grad` gives it (by a symmetric matrix `grad` also applies
-    // sym(G), which is not a rewrite of G, so that step is left out).
-    let symmetric = model.names.get(wrt).is_some_and(|i| i.symmetric);
-    let (g, saturation) = if symmetric {
-        (g, None)
-    } else {
-        let mut forms = vec![g];
-        if taken.len() <= crate::api::UNFACTORED_TERMS {
-            forms.push(crate::takeout::terms_to_sum(&taken, &g_shape));
+    // The simplest form, as `grad` gives it. By a symmetric matrix dX is symmetric too,
+    // so G · dX = sym(G) · dX: the gradient in the space of symmetric matrices
+    // (docs/symmetric.md), which `grad` gives.
+    let symmetric = f.expr.is_scalar() && model.names.get(wrt).is_some_and(|i| i.symmetric);
+    let mut forms = vec![g];
+    if taken.len() <= crate::api::UNFACTORED_TERMS {
+        forms.push(crate::takeout::terms_to_sum(&taken, &g_shape));
+    }
+    if symmetric {
+        forms = forms.into_iter().map(crate::api::symmetrized).collect();
+        let why = format!("d{wrt} is symmetric: G · d{wrt} = ½(G + Gᵀ) · d{wrt}");
+        steps.push(Step { expr: with_dx(forms[0].clone()), why });
+    }
+    let (best, report, rewrites) = crate::egraph::simplify_explained(&forms, &model, &Default::default());
+    if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
+        for r in &rewrites {
+            eprintln!("rewrite {}: {}", r.rule, render(&r.expr, Format::Unicode));
         }
-        let (best, report, rewrites) = crate::egraph::simplify_explained(&forms, &model, &Default::default());
-        if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
-            for r in &rewrites {
-                eprintln!("rewrite {}: {}", r.rule, render(&r.expr, Format::Unicode));
-            }
+    }
+    let condensed = condense(&forms[0], rewrites);
+    match condensed.last() {
+        // The explanation's last term is the result up to bracketing of long chains.
+        Some(last) if render(&last.0, Format::Unicode) == render(&best, Format::Unicode) => {
+            steps.extend(condensed.into_iter().map(|(e, why)| Step { expr: with_dx(e), why }));
         }
-        let condensed = condense(&forms[0], rewrites);
-        match condensed.last() {
-            // The explanation's last term is the result up to bracketing of long chains.
-            Some(last) if render(&last.0, Format::Unicode) == render(&best, Format::Unicode) => {
-                steps.extend(condensed.into_iter().map(|(e, why)| Step { expr: with_dx(e), why }));
-            }
-            _ => steps.push(Step { expr: with_dx(best.clone()), why: "simplest form (e-graph, rules/)".into() }),
-        }
-        (best, Some(report))
-    };
+        _ => steps.push(Step { expr: with_dx(best.clone()), why: "simplest form (e-graph, rules/)".into() }),
+    }
+    let (g, saturation) = (best, Some(report));
     // Drop steps that print the same as the one before.
     steps.dedup_by(|b, a| render(&a.expr, Format::Unicode) == render(&b.expr, Format::Unicode));
     Ok(Derivation {

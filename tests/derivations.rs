@@ -133,3 +133,22 @@ fn snapshots_of_every_example_derivation() {
         }
     });
 }
+
+#[test]
+fn a_symmetric_variable_ends_where_grad_does() {
+    // By a symmetric S, dS is symmetric, so G · dS = ½(G + Gᵀ) · dS: that step is an
+    // equality of differentials (the random dS is symmetric), and the result is grad's.
+    for (f, by) in [("S: symmetric; a^T S b", "S"), ("S: symmetric; tr(A S)", "S"), ("S: symmetric; x^T S x", "S")] {
+        let d = derive(f, by).unwrap();
+        let text = d.render(Format::Unicode);
+        assert!(d.steps.iter().any(|s| s.why.contains("is symmetric")), "{text}");
+        let g = bracket::grad(f, &[by]).unwrap();
+        assert_eq!(d.result.render(Format::Unicode), g[0].answer.render(Format::Unicode), "{text}");
+        for seed in [1, 2] {
+            let values = step_values(&d, seed);
+            for (k, pair) in values.windows(2).enumerate() {
+                assert!(bracket::close(&pair[0], &pair[1], 1e-9), "{f}: step {} differs\n{text}", k + 2);
+            }
+        }
+    }
+}
