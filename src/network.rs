@@ -600,7 +600,9 @@ pub(crate) fn render_network_checked(
                         }
                     })
                     .collect();
-                format!("[{}]", inner.join(" "))
+                // In LaTeX a thin space keeps `[a dX̄_1]` from reading as `[adX̄_1]`.
+                let gap = if style == Format::Latex { " \\, " } else { " " };
+                format!("[{}]", inner.join(gap))
             }
             Item::Iota => match style {
                 Format::Unicode => "ι".into(),
