@@ -941,11 +941,11 @@ fn saturate(forms: &[Expr], model: &Model, options: &Options, explain: bool) -> 
     for rec in &recs {
         runner = runner.with_expr(rec);
     }
-    for (name, value) in &definitions {
+    for ((name, value), (defined, _)) in definitions.iter().zip(&model.definitions) {
         let a = runner.egraph.add_expr(name);
         let b = runner.egraph.add_expr(value);
         if runner.egraph[a].data.shape == runner.egraph[b].data.shape {
-            union_named(&mut runner.egraph, a, b, "definition");
+            union_named(&mut runner.egraph, a, b, &format!("definition of {defined}"));
         }
     }
     for k in 1..runner.roots.len() {

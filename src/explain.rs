@@ -237,8 +237,14 @@ fn condense(start: &Expr, rewrites: Vec<crate::egraph::Rewritten>) -> Vec<(Expr,
     groups
         .into_iter()
         .map(|(e, rules)| {
-            let mut names: Vec<&str> = rules.iter().map(String::as_str).filter(|r| !minor(r)).collect();
-            names.extend(rules.iter().map(String::as_str).filter(|r| minor(r)));
+            // What the reader most needs first: definitions and facts used, then the
+            // rules, then the minor ones.
+            let mut names: Vec<&str> = rules.iter().map(String::as_str).collect();
+            names.sort_by_key(|r| match *r {
+                r if r.starts_with("definition of") || r.starts_with("fact-") => 0,
+                r if minor(r) => 2,
+                _ => 1,
+            });
             let more = names.len().saturating_sub(RULES_SHOWN);
             names.truncate(RULES_SHOWN);
             let tail = if more > 0 { format!(" and {more} more") } else { String::new() };

@@ -46,14 +46,15 @@ enum Command {
     Grad(Derive),
     /// The Jacobian of a function: its dims, then the variable's (`df = J ·_k dX`).
     Jacobian(Derive),
-    /// The derivation of the gradient step by step, as the tutorial writes it.
+    /// The derivation of the gradient step by step, as the tutorial writes it. Without
+    /// --wrt, every backpropagation equation of a program, each with its derivation.
     Derive {
-        /// The function.
+        /// The function, or a program ending with `grad J wrt …`.
         #[arg(allow_hyphen_values = true)]
         expr: String,
         /// The variable.
         #[arg(long = "wrt")]
-        wrt: String,
+        wrt: Option<String>,
         /// Output format (unicode, latex or json).
         #[arg(long, value_enum, default_value = "unicode")]
         format: OutputFormat,
@@ -262,10 +263,22 @@ fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, Strin
         }
         Command::Derive { expr, wrt, format } => {
             let expr = text_of(expr)?;
-            let d = bracket::derive(&expr, &wrt).map_err(|e| (e, expr.clone()))?;
+            let derivations = match wrt {
+                Some(wrt) => vec![bracket::derive(&expr, &wrt).map_err(|e| (e, expr.clone()))?],
+                None => {
+                    let equations = bracket::backprop(&expr).map_err(|e| {
+                        let e = e.hint("give --wrt X, or end a program with `grad J wrt W, b`");
+                        (e, expr.clone())
+                    })?;
+                    equations.into_iter().map(|eq| eq.derivation).collect()
+                }
+            };
             let text = match format {
-                OutputFormat::Json => d.json().to_string(),
-                other => d.render(format_of(other)),
+                OutputFormat::Json => match &derivations[..] {
+                    [one] => one.json().to_string(),
+                    all => serde_json::Value::Array(all.iter().map(|d| d.json()).collect()).to_string(),
+                },
+                other => derivations.iter().map(|d| d.render(format_of(other))).collect::<Vec<_>>().join("\n\n"),
             };
             say(&text);
             Ok(())
