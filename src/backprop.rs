@@ -11,7 +11,7 @@ use crate::api::Answer;
 use crate::egraph::operations;
 use crate::elaborate::{read, Model};
 use crate::error::{Error, ErrorCode, Result};
-use crate::explain::{derive_in, Derivation, Through};
+use crate::explain::{derive_steps, Derivation, Explain, Through};
 use crate::expr::{Expr, Kind};
 use indexmap::{IndexMap, IndexSet};
 
@@ -92,8 +92,9 @@ fn inlined(e: &Expr, defs: &IndexMap<String, Expr>, inline: &IndexSet<String>) -
 
 /// Derivations of local steps that differ only in their names (the same layer at
 /// every time step of an unrolled RNN) are derived once.
-#[derive(Default)]
 struct Memo {
+    /// Whether derivations show the e-graph's steps.
+    explain: Explain,
     /// By the step written with canonical names: the derivation, and its names by the
     /// canonical ones.
     done: IndexMap<String, (Derivation, IndexMap<String, String>)>,
@@ -106,7 +107,7 @@ impl Memo {
         // the differential and in the definitions the e-graph sees.
         let vars: IndexSet<String> = [wrt.to_string()].into_iter().collect();
         let Some(d) = crate::diff::local_differential(f, model, &vars)? else {
-            return derive_in(model, f, wrt, Through::Nothing);
+            return derive_steps(model, f, wrt, Through::Nothing, self.explain);
         };
         let mut order: IndexSet<String> = [wrt.to_string()].into_iter().collect();
         order.extend(d.names().into_iter().filter(|n| model.names.contains_key(n)));
@@ -140,7 +141,7 @@ impl Memo {
             again.result.model = model.clone();
             return Ok(again);
         }
-        let d = derive_in(model, f, wrt, Through::Nothing)?;
+        let d = derive_steps(model, f, wrt, Through::Nothing, self.explain)?;
         let names = canonical.iter().map(|(n, c)| (c.clone(), n.clone())).collect();
         self.done.insert(key, (d.clone(), names));
         Ok(d)
@@ -160,6 +161,12 @@ impl Memo {
 /// assert_eq!(names, ["h", "x"]);
 /// ```
 pub fn backprop(text: &str) -> Result<Vec<Equation>> {
+    backprop_with(text, Explain::Rules)
+}
+
+/// As [`backprop`]; with [`Explain::Result`] the derivations sum the e-graph's part up
+/// in one step, which is faster (the equations are the same).
+pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
     let model = read(text)?;
     let query = model.queries.first().ok_or_else(|| {
         Error::new(ErrorCode::Usage, "the program has no `grad J wrt …` query", crate::Span::new(0, text.len()))
@@ -242,7 +249,7 @@ pub fn backprop(text: &str) -> Result<Vec<Equation>> {
     };
     let mut seeded = model.clone();
     let mut equations: Vec<Equation> = Vec::new();
-    let mut memo = Memo::default();
+    let mut memo = Memo { explain, done: IndexMap::new() };
     let targets: Vec<(String, bool)> =
         order.iter().map(|n| (n.clone(), false)).chain(query.wrt.iter().map(|w| (w.clone(), true))).collect();
     for (target, parameter) in targets {

@@ -43,7 +43,7 @@ pub fn derivatives_json_with(
 
 /// The JSON of backpropagation equations (the `--format json` of `grad PROGRAM`).
 pub fn backprop_json(text: &str) -> Result<Value> {
-    let eqs = crate::backprop::backprop(text)?;
+    let eqs = crate::backprop::backprop_with(text, crate::explain::Explain::Result)?;
     let list: Vec<Value> = eqs
         .iter()
         .map(|eq| {

@@ -74,6 +74,20 @@ pub enum Through {
 
 /// Derives ∇_X f for an expression `f` of `model`, where X (`wrt`) is a name of it.
 pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result<Derivation> {
+    derive_steps(model, f, wrt, through, Explain::Rules)
+}
+
+/// How much of the e-graph's work a derivation shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Explain {
+    /// Its steps from egg's explanation, each naming its rules.
+    Rules,
+    /// One step to the simplest form (cheaper: egg records no explanation).
+    Result,
+}
+
+/// As [`derive_in`], with the e-graph's steps shown or summed up in one.
+pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explain: Explain) -> Result<Derivation> {
     let model = model.clone();
     let f = Answer { model: model.clone(), expr: f.clone(), saturation: None };
     let Some(info) = model.names.get(wrt) else {
@@ -155,7 +169,13 @@ pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result
         let why = format!("d{wrt} is symmetric: G · d{wrt} = ½(G + Gᵀ) · d{wrt}");
         steps.push(Step { expr: with_dx(forms[0].clone()), why });
     }
-    let (best, report, rewrites) = crate::egraph::simplify_explained(&forms, &model, &Default::default());
+    let (best, report, rewrites) = match explain {
+        Explain::Rules => crate::egraph::simplify_explained(&forms, &model, &Default::default()),
+        Explain::Result => {
+            let (best, report) = crate::egraph::simplify_alternatives(&forms, &model, &Default::default());
+            (best, report, Vec::new())
+        }
+    };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
         for r in &rewrites {
             eprintln!("rewrite {}: {}", r.rule, render(&r.expr, Format::Unicode));

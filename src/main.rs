@@ -338,7 +338,8 @@ fn say(text: &str) {
 /// differences.
 fn backprop(expr: &str, format: OutputFormat, check: bool) -> Result<(), (Error, String)> {
     let fail = |e: Error| (e, expr.to_string());
-    let equations = bracket::backprop(expr).map_err(fail)?;
+    // The equations only: their derivations need no e-graph explanation.
+    let equations = bracket::backprop_with(expr, bracket::Explain::Result).map_err(fail)?;
     let loss =
         bracket::read(expr).ok().and_then(|m| m.queries.first().map(|q| bracket::render(&q.expr, Format::Unicode)));
     let loss = loss.unwrap_or_else(|| "J".into());

@@ -226,3 +226,18 @@ fn repeated_steps_are_derived_once_and_renamed() {
         assert!(text.ends_with(&eq.answer.render(Format::Unicode)), "{text}");
     }
 }
+
+#[test]
+fn equations_do_not_depend_on_showing_the_egraph_steps() {
+    // `bracket grad PROGRAM` skips egg's explanations; the equations must be the ones
+    // the derivations (with explanations) end on.
+    for name in ["6_2_two_layer_mlp.txt", "6_3_softmax_classifier.txt", "6_4_rnn_three_steps.txt"] {
+        let program = example(name);
+        let shown = bracket::backprop(&program).unwrap();
+        let fast = bracket::backprop_with(&program, bracket::Explain::Result).unwrap();
+        let text = |eqs: &[bracket::Equation]| -> Vec<String> {
+            eqs.iter().map(|e| format!("{} = {}", e.target, e.answer.render(Format::Unicode))).collect()
+        };
+        assert_eq!(text(&shown), text(&fast), "{name}");
+    }
+}
