@@ -1,7 +1,7 @@
 //! Every worked example of `examples/`, end to end from its text to the simplified
 //! answer: `bracket::simplify` for the notation examples (each expression),
-//! `bracket::answer_queries` for the derivative examples and `bracket::backprop` for the
-//! programs (what `bracket grad PROGRAM` prints). No numeric checks.
+//! `bracket::answer_queries` for the derivative examples and `bracket::backprop_with`
+//! for the programs (what `bracket grad PROGRAM` prints). No numeric checks.
 //!
 //! `cargo bench --bench examples`
 

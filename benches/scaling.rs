@@ -41,8 +41,12 @@ fn scaling(c: &mut Criterion) {
     series(c, "chain", &[2, 4, 8, 16, 32, 64], common::chain, |(text, xs)| {
         bracket::grad(text, xs).expect("chain").len()
     });
-    series(c, "mlp", &[1, 2, 4, 8, 16, 32], common::mlp, |text| bracket::backprop(text).expect("mlp").len());
-    series(c, "rnn", &[1, 2, 4, 8, 16, 32], common::rnn, |text| bracket::backprop(text).expect("rnn").len());
+    series(c, "mlp", &[1, 2, 4, 8, 16, 32], common::mlp, |text| {
+        bracket::backprop_with(text, bracket::Explain::Result).expect("mlp").len()
+    });
+    series(c, "rnn", &[1, 2, 4, 8, 16, 32], common::rnn, |text| {
+        bracket::backprop_with(text, bracket::Explain::Result).expect("rnn").len()
+    });
     series(c, "quadratic_forms", &[1, 4, 16, 64, 256], common::quadratic_forms, |text| {
         bracket::grad(text, &["x"]).expect("quadratic forms").len()
     });

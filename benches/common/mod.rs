@@ -10,8 +10,8 @@ pub enum Call {
     Simplify(Vec<String>),
     /// `grad … wrt …` queries without definitions: `bracket::answer_queries`.
     Queries(String),
-    /// A program (definitions and a `grad J wrt …` query): `bracket::backprop`, as
-    /// `bracket grad PROGRAM` answers it.
+    /// A program (definitions and a `grad J wrt …` query): `bracket::backprop_with`
+    /// without e-graph explanations, as `bracket grad PROGRAM` answers it.
     Program(String),
 }
 
@@ -84,7 +84,7 @@ pub fn run(call: &Call) -> usize {
     match call {
         Call::Simplify(exprs) => exprs.iter().map(|e| bracket::simplify(e).expect("simplify").expr.order()).sum(),
         Call::Queries(text) => bracket::answer_queries(text).expect("queries").len(),
-        Call::Program(text) => bracket::backprop(text).expect("backprop").len(),
+        Call::Program(text) => bracket::backprop_with(text, bracket::Explain::Result).expect("backprop").len(),
     }
 }
 
