@@ -306,7 +306,11 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
             let info = crate::NameInfo { shape: shape.clone(), symmetric: false, declared: false, defined: false };
             seeded.names.insert(seed_name(&target, &loss_name), info);
         }
-        let answer = Answer { model: derivation.model.clone(), expr: derivation.result.expr.clone(), saturation: None };
+        let answer = Answer {
+            model: derivation.model.clone(),
+            expr: derivation.result.expr.clone(),
+            saturation: derivation.result.saturation.clone(),
+        };
         equations.push(Equation { target, parameter, answer, derivation });
     }
     // Seeds that no equation uses are left out, from the loss down.
