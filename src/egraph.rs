@@ -873,7 +873,7 @@ fn longest_chain(rec: &RecExpr<Node>) -> usize {
 /// As [`simplify_expr`] for several forms known to be equal (such as a sum with and
 /// without its shared factors gathered): they start in one e-class.
 pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report) {
-    let (best, report, _) = saturate(forms, model, options, false);
+    let (best, report, _) = saturate(forms, model, options, false, None);
     (best, report)
 }
 
@@ -886,14 +886,20 @@ pub struct Rewritten {
     pub rule: String,
 }
 
-/// As [`simplify_alternatives`], and how the first form becomes the result: egg's
-/// explanation, one rewrite at a time (empty when the result is the first form, or
-/// when a rewrite cannot be read back).
-pub fn simplify_explained(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report, Vec<Rewritten>) {
-    saturate(forms, model, options, true)
+/// How the first form becomes `target` (a form the e-graph should reach from them, such
+/// as `grad`'s answer): egg's explanation, one rewrite at a time; empty if the run does
+/// not reach it.
+pub fn explain_to(forms: &[Expr], model: &Model, target: &Expr) -> Vec<Rewritten> {
+    saturate(forms, model, &Options::default(), true, Some(target)).2
 }
 
-fn saturate(forms: &[Expr], model: &Model, options: &Options, explain: bool) -> (Expr, Report, Vec<Rewritten>) {
+fn saturate(
+    forms: &[Expr],
+    model: &Model,
+    options: &Options,
+    explain: bool,
+    target: Option<&Expr>,
+) -> (Expr, Report, Vec<Rewritten>) {
     let e = &forms[0];
     // Element-wise regions with their rational functions cancelled (crate::cancel) go in
     // as one more form of the same class.
@@ -997,10 +1003,23 @@ fn saturate(forms: &[Expr], model: &Model, options: &Options, explain: bool) -> 
         None => egg::Extractor::new(&runner.egraph, Size { egraph: &runner.egraph }).find_best(root).1,
         Some(sizes) => egg::Extractor::new(&runner.egraph, Flops { egraph: &runner.egraph, sizes }).find_best(root).1,
     };
-    let decoded = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape);
+    let mut decoded = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape);
+    let mut best = best;
+    let mut runner = runner;
+    if let Some(t) = target {
+        // The target, if the run reached it, is where the explanation goes.
+        let mut rec = RecExpr::default();
+        Encoder { tables: &mut runner.egraph.analysis }.encode(t, &mut rec);
+        let id = runner.egraph.add_expr(&rec);
+        runner.egraph.rebuild();
+        if runner.egraph.find(id) != runner.egraph.find(root) {
+            return (e.clone(), report, Vec::new());
+        }
+        best = rec;
+        decoded = Some(t.clone());
+    }
     let mut steps = Vec::new();
     if explain && decoded.is_some() {
-        let mut runner = runner;
         let mut explanation = runner.explain_equivalence(&recs[0], &best);
         let flat = explanation.make_flat_explanation().clone();
         for term in flat.iter().skip(1) {

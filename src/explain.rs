@@ -14,6 +14,7 @@ use crate::expr::{Expr, GenForm, Kind, Pos};
 use crate::network::lower;
 use crate::render::{render, Format};
 use crate::takeout::{merge_terms, take_out, terms_to_expr};
+use indexmap::IndexMap;
 use serde_json::{json, Value};
 
 /// One step: an expression and why it equals the previous one.
@@ -108,6 +109,12 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         return Ok(Derivation { model, function: f.expr, wrt: wrt.to_string(), steps, result, label: None });
     };
     steps.push(Step { expr: d.clone(), why: "product and chain rules".into() });
+    // Sums without dX stay whole in the bracket steps, as the tutorial keeps a residual
+    // `Z = h − Y` one factor: they stand in as names while lowering and taking out.
+    let full = d.clone();
+    let mut frozen: IndexMap<String, Expr> = IndexMap::new();
+    let d = freeze(&d, &mut frozen);
+    let thaw = |e: Expr| -> Expr { thawed(&e, &frozen) };
     // The same terms in bracket notation.
     let terms = lower(&d);
     let as_networks = sum_of(
@@ -124,7 +131,7 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
             .collect(),
         &f.expr.shape,
     );
-    steps.push(Step { expr: as_networks, why: "in bracket notation".into() });
+    steps.push(Step { expr: thaw(as_networks), why: "in bracket notation".into() });
     // dX taken out of every term, before and after like terms merge.
     let taken = take_out(&d, wrt)?;
     let raw: Vec<crate::network::Term> = {
@@ -150,38 +157,44 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
             &g_shape,
         )
     };
-    steps.push(Step { expr: with_dx(networks_of(&raw)), why: format!("take out d{wrt}") });
+    steps.push(Step { expr: thaw(with_dx(networks_of(&raw))), why: format!("take out d{wrt}") });
     if merge_terms(raw.clone()).len() < raw.len() {
-        steps.push(Step { expr: with_dx(networks_of(&taken)), why: "like terms merge".into() });
+        steps.push(Step { expr: thaw(with_dx(networks_of(&taken))), why: "like terms merge".into() });
     }
-    let g = terms_to_expr(&taken, &g_shape);
+    let g = thaw(terms_to_expr(&taken, &g_shape));
     steps.push(Step { expr: with_dx(g.clone()), why: "classic notation".into() });
-    // The simplest form, as `grad` gives it. By a symmetric matrix dX is symmetric too,
-    // so G · dX = sym(G) · dX: the gradient in the space of symmetric matrices
-    // (docs/symmetric.md), which `grad` gives.
+    // The simplest form is `grad`'s: from the terms with every sum multiplied out. By a
+    // symmetric matrix dX is symmetric too, so G · dX = sym(G) · dX: the gradient in
+    // the space of symmetric matrices (docs/symmetric.md), which `grad` gives.
     let symmetric = f.expr.is_scalar() && model.names.get(wrt).is_some_and(|i| i.symmetric);
-    let mut forms = vec![g];
-    if taken.len() <= crate::api::UNFACTORED_TERMS {
-        forms.push(crate::takeout::terms_to_sum(&taken, &g_shape));
+    let all = if frozen.is_empty() { taken } else { take_out(&full, wrt)? };
+    let mut forms = vec![terms_to_expr(&all, &g_shape)];
+    if all.len() <= crate::api::UNFACTORED_TERMS {
+        forms.push(crate::takeout::terms_to_sum(&all, &g_shape));
     }
+    let mut start = g;
     if symmetric {
         forms = forms.into_iter().map(crate::api::symmetrized).collect();
+        start = crate::api::symmetrized(start);
         let why = format!("d{wrt} is symmetric: G · d{wrt} = ½(G + Gᵀ) · d{wrt}");
-        steps.push(Step { expr: with_dx(forms[0].clone()), why });
+        steps.push(Step { expr: with_dx(start.clone()), why });
     }
-    let (best, report, rewrites) = match explain {
-        Explain::Rules => crate::egraph::simplify_explained(&forms, &model, &Default::default()),
-        Explain::Result => {
-            let (best, report) = crate::egraph::simplify_alternatives(&forms, &model, &Default::default());
-            (best, report, Vec::new())
+    let (best, report) = crate::egraph::simplify_alternatives(&forms, &model, &Default::default());
+    // The explanation runs from the form just shown to that answer.
+    let rewrites = match explain {
+        Explain::Rules => {
+            let mut from = vec![start.clone()];
+            from.extend(forms.into_iter().filter(|f| *f != start));
+            crate::egraph::explain_to(&from, &model, &best)
         }
+        Explain::Result => Vec::new(),
     };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
         for r in &rewrites {
             eprintln!("rewrite {}: {}", r.rule, render(&r.expr, Format::Unicode));
         }
     }
-    let condensed = condense(&forms[0], rewrites);
+    let condensed = condense(&start, rewrites);
     match condensed.last() {
         // The explanation's last term is the result up to bracketing of long chains.
         Some(last) if render(&last.0, Format::Unicode) == render(&best, Format::Unicode) => {
@@ -200,6 +213,43 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         result: Answer { model, expr: g, saturation },
         label: None,
     })
+}
+
+/// `e` with every largest sum that holds no differential replaced by a name of its own
+/// (recorded in `frozen`).
+fn freeze(e: &Expr, frozen: &mut IndexMap<String, Expr>) -> Expr {
+    if matches!(e.kind, Kind::Add(_)) && !holds_differential(e) {
+        // The same sum twice is one name, so that like terms still merge.
+        let name = match frozen.iter().find(|(_, x)| *x == e) {
+            Some((n, _)) => n.clone(),
+            None => format!("⟨frozen {}⟩", frozen.len()),
+        };
+        frozen.insert(name.clone(), e.clone());
+        return Expr::new(Kind::Var(name), e.shape.clone());
+    }
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = freeze(c, frozen);
+    }
+    out
+}
+
+/// `e` with the frozen names replaced by their sums again.
+fn thawed(e: &Expr, frozen: &IndexMap<String, Expr>) -> Expr {
+    if let Kind::Var(n) = &e.kind {
+        if let Some(x) = frozen.get(n) {
+            return x.clone();
+        }
+    }
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = thawed(c, frozen);
+    }
+    out
+}
+
+fn holds_differential(e: &Expr) -> bool {
+    matches!(e.kind, Kind::Diff(_) | Kind::DiffOf(_)) || e.children().iter().any(|c| holds_differential(c))
 }
 
 /// The most e-graph steps a derivation shows; more are merged.
