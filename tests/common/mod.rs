@@ -109,3 +109,9 @@ pub fn run_with_stdin(
     };
     (out, elapsed)
 }
+
+/// The first step of a derivation, by its values in order, that differs from the one
+/// before (its index in the steps), if any.
+pub fn unequal_step(values: &[ArrayD<f64>], tolerance: f64) -> Option<usize> {
+    values.windows(2).position(|pair| !close(&pair[0], &pair[1], tolerance)).map(|k| k + 1)
+}
