@@ -22,6 +22,7 @@ use egg::{
 use indexmap::IndexMap;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -886,6 +887,34 @@ pub struct Rewritten {
     pub rule: String,
 }
 
+/// The longest explanation (in rewrites) that a derivation reads back: a path of
+/// thousands (24,000 on a fuzzed input) takes seconds to flatten and no reader would
+/// follow it, so such a run gets one step.
+const MAX_EXPLAINED: usize = 400;
+
+/// The rewrites of an explanation once flattened (each shared sub-proof counted every
+/// time it is used), from its shared tree, saturating.
+fn tree_rewrites(
+    trees: &[std::rc::Rc<egg::TreeTerm<Node>>],
+    memo: &mut HashMap<*const egg::TreeTerm<Node>, usize>,
+) -> usize {
+    let mut total = 0usize;
+    for t in trees {
+        let key = std::rc::Rc::as_ptr(t);
+        let n = match memo.get(&key) {
+            Some(&n) => n,
+            None => {
+                let own = usize::from(t.forward_rule.is_some()) + usize::from(t.backward_rule.is_some());
+                let n = t.child_proofs.iter().fold(own, |acc, p| acc.saturating_add(tree_rewrites(p, memo)));
+                memo.insert(key, n);
+                n
+            }
+        };
+        total = total.saturating_add(n);
+    }
+    total
+}
+
 /// How the first form becomes `target` (a form the e-graph should reach from them, such
 /// as `grad`'s answer): egg's explanation, one rewrite at a time; empty if the run does
 /// not reach it.
@@ -1021,7 +1050,10 @@ fn saturate(
     let mut steps = Vec::new();
     if explain && decoded.is_some() {
         let mut explanation = runner.explain_equivalence(&recs[0], &best);
-        let flat = explanation.make_flat_explanation().clone();
+        // Counted on the shared tree first: flattening a long one is itself the cost.
+        let rewrites = tree_rewrites(&explanation.explanation_trees, &mut HashMap::new());
+        let flat: &[egg::FlatTerm<Node>] =
+            if rewrites > MAX_EXPLAINED { &[] } else { explanation.make_flat_explanation() };
         for term in flat.iter().skip(1) {
             let mut rec = RecExpr::default();
             flat_term(term, &mut rec);
