@@ -1062,6 +1062,9 @@ fn saturate(
                 break;
             };
             let rule = rule_of(term).unwrap_or_else(|| "rewrite".into());
+            if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
+                eprintln!("rewrite {rule}: {}", crate::render::render(&expr, crate::render::Format::Unicode));
+            }
             steps.push(Rewritten { expr, rule });
         }
     }

@@ -189,11 +189,6 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         }
         Explain::Result => Vec::new(),
     };
-    if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
-        for r in &rewrites {
-            eprintln!("rewrite {}: {}", r.rule, render(&r.expr, Format::Unicode));
-        }
-    }
     let condensed = condense(&start, rewrites);
     match condensed.last() {
         // The explanation's last term is the result up to bracketing of long chains.
