@@ -148,6 +148,20 @@ impl Memo {
     }
 }
 
+/// The name of the loss in the seeds `∇_Z J`: the defined name the query asks about, or
+/// `J` (or, where the program has a name `J`, `L`, then `J0`, `J1`, …) where the query is
+/// an expression.
+pub fn loss_name(model: &Model) -> String {
+    match model.queries.first().map(|q| &q.expr.kind) {
+        Some(Kind::Var(n)) if model.definitions.iter().any(|(m, _)| m == n) => n.clone(),
+        _ => ["J".to_string(), "L".to_string()]
+            .into_iter()
+            .chain((0..).map(|k| format!("J{k}")))
+            .find(|n| !model.names.contains_key(n))
+            .expect("a free name"),
+    }
+}
+
 /// The backpropagation equations of the program's first `grad … wrt …` query.
 ///
 /// Each intermediate's gradient is one local step from the seeds of the names that use
@@ -180,12 +194,10 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
         ));
     }
     // The loss: a defined name (J) or an expression.
-    let (loss_name, top) = match &query.expr.kind {
-        Kind::Var(n) if model.definitions.iter().any(|(m, _)| m == n) => {
-            let def = model.definitions.iter().find(|(m, _)| m == n).map(|(_, e)| e.clone()).expect("found");
-            (n.clone(), def)
-        }
-        _ => ("J".to_string(), query.expr.clone()),
+    let loss_name = loss_name(&model);
+    let top = match model.definitions.iter().find(|(m, _)| *m == loss_name) {
+        Some((_, def)) if matches!(&query.expr.kind, Kind::Var(n) if *n == loss_name) => def.clone(),
+        _ => query.expr.clone(),
     };
     let defs: IndexMap<String, Expr> =
         model.definitions.iter().filter(|(n, _)| *n != loss_name).map(|(n, e)| (n.clone(), e.clone())).collect();
@@ -266,7 +278,9 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
         let users = consumers(&target);
         for c in &users {
             let seed = Expr::new(Kind::Var(seed_name(c, &loss_name)), defs[c].shape.clone());
-            let def = Expr::new(Kind::Var(c.clone()), defs[c].shape.clone());
+            // C stands for its definition, one level deep: every other name in it is
+            // held fixed (its own adjoint carries the paths through it).
+            let def = defs[c].clone();
             parts.push(if defs[c].is_scalar() {
                 crate::diff::product(seed, def)
             } else {
@@ -278,9 +292,6 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
             1 => parts.pop().expect("one"),
             _ => Expr::new(Kind::Add(parts), vec![]),
         };
-        // Each consumer C stands for its definition in the local step: d(∇_C J · C)
-        // with dC written out by C's definition, one level deep.
-        let local = inlined(&local, &defs, &users.iter().cloned().collect());
         let users: IndexSet<String> = users.into_iter().collect();
         let mut derivation = memo.derive(&local_model(&seeded, &users, &local, &target)?, &local, &target)?;
         // The loss differentiated through every name between, where that is shorter.

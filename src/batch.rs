@@ -33,23 +33,34 @@ pub fn derivatives_json_with(
         let mut v = d.answer.json();
         v["wrt"] = Value::String(d.wrt.clone());
         if check {
-            let e = crate::check::check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)?;
-            v["check"] = json!({"relative_error": e, "method": "five-point central differences at 3 random points"});
+            let c = crate::check::check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)
+                .unwrap_or_else(|e| crate::check::Check::not_possible(e.message));
+            v["check"] = c.json();
         }
         list.push(v);
     }
     Ok(json!({"input": text, "derivatives": list}))
 }
 
-/// The JSON of backpropagation equations (the `--format json` of `grad PROGRAM`).
-pub fn backprop_json(text: &str) -> Result<Value> {
+/// The JSON of backpropagation equations (the `--format json` of `grad PROGRAM`), with
+/// each parameter's check when asked.
+pub fn backprop_json(text: &str, check: bool) -> Result<Value> {
     let eqs = crate::backprop::backprop_with(text, crate::explain::Explain::Result)?;
+    let checks = check.then(|| {
+        crate::check::check_program(text, &eqs, 3).unwrap_or_else(|e| {
+            let c = crate::check::Check::not_possible(e.message);
+            eqs.iter().filter(|eq| eq.parameter).map(|eq| (eq.target.clone(), c.clone())).collect()
+        })
+    });
     let list: Vec<Value> = eqs
         .iter()
         .map(|eq| {
             let mut v = eq.answer.json();
             v["target"] = Value::String(eq.target.clone());
             v["parameter"] = Value::Bool(eq.parameter);
+            if let Some(c) = checks.as_ref().and_then(|m| m.get(&eq.target)) {
+                v["check"] = c.json();
+            }
             v
         })
         .collect();
@@ -113,10 +124,10 @@ fn answer(query: &Value, expr: &str) -> Result<Value> {
             v["input"] = json!(expr);
             Ok(v)
         }
-        "grad" | "jacobian" if wrt.is_empty() => backprop_json(expr),
+        "grad" | "jacobian" if wrt.is_empty() => backprop_json(expr, check),
         "grad" => derivatives_json(expr, &wrt, false, check),
         "jacobian" => derivatives_json(expr, &wrt, true, check),
-        "backprop" => backprop_json(expr),
+        "backprop" => backprop_json(expr, check),
         "derive" => {
             let x = wrt.first().ok_or_else(|| usage("\"derive\" needs \"wrt\"".into()))?;
             let mut v = crate::explain::derive(expr, x)?.json();

@@ -1,20 +1,139 @@
 //! Numeric checks of derivatives: five-point central differences at random points.
 //!
 //! Takes the function, the variable and the claimed gradient or Jacobian G (with
-//! `df = G ·_k dX`, k = order of X) and gives the largest relative error over a few
-//! random points and directions. Definitions are re-evaluated at every perturbed point.
+//! `df = G ·_k dX`, k = order of X) and gives a [`Check`]: a verdict, the largest
+//! relative error over a few random points and directions, and how many points it used.
+//! Definitions are re-evaluated at every perturbed point.
+//!
+//! Points are drawn from the function's domain: symmetric matrices positive definite,
+//! entries positive, or a mix (see [`Domain`]), resampled until the function is defined
+//! and finite at the point and at every finite-difference neighbour, the claimed
+//! derivative is finite there, and the differences themselves are reliable. A check that
+//! finds no such point says so; it never passes vacuously.
 
 use crate::elaborate::Model;
 use crate::error::{Error, ErrorCode, Result};
-use crate::eval::{eval, random_array, random_env, Draw, Env};
+use crate::eval::{eval, random_array, random_env, Domain, Draw, Env};
 use crate::expr::Expr;
 use ndarray::ArrayD;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
 
 /// Step of the five-point central differences (error of order STEP⁴).
 const STEP: f64 = 1e-4;
 
+/// A check passes when the largest relative error is below this.
+pub const TOLERANCE: f64 = 1e-6;
+
+/// Random points tried, over all domains, before the check is declared not possible.
+const MAX_ATTEMPTS: u64 = 90;
+
+/// The outcome of a numeric check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Every point agreed with finite differences to within [`TOLERANCE`].
+    Verified,
+    /// At least one point did not.
+    Failed,
+    /// No point was found where the function and the answer are defined and finite
+    /// differences are reliable.
+    NotPossible,
+}
+
+impl Verdict {
+    /// `verified`, `failed` or `not possible`, as JSON and the CLI say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Verified => "verified",
+            Verdict::Failed => "failed",
+            Verdict::NotPossible => "not possible",
+        }
+    }
+}
+
+/// A numeric check of a derivative against finite differences.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The largest relative error over the points (always finite); `None` when no point
+    /// could be used.
+    pub relative_error: Option<f64>,
+    /// How many random points were compared.
+    pub points: usize,
+    /// Why the check was not possible.
+    pub reason: Option<String>,
+}
+
+impl Check {
+    /// A check that could not be made, with the reason.
+    pub fn not_possible(reason: impl Into<String>) -> Check {
+        Check { verdict: Verdict::NotPossible, relative_error: None, points: 0, reason: Some(reason.into()) }
+    }
+
+    /// True when verified.
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Verified
+    }
+
+    /// The relative error, or NaN where there is none (for comparisons in tests).
+    pub fn error(&self) -> f64 {
+        self.relative_error.unwrap_or(f64::NAN)
+    }
+
+    /// The worse of two checks (of several variables): a failure over a check that could
+    /// not be made, that over a pass.
+    pub fn worst(self, other: Check) -> Check {
+        let rank = |c: &Check| match c.verdict {
+            Verdict::Verified => 0,
+            Verdict::NotPossible => 1,
+            Verdict::Failed => 2,
+        };
+        let (mut a, b) = if rank(&other) > rank(&self) { (other, self) } else { (self, other) };
+        if a.verdict == b.verdict {
+            a.relative_error = match (a.relative_error, b.relative_error) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                (x, y) => x.or(y),
+            };
+            a.points = a.points.min(b.points);
+        }
+        a
+    }
+
+    /// The line the CLI prints: `check: relative error 2.6e-10 (…)`,
+    /// `check: FAILED: relative error 7.3e-1 (…)` or `check: not possible: …`.
+    pub fn line(&self, against: &str) -> String {
+        let points = match self.points {
+            1 => "1 random point".to_string(),
+            n => format!("{n} random points"),
+        };
+        match (self.verdict, self.relative_error) {
+            (Verdict::Verified, Some(e)) => format!("check: relative error {e:.1e} ({against} at {points})"),
+            (Verdict::Failed, Some(e)) => {
+                format!("check: FAILED: relative error {e:.1e} is above {TOLERANCE:.0e} ({against} at {points})")
+            }
+            _ => format!("check: not possible: {}", self.reason.as_deref().unwrap_or("no usable point")),
+        }
+    }
+
+    /// `{"verdict", "relative_error", "points", "method"}`, with `reason` where not possible.
+    pub fn json(&self) -> Value {
+        let mut v = json!({
+            "verdict": self.verdict.as_str(),
+            "relative_error": self.relative_error,
+            "points": self.points,
+            "tolerance": TOLERANCE,
+            "method": "five-point central differences at random points",
+        });
+        if let Some(r) = &self.reason {
+            v["reason"] = Value::String(r.clone());
+        }
+        v
+    }
+}
+
+/// The value of `f` at `env`, definitions evaluated first.
 fn value_at(model: &Model, env: &Env<f64>, f: &Expr) -> Result<ArrayD<f64>> {
     let mut env = env.clone();
     for (name, e) in &model.definitions {
@@ -24,83 +143,197 @@ fn value_at(model: &Model, env: &Env<f64>, f: &Expr) -> Result<ArrayD<f64>> {
     eval(f, &env)
 }
 
+fn finite(a: &ArrayD<f64>) -> bool {
+    a.iter().all(|v| v.is_finite())
+}
+
+/// Why a point was passed over, or the error that ends the check.
+enum Skip {
+    /// The point is outside the domain or the differences are unreliable there.
+    Point(String),
+    /// Something no other point can mend (a size limit, an unknown name).
+    Fatal(Error),
+}
+
+impl From<Error> for Skip {
+    fn from(e: Error) -> Skip {
+        // Evaluation errors depend on the point (a singular matrix, a zero divisor).
+        if e.code == ErrorCode::Eval {
+            Skip::Point(e.message.clone())
+        } else {
+            Skip::Fatal(e)
+        }
+    }
+}
+
 /// The largest relative error, over `points` random points, between the directional
-/// derivative by finite differences and `G ·_k V`. A point where the differences
-/// themselves are unreliable (steps h and h/2 disagree, as near a singular matrix) is
-/// replaced by another; if no reliable point is found among three times as many, the
-/// result is NaN (unchecked), never a pass. A variable declared symmetric moves in
-/// symmetric directions only. The random values satisfy declared facts `Y 1 = 1` (see
-/// [`random_env`]) but no other kind. Dims are 2 to 4 long, and all 2 when the Jacobian
-/// has eight or more dims (4¹⁵ entries would not fit).
-pub fn check_derivative(model: &Model, f: &Expr, var: &str, g: &Expr, points: u64) -> Result<f64> {
-    let mut worst: f64 = 0.0;
-    let mut reliable = 0;
-    let var_order = model.names.get(var).map_or(0, |i| i.shape.len());
-    let max_size = if f.order() + var_order >= 8 { 2 } else { 4 };
-    for seed in 1..=3 * points {
-        if reliable == points {
-            break;
-        }
-        let draw = Draw { seed: 1000 + seed, min_size: 2, max_size };
-        let env: Env<f64> = random_env(model, draw)?;
-        let x = env
-            .values
-            .get(var)
-            .cloned()
-            .ok_or_else(|| Error::bare(ErrorCode::Eval, format!("`{var}` has no value to differentiate at")))?;
-        let mut rng = ChaCha8Rng::seed_from_u64(7 + seed);
-        let mut v: ArrayD<f64> = random_array(&mut rng, x.shape());
-        // A symmetric matrix moves only in symmetric directions, where its gradient
-        // (the sym(G) convention) is checked.
-        if model.names.get(var).is_some_and(|i| i.symmetric) && v.ndim() == 2 {
-            let t = v.t().to_owned();
-            v = (&v + &t) * 0.5;
-        }
-        let stencil = |h: f64| -> Result<Vec<f64>> {
-            let at = |k: f64| -> Result<ArrayD<f64>> {
-                let mut moved = env.clone();
-                moved.values.insert(var.to_string(), &x + &(&v * (k * h)));
-                value_at(model, &moved, f)
-            };
-            let fd = (at(-2.0)? - at(2.0)? + (at(1.0)? - at(-1.0)?) * 8.0) / (12.0 * h);
-            Ok(fd.iter().copied().collect())
-        };
-        let (coarse, numeric) = (stencil(STEP)?, stencil(STEP / 2.0)?);
+/// derivative by finite differences and `G ·_k V`, with a verdict. A variable declared
+/// symmetric moves in symmetric directions only. Dims are 2 to 4 long, and all 2 when
+/// the Jacobian has eight or more dims (4¹⁵ entries would not fit).
+pub fn check_derivative(model: &Model, f: &Expr, var: &str, g: &Expr, points: u64) -> Result<Check> {
+    let mut gradient = |env: &Env<f64>| -> Result<ArrayD<f64>> {
         let mut at = env.clone();
         for (name, e) in &model.definitions {
             let val = eval(e, &at)?;
             at.values.insert(name.clone(), val);
         }
-        let gv = eval(g, &at)?;
-        // Contract G's last k dims (X's) with V.
-        let k = v.ndim();
-        let lead: usize = gv.shape()[..gv.ndim() - k].iter().product();
-        let inner = v.len();
-        let gflat: Vec<f64> = gv.iter().copied().collect();
-        let vflat: Vec<f64> = v.iter().copied().collect();
-        let analytic: Vec<f64> = (0..lead).map(|r| (0..inner).map(|c| gflat[r * inner + c] * vflat[c]).sum()).collect();
-        if numeric.len() != analytic.len() {
-            return Err(Error::bare(ErrorCode::Eval, "internal: the derivative has the wrong number of entries"));
+        eval(g, &at)
+    };
+    check_with(model, f, var, &mut gradient, points)
+}
+
+/// As [`check_derivative`], with the claimed derivative computed at each point by
+/// `gradient` (as backpropagation equations evaluated in order).
+pub fn check_with(
+    model: &Model,
+    f: &Expr,
+    var: &str,
+    gradient: &mut dyn FnMut(&Env<f64>) -> Result<ArrayD<f64>>,
+    points: u64,
+) -> Result<Check> {
+    let var_order = model.names.get(var).map_or(0, |i| i.shape.len());
+    let max_size = if f.order() + var_order >= 8 { 2 } else { 4 };
+    let domains = [Domain::Any, Domain::Positive, Domain::Mixed];
+    let mut worst: f64 = 0.0;
+    let mut reliable = 0u64;
+    let mut skipped: Vec<String> = Vec::new();
+    // A domain is kept while its points can be used, and the next one tried after a
+    // point that cannot.
+    let mut domain = 0;
+    for attempt in 0..MAX_ATTEMPTS {
+        if reliable == points {
+            break;
         }
-        let norm = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
-        let length = |a: &[f64]| a.iter().map(|x| x * x).sum::<f64>().sqrt();
-        // Relative, except near zero: a derivative far smaller than the function is
-        // compared with the function's size, since that is the size of the noise.
-        let f_size = value_at(model, &env, f)?.iter().fold(1.0f64, |m, v| m.max(v.abs()));
-        let scale = length(&numeric).max(length(&analytic)).max(1e-3 * f_size);
-        let uncertainty = norm(&coarse, &numeric) / scale;
-        if uncertainty.is_nan() || uncertainty > 1e-8 {
-            continue;
+        let seed = attempt + 1;
+        let draw = Draw { seed: 1000 + seed, min_size: 2, max_size, domain: domains[domain] };
+        match compare_at(model, f, var, gradient, draw, 7 + seed) {
+            Ok(rel) => {
+                worst = worst.max(rel);
+                reliable += 1;
+            }
+            Err(Skip::Point(why)) => {
+                skipped.push(why);
+                domain = (domain + 1) % domains.len();
+            }
+            Err(Skip::Fatal(e)) => return Err(e),
         }
-        let rel = norm(&numeric, &analytic) / scale;
-        if rel.is_nan() {
-            return Ok(f64::NAN);
-        }
-        worst = worst.max(rel);
-        reliable += 1;
     }
     if reliable == 0 {
-        return Ok(f64::NAN);
+        // The most frequent reason is the one to tell.
+        let mut counts: indexmap::IndexMap<&str, usize> = indexmap::IndexMap::new();
+        for s in &skipped {
+            *counts.entry(s.as_str()).or_default() += 1;
+        }
+        let common = counts.iter().max_by_key(|(_, n)| **n).map(|(s, _)| s.to_string()).unwrap_or_default();
+        return Ok(Check::not_possible(format!(
+            "no usable point among {MAX_ATTEMPTS} random points (general, positive and positive definite \
+             values): {common}"
+        )));
     }
-    Ok(worst)
+    let verdict = if worst <= TOLERANCE { Verdict::Verified } else { Verdict::Failed };
+    Ok(Check { verdict, relative_error: Some(worst), points: reliable as usize, reason: None })
+}
+
+/// The relative error at one random point, or why the point cannot be used.
+fn compare_at(
+    model: &Model,
+    f: &Expr,
+    var: &str,
+    gradient: &mut dyn FnMut(&Env<f64>) -> Result<ArrayD<f64>>,
+    draw: Draw,
+    direction_seed: u64,
+) -> std::result::Result<f64, Skip> {
+    let env: Env<f64> = random_env(model, draw)?;
+    let x = env.values.get(var).cloned().ok_or_else(|| {
+        Skip::Fatal(Error::bare(ErrorCode::Eval, format!("`{var}` has no value to differentiate at")))
+    })?;
+    let mut rng = ChaCha8Rng::seed_from_u64(direction_seed);
+    let mut v: ArrayD<f64> = random_array(&mut rng, x.shape());
+    // A symmetric matrix moves only in symmetric directions, where its gradient (the
+    // sym(G) convention) is checked.
+    if model.names.get(var).is_some_and(|i| i.symmetric) && v.ndim() == 2 {
+        let t = v.t().to_owned();
+        v = (&v + &t) * 0.5;
+    }
+    let value = value_at(model, &env, f)?;
+    if !finite(&value) {
+        return Err(Skip::Point("the function is not defined at the point".into()));
+    }
+    let stencil = |h: f64| -> std::result::Result<Vec<f64>, Skip> {
+        let at = |k: f64| -> std::result::Result<ArrayD<f64>, Skip> {
+            let mut moved = env.clone();
+            moved.values.insert(var.to_string(), &x + &(&v * (k * h)));
+            let y = value_at(model, &moved, f)?;
+            if !finite(&y) {
+                return Err(Skip::Point("the function is not defined near the point".into()));
+            }
+            Ok(y)
+        };
+        let fd = (at(-2.0)? - at(2.0)? + (at(1.0)? - at(-1.0)?) * 8.0) / (12.0 * h);
+        Ok(fd.iter().copied().collect())
+    };
+    let (coarse, numeric) = (stencil(STEP)?, stencil(STEP / 2.0)?);
+    let gv = gradient(&env)?;
+    if !finite(&gv) {
+        return Err(Skip::Point("the answer is not defined at the point".into()));
+    }
+    // Contract G's last k dims (X's) with V.
+    let k = v.ndim();
+    if gv.ndim() < k || gv.shape()[gv.ndim() - k..] != *v.shape() {
+        return Err(Skip::Fatal(Error::bare(ErrorCode::Eval, "internal: the derivative has the wrong shape")));
+    }
+    let lead: usize = gv.shape()[..gv.ndim() - k].iter().product();
+    let inner = v.len();
+    let gflat: Vec<f64> = gv.iter().copied().collect();
+    let vflat: Vec<f64> = v.iter().copied().collect();
+    let analytic: Vec<f64> = (0..lead).map(|r| (0..inner).map(|c| gflat[r * inner + c] * vflat[c]).sum()).collect();
+    if numeric.len() != analytic.len() {
+        return Err(Skip::Fatal(Error::bare(
+            ErrorCode::Eval,
+            "internal: the derivative has the wrong number of entries",
+        )));
+    }
+    let norm = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>().sqrt();
+    let length = |a: &[f64]| a.iter().map(|x| x * x).sum::<f64>().sqrt();
+    // Relative, except near zero: a derivative far smaller than the function is compared
+    // with the function's size, since that is the size of the noise.
+    let f_size = value.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+    let scale = length(&numeric).max(length(&analytic)).max(1e-3 * f_size);
+    let uncertainty = norm(&coarse, &numeric) / scale;
+    if !uncertainty.is_finite() || uncertainty > 1e-8 {
+        return Err(Skip::Point("finite differences are unreliable there (the function bends too sharply)".into()));
+    }
+    let rel = norm(&numeric, &analytic) / scale;
+    if !rel.is_finite() {
+        return Err(Skip::Point("the comparison is not finite".into()));
+    }
+    Ok(rel)
+}
+
+/// Checks a program's backpropagation equations: each parameter's gradient, as the
+/// equations give it evaluated in order, against finite differences of the whole program
+/// (every definition re-evaluated at each perturbed point).
+pub fn check_program(
+    text: &str,
+    equations: &[crate::backprop::Equation],
+    points: u64,
+) -> Result<indexmap::IndexMap<String, Check>> {
+    let model = crate::elaborate::read(text)?;
+    let query =
+        model.queries.first().ok_or_else(|| Error::bare(ErrorCode::Usage, "the program has no `grad` query"))?;
+    let loss = crate::backprop::loss_name(&model);
+    let mut out = indexmap::IndexMap::new();
+    for eq in equations.iter().filter(|eq| eq.parameter) {
+        let target = eq.target.clone();
+        let mut gradient = |env: &Env<f64>| -> Result<ArrayD<f64>> {
+            let values = crate::backprop::evaluate_backprop(equations, &loss, env)?;
+            values
+                .get(&target)
+                .cloned()
+                .ok_or_else(|| Error::bare(ErrorCode::Eval, format!("internal: no equation for `{target}`")))
+        };
+        let check = check_with(&model, &query.expr, &eq.target, &mut gradient, points)?;
+        out.insert(eq.target.clone(), check);
+    }
+    Ok(out)
 }

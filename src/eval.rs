@@ -197,12 +197,29 @@ pub struct Draw {
     pub min_size: usize,
     /// Largest size for a symbolic dim.
     pub max_size: usize,
+    /// Where the values lie.
+    pub domain: Domain,
 }
 
 impl Default for Draw {
     fn default() -> Draw {
-        Draw { seed: 1, min_size: 2, max_size: 4 }
+        Draw { seed: 1, min_size: 2, max_size: 4, domain: Domain::Any }
     }
+}
+
+/// Where random values lie. The numeric check draws from each in turn until every
+/// logarithm, root, inverse and division of the function is defined at the point.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Domain {
+    /// Entries `k/4` with `k` in −8..=8, not zero; symmetric matrices are symmetric.
+    #[default]
+    Any,
+    /// As `Any`, but every entry positive and symmetric matrices well-conditioned
+    /// positive definite (`MMᵀ/n + I`).
+    Positive,
+    /// Each name drawn as `Any` or `Positive` by a coin; symmetric matrices positive
+    /// definite.
+    Mixed,
 }
 
 /// Random sizes and values for every name of a model (and `dX` for each X), with the
@@ -245,14 +262,24 @@ pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usi
         let keys = if info.defined { vec![format!("d{name}")] } else { vec![name.clone(), format!("d{name}")] };
         for key in keys {
             let mut value = random_array::<T>(&mut rng, &sizes);
+            let differential = key.starts_with('d') && key != *name;
+            let positive = !differential
+                && match draw.domain {
+                    Domain::Any => false,
+                    Domain::Positive => true,
+                    Domain::Mixed => rng.gen_bool(0.5),
+                };
+            let definite = !differential && draw.domain != Domain::Any;
+            if positive {
+                value.mapv_inplace(|v| if v.approx() < 0.0 { -v } else { v });
+            }
             if info.symmetric && sizes.len() == 2 {
-                let t = value.t().to_owned();
-                value = (value + t).mapv(|v| v * T::from_rational(&BigRational::new(1.into(), 2.into())));
+                value = if definite { positive_definite(&value) } else { symmetric_part(&value) };
             }
             env.values.insert(key, value);
         }
     }
-    impose_row_sums(model, &mut env);
+    impose_row_sums(model, &mut env, draw.domain);
     for (name, e) in &model.definitions {
         let v = eval(e, &env)?;
         env.values.insert(name.clone(), v);
@@ -260,9 +287,28 @@ pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usi
     Ok(env)
 }
 
+fn symmetric_part<T: Number>(m: &ArrayD<T>) -> ArrayD<T> {
+    let t = m.t().to_owned();
+    (m.clone() + t).mapv(|v| v * T::from_rational(&BigRational::new(1.into(), 2.into())))
+}
+
+/// `MMᵀ/n + I`: symmetric, positive definite, with eigenvalues between 1 and 1 + 4n.
+fn positive_definite<T: Number>(m: &ArrayD<T>) -> ArrayD<T> {
+    let n = m.shape()[0];
+    let scale = T::from_rational(&BigRational::new(1.into(), BigInt::from(n.max(1))));
+    ArrayD::from_shape_fn(IxDyn(&[n, n]), |ix| {
+        let (i, j) = (ix[0], ix[1]);
+        let dot = (0..m.shape()[1]).fold(T::zero(), |s, k| s + m[[i, k]].clone() * m[[j, k]].clone());
+        let diagonal = if i == j { T::one() } else { T::zero() };
+        dot * scale.clone() + diagonal
+    })
+}
+
 /// Makes the drawn values satisfy the facts `Y 1 = 1` (rows sum to one, as one-hot rows
-/// do): each row's last entry becomes one minus the others. Other facts are not imposed.
-fn impose_row_sums<T: Number>(model: &Model, env: &mut Env<T>) {
+/// do): each row's last entry becomes one minus the others, or outside [`Domain::Any`]
+/// each positive row is divided by its sum, so that it stays positive. Other facts are
+/// not imposed.
+fn impose_row_sums<T: Number>(model: &Model, env: &mut Env<T>, domain: Domain) {
     for (lhs, rhs) in &model.facts {
         let (Kind::Product(y, ones), Kind::Ones) = (&lhs.kind, &rhs.kind) else { continue };
         let (Kind::Var(name), Kind::Ones) = (&y.kind, &ones.kind) else { continue };
@@ -272,6 +318,11 @@ fn impose_row_sums<T: Number>(model: &Model, env: &mut Env<T>) {
         }
         let last = value.shape()[1] - 1;
         for mut row in value.rows_mut() {
+            if domain != Domain::Any && row.iter().all(|v| v.approx() > 0.0) {
+                let total = row.iter().fold(T::zero(), |s, v| s + v.clone());
+                row.mapv_inplace(|v| v.divide(&total).unwrap_or(v));
+                continue;
+            }
             let others = row.iter().take(last).fold(T::zero(), |s, v| s + v.clone());
             row[last] = T::one() - others;
         }

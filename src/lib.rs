@@ -20,7 +20,9 @@ pub use expr::*;
 pub use parse::parse;
 pub use shape::{show_shape, Dim, Shape};
 mod eval;
-pub use eval::{close, eval, eval_network, gen_network, random_array, random_env, random_env_sized, Draw, Env, Number};
+pub use eval::{
+    close, eval, eval_network, gen_network, random_array, random_env, random_env_sized, Domain, Draw, Env, Number,
+};
 mod network;
 mod render;
 pub use network::{einsum_spec, lower, render_network, tidy, to_bracket, Term};
@@ -37,11 +39,11 @@ mod cancel;
 mod check;
 mod diff;
 mod takeout;
-pub use check::check_derivative;
+pub use check::{check_derivative, check_program, check_with, Check, Verdict, TOLERANCE as CHECK_TOLERANCE};
 pub use diff::differential;
 pub use takeout::{canonical, merge_terms, raise, take_out, terms_to_expr};
 mod backprop;
-pub use backprop::{backprop, backprop_with, evaluate_backprop, seed_name, Equation};
+pub use backprop::{backprop, backprop_with, evaluate_backprop, loss_name, seed_name, Equation};
 pub use diff::local_differential;
 mod batch;
 pub use batch::{backprop_json, batch_line, derivatives_json, derivatives_json_with, error_json, run_batch};

@@ -1,5 +1,7 @@
 //! The `bracket` command line: parses arguments and dispatches to the library.
-//! Exit codes: 0 success, 2 bad input or usage (with line and column), 1 internal error.
+//! Exit codes: 0 success (with `--check`: verified), 1 a check failed or could not be
+//! made (the answer is still printed), 2 bad input or usage (with line and column), and
+//! 1 for an internal error.
 
 use bracket::{Error, Format};
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -130,7 +132,8 @@ fn main() -> ExitCode {
         return ExitCode::from(1);
     }
     match receive.recv_timeout(limit) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Ok(Checked::Yes)) => ExitCode::SUCCESS,
+        Ok(Ok(Checked::Failed)) => ExitCode::from(1),
         Ok(Err((e, source))) => {
             eprint!("{}", e.render(&source));
             ExitCode::from(2)
@@ -188,7 +191,29 @@ fn options_of(sizes: &Option<String>) -> Result<bracket::Options, (Error, String
     Ok(options)
 }
 
-fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, String)> {
+/// Whether every check requested passed (or none was requested).
+enum Checked {
+    Yes,
+    Failed,
+}
+
+impl Checked {
+    fn of(all: impl IntoIterator<Item = bool>) -> Checked {
+        if all.into_iter().all(|ok| ok) {
+            Checked::Yes
+        } else {
+            Checked::Failed
+        }
+    }
+}
+
+/// The check, where one could not be made for an error of its own, as not possible: the
+/// answer is printed all the same.
+fn check_or_not_possible(result: Result<bracket::Check, Error>) -> bracket::Check {
+    result.unwrap_or_else(|e| bracket::Check::not_possible(e.message))
+}
+
+fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, String)> {
     let command_kind = if matches!(command, Command::Jacobian(_)) { Kind::Jacobian } else { Kind::Other };
     match command {
         Command::Simplify { expr, format } => {
@@ -203,7 +228,7 @@ fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, Strin
                 other => answer.render(format_of(other)),
             };
             say(&text);
-            Ok(())
+            Ok(Checked::Yes)
         }
         Command::Grad(Derive { expr, wrt, format, check }) | Command::Jacobian(Derive { expr, wrt, format, check }) => {
             let expr = text_of(expr)?;
@@ -215,7 +240,8 @@ fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, Strin
                 let v =
                     bracket::derivatives_json_with(&expr, &wrt, jac, check, options).map_err(|e| (e, expr.clone()))?;
                 say(&v.to_string());
-                return Ok(());
+                let verdicts = v["derivatives"].as_array().into_iter().flatten().map(|d| &d["check"]["verdict"]);
+                return Ok(Checked::of(verdicts.map(|c| !check || c == "verified")));
             }
             let result = if jac {
                 bracket::jacobian_with(&expr, &wrt, options)
@@ -223,15 +249,8 @@ fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, Strin
                 bracket::grad_with(&expr, &wrt, options)
             };
             let derivatives = result.map_err(|e| (e, expr.clone()))?;
+            let mut passed = Vec::new();
             for d in &derivatives {
-                let error = if check {
-                    let f = d.function.clone();
-                    let e = bracket::check_derivative(&d.answer.model, &f, &d.wrt, &d.answer.expr, 3)
-                        .map_err(|e| (e, expr.clone()))?;
-                    Some(e)
-                } else {
-                    None
-                };
                 let text = d.answer.render(format_of(format));
                 if derivatives.len() == 1 {
                     say(&text);
@@ -244,11 +263,20 @@ fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, Strin
                     let lead = if matches!(format, OutputFormat::Numpy) { "# " } else { "" };
                     say(&format!("{lead}where {}", needs.join(", ")));
                 }
-                if let Some(e) = error {
-                    say(&format!("check: relative error {e:.1e} (central differences at 3 random points)"));
+                if check {
+                    // After the answer: a check that fails or cannot be made never hides it.
+                    let c = check_or_not_possible(bracket::check_derivative(
+                        &d.answer.model,
+                        &d.function,
+                        &d.wrt,
+                        &d.answer.expr,
+                        3,
+                    ));
+                    say(&c.line("central differences"));
+                    passed.push(c.passed());
                 }
             }
-            Ok(())
+            Ok(Checked::of(passed))
         }
         Command::D { expr, format, raw } => {
             let expr = text_of(expr)?;
@@ -259,7 +287,7 @@ fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, Strin
                 other => answer.render(format_of(other)),
             };
             say(&text);
-            Ok(())
+            Ok(Checked::Yes)
         }
         Command::Derive { expr, wrt, format } => {
             let expr = text_of(expr)?;
@@ -281,21 +309,21 @@ fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, Strin
                 other => derivations.iter().map(|d| d.render(format_of(other))).collect::<Vec<_>>().join("\n\n"),
             };
             say(&text);
-            Ok(())
+            Ok(Checked::Yes)
         }
         Command::Batch => {
             let stdin = std::io::stdin();
             let stdout = std::io::stdout();
             // A closed pipe ends the batch quietly.
             let _ = bracket::run_batch(stdin.lock(), std::io::BufWriter::new(stdout.lock()));
-            Ok(())
+            Ok(Checked::Yes)
         }
         Command::Examples { inputs, out } => {
             let pages = bracket::regenerate_examples(&inputs, &out).map_err(|e| (e, String::new()))?;
             for p in pages {
                 say(&format!("wrote {}", p.display()));
             }
-            Ok(())
+            Ok(Checked::Yes)
         }
         Command::Eval { expr, at, seed } => {
             let expr = text_of(expr)?;
@@ -312,7 +340,7 @@ fn run(command: Command, options: &bracket::Options) -> Result<(), (Error, Strin
             if !v.random.is_empty() {
                 eprintln!("random values (seed {seed}) for: {}", v.random.join(", "));
             }
-            Ok(())
+            Ok(Checked::Yes)
         }
     }
 }
@@ -334,16 +362,18 @@ fn say(text: &str) {
 }
 
 /// The backpropagation equations of a program, optionally checked: each parameter's
-/// gradient from the equations against the direct gradient, and that against finite
-/// differences.
-fn backprop(expr: &str, format: OutputFormat, check: bool) -> Result<(), (Error, String)> {
+/// gradient, as the equations give it, against finite differences of the whole program.
+fn backprop(expr: &str, format: OutputFormat, check: bool) -> Result<Checked, (Error, String)> {
     let fail = |e: Error| (e, expr.to_string());
     // The equations only: their derivations need no e-graph explanation.
     let equations = bracket::backprop_with(expr, bracket::Explain::Result).map_err(fail)?;
-    let loss =
-        bracket::read(expr).ok().and_then(|m| m.queries.first().map(|q| bracket::render(&q.expr, Format::Unicode)));
-    let loss = loss.unwrap_or_else(|| "J".into());
-    let errors = if check { Some(check_backprop(expr, &equations, &loss).map_err(fail)?) } else { None };
+    let loss = bracket::read(expr).map(|m| bracket::loss_name(&m)).unwrap_or_else(|_| "J".into());
+    let checks = check.then(|| {
+        bracket::check_program(expr, &equations, 3).unwrap_or_else(|e| {
+            let c = bracket::Check::not_possible(e.message);
+            equations.iter().filter(|eq| eq.parameter).map(|eq| (eq.target.clone(), c.clone())).collect()
+        })
+    });
     match format {
         OutputFormat::Json => {
             let list: Vec<serde_json::Value> = equations
@@ -352,8 +382,8 @@ fn backprop(expr: &str, format: OutputFormat, check: bool) -> Result<(), (Error,
                     let mut v = eq.answer.json();
                     v["target"] = serde_json::Value::String(eq.target.clone());
                     v["parameter"] = serde_json::Value::Bool(eq.parameter);
-                    if let Some(e) = errors.as_ref().and_then(|m| m.get(&eq.target)) {
-                        v["check"] = serde_json::json!({"relative_error": e});
+                    if let Some(c) = checks.as_ref().and_then(|m| m.get(&eq.target)) {
+                        v["check"] = c.json();
                     }
                     v
                 })
@@ -364,37 +394,12 @@ fn backprop(expr: &str, format: OutputFormat, check: bool) -> Result<(), (Error,
             for eq in &equations {
                 say(&format!("∇_{{{}}}{loss} = {}", eq.target, eq.answer.render(format_of(other))));
             }
-            if let Some(errors) = errors {
-                let worst = errors.values().fold(0.0f64, |m, e| m.max(*e));
-                say(&format!(
-                    "check: relative error {worst:.1e} (parameters against finite differences at 3 random points)"
-                ));
+            if let Some(checks) = &checks {
+                if let Some(all) = checks.values().cloned().reduce(bracket::Check::worst) {
+                    say(&all.line("parameters against finite differences of the program"));
+                }
             }
         }
     }
-    Ok(())
-}
-
-fn check_backprop(
-    expr: &str,
-    equations: &[bracket::Equation],
-    loss: &str,
-) -> Result<indexmap::IndexMap<String, f64>, Error> {
-    let mut errors = indexmap::IndexMap::new();
-    let direct = bracket::answer_queries(expr)?;
-    for d in &direct {
-        let fd = bracket::check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)?;
-        let mut worst = fd;
-        for seed in 1..=3 {
-            let env = bracket::random_env::<f64>(&d.answer.model, bracket::Draw { seed, ..Default::default() })?;
-            let values = bracket::evaluate_backprop(equations, loss, &env)?;
-            let mine = values.get(&d.wrt).cloned().unwrap_or_else(|| ndarray::ArrayD::zeros(ndarray::IxDyn(&[])));
-            let want = bracket::eval(&d.answer.expr, &env)?;
-            let diff = (&mine - &want).iter().map(|x| x * x).sum::<f64>().sqrt();
-            let size = want.iter().map(|x| x * x).sum::<f64>().sqrt().max(1e-12);
-            worst = worst.max(diff / size);
-        }
-        errors.insert(d.wrt.clone(), worst);
-    }
-    Ok(errors)
+    Ok(Checked::of(checks.iter().flat_map(|m| m.values().map(|c| c.passed()))))
 }

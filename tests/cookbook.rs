@@ -851,7 +851,8 @@ fn run(c: &Case) -> Result<(), String> {
     let unicode = answer.render(Format::Unicode);
     let f = answer.model.main_expr().ok_or_else(|| format!("no function in the model (result {unicode})"))?;
     let error = check_derivative(&answer.model, f, &d.wrt, &answer.expr, POINTS)
-        .map_err(|e| format!("result {unicode}: the finite-difference check failed: {}", e.render(&text)))?;
+        .map_err(|e| format!("result {unicode}: the finite-difference check failed: {}", e.render(&text)))?
+        .error();
     if !(error < TOLERANCE) {
         return Err(format!("result {unicode}: relative error {error:e} against finite differences"));
     }
@@ -907,7 +908,7 @@ fn run(c: &Case) -> Result<(), String> {
 /// rationals when possible, else f64 (as `common::try_values`).
 fn values_of(model: &Model, exprs: &[&Expr; 2], seed: u64) -> Result<Values, String> {
     fn both<T: Number>(model: &Model, exprs: &[&Expr; 2], seed: u64) -> Result<Vec<ArrayD<T>>, bracket::Error> {
-        let env = random_env::<T>(model, Draw { seed, min_size: 2, max_size: 4 })?;
+        let env = random_env::<T>(model, Draw { seed, min_size: 2, max_size: 4, ..Draw::default() })?;
         exprs.iter().map(|e| eval(e, &env)).collect()
     }
     match both::<BigRational>(model, exprs, seed) {
@@ -995,7 +996,7 @@ fn harness_catches_wrong_answers() {
     let e = run(&wrong_known).expect_err("a wrong known form must fail");
     assert!(e.contains("differs from the known form"), "{e}");
     let model = read("A, X: matrix(n, n); tr(A X); A").unwrap();
-    let error = check_derivative(&model, &model.exprs[0], "X", &model.exprs[1], POINTS).unwrap();
+    let error = check_derivative(&model, &model.exprs[0], "X", &model.exprs[1], POINTS).unwrap().error();
     assert!(error > 1e-2, "the gradient A of tr(AX) (it is Aᵀ) passed with error {error:e}");
 }
 

@@ -43,7 +43,7 @@ fn example_derivations() -> Vec<(String, Derivation)> {
 /// Each step's value at one random point (dims of 2 when 3 would be too large).
 fn step_values(d: &Derivation, seed: u64) -> Vec<ndarray::ArrayD<f64>> {
     let attempt = |max_size| -> bracket::Result<Vec<_>> {
-        let env = random_env::<f64>(&d.model, Draw { seed, min_size: 2, max_size })?;
+        let env = random_env::<f64>(&d.model, Draw { seed, min_size: 2, max_size, ..Draw::default() })?;
         d.steps.iter().map(|s| eval(&s.expr, &env)).collect()
     };
     attempt(3).or_else(|_| attempt(2)).unwrap_or_else(|e| panic!("{e}\n{}", d.render(Format::Unicode)))

@@ -16,7 +16,7 @@ fn derive(decls: &str, f: &str, x: &str, expected: &str) -> String {
     let d = d.unwrap_or_else(|e| panic!("{}", e.render(&text))).remove(0);
     let model = &d.answer.model;
     let fx = model.main_expr().unwrap();
-    let err = check_derivative(model, fx, x, &d.answer.expr, 3).unwrap();
+    let err = check_derivative(model, fx, x, &d.answer.expr, 3).unwrap().error();
     let shown = d.answer.render(Format::Unicode);
     assert!(err < 1e-6, "∇_{x} {f} = {shown}: finite differences disagree (relative error {err:e})");
     // The tutorial's form, read in the same model (the same names and sizes), against the
@@ -55,7 +55,7 @@ fn section_4_4b_inverse() {
     assert!(same_value(&src, &[1, 2, 3]), "{}", render(&d.expr, Format::Unicode));
     let j = jacobian("X^-1", &["X"]).unwrap().remove(0);
     let f = j.answer.model.main_expr().unwrap();
-    assert!(check_derivative(&j.answer.model, f, "X", &j.answer.expr, 3).unwrap() < 1e-6);
+    assert!(check_derivative(&j.answer.model, f, "X", &j.answer.expr, 3).unwrap().error() < 1e-6);
 }
 
 #[test]
@@ -158,7 +158,7 @@ fn a_program_with_a_grad_query() {
     let ds = bracket::answer_queries(program).unwrap();
     assert_eq!(ds.iter().map(|d| d.wrt.as_str()).collect::<Vec<_>>(), ["W", "b"]);
     for d in &ds {
-        let err = check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3).unwrap();
+        let err = check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3).unwrap().error();
         assert!(err < 1e-6, "∇_{} = {}: {err:e}", d.wrt, d.answer.render(Format::Unicode));
     }
     let out =

@@ -98,7 +98,7 @@ proptest! {
         for d in ds {
             let fx = d.answer.model.main_expr().unwrap();
             let err = match check_derivative(&d.answer.model, fx, &d.wrt, &d.answer.expr, 2) {
-                Ok(e) => e,
+                Ok(c) => c.error(),
                 // d|X| = |X|X⁻ᵀ·dX needs X invertible; a random rank-one X is not.
                 Err(e) if e.code == bracket::ErrorCode::Eval => f64::NAN,
                 Err(e) => return Err(TestCaseError::fail(e.to_string())),

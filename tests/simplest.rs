@@ -68,7 +68,7 @@ fn final_forms_of_the_worked_examples() {
         // Random values do not satisfy a declared fact, so such a result is checked
         // against the one without the fact on values that do (below), not here.
         let error = if d.answer.model.facts.is_empty() {
-            check_derivative(&d.answer.model, &f, &d.wrt, &d.answer.expr, 3).expect("checks")
+            check_derivative(&d.answer.model, &f, &d.wrt, &d.answer.expr, 3).expect("checks").error()
         } else {
             0.0
         };

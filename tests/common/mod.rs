@@ -24,7 +24,7 @@ pub fn values_sized(model: &Model, seed: u64, max_size: usize) -> Values {
 
 /// Values, or the evaluation error (singular matrix, division by zero, …).
 pub fn try_values(model: &Model, seed: u64, max_size: usize) -> Result<Values, bracket::Error> {
-    let draw = Draw { seed, min_size: 2, max_size };
+    let draw = Draw { seed, min_size: 2, max_size, ..Draw::default() };
     let exact = random_env::<BigRational>(model, draw)
         .and_then(|env| model.exprs.iter().map(|e| eval(e, &env)).collect::<Result<Vec<_>, _>>());
     match exact {

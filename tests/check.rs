@@ -1,0 +1,110 @@
+//! `--check` gives a verdict and exits by it: 0 verified, 1 failed or not possible, 2
+//! bad input. Its random points lie in the function's domain (positive definite,
+//! positive entries), so functions defined only there are checked, never skipped.
+
+use bracket::{check_derivative, grad, read, Verdict};
+
+mod common;
+
+const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs the binary: exit code and standard output.
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let (out, _) = common::run_with_stdin(args, "", KILL_AFTER);
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).to_string())
+}
+
+/// The relative error printed on the `check:` line.
+fn printed_error(stdout: &str) -> f64 {
+    let line = stdout.lines().find(|l| l.starts_with("check: relative error ")).unwrap_or_else(|| panic!("{stdout}"));
+    line["check: relative error ".len()..].split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn functions_defined_on_part_of_the_space_are_checked() {
+    let cases = [
+        ("N: scalar; S: symmetric; N/2 ln det(S) + 1/2 tr(S^-1 (X - 1 m^T)^T (X - 1 m^T))", "S"),
+        ("A: symmetric; ln det(X^T A X)", "X"),
+        ("-1^T ln(b - A x)", "x"),
+        ("-p^T ln(p)", "p"),
+        ("sum(ln(diag(X)))", "X"),
+        ("p^T (ln(p) - ln(softmax(z)))", "z"),
+        ("ln det(X)", "X"),
+        ("nu: scalar; S: symmetric; -(nu + 3)/2 ln(1 + (x - m)^T S^-1 (x - m) / nu) - 1/2 ln det(S)", "S"),
+    ];
+    for (f, x) in cases {
+        let (code, stdout) = run(&["grad", f, "--wrt", x, "--check"]);
+        assert_eq!(code, Some(0), "{f}: {stdout}");
+        let e = printed_error(&stdout);
+        assert!(e.is_finite() && e < 1e-6, "{f}: {stdout}");
+    }
+}
+
+#[test]
+fn a_wrong_gradient_fails_the_check() {
+    // The right gradient, then the same perturbed on purpose.
+    let text = "A: matrix(n, n); x: vector(n); x^T A x";
+    let d = &grad(text, &["x".to_string()]).unwrap()[0];
+    let ok = check_derivative(&d.answer.model, &d.function, "x", &d.answer.expr, 3).unwrap();
+    assert_eq!(ok.verdict, Verdict::Verified, "{ok:?}");
+    let model = read(&format!("{text}; (A + A^T) x + 0.001 x")).unwrap();
+    let wrong = &model.exprs[1];
+    let bad = check_derivative(&model, &model.exprs[0], "x", wrong, 3).unwrap();
+    assert_eq!(bad.verdict, Verdict::Failed, "{bad:?}");
+    assert!(bad.error() > 1e-6 && bad.error().is_finite());
+    assert!(bad.line("central differences").starts_with("check: FAILED: relative error"));
+    // A gradient that is off by a transpose.
+    let model = read("A: matrix(n, n); X: matrix(n, n); tr(A X); A").unwrap();
+    let bad = check_derivative(&model, &model.exprs[0], "X", &model.exprs[1], 3).unwrap();
+    assert_eq!(bad.verdict, Verdict::Failed, "{bad:?}");
+}
+
+#[test]
+fn no_usable_point_is_said_plainly_and_exits_1() {
+    // ln of a negative number is nowhere defined: the answer is printed, then the verdict.
+    let (code, stdout) = run(&["grad", "ln(-(x^T x))", "--wrt", "x", "--check"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].contains('x'), "{stdout}");
+    assert!(lines.last().unwrap().starts_with("check: not possible: "), "{stdout}");
+    assert!(!stdout.contains("NaN"), "{stdout}");
+}
+
+#[test]
+fn batch_and_json_carry_the_verdict() {
+    let (code, stdout) = run(&["grad", "-p^T ln(p)", "--wrt", "p", "--check", "--format", "json"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let c = &v["derivatives"][0]["check"];
+    assert_eq!(c["verdict"], "verified", "{c}");
+    assert_eq!(c["points"], 3, "{c}");
+    assert!(c["relative_error"].as_f64().unwrap() < 1e-6, "{c}");
+    let (code, stdout) = run(&["grad", "ln(-(x^T x))", "--wrt", "x", "--check", "--format", "json"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["derivatives"][0]["check"]["verdict"], "not possible");
+    assert!(v["derivatives"][0]["check"]["relative_error"].is_null());
+    // batch: a program's check, per parameter.
+    let query = r#"{"command": "grad", "expr": "h = W x; J = a^T W h; grad J wrt W", "check": true}"#;
+    let (out, _) = common::run_with_stdin(&["batch"], query, KILL_AFTER);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    let w = v["equations"].as_array().unwrap().iter().find(|e| e["target"] == "W").unwrap();
+    assert_eq!(w["check"]["verdict"], "verified", "{w}");
+}
+
+#[test]
+fn programs_check_against_finite_differences_of_the_program() {
+    let (code, stdout) = run(&["grad", "h = W x; J = a^T W h; grad J wrt W", "--check"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(printed_error(&stdout) < 1e-6, "{stdout}");
+    // The check of a program whose loss is nowhere defined cannot be made: exit 1.
+    let (code, stdout) = run(&["grad", "h = W x; J = ln(-(h^T h)); grad J wrt W", "--check"]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.lines().last().unwrap().starts_with("check: not possible"), "{stdout}");
+}
+
+#[test]
+fn bad_input_with_check_is_still_exit_2() {
+    let (code, _) = run(&["grad", "A: matrix(n, m); tr(A)", "--wrt", "A", "--check"]);
+    assert_eq!(code, Some(2));
+}
