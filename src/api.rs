@@ -67,7 +67,12 @@ pub fn simplify_with(text: &str, options: &crate::egraph::Options) -> Result<Ans
 
 /// Reads and types the expression of `text`, unchanged.
 pub fn read_answer(text: &str) -> Result<Answer> {
-    let model = read(text)?;
+    read_answer_with(text, &[])
+}
+
+/// As [`read_answer`], with `words` (the variables asked for) read as one name each.
+pub fn read_answer_with(text: &str, words: &[String]) -> Result<Answer> {
+    let model = crate::elaborate::read_with(text, words)?;
     let expr = model.main_expr().cloned().ok_or_else(|| {
         if text.trim().is_empty() {
             Error::new(ErrorCode::Syntax, "the input is empty", crate::Span::new(0, 0))
@@ -89,6 +94,13 @@ pub fn read_answer(text: &str) -> Result<Answer> {
         }
     })?;
     Ok(Answer { model, expr, saturation: None })
+}
+
+/// How `text` is read where that may not be what was meant (a word read as a product of
+/// one-letter names, a transposed Greek scalar): the notes the CLI prints on stderr.
+pub fn notes(text: &str, words: &[String]) -> Vec<String> {
+    // Where the input does not read, the error's hint carries the notes.
+    crate::elaborate::read_with(text, words).map(|model| model.notes).unwrap_or_default()
 }
 
 /// A value computed by [`evaluate`]: exact when it could be, with the inputs used.
@@ -316,7 +328,8 @@ pub fn grad<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
 
 /// [`grad`] with e-graph limits and, optionally, sizes for a FLOP cost.
 pub fn grad_with<S: AsRef<str>>(text: &str, wrt: &[S], options: &crate::egraph::Options) -> Result<Vec<Derivative>> {
-    let f = read_answer(text)?;
+    let words: Vec<String> = wrt.iter().map(|w| w.as_ref().to_string()).collect();
+    let f = read_answer_with(text, &words)?;
     if !f.expr.is_scalar() {
         let shown = show_shape(&f.expr.shape);
         return Err(Error::new(
@@ -340,7 +353,8 @@ pub fn jacobian_with<S: AsRef<str>>(
     wrt: &[S],
     options: &crate::egraph::Options,
 ) -> Result<Vec<Derivative>> {
-    let f = read_answer(text)?;
+    let words: Vec<String> = wrt.iter().map(|w| w.as_ref().to_string()).collect();
+    let f = read_answer_with(text, &words)?;
     derivatives_with(&f, text, wrt, options)
 }
 

@@ -13,6 +13,8 @@ pub struct Input {
     pub statements: Vec<Statement>,
     /// The text they were read from (spans index into it).
     pub source: String,
+    /// How words of several letters were read (`Wq` as the product W q).
+    pub notes: Vec<String>,
 }
 
 /// One statement.
@@ -125,18 +127,30 @@ pub enum Builtin {
     Dot,
     /// `kron(a, b)`.
     Kron,
+    /// `inv(X)`: `X⁻¹`.
+    Inv,
+    /// `logdet(X)`: `ln det(X)`.
+    LogDet,
+    /// `eye(n)`: the n×n identity.
+    Eye,
+    /// `logsumexp(x)`: `ln(sum(exp(x)))`.
+    LogSumExp,
+    /// `norm(x)`, `norm2(x)`: `‖x‖`.
+    Norm,
+    /// `ones(n)`, `1_n`: the ones vector of size n.
+    Ones,
 }
 
 impl Builtin {
     /// Reads a function keyword.
     pub fn from_name(name: &str) -> Option<Builtin> {
         Some(match name {
-            "tr" => Builtin::Trace,
+            "tr" | "trace" | "Tr" => Builtin::Trace,
             "det" => Builtin::Det,
             "ln" | "log" => Builtin::Ln,
             "exp" => Builtin::Exp,
             "tanh" => Builtin::Tanh,
-            "sigmoid" => Builtin::Sigmoid,
+            "sigmoid" | "sigma" | "σ" => Builtin::Sigmoid,
             "sqrt" => Builtin::Sqrt,
             "sin" => Builtin::Sin,
             "cos" => Builtin::Cos,
@@ -147,6 +161,12 @@ impl Builtin {
             "sum" => Builtin::Sum,
             "dot" => Builtin::Dot,
             "kron" => Builtin::Kron,
+            "inv" => Builtin::Inv,
+            "logdet" => Builtin::LogDet,
+            "eye" => Builtin::Eye,
+            "logsumexp" => Builtin::LogSumExp,
+            "norm" | "norm2" => Builtin::Norm,
+            "ones" => Builtin::Ones,
             _ => return None,
         })
     }
@@ -220,8 +240,8 @@ pub enum NodeKind {
     Square(Box<Node>),
     /// `{ … }` with optional bar, tag and portion subscript.
     Embed { inner: Box<Node>, bar: bool, tag: Option<u32>, sub: Option<String> },
-    /// `||x||`.
-    Norm(Box<Node>),
+    /// `||x||`; the subscript of `||x||_2`, `||X||_F` (`2`, `F`), if any.
+    Norm(Box<Node>, Option<String>),
     /// `|X|`.
     DetBars(Box<Node>),
     /// `einsum("…", args)`.
@@ -242,6 +262,9 @@ pub enum NodeKind {
     Sum(Vec<(bool, Node)>),
     /// Operands side by side.
     Juxt(Vec<Node>),
+    /// A word read as one name per letter, while the parser folds it (`src/words.rs`);
+    /// it becomes a [`NodeKind::Juxt`] before the parser returns.
+    Word(Vec<Node>),
     /// A binary operator.
     Binary { op: BinOp, op_span: Span, lhs: Box<Node>, rhs: Box<Node> },
     /// A postfix operator.
@@ -264,7 +287,7 @@ impl Node {
             }
             NodeKind::Paren(n)
             | NodeKind::Square(n)
-            | NodeKind::Norm(n)
+            | NodeKind::Norm(n, _)
             | NodeKind::DetBars(n)
             | NodeKind::Diff(n)
             | NodeKind::Neg(n)
@@ -274,7 +297,7 @@ impl Node {
             NodeKind::Postfix { arg, .. } => Box::new(std::iter::once(arg.as_ref())),
             NodeKind::Einsum { args, .. } | NodeKind::Call { args, .. } => Box::new(args.iter()),
             NodeKind::Sum(terms) => Box::new(terms.iter().map(|(_, n)| n)),
-            NodeKind::Juxt(items) => Box::new(items.iter()),
+            NodeKind::Juxt(items) | NodeKind::Word(items) => Box::new(items.iter()),
             NodeKind::Binary { lhs, rhs, .. } => Box::new([lhs.as_ref(), rhs.as_ref()].into_iter()),
         }
     }

@@ -257,6 +257,7 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
             queries: Vec::new(),
             exprs: Vec::new(),
             source: String::new(),
+            notes: Vec::new(),
         })
     };
     let mut seeded = model.clone();

@@ -39,7 +39,9 @@ pub fn derivatives_json_with(
         }
         list.push(v);
     }
-    Ok(json!({"input": text, "derivatives": list}))
+    let mut v = json!({"input": text, "derivatives": list});
+    add_notes(&mut v, text, wrt);
+    Ok(v)
 }
 
 /// The JSON of backpropagation equations (the `--format json` of `grad PROGRAM`), with
@@ -64,7 +66,18 @@ pub fn backprop_json(text: &str, check: bool) -> Result<Value> {
             v
         })
         .collect();
-    Ok(json!({"input": text, "equations": list}))
+    let mut v = json!({"input": text, "equations": list});
+    add_notes(&mut v, text, &[]);
+    Ok(v)
+}
+
+/// Adds `"notes"`: how the input was read where that may not be what was meant (see
+/// [`crate::api::notes`]), when there are any.
+pub fn add_notes(v: &mut Value, text: &str, wrt: &[String]) {
+    let notes = crate::api::notes(text, wrt);
+    if !notes.is_empty() && v.get("notes").is_none() {
+        v["notes"] = json!(notes);
+    }
 }
 
 /// An error as JSON: code, message, 1-based line and column (when about the input), hint.
@@ -97,6 +110,14 @@ pub fn batch_line(line: &str) -> Value {
     let elapsed = start.elapsed().as_micros() as u64;
     match result {
         Ok(mut v) => {
+            if v.is_object() {
+                let wrt: Vec<String> = match query.get("wrt") {
+                    Some(Value::String(w)) => vec![w.clone()],
+                    Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+                    _ => vec![],
+                };
+                add_notes(&mut v, &expr, &wrt);
+            }
             v["elapsed_us"] = json!(elapsed);
             v
         }

@@ -43,7 +43,7 @@ struct Atoms {
 
 impl Atoms {
     fn index(&mut self, e: &Expr) -> Option<usize> {
-        let key = Printer { style: Format::Ascii }.top(e);
+        let key = Printer::new(Format::Ascii).top(e);
         if let Some(k) = self.keys.iter().position(|x| *x == key) {
             return Some(k);
         }

@@ -35,6 +35,9 @@ pub struct Model {
     pub exprs: Vec<Expr>,
     /// The source text.
     pub source: String,
+    /// How the input was read where that may not be what was meant (`Wq` as the
+    /// product W q); the CLI prints them on stderr, JSON as `notes`.
+    pub notes: Vec<String>,
 }
 
 /// What is known about a name.
@@ -73,7 +76,13 @@ impl Model {
 /// assert!(model.main_expr().unwrap().is_scalar());
 /// ```
 pub fn read(source: &str) -> Result<Model> {
-    let input = crate::parse::parse(source)?;
+    read_with(source, &[])
+}
+
+/// As [`read`], with `words` read as one name each even where undeclared (the `--wrt`
+/// names of a query: `--wrt Wq` makes `Wq` a name).
+pub fn read_with(source: &str, words: &[String]) -> Result<Model> {
+    let input = crate::parse::parse_with(source, words)?;
     elaborate(&input)
 }
 
@@ -81,8 +90,12 @@ pub fn read(source: &str) -> Result<Model> {
 pub fn elaborate(input: &Input) -> Result<Model> {
     stacker::grow(64 << 20, || {
         let mut e = Elab::new(input);
-        e.run(input)?;
-        Ok(e.finish())
+        if let Err(error) = e.run(input) {
+            return Err(e.explained(error, &input.notes));
+        }
+        let mut notes = input.notes.clone();
+        notes.append(&mut e.notes);
+        Ok(e.finish(notes))
     })
 }
 
@@ -108,6 +121,7 @@ struct Elab {
     queries: Vec<Query>,
     exprs: Vec<Expr>,
     like_depth: usize,
+    notes: Vec<String>,
 }
 
 fn err(code: ErrorCode, message: impl Into<String>, span: Span) -> Error {
@@ -116,6 +130,29 @@ fn err(code: ErrorCode, message: impl Into<String>, span: Span) -> Error {
 
 fn boxed(e: Expr) -> Box<Expr> {
     Box::new(e)
+}
+
+/// The vector `y` of `yᵀ1`, `1ᵀy` or `sum(y)`.
+fn sum_of_vector(e: &Expr) -> Option<Expr> {
+    let vector = |v: &Expr| v.order() == 1 && matches!(v.kind, Kind::Var(_));
+    match &e.kind {
+        Kind::Sum(y) if vector(y) => Some((**y).clone()),
+        Kind::Product(a, b) => match (&a.kind, &b.kind) {
+            (Kind::Transpose(y), Kind::Ones) if vector(y) => Some((**y).clone()),
+            (Kind::Transpose(o), _) if o.kind == Kind::Ones && vector(b) => Some((**b).clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Is this node the literal `0` (which, added to a tensor, is the zero tensor)?
+fn is_literal_zero(n: &Node) -> bool {
+    match &n.kind {
+        NodeKind::Number { value, barred: false, .. } => value.is_zero(),
+        NodeKind::Paren(inner) => is_literal_zero(inner),
+        _ => false,
+    }
 }
 
 /// Is this node the literal `1` (which may stand for a ones tensor)?
@@ -143,6 +180,7 @@ impl Elab {
             queries: Vec::new(),
             exprs: Vec::new(),
             like_depth: 0,
+            notes: Vec::new(),
         };
         for s in &input.statements {
             match s {
@@ -262,6 +300,23 @@ impl Elab {
         let (l, r) = (self.expr(lhs)?, self.expr(rhs)?);
         let r = self.broadcast_one(rhs, r, &l.shape);
         self.u.unify_shapes(&l.shape, &r.shape, span)?;
+        // `1ᵀy = 1` and `sum(y) = 1` say what `yᵀ1 = 1` says: all three are facts.
+        if let (Some(y), Kind::Const(c)) = (sum_of_vector(&l), &r.kind) {
+            let shape = y.shape.clone();
+            let ones = Expr::new(Kind::Ones, shape.clone());
+            let row = |v: Expr| Expr::new(Kind::Transpose(boxed(v)), vec![Dim::Iota, shape[0].clone()]);
+            let forms = [
+                Expr::new(Kind::Product(boxed(row(y.clone())), boxed(ones.clone())), vec![]),
+                Expr::new(Kind::Product(boxed(row(ones)), boxed(y.clone())), vec![]),
+                Expr::new(Kind::Sum(boxed(y.clone())), vec![]),
+            ];
+            for form in forms {
+                if !self.facts.iter().any(|(a, _)| *a == form) {
+                    self.facts.push((form, Expr::new(Kind::Const(c.clone()), vec![])));
+                }
+            }
+            return Ok(());
+        }
         self.facts.push((l, r));
         Ok(())
     }
@@ -356,7 +411,7 @@ impl Elab {
         Ok(())
     }
 
-    fn finish(mut self) -> Model {
+    fn finish(mut self, notes: Vec<String>) -> Model {
         let mut fin = Finisher { numbering: IndexMap::new() };
         let mut names = IndexMap::new();
         // Declared names first, in declaration order, then the rest in order of use.
@@ -373,7 +428,49 @@ impl Elab {
         let queries =
             self.queries.iter().map(|q| Query { expr: fix(&q.expr, &mut self.u), wrt: q.wrt.clone() }).collect();
         let exprs = self.exprs.iter().map(|e| fix(e, &mut self.u)).collect();
-        Model { names, functions: self.functions, definitions, facts, queries, exprs, source: self.source }
+        Model { names, functions: self.functions, definitions, facts, queries, exprs, source: self.source, notes }
+    }
+
+    /// An error, with what may explain it: a word read as a product, or a Greek letter
+    /// read as a scalar.
+    fn explained(&self, mut e: Error, notes: &[String]) -> Error {
+        if !matches!(e.code, ErrorCode::Shape | ErrorCode::Unknown | ErrorCode::Bracket) {
+            return e;
+        }
+        let mut more: Vec<String> = Vec::new();
+        let unknown_function = e.message.starts_with("unknown function");
+        if !notes.is_empty() && !unknown_function {
+            more.push(format!(
+                "{}, one name a letter: declare a word to keep it whole (`Wq: matrix`)",
+                notes.join("; ")
+            ));
+        }
+        let greek: Vec<&String> = self
+            .vars
+            .iter()
+            .filter(|(n, i)| {
+                !i.declared && !i.defined && i.shape.is_empty() && n.chars().next().is_some_and(|c| !c.is_ascii())
+            })
+            .map(|(n, _)| n)
+            .collect();
+        if !greek.is_empty() {
+            let names: Vec<String> = greek.iter().map(|n| format!("`{n}`")).collect();
+            let word = crate::parse::GREEK.iter().find(|(_, l)| greek[0].starts_with(l)).map_or("beta", |(w, _)| w);
+            more.push(format!(
+                "{} {} a scalar, as Greek letters are unless declared (`{word}: vector`, or `matrix`)",
+                names.join(", "),
+                if names.len() == 1 { "is" } else { "are" }
+            ));
+        }
+        if more.is_empty() {
+            return e;
+        }
+        let hint = match e.hint.take() {
+            Some(h) => format!("{h}; {}", more.join("; ")),
+            None => more.join("; "),
+        };
+        e.hint = Some(hint);
+        e
     }
 
     // ------------------------------------------------------------------ names
@@ -424,9 +521,9 @@ impl Elab {
     fn default_shape(&mut self, name: &str) -> Shape {
         let first = name.chars().next().unwrap_or('x');
         let greek = !first.is_ascii() || is_greek_word(name);
-        if greek || self.denominators.contains(name) {
+        if self.denominators.contains(name) || (greek && !first.is_uppercase()) {
             vec![]
-        } else if first.is_ascii_lowercase() {
+        } else if first.is_lowercase() {
             vec![self.u.fresh()]
         } else {
             vec![self.u.fresh(), self.u.fresh()]
@@ -470,8 +567,24 @@ impl Elab {
                 return self.bracket(std::slice::from_ref(n), span)
             }
             NodeKind::Paren(inner) => self.expr(inner)?,
-            NodeKind::Norm(inner) => {
+            NodeKind::Norm(inner, sub) => {
                 let a = self.expr(inner)?;
+                match sub.as_deref() {
+                    None | Some("F" | "fro") => {}
+                    Some("2") if a.order() <= 1 => {}
+                    Some("2") => {
+                        return Err(err(
+                            ErrorCode::Unsupported,
+                            "the spectral norm ‖X‖₂ of a matrix is not supported",
+                            span,
+                        )
+                        .hint("‖X‖ and ‖X‖_F are the Frobenius norm, which is supported"))
+                    }
+                    Some(other) => {
+                        return Err(err(ErrorCode::Unsupported, format!("the norm ‖·‖_{other} is not supported"), span)
+                            .hint("‖x‖ (or ‖x‖_2) is the 2-norm, and ‖X‖ (or ‖X‖_F) the Frobenius norm"))
+                    }
+                }
                 Expr::new(Kind::Norm(boxed(a)), vec![])
             }
             NodeKind::DetBars(inner) => {
@@ -505,7 +618,7 @@ impl Elab {
                 scale(-BigRational::one(), a)
             }
             NodeKind::Sum(terms) => self.sum(terms)?,
-            NodeKind::Juxt(items) => self.juxt(items, span)?,
+            NodeKind::Juxt(items) | NodeKind::Word(items) => self.juxt(items, span)?,
             NodeKind::Binary { op, op_span, lhs, rhs } => self.binary(op, *op_span, lhs, rhs)?,
             NodeKind::Postfix { op, op_span, arg } => self.postfix(op, *op_span, arg)?,
         };
@@ -528,6 +641,18 @@ impl Elab {
         if full == "I" && !self.decls.contains_key("I") {
             let d = self.u.fresh();
             return Ok(Expr::new(Kind::Identity, vec![d.clone(), d]));
+        }
+        // `I_n`: the identity of size n (a size starts with a letter).
+        if let (Some(sub), "I") = (&name.sub, name.base.as_str()) {
+            let size = sub.starts_with(|c: char| c.is_alphabetic()) && sub.chars().all(char::is_alphanumeric);
+            if size
+                && !self.decls.contains_key("I")
+                && !self.decls.contains_key(&full)
+                && !self.vars.contains_key(&full)
+            {
+                let d = Dim::Sym(sub.clone());
+                return Ok(Expr::new(Kind::Identity, vec![d.clone(), d]));
+            }
         }
         if self.functions.contains(&full) {
             return Err(err(ErrorCode::Shape, format!("`{full}` is a function; apply it to an argument"), span)
@@ -556,6 +681,10 @@ impl Elab {
     fn broadcast_one(&mut self, node: &Node, e: Expr, like: &[Dim]) -> Expr {
         if is_literal_one(node) && e.is_scalar() && !like.is_empty() {
             Expr::new(Kind::Ones, like.to_vec())
+        } else if is_literal_zero(node) && e.is_scalar() && !like.is_empty() {
+            // `0` added to a tensor is the zero tensor (a zero gradient prints as `0`).
+            let ones = Expr::new(Kind::Ones, like.to_vec());
+            Expr::new(Kind::Scale(BigRational::zero(), boxed(ones)), like.to_vec())
         } else {
             e
         }
@@ -569,7 +698,7 @@ impl Elab {
         }
         let like = elaborated
             .iter()
-            .find(|(_, node, e)| !(is_literal_one(node) && e.is_scalar()))
+            .find(|(_, node, e)| !((is_literal_one(node) || is_literal_zero(node)) && e.is_scalar()))
             .map(|(_, _, e)| e.shape.clone())
             .unwrap_or_default();
         let mut out = Vec::with_capacity(elaborated.len());
@@ -597,11 +726,16 @@ impl Elab {
             Ok(e) => Ok(e),
             Err(e) if e.code == ErrorCode::Shape && self.looks_like_call(items).is_some() => {
                 let (name, at) = self.looks_like_call(items).expect("checked");
-                let known = "tr, det, ln, log, exp, tanh, sigmoid, sqrt, sin, cos, abs, relu, softmax, diag, sum, dot, kron, einsum";
+                let known =
+                    "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, relu, \
+                             softmax, logsumexp, diag, sum, dot, kron, inv, norm (norm2), eye, einsum";
                 let hint = if name.chars().count() == 1 {
                     format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
                 } else {
-                    format!("the functions are {known}; letters side by side multiply")
+                    format!(
+                        "the functions are {known}; for a function of your own, declare it: \
+                         `{name}: elementwise; {name}(X)`"
+                    )
                 };
                 Err(err(ErrorCode::Unknown, format!("unknown function `{name}`"), at).hint(hint))
             }
@@ -974,6 +1108,18 @@ impl Elab {
         } else {
             a
         };
+        // `βᵀ` of a Greek letter that is a scalar only by default: say so.
+        if let (PostOp::Transpose, NodeKind::Name(name), Kind::Var(v)) = (op, &arg.kind, &a.kind) {
+            let by_default = self.vars.get(v).is_some_and(|i| !i.declared && !i.defined && i.shape.is_empty());
+            if by_default && !name.base.starts_with(|c: char| c.is_ascii()) {
+                let word =
+                    crate::parse::GREEK.iter().find(|(_, l)| name.base.starts_with(l)).map_or("beta", |(w, _)| w);
+                self.notes.push(format!(
+                    "`{v}` is a scalar, as Greek letters are unless declared, so `{v}ᵀ` is `{v}`; \
+                     declare `{word}: vector` if it is a vector"
+                ));
+            }
+        }
         self.apply_postfix(op, op_span, a, arg.span)
     }
 
@@ -1107,6 +1253,13 @@ impl Elab {
                 span,
             ));
         }
+        if matches!(func, Builtin::Eye | Builtin::Ones) {
+            let d = self.size_arg(func, &args[0], span)?;
+            return Ok(match func {
+                Builtin::Eye => Expr::new(Kind::Identity, vec![d.clone(), d]),
+                _ => Expr::new(Kind::Ones, vec![d]),
+            });
+        }
         let elementwise = builtin_func(func);
         if prime && elementwise.is_none() {
             return Err(err(ErrorCode::Unsupported, format!("`{name}'` is not defined"), span)
@@ -1116,6 +1269,10 @@ impl Elab {
             return Err(err(ErrorCode::Syntax, format!("`{name}` takes no superscript"), span));
         }
         let mut a = self.expr(&args[0])?;
+        // `diag(1)` is the diagonal of a ones vector: the identity.
+        if func == Builtin::Diag && is_literal_one(&args[0]) {
+            a = Expr::new(Kind::Ones, vec![self.u.fresh()]);
+        }
         if let Some(f) = elementwise {
             let shape = a.shape.clone();
             let e = Expr::new(Kind::Func { func: f, derivative: u8::from(prime), arg: boxed(a) }, shape.clone());
@@ -1160,6 +1317,26 @@ impl Elab {
                 _ => Err(err(ErrorCode::Shape, "diag takes a vector or a square matrix", arg_span)),
             },
             Builtin::Sum => Ok(Expr::new(Kind::Sum(boxed(a)), vec![])),
+            Builtin::Inv => {
+                if a.is_scalar() {
+                    return Ok(Expr::new(Kind::Inverse(boxed(a)), vec![]));
+                }
+                self.square(&a, "an inverse", arg_span)?;
+                let shape = a.shape.clone();
+                Ok(Expr::new(Kind::Inverse(boxed(a)), shape))
+            }
+            Builtin::LogDet => {
+                self.square(&a, "a determinant", arg_span)?;
+                let det = Expr::new(Kind::Det(boxed(a)), vec![]);
+                Ok(Expr::new(Kind::Func { func: Func::Ln, derivative: 0, arg: boxed(det) }, vec![]))
+            }
+            Builtin::LogSumExp => {
+                let shape = a.shape.clone();
+                let exp = Expr::new(Kind::Func { func: Func::Exp, derivative: 0, arg: boxed(a) }, shape);
+                let sum = Expr::new(Kind::Sum(boxed(exp)), vec![]);
+                Ok(Expr::new(Kind::Func { func: Func::Ln, derivative: 0, arg: boxed(sum) }, vec![]))
+            }
+            Builtin::Norm => Ok(Expr::new(Kind::Norm(boxed(a)), vec![])),
             Builtin::Dot | Builtin::Kron => {
                 let b = self.expr(&args[1])?;
                 if func == Builtin::Dot {
@@ -1174,6 +1351,34 @@ impl Elab {
             }
             _ => unreachable!("element-wise functions handled above"),
         }
+    }
+
+    /// The size of `eye(n)`, `ones(3)`, `1_n`.
+    fn size_arg(&mut self, func: Builtin, arg: &Node, span: Span) -> Result<Dim> {
+        let size = match &arg.kind {
+            NodeKind::Number { value, barred: false, .. } if value.is_integer() && value.is_positive() => {
+                num_traits::ToPrimitive::to_u64(&value.to_integer()).map(Dim::Int)
+            }
+            NodeKind::Name(name) if !name.diff && !name.bar && name.tag.is_none() && name.portion.is_none() => {
+                Some(Dim::Sym(name.full()))
+            }
+            _ => None,
+        };
+        let name = builtin_name(func);
+        let Some(d) = size else {
+            return Err(err(
+                ErrorCode::Shape,
+                format!("`{name}` takes a size: a positive whole number or a name"),
+                arg.span,
+            )
+            .hint(format!("write `{name}(n)` or `{name}(3)`, or `I` and `1` to let the size be inferred")));
+        };
+        if let Dim::Int(n) = d {
+            if n as usize > limits::MAX_EVAL_ENTRIES {
+                return Err(err(ErrorCode::Limit, format!("the size {n} is too large"), span));
+            }
+        }
+        Ok(d)
     }
 
     fn sub_positions(&mut self, text: &str, order: usize, span: Span) -> Result<Vec<usize>> {
@@ -1938,6 +2143,12 @@ fn builtin_name(func: Builtin) -> &'static str {
         Builtin::Sum => "sum",
         Builtin::Dot => "dot",
         Builtin::Kron => "kron",
+        Builtin::Inv => "inv",
+        Builtin::LogDet => "logdet",
+        Builtin::Eye => "eye",
+        Builtin::LogSumExp => "logsumexp",
+        Builtin::Norm => "norm",
+        Builtin::Ones => "ones",
     }
 }
 

@@ -52,7 +52,7 @@ pub struct Derivation {
 /// assert!(d.steps.len() >= 3);
 /// ```
 pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
-    let f = crate::api::read_answer(text)?;
+    let f = crate::api::read_answer_with(text, &[wrt.to_string()])?;
     if !f.model.names.contains_key(wrt) {
         return Err(Error::new(
             ErrorCode::Unknown,

@@ -9,6 +9,7 @@ mod expr;
 pub mod limits;
 mod parse;
 mod shape;
+mod words;
 pub use egraph::{contains_network, is_classic, operations, simplify_expr, Limits, Options, Report};
 mod rules;
 pub use rules::{load as load_rules, rules, Guard, Rule, RuleSet, APPLIERS, FILES as RULE_FILES};
@@ -17,7 +18,7 @@ pub use ast::*;
 pub use elaborate::{elaborate, read, read_positions, scale, Model, NameInfo, PosGroup, Query};
 pub use error::{Error, ErrorCode, Result, Span};
 pub use expr::*;
-pub use parse::parse;
+pub use parse::{parse, parse_with};
 pub use shape::{show_shape, Dim, Shape};
 mod eval;
 pub use eval::{
@@ -30,7 +31,7 @@ pub use render::{py_name, render, render_numpy, Format};
 mod api;
 pub use api::{
     answer_queries, derivatives_of, differential_of, differential_taken_out, evaluate, grad, grad_with, jacobian,
-    jacobian_with, read_answer, simplify, simplify_with, Answer, Derivative, Evaluation,
+    jacobian_with, notes, read_answer, simplify, simplify_with, Answer, Derivative, Evaluation,
 };
 pub use limits::MAX_INPUT_BYTES;
 mod examples;
@@ -46,7 +47,7 @@ mod backprop;
 pub use backprop::{backprop, backprop_with, evaluate_backprop, loss_name, seed_name, Equation};
 pub use diff::local_differential;
 mod batch;
-pub use batch::{backprop_json, batch_line, derivatives_json, derivatives_json_with, error_json, run_batch};
+pub use batch::{add_notes, backprop_json, batch_line, derivatives_json, derivatives_json_with, error_json, run_batch};
 mod conditions;
 pub use conditions::conditions;
 mod explain;

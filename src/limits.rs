@@ -22,3 +22,5 @@ pub const MAX_POWER: u64 = 64;
 pub const MAX_EVAL_ENTRIES: usize = 1 << 22;
 /// Most index assignments one numeric contraction may visit.
 pub const MAX_EVAL_WORK: u128 = 1 << 28;
+/// Largest power of ten in a number written with an exponent (`1e-3`, `2.5E40`).
+pub const MAX_EXPONENT: u64 = 100;

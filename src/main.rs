@@ -218,11 +218,13 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
     match command {
         Command::Simplify { expr, format } => {
             let expr = text_of(expr)?;
+            say_notes(&expr, &[]);
             let answer = bracket::simplify_with(&expr, options).map_err(|e| (e, expr.clone()))?;
             let text = match format {
                 OutputFormat::Json => {
                     let mut v = answer.json();
                     v["input"] = serde_json::Value::String(expr.clone());
+                    bracket::add_notes(&mut v, &expr, &[]);
                     v.to_string()
                 }
                 other => answer.render(format_of(other)),
@@ -232,6 +234,7 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
         }
         Command::Grad(Derive { expr, wrt, format, check }) | Command::Jacobian(Derive { expr, wrt, format, check }) => {
             let expr = text_of(expr)?;
+            say_notes(&expr, &wrt);
             let jac = matches!(&command_kind, Kind::Jacobian);
             if wrt.is_empty() {
                 return backprop(&expr, format, check);
@@ -280,6 +283,7 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
         }
         Command::D { expr, format, raw } => {
             let expr = text_of(expr)?;
+            say_notes(&expr, &[]);
             let answer = if raw { bracket::differential_of(&expr) } else { bracket::differential_taken_out(&expr) };
             let answer = answer.map_err(|e| (e, expr.clone()))?;
             let text = match format {
@@ -291,6 +295,7 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
         }
         Command::Derive { expr, wrt, format } => {
             let expr = text_of(expr)?;
+            say_notes(&expr, wrt.as_slice());
             let derivations = match wrt {
                 Some(wrt) => vec![bracket::derive(&expr, &wrt).map_err(|e| (e, expr.clone()))?],
                 None => {
@@ -327,6 +332,7 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
         }
         Command::Eval { expr, at, seed } => {
             let expr = text_of(expr)?;
+            say_notes(&expr, &[]);
             let mut given = Vec::new();
             for a in &at {
                 let Some((name, value)) = a.split_once('=') else {
@@ -352,6 +358,13 @@ fn format_of(f: OutputFormat) -> Format {
         OutputFormat::Latex => Format::Latex,
         OutputFormat::Bracket => Format::Bracket,
         OutputFormat::Numpy | OutputFormat::Json => Format::Numpy,
+    }
+}
+
+/// Prints how the input was read where that may not be what was meant, on stderr.
+fn say_notes(text: &str, wrt: &[String]) {
+    for note in bracket::notes(text, wrt) {
+        eprintln!("note: {note}");
     }
 }
 
@@ -388,7 +401,9 @@ fn backprop(expr: &str, format: OutputFormat, check: bool) -> Result<Checked, (E
                     v
                 })
                 .collect();
-            say(&serde_json::json!({"input": expr, "equations": list}).to_string());
+            let mut v = serde_json::json!({"input": expr, "equations": list});
+            bracket::add_notes(&mut v, expr, &[]);
+            say(&v.to_string());
         }
         other => {
             for eq in &equations {

@@ -409,7 +409,7 @@ pub fn einsum_spec(net: &Network, skip_iota: bool) -> String {
 /// Writes a whole expression in bracket notation: `Σ coefficient · bracket term`.
 pub fn to_bracket(e: &Expr, style: Format) -> String {
     let terms = lower(e);
-    let printer = Printer { style };
+    let printer = Printer::new(style);
     let minus = if style == Format::Unicode { "−" } else { "-" };
     let mut out = String::new();
     for (k, t) in terms.iter().enumerate() {
@@ -576,7 +576,7 @@ pub(crate) fn render_network_checked(
         }
     }
     let rank = occurrence_ranks(net, &keys);
-    let printer = Printer { style };
+    let printer = Printer::new(style);
     let mut parts: Vec<String> = Vec::new();
     for f in net.factors.iter().filter(|f| f.expr.order() == 0) {
         // A scalar named like a portion (`λ_1`) is embedded so that it stays a name.
@@ -728,7 +728,7 @@ fn factor_key(e: &Expr, style: Format) -> String {
         Kind::Var(n) if simple_name(e) => n.clone(),
         Kind::Diff(n) if simple_name(e) => format!("d{n}"),
         Kind::Identity => "I".into(),
-        _ => format!("{{{}}}", Printer { style }.top(e)).chars().filter(|c| !c.is_whitespace()).collect(),
+        _ => format!("{{{}}}", Printer::new(style).top(e)).chars().filter(|c| !c.is_whitespace()).collect(),
     }
 }
 
@@ -806,7 +806,7 @@ fn portion(net: &Network, f: usize, positions: &[usize], bar: bool, tag: Option<
         }
     };
     let tag = tag.map(|t| format!("@{t}")).unwrap_or_default();
-    let printer = Printer { style };
+    let printer = Printer::new(style);
     let subscripted = matches!(&e.kind, Kind::Var(n) | Kind::Diff(n) if n.contains('_'));
     let sub = if subscripted && !whole && sub.is_empty() { String::new() } else { sub };
     let whole_digit_name = whole && matches!(&e.kind, Kind::Var(n) | Kind::Diff(n) if digit_subscripted(n));

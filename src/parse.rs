@@ -7,6 +7,7 @@
 use crate::ast::*;
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::limits;
+use crate::words::Word;
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use pest::iterators::{Pair, Pairs};
@@ -25,6 +26,11 @@ struct Grammar;
 /// assert_eq!(input.statements.len(), 2);
 /// ```
 pub fn parse(source: &str) -> Result<Input> {
+    parse_with(source, &[])
+}
+
+/// As [`parse`], with `extra` words read as one name each (the `--wrt` names of a query).
+pub fn parse_with(source: &str, extra: &[String]) -> Result<Input> {
     let text = prepare(source)?;
     // pest recurses once per nesting level; the checks in `prepare` bound the depth,
     // and a large separate stack makes the bound safe whatever the caller's stack is.
@@ -38,14 +44,60 @@ pub fn parse(source: &str) -> Result<Input> {
             pest::set_call_limit(std::num::NonZeroUsize::new(calls));
             Grammar::parse(Rule::input, &text).map_err(|e| syntax_error(&text, e))?
         };
+        crate::words::start(whole_words(pairs.clone(), extra));
         let mut statements = Vec::new();
-        for input in pairs {
-            for pair in input.into_inner().filter(|p| is_statement(p.as_rule())) {
+        let built =
+            pairs.flat_map(|input| input.into_inner().filter(|p| is_statement(p.as_rule()))).try_for_each(|pair| {
                 statements.push(build_statement(pair)?);
-            }
-        }
-        Ok(Input { statements, source: source.to_string() })
+                Ok(())
+            });
+        let notes = crate::words::finish();
+        built?;
+        Ok(Input { statements, source: source.to_string(), notes })
     })
+}
+
+/// The names that may be words of several letters: declared, defined, and named after
+/// `wrt` (`src/words.rs`).
+fn whole_words(pairs: Pairs<Rule>, extra: &[String]) -> indexmap::IndexSet<String> {
+    let mut out: indexmap::IndexSet<String> = extra.iter().cloned().collect();
+    let names = |list: Pair<Rule>, out: &mut indexmap::IndexSet<String>| {
+        for p in list.into_inner() {
+            let name = read_name(p);
+            out.insert(name.full());
+            out.insert(name.base);
+        }
+    };
+    for statement in pairs.flat_map(|input| input.into_inner()) {
+        match statement.as_rule() {
+            Rule::declaration => {
+                if let Some(list) = statement.into_inner().next() {
+                    names(list, &mut out);
+                }
+            }
+            Rule::grad_statement => {
+                if let Some(list) = statement.into_inner().find(|p| p.as_rule() == Rule::decl_names) {
+                    names(list, &mut out);
+                }
+            }
+            Rule::equation => {
+                let Some(lhs) = statement.into_inner().next() else { continue };
+                let mut parts = lhs.into_inner();
+                let (Some(only), None) = (parts.next(), parts.next()) else { continue };
+                if matches!(only.as_rule(), Rule::name | Rule::diff_name) {
+                    let name = read_name(only);
+                    if !name.diff {
+                        out.insert(name.full());
+                    } else if name.base.chars().take_while(char::is_ascii_alphabetic).count() >= 2 {
+                        // `data = …` starts like the differential of `ata`.
+                        out.insert(format!("d{}", name.full()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 fn is_statement(rule: Rule) -> bool {
@@ -153,6 +205,11 @@ fn prepare(source: &str) -> Result<String> {
     Ok(out)
 }
 
+/// The empty span where `span` starts.
+fn span_of_start(span: Span) -> Span {
+    Span::new(span.start, span.start)
+}
+
 fn span_of(pair: &Pair<Rule>) -> Span {
     let s = pair.as_span();
     Span::new(s.start(), s.end())
@@ -247,26 +304,80 @@ fn build_expr(pair: Pair<Rule>) -> Result<Node> {
     fold(pair.into_inner())
 }
 
+/// Folds operands and operators by precedence; a word split into names is a product.
 fn fold(pairs: Pairs<Rule>) -> Result<Node> {
+    fold_words(pairs).map(Word::finish)
+}
+
+/// As [`fold`], but a word split into names stays a [`NodeKind::Word`].
+fn fold_words(pairs: Pairs<Rule>) -> Result<Node> {
     pratt()
         .map_primary(build_primary)
         .map_prefix(|op, rhs| {
             let rhs = rhs?;
-            let span = span_of(&op).join(rhs.span);
+            let op_span = span_of(&op);
             match op.as_rule() {
-                Rule::neg => node(NodeKind::Neg(Box::new(rhs)), span),
-                _ => node(NodeKind::Bar(Box::new(rhs)), span),
+                Rule::neg => {
+                    let rhs = Word::finish(rhs);
+                    let span = op_span.join(rhs.span);
+                    node(NodeKind::Neg(Box::new(rhs)), span)
+                }
+                // A bar binds tighter than a product: it bars a word's first letter.
+                _ => {
+                    let mut out = Ok(());
+                    let barred = Word::on_first(rhs, |first| {
+                        let span = op_span.join(first.span);
+                        node(NodeKind::Bar(Box::new(first.clone())), span).unwrap_or_else(|e| {
+                            out = Err(e);
+                            first
+                        })
+                    });
+                    out.map(|()| barred)
+                }
             }
         })
         .map_postfix(|lhs, op| {
             let lhs = lhs?;
             let op_span = span_of(&op);
-            let span = lhs.span.join(op_span);
             let op = postfix_op(op)?;
-            node(NodeKind::Postfix { op, op_span, arg: Box::new(lhs) }, span)
+            // A postfix operator binds to a word's last letter: `Axᵀ` is A xᵀ.
+            let mut out = Ok(());
+            let applied = Word::on_last(lhs, |last| {
+                let span = last.span.join(op_span);
+                node(NodeKind::Postfix { op, op_span, arg: Box::new(last.clone()) }, span).unwrap_or_else(|e| {
+                    out = Err(e);
+                    last
+                })
+            });
+            out.map(|()| applied)
         })
         .map_infix(|lhs, op, rhs| {
             let (lhs, rhs) = (lhs?, rhs?);
+            // Words next to a product: the letters were operands of the same level, so
+            // `X Wq` is X W q and `a/Nx` is (a/N) x.
+            if matches!(op.as_rule(), Rule::juxt) {
+                let span = lhs.span.join(rhs.span);
+                let mut items = match lhs.kind {
+                    NodeKind::Juxt(items) | NodeKind::Word(items) => items,
+                    _ => vec![lhs],
+                };
+                items.extend(Word::pieces(rhs));
+                return node(NodeKind::Juxt(items), span);
+            }
+            if matches!(op.as_rule(), Rule::matmul | Rule::div) && matches!(rhs.kind, NodeKind::Word(_)) {
+                let mut rest = Word::pieces(rhs);
+                let first = rest.remove(0);
+                let lhs = Word::finish(lhs);
+                let op_span = span_of(&op);
+                let span = lhs.span.join(first.span);
+                let op = if op.as_rule() == Rule::matmul { BinOp::MatMul } else { BinOp::Div };
+                let head = node(NodeKind::Binary { op, op_span, lhs: Box::new(lhs), rhs: Box::new(first) }, span)?;
+                let span = rest.iter().fold(head.span, |s, i| s.join(i.span));
+                let mut items = vec![head];
+                items.extend(rest);
+                return node(NodeKind::Juxt(items), span);
+            }
+            let (lhs, rhs) = (Word::finish(lhs), Word::finish(rhs));
             let op_span = span_of(&op);
             let span = lhs.span.join(rhs.span);
             let binary = |op| NodeKind::Binary { op, op_span, lhs: Box::new(lhs.clone()), rhs: Box::new(rhs.clone()) };
@@ -399,9 +510,20 @@ pub fn superscript_value(text: &str) -> BigRational {
     BigRational::from_integer(value)
 }
 
-/// Reads `3`, `-3`, `0.25`, `1/2` exactly.
+/// Reads `3`, `-3`, `0.25`, `1/2`, `1e-3`, `2.5E4` exactly.
 pub fn read_number(text: &str, span: Span) -> Result<BigRational> {
     let text = text.replace('−', "-");
+    if let Some((mantissa, power)) = text.split_once(['e', 'E']) {
+        let bad = || Error::new(ErrorCode::Syntax, format!("`{text}` is not a number"), span);
+        let power: i64 = power.parse().map_err(|_| bad())?;
+        if power.unsigned_abs() > limits::MAX_EXPONENT {
+            return Err(Error::new(ErrorCode::Limit, format!("the exponent of `{text}` is too large"), span)
+                .hint(format!("exponents of numbers go up to ±{}", limits::MAX_EXPONENT)));
+        }
+        let scale = BigRational::from_integer(num_traits::pow(BigInt::from(10), power.unsigned_abs() as usize));
+        let m = read_number(mantissa, span)?;
+        return Ok(if power < 0 { m / scale } else { m * scale });
+    }
     let bad = || Error::new(ErrorCode::Syntax, format!("`{text}` is not a number"), span);
     if let Some((n, d)) = text.split_once('/') {
         let n: BigInt = n.trim().parse().map_err(|_| bad())?;
@@ -425,12 +547,19 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
     let rule = pair.as_rule();
     match rule {
         Rule::paren | Rule::square | Rule::norm | Rule::det_bars | Rule::diff_call => {
-            let inner = build_expr(pair.into_inner().next().expect("grammar: inner expr"))?;
+            let mut parts = pair.into_inner();
+            let inner = build_expr(parts.next().expect("grammar: inner expr"))?;
             let inner = Box::new(inner);
             let kind = match rule {
                 Rule::paren => NodeKind::Paren(inner),
                 Rule::square => NodeKind::Square(inner),
-                Rule::norm => NodeKind::Norm(inner),
+                Rule::norm => {
+                    let sub = parts.next().map(|p| {
+                        let t = p.as_str().trim_start_matches('_');
+                        t.trim_start_matches('{').trim_end_matches('}').to_string()
+                    });
+                    NodeKind::Norm(inner, sub)
+                }
                 Rule::det_bars => NodeKind::DetBars(inner),
                 _ => NodeKind::Diff(inner),
             };
@@ -462,9 +591,10 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
         Rule::call => {
             let mut func = None;
             let (mut prime, mut sup, mut args) = (false, None, Vec::new());
+            let mut rest = Vec::new();
             for p in pair.into_inner() {
                 match p.as_rule() {
-                    Rule::func_name => func = Builtin::from_name(p.as_str()),
+                    Rule::func_name | Rule::sigma_func => func = Builtin::from_name(p.as_str()),
                     Rule::func_prime => prime = true,
                     Rule::func_sup => {
                         let text = p.as_str();
@@ -473,12 +603,24 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
                         sup = Some(text.to_string());
                     }
                     Rule::expr => args.push(build_expr(p)?),
-                    Rule::bare_operand => args.push(fold(p.into_inner())?),
+                    Rule::bare_operand => {
+                        // `tr AX` is tr(A) X, as when the letters were separate.
+                        let operand = fold_words(p.into_inner())?;
+                        let mut pieces = Word::pieces(operand);
+                        args.push(pieces.remove(0));
+                        rest = pieces;
+                    }
                     _ => {}
                 }
             }
             let func = func.expect("grammar: function name");
-            node(NodeKind::Call { func, prime, sup, args }, span)
+            if rest.is_empty() {
+                return node(NodeKind::Call { func, prime, sup, args }, span);
+            }
+            let call_span = args.iter().fold(span_of_start(span), |s, a| s.join(a.span));
+            let mut items = vec![node(NodeKind::Call { func, prime, sup, args }, call_span)?];
+            items.extend(rest);
+            node(NodeKind::Word(items), span)
         }
         Rule::sub_call => {
             let mut inner = pair.into_inner();
@@ -498,7 +640,8 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
                 }
             }
             let arg = Box::new(arg.expect("grammar: argument"));
-            node(NodeKind::SubCall { name, name_span, positions, arg }, span)
+            let (head, name, name_span) = word_before_call(name, name_span);
+            with_head(head, node(NodeKind::SubCall { name, name_span, positions, arg }, span)?, span)
         }
         Rule::prime_call => {
             let mut inner = pair.into_inner();
@@ -516,9 +659,23 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
                 }
             }
             let arg = Box::new(arg.expect("grammar: argument"));
-            node(NodeKind::PrimeCall { name, name_span, arg }, span)
+            let (head, name, name_span) = word_before_call(name, name_span);
+            with_head(head, node(NodeKind::PrimeCall { name, name_span, arg }, span)?, span)
         }
         Rule::iota => node(NodeKind::Iota, span),
+        Rule::ones_sized => {
+            let size = pair.into_inner().next().expect("grammar: size");
+            let name = NameRef {
+                base: size.as_str().to_string(),
+                sub: None,
+                tag: None,
+                bar: false,
+                diff: false,
+                portion: None,
+            };
+            let arg = node(NodeKind::Name(name), span_of(&size))?;
+            node(NodeKind::Call { func: Builtin::Ones, prime: false, sup: None, args: vec![arg] }, span)
+        }
         Rule::ones_lead => node(NodeKind::OnesLead, span),
         Rule::number => {
             let mut text = String::new();
@@ -532,9 +689,45 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
             let value = read_number(&text, span)?;
             node(NodeKind::Number { value, text, barred }, span)
         }
-        Rule::greek_word | Rule::name | Rule::diff_name => node(NodeKind::Name(read_name(pair)), span),
+        Rule::greek_word => node(NodeKind::Name(read_name(pair)), span),
+        Rule::name | Rule::diff_name => {
+            let mut name = read_name(pair);
+            if name.diff && crate::words::is_whole(&format!("d{}", name.full())) {
+                // A defined `data`, not the differential of `ata`.
+                name.base = format!("d{}", name.base);
+                name.diff = false;
+            }
+            match crate::words::split(&name, span) {
+                Some(pieces) => node(NodeKind::Word(pieces), span),
+                None => node(NodeKind::Name(name), span),
+            }
+        }
         _ => unreachable!("grammar: primary rule {rule:?}"),
     }
+}
+
+/// A function name that is a word split into names (`Xf'(A)`): the names before the
+/// last, and the last, which is the function.
+fn word_before_call(name: NameRef, name_span: Span) -> (Vec<Node>, NameRef, Span) {
+    match crate::words::split(&name, name_span) {
+        Some(mut pieces) => {
+            let last = pieces.pop().expect("a word has pieces");
+            match last.kind {
+                NodeKind::Name(n) => (pieces, n, last.span),
+                _ => (pieces, name, name_span),
+            }
+        }
+        None => (Vec::new(), name, name_span),
+    }
+}
+
+/// `call` after the names `head` of a split word, as a word of its own.
+fn with_head(mut head: Vec<Node>, call: Node, span: Span) -> Result<Node> {
+    if head.is_empty() {
+        return Ok(call);
+    }
+    head.push(call);
+    node(NodeKind::Word(head), span)
 }
 
 fn read_tag(pair: &Pair<Rule>) -> u32 {
@@ -568,7 +761,7 @@ fn collect_name(pair: Pair<Rule>, name: &mut NameRef) {
         match p.as_rule() {
             Rule::name | Rule::letter_name | Rule::greek_word => collect_name(p, name),
             Rule::greek_word_text => name.base.push_str(greek_letter(p.as_str())),
-            Rule::letter | Rule::name_digits => name.base.push_str(p.as_str()),
+            Rule::word | Rule::name_digits => name.base.push_str(p.as_str()),
             Rule::barred_letter => {
                 name.bar = true;
                 name.base.push_str(unbar(p.as_str()));
@@ -681,7 +874,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
 }
 
 /// ASCII Greek words and their letters; names are kept as letters.
-pub const GREEK: [(&str, &str); 20] = [
+pub const GREEK: [(&str, &str); 34] = [
     ("alpha", "α"),
     ("beta", "β"),
     ("gamma", "γ"),
@@ -702,8 +895,22 @@ pub const GREEK: [(&str, &str); 20] = [
     ("chi", "χ"),
     ("psi", "ψ"),
     ("omega", "ω"),
+    ("omicron", "ο"),
+    ("pi", "π"),
+    ("upsilon", "υ"),
+    ("Gamma", "Γ"),
+    ("Delta", "Δ"),
+    ("Theta", "Θ"),
+    ("Lambda", "Λ"),
+    ("Xi", "Ξ"),
+    ("Pi", "Π"),
+    ("Sigma", "Σ"),
+    ("Upsilon", "Υ"),
+    ("Phi", "Φ"),
+    ("Psi", "Ψ"),
+    ("Omega", "Ω"),
 ];
 
 fn greek_letter(word: &str) -> &'static str {
-    GREEK.iter().find(|(w, _)| *w == word).map_or("λ", |(_, l)| l)
+    GREEK.iter().find(|(w, _)| *w == word).map_or("?", |(_, l)| l)
 }

@@ -47,7 +47,7 @@ pub(crate) const ATOM: u8 = 7;
 /// ```
 pub fn render(e: &Expr, format: Format) -> String {
     match format {
-        Format::Unicode | Format::Ascii | Format::Latex => Printer { style: format }.top(e),
+        Format::Unicode | Format::Ascii | Format::Latex => Printer::new(format).top(e),
         Format::Bracket => network::to_bracket(e, Format::Unicode),
         Format::Numpy => render_numpy(e, &Model::default()),
     }
@@ -56,6 +56,57 @@ pub fn render(e: &Expr, format: Format) -> String {
 /// A classic printer in one style.
 pub(crate) struct Printer {
     pub style: Format,
+    /// The `1` and `I` leaves (by address) whose size nothing around them fixes: they
+    /// are printed with their size (`I_n`, `1_n`, `eye(3)`), so that the text reads back
+    /// with the same size. Filled by [`Printer::top`].
+    pub sized: std::cell::RefCell<std::collections::HashSet<usize>>,
+}
+
+impl Printer {
+    /// A printer in `style`.
+    pub(crate) fn new(style: Format) -> Printer {
+        Printer { style, sized: Default::default() }
+    }
+}
+
+/// The `1` and `I` leaves of `e` whose dims no named tensor of their scope carries.
+/// Reading infers a size only through the operators between tensors, and a scalar
+/// (`1ᵀ1`, `tr(I)`) cuts that chain: so a scope is `e`, or a scalar part of it, without
+/// the scalar parts inside.
+fn unanchored(e: &Expr) -> std::collections::HashSet<usize> {
+    fn scope<'a>(
+        e: &'a Expr,
+        anchors: &mut Vec<&'a Dim>,
+        leaves: &mut Vec<&'a Expr>,
+        out: &mut std::collections::HashSet<usize>,
+    ) {
+        match &e.kind {
+            Kind::Var(_) | Kind::Diff(_) => anchors.extend(e.shape.iter()),
+            Kind::Ones | Kind::Identity => leaves.push(e),
+            _ => {
+                for c in e.children() {
+                    if c.is_scalar() {
+                        own_scope(c, out);
+                    } else {
+                        scope(c, anchors, leaves, out);
+                    }
+                }
+            }
+        }
+    }
+    fn own_scope(e: &Expr, out: &mut std::collections::HashSet<usize>) {
+        let (mut anchors, mut leaves) = (Vec::new(), Vec::new());
+        scope(e, &mut anchors, &mut leaves, out);
+        for leaf in leaves {
+            let free = leaf.shape.iter().any(|d| !matches!(d, Dim::Iota) && !anchors.contains(&d));
+            if free {
+                out.insert(leaf as *const Expr as usize);
+            }
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    own_scope(e, &mut out);
+    out
 }
 
 fn is_negative(e: &Expr) -> bool {
@@ -148,7 +199,36 @@ const KEYWORDS: [&str; 43] = [
 
 impl Printer {
     pub(crate) fn top(&self, e: &Expr) -> String {
+        *self.sized.borrow_mut() = unanchored(e);
         self.at(e, 0)
+    }
+
+    /// The size of a `1` or `I` leaf where it must be printed: `n` or `3`.
+    fn size_of(&self, e: &Expr) -> Option<String> {
+        if !self.sized.borrow().contains(&(e as *const Expr as usize)) {
+            return None;
+        }
+        let ((Kind::Ones, [d]) | (Kind::Identity, [d, _])) = (&e.kind, e.shape.as_slice()) else { return None };
+        match d {
+            Dim::Sym(n) if n.starts_with(|c: char| c.is_alphabetic()) => Some(n.clone()),
+            Dim::Int(k) => Some(k.to_string()),
+            _ => None,
+        }
+    }
+
+    /// `1_n`, `I_n`, `ones(3)`, `eye(3)` (LaTeX `\mathbf{1}_{n}`, `I_{3}`).
+    fn sized(&self, e: &Expr, size: &str) -> String {
+        let identity = e.kind == Kind::Identity;
+        let numeric = size.chars().all(|c| c.is_ascii_digit());
+        match self.style {
+            Format::Latex => format!("{}_{{{}}}", if identity { "I" } else { "\\mathbf{1}" }, latex_name(size)),
+            _ if numeric => format!("{}({size})", if identity { "eye" } else { "ones" }),
+            _ => {
+                let size = if self.style == Format::Ascii { ascii_name(size) } else { size.to_string() };
+                let sub = if size.chars().count() == 1 { size } else { format!("{{{size}}}") };
+                format!("{}_{sub}", if identity { "I" } else { "1" })
+            }
+        }
     }
 
     /// Renders `e` so that it binds at least as tightly as `min`.
@@ -260,6 +340,9 @@ impl Printer {
                 (format!("d{open}{}{close}", self.at(x, 0)), ATOM)
             }
             Kind::Const(c) => self.rational(c),
+            Kind::Ones | Kind::Identity if self.size_of(e).is_some() => {
+                (self.sized(e, &self.size_of(e).expect("checked")), ATOM)
+            }
             Kind::Ones => (if self.style == Format::Latex { "\\mathbf{1}".into() } else { "1".into() }, ATOM),
             Kind::Identity => ("I".into(), ATOM),
             Kind::Add(terms) => {

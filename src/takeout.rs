@@ -85,7 +85,7 @@ pub fn merge_terms(terms: Vec<Term>) -> Vec<Term> {
 /// smallest labelling; free indices labelled by result position, summed ones by first
 /// use. Equal networks give equal keys.
 pub fn canonical(net: &Network) -> (String, Network) {
-    let printer = Printer { style: Format::Ascii };
+    let printer = Printer::new(Format::Ascii);
     let keys: Vec<String> = net.factors.iter().map(|f| printer.top(&f.expr)).collect();
     let mut order: Vec<usize> = (0..net.factors.len()).collect();
     order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
@@ -329,7 +329,31 @@ fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
 /// A network that is a product of chains of vectors and matrices, in classic notation:
 /// `A_1[Ā_2 x]` → `Ax`, `[x̄ A_1]A_2` → `Aᵀx`, `a b` → `abᵀ`, a cycle → `tr(…)`.
 pub fn raise(net: &Network) -> Option<Expr> {
-    raise_chains(net).or_else(|| raise_hadamard(net)).or_else(|| raise_components(net))
+    raise_chains(net).or_else(|| raise_hadamard(net)).or_else(|| raise_components(net)).or_else(|| raise_row(net))
+}
+
+/// `ι N` with N a vector (its first output index ι on no factor): the row `Nᵀ`, as
+/// `ι v` is `vᵀ` and `ι A_2[Ā_1 x]` is `xᵀA`.
+fn raise_row(net: &Network) -> Option<Expr> {
+    let (&first, rest) = net.output.split_first()?;
+    let on_factor = net.factors.iter().any(|f| f.slots.contains(&first));
+    if net.indices[first] != Dim::Iota || on_factor || rest.len() != 1 {
+        return None;
+    }
+    // The same network without the ι index (on no factor, so only numbers shift).
+    let mut column = net.clone();
+    let shift = |i: usize| if i > first { i - 1 } else { i };
+    column.indices.remove(first);
+    column.output = rest.iter().map(|&i| shift(i)).collect();
+    for f in &mut column.factors {
+        f.slots.iter_mut().for_each(|s| *s = shift(*s));
+    }
+    let shape = vec![net.indices[rest[0]].clone()];
+    let v = raise(&column).unwrap_or_else(|| Expr::new(Kind::Network(Box::new(column)), shape));
+    if matches!(v.kind, Kind::Network(_)) {
+        return None;
+    }
+    Some(transpose(v))
 }
 
 /// A network of parts that share no index is the tensor product of the parts, each

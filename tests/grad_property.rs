@@ -1,5 +1,6 @@
 //! Property: for random scalar functions built from every operator, `grad` agrees with
-//! central finite differences, and every step of `derive` equals the step before it.
+//! central finite differences, its answer read back from ASCII and Unicode is the same
+//! gradient, and every step of `derive` equals the step before it.
 //! Cases: `PROPTEST_CASES` (default 48 in CI).
 
 use bracket::{check_derivative, grad, Format};
@@ -105,6 +106,16 @@ proptest! {
             };
             prop_assume!(!err.is_nan(), "a singular or undefined point");
             prop_assert!(err < 1e-5, "∇_{} {} = {} (relative error {:e})", d.wrt, f, d.answer.render(Format::Unicode), err);
+            // The answer reads back from its ASCII and Unicode forms, given only its
+            // variable's shape (`G + 0 X`), as a right gradient.
+            for format in [Format::Ascii, Format::Unicode] {
+                let printed = d.answer.render(format);
+                let src = format!("{DECLS}; {f}; ({printed}) + 0 {}", d.wrt);
+                let back = bracket::read(&src).map_err(|e| TestCaseError::fail(format!("`{printed}` does not read back: {}", e.render(&src))))?;
+                let check = check_derivative(&back, &back.exprs[0], &d.wrt, &back.exprs[1], 2)
+                    .map_err(|e| TestCaseError::fail(format!("`{printed}` read back: {e}")))?;
+                prop_assert!(check.verdict != bracket::Verdict::Failed, "`{}` read back from {:?} is wrong: {:?}", printed, format, check);
+            }
         }
     }
 

@@ -1,0 +1,78 @@
+//! Every answer reads back: the ASCII and Unicode forms of every gradient of the worked
+//! examples, read with the example's declarations, definitions and facts alone, are
+//! right gradients by finite differences. Jacobians are covered by the cookbook.
+
+use bracket::{answer_queries, check_derivative, read, Format, Verdict};
+
+/// The example inputs of a section, without their `#` headers.
+fn examples(section: &str) -> Vec<(String, String)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join(section);
+    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|d| d.unwrap().path()).collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let body: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+            (p.file_stem().unwrap().to_string_lossy().to_string(), body.join("\n"))
+        })
+        .collect()
+}
+
+/// The function of a `grad f wrt …` line.
+fn function_of(line: &str) -> &str {
+    let rest = line.trim().strip_prefix("grad").unwrap_or(line);
+    rest.rsplit_once(" wrt ").map_or(rest, |(f, _)| f).trim()
+}
+
+/// Reads every derivative of `body` back from its ASCII and Unicode forms; the failures.
+/// A gradient has its variable's shape, and the read-back form is given that shape
+/// (`G + 0 X`); nothing else about the answer's sizes is given.
+fn read_back(name: &str, body: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    let context: Vec<&str> = body.lines().filter(|l| !l.trim_start().starts_with("grad")).collect();
+    for query in body.lines().filter(|l| l.trim_start().starts_with("grad")) {
+        let function = function_of(query);
+        let one = format!("{}\n{query}", context.join("\n"));
+        let derivatives = answer_queries(&one).unwrap_or_else(|e| panic!("{name}: {}", e.render(&one)));
+        for d in &derivatives {
+            if d.answer.expr.order() > bracket::limits::MAX_ORDER || !d.function.is_scalar() {
+                continue;
+            }
+            for format in [Format::Ascii, Format::Unicode] {
+                let printed = d.answer.render(format);
+                let src = format!("{}\n{function}\n({printed}) + 0 {}", context.join("\n"), d.wrt);
+                let model = match read(&src) {
+                    Ok(m) => m,
+                    Err(e) => {
+                        failures.push(format!("{name} ∇_{}: {format:?} `{printed}` does not read: {e}", d.wrt));
+                        continue;
+                    }
+                };
+                let n = model.exprs.len();
+                let (f, g) = (&model.exprs[n - 2], &model.exprs[n - 1]);
+                match check_derivative(&model, f, &d.wrt, g, 2) {
+                    Ok(c) if c.verdict == Verdict::Verified => {}
+                    Ok(c) => failures.push(format!("{name} ∇_{}: {format:?} `{printed}` read back: {c:?}", d.wrt)),
+                    Err(e) => failures.push(format!("{name} ∇_{}: {format:?} `{printed}` read back: {e}", d.wrt)),
+                }
+            }
+        }
+    }
+    failures
+}
+
+#[test]
+fn worked_example_answers_read_back() {
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for section in ["derivatives", "programs"] {
+        for (name, body) in examples(section) {
+            count += 1;
+            failures.extend(read_back(&name, &body));
+        }
+    }
+    assert!(count >= 15, "only {count} examples");
+    assert!(failures.is_empty(), "{} answers do not read back:\n{}", failures.len(), failures.join("\n"));
+}

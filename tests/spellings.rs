@@ -1,0 +1,134 @@
+//! Input read as written: the spellings people bring from MATLAB, NumPy and
+//! MatrixCalculus.org, Greek words, and words of several letters. Each spelling is run
+//! through the CLI (what `simplify` prints, and the notes on stderr) and checked equal in
+//! value to the tutorial's spelling on random tensors.
+
+mod common;
+
+const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// `bracket simplify TEXT`: exit code, stdout (trimmed) and stderr.
+fn simplify(text: &str) -> (Option<i32>, String, String) {
+    let (out, _) = common::run_with_stdin(&["simplify", text], "", KILL_AFTER);
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.code(), stdout, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
+/// `spelled` prints as `printed` and has the value of `canonical` (with `decls`).
+fn reads_as(decls: &str, spelled: &str, canonical: &str, printed: &str) {
+    let text = if decls.is_empty() { spelled.to_string() } else { format!("{decls}; {spelled}") };
+    let (code, stdout, stderr) = simplify(&text);
+    assert_eq!(code, Some(0), "`{text}`: {stderr}");
+    assert_eq!(stdout, printed, "`{text}`");
+    let both = format!("{decls}; {spelled}; {canonical}");
+    assert!(common::same_value(both.trim_start_matches("; "), &[1, 2, 3]), "`{spelled}` ≠ `{canonical}`");
+}
+
+const M: &str = "A, B, X: matrix(n, n); x, y: vector(n)";
+
+#[test]
+fn matlab_and_numpy_operators() {
+    reads_as(M, "x' A x", "x^T A x", "xᵀAx");
+    reads_as(M, "(A x - y)'", "(A x - y)^T", "(Ax − y)ᵀ");
+    reads_as(M, "X.T", "X^T", "Xᵀ");
+    reads_as(M, "x.T A x", "x^T A x", "xᵀAx");
+    reads_as(M, "A @ B", "A B", "AB");
+    reads_as(M, "A@x", "A x", "Ax");
+    reads_as(M, "x**2", "x .^ 2", "x^{⊙2}");
+    reads_as(M, "X ** 3", "X .^ 3", "X^{⊙3}");
+    reads_as(M, "1e-3 x", "(1/1000) x", "(1/1000)x");
+    reads_as(M, "2.5E2 x", "250 x", "250x");
+}
+
+#[test]
+fn function_names_of_other_tools() {
+    reads_as(M, "inv(X)", "X^-1", "X⁻¹");
+    reads_as(M, "trace(X)", "tr(X)", "tr(X)");
+    reads_as(M, "Tr(A X)", "tr(A X)", "tr(AX)");
+    reads_as(M, "logdet(X)", "ln det(X)", "ln(|X|)");
+    reads_as(M, "norm2(x)", "||x||", "||x||");
+    reads_as(M, "norm2(x)^2", "||x||^2", "||x||²");
+    reads_as(M, "||x||_2^2", "||x||^2", "||x||²");
+    reads_as(M, "||X||_F^2", "||X||^2", "||X||²");
+    reads_as(M, "eye(n) + A", "I + A", "I + A");
+    reads_as(M, "log(x)", "ln(x)", "ln(x)");
+    reads_as(M, "sigma(X x)", "sigmoid(X x)", "sigmoid(Xx)");
+    reads_as(M, "σ(X x)", "sigmoid(X x)", "sigmoid(Xx)");
+    reads_as(M, "logsumexp(x)", "ln(sum(exp(x)))", "ln(sum(exp(x)))");
+    reads_as(M, "ones(n)^T x", "1^T x", "1ᵀx");
+}
+
+#[test]
+fn sizes_of_ones_and_identity() {
+    // A size that nothing else fixes is printed, and read back.
+    reads_as("x: vector(n)", "1_n 1_n^T x", "1_n (1^T x)", "1_n(1ᵀx)");
+    let (code, stdout, _) = simplify("X: matrix(n); I_n + X");
+    assert_eq!((code, stdout.as_str()), (Some(0), "I + X"));
+    let out = common::run_with_stdin(&["grad", "X: matrix(n); tr(X)", "--wrt", "X"], "", KILL_AFTER).0;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "I_n");
+    let out = common::run_with_stdin(&["grad", "X: matrix(3); tr(X)", "--wrt", "X"], "", KILL_AFTER).0;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "eye(3)");
+}
+
+#[test]
+fn greek_words_are_names() {
+    reads_as("", "beta x", "β x", "βx");
+    reads_as("", "lambda/2 ||x||^2", "λ/2 ||x||^2", "(λ/2)||x||²");
+    // Capital Greek letters are matrices by default, like capital Latin ones.
+    reads_as(M, "x^T Sigma^-1 x", "x^T Σ^-1 x", "xᵀΣ⁻¹x");
+    reads_as(
+        "mu: vector(n); Sigma: symmetric(n)",
+        "(x - mu)^T Sigma^-1 (x - mu)",
+        "(x - μ)^T Σ^-1 (x - μ)",
+        "(μ − x)ᵀΣ⁻¹(μ − x)",
+    );
+    // `sigma` before `(` is the sigmoid; elsewhere it is the Greek letter.
+    reads_as("", "sigma x", "σ x", "σx");
+    reads_as("", "pi x", "π x", "πx");
+    // A Greek scalar transposed says that it is a scalar.
+    let (code, _, stderr) = simplify("beta^T X^T X beta");
+    assert_eq!(code, Some(0));
+    assert!(stderr.contains("`β` is a scalar") && stderr.contains("beta: vector"), "{stderr}");
+}
+
+#[test]
+fn words_of_several_letters() {
+    // Declared, defined or named after `wrt`: one name.
+    reads_as("Wq: matrix(n, n)", "x^T Wq x", "x^T Wq x", "xᵀWqx");
+    let (code, stdout, stderr) = simplify("logits = X x; loss = 1^T exp(logits); loss");
+    assert_eq!((code, stdout.as_str()), (Some(0), "loss"), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let out = common::run_with_stdin(&["grad", "J = a^T Wq x; grad J wrt Wq"], "", KILL_AFTER).0;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "∇_{Wq}J = axᵀ");
+    let out = common::run_with_stdin(&["grad", "a^T Wq x", "--wrt", "Wq"], "", KILL_AFTER).0;
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "axᵀ");
+    // A declared name inside a longer word is taken first: `XWq` is X Wq.
+    reads_as("Wq: matrix(n, n); X: matrix(n, n)", "XWq", "X Wq", "XWq");
+    // Otherwise one name a letter, as in the tutorial, with a note on stderr.
+    let (code, stdout, stderr) = simplify("x^T Ax");
+    assert_eq!((code, stdout.as_str()), (Some(0), "xᵀAx"));
+    assert!(stderr.contains("note: `Ax` is read as the product A x"), "{stderr}");
+    // An undeclared `Wq` never passes silently: an error that says how it was read.
+    let (code, _, stderr) = simplify("Wq x");
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("`Wq` is read as the product W q") && stderr.contains("`Wq: matrix`"), "{stderr}");
+    // Letters keep the precedence they had as separate names.
+    reads_as(M, "xy^T", "x y^T", "xyᵀ");
+    reads_as(M, "y^T Bx", "y^T B x", "yᵀBx");
+    reads_as(M, "tr AX", "tr(A) X", "tr(A)X");
+    reads_as(M, "Xtanh(A)", "X tanh(A)", "Xtanh(A)");
+    reads_as(M, "x^T dXy", "x^T dX y", "xᵀdXy");
+    // A function of several letters, declared.
+    reads_as("act: elementwise; x: vector(n)", "act(A x)", "act(A x)", "act(Ax)");
+}
+
+#[test]
+fn notes_reach_json() {
+    let (out, _) = common::run_with_stdin(&["simplify", "x^T Ax", "--format", "json"], "", KILL_AFTER);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(v["notes"][0], "`Ax` is read as the product A x", "{v}");
+    let query = r#"{"command": "simplify", "expr": "x^T Ax"}"#;
+    let (out, _) = common::run_with_stdin(&["batch"], query, KILL_AFTER);
+    let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(v["notes"][0], "`Ax` is read as the product A x", "{v}");
+}
