@@ -11,10 +11,10 @@
 //! derivative is finite there, and the differences themselves are reliable. A check that
 //! finds no such point says so; it never passes vacuously.
 
-use crate::elaborate::Model;
 use crate::error::{Error, ErrorCode, Result};
 use crate::eval::{eval, random_array, random_env, Domain, Draw, Env};
-use crate::expr::Expr;
+use crate::ir::expr::Expr;
+use crate::read::elaborate::Model;
 use ndarray::ArrayD;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -315,18 +315,18 @@ fn compare_at(
 /// (every definition re-evaluated at each perturbed point).
 pub fn check_program(
     text: &str,
-    equations: &[crate::backprop::Equation],
+    equations: &[crate::calculus::backprop::Equation],
     points: u64,
 ) -> Result<indexmap::IndexMap<String, Check>> {
-    let model = crate::elaborate::read(text)?;
+    let model = crate::read::elaborate::read(text)?;
     let query =
         model.queries.first().ok_or_else(|| Error::bare(ErrorCode::Usage, "the program has no `grad` query"))?;
-    let loss = crate::backprop::loss_name(&model);
+    let loss = crate::calculus::backprop::loss_name(&model);
     let mut out = indexmap::IndexMap::new();
     for eq in equations.iter().filter(|eq| eq.parameter) {
         let target = eq.target.clone();
         let mut gradient = |env: &Env<f64>| -> Result<ArrayD<f64>> {
-            let values = crate::backprop::evaluate_backprop(equations, &loss, env)?;
+            let values = crate::calculus::backprop::evaluate_backprop(equations, &loss, env)?;
             values
                 .get(&target)
                 .cloned()

@@ -5,10 +5,10 @@
 //! to an expression of equal value (with the same declarations); parentheses are
 //! minimal for the precedence documented in docs/syntax.md; output is deterministic.
 
-use crate::expr::*;
+use crate::ir::expr::*;
+use crate::ir::shape::Dim;
 use crate::network;
-use crate::shape::Dim;
-use crate::Model;
+use crate::read::elaborate::Model;
 use indexmap::IndexMap;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
@@ -638,7 +638,7 @@ pub(crate) fn ascii_name(name: &str) -> String {
     let words = |s: &str| -> String {
         let mut out = String::new();
         for c in s.chars() {
-            match crate::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
+            match crate::read::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
                 Some((word, _)) => out.push_str(word),
                 None => out.push(c),
             }
@@ -666,7 +666,7 @@ pub fn latex_name(name: &str) -> String {
     }
     let mut out = String::new();
     for c in name.chars() {
-        match crate::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
+        match crate::read::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
             Some((word, _)) => out.push_str(&format!("\\{word} ")),
             None => out.push(c),
         }

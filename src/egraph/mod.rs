@@ -12,9 +12,12 @@
 //! `raise-network` applier lowers it, canonicalises it and unions its classic raising.
 //! Leaves and functions are keyed by text, never by egg ids, so merges cannot break them.
 
-use crate::elaborate::Model;
-use crate::expr::{Expr, Func, Kind};
-use crate::shape::{Dim, Shape};
+pub mod cancel;
+pub mod rules;
+
+use crate::ir::expr::{Expr, Func, Kind};
+use crate::ir::shape::{Dim, Shape};
+use crate::read::elaborate::Model;
 use egg::{
     define_language, Analysis, Applier, CostFunction, DidMerge, ENodeOrVar, Id, Language, PatternAst, RecExpr,
     Searcher, Subst, Symbol, Var,
@@ -132,7 +135,7 @@ impl Tables {
     /// and the names the model declares symmetric.
     pub fn for_model(model: &Model) -> Tables {
         let mut tables = Tables::default();
-        for (k, v) in &crate::rules::rules().funs {
+        for (k, v) in &crate::egraph::rules::rules().funs {
             tables.funs.insert(k.clone(), v.clone());
         }
         for (name, info) in &model.names {
@@ -378,7 +381,7 @@ pub struct Encoder<'t> {
 
 /// The leaf key of an expression that the e-graph treats as one atom.
 pub fn leaf_key(e: &Expr) -> String {
-    let dims = crate::shape::show_shape(&e.shape);
+    let dims = crate::ir::shape::show_shape(&e.shape);
     match &e.kind {
         Kind::Var(n) => format!("v:{n}"),
         Kind::Diff(n) => format!("d:{n}"),
@@ -570,7 +573,7 @@ pub fn decode(rec: &RecExpr<Node>, t: &Tables) -> Option<Expr> {
             Node::Mul(_) => {
                 let (a, b) = (next()?, next()?);
                 if let Kind::Const(c) = &a.kind {
-                    out.push(Some(crate::elaborate::scale(c.clone(), *b)));
+                    out.push(Some(crate::read::elaborate::scale(c.clone(), *b)));
                     continue;
                 }
                 Kind::Product(a, b)
@@ -930,15 +933,15 @@ fn saturate(
     target: Option<&Expr>,
 ) -> (Expr, Report, Vec<Rewritten>) {
     let e = &forms[0];
-    // Element-wise regions with their rational functions cancelled (crate::cancel) go in
+    // Element-wise regions with their rational functions cancelled (crate::egraph::cancel) go in
     // as one more form of the same class.
     let given = forms.len();
     let mut forms = forms.to_vec();
-    if let Some(c) = crate::cancel::cancelled(e) {
+    if let Some(c) = crate::egraph::cancel::cancelled(e) {
         forms.push(c);
     }
     let forms = &forms[..];
-    let rules = crate::rules::rules();
+    let rules = crate::egraph::rules::rules();
     let mut tables = Tables::for_model(model);
     let recs: Vec<RecExpr<Node>> = forms
         .iter()
@@ -958,7 +961,7 @@ fn saturate(
         Encoder { tables: &mut tables }.encode(value, &mut b);
         definitions.push((a, b));
     }
-    let facts: Vec<Rewrite> = crate::rules::fact_rewrites(model, &mut tables);
+    let facts: Vec<Rewrite> = crate::egraph::rules::fact_rewrites(model, &mut tables);
     let egraph = EGraph::new(tables);
     // The backoff scheduler bans a rule for a while once it matches too often, so one
     // family (such as scalars moving through long Hadamard chains) cannot crowd out
@@ -1148,7 +1151,7 @@ fn left_associated(e: Expr) -> Expr {
             match b.kind {
                 Kind::Product(ref c, ref d) if matrix(&a) && matrix(c) && matrix(d) => {
                     let (c, d) = (c.clone(), d.clone());
-                    let ac = crate::diff::product(a, *c);
+                    let ac = crate::calculus::diff::product(a, *c);
                     return left_associated(Expr::new(Kind::Product(Box::new(ac), d), shape));
                 }
                 _ => Kind::Product(Box::new(a), Box::new(b)),
@@ -1175,8 +1178,8 @@ pub fn best_term(egraph: &EGraph, id: Id) -> RecExpr<Node> {
 pub struct Checked {
     /// The right side.
     pub rhs: PatternAst<Node>,
-    /// Guards: a predicate from [`crate::rules::Guard`] on a variable.
-    pub guards: Vec<(crate::rules::Guard, Var)>,
+    /// Guards: a predicate from [`crate::egraph::rules::Guard`] on a variable.
+    pub guards: Vec<(crate::egraph::rules::Guard, Var)>,
 }
 
 /// The shape an instantiation of `pat` under `subst` would have, without adding it.
@@ -1276,8 +1279,8 @@ pub fn raise_opaque(e: &Expr) -> Option<Expr> {
     if !raisable(e) {
         return None;
     }
-    let terms = crate::takeout::merge_terms(crate::network::lower(e));
-    let raised = crate::takeout::terms_to_expr(&terms, &e.shape);
+    let terms = crate::calculus::takeout::merge_terms(crate::network::lower(e));
+    let raised = crate::calculus::takeout::terms_to_expr(&terms, &e.shape);
     let classic = !contains_network(&raised);
     (classic && raised.shape == e.shape && raised != *e).then_some(raised)
 }

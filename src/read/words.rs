@@ -12,8 +12,8 @@
 //! product or division before it to its first (`a/Nx` is (a/N) x). The parser builds it
 //! as [`NodeKind::Word`], and [`Word::finish`] turns what is left into a product.
 
-use crate::ast::{NameRef, Node, NodeKind};
 use crate::error::Span;
+use crate::ir::ast::{NameRef, Node, NodeKind};
 use indexmap::IndexSet;
 use std::cell::RefCell;
 

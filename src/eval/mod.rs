@@ -5,11 +5,13 @@
 //! type: `f64`, or exact `BigRational` wherever no transcendental function is involved
 //! (then an [`ErrorCode::Eval`] error says the value is not exact).
 
+pub mod check;
+
 use crate::error::{Error, ErrorCode, Result};
-use crate::expr::*;
+use crate::ir::expr::*;
+use crate::ir::shape::Dim;
 use crate::limits;
-use crate::shape::Dim;
-use crate::Model;
+use crate::read::elaborate::Model;
 use indexmap::IndexMap;
 use ndarray::{ArrayD, Axis, IxDyn};
 use num_bigint::BigInt;

@@ -3,11 +3,11 @@
 //! to `docs/examples/`, with every rendering and a numeric check of each claimed
 //! equality. Only inputs are stored; everything on the pages is computed here.
 
-use crate::elaborate::read;
 use crate::error::{Error, ErrorCode, Result};
 use crate::eval::{close, eval, random_env, Draw};
+use crate::ir::shape::show_shape;
+use crate::read::elaborate::read;
 use crate::render::{render, Format};
-use crate::shape::show_shape;
 use num_rational::BigRational;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -101,7 +101,7 @@ fn example_section(stem: &str, text: &str) -> String {
 
 /// The answers to the input's `grad … wrt …` queries: backpropagation equations for a
 /// program with definitions, else the derivatives.
-fn queries_section(model: &crate::Model, body: &str) -> String {
+fn queries_section(model: &crate::read::elaborate::Model, body: &str) -> String {
     if !model.definitions.is_empty() && !model.queries.is_empty() {
         return backprop_rows(model, body);
     }
@@ -110,9 +110,9 @@ fn queries_section(model: &crate::Model, body: &str) -> String {
 
 /// A program's backpropagation equations, and a check of each parameter's gradient
 /// against the direct gradient and finite differences.
-fn backprop_rows(model: &crate::Model, text: &str) -> String {
+fn backprop_rows(model: &crate::read::elaborate::Model, text: &str) -> String {
     let mut s = String::new();
-    let equations = match crate::backprop::backprop(text) {
+    let equations = match crate::calculus::backprop::backprop(text) {
         Ok(e) => e,
         Err(e) => {
             let _ = write!(s, "\nError:\n\n```text\n{}```\n", e.render(text));
@@ -144,7 +144,8 @@ fn backprop_rows(model: &crate::Model, text: &str) -> String {
         Ok(direct) => {
             for d in direct {
                 let mut worst =
-                    match crate::check::check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3) {
+                    match crate::eval::check::check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)
+                    {
                         Ok(c) if c.relative_error.is_some() => c,
                         Ok(c) => {
                             let _ = writeln!(s, "| {} | {} |", d.wrt, verdict(&c));
@@ -158,13 +159,13 @@ fn backprop_rows(model: &crate::Model, text: &str) -> String {
                 for seed in SEEDS {
                     let env = random_env::<f64>(&d.answer.model, Draw { seed, ..Draw::default() });
                     let pair = env.and_then(|env| {
-                        let values = crate::backprop::evaluate_backprop(&equations, &loss, &env)?;
+                        let values = crate::calculus::backprop::evaluate_backprop(&equations, &loss, &env)?;
                         Ok((values.get(&d.wrt).cloned(), eval(&d.answer.expr, &env)?))
                     });
                     match pair {
                         Ok((Some(a), b)) if close(&a, &b, 1e-9) => {}
                         _ => {
-                            worst.verdict = crate::check::Verdict::Failed;
+                            worst.verdict = crate::eval::check::Verdict::Failed;
                             worst.relative_error = Some(f64::INFINITY);
                         }
                     }
@@ -177,7 +178,7 @@ fn backprop_rows(model: &crate::Model, text: &str) -> String {
 }
 
 /// The derivatives a `grad f wrt X, …` query asks for, with their numeric checks.
-fn derivative_rows(model: &crate::Model, f: &crate::Expr, wrt: &[String]) -> String {
+fn derivative_rows(model: &crate::read::elaborate::Model, f: &crate::ir::expr::Expr, wrt: &[String]) -> String {
     let mut s = String::new();
     let what = if f.is_scalar() { "∇" } else { "J" };
     let f_text = render(f, Format::Unicode);
@@ -190,10 +191,12 @@ fn derivative_rows(model: &crate::Model, f: &crate::Expr, wrt: &[String]) -> Str
             let mut derivations = String::new();
             for d in ds {
                 // The derivation step by step, as the tutorial writes it.
-                if let Ok(steps) = crate::explain::derive_in(model, f, &d.wrt, crate::explain::Through::Definitions) {
+                if let Ok(steps) =
+                    crate::calculus::derive::derive_in(model, f, &d.wrt, crate::calculus::derive::Through::Definitions)
+                {
                     derivations.push_str(&derivation_block(&steps));
                 }
-                let check = match crate::check::check_derivative(&d.answer.model, f, &d.wrt, &d.answer.expr, 3) {
+                let check = match crate::eval::check::check_derivative(&d.answer.model, f, &d.wrt, &d.answer.expr, 3) {
                     Ok(c) => verdict(&c),
                     Err(e) => format!("**not checked: {}**", e.message),
                 };
@@ -213,17 +216,17 @@ fn derivative_rows(model: &crate::Model, f: &crate::Expr, wrt: &[String]) -> Str
 
 /// A check as a table cell: the error's order of magnitude where it passed, in bold
 /// where it failed or could not be made.
-fn verdict(c: &crate::check::Check) -> String {
+fn verdict(c: &crate::eval::check::Check) -> String {
     match (c.verdict, c.relative_error) {
-        (crate::check::Verdict::Verified, Some(e)) if e < 1e-9 => "relative error < 1e-9".to_string(),
-        (crate::check::Verdict::Verified, Some(_)) => "relative error < 1e-6".to_string(),
+        (crate::eval::check::Verdict::Verified, Some(e)) if e < 1e-9 => "relative error < 1e-9".to_string(),
+        (crate::eval::check::Verdict::Verified, Some(_)) => "relative error < 1e-6".to_string(),
         (_, Some(e)) => format!("**relative error {e:.1e}**"),
         (_, None) => format!("**not checked: {}**", c.reason.as_deref().unwrap_or("no usable point")),
     }
 }
 
 /// A derivation in Unicode, and its LaTeX (an `align*` block) folded away below it.
-fn derivation_block(d: &crate::Derivation) -> String {
+fn derivation_block(d: &crate::calculus::derive::Derivation) -> String {
     format!(
         "\n```text\n{}\n```\n\n<details><summary>LaTeX</summary>\n\n```latex\n{}\n```\n\n</details>\n",
         d.render(Format::Unicode),
@@ -232,7 +235,7 @@ fn derivation_block(d: &crate::Derivation) -> String {
 }
 
 /// Compares every expression with the first on the random draws.
-fn check(model: &crate::Model) -> String {
+fn check(model: &crate::read::elaborate::Model) -> String {
     let mut verdicts = Vec::new();
     for k in 1..model.exprs.len() {
         let mut exact = true;

@@ -10,9 +10,9 @@
 //! e-graph, which keeps whichever is simpler. Cancelling a factor of a denominator is
 //! exact wherever the input is defined (the input divides by that factor).
 
-use crate::expr::*;
+use crate::ir::expr::*;
+use crate::ir::shape::Shape;
 use crate::render::{Format, Printer};
-use crate::shape::Shape;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 use std::collections::BTreeMap;
@@ -263,7 +263,7 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
             .into_iter()
             .reduce(|a, b| Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape.clone()))
             .unwrap_or_else(|| Expr::new(Kind::Ones, shape.clone()));
-        terms.push(crate::elaborate::scale(c.clone(), body));
+        terms.push(crate::read::elaborate::scale(c.clone(), body));
     }
     // A sum opens with a positive term where it can.
     if let Some(k) = terms.iter().position(|t| !matches!(&t.kind, Kind::Scale(c, _) if c.is_negative())) {
@@ -271,7 +271,7 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
         terms.insert(0, t);
     }
     match terms.len() {
-        0 => crate::elaborate::scale(BigRational::zero(), Expr::new(Kind::Ones, shape.clone())),
+        0 => crate::read::elaborate::scale(BigRational::zero(), Expr::new(Kind::Ones, shape.clone())),
         1 => terms.remove(0),
         _ => Expr::new(Kind::Add(terms), shape.clone()),
     }

@@ -6,11 +6,11 @@
 //! whose networks are equal up to relabelling (`aᵀdXXᵀa + aᵀXdXᵀa = 2aᵀdXXᵀa`); raises
 //! networks that are chains of matrix products back to classic notation.
 
-use crate::diff::{product, transpose, zero};
-use crate::expr::*;
+use crate::calculus::diff::{product, transpose, zero};
+use crate::ir::expr::*;
+use crate::ir::shape::{Dim, Shape};
 use crate::network::{lower, tidy, Term};
 use crate::render::{Format, Printer};
-use crate::shape::{Dim, Shape};
 use indexmap::IndexMap;
 use num_rational::BigRational;
 use num_traits::{One, Zero};
@@ -20,7 +20,7 @@ const MAX_PERMUTATIONS: usize = 5040;
 
 /// The terms of `d` that hold `dvar`, with dX taken out: Σ coefficient · G, where each
 /// G has the dims `prefix` (the function's dims) and then X's dims.
-pub fn take_out(d: &Expr, var: &str) -> crate::Result<Vec<Term>> {
+pub fn take_out(d: &Expr, var: &str) -> crate::error::Result<Vec<Term>> {
     let mut out = Vec::new();
     for term in lower(d) {
         let holds: Vec<usize> = (0..term.net.factors.len())
@@ -29,8 +29,8 @@ pub fn take_out(d: &Expr, var: &str) -> crate::Result<Vec<Term>> {
         // dX hidden inside a factor kept whole would be lost: refuse rather than be wrong.
         let hidden = term.net.factors.iter().any(|f| !matches!(f.expr.kind, Kind::Diff(_)) && mentions(&f.expr, var));
         if hidden || holds.len() > 1 {
-            return Err(crate::Error::bare(
-                crate::ErrorCode::Unsupported,
+            return Err(crate::error::Error::bare(
+                crate::error::ErrorCode::Unsupported,
                 format!("d{var} could not be taken out of a term of the differential"),
             )
             .hint("this is a limitation of bracket; please report the input"));
@@ -231,7 +231,7 @@ fn raised_terms(terms: &[Term], shape: &Shape) -> Vec<Expr> {
                 .or_else(|| crate::network::as_outer_product(&t.net))
                 .unwrap_or_else(|| Expr::new(Kind::Network(Box::new(t.net.clone())), shape.clone()))
         };
-        exprs.push(crate::elaborate::scale(t.coef.clone(), body));
+        exprs.push(crate::read::elaborate::scale(t.coef.clone(), body));
     }
     exprs
 }
@@ -296,7 +296,7 @@ fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
             .map(|&j| {
                 let (c, f) = &chains[j];
                 let rest = if left { &f[1..] } else { &f[..f.len() - 1] };
-                crate::elaborate::scale(c.clone(), product_of(rest))
+                crate::read::elaborate::scale(c.clone(), product_of(rest))
             })
             .collect();
         if rests.iter().any(|r| r.shape != rests[0].shape)

@@ -7,9 +7,9 @@
 //! (`A_1[Ā_2 B_1]B_2`) that parses back to the same network, adding occurrence tags
 //! (`X@2_1`) only where the order of portions would be ambiguous.
 
-use crate::expr::*;
+use crate::ir::expr::*;
+use crate::ir::shape::Dim;
 use crate::render::{needs_space, Format, Printer};
-use crate::shape::Dim;
 use indexmap::{IndexMap, IndexSet};
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};

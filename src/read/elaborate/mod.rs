@@ -8,11 +8,11 @@
 //! than a name, when a product is a bracket term, and where a literal `1` is a ones
 //! tensor.
 
-use crate::ast::*;
 use crate::error::{Error, ErrorCode, Result, Span};
-use crate::expr::*;
+use crate::ir::ast::*;
+use crate::ir::expr::*;
+use crate::ir::shape::{Dim, Shape, Unifier};
 use crate::limits;
-use crate::shape::{Dim, Shape, Unifier};
 use indexmap::{IndexMap, IndexSet};
 use num_bigint::BigInt;
 use num_rational::BigRational;
@@ -82,7 +82,7 @@ pub fn read(source: &str) -> Result<Model> {
 /// As [`read`], with `words` read as one name each even where undeclared (the `--wrt`
 /// names of a query: `--wrt Wq` makes `Wq` a name).
 pub fn read_with(source: &str, words: &[String]) -> Result<Model> {
-    let input = crate::parse::parse_with(source, words)?;
+    let input = crate::read::parse::parse_with(source, words)?;
     elaborate(&input)
 }
 
@@ -455,7 +455,8 @@ impl Elab {
             .collect();
         if !greek.is_empty() {
             let names: Vec<String> = greek.iter().map(|n| format!("`{n}`")).collect();
-            let word = crate::parse::GREEK.iter().find(|(_, l)| greek[0].starts_with(l)).map_or("beta", |(w, _)| w);
+            let word =
+                crate::read::parse::GREEK.iter().find(|(_, l)| greek[0].starts_with(l)).map_or("beta", |(w, _)| w);
             more.push(format!(
                 "{} {} a scalar, as Greek letters are unless declared (`{word}: vector`, or `matrix`)",
                 names.join(", "),
@@ -1113,7 +1114,7 @@ impl Elab {
             let by_default = self.vars.get(v).is_some_and(|i| !i.declared && !i.defined && i.shape.is_empty());
             if by_default && !name.base.starts_with(|c: char| c.is_ascii()) {
                 let word =
-                    crate::parse::GREEK.iter().find(|(_, l)| name.base.starts_with(l)).map_or("beta", |(w, _)| w);
+                    crate::read::parse::GREEK.iter().find(|(_, l)| name.base.starts_with(l)).map_or("beta", |(w, _)| w);
                 self.notes.push(format!(
                     "`{v}` is a scalar, as Greek letters are unless declared, so `{v}ᵀ` is `{v}`; \
                      declare `{word}: vector` if it is a vector"
@@ -2021,16 +2022,16 @@ pub fn read_positions(text: &str, span: Span) -> Result<Vec<PosGroup>> {
 
 fn read_superscript_power(text: &str, span: Span) -> Result<BigRational> {
     if text.chars().all(|c| "⁻⁰¹²³⁴⁵⁶⁷⁸⁹".contains(c)) {
-        return Ok(crate::parse::superscript_value(text));
+        return Ok(crate::read::parse::superscript_value(text));
     }
     read_number(text, span)
 }
 
 fn read_number(text: &str, span: Span) -> Result<BigRational> {
     if text.chars().all(|c| "⁻⁰¹²³⁴⁵⁶⁷⁸⁹".contains(c)) && !text.is_empty() {
-        return Ok(crate::parse::superscript_value(text));
+        return Ok(crate::read::parse::superscript_value(text));
     }
-    crate::parse::read_number(text, span)
+    crate::read::parse::read_number(text, span)
 }
 
 /// `(X)ᵀ⁻¹` → the parenthesised argument and the postfix operators, innermost last.

@@ -1,12 +1,16 @@
 //! The library's front door: one function per CLI command, each taking text and giving
 //! an [`Answer`] that renders in every format.
 
-use crate::elaborate::{read, Model};
+pub mod batch;
+pub mod conditions;
+pub mod examples;
+
 use crate::error::{Error, ErrorCode, Result};
 use crate::eval::{eval, random_env_sized, Draw, Env, Number};
-use crate::expr::Expr;
+use crate::ir::expr::Expr;
+use crate::ir::shape::{show_shape, Dim};
+use crate::read::elaborate::{read, Model};
 use crate::render::{render, render_numpy, Format};
-use crate::shape::{show_shape, Dim};
 use ndarray::ArrayD;
 use num_rational::BigRational;
 use num_traits::ToPrimitive;
@@ -41,7 +45,7 @@ impl Answer {
             "bracket": self.render(Format::Bracket),
             "numpy": self.render(Format::Numpy),
             "shape": show_shape(&self.expr.shape),
-            "conditions": crate::conditions::conditions(&self.expr),
+            "conditions": crate::api::conditions::conditions(&self.expr),
             "egraph": self.saturation.as_ref().map(|r| r.json()),
         })
     }
@@ -72,23 +76,23 @@ pub fn read_answer(text: &str) -> Result<Answer> {
 
 /// As [`read_answer`], with `words` (the variables asked for) read as one name each.
 pub fn read_answer_with(text: &str, words: &[String]) -> Result<Answer> {
-    let model = crate::elaborate::read_with(text, words)?;
+    let model = crate::read::elaborate::read_with(text, words)?;
     let expr = model.main_expr().cloned().ok_or_else(|| {
         if text.trim().is_empty() {
-            Error::new(ErrorCode::Syntax, "the input is empty", crate::Span::new(0, 0))
+            Error::new(ErrorCode::Syntax, "the input is empty", crate::error::Span::new(0, 0))
                 .hint("write an expression such as `x^T A x`")
         } else if !model.queries.is_empty() {
             Error::new(
                 ErrorCode::Unsupported,
                 "`grad … wrt …` is a query, not an expression to simplify",
-                crate::Span::new(0, text.len()),
+                crate::error::Span::new(0, text.len()),
             )
             .hint("`bracket simplify` prints an expression; write one after the definitions")
         } else {
             Error::new(
                 ErrorCode::Syntax,
                 "the input has declarations but no expression",
-                crate::Span::new(text.len(), text.len()),
+                crate::error::Span::new(text.len(), text.len()),
             )
             .hint("write the expression after the declarations, e.g. `A: matrix; tr(A)`")
         }
@@ -100,7 +104,7 @@ pub fn read_answer_with(text: &str, words: &[String]) -> Result<Answer> {
 /// one-letter names, a transposed Greek scalar): the notes the CLI prints on stderr.
 pub fn notes(text: &str, words: &[String]) -> Vec<String> {
     // Where the input does not read, the error's hint carries the notes.
-    crate::elaborate::read_with(text, words).map(|model| model.notes).unwrap_or_default()
+    crate::read::elaborate::read_with(text, words).map(|model| model.notes).unwrap_or_default()
 }
 
 /// A value computed by [`evaluate`]: exact when it could be, with the inputs used.
@@ -244,7 +248,7 @@ impl ToJson for BigRational {
         if text.contains('e') {
             return None;
         }
-        crate::parse::read_number(&text, crate::error::Span::default()).ok()
+        crate::read::parse::read_number(&text, crate::error::Span::default()).ok()
     }
 }
 
@@ -295,10 +299,10 @@ fn greek_letters(name: &str) -> String {
         None => (name, ""),
     };
     let (d, word) = match base.strip_prefix('d') {
-        Some(w) if crate::parse::GREEK.iter().any(|(g, _)| *g == w) => ("d", w),
+        Some(w) if crate::read::parse::GREEK.iter().any(|(g, _)| *g == w) => ("d", w),
         _ => ("", base),
     };
-    match crate::parse::GREEK.iter().find(|(g, _)| *g == word) {
+    match crate::read::parse::GREEK.iter().find(|(g, _)| *g == word) {
         Some((_, letter)) => format!("{d}{letter}{rest}"),
         None => name.to_string(),
     }
@@ -335,7 +339,7 @@ pub fn grad_with<S: AsRef<str>>(text: &str, wrt: &[S], options: &crate::egraph::
         return Err(Error::new(
             ErrorCode::Shape,
             format!("a gradient needs a scalar function, but this has shape {shown}"),
-            crate::Span::new(0, text.len()),
+            crate::error::Span::new(0, text.len()),
         )
         .hint("use `bracket jacobian` for a non-scalar function"));
     }
@@ -372,9 +376,9 @@ pub fn derivatives_of<S: AsRef<str>>(model: &Model, f: &Expr, wrt: &[S]) -> Resu
 /// gradient in the space of symmetric matrices (see docs/symmetric.md).
 pub(crate) fn symmetrized(g: Expr) -> Expr {
     let shape = g.shape.clone();
-    let t = crate::diff::transpose(g.clone());
-    let sum = Expr::new(crate::expr::Kind::Add(vec![g, t]), shape);
-    crate::elaborate::scale(BigRational::new(1.into(), 2.into()), sum)
+    let t = crate::calculus::diff::transpose(g.clone());
+    let sum = Expr::new(crate::ir::expr::Kind::Add(vec![g, t]), shape);
+    crate::read::elaborate::scale(BigRational::new(1.into(), 2.into()), sum)
 }
 
 fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
@@ -394,7 +398,7 @@ fn derivatives_with<S: AsRef<str>>(
             return Err(Error::new(
                 ErrorCode::Unknown,
                 format!("`{name}` does not occur in the function"),
-                crate::Span::new(0, text.len()),
+                crate::error::Span::new(0, text.len()),
             )
             .hint("name one of the function's variables after --wrt"));
         };
@@ -402,22 +406,22 @@ fn derivatives_with<S: AsRef<str>>(
             return Err(Error::new(
                 ErrorCode::Unsupported,
                 format!("`{name}` is defined by `{name} = …`; differentiate by the variables it is made of"),
-                crate::Span::new(0, text.len()),
+                crate::error::Span::new(0, text.len()),
             ));
         }
         let vars: indexmap::IndexSet<String> = [name.clone()].into_iter().collect();
-        let d = crate::diff::differential(&f.expr, &f.model, &vars)?;
+        let d = crate::calculus::diff::differential(&f.expr, &f.model, &vars)?;
         let mut shape = f.expr.shape.clone();
         shape.extend(info.shape.iter().cloned());
         let terms = match d {
-            Some(d) => crate::takeout::take_out(&d, &name)?,
+            Some(d) => crate::calculus::takeout::take_out(&d, &name)?,
             None => vec![],
         };
-        let mut forms = vec![crate::takeout::terms_to_expr(&terms, &shape)];
+        let mut forms = vec![crate::calculus::takeout::terms_to_expr(&terms, &shape)];
         // The unfactored sum gives the e-graph other groupings to start from; a long one
         // mostly breeds sign and bracketing variants, so it is left out.
         if terms.len() <= UNFACTORED_TERMS {
-            forms.push(crate::takeout::terms_to_sum(&terms, &shape));
+            forms.push(crate::calculus::takeout::terms_to_sum(&terms, &shape));
         }
         if info.symmetric && f.expr.is_scalar() {
             forms = forms.into_iter().map(symmetrized).collect();
@@ -435,8 +439,8 @@ pub fn differential_of(text: &str) -> Result<Answer> {
     let f = read_answer(text)?;
     let vars: indexmap::IndexSet<String> =
         f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
-    let d = crate::diff::differential(&f.expr, &f.model, &vars)?;
-    let expr = d.unwrap_or_else(|| crate::diff::zero(f.expr.shape.clone()));
+    let d = crate::calculus::diff::differential(&f.expr, &f.model, &vars)?;
+    let expr = d.unwrap_or_else(|| crate::calculus::diff::zero(f.expr.shape.clone()));
     Ok(Answer { model: f.model, expr, saturation: None })
 }
 
@@ -452,35 +456,35 @@ pub fn differential_taken_out(text: &str) -> Result<Answer> {
     let vars: Vec<String> = f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
     let mut terms = Vec::new();
     for d in derivatives(&f, text, &vars)? {
-        if matches!(&d.answer.expr.kind, crate::expr::Kind::Scale(c, _) if num_traits::Zero::is_zero(c)) {
+        if matches!(&d.answer.expr.kind, crate::ir::expr::Kind::Scale(c, _) if num_traits::Zero::is_zero(c)) {
             continue;
         }
         let x = &f.model.names[&d.wrt];
-        let dx = Expr::new(crate::expr::Kind::Diff(d.wrt.clone()), x.shape.clone());
+        let dx = Expr::new(crate::ir::expr::Kind::Diff(d.wrt.clone()), x.shape.clone());
         let k = x.shape.len();
         let g = d.answer.expr;
         let term = if f.expr.is_scalar() {
-            Expr::new(crate::expr::Kind::Dot(Box::new(g), Box::new(dx)), vec![])
+            Expr::new(crate::ir::expr::Kind::Dot(Box::new(g), Box::new(dx)), vec![])
         } else {
             let n = g.order();
-            let left = (n - k + 1..=n).map(|at| crate::expr::Pos { at, bar: true }).collect();
-            let right = (1..=k).map(|at| crate::expr::Pos { at, bar: true }).collect();
-            let kind = crate::expr::Kind::Gen {
+            let left = (n - k + 1..=n).map(|at| crate::ir::expr::Pos { at, bar: true }).collect();
+            let right = (1..=k).map(|at| crate::ir::expr::Pos { at, bar: true }).collect();
+            let kind = crate::ir::expr::Kind::Gen {
                 lhs: Box::new(g),
                 rhs: Box::new(dx),
                 left,
                 right,
                 dot: true,
-                form: crate::expr::GenForm::K(k),
+                form: crate::ir::expr::GenForm::K(k),
             };
             Expr::new(kind, f.expr.shape.clone())
         };
         terms.push(term);
     }
     let expr = match terms.len() {
-        0 => crate::diff::zero(f.expr.shape.clone()),
+        0 => crate::calculus::diff::zero(f.expr.shape.clone()),
         1 => terms.pop().expect("one"),
-        _ => Expr::new(crate::expr::Kind::Add(terms), f.expr.shape.clone()),
+        _ => Expr::new(crate::ir::expr::Kind::Add(terms), f.expr.shape.clone()),
     };
     Ok(Answer { model: f.model, expr, saturation: None })
 }
@@ -497,7 +501,7 @@ pub fn answer_queries(text: &str) -> Result<Vec<Derivative>> {
         return Err(Error::new(
             ErrorCode::Usage,
             "name the variables with --wrt, or end the input with `grad J wrt W, b`",
-            crate::Span::new(0, text.len()),
+            crate::error::Span::new(0, text.len()),
         )
         .hint("e.g. `bracket grad 'x^T A x' --wrt x`"));
     }

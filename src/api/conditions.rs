@@ -2,7 +2,7 @@
 //! it is only valid where that is defined. Each is stated with the answer, never assumed
 //! silently (`∇|X| = |X|X⁻ᵀ` needs X invertible).
 
-use crate::expr::{Expr, Func, Kind};
+use crate::ir::expr::{Expr, Func, Kind};
 use crate::render::{render, Format};
 use indexmap::IndexSet;
 use num_traits::Signed;

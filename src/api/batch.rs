@@ -33,8 +33,8 @@ pub fn derivatives_json_with(
         let mut v = d.answer.json();
         v["wrt"] = Value::String(d.wrt.clone());
         if check {
-            let c = crate::check::check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)
-                .unwrap_or_else(|e| crate::check::Check::not_possible(e.message));
+            let c = crate::eval::check::check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)
+                .unwrap_or_else(|e| crate::eval::check::Check::not_possible(e.message));
             v["check"] = c.json();
         }
         list.push(v);
@@ -47,10 +47,10 @@ pub fn derivatives_json_with(
 /// The JSON of backpropagation equations (the `--format json` of `grad PROGRAM`), with
 /// each parameter's check when asked.
 pub fn backprop_json(text: &str, check: bool) -> Result<Value> {
-    let eqs = crate::backprop::backprop_with(text, crate::explain::Explain::Result)?;
+    let eqs = crate::calculus::backprop::backprop_with(text, crate::calculus::derive::Explain::Result)?;
     let checks = check.then(|| {
-        crate::check::check_program(text, &eqs, 3).unwrap_or_else(|e| {
-            let c = crate::check::Check::not_possible(e.message);
+        crate::eval::check::check_program(text, &eqs, 3).unwrap_or_else(|e| {
+            let c = crate::eval::check::Check::not_possible(e.message);
             eqs.iter().filter(|eq| eq.parameter).map(|eq| (eq.target.clone(), c.clone())).collect()
         })
     });
@@ -151,7 +151,7 @@ fn answer(query: &Value, expr: &str) -> Result<Value> {
         "backprop" => backprop_json(expr, check),
         "derive" => {
             let x = wrt.first().ok_or_else(|| usage("\"derive\" needs \"wrt\"".into()))?;
-            let mut v = crate::explain::derive(expr, x)?.json();
+            let mut v = crate::calculus::derive::derive(expr, x)?.json();
             v["input"] = json!(expr);
             Ok(v)
         }

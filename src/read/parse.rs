@@ -4,10 +4,10 @@
 //! and no stack overflow on any input; the input size, bracket nesting, runs of prefix
 //! operators and tree depth are checked against `limits` before they can hurt.
 
-use crate::ast::*;
 use crate::error::{Error, ErrorCode, Result, Span};
+use crate::ir::ast::*;
 use crate::limits;
-use crate::words::Word;
+use crate::read::words::Word;
 use num_bigint::BigInt;
 use num_rational::BigRational;
 use pest::iterators::{Pair, Pairs};
@@ -44,14 +44,14 @@ pub fn parse_with(source: &str, extra: &[String]) -> Result<Input> {
             pest::set_call_limit(std::num::NonZeroUsize::new(calls));
             Grammar::parse(Rule::input, &text).map_err(|e| syntax_error(&text, e))?
         };
-        crate::words::start(whole_words(pairs.clone(), extra));
+        crate::read::words::start(whole_words(pairs.clone(), extra));
         let mut statements = Vec::new();
         let built =
             pairs.flat_map(|input| input.into_inner().filter(|p| is_statement(p.as_rule()))).try_for_each(|pair| {
                 statements.push(build_statement(pair)?);
                 Ok(())
             });
-        let notes = crate::words::finish();
+        let notes = crate::read::words::finish();
         built?;
         Ok(Input { statements, source: source.to_string(), notes })
     })
@@ -692,12 +692,12 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
         Rule::greek_word => node(NodeKind::Name(read_name(pair)), span),
         Rule::name | Rule::diff_name => {
             let mut name = read_name(pair);
-            if name.diff && crate::words::is_whole(&format!("d{}", name.full())) {
+            if name.diff && crate::read::words::is_whole(&format!("d{}", name.full())) {
                 // A defined `data`, not the differential of `ata`.
                 name.base = format!("d{}", name.base);
                 name.diff = false;
             }
-            match crate::words::split(&name, span) {
+            match crate::read::words::split(&name, span) {
                 Some(pieces) => node(NodeKind::Word(pieces), span),
                 None => node(NodeKind::Name(name), span),
             }
@@ -709,7 +709,7 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
 /// A function name that is a word split into names (`Xf'(A)`): the names before the
 /// last, and the last, which is the function.
 fn word_before_call(name: NameRef, name_span: Span) -> (Vec<Node>, NameRef, Span) {
-    match crate::words::split(&name, name_span) {
+    match crate::read::words::split(&name, name_span) {
         Some(mut pieces) => {
             let last = pieces.pop().expect("a word has pieces");
             match last.kind {

@@ -8,10 +8,10 @@
 //! `d(X⁻¹) = −X⁻¹dXX⁻¹`, `d|X| = |X| X⁻ᵀ · dX`, the generalized gradient of softmax
 //! (tutorial eq. 32), and for bracket terms the occurrence rule of §4.2.
 
-use crate::elaborate::{scale, Model};
 use crate::error::{Error, ErrorCode, Result};
-use crate::expr::*;
-use crate::shape::{Dim, Shape};
+use crate::ir::expr::*;
+use crate::ir::shape::{Dim, Shape};
+use crate::read::elaborate::{scale, Model};
 use indexmap::IndexSet;
 use num_rational::BigRational;
 use num_traits::{One, Zero};

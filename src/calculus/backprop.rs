@@ -8,11 +8,11 @@
 //! is dZ taken out of `d(∇_C J · C)`, with the other names held fixed.
 
 use crate::api::Answer;
+use crate::calculus::derive::{derive_steps, Derivation, Explain, Through};
 use crate::egraph::operations;
-use crate::elaborate::{read, Model};
 use crate::error::{Error, ErrorCode, Result};
-use crate::explain::{derive_steps, Derivation, Explain, Through};
-use crate::expr::{Expr, Kind};
+use crate::ir::expr::{Expr, Kind};
+use crate::read::elaborate::{read, Model};
 use indexmap::{IndexMap, IndexSet};
 
 /// One backpropagation equation `∇_target J = expr`, with its derivation.
@@ -106,7 +106,7 @@ impl Memo {
         // written with canonical names: the target first, then in order of first use in
         // the differential and in the definitions the e-graph sees.
         let vars: IndexSet<String> = [wrt.to_string()].into_iter().collect();
-        let Some(d) = crate::diff::local_differential(f, model, &vars)? else {
+        let Some(d) = crate::calculus::diff::local_differential(f, model, &vars)? else {
             return derive_steps(model, f, wrt, Through::Nothing, self.explain);
         };
         let mut order: IndexSet<String> = [wrt.to_string()].into_iter().collect();
@@ -183,14 +183,14 @@ pub fn backprop(text: &str) -> Result<Vec<Equation>> {
 pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
     let model = read(text)?;
     let query = model.queries.first().ok_or_else(|| {
-        Error::new(ErrorCode::Usage, "the program has no `grad J wrt …` query", crate::Span::new(0, text.len()))
+        Error::new(ErrorCode::Usage, "the program has no `grad J wrt …` query", crate::error::Span::new(0, text.len()))
             .hint("end the program with a line such as `grad J wrt W, b`")
     })?;
     if !query.expr.is_scalar() {
         return Err(Error::new(
             ErrorCode::Shape,
             "backpropagation needs a scalar loss",
-            crate::Span::new(0, text.len()),
+            crate::error::Span::new(0, text.len()),
         ));
     }
     // The loss: a defined name (J) or an expression.
@@ -238,7 +238,7 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
     // free tensor, as a local step holds for any value of it.
     let local_model = |m: &Model, keep: &IndexSet<String>, f: &Expr, target: &str| -> Result<Model> {
         let vars: IndexSet<String> = [target.to_string()].into_iter().collect();
-        let d = crate::diff::local_differential(f, m, &vars)?;
+        let d = crate::calculus::diff::local_differential(f, m, &vars)?;
         let definitions: Vec<(String, Expr)> = m
             .definitions
             .iter()
@@ -283,13 +283,13 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
             // held fixed (its own adjoint carries the paths through it).
             let def = defs[c].clone();
             parts.push(if defs[c].is_scalar() {
-                crate::diff::product(seed, def)
+                crate::calculus::diff::product(seed, def)
             } else {
                 Expr::new(Kind::Dot(Box::new(seed), Box::new(def)), vec![])
             });
         }
         let local = match parts.len() {
-            0 => crate::diff::zero(vec![]),
+            0 => crate::calculus::diff::zero(vec![]),
             1 => parts.pop().expect("one"),
             _ => Expr::new(Kind::Add(parts), vec![]),
         };
@@ -315,7 +315,12 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
         derivation.label = Some(seed_name(&target, &loss_name));
         // The seed of this target is a name of its own in the equations that follow.
         if !parameter {
-            let info = crate::NameInfo { shape: shape.clone(), symmetric: false, declared: false, defined: false };
+            let info = crate::read::elaborate::NameInfo {
+                shape: shape.clone(),
+                symmetric: false,
+                declared: false,
+                defined: false,
+            };
             seeded.names.insert(seed_name(&target, &loss_name), info);
         }
         let answer = Answer {
@@ -345,7 +350,7 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
 pub fn evaluate_backprop(
     equations: &[Equation],
     loss: &str,
-    env: &crate::Env<f64>,
+    env: &crate::eval::Env<f64>,
 ) -> Result<IndexMap<String, ndarray::ArrayD<f64>>> {
     let mut env = env.clone();
     let mut out = IndexMap::new();

@@ -6,14 +6,14 @@
 //! tensors (with random dX) and check that they are equal.
 
 use crate::api::Answer;
-use crate::diff::{differential, local_differential};
+use crate::calculus::diff::{differential, local_differential};
+use crate::calculus::takeout::{merge_terms, take_out, terms_to_expr};
 use crate::egraph::operations;
-use crate::elaborate::{scale, Model};
 use crate::error::{Error, ErrorCode, Result};
-use crate::expr::{Expr, GenForm, Kind, Pos};
+use crate::ir::expr::{Expr, GenForm, Kind, Pos};
 use crate::network::lower;
+use crate::read::elaborate::{scale, Model};
 use crate::render::{render, Format};
-use crate::takeout::{merge_terms, take_out, terms_to_expr};
 use indexmap::IndexMap;
 use serde_json::{json, Value};
 
@@ -57,7 +57,7 @@ pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
         return Err(Error::new(
             ErrorCode::Unknown,
             format!("`{wrt}` does not occur in the function"),
-            crate::Span::new(0, text.len()),
+            crate::error::Span::new(0, text.len()),
         ));
     }
     derive_in(&f.model, &f.expr, wrt, Through::Definitions)
@@ -103,8 +103,8 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         Through::Nothing => local_differential(&f.expr, &model, &vars)?,
     };
     let Some(d) = d else {
-        let zero = crate::diff::zero(f.expr.shape.clone());
-        let result = Answer { model: model.clone(), expr: crate::diff::zero(x_shape), saturation: None };
+        let zero = crate::calculus::diff::zero(f.expr.shape.clone());
+        let result = Answer { model: model.clone(), expr: crate::calculus::diff::zero(x_shape), saturation: None };
         steps.push(Step { expr: zero, why: format!("{wrt} does not occur").into() });
         return Ok(Derivation { model, function: f.expr, wrt: wrt.to_string(), steps, result, label: None });
     };
@@ -170,7 +170,7 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
     let all = if frozen.is_empty() { taken } else { take_out(&full, wrt)? };
     let mut forms = vec![terms_to_expr(&all, &g_shape)];
     if all.len() <= crate::api::UNFACTORED_TERMS {
-        forms.push(crate::takeout::terms_to_sum(&all, &g_shape));
+        forms.push(crate::calculus::takeout::terms_to_sum(&all, &g_shape));
     }
     let mut start = g;
     if symmetric {
@@ -318,16 +318,16 @@ fn condense(start: &Expr, rewrites: Vec<crate::egraph::Rewritten>) -> Vec<(Expr,
         .collect()
 }
 
-fn sum_of(mut terms: Vec<Expr>, shape: &[crate::shape::Dim]) -> Expr {
+fn sum_of(mut terms: Vec<Expr>, shape: &[crate::ir::shape::Dim]) -> Expr {
     match terms.len() {
-        0 => crate::diff::zero(shape.to_vec()),
+        0 => crate::calculus::diff::zero(shape.to_vec()),
         1 => terms.pop().expect("one"),
         _ => Expr::new(Kind::Add(terms), shape.to_vec()),
     }
 }
 
 /// `G · dX` for a scalar function, `G ·_k dX` otherwise.
-fn contract(g: Expr, dx: Expr, scalar: bool, k: usize, f_shape: &[crate::shape::Dim]) -> Expr {
+fn contract(g: Expr, dx: Expr, scalar: bool, k: usize, f_shape: &[crate::ir::shape::Dim]) -> Expr {
     if scalar {
         return Expr::new(Kind::Dot(Box::new(g), Box::new(dx)), vec![]);
     }

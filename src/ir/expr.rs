@@ -4,7 +4,7 @@
 //! stay classic nodes (so they print as typed); bracket terms, einsum and fused
 //! subscripts are [`Network`]s: tensor networks whose factors are expressions.
 
-use crate::shape::{Dim, Shape};
+use crate::ir::shape::{Dim, Shape};
 use num_rational::BigRational;
 
 /// A typed expression.

@@ -13,23 +13,23 @@ use crate::egraph::{
     holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, Encoder, FactorOpposite, FunSpec,
     InverseCancel, Node, PowerMerge, RaiseNetwork, Rewrite, SumRegroup, Tables, UnitScale, ZeroAbsorb,
 };
-use crate::elaborate::Model;
-use crate::expr::{Expr, Kind};
+use crate::ir::expr::{Expr, Kind};
+use crate::read::elaborate::Model;
 use egg::{ENodeOrVar, Pattern, PatternAst, RecExpr, Var};
 use indexmap::IndexMap;
 use std::sync::OnceLock;
 
 /// The rule files, one family each.
 pub const FILES: &[(&str, &str)] = &[
-    ("transpose", include_str!("../rules/transpose.rules")),
-    ("identity", include_str!("../rules/identity.rules")),
-    ("scalar", include_str!("../rules/scalar.rules")),
-    ("product", include_str!("../rules/product.rules")),
-    ("distribute", include_str!("../rules/distribute.rules")),
-    ("hadamard", include_str!("../rules/hadamard.rules")),
-    ("function", include_str!("../rules/function.rules")),
-    ("trace", include_str!("../rules/trace.rules")),
-    ("determinant", include_str!("../rules/determinant.rules")),
+    ("transpose", include_str!("../../rules/transpose.rules")),
+    ("identity", include_str!("../../rules/identity.rules")),
+    ("scalar", include_str!("../../rules/scalar.rules")),
+    ("product", include_str!("../../rules/product.rules")),
+    ("distribute", include_str!("../../rules/distribute.rules")),
+    ("hadamard", include_str!("../../rules/hadamard.rules")),
+    ("function", include_str!("../../rules/function.rules")),
+    ("trace", include_str!("../../rules/trace.rules")),
+    ("determinant", include_str!("../../rules/determinant.rules")),
 ];
 
 /// A predicate a rule may require of a variable's class.
@@ -93,8 +93,10 @@ impl Guard {
             Guard::Symmetric => d.symmetric && (d.shape.is_empty() || d.shape.len() == 2),
             Guard::Ones => d.ones,
             Guard::Identity => d.identity,
-            Guard::Vector => d.shape.len() == 1 || (d.shape.len() == 2 && d.shape[0] == crate::shape::Dim::Iota),
-            Guard::Square => d.shape.len() == 2 && d.shape[0] == d.shape[1] && d.shape[0] != crate::shape::Dim::Iota,
+            Guard::Vector => d.shape.len() == 1 || (d.shape.len() == 2 && d.shape[0] == crate::ir::shape::Dim::Iota),
+            Guard::Square => {
+                d.shape.len() == 2 && d.shape[0] == d.shape[1] && d.shape[0] != crate::ir::shape::Dim::Iota
+            }
         }
     }
 }
@@ -166,7 +168,10 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("scalar-zero-absorb", "a product, ⊙, ⊗ or transpose with a zero operand is the zero tensor"),
     ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
-    ("elementwise-cancel", "an element-wise region as one rational function, common factors cancelled (crate::cancel)"),
+    (
+        "elementwise-cancel",
+        "an element-wise region as one rational function, common factors cancelled (crate::egraph::cancel)",
+    ),
     ("sum-regroup", "t₁ + t₂ + t₃ = (t₁ + t₃) + t₂ where t₁ and t₃ are alike or share a factor"),
 ];
 
@@ -365,7 +370,7 @@ fn side_pattern(
         }
     }
     let (source, prefix) = side_source(text, scalars);
-    let model = crate::elaborate::read(&source)
+    let model = crate::read::elaborate::read(&source)
         .map_err(|e| (e.span.map_or(0, |s| s.start.saturating_sub(prefix)), e.message))?;
     let expr = model.main_expr().ok_or((0, "the side is empty".to_string()))?.clone();
     let names: Vec<String> = variables(text).into_iter().map(|(v, _)| v).collect();

@@ -1,0 +1,7 @@
+//! Calculus: the d operator, taking dX out of a differential, derivations step by step,
+//! and backpropagation over a program's definitions.
+
+pub mod backprop;
+pub mod derive;
+pub mod diff;
+pub mod takeout;

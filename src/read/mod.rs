@@ -1,0 +1,7 @@
+//! Reading: text to a typed [`Model`](elaborate::Model). Parses with pest, splits words
+//! into names where the rule says so, and types every expression (naming defaults,
+//! declarations, bracket terms). Never imports the e-graph, networks or printers.
+
+pub mod elaborate;
+pub mod parse;
+pub mod words;
