@@ -32,13 +32,12 @@ pub use ir::shape::{show_shape, Dim, Shape};
 pub use read::elaborate::{elaborate, read, read_positions, scale, Model, NameInfo, PosGroup, Query};
 pub use read::parse::{parse, parse_with};
 
-pub use network::{einsum_spec, lower, render_network, tidy, to_bracket, Term};
+pub use network::{gen_network, lower, tidy, Term};
+pub use render::bracket::{einsum_spec, render_network, to_bracket};
 pub use render::{py_name, render, render_numpy, Format};
 
 pub use eval::check::{check_derivative, check_program, check_with, Check, Verdict, TOLERANCE as CHECK_TOLERANCE};
-pub use eval::{
-    close, eval, eval_network, gen_network, random_array, random_env, random_env_sized, Domain, Draw, Env, Number,
-};
+pub use eval::{close, eval, eval_network, random_array, random_env, random_env_sized, Domain, Draw, Env, Number};
 
 pub use egraph::rules::{load as load_rules, rules, Guard, Rule, RuleSet, APPLIERS, FILES as RULE_FILES};
 pub use egraph::{contains_network, is_classic, operations, simplify_expr, Limits, Options, Report};

@@ -387,7 +387,7 @@ pub fn leaf_key(e: &Expr) -> String {
         Kind::Diff(n) => format!("d:{n}"),
         Kind::Ones => format!("1:{dims}"),
         Kind::Identity => format!("I:{dims}"),
-        _ => format!("x:{dims}:{}", crate::network::to_bracket(e, crate::render::Format::Ascii)),
+        _ => format!("x:{dims}:{}", crate::render::bracket::to_bracket(e, crate::render::Format::Ascii)),
     }
 }
 

@@ -540,7 +540,7 @@ fn eval_kind<T: Number>(e: &Expr, env: &Env<T>, sizes: &[usize]) -> Result<Array
             scalar(s)
         }
         Kind::Gen { .. } => {
-            let net = gen_network(e).expect("a Gen node");
+            let net = crate::network::gen_network(e).expect("a Gen node");
             eval_network(&net, env)?
         }
         Kind::Trace(a) => {
@@ -689,38 +689,6 @@ fn softmax<T: Number>(a: ArrayD<T>, positions: &[usize]) -> Result<ArrayD<T>> {
         }
     }
     reshape(out, &shape)
-}
-
-/// The network of a generalized product `A^{P} ⊙^{Q} B`.
-pub fn gen_network(e: &Expr) -> Option<Network> {
-    let Kind::Gen { lhs, rhs, left, right, .. } = &e.kind else { return None };
-    let mut indices: Vec<Dim> = lhs.shape.clone();
-    let a_slots: Vec<usize> = (0..lhs.order()).collect();
-    let mut b_slots = Vec::new();
-    for (k, d) in rhs.shape.iter().enumerate() {
-        match right.iter().position(|q| q.at == k + 1) {
-            Some(i) => b_slots.push(left[i].at - 1),
-            None => {
-                b_slots.push(indices.len());
-                indices.push(d.clone());
-            }
-        }
-    }
-    let mut output: Vec<usize> = (0..lhs.order()).filter(|k| !left.iter().any(|p| p.at == k + 1 && p.bar)).collect();
-    for (k, _) in rhs.shape.iter().enumerate() {
-        if !right.iter().any(|q| q.at == k + 1) {
-            output.push(b_slots[k]);
-        }
-    }
-    Some(Network {
-        factors: vec![
-            Factor { expr: (**lhs).clone(), slots: a_slots },
-            Factor { expr: (**rhs).clone(), slots: b_slots },
-        ],
-        indices,
-        output,
-        origin: Origin::Bracket,
-    })
 }
 
 /// Evaluates a tensor network, multiplying in one factor at a time and summing out each

@@ -5,6 +5,8 @@
 //! to an expression of equal value (with the same declarations); parentheses are
 //! minimal for the precedence documented in docs/syntax.md; output is deterministic.
 
+pub mod bracket;
+
 use crate::ir::expr::*;
 use crate::ir::shape::Dim;
 use crate::network;
@@ -48,7 +50,7 @@ pub(crate) const ATOM: u8 = 7;
 pub fn render(e: &Expr, format: Format) -> String {
     match format {
         Format::Unicode | Format::Ascii | Format::Latex => Printer::new(format).top(e),
-        Format::Bracket => network::to_bracket(e, Format::Unicode),
+        Format::Bracket => bracket::to_bracket(e, Format::Unicode),
         Format::Numpy => render_numpy(e, &Model::default()),
     }
 }
@@ -560,7 +562,7 @@ impl Printer {
                 (format!("{}_{{{text}}}", self.paren(&self.at(f, 0))), POST)
             }
             // The user's own bracket term: its free sizes were free in the input too.
-            Origin::Bracket => match network::render_network_checked(net, self.style, true, false) {
+            Origin::Bracket => match bracket::render_network_checked(net, self.style, true, false) {
                 Some(text) => (text, HAD),
                 None => match network::as_outer_product(net) {
                     Some(e) => self.go(&e),
@@ -574,7 +576,7 @@ impl Printer {
     pub(crate) fn einsum(&self, net: &Network, spec: Option<&str>) -> (String, u8) {
         let spec = match spec {
             Some(s) => s.to_string(),
-            None => network::einsum_spec(net, false),
+            None => bracket::einsum_spec(net, false),
         };
         let args: Vec<String> = net.factors.iter().map(|f| self.at(&f.expr, 0)).collect();
         match self.style {
@@ -828,7 +830,7 @@ impl Numpy {
             Kind::Kron(a, b) => format!("np.multiply.outer({}, {})", g(a), g(b)),
             Kind::Dot(a, b) => format!("np.sum({} * {})", g(a), g(b)),
             Kind::Gen { .. } => {
-                let net = crate::eval::gen_network(e).expect("a generalized product");
+                let net = crate::network::gen_network(e).expect("a generalized product");
                 self.einsum(&net)
             }
             Kind::Trace(x) => format!("np.trace({})", g(x)),
@@ -908,7 +910,7 @@ impl Numpy {
     }
 
     fn einsum(&self, net: &Network) -> String {
-        let spec = network::einsum_spec(net, true);
+        let spec = bracket::einsum_spec(net, true);
         let args: Vec<String> = net.factors.iter().map(|f| self.go(&f.expr)).collect();
         if args.is_empty() {
             return format!("np.einsum('{spec}')");
