@@ -29,7 +29,8 @@ pub use ir::ast::*;
 pub use ir::expr::*;
 pub use ir::shape::{show_shape, Dim, Shape};
 
-pub use read::elaborate::{elaborate, read, read_positions, scale, Model, NameInfo, PosGroup, Query};
+pub use ir::build::scale;
+pub use read::elaborate::{elaborate, read, read_positions, Model, NameInfo, PosGroup, Query};
 pub use read::parse::{parse, parse_with};
 
 pub use network::{gen_network, lower, tidy, Term};
@@ -45,7 +46,8 @@ pub use egraph::{contains_network, is_classic, operations, simplify_expr, Limits
 pub use calculus::backprop::{backprop, backprop_with, evaluate_backprop, loss_name, seed_name, Equation};
 pub use calculus::derive::{derive, derive_in, derive_steps, Derivation, Explain, Step, Through};
 pub use calculus::diff::{differential, local_differential};
-pub use calculus::takeout::{canonical, merge_terms, raise, take_out, terms_to_expr};
+pub use calculus::takeout::take_out;
+pub use egraph::raise::{canonical, merge_terms, raise, terms_to_expr};
 
 pub use api::batch::{
     add_notes, backprop_json, batch_line, derivatives_json, derivatives_json_with, error_json, run_batch,

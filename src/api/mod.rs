@@ -376,9 +376,9 @@ pub fn derivatives_of<S: AsRef<str>>(model: &Model, f: &Expr, wrt: &[S]) -> Resu
 /// gradient in the space of symmetric matrices (see docs/symmetric.md).
 pub(crate) fn symmetrized(g: Expr) -> Expr {
     let shape = g.shape.clone();
-    let t = crate::calculus::diff::transpose(g.clone());
+    let t = crate::ir::build::transpose(g.clone());
     let sum = Expr::new(crate::ir::expr::Kind::Add(vec![g, t]), shape);
-    crate::read::elaborate::scale(BigRational::new(1.into(), 2.into()), sum)
+    crate::ir::build::scale(BigRational::new(1.into(), 2.into()), sum)
 }
 
 fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
@@ -417,11 +417,11 @@ fn derivatives_with<S: AsRef<str>>(
             Some(d) => crate::calculus::takeout::take_out(&d, &name)?,
             None => vec![],
         };
-        let mut forms = vec![crate::calculus::takeout::terms_to_expr(&terms, &shape)];
+        let mut forms = vec![crate::egraph::raise::terms_to_expr(&terms, &shape)];
         // The unfactored sum gives the e-graph other groupings to start from; a long one
         // mostly breeds sign and bracketing variants, so it is left out.
         if terms.len() <= UNFACTORED_TERMS {
-            forms.push(crate::calculus::takeout::terms_to_sum(&terms, &shape));
+            forms.push(crate::egraph::raise::terms_to_sum(&terms, &shape));
         }
         if info.symmetric && f.expr.is_scalar() {
             forms = forms.into_iter().map(symmetrized).collect();
@@ -440,7 +440,7 @@ pub fn differential_of(text: &str) -> Result<Answer> {
     let vars: indexmap::IndexSet<String> =
         f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
     let d = crate::calculus::diff::differential(&f.expr, &f.model, &vars)?;
-    let expr = d.unwrap_or_else(|| crate::calculus::diff::zero(f.expr.shape.clone()));
+    let expr = d.unwrap_or_else(|| crate::ir::build::zero(f.expr.shape.clone()));
     Ok(Answer { model: f.model, expr, saturation: None })
 }
 
@@ -482,7 +482,7 @@ pub fn differential_taken_out(text: &str) -> Result<Answer> {
         terms.push(term);
     }
     let expr = match terms.len() {
-        0 => crate::calculus::diff::zero(f.expr.shape.clone()),
+        0 => crate::ir::build::zero(f.expr.shape.clone()),
         1 => terms.pop().expect("one"),
         _ => Expr::new(crate::ir::expr::Kind::Add(terms), f.expr.shape.clone()),
     };

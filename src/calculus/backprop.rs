@@ -283,13 +283,13 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
             // held fixed (its own adjoint carries the paths through it).
             let def = defs[c].clone();
             parts.push(if defs[c].is_scalar() {
-                crate::calculus::diff::product(seed, def)
+                crate::ir::build::product(seed, def)
             } else {
                 Expr::new(Kind::Dot(Box::new(seed), Box::new(def)), vec![])
             });
         }
         let local = match parts.len() {
-            0 => crate::calculus::diff::zero(vec![]),
+            0 => crate::ir::build::zero(vec![]),
             1 => parts.pop().expect("one"),
             _ => Expr::new(Kind::Add(parts), vec![]),
         };

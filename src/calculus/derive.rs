@@ -7,12 +7,14 @@
 
 use crate::api::Answer;
 use crate::calculus::diff::{differential, local_differential};
-use crate::calculus::takeout::{merge_terms, take_out, terms_to_expr};
+use crate::calculus::takeout::take_out;
 use crate::egraph::operations;
+use crate::egraph::raise::{merge_terms, terms_to_expr};
 use crate::error::{Error, ErrorCode, Result};
+use crate::ir::build::scale;
 use crate::ir::expr::{Expr, GenForm, Kind, Pos};
 use crate::network::lower;
-use crate::read::elaborate::{scale, Model};
+use crate::read::elaborate::Model;
 use crate::render::{render, Format};
 use indexmap::IndexMap;
 use serde_json::{json, Value};
@@ -103,8 +105,8 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         Through::Nothing => local_differential(&f.expr, &model, &vars)?,
     };
     let Some(d) = d else {
-        let zero = crate::calculus::diff::zero(f.expr.shape.clone());
-        let result = Answer { model: model.clone(), expr: crate::calculus::diff::zero(x_shape), saturation: None };
+        let zero = crate::ir::build::zero(f.expr.shape.clone());
+        let result = Answer { model: model.clone(), expr: crate::ir::build::zero(x_shape), saturation: None };
         steps.push(Step { expr: zero, why: format!("{wrt} does not occur").into() });
         return Ok(Derivation { model, function: f.expr, wrt: wrt.to_string(), steps, result, label: None });
     };
@@ -170,7 +172,7 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
     let all = if frozen.is_empty() { taken } else { take_out(&full, wrt)? };
     let mut forms = vec![terms_to_expr(&all, &g_shape)];
     if all.len() <= crate::api::UNFACTORED_TERMS {
-        forms.push(crate::calculus::takeout::terms_to_sum(&all, &g_shape));
+        forms.push(crate::egraph::raise::terms_to_sum(&all, &g_shape));
     }
     let mut start = g;
     if symmetric {
@@ -320,7 +322,7 @@ fn condense(start: &Expr, rewrites: Vec<crate::egraph::Rewritten>) -> Vec<(Expr,
 
 fn sum_of(mut terms: Vec<Expr>, shape: &[crate::ir::shape::Dim]) -> Expr {
     match terms.len() {
-        0 => crate::calculus::diff::zero(shape.to_vec()),
+        0 => crate::ir::build::zero(shape.to_vec()),
         1 => terms.pop().expect("one"),
         _ => Expr::new(Kind::Add(terms), shape.to_vec()),
     }

@@ -9,9 +9,10 @@
 //! (tutorial eq. 32), and for bracket terms the occurrence rule of §4.2.
 
 use crate::error::{Error, ErrorCode, Result};
+use crate::ir::build::{hadamard, product, scale, transpose};
 use crate::ir::expr::*;
-use crate::ir::shape::{Dim, Shape};
-use crate::read::elaborate::{scale, Model};
+use crate::ir::shape::Shape;
+use crate::read::elaborate::Model;
 use indexmap::IndexSet;
 use num_rational::BigRational;
 use num_traits::{One, Zero};
@@ -61,41 +62,6 @@ fn plus(a: Option<Expr>, b: Option<Expr>) -> Option<Expr> {
             Some(Expr::new(Kind::Add(terms), shape))
         }
     }
-}
-
-/// The classic product `a b` with its shape (vectors as columns, `ι` rows).
-pub(crate) fn product(a: Expr, b: Expr) -> Expr {
-    if a.is_scalar() || b.is_scalar() {
-        let shape = if a.is_scalar() { b.shape.clone() } else { a.shape.clone() };
-        return Expr::new(Kind::Product(Box::new(a), Box::new(b)), shape);
-    }
-    let row = a.shape[0].clone();
-    let col = if b.order() == 2 { b.shape[1].clone() } else { Dim::Iota };
-    let shape = match (row == Dim::Iota, col == Dim::Iota) {
-        (true, true) => vec![],
-        (false, true) => vec![row],
-        _ => vec![row, col],
-    };
-    Expr::new(Kind::Product(Box::new(a), Box::new(b)), shape)
-}
-
-/// `eᵀ` with its shape.
-pub(crate) fn transpose(e: Expr) -> Expr {
-    let shape = match e.order() {
-        0 => return e,
-        1 => vec![Dim::Iota, e.shape[0].clone()],
-        _ if e.shape[0] == Dim::Iota => vec![e.shape[1].clone()],
-        _ => vec![e.shape[1].clone(), e.shape[0].clone()],
-    };
-    Expr::new(Kind::Transpose(Box::new(e)), shape)
-}
-
-fn hadamard(a: Expr, b: Expr) -> Expr {
-    let shape = a.shape.clone();
-    if a.is_scalar() {
-        return product(a, b);
-    }
-    Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape)
 }
 
 fn with_child(e: &Expr, child: Expr) -> Expr {
@@ -324,12 +290,4 @@ fn softmax_differential(z: &Expr, positions: &[usize], arg: &Expr, da: Expr) -> 
     let ones = Expr::new(Kind::Ones, s_shape);
     let spread = Expr::new(Kind::Kron(b(r), b(ones)), z.shape.clone());
     plus(Some(t), Some(scale(-BigRational::one(), hadamard(z.clone(), spread)))).expect("two terms")
-}
-
-/// Shape helper for callers: a zero of a shape.
-pub fn zero(shape: Shape) -> Expr {
-    if shape.is_empty() {
-        return Expr::new(Kind::Const(BigRational::zero()), vec![]);
-    }
-    scale(BigRational::zero(), Expr::new(Kind::Ones, shape))
 }

@@ -263,7 +263,7 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
             .into_iter()
             .reduce(|a, b| Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape.clone()))
             .unwrap_or_else(|| Expr::new(Kind::Ones, shape.clone()));
-        terms.push(crate::read::elaborate::scale(c.clone(), body));
+        terms.push(crate::ir::build::scale(c.clone(), body));
     }
     // A sum opens with a positive term where it can.
     if let Some(k) = terms.iter().position(|t| !matches!(&t.kind, Kind::Scale(c, _) if c.is_negative())) {
@@ -271,7 +271,7 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
         terms.insert(0, t);
     }
     match terms.len() {
-        0 => crate::read::elaborate::scale(BigRational::zero(), Expr::new(Kind::Ones, shape.clone())),
+        0 => crate::ir::build::scale(BigRational::zero(), Expr::new(Kind::Ones, shape.clone())),
         1 => terms.remove(0),
         _ => Expr::new(Kind::Add(terms), shape.clone()),
     }

@@ -13,6 +13,7 @@
 //! Leaves and functions are keyed by text, never by egg ids, so merges cannot break them.
 
 pub mod cancel;
+pub mod raise;
 pub mod rules;
 
 use crate::ir::expr::{Expr, Func, Kind};
@@ -573,7 +574,7 @@ pub fn decode(rec: &RecExpr<Node>, t: &Tables) -> Option<Expr> {
             Node::Mul(_) => {
                 let (a, b) = (next()?, next()?);
                 if let Kind::Const(c) = &a.kind {
-                    out.push(Some(crate::read::elaborate::scale(c.clone(), *b)));
+                    out.push(Some(crate::ir::build::scale(c.clone(), *b)));
                     continue;
                 }
                 Kind::Product(a, b)
@@ -1151,7 +1152,7 @@ fn left_associated(e: Expr) -> Expr {
             match b.kind {
                 Kind::Product(ref c, ref d) if matrix(&a) && matrix(c) && matrix(d) => {
                     let (c, d) = (c.clone(), d.clone());
-                    let ac = crate::calculus::diff::product(a, *c);
+                    let ac = crate::ir::build::product(a, *c);
                     return left_associated(Expr::new(Kind::Product(Box::new(ac), d), shape));
                 }
                 _ => Kind::Product(Box::new(a), Box::new(b)),
@@ -1279,8 +1280,8 @@ pub fn raise_opaque(e: &Expr) -> Option<Expr> {
     if !raisable(e) {
         return None;
     }
-    let terms = crate::calculus::takeout::merge_terms(crate::network::lower(e));
-    let raised = crate::calculus::takeout::terms_to_expr(&terms, &e.shape);
+    let terms = crate::egraph::raise::merge_terms(crate::network::lower(e));
+    let raised = crate::egraph::raise::terms_to_expr(&terms, &e.shape);
     let classic = !contains_network(&raised);
     (classic && raised.shape == e.shape && raised != *e).then_some(raised)
 }

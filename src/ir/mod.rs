@@ -2,5 +2,6 @@
 //! constructors and traversals, and shapes. Imports nothing but `error` and `limits`.
 
 pub mod ast;
+pub mod build;
 pub mod expr;
 pub mod shape;

@@ -10,6 +10,7 @@
 
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::ir::ast::*;
+use crate::ir::build::scale;
 use crate::ir::expr::*;
 use crate::ir::shape::{Dim, Shape, Unifier};
 use crate::limits;
@@ -2166,26 +2167,6 @@ fn builtin_func(func: Builtin) -> Option<Func> {
         Builtin::Relu => Func::Relu,
         _ => return None,
     })
-}
-
-/// `c · e`, folding nested scalings.
-pub fn scale(c: BigRational, e: Expr) -> Expr {
-    if c.is_one() {
-        return e;
-    }
-    let shape = e.shape.clone();
-    match e.kind {
-        Kind::Scale(c2, inner) => {
-            let c = c * c2;
-            if c.is_one() {
-                *inner
-            } else {
-                Expr::new(Kind::Scale(c, inner), shape)
-            }
-        }
-        Kind::Const(v) if !c.is_zero() || v.is_zero() => Expr::new(Kind::Const(c * v), shape),
-        kind => Expr::new(Kind::Scale(c, Box::new(Expr { kind, shape: shape.clone() })), shape),
-    }
 }
 
 /// Resolves dims after elaboration and numbers the free sizes in order of appearance.

@@ -1,0 +1,72 @@
+//! Smart constructors: the typed expressions every stage builds, each with its shape
+//! computed once, here (`c · e` folds nested scalings; `a b` gives vectors as columns
+//! and `ι` rows; a zero of any shape).
+
+use crate::ir::expr::*;
+use crate::ir::shape::{Dim, Shape};
+use num_rational::BigRational;
+use num_traits::{One, Zero};
+
+/// `c · e`, folding nested scalings.
+pub fn scale(c: BigRational, e: Expr) -> Expr {
+    if c.is_one() {
+        return e;
+    }
+    let shape = e.shape.clone();
+    match e.kind {
+        Kind::Scale(c2, inner) => {
+            let c = c * c2;
+            if c.is_one() {
+                *inner
+            } else {
+                Expr::new(Kind::Scale(c, inner), shape)
+            }
+        }
+        Kind::Const(v) if !c.is_zero() || v.is_zero() => Expr::new(Kind::Const(c * v), shape),
+        kind => Expr::new(Kind::Scale(c, Box::new(Expr { kind, shape: shape.clone() })), shape),
+    }
+}
+
+/// The classic product `a b` with its shape (vectors as columns, `ι` rows).
+pub fn product(a: Expr, b: Expr) -> Expr {
+    if a.is_scalar() || b.is_scalar() {
+        let shape = if a.is_scalar() { b.shape.clone() } else { a.shape.clone() };
+        return Expr::new(Kind::Product(Box::new(a), Box::new(b)), shape);
+    }
+    let row = a.shape[0].clone();
+    let col = if b.order() == 2 { b.shape[1].clone() } else { Dim::Iota };
+    let shape = match (row == Dim::Iota, col == Dim::Iota) {
+        (true, true) => vec![],
+        (false, true) => vec![row],
+        _ => vec![row, col],
+    };
+    Expr::new(Kind::Product(Box::new(a), Box::new(b)), shape)
+}
+
+/// `eᵀ` with its shape.
+pub fn transpose(e: Expr) -> Expr {
+    let shape = match e.order() {
+        0 => return e,
+        1 => vec![Dim::Iota, e.shape[0].clone()],
+        _ if e.shape[0] == Dim::Iota => vec![e.shape[1].clone()],
+        _ => vec![e.shape[1].clone(), e.shape[0].clone()],
+    };
+    Expr::new(Kind::Transpose(Box::new(e)), shape)
+}
+
+/// `a ⊙ b` (a product where `a` is a scalar).
+pub fn hadamard(a: Expr, b: Expr) -> Expr {
+    let shape = a.shape.clone();
+    if a.is_scalar() {
+        return product(a, b);
+    }
+    Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape)
+}
+
+/// A zero of a shape: the number 0, or `0 · 1` of that shape.
+pub fn zero(shape: Shape) -> Expr {
+    if shape.is_empty() {
+        return Expr::new(Kind::Const(BigRational::zero()), vec![]);
+    }
+    scale(BigRational::zero(), Expr::new(Kind::Ones, shape))
+}
