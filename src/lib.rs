@@ -37,14 +37,16 @@ pub use network::{gen_network, lower, tidy, Term};
 pub use render::bracket::{einsum_spec, render_network, to_bracket};
 pub use render::{py_name, render, render_numpy, Format};
 
-pub use eval::check::{check_derivative, check_program, check_with, Check, Verdict, TOLERANCE as CHECK_TOLERANCE};
+pub use eval::check::{check_derivative, check_with, Check, Verdict, TOLERANCE as CHECK_TOLERANCE};
 pub use eval::{close, eval, eval_network, random_array, random_env, random_env_sized, Domain, Draw, Env, Number};
 
 pub use egraph::rules::{load as load_rules, rules, Guard, Rule, RuleSet, APPLIERS, FILES as RULE_FILES};
 pub use egraph::{contains_network, is_classic, operations, simplify_expr, Limits, Options, Report};
 
-pub use calculus::backprop::{backprop, backprop_with, evaluate_backprop, loss_name, seed_name, Equation};
-pub use calculus::derive::{derive, derive_in, derive_steps, Derivation, Explain, Step, Through};
+pub use calculus::backprop::{
+    backprop, backprop_with, check_program, evaluate_backprop, loss_name, seed_name, Equation,
+};
+pub use calculus::derive::{derive_in, derive_steps, Derivation, Explain, Step, Through};
 pub use calculus::diff::{differential, local_differential};
 pub use calculus::takeout::take_out;
 pub use egraph::raise::{canonical, merge_terms, raise, terms_to_expr};
@@ -52,9 +54,9 @@ pub use egraph::raise::{canonical, merge_terms, raise, terms_to_expr};
 pub use api::batch::{
     add_notes, backprop_json, batch_line, derivatives_json, derivatives_json_with, error_json, run_batch,
 };
-pub use api::conditions::conditions;
 pub use api::examples::regenerate_examples;
 pub use api::{
-    answer_queries, derivatives_of, differential_of, differential_taken_out, evaluate, grad, grad_with, jacobian,
-    jacobian_with, notes, read_answer, simplify, simplify_with, Answer, Derivative, Evaluation,
+    answer_queries, derivatives_of, derive, differential_of, differential_taken_out, evaluate, grad, grad_with,
+    jacobian, jacobian_with, notes, read_answer, simplify, simplify_with, Answer, Derivative, Evaluation,
 };
+pub use render::conditions::conditions;

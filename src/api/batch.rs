@@ -49,7 +49,7 @@ pub fn derivatives_json_with(
 pub fn backprop_json(text: &str, check: bool) -> Result<Value> {
     let eqs = crate::calculus::backprop::backprop_with(text, crate::calculus::derive::Explain::Result)?;
     let checks = check.then(|| {
-        crate::eval::check::check_program(text, &eqs, 3).unwrap_or_else(|e| {
+        crate::calculus::backprop::check_program(text, &eqs, 3).unwrap_or_else(|e| {
             let c = crate::eval::check::Check::not_possible(e.message);
             eqs.iter().filter(|eq| eq.parameter).map(|eq| (eq.target.clone(), c.clone())).collect()
         })
@@ -151,7 +151,7 @@ fn answer(query: &Value, expr: &str) -> Result<Value> {
         "backprop" => backprop_json(expr, check),
         "derive" => {
             let x = wrt.first().ok_or_else(|| usage("\"derive\" needs \"wrt\"".into()))?;
-            let mut v = crate::calculus::derive::derive(expr, x)?.json();
+            let mut v = crate::api::derive(expr, x)?.json();
             v["input"] = json!(expr);
             Ok(v)
         }

@@ -2,7 +2,6 @@
 //! an [`Answer`] that renders in every format.
 
 pub mod batch;
-pub mod conditions;
 pub mod examples;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -10,46 +9,13 @@ use crate::eval::{eval, random_env_sized, Draw, Env, Number};
 use crate::ir::expr::Expr;
 use crate::ir::shape::{show_shape, Dim};
 use crate::read::elaborate::{read, Model};
-use crate::render::{render, render_numpy, Format};
+
 use ndarray::ArrayD;
 use num_rational::BigRational;
 use num_traits::ToPrimitive;
 use serde_json::{json, Value};
 
-/// A result expression with the model it belongs to.
-#[derive(Clone, Debug)]
-pub struct Answer {
-    /// The declarations, definitions and shapes of the input.
-    pub model: Model,
-    /// The result.
-    pub expr: Expr,
-    /// What the e-graph did to reach it, when it ran.
-    pub saturation: Option<crate::egraph::Report>,
-}
-
-impl Answer {
-    /// The result in one format.
-    pub fn render(&self, format: Format) -> String {
-        match format {
-            Format::Numpy => render_numpy(&self.expr, &self.model),
-            other => render(&self.expr, other),
-        }
-    }
-
-    /// Every rendering, the shape, and the conditions the result needs, as a JSON object.
-    pub fn json(&self) -> Value {
-        json!({
-            "unicode": self.render(Format::Unicode),
-            "ascii": self.render(Format::Ascii),
-            "latex": self.render(Format::Latex),
-            "bracket": self.render(Format::Bracket),
-            "numpy": self.render(Format::Numpy),
-            "shape": show_shape(&self.expr.shape),
-            "conditions": crate::api::conditions::conditions(&self.expr),
-            "egraph": self.saturation.as_ref().map(|r| r.json()),
-        })
-    }
-}
+pub use crate::calculus::answer::{Answer, Derivative};
 
 /// Reads an expression and gives its simplest classic form (equality saturation over
 /// the rules of `rules/`; a tensor network is raised to matrix operators where it can be).
@@ -308,18 +274,6 @@ fn greek_letters(name: &str) -> String {
     }
 }
 
-/// The derivative of a function by one variable: `df = G ·_k dX`.
-#[derive(Clone, Debug)]
-pub struct Derivative {
-    /// The function differentiated.
-    pub function: Expr,
-    /// The variable.
-    pub wrt: String,
-    /// G: the gradient (shape of X) for a scalar function, else the Jacobian (the
-    /// function's dims, then X's).
-    pub answer: Answer,
-}
-
 /// Gradients of the scalar function of `text` by each variable in `wrt`.
 ///
 /// ```
@@ -362,23 +316,11 @@ pub fn jacobian_with<S: AsRef<str>>(
     derivatives_with(&f, text, wrt, options)
 }
 
-/// The most terms of a derivative that also go to the e-graph unfactored.
-pub(crate) const UNFACTORED_TERMS: usize = 8;
-
 /// Derivatives of `f` (an expression of `model`) by each variable: the gradient for a
 /// scalar f, else the Jacobian.
 pub fn derivatives_of<S: AsRef<str>>(model: &Model, f: &Expr, wrt: &[S]) -> Result<Vec<Derivative>> {
     let answer = Answer { model: model.clone(), expr: f.clone(), saturation: None };
     derivatives(&answer, &model.source, wrt)
-}
-
-/// The gradient by a symmetric matrix under the convention `sym(G) = (G + Gᵀ)/2`: the
-/// gradient in the space of symmetric matrices (see docs/symmetric.md).
-pub(crate) fn symmetrized(g: Expr) -> Expr {
-    let shape = g.shape.clone();
-    let t = crate::ir::build::transpose(g.clone());
-    let sum = Expr::new(crate::ir::expr::Kind::Add(vec![g, t]), shape);
-    crate::ir::build::scale(BigRational::new(1.into(), 2.into()), sum)
 }
 
 fn derivatives<S: AsRef<str>>(f: &Answer, text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
@@ -409,28 +351,29 @@ fn derivatives_with<S: AsRef<str>>(
                 crate::error::Span::new(0, text.len()),
             ));
         }
-        let vars: indexmap::IndexSet<String> = [name.clone()].into_iter().collect();
-        let d = crate::calculus::diff::differential(&f.expr, &f.model, &vars)?;
-        let mut shape = f.expr.shape.clone();
-        shape.extend(info.shape.iter().cloned());
-        let terms = match d {
-            Some(d) => crate::calculus::takeout::take_out(&d, &name)?,
-            None => vec![],
-        };
-        let mut forms = vec![crate::egraph::raise::terms_to_expr(&terms, &shape)];
-        // The unfactored sum gives the e-graph other groupings to start from; a long one
-        // mostly breeds sign and bracketing variants, so it is left out.
-        if terms.len() <= UNFACTORED_TERMS {
-            forms.push(crate::egraph::raise::terms_to_sum(&terms, &shape));
-        }
-        if info.symmetric && f.expr.is_scalar() {
-            forms = forms.into_iter().map(symmetrized).collect();
-        }
-        let (expr, report) = crate::egraph::simplify_alternatives(&forms, &f.model, options);
-        let answer = Answer { model: f.model.clone(), expr, saturation: Some(report) };
+        let answer = crate::calculus::gradient::gradient(&f.model, &f.expr, &name, options)?;
         out.push(Derivative { function: f.expr.clone(), wrt: name, answer });
     }
     Ok(out)
+}
+
+/// Derives ∇_X f step by step.
+///
+/// ```
+/// let d = bracket::derive("a^T X b", "X").unwrap();
+/// assert_eq!(d.result.render(bracket::Format::Unicode), "abᵀ");
+/// assert!(d.steps.len() >= 3);
+/// ```
+pub fn derive(text: &str, wrt: &str) -> Result<crate::calculus::derive::Derivation> {
+    let f = read_answer_with(text, &[wrt.to_string()])?;
+    if !f.model.names.contains_key(wrt) {
+        return Err(Error::new(
+            ErrorCode::Unknown,
+            format!("`{wrt}` does not occur in the function"),
+            crate::error::Span::new(0, text.len()),
+        ));
+    }
+    crate::calculus::derive::derive_in(&f.model, &f.expr, wrt, crate::calculus::derive::Through::Definitions)
 }
 
 /// The differential of the expression of `text` in all its variables, as d(…) gives it

@@ -7,7 +7,7 @@
 //! opaque tensor `∇_C J` (a seed of C's shape), and the contribution of C to an input Z
 //! is dZ taken out of `d(∇_C J · C)`, with the other names held fixed.
 
-use crate::api::Answer;
+use crate::calculus::answer::Answer;
 use crate::calculus::derive::{derive_steps, Derivation, Explain, Through};
 use crate::egraph::operations;
 use crate::error::{Error, ErrorCode, Result};
@@ -361,6 +361,34 @@ pub fn evaluate_backprop(
         } else {
             env.values.insert(seed_name(&eq.target, loss), v);
         }
+    }
+    Ok(out)
+}
+
+/// Checks a program's backpropagation equations: each parameter's gradient, as the
+/// equations give it evaluated in order, against finite differences of the whole program
+/// (every definition re-evaluated at each perturbed point).
+pub fn check_program(
+    text: &str,
+    equations: &[Equation],
+    points: u64,
+) -> Result<IndexMap<String, crate::eval::check::Check>> {
+    let model = read(text)?;
+    let query =
+        model.queries.first().ok_or_else(|| Error::bare(ErrorCode::Usage, "the program has no `grad` query"))?;
+    let loss = loss_name(&model);
+    let mut out = indexmap::IndexMap::new();
+    for eq in equations.iter().filter(|eq| eq.parameter) {
+        let target = eq.target.clone();
+        let mut gradient = |env: &crate::eval::Env<f64>| -> Result<ndarray::ArrayD<f64>> {
+            let values = evaluate_backprop(equations, &loss, env)?;
+            values
+                .get(&target)
+                .cloned()
+                .ok_or_else(|| Error::bare(ErrorCode::Eval, format!("internal: no equation for `{target}`")))
+        };
+        let check = crate::eval::check::check_with(&model, &query.expr, &eq.target, &mut gradient, points)?;
+        out.insert(eq.target.clone(), check);
     }
     Ok(out)
 }

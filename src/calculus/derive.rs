@@ -5,8 +5,9 @@
 //! Every step is an expression, so a test can evaluate consecutive steps on random
 //! tensors (with random dX) and check that they are equal.
 
-use crate::api::Answer;
-use crate::calculus::diff::{differential, local_differential};
+use crate::calculus::answer::Answer;
+pub use crate::calculus::gradient::Through;
+use crate::calculus::gradient::{differential_by, forms, symmetrized};
 use crate::calculus::takeout::take_out;
 use crate::egraph::operations;
 use crate::egraph::raise::{merge_terms, terms_to_expr};
@@ -46,35 +47,6 @@ pub struct Derivation {
     pub label: Option<String>,
 }
 
-/// Derives ∇_X f step by step.
-///
-/// ```
-/// let d = bracket::derive("a^T X b", "X").unwrap();
-/// assert_eq!(d.result.render(bracket::Format::Unicode), "abᵀ");
-/// assert!(d.steps.len() >= 3);
-/// ```
-pub fn derive(text: &str, wrt: &str) -> Result<Derivation> {
-    let f = crate::api::read_answer_with(text, &[wrt.to_string()])?;
-    if !f.model.names.contains_key(wrt) {
-        return Err(Error::new(
-            ErrorCode::Unknown,
-            format!("`{wrt}` does not occur in the function"),
-            crate::error::Span::new(0, text.len()),
-        ));
-    }
-    derive_in(&f.model, &f.expr, wrt, Through::Definitions)
-}
-
-/// Whether defined names are differentiated through (`h = …` by its definition) or are
-/// variables of their own, as in one local step of backpropagation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Through {
-    /// `dh` is the differential of h's definition.
-    Definitions,
-    /// `dh` is a differential of its own.
-    Nothing,
-}
-
 /// Derives ∇_X f for an expression `f` of `model`, where X (`wrt`) is a name of it.
 pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result<Derivation> {
     derive_steps(model, f, wrt, through, Explain::Rules)
@@ -97,13 +69,9 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         return Err(Error::bare(ErrorCode::Unknown, format!("`{wrt}` does not occur in the function")));
     };
     let x_shape = info.shape.clone();
-    let vars = [wrt.to_string()].into_iter().collect();
     let dx = Expr::new(Kind::Diff(wrt.to_string()), x_shape.clone());
     let mut steps = Vec::new();
-    let d = match through {
-        Through::Definitions => differential(&f.expr, &model, &vars)?,
-        Through::Nothing => local_differential(&f.expr, &model, &vars)?,
-    };
+    let d = differential_by(&model, &f.expr, wrt, through)?;
     let Some(d) = d else {
         let zero = crate::ir::build::zero(f.expr.shape.clone());
         let result = Answer { model: model.clone(), expr: crate::ir::build::zero(x_shape), saturation: None };
@@ -170,14 +138,10 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
     // the space of symmetric matrices (docs/symmetric.md), which `grad` gives.
     let symmetric = f.expr.is_scalar() && model.names.get(wrt).is_some_and(|i| i.symmetric);
     let all = if frozen.is_empty() { taken } else { take_out(&full, wrt)? };
-    let mut forms = vec![terms_to_expr(&all, &g_shape)];
-    if all.len() <= crate::api::UNFACTORED_TERMS {
-        forms.push(crate::egraph::raise::terms_to_sum(&all, &g_shape));
-    }
+    let forms = forms(&all, &g_shape, symmetric);
     let mut start = g;
     if symmetric {
-        forms = forms.into_iter().map(crate::api::symmetrized).collect();
-        start = crate::api::symmetrized(start);
+        start = symmetrized(start);
         let why = format!("d{wrt} is symmetric: G · d{wrt} = ½(G + Gᵀ) · d{wrt}");
         steps.push(Step { expr: with_dx(start.clone()), why });
     }

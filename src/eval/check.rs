@@ -309,31 +309,3 @@ fn compare_at(
     }
     Ok(rel)
 }
-
-/// Checks a program's backpropagation equations: each parameter's gradient, as the
-/// equations give it evaluated in order, against finite differences of the whole program
-/// (every definition re-evaluated at each perturbed point).
-pub fn check_program(
-    text: &str,
-    equations: &[crate::calculus::backprop::Equation],
-    points: u64,
-) -> Result<indexmap::IndexMap<String, Check>> {
-    let model = crate::read::elaborate::read(text)?;
-    let query =
-        model.queries.first().ok_or_else(|| Error::bare(ErrorCode::Usage, "the program has no `grad` query"))?;
-    let loss = crate::calculus::backprop::loss_name(&model);
-    let mut out = indexmap::IndexMap::new();
-    for eq in equations.iter().filter(|eq| eq.parameter) {
-        let target = eq.target.clone();
-        let mut gradient = |env: &Env<f64>| -> Result<ArrayD<f64>> {
-            let values = crate::calculus::backprop::evaluate_backprop(equations, &loss, env)?;
-            values
-                .get(&target)
-                .cloned()
-                .ok_or_else(|| Error::bare(ErrorCode::Eval, format!("internal: no equation for `{target}`")))
-        };
-        let check = check_with(&model, &query.expr, &eq.target, &mut gradient, points)?;
-        out.insert(eq.target.clone(), check);
-    }
-    Ok(out)
-}

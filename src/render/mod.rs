@@ -6,6 +6,7 @@
 //! minimal for the precedence documented in docs/syntax.md; output is deterministic.
 
 pub mod bracket;
+pub mod conditions;
 
 use crate::ir::expr::*;
 use crate::ir::shape::Dim;

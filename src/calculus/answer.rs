@@ -1,0 +1,55 @@
+//! The results every front-door function gives: an expression with the model it
+//! belongs to ([`Answer`]), and a derivative by one variable ([`Derivative`]).
+
+use crate::ir::expr::Expr;
+use crate::ir::shape::show_shape;
+use crate::read::elaborate::Model;
+use crate::render::{render, render_numpy, Format};
+use serde_json::{json, Value};
+
+/// A result expression with the model it belongs to.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    /// The declarations, definitions and shapes of the input.
+    pub model: Model,
+    /// The result.
+    pub expr: Expr,
+    /// What the e-graph did to reach it, when it ran.
+    pub saturation: Option<crate::egraph::Report>,
+}
+
+impl Answer {
+    /// The result in one format.
+    pub fn render(&self, format: Format) -> String {
+        match format {
+            Format::Numpy => render_numpy(&self.expr, &self.model),
+            other => render(&self.expr, other),
+        }
+    }
+
+    /// Every rendering, the shape, and the conditions the result needs, as a JSON object.
+    pub fn json(&self) -> Value {
+        json!({
+            "unicode": self.render(Format::Unicode),
+            "ascii": self.render(Format::Ascii),
+            "latex": self.render(Format::Latex),
+            "bracket": self.render(Format::Bracket),
+            "numpy": self.render(Format::Numpy),
+            "shape": show_shape(&self.expr.shape),
+            "conditions": crate::render::conditions::conditions(&self.expr),
+            "egraph": self.saturation.as_ref().map(|r| r.json()),
+        })
+    }
+}
+
+/// The derivative of a function by one variable: `df = G ·_k dX`.
+#[derive(Clone, Debug)]
+pub struct Derivative {
+    /// The function differentiated.
+    pub function: Expr,
+    /// The variable.
+    pub wrt: String,
+    /// G: the gradient (shape of X) for a scalar function, else the Jacobian (the
+    /// function's dims, then X's).
+    pub answer: Answer,
+}

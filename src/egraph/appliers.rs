@@ -1,0 +1,576 @@
+//! The Rust appliers of rules that a pattern cannot say: checked unions, raising
+//! networks, unit scales, powers, and the rest; and the class searcher they use.
+
+#[allow(unused_imports)]
+use super::*;
+
+// ---------------------------------------------------------------------------- appliers
+
+/// The right side of a rule from `rules/`, applied only when its guards hold and its
+/// instantiation has the shape of the matched class.
+#[derive(Clone, Debug)]
+pub struct Checked {
+    /// The right side.
+    pub rhs: PatternAst<Node>,
+    /// Guards: a predicate from [`crate::egraph::rules::Guard`] on a variable.
+    pub guards: Vec<(crate::egraph::rules::Guard, Var)>,
+}
+
+/// The shape an instantiation of `pat` under `subst` would have, without adding it.
+pub fn instantiated_shape(egraph: &EGraph, pat: &PatternAst<Node>, subst: &Subst) -> Option<Shape> {
+    let nodes = pat.as_ref();
+    let mut shapes: Vec<Option<Shape>> = Vec::with_capacity(nodes.len());
+    let mut funs: Vec<Option<FunSpec>> = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let (s, f) = match n {
+            ENodeOrVar::Var(v) => {
+                let id = *subst.get(*v)?;
+                (Some(egraph[id].data.shape.clone()), fun_spec(egraph, id))
+            }
+            ENodeOrVar::ENode(node) => {
+                let kids: Option<Vec<Shape>> =
+                    node.children().iter().map(|&c| shapes[usize::from(c)].clone()).collect();
+                let kids = kids?;
+                match node {
+                    Node::Fun(k) => (Some(vec![]), egraph.analysis.funs.get(&k.0).cloned()),
+                    Node::Apply([f, _]) => {
+                        let spec = funs[usize::from(*f)].clone()?;
+                        (apply_shape(&spec, &kids[1]), None)
+                    }
+                    _ => (node_shape(node, &kids, &egraph.analysis), None),
+                }
+            }
+        };
+        shapes.push(s);
+        funs.push(f);
+    }
+    shapes.pop().flatten()
+}
+
+impl Applier<Node, Tables> for Checked {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        searcher_ast: Option<&PatternAst<Node>>,
+        rule_name: Symbol,
+    ) -> Vec<Id> {
+        if !self.guards.iter().all(|(g, v)| subst.get(*v).is_some_and(|&id| g.holds(&egraph[id].data))) {
+            return vec![];
+        }
+        let Some(shape) = instantiated_shape(egraph, &self.rhs, subst) else { return vec![] };
+        if shape != egraph[eclass].data.shape {
+            return vec![];
+        }
+        let (id, changed) = match searcher_ast {
+            Some(ast) => egraph.union_instantiations(ast, &self.rhs, subst, rule_name),
+            None => {
+                let id = egraph.add_instantiation(&self.rhs, subst);
+                (id, egraph.union(eclass, id))
+            }
+        };
+        if changed {
+            vec![id]
+        } else {
+            vec![]
+        }
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        let mut vs = Vec::new();
+        for n in self.rhs.as_ref() {
+            if let ENodeOrVar::Var(v) = n {
+                if !vs.contains(v) {
+                    vs.push(*v);
+                }
+            }
+        }
+        vs
+    }
+}
+
+/// `raise-network`: a class holding a tensor network gets the network's classic form:
+/// the network is lowered, its like terms merged, and each term raised to matrix
+/// products, transposes, Hadamard products, traces and sums with `1`.
+pub struct RaiseNetwork;
+
+/// Whether a class holds a network (or another raisable opaque tensor).
+pub fn holds_network(egraph: &EGraph, eclass: Id) -> bool {
+    egraph[eclass].nodes.iter().any(|n| match n {
+        Node::Leaf(k) => egraph.analysis.leaves.get(&k.0).is_some_and(raisable),
+        _ => false,
+    })
+}
+
+pub(super) fn raisable(e: &Expr) -> bool {
+    matches!(e.kind, Kind::Network(_) | Kind::Gen { .. } | Kind::Permute(..) | Kind::DiffOf(_))
+        && !matches!(e.kind, Kind::DiffOf(_))
+}
+
+/// The classic form of an opaque tensor by way of its network, if it has one.
+pub fn raise_opaque(e: &Expr) -> Option<Expr> {
+    if !raisable(e) {
+        return None;
+    }
+    let terms = crate::egraph::raise::merge_terms(crate::network::lower(e));
+    let raised = crate::egraph::raise::terms_to_expr(&terms, &e.shape);
+    let classic = !contains_network(&raised);
+    (classic && raised.shape == e.shape && raised != *e).then_some(raised)
+}
+
+/// True if a network occurs anywhere in `e`.
+pub fn contains_network(e: &Expr) -> bool {
+    matches!(e.kind, Kind::Network(_)) || e.children().iter().any(|c| contains_network(c))
+}
+
+impl Applier<Node, Tables> for RaiseNetwork {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        _: &Subst,
+        _: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let leaves: Vec<Expr> = egraph[eclass]
+            .nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Leaf(k) => egraph.analysis.leaves.get(&k.0).cloned(),
+                _ => None,
+            })
+            .collect();
+        let mut changed = vec![];
+        for leaf in leaves {
+            let Some(raised) = raise_opaque(&leaf) else { continue };
+            let mut rec = RecExpr::default();
+            Encoder { tables: &mut egraph.analysis }.encode(&raised, &mut rec);
+            let mut from = RecExpr::default();
+            Encoder { tables: &mut egraph.analysis }.encode(&leaf, &mut from);
+            // Only a union that changed something counts as applied, so that a raised
+            // network does not keep the runner from seeing saturation.
+            let (id, did) = if egraph.are_explanations_enabled() {
+                let a = egraph.add_expr(&from);
+                let b = egraph.add_expr(&rec);
+                (b, egraph.union_trusted(a, b, rule))
+            } else {
+                let b = egraph.add_expr(&rec);
+                (b, egraph.union(eclass, b))
+            };
+            if did {
+                changed.push(id);
+            }
+        }
+        changed
+    }
+}
+
+/// The term an applier matched, as an id an explanation can start from: with
+/// explanations on, the searcher's pattern instantiated node by node (as egg's own
+/// `union_instantiations` does), so that a step reads `matched term = new term` rather
+/// than `whatever the class first held = new term`; else the class.
+pub(super) fn matched(egraph: &mut EGraph, eclass: Id, ast: Option<&PatternAst<Node>>, subst: &Subst) -> Id {
+    let Some(ast) = ast.filter(|_| egraph.are_explanations_enabled()) else { return eclass };
+    let mut ids: Vec<Id> = Vec::with_capacity(ast.as_ref().len());
+    for node in ast.as_ref() {
+        let id = match node {
+            ENodeOrVar::Var(v) => egraph.find(subst[*v]),
+            ENodeOrVar::ENode(n) => egraph.add_uncanonical(n.clone().map_children(|c| ids[usize::from(c)])),
+        };
+        ids.push(id);
+    }
+    *ids.last().unwrap_or(&eclass)
+}
+
+/// Unions a class with a term an applier built, recording the rule when explanations
+/// are on; gives the term's id if anything changed (what an applier returns).
+pub(super) fn union_by(egraph: &mut EGraph, eclass: Id, id: Id, rule: Symbol) -> Vec<Id> {
+    let changed = if egraph.are_explanations_enabled() {
+        egraph.union_trusted(eclass, id, rule)
+    } else {
+        egraph.union(eclass, id)
+    };
+    if changed {
+        vec![id]
+    } else {
+        vec![]
+    }
+}
+
+/// Adds a typed expression to the e-graph and unions it with `eclass` (see [`union_by`]).
+pub(super) fn union_expr(egraph: &mut EGraph, eclass: Id, e: &Expr, rule: Symbol) -> Vec<Id> {
+    let mut rec = RecExpr::default();
+    Encoder { tables: &mut egraph.analysis }.encode(e, &mut rec);
+    let id = egraph.add_expr(&rec);
+    union_by(egraph, eclass, id, rule)
+}
+
+/// The class a pattern variable such as `?a` is bound to.
+pub(super) fn bound(subst: &Subst, name: &str) -> Option<Id> {
+    subst.get(name.parse::<Var>().expect("a variable name")).copied()
+}
+
+/// A searcher that matches whole classes by a predicate (no variables): the appliers
+/// that look at a class's nodes or data rather than at a pattern.
+pub struct ClassWhere(pub fn(&EGraph, Id) -> bool);
+
+impl Searcher<Node, Tables> for ClassWhere {
+    fn search_eclass_with_limit(
+        &self,
+        egraph: &EGraph,
+        eclass: Id,
+        limit: usize,
+    ) -> Option<egg::SearchMatches<'_, Node>> {
+        (limit > 0 && (self.0)(egraph, eclass)).then(|| egg::SearchMatches {
+            eclass,
+            substs: vec![Subst::default()],
+            ast: None,
+        })
+    }
+
+    fn vars(&self) -> Vec<Var> {
+        vec![]
+    }
+}
+
+/// `scalar-unit`: `1 · A = A`, for the ones that constant folding makes.
+pub struct UnitScale;
+
+impl Applier<Node, Tables> for UnitScale {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let (Some(c), Some(a)) = (bound(subst, "?c"), bound(subst, "?a")) else { return vec![] };
+        if egraph[c].data.constant.as_ref().is_some_and(|v| v.is_one()) {
+            return union_by(egraph, from, a, rule);
+        }
+        vec![]
+    }
+}
+
+/// The number of operations of an expression as a reader counts them: each operator
+/// node counts one (a sum of k terms k − 1), names and numbers none, and a tensor
+/// network [`NETWORK_COST`]: the measure the simplest-form tests compare.
+pub fn operations(e: &Expr) -> usize {
+    let own = match &e.kind {
+        Kind::Var(_) | Kind::Diff(_) | Kind::Const(_) | Kind::Ones | Kind::Identity => 0,
+        Kind::Add(ts) => ts.len() - 1,
+        Kind::Network(_) => NETWORK_COST as usize,
+        _ => 1,
+    };
+    own + e.children().iter().map(|c| operations(c)).sum::<usize>()
+}
+
+/// True if `e` is written with classic operators only (tensor operators such as `⊗` and
+/// permutations included), with no raw bracket term.
+pub fn is_classic(e: &Expr) -> bool {
+    !contains_network(e) && !matches!(e.kind, Kind::Gen { .. }) && e.children().iter().all(|c| is_classic(c))
+}
+
+/// `product-power`: `Xʲ Xᵏ = Xʲ⁺ᵏ` for integer powers of one square matrix (or scalar),
+/// `X` counting as `X¹` and `X⁻¹` as `X⁻¹`; a zero exponent is left alone.
+pub struct PowerMerge;
+
+pub(super) fn powers(egraph: &EGraph, id: Id) -> Vec<(Id, BigRational)> {
+    let mut out = vec![(egraph.find(id), BigRational::one())];
+    for n in &egraph[id].nodes {
+        match n {
+            Node::Power([x, k]) => {
+                if let Some(k) = &egraph[*k].data.constant {
+                    out.push((egraph.find(*x), k.clone()));
+                }
+            }
+            Node::Inverse(x) => {
+                out.push((egraph.find(*x), -BigRational::one()));
+                for m in &egraph[*x].nodes {
+                    if let Node::Power([y, k]) = m {
+                        if let Some(k) = &egraph[*k].data.constant {
+                            out.push((egraph.find(*y), -k.clone()));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+impl Applier<Node, Tables> for PowerMerge {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
+        let mut changed = vec![];
+        for (xa, j) in powers(egraph, a) {
+            for (xb, k) in powers(egraph, b) {
+                let sum = &j + &k;
+                let shape = &egraph[xa].data.shape;
+                let square = shape.is_empty() || (shape.len() == 2 && shape[0] == shape[1]);
+                // Powers of I are I (identity rules); exponents stay bounded so that a
+                // class that holds its own product (b = Ib) cannot breed powers forever.
+                let bounded = sum.abs() <= BigRational::from_integer(crate::limits::MAX_POWER.into());
+                // Scalars take any rational power; matrices integer ones.
+                let integral = sum.is_integer() || (shape.is_empty() && *sum.denom() <= 12.into());
+                // Constants fold by themselves; merging their powers would breed huge numbers.
+                let constant = egraph[xa].data.constant.is_some();
+                if xa != xb || !square || sum.is_zero() || !integral || !bounded || egraph[xa].data.identity || constant
+                {
+                    continue;
+                }
+                let p = if sum.is_one() {
+                    xa
+                } else if sum == -BigRational::one() {
+                    // The way the input language writes `X⁻¹`, so that rules about inverses match.
+                    egraph.add(Node::Inverse(xa))
+                } else {
+                    let n = egraph.add(Node::Num(sum.clone()));
+                    egraph.add(Node::Power([xa, n]))
+                };
+                changed.extend(union_by(egraph, from, p, rule));
+            }
+        }
+        changed
+    }
+}
+
+/// `scalar-zero-absorb`: a tensor known to be zero (a product, Hadamard product, tensor
+/// product or transpose with a zero operand) is the zero tensor `0 · 1` of its shape,
+/// so zeros never print inside larger forms.
+pub struct ZeroAbsorb;
+
+/// Whether a class is a tensor known to be zero.
+pub fn is_zero_tensor(egraph: &EGraph, eclass: Id) -> bool {
+    let d = &egraph[eclass].data;
+    d.zero && !d.shape.is_empty() && !d.function
+}
+
+impl Applier<Node, Tables> for ZeroAbsorb {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        // `0x` with a name of the same shape reads back with its size; `0` alone may not.
+        let shape = egraph[eclass].data.shape.clone();
+        let named =
+            egraph.analysis.leaves.values().find(|e| matches!(e.kind, Kind::Var(_)) && e.shape == shape).cloned();
+        let Some(x) = named else { return vec![] };
+        let zero = Expr::new(Kind::Scale(BigRational::zero(), Box::new(x)), shape);
+        union_expr(egraph, from, &zero, rule)
+    }
+}
+
+/// `inverse-cancel`: `X⁻¹X = XX⁻¹ = I`, with `I` of the product's shape.
+pub struct InverseCancel;
+
+impl Applier<Node, Tables> for InverseCancel {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
+        let inverse_of = |x: Id, y: Id| {
+            egraph[x].nodes.iter().any(|n| matches!(n, Node::Inverse(z) if egraph.find(*z) == egraph.find(y)))
+        };
+        let shape = egraph[eclass].data.shape.clone();
+        if shape.len() != 2 || shape[0] != shape[1] || !(inverse_of(a, b) || inverse_of(b, a)) {
+            return vec![];
+        }
+        union_expr(egraph, from, &Expr::new(Kind::Identity, shape), rule)
+    }
+}
+
+/// `scalar-factor-opposite`: `cA − cB = c(A − B)` for a rational c (`2Vh − 2y` →
+/// `2(Vh − y)`); written in Rust because it needs d = −c, a guard on two variables.
+pub struct FactorOpposite;
+
+impl Applier<Node, Tables> for FactorOpposite {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let [Some(c), Some(d), Some(a), Some(b)] = ["?c", "?d", "?a", "?b"].map(|v| bound(subst, v)) else {
+            return vec![];
+        };
+        let (Some(x), Some(y)) = (egraph[c].data.constant.clone(), egraph[d].data.constant.clone()) else {
+            return vec![];
+        };
+        if x.is_zero() || x != -y || egraph[a].data.shape != egraph[b].data.shape {
+            return vec![];
+        }
+        let minus = egraph.add(Node::Num(-BigRational::one()));
+        let nb = egraph.add(Node::Mul([minus, b]));
+        let sum = egraph.add(Node::Add([a, nb]));
+        let out = egraph.add(Node::Mul([c, sum]));
+        union_by(egraph, from, out, rule)
+    }
+}
+
+/// `sum-regroup`: in a sum of three or more terms, two terms that are alike or share a
+/// factor (`AB` and `AC`, `BA` and `CA`, `A ⊙ B` and `A ⊙ C`) are brought next to each
+/// other, `(t₁ + t₃) + t₂`, so that the two-term rules can combine them wherever they
+/// stand. Sums are read through nested sums and rational coefficients, up to
+/// [`REGROUP_TERMS`] terms; each match adds one regrouped sum.
+pub struct SumRegroup;
+
+/// The most terms a sum is read into for regrouping.
+pub const REGROUP_TERMS: usize = 32;
+/// The most of a class's sums that are read for regrouping.
+pub const REGROUP_READINGS: usize = 4;
+
+/// True if `eclass` holds a sum.
+pub fn holds_sum(egraph: &EGraph, eclass: Id) -> bool {
+    egraph[eclass].nodes.iter().any(|n| matches!(n, Node::Add(_)))
+}
+
+pub(super) fn sum_terms(egraph: &EGraph, id: Id, coef: BigRational, depth: usize, out: &mut Vec<(BigRational, Id)>) {
+    let id = egraph.find(id);
+    if out.len() > REGROUP_TERMS {
+        return;
+    }
+    let nodes = &egraph[id].nodes;
+    if depth > 0 {
+        if let Some(Node::Add([a, b])) = nodes.iter().find(|n| matches!(n, Node::Add(_))) {
+            sum_terms(egraph, *a, coef.clone(), depth - 1, out);
+            sum_terms(egraph, *b, coef, depth - 1, out);
+            return;
+        }
+        let scaled = nodes.iter().find_map(|n| match n {
+            Node::Mul([c, t]) => egraph[*c].data.constant.as_ref().filter(|c| !c.is_zero()).map(|c| (c.clone(), *t)),
+            _ => None,
+        });
+        if let Some((c, t)) = scaled {
+            return sum_terms(egraph, t, coef * c, depth - 1, out);
+        }
+    }
+    out.push((coef, id));
+}
+
+/// True if the terms in classes `a` and `b` are alike or share a non-constant factor.
+pub(super) fn related(egraph: &EGraph, a: Id, b: Id) -> bool {
+    if a == b {
+        return true;
+    }
+    let factors = |id: Id| -> Vec<(u8, Id)> {
+        egraph[id]
+            .nodes
+            .iter()
+            .flat_map(|n| match n {
+                Node::Mul([l, r]) if egraph[*l].data.constant.is_none() => {
+                    vec![(0, egraph.find(*l)), (1, egraph.find(*r))]
+                }
+                Node::Hadamard([l, r]) => vec![(2, egraph.find(*l)), (2, egraph.find(*r))],
+                _ => vec![],
+            })
+            .collect()
+    };
+    let fa = factors(a);
+    let fb = factors(b);
+    fa.iter().any(|f| fb.contains(f))
+}
+
+impl Applier<Node, Tables> for SumRegroup {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        _: &Subst,
+        _: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let sums: Vec<[Id; 2]> = egraph[eclass]
+            .nodes
+            .iter()
+            .filter_map(|n| match n {
+                Node::Add(ab) => Some(*ab),
+                _ => None,
+            })
+            .take(REGROUP_READINGS)
+            .collect();
+        let mut out = Vec::new();
+        for [a, b] in sums {
+            let mut terms = Vec::new();
+            sum_terms(egraph, a, BigRational::one(), 8, &mut terms);
+            sum_terms(egraph, b, BigRational::one(), 8, &mut terms);
+            if (3..=REGROUP_TERMS).contains(&terms.len()) {
+                // An explanation starts from this reading of the sum.
+                let from =
+                    if egraph.are_explanations_enabled() { egraph.add_uncanonical(Node::Add([a, b])) } else { eclass };
+                out.extend(regroup(egraph, from, &terms, rule));
+            }
+        }
+        out
+    }
+}
+
+/// Groups each term with the first later term it is related to, if any is, and unions
+/// the regrouped sum with `eclass`.
+pub(super) fn regroup(egraph: &mut EGraph, eclass: Id, terms: &[(BigRational, Id)], rule: Symbol) -> Vec<Id> {
+    // Each term is grouped with the first later term it is related to.
+    let mut partner: Vec<Option<usize>> = vec![None; terms.len()];
+    let mut taken = vec![false; terms.len()];
+    for i in 0..terms.len() {
+        if taken[i] {
+            continue;
+        }
+        if let Some(j) = (i + 1..terms.len()).find(|&j| !taken[j] && related(egraph, terms[i].1, terms[j].1)) {
+            partner[i] = Some(j);
+            taken[j] = true;
+        }
+    }
+    if partner.iter().all(Option::is_none) {
+        return vec![];
+    }
+    let scaled = |egraph: &mut EGraph, (c, t): &(BigRational, Id)| {
+        if c.is_one() {
+            *t
+        } else {
+            let n = egraph.add(Node::Num(c.clone()));
+            egraph.add(Node::Mul([n, *t]))
+        }
+    };
+    let mut sum: Option<Id> = None;
+    for i in 0..terms.len() {
+        if taken[i] {
+            continue;
+        }
+        let mut group = scaled(egraph, &terms[i]);
+        if let Some(j) = partner[i] {
+            let b = scaled(egraph, &terms[j]);
+            group = egraph.add(Node::Add([group, b]));
+        }
+        sum = Some(match sum {
+            Some(s) => egraph.add(Node::Add([s, group])),
+            None => group,
+        });
+    }
+    sum.map(|s| union_by(egraph, eclass, s, rule)).unwrap_or_default()
+}

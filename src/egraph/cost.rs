@@ -1,0 +1,182 @@
+//! What the extraction minimises: the size of a classic form (networks cost most), or,
+//! with sizes given, its multiply-adds.
+
+#[allow(unused_imports)]
+use super::*;
+
+// ---------------------------------------------------------------------------- cost
+
+/// The default cost: the size of the classic expression, with a transpose or inverse of
+/// a name counted as half an operation (`Aᵀ`, `X⁻ᵀ` read nearly as atoms, so that
+/// `(A + Aᵀ)x` keeps its transpose on the name while `(P ⊙ Q)ᵀ1` beats `(Pᵀ ⊙ Qᵀ)1`,
+/// and a transposed product slightly less than one, so `−(X⁻¹BAX⁻¹)ᵀ`, with fewer
+/// operations, beats `−X⁻ᵀAᵀBᵀX⁻ᵀ`), opaque tensors as
+/// their printed size and networks so dear that a classic form always wins. Ties go to
+/// fewer transposes, then to fewer parentheses (`aaᵀX` over `a(aᵀX)`).
+pub struct Size<'a> {
+    pub(super) egraph: &'a EGraph,
+}
+
+/// A cost: size first, then transposes, then parentheses.
+#[derive(Clone, Debug, PartialEq, PartialOrd)]
+pub struct Cost {
+    /// Operations and atoms.
+    pub size: f64,
+    /// Transposes.
+    pub transposes: u32,
+    /// Products nested on the right.
+    pub parens: u32,
+    atom: bool,
+    product: bool,
+    scaled: bool,
+    negated: bool,
+}
+
+/// Cost of a tensor network leaf: more than any classic form.
+pub const NETWORK_COST: f64 = 1000.0;
+
+pub(super) fn expr_size(e: &Expr) -> f64 {
+    match &e.kind {
+        Kind::Network(n) => NETWORK_COST + n.factors.iter().map(|f| expr_size(&f.expr)).sum::<f64>(),
+        _ => 1.0 + e.children().iter().map(|c| expr_size(c)).sum::<f64>(),
+    }
+}
+
+impl CostFunction<Node> for Size<'_> {
+    type Cost = Cost;
+    fn cost<C>(&mut self, enode: &Node, mut costs: C) -> Cost
+    where
+        C: FnMut(Id) -> Cost,
+    {
+        // Every node costs strictly more than each of its children, so extraction can
+        // never choose a cycle (a class holding its own product, as b = Ib).
+        let mut c = self.node_cost(enode, &mut costs);
+        c.size += 0.01;
+        c
+    }
+}
+
+impl Size<'_> {
+    fn node_cost<C>(&mut self, enode: &Node, costs: &mut C) -> Cost
+    where
+        C: FnMut(Id) -> Cost,
+    {
+        let kids: Vec<Cost> = enode.children().iter().map(|&c| costs(c)).collect();
+        let sum = |extra: f64| kids.iter().map(|k| k.size).sum::<f64>() + extra;
+        let transposes: u32 = kids.iter().map(|k| k.transposes).sum();
+        let parens: u32 = kids.iter().map(|k| k.parens).sum();
+        let base = Cost { size: 0.0, transposes, parens, atom: false, product: false, scaled: false, negated: false };
+        match enode {
+            Node::Leaf(k) => {
+                let size = match self.egraph.analysis.leaves.get(&k.0) {
+                    Some(e) if !matches!(e.kind, Kind::Var(_) | Kind::Diff(_) | Kind::Ones | Kind::Identity) => {
+                        expr_size(e)
+                    }
+                    _ => 1.0,
+                };
+                Cost { size, atom: true, ..base }
+            }
+            // A sign is simpler than a number: `2(Vh − y)` over `2Vh − 2y`.
+            Node::Num(c) if c == &-BigRational::one() => Cost { size: 0.5, atom: true, negated: true, ..base },
+            // A sum reads better when it does not open with a minus: `Xw − y`.
+            Node::Add(_) => Cost { size: sum(1.0), parens: parens + u32::from(kids[0].negated), ..base },
+            Node::Num(_) | Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
+            Node::Transpose(_) | Node::Inverse(_) | Node::Power(_) if kids[0].atom => Cost {
+                size: sum(if matches!(enode, Node::Transpose(_)) { 0.5 } else { 0.0 }),
+                atom: true,
+                transposes: transposes + u32::from(matches!(enode, Node::Transpose(_))),
+                // `X⁻ᵀ` reads better than the equal `Xᵀ⁻¹`.
+                parens: parens + u32::from(!matches!(enode, Node::Transpose(_)) && kids[0].transposes > 0),
+                ..base
+            },
+            // One transpose over a product is one operation, a transpose on each factor
+            // is one each: `−(X⁻¹BAX⁻¹)ᵀ` has fewer operations than `−X⁻ᵀAᵀBᵀX⁻ᵀ`,
+            // and `BᵀA` (one transpose) still beats `(AᵀB)ᵀ`.
+            Node::Transpose(_) if kids[0].product => Cost { size: sum(0.9), transposes: transposes + 1, ..base },
+            Node::Transpose(_) => Cost { size: sum(1.0), transposes: transposes + 1, ..base },
+            // A zero tensor costs one whatever it multiplies; zero times a name (`0x`,
+            // which reads back with its size) is best.
+            Node::Mul([a, b]) if self.egraph[*a].data.constant.as_ref().is_some_and(|c| c.is_zero()) => {
+                let named = self.egraph[*b].nodes.iter().any(|n| matches!(n, Node::Leaf(k) if k.0.starts_with("v:")));
+                let size = if named { 1.0 } else { 1.5 } + kids[1].size;
+                Cost { size, atom: true, scaled: true, transposes: 0, parens: 0, ..base }
+            }
+            // A rational coefficient costs as a number; the product sign is not written.
+            Node::Mul([a, _]) if self.egraph[*a].data.constant.is_some() && kids[0].atom => {
+                Cost { size: sum(0.0), scaled: true, negated: kids[0].negated, ..base }
+            }
+            Node::Mul([_, b]) => {
+                let right_product = kids[1].product && !self.egraph[*b].data.shape.is_empty();
+                let nested = u32::from(right_product) + u32::from(kids[0].scaled) + u32::from(kids[1].scaled);
+                Cost { size: sum(1.0), parens: parens + nested, product: true, negated: kids[0].negated, ..base }
+            }
+            // The reciprocal of a scalar expression reads as `1/(…)`: `(2N)⁻¹` is no simpler.
+            Node::Inverse(x) if self.egraph[*x].data.shape.is_empty() => Cost { size: sum(2.05), ..base },
+            // A derivative `f'` reads as less simple than a named function.
+            Node::Apply([f, _]) => {
+                let primed = self.egraph[*f].nodes.iter().any(|n| matches!(n, Node::Fun(k) if k.0.ends_with('\'')));
+                Cost { size: sum(if primed { 1.0 } else { 0.0 }), ..base }
+            }
+            _ => Cost { size: sum(1.0), ..base },
+        }
+    }
+}
+
+/// The FLOP cost used when sizes are given: the multiply-adds of evaluating the
+/// expression in the order it is written, so that `2a(aᵀX)` wins when X is wide.
+pub struct Flops<'a> {
+    pub(super) egraph: &'a EGraph,
+    pub(super) sizes: &'a IndexMap<String, f64>,
+}
+
+impl Flops<'_> {
+    fn dim(&self, d: &Dim) -> f64 {
+        match d {
+            Dim::Sym(s) => self.sizes.get(s).copied().unwrap_or(100.0),
+            Dim::Int(n) => *n as f64,
+            Dim::Iota => 1.0,
+            Dim::Var(_) => 100.0,
+        }
+    }
+    fn entries(&self, s: &Shape) -> f64 {
+        s.iter().map(|d| self.dim(d)).product()
+    }
+}
+
+impl CostFunction<Node> for Flops<'_> {
+    type Cost = Cost;
+    fn cost<C>(&mut self, enode: &Node, mut costs: C) -> Cost
+    where
+        C: FnMut(Id) -> Cost,
+    {
+        let kids: Vec<Cost> = enode.children().iter().map(|&c| costs(c)).collect();
+        let below: f64 = kids.iter().map(|k| k.size).sum();
+        let shape = |i: usize| self.egraph[enode.children()[i]].data.shape.clone();
+        let transposes: u32 = kids.iter().map(|k| k.transposes).sum();
+        let work = match enode {
+            Node::Leaf(_) | Node::Num(_) | Node::Fun(_) => 0.0,
+            Node::Mul(_) => {
+                let (a, b) = (shape(0), shape(1));
+                if a.is_empty() || b.is_empty() {
+                    self.entries(&a).max(1.0) * self.entries(&b).max(1.0)
+                } else {
+                    let inner = if a.len() == 2 { self.dim(&a[1]) } else { 1.0 };
+                    self.entries(&a) / inner.max(1.0) * inner * self.entries(&b) / self.dim(&b[0]).max(1.0)
+                }
+            }
+            Node::Transpose(_) => 0.0,
+            Node::Inverse(_) | Node::Det(_) => self.entries(&shape(0)).powf(1.5),
+            _ => enode.children().iter().map(|&c| self.entries(&self.egraph[c].data.shape)).sum::<f64>(),
+        };
+        let tie = u32::from(matches!(enode, Node::Transpose(_)));
+        Cost {
+            size: below + work + 1e-3,
+            transposes: transposes + tie,
+            parens: 0,
+            atom: false,
+            product: false,
+            scaled: false,
+            negated: false,
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! The e-graph's language: leaves and functions keyed by text, and the analysis that
+//! gives every class its shape, its constant value and its flags.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// The key of a leaf: a name, a differential, or the printed form of an opaque tensor.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LeafName(pub String);
+
+impl fmt::Display for LeafName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for LeafName {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        s.strip_prefix('%').map(|k| LeafName(k.to_string())).ok_or(())
+    }
+}
+
+/// The key of a function applied with `app`: `tanh`, `tanh'`, `f''`, `softmax^1`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FunName(pub String);
+
+impl fmt::Display for FunName {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl FromStr for FunName {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        s.strip_prefix('@').map(|k| FunName(k.to_string())).ok_or(())
+    }
+}
+
+define_language! {
+    /// The e-graph's nodes: the classic operators, rational constants, functions and
+    /// leaves (names, differentials, `1`, `I`, and opaque tensors such as networks).
+    pub enum Node {
+        "+" = Add([Id; 2]),
+        "*" = Mul([Id; 2]),
+        "/" = Div([Id; 2]),
+        "T" = Transpose(Id),
+        "inv" = Inverse(Id),
+        "pow" = Power([Id; 2]),
+        "hpow" = HPower([Id; 2]),
+        "had" = Hadamard([Id; 2]),
+        "hdiv" = HDiv([Id; 2]),
+        "kron" = Kron([Id; 2]),
+        "dot" = Dot([Id; 2]),
+        "tr" = Trace(Id),
+        "det" = Det(Id),
+        "diag" = Diag(Id),
+        "sum" = Sum(Id),
+        "norm" = Norm(Id),
+        "app" = Apply([Id; 2]),
+        Num(BigRational),
+        Fun(FunName),
+        Leaf(LeafName),
+    }
+}
+
+/// What a function key stands for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FunSpec {
+    /// An element-wise function or one of its derivatives.
+    Elementwise(Func, u8),
+    /// Softmax with these positions.
+    Softmax(Vec<usize>),
+}
+
+/// What the analysis knows of an e-class.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Data {
+    /// The shape of every term in the class.
+    pub shape: Shape,
+    /// The value, if the class is a rational constant.
+    pub constant: Option<BigRational>,
+    /// Known to be a symmetric matrix (or a scalar).
+    pub symmetric: bool,
+    /// Holds an identity matrix.
+    pub identity: bool,
+    /// Holds a tensor of ones.
+    pub ones: bool,
+    /// Known to be zero.
+    pub zero: bool,
+    /// A function key rather than a tensor.
+    pub function: bool,
+}
+
+/// The analysis: per-class [`Data`], and the tables the leaves and functions key into.
+#[derive(Default)]
+pub struct Tables {
+    /// Leaf key → the tensor it stands for.
+    pub leaves: IndexMap<String, Expr>,
+    /// Function key → what it computes.
+    pub funs: IndexMap<String, FunSpec>,
+    /// Names declared symmetric.
+    pub symmetric: indexmap::IndexSet<String>,
+}
+
+impl Tables {
+    /// Tables for simplifying expressions of `model`: the functions the rules mention
+    /// and the names the model declares symmetric.
+    pub fn for_model(model: &Model) -> Tables {
+        let mut tables = Tables::default();
+        for (k, v) in &crate::egraph::rules::rules().funs {
+            tables.funs.insert(k.clone(), v.clone());
+        }
+        for (name, info) in &model.names {
+            if info.symmetric {
+                tables.symmetric.insert(name.clone());
+            }
+        }
+        tables
+    }
+}
+
+/// The e-graph of this crate.
+pub type EGraph = egg::EGraph<Node, Tables>;
+/// A rewrite of this crate's e-graph.
+pub type Rewrite = egg::Rewrite<Node, Tables>;
+
+/// The shape of `node` given its children's shapes (in `children()` order), or `None`
+/// when the node would be ill-typed.
+pub fn node_shape(node: &Node, kids: &[Shape], t: &Tables) -> Option<Shape> {
+    let sq = |s: &Shape| s.len() == 2 && s[0] == s[1] && s[0] != Dim::Iota;
+    match node {
+        Node::Leaf(k) => t.leaves.get(&k.0).map(|e| e.shape.clone()),
+        Node::Num(_) | Node::Fun(_) => Some(vec![]),
+        Node::Add(_) => (kids[0] == kids[1]).then(|| kids[0].clone()),
+        Node::Mul(_) => product_shape(&kids[0], &kids[1]),
+        Node::Div(_) => kids[1].is_empty().then(|| kids[0].clone()),
+        Node::Transpose(_) => transpose_shape(&kids[0]),
+        Node::Inverse(_) => (kids[0].is_empty() || sq(&kids[0])).then(|| kids[0].clone()),
+        Node::Power(_) => (kids[1].is_empty() && (kids[0].is_empty() || sq(&kids[0]))).then(|| kids[0].clone()),
+        Node::HPower(_) => kids[1].is_empty().then(|| kids[0].clone()),
+        Node::Hadamard(_) | Node::HDiv(_) => (kids[0] == kids[1] && !kids[0].is_empty()).then(|| kids[0].clone()),
+        Node::Kron(_) => {
+            let mut s = kids[0].clone();
+            s.extend(kids[1].iter().cloned());
+            (s.len() <= crate::limits::MAX_ORDER).then_some(s)
+        }
+        Node::Dot(_) => (kids[0] == kids[1]).then(Vec::new),
+        Node::Trace(_) | Node::Det(_) => sq(&kids[0]).then(Vec::new),
+        Node::Diag(_) => match kids[0].len() {
+            1 if kids[0][0] != Dim::Iota => Some(vec![kids[0][0].clone(), kids[0][0].clone()]),
+            2 if sq(&kids[0]) => Some(vec![kids[0][0].clone()]),
+            _ => None,
+        },
+        Node::Sum(_) | Node::Norm(_) => Some(vec![]),
+        Node::Apply([f, _]) => {
+            let _ = f;
+            Some(kids[1].clone())
+        }
+    }
+}
+
+/// The shape of `app f x` needs the function: softmax may move dims.
+pub(super) fn apply_shape(spec: &FunSpec, arg: &Shape) -> Option<Shape> {
+    match spec {
+        FunSpec::Elementwise(..) => Some(arg.clone()),
+        FunSpec::Softmax(positions) => {
+            if positions.iter().any(|&p| p == 0 || p > arg.len()) {
+                return None;
+            }
+            let mut shape: Shape = positions.iter().map(|&p| arg[p - 1].clone()).collect();
+            for (k, d) in arg.iter().enumerate() {
+                if !positions.contains(&(k + 1)) {
+                    shape.push(d.clone());
+                }
+            }
+            Some(shape)
+        }
+    }
+}
+
+/// The classic product's shape: a matrix product (vectors are columns, `[ι, n]` rows),
+/// or scaling when a side is a scalar.
+pub fn product_shape(a: &Shape, b: &Shape) -> Option<Shape> {
+    if a.is_empty() {
+        return Some(b.clone());
+    }
+    if b.is_empty() {
+        return Some(a.clone());
+    }
+    if a.len() > 2 || b.len() > 2 {
+        return None;
+    }
+    let inner_a = if a.len() == 1 { Dim::Iota } else { a[1].clone() };
+    if inner_a != b[0] {
+        return None;
+    }
+    let row = a[0].clone();
+    let col = if b.len() == 2 { b[1].clone() } else { Dim::Iota };
+    Some(match (row == Dim::Iota, col == Dim::Iota) {
+        (true, true) => vec![],
+        (false, true) => vec![row],
+        _ => vec![row, col],
+    })
+}
+
+pub(super) fn transpose_shape(a: &Shape) -> Option<Shape> {
+    match a.len() {
+        1 => Some(vec![Dim::Iota, a[0].clone()]),
+        2 if a[0] == Dim::Iota => Some(vec![a[1].clone()]),
+        2 => Some(vec![a[1].clone(), a[0].clone()]),
+        _ => None,
+    }
+}
+
+/// The shape of a node in the e-graph from its children's classes.
+pub(super) fn shape_in(egraph: &EGraph, node: &Node) -> Option<Shape> {
+    let kids: Vec<Shape> = node.children().iter().map(|&c| egraph[c].data.shape.clone()).collect();
+    if let Node::Apply([f, _]) = node {
+        let spec = fun_spec(egraph, *f)?;
+        return apply_shape(&spec, &kids[1]);
+    }
+    node_shape(node, &kids, &egraph.analysis)
+}
+
+pub(super) fn fun_spec(egraph: &EGraph, f: Id) -> Option<FunSpec> {
+    egraph[f].nodes.iter().find_map(|n| match n {
+        Node::Fun(k) => egraph.analysis.funs.get(&k.0).cloned(),
+        _ => None,
+    })
+}
+
+impl Analysis<Node> for Tables {
+    type Data = Data;
+
+    fn make(egraph: &mut EGraph, enode: &Node) -> Data {
+        let shape = shape_in(egraph, enode).unwrap_or_default();
+        let kid = |i: usize| &egraph[enode.children()[i]].data;
+        let mut d = Data {
+            shape,
+            constant: None,
+            symmetric: false,
+            identity: false,
+            ones: false,
+            zero: false,
+            function: false,
+        };
+        match enode {
+            Node::Leaf(k) => {
+                if let Some(e) = egraph.analysis.leaves.get(&k.0) {
+                    d.identity = matches!(e.kind, Kind::Identity);
+                    d.ones = matches!(e.kind, Kind::Ones);
+                    d.symmetric = d.identity
+                        || matches!(&e.kind, Kind::Var(n) if egraph.analysis.symmetric.contains(n))
+                        || e.is_scalar();
+                    d.zero = matches!(&e.kind, Kind::Scale(c, _) if c.is_zero());
+                }
+            }
+            Node::Num(c) => {
+                d.constant = Some(c.clone());
+                d.zero = c.is_zero();
+                d.symmetric = true;
+            }
+            Node::Fun(_) => d.function = true,
+            Node::Add(_) => {
+                d.constant = match (&kid(0).constant, &kid(1).constant) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    _ => None,
+                };
+                d.symmetric = kid(0).symmetric && kid(1).symmetric;
+                d.zero = kid(0).zero && kid(1).zero;
+            }
+            Node::Mul([a, b]) => {
+                d.constant = match (&kid(0).constant, &kid(1).constant) {
+                    (Some(x), Some(y)) => Some(x * y),
+                    _ => None,
+                };
+                let (sa, sb) = (&kid(0).shape, &kid(1).shape);
+                d.symmetric = (sa.is_empty() && kid(1).symmetric)
+                    || (sb.is_empty() && kid(0).symmetric)
+                    || egraph.lookup(Node::Transpose(*a)).map(|t| egraph.find(t)) == Some(egraph.find(*b));
+                d.zero = kid(0).zero || kid(1).zero;
+            }
+            Node::Div(_) => {
+                d.constant = match (&kid(0).constant, &kid(1).constant) {
+                    (Some(x), Some(y)) if !y.is_zero() => Some(x / y),
+                    _ => None,
+                };
+                d.zero = kid(0).zero;
+            }
+            Node::Transpose(_) => {
+                d.symmetric = kid(0).symmetric;
+                d.identity = kid(0).identity;
+                d.zero = kid(0).zero;
+            }
+            Node::Inverse(_) => {
+                d.symmetric = kid(0).symmetric;
+                d.identity = kid(0).identity;
+            }
+            Node::Hadamard(_) => {
+                d.symmetric = kid(0).symmetric && kid(1).symmetric;
+                d.zero = kid(0).zero || kid(1).zero;
+            }
+            Node::Kron(_) => d.zero = kid(0).zero || kid(1).zero,
+            Node::HDiv(_) => d.zero = kid(0).zero,
+            Node::Diag(_) => {
+                d.symmetric = kid(0).shape.len() == 1;
+                d.zero = kid(0).zero;
+            }
+            Node::Trace(_) | Node::Det(_) | Node::Dot(_) | Node::Sum(_) | Node::Norm(_) => d.symmetric = true,
+            _ => {}
+        }
+        if d.shape.is_empty() && !d.function {
+            d.symmetric = true;
+        }
+        d
+    }
+
+    fn merge(&mut self, a: &mut Data, b: Data) -> DidMerge {
+        let before = a.clone();
+        if a.constant.is_none() {
+            a.constant = b.constant.clone();
+        }
+        a.symmetric |= b.symmetric;
+        a.identity |= b.identity;
+        a.ones |= b.ones;
+        a.zero |= b.zero;
+        let changed_a = *a != before;
+        let changed_b = *a != b;
+        DidMerge(changed_a, changed_b)
+    }
+
+    fn modify(egraph: &mut EGraph, id: Id) {
+        if egraph[id].data.zero && egraph[id].data.shape.is_empty() && egraph[id].data.constant.is_none() {
+            egraph[id].data.constant = Some(BigRational::zero());
+        }
+        // Constant folding: a scalar class with a known value holds that number.
+        if let Some(c) = egraph[id].data.constant.clone() {
+            if egraph[id].data.shape.is_empty() && !egraph[id].nodes.iter().any(|n| matches!(n, Node::Num(_))) {
+                let n = egraph.add(Node::Num(c));
+                union_named(egraph, id, n, "arithmetic");
+            }
+        }
+    }
+}

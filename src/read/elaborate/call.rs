@@ -1,0 +1,315 @@
+//! Calls: built-in functions (with the spellings of other tools), declared element-wise
+//! functions, sub-tensor functions `s^1(A)`, and einsum.
+
+use super::*;
+
+impl Elab {
+    pub(super) fn call(
+        &mut self,
+        func: Builtin,
+        prime: bool,
+        sup: Option<&str>,
+        args: &[Node],
+        span: Span,
+    ) -> Result<Expr> {
+        let want = if matches!(func, Builtin::Dot | Builtin::Kron) { 2 } else { 1 };
+        let name = builtin_name(func);
+        if args.len() != want {
+            return Err(err(
+                ErrorCode::Shape,
+                format!("`{name}` takes {want} argument{}, not {}", if want == 1 { "" } else { "s" }, args.len()),
+                span,
+            ));
+        }
+        if matches!(func, Builtin::Eye | Builtin::Ones) {
+            let d = self.size_arg(func, &args[0], span)?;
+            return Ok(match func {
+                Builtin::Eye => Expr::new(Kind::Identity, vec![d.clone(), d]),
+                _ => Expr::new(Kind::Ones, vec![d]),
+            });
+        }
+        let elementwise = builtin_func(func);
+        if prime && elementwise.is_none() {
+            return Err(err(ErrorCode::Unsupported, format!("`{name}'` is not defined"), span)
+                .hint("a prime is the derivative of an element-wise function"));
+        }
+        if sup.is_some() && elementwise.is_none() && func != Builtin::Softmax {
+            return Err(err(ErrorCode::Syntax, format!("`{name}` takes no superscript"), span));
+        }
+        let mut a = self.expr(&args[0])?;
+        // `diag(1)` is the diagonal of a ones vector: the identity.
+        if func == Builtin::Diag && is_literal_one(&args[0]) {
+            a = Expr::new(Kind::Ones, vec![self.u.fresh()]);
+        }
+        if let Some(f) = elementwise {
+            let shape = a.shape.clone();
+            let e = Expr::new(Kind::Func { func: f, derivative: u8::from(prime), arg: boxed(a) }, shape.clone());
+            return match sup {
+                None => Ok(e),
+                Some(text) => {
+                    let p = read_superscript_power(text, span)?;
+                    Ok(Expr::new(Kind::HPower(boxed(e), p), shape))
+                }
+            };
+        }
+        let arg_span = args[0].span;
+        match func {
+            Builtin::Trace => {
+                self.square(&a, "a trace", arg_span)?;
+                Ok(Expr::new(Kind::Trace(boxed(a)), vec![]))
+            }
+            Builtin::Det => {
+                self.square(&a, "a determinant", arg_span)?;
+                Ok(Expr::new(Kind::Det(boxed(a)), vec![]))
+            }
+            Builtin::Softmax => {
+                if a.is_scalar() {
+                    return Err(err(ErrorCode::Shape, "softmax needs a vector or a tensor, not a scalar", arg_span));
+                }
+                let positions = match sup {
+                    None => (1..a.order()).collect(),
+                    Some(text) => self.sub_positions(text, a.order(), span)?,
+                };
+                self.softmax(a, positions)
+            }
+            Builtin::Diag => match a.order() {
+                1 => {
+                    let d = a.shape[0].clone();
+                    Ok(Expr::new(Kind::Diag(boxed(a)), vec![d.clone(), d]))
+                }
+                2 => {
+                    self.square(&a, "diag of a matrix", arg_span)?;
+                    let d = a.shape[0].clone();
+                    Ok(Expr::new(Kind::Diag(boxed(a)), vec![d]))
+                }
+                _ => Err(err(ErrorCode::Shape, "diag takes a vector or a square matrix", arg_span)),
+            },
+            Builtin::Sum => Ok(Expr::new(Kind::Sum(boxed(a)), vec![])),
+            Builtin::Inv => {
+                if a.is_scalar() {
+                    return Ok(Expr::new(Kind::Inverse(boxed(a)), vec![]));
+                }
+                self.square(&a, "an inverse", arg_span)?;
+                let shape = a.shape.clone();
+                Ok(Expr::new(Kind::Inverse(boxed(a)), shape))
+            }
+            Builtin::LogDet => {
+                self.square(&a, "a determinant", arg_span)?;
+                let det = Expr::new(Kind::Det(boxed(a)), vec![]);
+                Ok(Expr::new(Kind::Func { func: Func::Ln, derivative: 0, arg: boxed(det) }, vec![]))
+            }
+            Builtin::LogSumExp => {
+                let shape = a.shape.clone();
+                let exp = Expr::new(Kind::Func { func: Func::Exp, derivative: 0, arg: boxed(a) }, shape);
+                let sum = Expr::new(Kind::Sum(boxed(exp)), vec![]);
+                Ok(Expr::new(Kind::Func { func: Func::Ln, derivative: 0, arg: boxed(sum) }, vec![]))
+            }
+            Builtin::Norm => Ok(Expr::new(Kind::Norm(boxed(a)), vec![])),
+            Builtin::Dot | Builtin::Kron => {
+                let b = self.expr(&args[1])?;
+                if func == Builtin::Dot {
+                    self.same_shape(&a, &b, "dot", span)?;
+                    Ok(Expr::new(Kind::Dot(boxed(a), boxed(b)), vec![]))
+                } else {
+                    let mut shape = std::mem::take(&mut a.shape);
+                    a.shape = shape.clone();
+                    shape.extend(b.shape.iter().cloned());
+                    Ok(Expr::new(Kind::Kron(boxed(a), boxed(b)), shape))
+                }
+            }
+            _ => unreachable!("element-wise functions handled above"),
+        }
+    }
+
+    /// The size of `eye(n)`, `ones(3)`, `1_n`.
+    pub(super) fn size_arg(&mut self, func: Builtin, arg: &Node, span: Span) -> Result<Dim> {
+        let size = match &arg.kind {
+            NodeKind::Number { value, barred: false, .. } if value.is_integer() && value.is_positive() => {
+                num_traits::ToPrimitive::to_u64(&value.to_integer()).map(Dim::Int)
+            }
+            NodeKind::Name(name) if !name.diff && !name.bar && name.tag.is_none() && name.portion.is_none() => {
+                Some(Dim::Sym(name.full()))
+            }
+            _ => None,
+        };
+        let name = builtin_name(func);
+        let Some(d) = size else {
+            return Err(err(
+                ErrorCode::Shape,
+                format!("`{name}` takes a size: a positive whole number or a name"),
+                arg.span,
+            )
+            .hint(format!("write `{name}(n)` or `{name}(3)`, or `I` and `1` to let the size be inferred")));
+        };
+        if let Dim::Int(n) = d {
+            if n as usize > limits::MAX_EVAL_ENTRIES {
+                return Err(err(ErrorCode::Limit, format!("the size {n} is too large"), span));
+            }
+        }
+        Ok(d)
+    }
+
+    pub(super) fn sub_positions(&mut self, text: &str, order: usize, span: Span) -> Result<Vec<usize>> {
+        let groups = read_positions(text, span)?;
+        let mut out = Vec::new();
+        for g in groups {
+            if g.positions.len() != 1 || g.bar {
+                return Err(err(ErrorCode::Syntax, "sub-tensor positions are plain numbers", span));
+            }
+            let p = g.positions[0];
+            if p == 0 || p >= order + 1 || out.contains(&p) {
+                return Err(err(
+                    ErrorCode::Shape,
+                    format!("position {p} is out of range or repeated: the argument has {order} dims"),
+                    span,
+                ));
+            }
+            out.push(p);
+        }
+        if out.len() >= order {
+            return Err(err(ErrorCode::Shape, "the positions leave no dims for the function to act on", span)
+                .hint("`s^1(A)` applies softmax to each row of a matrix"));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn softmax(&mut self, a: Expr, positions: Vec<usize>) -> Result<Expr> {
+        let mut shape: Shape = positions.iter().map(|&p| a.shape[p - 1].clone()).collect();
+        for (k, d) in a.shape.iter().enumerate() {
+            if !positions.contains(&(k + 1)) {
+                shape.push(d.clone());
+            }
+        }
+        Ok(Expr::new(Kind::Softmax { positions, arg: boxed(a) }, shape))
+    }
+
+    pub(super) fn sub_call(
+        &mut self,
+        name: &NameRef,
+        name_span: Span,
+        positions: &str,
+        arg: &Node,
+        span: Span,
+    ) -> Result<Expr> {
+        let full = name.full();
+        let declared_function = self.functions.contains(&full);
+        let softmax = full == "s" && !self.decls.contains_key("s") && !self.vars.contains_key("s");
+        if softmax || declared_function {
+            let a = self.expr(arg)?;
+            let positions = self.sub_positions(positions, a.order(), span)?;
+            if softmax {
+                return self.softmax(a, positions);
+            }
+            // An element-wise function applied to sub-tensors is element-wise; only the
+            // order of dims changes.
+            let mut perm: Vec<usize> = positions.iter().map(|p| p - 1).collect();
+            perm.extend((0..a.order()).filter(|k| !positions.contains(&(k + 1))));
+            let shape = a.shape.clone();
+            let f = Expr::new(Kind::Func { func: Func::Declared(full), derivative: 0, arg: boxed(a) }, shape);
+            let shape = perm.iter().map(|&p| f.shape[p].clone()).collect();
+            return Ok(Expr::new(Kind::Permute(boxed(f), perm), shape));
+        }
+        // Not a function: `λ^2(A + B)` is a power times a parenthesised factor.
+        let k = read_number(positions, name_span)?;
+        let base = self.name(name, name_span)?;
+        let powered = self.power(base, &k, name_span, name_span)?;
+        let rest = self.expr(arg)?;
+        self.product(powered, rest, name_span, arg.span).map_err(|e| e.or_span(span))
+    }
+
+    pub(super) fn einsum(&mut self, spec: &str, spec_span: Span, args: &[Node]) -> Result<Expr> {
+        let bad = |msg: String| err(ErrorCode::Syntax, msg, spec_span);
+        let clean: String = spec.chars().filter(|c| !c.is_whitespace()).collect();
+        if clean.contains("...") || clean.contains('.') {
+            return Err(bad("einsum ellipses `...` are not supported".into()).hint("name every index with a letter"));
+        }
+        let (inputs, output) = match clean.split_once("->") {
+            Some((i, o)) => (i.to_string(), Some(o.to_string())),
+            None => (clean.clone(), None),
+        };
+        let operands: Vec<&str> = inputs.split(',').collect();
+        if operands.len() != args.len() {
+            return Err(bad(format!(
+                "the specification names {} operands but {} are given",
+                operands.len(),
+                args.len()
+            ))
+            .hint("write one comma-separated group of letters per operand, e.g. \"ij,jk->ik\""));
+        }
+        for c in clean.chars() {
+            if !(c.is_alphabetic() || c == ',' || c == '-' || c == '>') {
+                return Err(
+                    bad(format!("`{c}` is not an index letter")).hint("indices are letters, e.g. \"ij,jk->ik\"")
+                );
+            }
+        }
+        let mut letters: IndexMap<char, usize> = IndexMap::new();
+        let mut indices: Vec<Dim> = Vec::new();
+        let mut factors = Vec::new();
+        let mut counts: IndexMap<char, usize> = IndexMap::new();
+        for (k, (letters_k, node)) in operands.iter().zip(args).enumerate() {
+            let chars: Vec<char> = letters_k.chars().collect();
+            // A `1` operand is a ones tensor with as many dims as it has letters.
+            let e = if is_literal_one(node) {
+                Expr::new(Kind::Ones, chars.iter().map(|_| self.u.fresh()).collect())
+            } else {
+                self.expr(node)?
+            };
+            if chars.len() != e.order() {
+                let shown = self.u.show(&e.shape);
+                return Err(bad(format!(
+                    "operand {} has {} dims ({shown}) but \"{letters_k}\" names {}",
+                    k + 1,
+                    e.order(),
+                    chars.len()
+                )));
+            }
+            let mut slots = Vec::new();
+            for (p, c) in chars.iter().enumerate() {
+                *counts.entry(*c).or_insert(0) += 1;
+                let id = match letters.get(c) {
+                    Some(&id) => {
+                        let d = indices[id].clone();
+                        self.u.unify(&d, &e.shape[p], node.span).map_err(|x| {
+                            err(
+                                ErrorCode::Shape,
+                                format!("index `{c}` has different sizes in different operands"),
+                                node.span,
+                            )
+                            .hint(x.message)
+                        })?;
+                        id
+                    }
+                    None => {
+                        letters.insert(*c, indices.len());
+                        indices.push(e.shape[p].clone());
+                        indices.len() - 1
+                    }
+                };
+                slots.push(id);
+            }
+            factors.push(Factor { expr: e, slots });
+        }
+        let out_letters: Vec<char> = match output {
+            Some(o) => o.chars().collect(),
+            None => {
+                let mut once: Vec<char> = counts.iter().filter(|(_, n)| **n == 1).map(|(c, _)| *c).collect();
+                once.sort_unstable();
+                once
+            }
+        };
+        let mut output_ids = Vec::new();
+        for c in out_letters {
+            let Some(&id) = letters.get(&c) else {
+                return Err(bad(format!("output index `{c}` appears in no operand")));
+            };
+            if output_ids.contains(&id) {
+                return Err(bad(format!("output index `{c}` appears twice")));
+            }
+            output_ids.push(id);
+        }
+        let shape = output_ids.iter().map(|&i| indices[i].clone()).collect();
+        let net = Network { factors, indices, output: output_ids, origin: Origin::Einsum(spec.to_string()) };
+        Ok(Expr::new(Kind::Network(Box::new(net)), shape))
+    }
+}

@@ -1,0 +1,704 @@
+//! Expressions: names, sums, products (classic or bracket), the binary and postfix
+//! operators, with their shapes checked.
+
+use super::*;
+
+impl Elab {
+    // ------------------------------------------------------------------ expressions
+
+    pub(super) fn expr(&mut self, n: &Node) -> Result<Expr> {
+        let span = n.span;
+        let e = match &n.kind {
+            NodeKind::Number { value, barred, .. } => {
+                if *barred {
+                    return self.bracket(std::slice::from_ref(n), span);
+                }
+                Expr::new(Kind::Const(value.clone()), vec![])
+            }
+            NodeKind::OnesLead => Expr::new(Kind::Ones, vec![self.u.fresh()]),
+            NodeKind::Name(name) => {
+                if name.bar || name.tag.is_some() || name.portion.is_some() || self.is_portion(name, false) {
+                    return self.bracket(std::slice::from_ref(n), span);
+                }
+                self.name(name, span)?
+            }
+            NodeKind::Iota | NodeKind::Square(_) | NodeKind::Embed { .. } | NodeKind::Bar(_) => {
+                return self.bracket(std::slice::from_ref(n), span)
+            }
+            NodeKind::Paren(inner) => self.expr(inner)?,
+            NodeKind::Norm(inner, sub) => {
+                let a = self.expr(inner)?;
+                match sub.as_deref() {
+                    None | Some("F" | "fro") => {}
+                    Some("2") if a.order() <= 1 => {}
+                    Some("2") => {
+                        return Err(err(
+                            ErrorCode::Unsupported,
+                            "the spectral norm ‖X‖₂ of a matrix is not supported",
+                            span,
+                        )
+                        .hint("‖X‖ and ‖X‖_F are the Frobenius norm, which is supported"))
+                    }
+                    Some(other) => {
+                        return Err(err(ErrorCode::Unsupported, format!("the norm ‖·‖_{other} is not supported"), span)
+                            .hint("‖x‖ (or ‖x‖_2) is the 2-norm, and ‖X‖ (or ‖X‖_F) the Frobenius norm"))
+                    }
+                }
+                Expr::new(Kind::Norm(boxed(a)), vec![])
+            }
+            NodeKind::DetBars(inner) => {
+                let a = self.expr(inner)?;
+                if a.is_scalar() {
+                    Expr::new(Kind::Func { func: Func::Abs, derivative: 0, arg: boxed(a) }, vec![])
+                } else {
+                    self.square(&a, "a determinant", inner.span)?;
+                    Expr::new(Kind::Det(boxed(a)), vec![])
+                }
+            }
+            NodeKind::Einsum { spec, spec_span, args } => self.einsum(spec, *spec_span, args)?,
+            NodeKind::Call { func, prime, sup, args } => self.call(*func, *prime, sup.as_deref(), args, span)?,
+            NodeKind::Diff(inner) => {
+                let a = self.expr(inner)?;
+                let shape = a.shape.clone();
+                Expr::new(Kind::DiffOf(boxed(a)), shape)
+            }
+            NodeKind::SubCall { name, name_span, positions, arg } => {
+                self.sub_call(name, *name_span, positions, arg, span)?
+            }
+            NodeKind::PrimeCall { name, arg, .. } => {
+                let a = self.expr(arg)?;
+                let full = name.full();
+                self.functions.insert(full.clone());
+                let shape = a.shape.clone();
+                Expr::new(Kind::Func { func: Func::Declared(full), derivative: 1, arg: boxed(a) }, shape)
+            }
+            NodeKind::Neg(inner) => {
+                let a = self.expr(inner)?;
+                scale(-BigRational::one(), a)
+            }
+            NodeKind::Sum(terms) => self.sum(terms)?,
+            NodeKind::Juxt(items) | NodeKind::Word(items) => self.juxt(items, span)?,
+            NodeKind::Binary { op, op_span, lhs, rhs } => self.binary(op, *op_span, lhs, rhs)?,
+            NodeKind::Postfix { op, op_span, arg } => self.postfix(op, *op_span, arg)?,
+        };
+        if e.order() > limits::MAX_ORDER {
+            return Err(err(
+                ErrorCode::Limit,
+                format!("this has {} dims; the limit is {}", e.order(), limits::MAX_ORDER),
+                span,
+            ));
+        }
+        Ok(e)
+    }
+
+    pub(super) fn name(&mut self, name: &NameRef, span: Span) -> Result<Expr> {
+        let full = name.full();
+        if name.diff {
+            let shape = self.var_shape(&full, span)?;
+            return Ok(Expr::new(Kind::Diff(full), shape));
+        }
+        if full == "I" && !self.decls.contains_key("I") {
+            let d = self.u.fresh();
+            return Ok(Expr::new(Kind::Identity, vec![d.clone(), d]));
+        }
+        // `I_n`: the identity of size n (a size starts with a letter).
+        if let (Some(sub), "I") = (&name.sub, name.base.as_str()) {
+            let size = sub.starts_with(|c: char| c.is_alphabetic()) && sub.chars().all(char::is_alphanumeric);
+            if size
+                && !self.decls.contains_key("I")
+                && !self.decls.contains_key(&full)
+                && !self.vars.contains_key(&full)
+            {
+                let d = Dim::Sym(sub.clone());
+                return Ok(Expr::new(Kind::Identity, vec![d.clone(), d]));
+            }
+        }
+        if self.functions.contains(&full) {
+            return Err(err(ErrorCode::Shape, format!("`{full}` is a function; apply it to an argument"), span)
+                .hint(format!("write `{full}(X)`")));
+        }
+        let shape = self.var_shape(&full, span)?;
+        Ok(Expr::new(Kind::Var(full), shape))
+    }
+
+    pub(super) fn square(&mut self, a: &Expr, what: &str, span: Span) -> Result<()> {
+        if a.order() != 2 {
+            return Err(err(
+                ErrorCode::Shape,
+                format!("{what} needs a square matrix, but this has shape {}", self.u.show(&a.shape)),
+                span,
+            ));
+        }
+        self.u.unify(&a.shape[0], &a.shape[1], span).map_err(|_| {
+            let shown = self.u.show(&a.shape);
+            err(ErrorCode::Shape, format!("{what} needs a square matrix, but this is {shown}"), span)
+                .hint("only square matrices have a trace, determinant, inverse or power")
+        })
+    }
+
+    /// The literal `1` next to a tensor of shape `like` is a ones tensor of that shape.
+    pub(super) fn broadcast_one(&mut self, node: &Node, e: Expr, like: &[Dim]) -> Expr {
+        if is_literal_one(node) && e.is_scalar() && !like.is_empty() {
+            Expr::new(Kind::Ones, like.to_vec())
+        } else if is_literal_zero(node) && e.is_scalar() && !like.is_empty() {
+            // `0` added to a tensor is the zero tensor (a zero gradient prints as `0`).
+            let ones = Expr::new(Kind::Ones, like.to_vec());
+            Expr::new(Kind::Scale(BigRational::zero(), boxed(ones)), like.to_vec())
+        } else {
+            e
+        }
+    }
+
+    pub(super) fn sum(&mut self, terms: &[(bool, Node)]) -> Result<Expr> {
+        let mut elaborated = Vec::with_capacity(terms.len());
+        for (negative, node) in terms {
+            let e = self.expr(node)?;
+            elaborated.push((*negative, node, e));
+        }
+        let like = elaborated
+            .iter()
+            .find(|(_, node, e)| !((is_literal_one(node) || is_literal_zero(node)) && e.is_scalar()))
+            .map(|(_, _, e)| e.shape.clone())
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(elaborated.len());
+        for (negative, node, e) in elaborated {
+            let e = self.broadcast_one(node, e, &like);
+            self.u.unify_shapes(&like, &e.shape, node.span).map_err(|x| {
+                let (a, b) = (self.u.show(&like), self.u.show(&e.shape));
+                let mut x = err(ErrorCode::Shape, format!("cannot add shape {b} to shape {a}"), node.span)
+                    .hint(x.hint.unwrap_or(x.message));
+                if like.is_empty() != e.is_scalar() {
+                    x = x.hint("a scalar and a tensor cannot be added; `1` alone stands for a ones tensor");
+                }
+                x
+            })?;
+            out.push(if negative { scale(-BigRational::one(), e) } else { e });
+        }
+        Ok(Expr::new(Kind::Add(out), like))
+    }
+
+    pub(super) fn juxt(&mut self, items: &[Node], span: Span) -> Result<Expr> {
+        if items.iter().any(|i| self.bracket_marker(i)) {
+            return self.bracket(items, span);
+        }
+        match self.classic_product(items) {
+            Ok(e) => Ok(e),
+            Err(e) if e.code == ErrorCode::Shape && self.looks_like_call(items).is_some() => {
+                let (name, at) = self.looks_like_call(items).expect("checked");
+                let known =
+                    "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, relu, \
+                             softmax, logsumexp, diag, sum, dot, kron, inv, norm (norm2), eye, einsum";
+                let hint = if name.chars().count() == 1 {
+                    format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
+                } else {
+                    format!(
+                        "the functions are {known}; for a function of your own, declare it: \
+                         `{name}: elementwise; {name}(X)`"
+                    )
+                };
+                Err(err(ErrorCode::Unknown, format!("unknown function `{name}`"), at).hint(hint))
+            }
+            Err(e) if e.code == ErrorCode::Shape && items.iter().all(|i| self.is_vector_name(i)) => {
+                let saved = self.u.clone();
+                let saved_vars = self.vars.clone();
+                match self.bracket(items, span) {
+                    Ok(b) => Ok(b),
+                    Err(_) => {
+                        self.u = saved;
+                        self.vars = saved_vars;
+                        Err(e)
+                    }
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Does this juxtaposition apply a declared function (`f(X)`)?
+    pub(super) fn applies_function(&self, n: &Node) -> bool {
+        match &n.kind {
+            NodeKind::Juxt(items) => {
+                items.iter().any(|i| matches!(&i.kind, NodeKind::Name(m) if self.functions.contains(&m.full())))
+            }
+            _ => false,
+        }
+    }
+
+    /// A plain name of a vector: `u v w` of vectors is read as a tensor product.
+    pub(super) fn is_vector_name(&self, n: &Node) -> bool {
+        is_plain_name(n)
+            && matches!(&n.kind, NodeKind::Name(name) if self.vars.get(&name.full()).is_some_and(|v| v.shape.len() == 1))
+    }
+
+    /// Letters written together right before `(`, as in `foo(X)` or `f(X)`: the name and
+    /// its span, if the product reads like a call of an unknown function.
+    pub(super) fn looks_like_call(&self, items: &[Node]) -> Option<(String, Span)> {
+        for k in 0..items.len() {
+            let NodeKind::Paren(_) = items[k].kind else { continue };
+            let mut start = k;
+            while start > 0 {
+                let prev = &items[start - 1];
+                let adjacent = prev.span.end == items[start].span.start;
+                let letter = matches!(&prev.kind, NodeKind::Name(n)
+                    if n.sub.is_none() && !n.diff && n.base.chars().count() == 1 && n.base.chars().all(|c| c.is_ascii_lowercase()));
+                if adjacent && letter {
+                    start -= 1;
+                } else {
+                    break;
+                }
+            }
+            if start < k {
+                let name: String = items[start..k]
+                    .iter()
+                    .filter_map(|n| match &n.kind {
+                        NodeKind::Name(n) => Some(n.base.clone()),
+                        _ => None,
+                    })
+                    .collect();
+                return Some((name, items[start].span.join(items[k - 1].span)));
+            }
+        }
+        None
+    }
+
+    pub(super) fn bracket_marker(&self, n: &Node) -> bool {
+        match &n.kind {
+            NodeKind::Square(_) | NodeKind::Bar(_) | NodeKind::Iota | NodeKind::Embed { .. } => true,
+            NodeKind::Number { barred, .. } => *barred,
+            NodeKind::Name(name) => {
+                name.bar || name.tag.is_some() || name.portion.is_some() || self.is_portion(name, false)
+            }
+            _ => false,
+        }
+    }
+
+    pub(super) fn classic_product(&mut self, items: &[Node]) -> Result<Expr> {
+        // `f(X)` with f declared element-wise is an application, not a product.
+        let mut factors: Vec<(Node, Option<Expr>)> = Vec::with_capacity(items.len());
+        let mut i = 0;
+        while i < items.len() {
+            if let (NodeKind::Name(name), Some(next)) = (&items[i].kind, items.get(i + 1)) {
+                // `f(X)ᵀ`, `f(X)⁻¹`: the call binds before the postfix operators.
+                if let Some((arg, ops)) = peel_postfix(next) {
+                    if !name.diff && self.functions.contains(&name.full()) && !ops.is_empty() {
+                        let a = self.expr(arg)?;
+                        let shape = a.shape.clone();
+                        let func = Func::Declared(name.full());
+                        let mut e = Expr::new(Kind::Func { func, derivative: 0, arg: boxed(a) }, shape);
+                        for (op, op_span) in ops.into_iter().rev() {
+                            e = self.apply_postfix(op, op_span, e, items[i].span.join(next.span))?;
+                        }
+                        let joined = Node::new(NodeKind::Iota, items[i].span.join(next.span));
+                        factors.push((joined, Some(e)));
+                        i += 2;
+                        continue;
+                    }
+                }
+                if let NodeKind::Paren(arg) = &next.kind {
+                    if !name.diff && self.functions.contains(&name.full()) {
+                        let a = self.expr(arg)?;
+                        let shape = a.shape.clone();
+                        let func = Func::Declared(name.full());
+                        let e = Expr::new(Kind::Func { func, derivative: 0, arg: boxed(a) }, shape);
+                        let joined = Node::new(NodeKind::Iota, items[i].span.join(next.span));
+                        factors.push((joined, Some(e)));
+                        i += 2;
+                        continue;
+                    }
+                }
+            }
+            factors.push((items[i].clone(), None));
+            i += 1;
+        }
+        let mut done: Vec<(Node, Expr)> = Vec::with_capacity(factors.len());
+        for (node, e) in factors {
+            let e = match e {
+                Some(e) => e,
+                None => self.expr(&node)?,
+            };
+            done.push((node, e));
+        }
+        // A literal 1 next to a tensor, or next to a scalar that is not a number (`λ1`),
+        // is the ones vector.
+        let ones_neighbour = |e: &Expr| !e.is_scalar() || !matches!(e.kind, Kind::Const(_));
+        for k in 0..done.len() {
+            if is_literal_one(&done[k].0) && done[k].1.is_scalar() {
+                let left = k > 0 && ones_neighbour(&done[k - 1].1);
+                let right = k + 1 < done.len() && ones_neighbour(&done[k + 1].1);
+                if left || right {
+                    done[k].1 = Expr::new(Kind::Ones, vec![self.u.fresh()]);
+                }
+            }
+        }
+        let mut iter = done.into_iter();
+        let (first_node, mut acc) = iter.next().expect("a product has operands");
+        let mut acc_span = first_node.span;
+        for (node, e) in iter {
+            acc = self.product(acc, e, acc_span, node.span)?;
+            acc_span = acc_span.join(node.span);
+        }
+        Ok(acc)
+    }
+
+    /// The classic product `a b`: scaling if either is a scalar, else a matrix product
+    /// with vectors as columns and `xᵀ` as a row.
+    pub(super) fn product(&mut self, a: Expr, b: Expr, a_span: Span, b_span: Span) -> Result<Expr> {
+        let span = a_span.join(b_span);
+        if a.is_scalar() || b.is_scalar() {
+            let shape = if a.is_scalar() { b.shape.clone() } else { a.shape.clone() };
+            return Ok(Expr::new(Kind::Product(boxed(a), boxed(b)), shape));
+        }
+        for (e, s) in [(&a, a_span), (&b, b_span)] {
+            if e.order() > 2 {
+                let shown = self.u.show(&e.shape);
+                return Err(err(
+                    ErrorCode::Shape,
+                    format!("a matrix product needs vectors or matrices, but this has shape {shown}"),
+                    s,
+                )
+                .hint("contract tensors with `·_k`, `⊙_k`, `A^{P}⊙^{Q}B` or einsum"));
+            }
+        }
+        let as_matrix = |e: &Expr| -> (Dim, Dim) {
+            if e.order() == 1 {
+                (e.shape[0].clone(), Dim::Iota)
+            } else {
+                (e.shape[0].clone(), e.shape[1].clone())
+            }
+        };
+        let (ar, ac) = as_matrix(&a);
+        let (br, bc) = as_matrix(&b);
+        if self.u.unify(&ac, &br, span).is_err() {
+            let (sa, sb) = (self.u.show(&a.shape), self.u.show(&b.shape));
+            let hint = if a.order() == 1 && b.order() == 1 {
+                "for an inner product write xᵀy, for an outer product xyᵀ, for a tensor product x ⊗ y".to_string()
+            } else if a.order() == 1 {
+                "a vector is a column; to multiply from the left use its transpose, xᵀA".to_string()
+            } else {
+                "the columns of the left factor must match the rows of the right one".to_string()
+            };
+            return Err(err(
+                ErrorCode::Shape,
+                format!("cannot multiply shape {sa} by shape {sb}: inner dimensions differ"),
+                b_span,
+            )
+            .hint(hint));
+        }
+        let (r0, r1) = (self.u.resolve(&ar), self.u.resolve(&bc));
+        let shape = match (r0 == Dim::Iota, r1 == Dim::Iota) {
+            (true, true) => vec![],
+            (false, true) => vec![ar],
+            _ => vec![ar, bc],
+        };
+        Ok(Expr::new(Kind::Product(boxed(a), boxed(b)), shape))
+    }
+
+    pub(super) fn binary(&mut self, op: &BinOp, op_span: Span, lhs: &Node, rhs: &Node) -> Result<Expr> {
+        if *op == BinOp::MatMul {
+            return self.classic_product(&[lhs.clone(), rhs.clone()]);
+        }
+        let a = self.expr(lhs)?;
+        let b = self.expr(rhs)?;
+        match op {
+            BinOp::MatMul => unreachable!(),
+            BinOp::Div => {
+                if !b.is_scalar() {
+                    let shown = self.u.show(&b.shape);
+                    return Err(err(
+                        ErrorCode::Shape,
+                        format!("`/` divides by a scalar, but the divisor has shape {shown}"),
+                        rhs.span,
+                    )
+                    .hint("for element-wise division use `⊘` or `./`; for an inverse use `X⁻¹`"));
+                }
+                if let (Kind::Const(x), Kind::Const(y)) = (&a.kind, &b.kind) {
+                    if y.is_zero() {
+                        return Err(err(ErrorCode::Shape, "division by zero", rhs.span));
+                    }
+                    // `1/2` is the number one half.
+                    return Ok(Expr::new(Kind::Const(x / y), vec![]));
+                }
+                let shape = a.shape.clone();
+                Ok(Expr::new(Kind::DivScalar(boxed(a), boxed(b)), shape))
+            }
+            BinOp::Hadamard | BinOp::HDiv => {
+                let b = self.broadcast_one(rhs, b, &a.shape.clone());
+                let a = self.broadcast_one(lhs, a, &b.shape.clone());
+                let symbol = if *op == BinOp::Hadamard { "⊙" } else { "⊘" };
+                self.same_shape(&a, &b, symbol, op_span)?;
+                let shape = a.shape.clone();
+                let kind = if *op == BinOp::Hadamard {
+                    Kind::Hadamard(boxed(a), boxed(b))
+                } else {
+                    Kind::HDiv(boxed(a), boxed(b))
+                };
+                Ok(Expr::new(kind, shape))
+            }
+            BinOp::Kron => {
+                let mut shape = a.shape.clone();
+                shape.extend(b.shape.iter().cloned());
+                Ok(Expr::new(Kind::Kron(boxed(a), boxed(b)), shape))
+            }
+            BinOp::Dot => {
+                self.same_shape(&a, &b, "·", op_span)?;
+                Ok(Expr::new(Kind::Dot(boxed(a), boxed(b)), vec![]))
+            }
+            BinOp::DotK(k) | BinOp::HadK(k) => {
+                let dot = matches!(op, BinOp::DotK(_));
+                let (kk, form) = match k {
+                    Shortcut::K(k) => (*k, GenForm::K(*k)),
+                    Shortcut::Right => (b.order(), GenForm::Right),
+                    Shortcut::Left => (a.order(), GenForm::Left),
+                };
+                if kk > a.order() || kk > b.order() {
+                    return Err(err(
+                        ErrorCode::Shape,
+                        format!(
+                            "`_{kk}` pairs the last {kk} dims of the left operand (it has {}) with the \
+                             first {kk} of the right one (it has {})",
+                            a.order(),
+                            b.order()
+                        ),
+                        op_span,
+                    ));
+                }
+                let n = a.order();
+                let left = (n - kk + 1..=n).map(|at| Pos { at, bar: dot }).collect();
+                let right = (1..=kk).map(|at| Pos { at, bar: dot }).collect();
+                self.gen(a, b, left, right, dot, form, op_span)
+            }
+            BinOp::Gen { left, right, dot } => {
+                let l = read_positions(left, op_span)?;
+                let r = read_positions(right, op_span)?;
+                let flat = |groups: Vec<PosGroup>| -> Result<Vec<Pos>> {
+                    groups
+                        .into_iter()
+                        .map(|g| {
+                            if g.positions.len() != 1 {
+                                Err(err(ErrorCode::Syntax, "fused positions `[…]` are not allowed here", op_span))
+                            } else {
+                                Ok(Pos { at: g.positions[0], bar: g.bar || *dot })
+                            }
+                        })
+                        .collect()
+                };
+                let (mut l, mut r) = (flat(l)?, flat(r)?);
+                if l.len() != r.len() {
+                    return Err(err(
+                        ErrorCode::Shape,
+                        format!("the two position lists have different lengths ({} and {})", l.len(), r.len()),
+                        op_span,
+                    )
+                    .hint("`A^{P} ⊙^{Q} B` pairs the positions of P and Q one by one"));
+                }
+                for k in 0..l.len() {
+                    let bar = l[k].bar || r[k].bar;
+                    l[k].bar = bar;
+                    r[k].bar = bar;
+                }
+                self.gen(a, b, l, r, *dot, GenForm::Explicit, op_span)
+            }
+        }
+    }
+
+    pub(super) fn same_shape(&mut self, a: &Expr, b: &Expr, symbol: &str, span: Span) -> Result<()> {
+        self.u.unify_shapes(&a.shape, &b.shape, span).map_err(|x| {
+            let (sa, sb) = (self.u.show(&a.shape), self.u.show(&b.shape));
+            err(ErrorCode::Shape, format!("`{symbol}` needs equal shapes, but they are {sa} and {sb}"), span)
+                .hint(x.hint.unwrap_or(x.message))
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn gen(
+        &mut self,
+        a: Expr,
+        b: Expr,
+        left: Vec<Pos>,
+        right: Vec<Pos>,
+        dot: bool,
+        form: GenForm,
+        span: Span,
+    ) -> Result<Expr> {
+        for (list, e, side) in [(&left, &a, "left"), (&right, &b, "right")] {
+            let mut seen = IndexSet::new();
+            for p in list {
+                if p.at == 0 || p.at > e.order() {
+                    return Err(err(
+                        ErrorCode::Shape,
+                        format!("position {} is out of range: the {side} operand has {} dims", p.at, e.order()),
+                        span,
+                    ));
+                }
+                if !seen.insert(p.at) {
+                    return Err(err(ErrorCode::Shape, format!("position {} is named twice", p.at), span));
+                }
+            }
+        }
+        for (p, q) in left.iter().zip(&right) {
+            let (da, db) = (a.shape[p.at - 1].clone(), b.shape[q.at - 1].clone());
+            self.u.unify(&da, &db, span).map_err(|x| {
+                err(
+                    ErrorCode::Shape,
+                    format!("dim {} of the left operand does not match dim {} of the right one", p.at, q.at),
+                    span,
+                )
+                .hint(x.message)
+            })?;
+        }
+        let mut shape = Vec::new();
+        for (k, d) in a.shape.iter().enumerate() {
+            if !left.iter().any(|p| p.at == k + 1 && p.bar) {
+                shape.push(d.clone());
+            }
+        }
+        for (k, d) in b.shape.iter().enumerate() {
+            if !right.iter().any(|q| q.at == k + 1) {
+                shape.push(d.clone());
+            }
+        }
+        Ok(Expr::new(Kind::Gen { lhs: boxed(a), rhs: boxed(b), left, right, dot, form }, shape))
+    }
+
+    pub(super) fn postfix(&mut self, op: &PostOp, op_span: Span, arg: &Node) -> Result<Expr> {
+        let a = self.expr(arg)?;
+        let a = if matches!(op, PostOp::Transpose) && is_literal_one(arg) {
+            Expr::new(Kind::Ones, vec![self.u.fresh()])
+        } else {
+            a
+        };
+        // `βᵀ` of a Greek letter that is a scalar only by default: say so.
+        if let (PostOp::Transpose, NodeKind::Name(name), Kind::Var(v)) = (op, &arg.kind, &a.kind) {
+            let by_default = self.vars.get(v).is_some_and(|i| !i.declared && !i.defined && i.shape.is_empty());
+            if by_default && !name.base.starts_with(|c: char| c.is_ascii()) {
+                let word =
+                    crate::read::parse::GREEK.iter().find(|(_, l)| name.base.starts_with(l)).map_or("beta", |(w, _)| w);
+                self.notes.push(format!(
+                    "`{v}` is a scalar, as Greek letters are unless declared, so `{v}ᵀ` is `{v}`; \
+                     declare `{word}: vector` if it is a vector"
+                ));
+            }
+        }
+        self.apply_postfix(op, op_span, a, arg.span)
+    }
+
+    pub(super) fn apply_postfix(&mut self, op: &PostOp, op_span: Span, a: Expr, span: Span) -> Result<Expr> {
+        let arg_span = span;
+        match op {
+            PostOp::Transpose => self.transpose(a, op_span),
+            PostOp::Inverse => self.inverse(a, arg_span),
+            PostOp::InvTranspose => {
+                let inv = self.inverse(a, arg_span)?;
+                self.transpose(inv, op_span)
+            }
+            PostOp::Power(k) => self.power(a, k, arg_span, op_span),
+            PostOp::HPower(p) => {
+                let shape = a.shape.clone();
+                Ok(Expr::new(Kind::HPower(boxed(a), p.clone()), shape))
+            }
+            PostOp::Subscript(text) => self.rearrange(a, text, op_span, span),
+        }
+    }
+
+    pub(super) fn transpose(&mut self, a: Expr, span: Span) -> Result<Expr> {
+        let shape = match a.order() {
+            0 => return Ok(a),
+            1 => vec![Dim::Iota, a.shape[0].clone()],
+            2 if self.u.resolve(&a.shape[0]) == Dim::Iota => vec![a.shape[1].clone()],
+            2 => vec![a.shape[1].clone(), a.shape[0].clone()],
+            n => {
+                let perm: String = (1..=n).rev().map(|k| k.to_string()).collect();
+                return Err(err(
+                    ErrorCode::Shape,
+                    format!("`ᵀ` transposes vectors and matrices; this has {n} dims"),
+                    span,
+                )
+                .hint(format!("permute the dims with a subscript, e.g. `(T)_{{{perm}}}`")));
+            }
+        };
+        Ok(Expr::new(Kind::Transpose(boxed(a)), shape))
+    }
+
+    pub(super) fn inverse(&mut self, a: Expr, span: Span) -> Result<Expr> {
+        if !a.is_scalar() {
+            self.square(&a, "an inverse", span)?;
+        }
+        let shape = a.shape.clone();
+        Ok(Expr::new(Kind::Inverse(boxed(a)), shape))
+    }
+
+    pub(super) fn power(&mut self, a: Expr, k: &BigRational, span: Span, op_span: Span) -> Result<Expr> {
+        if a.is_scalar() {
+            return Ok(Expr::new(Kind::Power(boxed(a), k.clone()), vec![]));
+        }
+        if a.order() == 1 {
+            return Err(err(ErrorCode::Shape, "a vector has no matrix power", op_span)
+                .hint("for an element-wise power write `x.^2`; for the squared norm `||x||^2`"));
+        }
+        self.square(&a, "a matrix power", span)?;
+        let small = k.to_integer().abs() <= BigInt::from(limits::MAX_POWER);
+        if !k.is_integer() || !small {
+            return Err(err(
+                ErrorCode::Shape,
+                format!("a matrix power must be an integer from -{0} to {0}", limits::MAX_POWER),
+                op_span,
+            )
+            .hint("for an element-wise power write `X.^p`"));
+        }
+        let shape = a.shape.clone();
+        Ok(Expr::new(Kind::Power(boxed(a), k.clone()), shape))
+    }
+
+    /// `(e)_{P}`: a permutation, or with fused groups and bars, a one-factor network.
+    pub(super) fn rearrange(&mut self, a: Expr, text: &str, op_span: Span, span: Span) -> Result<Expr> {
+        let groups = read_positions(text, op_span)?;
+        let n = a.order();
+        let mut used = vec![false; n];
+        for g in &groups {
+            for &p in &g.positions {
+                if p == 0 || p > n {
+                    return Err(err(
+                        ErrorCode::Bracket,
+                        format!("position {p} is out of range: the tensor has {n} dims"),
+                        op_span,
+                    ));
+                }
+                if std::mem::replace(&mut used[p - 1], true) {
+                    return Err(err(ErrorCode::Bracket, format!("position {p} is used twice"), op_span));
+                }
+            }
+        }
+        if used.iter().any(|u| !u) {
+            return Err(err(ErrorCode::Bracket, format!("the subscript must use each of the {n} dims once"), op_span)
+                .hint("write every position, e.g. `_{21}` for a transpose"));
+        }
+        let simple = groups.iter().all(|g| g.positions.len() == 1 && !g.bar);
+        if simple {
+            let perm: Vec<usize> = groups.iter().map(|g| g.positions[0] - 1).collect();
+            let shape = perm.iter().map(|&p| a.shape[p].clone()).collect();
+            return Ok(Expr::new(Kind::Permute(boxed(a), perm), shape));
+        }
+        let mut indices = Vec::new();
+        let mut slots = vec![0usize; n];
+        let mut output = Vec::new();
+        for g in &groups {
+            let id = indices.len();
+            indices.push(a.shape[g.positions[0] - 1].clone());
+            for &p in &g.positions {
+                self.u.unify(&a.shape[p - 1], &a.shape[g.positions[0] - 1], span)?;
+                slots[p - 1] = id;
+            }
+            if !g.bar {
+                output.push(id);
+            }
+        }
+        let shape = output.iter().map(|&i| indices[i].clone()).collect();
+        let net = Network {
+            factors: vec![Factor { expr: a, slots }],
+            indices,
+            output,
+            origin: Origin::Subscript(text.to_string()),
+        };
+        Ok(Expr::new(Kind::Network(Box::new(net)), shape))
+    }
+}
