@@ -51,9 +51,8 @@ pub use calculus::diff::{differential, local_differential};
 pub use calculus::takeout::take_out;
 pub use egraph::raise::{canonical, merge_terms, raise, terms_to_expr};
 
-pub use api::batch::{
-    add_notes, backprop_json, batch_line, derivatives_json, derivatives_json_with, error_json, run_batch,
-};
+pub use api::batch::{batch_line, error_json, run_batch};
+pub use api::command::{Command, Reply};
 pub use api::examples::regenerate_examples;
 pub use api::{
     answer_queries, derivatives_of, derive, differential_of, differential_taken_out, evaluate, grad, grad_with,

@@ -164,11 +164,6 @@ fn text_of(expr: String) -> Result<String, (Error, String)> {
     Ok(text)
 }
 
-enum Kind {
-    Jacobian,
-    Other,
-}
-
 /// Reads `--sizes n=1000,m=10`.
 fn options_of(sizes: &Option<String>) -> Result<bracket::Options, (Error, String)> {
     let mut options = bracket::Options::default();
@@ -197,65 +192,72 @@ enum Checked {
     Failed,
 }
 
-impl Checked {
-    fn of(all: impl IntoIterator<Item = bool>) -> Checked {
-        if all.into_iter().all(|ok| ok) {
-            Checked::Yes
-        } else {
-            Checked::Failed
+/// The shared command of a subcommand with a query, and the output format.
+fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>, (Error, String)> {
+    Ok(Some(match command {
+        Command::Simplify { expr, format } => (bracket::Command::Simplify { expr: text_of(expr)? }, format),
+        Command::Grad(Derive { expr, wrt, format, check }) => {
+            (bracket::Command::Grad { expr: text_of(expr)?, wrt, jacobian: false, check }, format)
         }
-    }
-}
-
-/// The check, where one could not be made for an error of its own, as not possible: the
-/// answer is printed all the same.
-fn check_or_not_possible(result: Result<bracket::Check, Error>) -> bracket::Check {
-    result.unwrap_or_else(|e| bracket::Check::not_possible(e.message))
+        Command::Jacobian(Derive { expr, wrt, format, check }) => {
+            (bracket::Command::Grad { expr: text_of(expr)?, wrt, jacobian: true, check }, format)
+        }
+        Command::Derive { expr, wrt, format } => (bracket::Command::Derive { expr: text_of(expr)?, wrt }, format),
+        Command::D { expr, raw, format } => (bracket::Command::Differential { expr: text_of(expr)?, raw }, format),
+        Command::Eval { expr, at, seed } => {
+            let expr = text_of(expr)?;
+            let mut given = Vec::new();
+            for a in &at {
+                let Some((name, value)) = a.split_once('=') else {
+                    let e = Error::bare(bracket::ErrorCode::Usage, format!("`--at {a}` needs the form NAME=VALUE"));
+                    return Err((e, expr.clone()));
+                };
+                given.push((name.trim().to_string(), value.to_string()));
+            }
+            (bracket::Command::Eval { expr, at: given, seed }, OutputFormat::Unicode)
+        }
+        Command::Batch | Command::Examples { .. } => return Ok(None),
+    }))
 }
 
 fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, String)> {
-    let command_kind = if matches!(command, Command::Jacobian(_)) { Kind::Jacobian } else { Kind::Other };
     match command {
-        Command::Simplify { expr, format } => {
-            let expr = text_of(expr)?;
-            say_notes(&expr, &[]);
-            let answer = bracket::simplify_with(&expr, options).map_err(|e| (e, expr.clone()))?;
-            let text = match format {
-                OutputFormat::Json => {
-                    let mut v = answer.json();
-                    v["input"] = serde_json::Value::String(expr.clone());
-                    bracket::add_notes(&mut v, &expr, &[]);
-                    v.to_string()
-                }
-                other => answer.render(format_of(other)),
-            };
-            say(&text);
-            Ok(Checked::Yes)
+        Command::Batch => {
+            let stdin = std::io::stdin();
+            let stdout = std::io::stdout();
+            // A closed pipe ends the batch quietly.
+            let _ = bracket::run_batch(stdin.lock(), std::io::BufWriter::new(stdout.lock()));
+            return Ok(Checked::Yes);
         }
-        Command::Grad(Derive { expr, wrt, format, check }) | Command::Jacobian(Derive { expr, wrt, format, check }) => {
-            let expr = text_of(expr)?;
-            say_notes(&expr, &wrt);
-            let jac = matches!(&command_kind, Kind::Jacobian);
-            if wrt.is_empty() {
-                return backprop(&expr, format, check);
+        Command::Examples { inputs, out } => {
+            let pages = bracket::regenerate_examples(&inputs, &out).map_err(|e| (e, String::new()))?;
+            for p in pages {
+                say(&format!("wrote {}", p.display()));
             }
-            if matches!(format, OutputFormat::Json) {
-                let v =
-                    bracket::derivatives_json_with(&expr, &wrt, jac, check, options).map_err(|e| (e, expr.clone()))?;
-                say(&v.to_string());
-                let verdicts = v["derivatives"].as_array().into_iter().flatten().map(|d| &d["check"]["verdict"]);
-                return Ok(Checked::of(verdicts.map(|c| !check || c == "verified")));
-            }
-            let result = if jac {
-                bracket::jacobian_with(&expr, &wrt, options)
-            } else {
-                bracket::grad_with(&expr, &wrt, options)
-            };
-            let derivatives = result.map_err(|e| (e, expr.clone()))?;
-            let mut passed = Vec::new();
-            for d in &derivatives {
+            return Ok(Checked::Yes);
+        }
+        _ => {}
+    }
+    let Some((query, format)) = query_of(command)? else { return Ok(Checked::Yes) };
+    let text = query.text().to_string();
+    say_notes(&text, &query.wrt());
+    let reply = query.run(options).map_err(|e| (e, text.clone()))?;
+    if matches!(format, OutputFormat::Json) {
+        say(&reply.json(&text, &query.wrt()).to_string());
+    } else {
+        print_reply(&query, &reply, format);
+    }
+    Ok(if reply.passed() { Checked::Yes } else { Checked::Failed })
+}
+
+/// Prints a reply in a text format.
+fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputFormat) {
+    match reply {
+        bracket::Reply::Answer(answer) => say(&answer.render(format_of(format))),
+        bracket::Reply::Derivatives(ds) => {
+            for (d, check) in ds {
                 let text = d.answer.render(format_of(format));
-                if derivatives.len() == 1 {
+                if ds.len() == 1 {
                     say(&text);
                 } else {
                     say(&format!("∇_{} = {text}", d.wrt));
@@ -266,87 +268,33 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
                     let lead = if matches!(format, OutputFormat::Numpy) { "# " } else { "" };
                     say(&format!("{lead}where {}", needs.join(", ")));
                 }
-                if check {
-                    // After the answer: a check that fails or cannot be made never hides it.
-                    let c = check_or_not_possible(bracket::check_derivative(
-                        &d.answer.model,
-                        &d.function,
-                        &d.wrt,
-                        &d.answer.expr,
-                        3,
-                    ));
+                // After the answer: a check that fails or cannot be made never hides it.
+                if let Some(c) = check {
                     say(&c.line("central differences"));
-                    passed.push(c.passed());
                 }
             }
-            Ok(Checked::of(passed))
         }
-        Command::D { expr, format, raw } => {
-            let expr = text_of(expr)?;
-            say_notes(&expr, &[]);
-            let answer = if raw { bracket::differential_of(&expr) } else { bracket::differential_taken_out(&expr) };
-            let answer = answer.map_err(|e| (e, expr.clone()))?;
-            let text = match format {
-                OutputFormat::Json => answer.json().to_string(),
-                other => answer.render(format_of(other)),
-            };
-            say(&text);
-            Ok(Checked::Yes)
-        }
-        Command::Derive { expr, wrt, format } => {
-            let expr = text_of(expr)?;
-            say_notes(&expr, wrt.as_slice());
-            let derivations = match wrt {
-                Some(wrt) => vec![bracket::derive(&expr, &wrt).map_err(|e| (e, expr.clone()))?],
-                None => {
-                    let equations = bracket::backprop(&expr).map_err(|e| {
-                        let e = e.hint("give --wrt X, or end a program with `grad J wrt W, b`");
-                        (e, expr.clone())
-                    })?;
-                    equations.into_iter().map(|eq| eq.derivation).collect()
-                }
-            };
-            let text = match format {
-                OutputFormat::Json => match &derivations[..] {
-                    [one] => one.json().to_string(),
-                    all => serde_json::Value::Array(all.iter().map(|d| d.json()).collect()).to_string(),
-                },
-                other => derivations.iter().map(|d| d.render(format_of(other))).collect::<Vec<_>>().join("\n\n"),
-            };
-            say(&text);
-            Ok(Checked::Yes)
-        }
-        Command::Batch => {
-            let stdin = std::io::stdin();
-            let stdout = std::io::stdout();
-            // A closed pipe ends the batch quietly.
-            let _ = bracket::run_batch(stdin.lock(), std::io::BufWriter::new(stdout.lock()));
-            Ok(Checked::Yes)
-        }
-        Command::Examples { inputs, out } => {
-            let pages = bracket::regenerate_examples(&inputs, &out).map_err(|e| (e, String::new()))?;
-            for p in pages {
-                say(&format!("wrote {}", p.display()));
+        bracket::Reply::Equations { equations, loss, checks } => {
+            for eq in equations {
+                say(&format!("∇_{{{}}}{loss} = {}", eq.target, eq.answer.render(format_of(format))));
             }
-            Ok(Checked::Yes)
-        }
-        Command::Eval { expr, at, seed } => {
-            let expr = text_of(expr)?;
-            say_notes(&expr, &[]);
-            let mut given = Vec::new();
-            for a in &at {
-                let Some((name, value)) = a.split_once('=') else {
-                    let e = Error::bare(bracket::ErrorCode::Usage, format!("`--at {a}` needs the form NAME=VALUE"));
-                    return Err((e, expr.clone()));
-                };
-                given.push((name.trim().to_string(), value.to_string()));
+            if let Some(all) = checks.as_ref().and_then(|c| c.values().cloned().reduce(bracket::Check::worst)) {
+                say(&all.line("parameters against finite differences of the program"));
             }
-            let v = bracket::evaluate(&expr, &given, seed).map_err(|e| (e, expr.clone()))?;
+        }
+        bracket::Reply::Derivations(ds) => {
+            let text: Vec<String> = ds.iter().map(|d| d.render(format_of(format))).collect();
+            say(&text.join("\n\n"));
+        }
+        bracket::Reply::Value(v) => {
             say(&v.value.to_string());
             if !v.random.is_empty() {
+                let seed = match query {
+                    bracket::Command::Eval { seed, .. } => *seed,
+                    _ => 1,
+                };
                 eprintln!("random values (seed {seed}) for: {}", v.random.join(", "));
             }
-            Ok(Checked::Yes)
         }
     }
 }
@@ -372,49 +320,4 @@ fn say_notes(text: &str, wrt: &[String]) {
 fn say(text: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stdout().lock(), "{text}");
-}
-
-/// The backpropagation equations of a program, optionally checked: each parameter's
-/// gradient, as the equations give it, against finite differences of the whole program.
-fn backprop(expr: &str, format: OutputFormat, check: bool) -> Result<Checked, (Error, String)> {
-    let fail = |e: Error| (e, expr.to_string());
-    // The equations only: their derivations need no e-graph explanation.
-    let equations = bracket::backprop_with(expr, bracket::Explain::Result).map_err(fail)?;
-    let loss = bracket::read(expr).map(|m| bracket::loss_name(&m)).unwrap_or_else(|_| "J".into());
-    let checks = check.then(|| {
-        bracket::check_program(expr, &equations, 3).unwrap_or_else(|e| {
-            let c = bracket::Check::not_possible(e.message);
-            equations.iter().filter(|eq| eq.parameter).map(|eq| (eq.target.clone(), c.clone())).collect()
-        })
-    });
-    match format {
-        OutputFormat::Json => {
-            let list: Vec<serde_json::Value> = equations
-                .iter()
-                .map(|eq| {
-                    let mut v = eq.answer.json();
-                    v["target"] = serde_json::Value::String(eq.target.clone());
-                    v["parameter"] = serde_json::Value::Bool(eq.parameter);
-                    if let Some(c) = checks.as_ref().and_then(|m| m.get(&eq.target)) {
-                        v["check"] = c.json();
-                    }
-                    v
-                })
-                .collect();
-            let mut v = serde_json::json!({"input": expr, "equations": list});
-            bracket::add_notes(&mut v, expr, &[]);
-            say(&v.to_string());
-        }
-        other => {
-            for eq in &equations {
-                say(&format!("∇_{{{}}}{loss} = {}", eq.target, eq.answer.render(format_of(other))));
-            }
-            if let Some(checks) = &checks {
-                if let Some(all) = checks.values().cloned().reduce(bracket::Check::worst) {
-                    say(&all.line("parameters against finite differences of the program"));
-                }
-            }
-        }
-    }
-    Ok(Checked::of(checks.iter().flat_map(|m| m.values().map(|c| c.passed()))))
 }

@@ -2,6 +2,7 @@
 //! an [`Answer`] that renders in every format.
 
 pub mod batch;
+pub mod command;
 pub mod examples;
 
 use crate::error::{Error, ErrorCode, Result};

@@ -1,0 +1,268 @@
+//! One command type for every front end: the CLI builds a [`Command`] from its
+//! arguments, `batch` from a JSON line, and both run it the same way. A [`Reply`] holds
+//! the result values; the CLI prints them in the chosen format, and [`Reply::json`]
+//! gives the JSON that `--format json` and `batch` print.
+
+use crate::api::{Answer, Derivative, Evaluation};
+use crate::calculus::backprop::{backprop_with, check_program, loss_name, Equation};
+use crate::calculus::derive::{Derivation, Explain};
+use crate::egraph::Options;
+use crate::error::{Error, ErrorCode, Result};
+use crate::eval::check::{check_derivative, Check};
+use indexmap::IndexMap;
+use serde_json::{json, Value};
+
+/// A query.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// The simplest classic form of an expression.
+    Simplify {
+        /// The input.
+        expr: String,
+    },
+    /// Gradients (or Jacobians) by each variable; with no variable, a program's
+    /// backpropagation equations.
+    Grad {
+        /// The input.
+        expr: String,
+        /// The variables.
+        wrt: Vec<String>,
+        /// Jacobians rather than gradients.
+        jacobian: bool,
+        /// Check each answer against finite differences.
+        check: bool,
+    },
+    /// The backpropagation equations of a program's `grad J wrt …` query.
+    Backprop {
+        /// The program.
+        expr: String,
+        /// Check each parameter's gradient against finite differences of the program.
+        check: bool,
+    },
+    /// The derivation step by step; with no variable, of every backpropagation equation.
+    Derive {
+        /// The input.
+        expr: String,
+        /// The variable.
+        wrt: Option<String>,
+    },
+    /// The differential in all variables.
+    Differential {
+        /// The input.
+        expr: String,
+        /// As the product and chain rules give it, before dX is taken out.
+        raw: bool,
+    },
+    /// The value, exact where possible.
+    Eval {
+        /// The input.
+        expr: String,
+        /// Given values: name and JSON text.
+        at: Vec<(String, String)>,
+        /// Seed of the random values of the other names.
+        seed: u64,
+    },
+}
+
+/// What a command gives.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// One expression.
+    Answer(Answer),
+    /// One derivative per variable, each with its check when asked.
+    Derivatives(Vec<(Derivative, Option<Check>)>),
+    /// Backpropagation equations, with the loss's name and each parameter's check.
+    Equations {
+        /// The equations, from the loss down, then the parameters.
+        equations: Vec<Equation>,
+        /// The loss in the seeds `∇_Z J`.
+        loss: String,
+        /// Each parameter's check, when asked.
+        checks: Option<IndexMap<String, Check>>,
+    },
+    /// Derivations step by step.
+    Derivations(Vec<Derivation>),
+    /// A value.
+    Value(Evaluation),
+}
+
+impl Command {
+    /// The input text.
+    pub fn text(&self) -> &str {
+        match self {
+            Command::Simplify { expr }
+            | Command::Grad { expr, .. }
+            | Command::Backprop { expr, .. }
+            | Command::Derive { expr, .. }
+            | Command::Differential { expr, .. }
+            | Command::Eval { expr, .. } => expr,
+        }
+    }
+
+    /// The variables asked for (read as one name each, `--wrt Wq`).
+    pub fn wrt(&self) -> Vec<String> {
+        match self {
+            Command::Grad { wrt, .. } => wrt.clone(),
+            Command::Derive { wrt: Some(w), .. } => vec![w.clone()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Runs the command. A check that fails or cannot be made is part of the reply,
+    /// never an error: the answer always comes back.
+    pub fn run(&self, options: &Options) -> Result<Reply> {
+        let text = self.text();
+        match self {
+            Command::Simplify { .. } => crate::api::simplify_with(text, options).map(Reply::Answer),
+            Command::Grad { wrt, check, .. } if wrt.is_empty() => equations(text, *check),
+            Command::Grad { wrt, jacobian, check, .. } => {
+                let ds = if *jacobian {
+                    crate::api::jacobian_with(text, wrt, options)?
+                } else {
+                    crate::api::grad_with(text, wrt, options)?
+                };
+                let checked = ds
+                    .into_iter()
+                    .map(|d| {
+                        let c = check.then(|| {
+                            check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)
+                                .unwrap_or_else(|e| Check::not_possible(e.message))
+                        });
+                        (d, c)
+                    })
+                    .collect();
+                Ok(Reply::Derivatives(checked))
+            }
+            Command::Backprop { check, .. } => equations(text, *check),
+            Command::Derive { wrt: Some(w), .. } => Ok(Reply::Derivations(vec![crate::api::derive(text, w)?])),
+            Command::Derive { wrt: None, .. } => {
+                let equations = crate::calculus::backprop::backprop(text)
+                    .map_err(|e| e.hint("give --wrt X, or end a program with `grad J wrt W, b`"))?;
+                Ok(Reply::Derivations(equations.into_iter().map(|eq| eq.derivation).collect()))
+            }
+            Command::Differential { raw, .. } => {
+                let answer =
+                    if *raw { crate::api::differential_of(text)? } else { crate::api::differential_taken_out(text)? };
+                Ok(Reply::Answer(answer))
+            }
+            Command::Eval { at, seed, .. } => crate::api::evaluate(text, at, *seed).map(Reply::Value),
+        }
+    }
+
+    /// A batch query: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"], "check": true}`.
+    pub fn from_json(query: &Value) -> Result<Command> {
+        let usage = |m: &str| Error::bare(ErrorCode::Usage, m.to_string());
+        let name = query.get("command").and_then(Value::as_str).ok_or_else(|| usage("the query has no \"command\""))?;
+        let expr =
+            query.get("expr").and_then(Value::as_str).ok_or_else(|| usage("the query has no \"expr\" string"))?;
+        let expr = expr.to_string();
+        let wrt: Vec<String> = match query.get("wrt") {
+            None => vec![],
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+            Some(_) => return Err(usage("\"wrt\" must be a name or a list of names")),
+        };
+        let check = query.get("check").and_then(Value::as_bool).unwrap_or(false);
+        Ok(match name {
+            "simplify" => Command::Simplify { expr },
+            "grad" | "jacobian" => Command::Grad { expr, wrt, jacobian: name == "jacobian", check },
+            "backprop" => Command::Backprop { expr, check },
+            "derive" => {
+                let w = wrt.into_iter().next().ok_or_else(|| usage("\"derive\" needs \"wrt\""))?;
+                Command::Derive { expr, wrt: Some(w) }
+            }
+            "d" => Command::Differential { expr, raw: query.get("raw").and_then(Value::as_bool).unwrap_or(false) },
+            "eval" => {
+                let at: Vec<(String, String)> = match query.get("at") {
+                    None => vec![],
+                    Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
+                    Some(_) => return Err(usage("\"at\" must be an object of values")),
+                };
+                let seed = query.get("seed").and_then(Value::as_u64).unwrap_or(1);
+                Command::Eval { expr, at, seed }
+            }
+            other => {
+                return Err(usage(&format!(
+                    "unknown command `{other}`; use simplify, grad, jacobian, d, derive, backprop or eval"
+                )))
+            }
+        })
+    }
+}
+
+/// A program's equations (without the e-graph's explanations), checked when asked.
+fn equations(text: &str, check: bool) -> Result<Reply> {
+    let equations = backprop_with(text, Explain::Result)?;
+    let loss = crate::read::elaborate::read(text).map(|m| loss_name(&m)).unwrap_or_else(|_| "J".into());
+    let checks = check.then(|| {
+        check_program(text, &equations, 3).unwrap_or_else(|e| {
+            let c = Check::not_possible(e.message);
+            equations.iter().filter(|eq| eq.parameter).map(|eq| (eq.target.clone(), c.clone())).collect()
+        })
+    });
+    Ok(Reply::Equations { equations, loss, checks })
+}
+
+impl Reply {
+    /// True unless a check was asked for and did not pass (the exit code's 0 or 1).
+    pub fn passed(&self) -> bool {
+        match self {
+            Reply::Derivatives(ds) => ds.iter().all(|(_, c)| c.as_ref().is_none_or(Check::passed)),
+            Reply::Equations { checks: Some(checks), .. } => checks.values().all(Check::passed),
+            _ => true,
+        }
+    }
+
+    /// The reply as JSON (`--format json`, `batch`), with the input and its notes.
+    pub fn json(&self, input: &str, wrt: &[String]) -> Value {
+        let mut v = match self {
+            Reply::Answer(a) => {
+                let mut v = a.json();
+                v["input"] = json!(input);
+                v
+            }
+            Reply::Derivatives(ds) => {
+                let list: Vec<Value> = ds
+                    .iter()
+                    .map(|(d, c)| {
+                        let mut v = d.answer.json();
+                        v["wrt"] = Value::String(d.wrt.clone());
+                        if let Some(c) = c {
+                            v["check"] = c.json();
+                        }
+                        v
+                    })
+                    .collect();
+                json!({"input": input, "derivatives": list})
+            }
+            Reply::Equations { equations, checks, .. } => {
+                let list: Vec<Value> = equations
+                    .iter()
+                    .map(|eq| {
+                        let mut v = eq.answer.json();
+                        v["target"] = Value::String(eq.target.clone());
+                        v["parameter"] = Value::Bool(eq.parameter);
+                        if let Some(c) = checks.as_ref().and_then(|m| m.get(&eq.target)) {
+                            v["check"] = c.json();
+                        }
+                        v
+                    })
+                    .collect();
+                json!({"input": input, "equations": list})
+            }
+            Reply::Derivations(ds) => match &ds[..] {
+                [one] => {
+                    let mut v = one.json();
+                    v["input"] = json!(input);
+                    v
+                }
+                all => Value::Array(all.iter().map(|d| d.json()).collect()),
+            },
+            Reply::Value(e) => json!({"input": input, "value": e.value, "exact": e.exact, "random": e.random}),
+        };
+        if v.is_object() {
+            crate::api::batch::add_notes(&mut v, input, wrt);
+        }
+        v
+    }
+}
