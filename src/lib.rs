@@ -11,6 +11,8 @@
 //! eval: numbers for every Expr (the oracle of every check); api: the front door.
 //! ```
 
+#![warn(missing_docs)]
+
 mod api;
 mod calculus;
 mod egraph;
@@ -22,40 +24,37 @@ mod network;
 mod read;
 mod render;
 
+// The front door: text in, results out.
+pub use api::command::{Command, Reply};
+pub use api::{
+    answer_queries, derive, differential_of, differential_taken_out, evaluate, grad, jacobian, notes, read_answer,
+    simplify, Answer, Derivative, Evaluation,
+};
+pub use calculus::backprop::{backprop, backprop_with, check_program, evaluate_backprop, loss_name, Equation};
+pub use calculus::derive::{derive_in, Derivation, Explain, Step, Through};
+pub use egraph::{Limits, Options, Report};
 pub use error::{Error, ErrorCode, Result, Span};
+pub use eval::check::{check_derivative, Check, Verdict};
 pub use limits::MAX_INPUT_BYTES;
-
-pub use ir::ast::*;
-pub use ir::expr::*;
-pub use ir::shape::{show_shape, Dim, Shape};
-
-pub use ir::build::scale;
-pub use read::elaborate::{elaborate, read, read_positions, Model, NameInfo, PosGroup, Query};
-pub use read::parse::{parse, parse_with};
-
-pub use network::{gen_network, lower, tidy, Term};
-pub use render::bracket::{einsum_spec, render_network, to_bracket};
+pub use render::conditions::conditions;
 pub use render::{py_name, render, render_numpy, Format};
 
-pub use eval::check::{check_derivative, check_with, Check, Verdict, TOLERANCE as CHECK_TOLERANCE};
-pub use eval::{close, eval, eval_network, random_array, random_env, random_env_sized, Domain, Draw, Env, Number};
+// The representations, for tests and tools that look inside a result.
+pub use ir::ast::*;
+pub use ir::build::scale;
+pub use ir::expr::*;
+pub use ir::shape::{Dim, Shape};
+pub use read::elaborate::{elaborate, read, Model, NameInfo, PosGroup, Query};
+pub use read::parse::parse;
 
-pub use egraph::rules::{load as load_rules, rules, Guard, Rule, RuleSet, APPLIERS, FILES as RULE_FILES};
-pub use egraph::{contains_network, is_classic, operations, simplify_expr, Limits, Options, Report};
-
-pub use calculus::backprop::{
-    backprop, backprop_with, check_program, evaluate_backprop, loss_name, seed_name, Equation,
-};
-pub use calculus::derive::{derive_in, derive_steps, Derivation, Explain, Step, Through};
-pub use calculus::diff::{differential, local_differential};
-pub use calculus::takeout::take_out;
-pub use egraph::raise::{canonical, merge_terms, raise, terms_to_expr};
-
-pub use api::batch::{batch_line, error_json, run_batch};
-pub use api::command::{Command, Reply};
+// The stages, for the tests of each.
+pub use api::batch::run_batch;
 pub use api::examples::regenerate_examples;
-pub use api::{
-    answer_queries, derivatives_of, derive, differential_of, differential_taken_out, evaluate, grad, grad_with,
-    jacobian, jacobian_with, notes, read_answer, simplify, simplify_with, Answer, Derivative, Evaluation,
-};
-pub use render::conditions::conditions;
+pub use calculus::diff::differential;
+pub use calculus::takeout::take_out;
+pub use egraph::raise::{canonical, terms_to_expr};
+pub use egraph::rules::{load as load_rules, rules, Guard, Rule, RuleSet, APPLIERS};
+pub use egraph::{contains_network, is_classic, operations, simplify_expr};
+pub use eval::{close, eval, random_env, Domain, Draw, Env, Number};
+pub use network::{lower, Term};
+pub use render::bracket::to_bracket;

@@ -257,7 +257,7 @@ impl Applier<Node, Tables> for UnitScale {
 
 /// The number of operations of an expression as a reader counts them: each operator
 /// node counts one (a sum of k terms k − 1), names and numbers none, and a tensor
-/// network [`NETWORK_COST`]: the measure the simplest-form tests compare.
+/// network `NETWORK_COST`: the measure the simplest-form tests compare.
 pub fn operations(e: &Expr) -> usize {
     let own = match &e.kind {
         Kind::Var(_) | Kind::Diff(_) | Kind::Const(_) | Kind::Ones | Kind::Identity => 0,

@@ -32,7 +32,7 @@ const MAX_ATTEMPTS: u64 = 90;
 /// The outcome of a numeric check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
-    /// Every point agreed with finite differences to within [`TOLERANCE`].
+    /// Every point agreed with finite differences to within `TOLERANCE` (1e-6).
     Verified,
     /// At least one point did not.
     Failed,

@@ -19,6 +19,7 @@ pub struct Input {
 
 /// One statement.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum Statement {
     /// `A, B: matrix(n, n)`.
     Declaration(Declaration),
@@ -174,6 +175,7 @@ impl Builtin {
 
 /// Binary operators.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum BinOp {
     /// `*`: explicit matrix product.
     MatMul,
@@ -225,6 +227,7 @@ pub enum PostOp {
 
 /// Node kinds.
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum NodeKind {
     /// A number; `barred` for `1̄`.
     Number { value: BigRational, text: String, barred: bool },

@@ -83,6 +83,7 @@ pub struct Pos {
 
 /// Expression kinds.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(missing_docs)] // each variant's doc names its fields
 pub enum Kind {
     /// A named tensor (a scalar if its shape is `[]`).
     Var(String),
