@@ -101,11 +101,11 @@ pub fn evaluate(text: &str, given: &[(String, String)], seed: u64) -> Result<Eva
                 .map_err(|e| Error::bare(ErrorCode::Usage, format!("the value of `{n}` is not a JSON array: {e}")))
         })
         .collect::<Result<_>>()?;
+    // Exactly where every value and operation allows it; where one does not (a root, an
+    // exponential), in floating point, which says why if it fails too.
     match evaluate_in::<BigRational>(&answer, &parsed, seed) {
         Ok(v) => Ok(v),
-        Err(e) if e.code == ErrorCode::Eval && e.message.contains("exact") => {
-            evaluate_in::<f64>(&answer, &parsed, seed)
-        }
+        Err(e) if e.code == ErrorCode::Eval => evaluate_in::<f64>(&answer, &parsed, seed),
         Err(e) => Err(e),
     }
 }
