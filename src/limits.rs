@@ -24,3 +24,12 @@ pub const MAX_EVAL_ENTRIES: usize = 1 << 22;
 pub const MAX_EVAL_WORK: u128 = 1 << 28;
 /// Largest power of ten in a number written with an exponent (`1e-3`, `2.5E40`).
 pub const MAX_EXPONENT: u64 = 100;
+/// Stack the parser needs left to run in place; with less, it runs on a fresh stack
+/// of this size. pest recurses once per nesting level (bounded by `MAX_NESTING` and
+/// the prefix runs), and a fresh stack costs a mapping each time: once per rule side,
+/// it was most of the start-up time. The CLI's worker thread has `WORKER_STACK`.
+pub const PARSE_STACK: usize = 256 << 20;
+/// As [`PARSE_STACK`], for the elaborator (recursion bounded by `MAX_DEPTH`).
+pub const ELABORATE_STACK: usize = 64 << 20;
+/// The stack of the CLI's worker thread: room for both without a fresh stack.
+pub const WORKER_STACK: usize = 512 << 20;

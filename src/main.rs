@@ -124,7 +124,7 @@ fn main() -> ExitCode {
     let (send, receive) = std::sync::mpsc::channel();
     let command = cli.command;
     let sizes = cli.sizes;
-    let worker = std::thread::Builder::new().stack_size(256 << 20).spawn(move || {
+    let worker = std::thread::Builder::new().stack_size(bracket::limits::WORKER_STACK).spawn(move || {
         let _ = send.send(options_of(&sizes).and_then(|options| run(command, &options)));
     });
     if worker.is_err() {

@@ -34,7 +34,7 @@ pub fn parse_with(source: &str, extra: &[String]) -> Result<Input> {
     let text = prepare(source)?;
     // pest recurses once per nesting level; the checks in `prepare` bound the depth,
     // and a large separate stack makes the bound safe whatever the caller's stack is.
-    stacker::grow(256 << 20, || {
+    stacker::maybe_grow(limits::PARSE_STACK, limits::PARSE_STACK, || {
         // pest's call budget is one setting for the process, read when a parse starts:
         // parses take turns so that each runs with its own input's budget.
         static BUDGET: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -96,7 +96,7 @@ pub fn read_with(source: &str, words: &[String]) -> Result<Model> {
 
 /// Elaborates a parsed input.
 pub fn elaborate(input: &Input) -> Result<Model> {
-    stacker::grow(64 << 20, || {
+    stacker::maybe_grow(limits::ELABORATE_STACK, limits::ELABORATE_STACK, || {
         let mut e = Elab::new(input);
         if let Err(error) = e.run(input) {
             return Err(e.explained(error, &input.notes));
