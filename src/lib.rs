@@ -53,7 +53,10 @@ pub use api::examples::regenerate_examples;
 pub use calculus::diff::differential;
 pub use calculus::takeout::take_out;
 pub use egraph::raise::{canonical, terms_to_expr};
-pub use egraph::rules::{load as load_rules, rules, Guard, Rule, RuleSet, APPLIERS};
+pub use egraph::rules::{
+    load as load_rules, prepare as prepare_rules, rules, table as rules_table, Guard, Rule, RuleSet, APPLIERS,
+    FILES as RULE_FILES, PREPARED as PREPARED_RULES,
+};
 pub use egraph::{contains_network, is_classic, operations, simplify_expr};
 pub use eval::{close, eval, random_env, Domain, Draw, Env, Number};
 pub use network::{lower, Term};

@@ -248,3 +248,22 @@ fn bad_rule_lines_are_hard_errors() {
         assert!(err.contains(want), "{text}: {err}");
     }
 }
+
+/// `rules/prepared.txt` is the rule files read ahead of time (start-up loads it instead
+/// of parsing every side): it must be made from the files as they are, and reading it
+/// must give the same rules as reading the files.
+#[test]
+fn the_prepared_table_is_current() {
+    let fresh = bracket::prepare_rules(bracket::RULE_FILES).unwrap_or_else(|e| panic!("{e}"));
+    if std::env::var_os("BRACKET_UPDATE_RULES").is_some() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/prepared.txt");
+        std::fs::write(path, &fresh).unwrap();
+        return;
+    }
+    assert!(
+        fresh == bracket::PREPARED_RULES,
+        "rules/prepared.txt is stale: run `BRACKET_UPDATE_RULES=1 cargo test --release --test rules` and rebuild"
+    );
+    // The rules as start-up loads them (from the table) are the rules of the files.
+    assert_eq!(bracket::rules_table(bracket::rules(), bracket::RULE_FILES), fresh);
+}

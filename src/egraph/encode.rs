@@ -24,6 +24,30 @@ pub fn leaf_key(e: &Expr) -> String {
 }
 
 /// The function key of an element-wise function or a softmax.
+/// The spec of a function key (the inverse of [`fun_key`]): `tanh''`, `softmax^1,2`.
+pub fn fun_spec_of_key(key: &str) -> Option<FunSpec> {
+    if let Some(p) = key.strip_prefix("softmax^") {
+        let positions = p.split(',').filter(|x| !x.is_empty()).map(|x| x.parse().ok()).collect::<Option<_>>()?;
+        return Some(FunSpec::Softmax(positions));
+    }
+    let name = key.trim_end_matches('\'');
+    let primes = (key.len() - name.len()) as u8;
+    let func = match name {
+        "exp" => Func::Exp,
+        "ln" => Func::Ln,
+        "tanh" => Func::Tanh,
+        "sigmoid" => Func::Sigmoid,
+        "sqrt" => Func::Sqrt,
+        "sin" => Func::Sin,
+        "cos" => Func::Cos,
+        "abs" => Func::Abs,
+        "relu" => Func::Relu,
+        "" => return None,
+        other => Func::Declared(other.to_string()),
+    };
+    Some(FunSpec::Elementwise(func, primes))
+}
+
 pub fn fun_key(spec: &FunSpec) -> String {
     match spec {
         FunSpec::Elementwise(f, k) => format!("{}{}", f.name(), "'".repeat(*k as usize)),

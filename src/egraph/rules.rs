@@ -60,6 +60,23 @@ pub enum Guard {
 }
 
 impl Guard {
+    /// The name a rule file writes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Guard::Scalar => "scalar",
+            Guard::Nonscalar => "nonscalar",
+            Guard::Constant => "constant",
+            Guard::Nonzero => "nonzero",
+            Guard::NotZero => "notzero",
+            Guard::Zero => "zero",
+            Guard::Symmetric => "symmetric",
+            Guard::Ones => "ones",
+            Guard::Identity => "identity",
+            Guard::Vector => "vector",
+            Guard::Square => "square",
+        }
+    }
+
     /// The registry of guard names.
     pub fn from_name(name: &str) -> Option<Guard> {
         Some(match name {
@@ -179,12 +196,134 @@ pub const APPLIERS: &[(&str, &str)] = &[
 /// line is a bug of this build: it panics with the place of the line.
 pub fn rules() -> &'static RuleSet {
     static SET: OnceLock<RuleSet> = OnceLock::new();
-    SET.get_or_init(|| load(FILES).unwrap_or_else(|e| panic!("{e}")))
+    SET.get_or_init(|| {
+        // The prepared table when it is of these files (tests/rules.rs fails when it is
+        // stale); else every side is read again, slower but the same.
+        let prepared = Prepared::read(PREPARED).filter(|p| p.fingerprint == fingerprint(FILES));
+        load_with(FILES, prepared.as_ref()).unwrap_or_else(|e| panic!("{e}"))
+    })
+}
+
+/// The sides of every rule, read and encoded ahead of time: `rules/prepared.txt`.
+/// Loading the rules then parses no side (start-up in about a millisecond); the file is
+/// made by [`prepare`] and a test checks that it matches the rule files.
+pub const PREPARED: &str = include_str!("../../rules/prepared.txt");
+
+/// FNV-1a of the rule files: which files a prepared table was made from.
+pub fn fingerprint(files: &[(&str, &str)]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (family, text) in files {
+        for b in family.bytes().chain([0]).chain(text.bytes()).chain([0]) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("{h:016x}")
+}
+
+/// A prepared table: per rule, its encoded sides and the guards its `1` and `I` imply.
+struct Prepared {
+    fingerprint: String,
+    rules: IndexMap<String, (PatternAst<Node>, PatternAst<Node>, Vec<(Guard, String)>)>,
+}
+
+impl Prepared {
+    /// Reads a table; `None` if it is not one (then the sides are read again).
+    fn read(text: &str) -> Option<Prepared> {
+        let mut lines = text.lines().filter(|l| !l.starts_with('#'));
+        let fingerprint = lines.next()?.strip_prefix("fingerprint ")?.to_string();
+        let mut rules = IndexMap::new();
+        for line in lines {
+            let mut fields = line.split('\t');
+            let (name, lhs, rhs, implicit) = (fields.next()?, fields.next()?, fields.next()?, fields.next()?);
+            let implicit = implicit
+                .split(' ')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.split_once('=').and_then(|(g, v)| Some((Guard::from_name(g)?, v.to_string()))))
+                .collect::<Option<Vec<_>>>()?;
+            rules.insert(name.to_string(), (read_pattern(lhs)?, read_pattern(rhs)?, implicit));
+        }
+        Some(Prepared { fingerprint, rules })
+    }
+}
+
+/// The prepared table of rule files (what `rules/prepared.txt` holds).
+pub fn prepare(files: &[(&str, &str)]) -> Result<String, String> {
+    Ok(table(&load_with(files, None)?, files))
+}
+
+/// The prepared table of a rule set loaded from `files`.
+pub fn table(set: &RuleSet, files: &[(&str, &str)]) -> String {
+    let mut out = String::from(
+        "# Generated from rules/*.rules by bracket::egraph::rules::prepare; do not edit.\n\
+         # Regenerate: BRACKET_UPDATE_RULES=1 cargo test --release --test rules\n",
+    );
+    out.push_str(&format!("fingerprint {}\n", fingerprint(files)));
+    for r in &set.rules {
+        let implicit: Vec<String> =
+            r.implicit.iter().map(|(g, v)| format!("{}={}", g.name(), v.trim_start_matches('?'))).collect();
+        out.push_str(&format!(
+            "{}\t{}\t{}\t{}\n",
+            r.name,
+            write_pattern(&r.lhs_pattern.ast),
+            write_pattern(&r.rhs_pattern.ast),
+            implicit.join(" ")
+        ));
+    }
+    out
+}
+
+/// A pattern as tokens: `?a`, `#1/2`, `@tanh'`, `%key`, or an operator with its
+/// children's positions (`*:0,1`).
+fn write_pattern(ast: &PatternAst<Node>) -> String {
+    let tokens: Vec<String> = ast
+        .as_ref()
+        .iter()
+        .map(|n| match n {
+            ENodeOrVar::Var(v) => v.to_string(),
+            ENodeOrVar::ENode(Node::Num(r)) => format!("#{r}"),
+            ENodeOrVar::ENode(Node::Fun(f)) => format!("@{}", f.0),
+            ENodeOrVar::ENode(Node::Leaf(l)) => format!("%{}", l.0),
+            ENodeOrVar::ENode(op) => {
+                let kids: Vec<String> =
+                    egg::Language::children(op).iter().map(|&c| usize::from(c).to_string()).collect();
+                format!("{op}:{}", kids.join(","))
+            }
+        })
+        .collect();
+    tokens.join(" ")
+}
+
+fn read_pattern(text: &str) -> Option<PatternAst<Node>> {
+    let mut ast: PatternAst<Node> = RecExpr::default();
+    for token in text.split(' ') {
+        let node = if token.starts_with('?') {
+            ENodeOrVar::Var(token.parse().ok()?)
+        } else if let Some(r) = token.strip_prefix('#') {
+            ENodeOrVar::ENode(Node::Num(r.parse().ok()?))
+        } else if token.starts_with('@') || token.starts_with('%') {
+            ENodeOrVar::ENode(<Node as egg::FromOp>::from_op(token, vec![]).ok()?)
+        } else {
+            let (op, kids) = token.rsplit_once(':')?;
+            let kids: Vec<egg::Id> = kids
+                .split(',')
+                .filter(|k| !k.is_empty())
+                .map(|k| k.parse::<usize>().ok().map(egg::Id::from))
+                .collect::<Option<_>>()?;
+            ENodeOrVar::ENode(<Node as egg::FromOp>::from_op(op, kids).ok()?)
+        };
+        ast.add(node);
+    }
+    Some(ast)
 }
 
 /// Parses rule files `(family, text)`; the first bad line is an error
 /// `rules/family.rules:line:column: message`.
 pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
+    load_with(files, None)
+}
+
+fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<RuleSet, String> {
     let mut rules = Vec::new();
     let mut rewrites = Vec::new();
     let mut tables = Tables::default();
@@ -196,7 +335,7 @@ pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
             if body.trim().is_empty() {
                 continue;
             }
-            let (rule, rewrite) = parse_line(family, body, &place, &mut tables)?;
+            let (rule, rewrite) = parse_line(family, body, &place, &mut tables, prepared)?;
             if let Some(other) = seen.insert(rule.name.clone(), place(0)) {
                 return Err(format!("{}: the rule name `{}` is used already at {other}", place(0), rule.name));
             }
@@ -234,6 +373,7 @@ fn parse_line(
     line: &str,
     place: &dyn Fn(usize) -> String,
     tables: &mut Tables,
+    prepared: Option<&Prepared>,
 ) -> Result<(Rule, Rewrite), String> {
     let colon = line.find(':').ok_or_else(|| format!("{}: expected `name: left => right`", place(0)))?;
     let name = line[..colon].trim().to_string();
@@ -297,12 +437,28 @@ fn parse_line(
         .filter(|(g, _)| matches!(g, Guard::Scalar | Guard::Constant | Guard::Nonzero))
         .map(|(_, v)| v.clone())
         .collect();
-    let mut implicit = Vec::new();
-    let lhs = side_pattern(lhs_text, &scalars, tables, &mut implicit, true)
-        .map_err(|(col, m)| format!("{}: {m}", place(lhs_at + col)))?;
-    let mut none = Vec::new();
-    let rhs = side_pattern(rhs_text, &scalars, tables, &mut none, false)
-        .map_err(|(col, m)| format!("{}: {m}", place(rhs_at + col)))?;
+    let (lhs, rhs, implicit) = match prepared.and_then(|p| p.rules.get(&name)) {
+        Some((lhs, rhs, implicit)) => {
+            // Its functions, as encoding the sides would have registered them.
+            for n in lhs.as_ref().iter().chain(rhs.as_ref()) {
+                if let ENodeOrVar::ENode(Node::Fun(f)) = n {
+                    let spec = crate::egraph::fun_spec_of_key(&f.0)
+                        .ok_or_else(|| format!("{}: bad function `{}` in rules/prepared.txt", place(0), f.0))?;
+                    tables.funs.insert(f.0.clone(), spec);
+                }
+            }
+            (lhs.clone(), rhs.clone(), implicit.clone())
+        }
+        None => {
+            let mut implicit = Vec::new();
+            let lhs = side_pattern(lhs_text, &scalars, tables, &mut implicit, true)
+                .map_err(|(col, m)| format!("{}: {m}", place(lhs_at + col)))?;
+            let mut none = Vec::new();
+            let rhs = side_pattern(rhs_text, &scalars, tables, &mut none, false)
+                .map_err(|(col, m)| format!("{}: {m}", place(rhs_at + col)))?;
+            (lhs, rhs, implicit)
+        }
+    };
     let mut checked_guards: Vec<(Guard, Var)> = Vec::new();
     for (g, v) in guards.iter().chain(implicit.iter()) {
         checked_guards.push((*g, format!("?{v}").parse().map_err(|e| format!("{}: {e:?}", place(0)))?));
