@@ -251,7 +251,17 @@ pub(super) fn saturate(
     // Every bracketing of a product of k factors is O(k³) nodes: past LONG_CHAIN factors
     // the products keep the bracketing they came with.
     let long = recs.iter().any(|r| longest_chain(r) > LONG_CHAIN);
-    let rewrites = rules.rewrites.iter().filter(|r| !long || !r.name.as_str().starts_with("product-assoc"));
+    // Rules that need an operator this e-graph can never hold are not searched (a rule
+    // that cannot match changes nothing, so the e-graph grows the same).
+    let possible = crate::egraph::rules::possible_rules(rules, &runner.egraph, &facts);
+    let rewrites = rules
+        .rewrites
+        .iter()
+        .enumerate()
+        .filter(|(k, r)| {
+            possible.get(*k).copied().unwrap_or(true) && (!long || !r.name.as_str().starts_with("product-assoc"))
+        })
+        .map(|(_, r)| r);
     let runner = runner.run(rewrites.chain(facts.iter()));
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
         for rec in &recs {

@@ -175,6 +175,8 @@ pub struct RuleSet {
     pub rewrites: Vec<Rewrite>,
     /// Functions the rules mention.
     pub funs: IndexMap<String, FunSpec>,
+    /// Per rule, the operators its left side needs and those its right side brings.
+    operators: Vec<(Vec<String>, Vec<String>)>,
 }
 
 /// The names of the rules written in Rust, with what they do.
@@ -365,7 +367,8 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
     rewrites.push(Rewrite::new("inverse-cancel", product, InverseCancel).map_err(|e| format!("inverse-cancel: {e}"))?);
     rewrites
         .push(Rewrite::new("sum-regroup", ClassWhere(holds_sum), SumRegroup).map_err(|e| format!("sum-regroup: {e}"))?);
-    Ok(RuleSet { rules, rewrites, funs: tables.funs })
+    let operators = rules.iter().map(|r| (operators(&r.lhs_pattern.ast), operators(&r.rhs_pattern.ast))).collect();
+    Ok(RuleSet { rules, rewrites, funs: tables.funs, operators })
 }
 
 fn parse_line(
@@ -586,4 +589,64 @@ fn ground(e: &Expr, tables: &mut Tables) -> PatternAst<Node> {
         out.add(ENodeOrVar::ENode(n.clone()));
     }
     out
+}
+
+/// The operators of a pattern that a match needs: each operator node, and each function
+/// by its key (`@ln'`); variables, numbers and leaves need nothing (numbers are folded
+/// in by the analysis at any time).
+fn operators(ast: &PatternAst<Node>) -> Vec<String> {
+    ast.as_ref()
+        .iter()
+        .filter_map(|n| match n {
+            ENodeOrVar::ENode(node) => operator(node),
+            ENodeOrVar::Var(_) => None,
+        })
+        .collect()
+}
+
+fn operator(node: &Node) -> Option<String> {
+    match node {
+        Node::Num(_) | Node::Leaf(_) => None,
+        Node::Fun(f) => Some(format!("@{}", f.0)),
+        op => Some(op.to_string()),
+    }
+}
+
+/// Which of the rule set's rewrites (by position) can ever match in `egraph`: those
+/// whose left side needs only operators the e-graph holds or that a rewrite able to
+/// match could bring (the closure, starting from the e-graph's operators). The Rust appliers always run; they bring products, sums, powers and
+/// inverses. An e-graph holding a tensor network may come to hold anything once the
+/// network is raised: then every rule runs.
+pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &[Rewrite]) -> Vec<bool> {
+    let mut all = vec![true; set.rewrites.len()];
+    // A fact's right side may bring any operator: with facts, every rule runs.
+    if !facts.is_empty() || egraph.classes().any(|c| holds_network(egraph, c.id)) {
+        return all;
+    }
+    let mut have: std::collections::HashSet<String> =
+        egraph.classes().flat_map(|c| c.nodes.iter().filter_map(operator)).collect();
+    for op in ["+", "*", "pow", "inv"] {
+        have.insert(op.to_string());
+    }
+    let needs = &set.operators;
+    let mut can = vec![false; needs.len()];
+    loop {
+        let mut grew = false;
+        for (k, (lhs, rhs)) in needs.iter().enumerate() {
+            if !can[k] && lhs.iter().all(|op| have.contains(op)) {
+                can[k] = true;
+                for op in rhs {
+                    grew |= have.insert(op.clone());
+                }
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    // The rules come first in the rewrites, in order; the Rust appliers after them.
+    for (k, c) in can.into_iter().enumerate() {
+        all[k] = c;
+    }
+    all
 }
