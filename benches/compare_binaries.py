@@ -41,9 +41,16 @@ QUERIES = [
 WARM_UP = {"command": "grad", "expr": "x^T A x", "wrt": ["x"]}
 
 
+
+def batch_command(binary):
+    """`bracket batch` answering one query at a time (per-query times, not throughput),
+    for builds that answer on several threads (`--threads`) and for those before."""
+    help_text = subprocess.run([binary, "batch", "--help"], capture_output=True, text=True).stdout
+    return [binary, "batch", "--threads", "1"] if "--threads" in help_text else [binary, "batch"]
+
 def medians(binary, reps):
     lines = [json.dumps(WARM_UP)] + [json.dumps(q) for _, q in QUERIES for _ in range(reps)]
-    run = subprocess.run([binary, "batch"], input="\n".join(lines) + "\n", capture_output=True, text=True)
+    run = subprocess.run(batch_command(binary), input="\n".join(lines) + "\n", capture_output=True, text=True)
     answers = [json.loads(line) for line in run.stdout.splitlines()[1:]]
     out = []
     for k in range(len(QUERIES)):

@@ -531,7 +531,7 @@ def bracket_cli(case):
 def run_batch(queries, timeout=3600):
     text = "".join(json.dumps(q) + "\n" for q in queries)
     p = subprocess.run(
-        [binary(), "batch", "--timeout", str(timeout)], input=text.encode(), stdout=subprocess.PIPE, cwd=ROOT
+        [binary(), "batch", "--threads", "1", "--timeout", str(timeout)], input=text.encode(), stdout=subprocess.PIPE, cwd=ROOT
     )
     answers = [json.loads(line) for line in p.stdout.decode().splitlines() if line.strip()]
     if len(answers) != len(queries):

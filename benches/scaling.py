@@ -68,7 +68,7 @@ def run_batch(queries, timeout=3600):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     p = subprocess.run(
-        [binary(), "batch", "--timeout", str(timeout)],
+        [binary(), "batch", "--threads", "1", "--timeout", str(timeout)],
         input=text.encode(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -33,3 +33,5 @@ pub const PARSE_STACK: usize = 256 << 20;
 pub const ELABORATE_STACK: usize = 64 << 20;
 /// The stack of the CLI's worker thread: room for both without a fresh stack.
 pub const WORKER_STACK: usize = 512 << 20;
+/// Most threads `bracket batch` answers queries on.
+pub const MAX_BATCH_THREADS: usize = 64;

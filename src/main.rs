@@ -74,8 +74,12 @@ enum Command {
         format: OutputFormat,
     },
     /// Reads JSON queries from standard input, one a line, and writes one JSON answer a
-    /// line: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}`.
-    Batch,
+    /// line, in order: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}`.
+    Batch {
+        /// Threads that answer queries (default: one per core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Regenerates the worked examples (docs/examples/) from their inputs (examples/).
     Examples {
         /// Where the example inputs are, one directory per section.
@@ -216,17 +220,22 @@ fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>
             }
             (bracket::Command::Eval { expr, at: given, seed }, OutputFormat::Unicode)
         }
-        Command::Batch | Command::Examples { .. } => return Ok(None),
+        Command::Batch { .. } | Command::Examples { .. } => return Ok(None),
     }))
 }
 
 fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, String)> {
     match command {
-        Command::Batch => {
+        Command::Batch { threads } => {
             let stdin = std::io::stdin();
             let stdout = std::io::stdout();
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
             // A closed pipe ends the batch quietly.
-            let _ = bracket::run_batch(stdin.lock(), std::io::BufWriter::new(stdout.lock()));
+            let _ = bracket::run_batch_on(
+                std::io::BufReader::new(stdin),
+                std::io::LineWriter::new(stdout),
+                threads.unwrap_or(cores),
+            );
             return Ok(Checked::Yes);
         }
         Command::Examples { inputs, out } => {

@@ -58,19 +58,77 @@ pub fn batch_line(line: &str) -> Value {
     }
 }
 
-/// Runs a batch: every non-empty input line is a query; every answer is one line.
+/// Runs a batch: every non-empty input line is a query; every answer is one line, in
+/// the order of the queries, answered in turn.
 pub fn run_batch(input: impl BufRead, mut output: impl Write) -> std::io::Result<()> {
     for line in input.lines() {
         let line = line?;
-        if line.trim().is_empty() {
-            continue;
+        if !line.trim().is_empty() {
+            writeln!(output, "{}", answer_line(&line))?;
         }
-        let answer = if line.len() > crate::limits::MAX_INPUT_BYTES {
-            json!({"error": error_json(&usage("the line is longer than the input limit".into()), "")})
-        } else {
-            batch_line(&line)
-        };
-        writeln!(output, "{answer}")?;
     }
     Ok(())
+}
+
+/// The answer to one input line.
+fn answer_line(line: &str) -> Value {
+    if line.len() > crate::limits::MAX_INPUT_BYTES {
+        json!({"error": error_json(&usage("the line is longer than the input limit".into()), "")})
+    } else {
+        batch_line(line)
+    }
+}
+
+/// As [`run_batch`], on `threads` threads: a reader takes the queries in, each thread
+/// answers the next one, and the answers are written in the order of the queries as soon
+/// as those before them are (so a client that waits for each answer gets it).
+pub fn run_batch_on(input: impl BufRead + Send, mut output: impl Write, threads: usize) -> std::io::Result<()> {
+    let threads = threads.clamp(1, crate::limits::MAX_BATCH_THREADS);
+    if threads == 1 {
+        return run_batch(input, output);
+    }
+    use std::sync::{mpsc, Arc, Mutex};
+    // A bounded queue of queries (memory stays bounded), and answers keyed by position.
+    let (jobs, queue) = mpsc::sync_channel::<(usize, String)>(2 * threads);
+    let queue = Arc::new(Mutex::new(queue));
+    let (done, answers) = mpsc::channel::<(usize, Value)>();
+    std::thread::scope(|scope| -> std::io::Result<()> {
+        for _ in 0..threads {
+            let (queue, done) = (Arc::clone(&queue), done.clone());
+            std::thread::Builder::new().stack_size(crate::limits::WORKER_STACK).spawn_scoped(scope, move || loop {
+                let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                let Ok((k, line)) = job else { break };
+                if done.send((k, answer_line(&line))).is_err() {
+                    break;
+                }
+            })?;
+        }
+        drop(done);
+        let reader = scope.spawn(move || -> std::io::Result<()> {
+            let mut sent = 0;
+            for line in input.lines() {
+                let line = line?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                if jobs.send((sent, line)).is_err() {
+                    break;
+                }
+                sent += 1;
+            }
+            Ok(())
+        });
+        let mut pending: std::collections::BTreeMap<usize, Value> = std::collections::BTreeMap::new();
+        let mut next = 0;
+        for (k, v) in answers.iter() {
+            pending.insert(k, v);
+            while let Some(v) = pending.remove(&next) {
+                // A closed output ends the batch: the answers receiver goes, and with it
+                // the workers and the reader.
+                writeln!(output, "{v}")?;
+                next += 1;
+            }
+        }
+        reader.join().unwrap_or(Ok(()))
+    })
 }

@@ -1,0 +1,62 @@
+//! `bracket batch` on several threads: the same answers, in the order of the queries,
+//! and an answer as soon as those before it are (a client may wait for each).
+
+mod common;
+
+const KILL_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+fn answers(threads: &str, input: &str) -> Vec<serde_json::Value> {
+    let (out, _) = common::run_with_stdin(&["batch", "--threads", threads], input, KILL_AFTER);
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.as_object_mut().unwrap().remove("elapsed_us");
+            v
+        })
+        .collect()
+}
+
+#[test]
+fn threads_give_the_same_answers_in_order() {
+    let queries = [
+        r#"{"command": "grad", "expr": "tr(A X^-1 B)", "wrt": ["X"]}"#,
+        r#"{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}"#,
+        r#"{"command": "nope", "expr": "x"}"#,
+        r#"{"command": "grad", "expr": "h = W x; J = a^T W h; grad J wrt W", "check": true}"#,
+        r#"{"command": "simplify", "expr": "einsum(\"ij,kj->ik\", A, B)"}"#,
+        "not json",
+        r#"{"command": "eval", "expr": "x^T x", "at": {"x": [1, 2]}}"#,
+    ];
+    let input: String = (0..6).flat_map(|_| queries.iter()).map(|q| format!("{q}\n\n")).collect();
+    let one = answers("1", &input);
+    assert_eq!(one.len(), 6 * queries.len());
+    for threads in ["2", "3"] {
+        assert_eq!(answers(threads, &input), one, "--threads {threads}");
+    }
+    assert_eq!(one[1]["derivatives"][0]["unicode"], "(A + Aᵀ)x");
+}
+
+#[test]
+fn a_client_that_waits_for_each_answer_gets_it() {
+    use std::io::{BufRead, Write};
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["batch", "--threads", "2", "--timeout", "30"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    for (expr, want) in [("x^T A x", "xᵀAx"), ("tr(A X)", "tr(AX)")] {
+        writeln!(stdin, r#"{{"command": "simplify", "expr": "{expr}"}}"#).unwrap();
+        stdin.flush().unwrap();
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["unicode"], want);
+    }
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+}
