@@ -62,6 +62,8 @@ fn function_names_of_other_tools() {
 fn sizes_of_ones_and_identity() {
     // A size that nothing else fixes is printed, and read back.
     reads_as("x: vector(n)", "1_n 1_n^T x", "1_n (1^T x)", "1_n(1ᵀx)");
+    // A number times `1` added to a tensor is that many ones, as `x + 2 1` prints.
+    reads_as("x: vector(n)", "x + 2 1", "x + 1 + 1", "x + 2 1");
     let (code, stdout, _) = simplify("X: matrix(n); I_n + X");
     assert_eq!((code, stdout.as_str()), (Some(0), "I + X"));
     let out = common::run_with_stdin(&["grad", "X: matrix(n); tr(X)", "--wrt", "X"], "", KILL_AFTER).0;
@@ -117,6 +119,7 @@ fn words_of_several_letters() {
     reads_as(M, "y^T Bx", "y^T B x", "yᵀBx");
     reads_as(M, "tr AX", "tr(A) X", "tr(A)X");
     reads_as(M, "Xtanh(A)", "X tanh(A)", "Xtanh(A)");
+    reads_as(M, "Aeinsum(\"ij,jk->ik\", B, X)", "A einsum(\"ij,jk->ik\", B, X)", "ABX");
     reads_as(M, "x^T dXy", "x^T dX y", "xᵀdXy");
     // A function of several letters, declared.
     reads_as("act: elementwise; x: vector(n)", "act(A x)", "act(A x)", "act(Ax)");

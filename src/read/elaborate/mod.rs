@@ -154,12 +154,22 @@ fn sum_of_vector(e: &Expr) -> Option<Expr> {
     }
 }
 
-/// Is this node the literal `0` (which, added to a tensor, is the zero tensor)?
-fn is_literal_zero(n: &Node) -> bool {
+/// c for a term that, added to a tensor, is c times the ones tensor: the literal `1`
+/// (c = 1), `0` (the zero tensor), and a number times the literal `1` (`2 1`).
+fn scaled_one(n: &Node) -> Option<BigRational> {
+    let number = |n: &Node| match &n.kind {
+        NodeKind::Number { value, barred: false, .. } => Some(value.clone()),
+        _ => None,
+    };
     match &n.kind {
-        NodeKind::Number { value, barred: false, .. } => value.is_zero(),
-        NodeKind::Paren(inner) => is_literal_zero(inner),
-        _ => false,
+        _ if is_literal_one(n) => Some(BigRational::one()),
+        NodeKind::Number { value, barred: false, .. } if value.is_zero() => Some(value.clone()),
+        NodeKind::Paren(inner) => scaled_one(inner),
+        NodeKind::Juxt(items) => match items.as_slice() {
+            [c, one] | [one, c] if is_literal_one(one) => number(c),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
@@ -630,13 +640,10 @@ fn is_group(inner: &Node) -> bool {
     }
 }
 
+/// A Greek word (`lambda`, `Sigma`), from the one list the parser reads them by.
 fn is_greek_word(name: &str) -> bool {
-    const WORDS: [&str; 20] = [
-        "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu", "xi",
-        "rho", "sigma", "tau", "phi", "chi", "psi", "omega",
-    ];
     let base = name.split('_').next().unwrap_or(name);
-    WORDS.contains(&base)
+    crate::read::parse::GREEK.iter().any(|(word, _)| *word == base)
 }
 
 fn show_counts(want: &[usize]) -> String {

@@ -136,16 +136,20 @@ impl Elab {
         })
     }
 
-    /// The literal `1` next to a tensor of shape `like` is a ones tensor of that shape.
+    /// The literal `1` added to a tensor of shape `like` is a ones tensor of that shape;
+    /// so are `c 1` (c times it, as `x + 2 1` prints) and `0` (the zero tensor, as a zero
+    /// gradient prints).
     pub(super) fn broadcast_one(&mut self, node: &Node, e: Expr, like: &[Dim]) -> Expr {
-        if is_literal_one(node) && e.is_scalar() && !like.is_empty() {
-            Expr::new(Kind::Ones, like.to_vec())
-        } else if is_literal_zero(node) && e.is_scalar() && !like.is_empty() {
-            // `0` added to a tensor is the zero tensor (a zero gradient prints as `0`).
-            let ones = Expr::new(Kind::Ones, like.to_vec());
-            Expr::new(Kind::Scale(BigRational::zero(), boxed(ones)), like.to_vec())
-        } else {
-            e
+        match scaled_one(node) {
+            Some(c) if e.is_scalar() && !like.is_empty() => {
+                let ones = Expr::new(Kind::Ones, like.to_vec());
+                if c.is_zero() {
+                    Expr::new(Kind::Scale(c, boxed(ones)), like.to_vec())
+                } else {
+                    scale(c, ones)
+                }
+            }
+            _ => e,
         }
     }
 
@@ -157,7 +161,7 @@ impl Elab {
         }
         let like = elaborated
             .iter()
-            .find(|(_, node, e)| !((is_literal_one(node) || is_literal_zero(node)) && e.is_scalar()))
+            .find(|(_, node, e)| !(scaled_one(node).is_some() && e.is_scalar()))
             .map(|(_, _, e)| e.shape.clone())
             .unwrap_or_default();
         let mut out = Vec::with_capacity(elaborated.len());
