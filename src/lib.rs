@@ -52,6 +52,7 @@ pub use api::batch::{run_batch, run_batch_on};
 pub use api::examples::regenerate_examples;
 pub use calculus::diff::differential;
 pub use calculus::takeout::take_out;
+pub use egraph::contract::raise_by_contraction;
 pub use egraph::raise::{canonical, terms_to_expr};
 pub use egraph::rules::{
     load as load_rules, prepare as prepare_rules, rules, table as rules_table, Guard, Rule, RuleSet, APPLIERS,

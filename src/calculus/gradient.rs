@@ -5,7 +5,7 @@
 
 use crate::calculus::answer::Answer;
 use crate::calculus::diff::{differential, local_differential};
-use crate::calculus::takeout::take_out;
+use crate::calculus::takeout::{take_out, take_out_grouped};
 use crate::egraph::raise::{terms_to_expr, terms_to_sum};
 use crate::error::Result;
 use crate::ir::expr::Expr;
@@ -64,11 +64,18 @@ pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Opt
     let info = &model.names[var];
     let mut shape = f.shape.clone();
     shape.extend(info.shape.iter().cloned());
-    let terms = match differential_by(model, f, var, Through::Definitions)? {
-        Some(d) => take_out(&d, var)?,
+    let d = differential_by(model, f, var, Through::Definitions)?;
+    let terms = match &d {
+        Some(d) => take_out(d, var)?,
         None => vec![],
     };
-    let forms = forms(&terms, &shape, info.symmetric && f.is_scalar());
+    let mut forms = forms(&terms, &shape, info.symmetric && f.is_scalar());
+    if let Some(d) = &d {
+        let grouped = take_out_grouped(d, var)?;
+        if grouped != terms {
+            forms.extend(self::forms(&grouped, &shape, info.symmetric && f.is_scalar()));
+        }
+    }
     let (expr, report) = crate::egraph::simplify_alternatives(&forms, model, options);
     Ok(Answer { model: model.clone(), expr, saturation: Some(report) })
 }

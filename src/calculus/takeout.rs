@@ -8,13 +8,25 @@
 
 use crate::egraph::raise::merge_terms;
 use crate::ir::expr::*;
-use crate::network::{lower, tidy, Term};
+use crate::network::{lower, lower_keeping, tidy, Term};
 
 /// The terms of `d` that hold `dvar`, with dX taken out: Σ coefficient · G, where each
 /// G has the dims `prefix` (the function's dims) and then X's dims.
 pub fn take_out(d: &Expr, var: &str) -> crate::error::Result<Vec<Term>> {
+    take_out_of(lower(d), var)
+}
+
+/// [`take_out`] with every sum free of dX kept whole: `(XW − Y)ᵀdWᵀ…` stays one term
+/// instead of one term for each summand, so a gradient through it raises to
+/// `…(XW − Y)…` rather than to a sum of look-alike terms.
+pub fn take_out_grouped(d: &Expr, var: &str) -> crate::error::Result<Vec<Term>> {
+    let whole = |e: &Expr| matches!(e.kind, Kind::Add(_)) && e.order() <= 2 && !mentions(e, var);
+    take_out_of(lower_keeping(d, &whole), var)
+}
+
+fn take_out_of(lowered: Vec<Term>, var: &str) -> crate::error::Result<Vec<Term>> {
     let mut out = Vec::new();
-    for term in lower(d) {
+    for term in lowered {
         let holds: Vec<usize> = (0..term.net.factors.len())
             .filter(|&k| matches!(&term.net.factors[k].expr.kind, Kind::Diff(n) if n == var))
             .collect();

@@ -403,6 +403,28 @@ impl Applier<Node, Tables> for InverseCancel {
     }
 }
 
+/// `hadamard-divide-self`: `A ⊘ A = 1`, the ones tensor of A's shape (the input was
+/// divided by A, so its conditions already say A has no zero entry).
+pub struct SelfDivide;
+
+impl Applier<Node, Tables> for SelfDivide {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let shape = egraph[eclass].data.shape.clone();
+        if shape.is_empty() {
+            return vec![];
+        }
+        union_expr(egraph, from, &Expr::new(Kind::Ones, shape), rule)
+    }
+}
+
 /// `scalar-factor-opposite`: `cA − cB = c(A − B)` for a rational c (`2Vh − 2y` →
 /// `2(Vh − y)`); written in Rust because it needs d = −c, a guard on two variables.
 pub struct FactorOpposite;

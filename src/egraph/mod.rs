@@ -14,6 +14,7 @@
 
 pub mod appliers;
 pub mod cancel;
+pub mod contract;
 pub mod cost;
 pub mod encode;
 pub mod language;

@@ -4,6 +4,7 @@
 //! parts a tensor product, and a sum of raised terms is factored where terms share a
 //! first or last factor.
 
+use crate::egraph::contract;
 use crate::ir::build::{product, transpose, zero};
 use crate::ir::expr::*;
 use crate::ir::shape::{Dim, Shape};
@@ -279,7 +280,9 @@ fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
 /// A network that is a product of chains of vectors and matrices, in classic notation:
 /// `A_1[Ā_2 x]` → `Ax`, `[x̄ A_1]A_2` → `Aᵀx`, `a b` → `abᵀ`, a cycle → `tr(…)`.
 pub fn raise(net: &Network) -> Option<Expr> {
-    raise_chains(net).or_else(|| raise_hadamard(net)).or_else(|| raise_components(net)).or_else(|| raise_row(net))
+    let direct =
+        raise_chains(net).or_else(|| raise_hadamard(net)).or_else(|| raise_components(net)).or_else(|| raise_row(net));
+    direct.or_else(|| contract::raise_by_contraction(net))
 }
 
 /// `ι N` with N a vector (its first output index ι on no factor): the row `Nᵀ`, as
@@ -717,8 +720,7 @@ fn fuse(mut net: Network) -> Network {
                 let distinct = a.slots.len() < 2 || a.slots[0] != a.slots[1];
                 if (same || swapped) && distinct && f < g {
                     let other = if same { c.expr.clone() } else { transpose(c.expr.clone()) };
-                    let shape = a.expr.shape.clone();
-                    let fused = Expr::new(Kind::Hadamard(Box::new(a.expr.clone()), Box::new(other)), shape);
+                    let fused = contract::ordered_hadamard(a.expr.clone(), other);
                     let slots = a.slots.clone();
                     net.factors[f] = Factor { expr: fused, slots };
                     net.factors.remove(g);

@@ -11,7 +11,7 @@
 
 use crate::egraph::{
     holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, Encoder, FactorOpposite, FunSpec,
-    InverseCancel, Node, PowerMerge, RaiseNetwork, Rewrite, SumRegroup, Tables, UnitScale, ZeroAbsorb,
+    InverseCancel, Node, PowerMerge, RaiseNetwork, Rewrite, SelfDivide, SumRegroup, Tables, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -186,6 +186,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("scalar-factor-opposite", "cA − cB = c(A − B) for a rational c"),
     ("scalar-zero-absorb", "a product, ⊙, ⊗ or transpose with a zero operand is the zero tensor"),
     ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
+    ("hadamard-divide-ones", "A ⊘ A = 1, the ones tensor of A's shape"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
     (
         "elementwise-cancel",
@@ -365,6 +366,11 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
     rewrites
         .push(Rewrite::new("product-power", product.clone(), PowerMerge).map_err(|e| format!("product-power: {e}"))?);
     rewrites.push(Rewrite::new("inverse-cancel", product, InverseCancel).map_err(|e| format!("inverse-cancel: {e}"))?);
+    let self_divide: Pattern<Node> = "(hdiv ?a ?a)".parse().map_err(|e| format!("hadamard-divide-self: {e:?}"))?;
+    rewrites.push(
+        Rewrite::new("hadamard-divide-ones", self_divide, SelfDivide)
+            .map_err(|e| format!("hadamard-divide-ones: {e}"))?,
+    );
     rewrites
         .push(Rewrite::new("sum-regroup", ClassWhere(holds_sum), SumRegroup).map_err(|e| format!("sum-regroup: {e}"))?);
     let operators = rules.iter().map(|r| (operators(&r.lhs_pattern.ast), operators(&r.rhs_pattern.ast))).collect();

@@ -116,7 +116,13 @@ fn cross(a: Vec<Term>, b: Vec<Term>, join: impl Fn(&Network, &Network) -> Networ
 /// assert_eq!(terms[0].net.factors.len(), 2);
 /// ```
 pub fn lower(e: &Expr) -> Vec<Term> {
-    let terms = lower_or_keep(e);
+    lower_keeping(e, &|_| false)
+}
+
+/// [`lower`], keeping whole (as one atom each) the sub-expressions `whole` picks: a sum
+/// that is a common factor of every term it would expand to stays one factor.
+pub fn lower_keeping(e: &Expr, whole: Whole) -> Vec<Term> {
+    let terms = lower_or_keep(whole, e);
     terms.into_iter().map(|t| Term { coef: t.coef, net: tidy(t.net) }).collect()
 }
 
@@ -124,19 +130,27 @@ fn keep(e: &Expr) -> Vec<Term> {
     vec![Term { coef: BigRational::one(), net: atom(e) }]
 }
 
-fn lower_or_keep(e: &Expr) -> Vec<Term> {
-    lower_inner(e).unwrap_or_else(|| keep(e))
+/// Which sub-expressions a lowering keeps whole, as atoms.
+type Whole<'a> = &'a dyn Fn(&Expr) -> bool;
+
+fn lower_or_keep(whole: Whole, e: &Expr) -> Vec<Term> {
+    if whole(e) {
+        return keep(e);
+    }
+    lower_inner(whole, e).unwrap_or_else(|| keep(e))
 }
 
-fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
+fn lower_inner(whole: Whole, e: &Expr) -> Option<Vec<Term>> {
     Some(match &e.kind {
         Kind::Const(c) => vec![Term { coef: c.clone(), net: empty() }],
-        Kind::Scale(c, x) => lower_or_keep(x).into_iter().map(|t| Term { coef: &t.coef * c, net: t.net }).collect(),
+        Kind::Scale(c, x) => {
+            lower_or_keep(whole, x).into_iter().map(|t| Term { coef: &t.coef * c, net: t.net }).collect()
+        }
         // A sum adds terms one for one: only products multiply them, so only those are limited.
-        Kind::Add(terms) => terms.iter().flat_map(lower_or_keep).collect(),
+        Kind::Add(terms) => terms.iter().flat_map(|t| lower_or_keep(whole, t)).collect(),
         Kind::Product(a, b) => {
             let (ao, bo, eo) = (a.order(), b.order(), e.order());
-            cross(lower_or_keep(a), lower_or_keep(b), |x, y| {
+            cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
                 let (mut m, off) = merge(x, y);
                 let yo: Vec<usize> = y.output.iter().map(|i| i + off).collect();
                 if ao == 0 || bo == 0 {
@@ -157,14 +171,14 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
         }
         Kind::DivScalar(a, s) if matches!(&s.kind, Kind::Const(c) if !c.is_zero()) => {
             let Kind::Const(c) = &s.kind else { unreachable!() };
-            lower_or_keep(a).into_iter().map(|t| Term { coef: &t.coef / c, net: t.net }).collect()
+            lower_or_keep(whole, a).into_iter().map(|t| Term { coef: &t.coef / c, net: t.net }).collect()
         }
         Kind::DivScalar(a, s) => {
             // `a/(2N)`: the number goes to the coefficient, 1/N stays a scalar factor.
             let (c, rest) = split_number(s);
             let one = Expr::new(Kind::Const(BigRational::one()), vec![]);
             let inv = Expr::new(Kind::DivScalar(Box::new(one), Box::new(rest)), vec![]);
-            let terms = cross(lower_or_keep(a), keep(&inv), |x, y| {
+            let terms = cross(lower_or_keep(whole, a), keep(&inv), |x, y| {
                 let (mut m, _) = merge(x, y);
                 m.output = x.output.clone();
                 m
@@ -173,7 +187,7 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
         }
         Kind::Transpose(x) => {
             let xo = x.order();
-            lower_or_keep(x)
+            lower_or_keep(whole, x)
                 .into_iter()
                 .map(|mut t| {
                     match xo {
@@ -193,7 +207,7 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
                 })
                 .collect()
         }
-        Kind::Hadamard(a, b) => cross(lower_or_keep(a), lower_or_keep(b), |x, y| {
+        Kind::Hadamard(a, b) => cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
             let (mut m, off) = merge(x, y);
             let pairs: Vec<(usize, usize)> = x.output.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
             m.output = x.output.clone();
@@ -202,42 +216,44 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
         Kind::HDiv(a, b) => {
             // a ⊘ b = a ⊙ b^{⊙-1}: linear in a.
             let inv = Expr::new(Kind::HPower(b.clone(), -BigRational::one()), b.shape.clone());
-            cross(lower_or_keep(a), keep(&inv), |x, y| {
+            cross(lower_or_keep(whole, a), keep(&inv), |x, y| {
                 let (mut m, off) = merge(x, y);
                 let pairs: Vec<(usize, usize)> = x.output.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
                 m.output = x.output.clone();
                 identify(m, &pairs)
             })?
         }
-        Kind::Kron(a, b) => cross(lower_or_keep(a), lower_or_keep(b), |x, y| {
+        Kind::Kron(a, b) => cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
             let (mut m, off) = merge(x, y);
             m.output = x.output.iter().copied().chain(y.output.iter().map(|q| q + off)).collect();
             m
         })?,
-        Kind::Dot(a, b) => cross(lower_or_keep(a), lower_or_keep(b), |x, y| {
+        Kind::Dot(a, b) => cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
             let (m, off) = merge(x, y);
             let pairs: Vec<(usize, usize)> = x.output.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
             identify(m, &pairs)
         })?,
-        Kind::Gen { lhs, rhs, left, right, .. } => cross(lower_or_keep(lhs), lower_or_keep(rhs), |x, y| {
-            let (mut m, off) = merge(x, y);
-            let pairs: Vec<(usize, usize)> =
-                left.iter().zip(right).map(|(p, q)| (x.output[p.at - 1], y.output[q.at - 1] + off)).collect();
-            let mut out: Vec<usize> = Vec::new();
-            for (k, &i) in x.output.iter().enumerate() {
-                if !left.iter().any(|p| p.at == k + 1 && p.bar) {
-                    out.push(i);
+        Kind::Gen { lhs, rhs, left, right, .. } => {
+            cross(lower_or_keep(whole, lhs), lower_or_keep(whole, rhs), |x, y| {
+                let (mut m, off) = merge(x, y);
+                let pairs: Vec<(usize, usize)> =
+                    left.iter().zip(right).map(|(p, q)| (x.output[p.at - 1], y.output[q.at - 1] + off)).collect();
+                let mut out: Vec<usize> = Vec::new();
+                for (k, &i) in x.output.iter().enumerate() {
+                    if !left.iter().any(|p| p.at == k + 1 && p.bar) {
+                        out.push(i);
+                    }
                 }
-            }
-            for (k, &j) in y.output.iter().enumerate() {
-                if !right.iter().any(|q| q.at == k + 1) {
-                    out.push(j + off);
+                for (k, &j) in y.output.iter().enumerate() {
+                    if !right.iter().any(|q| q.at == k + 1) {
+                        out.push(j + off);
+                    }
                 }
-            }
-            m.output = out;
-            identify(m, &pairs)
-        })?,
-        Kind::Trace(x) => lower_or_keep(x)
+                m.output = out;
+                identify(m, &pairs)
+            })?
+        }
+        Kind::Trace(x) => lower_or_keep(whole, x)
             .into_iter()
             .map(|t| {
                 let pair = (t.net.output[0], t.net.output[1]);
@@ -245,11 +261,11 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
                 Term { coef: t.coef, net: identify(net, &[pair]) }
             })
             .collect(),
-        Kind::Sum(x) => lower_or_keep(x)
+        Kind::Sum(x) => lower_or_keep(whole, x)
             .into_iter()
             .map(|t| Term { coef: t.coef, net: Network { output: vec![], ..t.net } })
             .collect(),
-        Kind::Diag(x) if x.order() == 1 => lower_or_keep(x)
+        Kind::Diag(x) if x.order() == 1 => lower_or_keep(whole, x)
             .into_iter()
             .map(|mut t| {
                 let i = t.net.output[0];
@@ -262,7 +278,7 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
                 t
             })
             .collect(),
-        Kind::Diag(x) => lower_or_keep(x)
+        Kind::Diag(x) => lower_or_keep(whole, x)
             .into_iter()
             .map(|t| {
                 let pair = (t.net.output[0], t.net.output[1]);
@@ -270,7 +286,7 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
                 Term { coef: t.coef, net: identify(net, &[pair]) }
             })
             .collect(),
-        Kind::Permute(x, perm) => lower_or_keep(x)
+        Kind::Permute(x, perm) => lower_or_keep(whole, x)
             .into_iter()
             .map(|mut t| {
                 t.net.output = perm.iter().map(|&p| t.net.output[p]).collect();
@@ -283,7 +299,7 @@ fn lower_inner(e: &Expr) -> Option<Vec<Term>> {
             let mut acc: Vec<(BigRational, Network, Vec<(usize, usize)>)> =
                 vec![(BigRational::one(), skeleton, vec![])];
             for f in &net.factors {
-                let terms = lower_or_keep(&f.expr);
+                let terms = lower_or_keep(whole, &f.expr);
                 if acc.len().saturating_mul(terms.len()) > MAX_TERMS {
                     return None;
                 }
