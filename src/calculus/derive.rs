@@ -7,7 +7,7 @@
 
 use crate::calculus::answer::Answer;
 pub use crate::calculus::gradient::Through;
-use crate::calculus::gradient::{differential_by, forms, symmetrized};
+use crate::calculus::gradient::{differential_by, starting_forms, symmetrized};
 use crate::calculus::takeout::take_out;
 use crate::egraph::operations;
 use crate::egraph::raise::{merge_terms, terms_to_expr};
@@ -137,8 +137,8 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
     // symmetric matrix dX is symmetric too, so G · dX = sym(G) · dX: the gradient in
     // the space of symmetric matrices (docs/symmetric.md), which `grad` gives.
     let symmetric = f.expr.is_scalar() && model.names.get(wrt).is_some_and(|i| i.symmetric);
-    let all = if frozen.is_empty() { taken } else { take_out(&full, wrt)? };
-    let forms = forms(&all, &g_shape, symmetric);
+    let labelled = starting_forms(&full, wrt, &g_shape, symmetric)?;
+    let forms: Vec<Expr> = labelled.iter().map(|(f, _)| f.clone()).collect();
     let mut start = g;
     if symmetric {
         start = symmetrized(start);
@@ -149,9 +149,18 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
     // The explanation runs from the form just shown to that answer.
     let rewrites = match explain {
         Explain::Rules => {
-            let mut from = vec![start.clone()];
-            from.extend(forms.into_iter().filter(|f| *f != start));
-            crate::egraph::explain_to(&from, &model, &best)
+            // By rules alone from the form shown where they reach the answer; else by way
+            // of the other starting forms, each step to one named for how it was made.
+            let alone = crate::egraph::explain_to(&[(start.clone(), "")], &model, &best);
+            let reached =
+                alone.last().is_some_and(|r| render(&r.expr, Format::Unicode) == render(&best, Format::Unicode));
+            if reached || labelled.len() <= 1 {
+                alone
+            } else {
+                let mut from = vec![(start.clone(), "")];
+                from.extend(labelled.into_iter().filter(|(f, _)| *f != start));
+                crate::egraph::explain_to(&from, &model, &best)
+            }
         }
         Explain::Result => Vec::new(),
     };

@@ -6,7 +6,8 @@
 use crate::calculus::answer::Answer;
 use crate::calculus::diff::{differential, local_differential};
 use crate::calculus::takeout::{take_out, take_out_grouped};
-use crate::egraph::raise::{terms_to_expr, terms_to_sum};
+use crate::egraph::common::common_terms_to_expr;
+use crate::egraph::raise::{searched_terms_to_expr, terms_to_expr, terms_to_sum};
 use crate::error::Result;
 use crate::ir::expr::Expr;
 use crate::network::Term;
@@ -44,19 +45,60 @@ pub fn symmetrized(g: Expr) -> Expr {
     crate::ir::build::scale(BigRational::new(1.into(), 2.into()), sum)
 }
 
-/// The forms of G the e-graph starts from: the terms factored, and unfactored when there
-/// are few (a long unfactored sum mostly breeds sign and bracketing variants); each
-/// symmetrized by a symmetric matrix.
-pub fn forms(terms: &[Term], g_shape: &[crate::ir::shape::Dim], symmetric: bool) -> Vec<Expr> {
+/// How a starting form was made, as a derivation names the step to it.
+pub const WRITTEN_OUT: &str = "terms written out";
+/// A form whose terms were each raised by the contraction search.
+pub const SEARCHED: &str = "each term raised by contraction order";
+/// A form with the part every term shares taken out.
+pub const SHARED: &str = "the part all terms share taken out";
+/// A form from the terms with sums free of dX kept whole.
+pub const GROUPED: &str = "sums without dX kept whole";
+
+/// The forms of G the e-graph starts from, each with how it was made: the terms
+/// factored, and unfactored when there are few (a long unfactored sum mostly breeds
+/// sign and bracketing variants), each term raised by contraction order, and the part
+/// all terms share taken out; each symmetrized by a symmetric matrix.
+pub fn forms(terms: &[Term], g_shape: &[crate::ir::shape::Dim], symmetric: bool) -> Vec<(Expr, &'static str)> {
     let shape = g_shape.to_vec();
-    let mut forms = vec![terms_to_expr(terms, &shape)];
+    let mut forms = vec![(terms_to_expr(terms, &shape), "classic notation")];
     if terms.len() <= UNFACTORED_TERMS {
-        forms.push(terms_to_sum(terms, &shape));
+        forms.push((terms_to_sum(terms, &shape), WRITTEN_OUT));
+    }
+    forms.push((searched_terms_to_expr(terms, &shape), SEARCHED));
+    if let Some(common) = common_terms_to_expr(terms, &shape) {
+        forms.push((common, SHARED));
     }
     if symmetric {
-        forms = forms.into_iter().map(symmetrized).collect();
+        forms = forms.into_iter().map(|(f, why)| (symmetrized(f), why)).collect();
     }
-    forms
+    let mut distinct: Vec<(Expr, &'static str)> = Vec::new();
+    for (f, why) in forms {
+        if !distinct.iter().any(|(g, _)| *g == f) {
+            distinct.push((f, why));
+        }
+    }
+    distinct
+}
+
+/// Every form of G the e-graph starts from, for the differential `d`: [`forms`] of its
+/// terms, and of its terms with sums free of dX kept whole.
+pub fn starting_forms(
+    d: &Expr,
+    var: &str,
+    g_shape: &[crate::ir::shape::Dim],
+    symmetric: bool,
+) -> Result<Vec<(Expr, &'static str)>> {
+    let terms = take_out(d, var)?;
+    let mut all = forms(&terms, g_shape, symmetric);
+    let grouped = take_out_grouped(d, var)?;
+    if grouped != terms {
+        for (f, _) in forms(&grouped, g_shape, symmetric) {
+            if !all.iter().any(|(g, _)| *g == f) {
+                all.push((f, GROUPED));
+            }
+        }
+    }
+    Ok(all)
 }
 
 /// G with `df = G ·_k dX`, in its simplest form: the whole pipeline.
@@ -64,18 +106,11 @@ pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Opt
     let info = &model.names[var];
     let mut shape = f.shape.clone();
     shape.extend(info.shape.iter().cloned());
-    let d = differential_by(model, f, var, Through::Definitions)?;
-    let terms = match &d {
-        Some(d) => take_out(d, var)?,
-        None => vec![],
+    let forms = match differential_by(model, f, var, Through::Definitions)? {
+        Some(d) => starting_forms(&d, var, &shape, info.symmetric && f.is_scalar())?,
+        None => forms(&[], &shape, false),
     };
-    let mut forms = forms(&terms, &shape, info.symmetric && f.is_scalar());
-    if let Some(d) = &d {
-        let grouped = take_out_grouped(d, var)?;
-        if grouped != terms {
-            forms.extend(self::forms(&grouped, &shape, info.symmetric && f.is_scalar()));
-        }
-    }
+    let forms: Vec<Expr> = forms.into_iter().map(|(f, _)| f).collect();
     let (expr, report) = crate::egraph::simplify_alternatives(&forms, model, options);
     Ok(Answer { model: model.clone(), expr, saturation: Some(report) })
 }

@@ -14,6 +14,7 @@
 
 pub mod appliers;
 pub mod cancel;
+pub mod common;
 pub mod contract;
 pub mod cost;
 pub mod encode;
@@ -127,7 +128,7 @@ pub(super) fn longest_chain(rec: &RecExpr<Node>) -> usize {
 /// As [`simplify_expr`] for several forms known to be equal (such as a sum with and
 /// without its shared factors gathered): they start in one e-class.
 pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report) {
-    let (best, report, _) = saturate(forms, model, options, false, None);
+    let (best, report, _) = saturate(forms, &[], model, options, false, None);
     (best, report)
 }
 
@@ -171,12 +172,14 @@ pub(super) fn tree_rewrites(
 /// How the first form becomes `target` (a form the e-graph should reach from them, such
 /// as `grad`'s answer): egg's explanation, one rewrite at a time; empty if the run does
 /// not reach it.
-pub fn explain_to(forms: &[Expr], model: &Model, target: &Expr) -> Vec<Rewritten> {
-    saturate(forms, model, &Options::default(), true, Some(target)).2
+pub fn explain_to(forms: &[(Expr, &str)], model: &Model, target: &Expr) -> Vec<Rewritten> {
+    let (exprs, labels): (Vec<Expr>, Vec<&str>) = forms.iter().cloned().unzip();
+    saturate(&exprs, &labels, model, &Options::default(), true, Some(target)).2
 }
 
 pub(super) fn saturate(
     forms: &[Expr],
+    labels: &[&str],
     model: &Model,
     options: &Options,
     explain: bool,
@@ -185,10 +188,17 @@ pub(super) fn saturate(
     let e = &forms[0];
     // Element-wise regions with their rational functions cancelled (crate::egraph::cancel) go in
     // as one more form of the same class.
+    // Each form is cancelled with defined names folded in, so that `P` and its
+    // definition `softmax(Z)` are one operand.
     let given = forms.len();
     let mut forms = forms.to_vec();
-    if let Some(c) = crate::egraph::cancel::cancelled(e) {
-        forms.push(c);
+    for k in 0..given {
+        let folded = fold_definitions(&forms[k], model);
+        if let Some(c) = crate::egraph::cancel::cancelled(&folded) {
+            if !forms.contains(&c) {
+                forms.push(c);
+            }
+        }
     }
     let forms = &forms[..];
     let rules = crate::egraph::rules::rules();
@@ -244,7 +254,8 @@ pub(super) fn saturate(
         if runner.egraph[a].data.shape == runner.egraph[b].data.shape {
             // An explanation names how the form was made: the caller's other forms are
             // the same terms written out, the last one elementwise-cancel's.
-            let why = if k < given { "terms written out" } else { "elementwise-cancel" };
+            let why =
+                if k < given { labels.get(k).copied().unwrap_or("terms written out") } else { "elementwise-cancel" };
             union_named(&mut runner.egraph, a, b, why);
         }
     }
@@ -428,4 +439,31 @@ pub(super) fn left_associated(e: Expr) -> Expr {
 /// The cheapest term of a class by the default cost.
 pub fn best_term(egraph: &EGraph, id: Id) -> RecExpr<Node> {
     egg::Extractor::new(egraph, Size { egraph }).find_best(id).1
+}
+
+/// `e` with a definition's value replaced by its name wherever `e` holds both (so that
+/// element-wise cancelling sees one operand, not two).
+pub fn fold_definitions(e: &Expr, model: &Model) -> Expr {
+    fn mentions(e: &Expr, name: &str) -> bool {
+        matches!(&e.kind, Kind::Var(n) if n == name) || e.children().iter().any(|c| mentions(c, name))
+    }
+    fn holds(e: &Expr, value: &Expr) -> bool {
+        e == value || e.children().iter().any(|c| holds(c, value))
+    }
+    fn fold(e: &Expr, defs: &[&(String, Expr)]) -> Expr {
+        if let Some((name, _)) = defs.iter().find(|(_, v)| v == e) {
+            return Expr::new(Kind::Var(name.clone()), e.shape.clone());
+        }
+        let mut out = e.clone();
+        for c in out.children_mut() {
+            *c = fold(c, defs);
+        }
+        out
+    }
+    let defs: Vec<&(String, Expr)> =
+        model.definitions.iter().filter(|(name, value)| mentions(e, name) && holds(e, value)).collect();
+    if defs.is_empty() {
+        return e.clone();
+    }
+    fold(e, &defs)
 }

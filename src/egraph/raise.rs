@@ -172,13 +172,32 @@ pub fn terms_to_sum(terms: &[Term], shape: &Shape) -> Expr {
     }
 }
 
+/// Σ coefficient · G as [`terms_to_expr`] does it, each term raised by the contraction
+/// search first (`egraph/contract.rs`): the terms come out alike where the direct
+/// raisers would give each its own shape, so that the e-graph can gather them.
+pub fn searched_terms_to_expr(terms: &[Term], shape: &Shape) -> Expr {
+    let exprs = raised_terms_by(terms, shape, true);
+    match exprs.len() {
+        0 => zero(shape.clone()),
+        1 => exprs.into_iter().next().expect("one term"),
+        _ => factor_sum(exprs, shape),
+    }
+}
+
 fn raised_terms(terms: &[Term], shape: &Shape) -> Vec<Expr> {
+    raised_terms_by(terms, shape, false)
+}
+
+fn raised_terms_by(terms: &[Term], shape: &Shape, search_first: bool) -> Vec<Expr> {
     let mut exprs: Vec<Expr> = Vec::new();
     for t in terms {
         let body = if t.net.factors.is_empty() && t.net.output.is_empty() && t.net.indices.is_empty() {
             Expr::new(Kind::Const(BigRational::one()), vec![])
         } else {
-            raise(&t.net)
+            search_first
+                .then(|| contract::raise_by_contraction(&t.net))
+                .flatten()
+                .or_else(|| raise(&t.net))
                 .or_else(|| crate::network::as_outer_product(&t.net))
                 .unwrap_or_else(|| Expr::new(Kind::Network(Box::new(t.net.clone())), shape.clone()))
         };

@@ -1,0 +1,201 @@
+//! Factoring a sum of networks by the part all its terms share.
+//!
+//! Terms of a derivative often differ only deep inside: `Σ T_{ik} W2_{kl} (P_{il} r_i)`
+//! and `Σ T_{ik} W2_{kl} Y_{il}` share T and W2, wired the same way, and differ in a
+//! tensor on the indices i and l where the rest meets them. Their sum is the shared
+//! part with one hole, filled by the sum of the rests: `T ⊙ (diag(r)P − Y)W2ᵀ`, summed.
+//! This is distributivity on networks, wherever the shared factors stand; raising
+//! each term alone cannot find it, as each term raises to its own shape.
+//!
+//! The shared part is found greedily: starting from the result's indices, a factor of
+//! the first term joins when every other term has an equal factor on the corresponding
+//! indices. The hole must have at most two indices (a classic tensor).
+
+use crate::egraph::contract;
+use crate::egraph::raise::{raise, terms_to_expr};
+use crate::ir::expr::*;
+use crate::ir::shape::Shape;
+use crate::network::Term;
+
+/// Most terms factored together.
+pub const MAX_TERMS: usize = 16;
+
+/// Σ coefficient · G as the shared part of all terms with one hole, when they share one.
+pub fn common_terms_to_expr(terms: &[Term], shape: &Shape) -> Option<Expr> {
+    if terms.len() < 2 || terms.len() > MAX_TERMS {
+        return None;
+    }
+    let first = &terms[0].net;
+    let n_out = first.output.len();
+    if terms.iter().any(|t| t.net.output.len() != n_out || has_lone_index(&t.net)) {
+        return None;
+    }
+    // φ[t][i]: the index of term t that index i of the first term corresponds to.
+    let mut phi: Vec<Vec<Option<usize>>> = Vec::new();
+    for t in terms {
+        let mut map = vec![None; first.indices.len()];
+        for (k, &o) in first.output.iter().enumerate() {
+            match map[o] {
+                Some(x) if x != t.net.output[k] => return None,
+                _ => map[o] = Some(t.net.output[k]),
+            }
+        }
+        phi.push(map);
+    }
+    let mut shared: Vec<Vec<usize>> = vec![Vec::new(); terms.len()]; // factor ids, per term
+    loop {
+        let mut grew = false;
+        for f in 0..first.factors.len() {
+            if shared[0].contains(&f) {
+                continue;
+            }
+            let factor = &first.factors[f];
+            let anchored = factor.slots.is_empty() || factor.slots.iter().any(|&s| phi[0][s].is_some());
+            if !anchored {
+                continue;
+            }
+            let mut picks = vec![f];
+            let mut maps = vec![phi[0].clone()];
+            for (t, term) in terms.iter().enumerate().skip(1) {
+                let found = term.net.factors.iter().enumerate().find_map(|(g, other)| {
+                    if shared[t].contains(&g) || other.expr != factor.expr {
+                        return None;
+                    }
+                    extend(&phi[t], factor, other).map(|m| (g, m))
+                });
+                let Some((g, m)) = found else { break };
+                picks.push(g);
+                maps.push(m);
+            }
+            if picks.len() < terms.len() {
+                continue;
+            }
+            // The first term maps to itself.
+            for &s in &factor.slots {
+                maps[0][s] = Some(s);
+            }
+            for t in 0..terms.len() {
+                shared[t].push(picks[t]);
+                phi[t] = maps[t].clone();
+            }
+            grew = true;
+        }
+        if !grew {
+            break;
+        }
+    }
+    if shared[0].is_empty() {
+        return None;
+    }
+    // The hole: indices of the first term's rest that meet the shared part or the result.
+    let mut hole: Vec<usize> = Vec::new();
+    for (t, term) in terms.iter().enumerate() {
+        let inverse = |j: usize| phi[t].iter().position(|&x| x == Some(j));
+        for (g, factor) in term.net.factors.iter().enumerate() {
+            if shared[t].contains(&g) {
+                continue;
+            }
+            for &s in &factor.slots {
+                if let Some(i) = inverse(s) {
+                    if !hole.contains(&i) {
+                        hole.push(i);
+                    }
+                }
+            }
+        }
+    }
+    if hole.len() > 2 {
+        return None;
+    }
+    hole.sort_by_key(|i| (first.output.iter().position(|o| o == i).unwrap_or(usize::MAX), *i));
+    // Both orders of a two-index hole: the filler reads best one way round.
+    let mut orders = vec![hole.clone()];
+    if hole.len() == 2 {
+        orders.push(vec![hole[1], hole[0]]);
+    }
+    let mut best: Option<Expr> = None;
+    for hole in orders {
+        let Some(e) = fill(terms, &shared, &phi, hole, shape) else { continue };
+        if best.as_ref().is_none_or(|b| contract::size(&e) < contract::size(b)) {
+            best = Some(e);
+        }
+    }
+    best
+}
+
+/// The shared part with the hole on `hole` filled by the sum of the terms' rests.
+fn fill(
+    terms: &[Term],
+    shared: &[Vec<usize>],
+    phi: &[Vec<Option<usize>>],
+    hole: Vec<usize>,
+    shape: &Shape,
+) -> Option<Expr> {
+    let first = &terms[0].net;
+    // Each term's rest, as a network whose result is the hole's indices.
+    let mut rests: Vec<Term> = Vec::new();
+    for (t, term) in terms.iter().enumerate() {
+        let factors: Vec<&Factor> =
+            term.net.factors.iter().enumerate().filter(|(g, _)| !shared[t].contains(g)).map(|(_, f)| f).collect();
+        let output: Vec<usize> = hole.iter().map(|&i| phi[t][i].expect("mapped")).collect();
+        rests.push(Term { coef: term.coef.clone(), net: compact(&term.net, &factors, &output) });
+    }
+    let hole_shape: Shape = hole.iter().map(|&i| first.indices[i].clone()).collect();
+    let filler = terms_to_expr(&rests, &hole_shape);
+    if crate::egraph::contains_network(&filler) {
+        return None;
+    }
+    // The shared factors and the filled hole, on the first term's indices they use (an
+    // index only the rests used is summed inside the filler).
+    let mut factors: Vec<Factor> = shared[0].iter().map(|&f| first.factors[f].clone()).collect();
+    factors.push(Factor { expr: filler, slots: hole });
+    let net = compact(first, &factors.iter().collect::<Vec<_>>(), &first.output);
+    let raised = contract::raise_by_contraction(&net).or_else(|| raise(&net))?;
+    (raised.shape == *shape).then_some(raised)
+}
+
+/// Whether a network sums an index that no factor carries (a constant factor).
+fn has_lone_index(net: &Network) -> bool {
+    (0..net.indices.len()).any(|i| !net.output.contains(&i) && !net.factors.iter().any(|f| f.slots.contains(&i)))
+}
+
+/// The correspondence `map` extended so that `ours` lies on `theirs`, if it can be.
+fn extend(map: &[Option<usize>], ours: &Factor, theirs: &Factor) -> Option<Vec<Option<usize>>> {
+    let mut map = map.to_vec();
+    for (&s, &t) in ours.slots.iter().zip(&theirs.slots) {
+        match map[s] {
+            Some(x) if x != t => return None,
+            Some(_) => {}
+            None => {
+                if map.contains(&Some(t)) {
+                    return None;
+                }
+                map[s] = Some(t);
+            }
+        }
+    }
+    Some(map)
+}
+
+/// The sub-network of `factors` with result `output`, with only the indices it uses.
+fn compact(net: &Network, factors: &[&Factor], output: &[usize]) -> Network {
+    let mut used: Vec<usize> = output.to_vec();
+    used.dedup();
+    for f in factors {
+        for &s in &f.slots {
+            if !used.contains(&s) {
+                used.push(s);
+            }
+        }
+    }
+    let at = |s: &usize| used.iter().position(|u| u == s).expect("used");
+    Network {
+        factors: factors
+            .iter()
+            .map(|f| Factor { expr: f.expr.clone(), slots: f.slots.iter().map(at).collect() })
+            .collect(),
+        indices: used.iter().map(|&s| net.indices[s].clone()).collect(),
+        output: output.iter().map(at).collect(),
+        origin: net.origin.clone(),
+    }
+}
