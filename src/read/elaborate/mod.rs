@@ -124,6 +124,8 @@ struct Elab {
     functions: IndexSet<String>,
     bare_names: IndexSet<String>,
     denominators: IndexSet<String>,
+    /// Names of declared sizes (`N` in `X: matrix(N, d)`): used alone, each is a scalar.
+    size_names: IndexSet<String>,
     definitions: Vec<(String, Expr)>,
     facts: Vec<(Expr, Expr)>,
     queries: Vec<Query>,
@@ -193,6 +195,7 @@ impl Elab {
             functions: IndexSet::new(),
             bare_names: IndexSet::new(),
             denominators: IndexSet::new(),
+            size_names: IndexSet::new(),
             definitions: Vec::new(),
             facts: Vec::new(),
             queries: Vec::new(),
@@ -353,6 +356,11 @@ impl Elab {
             }
         };
         let args: Vec<Dim> = d.args.iter().map(size).collect();
+        for a in &args {
+            if let Dim::Sym(name) = a {
+                self.size_names.insert(name.clone());
+            }
+        }
         let arity = |want: &[usize]| -> Result<()> {
             if want.contains(&args.len()) {
                 Ok(())
@@ -540,7 +548,7 @@ impl Elab {
     fn default_shape(&mut self, name: &str) -> Shape {
         let first = name.chars().next().unwrap_or('x');
         let greek = !first.is_ascii() || is_greek_word(name);
-        if self.denominators.contains(name) || (greek && !first.is_uppercase()) {
+        if self.denominators.contains(name) || self.size_names.contains(name) || (greek && !first.is_uppercase()) {
             vec![]
         } else if first.is_lowercase() {
             vec![self.u.fresh()]
