@@ -43,6 +43,10 @@ struct State {
 struct Search<'a> {
     output: &'a [usize],
     indices: &'a [Dim],
+    /// The factors; items refer to factor k by a placeholder name `#k`, so that states
+    /// clone small trees, and the factors are put in once, in the result.
+    leaves: Vec<Expr>,
+    leaf_sizes: Vec<f64>,
     seen: HashSet<String>,
     best: Option<(f64, Expr)>,
     states: usize,
@@ -66,11 +70,12 @@ pub fn raise_by_contraction(net: &Network) -> Option<Expr> {
     {
         return None;
     }
+    let leaves: Vec<Expr> = net.factors.iter().map(|f| f.expr.clone()).collect();
     let mut items: Vec<Item> = net
         .factors
         .iter()
         .enumerate()
-        .map(|(k, f)| Item { expr: f.expr.clone(), slots: f.slots.clone(), key: format!("f{k}") })
+        .map(|(k, f)| Item { expr: placeholder(k, &f.expr), slots: f.slots.clone(), key: format!("f{k}") })
         .collect();
     // A result index on no factor is a ones vector; a summed one sums a constant: `1ᵀ1`.
     for (i, d) in net.indices.iter().enumerate() {
@@ -87,10 +92,33 @@ pub fn raise_by_contraction(net: &Network) -> Option<Expr> {
             items.push(Item { expr: n, slots: vec![], key: format!("n@{i}") });
         }
     }
-    let mut search = Search { output: &net.output, indices: &net.indices, seen: HashSet::new(), best: None, states: 0 };
+    let leaf_sizes = leaves.iter().map(size).collect();
+    let mut search = Search {
+        output: &net.output,
+        indices: &net.indices,
+        leaves,
+        leaf_sizes,
+        seen: HashSet::new(),
+        best: None,
+        states: 0,
+    };
     let start = search.normalize(State { items, scalars: vec![] });
     search.visit(start);
-    search.best.map(|(_, e)| e)
+    let (_, best) = search.best.take()?;
+    Some(search.substitute(&best))
+}
+
+/// The name factor k stands under while searching.
+fn placeholder(k: usize, e: &Expr) -> Expr {
+    Expr::new(Kind::Var(format!("#{k}")), e.shape.clone())
+}
+
+/// The factor a placeholder stands for.
+fn leaf_of(e: &Expr) -> Option<usize> {
+    match &e.kind {
+        Kind::Var(n) => n.strip_prefix('#').and_then(|k| k.parse().ok()),
+        _ => None,
+    }
 }
 
 impl Search<'_> {
@@ -107,7 +135,7 @@ impl Search<'_> {
             for k in 0..state.items.len() {
                 for j in 0..state.items.len() {
                     let (x, y) = (&state.items[k], &state.items[j]);
-                    if k != j && x.slots == y.slots && reciprocal(&x.expr, &y.expr) {
+                    if k != j && x.slots == y.slots && self.reciprocal(&x.expr, &y.expr) {
                         let ones = Item {
                             expr: Expr::new(Kind::Ones, x.expr.shape.clone()),
                             slots: x.slots.clone(),
@@ -175,8 +203,44 @@ impl Search<'_> {
     }
 
     /// A lower bound of any result from this state: what is built so far.
-    fn bound(state: &State) -> f64 {
-        state.items.iter().chain(&state.scalars).map(|it| size(&it.expr)).sum()
+    fn bound(&self, state: &State) -> f64 {
+        state.items.iter().chain(&state.scalars).map(|it| self.size(&it.expr)).sum()
+    }
+
+    /// [`size`] of a tree over placeholders, each counted as its factor.
+    fn size(&self, e: &Expr) -> f64 {
+        if let Some(k) = leaf_of(e) {
+            return self.leaf_sizes[k];
+        }
+        match &e.kind {
+            Kind::Transpose(x) => match leaf_of(x) {
+                Some(k) if self.leaves[k].children().is_empty() => 1.5,
+                _ => 1.0 + self.size(x),
+            },
+            _ => 1.0 + e.children().iter().map(|c| self.size(c)).sum::<f64>(),
+        }
+    }
+
+    /// The tree with the factors put in for their placeholders; a local derivative goes
+    /// last in each Hadamard product.
+    fn substitute(&self, e: &Expr) -> Expr {
+        if let Some(k) = leaf_of(e) {
+            return self.leaves[k].clone();
+        }
+        let mut out = e.clone();
+        for c in out.children_mut() {
+            *c = self.substitute(c);
+        }
+        match out.kind {
+            Kind::Hadamard(a, b) => ordered_hadamard(*a, *b),
+            kind => Expr { kind, shape: out.shape },
+        }
+    }
+
+    /// Whether item expression `q` is `p^{⊙-1}`, looking through placeholders.
+    fn reciprocal(&self, p: &Expr, q: &Expr) -> bool {
+        let real = |e: &Expr| leaf_of(e).map(|k| self.leaves[k].clone()).unwrap_or_else(|| e.clone());
+        reciprocal(&real(p), &real(q))
     }
 
     fn visit(&mut self, state: State) {
@@ -184,11 +248,11 @@ impl Search<'_> {
             return;
         }
         self.states += 1;
-        if self.best.as_ref().is_some_and(|(b, _)| Self::bound(&state) >= *b) {
+        if self.best.as_ref().is_some_and(|(b, _)| self.bound(&state) >= *b) {
             return;
         }
         if let Some(e) = self.finish(&state) {
-            let s = size(&e);
+            let s = self.size(&e);
             if self.best.as_ref().is_none_or(|(b, _)| s < *b) {
                 self.best = Some((s, e));
             }
@@ -347,13 +411,9 @@ impl Search<'_> {
     }
 }
 
-/// `a ⊙ b`, or the ones tensor where one is the other's element-wise reciprocal (the
-/// input's conditions already say it has no zero entry: it was divided by).
+/// `a ⊙ b` (over placeholders; the order is settled when the factors go in).
 fn hadamard(a: &Expr, b: &Expr) -> Expr {
-    if reciprocal(a, b) || reciprocal(b, a) {
-        return Expr::new(Kind::Ones, a.shape.clone());
-    }
-    ordered_hadamard(a.clone(), b.clone())
+    Expr::new(Kind::Hadamard(Box::new(a.clone()), Box::new(b.clone())), a.shape.clone())
 }
 
 /// `a ⊙ b` with a local derivative last, as the chain rule reads: `(h − Y) ⊙ f'(Z)`.

@@ -207,7 +207,7 @@ fn raised_terms_by(terms: &[Term], shape: &Shape, search_first: bool) -> Vec<Exp
 }
 
 /// A term as coefficient × factors of its product chain.
-fn chain_of(e: &Expr) -> (BigRational, Vec<Expr>) {
+fn chain_of(e: &Expr) -> (BigRational, Vec<&Expr>) {
     match &e.kind {
         Kind::Scale(c, x) => {
             let (c2, f) = chain_of(x);
@@ -219,12 +219,12 @@ fn chain_of(e: &Expr) -> (BigRational, Vec<Expr>) {
             fa.extend(fb);
             (ca * cb, fa)
         }
-        _ => (BigRational::one(), vec![e.clone()]),
+        _ => (BigRational::one(), vec![e]),
     }
 }
 
-fn product_of(factors: &[Expr]) -> Expr {
-    let mut it = factors.iter().cloned();
+fn product_of(factors: &[&Expr]) -> Expr {
+    let mut it = factors.iter().map(|f| (*f).clone());
     let first = it.next().expect("a factor");
     it.fold(first, product)
 }
@@ -234,7 +234,7 @@ fn product_of(factors: &[Expr]) -> Expr {
 /// `Xᵀ(P) − Xᵀ(Q)` → `Xᵀ(P − Q)`. Only factors whose rests all have one shape are taken
 /// out, so the result is always well typed; the order of terms is kept.
 fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
-    let chains: Vec<(BigRational, Vec<Expr>)> = terms.iter().map(chain_of).collect();
+    let chains: Vec<(BigRational, Vec<&Expr>)> = terms.iter().map(chain_of).collect();
     for left in [false, true] {
         // Each term's shared-factor candidate, borrowed once (no clones: sums run long).
         let keys: Vec<Option<&Expr>> = chains
@@ -242,9 +242,9 @@ fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
             .map(|(_, f)| {
                 if f.len() > 1 {
                     if left {
-                        f.first()
+                        f.first().copied()
                     } else {
-                        f.last()
+                        f.last().copied()
                     }
                 } else {
                     None
