@@ -201,6 +201,26 @@ fn softmax_output_takes_the_tutorial_shortcut() {
 }
 
 #[test]
+fn softmax_and_cross_entropy_fuse_for_a_parameter() {
+    // P = softmax(XW) under the loss: W's equation goes through P to the loss, so it is
+    // Xᵀ(P − Y)/N with one-hot rows, and ∇_P J (−Y ⊘ P)/N is not needed at all.
+    let program = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); Y 1 = 1\n\
+                   P = softmax(X W)\nJ = -1/N dot(Y, ln(P))\ngrad J wrt W";
+    let eqs = bracket::backprop(program).unwrap();
+    let shown: Vec<String> =
+        eqs.iter().map(|e| format!("{}: {}", e.target, e.answer.render(Format::Unicode))).collect();
+    assert_eq!(shown, ["W: Xᵀ(P − Y)/N"]);
+    backprop_matches_direct(program, &eqs, &[1, 2]);
+    // A layer below: its seed is (P − Y)W2ᵀ/N.
+    let program = "X: matrix(N, d); W1: matrix(d, h); W2: matrix(h, k); Y: matrix(N, k); Y 1 = 1\n\
+                   H = tanh(X W1)\nP = softmax(H W2)\nJ = -1/N dot(Y, ln(P))\ngrad J wrt W1, W2";
+    let eqs = bracket::backprop(program).unwrap();
+    let h = eqs.iter().find(|e| e.target == "H").unwrap();
+    assert_eq!(h.answer.render(Format::Unicode), "(P − Y)W2ᵀ/N");
+    backprop_matches_direct(program, &eqs, &[1, 2]);
+}
+
+#[test]
 fn rnn_output_gradients_are_the_tutorials() {
     // §6.4: ∇_{O_t}J = −(1/N)(Y_t − s¹(O_t)).
     let program = example("6_4_rnn_three_steps.txt");

@@ -301,7 +301,7 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
         // e-graph is costly.
         let between = downstream(&target);
         let next_to_loss = between.iter().all(|c| top_uses.contains(c) && consumers(c).is_empty());
-        if !parameter && !between.is_empty() && next_to_loss {
+        if !between.is_empty() && next_to_loss {
             let mut uses_target = between.clone();
             uses_target.insert(target.clone());
             let whole = inlined(&terms_using(&top, &uses_target), &defs, &between);
