@@ -233,6 +233,9 @@ impl Search<'_> {
         }
         match out.kind {
             Kind::Hadamard(a, b) => ordered_hadamard(*a, *b),
+            // A product with the identity (a δ the network kept) is the other factor.
+            Kind::Product(a, b) if b.kind == Kind::Identity && a.shape == out.shape => *a,
+            Kind::Product(a, b) if a.kind == Kind::Identity && b.shape == out.shape => *b,
             kind => Expr { kind, shape: out.shape },
         }
     }
