@@ -9,10 +9,11 @@ use crate::calculus::takeout::{take_out, take_out_grouped};
 use crate::egraph::common::common_terms_to_expr;
 use crate::egraph::raise::{searched_terms_to_expr, terms_to_expr, terms_to_sum};
 use crate::error::Result;
-use crate::ir::expr::Expr;
+use crate::ir::expr::{Expr, Func, Kind};
 use crate::network::Term;
 use crate::read::elaborate::Model;
 use num_rational::BigRational;
+use num_traits::One;
 
 /// The most terms of a derivative that also go to the e-graph unfactored.
 pub const UNFACTORED_TERMS: usize = 8;
@@ -83,6 +84,7 @@ pub fn forms(terms: &[Term], g_shape: &[crate::ir::shape::Dim], symmetric: bool)
 /// Every form of G the e-graph starts from, for the differential `d`: [`forms`] of its
 /// terms, and of its terms with sums free of dX kept whole.
 pub fn starting_forms(
+    model: &Model,
     d: &Expr,
     var: &str,
     g_shape: &[crate::ir::shape::Dim],
@@ -98,7 +100,50 @@ pub fn starting_forms(
             }
         }
     }
+    // Derivatives of functions whose values have names, by their identities: with
+    // H = tanh(Z), tanh'(Z) is 1 − H ⊙ H, shorter once H is written by name.
+    let named: Vec<Expr> = all.iter().filter_map(|(f, _)| by_identities(f, model)).collect();
+    for f in named {
+        if !all.iter().any(|(g, _)| *g == f) {
+            all.push((f, IDENTITIES));
+        }
+    }
     Ok(all)
+}
+
+/// A form whose local derivatives were written by their functions' identities.
+pub const IDENTITIES: &str = "tanh' = 1 − tanh², sigmoid' = sigmoid ⊙ (1 − sigmoid)";
+
+/// `e` with `tanh'(Z)` written `1 − tanh(Z) ⊙ tanh(Z)` and `sigmoid'(Z)` written
+/// `sigmoid(Z) ⊙ (1 − sigmoid(Z))` where a definition names `tanh(Z)` or `sigmoid(Z)`
+/// (elsewhere the primed form is shorter); `None` if there is no such place.
+fn by_identities(e: &Expr, model: &Model) -> Option<Expr> {
+    fn go(e: &Expr, model: &Model, changed: &mut bool) -> Expr {
+        if let Kind::Func { func: func @ (Func::Tanh | Func::Sigmoid), derivative: 1, arg } = &e.kind {
+            let value = Expr::new(Kind::Func { func: func.clone(), derivative: 0, arg: arg.clone() }, e.shape.clone());
+            // Shorter only where the argument is: `tanh'(XW + 1bᵀ)` against `1 − H ⊙ H`.
+            if crate::egraph::contract::size(arg) > 4.0 && model.definitions.iter().any(|(_, v)| *v == value) {
+                *changed = true;
+                let ones = Expr::new(Kind::Ones, e.shape.clone());
+                let minus = |a: Expr, b: Expr| {
+                    let negated = crate::ir::build::scale(-BigRational::one(), b);
+                    Expr::new(Kind::Add(vec![a, negated]), e.shape.clone())
+                };
+                return match func {
+                    Func::Tanh => minus(ones, crate::ir::build::hadamard(value.clone(), value)),
+                    _ => crate::ir::build::hadamard(value.clone(), minus(ones, value)),
+                };
+            }
+        }
+        let mut out = e.clone();
+        for c in out.children_mut() {
+            *c = go(c, model, changed);
+        }
+        out
+    }
+    let mut changed = false;
+    let out = go(e, model, &mut changed);
+    changed.then_some(out)
 }
 
 /// G with `df = G ·_k dX`, in its simplest form: the whole pipeline.
@@ -107,7 +152,7 @@ pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Opt
     let mut shape = f.shape.clone();
     shape.extend(info.shape.iter().cloned());
     let forms = match differential_by(model, f, var, Through::Definitions)? {
-        Some(d) => starting_forms(&d, var, &shape, info.symmetric && f.is_scalar())?,
+        Some(d) => starting_forms(model, &d, var, &shape, info.symmetric && f.is_scalar())?,
         None => forms(&[], &shape, false),
     };
     let forms: Vec<Expr> = forms.into_iter().map(|(f, _)| f).collect();

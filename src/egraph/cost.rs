@@ -78,8 +78,24 @@ impl Size<'_> {
             }
             // A sign is simpler than a number: `2(Vh − y)` over `2Vh − 2y`.
             Node::Num(c) if c == &-BigRational::one() => Cost { size: 0.5, atom: true, negated: true, ..base },
-            // A sum reads better when it does not open with a minus: `Xw − y`.
-            Node::Add(_) => Cost { size: sum(1.0), parens: parens + u32::from(kids[0].negated), ..base },
+            // A sum reads better when it does not open with a minus (`Xw − y`), nor ends
+            // with a negated ones tensor (`1 − H ⊙ H` over `H ⊙ H − 1`).
+            Node::Add([_, b]) => {
+                let minus_ones = self.egraph[*b].nodes.iter().any(|n| match n {
+                    Node::Mul([c, o]) => {
+                        self.egraph[*c].data.constant.as_ref().is_some_and(|c| *c == -BigRational::one())
+                            && self.egraph[*o].data.ones
+                    }
+                    _ => false,
+                });
+                Cost { size: sum(1.0), parens: parens + u32::from(kids[0].negated) + u32::from(minus_ones), ..base }
+            }
+            // A sign inside a Hadamard product reads worse than one outside: `−(H ⊙ H)`.
+            Node::Hadamard(_) => Cost {
+                size: sum(1.0),
+                parens: parens + u32::from(kids[0].negated) + u32::from(kids[1].negated),
+                ..base
+            },
             Node::Num(_) | Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
             Node::Transpose(_) | Node::Inverse(_) | Node::Power(_) if kids[0].atom => Cost {
                 size: sum(if matches!(enode, Node::Transpose(_)) { 0.5 } else { 0.0 }),

@@ -39,13 +39,13 @@ const GP: &str = "y: vector(n); K: symmetric(n)";
 
 pub const MODEL_CASES: &[Case] = &[
     // Two layers, squared error, with biases.
-    case(Models, "MLP 2 layers, MSE", MLP2, MLP2_MSE, "W1", Some("X^T ((H W2 + 1 b2^T - Y) W2^T .* tanh'(X W1 + 1 b1^T))")),
-    case(Models, "MLP 2 layers, MSE", MLP2, MLP2_MSE, "b1", Some("((H W2 + 1 b2^T - Y) W2^T .* tanh'(X W1 + 1 b1^T))^T 1")),
+    case(Models, "MLP 2 layers, MSE", MLP2, MLP2_MSE, "W1", Some("X^T ((H W2 + 1 b2^T - Y) W2^T .* (1 - H .* H))")),
+    case(Models, "MLP 2 layers, MSE", MLP2, MLP2_MSE, "b1", Some("((H W2 + 1 b2^T - Y) W2^T .* (1 - H .* H))^T 1")),
     case(Models, "MLP 2 layers, MSE", MLP2, MLP2_MSE, "W2", Some("H^T (H W2 + 1 b2^T - Y)")),
     case(Models, "MLP 2 layers, MSE", MLP2, MLP2_MSE, "b2", Some("(H W2 + 1 b2^T - Y)^T 1")),
     // Two layers, softmax cross-entropy with one-hot rows.
-    case(Models, "MLP 2 layers, softmax CE", MLP2_ONEHOT, MLP2_CE, "W1", Some("X^T ((P - Y) W2^T .* tanh'(X W1 + 1 b1^T)) / N")),
-    case(Models, "MLP 2 layers, softmax CE", MLP2_ONEHOT, MLP2_CE, "b1", Some("((P - Y) W2^T .* tanh'(X W1 + 1 b1^T))^T 1 / N")),
+    case(Models, "MLP 2 layers, softmax CE", MLP2_ONEHOT, MLP2_CE, "W1", Some("X^T ((P - Y) W2^T .* (1 - H .* H)) / N")),
+    case(Models, "MLP 2 layers, softmax CE", MLP2_ONEHOT, MLP2_CE, "b1", Some("((P - Y) W2^T .* (1 - H .* H))^T 1 / N")),
     case(Models, "MLP 2 layers, softmax CE", MLP2_ONEHOT, MLP2_CE, "W2", Some("H^T (P - Y) / N")),
     case(Models, "MLP 2 layers, softmax CE", MLP2_ONEHOT, MLP2_CE, "b2", Some("(P - Y)^T 1 / N")),
     // Three layers, sigmoid, no biases.
@@ -53,9 +53,9 @@ pub const MODEL_CASES: &[Case] = &[
     case(Models, "MLP 3 layers, sigmoid", MLP3, MLP3_SIG, "W2", Some("H1^T ((H2 W3 - Y) W3^T .* sigmoid'(H1 W2))")),
     case(Models, "MLP 3 layers, sigmoid", MLP3, MLP3_SIG, "W3", Some("H2^T (H2 W3 - Y)")),
     // Three layers with biases.
-    case(Models, "MLP 3 layers, biases", MLP3B, MLP3B_MSE, "W1", Some("X^T (((H2 W3 - Y) W3^T .* tanh'(H1 W2 + 1 b2^T)) W2^T .* tanh'(X W1 + 1 b1^T))")),
-    case(Models, "MLP 3 layers, biases", MLP3B, MLP3B_MSE, "b1", Some("(((H2 W3 - Y) W3^T .* tanh'(H1 W2 + 1 b2^T)) W2^T .* tanh'(X W1 + 1 b1^T))^T 1")),
-    case(Models, "MLP 3 layers, biases", MLP3B, MLP3B_MSE, "b2", Some("((H2 W3 - Y) W3^T .* tanh'(H1 W2 + 1 b2^T))^T 1")),
+    case(Models, "MLP 3 layers, biases", MLP3B, MLP3B_MSE, "W1", Some("X^T (((H2 W3 - Y) W3^T .* (1 - H2 .* H2)) W2^T .* (1 - H1 .* H1))")),
+    case(Models, "MLP 3 layers, biases", MLP3B, MLP3B_MSE, "b1", Some("(((H2 W3 - Y) W3^T .* (1 - H2 .* H2)) W2^T .* (1 - H1 .* H1))^T 1")),
+    case(Models, "MLP 3 layers, biases", MLP3B, MLP3B_MSE, "b2", Some("((H2 W3 - Y) W3^T .* (1 - H2 .* H2))^T 1")),
     case(Models, "MLP 3 layers, biases", MLP3B, MLP3B_MSE, "W3", Some("H2^T (H2 W3 - Y)")),
     // Four and six layers.
     case(Models, "MLP 4 layers", MLP4, MLP4_MSE, "W1", Some("X^T ((((H3 W4 - Y) W4^T .* tanh'(H2 W3)) W3^T .* tanh'(H1 W2)) W2^T .* tanh'(X W1))")),
