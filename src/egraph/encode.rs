@@ -232,6 +232,14 @@ pub fn decode(rec: &RecExpr<Node>, t: &Tables) -> Option<Expr> {
                     out.push(Some(crate::ir::build::scale(c.clone(), *b)));
                     continue;
                 }
+                // (cA)B reads as c(AB): `− diag(r)S`, not `+ (−diag(r))S`.
+                if let Kind::Scale(c, inner) = &a.kind {
+                    if !inner.is_scalar() && !b.is_scalar() {
+                        let p = crate::ir::build::product((**inner).clone(), *b);
+                        out.push(Some(crate::ir::build::scale(c.clone(), p)));
+                        continue;
+                    }
+                }
                 Kind::Product(a, b)
             }
             Node::Div(_) => Kind::DivScalar(next()?, next()?),
