@@ -159,10 +159,19 @@ fn sum_of_vector(e: &Expr) -> Option<Expr> {
 /// c for a term that, added to a tensor, is c times the ones tensor: the literal `1`
 /// (c = 1), `0` (the zero tensor), and a number times the literal `1` (`2 1`).
 fn scaled_one(n: &Node) -> Option<BigRational> {
-    let number = |n: &Node| match &n.kind {
-        NodeKind::Number { value, barred: false, .. } => Some(value.clone()),
-        _ => None,
-    };
+    // A number, or a fraction of numbers in parentheses, as `(1/4) 1` prints.
+    fn number(n: &Node) -> Option<BigRational> {
+        match &n.kind {
+            NodeKind::Number { value, barred: false, .. } => Some(value.clone()),
+            NodeKind::Paren(inner) => number(inner),
+            NodeKind::Neg(inner) => number(inner).map(|v| -v),
+            NodeKind::Binary { op: BinOp::Div, lhs, rhs, .. } => {
+                let (a, b) = (number(lhs)?, number(rhs)?);
+                (!b.is_zero()).then(|| a / b)
+            }
+            _ => None,
+        }
+    }
     match &n.kind {
         _ if is_literal_one(n) => Some(BigRational::one()),
         NodeKind::Number { value, barred: false, .. } if value.is_zero() => Some(value.clone()),
