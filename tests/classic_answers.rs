@@ -1,0 +1,105 @@
+//! The answers the models people train used to leave in bracket notation, through the
+//! CLI: each is classic, checked by `--check` against finite differences (the exit code
+//! says it passed), and, where the form is the one we mean to keep, compared whole.
+
+use std::process::Command;
+
+/// `bracket grad TEXT --wrt …  --check`: the answer lines (the check line dropped); fails
+/// the test if the binary fails, the check fails, or bracket notation is left.
+fn grad(text: &str, wrt: &[&str]) -> String {
+    let mut args = vec!["grad", text, "--check"];
+    for w in wrt {
+        args.extend(["--wrt", w]);
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_bracket")).args(&args).output().expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}: exit {:?}\n{stdout}{}", out.status, String::from_utf8_lossy(&out.stderr));
+    let answer: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("check:") && !l.starts_with("where ")).collect();
+    let answer = answer.join("\n");
+    assert!(!answer.contains('[') && !answer.contains('@'), "{text}: bracket notation left in\n{answer}");
+    assert_eq!(stdout.matches("check: relative error").count(), wrt.len(), "{text}\n{stdout}");
+    answer
+}
+
+const MLP: &str = "X: matrix(N, d); W1: matrix(d, h); W2: matrix(h, k); b1: vector(h); b2: vector(k); Y: matrix(N, k)";
+
+#[test]
+fn a_hidden_layer_by_its_weights() {
+    assert_eq!(grad("dot(G W2^T, tanh(X W1))", &["W1"]), "Xᵀ(GW2ᵀ ⊙ tanh'(XW1))");
+}
+
+#[test]
+fn a_batch_mlp_written_as_one_loss() {
+    let text = format!("{MLP}; 1/2 ||tanh(X W1 + 1 b1^T) W2 + 1 b2^T - Y||^2");
+    let answer = grad(&text, &["W1", "b1", "W2", "b2"]);
+    assert!(answer.starts_with("∇_W1 = Xᵀ((tanh(XW1 + 1b1ᵀ)W2 + 1b2ᵀ − Y)W2ᵀ ⊙ tanh'(XW1 + 1b1ᵀ))"), "{answer}");
+    let text = format!("{MLP}; Y 1 = 1; -1/N dot(Y, ln(softmax(tanh(X W1 + 1 b1^T) W2 + 1 b2^T)))");
+    grad(&text, &["W1", "b1", "W2", "b2"]);
+}
+
+#[test]
+fn a_batch_mlp_with_named_layers() {
+    let text = format!("{MLP}; Y 1 = 1; H = tanh(X W1 + 1 b1^T); P = softmax(H W2 + 1 b2^T); -1/N dot(Y, ln(P))");
+    assert_eq!(
+        grad(&text, &["W1", "b1", "W2", "b2"]),
+        "∇_W1 = Xᵀ((P − Y)W2ᵀ ⊙ (1 − H ⊙ H))/N\n∇_b1 = (W2 ⊙ (1 − H ⊙ H)ᵀ(P − Y))1/N\n∇_W2 = Hᵀ(P − Y)/N\n∇_b2 = (P − Y)ᵀ1/N"
+    );
+}
+
+#[test]
+fn attention_by_queries_keys_and_values() {
+    let answer = grad("Q, K, V, G: matrix(n, d); dot(G, softmax(Q K^T) V)", &["Q", "K", "V"]);
+    assert_eq!(
+        answer,
+        "∇_Q = (GVᵀ ⊙ softmax(QKᵀ) − diag((G ⊙ softmax(QKᵀ)V)1)softmax(QKᵀ))K\n\
+         ∇_K = (GVᵀ ⊙ softmax(QKᵀ) − diag((G ⊙ softmax(QKᵀ)V)1)softmax(QKᵀ))ᵀQ\n\
+         ∇_V = softmax(QKᵀ)ᵀG"
+    );
+    grad(
+        "X: matrix(n, d); Wq, Wk: matrix(d, a); Wv: matrix(d, e); G: matrix(n, e); dot(G, softmax(X Wq (X Wk)^T) X Wv)",
+        &["Wq", "Wk", "Wv"],
+    );
+}
+
+#[test]
+fn masked_factorization_and_autoencoders() {
+    let mf = "M, X: matrix(m, n); U: matrix(m, r); V: matrix(n, r); ||M .* (X - U V^T)||^2";
+    assert_eq!(grad(mf, &["U"]), "−2(M ⊙ M ⊙ (X − UVᵀ))V");
+    grad(mf, &["V"]);
+    grad("X: matrix(N, d); W: matrix(d, h); H = sigmoid(X W); ||X - H W^T||^2", &["W"]);
+    grad("X: matrix(N, d); W1: matrix(d, h); W2: matrix(h, d); ||X - sigmoid(X W1) W2||^2", &["W1", "W2"]);
+}
+
+#[test]
+fn log_sum_exp_is_softmax() {
+    let text = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); 1^T ln(exp(X W) 1) - dot(Y, X W)";
+    assert_eq!(grad(text, &["W"]), "Xᵀ(softmax(XW) − Y)");
+}
+
+#[test]
+fn likelihoods() {
+    grad(
+        "X: matrix(N, p); m: vector(p); S: symmetric(p); N/2 ln det(S) + 1/2 tr(S^-1 (X - 1 m^T)^T (X - 1 m^T))",
+        &["m", "S"],
+    );
+    let t = "x, m: vector(n); S: symmetric(n); ν, p: scalar; (ν + p)/2 ln(1 + 1/ν (x - m)^T S^-1 (x - m))";
+    assert_eq!(grad(t, &["x"]), "(ν + p)S⁻¹(x − m)/(ν + (S⁻¹(x − m))ᵀ(x − m))");
+}
+
+#[test]
+fn diagonals_and_roots() {
+    assert_eq!(grad("a, b, x: vector(n); sum(diag(b) diag(a) x)", &["a"]), "b ⊙ x");
+    assert!(grad("x, y: vector(n); exp(1/2 ln(x^T y))", &["x"]).contains("sqrt(xᵀy)"));
+}
+
+#[test]
+fn an_unrolled_rnn_written_as_one_loss() {
+    let tau = 8;
+    let mut h = "h0".to_string();
+    let mut decls = vec!["W, U: matrix(n, n)".to_string(), "h0, y: vector(n)".to_string()];
+    for t in 1..=tau {
+        decls.push(format!("x{t}: vector(n)"));
+        h = format!("tanh(W {h} + U x{t})");
+    }
+    grad(&format!("{}; 1/2 ||{h} - y||^2", decls.join("; ")), &["W", "U"]);
+}
