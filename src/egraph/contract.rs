@@ -386,25 +386,20 @@ impl Search<'_> {
                 let i = shared[0];
                 let px = x.slots.iter().position(|&s| s == i).expect("shared");
                 let py = y.slots.iter().position(|&s| s == i).expect("shared");
-                // x then y: x as [·, i], y as [i, ·]; or y then x.
+                // x then y: x as [·, i], y as [i, ·]; or y then x; the order with fewer
+                // transposes, or both when they tie.
                 let t_xy = usize::from(px != 1) + usize::from(py != 0);
-                let t_yx = 2 - t_xy;
-                if t_xy <= t_yx {
-                    let l = if px == 1 { x.expr.clone() } else { transpose(x.expr.clone()) };
-                    let r = if py == 0 { y.expr.clone() } else { transpose(y.expr.clone()) };
+                let orders = [(x, px, y, py, t_xy <= 2 - t_xy, "mm"), (y, py, x, px, 2 - t_xy <= t_xy, "mm'")];
+                for (first, pf, second, ps, wanted, name) in orders {
+                    if !wanted {
+                        continue;
+                    }
+                    let l = if pf == 1 { first.expr.clone() } else { transpose(first.expr.clone()) };
+                    let r = if ps == 0 { second.expr.clone() } else { transpose(second.expr.clone()) };
                     out.push(Item {
                         expr: product(l, r),
-                        slots: vec![x.slots[1 - px], y.slots[1 - py]],
-                        key: key("mm"),
-                    });
-                }
-                if t_yx <= t_xy {
-                    let l = if py == 1 { y.expr.clone() } else { transpose(y.expr.clone()) };
-                    let r = if px == 0 { x.expr.clone() } else { transpose(x.expr.clone()) };
-                    out.push(Item {
-                        expr: product(l, r),
-                        slots: vec![y.slots[1 - py], x.slots[1 - px]],
-                        key: key("mm'"),
+                        slots: vec![first.slots[1 - pf], second.slots[1 - ps]],
+                        key: key(name),
                     });
                 }
             }
