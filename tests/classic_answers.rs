@@ -90,6 +90,8 @@ fn likelihoods() {
 fn diagonals_and_roots() {
     assert_eq!(grad("a, b, x: vector(n); sum(diag(b) diag(a) x)", &["a"]), "b ⊙ x");
     assert!(grad("x, y: vector(n); exp(1/2 ln(x^T y))", &["x"]).contains("sqrt(xᵀy)"));
+    // Quotient rules do not nest powers, and a negative power reads as a quotient.
+    assert_eq!(grad("x: vector(n); 1/(x^T x)^2", &["x"]), "−4x/(xᵀx)³");
 }
 
 #[test]

@@ -114,7 +114,7 @@ impl Differ<'_> {
             Kind::DivScalar(x, s) => {
                 let left = self.d(x)?.map(|dx| Expr::new(Kind::DivScalar(b(dx), s.clone()), shape.clone()));
                 let right = self.d(s)?.map(|ds| {
-                    let s2 = Expr::new(Kind::Power(s.clone(), int(2)), vec![]);
+                    let s2 = squared(s);
                     let num = product((**x).clone(), ds);
                     scale(-BigRational::one(), Expr::new(Kind::DivScalar(b(num), b(s2)), shape.clone()))
                 });
@@ -126,7 +126,7 @@ impl Differ<'_> {
             Kind::Inverse(x) => self.d(x)?.map(|dx| {
                 if x.is_scalar() {
                     // d(1/s) = −ds / s²
-                    let s2 = Expr::new(Kind::Power(x.clone(), int(2)), vec![]);
+                    let s2 = squared(x);
                     scale(-BigRational::one(), Expr::new(Kind::DivScalar(b(dx), b(s2)), vec![]))
                 } else {
                     scale(-BigRational::one(), product(product(e.clone(), dx), e.clone()))
@@ -290,4 +290,13 @@ fn softmax_differential(z: &Expr, positions: &[usize], arg: &Expr, da: Expr) -> 
     let ones = Expr::new(Kind::Ones, s_shape);
     let spread = Expr::new(Kind::Kron(b(r), b(ones)), z.shape.clone());
     plus(Some(t), Some(scale(-BigRational::one(), hadamard(z.clone(), spread)))).expect("two terms")
+}
+
+/// `s²` for a scalar, with `(bᵏ)² = b²ᵏ` for an integer k, so that quotient rules do not
+/// nest powers (`1/(xᵀx)²` by x divides by `(xᵀx)⁴`, not `((xᵀx)²)²`).
+fn squared(s: &Expr) -> Expr {
+    match &s.kind {
+        Kind::Power(base, k) if k.is_integer() => Expr::new(Kind::Power(base.clone(), k * int(2)), vec![]),
+        _ => Expr::new(Kind::Power(Box::new(s.clone()), int(2)), vec![]),
+    }
 }

@@ -232,6 +232,20 @@ pub fn decode(rec: &RecExpr<Node>, t: &Tables) -> Option<Expr> {
                     out.push(Some(crate::ir::build::scale(c.clone(), *b)));
                     continue;
                 }
+                // A negative power of a scalar times B reads as a quotient: `x/(xᵀx)³`.
+                if let Kind::Power(base, k) = &a.kind {
+                    if a.is_scalar() && *k < BigRational::zero() && !matches!(b.kind, Kind::Const(_)) {
+                        let k = -k.clone();
+                        let den = if k == BigRational::from_integer(1.into()) {
+                            (**base).clone()
+                        } else {
+                            Expr::new(Kind::Power(base.clone(), k), vec![])
+                        };
+                        let shape = b.shape.clone();
+                        out.push(Some(Expr::new(Kind::DivScalar(b, Box::new(den)), shape)));
+                        continue;
+                    }
+                }
                 // (cA)B reads as c(AB): `− diag(r)S`, not `+ (−diag(r))S`.
                 if let Kind::Scale(c, inner) = &a.kind {
                     if !inner.is_scalar() && !b.is_scalar() {
