@@ -74,11 +74,16 @@ pub fn forms(terms: &[Term], g_shape: &[crate::ir::shape::Dim], symmetric: bool)
     }
     let mut distinct: Vec<(Expr, &'static str)> = Vec::new();
     for (f, why) in forms {
-        if !distinct.iter().any(|(g, _)| *g == f) {
-            distinct.push((f, why));
-        }
+        add_new(&mut distinct, f, why);
     }
     distinct
+}
+
+/// Adds a form unless an equal one is there already.
+fn add_new(forms: &mut Vec<(Expr, &'static str)>, f: Expr, why: &'static str) {
+    if !forms.iter().any(|(g, _)| *g == f) {
+        forms.push((f, why));
+    }
 }
 
 /// Every form of G the e-graph starts from, for the differential `d`: [`forms`] of its
@@ -95,18 +100,14 @@ pub fn starting_forms(
     let grouped = take_out_grouped(d, var)?;
     if grouped != terms {
         for (f, _) in forms(&grouped, g_shape, symmetric) {
-            if !all.iter().any(|(g, _)| *g == f) {
-                all.push((f, GROUPED));
-            }
+            add_new(&mut all, f, GROUPED);
         }
     }
     // Derivatives of functions whose values have names, by their identities: with
     // H = tanh(Z), tanh'(Z) is 1 − H ⊙ H, shorter once H is written by name.
     let named: Vec<Expr> = all.iter().filter_map(|(f, _)| by_identities(f, model)).collect();
     for f in named {
-        if !all.iter().any(|(g, _)| *g == f) {
-            all.push((f, IDENTITIES));
-        }
+        add_new(&mut all, f, IDENTITIES);
     }
     Ok(all)
 }

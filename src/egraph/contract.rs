@@ -54,10 +54,19 @@ struct Search<'a> {
 
 /// The size the search minimises: nodes, with a transposed name counted as half.
 pub fn size(e: &Expr) -> f64 {
+    size_with(e, &|_| None)
+}
+
+/// [`size`], with `leaf` giving the size of the sub-expressions it knows and whether
+/// each is an atom (as a placeholder knows its factor).
+fn size_with(e: &Expr, leaf: &dyn Fn(&Expr) -> Option<(f64, bool)>) -> f64 {
+    if let Some((s, _)) = leaf(e) {
+        return s;
+    }
     match &e.kind {
-        Kind::Transpose(x) if x.children().is_empty() => 1.5,
+        Kind::Transpose(x) if leaf(x).map_or(x.children().is_empty(), |(_, atom)| atom) => 1.5,
         Kind::Network(_) => f64::INFINITY,
-        _ => 1.0 + e.children().iter().map(|c| size(c)).sum::<f64>(),
+        _ => 1.0 + e.children().iter().map(|c| size_with(c, leaf)).sum::<f64>(),
     }
 }
 
@@ -209,16 +218,7 @@ impl Search<'_> {
 
     /// [`size`] of a tree over placeholders, each counted as its factor.
     fn size(&self, e: &Expr) -> f64 {
-        if let Some(k) = leaf_of(e) {
-            return self.leaf_sizes[k];
-        }
-        match &e.kind {
-            Kind::Transpose(x) => match leaf_of(x) {
-                Some(k) if self.leaves[k].children().is_empty() => 1.5,
-                _ => 1.0 + self.size(x),
-            },
-            _ => 1.0 + e.children().iter().map(|c| self.size(c)).sum::<f64>(),
-        }
+        size_with(e, &|x| leaf_of(x).map(|k| (self.leaf_sizes[k], self.leaves[k].children().is_empty())))
     }
 
     /// The tree with the factors put in for their placeholders; a local derivative goes

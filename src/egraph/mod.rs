@@ -444,9 +444,6 @@ pub fn best_term(egraph: &EGraph, id: Id) -> RecExpr<Node> {
 /// `e` with a definition's value replaced by its name wherever `e` holds both (so that
 /// element-wise cancelling sees one operand, not two).
 pub fn fold_definitions(e: &Expr, model: &Model) -> Expr {
-    fn mentions(e: &Expr, name: &str) -> bool {
-        matches!(&e.kind, Kind::Var(n) if n == name) || e.children().iter().any(|c| mentions(c, name))
-    }
     fn holds(e: &Expr, value: &Expr) -> bool {
         e == value || e.children().iter().any(|c| holds(c, value))
     }
@@ -460,8 +457,9 @@ pub fn fold_definitions(e: &Expr, model: &Model) -> Expr {
         }
         out
     }
+    let names = e.names();
     let defs: Vec<&(String, Expr)> =
-        model.definitions.iter().filter(|(name, value)| mentions(e, name) && holds(e, value)).collect();
+        model.definitions.iter().filter(|(name, value)| names.contains(name) && holds(e, value)).collect();
     if defs.is_empty() {
         return e.clone();
     }

@@ -153,18 +153,13 @@ fn relabel(net: &Network, order: &[usize]) -> Network {
 /// Σ coefficient · G as one expression of shape `shape`; each G in classic notation
 /// where it is a chain of products, else as a bracket term.
 pub fn terms_to_expr(terms: &[Term], shape: &Shape) -> Expr {
-    let exprs = raised_terms(terms, shape);
-    match exprs.len() {
-        0 => zero(shape.clone()),
-        1 => exprs.into_iter().next().expect("one term"),
-        _ => factor_sum(exprs, shape),
-    }
+    gathered(raised_terms_by(terms, shape, false), shape)
 }
 
 /// Σ coefficient · G as [`terms_to_expr`] does it, without gathering shared factors:
 /// the e-graph gets both, so like terms hidden by the gathering still meet.
 pub fn terms_to_sum(terms: &[Term], shape: &Shape) -> Expr {
-    let mut exprs = raised_terms(terms, shape);
+    let mut exprs = raised_terms_by(terms, shape, false);
     match exprs.len() {
         0 => zero(shape.clone()),
         1 => exprs.pop().expect("one term"),
@@ -176,16 +171,16 @@ pub fn terms_to_sum(terms: &[Term], shape: &Shape) -> Expr {
 /// search first (`egraph/contract.rs`): the terms come out alike where the direct
 /// raisers would give each its own shape, so that the e-graph can gather them.
 pub fn searched_terms_to_expr(terms: &[Term], shape: &Shape) -> Expr {
-    let exprs = raised_terms_by(terms, shape, true);
-    match exprs.len() {
-        0 => zero(shape.clone()),
-        1 => exprs.into_iter().next().expect("one term"),
-        _ => factor_sum(exprs, shape),
-    }
+    gathered(raised_terms_by(terms, shape, true), shape)
 }
 
-fn raised_terms(terms: &[Term], shape: &Shape) -> Vec<Expr> {
-    raised_terms_by(terms, shape, false)
+/// Raised terms as one expression, shared factors gathered.
+fn gathered(mut exprs: Vec<Expr>, shape: &Shape) -> Expr {
+    match exprs.len() {
+        0 => zero(shape.clone()),
+        1 => exprs.pop().expect("one term"),
+        _ => factor_sum(exprs, shape),
+    }
 }
 
 fn raised_terms_by(terms: &[Term], shape: &Shape, search_first: bool) -> Vec<Expr> {
