@@ -254,6 +254,14 @@ pub fn decode(rec: &RecExpr<Node>, t: &Tables) -> Option<Expr> {
                         continue;
                     }
                 }
+                // s(c1) reads as c(s1): `− (sᵀw)1`, not `sᵀw(−1)`, which reads back as a number.
+                if let Kind::Scale(c, inner) = &b.kind {
+                    if a.is_scalar() && inner.kind == Kind::Ones {
+                        let p = crate::ir::build::product(*a, (**inner).clone());
+                        out.push(Some(crate::ir::build::scale(c.clone(), p)));
+                        continue;
+                    }
+                }
                 Kind::Product(a, b)
             }
             Node::Div(_) => Kind::DivScalar(next()?, next()?),
