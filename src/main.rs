@@ -48,6 +48,29 @@ enum Command {
     Grad(Derive),
     /// The Jacobian of a function: its dims, then the variable's (`df = J ·_k dX`).
     Jacobian(Derive),
+    /// The Hessian of a scalar function: for one variable X the gradient's dims, then
+    /// X's (`A + Aᵀ` for xᵀAx); for several, every block `∇_Y∇_X`.
+    Hessian(Derive),
+    /// The Hessian-vector product ∇²f[V] along a direction V of the variable's shape,
+    /// without forming the Hessian (`(A + Aᵀ)v`).
+    Hvp {
+        /// The function, with optional declarations and definitions before it; `-`
+        /// reads it from standard input.
+        #[arg(allow_hyphen_values = true)]
+        expr: String,
+        /// The variable.
+        #[arg(long = "wrt")]
+        wrt: String,
+        /// The direction: a name of the variable's shape, declared or new.
+        #[arg(long = "dir")]
+        dir: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "unicode")]
+        format: OutputFormat,
+        /// Compare with finite differences of the gradient at random points.
+        #[arg(long)]
+        check: bool,
+    },
     /// The derivation of the gradient step by step, as the tutorial writes it. Without
     /// --wrt, every backpropagation equation of a program, each with its derivation.
     Derive {
@@ -206,6 +229,12 @@ fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>
         Command::Jacobian(Derive { expr, wrt, format, check }) => {
             (bracket::Command::Grad { expr: text_of(expr)?, wrt, jacobian: true, check }, format)
         }
+        Command::Hessian(Derive { expr, wrt, format, check }) => {
+            (bracket::Command::Hessian { expr: text_of(expr)?, wrt, check }, format)
+        }
+        Command::Hvp { expr, wrt, dir, format, check } => {
+            (bracket::Command::Hvp { expr: text_of(expr)?, wrt, dir, check }, format)
+        }
         Command::Derive { expr, wrt, format } => (bracket::Command::Derive { expr: text_of(expr)?, wrt }, format),
         Command::D { expr, raw, format } => (bracket::Command::Differential { expr: text_of(expr)?, raw }, format),
         Command::Eval { expr, at, seed } => {
@@ -271,15 +300,24 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 } else {
                     say(&format!("∇_{} = {text}", d.wrt));
                 }
-                let needs = bracket::conditions(&d.answer.expr);
-                if !needs.is_empty() {
-                    // NumPy output stays one Python expression: the condition is a comment.
-                    let lead = if matches!(format, OutputFormat::Numpy) { "# " } else { "" };
-                    say(&format!("{lead}where {}", needs.join(", ")));
-                }
+                say_conditions(&d.answer.expr, format);
                 // After the answer: a check that fails or cannot be made never hides it.
                 if let Some(c) = check {
                     say(&c.line("central differences"));
+                }
+            }
+        }
+        bracket::Reply::Seconds(ds) => {
+            for (d, check) in ds {
+                let text = d.answer.render(format_of(format));
+                if ds.len() == 1 {
+                    say(&text);
+                } else {
+                    say(&format!("{} = {text}", d.label()));
+                }
+                say_conditions(&d.answer.expr, format);
+                if let Some(c) = check {
+                    say(&c.line("central differences of the function and of the gradient"));
                 }
             }
         }
@@ -305,6 +343,16 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 eprintln!("random values (seed {seed}) for: {}", v.random.join(", "));
             }
         }
+    }
+}
+
+/// The conditions an answer needs, as a `where` line.
+fn say_conditions(e: &bracket::Expr, format: OutputFormat) {
+    let needs = bracket::conditions(e);
+    if !needs.is_empty() {
+        // NumPy output stays one Python expression: the condition is a comment.
+        let lead = if matches!(format, OutputFormat::Numpy) { "# " } else { "" };
+        say(&format!("{lead}where {}", needs.join(", ")));
     }
 }
 

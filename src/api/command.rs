@@ -3,6 +3,7 @@
 //! the result values; the CLI prints them in the chosen format, and [`Reply::json`]
 //! gives the JSON that `--format json` and `batch` print.
 
+use crate::api::second::{By, SecondDerivative};
 use crate::api::{Answer, Derivative, Evaluation};
 use crate::calculus::backprop::{backprop_with, check_program, loss_name, Equation};
 use crate::calculus::derive::{Derivation, Explain};
@@ -30,6 +31,26 @@ pub enum Command {
         /// Jacobians rather than gradients.
         jacobian: bool,
         /// Check each answer against finite differences.
+        check: bool,
+    },
+    /// The Hessian of a scalar function: a block for each pair of variables.
+    Hessian {
+        /// The input.
+        expr: String,
+        /// The variables.
+        wrt: Vec<String>,
+        /// Check each gradient and block against finite differences.
+        check: bool,
+    },
+    /// The Hessian-vector product along a direction.
+    Hvp {
+        /// The input.
+        expr: String,
+        /// The variable.
+        wrt: String,
+        /// The direction: a name of the variable's shape.
+        dir: String,
+        /// Check the gradient and the product against finite differences.
         check: bool,
     },
     /// The backpropagation equations of a program's `grad J wrt …` query.
@@ -80,6 +101,8 @@ pub enum Reply {
         /// Each parameter's check, when asked.
         checks: Option<IndexMap<String, Check>>,
     },
+    /// Second derivatives, each with its check when asked.
+    Seconds(Vec<(SecondDerivative, Option<Check>)>),
     /// Derivations step by step.
     Derivations(Vec<Derivation>),
     /// A value.
@@ -93,6 +116,8 @@ impl Command {
             Command::Simplify { expr }
             | Command::Grad { expr, .. }
             | Command::Backprop { expr, .. }
+            | Command::Hessian { expr, .. }
+            | Command::Hvp { expr, .. }
             | Command::Derive { expr, .. }
             | Command::Differential { expr, .. }
             | Command::Eval { expr, .. } => expr,
@@ -102,7 +127,8 @@ impl Command {
     /// The variables asked for (read as one name each, `--wrt Wq`).
     pub fn wrt(&self) -> Vec<String> {
         match self {
-            Command::Grad { wrt, .. } => wrt.clone(),
+            Command::Grad { wrt, .. } | Command::Hessian { wrt, .. } => wrt.clone(),
+            Command::Hvp { wrt, dir, .. } => vec![wrt.clone(), dir.clone()],
             Command::Derive { wrt: Some(w), .. } => vec![w.clone()],
             _ => Vec::new(),
         }
@@ -134,6 +160,15 @@ impl Command {
                 Ok(Reply::Derivatives(checked))
             }
             Command::Backprop { check, .. } => equations(text, *check),
+            Command::Hessian { wrt, check, .. } => {
+                let blocks = crate::api::second::hessian_with(text, wrt, options)?;
+                Ok(Reply::Seconds(blocks.into_iter().map(|b| (b.clone(), check.then(|| b.check(3)))).collect()))
+            }
+            Command::Hvp { wrt, dir, check, .. } => {
+                let p = crate::api::second::hvp_with(text, wrt, dir, options)?;
+                let c = check.then(|| p.check(3));
+                Ok(Reply::Seconds(vec![(p, c)]))
+            }
             Command::Derive { wrt: Some(w), .. } => Ok(Reply::Derivations(vec![crate::api::derive(text, w)?])),
             Command::Derive { wrt: None, .. } => {
                 let equations = crate::calculus::backprop::backprop(text)
@@ -167,6 +202,12 @@ impl Command {
             "simplify" => Command::Simplify { expr },
             "grad" | "jacobian" => Command::Grad { expr, wrt, jacobian: name == "jacobian", check },
             "backprop" => Command::Backprop { expr, check },
+            "hessian" => Command::Hessian { expr, wrt, check },
+            "hvp" => {
+                let dir = query.get("dir").and_then(Value::as_str).ok_or_else(|| usage("\"hvp\" needs \"dir\""))?;
+                let w = wrt.into_iter().next().ok_or_else(|| usage("\"hvp\" needs \"wrt\""))?;
+                Command::Hvp { expr, wrt: w, dir: dir.to_string(), check }
+            }
             "derive" => {
                 let w = wrt.into_iter().next().ok_or_else(|| usage("\"derive\" needs \"wrt\""))?;
                 Command::Derive { expr, wrt: Some(w) }
@@ -183,7 +224,7 @@ impl Command {
             }
             other => {
                 return Err(usage(&format!(
-                    "unknown command `{other}`; use simplify, grad, jacobian, d, derive, backprop or eval"
+                    "unknown command `{other}`; use simplify, grad, jacobian, hessian, hvp, d, derive, backprop or eval"
                 )))
             }
         })
@@ -208,6 +249,7 @@ impl Reply {
     pub fn passed(&self) -> bool {
         match self {
             Reply::Derivatives(ds) => ds.iter().all(|(_, c)| c.as_ref().is_none_or(Check::passed)),
+            Reply::Seconds(ds) => ds.iter().all(|(_, c)| c.as_ref().is_none_or(Check::passed)),
             Reply::Equations { checks: Some(checks), .. } => checks.values().all(Check::passed),
             _ => true,
         }
@@ -227,6 +269,26 @@ impl Reply {
                     .map(|(d, c)| {
                         let mut v = d.answer.json();
                         v["wrt"] = Value::String(d.wrt.clone());
+                        if let Some(c) = c {
+                            v["check"] = c.json();
+                        }
+                        v
+                    })
+                    .collect();
+                json!({"input": input, "derivatives": list})
+            }
+            Reply::Seconds(ds) => {
+                let list: Vec<Value> = ds
+                    .iter()
+                    .map(|(d, c)| {
+                        let mut v = d.answer.json();
+                        v["wrt"] = Value::String(d.wrt.clone());
+                        match &d.by {
+                            By::Variable(y) => v["by"] = Value::String(y.clone()),
+                            By::Direction(dir) => v["dir"] = Value::String(dir.clone()),
+                        }
+                        v["label"] = Value::String(d.label());
+                        v["gradient"] = Value::String(d.gradient.render(crate::render::Format::Unicode));
                         if let Some(c) = c {
                             v["check"] = c.json();
                         }

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod command;
 pub mod examples;
+pub mod second;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::eval::{eval, random_env_sized, Draw, Env, Number};
@@ -260,7 +261,7 @@ fn to_json<T: ToJson>(a: &ArrayD<T>) -> Value {
 }
 
 /// `lambda` → `λ`, as names are kept.
-fn greek_letters(name: &str) -> String {
+pub(crate) fn greek_letters(name: &str) -> String {
     let (base, rest) = match name.find(|c: char| !c.is_ascii_alphabetic()) {
         Some(at) => name.split_at(at),
         None => (name, ""),
@@ -336,26 +337,32 @@ fn derivatives_with<S: AsRef<str>>(
 ) -> Result<Vec<Derivative>> {
     let mut out = Vec::new();
     for w in wrt {
-        let name = greek_letters(w.as_ref().trim());
-        let Some(info) = f.model.names.get(&name) else {
-            return Err(Error::new(
-                ErrorCode::Unknown,
-                format!("`{name}` does not occur in the function"),
-                crate::error::Span::new(0, text.len()),
-            )
-            .hint("name one of the function's variables after --wrt"));
-        };
-        if info.defined {
-            return Err(Error::new(
-                ErrorCode::Unsupported,
-                format!("`{name}` is defined by `{name} = …`; differentiate by the variables it is made of"),
-                crate::error::Span::new(0, text.len()),
-            ));
-        }
+        let name = variable(&f.model, w.as_ref(), text)?;
         let answer = crate::calculus::gradient::gradient(&f.model, &f.expr, &name, options)?;
         out.push(Derivative { function: f.expr.clone(), wrt: name, answer });
     }
     Ok(out)
+}
+
+/// The variable `w` names (`lambda` is `λ`): one of the function's, not a defined one.
+pub(crate) fn variable(model: &Model, w: &str, text: &str) -> Result<String> {
+    let name = greek_letters(w.trim());
+    let Some(info) = model.names.get(&name) else {
+        return Err(Error::new(
+            ErrorCode::Unknown,
+            format!("`{name}` does not occur in the function"),
+            crate::error::Span::new(0, text.len()),
+        )
+        .hint("name one of the function's variables after --wrt"));
+    };
+    if info.defined {
+        return Err(Error::new(
+            ErrorCode::Unsupported,
+            format!("`{name}` is defined by `{name} = …`; differentiate by the variables it is made of"),
+            crate::error::Span::new(0, text.len()),
+        ));
+    }
+    Ok(name)
 }
 
 /// Derives ∇_X f step by step.

@@ -6,4 +6,5 @@ pub mod backprop;
 pub mod derive;
 pub mod diff;
 pub mod gradient;
+pub mod hessian;
 pub mod takeout;

@@ -126,6 +126,10 @@ impl Size<'_> {
                 let nested = u32::from(right_product) + u32::from(kids[0].scaled) + u32::from(kids[1].scaled);
                 Cost { size: sum(1.0), parens: parens + nested, product: true, negated: kids[0].negated, ..base }
             }
+            // A tensor product with a scalar is scaling, written as a product: `(sᵀv)1`.
+            Node::Kron([a, b]) if self.egraph[*a].data.shape.is_empty() || self.egraph[*b].data.shape.is_empty() => {
+                Cost { size: sum(1.5), ..base }
+            }
             // The reciprocal of a scalar expression reads as `1/(…)`: `(2N)⁻¹` is no simpler.
             Node::Inverse(x) if self.egraph[*x].data.shape.is_empty() => Cost { size: sum(2.05), ..base },
             // A derivative `f'` reads as less simple than a named function.

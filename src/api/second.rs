@@ -1,0 +1,166 @@
+//! Second derivatives at the front door: `hessian` (every block by pairs of variables)
+//! and `hvp` (the Hessian along a direction), each with the gradient it comes from so
+//! that a check covers both steps.
+
+use crate::api::{read_answer_with, variable, Answer};
+use crate::calculus::hessian::{hessian_block, hvp as hvp_of, Second};
+use crate::error::{Error, ErrorCode, Result, Span};
+use crate::eval::check::{check_derivative, Check};
+use crate::ir::expr::{Expr, Kind};
+use crate::ir::shape::show_shape;
+use crate::read::elaborate::NameInfo;
+
+/// A second derivative of a scalar function.
+#[derive(Clone, Debug)]
+pub struct SecondDerivative {
+    /// The function.
+    pub function: Expr,
+    /// The first variable (the gradient's).
+    pub wrt: String,
+    /// What the gradient is differentiated by: a second variable (a Hessian block), or
+    /// along a direction (a Hessian-vector product).
+    pub by: By,
+    /// The gradient by `wrt`, in its simplest form.
+    pub gradient: Answer,
+    /// The Hessian block (the gradient's dims, then the second variable's), or the
+    /// Hessian-vector product (the variable's shape).
+    pub answer: Answer,
+}
+
+/// The second differentiation of a [`SecondDerivative`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum By {
+    /// By this variable: the block `∂²f/∂X∂Y`.
+    Variable(String),
+    /// Along this direction, a name of the variable's shape: `∇²f[V]`.
+    Direction(String),
+}
+
+impl SecondDerivative {
+    /// Checks the gradient against finite differences of the function, and the second
+    /// derivative against finite differences of the gradient (a Hessian-vector product
+    /// as the gradient of `∇f · V`, which is `∇²f[V]` for a symmetric Hessian); the
+    /// worse of the two.
+    pub fn check(&self, points: u64) -> Check {
+        let model = &self.answer.model;
+        let not_possible = |e: Error| Check::not_possible(e.message);
+        let first = check_derivative(model, &self.function, &self.wrt, &self.gradient.expr, points)
+            .unwrap_or_else(not_possible);
+        let g = &self.gradient.expr;
+        let second = match &self.by {
+            By::Variable(y) => check_derivative(model, g, y, &self.answer.expr, points),
+            By::Direction(v) => {
+                let v = Expr::new(Kind::Var(v.clone()), model.names[v].shape.clone());
+                let along = Expr::new(Kind::Dot(Box::new(g.clone()), Box::new(v)), vec![]);
+                check_derivative(model, &along, &self.wrt, &self.answer.expr, points)
+            }
+        }
+        .unwrap_or_else(not_possible);
+        first.worst(second)
+    }
+
+    /// The block's or product's name: `∇²_x`, `∇_y∇_x`, `∇²_x[V]`.
+    pub fn label(&self) -> String {
+        match &self.by {
+            By::Variable(y) if *y == self.wrt => format!("∇²_{}", self.wrt),
+            By::Variable(y) => format!("∇_{}∇_{}", y, self.wrt),
+            By::Direction(v) => format!("∇²_{}[{v}]", self.wrt),
+        }
+    }
+}
+
+/// The scalar function of `text`, read with `words` as whole names.
+fn scalar_function(text: &str, words: &[String]) -> Result<Answer> {
+    let f = read_answer_with(text, words)?;
+    if !f.expr.is_scalar() {
+        let shown = show_shape(&f.expr.shape);
+        return Err(Error::new(
+            ErrorCode::Shape,
+            format!("a Hessian needs a scalar function, but this has shape {shown}"),
+            Span::new(0, text.len()),
+        )
+        .hint("use `bracket jacobian` on a non-scalar function"));
+    }
+    Ok(f)
+}
+
+/// The Hessian of the scalar function of `text`: for each pair of variables of `wrt`,
+/// the block `∂²f/∂X∂Y`, the Jacobian by Y of the gradient by X.
+///
+/// ```
+/// let h = bracket::hessian("x^T A x", &["x"]).unwrap();
+/// assert_eq!(h[0].answer.render(bracket::Format::Unicode), "A + Aᵀ");
+/// ```
+pub fn hessian<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<SecondDerivative>> {
+    hessian_with(text, wrt, &crate::egraph::Options::default())
+}
+
+/// [`hessian`] with e-graph limits and, optionally, sizes for a FLOP cost.
+pub fn hessian_with<S: AsRef<str>>(
+    text: &str,
+    wrt: &[S],
+    options: &crate::egraph::Options,
+) -> Result<Vec<SecondDerivative>> {
+    let words: Vec<String> = wrt.iter().map(|w| w.as_ref().to_string()).collect();
+    let f = scalar_function(text, &words)?;
+    let names: Vec<String> = wrt.iter().map(|w| variable(&f.model, w.as_ref(), text)).collect::<Result<_>>()?;
+    let mut out = Vec::new();
+    for x in &names {
+        for y in &names {
+            let Second { gradient, answer } = hessian_block(&f.model, &f.expr, x, y, options)?;
+            let by = By::Variable(y.clone());
+            out.push(SecondDerivative { function: f.expr.clone(), wrt: x.clone(), by, gradient, answer });
+        }
+    }
+    Ok(out)
+}
+
+/// The Hessian-vector product `∇²f[V]` of the scalar function of `text` by `wrt` along
+/// the direction `dir`: a name of the variable's shape, declared in `text` or new.
+///
+/// ```
+/// let p = bracket::hvp("x^T A x", "x", "v").unwrap();
+/// assert_eq!(p.answer.render(bracket::Format::Unicode), "(A + Aᵀ)v");
+/// ```
+pub fn hvp(text: &str, wrt: &str, dir: &str) -> Result<SecondDerivative> {
+    hvp_with(text, wrt, dir, &crate::egraph::Options::default())
+}
+
+/// [`hvp`] with e-graph limits and, optionally, sizes for a FLOP cost.
+pub fn hvp_with(text: &str, wrt: &str, dir: &str, options: &crate::egraph::Options) -> Result<SecondDerivative> {
+    let dir = crate::api::greek_letters(dir.trim());
+    let whole = |m: &str| Error::new(ErrorCode::Usage, m.to_string(), Span::new(0, text.len()));
+    let mut chars = dir.chars();
+    if !chars.next().is_some_and(char::is_alphabetic) || !chars.all(|c| c.is_alphanumeric() || c == '_') {
+        return Err(whole(&format!("`--dir {dir}` is not a name")).hint("name the direction, e.g. `--dir V`"));
+    }
+    let f = scalar_function(text, &[wrt.to_string(), dir.clone()])?;
+    let x = variable(&f.model, wrt, text)?;
+    let mut model = f.model.clone();
+    let shape = model.names[&x].shape.clone();
+    match model.names.get(&dir) {
+        _ if dir == x => {
+            return Err(whole(&format!("the direction `{dir}` is the variable itself"))
+                .hint("name a new tensor of the variable's shape, e.g. `--dir V`"))
+        }
+        Some(info) if info.shape != shape || info.defined => {
+            return Err(Error::new(
+                ErrorCode::Shape,
+                format!(
+                    "the direction `{dir}` has shape {}, but `{x}` has shape {}",
+                    show_shape(&info.shape),
+                    show_shape(&shape)
+                ),
+                Span::new(0, text.len()),
+            )
+            .hint("declare the direction with the variable's shape, or name a new one"))
+        }
+        Some(_) => {}
+        None => {
+            let info = NameInfo { shape, symmetric: false, declared: false, defined: false };
+            model.names.insert(dir.clone(), info);
+        }
+    }
+    let Second { gradient, answer } = hvp_of(&model, &f.expr, &x, &dir, options)?;
+    Ok(SecondDerivative { function: f.expr, wrt: x, by: By::Direction(dir), gradient, answer })
+}
