@@ -142,6 +142,23 @@ struct Derive {
     /// Compare with finite differences at random points.
     #[arg(long)]
     check: bool,
+    /// How a derivative by a matrix is laid out: `tensor` (the function's dims, then
+    /// the variable's) or `vec` (the Magnus–Neudecker matrix, column-stacking vec).
+    #[arg(long, value_enum, default_value = "tensor")]
+    layout: LayoutArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LayoutArg {
+    Tensor,
+    Vec,
+}
+
+fn layout_of(l: LayoutArg) -> bracket::Layout {
+    match l {
+        LayoutArg::Tensor => bracket::Layout::Tensor,
+        LayoutArg::Vec => bracket::Layout::Vec,
+    }
 }
 
 fn main() -> ExitCode {
@@ -223,14 +240,16 @@ enum Checked {
 fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>, (Error, String)> {
     Ok(Some(match command {
         Command::Simplify { expr, format } => (bracket::Command::Simplify { expr: text_of(expr)? }, format),
-        Command::Grad(Derive { expr, wrt, format, check }) => {
-            (bracket::Command::Grad { expr: text_of(expr)?, wrt, jacobian: false, check }, format)
+        Command::Grad(Derive { expr, wrt, format, check, layout }) => {
+            let layout = layout_of(layout);
+            (bracket::Command::Grad { expr: text_of(expr)?, wrt, jacobian: false, check, layout }, format)
         }
-        Command::Jacobian(Derive { expr, wrt, format, check }) => {
-            (bracket::Command::Grad { expr: text_of(expr)?, wrt, jacobian: true, check }, format)
+        Command::Jacobian(Derive { expr, wrt, format, check, layout }) => {
+            let layout = layout_of(layout);
+            (bracket::Command::Grad { expr: text_of(expr)?, wrt, jacobian: true, check, layout }, format)
         }
-        Command::Hessian(Derive { expr, wrt, format, check }) => {
-            (bracket::Command::Hessian { expr: text_of(expr)?, wrt, check }, format)
+        Command::Hessian(Derive { expr, wrt, format, check, layout }) => {
+            (bracket::Command::Hessian { expr: text_of(expr)?, wrt, check, layout: layout_of(layout) }, format)
         }
         Command::Hvp { expr, wrt, dir, format, check } => {
             (bracket::Command::Hvp { expr: text_of(expr)?, wrt, dir, check }, format)
@@ -318,6 +337,20 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 say_conditions(&d.answer.expr, format);
                 if let Some(c) = check {
                     say(&c.line("central differences of the function and of the gradient"));
+                }
+            }
+        }
+        bracket::Reply::Matrices(ds) => {
+            for (d, check) in ds {
+                let text = d.render(format_of(format));
+                if ds.len() == 1 {
+                    say(&text);
+                } else {
+                    say(&format!("{} = {text}", d.label));
+                }
+                say_conditions(&d.tensor.expr, format);
+                if let Some(c) = check {
+                    say(&c.line("central differences, and the matrix against the tensor layout"));
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! the result values; the CLI prints them in the chosen format, and [`Reply::json`]
 //! gives the JSON that `--format json` and `batch` print.
 
-use crate::api::second::{By, SecondDerivative};
+use crate::api::second::{By, Layout, SecondDerivative, VecDerivative};
 use crate::api::{Answer, Derivative, Evaluation};
 use crate::calculus::backprop::{backprop_with, check_program, loss_name, Equation};
 use crate::calculus::derive::{Derivation, Explain};
@@ -32,6 +32,8 @@ pub enum Command {
         jacobian: bool,
         /// Check each answer against finite differences.
         check: bool,
+        /// The layout of a derivative by a matrix.
+        layout: Layout,
     },
     /// The Hessian of a scalar function: a block for each pair of variables.
     Hessian {
@@ -41,6 +43,8 @@ pub enum Command {
         wrt: Vec<String>,
         /// Check each gradient and block against finite differences.
         check: bool,
+        /// The layout of a block by a matrix.
+        layout: Layout,
     },
     /// The Hessian-vector product along a direction.
     Hvp {
@@ -103,6 +107,9 @@ pub enum Reply {
     },
     /// Second derivatives, each with its check when asked.
     Seconds(Vec<(SecondDerivative, Option<Check>)>),
+    /// Derivatives in the vec layout, each with its check when asked (of the tensor
+    /// against finite differences and of the matrix against the tensor).
+    Matrices(Vec<(VecDerivative, Option<Check>)>),
     /// Derivations step by step.
     Derivations(Vec<Derivation>),
     /// A value.
@@ -141,6 +148,21 @@ impl Command {
         match self {
             Command::Simplify { .. } => crate::api::simplify_with(text, options).map(Reply::Answer),
             Command::Grad { wrt, check, .. } if wrt.is_empty() => equations(text, *check),
+            Command::Grad { wrt, check, layout: Layout::Vec, .. } => {
+                let ds = crate::api::jacobian_with(text, wrt, options)?;
+                let mut out = Vec::new();
+                for d in ds {
+                    let label = format!("∇_{}", d.wrt);
+                    let v = VecDerivative::of(label, &d.wrt, &d.answer, d.function.order(), options)?;
+                    let c = check.then(|| {
+                        check_derivative(&d.answer.model, &d.function, &d.wrt, &d.answer.expr, 3)
+                            .unwrap_or_else(|e| Check::not_possible(e.message))
+                            .worst(v.check(3))
+                    });
+                    out.push((v, c));
+                }
+                Ok(Reply::Matrices(out))
+            }
             Command::Grad { wrt, jacobian, check, .. } => {
                 let ds = if *jacobian {
                     crate::api::jacobian_with(text, wrt, options)?
@@ -160,6 +182,20 @@ impl Command {
                 Ok(Reply::Derivatives(checked))
             }
             Command::Backprop { check, .. } => equations(text, *check),
+            Command::Hessian { wrt, check, layout: Layout::Vec, .. } => {
+                let blocks = crate::api::second::hessian_with(text, wrt, options)?;
+                let mut out = Vec::new();
+                for b in blocks {
+                    let f_order = b.gradient.expr.order();
+                    let by = match &b.by {
+                        By::Variable(y) | By::Direction(y) => y.clone(),
+                    };
+                    let v = VecDerivative::of(b.label(), &by, &b.answer, f_order, options)?;
+                    let c = check.then(|| b.check(3).worst(v.check(3)));
+                    out.push((v, c));
+                }
+                Ok(Reply::Matrices(out))
+            }
             Command::Hessian { wrt, check, .. } => {
                 let blocks = crate::api::second::hessian_with(text, wrt, options)?;
                 Ok(Reply::Seconds(blocks.into_iter().map(|b| (b.clone(), check.then(|| b.check(3)))).collect()))
@@ -198,11 +234,16 @@ impl Command {
             Some(_) => return Err(usage("\"wrt\" must be a name or a list of names")),
         };
         let check = query.get("check").and_then(Value::as_bool).unwrap_or(false);
+        let layout = match query.get("layout").and_then(Value::as_str) {
+            None | Some("tensor") => Layout::Tensor,
+            Some("vec") => Layout::Vec,
+            Some(other) => return Err(usage(&format!("unknown layout `{other}`; use tensor or vec"))),
+        };
         Ok(match name {
             "simplify" => Command::Simplify { expr },
-            "grad" | "jacobian" => Command::Grad { expr, wrt, jacobian: name == "jacobian", check },
+            "grad" | "jacobian" => Command::Grad { expr, wrt, jacobian: name == "jacobian", check, layout },
             "backprop" => Command::Backprop { expr, check },
-            "hessian" => Command::Hessian { expr, wrt, check },
+            "hessian" => Command::Hessian { expr, wrt, check, layout },
             "hvp" => {
                 let dir = query.get("dir").and_then(Value::as_str).ok_or_else(|| usage("\"hvp\" needs \"dir\""))?;
                 let w = wrt.into_iter().next().ok_or_else(|| usage("\"hvp\" needs \"wrt\""))?;
@@ -250,6 +291,7 @@ impl Reply {
         match self {
             Reply::Derivatives(ds) => ds.iter().all(|(_, c)| c.as_ref().is_none_or(Check::passed)),
             Reply::Seconds(ds) => ds.iter().all(|(_, c)| c.as_ref().is_none_or(Check::passed)),
+            Reply::Matrices(ds) => ds.iter().all(|(_, c)| c.as_ref().is_none_or(Check::passed)),
             Reply::Equations { checks: Some(checks), .. } => checks.values().all(Check::passed),
             _ => true,
         }
@@ -289,6 +331,19 @@ impl Reply {
                         }
                         v["label"] = Value::String(d.label());
                         v["gradient"] = Value::String(d.gradient.render(crate::render::Format::Unicode));
+                        if let Some(c) = c {
+                            v["check"] = c.json();
+                        }
+                        v
+                    })
+                    .collect();
+                json!({"input": input, "derivatives": list})
+            }
+            Reply::Matrices(ds) => {
+                let list: Vec<Value> = ds
+                    .iter()
+                    .map(|(d, c)| {
+                        let mut v = d.json();
                         if let Some(c) = c {
                             v["check"] = c.json();
                         }

@@ -164,3 +164,69 @@ pub fn hvp_with(text: &str, wrt: &str, dir: &str, options: &crate::egraph::Optio
     let Second { gradient, answer } = hvp_of(&model, &f.expr, &x, &dir, options)?;
     Ok(SecondDerivative { function: f.expr, wrt: x, by: By::Direction(dir), gradient, answer })
 }
+
+/// How a derivative by a matrix is laid out.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Layout {
+    /// The function's dims, then the variable's (the default).
+    #[default]
+    Tensor,
+    /// The Magnus–Neudecker matrix with column-stacking vec: `d vec(F) = J d vec(X)`.
+    Vec,
+}
+
+/// A derivative in the vec layout.
+#[derive(Clone, Debug)]
+pub struct VecDerivative {
+    /// `∇_x`, `∇²_x`, `∇_y∇_x`: what it is the derivative of.
+    pub label: String,
+    /// The variable (the last one differentiated by).
+    pub wrt: String,
+    /// The matrix.
+    pub form: crate::calculus::vec::VecForm,
+    /// The same derivative in the tensor layout.
+    pub tensor: Answer,
+    /// The function's order (the tensor's first dims).
+    pub f_order: usize,
+}
+
+impl VecDerivative {
+    /// The vec form of a tensor-layout derivative of a function of `f_order` dims.
+    pub fn of(
+        label: String,
+        wrt: &str,
+        tensor: &Answer,
+        f_order: usize,
+        options: &crate::egraph::Options,
+    ) -> Result<VecDerivative> {
+        let x_order = tensor.expr.order() - f_order;
+        let form = crate::calculus::vec::vec_form(&tensor.expr, f_order, x_order, &tensor.model, options)?;
+        Ok(VecDerivative { label, wrt: wrt.to_string(), form, tensor: tensor.clone(), f_order })
+    }
+
+    /// The form in one format (NumPy: an expression giving the 2-D array).
+    pub fn render(&self, format: crate::render::Format) -> String {
+        self.form.render(format, &self.tensor.model)
+    }
+
+    /// Compares the form with the tensor layout at random points.
+    pub fn check(&self, points: u64) -> Check {
+        crate::calculus::vec::check_vec(&self.tensor.model, &self.tensor.expr, self.f_order, &self.form, points)
+    }
+
+    /// Every rendering, as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        use crate::render::Format;
+        serde_json::json!({
+            "layout": "vec",
+            "label": self.label,
+            "wrt": self.wrt,
+            "unicode": self.render(Format::Unicode),
+            "ascii": self.render(Format::Ascii),
+            "latex": self.render(Format::Latex),
+            "numpy": self.render(Format::Numpy),
+            "tensor": self.tensor.render(Format::Unicode),
+            "conditions": crate::render::conditions::conditions(&self.tensor.expr),
+        })
+    }
+}

@@ -8,3 +8,4 @@ pub mod diff;
 pub mod gradient;
 pub mod hessian;
 pub mod takeout;
+pub mod vec;

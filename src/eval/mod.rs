@@ -734,6 +734,23 @@ pub fn eval_network<T: Number>(net: &Network, env: &Env<T>) -> Result<ArrayD<T>>
     let current =
         ArrayD::from_shape_vec(IxDyn(&held_sizes), acc).map_err(|e| Error::bare(ErrorCode::Eval, e.to_string()))?;
     let perm: Vec<usize> = net.output.iter().map(|o| held.iter().position(|h| h == o).unwrap_or(0)).collect();
+    if perm.len() != held.len() {
+        // An index on several result dims (`δ(a,c)X(a,b)` on (a, b, a)): the value on
+        // the diagonal where those dims agree, zero elsewhere.
+        let mut out = ArrayD::from_elem(IxDyn(&out_sizes), T::zero());
+        for (at, v) in out.indexed_iter_mut() {
+            let mut source = vec![usize::MAX; held.len()];
+            let agree = perm.iter().enumerate().all(|(k, &h)| {
+                let seen = source[h];
+                source[h] = at[k];
+                seen == usize::MAX || seen == at[k]
+            });
+            if agree && source.iter().all(|&i| i != usize::MAX) {
+                *v = current[IxDyn(&source)].clone();
+            }
+        }
+        return Ok(out);
+    }
     let out = current.permuted_axes(IxDyn(&perm)).as_standard_layout().to_owned();
     debug_assert_eq!(out.shape(), out_sizes.as_slice());
     Ok(out)

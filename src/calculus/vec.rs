@@ -1,0 +1,621 @@
+//! The vec layout of a derivative (Magnus and Neudecker): with column-stacking vec,
+//! `d vec(F) = J d vec(X)`, so J is a matrix with F's entries down and X's across.
+//!
+//! It comes from the tensor layout term by term. Each term of the Jacobian, lowered to
+//! a network, is a product whose factors touch some of the result's indices; with F's
+//! dims (i, j) and X's (k, l):
+//! - factors on (i, k) apart from factors on (j, l): `Q[i,k]P[j,l]` is `P ⊗ Q`;
+//! - factors on (i, l) apart from factors on (j, k): `Q[i,l]P[j,k]` is `(P ⊗ Q)K`, with
+//!   the commutation matrix K (`K vec(X) = vec(Xᵀ)`);
+//! - factors on (i, j) apart from factors on (k, l): `vec(A)vec(B)ᵀ`;
+//! - one index shared by i and k, another by j and l: `diag(vec(D))`.
+//!
+//! An index on two result dims and no factor is an identity. Terms of one kind that
+//! share a factor are gathered (`I ⊗ A + I ⊗ Aᵀ = I ⊗ (A + Aᵀ)`), and each factor is
+//! the simplest classic form the e-graph finds. A term of no kind is an error, never a
+//! guess; [`value`] computes the matrix so that a check can compare it with the tensor.
+
+use crate::egraph::raise::terms_to_expr;
+use crate::error::{Error, ErrorCode, Result};
+use crate::eval::{eval, Env};
+use crate::ir::expr::{Expr, Kind};
+use crate::ir::expr::{Factor, Network};
+use crate::ir::shape::Dim;
+use crate::network::{lower, Term};
+use crate::read::elaborate::Model;
+use crate::render::{render, render_numpy, Format};
+use ndarray::{Array2, ArrayD};
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+
+/// A derivative in the vec layout: a sum of parts.
+#[derive(Clone, Debug)]
+pub struct VecForm {
+    /// The parts, summed.
+    pub parts: Vec<Part>,
+}
+
+/// One part of a [`VecForm`].
+#[derive(Clone, Debug)]
+pub enum Part {
+    /// The derivative as it is: a matrix, vector or scalar is its own vec layout.
+    Same(Expr),
+    /// `vec(G)ᵀ`: the derivative of a scalar by a matrix, as one row.
+    Row(Expr),
+    /// `c (P ⊗ Q)`, the Kronecker product.
+    Kron(BigRational, Expr, Expr),
+    /// `c (P ⊗ Q) K_{pq}`, with the commutation matrix of X's sizes (p, q).
+    Commuted(BigRational, Expr, Expr, Dim, Dim),
+    /// `c vec(A) vec(B)ᵀ`.
+    Outer(BigRational, Expr, Expr),
+    /// `c diag(vec(D))`.
+    Diagonal(BigRational, Expr),
+}
+
+/// The vec layout of `j`, the derivative (tensor layout) of a function with `f_order`
+/// dims by a variable with `x_order` dims.
+pub fn vec_form(
+    j: &Expr,
+    f_order: usize,
+    x_order: usize,
+    model: &Model,
+    options: &crate::egraph::Options,
+) -> Result<VecForm> {
+    if f_order > 2 || x_order > 2 {
+        return Err(Error::bare(
+            ErrorCode::Unsupported,
+            "the vec layout is for functions and variables of at most two dims".to_string(),
+        )
+        .hint("use --layout tensor for higher-order tensors"));
+    }
+    if f_order == 0 {
+        return Ok(VecForm { parts: vec![Part::Row(j.clone())] });
+    }
+    if f_order == 1 && x_order <= 1 {
+        return Ok(VecForm { parts: vec![Part::Same(j.clone())] });
+    }
+    let simplest = |e: Expr| crate::egraph::simplify_expr(&e, model, options).0;
+    let mut parts: Vec<Part> = Vec::new();
+    for term in lower(j) {
+        if term.coef.is_zero() {
+            continue;
+        }
+        parts.push(classify(&term, f_order, x_order).ok_or_else(|| {
+            Error::bare(
+                ErrorCode::Unsupported,
+                "this derivative has no Kronecker form that bracket can find".to_string(),
+            )
+            .hint("use --layout tensor (the default)")
+        })?);
+    }
+    let parts = gather(parts, &simplest);
+    Ok(VecForm { parts: parts.into_iter().map(|p| simplify_part(p, &simplest)).collect() })
+}
+
+/// The index positions of the result: F's dims, then X's.
+struct Positions {
+    f1: usize,
+    f2: Option<usize>,
+    x1: Option<usize>,
+    x2: Option<usize>,
+}
+
+fn classify(term: &Term, f_order: usize, x_order: usize) -> Option<Part> {
+    let net = &absorb_identities(&term.net);
+    let at = Positions {
+        f1: 0,
+        f2: (f_order == 2).then_some(1),
+        x1: (x_order >= 1).then_some(f_order),
+        x2: (x_order == 2).then_some(f_order + 1),
+    };
+    let groups = components(net);
+    let c = term.coef.clone();
+    let within = |allowed: &[Option<usize>]| {
+        let allowed: Vec<usize> = allowed.iter().flatten().copied().collect();
+        groups.iter().all(|(positions, _)| {
+            positions.iter().all(|p| allowed.contains(p)) || positions.iter().all(|p| !allowed.contains(p))
+        })
+    };
+    let part = |positions: &[Option<usize>], scalars: bool| sub_network(net, &groups, positions, scalars);
+    // A factor on X's dims alone is a row of the matrix.
+    let oriented = |e: Expr, rows: bool| if !rows && e.order() == 1 { crate::ir::build::transpose(e) } else { e };
+    // `A ⊗ B`: B takes the fast dims (F's first, X's first), A the slow ones; a vector
+    // side may give its one dim to either.
+    let sides = |first: Option<usize>, second: Option<usize>| match (first, second) {
+        (Some(a), Some(b)) => vec![(Some(a), Some(b))],
+        (Some(a), None) => vec![(Some(a), None), (None, Some(a))],
+        _ => vec![(None, None)],
+    };
+    for (bf, af) in sides(Some(at.f1), at.f2) {
+        for (bx, ax) in sides(at.x1, at.x2) {
+            if (bf.is_none() && bx.is_none()) || (af.is_none() && ax.is_none()) || !within(&[bf, bx]) {
+                continue;
+            }
+            let b = oriented(part(&[bf, bx], true)?, bf.is_some());
+            let a = oriented(part(&[af, ax], false)?, af.is_some());
+            return Some(Part::Kron(c, a, b));
+        }
+    }
+    if let (Some(f2), Some(x1), Some(x2)) = (at.f2, at.x1, at.x2) {
+        if within(&[Some(at.f1), Some(x2)]) {
+            let q = part(&[Some(at.f1), Some(x2)], true)?;
+            let p = part(&[Some(f2), Some(x1)], false)?;
+            let (dp, dq) = (net.indices[net.output[x1]].clone(), net.indices[net.output[x2]].clone());
+            return Some(Part::Commuted(c, p, q, dp, dq));
+        }
+    }
+    if within(&[Some(at.f1), at.f2]) {
+        let a = part(&[Some(at.f1), at.f2], true)?;
+        let b = part(&[at.x1, at.x2], false)?;
+        return Some(Part::Outer(c, a, b));
+    }
+    // One index on i and k, one on j and l, and nothing else: a diagonal.
+    let o = &net.output;
+    let diagonal = f_order == x_order
+        && at.x1.is_some_and(|x1| o[x1] == o[at.f1])
+        && match (at.f2, at.x2) {
+            (Some(f2), Some(x2)) => o[x2] == o[f2] && o[f2] != o[at.f1],
+            _ => true,
+        };
+    if diagonal {
+        let keep: Vec<usize> = std::iter::once(at.f1).chain(at.f2).collect();
+        let inner = Network { output: keep.iter().map(|&p| o[p]).collect(), ..net.clone() };
+        let shape = inner.output.iter().map(|&i| inner.indices[i].clone()).collect();
+        return Some(Part::Diagonal(c, terms_to_expr(&[Term { coef: BigRational::one(), net: inner }], &shape)));
+    }
+    None
+}
+
+/// The network with each identity factor on two indices contracted away, its two
+/// indices made one: `[I_1 X_1]` is `X`, and `δ(a,c)δ(b,d)X(a,b)` is `X(a,b)` on (a, b, a, b).
+fn absorb_identities(net: &Network) -> Network {
+    let mut net = net.clone();
+    while let Some(k) =
+        net.factors.iter().position(|f| f.expr.kind == Kind::Identity && f.slots.len() == 2 && f.slots[0] != f.slots[1])
+    {
+        let (keep, gone) = (net.factors[k].slots[0], net.factors[k].slots[1]);
+        net.factors.remove(k);
+        let swap = |s: &mut usize| {
+            if *s == gone {
+                *s = keep;
+            }
+        };
+        net.factors.iter_mut().for_each(|f| f.slots.iter_mut().for_each(swap));
+        net.output.iter_mut().for_each(swap);
+    }
+    net
+}
+
+/// The connected groups of a network: each a set of result positions and of factors,
+/// joined where they share an index.
+fn components(net: &Network) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let n = net.output.len();
+    let total = n + net.factors.len();
+    let mut parent: Vec<usize> = (0..total).collect();
+    fn find(parent: &mut Vec<usize>, x: usize) -> usize {
+        let mut r = x;
+        while parent[r] != r {
+            r = parent[r];
+        }
+        parent[x] = r;
+        r
+    }
+    let join = |a: usize, b: usize, parent: &mut Vec<usize>| {
+        let (ra, rb) = (find(parent, a), find(parent, b));
+        parent[ra] = rb;
+    };
+    let touches = |node: usize, index: usize| {
+        if node < n {
+            net.output[node] == index
+        } else {
+            net.factors[node - n].slots.contains(&index)
+        }
+    };
+    for index in 0..net.indices.len() {
+        let nodes: Vec<usize> = (0..total).filter(|&k| touches(k, index)).collect();
+        for w in nodes.windows(2) {
+            join(w[0], w[1], &mut parent);
+        }
+    }
+    let mut groups: indexmap::IndexMap<usize, (Vec<usize>, Vec<usize>)> = indexmap::IndexMap::new();
+    for k in 0..total {
+        let root = find(&mut parent, k);
+        let entry = groups.entry(root).or_default();
+        if k < n {
+            entry.0.push(k);
+        } else {
+            entry.1.push(k - n);
+        }
+    }
+    groups.into_values().collect()
+}
+
+/// The product of the groups on `positions` (the others' positions excluded), as a
+/// tensor over those positions' indices, raised to classic form, times the groups on
+/// no position (scalars) where `scalars` is set. An index on two positions with no
+/// factor is an identity; with factors, there is no such part.
+fn sub_network(
+    net: &Network,
+    groups: &[(Vec<usize>, Vec<usize>)],
+    positions: &[Option<usize>],
+    scalars: bool,
+) -> Option<Expr> {
+    let wanted: Vec<usize> = positions.iter().flatten().copied().collect();
+    let members = |scalar: bool| -> Vec<Factor> {
+        groups
+            .iter()
+            .filter(
+                |(ps, _)| if scalar { ps.is_empty() } else { !ps.is_empty() && ps.iter().all(|p| wanted.contains(p)) },
+            )
+            .flat_map(|(_, fs)| fs.iter().map(|&f| net.factors[f].clone()))
+            .collect()
+    };
+    let raise = |factors: Vec<Factor>, output: Vec<usize>| {
+        let shape: Vec<Dim> = output.iter().map(|&i| net.indices[i].clone()).collect();
+        let sub = Network { factors, indices: net.indices.clone(), output, origin: net.origin.clone() };
+        terms_to_expr(&[Term { coef: BigRational::one(), net: crate::network::tidy(sub) }], &shape)
+    };
+    let output: Vec<usize> = wanted.iter().map(|&p| net.output[p]).collect();
+    let shape: Vec<Dim> = output.iter().map(|&i| net.indices[i].clone()).collect();
+    let factors = members(false);
+    let repeated = matches!(&output[..], [a, b] if a == b);
+    let body = match (factors.is_empty(), repeated) {
+        (true, true) => Expr::new(Kind::Identity, shape),
+        (true, false) if output.is_empty() => Expr::new(Kind::Const(BigRational::one()), vec![]),
+        (true, false) => Expr::new(Kind::Ones, shape),
+        (false, true) => return None,
+        (false, false) => raise(factors, output),
+    };
+    let scalar = members(true);
+    if !scalars || scalar.is_empty() {
+        return Some(body);
+    }
+    Some(crate::ir::build::product(raise(scalar, vec![]), body))
+}
+
+/// Parts of one kind with an equal factor, gathered: `c(P ⊗ Q) + d(P ⊗ R) = P ⊗ (cQ + dR)`.
+fn gather(parts: Vec<Part>, simplest: &dyn Fn(Expr) -> Expr) -> Vec<Part> {
+    let mut out: Vec<Part> = Vec::new();
+    for part in parts {
+        let merged = out.iter_mut().any(|o| match (o, &part) {
+            (Part::Kron(c, p, q), Part::Kron(d, p2, q2)) | (Part::Outer(c, p, q), Part::Outer(d, p2, q2)) => {
+                merge(c, p, q, d, p2, q2, simplest)
+            }
+            (Part::Commuted(c, p, q, _, _), Part::Commuted(d, p2, q2, _, _)) => merge(c, p, q, d, p2, q2, simplest),
+            (Part::Diagonal(c, a), Part::Diagonal(d, b)) => {
+                *a = simplest(sum2(c, a, d, b));
+                *c = BigRational::one();
+                true
+            }
+            _ => false,
+        });
+        if !merged {
+            out.push(part);
+        }
+    }
+    out
+}
+
+/// `c P ⊗ Q + d P2 ⊗ Q2` into the first when a factor is shared.
+fn merge(
+    c: &mut BigRational,
+    p: &mut Expr,
+    q: &mut Expr,
+    d: &BigRational,
+    p2: &Expr,
+    q2: &Expr,
+    simplest: &dyn Fn(Expr) -> Expr,
+) -> bool {
+    if p == p2 {
+        *q = simplest(sum2(c, q, d, q2));
+    } else if q == q2 {
+        *p = simplest(sum2(c, p, d, p2));
+    } else {
+        return false;
+    }
+    *c = BigRational::one();
+    true
+}
+
+fn sum2(c: &BigRational, a: &Expr, d: &BigRational, b: &Expr) -> Expr {
+    let scaled = |k: &BigRational, e: &Expr| crate::ir::build::scale(k.clone(), e.clone());
+    Expr::new(Kind::Add(vec![scaled(c, a), scaled(d, b)]), a.shape.clone())
+}
+
+fn simplify_part(p: Part, simplest: &dyn Fn(Expr) -> Expr) -> Part {
+    match p {
+        Part::Kron(c, a, b) => Part::Kron(c, simplest(a), simplest(b)),
+        Part::Commuted(c, a, b, dp, dq) => Part::Commuted(c, simplest(a), simplest(b), dp, dq),
+        Part::Outer(c, a, b) => Part::Outer(c, simplest(a), simplest(b)),
+        Part::Diagonal(c, a) => Part::Diagonal(c, simplest(a)),
+        other => other,
+    }
+}
+
+impl VecForm {
+    /// The form in a text format (unicode, ascii, latex) or as a NumPy expression that
+    /// gives the 2-D array.
+    pub fn render(&self, format: Format, model: &Model) -> String {
+        let mut out = String::new();
+        for (k, part) in self.parts.iter().enumerate() {
+            let (c, body) = part.render(format, model);
+            let negative = c.is_negative();
+            let magnitude = c.abs();
+            let sign = match (k, negative, format) {
+                (0, true, _) => "-".to_string(),
+                (0, false, _) => String::new(),
+                (_, true, Format::Unicode) => " − ".to_string(),
+                (_, true, _) => " - ".to_string(),
+                (_, false, _) => " + ".to_string(),
+            };
+            let coefficient = if magnitude.is_one() {
+                String::new()
+            } else if matches!(format, Format::Numpy) {
+                format!("{} * ", number(&magnitude))
+            } else {
+                number(&magnitude)
+            };
+            let sign = if k == 0 && negative && matches!(format, Format::Unicode) { "−".to_string() } else { sign };
+            out.push_str(&format!("{sign}{coefficient}{body}"));
+        }
+        out
+    }
+
+    /// The matrix at the values of `env` (definitions already evaluated).
+    pub fn value(&self, env: &Env<f64>) -> Result<Array2<f64>> {
+        let mut total: Option<Array2<f64>> = None;
+        for part in &self.parts {
+            let m = part.value(env)?;
+            total = Some(match total {
+                None => m,
+                Some(t) if t.dim() == m.dim() => t + m,
+                Some(_) => return Err(Error::bare(ErrorCode::Eval, "the parts have different sizes".to_string())),
+            });
+        }
+        total.ok_or_else(|| Error::bare(ErrorCode::Eval, "an empty form".to_string()))
+    }
+}
+
+fn number(c: &BigRational) -> String {
+    if c.is_integer() {
+        c.to_string()
+    } else {
+        format!("({})", c)
+    }
+}
+
+/// A factor as text, in parentheses unless it is one product.
+fn factor(e: &Expr, format: Format, model: &Model) -> String {
+    if matches!(format, Format::Numpy) {
+        return render_numpy(e, model);
+    }
+    let text = render(e, format);
+    let plain = !text.contains(' ') || matches!(e.kind, Kind::Var(_) | Kind::Identity | Kind::Ones);
+    if plain {
+        text
+    } else if matches!(format, Format::Latex) {
+        format!("\\left({text}\\right)")
+    } else {
+        format!("({text})")
+    }
+}
+
+impl Part {
+    fn render(&self, format: Format, model: &Model) -> (BigRational, String) {
+        let one = BigRational::one();
+        let f = |e: &Expr| factor(e, format, model);
+        let np = matches!(format, Format::Numpy);
+        let (kron, vec_of, transposed, k) = match format {
+            Format::Latex => (" \\otimes ", "\\operatorname{vec}", "^\\top", "K"),
+            Format::Unicode => (" ⊗ ", "vec", "ᵀ", "K"),
+            _ => (" (x) ", "vec", "^T", "K"),
+        };
+        match self {
+            Part::Same(e) => (one, if np { render_numpy(e, model) } else { render(e, format) }),
+            Part::Row(g) if np => (one, format!("np.reshape({}, (1, -1), order=\"F\")", f(g))),
+            Part::Row(g) if g.order() <= 1 => (one, render(&crate::ir::build::transpose(g.clone()), format)),
+            Part::Row(g) => (one, format!("{vec_of}({}){transposed}", render(g, format))),
+            Part::Kron(c, p, q) if np => {
+                (c.clone(), format!("np.kron({}, {})", np_matrix(p, model), np_matrix(q, model)))
+            }
+            Part::Kron(c, p, q) if is_identity(p) && is_identity(q) => {
+                (c.clone(), format!("I_{{{}{}}}", p.shape[0], q.shape[0]))
+            }
+            Part::Kron(c, p, q) => (c.clone(), format!("{}{kron}{}", f(p), f(q))),
+            Part::Commuted(c, p, q, dp, dq) => {
+                let (sp, sq) = (size_text(dp, model), size_text(dq, model));
+                if np {
+                    let commutation = format!(
+                        "np.eye({sp} * {sq})[np.arange({sp} * {sq}).reshape(({sp}, {sq}), order=\"F\").ravel()]"
+                    );
+                    let body = format!("np.kron({}, {})", np_matrix(p, model), np_matrix(q, model));
+                    (c.clone(), format!("{body} @ {commutation}"))
+                } else {
+                    let sub = match format {
+                        Format::Latex => format!("_{{{dp}{dq}}}"),
+                        Format::Unicode => format!("_{{{dp}{dq}}}"),
+                        _ => format!("_{{{dp},{dq}}}"),
+                    };
+                    if is_identity(p) && is_identity(q) {
+                        return (c.clone(), format!("{k}{sub}"));
+                    }
+                    (c.clone(), format!("({}{kron}{}){k}{sub}", f(p), f(q)))
+                }
+            }
+            Part::Outer(c, a, b) if np => {
+                (c.clone(), format!("np.outer(np.ravel({}, order=\"F\"), np.ravel({}, order=\"F\"))", f(a), f(b)))
+            }
+            Part::Outer(c, a, b) => {
+                (c.clone(), format!("{vec_of}({}){vec_of}({}){transposed}", render(a, format), render(b, format)))
+            }
+            Part::Diagonal(c, d) if np => (c.clone(), format!("np.diag(np.ravel({}, order=\"F\"))", f(d))),
+            Part::Diagonal(c, d) => (c.clone(), format!("diag({vec_of}({}))", render(d, format))),
+        }
+    }
+
+    fn value(&self, env: &Env<f64>) -> Result<Array2<f64>> {
+        let scaled = |c: &BigRational, m: Array2<f64>| m * num_traits::ToPrimitive::to_f64(c).unwrap_or(f64::NAN);
+        Ok(match self {
+            Part::Same(e) => as_matrix(&eval(e, env)?, e),
+            Part::Row(g) => column_vec(&eval(g, env)?).reversed_axes(),
+            Part::Kron(c, p, q) => scaled(c, kron(&as_matrix(&eval(p, env)?, p), &as_matrix(&eval(q, env)?, q))),
+            Part::Commuted(c, p, q, dp, dq) => {
+                let m = kron(&as_matrix(&eval(p, env)?, p), &as_matrix(&eval(q, env)?, q));
+                let (a, b) = (env.size(dp)?, env.size(dq)?);
+                scaled(c, m.dot(&commutation(a, b)))
+            }
+            Part::Outer(c, a, b) => {
+                let (u, v) = (column_vec(&eval(a, env)?), column_vec(&eval(b, env)?));
+                scaled(c, u.dot(&v.reversed_axes()))
+            }
+            Part::Diagonal(c, d) => {
+                let v = column_vec(&eval(d, env)?);
+                scaled(c, Array2::from_diag(&v.column(0)))
+            }
+        })
+    }
+}
+
+fn is_identity(e: &Expr) -> bool {
+    e.kind == Kind::Identity
+}
+
+/// A factor of a Kronecker product as NumPy's 2-D array: a vector is a column, a
+/// transposed vector a row.
+fn np_matrix(e: &Expr, model: &Model) -> String {
+    match &e.kind {
+        Kind::Transpose(x) if x.order() == 1 => format!("np.reshape({}, (1, -1))", render_numpy(x, model)),
+        _ => match e.order() {
+            0 => format!("np.reshape({}, (1, 1))", render_numpy(e, model)),
+            1 => format!("np.reshape({}, (-1, 1))", render_numpy(e, model)),
+            _ => render_numpy(e, model),
+        },
+    }
+}
+
+/// The size of a dim as NumPy reads it from the arguments: a number, or the first
+/// argument's size along it.
+fn size_text(d: &Dim, model: &Model) -> String {
+    if let Dim::Int(k) = d {
+        return k.to_string();
+    }
+    for (name, info) in &model.names {
+        if let Some(at) = info.shape.iter().position(|e| e == d) {
+            return format!("{}.shape[{at}]", crate::render::py_name(name));
+        }
+    }
+    d.to_string()
+}
+
+/// A value as a matrix: a vector is a column, a transposed vector a row.
+fn as_matrix(a: &ArrayD<f64>, e: &Expr) -> Array2<f64> {
+    let row = matches!(&e.kind, Kind::Transpose(x) if x.order() == 1);
+    match a.ndim() {
+        0 => Array2::from_elem((1, 1), a.iter().next().copied().unwrap_or(f64::NAN)),
+        1 if row => column_vec(a).reversed_axes(),
+        1 => column_vec(a),
+        _ => {
+            let flat: Vec<f64> = a.iter().copied().collect();
+            let (r, c) = if row { (1, flat.len()) } else { (a.shape()[0], flat.len() / a.shape()[0].max(1)) };
+            Array2::from_shape_vec((r, c), flat).unwrap_or_else(|_| Array2::zeros((0, 0)))
+        }
+    }
+}
+
+/// vec(a) as a column: entries in column-major order.
+pub fn column_vec(a: &ArrayD<f64>) -> Array2<f64> {
+    let values: Vec<f64> = a.t().iter().copied().collect();
+    Array2::from_shape_vec((values.len(), 1), values).expect("a column")
+}
+
+fn kron(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+    let (m, n) = a.dim();
+    let (p, q) = b.dim();
+    Array2::from_shape_fn((m * p, n * q), |(r, c)| a[[r / p, c / q]] * b[[r % p, c % q]])
+}
+
+/// K with `K vec(X) = vec(Xᵀ)` for a p×q matrix X.
+fn commutation(p: usize, q: usize) -> Array2<f64> {
+    let mut k = Array2::zeros((p * q, p * q));
+    for a in 0..q {
+        for b in 0..p {
+            // Row a + q b of vec(Xᵀ) is X[b, a], entry b + p a of vec(X).
+            k[[a + q * b, b + p * a]] = 1.0;
+        }
+    }
+    k
+}
+
+/// The vec-layout matrix of a tensor-layout derivative value: F's entries (column-major)
+/// down, X's across.
+pub fn reshape_tensor(t: &ArrayD<f64>, f_order: usize) -> Array2<f64> {
+    let shape = t.shape().to_vec();
+    let rows: usize = shape[..f_order].iter().product();
+    let cols: usize = shape[f_order..].iter().product();
+    let mut m = Array2::zeros((rows, cols));
+    for (index, v) in t.indexed_iter() {
+        let index: Vec<usize> = (0..shape.len()).map(|k| index[k]).collect();
+        let flat = |dims: &[usize], at: &[usize]| {
+            let mut stride = 1;
+            let mut out = 0;
+            for (d, i) in dims.iter().zip(at) {
+                out += i * stride;
+                stride *= d;
+            }
+            out
+        };
+        let at = &index[..];
+        let r = flat(&shape[..f_order], &at[..f_order]);
+        let c = flat(&shape[f_order..], &at[f_order..]);
+        m[[r, c]] = *v;
+    }
+    m
+}
+
+/// Compares the vec form with the tensor layout `j`, reshaped, at random points: the
+/// largest relative difference, which is rounding only when the form is right.
+pub fn check_vec(model: &Model, j: &Expr, f_order: usize, form: &VecForm, points: u64) -> crate::eval::check::Check {
+    use crate::eval::check::{Check, Verdict, TOLERANCE};
+    use crate::eval::{random_env, Domain, Draw};
+    let domains = [Domain::Any, Domain::Positive, Domain::Mixed];
+    let mut worst: f64 = 0.0;
+    let mut used = 0u64;
+    let mut why = String::from("no point where the derivative is defined");
+    for attempt in 0..30u64 {
+        if used == points {
+            break;
+        }
+        let draw = Draw { seed: 500 + attempt, min_size: 2, max_size: 4, domain: domains[attempt as usize % 3] };
+        let at = || -> Result<(Array2<f64>, Array2<f64>)> {
+            let mut env: Env<f64> = random_env(model, draw)?;
+            for (name, e) in &model.definitions {
+                let v = eval(e, &env)?;
+                env.values.insert(name.clone(), v);
+            }
+            Ok((form.value(&env)?, reshape_tensor(&eval(j, &env)?, f_order)))
+        };
+        match at() {
+            Ok((a, b)) if a.dim() == b.dim() && a.iter().chain(b.iter()).all(|v| v.is_finite()) => {
+                let scale = b.iter().fold(1.0f64, |m, v| m.max(v.abs()));
+                let diff = a.iter().zip(b.iter()).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+                worst = worst.max(diff / scale);
+                used += 1;
+            }
+            Ok((a, b)) if a.dim() != b.dim() => {
+                return Check {
+                    verdict: Verdict::Failed,
+                    relative_error: Some(1.0),
+                    points: used as usize + 1,
+                    reason: Some(format!("the vec form is {:?}, the tensor {:?}", a.dim(), b.dim())),
+                }
+            }
+            Ok(_) => why = "the derivative is not finite at the points tried".into(),
+            Err(e) => why = e.message,
+        }
+    }
+    if used == 0 {
+        return Check::not_possible(why);
+    }
+    let verdict = if worst <= TOLERANCE { Verdict::Verified } else { Verdict::Failed };
+    Check { verdict, relative_error: Some(worst), points: used as usize, reason: None }
+}
