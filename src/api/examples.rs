@@ -3,6 +3,7 @@
 //! to `docs/examples/`, with every rendering and a numeric check of each claimed
 //! equality. Only inputs are stored; everything on the pages is computed here.
 
+use crate::api::command::{Command, Reply};
 use crate::error::{Error, ErrorCode, Result};
 use crate::eval::{close, eval, random_env, Draw};
 use crate::ir::shape::show_shape;
@@ -59,6 +60,14 @@ fn example_section(stem: &str, text: &str) -> String {
     let header: Vec<&str> =
         text.lines().take_while(|l| l.starts_with('#')).map(|l| l.trim_start_matches('#').trim()).collect();
     let body: String = text.lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n");
+    // `# command: hessian --wrt x`: the answer of that command, as the CLI gives it.
+    let command: Option<&str> = header.iter().find_map(|l| l.strip_prefix("command:")).map(str::trim);
+    let header: Vec<&str> = header.into_iter().filter(|l| !l.starts_with("command:")).collect();
+    if let Some(command) = command {
+        let mut s = format!("\n## {stem}\n\n{}\n\n", header.join(" "));
+        let _ = write!(s, "```text\nbracket {command} '{}'\n```\n\n", body.trim().replace('\n', "; "));
+        return s + &command_rows(command, body.trim());
+    }
     let mut s = format!("\n## {stem}\n\n{}\n\nInput:\n\n```text\n{}\n```\n\n", header.join(" "), body.trim());
     let model = match read(&body) {
         Ok(m) => m,
@@ -210,6 +219,54 @@ fn derivative_rows(model: &crate::read::elaborate::Model, f: &crate::ir::expr::E
             }
             s.push_str(&derivations);
         }
+    }
+    s
+}
+
+/// The answer of a CLI command (`hessian --wrt x`, `hvp --wrt x --dir v`, `jacobian --wrt
+/// X --layout vec`) in every format, checked.
+fn command_rows(command: &str, body: &str) -> String {
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let value =
+        |flag: &str| -> Vec<String> { words.windows(2).filter(|w| w[0] == flag).map(|w| w[1].to_string()).collect() };
+    let wrt = value("--wrt");
+    let layout = if value("--layout").iter().any(|l| l == "vec") {
+        crate::api::second::Layout::Vec
+    } else {
+        crate::api::second::Layout::Tensor
+    };
+    let expr = body.to_string();
+    let query = match words.first().copied() {
+        Some("hessian") => Command::Hessian { expr, wrt, check: true, layout },
+        Some("hvp") => {
+            let dir = value("--dir").into_iter().next().unwrap_or_else(|| "V".into());
+            Command::Hvp { expr, wrt: wrt.into_iter().next().unwrap_or_default(), dir, check: true }
+        }
+        Some(name) => Command::Grad { expr, wrt, jacobian: name == "jacobian", check: true, layout },
+        None => return "**no command**\n".into(),
+    };
+    let reply = match query.run(&crate::egraph::Options::default()) {
+        Ok(r) => r,
+        Err(e) => return format!("Error:\n\n```text\n{}```\n", e.render(body)),
+    };
+    let cell = |t: String| format!("`{}`", t.replace('|', "\\|"));
+    let mut s = String::from("| | Unicode | ASCII | LaTeX | NumPy | check |\n|---|---|---|---|---|---|\n");
+    let mut row = |label: String, render: &dyn Fn(Format) -> String, c: &Option<crate::eval::check::Check>| {
+        let check = c.as_ref().map(verdict).unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "| {label} | {} | {} | {} | {} | {check} |",
+            cell(render(Format::Unicode)),
+            cell(render(Format::Ascii)),
+            cell(render(Format::Latex)),
+            cell(render(Format::Numpy))
+        );
+    };
+    match &reply {
+        Reply::Seconds(ds) => ds.iter().for_each(|(d, c)| row(d.label(), &|f| d.answer.render(f), c)),
+        Reply::Matrices(ds) => ds.iter().for_each(|(d, c)| row(d.label.clone(), &|f| d.render(f), c)),
+        Reply::Derivatives(ds) => ds.iter().for_each(|(d, c)| row(format!("∇_{}", d.wrt), &|f| d.answer.render(f), c)),
+        _ => {}
     }
     s
 }

@@ -250,13 +250,13 @@ pub enum NodeKind {
     /// `einsum("…", args)`.
     Einsum { spec: String, spec_span: Span, args: Vec<Node> },
     /// A built-in function; `sup` is the superscript text (power or positions).
-    Call { func: Builtin, prime: bool, sup: Option<String>, args: Vec<Node> },
+    Call { func: Builtin, prime: u8, sup: Option<String>, args: Vec<Node> },
     /// `d( … )`.
     Diff(Box<Node>),
     /// `s^1(A)`, `f^{12}(X)`: a name with positions applied to an argument.
     SubCall { name: NameRef, name_span: Span, positions: String, arg: Box<Node> },
     /// `f'(X)`.
-    PrimeCall { name: NameRef, name_span: Span, arg: Box<Node> },
+    PrimeCall { name: NameRef, name_span: Span, primes: u8, arg: Box<Node> },
     /// Unary minus.
     Neg(Box<Node>),
     /// `~` bar.

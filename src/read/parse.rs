@@ -590,12 +590,12 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
         }
         Rule::call => {
             let mut func = None;
-            let (mut prime, mut sup, mut args) = (false, None, Vec::new());
+            let (mut prime, mut sup, mut args) = (0u8, None, Vec::new());
             let mut rest = Vec::new();
             for p in pair.into_inner() {
                 match p.as_rule() {
                     Rule::func_name | Rule::sigma_func => func = Builtin::from_name(p.as_str()),
-                    Rule::func_prime => prime = true,
+                    Rule::func_prime => prime = p.as_str().len() as u8,
                     Rule::func_sup => {
                         let text = p.as_str();
                         let text = text.strip_prefix('^').unwrap_or(text);
@@ -649,8 +649,10 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
             let mut name_span = span_of(&name_pair);
             let mut name = read_letter_name(name_pair);
             let mut arg = None;
+            let mut primes = 1u8;
             for p in inner {
                 match p.as_rule() {
+                    Rule::func_prime => primes = p.as_str().len() as u8,
                     Rule::name_subscript => {
                         name.sub = Some(subscript_body(&p));
                         name_span = name_span.join(span_of(&p));
@@ -660,7 +662,7 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
             }
             let arg = Box::new(arg.expect("grammar: argument"));
             let (head, name, name_span) = word_before_call(name, name_span);
-            with_head(head, node(NodeKind::PrimeCall { name, name_span, arg }, span)?, span)
+            with_head(head, node(NodeKind::PrimeCall { name, name_span, primes, arg }, span)?, span)
         }
         Rule::iota => node(NodeKind::Iota, span),
         Rule::ones_sized => {
@@ -674,7 +676,7 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
                 portion: None,
             };
             let arg = node(NodeKind::Name(name), span_of(&size))?;
-            node(NodeKind::Call { func: Builtin::Ones, prime: false, sup: None, args: vec![arg] }, span)
+            node(NodeKind::Call { func: Builtin::Ones, prime: 0, sup: None, args: vec![arg] }, span)
         }
         Rule::ones_lead => node(NodeKind::OnesLead, span),
         Rule::number => {

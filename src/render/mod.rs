@@ -421,10 +421,22 @@ impl Printer {
                 }
                 (self.juxt(&left, &right), PROD)
             }
-            Kind::DivScalar(a, b) => match self.style {
-                Format::Latex => (format!("\\frac{{{}}}{{{}}}", self.at(a, 0), self.at(b, 0)), ATOM),
-                _ => (format!("{}/{}", self.at(a, PROD), self.at(b, POST)), PROD),
-            },
+            Kind::DivScalar(a, b) => {
+                // `1/s` reads its 1 as a number: a ones tensor over a scalar has its size.
+                let named = match (&a.kind, a.shape.first()) {
+                    (Kind::Ones, Some(Dim::Sym(n))) if n.starts_with(|c: char| c.is_alphabetic()) => Some(n.clone()),
+                    (Kind::Ones, Some(Dim::Int(k))) => Some(k.to_string()),
+                    _ => None,
+                };
+                let top = |min: u8| match &named {
+                    Some(n) if a.order() == 1 => self.sized(a, n),
+                    _ => self.at(a, min),
+                };
+                match self.style {
+                    Format::Latex => (format!("\\frac{{{}}}{{{}}}", top(0), self.at(b, 0)), ATOM),
+                    _ => (format!("{}/{}", top(PROD), self.at(b, POST)), PROD),
+                }
+            }
             Kind::Transpose(x) => match &x.kind {
                 Kind::Inverse(y) => self.postfix(y, "⁻ᵀ", "^-T", "^{-\\top}"),
                 _ => self.postfix(x, "ᵀ", "^T", "^{\\top}"),

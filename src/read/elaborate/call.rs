@@ -7,7 +7,7 @@ impl Elab {
     pub(super) fn call(
         &mut self,
         func: Builtin,
-        prime: bool,
+        prime: u8,
         sup: Option<&str>,
         args: &[Node],
         span: Span,
@@ -29,7 +29,7 @@ impl Elab {
             });
         }
         let elementwise = builtin_func(func);
-        if prime && elementwise.is_none() {
+        if prime > 0 && elementwise.is_none() {
             return Err(err(ErrorCode::Unsupported, format!("`{name}'` is not defined"), span)
                 .hint("a prime is the derivative of an element-wise function"));
         }
@@ -43,7 +43,7 @@ impl Elab {
         }
         if let Some(f) = elementwise {
             let shape = a.shape.clone();
-            let e = Expr::new(Kind::Func { func: f, derivative: u8::from(prime), arg: boxed(a) }, shape.clone());
+            let e = Expr::new(Kind::Func { func: f, derivative: prime, arg: boxed(a) }, shape.clone());
             return match sup {
                 None => Ok(e),
                 Some(text) => {

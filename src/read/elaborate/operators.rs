@@ -65,12 +65,12 @@ impl Elab {
             NodeKind::SubCall { name, name_span, positions, arg } => {
                 self.sub_call(name, *name_span, positions, arg, span)?
             }
-            NodeKind::PrimeCall { name, arg, .. } => {
+            NodeKind::PrimeCall { name, arg, primes, .. } => {
                 let a = self.expr(arg)?;
                 let full = name.full();
                 self.functions.insert(full.clone());
                 let shape = a.shape.clone();
-                Expr::new(Kind::Func { func: Func::Declared(full), derivative: 1, arg: boxed(a) }, shape)
+                Expr::new(Kind::Func { func: Func::Declared(full), derivative: *primes, arg: boxed(a) }, shape)
             }
             NodeKind::Neg(inner) => {
                 let a = self.expr(inner)?;

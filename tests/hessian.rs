@@ -1,0 +1,217 @@
+//! Second derivatives: every Hessian case is checked against finite differences of the
+//! gradient (which is checked against the function), compared on random tensors with
+//! the simplest known form written here, and must be classic and no larger than it.
+//! Each Hessian-vector product is checked the same way and, for a vector variable,
+//! equals the Hessian times the direction. The vec layout is compared with the
+//! reshaped tensor layout.
+
+mod common;
+
+use bracket::{hessian, hvp, is_classic, operations, read, Format, Layout};
+use common::same_value;
+
+/// Declarations, function, variable, and the simplest known Hessian (None: no classic
+/// form is known; the result must still check).
+const CASES: &[(&str, &str, &str, Option<&str>)] = &[
+    ("x: vector(n); A: matrix(n, n)", "x^T A x", "x", Some("A + A^T")),
+    ("x: vector(n); S: symmetric(n)", "x^T S x", "x", Some("2 S")),
+    ("x: vector(n); m: vector(n); S: symmetric(n)", "(x - m)^T S^-1 (x - m)", "x", Some("2 S^-1")),
+    ("x: vector(n); m: vector(n); S: symmetric(n)", "1/2 (x - m)^T S^-1 (x - m)", "m", Some("S^-1")),
+    ("X: matrix(N, p); y: vector(N); w: vector(p)", "||X w - y||^2", "w", Some("2 X^T X")),
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p); k: scalar",
+        "||X w - y||^2 + k ||w||^2",
+        "w",
+        Some("2 (X^T X + k I)"),
+    ),
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p); k: scalar",
+        "1/(2 N) ||X w - y||^2 + k/2 w^T w",
+        "w",
+        Some("X^T X / N + k I"),
+    ),
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p)",
+        "1^T ln(1 + exp(X w)) - y^T X w",
+        "w",
+        Some("X^T diag(sigmoid'(X w)) X"),
+    ),
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p)",
+        "-y^T ln(sigmoid(X w)) - (1 - y)^T ln(1 - sigmoid(X w))",
+        "w",
+        Some("X^T diag(sigmoid'(X w)) X"),
+    ),
+    ("x: vector(n)", "ln(1^T exp(x))", "x", Some("diag(softmax(x)) - softmax(x) softmax(x)^T")),
+    ("x: vector(n); a: vector(n)", "exp(a^T x)", "x", Some("exp(a^T x) a a^T")),
+    ("x: vector(n); a: vector(n); b: scalar", "(a^T x + b)^2", "x", Some("2 a a^T")),
+    ("x: vector(n); A: matrix(m, n); b: vector(m)", "1^T exp(A x + b)", "x", Some("A^T diag(exp(A x + b)) A")),
+    (
+        "x: vector(n); A: matrix(m, n); b: vector(m)",
+        "ln(1^T exp(A x + b))",
+        "x",
+        Some("A^T (diag(softmax(A x + b)) - softmax(A x + b) softmax(A x + b)^T) A"),
+    ),
+    ("x: vector(n)", "x^T x", "x", Some("2 I_n")),
+    ("x: vector(n)", "(x^T x)^2", "x", Some("4 x^T x I + 8 x x^T")),
+    ("x: vector(n)", "||x||", "x", Some("I/||x|| - x x^T/||x||^3")),
+    ("x: vector(n); a: vector(n)", "a^T x / ||x||", "x", None),
+    ("x: vector(n); W: matrix(m, n); v: vector(m)", "v^T tanh(W x)", "x", Some("W^T diag(v .* tanh''(W x)) W")),
+    ("x: vector(n); W: matrix(m, n); v: vector(m)", "v^T tanh(W x)", "v", Some("0")),
+    (
+        "x: vector(n); W1: matrix(m, n); w2: vector(m); y: scalar",
+        "1/2 (w2^T tanh(W1 x) - y)^2",
+        "w2",
+        Some("tanh(W1 x) tanh(W1 x)^T"),
+    ),
+    ("x: vector(n); W1: matrix(m, n); W2: matrix(k, m); y: vector(k)", "1/2 ||W2 tanh(W1 x) - y||^2", "x", None),
+    ("x: vector(n); W1: matrix(m, n); w2: vector(m); y: scalar", "1/2 (w2^T sigmoid(W1 x) - y)^2", "x", None),
+    ("x: vector(n); W: matrix(k, n); y: vector(k)", "-y^T ln(softmax(W x))", "x", None),
+    ("X: matrix(N, p); W: matrix(p, k); Y: matrix(N, k)", "-tr(Y^T ln(softmax(X W)))", "W", None),
+    ("X: matrix(n, n)", "ln det(X)", "X", None),
+    ("X: matrix(n, m); A: matrix(n, n)", "tr(X^T A X)", "X", None),
+    ("X: matrix(n, m); A: matrix(p, n); B: matrix(m, q); C: matrix(p, q)", "||A X B - C||^2", "X", None),
+    ("X: matrix(n, m); a: vector(n); b: vector(m)", "(a^T X b)^2", "X", None),
+    ("X: matrix(n, n); A: matrix(n, n)", "tr(A X^-1)", "X", None),
+    ("x: vector(n); y: vector(n)", "x^T y", "x", Some("0")),
+    ("x: vector(n); A: matrix(n, n); b: vector(n)", "1/2 x^T A x - b^T x", "x", Some("(A + A^T)/2")),
+    ("w: vector(p); X: matrix(N, p); y: vector(N)", "1^T exp(X w) - y^T X w", "w", Some("X^T diag(exp(X w)) X")),
+];
+
+fn text(decls: &str, f: &str) -> String {
+    format!("{decls}; {f}")
+}
+
+#[test]
+fn hessians_check_and_match_their_simplest_known_forms() {
+    let mut failures = Vec::new();
+    for (decls, f, wrt, known) in CASES {
+        let t = text(decls, f);
+        let blocks = match hessian(&t, &[*wrt]) {
+            Ok(b) => b,
+            Err(e) => {
+                failures.push(format!("{f} by {wrt}: {}", e.message));
+                continue;
+            }
+        };
+        let h = &blocks[0];
+        let c = h.check(3);
+        if !c.passed() {
+            failures.push(format!("{f} by {wrt}: check {}", c.line("differences")));
+        }
+        let Some(known) = known else { continue };
+        let ascii = h.answer.render(Format::Ascii);
+        if !same_value(&format!("{decls}; {ascii}; {known}"), &[1, 2, 3]) {
+            failures.push(format!("{f} by {wrt}: {ascii} differs from {known}"));
+        }
+        // A zero Hessian is the zero tensor of its shape, one operation (`0` times it).
+        let known_ops = operations(read(&format!("{decls}; {known}")).unwrap().main_expr().unwrap()).max(1);
+        let ops = operations(&h.answer.expr);
+        if !is_classic(&h.answer.expr) || ops > known_ops {
+            failures.push(format!("{f} by {wrt}: {ascii} ({ops} operations) against {known} ({known_ops})"));
+        }
+    }
+    assert!(CASES.len() >= 30);
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn hessian_vector_products_check_and_equal_the_hessian_times_the_direction() {
+    let mut failures = Vec::new();
+    for (decls, f, wrt, _) in CASES {
+        let t = text(decls, f);
+        let p = match hvp(&t, wrt, "V") {
+            Ok(p) => p,
+            Err(e) => {
+                failures.push(format!("{f} by {wrt}: {}", e.message));
+                continue;
+            }
+        };
+        let c = p.check(3);
+        if !c.passed() {
+            failures.push(format!("{f} by {wrt}: hvp check {}", c.line("differences")));
+        }
+        if p.answer.expr.shape.len() != 1 {
+            continue;
+        }
+        let h = hessian(&t, &[*wrt]).unwrap().remove(0).answer.render(Format::Ascii);
+        let v = p.answer.render(Format::Ascii);
+        let n = format!("({})", p.answer.expr.shape[0]);
+        let src = format!("{decls}; V: vector{n}; {v} + 0 V; ({h}) V");
+        if !same_value(&src, &[1, 2]) {
+            failures.push(format!("{f} by {wrt}: hvp {v} is not ({h})V"));
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn a_wrong_hessian_fails_its_check() {
+    // The check must be able to fail: a Hessian with a wrong term is caught.
+    let mut h = hessian("x: vector(n); A: matrix(n, n); x^T A x", &["x"]).unwrap().remove(0);
+    h.answer.expr = read("x: vector(n); A: matrix(n, n); A + A^T + 0.001 x x^T").unwrap().main_expr().unwrap().clone();
+    assert!(!h.check(3).passed());
+    let mut p = hvp("x: vector(n); A: matrix(n, n); x^T A x", "x", "v").unwrap();
+    p.answer.expr = read("x: vector(n); v: vector(n); A: matrix(n, n); A v").unwrap().main_expr().unwrap().clone();
+    assert!(!p.check(3).passed());
+}
+
+#[test]
+fn mixed_blocks_each_check() {
+    let blocks = hessian("X: matrix(N, p); y: vector(N); w: vector(p); ||X w - y||^2", &["w", "X"]).unwrap();
+    assert_eq!(blocks.len(), 4);
+    for b in &blocks {
+        assert!(b.check(3).passed(), "{}", b.label());
+    }
+    let labels: Vec<String> = blocks.iter().map(|b| b.label()).collect();
+    assert_eq!(labels, ["∇²_w", "∇_X∇_w", "∇_w∇_X", "∇²_X"]);
+}
+
+/// (declarations, function, variable, command, the vec form expected)
+const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
+    ("X: matrix(n, m); A: matrix(n, n)", "tr(X^T A X)", "X", "hessian", "I_m ⊗ (A + Aᵀ)"),
+    ("X: matrix(n, m); A: matrix(p, n); B: matrix(m, q)", "A X B", "X", "jacobian", "Bᵀ ⊗ A"),
+    ("X: matrix(n, n)", "ln det(X)", "X", "hessian", "−(X⁻¹ ⊗ X⁻ᵀ)K_{nn}"),
+    ("X: matrix(n, n)", "X^-1", "X", "jacobian", "−X⁻ᵀ ⊗ X⁻¹"),
+    ("X: matrix(n, m)", "X^T", "X", "jacobian", "K_{nm}"),
+    ("X: matrix(n, m)", "X .* X", "X", "jacobian", "2diag(vec(X))"),
+    ("X: matrix(n, m); a: vector(m)", "X a", "X", "jacobian", "aᵀ ⊗ I_n"),
+    ("X: matrix(n, m); a: vector(n)", "X^T a", "X", "jacobian", "I_m ⊗ aᵀ"),
+    (
+        "X: matrix(n, m); A: matrix(p, n); B: matrix(m, q); C: matrix(p, q)",
+        "||A X B - C||^2",
+        "X",
+        "hessian",
+        "2BBᵀ ⊗ AᵀA",
+    ),
+    ("X: matrix(n, n); A: matrix(n, n)", "tr(A X)", "X", "grad", "vec(Aᵀ)ᵀ"),
+];
+
+#[test]
+fn vec_layout_gives_kronecker_forms_equal_to_the_tensor() {
+    let mut failures = Vec::new();
+    for (decls, f, wrt, command, expected) in VEC_CASES {
+        let expr = text(decls, f);
+        let wrt = vec![wrt.to_string()];
+        let query = match *command {
+            "hessian" => bracket::Command::Hessian { expr, wrt, check: true, layout: Layout::Vec },
+            name => {
+                bracket::Command::Grad { expr, wrt, jacobian: name == "jacobian", check: true, layout: Layout::Vec }
+            }
+        };
+        match query.run(&Default::default()) {
+            Ok(bracket::Reply::Matrices(ds)) => {
+                let (d, c) = &ds[0];
+                let got = d.render(Format::Unicode);
+                if got != *expected {
+                    failures.push(format!("{f}: {got}, expected {expected}"));
+                }
+                if !c.as_ref().is_some_and(|c| c.passed()) {
+                    failures.push(format!("{f}: check {c:?}"));
+                }
+            }
+            other => failures.push(format!("{f}: {other:?}")),
+        }
+    }
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
