@@ -215,3 +215,81 @@ fn vec_layout_gives_kronecker_forms_equal_to_the_tensor() {
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn vec_layout_numpy_gives_the_matrix() {
+    use std::io::Write;
+    let has_numpy =
+        std::process::Command::new("python3").args(["-c", "import numpy"]).status().is_ok_and(|s| s.success());
+    if !has_numpy {
+        assert!(std::env::var("CI").is_err(), "CI must provide python3 with numpy (.ci/run installs it)");
+        eprintln!("skipped: python3 with numpy is not installed");
+        return;
+    }
+    let mut jobs = Vec::new();
+    let mut expected = Vec::new();
+    for (k, (decls, f, wrt, command, _)) in VEC_CASES.iter().enumerate() {
+        let expr = text(decls, f);
+        let wrt = vec![wrt.to_string()];
+        let query = match *command {
+            "hessian" => bracket::Command::Hessian { expr, wrt, check: false, layout: Layout::Vec },
+            name => {
+                bracket::Command::Grad { expr, wrt, jacobian: name == "jacobian", check: false, layout: Layout::Vec }
+            }
+        };
+        let Ok(bracket::Reply::Matrices(ds)) = query.run(&Default::default()) else { panic!("{f}") };
+        let d = &ds[0].0;
+        let model = &d.tensor.model;
+        let draw = bracket::Draw { seed: 40 + k as u64, domain: bracket::Domain::Positive, ..Default::default() };
+        let env = bracket::random_env::<f64>(model, draw).unwrap();
+        let want = d.value(&env).unwrap();
+        let inputs: serde_json::Map<String, serde_json::Value> = env
+            .values
+            .iter()
+            .map(|(n, v)| {
+                (bracket::py_name(n), serde_json::json!({"flat": v.iter().collect::<Vec<_>>(), "shape": v.shape()}))
+            })
+            .collect();
+        jobs.push(serde_json::json!({"code": d.render(Format::Numpy), "inputs": inputs}));
+        expected.push((f, d.render(Format::Numpy), want));
+    }
+    let script = r#"
+import json, sys
+import numpy as np
+out = []
+for job in json.load(sys.stdin):
+    env = {"np": np}
+    for name, v in job["inputs"].items():
+        env[name] = np.array(v["flat"], dtype=float).reshape(v["shape"])
+    try:
+        r = np.asarray(eval(job["code"], env), dtype=float)
+        out.append({"shape": list(r.shape), "flat": r.ravel().tolist()})
+    except Exception as e:
+        out.append({"error": str(e)})
+json.dump(out, sys.stdout)
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(serde_json::Value::Array(jobs).to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut failures = Vec::new();
+    for ((f, code, want), got) in expected.iter().zip(results) {
+        let shape: Vec<usize> = got["shape"]
+            .as_array()
+            .map(|a| a.iter().map(|x| x.as_u64().unwrap() as usize).collect())
+            .unwrap_or_default();
+        let flat: Vec<f64> =
+            got["flat"].as_array().map(|a| a.iter().map(|x| x.as_f64().unwrap()).collect()).unwrap_or_default();
+        let same =
+            shape == want.shape() && flat.iter().zip(want.iter()).all(|(a, b)| (a - b).abs() <= 1e-9 * (1.0 + b.abs()));
+        if !same {
+            failures.push(format!("{f}: {code}\n  got {got}\n  want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

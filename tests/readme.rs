@@ -1,4 +1,4 @@
-//! The console examples in README.md are what the binary prints: every `$ bracket …`
+//! The console examples in README.md and docs/layouts.md are what the binary prints: every `$ bracket …`
 //! line of a ```console block is run and its output compared, except `check:` lines
 //! (their relative errors are floating point and not meant to be read exactly).
 
@@ -40,7 +40,7 @@ fn readable(text: &str) -> String {
 
 #[test]
 fn readme_examples_are_what_the_binary_prints() {
-    let readme = include_str!("../README.md");
+    let readme = [include_str!("../README.md"), include_str!("../docs/layouts.md")].join("\n");
     let mut checked = 0;
     let mut failures = Vec::new();
     for block in readme.split("```console\n").skip(1) {

@@ -209,6 +209,11 @@ impl VecDerivative {
         self.form.render(format, &self.tensor.model)
     }
 
+    /// The matrix at the values of `env` (definitions evaluated).
+    pub fn value(&self, env: &crate::eval::Env<f64>) -> Result<ndarray::Array2<f64>> {
+        self.form.value(env)
+    }
+
     /// Compares the form with the tensor layout at random points.
     pub fn check(&self, points: u64) -> Check {
         crate::calculus::vec::check_vec(&self.tensor.model, &self.tensor.expr, self.f_order, &self.form, points)

@@ -432,8 +432,16 @@ impl Printer {
                     Some(n) if a.order() == 1 => self.sized(a, n),
                     _ => self.at(a, min),
                 };
+                let ones = a.kind == Kind::Ones && a.order() >= 1;
                 match self.style {
+                    // With no name for its size, the ones tensor follows the quotient.
+                    Format::Latex if ones && named.is_none() => {
+                        (format!("\\frac{{1}}{{{}}} \\mathbf{{1}}", self.at(b, 0)), PROD)
+                    }
                     Format::Latex => (format!("\\frac{{{}}}{{{}}}", top(0), self.at(b, 0)), ATOM),
+                    _ if ones && named.is_none() => {
+                        (self.juxt(&format!("(1/{})", self.at(b, POST)), &top(PROD)), PROD)
+                    }
                     _ => (format!("{}/{}", top(PROD), self.at(b, POST)), PROD),
                 }
             }
