@@ -439,9 +439,7 @@ impl Printer {
                         (format!("\\frac{{1}}{{{}}} \\mathbf{{1}}", self.at(b, 0)), PROD)
                     }
                     Format::Latex => (format!("\\frac{{{}}}{{{}}}", top(0), self.at(b, 0)), ATOM),
-                    _ if ones && named.is_none() => {
-                        (self.juxt(&format!("(1/{})", self.at(b, POST)), &top(PROD)), PROD)
-                    }
+                    _ if ones && named.is_none() => (self.juxt(&format!("(1/{})", self.at(b, POST)), &top(PROD)), PROD),
                     _ => (format!("{}/{}", top(PROD), self.at(b, POST)), PROD),
                 }
             }
