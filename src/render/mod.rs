@@ -922,6 +922,15 @@ impl Numpy {
             (Func::Abs, 1) => format!("np.sign({a})"),
             (Func::Relu, 0) => format!("np.maximum({a}, 0)"),
             (Func::Relu, 1) => format!("np.heaviside({a}, 0)"),
+            (Func::Ln, 2) => format!("(-1 / ({a}) ** 2)"),
+            (Func::Tanh, 2) => format!("(-2 * np.tanh({a}) * (1 - np.tanh({a}) ** 2))"),
+            (Func::Sigmoid, 2) => format!("({sig} * (1 - {sig}) * (1 - 2 * {sig}))"),
+            (Func::Sqrt, 2) => format!("(-0.25 / (({a}) * np.sqrt({a})))"),
+            (Func::Sin | Func::Cos, k) => {
+                let shift = if matches!(f, Func::Cos) { 1 } else { 0 };
+                ["np.sin", "np.cos", "-np.sin", "-np.cos"][(k as usize + shift) % 4].to_string() + &format!("({a})")
+            }
+            (Func::Abs | Func::Relu, _) => format!("(0 * ({a}))"),
             (Func::Declared(n), 0) => format!("{}({a})", py_name(n)),
             (Func::Declared(n), 1) => format!("{}_prime({a})", py_name(n)),
             (other, k) => format!("{}_d{k}({a})", other.name()),
