@@ -103,6 +103,28 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// A Python module with `f_and_grad(…)`, returning the value and a dict of gradients
+    /// (by each --wrt, or a program's parameters), shared work computed once.
+    Codegen {
+        /// The function, or a program ending with `grad J wrt …`; `-` reads standard input.
+        #[arg(allow_hyphen_values = true)]
+        expr: String,
+        /// A variable (repeat for several); none for a program's query.
+        #[arg(long = "wrt")]
+        wrt: Vec<String>,
+        /// The array library.
+        #[arg(long, value_enum, default_value = "numpy")]
+        target: TargetArg,
+        /// Write the module to this file instead of standard output.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+        /// Add `generate_random_data(seed)` and `check_gradient()`.
+        #[arg(long)]
+        with_check: bool,
+        /// Multiply by inverses rather than call `np.linalg.solve`.
+        #[arg(long)]
+        no_solve: bool,
+    },
     /// Regenerates the worked examples (docs/examples/) from their inputs (examples/).
     Examples {
         /// Where the example inputs are, one directory per section.
@@ -146,6 +168,12 @@ struct Derive {
     /// the variable's) or `vec` (the Magnus–Neudecker matrix, column-stacking vec).
     #[arg(long, value_enum, default_value = "tensor")]
     layout: LayoutArg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TargetArg {
+    Numpy,
+    Jax,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -268,7 +296,7 @@ fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>
             }
             (bracket::Command::Eval { expr, at: given, seed }, OutputFormat::Unicode)
         }
-        Command::Batch { .. } | Command::Examples { .. } => return Ok(None),
+        Command::Batch { .. } | Command::Examples { .. } | Command::Codegen { .. } => return Ok(None),
     }))
 }
 
@@ -284,6 +312,24 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
                 std::io::LineWriter::new(stdout),
                 threads.unwrap_or(cores),
             );
+            return Ok(Checked::Yes);
+        }
+        Command::Codegen { expr, wrt, target, out, with_check, no_solve } => {
+            let text = text_of(expr)?;
+            say_notes(&text, &wrt);
+            let target = match target {
+                TargetArg::Numpy => bracket::Target::Numpy,
+                TargetArg::Jax => bracket::Target::Jax,
+            };
+            let options = bracket::CodegenOptions { target, solve: !no_solve, with_check };
+            let code = bracket::codegen(&text, &wrt, &options).map_err(|e| (e, text.clone()))?;
+            match out {
+                Some(path) => std::fs::write(&path, code).map_err(|e| {
+                    let message = format!("cannot write {}: {e}", path.display());
+                    (Error::bare(bracket::ErrorCode::Usage, message), String::new())
+                })?,
+                None => print!("{code}"),
+            }
             return Ok(Checked::Yes);
         }
         Command::Examples { inputs, out } => {

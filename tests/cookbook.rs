@@ -1071,3 +1071,65 @@ fn results_are_classic_and_no_larger_than_the_known_forms() {
     assert!(classic >= LEAST_CLASSIC, "only {classic} of {total} classic (was {LEAST_CLASSIC})");
     assert!(larger <= MOST_LARGER, "{larger} of {total} cases larger or not classic (was {MOST_LARGER})");
 }
+
+/// Every scalar case as a generated Python module (`bracket::codegen` with its check):
+/// each passes `python3 -m py_compile`, and `check_gradient()` compares its gradients
+/// with finite differences of its own value on random data. Needs python3 with numpy.
+#[test]
+fn generated_modules_check_their_gradients() {
+    if !std::process::Command::new("python3").args(["-c", "import numpy"]).status().is_ok_and(|s| s.success()) {
+        assert!(std::env::var("CI").is_err(), "CI must provide python3 with numpy (scripts/setup.sh installs it)");
+        eprintln!("skipped: python3 with numpy is not installed");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("bracket-codegen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let options = bracket::CodegenOptions { with_check: true, ..Default::default() };
+    let mut names = Vec::new();
+    let mut failures = Vec::new();
+    for (k, c) in CASES.iter().chain(MODEL_CASES).enumerate() {
+        let text = if c.decls.is_empty() { c.f.to_string() } else { format!("{}; {}", c.decls, c.f) };
+        let scalar = read(&text).ok().and_then(|m| m.main_expr().map(|e| e.is_scalar())).unwrap_or(false);
+        if c.family == Jacobians || !scalar || text.contains("elementwise") {
+            continue;
+        }
+        match bracket::codegen(&text, &[c.wrt.to_string()], &options) {
+            Ok(code) => {
+                let name = format!("case_{k}");
+                std::fs::write(dir.join(format!("{name}.py")), code).unwrap();
+                names.push((name, format!("[{}] {} by {}", c.source, c.f, c.wrt)));
+            }
+            Err(e) => failures.push(format!("[{}] {} by {}: {}", c.source, c.f, c.wrt, e.message)),
+        }
+    }
+    let script = r#"
+import importlib, json, py_compile, sys, warnings
+sys.path.insert(0, sys.argv[1])
+warnings.simplefilter("ignore")
+out = {}
+for name in json.loads(sys.argv[2]):
+    try:
+        py_compile.compile(f"{sys.argv[1]}/{name}.py", doraise=True)
+        importlib.import_module(name).check_gradient()
+        out[name] = "ok"
+    except Exception as e:
+        out[name] = f"{type(e).__name__}: {e}"
+print(json.dumps(out))
+"#;
+    let list: Vec<&String> = names.iter().map(|(n, _)| n).collect();
+    let run = std::process::Command::new("python3")
+        .args(["-c", script, dir.to_str().unwrap(), &serde_json::to_string(&list).unwrap()])
+        .output()
+        .unwrap();
+    let results: serde_json::Value = serde_json::from_slice(&run.stdout)
+        .unwrap_or_else(|_| panic!("python printed no JSON: {}", String::from_utf8_lossy(&run.stderr)));
+    for (name, what) in &names {
+        if results[name] != "ok" {
+            failures.push(format!("{what}: {}", results[name]));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    println!("{} modules generated and checked", names.len());
+    assert!(names.len() >= 60, "only {} modules", names.len());
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}

@@ -2,6 +2,7 @@
 //! an [`Answer`] that renders in every format.
 
 pub mod batch;
+pub mod codegen;
 pub mod command;
 pub mod examples;
 pub mod second;

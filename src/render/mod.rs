@@ -7,6 +7,7 @@
 
 pub mod bracket;
 pub mod conditions;
+pub mod python;
 
 use crate::ir::expr::*;
 use crate::ir::shape::Dim;

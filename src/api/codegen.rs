@@ -1,0 +1,411 @@
+//! Code you can run: a Python module with one function that returns the value and the
+//! gradients, the forward values computed once and reused, every shared subexpression
+//! named once, shape assertions on entry, and, with `with_check`, a random-data
+//! generator and a finite-difference check.
+
+use crate::calculus::backprop::{backprop_with, loss_name, seed_name};
+use crate::calculus::derive::Explain;
+use crate::error::{Error, ErrorCode, Result, Span};
+use crate::ir::expr::{Expr, Kind};
+use crate::ir::shape::Dim;
+use crate::read::elaborate::Model;
+use crate::render::python::{body, ident, to_jax, BodyOptions, Output};
+use crate::render::{render, Format};
+use std::fmt::Write as _;
+
+/// The array library the module uses.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Target {
+    /// NumPy.
+    #[default]
+    Numpy,
+    /// `jax.numpy`, ready for `jax.jit`.
+    Jax,
+}
+
+/// How a module is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodegenOptions {
+    /// The array library.
+    pub target: Target,
+    /// `np.linalg.solve(A, b)` for `A⁻¹b`.
+    pub solve: bool,
+    /// Add `generate_random_data(seed)` and `check_gradient()`.
+    pub with_check: bool,
+}
+
+impl Default for CodegenOptions {
+    fn default() -> CodegenOptions {
+        CodegenOptions { target: Target::Numpy, solve: true, with_check: false }
+    }
+}
+
+/// The module for `text`: gradients by `wrt`, or, with no variable, a program's
+/// backpropagation equations for its `grad J wrt …` query.
+///
+/// ```
+/// let code = bracket::codegen("x^T A x", &["x".to_string()], &Default::default()).unwrap();
+/// assert!(code.contains("def f_and_grad(x, A):"));
+/// ```
+pub fn codegen(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<String> {
+    let model = crate::read::elaborate::read_with(text, wrt)?;
+    let mut outputs: Vec<Output> =
+        model.definitions.iter().map(|(name, e)| Output { name: ident(name), expr: e.clone() }).collect();
+    let mut gradients: Vec<(String, String)> = Vec::new();
+    let value: String;
+    let mut shown: Vec<Expr> = Vec::new();
+    // A program's equations when it has definitions and a query and no --wrt; else the
+    // gradients of the function (or of the query's) by each variable.
+    let program = wrt.is_empty() && !model.definitions.is_empty() && !model.queries.is_empty();
+    if program {
+        let query = &model.queries[0];
+        let loss = loss_name(&model);
+        value = match &query.expr.kind {
+            Kind::Var(n) => ident(n),
+            _ => {
+                outputs.push(Output { name: "value".into(), expr: query.expr.clone() });
+                "value".into()
+            }
+        };
+        for eq in backprop_with(text, Explain::Result)? {
+            let name = ident(&seed_name(&eq.target, &loss));
+            if eq.parameter {
+                gradients.push((eq.target.clone(), name.clone()));
+            }
+            shown.push(eq.answer.expr.clone());
+            outputs.push(Output { name, expr: eq.answer.expr });
+        }
+    } else {
+        let (f, wrt) = match (model.main_expr(), model.queries.first()) {
+            (Some(f), _) if !wrt.is_empty() => (f.clone(), wrt.to_vec()),
+            (_, Some(q)) if wrt.is_empty() => (q.expr.clone(), q.wrt.clone()),
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::Usage,
+                    "name the variables with --wrt, or end the input with `grad J wrt W, b`",
+                    Span::new(0, text.len()),
+                )
+                .hint("e.g. `bracket codegen 'x^T A x' --wrt x`"))
+            }
+        };
+        if !f.is_scalar() {
+            return Err(Error::new(
+                ErrorCode::Shape,
+                "code is generated for a scalar function",
+                Span::new(0, text.len()),
+            )
+            .hint("a loss or a likelihood: something with one value"));
+        }
+        outputs.push(Output { name: "value".into(), expr: f.clone() });
+        value = "value".into();
+        for d in crate::api::derivatives_of(&model, &f, &wrt)? {
+            let name = format!("grad_{}", ident(&d.wrt));
+            gradients.push((d.wrt.clone(), name.clone()));
+            shown.push(d.answer.expr.clone());
+            outputs.push(Output { name, expr: d.answer.expr });
+        }
+    }
+    let outputs = by_values(outputs, model.definitions.len());
+    let lines = body(&outputs, &model, BodyOptions { solve: options.solve });
+    Ok(module(&model, &lines, &value, &gradients, &shown, options))
+}
+
+/// The outputs with each function's derivative written by its value where that is
+/// cheaper (`tanh' = 1 − tanh²`, `sigmoid' = sigmoid(1 − sigmoid)`, `exp' = exp`), and
+/// every value a definition (one of the first `defined` outputs) computes read from its
+/// name, so that a forward value is computed once and reused by the backward pass.
+fn by_values(outputs: Vec<Output>, defined: usize) -> Vec<Output> {
+    fn derivative(e: &Expr) -> Expr {
+        let mut out = e.clone();
+        for c in out.children_mut() {
+            *c = derivative(c);
+        }
+        let Kind::Func { func, derivative: 1, arg } = &out.kind else { return out };
+        let value = Expr::new(Kind::Func { func: func.clone(), derivative: 0, arg: arg.clone() }, out.shape.clone());
+        let ones = Expr::new(Kind::Ones, out.shape.clone());
+        let minus = |a: Expr, b: Expr| {
+            let negated = crate::ir::build::scale(-num_rational::BigRational::from_integer(1.into()), b);
+            Expr::new(Kind::Add(vec![a, negated]), out.shape.clone())
+        };
+        let h = |a: Expr, b: Expr| {
+            if out.shape.is_empty() {
+                crate::ir::build::product(a, b)
+            } else {
+                crate::ir::build::hadamard(a, b)
+            }
+        };
+        match func {
+            crate::ir::expr::Func::Tanh => minus(ones_or_one(ones, &out), h(value.clone(), value)),
+            crate::ir::expr::Func::Sigmoid => h(value.clone(), minus(ones_or_one(ones, &out), value)),
+            crate::ir::expr::Func::Exp => value,
+            _ => out,
+        }
+    }
+    fn ones_or_one(ones: Expr, e: &Expr) -> Expr {
+        if e.shape.is_empty() {
+            Expr::new(Kind::Const(num_rational::BigRational::from_integer(1.into())), vec![])
+        } else {
+            ones
+        }
+    }
+    fn named(e: &Expr, definitions: &[(String, Expr)]) -> Expr {
+        if let Some((name, _)) = definitions.iter().find(|(_, d)| d == e) {
+            return Expr::new(Kind::Var(name.clone()), e.shape.clone());
+        }
+        let mut out = e.clone();
+        for c in out.children_mut() {
+            *c = named(c, definitions);
+        }
+        out
+    }
+    let mut definitions: Vec<(String, Expr)> = Vec::new();
+    let mut out = Vec::new();
+    for (k, o) in outputs.into_iter().enumerate() {
+        let e = named(&derivative(&o.expr), &definitions);
+        if k < defined {
+            definitions.push((o.name.clone(), o.expr.clone()));
+        }
+        out.push(Output { name: o.name, expr: e });
+    }
+    out
+}
+
+/// The inputs of the function: every name that is not defined, in the model's order.
+fn inputs(model: &Model) -> Vec<(String, &crate::read::elaborate::NameInfo)> {
+    model.names.iter().filter(|(_, i)| !i.defined).map(|(n, i)| (n.clone(), i)).collect()
+}
+
+/// A dim as the module names it: `n`, `3`, or `d1` for a size nothing names.
+fn dim_name(d: &Dim) -> String {
+    match d {
+        Dim::Var(k) => format!("d{k}"),
+        other => other.to_string(),
+    }
+}
+
+fn kind(info: &crate::read::elaborate::NameInfo) -> String {
+    let dims: Vec<String> = info.shape.iter().filter(|d| **d != Dim::Iota).map(dim_name).collect();
+    let what = match (dims.len(), info.symmetric) {
+        (0, _) => return "scalar".into(),
+        (1, _) => "vector",
+        (2, true) => "symmetric matrix",
+        (2, false) => "matrix",
+        _ => "tensor",
+    };
+    format!("{what} of shape ({})", dims.join(", "))
+}
+
+/// Names whose rows the facts make one-hot (`Y1 = 1`).
+fn one_hot(model: &Model) -> Vec<String> {
+    model
+        .facts
+        .iter()
+        .filter_map(|(l, r)| match (&l.kind, &r.kind) {
+            (Kind::Product(a, b), Kind::Ones) if b.kind == Kind::Ones => match &a.kind {
+                Kind::Var(n) => Some(n.clone()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn module(
+    model: &Model,
+    lines: &[String],
+    value: &str,
+    gradients: &[(String, String)],
+    shown: &[Expr],
+    options: &CodegenOptions,
+) -> String {
+    let jax = options.target == Target::Jax;
+    let code = |l: &str| if jax { to_jax(l) } else { l.to_string() };
+    let args = inputs(model);
+    let params: Vec<String> = args.iter().map(|(n, _)| ident(n)).collect();
+    let mut s = String::new();
+    let _ = writeln!(s, "\"\"\"Generated by bracket: the value of a function and its gradients.\"\"\"\n");
+    if jax {
+        let _ = writeln!(
+            s,
+            "import jax\nimport jax.numpy as jnp\nimport numpy as np\n\njax.config.update(\"jax_enable_x64\", True)\n"
+        );
+    } else {
+        let _ = writeln!(s, "import numpy as np\n");
+    }
+    // Declared element-wise functions are the caller's: f(x) and f_prime(x), to be set
+    // on the module (`module.f = np.tanh`).
+    let declared: Vec<&String> = model.functions.iter().collect();
+    for f in &declared {
+        for (name, what) in [(ident(f), "f"), (format!("{}_prime", ident(f)), "its derivative")] {
+            let what = if what == "f" { format!("the element-wise function {f}") } else { format!("{what}, {f}'") };
+            let _ = writeln!(
+                s,
+                "\ndef {name}(x):\n    \"\"\"{what}: set it on this module.\"\"\"\n    raise NotImplementedError(\"set {name} on this module\")\n"
+            );
+        }
+    }
+    let _ = writeln!(s, "\ndef f_and_grad({}):", params.join(", "));
+    let _ = writeln!(s, "    \"\"\"The value of the function and its gradients.\n");
+    let _ = writeln!(s, "    Function: {}", model.main_expr().map(|e| render(e, Format::Unicode)).unwrap_or_default());
+    let _ = writeln!(s, "\n    Arguments:");
+    for (n, info) in &args {
+        let _ = writeln!(s, "        {}: {}", ident(n), kind(info));
+    }
+    if !model.facts.is_empty() {
+        let _ = writeln!(s, "\n    Facts:");
+        for (l, r) in &model.facts {
+            let _ = writeln!(s, "        {} = {}", render(l, Format::Unicode), render(r, Format::Unicode));
+        }
+    }
+    let mut needs: Vec<String> = Vec::new();
+    for e in shown {
+        for c in crate::render::conditions::conditions(e) {
+            if !needs.contains(&c) {
+                needs.push(c);
+            }
+        }
+    }
+    if !needs.is_empty() {
+        let _ = writeln!(s, "\n    Conditions: {}", needs.join(", "));
+    }
+    if !declared.is_empty() {
+        let names: Vec<String> = declared.iter().map(|f| format!("{0} and {0}_prime", ident(f))).collect();
+        let _ = writeln!(s, "\n    Element-wise functions defined by the caller's module: {}", names.join(", "));
+    }
+    let keys: Vec<String> = gradients.iter().map(|(n, _)| format!("\"{}\"", ident(n))).collect();
+    let _ = writeln!(
+        s,
+        "\n    Returns:\n        (value, gradients), gradients a dict keyed by {}.\n    \"\"\"",
+        keys.join(", ")
+    );
+    // Shape assertions, each dim's size taken from its first argument.
+    let mut sizes: Vec<(Dim, String)> = Vec::new();
+    for (n, info) in &args {
+        let p = ident(n);
+        let dims: Vec<&Dim> = info.shape.iter().filter(|d| **d != Dim::Iota).collect();
+        let _ = writeln!(s, "    assert np.ndim({p}) == {}, \"{p} must be a {}\"", dims.len(), kind(info));
+        for (k, d) in dims.iter().enumerate() {
+            match (d, sizes.iter().find(|(e, _)| e == *d)) {
+                (Dim::Int(v), _) => {
+                    let _ = writeln!(s, "    assert {p}.shape[{k}] == {v}, \"{p}.shape[{k}] must be {v}\"");
+                }
+                (_, Some((_, first))) => {
+                    let _ = writeln!(
+                        s,
+                        "    assert {p}.shape[{k}] == {first}, \"{p}.shape[{k}] must equal {first}, the size {}\"",
+                        dim_name(d)
+                    );
+                }
+                (_, None) => sizes.push(((*d).clone(), format!("{p}.shape[{k}]"))),
+            }
+        }
+    }
+    for l in lines {
+        let _ = writeln!(s, "    {}", code(l));
+    }
+    let dict: Vec<String> = gradients.iter().map(|(n, v)| format!("\"{}\": {v}", ident(n))).collect();
+    let _ = writeln!(s, "    return {value}, {{{}}}", dict.join(", "));
+    if options.with_check {
+        s.push_str(&checks(model, &args, gradients));
+    }
+    s
+}
+
+fn checks(
+    model: &Model,
+    args: &[(String, &crate::read::elaborate::NameInfo)],
+    gradients: &[(String, String)],
+) -> String {
+    let one_hot = one_hot(model);
+    let mut s = String::new();
+    let mut dims: Vec<String> = Vec::new();
+    for (_, info) in args {
+        for d in &info.shape {
+            if matches!(d, Dim::Sym(_) | Dim::Var(_)) && !dims.contains(&dim_name(d)) {
+                dims.push(dim_name(d));
+            }
+        }
+    }
+    let _ = writeln!(s, "\n\ndef generate_random_data(seed=0):");
+    let _ = writeln!(
+        s,
+        "    \"\"\"Random arguments for f_and_grad: positive entries for an even seed, either sign for an odd\n    one; symmetric matrices positive definite; one-hot rows where a fact says so.\"\"\""
+    );
+    let _ = writeln!(s, "    rng = np.random.default_rng(seed)");
+    let _ = writeln!(s, "    low = 0.5 if seed % 2 == 0 else -1.5");
+    let sizes: Vec<String> = dims.iter().enumerate().map(|(k, d)| format!("\"{d}\": {}", 3 + k % 3)).collect();
+    let _ = writeln!(s, "    size = {{{}}}", sizes.join(", "));
+    let _ = writeln!(s, "    data = {{}}");
+    for (n, info) in args {
+        let p = ident(n);
+        let shape: Vec<String> = info
+            .shape
+            .iter()
+            .filter(|d| **d != Dim::Iota)
+            .map(|d| match d {
+                Dim::Sym(_) | Dim::Var(_) => format!("size[\"{}\"]", dim_name(d)),
+                other => other.to_string(),
+            })
+            .collect();
+        let tuple = if shape.len() == 1 { format!("({},)", shape[0]) } else { format!("({})", shape.join(", ")) };
+        if shape.is_empty() {
+            let _ = writeln!(s, "    data[\"{p}\"] = float(rng.uniform(0.5, 1.5))");
+        } else if one_hot.contains(n) && shape.len() == 2 {
+            let _ = writeln!(
+                s,
+                "    data[\"{p}\"] = np.eye({})[rng.integers(0, {}, size={})]",
+                shape[1], shape[1], shape[0]
+            );
+        } else if info.symmetric && shape.len() == 2 {
+            let _ = writeln!(s, "    m = rng.standard_normal({tuple})");
+            let _ = writeln!(s, "    data[\"{p}\"] = m @ m.T / {} + np.eye({})", shape[0], shape[0]);
+        } else {
+            let _ = writeln!(s, "    data[\"{p}\"] = rng.uniform(low, 1.5, size={tuple})");
+        }
+    }
+    let _ = writeln!(s, "    return data");
+    let symmetric: Vec<String> =
+        args.iter().filter(|(_, i)| i.symmetric).map(|(n, _)| format!("\"{}\"", ident(n))).collect();
+    let _ = writeln!(s, "\n\ndef check_gradient(seed=0, tolerance=1e-6):");
+    let _ = writeln!(
+        s,
+        "    \"\"\"Compares each gradient with five-point central differences along a random direction;\n    raises AssertionError on a failure.\"\"\""
+    );
+    let _ = writeln!(s, "    for attempt in range(40):");
+    let _ = writeln!(s, "        data = generate_random_data(seed + attempt)");
+    let _ = writeln!(s, "        with np.errstate(all=\"ignore\"):");
+    let _ = writeln!(s, "            value, gradients = f_and_grad(**data)");
+    let _ = writeln!(s, "        finite = [np.all(np.isfinite(np.asarray(g))) for g in gradients.values()]");
+    let _ = writeln!(s, "        if np.all(np.isfinite(np.asarray(value))) and all(finite):");
+    let _ = writeln!(s, "            break");
+    let _ = writeln!(s, "    else:");
+    let _ = writeln!(s, "        raise AssertionError(\"no random point where the function is defined\")");
+    let _ = writeln!(s, "    rng = np.random.default_rng(seed + 1000)");
+    let _ = writeln!(s, "    for name, gradient in gradients.items():");
+    let _ = writeln!(s, "        x = np.asarray(data[name], dtype=float)");
+    let _ = writeln!(s, "        direction = rng.standard_normal(x.shape)");
+    let _ = writeln!(
+        s,
+        "        if name in ({}):",
+        if symmetric.is_empty() { String::new() } else { symmetric.join(", ") + "," }
+    );
+    let _ = writeln!(s, "            direction = (direction + direction.T) / 2");
+    let _ = writeln!(s, "        h = 1e-4 * max(1.0, float(np.max(np.abs(x))))");
+    let _ = writeln!(s, "\n        def at(t, name=name, x=x, direction=direction):");
+    let _ = writeln!(s, "            moved = dict(data)");
+    let _ = writeln!(s, "            moved[name] = x + t * direction");
+    let _ = writeln!(s, "            return float(np.asarray(f_and_grad(**moved)[0]))");
+    let _ = writeln!(s, "\n        numeric = (at(-2 * h) - at(2 * h) + 8 * (at(h) - at(-h))) / (12 * h)");
+    let _ = writeln!(s, "        analytic = float(np.sum(np.asarray(gradient) * direction))");
+    let _ = writeln!(s, "        scale = max(1.0, abs(numeric), abs(analytic))");
+    let _ = writeln!(s, "        if abs(numeric - analytic) > tolerance * scale:");
+    let _ = writeln!(
+        s,
+        "            raise AssertionError(f\"gradient by {{name}}: {{analytic}} against finite differences {{numeric}}\")"
+    );
+    let _ = writeln!(s, "    return True");
+    let _ = writeln!(s, "\n\nif __name__ == \"__main__\":");
+    let _ = writeln!(s, "    check_gradient()");
+    let _ = writeln!(s, "    print(\"gradients of {} agree with finite differences\")", gradients.len());
+    s
+}

@@ -1,0 +1,170 @@
+//! Python code from expressions: a function body of assignments in which every
+//! subexpression used more than once is computed once (`t_0 = np.linalg.inv(X)`), the
+//! argument of an element-wise function or softmax is a name (NumPy's printer repeats
+//! it), and `A⁻¹B` is `np.linalg.solve(A, B)` where A⁻¹ is needed nowhere else.
+
+use crate::ir::expr::{Expr, Kind};
+use crate::read::elaborate::Model;
+use crate::render::{py_name, render_numpy};
+use indexmap::IndexMap;
+
+/// One output of a body: a Python name and the expression it holds.
+#[derive(Clone, Debug)]
+pub struct Output {
+    /// The Python name.
+    pub name: String,
+    /// The value.
+    pub expr: Expr,
+}
+
+/// How a body is written.
+#[derive(Clone, Copy, Debug)]
+pub struct BodyOptions {
+    /// `np.linalg.solve(A, B)` for `A⁻¹B` where A⁻¹ is used once.
+    pub solve: bool,
+}
+
+/// The assignments computing `outputs` in order, shared subexpressions first each time
+/// they are first needed, as lines of Python (without indentation).
+pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<String> {
+    let mut counts: IndexMap<String, (usize, usize)> = IndexMap::new();
+    for o in outputs {
+        count(&o.expr, &mut counts);
+    }
+    // A subexpression inside a shared one is counted once for all its uses.
+    let mut shared: Vec<(String, usize, usize)> =
+        counts.iter().filter(|(_, (n, _))| *n >= 2).map(|(k, (n, size))| (k.clone(), *n, *size)).collect();
+    shared.sort_by(|a, b| b.2.cmp(&a.2));
+    for (key, n, _) in &shared {
+        if counts.get(key).is_some_and(|(m, _)| *m >= 2) {
+            let e = find(outputs, key).expect("counted");
+            let mut inner = IndexMap::new();
+            for c in e.children() {
+                count(c, &mut inner);
+            }
+            for (k, (m, _)) in inner {
+                if let Some(entry) = counts.get_mut(&k) {
+                    entry.0 = entry.0.saturating_sub(m * (n - 1));
+                }
+            }
+        }
+    }
+    let mut writer = Writer { model, options, counts, names: IndexMap::new(), lines: Vec::new() };
+    for o in outputs {
+        let e = writer.rewrite(&o.expr, false);
+        let text = render_numpy(&e, model);
+        writer.lines.push(format!("{} = {text}", o.name));
+    }
+    writer.lines
+}
+
+fn key(e: &Expr) -> String {
+    format!("{:?}", e)
+}
+
+/// A leaf or a view of one, never worth a name of its own.
+fn trivial(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::Var(_) | Kind::Diff(_) | Kind::Const(_) | Kind::Ones | Kind::Identity => true,
+        Kind::Transpose(x) | Kind::Scale(_, x) => trivial(x),
+        _ => false,
+    }
+}
+
+fn count(e: &Expr, counts: &mut IndexMap<String, (usize, usize)>) {
+    if trivial(e) {
+        return;
+    }
+    let entry = counts.entry(key(e)).or_insert((0, e.node_count()));
+    entry.0 += 1;
+    for c in e.children() {
+        count(c, counts);
+    }
+}
+
+fn find<'a>(outputs: &'a [Output], k: &str) -> Option<&'a Expr> {
+    fn go<'a>(e: &'a Expr, k: &str) -> Option<&'a Expr> {
+        if key(e) == k {
+            return Some(e);
+        }
+        e.children().into_iter().find_map(|c| go(c, k))
+    }
+    outputs.iter().find_map(|o| go(&o.expr, k))
+}
+
+struct Writer<'a> {
+    model: &'a Model,
+    options: BodyOptions,
+    counts: IndexMap<String, (usize, usize)>,
+    names: IndexMap<String, String>,
+    lines: Vec<String>,
+}
+
+impl Writer<'_> {
+    /// `e` with its shared subexpressions (and, with `named`, itself) replaced by names,
+    /// emitting each name's assignment the first time.
+    fn rewrite(&mut self, e: &Expr, named: bool) -> Expr {
+        if trivial(e) {
+            return e.clone();
+        }
+        let k = key(e);
+        if let Some(name) = self.names.get(&k) {
+            return Expr::new(Kind::Var(name.clone()), e.shape.clone());
+        }
+        let shared = self.counts.get(&k).is_some_and(|(n, _)| *n >= 2);
+        // `A⁻¹B` as a solve, where A⁻¹ is not wanted elsewhere.
+        if let (true, Kind::Product(a, b)) = (self.options.solve, &e.kind) {
+            if let Kind::Inverse(m) = &a.kind {
+                let once = self.counts.get(&key(a)).is_none_or(|(n, _)| *n <= 1);
+                if once && !b.shape.is_empty() && b.shape[0] != crate::ir::shape::Dim::Iota {
+                    let (m, b) = (self.rewrite(m, false), self.rewrite(b, false));
+                    let text =
+                        format!("np.linalg.solve({}, {})", render_numpy(&m, self.model), render_numpy(&b, self.model));
+                    return self.assign(k, text, e);
+                }
+            }
+        }
+        let mut out = e.clone();
+        // NumPy's printer writes the argument of a function or softmax more than once.
+        let name_arguments = matches!(e.kind, Kind::Func { .. } | Kind::Softmax { .. });
+        for c in out.children_mut() {
+            *c = self.rewrite(c, name_arguments);
+        }
+        if !(shared || named) {
+            return out;
+        }
+        let text = render_numpy(&out, self.model);
+        self.assign(k, text, e)
+    }
+
+    fn assign(&mut self, k: String, text: String, e: &Expr) -> Expr {
+        let name = format!("t_{}", self.names.len());
+        self.lines.push(format!("{name} = {text}"));
+        self.names.insert(k, name.clone());
+        Expr::new(Kind::Var(name), e.shape.clone())
+    }
+}
+
+/// `np.` as `jnp.` wherever it starts a name (not inside one such as `Wnp.`).
+pub fn to_jax(line: &str) -> String {
+    let mut out = String::with_capacity(line.len() + 16);
+    let bytes: Vec<char> = line.chars().collect();
+    let mut k = 0;
+    while k < bytes.len() {
+        let starts = bytes[k..].starts_with(&['n', 'p', '.']);
+        let boundary = k == 0 || !(bytes[k - 1].is_alphanumeric() || bytes[k - 1] == '_' || bytes[k - 1] == '.');
+        if starts && boundary {
+            out.push_str("jnp.");
+            k += 3;
+        } else {
+            out.push(bytes[k]);
+            k += 1;
+        }
+    }
+    out
+}
+
+/// A Python identifier for a name (re-exported for the module writer).
+pub fn ident(name: &str) -> String {
+    py_name(name)
+}
