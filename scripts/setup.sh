@@ -1,9 +1,18 @@
 #!/usr/bin/env bash
 # Installs what bracket's build and tests need on a fresh machine: the Rust toolchain is
-# the machine's; python3 with numpy checks the NumPy printer (tests/numpy.rs).
+# the machine's; python3 with numpy checks the NumPy printer (tests/numpy.rs), ruff and
+# jax check generated modules (tests/codegen.rs).
 set -euo pipefail
 if ! python3 -c 'import numpy' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check numpy
+fi
+# Generated modules (bracket codegen) are linted with ruff and run on JAX's CPU backend
+# (tests/codegen.rs).
+if ! python3 -m ruff --version >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check ruff
+fi
+if ! python3 -c 'import jax' >/dev/null 2>&1; then
+  python3 -m pip install --quiet --disable-pip-version-check "jax[cpu]"
 fi
 # KaTeX checks that the LaTeX printer's output renders (tests/latex.rs); MathJax and resvg
 # draw a derivation to a PNG (tests/render_png.rs). Reinstall when any of them is missing.

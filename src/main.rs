@@ -400,6 +400,13 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 }
             }
         }
+        // NumPy output of a program is Python: its forward and backward statements.
+        bracket::Reply::Equations { .. } if matches!(format, OutputFormat::Numpy) => {
+            match bracket::statements(query.text(), &[], &Default::default()) {
+                Ok(lines) => lines.iter().for_each(|l| say(l)),
+                Err(e) => eprint!("{}", e.render(query.text())),
+            }
+        }
         bracket::Reply::Equations { equations, loss, checks } => {
             for eq in equations {
                 say(&format!("∇_{{{}}}{loss} = {}", eq.target, eq.answer.render(format_of(format))));

@@ -1073,7 +1073,7 @@ fn results_are_classic_and_no_larger_than_the_known_forms() {
 }
 
 /// Every scalar case as a generated Python module (`bracket::codegen` with its check):
-/// each passes `python3 -m py_compile`, and `check_gradient()` compares its gradients
+/// each passes `python3 -m py_compile` and `ruff check`, and `check_gradient()` compares its gradients
 /// with finite differences of its own value on random data. Needs python3 with numpy.
 #[test]
 fn generated_modules_check_their_gradients() {
@@ -1127,6 +1127,19 @@ print(json.dumps(out))
         if results[name] != "ok" {
             failures.push(format!("{what}: {}", results[name]));
         }
+    }
+    let ruff = std::process::Command::new("python3")
+        .args(["-m", "ruff", "check", "--quiet", "--no-cache", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    if !std::process::Command::new("python3")
+        .args(["-m", "ruff", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        assert!(std::env::var("CI").is_err(), "CI must provide ruff (scripts/setup.sh installs it)");
+    } else if !ruff.status.success() {
+        failures.push(format!("ruff check:\n{}", String::from_utf8_lossy(&ruff.stdout)));
     }
     let _ = std::fs::remove_dir_all(&dir);
     println!("{} modules generated and checked", names.len());

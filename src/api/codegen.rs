@@ -48,6 +48,31 @@ impl Default for CodegenOptions {
 /// assert!(code.contains("def f_and_grad(x, A):"));
 /// ```
 pub fn codegen(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<String> {
+    let p = plan(text, wrt, options)?;
+    Ok(module(&p, options))
+}
+
+/// The statements that compute the value and the gradients, as Python lines: the
+/// definitions, then the gradients (a program's backpropagation equations, each seed
+/// `grad_Z_J` named), shared work computed once. `--format numpy` of a program.
+pub fn statements(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Vec<String>> {
+    let p = plan(text, wrt, options)?;
+    let jax = options.target == Target::Jax;
+    Ok(p.lines.iter().map(|l| if jax { to_jax(l) } else { l.clone() }).collect())
+}
+
+/// What a module computes.
+struct Plan {
+    model: Model,
+    /// The function, as the docstring shows it.
+    function: String,
+    lines: Vec<String>,
+    value: String,
+    gradients: Vec<(String, String)>,
+    shown: Vec<Expr>,
+}
+
+fn plan(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Plan> {
     let model = crate::read::elaborate::read_with(text, wrt)?;
     let mut outputs: Vec<Output> =
         model.definitions.iter().map(|(name, e)| Output { name: ident(name), expr: e.clone() }).collect();
@@ -107,7 +132,11 @@ pub fn codegen(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<S
     }
     let outputs = by_values(outputs, model.definitions.len());
     let lines = body(&outputs, &model, BodyOptions { solve: options.solve });
-    Ok(module(&model, &lines, &value, &gradients, &shown, options))
+    let function = match model.definitions.iter().find(|(n, _)| ident(n) == value) {
+        Some((n, e)) => format!("{n} = {}", render(e, Format::Unicode)),
+        None => outputs.iter().find(|o| o.name == value).map(|o| render(&o.expr, Format::Unicode)).unwrap_or_default(),
+    };
+    Ok(Plan { model, function, lines, value, gradients, shown })
 }
 
 /// The outputs with each function's derivative written by its value where that is
@@ -210,14 +239,8 @@ fn one_hot(model: &Model) -> Vec<String> {
         .collect()
 }
 
-fn module(
-    model: &Model,
-    lines: &[String],
-    value: &str,
-    gradients: &[(String, String)],
-    shown: &[Expr],
-    options: &CodegenOptions,
-) -> String {
+fn module(plan: &Plan, options: &CodegenOptions) -> String {
+    let Plan { model, function, lines, value, gradients, shown } = plan;
     let jax = options.target == Target::Jax;
     let code = |l: &str| if jax { to_jax(l) } else { l.to_string() };
     let args = inputs(model);
@@ -231,6 +254,12 @@ fn module(
         );
     } else {
         let _ = writeln!(s, "import numpy as np\n");
+    }
+    if lines.iter().any(|l| l.contains("logsumexp(")) {
+        let _ = writeln!(s, "\n{}", code(crate::render::python::LOGSUMEXP));
+    }
+    if lines.iter().any(|l| l.contains("softmax(")) {
+        let _ = writeln!(s, "\n{}", code(crate::render::python::SOFTMAX));
     }
     // Declared element-wise functions are the caller's: f(x) and f_prime(x), to be set
     // on the module (`module.f = np.tanh`).
@@ -246,7 +275,7 @@ fn module(
     }
     let _ = writeln!(s, "\ndef f_and_grad({}):", params.join(", "));
     let _ = writeln!(s, "    \"\"\"The value of the function and its gradients.\n");
-    let _ = writeln!(s, "    Function: {}", model.main_expr().map(|e| render(e, Format::Unicode)).unwrap_or_default());
+    let _ = writeln!(s, "    Function: {function}");
     let _ = writeln!(s, "\n    Arguments:");
     for (n, info) in &args {
         let _ = writeln!(s, "        {}: {}", ident(n), kind(info));

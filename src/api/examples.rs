@@ -111,10 +111,25 @@ fn example_section(stem: &str, text: &str) -> String {
 /// The answers to the input's `grad … wrt …` queries: backpropagation equations for a
 /// program with definitions, else the derivatives.
 fn queries_section(model: &crate::read::elaborate::Model, body: &str) -> String {
-    if !model.definitions.is_empty() && !model.queries.is_empty() {
-        return backprop_rows(model, body);
+    let rows = if !model.definitions.is_empty() && !model.queries.is_empty() {
+        backprop_rows(model, body)
+    } else {
+        model.queries.iter().map(|q| derivative_rows(model, &q.expr, &q.wrt)).collect()
+    };
+    rows + &generated_code(model, body)
+}
+
+/// The module `bracket codegen` writes for a query of a scalar function, folded away.
+fn generated_code(model: &crate::read::elaborate::Model, body: &str) -> String {
+    if !model.queries.first().is_some_and(|q| q.expr.is_scalar()) {
+        return String::new();
     }
-    model.queries.iter().map(|q| derivative_rows(model, &q.expr, &q.wrt)).collect()
+    match crate::api::codegen::codegen(body, &[], &Default::default()) {
+        Ok(code) => format!(
+            "\n<details><summary>Generated Python (<code>bracket codegen</code>)</summary>\n\n```python\n{code}```\n\n</details>\n"
+        ),
+        Err(e) => format!("\nGenerated code: **error: {}**\n", e.message),
+    }
 }
 
 /// A program's backpropagation equations, and a check of each parameter's gradient

@@ -721,7 +721,19 @@ pub fn render_numpy(e: &Expr, model: &Model) -> String {
             k += 1;
         }
     }
-    Numpy { sizes }.go(e)
+    Numpy { sizes, helpers: false }.go(e)
+}
+
+/// [`render_numpy`] for a generated module, which defines `softmax(a, axis)` (stable,
+/// the maximum subtracted) and calls it rather than repeating its argument.
+pub fn render_numpy_in_module(e: &Expr, model: &Model) -> String {
+    let mut sizes: IndexMap<Dim, String> = IndexMap::new();
+    for (name, info) in &model.names {
+        for (k, d) in info.shape.iter().filter(|d| **d != Dim::Iota).enumerate() {
+            sizes.entry(d.clone()).or_insert_with(|| format!("{}.shape[{k}]", py_name(name)));
+        }
+    }
+    Numpy { sizes, helpers: true }.go(e)
 }
 
 /// A Python identifier for a name: `W_1` stays, `Z_{L-1}` becomes `Z_L_1`.
@@ -741,6 +753,8 @@ pub fn py_name(name: &str) -> String {
 
 struct Numpy {
     sizes: IndexMap<Dim, String>,
+    /// Call the module's `softmax` helper.
+    helpers: bool,
 }
 
 #[derive(PartialEq)]
@@ -867,10 +881,14 @@ impl Numpy {
                     .map(|k| axis_of(k).to_string())
                     .collect();
                 let axes = format!("({},)", axes.join(", "));
-                let t = format!(
-                    "(lambda t: t / np.sum(t, axis={axes}, keepdims=True))(np.exp({a} - np.max({a}, axis={axes}, keepdims=True)))",
-                    a = g(arg)
-                );
+                let t = if self.helpers {
+                    format!("softmax({}, axis={axes})", g(arg))
+                } else {
+                    format!(
+                        "(lambda t: t / np.sum(t, axis={axes}, keepdims=True))(np.exp({a} - np.max({a}, axis={axes}, keepdims=True)))",
+                        a = g(arg)
+                    )
+                };
                 let mut perm: Vec<usize> = positions.iter().map(|p| p - 1).collect();
                 perm.extend((0..arg.order()).filter(|k| !positions.contains(&(k + 1))));
                 let perm: Vec<String> =

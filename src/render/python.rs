@@ -5,7 +5,7 @@
 
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
-use crate::render::{py_name, render_numpy};
+use crate::render::{py_name, render_numpy_in_module as render_numpy};
 use indexmap::IndexMap;
 
 /// One output of a body: a Python name and the expression it holds.
@@ -55,7 +55,63 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
         let text = render_numpy(&e, model);
         writer.lines.push(format!("{} = {text}", o.name));
     }
-    writer.lines
+    writer.lines.iter().map(|l| tidy(l)).collect()
+}
+
+/// True if the parentheses opening at `k` hold a comma of their own (a tuple or arguments).
+fn top_level_comma(chars: &[char], partner: &[usize], k: usize) -> bool {
+    let mut at = k + 1;
+    while at < partner[k] {
+        match chars[at] {
+            ',' => return true,
+            '(' if partner[at] != usize::MAX => at = partner[at] + 1,
+            _ => at += 1,
+        }
+    }
+    false
+}
+
+/// The helper a module defines when its code calls `softmax`.
+pub const SOFTMAX: &str = "def softmax(a, axis):
+    \"\"\"Softmax over `axis`, the maximum subtracted first so that exp cannot overflow.\"\"\"
+    e = np.exp(a - np.max(a, axis=axis, keepdims=True))
+    return e / np.sum(e, axis=axis, keepdims=True)
+";
+
+/// `x = (…)` and `f((…))` without the parentheses that change nothing.
+fn tidy(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    // The partner of each parenthesis.
+    let mut partner = vec![usize::MAX; chars.len()];
+    let mut open = Vec::new();
+    for (k, c) in chars.iter().enumerate() {
+        match c {
+            '(' => open.push(k),
+            ')' => {
+                if let Some(o) = open.pop() {
+                    partner[o] = k;
+                    partner[k] = o;
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut drop = vec![false; chars.len()];
+    if let Some(eq) = line.find(" = ").map(|b| line[..b].chars().count() + 3) {
+        if chars.get(eq) == Some(&'(') && partner[eq] == chars.len() - 1 {
+            drop[eq] = true;
+            drop[chars.len() - 1] = true;
+        }
+    }
+    // `((x))` is `(x)`, unless the inner pair holds a tuple: `np.ones((n, m))`.
+    for k in 1..chars.len() {
+        let doubled = chars[k - 1] == '(' && chars[k] == '(' && partner[k] != usize::MAX;
+        if doubled && partner[k] + 1 == partner[k - 1] && !top_level_comma(&chars, &partner, k) {
+            drop[k] = true;
+            drop[partner[k]] = true;
+        }
+    }
+    chars.iter().zip(drop).filter(|(_, d)| !d).map(|(c, _)| c).collect()
 }
 
 fn key(e: &Expr) -> String {
@@ -124,9 +180,15 @@ impl Writer<'_> {
                 }
             }
         }
+        // Stable forms: ln(1 + exp(z)), ln(sigmoid(z)), ln(1 − sigmoid(z)), ln(1ᵀexp(x)).
+        if let Some((call, z)) = stable(e) {
+            let z = self.rewrite(z, false);
+            let text = call.replace("{}", &render_numpy(&z, self.model));
+            return self.assign(k, text, e);
+        }
         let mut out = e.clone();
-        // NumPy's printer writes the argument of a function or softmax more than once.
-        let name_arguments = matches!(e.kind, Kind::Func { .. } | Kind::Softmax { .. });
+        // NumPy's printer writes the argument of a derivative such as tanh' more than once.
+        let name_arguments = matches!(e.kind, Kind::Func { derivative: 1.., .. });
         for c in out.children_mut() {
             *c = self.rewrite(c, name_arguments);
         }
@@ -144,6 +206,66 @@ impl Writer<'_> {
         Expr::new(Kind::Var(name), e.shape.clone())
     }
 }
+
+fn is_one(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::Ones => true,
+        Kind::Const(c) => *c == num_rational::BigRational::from_integer(1.into()),
+        _ => false,
+    }
+}
+
+fn negated(e: &Expr) -> Option<&Expr> {
+    match &e.kind {
+        Kind::Scale(c, x) if *c == -num_rational::BigRational::from_integer(1.into()) => Some(x),
+        _ => None,
+    }
+}
+
+fn func(e: &Expr, f: crate::ir::expr::Func) -> Option<&Expr> {
+    match &e.kind {
+        Kind::Func { func, derivative: 0, arg } if *func == f => Some(arg),
+        _ => None,
+    }
+}
+
+/// A numerically stable call for `e`, with `{}` where its argument goes, and the argument.
+fn stable(e: &Expr) -> Option<(&'static str, &Expr)> {
+    use crate::ir::expr::Func::{Exp, Ln, Sigmoid};
+    let inner = func(e, Ln)?;
+    if let Some(z) = func(inner, Sigmoid) {
+        return Some(("-np.logaddexp(0, -({}))", z));
+    }
+    if let Kind::Add(terms) = &inner.kind {
+        if let [a, b] = terms.as_slice() {
+            let (one, other) = if is_one(a) { (a, b) } else { (b, a) };
+            if is_one(one) {
+                if let Some(z) = func(other, Exp) {
+                    return Some(("np.logaddexp(0, {})", z));
+                }
+                if let Some(z) = negated(other).and_then(|x| func(x, Sigmoid)) {
+                    return Some(("-np.logaddexp(0, {})", z));
+                }
+            }
+        }
+    }
+    if let Kind::Product(a, b) = &inner.kind {
+        let ones_row = matches!(&a.kind, Kind::Transpose(x) if x.kind == Kind::Ones);
+        if ones_row && inner.shape.is_empty() && b.order() == 1 {
+            if let Some(x) = func(b, Exp) {
+                return Some(("logsumexp({})", x));
+            }
+        }
+    }
+    None
+}
+
+/// The helper a module defines when its code calls `logsumexp`.
+pub const LOGSUMEXP: &str = "def logsumexp(x):
+    \"\"\"ln(1ᵀexp(x)), the maximum taken out first so that exp cannot overflow.\"\"\"
+    m = np.max(x)
+    return m + np.log(np.sum(np.exp(x - m)))
+";
 
 /// `np.` as `jnp.` wherever it starts a name (not inside one such as `Wnp.`).
 pub fn to_jax(line: &str) -> String {

@@ -1,0 +1,177 @@
+//! Generated Python modules (`bracket codegen`): every worked example's module compiles,
+//! passes `ruff check` and its own `check_gradient()`; shared work is computed once; a
+//! wrong gradient makes the generated check fail; the JAX target gives the same values.
+//! The cookbook's 197 scalar cases are checked the same way in tests/cookbook.rs.
+//! Needs python3 with numpy, ruff and jax (scripts/setup.sh installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn python_has(module: &str) -> bool {
+    Command::new("python3").args(["-c", &format!("import {module}")]).status().is_ok_and(|s| s.success())
+}
+
+/// True when the tests can run; under CI a missing tool is a failure.
+fn ready(modules: &[&str]) -> bool {
+    let missing: Vec<&&str> = modules.iter().filter(|m| !python_has(m)).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(std::env::var("CI").is_err(), "CI must provide python3 with {missing:?} (scripts/setup.sh installs them)");
+    eprintln!("skipped: python3 lacks {missing:?}");
+    false
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("bracket-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn bracket(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_bracket")).args(args).output().unwrap()
+}
+
+fn run_python(dir: &Path, code: &str) -> (bool, String) {
+    let out = Command::new("python3").current_dir(dir).args(["-c", code]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), text)
+}
+
+/// The worked examples that have a scalar function: (file stem, input).
+fn examples() -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for section in ["derivatives", "programs"] {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(Path::new("examples").join(section))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+            .collect();
+        files.sort();
+        for f in files {
+            let text: String = std::fs::read_to_string(&f)
+                .unwrap()
+                .lines()
+                .filter(|l| !l.starts_with('#'))
+                .collect::<Vec<_>>()
+                .join("\n");
+            out.push((f.file_stem().unwrap().to_string_lossy().to_string(), text));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_worked_example_module_compiles_lints_and_checks() {
+    if !ready(&["numpy", "ruff"]) {
+        return;
+    }
+    let dir = scratch("examples");
+    let mut written = Vec::new();
+    for (stem, text) in examples() {
+        let path = dir.join(format!("example_{stem}.py"));
+        let out = bracket(&["codegen", &text, "--with-check", "--out", path.to_str().unwrap()]);
+        let error = String::from_utf8_lossy(&out.stderr);
+        // A Jacobian example (a vector or matrix function) has no gradient module.
+        if !out.status.success() {
+            assert!(error.contains("scalar function"), "{stem}: {error}");
+            continue;
+        }
+        written.push(stem);
+    }
+    assert!(written.len() >= 14, "only {} example modules", written.len());
+    let (ok, text) = run_python(&dir, "import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-m', 'ruff', 'check', '--quiet', '--no-cache', '.']))");
+    assert!(ok, "ruff check:\n{text}");
+    for stem in &written {
+        let src = std::fs::read_to_string(dir.join(format!("example_{stem}.py"))).unwrap();
+        // Declared element-wise functions are the caller's to set: f = x + x²/2.
+        let setup = if src.contains("def f_prime(") {
+            "m.f = lambda x: x + x**2 / 2; m.f_prime = lambda x: 1 + x; "
+        } else {
+            ""
+        };
+        let code = format!("import example_{stem} as m; {setup}m.check_gradient(); print('ok')");
+        let (ok, text) = run_python(&dir, &code);
+        assert!(ok, "{stem}: {text}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn shared_work_is_computed_once() {
+    let code = String::from_utf8(
+        bracket(&["codegen", "A: matrix(p, n); X: matrix(n, n); B: matrix(n, p); tr(A X^-1 B)", "--wrt", "X"]).stdout,
+    )
+    .unwrap();
+    let inverses = code.matches("np.linalg.inv(").count() + code.matches("np.linalg.solve(").count();
+    assert_eq!(inverses, 1, "{code}");
+    let program = examples().into_iter().find(|(s, _)| s.contains("two_layer_mlp")).unwrap().1;
+    let code = String::from_utf8(bracket(&["codegen", &program]).stdout).unwrap();
+    assert_eq!(code.matches("np.tanh(").count(), 2, "each layer's tanh once:\n{code}");
+    // A gradient by several variables shares the forward value's work.
+    let code = String::from_utf8(
+        bracket(&[
+            "codegen",
+            "X: matrix(N, p); w: vector(p); y: vector(N); ||tanh(X w) - y||^2",
+            "--wrt",
+            "w",
+            "--wrt",
+            "y",
+        ])
+        .stdout,
+    )
+    .unwrap();
+    assert_eq!(code.matches("np.tanh(").count(), 1, "{code}");
+}
+
+#[test]
+fn solve_replaces_an_inverse_times_a_vector() {
+    let input = "x, b: vector(n); A: matrix(n, n); b^T A^-1 x";
+    let code = String::from_utf8(bracket(&["codegen", input, "--wrt", "x"]).stdout).unwrap();
+    assert!(code.contains("np.linalg.solve(") || code.contains("np.linalg.inv("), "{code}");
+    let plain = String::from_utf8(bracket(&["codegen", input, "--wrt", "x", "--no-solve"]).stdout).unwrap();
+    assert!(!plain.contains("np.linalg.solve("), "{plain}");
+}
+
+#[test]
+fn a_wrong_gradient_fails_the_generated_check() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    let dir = scratch("wrong");
+    let path = dir.join("wrong.py");
+    let out = bracket(&["codegen", "x^T A x", "--wrt", "x", "--with-check", "--out", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let src = std::fs::read_to_string(&path).unwrap();
+    assert!(src.contains("return value, {\"x\": grad_x}"), "{src}");
+    std::fs::write(&path, src.replace("return value, {\"x\": grad_x}", "return value, {\"x\": 1.001 * grad_x}"))
+        .unwrap();
+    let (ok, text) = run_python(&dir, "import wrong; wrong.check_gradient()");
+    assert!(!ok && text.contains("AssertionError"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn jax_target_matches_numpy() {
+    if !ready(&["numpy", "jax"]) {
+        return;
+    }
+    let dir = scratch("jax");
+    let program = examples().into_iter().find(|(s, _)| s.contains("two_layer_mlp")).unwrap().1;
+    for (target, file) in [("numpy", "with_numpy.py"), ("jax", "with_jax.py")] {
+        let path = dir.join(file);
+        let out = bracket(&["codegen", &program, "--with-check", "--target", target, "--out", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let code = "import numpy as np, jax, with_numpy as a, with_jax as b\n\
+                data = a.generate_random_data(0)\n\
+                va, ga = a.f_and_grad(**data)\n\
+                vb, gb = jax.jit(b.f_and_grad)(**data)\n\
+                assert np.allclose(va, vb), (va, vb)\n\
+                assert all(np.allclose(ga[k], gb[k]) for k in ga)\n\
+                b.check_gradient()\n\
+                print('ok')";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
