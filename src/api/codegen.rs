@@ -149,6 +149,12 @@ fn by_values(outputs: Vec<Output>, defined: usize) -> Vec<Output> {
         for c in out.children_mut() {
             *c = derivative(c);
         }
+        // ‖x‖² is x · x: no root to square.
+        if let Kind::Power(n, k) = &out.kind {
+            if let (Kind::Norm(x), true) = (&n.kind, *k == num_rational::BigRational::from_integer(2.into())) {
+                return Expr::new(Kind::Dot(x.clone(), x.clone()), vec![]);
+            }
+        }
         let Kind::Func { func, derivative: 1, arg } = &out.kind else { return out };
         let value = Expr::new(Kind::Func { func: func.clone(), derivative: 0, arg: arg.clone() }, out.shape.clone());
         let ones = Expr::new(Kind::Ones, out.shape.clone());
@@ -170,12 +176,10 @@ fn by_values(outputs: Vec<Output>, defined: usize) -> Vec<Output> {
             _ => out,
         }
     }
-    fn ones_or_one(ones: Expr, e: &Expr) -> Expr {
-        if e.shape.is_empty() {
-            Expr::new(Kind::Const(num_rational::BigRational::from_integer(1.into())), vec![])
-        } else {
-            ones
-        }
+    // The number 1, which NumPy broadcasts, rather than an array of ones to allocate (the
+    // expression is only printed, never typed again).
+    fn ones_or_one(_ones: Expr, _e: &Expr) -> Expr {
+        Expr::new(Kind::Const(num_rational::BigRational::from_integer(1.into())), vec![])
     }
     fn named(e: &Expr, definitions: &[(String, Expr)]) -> Expr {
         if let Some((name, _)) = definitions.iter().find(|(_, d)| d == e) {
