@@ -113,14 +113,6 @@ fn plan(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Plan> {
                 .hint("e.g. `bracket codegen 'x^T A x' --wrt x`"))
             }
         };
-        if !f.is_scalar() {
-            return Err(Error::new(
-                ErrorCode::Shape,
-                "code is generated for a scalar function",
-                Span::new(0, text.len()),
-            )
-            .hint("a loss or a likelihood: something with one value"));
-        }
         outputs.push(Output { name: "value".into(), expr: f.clone() });
         value = "value".into();
         for d in crate::api::derivatives_of(&model, &f, &wrt)? {
@@ -427,18 +419,24 @@ fn checks(
     let _ = writeln!(s, "\n        def at(t, name=name, x=x, direction=direction):");
     let _ = writeln!(s, "            moved = dict(data)");
     let _ = writeln!(s, "            moved[name] = x + t * direction");
-    let _ = writeln!(s, "            return float(np.asarray(f_and_grad(**moved)[0]))");
+    let _ = writeln!(s, "            return np.asarray(f_and_grad(**moved)[0], dtype=float)");
     let _ = writeln!(s, "\n        numeric = (at(-2 * h) - at(2 * h) + 8 * (at(h) - at(-h))) / (12 * h)");
-    let _ = writeln!(s, "        analytic = float(np.sum(np.asarray(gradient) * direction))");
-    let _ = writeln!(s, "        scale = max(1.0, abs(numeric), abs(analytic))");
-    let _ = writeln!(s, "        if abs(numeric - analytic) > tolerance * scale:");
+    let _ =
+        writeln!(s, "        # A Jacobian (the function's dims, then the variable's) contracts with the direction.");
     let _ = writeln!(
         s,
-        "            raise AssertionError(f\"gradient by {{name}}: {{analytic}} against finite differences {{numeric}}\")"
+        "        analytic = np.tensordot(np.asarray(gradient, dtype=float), direction, axes=direction.ndim)"
+    );
+    let _ = writeln!(s, "        error = float(np.max(np.abs(numeric - analytic)))");
+    let _ = writeln!(s, "        scale = max(1.0, float(np.max(np.abs(numeric))), float(np.max(np.abs(analytic))))");
+    let _ = writeln!(s, "        if error > tolerance * scale:");
+    let _ = writeln!(
+        s,
+        "            raise AssertionError(f\"derivative by {{name}}: off by {{error}} from finite differences\")"
     );
     let _ = writeln!(s, "    return True");
     let _ = writeln!(s, "\n\nif __name__ == \"__main__\":");
     let _ = writeln!(s, "    check_gradient()");
-    let _ = writeln!(s, "    print(\"gradients of {} agree with finite differences\")", gradients.len());
+    let _ = writeln!(s, "    print(\"all {} derivatives agree with finite differences\")", gradients.len());
     s
 }

@@ -119,9 +119,9 @@ fn queries_section(model: &crate::read::elaborate::Model, body: &str) -> String 
     rows + &generated_code(model, body)
 }
 
-/// The module `bracket codegen` writes for a query of a scalar function, folded away.
+/// The module `bracket codegen` writes for the input's query, folded away.
 fn generated_code(model: &crate::read::elaborate::Model, body: &str) -> String {
-    if !model.queries.first().is_some_and(|q| q.expr.is_scalar()) {
+    if model.queries.is_empty() {
         return String::new();
     }
     match crate::api::codegen::codegen(body, &[], &Default::default()) {
