@@ -80,6 +80,9 @@ enum Command {
         /// The variable.
         #[arg(long = "wrt")]
         wrt: Option<String>,
+        /// 1: the gradient; 2: the gradient, then the Hessian derived from it.
+        #[arg(long, default_value_t = 1)]
+        order: u8,
         /// Output format (unicode, latex or json).
         #[arg(long, value_enum, default_value = "unicode")]
         format: OutputFormat,
@@ -282,7 +285,9 @@ fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>
         Command::Hvp { expr, wrt, dir, format, check } => {
             (bracket::Command::Hvp { expr: text_of(expr)?, wrt, dir, check }, format)
         }
-        Command::Derive { expr, wrt, format } => (bracket::Command::Derive { expr: text_of(expr)?, wrt }, format),
+        Command::Derive { expr, wrt, order, format } => {
+            (bracket::Command::Derive { expr: text_of(expr)?, wrt, order }, format)
+        }
         Command::D { expr, raw, format } => (bracket::Command::Differential { expr: text_of(expr)?, raw }, format),
         Command::Eval { expr, at, seed } => {
             let expr = text_of(expr)?;

@@ -293,3 +293,53 @@ json.dump(out, sys.stdout)
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// An unrolled RNN of `steps` steps: h_t = tanh(W h_{t−1} + U x_t), squared error of V h_t.
+fn rnn(steps: usize) -> String {
+    let mut s = String::from("W: matrix(n, n); U: matrix(n, m); V: matrix(k, n); h0: vector(n)");
+    for t in 1..=steps {
+        s.push_str(&format!("; x{t}: vector(m); y{t}: vector(k)"));
+    }
+    for t in 1..=steps {
+        s.push_str(&format!("; h{t} = tanh(W h{} + U x{t})", t - 1));
+    }
+    let terms: Vec<String> = (1..=steps).map(|t| format!("||V h{t} - y{t}||^2")).collect();
+    s.push_str(&format!("; 1/2 ({})", terms.join(" + ")));
+    s
+}
+
+#[test]
+fn hvp_through_deep_programs_checks() {
+    let mlp = "X: matrix(N, d); W1: matrix(d, h); W2, W3: matrix(h, h); W4: matrix(h, k); Y: matrix(N, k); \
+               H1 = tanh(X W1); H2 = tanh(H1 W2); H3 = tanh(H2 W3); 1/2 ||H3 W4 - Y||^2";
+    for w in ["W1", "W2", "W3", "W4"] {
+        let p = hvp(mlp, w, "V").unwrap();
+        assert!(p.check(3).passed(), "4-layer MLP by {w}: {}", p.check(3).line("differences"));
+    }
+    let text = rnn(8);
+    for w in ["W", "U", "V"] {
+        let p = hvp(&text, w, "D").unwrap();
+        assert!(p.check(3).passed(), "RNN τ = 8 by {w}: {}", p.check(3).line("differences"));
+    }
+}
+
+#[test]
+fn a_program_s_hessian_is_its_query_s() {
+    let blocks = hessian("x: vector(n); A: matrix(n, n); J = x^T A x; grad J wrt x", &[] as &[&str]).unwrap();
+    assert_eq!(blocks[0].answer.render(Format::Unicode), "A + Aᵀ");
+    assert!(blocks[0].check(3).passed());
+}
+
+#[test]
+fn derive_order_two_ends_with_the_hessian() {
+    let input = "X: matrix(N, p); y: vector(N); w: vector(p); -y^T ln(sigmoid(X w)) - (1 - y)^T ln(1 - sigmoid(X w))";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["derive", input, "--wrt", "w", "--order", "2"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("∇_w = Xᵀ(sigmoid(Xw) − y)"), "{text}");
+    let h = hessian(input, &["w"]).unwrap().remove(0).answer.render(Format::Unicode);
+    assert_eq!(text.trim_end().lines().last().unwrap(), format!("∇²_w = {h}"), "{text}");
+    assert!(text.contains("d(Xᵀ(sigmoid(Xw) − y))"), "the second differential starts from the gradient:\n{text}");
+}

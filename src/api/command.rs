@@ -70,6 +70,8 @@ pub enum Command {
         expr: String,
         /// The variable.
         wrt: Option<String>,
+        /// 2: the gradient's derivation, then the Hessian's from the gradient.
+        order: u8,
     },
     /// The differential in all variables.
     Differential {
@@ -205,6 +207,20 @@ impl Command {
                 let c = check.then(|| p.check(3));
                 Ok(Reply::Seconds(vec![(p, c)]))
             }
+            Command::Derive { wrt: Some(w), order: 2, .. } => {
+                let first = crate::api::derive(text, w)?;
+                let mut second = crate::calculus::derive::derive_in(
+                    &first.result.model,
+                    &first.result.expr,
+                    &first.wrt,
+                    crate::calculus::derive::Through::Definitions,
+                )?;
+                second.label = Some(format!("∇²_{}", first.wrt));
+                Ok(Reply::Derivations(vec![first, second]))
+            }
+            Command::Derive { order: 3.., .. } | Command::Derive { order: 0, .. } => {
+                Err(Error::bare(ErrorCode::Usage, "`--order` is 1 (the gradient) or 2 (the Hessian)".to_string()))
+            }
             Command::Derive { wrt: Some(w), .. } => Ok(Reply::Derivations(vec![crate::api::derive(text, w)?])),
             Command::Derive { wrt: None, .. } => {
                 let equations = crate::calculus::backprop::backprop(text)
@@ -251,7 +267,8 @@ impl Command {
             }
             "derive" => {
                 let w = wrt.into_iter().next().ok_or_else(|| usage("\"derive\" needs \"wrt\""))?;
-                Command::Derive { expr, wrt: Some(w) }
+                let order = query.get("order").and_then(Value::as_u64).unwrap_or(1).min(255) as u8;
+                Command::Derive { expr, wrt: Some(w), order }
             }
             "d" => Command::Differential { expr, raw: query.get("raw").and_then(Value::as_bool).unwrap_or(false) },
             "eval" => {

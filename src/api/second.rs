@@ -71,7 +71,12 @@ impl SecondDerivative {
 
 /// The scalar function of `text`, read with `words` as whole names.
 fn scalar_function(text: &str, words: &[String]) -> Result<Answer> {
-    let f = read_answer_with(text, words)?;
+    // A program's function is its query's (`J = …; grad J wrt W`).
+    let model = crate::read::elaborate::read_with(text, words)?;
+    let f = match (model.main_expr(), model.queries.first()) {
+        (None, Some(q)) => Answer { expr: q.expr.clone(), model, saturation: None },
+        _ => read_answer_with(text, words)?,
+    };
     if !f.expr.is_scalar() {
         let shown = show_shape(&f.expr.shape);
         return Err(Error::new(
@@ -101,9 +106,17 @@ pub fn hessian_with<S: AsRef<str>>(
     wrt: &[S],
     options: &crate::egraph::Options,
 ) -> Result<Vec<SecondDerivative>> {
-    let words: Vec<String> = wrt.iter().map(|w| w.as_ref().to_string()).collect();
+    let mut words: Vec<String> = wrt.iter().map(|w| w.as_ref().to_string()).collect();
     let f = scalar_function(text, &words)?;
-    let names: Vec<String> = wrt.iter().map(|w| variable(&f.model, w.as_ref(), text)).collect::<Result<_>>()?;
+    // With no variable named, a program's query names them.
+    if words.is_empty() {
+        words = f.model.queries.first().map(|q| q.wrt.clone()).unwrap_or_default();
+    }
+    if words.is_empty() {
+        return Err(Error::new(ErrorCode::Usage, "name the variables with --wrt", Span::new(0, text.len()))
+            .hint("e.g. `bracket hessian 'x^T A x' --wrt x`"));
+    }
+    let names: Vec<String> = words.iter().map(|w| variable(&f.model, w, text)).collect::<Result<_>>()?;
     let mut out = Vec::new();
     for x in &names {
         for y in &names {
