@@ -34,6 +34,7 @@ pub use api::{
 };
 pub use calculus::backprop::{backprop, backprop_with, check_program, evaluate_backprop, loss_name, Equation};
 pub use calculus::derive::{derive_in, Derivation, Explain, Step, Through};
+pub use calculus::tangent::{second_pass, SecondPass, Tangent};
 pub use egraph::{Limits, Options, Report};
 pub use error::{Error, ErrorCode, Result, Span};
 pub use eval::check::{check_derivative, Check, Verdict};

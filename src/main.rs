@@ -52,18 +52,19 @@ enum Command {
     /// X's (`A + Aᵀ` for xᵀAx); for several, every block `∇_Y∇_X`.
     Hessian(Derive),
     /// The Hessian-vector product ∇²f[V] along a direction V of the variable's shape,
-    /// without forming the Hessian (`(A + Aᵀ)v`).
+    /// without forming the Hessian (`(A + Aᵀ)v`). For a program (no --wrt), the tangent
+    /// pass along every parameter's dW: forward over reverse, each d∇_W J a block.
     Hvp {
         /// The function, with optional declarations and definitions before it; `-`
         /// reads it from standard input.
         #[arg(allow_hyphen_values = true)]
         expr: String,
-        /// The variable.
+        /// The variable; none for a program's HVP along every parameter.
         #[arg(long = "wrt")]
-        wrt: String,
+        wrt: Option<String>,
         /// The direction: a name of the variable's shape, declared or new.
         #[arg(long = "dir")]
-        dir: String,
+        dir: Option<String>,
         /// Output format.
         #[arg(long, value_enum, default_value = "unicode")]
         format: OutputFormat,
@@ -283,6 +284,7 @@ fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>
             (bracket::Command::Hessian { expr: text_of(expr)?, wrt, check, layout: layout_of(layout) }, format)
         }
         Command::Hvp { expr, wrt, dir, format, check } => {
+            let (wrt, dir) = (wrt.unwrap_or_default(), dir.unwrap_or_default());
             (bracket::Command::Hvp { expr: text_of(expr)?, wrt, dir, check }, format)
         }
         Command::Derive { expr, wrt, order, format } => {
@@ -389,6 +391,14 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 if let Some(c) = check {
                     say(&c.line("central differences of the function and of the gradient"));
                 }
+            }
+        }
+        bracket::Reply::Tangents { tangents, check } => {
+            for (lhs, _, a) in tangents {
+                say(&format!("{lhs} = {}", a.render(format_of(format))));
+            }
+            if let Some(c) = check {
+                say(&c.line("central differences of the gradient along dθ"));
             }
         }
         bracket::Reply::Matrices(ds) => {

@@ -343,3 +343,33 @@ fn derive_order_two_ends_with_the_hessian() {
     assert_eq!(text.trim_end().lines().last().unwrap(), format!("∇²_w = {h}"), "{text}");
     assert!(text.contains("d(Xᵀ(sigmoid(Xw) − y))"), "the second differential starts from the gradient:\n{text}");
 }
+
+#[test]
+fn program_hvp_is_a_checked_tangent_pass() {
+    let mut programs: Vec<String> = std::fs::read_dir("examples/programs")
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .map(|p| {
+            std::fs::read_to_string(p).unwrap().lines().filter(|l| !l.starts_with('#')).collect::<Vec<_>>().join("\n")
+        })
+        .collect();
+    programs.sort();
+    assert_eq!(programs.len(), 3);
+    for text in &programs {
+        let q = bracket::Command::Hvp { expr: text.clone(), wrt: String::new(), dir: String::new(), check: true };
+        let Ok(bracket::Reply::Tangents { tangents, check }) = q.run(&Default::default()) else { panic!("{text}") };
+        assert!(check.as_ref().is_some_and(|c| c.passed()), "{text}\n{check:?}");
+        assert!(tangents.iter().any(|(lhs, parameter, _)| *parameter && lhs.starts_with("d∇_")));
+    }
+}
+
+#[test]
+fn a_wrong_tangent_fails_the_program_hvp_check() {
+    let text = std::fs::read_to_string("examples/programs/6_2_two_layer_mlp.txt").unwrap();
+    let mut pass = bracket::second_pass(&text, &Default::default()).unwrap();
+    assert!(pass.check(2).passed());
+    let last = pass.tangents.last_mut().unwrap();
+    last.answer.expr = bracket::scale(num_rational::BigRational::new(101.into(), 100.into()), last.answer.expr.clone());
+    assert!(!pass.check(2).passed());
+}

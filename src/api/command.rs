@@ -112,6 +112,14 @@ pub enum Reply {
     /// Derivatives in the vec layout, each with its check when asked (of the tensor
     /// against finite differences and of the matrix against the tensor).
     Matrices(Vec<(VecDerivative, Option<Check>)>),
+    /// A program's tangent pass: each `dZ` and `d∇_{Z}J` in order (true for a
+    /// parameter's, a block of the HVP), with the check of the blocks when asked.
+    Tangents {
+        /// Left side, whether it is a parameter's block, and the tangent.
+        tangents: Vec<(String, bool, Answer)>,
+        /// The check against differences of the gradient.
+        check: Option<Check>,
+    },
     /// Derivations step by step.
     Derivations(Vec<Derivation>),
     /// A value.
@@ -202,6 +210,17 @@ impl Command {
                 let blocks = crate::api::second::hessian_with(text, wrt, options)?;
                 Ok(Reply::Seconds(blocks.into_iter().map(|b| (b.clone(), check.then(|| b.check(3)))).collect()))
             }
+            Command::Hvp { wrt, dir, check, .. } if wrt.is_empty() && dir.is_empty() => {
+                let pass = crate::calculus::tangent::second_pass(text, options)?;
+                let c = check.then(|| pass.check(3));
+                let tangents =
+                    pass.tangents.iter().map(|t| (format!("d{}", t.of), t.parameter, t.answer.clone())).collect();
+                Ok(Reply::Tangents { tangents, check: c })
+            }
+            Command::Hvp { wrt, dir, .. } if wrt.is_empty() || dir.is_empty() => Err(Error::bare(
+                ErrorCode::Usage,
+                "give both --wrt X and --dir V, or neither for a program's HVP along every parameter".to_string(),
+            )),
             Command::Hvp { wrt, dir, check, .. } => {
                 let p = crate::api::second::hvp_with(text, wrt, dir, options)?;
                 let c = check.then(|| p.check(3));
@@ -261,8 +280,8 @@ impl Command {
             "backprop" => Command::Backprop { expr, check },
             "hessian" => Command::Hessian { expr, wrt, check, layout },
             "hvp" => {
-                let dir = query.get("dir").and_then(Value::as_str).ok_or_else(|| usage("\"hvp\" needs \"dir\""))?;
-                let w = wrt.into_iter().next().ok_or_else(|| usage("\"hvp\" needs \"wrt\""))?;
+                let dir = query.get("dir").and_then(Value::as_str).unwrap_or_default();
+                let w = wrt.into_iter().next().unwrap_or_default();
                 Command::Hvp { expr, wrt: w, dir: dir.to_string(), check }
             }
             "derive" => {
@@ -309,6 +328,7 @@ impl Reply {
             Reply::Derivatives(ds) => ds.iter().all(|(_, c)| c.as_ref().is_none_or(Check::passed)),
             Reply::Seconds(ds) => ds.iter().all(|(_, c)| c.as_ref().is_none_or(Check::passed)),
             Reply::Matrices(ds) => ds.iter().all(|(_, c)| c.as_ref().is_none_or(Check::passed)),
+            Reply::Tangents { check, .. } => check.as_ref().is_none_or(Check::passed),
             Reply::Equations { checks: Some(checks), .. } => checks.values().all(Check::passed),
             _ => true,
         }
@@ -355,6 +375,22 @@ impl Reply {
                     })
                     .collect();
                 json!({"input": input, "derivatives": list})
+            }
+            Reply::Tangents { tangents, check } => {
+                let list: Vec<Value> = tangents
+                    .iter()
+                    .map(|(lhs, parameter, a)| {
+                        let mut v = a.json();
+                        v["target"] = Value::String(lhs.clone());
+                        v["parameter"] = Value::Bool(*parameter);
+                        v
+                    })
+                    .collect();
+                let mut v = json!({"input": input, "tangents": list});
+                if let Some(c) = check {
+                    v["check"] = c.json();
+                }
+                v
             }
             Reply::Matrices(ds) => {
                 let list: Vec<Value> = ds

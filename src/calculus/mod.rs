@@ -8,4 +8,5 @@ pub mod diff;
 pub mod gradient;
 pub mod hessian;
 pub mod takeout;
+pub mod tangent;
 pub mod vec;
