@@ -254,7 +254,7 @@ fn command_rows(command: &str, body: &str) -> String {
     let query = match words.first().copied() {
         Some("hessian") => Command::Hessian { expr, wrt, check: true, layout },
         Some("hvp") => {
-            let dir = value("--dir").into_iter().next().unwrap_or_else(|| "V".into());
+            let dir = value("--dir").into_iter().next().unwrap_or_default();
             Command::Hvp { expr, wrt: wrt.into_iter().next().unwrap_or_default(), dir, check: true }
         }
         Some(name) => Command::Grad { expr, wrt, jacobian: name == "jacobian", check: true, layout },
@@ -281,6 +281,13 @@ fn command_rows(command: &str, body: &str) -> String {
         Reply::Seconds(ds) => ds.iter().for_each(|(d, c)| row(d.label(), &|f| d.answer.render(f), c)),
         Reply::Matrices(ds) => ds.iter().for_each(|(d, c)| row(d.label.clone(), &|f| d.render(f), c)),
         Reply::Derivatives(ds) => ds.iter().for_each(|(d, c)| row(format!("∇_{}", d.wrt), &|f| d.answer.render(f), c)),
+        Reply::Tangents { tangents, check } => {
+            for (k, (lhs, _, a)) in tangents.iter().enumerate() {
+                // The check covers the whole pass: its verdict goes on the last line.
+                let c = if k + 1 == tangents.len() { check.clone() } else { None };
+                row(lhs.clone(), &|f| a.render(f), &c);
+            }
+        }
         _ => {}
     }
     s
