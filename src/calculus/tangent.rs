@@ -10,8 +10,8 @@ use crate::calculus::backprop::{backprop_with, loss_name, seed_name, Equation};
 use crate::calculus::derive::Explain;
 use crate::calculus::diff::local_differential;
 use crate::error::{Error, ErrorCode, Result};
-use crate::eval::check::{Check, Verdict, TOLERANCE};
-use crate::eval::{eval, random_env, Domain, Draw, Env};
+use crate::eval::check::Check;
+use crate::eval::{eval, random_env, Draw, Env};
 use crate::ir::expr::Expr;
 use crate::read::elaborate::{read, Model, NameInfo};
 use indexmap::{IndexMap, IndexSet};
@@ -99,28 +99,7 @@ impl SecondPass {
     /// Compares each `d∇_{W}J` with central differences of the gradient (the equations
     /// evaluated at θ ± h dθ) at random points and directions.
     pub fn check(&self, points: u64) -> Check {
-        let mut worst: f64 = 0.0;
-        let mut used = 0;
-        let mut why = String::from("no point where the program is defined");
-        for attempt in 0..30u64 {
-            if used == points {
-                break;
-            }
-            let domain = [Domain::Any, Domain::Positive, Domain::Mixed][attempt as usize % 3];
-            match self.compare(Draw { seed: 700 + attempt, min_size: 2, max_size: 3, domain }) {
-                Ok(e) if e.is_finite() => {
-                    worst = worst.max(e);
-                    used += 1;
-                }
-                Ok(_) => why = "the tangents are not finite at the points tried".into(),
-                Err(e) => why = e.message,
-            }
-        }
-        if used == 0 {
-            return Check::not_possible(why);
-        }
-        let verdict = if worst <= TOLERANCE { Verdict::Verified } else { Verdict::Failed };
-        Check { verdict, relative_error: Some(worst), points: used as usize, reason: None }
+        crate::eval::check::worst_over_draws(points, 700, 3, |draw| self.compare(draw))
     }
 
     fn compare(&self, draw: Draw) -> Result<f64> {

@@ -309,3 +309,38 @@ fn compare_at(
     }
     Ok(rel)
 }
+
+/// A comparison at up to `points` random draws (general, positive and mixed values in
+/// turn, seeds from `seed`): `compare` gives the relative difference at a draw, a
+/// non-finite one where the values are not defined there (another draw is tried), or an
+/// error that says why the draw cannot be used. The worst difference makes the verdict.
+pub fn worst_over_draws(
+    points: u64,
+    seed: u64,
+    max_size: usize,
+    mut compare: impl FnMut(Draw) -> Result<f64>,
+) -> Check {
+    let domains = [Domain::Any, Domain::Positive, Domain::Mixed];
+    let mut worst: f64 = 0.0;
+    let mut used = 0u64;
+    let mut why = String::from("no point where the values are defined");
+    for attempt in 0..30u64 {
+        if used == points {
+            break;
+        }
+        let draw = Draw { seed: seed + attempt, min_size: 2, max_size, domain: domains[attempt as usize % 3] };
+        match compare(draw) {
+            Ok(e) if e.is_finite() => {
+                worst = worst.max(e);
+                used += 1;
+            }
+            Ok(_) => why = "the values are not finite at the points tried".into(),
+            Err(e) => why = e.message,
+        }
+    }
+    if used == 0 {
+        return Check::not_possible(why);
+    }
+    let verdict = if worst <= TOLERANCE { Verdict::Verified } else { Verdict::Failed };
+    Check { verdict, relative_error: Some(worst), points: used as usize, reason: None }
+}
