@@ -148,6 +148,31 @@ fn a_wrong_gradient_fails_the_generated_check() {
 }
 
 #[test]
+fn every_worked_example_checks_on_jax_too() {
+    if !ready(&["numpy", "jax"]) {
+        return;
+    }
+    let dir = scratch("jax-examples");
+    let mut names = Vec::new();
+    for (stem, text) in examples() {
+        let path = dir.join(format!("jax_{stem}.py"));
+        let out = bracket(&["codegen", &text, "--with-check", "--target", "jax", "--out", path.to_str().unwrap()]);
+        assert!(out.status.success(), "{stem}: {}", String::from_utf8_lossy(&out.stderr));
+        names.push(stem);
+    }
+    // One process: JAX starts once.
+    let code = format!(
+        "import importlib\nfailed = []\nfor name in {names:?}:\n    m = importlib.import_module('jax_' + name)\n    \
+         if hasattr(m, 'f_prime'):\n        m.f = lambda x: x + x**2 / 2\n        m.f_prime = lambda x: 1 + x\n    \
+         try:\n        m.check_gradient()\n    except Exception as e:\n        failed.append((name, repr(e)))\n\
+         assert not failed, failed\nprint('ok')"
+    );
+    let (ok, text) = run_python(&dir, &code);
+    assert!(ok, "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn jax_target_matches_numpy() {
     if !ready(&["numpy", "jax"]) {
         return;
