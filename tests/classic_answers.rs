@@ -105,3 +105,16 @@ fn an_unrolled_rnn_written_as_one_loss() {
     }
     grad(&format!("{}; 1/2 ||{h} - y||^2", decls.join("; ")), &["W", "U"]);
 }
+
+/// abs' prints as sign, which reads back: the lasso gradient is `Xᵀ(Xw − y) + λsign(w)`.
+#[test]
+fn abs_prime_is_sign() {
+    let input = "w: vector(p); X: matrix(N, p); y: vector(N); lambda: scalar; 1/2 ||X w - y||^2 + lambda 1^T abs(w)";
+    let g = bracket::grad(input, &["w"]).unwrap().remove(0);
+    assert_eq!(g.answer.render(bracket::Format::Unicode), "Xᵀ(Xw − y) + λsign(w)");
+    let check = bracket::check_derivative(&g.answer.model, &g.function, "w", &g.answer.expr, 3).unwrap();
+    assert!(check.passed());
+    let back =
+        bracket::read(&format!("{}; {}", input.rsplit_once(';').unwrap().0, g.answer.render(bracket::Format::Ascii)));
+    assert!(back.is_ok(), "sign reads back");
+}

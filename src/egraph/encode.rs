@@ -42,6 +42,7 @@ pub fn fun_spec_of_key(key: &str) -> Option<FunSpec> {
         "cos" => Func::Cos,
         "abs" => Func::Abs,
         "relu" => Func::Relu,
+        "sign" => Func::Sign,
         "" => return None,
         other => Func::Declared(other.to_string()),
     };

@@ -84,7 +84,14 @@ impl Number for f64 {
             (Func::Abs, 1) => x.signum(),
             (Func::Relu, 0) => x.max(0.0),
             (Func::Relu, 1) => f64::from(u8::from(x > 0.0)),
-            (Func::Abs | Func::Relu, _) => 0.0,
+            (Func::Sign, 0) => {
+                if x == 0.0 {
+                    0.0
+                } else {
+                    x.signum()
+                }
+            }
+            (Func::Abs | Func::Relu | Func::Sign, _) => 0.0,
             (Func::Declared(name), d) => return declared(name, d, &x),
             _ => return None,
         })
@@ -122,7 +129,8 @@ impl Number for BigRational {
             (Func::Abs, 1) => Some(self.signum()),
             (Func::Relu, 0) => Some(if *self > zero { self.clone() } else { zero }),
             (Func::Relu, 1) => Some(if *self > zero { BigRational::one() } else { zero }),
-            (Func::Abs | Func::Relu, _) => Some(zero),
+            (Func::Sign, 0) => Some(self.signum()),
+            (Func::Abs | Func::Relu | Func::Sign, _) => Some(zero),
             (Func::Ln, 1) => BigRational::one().divide(self),
             (Func::Declared(name), d) => declared(name, d, self),
             _ => None,

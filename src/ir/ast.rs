@@ -118,6 +118,8 @@ pub enum Builtin {
     Abs,
     /// `relu`.
     Relu,
+    /// `sign`.
+    Sign,
     /// `softmax`.
     Softmax,
     /// `diag`.
@@ -157,6 +159,7 @@ impl Builtin {
             "cos" => Builtin::Cos,
             "abs" => Builtin::Abs,
             "relu" => Builtin::Relu,
+            "sign" => Builtin::Sign,
             "softmax" => Builtin::Softmax,
             "diag" => Builtin::Diag,
             "sum" => Builtin::Sum,

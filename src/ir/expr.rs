@@ -37,6 +37,8 @@ pub enum Func {
     Abs,
     /// `relu`.
     Relu,
+    /// `sign`: −1, 0 or 1 (abs' away from 0).
+    Sign,
     /// A declared element-wise function such as `f`.
     Declared(String),
 }
@@ -54,6 +56,7 @@ impl Func {
             Func::Cos => "cos",
             Func::Abs => "abs",
             Func::Relu => "relu",
+            Func::Sign => "sign",
             Func::Declared(name) => name,
         }
     }

@@ -194,11 +194,11 @@ pub(crate) fn needs_space(a: &str, b: &str) -> bool {
 }
 
 /// Words the grammar reads as keywords.
-const KEYWORDS: [&str; 43] = [
-    "tr", "det", "ln", "log", "exp", "tanh", "sigmoid", "sqrt", "sin", "cos", "abs", "relu", "softmax", "diag", "sum",
-    "dot", "kron", "einsum", "iota", "odot", "cdot", "oslash", "otimes", "wrt", "grad", "alpha", "beta", "gamma",
-    "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau", "phi",
-    "psi",
+const KEYWORDS: [&str; 44] = [
+    "tr", "det", "ln", "log", "exp", "tanh", "sigmoid", "sqrt", "sin", "cos", "abs", "relu", "sign", "softmax", "diag",
+    "sum", "dot", "kron", "einsum", "iota", "odot", "cdot", "oslash", "otimes", "wrt", "grad", "alpha", "beta",
+    "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau",
+    "phi", "psi",
 ];
 
 impl Printer {
@@ -941,6 +941,7 @@ impl Numpy {
             (Func::Abs, 1) => format!("np.sign({a})"),
             (Func::Relu, 0) => format!("np.maximum({a}, 0)"),
             (Func::Relu, 1) => format!("np.heaviside({a}, 0)"),
+            (Func::Sign, 0) => format!("np.sign({a})"),
             (Func::Ln, 2) => format!("(-1 / ({a}) ** 2)"),
             (Func::Tanh, 2) => format!("(-2 * np.tanh({a}) * (1 - np.tanh({a}) ** 2))"),
             (Func::Sigmoid, 2) => format!("({sig} * (1 - {sig}) * (1 - 2 * {sig}))"),
@@ -949,7 +950,7 @@ impl Numpy {
                 let shift = if matches!(f, Func::Cos) { 1 } else { 0 };
                 ["np.sin", "np.cos", "-np.sin", "-np.cos"][(k as usize + shift) % 4].to_string() + &format!("({a})")
             }
-            (Func::Abs | Func::Relu, _) => format!("(0 * ({a}))"),
+            (Func::Abs | Func::Relu | Func::Sign, _) => format!("(0 * ({a}))"),
             (Func::Declared(n), 0) => format!("{}({a})", py_name(n)),
             (Func::Declared(n), 1) => format!("{}_prime({a})", py_name(n)),
             (other, k) => format!("{}_d{k}({a})", other.name()),

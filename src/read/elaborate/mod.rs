@@ -684,6 +684,7 @@ fn builtin_name(func: Builtin) -> &'static str {
         Builtin::Cos => "cos",
         Builtin::Abs => "abs",
         Builtin::Relu => "relu",
+        Builtin::Sign => "sign",
         Builtin::Softmax => "softmax",
         Builtin::Diag => "diag",
         Builtin::Sum => "sum",
@@ -709,6 +710,7 @@ fn builtin_func(func: Builtin) -> Option<Func> {
         Builtin::Cos => Func::Cos,
         Builtin::Abs => Func::Abs,
         Builtin::Relu => Func::Relu,
+        Builtin::Sign => Func::Sign,
         _ => return None,
     })
 }

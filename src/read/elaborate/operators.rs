@@ -190,7 +190,7 @@ impl Elab {
             Err(e) if e.code == ErrorCode::Shape && self.looks_like_call(items).is_some() => {
                 let (name, at) = self.looks_like_call(items).expect("checked");
                 let known =
-                    "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, relu, \
+                    "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, sign, relu, \
                              softmax, logsumexp, diag, sum, dot, kron, inv, norm (norm2), eye, einsum";
                 let hint = if name.chars().count() == 1 {
                     format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
