@@ -425,6 +425,34 @@ impl Applier<Node, Tables> for SelfDivide {
     }
 }
 
+/// `function-ln-prime-reciprocal`: `ln'(A) = 1 ⊘ A` for a vector or matrix A (a scalar's
+/// is `1/s`, a rule of its own); the ones tensor takes A's shape, which a rule's right
+/// side cannot name.
+pub struct LnPrimeReciprocal;
+
+impl Applier<Node, Tables> for LnPrimeReciprocal {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let shape = egraph[eclass].data.shape.clone();
+        let Some(a) = bound(subst, "?a") else { return vec![] };
+        if shape.is_empty() {
+            return vec![];
+        }
+        let mut rec = RecExpr::default();
+        Encoder { tables: &mut egraph.analysis }.encode(&Expr::new(Kind::Ones, shape), &mut rec);
+        let ones = egraph.add_expr(&rec);
+        let quotient = egraph.add(Node::HDiv([ones, a]));
+        union_by(egraph, from, quotient, rule)
+    }
+}
+
 /// `scalar-factor-opposite`: `cA − cB = c(A − B)` for a rational c (`2Vh − 2y` →
 /// `2(Vh − y)`); written in Rust because it needs d = −c, a guard on two variables.
 pub struct FactorOpposite;

@@ -11,7 +11,8 @@
 
 use crate::egraph::{
     holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, Encoder, FactorOpposite, FunSpec,
-    InverseCancel, Node, PowerMerge, RaiseNetwork, Rewrite, SelfDivide, SumRegroup, Tables, UnitScale, ZeroAbsorb,
+    InverseCancel, LnPrimeReciprocal, Node, PowerMerge, RaiseNetwork, Rewrite, SelfDivide, SumRegroup, Tables,
+    UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -187,6 +188,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("scalar-zero-absorb", "a product, ⊙, ⊗ or transpose with a zero operand is the zero tensor"),
     ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
     ("hadamard-divide-ones", "A ⊘ A = 1, the ones tensor of A's shape"),
+    ("function-ln-prime-reciprocal", "ln'(A) = 1 ⊘ A for a vector or matrix A"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
     (
         "elementwise-cancel",
@@ -370,6 +372,12 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
     rewrites.push(
         Rewrite::new("hadamard-divide-ones", self_divide, SelfDivide)
             .map_err(|e| format!("hadamard-divide-ones: {e}"))?,
+    );
+    let ln_prime: Pattern<Node> =
+        "(app @ln' ?a)".parse().map_err(|e| format!("function-ln-prime-reciprocal: {e:?}"))?;
+    rewrites.push(
+        Rewrite::new("function-ln-prime-reciprocal", ln_prime, LnPrimeReciprocal)
+            .map_err(|e| format!("function-ln-prime-reciprocal: {e}"))?,
     );
     rewrites
         .push(Rewrite::new("sum-regroup", ClassWhere(holds_sum), SumRegroup).map_err(|e| format!("sum-regroup: {e}"))?);
