@@ -149,29 +149,10 @@ fn by_values(outputs: Vec<Output>, defined: usize) -> Vec<Output> {
         }
         let Kind::Func { func, derivative: 1, arg } = &out.kind else { return out };
         let value = Expr::new(Kind::Func { func: func.clone(), derivative: 0, arg: arg.clone() }, out.shape.clone());
-        let ones = Expr::new(Kind::Ones, out.shape.clone());
-        let minus = |a: Expr, b: Expr| {
-            let negated = crate::ir::build::scale(-num_rational::BigRational::from_integer(1.into()), b);
-            Expr::new(Kind::Add(vec![a, negated]), out.shape.clone())
-        };
-        let h = |a: Expr, b: Expr| {
-            if out.shape.is_empty() {
-                crate::ir::build::product(a, b)
-            } else {
-                crate::ir::build::hadamard(a, b)
-            }
-        };
-        match func {
-            crate::ir::expr::Func::Tanh => minus(ones_or_one(ones, &out), h(value.clone(), value)),
-            crate::ir::expr::Func::Sigmoid => h(value.clone(), minus(ones_or_one(ones, &out), value)),
-            crate::ir::expr::Func::Exp => value,
-            _ => out,
-        }
-    }
-    // The number 1, which NumPy broadcasts, rather than an array of ones to allocate (the
-    // expression is only printed, never typed again).
-    fn ones_or_one(_ones: Expr, _e: &Expr) -> Expr {
-        Expr::new(Kind::Const(num_rational::BigRational::from_integer(1.into())), vec![])
+        // The number 1, which NumPy broadcasts, rather than an array of ones to allocate
+        // (the expression is only printed, never typed again).
+        let one = Expr::new(Kind::Const(num_rational::BigRational::from_integer(1.into())), vec![]);
+        crate::ir::build::derivative_by_value(func, value, one).unwrap_or(out)
     }
     fn named(e: &Expr, definitions: &[(String, Expr)]) -> Expr {
         if let Some((name, _)) = definitions.iter().find(|(_, d)| d == e) {

@@ -291,16 +291,22 @@ pub fn grad<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
 pub fn grad_with<S: AsRef<str>>(text: &str, wrt: &[S], options: &crate::egraph::Options) -> Result<Vec<Derivative>> {
     let words: Vec<String> = wrt.iter().map(|w| w.as_ref().to_string()).collect();
     let f = read_answer_with(text, &words)?;
-    if !f.expr.is_scalar() {
-        let shown = show_shape(&f.expr.shape);
-        return Err(Error::new(
-            ErrorCode::Shape,
-            format!("a gradient needs a scalar function, but this has shape {shown}"),
-            crate::error::Span::new(0, text.len()),
-        )
-        .hint("use `bracket jacobian` for a non-scalar function"));
-    }
+    scalar_for(&f, text, "a gradient")?;
     derivatives_with(&f, text, wrt, options)
+}
+
+/// An error unless `f` is scalar, as `what` (a gradient, a Hessian) needs.
+pub(crate) fn scalar_for(f: &Answer, text: &str, what: &str) -> Result<()> {
+    if f.expr.is_scalar() {
+        return Ok(());
+    }
+    let shown = show_shape(&f.expr.shape);
+    Err(Error::new(
+        ErrorCode::Shape,
+        format!("{what} needs a scalar function, but this has shape {shown}"),
+        crate::error::Span::new(0, text.len()),
+    )
+    .hint("use `bracket jacobian` for a non-scalar function"))
 }
 
 /// Jacobians of the function of `text` (its dims first, then each variable's).

@@ -77,15 +77,7 @@ fn scalar_function(text: &str, words: &[String]) -> Result<Answer> {
         (None, Some(q)) => Answer { expr: q.expr.clone(), model, saturation: None },
         _ => read_answer_with(text, words)?,
     };
-    if !f.expr.is_scalar() {
-        let shown = show_shape(&f.expr.shape);
-        return Err(Error::new(
-            ErrorCode::Shape,
-            format!("a Hessian needs a scalar function, but this has shape {shown}"),
-            Span::new(0, text.len()),
-        )
-        .hint("use `bracket jacobian` on a non-scalar function"));
-    }
+    crate::api::scalar_for(&f, text, "a Hessian")?;
     Ok(f)
 }
 

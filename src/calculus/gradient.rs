@@ -13,7 +13,6 @@ use crate::ir::expr::{Expr, Func, Kind};
 use crate::network::Term;
 use crate::read::elaborate::Model;
 use num_rational::BigRational;
-use num_traits::One;
 
 /// The most terms of a derivative that also go to the e-graph unfactored.
 pub const UNFACTORED_TERMS: usize = 8;
@@ -126,14 +125,7 @@ fn by_identities(e: &Expr, model: &Model) -> Option<Expr> {
             if crate::egraph::contract::size(arg) > 4.0 && model.definitions.iter().any(|(_, v)| *v == value) {
                 *changed = true;
                 let ones = Expr::new(Kind::Ones, e.shape.clone());
-                let minus = |a: Expr, b: Expr| {
-                    let negated = crate::ir::build::scale(-BigRational::one(), b);
-                    Expr::new(Kind::Add(vec![a, negated]), e.shape.clone())
-                };
-                return match func {
-                    Func::Tanh => minus(ones, crate::ir::build::hadamard(value.clone(), value)),
-                    _ => crate::ir::build::hadamard(value.clone(), minus(ones, value)),
-                };
+                return crate::ir::build::derivative_by_value(func, value, ones).expect("tanh or sigmoid");
             }
         }
         let mut out = e.clone();

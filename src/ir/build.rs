@@ -70,3 +70,18 @@ pub fn zero(shape: Shape) -> Expr {
     }
     scale(BigRational::zero(), Expr::new(Kind::Ones, shape))
 }
+
+/// `f'(z)` written by the value `v = f(z)` where an identity gives it: `tanh' = 1 − v ⊙ v`,
+/// `sigmoid' = v ⊙ (1 − v)`, `exp' = v`. `one` is the 1 subtracted from: a ones tensor
+/// of v's shape, or the number NumPy broadcasts. `None` for other functions.
+pub fn derivative_by_value(func: &Func, value: Expr, one: Expr) -> Option<Expr> {
+    let shape = value.shape.clone();
+    let minus = |a: Expr, b: Expr| Expr::new(Kind::Add(vec![a, scale(-BigRational::one(), b)]), shape.clone());
+    let times = |a: Expr, b: Expr| if shape.is_empty() { product(a, b) } else { hadamard(a, b) };
+    match func {
+        Func::Tanh => Some(minus(one, times(value.clone(), value))),
+        Func::Sigmoid => Some(times(value.clone(), minus(one, value))),
+        Func::Exp => Some(value),
+        _ => None,
+    }
+}

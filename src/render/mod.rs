@@ -710,30 +710,13 @@ fn latex_function(name: &str) -> String {
 /// Declared element-wise functions `f` are called as `f(x)`, their derivatives as
 /// `f_prime(x)`.
 pub fn render_numpy(e: &Expr, model: &Model) -> String {
-    let mut sizes: IndexMap<Dim, String> = IndexMap::new();
-    for (name, info) in &model.names {
-        let mut k = 0;
-        for d in &info.shape {
-            if *d == Dim::Iota {
-                continue;
-            }
-            sizes.entry(d.clone()).or_insert_with(|| format!("{}.shape[{k}]", py_name(name)));
-            k += 1;
-        }
-    }
-    Numpy { sizes, helpers: false }.go(e)
+    Numpy::of(model, false).go(e)
 }
 
 /// [`render_numpy`] for a generated module, which defines `softmax(a, axis)` (stable,
 /// the maximum subtracted) and calls it rather than repeating its argument.
 pub fn render_numpy_in_module(e: &Expr, model: &Model) -> String {
-    let mut sizes: IndexMap<Dim, String> = IndexMap::new();
-    for (name, info) in &model.names {
-        for (k, d) in info.shape.iter().filter(|d| **d != Dim::Iota).enumerate() {
-            sizes.entry(d.clone()).or_insert_with(|| format!("{}.shape[{k}]", py_name(name)));
-        }
-    }
-    Numpy { sizes, helpers: true }.go(e)
+    Numpy::of(model, true).go(e)
 }
 
 /// A Python identifier for a name: `W_1` stays, `Z_{L-1}` becomes `Z_L_1`.
@@ -778,6 +761,17 @@ fn layout(e: &Expr) -> Layout {
 }
 
 impl Numpy {
+    /// The printer for `model`'s names: each dim's size read from the first name with it.
+    fn of(model: &Model, helpers: bool) -> Numpy {
+        let mut sizes: IndexMap<Dim, String> = IndexMap::new();
+        for (name, info) in &model.names {
+            for (k, d) in info.shape.iter().filter(|d| **d != Dim::Iota).enumerate() {
+                sizes.entry(d.clone()).or_insert_with(|| format!("{}.shape[{k}]", py_name(name)));
+            }
+        }
+        Numpy { sizes, helpers }
+    }
+
     fn size(&self, d: &Dim) -> String {
         match d {
             Dim::Int(n) => n.to_string(),
