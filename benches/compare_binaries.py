@@ -30,6 +30,15 @@ QUERIES = [
     ("5.4 aᵀXXᵀa", {"command": "grad", "expr": "a^T X X^T a", "wrt": ["X"]}),
     ("5.5 tr(AX⁻¹B)", {"command": "grad", "expr": "tr(A X^-1 B)", "wrt": ["X"]}),
     ("(Bx + b)ᵀC(Dx + d)", {"command": "grad", "expr": "(B x + b)^T C (D x + d)", "wrt": ["x"]}),
+    ("‖Ax − b‖²", {"command": "grad", "expr": "||A x - b||^2", "wrt": ["x"]}),
+    (
+        "Gaussian by S",
+        {
+            "command": "grad",
+            "expr": "S: symmetric(n); x, m: vector(n); -1/2 ln(det(S)) - 1/2 (x - m)^T S^-1 (x - m)",
+            "wrt": ["S"],
+        },
+    ),
     ("det(X⁻ᵀ)", {"command": "grad", "expr": "det(X^-T)", "wrt": ["X"]}),
     ("sum(sqrt(1 + X ⊙ X))", {"command": "grad", "expr": "sum(sqrt(1 + X .* X))", "wrt": ["X"]}),
     ("6.3 softmax loss", {"command": "grad", "expr": "N: scalar; J = -1/N ln(s^1(A)) · Y; J", "wrt": ["A"]}),

@@ -16,6 +16,23 @@ pub struct Checked {
     pub guards: Vec<(crate::egraph::rules::Guard, Var)>,
 }
 
+/// The class of `pat` under `subst` if the e-graph already holds every node of it.
+pub fn lookup_instantiation(egraph: &EGraph, pat: &PatternAst<Node>, subst: &Subst) -> Option<Id> {
+    let nodes = pat.as_ref();
+    let mut ids: Vec<Id> = Vec::with_capacity(nodes.len());
+    for n in nodes {
+        let id = match n {
+            ENodeOrVar::Var(v) => *subst.get(*v)?,
+            ENodeOrVar::ENode(node) => {
+                let node = node.clone().map_children(|c| ids[usize::from(c)]);
+                egraph.lookup(node)?
+            }
+        };
+        ids.push(id);
+    }
+    ids.pop()
+}
+
 /// The shape an instantiation of `pat` under `subst` would have, without adding it.
 pub fn instantiated_shape(egraph: &EGraph, pat: &PatternAst<Node>, subst: &Subst) -> Option<Shape> {
     let nodes = pat.as_ref();
@@ -59,9 +76,21 @@ impl Applier<Node, Tables> for Checked {
         if !self.guards.iter().all(|(g, v)| subst.get(*v).is_some_and(|&id| g.holds(&egraph[id].data))) {
             return vec![];
         }
-        let Some(shape) = instantiated_shape(egraph, &self.rhs, subst) else { return vec![] };
-        if shape != egraph[eclass].data.shape {
-            return vec![];
+        // A match seen in an earlier iteration is usually there already: then its class
+        // gives the shape, and when it is this class there is nothing to do.
+        match lookup_instantiation(egraph, &self.rhs, subst) {
+            Some(id) if egraph.find(id) == egraph.find(eclass) => return vec![],
+            Some(id) => {
+                if egraph[id].data.shape != egraph[eclass].data.shape {
+                    return vec![];
+                }
+            }
+            None => {
+                let Some(shape) = instantiated_shape(egraph, &self.rhs, subst) else { return vec![] };
+                if shape != egraph[eclass].data.shape {
+                    return vec![];
+                }
+            }
         }
         let (id, changed) = match searcher_ast {
             Some(ast) => egraph.union_instantiations(ast, &self.rhs, subst, rule_name),
