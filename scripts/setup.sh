@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what bracket's build and tests need on a fresh machine: the Rust toolchain is
 # the machine's; python3 with numpy checks the NumPy printer (tests/numpy.rs), ruff and
-# jax check generated modules (tests/codegen.rs).
+# jax check generated modules (tests/codegen.rs); a virtual environment with maturin,
+# pytest and nbclient builds and tests the Python package (scripts/python.sh).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 if ! python3 -c 'import numpy' >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check numpy
 fi
@@ -18,5 +20,12 @@ fi
 # draw a derivation to a PNG (tests/render_png.rs). Reinstall when any of them is missing.
 m=tests/latex/node_modules
 if command -v npm >/dev/null 2>&1 && ! { [ -d $m/katex ] && [ -d $m/mathjax-full ] && [ -d $m/@resvg/resvg-js ]; }; then
-  (cd "$(dirname "$0")/../tests/latex" && npm ci --silent --no-audit --no-fund)
+  (cd tests/latex && npm ci --silent --no-audit --no-fund)
+fi
+# The Python package's environment: it sees the packages above (numpy, jax) and adds the
+# build and test tools. Remade when any of them is missing.
+venv="${CARGO_TARGET_DIR:-target}/python-venv"
+if ! "$venv/bin/python" -c 'import maturin, pytest, nbclient, nbformat, ipykernel' >/dev/null 2>&1; then
+  python3 -m venv --system-site-packages "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest nbclient nbformat ipykernel
 fi

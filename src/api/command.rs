@@ -405,7 +405,7 @@ impl Reply {
                     .collect();
                 json!({"input": input, "derivatives": list})
             }
-            Reply::Equations { equations, checks, .. } => {
+            Reply::Equations { equations, checks, loss } => {
                 let list: Vec<Value> = equations
                     .iter()
                     .map(|eq| {
@@ -418,7 +418,7 @@ impl Reply {
                         v
                     })
                     .collect();
-                json!({"input": input, "equations": list})
+                json!({"input": input, "loss": loss, "equations": list})
             }
             Reply::Derivations(ds) => match &ds[..] {
                 [one] => {
