@@ -122,6 +122,9 @@ def notebook():
     cells.append(nbformat.v4.new_markdown_cell("## A derivation, step by step"))
     cells.append(nbformat.v4.new_code_cell(call("derive", "tr(A X^-1 B)", "X")))
     cells.append(nbformat.v4.new_code_cell('bracket.grad("x^T A x", "x").check()'))
+    # Cell ids numbered, not random, so that the notebook is the same on every run.
+    for k, cell in enumerate(cells):
+        cell.id = f"cell-{k}"
     nb.cells = cells
     return nb
 

@@ -341,6 +341,11 @@ impl Analysis<Node> for Tables {
                 let n = egraph.add(Node::Num(c));
                 union_named(egraph, id, n, "arithmetic");
             }
+            // A number is its class: the products and sums that make it would only let
+            // rules split it into every factorisation of every coefficient.
+            if egraph[id].data.shape.is_empty() {
+                egraph[id].nodes.retain(|n| matches!(n, Node::Num(_)));
+            }
         }
     }
 }
