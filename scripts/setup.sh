@@ -2,7 +2,8 @@
 # Installs what bracket's build and tests need on a fresh machine: the Rust toolchain is
 # the machine's; python3 with numpy checks the NumPy printer (tests/numpy.rs), ruff and
 # jax check generated modules (tests/codegen.rs); a virtual environment with maturin,
-# pytest and nbclient builds and tests the Python package (scripts/python.sh).
+# pytest and nbclient builds and tests the Python package (scripts/python.sh); selenium
+# and Chromium test the web page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! python3 -c 'import numpy' >/dev/null 2>&1; then
@@ -25,7 +26,17 @@ fi
 # The Python package's environment: it sees the packages above (numpy, jax) and adds the
 # build and test tools. Remade when any of them is missing.
 venv="${CARGO_TARGET_DIR:-target}/python-venv"
-if ! "$venv/bin/python" -c 'import maturin, pytest, nbclient, nbformat, ipykernel' >/dev/null 2>&1; then
+if ! "$venv/bin/python" -c 'import maturin, pytest, nbclient, nbformat, ipykernel, selenium' >/dev/null 2>&1; then
   python3 -m venv --system-site-packages "$venv"
-  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest nbclient nbformat ipykernel
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check maturin pytest nbclient nbformat ipykernel selenium
+fi
+# The page of `bracket serve` is tested in headless Chromium through its WebDriver
+# (web/tests): Debian's chromium and chromium-driver.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
 fi

@@ -7,6 +7,9 @@ use bracket::{Error, Format};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::process::ExitCode;
 
+#[cfg(feature = "serve")]
+mod serve;
+
 #[derive(Parser)]
 #[command(name = "bracket", version, about = "Matrix and tensor calculus in bracket notation")]
 struct Cli {
@@ -99,6 +102,21 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value = "unicode")]
         format: OutputFormat,
+    },
+    /// A local web page: type a function, read its gradient, derivation, check and code
+    /// (`http://127.0.0.1:8080/`), with `POST /api/query` answering batch queries. Each
+    /// query gets --timeout seconds; Ctrl-C stops the server.
+    #[cfg(feature = "serve")]
+    Serve {
+        /// The port (0: any free one; the URL is printed).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+        /// The address to bind; loopback by default, so only this machine reaches it.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Queries answered at once; more get 503 with Retry-After.
+        #[arg(long, default_value_t = 4)]
+        slots: usize,
     },
     /// Reads JSON queries from standard input, one a line, and writes one JSON answer a
     /// line, in order: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}`.
@@ -195,6 +213,19 @@ fn layout_of(l: LayoutArg) -> bracket::Layout {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The server runs until stopped; --timeout is each query's limit there.
+    #[cfg(feature = "serve")]
+    if let Command::Serve { port, host, slots } = &cli.command {
+        let timeout = std::time::Duration::from_secs_f64(cli.timeout.clamp(0.001, 86_400.0));
+        let server = serve::Server { host: host.clone(), port: *port, timeout, slots: *slots };
+        return match serve::serve(server) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error[E-usage]: cannot serve on {host}:{port}: {e}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let limit = std::time::Duration::from_secs_f64(cli.timeout.clamp(0.001, 86_400.0));
     // The work runs on its own thread (with a large stack); this one keeps the time.
     let (send, receive) = std::sync::mpsc::channel();
@@ -304,6 +335,8 @@ fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>
             (bracket::Command::Eval { expr, at: given, seed }, OutputFormat::Unicode)
         }
         Command::Batch { .. } | Command::Examples { .. } | Command::Codegen { .. } => return Ok(None),
+        #[cfg(feature = "serve")]
+        Command::Serve { .. } => return Ok(None),
     }))
 }
 

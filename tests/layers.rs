@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The stages, lowest first; a folder may use only folders of a lower level.
-const LEVELS: [(&str, u32); 10] = [
+const LEVELS: [(&str, u32); 11] = [
     ("error", 0),
     ("limits", 0),
     ("ir", 1),
@@ -18,6 +18,7 @@ const LEVELS: [(&str, u32); 10] = [
     ("egraph", 4),
     ("calculus", 5),
     ("api", 6),
+    ("serve", 7),
 ];
 
 fn level(stage: &str) -> Option<u32> {

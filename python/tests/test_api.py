@@ -335,21 +335,26 @@ def test_timeout_holds():
 
 
 def test_calls_release_the_gil():
-    # While one thread waits for a slow answer, Python code on another keeps running.
-    ticks = []
-    done = threading.Event()
+    # While one thread waits for a slow answer, Python code on another keeps running: the
+    # longest pause between its ticks is far shorter than the call.
+    slow = "S: symmetric(n); x, m: vector(n); -1/2 ln(det(S)) - 1/2 (x - m)^T S^-1 (x - m)"
+    ticks = [time.perf_counter()]
+    took = []
 
-    def slow():
-        bracket.grad("X: matrix(n, n); sum(sqrt(1 + X .* X)) + ln(det(X))", "X")
-        done.set()
+    def call():
+        t = time.perf_counter()
+        bracket.grad(slow, "S")
+        took.append(time.perf_counter() - t)
 
-    t = threading.Thread(target=slow)
-    t.start()
-    while not done.is_set():
+    worker = threading.Thread(target=call)
+    worker.start()
+    while worker.is_alive():
+        sum(range(2000))
         ticks.append(time.perf_counter())
-        time.sleep(0.0005)
-    t.join()
-    assert len(ticks) > 5
+    worker.join()
+    longest_pause = max(b - a for a, b in zip(ticks, ticks[1:]))
+    assert took[0] > 0.01, took
+    assert longest_pause < took[0] / 2, (longest_pause, took)
 
 
 def test_help_has_examples():

@@ -285,9 +285,9 @@ impl Command {
                 Command::Hvp { expr, wrt: w, dir: dir.to_string(), check }
             }
             "derive" => {
-                let w = wrt.into_iter().next().ok_or_else(|| usage("\"derive\" needs \"wrt\""))?;
+                // Without "wrt", a program's derivations, one for each equation.
                 let order = query.get("order").and_then(Value::as_u64).unwrap_or(1).min(255) as u8;
-                Command::Derive { expr, wrt: Some(w), order }
+                Command::Derive { expr, wrt: wrt.into_iter().next(), order }
             }
             "d" => Command::Differential { expr, raw: query.get("raw").and_then(Value::as_bool).unwrap_or(false) },
             "eval" => {
@@ -426,7 +426,7 @@ impl Reply {
                     v["input"] = json!(input);
                     v
                 }
-                all => Value::Array(all.iter().map(|d| d.json()).collect()),
+                all => json!({"input": input, "derivations": all.iter().map(|d| d.json()).collect::<Vec<_>>()}),
             },
             Reply::Value(e) => json!({"input": input, "value": e.value, "exact": e.exact, "random": e.random}),
         };

@@ -678,6 +678,8 @@ def derive(
     if len(names) > 1:
         raise BracketError({"code": "E-usage", "message": "derive takes one variable", "hint": "call derive once per variable"})
     answer = _call("derive", expr, names, order=order, **call_opts)
+    if "derivations" in answer:
+        answer = answer["derivations"]
     if isinstance(answer, list):
         labels = [f"∇_{names[0]}", f"∇²_{names[0]}"] if names else []
         return Derivations(answer, labels)
