@@ -21,6 +21,7 @@ pub mod encode;
 pub mod language;
 pub mod raise;
 pub mod rules;
+pub mod schedule;
 
 use crate::ir::expr::{Expr, Func, Kind};
 use crate::ir::shape::{Dim, Shape};
@@ -223,10 +224,10 @@ pub(super) fn saturate(
     }
     let facts: Vec<Rewrite> = crate::egraph::rules::fact_rewrites(model, &mut tables);
     let egraph = EGraph::new(tables);
-    // The backoff scheduler bans a rule for a while once it matches too often, so one
-    // family (such as scalars moving through long Hadamard chains) cannot crowd out
-    // the rest or blow the e-graph up.
-    let scheduler = egg::BackoffScheduler::default().with_initial_match_limit(200).with_ban_length(3);
+    // Backoff bans a rule for a while once it matches too often, so one family (such as
+    // scalars moving through long Hadamard chains) cannot crowd out the rest or blow the
+    // e-graph up; after an idle iteration only the rules whose bans end search again.
+    let scheduler = crate::egraph::schedule::Backoff::new(200, 3);
     let mut runner = egg::Runner::default()
         .with_scheduler(scheduler)
         .with_egraph(egraph)
