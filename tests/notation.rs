@@ -129,3 +129,34 @@ fn embedded_classic_notation() {
     equal("", "s ⊙ (y ⊘ s)", "[s {y ⊘ s}]");
     equal("", "-X^-1 dX X^-1", "-{X⁻¹}_1[{X⁻¹}_2 dX̄_1][dX̄_2 {X⁻¹}_1]{X⁻¹}_2");
 }
+
+/// Frobenius products and sums of entries print as the tutorial's `A · B` and `sum(A)`,
+/// not as traces or ones-products, and the printed form evaluates to the term.
+#[test]
+fn frobenius_products_and_sums_print_classic() {
+    let cases = [
+        ("A, B: matrix(n, m)", "[Ā B]", "A · B"),
+        ("A, B: matrix(n, m)", "tr(A B^T)", "A · B"),
+        ("A, B: matrix(n, m)", "tr(A^T B)", "A · B"),
+        ("A: matrix(n, m)", "[Ā]", "sum(A)"),
+        ("A: matrix(n, m)", "1^T A 1", "sum(A)"),
+        ("G: matrix(n, p); B, D: matrix(n, m); W: matrix(m, p)", "tr(G^T (B .* D) W)", "G · (B ⊙ D)W"),
+        ("x, y: vector(n)", "tr(x y^T)", "x · y"),
+    ];
+    for (decls, term, printed) in cases {
+        let m = bracket::read(&format!("{decls}; {term}")).unwrap();
+        let out = bracket::render(
+            &bracket::simplify_expr(m.main_expr().unwrap(), &m, &Default::default()).0,
+            bracket::Format::Unicode,
+        );
+        assert_eq!(out, printed, "{term}");
+        equal(decls, term, printed);
+    }
+    // A scalar is not summed: 1ᵀc1 is n·c.
+    let m = bracket::read("c: scalar; u: vector(n); 1^T (c u)").unwrap();
+    let out = bracket::render(
+        &bracket::simplify_expr(m.main_expr().unwrap(), &m, &Default::default()).0,
+        bracket::Format::Unicode,
+    );
+    assert!(!out.contains("sum(c"), "{out}");
+}
