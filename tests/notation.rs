@@ -160,3 +160,11 @@ fn frobenius_products_and_sums_print_classic() {
     );
     assert!(!out.contains("sum(c"), "{out}");
 }
+
+/// Unicode subscript digits read as portions, as the tutorial prints them.
+#[test]
+fn unicode_subscript_digits() {
+    equal("A: matrix", "A₂ A₁", "Aᵀ");
+    equal("", "A₁ [Ā₂ B₁] B₂", "A B");
+    equal("T: tensor(n, n, n)", "T₁[T̄₂ T₃]", "T_1[T̄_2 T_3]");
+}

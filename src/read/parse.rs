@@ -739,7 +739,14 @@ fn read_tag(pair: &Pair<Rule>) -> u32 {
 fn subscript_body(pair: &Pair<Rule>) -> String {
     let text = pair.as_str();
     let text = text.strip_prefix('_').unwrap_or(text);
-    text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text).to_string()
+    let body = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')).unwrap_or(text);
+    // `A₂₃` reads as `A_{23}`.
+    body.chars()
+        .map(|c| match c {
+            '₀'..='₉' => char::from(b'0' + (c as u32 - '₀' as u32) as u8),
+            c => c,
+        })
+        .collect()
 }
 
 /// Reads `name`, `diff_name`, `greek_word` and `decl_name` pairs.
