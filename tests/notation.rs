@@ -168,3 +168,15 @@ fn unicode_subscript_digits() {
     equal("", "A₁ [Ā₂ B₁] B₂", "A B");
     equal("T: tensor(n, n, n)", "T₁[T̄₂ T₃]", "T_1[T̄_2 T_3]");
 }
+
+/// A literal `1` beside `·_k` is a ones tensor with the dims it pairs (eq. 10).
+#[test]
+fn ones_beside_a_contraction() {
+    equal("u, v: vector(n)", "1 ·_1 (u v^T)", "(u^T 1) v");
+    equal("T: tensor(n, n, n)", "T ·_1 1", "einsum(\"ijk->ij\", T)");
+    equal("u, v: vector(n)", "(u v^T) ·_2 1", "(u^T 1) (v^T 1)");
+    equal("A: matrix(n, m)", "1 ·_> A", "sum(A)");
+    // A scalar that is not the literal 1 still has no dims, and the error says so.
+    let e = bracket::read("c: scalar; A: matrix; c ·_1 A").unwrap_err();
+    assert!(e.hint.as_deref().is_some_and(|h| h.contains("a scalar has no dims")), "{e:?}");
+}

@@ -449,6 +449,29 @@ impl Elab {
             }
             BinOp::DotK(k) | BinOp::HadK(k) => {
                 let dot = matches!(op, BinOp::DotK(_));
+                // A literal `1` beside `·_k` is a ones tensor with the dims it pairs
+                // (eq. 10: `1 ·_1 (uvᵀ)` sums over the first dim).
+                let (a, b) = match k {
+                    Shortcut::K(k) if b.order() >= *k && a.is_scalar() => {
+                        let like = b.shape[..*k].to_vec();
+                        (self.broadcast_one(lhs, a, &like), b)
+                    }
+                    Shortcut::K(k) if a.order() >= *k && b.is_scalar() => {
+                        let like = a.shape[a.order() - *k..].to_vec();
+                        let b = self.broadcast_one(rhs, b, &like);
+                        (a, b)
+                    }
+                    Shortcut::Right if a.is_scalar() => {
+                        let like = b.shape.clone();
+                        (self.broadcast_one(lhs, a, &like), b)
+                    }
+                    Shortcut::Left if b.is_scalar() => {
+                        let like = a.shape.clone();
+                        let b = self.broadcast_one(rhs, b, &like);
+                        (a, b)
+                    }
+                    _ => (a, b),
+                };
                 let (kk, form) = match k {
                     Shortcut::K(k) => (*k, GenForm::K(*k)),
                     Shortcut::Right => (b.order(), GenForm::Right),
@@ -464,7 +487,12 @@ impl Elab {
                             b.order()
                         ),
                         op_span,
-                    ));
+                    )
+                    .hint(if a.is_scalar() || b.is_scalar() {
+                        "a scalar has no dims to pair; a literal `1` there stands for a ones tensor"
+                    } else {
+                        "`·_k` and `⊙_k` need k dims on each side"
+                    }));
                 }
                 let n = a.order();
                 let left = (n - kk + 1..=n).map(|at| Pos { at, bar: dot }).collect();
