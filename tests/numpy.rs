@@ -2,7 +2,7 @@
 //! value the evaluator gives. Needs `python3` with numpy (`.ci/run` installs it); when
 //! it is missing the test fails under CI and is skipped with a note elsewhere.
 
-use bracket::{eval, random_env, read, render_numpy, Draw};
+use bracket::{eval, random_env, read, render_numpy, Dim, Draw};
 use serde_json::{json, Value};
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -157,4 +157,60 @@ json.dump(out, sys.stdout)
         }
     }
     assert!(failures.is_empty(), "{} of {} differ:\n{}", failures.len(), CASES.len(), failures.join("\n"));
+}
+
+/// A result with `ι` dims keeps its size-one axes in NumPy (issue 21): `wᵀ` is a 1 × n
+/// array, `M_1 ι M_2` is n × 1 × m, with the evaluator's values.
+#[test]
+fn iota_axes_are_kept_in_a_whole_result() {
+    if !python_has_numpy() {
+        assert!(std::env::var("CI").is_err(), "CI must provide python3 with numpy (.ci/run installs it)");
+        return;
+    }
+    let cases = [
+        "w: vector(n); iota w",
+        "M: matrix(n, m); M_1 iota M_2",
+        "x: vector(n); A: matrix(n, n); iota A_2 [~A_1 x]",
+        "x: vector(n); x iota",
+        "x: vector(n); x^T x",
+    ];
+    for (k, src) in cases.iter().enumerate() {
+        let model = read(src).unwrap();
+        let e = model.main_expr().unwrap();
+        let code = bracket::render(e, bracket::Format::Numpy);
+        let env = random_env::<f64>(&model, Draw { seed: 7 + k as u64, ..Draw::default() }).unwrap();
+        let value = eval(e, &env).unwrap();
+        // The result's shape, each ι a size-one axis.
+        let sizes: Vec<usize> = value.shape().to_vec();
+        let iotas: Vec<usize> = e.shape.iter().enumerate().filter(|(_, d)| **d == Dim::Iota).map(|(k, _)| k).collect();
+        let want_shape: Vec<usize> = if sizes.len() == e.shape.len() {
+            sizes.clone()
+        } else {
+            let mut out = sizes.clone();
+            for &at in &iotas {
+                out.insert(at, 1);
+            }
+            out
+        };
+        assert!(iotas.iter().all(|&at| want_shape[at] == 1), "{src}: {want_shape:?}");
+        let want: Vec<f64> = value.iter().copied().collect();
+        let assign: String = env
+            .values
+            .iter()
+            .map(|(n, v)| {
+                let flat: Vec<f64> = v.iter().copied().collect();
+                let shape: Vec<usize> = v.shape().iter().copied().filter(|&d| d != 1 || v.ndim() == 1).collect();
+                format!("{} = np.array({flat:?}).reshape({shape:?})\n", bracket::py_name(n))
+            })
+            .collect();
+        let script = format!(
+            "import numpy as np, json\n{assign}r = np.asarray({code})\nprint(json.dumps([list(r.shape), r.ravel().tolist()]))"
+        );
+        let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{code}: {out:?}"));
+        assert_eq!(got[0], json!(want_shape), "{src}: {code}");
+        let values: Vec<f64> = got[1].as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
+        assert_eq!(values.len(), want.len(), "{src}");
+        assert!(values.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-9 * (1.0 + b.abs())), "{src}: {code}");
+    }
 }

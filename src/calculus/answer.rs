@@ -4,7 +4,7 @@
 use crate::ir::expr::Expr;
 use crate::ir::shape::show_shape;
 use crate::read::elaborate::Model;
-use crate::render::{render, render_numpy, Format};
+use crate::render::{render, Format};
 use serde_json::{json, Value};
 
 /// A result expression with the model it belongs to.
@@ -22,7 +22,7 @@ impl Answer {
     /// The result in one format.
     pub fn render(&self, format: Format) -> String {
         match format {
-            Format::Numpy => render_numpy(&self.expr, &self.model),
+            Format::Numpy => crate::render::render_numpy_whole(&self.expr, &self.model),
             other => render(&self.expr, other),
         }
     }

@@ -53,7 +53,7 @@ pub fn render(e: &Expr, format: Format) -> String {
     match format {
         Format::Unicode | Format::Ascii | Format::Latex => Printer::new(format).top(e),
         Format::Bracket => bracket::to_bracket(e, Format::Unicode),
-        Format::Numpy => render_numpy(e, &Model::default()),
+        Format::Numpy => render_numpy_whole(e, &Model::default()),
     }
 }
 
@@ -711,6 +711,26 @@ fn latex_function(name: &str) -> String {
 /// `f_prime(x)`.
 pub fn render_numpy(e: &Expr, model: &Model) -> String {
     Numpy::of(model, false).go(e)
+}
+
+/// [`render_numpy`] of a whole result: where its shape has `ι` dims (a row vector `wᵀ`,
+/// `M_1 ι M_2`), the array gets those size-one axes back (`np.expand_dims`), so that its
+/// NumPy shape is the result's. Inside an expression a row vector stays a 1-D array,
+/// which `@` treats as a row.
+pub fn render_numpy_whole(e: &Expr, model: &Model) -> String {
+    let text = render_numpy(e, model);
+    let axes: Vec<String> = e
+        .shape
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| matches!(d, crate::ir::shape::Dim::Iota))
+        .map(|(k, _)| k.to_string())
+        .collect();
+    match axes.len() {
+        0 => text,
+        1 => format!("np.expand_dims({text}, {})", axes[0]),
+        _ => format!("np.expand_dims({text}, ({}))", axes.join(", ")),
+    }
 }
 
 /// [`render_numpy`] for a generated module, which defines `softmax(a, axis)` (stable,
