@@ -180,3 +180,14 @@ fn ones_beside_a_contraction() {
     let e = bracket::read("c: scalar; A: matrix; c ·_1 A").unwrap_err();
     assert!(e.hint.as_deref().is_some_and(|h| h.contains("a scalar has no dims")), "{e:?}");
 }
+
+/// A barred bracket nested in a member of a square bracket is closed: it adds no dim to
+/// the member (NOTATION.md §2.3, `X[A B (C_1 [C̄_2 D_1] D_2)]Y = [C̄_2 D_1] X [A B (C_1 D_2)] Y`).
+#[test]
+fn nested_barred_brackets() {
+    equal("a, d: vector(n); C: matrix(n, n)", "[a (C_1 [~C_2 d])]", "a ⊙ C d");
+    equal("A, B, C: matrix(n, n)", "[A (B_1 [~B_2 C_1] C_2)]", "A ⊙ B C");
+    let d = "X, Y, A, B, C, D: matrix(n, n)";
+    equal(d, "X[A B (C_1 [C̄_2 D_1] D_2)]Y", "[C̄_2 D_1] X [A B (C_1 D_2)] Y");
+    equal(d, "X[A B (C_1 [C̄_2 D_1] D_2)]Y", "X ⊗ (A ⊙ B ⊙ C D) ⊗ Y");
+}

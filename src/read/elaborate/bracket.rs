@@ -160,7 +160,20 @@ impl Elab {
                 };
                 let mut out = Vec::new();
                 for m in items {
-                    out.extend(self.member(b, m, in_square)?);
+                    let hs = self.member(b, m, in_square)?;
+                    // Inside a member of a square bracket, a nested bracket whose dims are
+                    // all barred is closed: its sums are its own and add no dim to the
+                    // member (`[a (C_1 [C̄_2 d])]` is a ⊙ Cd).
+                    let closed = in_square
+                        && matches!(m.kind, NodeKind::Square(_))
+                        && !hs.is_empty()
+                        && hs.iter().all(|&h| {
+                            let r = b.find(h);
+                            b.summed[r]
+                        });
+                    if !closed {
+                        out.extend(hs);
+                    }
                 }
                 Ok(out)
             }
