@@ -20,7 +20,22 @@ fn leaf(options: &'static [&'static str]) -> BoxedStrategy<String> {
 }
 
 fn scalar(depth: u32) -> BoxedStrategy<String> {
-    let base = leaf(&["λ", "mu", "2", "1/2", "[~x y]", "[~A B]", "[~x A_1][~A_2 y]", "3"]);
+    let base = leaf(&[
+        "λ",
+        "mu",
+        "2",
+        "1/2",
+        "[~x y]",
+        "[~A B]",
+        "[~x A_1][~A_2 y]",
+        "3",
+        // The rest of the tutorial's notation (issue 21): sums of entries, ones beside
+        // a contraction, a closed bracket inside a member, Unicode subscripts.
+        "[~A]",
+        "1 ·_> A",
+        "[~x (A_1 [~A_2 y])]",
+        "[x̄ A₁][Ā₂ y]",
+    ]);
     if depth == 0 {
         return base;
     }
@@ -42,7 +57,20 @@ fn scalar(depth: u32) -> BoxedStrategy<String> {
 }
 
 fn vector(depth: u32) -> BoxedStrategy<String> {
-    let base = leaf(&["x", "y", "z", "A_1 [~A_2 x]", "[x y]", "[x ~A_1] A_2", "1 + x", "B x", "(1^T A)^T"]);
+    let base = leaf(&[
+        "x",
+        "y",
+        "z",
+        "A_1 [~A_2 x]",
+        "[x y]",
+        "[x ~A_1] A_2",
+        "1 + x",
+        "B x",
+        "(1^T A)^T",
+        "[x (A_1 [~A_2 y])]",
+        "1 ·_1 (x y^T)",
+        "A₁ [Ā₂ x]",
+    ]);
     if depth == 0 {
         return base;
     }
@@ -74,6 +102,8 @@ fn matrix(depth: u32) -> BoxedStrategy<String> {
         "[A B]",
         "A_1 [~A_2 B_1] B_2",
         "A_2 A_1",
+        "A₂ A₁",
+        "[A (B_1 [~B_2 C_1] C_2)]",
         "x y",
         "A^-1",
         "einsum(\"ij,kj->ik\", A, B)",
