@@ -74,6 +74,13 @@ function rows(answer, command) {
     const loss = answer.loss || "J";
     return answer.equations.map((e) => ({ label: `\\nabla_{${e.target}}${loss}`, text: `∇_{${e.target}}${loss}`, part: e }));
   }
+  if (answer.tangents) {
+    return answer.tangents.map((t) => ({
+      label: t.target.replace(/∇/g, "\\nabla ").replace(/_\{?([A-Za-z0-9]+)\}?/g, "_{$1}"),
+      text: t.target,
+      part: t,
+    }));
+  }
   if (answer.derivatives) {
     return answer.derivatives.map((d) => {
       const text = d.label || `∇_${d.wrt}`;
@@ -102,6 +109,7 @@ function showAnswer(answer, command) {
   const conditions = [...new Set(list.flatMap((r) => r.part.conditions || []))];
   $("conditions").textContent = conditions.length ? `where ${conditions.join("; ")}` : "";
   const checks = list.map((r) => r.part.check).filter((c) => c);
+  if (answer.check) checks.push(answer.check); // a program's tangent pass: one check
   const check = $("check");
   if (checks.length) {
     const bad = checks.find((c) => c.verdict !== "verified");
@@ -151,6 +159,7 @@ function showTab(name) {
 
 function saveToUrl(command, wrt, input) {
   const params = new URLSearchParams({ c: command, w: wrt, e: input });
+  if (command === "hvp") params.set("d", $("dir").value);
   history.replaceState(null, "", `#${params.toString()}`);
 }
 
@@ -166,10 +175,12 @@ async function run() {
   }
   setState("busy", "working…");
   const derivable = (command === "grad" && wrt.length <= 1) || command === "derive";
+  document.body.classList.toggle("hvp", command === "hvp");
   const main =
     command === "derive"
       ? { command: "derive", expr: input, wrt }
       : { command, expr: input, wrt, check: command !== "simplify" };
+  if (command === "hvp") main.dir = $("dir").value.trim();
   const requests = [post(main)];
   requests.push(derivable && command !== "derive" ? post({ command: "derive", expr: input, wrt }) : null);
   const codeable = command === "grad" || command === "jacobian";
@@ -200,8 +211,9 @@ function schedule() {
 
 function load(example) {
   $("input").value = example.input;
-  $("command").value = example.command === "hvp" ? "hessian" : example.command;
+  $("command").value = example.command;
   $("wrt").value = (example.wrt || []).join(", ");
+  $("dir").value = example.dir || "";
   run();
 }
 
@@ -213,6 +225,7 @@ async function start() {
   $("share").addEventListener("click", () => navigator.clipboard && navigator.clipboard.writeText(location.href));
   $("input").addEventListener("input", schedule);
   $("wrt").addEventListener("input", schedule);
+  $("dir").addEventListener("input", schedule);
   $("command").addEventListener("change", run);
   $("examples").addEventListener("change", () => {
     const e = examples.find((x) => x.name === $("examples").value);
@@ -258,6 +271,7 @@ function fromUrl() {
   $("input").value = params.get("e");
   $("command").value = params.get("c") || "grad";
   $("wrt").value = params.get("w") || "";
+  $("dir").value = params.get("d") || "";
   return !same;
 }
 

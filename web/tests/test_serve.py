@@ -192,6 +192,21 @@ def test_a_worked_example_from_the_menu(server, browser):
     assert "X is invertible" in browser.find_element("id", "conditions").text
 
 
+def test_hessian_vector_products_from_the_menu(server, browser):
+    from selenium.webdriver.support.ui import Select
+
+    browser.get("about:blank")
+    browser.get(server)
+    wait_for(browser, "done")
+    for name in ("second/05_logistic_hvp", "second/11_program_hvp"):
+        Select(browser.find_element("id", "examples")).select_by_value(name)
+        time.sleep(0.2)
+        wait_for(browser, "done", timeout=60)
+        assert browser.find_element("id", "command").get_attribute("value") == "hvp"
+        assert browser.find_element("id", "answer").find_elements("css selector", ".katex"), name
+        assert "verified" in browser.find_element("id", "check").text, name
+
+
 def test_an_error_shows_its_caret(server, browser):
     browser.get(server)
     wait_for(browser, "done")
