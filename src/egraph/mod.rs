@@ -307,6 +307,9 @@ pub(super) fn saturate(
         None => egg::Extractor::new(&runner.egraph, Size { egraph: &runner.egraph }).find_best(root).1,
         Some(sizes) => egg::Extractor::new(&runner.egraph, Flops { egraph: &runner.egraph, sizes }).find_best(root).1,
     };
+    if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
+        eprintln!("best: {best}");
+    }
     let mut decoded = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape);
     let mut best = best;
     let mut runner = runner;

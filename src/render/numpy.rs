@@ -1,0 +1,287 @@
+//! The NumPy printer: an expression as NumPy code, vectors as 1-D arrays.
+
+use super::*;
+
+/// Renders an expression as a NumPy expression. Vectors are 1-D arrays; a row vector
+/// `xᵀ` is the same 1-D array; sizes of `1` and `I` come from the model's names.
+/// Declared element-wise functions `f` are called as `f(x)`, their derivatives as
+/// `f_prime(x)`.
+pub fn render_numpy(e: &Expr, model: &Model) -> String {
+    Numpy::of(model, false).go(e)
+}
+
+/// [`render_numpy`] of a whole result: where its shape has `ι` dims (a row vector `wᵀ`,
+/// `M_1 ι M_2`), the array gets those size-one axes back (`np.expand_dims`), so that its
+/// NumPy shape is the result's. Inside an expression a row vector stays a 1-D array,
+/// which `@` treats as a row.
+pub fn render_numpy_whole(e: &Expr, model: &Model) -> String {
+    let text = render_numpy(e, model);
+    let axes: Vec<String> = e
+        .shape
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| matches!(d, crate::ir::shape::Dim::Iota))
+        .map(|(k, _)| k.to_string())
+        .collect();
+    match axes.len() {
+        0 => text,
+        1 => format!("np.expand_dims({text}, {})", axes[0]),
+        _ => format!("np.expand_dims({text}, ({}))", axes.join(", ")),
+    }
+}
+
+/// [`render_numpy`] for a generated module, which defines `softmax(a, axis)` (stable,
+/// the maximum subtracted) and calls it rather than repeating its argument.
+pub fn render_numpy_in_module(e: &Expr, model: &Model) -> String {
+    Numpy::of(model, true).go(e)
+}
+
+/// A Python identifier for a name: `W_1` stays, `Z_{L-1}` becomes `Z_L_1`.
+pub fn py_name(name: &str) -> String {
+    // A backpropagation seed `∇_{h}J` becomes `grad_h_J`.
+    let name = name.replacen('∇', "grad", 1);
+    let mut out = String::new();
+    for c in name.chars() {
+        if c.is_alphanumeric() || c == '_' {
+            out.push(c);
+        } else if !out.ends_with('_') && c != '}' {
+            out.push('_');
+        }
+    }
+    out.trim_end_matches('_').to_string()
+}
+
+struct Numpy {
+    sizes: IndexMap<Dim, String>,
+    /// Call the module's `softmax` helper.
+    helpers: bool,
+}
+
+#[derive(PartialEq)]
+enum Layout {
+    Scalar,
+    Col,
+    Row,
+    Mat,
+    Other,
+}
+
+fn layout(e: &Expr) -> Layout {
+    match e.shape.as_slice() {
+        [] => Layout::Scalar,
+        [Dim::Iota] => Layout::Scalar,
+        [_] => Layout::Col,
+        [Dim::Iota, _] => Layout::Row,
+        [_, _] => Layout::Mat,
+        _ => Layout::Other,
+    }
+}
+
+impl Numpy {
+    /// The printer for `model`'s names: each dim's size read from the first name with it.
+    fn of(model: &Model, helpers: bool) -> Numpy {
+        let mut sizes: IndexMap<Dim, String> = IndexMap::new();
+        for (name, info) in &model.names {
+            for (k, d) in info.shape.iter().filter(|d| **d != Dim::Iota).enumerate() {
+                sizes.entry(d.clone()).or_insert_with(|| format!("{}.shape[{k}]", py_name(name)));
+            }
+        }
+        Numpy { sizes, helpers }
+    }
+
+    fn size(&self, d: &Dim) -> String {
+        match d {
+            Dim::Int(n) => n.to_string(),
+            Dim::Iota => "1".into(),
+            Dim::Sym(s) => self.sizes.get(d).cloned().unwrap_or_else(|| py_name(s)),
+            Dim::Var(k) => self.sizes.get(d).cloned().unwrap_or_else(|| format!("n{k}")),
+        }
+    }
+
+    fn dims(&self, shape: &[Dim]) -> String {
+        let parts: Vec<String> = shape.iter().filter(|d| **d != Dim::Iota).map(|d| self.size(d)).collect();
+        match parts.len() {
+            1 => format!("({},)", parts[0]),
+            _ => format!("({})", parts.join(", ")),
+        }
+    }
+
+    fn go(&self, e: &Expr) -> String {
+        let g = |x: &Expr| self.go(x);
+        match &e.kind {
+            Kind::Var(n) => py_name(n),
+            Kind::Diff(n) => format!("d{}", py_name(n)),
+            Kind::DiffOf(x) => format!("d({})", g(x)),
+            Kind::Const(c) => {
+                if c.is_integer() {
+                    c.to_integer().to_string()
+                } else {
+                    format!("({}/{})", c.numer(), c.denom())
+                }
+            }
+            Kind::Ones => format!("np.ones({})", self.dims(&e.shape)),
+            Kind::Identity => format!("np.eye({})", self.size(&e.shape[0])),
+            Kind::Add(terms) => {
+                let mut out = String::new();
+                for (k, t) in terms.iter().enumerate() {
+                    let (negative, text) = if is_negative(t) { (true, g(&negate(t))) } else { (false, g(t)) };
+                    match (k, negative) {
+                        (0, false) => out.push_str(&text),
+                        (0, true) => out.push_str(&format!("-{text}")),
+                        (_, false) => out.push_str(&format!(" + {text}")),
+                        (_, true) => out.push_str(&format!(" - {text}")),
+                    }
+                }
+                format!("({out})")
+            }
+            Kind::Scale(c, _) if c.is_zero() && !e.is_scalar() => format!("np.zeros({})", self.dims(&e.shape)),
+            Kind::Scale(c, x) if (-c).is_one() => format!("(-{})", g(x)),
+            Kind::Scale(c, x) => {
+                let c = Expr::new(Kind::Const(c.clone()), vec![]);
+                format!("({} * {})", g(&c), g(x))
+            }
+            Kind::Product(a, b) => {
+                let (la, lb) = (layout(a), layout(b));
+                if la == Layout::Scalar || lb == Layout::Scalar {
+                    format!("({} * {})", g(a), g(b))
+                } else if la == Layout::Col && lb == Layout::Row {
+                    format!("np.outer({}, {})", g(a), g(b))
+                } else {
+                    format!("({} @ {})", g(a), g(b))
+                }
+            }
+            Kind::DivScalar(a, b) => format!("({} / {})", g(a), g(b)),
+            Kind::Transpose(x) => match layout(x) {
+                Layout::Mat => format!("{}.T", self.atom(x)),
+                _ => g(x),
+            },
+            Kind::Inverse(x) => {
+                if x.is_scalar() {
+                    format!("(1 / {})", g(x))
+                } else {
+                    format!("np.linalg.inv({})", g(x))
+                }
+            }
+            Kind::Power(x, k) => {
+                if x.is_scalar() {
+                    format!("({} ** {})", g(x), py_rational(k))
+                } else {
+                    format!("np.linalg.matrix_power({}, {})", g(x), k)
+                }
+            }
+            Kind::HPower(x, p) => format!("({} ** {})", g(x), py_rational(p)),
+            Kind::Hadamard(a, b) => format!("({} * {})", g(a), g(b)),
+            Kind::HDiv(a, b) => format!("({} / {})", g(a), g(b)),
+            Kind::Kron(a, b) => format!("np.multiply.outer({}, {})", g(a), g(b)),
+            Kind::Dot(a, b) => format!("np.sum({} * {})", g(a), g(b)),
+            Kind::Gen { .. } => {
+                let net = crate::network::gen_network(e).expect("a generalized product");
+                self.einsum(&net)
+            }
+            Kind::Trace(x) => format!("np.trace({})", g(x)),
+            Kind::Det(x) => format!("np.linalg.det({})", g(x)),
+            Kind::Diag(x) => format!("np.diag({})", g(x)),
+            Kind::Sum(x) => format!("np.sum({})", g(x)),
+            Kind::Norm(x) => format!("np.sqrt(np.sum({} ** 2))", g(x)),
+            Kind::Func { func, derivative, arg } => self.func(func, *derivative, &g(arg)),
+            Kind::Softmax { positions, arg } => {
+                let kept: Vec<usize> = (0..arg.order()).filter(|k| arg.shape[*k] != Dim::Iota).collect();
+                let axis_of = |k: usize| kept.iter().position(|&x| x == k).unwrap_or(0);
+                let axes: Vec<String> = (0..arg.order())
+                    .filter(|k| !positions.contains(&(k + 1)) && arg.shape[*k] != Dim::Iota)
+                    .map(|k| axis_of(k).to_string())
+                    .collect();
+                let axes = format!("({},)", axes.join(", "));
+                let t = if self.helpers {
+                    format!("softmax({}, axis={axes})", g(arg))
+                } else {
+                    format!(
+                        "(lambda t: t / np.sum(t, axis={axes}, keepdims=True))(np.exp({a} - np.max({a}, axis={axes}, keepdims=True)))",
+                        a = g(arg)
+                    )
+                };
+                let mut perm: Vec<usize> = positions.iter().map(|p| p - 1).collect();
+                perm.extend((0..arg.order()).filter(|k| !positions.contains(&(k + 1))));
+                let perm: Vec<String> =
+                    perm.iter().filter(|&&k| arg.shape[k] != Dim::Iota).map(|&k| axis_of(k).to_string()).collect();
+                if perm.windows(2).all(|w| w[0] < w[1]) {
+                    t
+                } else {
+                    format!("np.transpose({t}, ({},))", perm.join(", "))
+                }
+            }
+            Kind::Permute(x, perm) => {
+                let kept: Vec<usize> = (0..x.order()).filter(|k| x.shape[*k] != Dim::Iota).collect();
+                let perm: Vec<String> = perm
+                    .iter()
+                    .filter(|&&k| x.shape[k] != Dim::Iota)
+                    .map(|&k| kept.iter().position(|&y| y == k).unwrap_or(0).to_string())
+                    .collect();
+                format!("np.transpose({}, ({},))", g(x), perm.join(", "))
+            }
+            Kind::Network(net) => self.einsum(net),
+        }
+    }
+
+    fn atom(&self, e: &Expr) -> String {
+        let s = self.go(e);
+        if s.chars().all(|c| c.is_alphanumeric() || c == '_') {
+            s
+        } else {
+            format!("({s})")
+        }
+    }
+
+    fn func(&self, f: &Func, d: u8, a: &str) -> String {
+        let sig = format!("(1 / (1 + np.exp(-({a}))))");
+        match (f, d) {
+            (Func::Exp, _) => format!("np.exp({a})"),
+            (Func::Ln, 0) => format!("np.log({a})"),
+            (Func::Ln, 1) => format!("(1 / ({a}))"),
+            (Func::Tanh, 0) => format!("np.tanh({a})"),
+            (Func::Tanh, 1) => format!("(1 - np.tanh({a}) ** 2)"),
+            (Func::Sigmoid, 0) => sig,
+            (Func::Sigmoid, 1) => format!("({sig} * (1 - {sig}))"),
+            (Func::Sqrt, 0) => format!("np.sqrt({a})"),
+            (Func::Sqrt, 1) => format!("(0.5 / np.sqrt({a}))"),
+            (Func::Sin, 0) => format!("np.sin({a})"),
+            (Func::Sin, 1) => format!("np.cos({a})"),
+            (Func::Cos, 0) => format!("np.cos({a})"),
+            (Func::Cos, 1) => format!("(-np.sin({a}))"),
+            (Func::Abs, 0) => format!("np.abs({a})"),
+            (Func::Abs, 1) => format!("np.sign({a})"),
+            (Func::Relu, 0) => format!("np.maximum({a}, 0)"),
+            (Func::Relu, 1) => format!("np.heaviside({a}, 0)"),
+            (Func::Sign, 0) => format!("np.sign({a})"),
+            (Func::Ln, 2) => format!("(-1 / ({a}) ** 2)"),
+            (Func::Tanh, 2) => format!("(-2 * np.tanh({a}) * (1 - np.tanh({a}) ** 2))"),
+            (Func::Sigmoid, 2) => format!("({sig} * (1 - {sig}) * (1 - 2 * {sig}))"),
+            (Func::Sqrt, 2) => format!("(-0.25 / (({a}) * np.sqrt({a})))"),
+            (Func::Sin | Func::Cos, k) => {
+                let shift = if matches!(f, Func::Cos) { 1 } else { 0 };
+                ["np.sin", "np.cos", "-np.sin", "-np.cos"][(k as usize + shift) % 4].to_string() + &format!("({a})")
+            }
+            (Func::Abs | Func::Relu | Func::Sign, _) => format!("(0 * ({a}))"),
+            (Func::Declared(n), 0) => format!("{}({a})", py_name(n)),
+            (Func::Declared(n), 1) => format!("{}_prime({a})", py_name(n)),
+            (other, k) => format!("{}_d{k}({a})", other.name()),
+        }
+    }
+
+    fn einsum(&self, net: &Network) -> String {
+        let spec = bracket::einsum_spec(net, true);
+        let args: Vec<String> = net.factors.iter().map(|f| self.go(&f.expr)).collect();
+        if args.is_empty() {
+            return format!("np.einsum('{spec}')");
+        }
+        format!("np.einsum('{spec}', {})", args.join(", "))
+    }
+}
+
+fn py_rational(k: &BigRational) -> String {
+    if k.is_integer() {
+        k.to_string()
+    } else {
+        format!("({}/{})", k.numer(), k.denom())
+    }
+}
