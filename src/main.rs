@@ -393,6 +393,35 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
     Ok(if reply.passed() { Checked::Yes } else { Checked::Failed })
 }
 
+/// A label such as `∇_x`, `∇²_w`, `∇_{h}J` or `d∇_{W1}J` in the output's own notation:
+/// `nabla_{x}` in ASCII (as the answers write `∇`), `\nabla_{x}` in LaTeX.
+fn labelled(label: &str, format: OutputFormat) -> String {
+    let (nabla, squared) = match format {
+        OutputFormat::Ascii => ("nabla", "nabla^2"),
+        OutputFormat::Latex => ("\\nabla", "\\nabla^2"),
+        _ => return label.to_string(),
+    };
+    let text = label.replace("∇²", squared).replace('∇', nabla);
+    // Every subscript in braces: `_x` → `_{x}`.
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '_' && chars.peek().is_some_and(|n| *n != '{') {
+            out.push('{');
+            while let Some(&n) = chars.peek() {
+                if !n.is_alphanumeric() {
+                    break;
+                }
+                out.push(n);
+                chars.next();
+            }
+            out.push('}');
+        }
+    }
+    out
+}
+
 /// Prints a reply in a text format.
 fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputFormat) {
     match reply {
@@ -403,7 +432,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 if ds.len() == 1 {
                     say(&text);
                 } else {
-                    say(&format!("∇_{} = {text}", d.wrt));
+                    say(&format!("{} = {text}", labelled(&format!("∇_{}", d.wrt), format)));
                 }
                 say_conditions(&d.answer.expr, format);
                 // After the answer: a check that fails or cannot be made never hides it.
@@ -418,7 +447,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 if ds.len() == 1 {
                     say(&text);
                 } else {
-                    say(&format!("{} = {text}", d.label()));
+                    say(&format!("{} = {text}", labelled(&d.label(), format)));
                 }
                 say_conditions(&d.answer.expr, format);
                 if let Some(c) = check {
@@ -428,7 +457,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
         }
         bracket::Reply::Tangents { tangents, check } => {
             for (lhs, _, a) in tangents {
-                say(&format!("{lhs} = {}", a.render(format_of(format))));
+                say(&format!("{} = {}", labelled(lhs, format), a.render(format_of(format))));
             }
             if let Some(c) = check {
                 say(&c.line("central differences of the gradient along dθ"));
@@ -440,7 +469,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 if ds.len() == 1 {
                     say(&text);
                 } else {
-                    say(&format!("{} = {text}", d.label));
+                    say(&format!("{} = {text}", labelled(&d.label, format)));
                 }
                 say_conditions(&d.tensor.expr, format);
                 if let Some(c) = check {
@@ -457,7 +486,8 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
         }
         bracket::Reply::Equations { equations, loss, checks } => {
             for eq in equations {
-                say(&format!("∇_{{{}}}{loss} = {}", eq.target, eq.answer.render(format_of(format))));
+                let label = labelled(&format!("∇_{{{}}}{loss}", eq.target), format);
+                say(&format!("{label} = {}", eq.answer.render(format_of(format))));
             }
             if let Some(all) = checks.as_ref().and_then(|c| c.values().cloned().reduce(bracket::Check::worst)) {
                 say(&all.line("parameters against finite differences of the program"));

@@ -153,3 +153,21 @@ fn conditions_are_stated_not_assumed() {
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["derivatives"][0]["conditions"][0], "Y has no zero entry");
 }
+
+/// Labels are written in the output's notation: `\nabla_{x}` in LaTeX, `nabla_{x}` in ASCII
+/// (as the answers themselves write ∇), `∇_x` in Unicode.
+#[test]
+fn labels_follow_the_format() {
+    let out = |format: &str| {
+        let o = bracket(&["grad", "x^T A x + b^T x", "--wrt", "x", "--wrt", "b", "--format", format]);
+        String::from_utf8(o.stdout).unwrap()
+    };
+    assert_eq!(out("latex"), "\\nabla_{x} = \\left(A + A^{\\top}\\right) x + b\n\\nabla_{b} = x\n");
+    assert_eq!(out("ascii"), "nabla_{x} = (A + A^T) x + b\nnabla_{b} = x\n");
+    assert_eq!(out("unicode"), "∇_x = (A + Aᵀ)x + b\n∇_b = x\n");
+    let program = "W: matrix(k, d); x: vector(d); y: vector(k)\nz = W x\nJ = 1/2 ||z - y||^2\ngrad J wrt W";
+    let o = bracket(&["grad", program, "--format", "latex"]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(text.starts_with("\\nabla_{z}J = z - y\n\\nabla_{W}J = "), "{text}");
+    assert!(text.is_ascii(), "{text}");
+}
