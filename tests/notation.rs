@@ -143,21 +143,17 @@ fn frobenius_products_and_sums_print_classic() {
         ("G: matrix(n, p); B, D: matrix(n, m); W: matrix(m, p)", "tr(G^T (B .* D) W)", "G · (B ⊙ D)W"),
         ("x, y: vector(n)", "tr(x y^T)", "x · y"),
     ];
+    let simplest = |src: &str| {
+        let m = bracket::read(src).unwrap();
+        let e = bracket::simplify_expr(m.main_expr().unwrap(), &m, &Default::default()).0;
+        bracket::render(&e, bracket::Format::Unicode)
+    };
     for (decls, term, printed) in cases {
-        let m = bracket::read(&format!("{decls}; {term}")).unwrap();
-        let out = bracket::render(
-            &bracket::simplify_expr(m.main_expr().unwrap(), &m, &Default::default()).0,
-            bracket::Format::Unicode,
-        );
-        assert_eq!(out, printed, "{term}");
+        assert_eq!(simplest(&format!("{decls}; {term}")), printed, "{term}");
         equal(decls, term, printed);
     }
     // A scalar is not summed: 1ᵀc1 is n·c.
-    let m = bracket::read("c: scalar; u: vector(n); 1^T (c u)").unwrap();
-    let out = bracket::render(
-        &bracket::simplify_expr(m.main_expr().unwrap(), &m, &Default::default()).0,
-        bracket::Format::Unicode,
-    );
+    let out = simplest("c: scalar; u: vector(n); 1^T (c u)");
     assert!(!out.contains("sum(c"), "{out}");
 }
 

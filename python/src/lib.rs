@@ -18,20 +18,11 @@ use std::time::Duration;
 /// What a worker sends back: the answer, or an error and the text it is about.
 type Outcome = std::result::Result<Value, (Error, String)>;
 
-/// An error as JSON: code, message, 1-based line and column of its span (when it has
-/// one), hint, and the caret message as the CLI prints it.
+/// An error as JSON, as `bracket batch` writes it (code, message, line, column, hint),
+/// with the caret message as the CLI prints it.
 fn error_json(e: &Error, source: &str) -> Value {
-    let mut v = json!({"code": e.code.as_str(), "message": e.message, "rendered": e.render(source)});
-    if let Some(span) = e.span {
-        let before = &source[..source.len().min(span.start)];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-        v["line"] = json!(line);
-        v["column"] = json!(column);
-    }
-    if let Some(h) = &e.hint {
-        v["hint"] = json!(h);
-    }
+    let mut v = bracket::error_json(e, source);
+    v["rendered"] = json!(e.render(source));
     v
 }
 
