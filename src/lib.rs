@@ -61,6 +61,7 @@ pub use egraph::rules::{
     load as load_rules, prepare as prepare_rules, rules, table as rules_table, Guard, Rule, RuleSet, APPLIERS,
     FILES as RULE_FILES, PREPARED as PREPARED_RULES,
 };
+pub use egraph::tensorops::raise_to_tensor_operators;
 pub use egraph::{contains_network, is_classic, operations, simplify_expr};
 pub use eval::{close, eval, random_env, Domain, Draw, Env, Number};
 pub use network::{lower, Term};

@@ -297,10 +297,11 @@ pub fn operations(e: &Expr) -> usize {
     own + e.children().iter().map(|c| operations(c)).sum::<usize>()
 }
 
-/// True if `e` is written with classic operators only (tensor operators such as `⊗` and
-/// permutations included), with no raw bracket term.
+/// True if `e` is written with classic operators only, with no raw bracket term. The
+/// tutorial's tensor operators count: `⊗`, permutations and the generalized products
+/// `A^{P} ⊙^{Q} B`, `A ⊙_k B`, `A ·_k B`.
 pub fn is_classic(e: &Expr) -> bool {
-    !contains_network(e) && !matches!(e.kind, Kind::Gen { .. }) && e.children().iter().all(|c| is_classic(c))
+    !contains_network(e)
 }
 
 /// `product-power`: `Xʲ Xᵏ = Xʲ⁺ᵏ` for integer powers of one square matrix (or scalar),

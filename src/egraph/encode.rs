@@ -19,6 +19,11 @@ pub fn leaf_key(e: &Expr) -> String {
         Kind::Diff(n) => format!("d:{n}"),
         Kind::Ones => format!("1:{dims}"),
         Kind::Identity => format!("I:{dims}"),
+        // Tensor operators keep their own form: as a bracket term they would share the
+        // key of the network they were raised from, and never be chosen.
+        Kind::Gen { .. } | Kind::Permute(..) => {
+            format!("t:{dims}:{}", crate::render::render(e, crate::render::Format::Ascii))
+        }
         _ => format!("x:{dims}:{}", crate::render::bracket::to_bracket(e, crate::render::Format::Ascii)),
     }
 }

@@ -22,6 +22,7 @@ pub mod language;
 pub mod raise;
 pub mod rules;
 pub mod schedule;
+pub mod tensorops;
 
 use crate::ir::expr::{Expr, Func, Kind};
 use crate::ir::shape::{Dim, Shape};

@@ -296,7 +296,9 @@ fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
 pub fn raise(net: &Network) -> Option<Expr> {
     let direct =
         raise_chains(net).or_else(|| raise_hadamard(net)).or_else(|| raise_components(net)).or_else(|| raise_row(net));
-    direct.or_else(|| contract::raise_by_contraction(net))
+    direct
+        .or_else(|| contract::raise_by_contraction(net))
+        .or_else(|| crate::egraph::tensorops::raise_to_tensor_operators(net))
 }
 
 /// `ι N` with N a vector (its first output index ι on no factor): the row `Nᵀ`, as

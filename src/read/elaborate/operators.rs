@@ -528,6 +528,22 @@ impl Elab {
                     l[k].bar = bar;
                     r[k].bar = bar;
                 }
+                // A literal `1` whose positions are 1, 2, … is a ones tensor with the
+                // dims it pairs: `T^{3̄} ⊙^{1} 1` sums T over its third dim.
+                let in_order = |ps: &[Pos]| ps.iter().enumerate().all(|(j, p)| p.at == j + 1);
+                let like = |e: &Expr, ps: &[Pos]| -> Option<Vec<Dim>> {
+                    ps.iter().map(|p| e.shape.get(p.at.wrapping_sub(1)).cloned()).collect()
+                };
+                let (a, b) = match (like(&a, &l), like(&b, &r)) {
+                    (Some(dims), _) if b.is_scalar() && in_order(&r) && !l.is_empty() => {
+                        let b = self.broadcast_one(rhs, b, &dims);
+                        (a, b)
+                    }
+                    (_, Some(dims)) if a.is_scalar() && in_order(&l) && !r.is_empty() => {
+                        (self.broadcast_one(lhs, a, &dims), b)
+                    }
+                    _ => (a, b),
+                };
                 self.gen(a, b, l, r, *dot, GenForm::Explicit, op_span)
             }
         }
