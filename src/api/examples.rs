@@ -97,6 +97,13 @@ fn example_section(stem: &str, text: &str) -> String {
         }
         s.push('\n');
     }
+    // What `bracket simplify` makes of each: the classic or tensor-operator form.
+    let _ = write!(s, "| simplest |");
+    for e in &model.exprs {
+        let (simple, _) = crate::egraph::simplify_expr(e, &model, &crate::egraph::Options::default());
+        let _ = write!(s, " {} |", cell(render(&simple, Format::Unicode)));
+    }
+    s.push('\n');
     let _ = write!(s, "| shape |");
     for e in &model.exprs {
         let _ = write!(s, " {} |", cell(show_shape(&e.shape)));

@@ -35,9 +35,15 @@ pub struct Cost {
 /// Cost of a tensor network leaf: more than any classic form.
 pub const NETWORK_COST: f64 = 1000.0;
 
+/// Extra cost of a generalized product or a permutation over a classic operator: its
+/// positions are read too, so a classic form of equal size wins.
+pub const TENSOR_OPERATOR_COST: f64 = 2.0;
+
 pub(super) fn expr_size(e: &Expr) -> f64 {
     match &e.kind {
         Kind::Network(n) => NETWORK_COST + n.factors.iter().map(|f| expr_size(&f.expr)).sum::<f64>(),
+        Kind::Gen { lhs, rhs, .. } => 1.0 + TENSOR_OPERATOR_COST + expr_size(lhs) + expr_size(rhs),
+        Kind::Permute(x, _) => 1.0 + TENSOR_OPERATOR_COST + expr_size(x),
         _ => 1.0 + e.children().iter().map(|c| expr_size(c)).sum::<f64>(),
     }
 }
