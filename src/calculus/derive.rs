@@ -137,7 +137,10 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
     // symmetric matrix dX is symmetric too, so G · dX = sym(G) · dX: the gradient in
     // the space of symmetric matrices (docs/symmetric.md), which `grad` gives.
     let symmetric = f.expr.is_scalar() && model.names.get(wrt).is_some_and(|i| i.symmetric);
-    let labelled = starting_forms(&model, &full, wrt, &g_shape, symmetric)?;
+    let mut labelled = starting_forms(&model, &full, wrt, &g_shape, symmetric)?;
+    if through == Through::Definitions {
+        labelled.extend(crate::calculus::gradient::folded_forms(&model, &f.expr, wrt, &g_shape, symmetric));
+    }
     let forms: Vec<Expr> = labelled.iter().map(|(f, _)| f.clone()).collect();
     let mut start = g;
     if symmetric {

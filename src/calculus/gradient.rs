@@ -111,6 +111,49 @@ pub fn starting_forms(
     Ok(all)
 }
 
+/// A form made from the function's own simplest form.
+pub const FOLDED: &str = "the function simplified before it is differentiated";
+
+/// The starting forms of the derivative of f's simplest form, where f nests element-wise
+/// functions (in each other, or on both sides of a quotient) and its simplest form is
+/// smaller: `exp(½ ln s)` is `sqrt(s)` and `e^{−z}/(1 + e^{−z})` is `sigmoid(−z)`, whose
+/// derivatives are short, while the chain rule on the nested form leaves a long one that
+/// the rules cannot always fold back. Empty otherwise.
+pub fn folded_forms(
+    model: &Model,
+    f: &Expr,
+    var: &str,
+    g_shape: &[crate::ir::shape::Dim],
+    symmetric: bool,
+) -> Vec<(Expr, &'static str)> {
+    if !nests_functions(f) {
+        return Vec::new();
+    }
+    let (folded, _) = crate::egraph::simplify_expr(f, model, &crate::egraph::Options::default());
+    if folded.shape != f.shape || crate::egraph::operations(&folded) >= crate::egraph::operations(f) {
+        return Vec::new();
+    }
+    // The folded function is a second route; where it cannot be taken, the first stands.
+    let Ok(Some(d)) = differential_by(model, &folded, var, Through::Definitions) else { return Vec::new() };
+    match starting_forms(model, &d, var, g_shape, symmetric) {
+        Ok(forms) => forms.into_iter().map(|(e, _)| (e, FOLDED)).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Whether an element-wise function is applied to another, or stands on both sides of a
+/// quotient.
+fn nests_functions(e: &Expr) -> bool {
+    fn has_func(e: &Expr) -> bool {
+        matches!(e.kind, Kind::Func { .. }) || e.children().iter().any(|c| has_func(c))
+    }
+    match &e.kind {
+        Kind::Func { arg, .. } if has_func(arg) => true,
+        Kind::DivScalar(a, b) | Kind::HDiv(a, b) if has_func(a) && has_func(b) => true,
+        _ => e.children().iter().any(|c| nests_functions(c)),
+    }
+}
+
 /// A form whose local derivatives were written by their functions' identities.
 pub const IDENTITIES: &str = "tanh' = 1 − tanh², sigmoid' = sigmoid ⊙ (1 − sigmoid)";
 
@@ -144,10 +187,14 @@ pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Opt
     let info = &model.names[var];
     let mut shape = f.shape.clone();
     shape.extend(info.shape.iter().cloned());
-    let forms = match differential_by(model, f, var, Through::Definitions)? {
-        Some(d) => starting_forms(model, &d, var, &shape, info.symmetric && f.is_scalar())?,
+    let symmetric = info.symmetric && f.is_scalar();
+    let mut forms = match differential_by(model, f, var, Through::Definitions)? {
+        Some(d) => starting_forms(model, &d, var, &shape, symmetric)?,
         None => forms(&[], &shape, false),
     };
+    for (g, why) in folded_forms(model, f, var, &shape, symmetric) {
+        add_new(&mut forms, g, why);
+    }
     let forms: Vec<Expr> = forms.into_iter().map(|(f, _)| f).collect();
     let (expr, report) = crate::egraph::simplify_alternatives(&forms, model, options);
     Ok(Answer { model: model.clone(), expr, saturation: Some(report) })
