@@ -187,3 +187,36 @@ fn nested_barred_brackets() {
     equal(d, "X[A B (C_1 [C̄_2 D_1] D_2)]Y", "[C̄_2 D_1] X [A B (C_1 D_2)] Y");
     equal(d, "X[A B (C_1 [C̄_2 D_1] D_2)]Y", "X ⊗ (A ⊙ B ⊙ C D) ⊗ Y");
 }
+
+/// `bracket simplify`'s first output line.
+fn simplified(text: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["simplify", text])
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{text}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or("").to_string()
+}
+
+/// A chain too long for the e-graph to rebracket in full prints without parentheses, and
+/// a zero tensor prints as `0`, not as zero times a term.
+#[test]
+fn long_chains_and_zeros_print_plainly() {
+    for n in [8, 10, 11, 14] {
+        let chain: Vec<String> = (1..=n).map(|k| format!("A{k}")).collect();
+        assert_eq!(simplified(&chain.join(" ")), chain.join(""), "a chain of {n}");
+    }
+    assert_eq!(simplified("A: matrix; A - A"), "0");
+    assert_eq!(simplified("T: tensor(a, b, c); [T] - T"), "0");
+    // A scalar's scaling is not a matrix product and is not regrouped: `1_n(1ᵀx)` stays.
+    assert_eq!(simplified("x: vector(n); 1_n 1_n^T x"), "1_n(1ᵀx)");
+}
+
+/// A repeated name without `@` tags starts a new occurrence; where that leaves one
+/// unfinished, the hint says how to tag them.
+#[test]
+fn a_repeated_factor_gets_a_hint_to_tag_it() {
+    let e = bracket::read("X: matrix; X_1 X_1 X_2 X_2").unwrap_err();
+    assert!(e.hint.as_deref().is_some_and(|h| h.contains("X@1_1 X@2_1")), "{e:?}");
+    equal("X: matrix(n, n)", "X@1_1 X@2_1 X@1_2 X@2_2", "(X ⊗ X)_{1324}");
+}

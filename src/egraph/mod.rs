@@ -347,8 +347,10 @@ pub(super) fn saturate(
             steps.push(Rewritten { expr, rule });
         }
     }
-    let mut out = decoded.unwrap_or_else(|| e.clone());
-    if long && options.sizes.is_none() {
+    let mut out = zeroed(decoded.unwrap_or_else(|| e.clone()));
+    // A chain the run could not rebracket in full (its bracketings grow as the Catalan
+    // numbers) still prints without parentheses; by size every bracketing costs the same.
+    if options.sizes.is_none() {
         out = left_associated(out);
     }
     (out, report, steps)
@@ -416,29 +418,48 @@ pub(super) fn rule_of(t: &egg::FlatTerm<Node>) -> Option<String> {
     t.forward_rule.or(t.backward_rule).map(|r| r.to_string()).or_else(|| t.children.iter().find_map(rule_of))
 }
 
-/// `a(bc)` as `(ab)c` for tensors a, b, c of order one or two: a long chain whose
-/// bracketing the e-graph kept prints as `abc`, not `a(b(c…))`.
+/// `a(bc)` as `(ab)c` for matrices a, b and a matrix or vector c, anywhere in `e`: a
+/// long chain whose bracketing the e-graph kept prints as `abc`, not `a(b(c…))`.
 pub(super) fn left_associated(e: Expr) -> Expr {
     let Expr { kind, shape } = e;
-    let kind = match kind {
-        Kind::Product(a, b) => {
-            let (a, b) = (left_associated(*a), left_associated(*b));
-            let matrix = |x: &Expr| (1..=2).contains(&x.order());
-            match b.kind {
-                Kind::Product(ref c, ref d) if matrix(&a) && matrix(c) && matrix(d) => {
-                    let (c, d) = (c.clone(), d.clone());
-                    let ac = crate::ir::build::product(a, *c);
-                    return left_associated(Expr::new(Kind::Product(Box::new(ac), d), shape));
-                }
-                _ => Kind::Product(Box::new(a), Box::new(b)),
+    if let Kind::Product(a, b) = kind {
+        let (a, b) = (left_associated(*a), left_associated(*b));
+        // Only a true matrix product regroups: `a` and `c` matrices whose inner dims
+        // meet (a scalar or a column on the left scales, and does not chain).
+        let chains = |a: &Expr, c: &Expr, d: &Expr| {
+            a.order() == 2 && c.order() == 2 && (1..=2).contains(&d.order()) && a.shape[1] == c.shape[0]
+        };
+        return match b.kind {
+            Kind::Product(ref c, ref d) if chains(&a, c, d) => {
+                let (c, d) = (c.clone(), d.clone());
+                let ac = crate::ir::build::product(a, *c);
+                left_associated(Expr::new(Kind::Product(Box::new(ac), d), shape))
             }
+            _ => Expr::new(Kind::Product(Box::new(a), Box::new(b)), shape),
+        };
+    }
+    let mut out = Expr { kind, shape };
+    for c in out.children_mut() {
+        *c = left_associated(std::mem::replace(c, Expr::new(Kind::Ones, vec![])));
+    }
+    out
+}
+
+/// `e` with every term scaled by zero written as the zero tensor: `0A` is `0`.
+pub(super) fn zeroed(e: Expr) -> Expr {
+    let is_zero = |x: &Expr| matches!(&x.kind, Kind::Const(c) if c.is_zero());
+    match &e.kind {
+        Kind::Scale(c, x) if c.is_zero() && !matches!(x.kind, Kind::Ones) => {
+            return crate::ir::build::zero(e.shape.clone())
         }
-        Kind::Transpose(a) => Kind::Transpose(Box::new(left_associated(*a))),
-        Kind::Scale(c, a) => Kind::Scale(c, Box::new(left_associated(*a))),
-        Kind::Add(ts) => Kind::Add(ts.into_iter().map(left_associated).collect()),
-        other => other,
-    };
-    Expr { kind, shape }
+        Kind::Product(a, b) if is_zero(a) || is_zero(b) => return crate::ir::build::zero(e.shape.clone()),
+        _ => {}
+    }
+    let mut out = e;
+    for c in out.children_mut() {
+        *c = zeroed(std::mem::replace(c, Expr::new(Kind::Ones, vec![])));
+    }
+    out
 }
 
 /// The cheapest term of a class by the default cost.
