@@ -394,7 +394,15 @@ impl BracketBuilder {
                     ),
                     f.span,
                 )
-                .hint("a bracket term must use every dim of every occurrence exactly once"));
+                .hint(if self.factors.iter().filter(|g| g.key == f.key).count() > 1 {
+                    format!(
+                        "a position that repeats starts a new occurrence of `{k}`; to say which occurrence \
+                         each portion belongs to, tag it: `{k}@1_1 {k}@2_1 {k}@1_2 {k}@2_2`",
+                        k = f.key
+                    )
+                } else {
+                    "a bracket term must use every dim of every occurrence exactly once".to_string()
+                }));
             }
         }
         let pending = std::mem::take(&mut self.pending_ones);
