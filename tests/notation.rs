@@ -37,6 +37,9 @@ fn hadamard_and_dot() {
     equal("", "A .* B", "[B A]");
     equal("", "A · B", "[Ā B]");
     equal("", "dot(A, B)", "[A ~B]");
+    // Every precomposed macron letter is a bar, G's too (eq. 48 writes Ḡ).
+    equal("G, W: matrix(n, n)", "[Ḡ W]", "G · W");
+    equal("G, W: matrix(n, n)", "[G\u{304} W]", "[Ḡ W]");
 }
 
 #[test]

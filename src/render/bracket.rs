@@ -468,11 +468,13 @@ fn portion(net: &Network, f: usize, positions: &[usize], bar: bool, tag: Option<
 /// A letter with a bar: the precomposed character where Unicode has one (`Ā`), else the
 /// letter and a combining macron.
 fn barred(c: char) -> String {
-    const PRECOMPOSED: [(char, char); 12] = [
+    const PRECOMPOSED: [(char, char); 14] = [
         ('A', 'Ā'),
         ('a', 'ā'),
         ('E', 'Ē'),
         ('e', 'ē'),
+        ('G', 'Ḡ'),
+        ('g', 'ḡ'),
         ('I', 'Ī'),
         ('i', 'ī'),
         ('O', 'Ō'),
