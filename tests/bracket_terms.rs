@@ -11,7 +11,7 @@ use bracket::{read, render, Format};
 use common::{values_sized, Values};
 use proptest::prelude::*;
 
-const DECLS: &str = "A, B: matrix(n, n); x, y: vector(n); T: tensor(n, n, n)";
+const DECLS: &str = "A, B: matrix(n, n); x, y, u, v: vector(n); T: tensor(n, n, n)";
 
 /// Whether the expressions of `text` all have one value, on three random draws.
 fn all_equal(text: &str) -> bool {
@@ -36,8 +36,18 @@ fn case() -> impl Strategy<Value = Case> {
         proptest::collection::vec(any::<bool>(), 4),
         proptest::collection::vec(any::<bool>(), 4),
         Just(vec![0usize, 1, 2, 3]).prop_shuffle(),
+        any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(|(factors, summed, ones, order)| build(&factors, &summed, &ones, &order))
+        .prop_map(|(factors, summed, ones, order, nest, iota)| {
+            let c = build(&factors, &summed, &ones, &order);
+            let c = if nest { nested(c) } else { c };
+            if iota {
+                Case { term: format!("iota {}", c.term), einsum: format!("iota ({})", c.einsum) }
+            } else {
+                c
+            }
+        })
 }
 
 /// The term: one group per index label, in `order`; a label on two or more slots is a
@@ -101,6 +111,19 @@ fn build(factors: &[((&str, usize), Vec<usize>)], summed: &[bool], ones: &[bool]
         term: groups.join(" "),
         einsum: format!("einsum(\"{}->{}\", {})", specs.join(","), output, operands.join(", ")),
     }
+}
+
+/// The first square bracket's first member with a closed barred bracket inside it,
+/// `[(A_1 [ū v]) x]`: a scalar factor uᵀv at any depth (NOTATION.md §3).
+fn nested(c: Case) -> Case {
+    let Some(at) = c.term.find('[') else { return c };
+    let rest = &c.term[at + 1..];
+    let end = rest.find([' ', ']']).unwrap_or(rest.len());
+    let term = format!("{}[({} [~u v]){}", &c.term[..at], &rest[..end], &rest[end..]);
+    let (spec, tail) = c.einsum.split_once("->").expect("an einsum");
+    let (out, operands) = tail.split_once("\", ").expect("operands");
+    let operands = operands.trim_end_matches(')');
+    Case { term, einsum: format!("{spec},m,m->{out}\", {operands}, u, v)") }
 }
 
 proptest! {

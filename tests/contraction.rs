@@ -5,29 +5,17 @@
 //! direct raisers miss, and a test that it can fail. Cases: `PROPTEST_CASES`.
 
 mod common;
-use bracket::{raise_by_contraction, read, render, Expr, Format, Kind};
-use common::{values_sized, Values};
+use bracket::{raise_by_contraction, read, render, Expr, Format};
 use proptest::prelude::*;
 
 const DECLS: &str = "A, B, C, D: matrix(n, n); x, y, z: vector(n)";
 
-/// The network of an einsum written over `DECLS`.
 fn network(einsum: &str) -> bracket::Network {
-    let m = read(&format!("{DECLS}; {einsum}")).unwrap_or_else(|e| panic!("{einsum}: {e}"));
-    match &m.main_expr().expect("an expression").kind {
-        Kind::Network(n) => (**n).clone(),
-        k => panic!("{einsum} is not a network: {k:?}"),
-    }
+    common::einsum_network(DECLS, einsum)
 }
 
-/// Whether the raised form equals the einsum on three random draws.
 fn equal(einsum: &str, raised: &Expr) -> bool {
-    let text = format!("{DECLS}; {einsum}; {}", render(raised, Format::Ascii));
-    let model = read(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-    [1, 2, 3].iter().all(|&s| match values_sized(&model, s, 3) {
-        Values::Exact(v) => v[0] == v[1],
-        Values::Float(v) => bracket::close(&v[0], &v[1], 1e-9),
-    })
+    common::raised_equal(DECLS, einsum, raised)
 }
 
 fn factor() -> impl Strategy<Value = (String, usize)> {

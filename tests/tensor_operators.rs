@@ -7,28 +7,18 @@
 //! fail. Cases: `PROPTEST_CASES`.
 
 mod common;
-use bracket::{raise_to_tensor_operators, read, render, Expr, Format, Kind};
-use common::{same_value, values_sized, Values};
+use bracket::{raise_to_tensor_operators, read, render, Expr, Format};
+use common::same_value;
 use proptest::prelude::*;
 
 const DECLS: &str = "T, S: tensor(n, n, n); A, B: matrix(n, n); x, y: vector(n)";
 
 fn network(einsum: &str) -> bracket::Network {
-    let m = read(&format!("{DECLS}; {einsum}")).unwrap_or_else(|e| panic!("{einsum}: {e}"));
-    match &m.main_expr().expect("an expression").kind {
-        Kind::Network(n) => (**n).clone(),
-        k => panic!("{einsum} is not a network: {k:?}"),
-    }
+    common::einsum_network(DECLS, einsum)
 }
 
-/// Whether the raised form, printed and read back, equals the einsum on three draws.
 fn equal(einsum: &str, raised: &Expr) -> bool {
-    let text = format!("{DECLS}; {einsum}; {}", render(raised, Format::Ascii));
-    let model = read(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
-    [1, 2, 3].iter().all(|&s| match values_sized(&model, s, 3) {
-        Values::Exact(v) => v[0] == v[1],
-        Values::Float(v) => bracket::close(&v[0], &v[1], 1e-9),
-    })
+    common::raised_equal(DECLS, einsum, raised)
 }
 
 fn einsum() -> impl Strategy<Value = String> {

@@ -53,6 +53,22 @@ pub fn same_value_sized(src: &str, seeds: &[u64], max_size: usize) -> bool {
     })
 }
 
+/// The network an einsum over `decls` reads as.
+pub fn einsum_network(decls: &str, einsum: &str) -> bracket::Network {
+    let m = read(&format!("{decls}; {einsum}")).unwrap_or_else(|e| panic!("{einsum}: {e}"));
+    match &m.main_expr().expect("an expression").kind {
+        bracket::Kind::Network(n) => (**n).clone(),
+        k => panic!("{einsum} is not a network: {k:?}"),
+    }
+}
+
+/// Whether a raised form, printed in ASCII and read back, equals the einsum over
+/// `decls` on three random draws (dims of size 2 and 3).
+pub fn raised_equal(decls: &str, einsum: &str, raised: &bracket::Expr) -> bool {
+    let text = format!("{decls}; {einsum}; {}", bracket::render(raised, bracket::Format::Ascii));
+    same_value_sized(&text, &[1, 2, 3], 3)
+}
+
 pub fn to_f64(a: &ArrayD<BigRational>) -> ArrayD<f64> {
     a.mapv(|x| x.to_f64().unwrap_or(f64::NAN))
 }
