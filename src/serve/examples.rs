@@ -42,6 +42,8 @@ pub const EXAMPLES: &[(&str, &str)] = &[
     ("notation/20_sum", include_str!("../../examples/notation/20_sum.txt")),
     ("notation/21_hadamard_jacobian", include_str!("../../examples/notation/21_hadamard_jacobian.txt")),
     ("notation/22_frobenius", include_str!("../../examples/notation/22_frobenius.txt")),
+    ("notation/23_nested_bars", include_str!("../../examples/notation/23_nested_bars.txt")),
+    ("notation/24_eq4_permutation", include_str!("../../examples/notation/24_eq4_permutation.txt")),
     ("programs/6_2_two_layer_mlp", include_str!("../../examples/programs/6_2_two_layer_mlp.txt")),
     ("programs/6_3_softmax_classifier", include_str!("../../examples/programs/6_3_softmax_classifier.txt")),
     ("programs/6_4_rnn_three_steps", include_str!("../../examples/programs/6_4_rnn_three_steps.txt")),
