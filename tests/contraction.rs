@@ -18,33 +18,9 @@ fn equal(einsum: &str, raised: &Expr) -> bool {
     common::raised_equal(DECLS, einsum, raised)
 }
 
-fn factor() -> impl Strategy<Value = (String, usize)> {
-    proptest::sample::select(vec![("A", 2), ("B", 2), ("C", 2), ("D", 2), ("x", 1), ("y", 1), ("z", 1)])
-        .prop_map(|(n, k)| (n.to_string(), k))
-}
-
 fn einsum() -> impl Strategy<Value = String> {
-    (proptest::collection::vec((factor(), proptest::collection::vec(0..4usize, 2)), 1..6), 0..3usize, any::<u64>())
-        .prop_map(|(factors, out_len, pick)| {
-            let letters = ['i', 'j', 'k', 'l'];
-            let specs: Vec<String> =
-                factors.iter().map(|((_, k), idx)| idx[..*k].iter().map(|&i| letters[i]).collect()).collect();
-            let used: Vec<char> = {
-                let mut u: Vec<char> = specs.iter().flat_map(|s| s.chars()).collect();
-                u.sort();
-                u.dedup();
-                u
-            };
-            let mut out = String::new();
-            for k in 0..out_len.min(used.len()) {
-                let c = used[(pick as usize >> (4 * k)) % used.len()];
-                if !out.contains(c) {
-                    out.push(c);
-                }
-            }
-            let names: Vec<&str> = factors.iter().map(|((n, _), _)| n.as_str()).collect();
-            format!("einsum(\"{}->{}\", {})", specs.join(","), out, names.join(", "))
-        })
+    let tensors = vec![("A", 2), ("B", 2), ("C", 2), ("D", 2), ("x", 1), ("y", 1), ("z", 1)];
+    common::einsums(tensors, 4, 1..6, 3)
 }
 
 proptest! {

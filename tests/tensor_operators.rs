@@ -22,25 +22,8 @@ fn equal(einsum: &str, raised: &Expr) -> bool {
 }
 
 fn einsum() -> impl Strategy<Value = String> {
-    let factor = proptest::sample::select(vec![("T", 3), ("S", 3), ("A", 2), ("B", 2), ("x", 1), ("y", 1)]);
-    (proptest::collection::vec((factor, proptest::collection::vec(0..5usize, 3)), 1..5), 0..5usize, any::<u64>())
-        .prop_map(|(factors, out_len, pick)| {
-            let letters = ['i', 'j', 'k', 'l', 'm'];
-            let specs: Vec<String> =
-                factors.iter().map(|((_, k), idx)| idx[..*k].iter().map(|&i| letters[i]).collect()).collect();
-            let mut used: Vec<char> = specs.iter().flat_map(|s| s.chars()).collect();
-            used.sort();
-            used.dedup();
-            let mut out = String::new();
-            for k in 0..out_len.min(used.len()) {
-                let c = used[(pick as usize >> (4 * k)) % used.len()];
-                if !out.contains(c) {
-                    out.push(c);
-                }
-            }
-            let names: Vec<&str> = factors.iter().map(|((n, _), _)| *n).collect();
-            format!("einsum(\"{}->{}\", {})", specs.join(","), out, names.join(", "))
-        })
+    let tensors = vec![("T", 3), ("S", 3), ("A", 2), ("B", 2), ("x", 1), ("y", 1)];
+    common::einsums(tensors, 5, 1..5, 5)
 }
 
 proptest! {

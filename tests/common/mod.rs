@@ -69,6 +69,36 @@ pub fn raised_equal(decls: &str, einsum: &str, raised: &bracket::Expr) -> bool {
     same_value_sized(&text, &[1, 2, 3], 3)
 }
 
+/// Random einsums: `factors` of the named tensors (name, order), indices from the first
+/// `letters` of i, j, k, l, m, and fewer than `max_out` result indices.
+pub fn einsums(
+    tensors: Vec<(&'static str, usize)>,
+    letters: usize,
+    factors: std::ops::Range<usize>,
+    max_out: usize,
+) -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let order = tensors.iter().map(|t| t.1).max().unwrap_or(1);
+    let factor = (proptest::sample::select(tensors), proptest::collection::vec(0..letters, order));
+    (proptest::collection::vec(factor, factors), 0..max_out, any::<u64>()).prop_map(|(factors, out_len, pick)| {
+        let letters = ['i', 'j', 'k', 'l', 'm'];
+        let specs: Vec<String> =
+            factors.iter().map(|((_, k), idx)| idx[..*k].iter().map(|&i| letters[i]).collect()).collect();
+        let mut used: Vec<char> = specs.iter().flat_map(|s| s.chars()).collect();
+        used.sort();
+        used.dedup();
+        let mut out = String::new();
+        for k in 0..out_len.min(used.len()) {
+            let c = used[(pick as usize >> (4 * k)) % used.len()];
+            if !out.contains(c) {
+                out.push(c);
+            }
+        }
+        let names: Vec<&str> = factors.iter().map(|((n, _), _)| *n).collect();
+        format!("einsum(\"{}->{}\", {})", specs.join(","), out, names.join(", "))
+    })
+}
+
 pub fn to_f64(a: &ArrayD<BigRational>) -> ArrayD<f64> {
     a.mapv(|x| x.to_f64().unwrap_or(f64::NAN))
 }
