@@ -135,17 +135,28 @@ impl Elab {
                 let first = lists.iter().find(|(_, ones, _)| !ones).expect("width member").clone();
                 for (hs, _, s) in &lists {
                     if hs.len() != width {
+                        let text = |span: &Span| self.source.get(span.start..span.end).unwrap_or("").trim().to_string();
+                        let dims = |k: usize| format!("{k} dim{}", if k == 1 { "" } else { "s" });
                         return Err(err(
                             ErrorCode::Bracket,
                             format!(
                                 "the members of a square bracket must have the same number of dims, \
-                                 but one has {} and another {}",
-                                first.0.len(),
-                                hs.len()
+                                 but `{}` has {} and `{}` has {}",
+                                text(&first.2),
+                                dims(first.0.len()),
+                                text(s),
+                                dims(hs.len())
                             ),
                             *s,
                         )
-                        .hint("every member contributes its dims to the shared indices one by one"));
+                        .hint({
+                            let wider = if first.0.len() > hs.len() { text(&first.2) } else { text(s) };
+                            format!(
+                                "the j-th dims of all members are fused, so each member gives the same \
+                                 number; take a portion such as `{wider}_1`, or group portions in \
+                                 parentheses, to match"
+                            )
+                        }));
                     }
                     for (x, y) in first.0.iter().zip(hs) {
                         b.union(self, *x, *y, *s)?;
