@@ -175,6 +175,12 @@ fn ones_beside_a_contraction() {
     equal("T: tensor(n, n, n)", "T ·_1 1", "einsum(\"ijk->ij\", T)");
     equal("u, v: vector(n)", "(u v^T) ·_2 1", "(u^T 1) (v^T 1)");
     equal("A: matrix(n, m)", "1 ·_> A", "sum(A)");
+    // `1_{12}` is a ones tensor of two dims, and each portion of it a ones vector.
+    equal("A: matrix(n, m)", "[A 1_{12}]", "A");
+    equal("A: matrix(n, m)", "[~A 1_{12}]", "sum(A)");
+    equal("A: matrix(n, n)", "A_1 [~A_2 1_1]", "A 1");
+    equal("T: tensor(n, n, n)", "[T_1 1_1][~T_2 1_2] T_3", "einsum(\"ijk->ik\", T)");
+    equal("u, v: vector(n)", "1_{12} ·_2 (u v^T)", "(1^T u) (1^T v)");
     // A scalar that is not the literal 1 still has no dims, and the error says so.
     let e = bracket::read("c: scalar; A: matrix; c ·_1 A").unwrap_err();
     assert!(e.hint.as_deref().is_some_and(|h| h.contains("a scalar has no dims")), "{e:?}");

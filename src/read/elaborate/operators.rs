@@ -609,6 +609,18 @@ impl Elab {
     }
 
     pub(super) fn postfix(&mut self, op: &PostOp, op_span: Span, arg: &Node) -> Result<Expr> {
+        // `1_{12}`: a ones tensor of as many dims as the subscript names (NOTATION.md §1);
+        // a ones tensor is the tensor product of ones vectors, so each portion of it is one
+        // too, and `[A_1 1_1][A_2 1_2]` needs no occurrence bookkeeping.
+        if let (PostOp::Subscript(text), true) = (op, is_literal_one(arg)) {
+            let groups = read_positions(text, op_span)?;
+            if groups.iter().any(|g| g.bar) {
+                return Err(err(ErrorCode::Bracket, "a bar inside the subscript of `1` is not supported", op_span)
+                    .hint("bar the portion instead: `[1̄_1 x]`, or sum with `1ᵀ`"));
+            }
+            let shape = groups.iter().map(|_| self.u.fresh()).collect();
+            return Ok(Expr::new(Kind::Ones, shape));
+        }
         let a = self.expr(arg)?;
         let a = if matches!(op, PostOp::Transpose) && is_literal_one(arg) {
             Expr::new(Kind::Ones, vec![self.u.fresh()])
