@@ -413,12 +413,8 @@ fn raise_components(net: &Network) -> Option<Expr> {
             }
         });
     }
-    let (mut body, slots) = acc?;
-    let perm: Vec<usize> = net.output.iter().map(|o| slots.iter().position(|s| s == o)).collect::<Option<_>>()?;
-    if perm.iter().enumerate().any(|(k, &p)| k != p) {
-        let shape: Vec<Dim> = perm.iter().map(|&p| body.shape[p].clone()).collect();
-        body = Expr::new(Kind::Permute(Box::new(body), perm), shape);
-    }
+    let (body, slots) = acc?;
+    let mut body = crate::ir::build::arranged(body, &slots, &net.output)?;
     for s in scalars {
         body = product(s, body);
     }

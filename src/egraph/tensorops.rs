@@ -209,14 +209,12 @@ fn multiply(a: &Part, b: &Part, keep: &[usize]) -> Option<Part> {
             shape.push(b.expr.shape[q].clone());
         }
     }
-    let (x, y) = (Box::new(a.expr.clone()), Box::new(b.expr.clone()));
     let all_summed = !left.is_empty() && left.iter().all(|l| l.bar);
     let none_summed = left.iter().all(|l| !l.bar);
     let ones = |p: &Part| matches!(p.expr.kind, Kind::Ones);
     if ones(a) || ones(b) {
         // A ones vector is only ever summed against (`T ⊗ 1` would read as `T` times a
         // number), and summed against all of a tensor it is `sum`.
-        let all_summed = !left.is_empty() && left.iter().all(|l| l.bar);
         if !all_summed {
             return None;
         }
@@ -226,6 +224,7 @@ fn multiply(a: &Part, b: &Part, keep: &[usize]) -> Option<Part> {
             return Some(Part { expr, slots: vec![], size: other.size + 1.0 });
         }
     }
+    let (x, y) = (Box::new(a.expr.clone()), Box::new(b.expr.clone()));
     let (kind, extra) = if left.is_empty() {
         (Kind::Kron(x, y), 1.0)
     } else if a.slots == b.slots && all_summed {
@@ -264,18 +263,8 @@ fn gen(x: Box<Expr>, y: Box<Expr>, left: Vec<Pos>, right: Vec<Pos>, order: usize
 
 /// The whole product with its dims put in the result's order.
 fn permuted(p: Part, output: &[usize]) -> Option<Part> {
-    let perm: Vec<usize> = output.iter().map(|o| p.slots.iter().position(|s| s == o)).collect::<Option<_>>()?;
-    if perm.len() != p.slots.len() {
-        return None;
-    }
-    if perm.iter().enumerate().all(|(k, &q)| k == q) {
-        return Some(p);
-    }
-    let shape: Vec<Dim> = perm.iter().map(|&q| p.expr.shape[q].clone()).collect();
-    let expr = if perm == [1, 0] && p.expr.shape.first() != Some(&Dim::Iota) {
-        Expr::new(Kind::Transpose(Box::new(p.expr)), shape)
-    } else {
-        Expr::new(Kind::Permute(Box::new(p.expr), perm), shape)
-    };
-    Some(Part { expr, slots: output.to_vec(), size: p.size + 1.5 })
+    let moved = p.slots != output;
+    let expr = crate::ir::build::arranged(p.expr, &p.slots, output)?;
+    let size = if moved { p.size + 1.5 } else { p.size };
+    Some(Part { expr, slots: output.to_vec(), size })
 }

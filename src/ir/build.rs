@@ -54,6 +54,23 @@ pub fn transpose(e: Expr) -> Expr {
     Expr::new(Kind::Transpose(Box::new(e)), shape)
 }
 
+/// `e`, whose dim k carries index `slots[k]`, with its dims put in the order of `output`:
+/// itself, a transpose, or a permutation. None unless `output` names each slot once.
+pub fn arranged(e: Expr, slots: &[usize], output: &[usize]) -> Option<Expr> {
+    let perm: Vec<usize> = output.iter().map(|o| slots.iter().position(|s| s == o)).collect::<Option<_>>()?;
+    if perm.len() != slots.len() {
+        return None;
+    }
+    if perm.iter().enumerate().all(|(k, &p)| k == p) {
+        return Some(e);
+    }
+    let shape: Vec<Dim> = perm.iter().map(|&p| e.shape[p].clone()).collect();
+    if perm == [1, 0] && e.shape.first() != Some(&Dim::Iota) {
+        return Some(Expr::new(Kind::Transpose(Box::new(e)), shape));
+    }
+    Some(Expr::new(Kind::Permute(Box::new(e), perm), shape))
+}
+
 /// `a ⊙ b` (a product where `a` is a scalar).
 pub fn hadamard(a: Expr, b: Expr) -> Expr {
     let shape = a.shape.clone();

@@ -427,16 +427,7 @@ pub fn as_outer_product(net: &Network) -> Option<Expr> {
             }
         });
     }
-    let e = acc?;
-    let perm: Vec<usize> = net.output.iter().map(|o| slots.iter().position(|s| s == o)).collect::<Option<_>>()?;
-    if perm.iter().enumerate().all(|(k, &p)| k == p) {
-        return Some(e);
-    }
-    let shape: Vec<Dim> = perm.iter().map(|&p| e.shape[p].clone()).collect();
-    if perm == [1, 0] && e.shape.first() != Some(&Dim::Iota) {
-        return Some(Expr::new(Kind::Transpose(Box::new(e)), shape));
-    }
-    Some(Expr::new(Kind::Permute(Box::new(e), perm), shape))
+    crate::ir::build::arranged(acc?, &slots, &net.output)
 }
 
 /// The network of a generalized product `A^{P} ⊙^{Q} B`.
