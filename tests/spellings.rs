@@ -134,4 +134,11 @@ fn notes_reach_json() {
     let (out, _) = common::run_with_stdin(&["batch"], query, KILL_AFTER);
     let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     assert_eq!(v["notes"][0], "`Ax` is read as the product A x", "{v}");
+    // A derivative's and a derivation's notes come from the model they were taken in.
+    for command in ["grad", "derive"] {
+        let query = format!(r#"{{"command": "{command}", "expr": "x^T Ax", "wrt": ["x"]}}"#);
+        let (out, _) = common::run_with_stdin(&["batch"], &query, KILL_AFTER);
+        let v: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+        assert_eq!(v["notes"][0], "`Ax` is read as the product A x", "{command}: {v}");
+    }
 }

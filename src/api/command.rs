@@ -431,7 +431,18 @@ impl Reply {
             Reply::Value(e) => json!({"input": input, "value": e.value, "exact": e.exact, "random": e.random}),
         };
         if v.is_object() {
-            crate::api::batch::add_notes(&mut v, input, wrt);
+            // The model a derivative was taken in was read from this input with these
+            // names, and holds its notes; other replies read it again.
+            let model = match self {
+                Reply::Derivatives(ds) => ds.first().map(|(d, _)| &d.answer.model),
+                Reply::Derivations(ds) => ds.first().map(|d| &d.model),
+                _ => None,
+            };
+            match model {
+                Some(m) if !m.notes.is_empty() && v.get("notes").is_none() => v["notes"] = json!(m.notes),
+                Some(_) => {}
+                None => crate::api::batch::add_notes(&mut v, input, wrt),
+            }
         }
         v
     }

@@ -148,25 +148,35 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         let why = format!("d{wrt} is symmetric: G · d{wrt} = ½(G + Gᵀ) · d{wrt}");
         steps.push(Step { expr: with_dx(start.clone()), why });
     }
-    let (best, report) = crate::egraph::simplify_alternatives(&forms, &model, &Default::default());
-    // The explanation runs from the form just shown to that answer.
-    let rewrites = match explain {
-        Explain::Rules => {
-            // By rules alone from the form shown where they reach the answer; else by way
-            // of the other starting forms, each step to one named for how it was made.
-            let alone = crate::egraph::explain_to(&[(start.clone(), "")], &model, &best);
-            let reached =
-                alone.last().is_some_and(|r| render(&r.expr, Format::Unicode) == render(&best, Format::Unicode));
-            if reached || labelled.len() <= 1 {
-                alone
-            } else {
-                let mut from = vec![(start.clone(), "")];
-                from.extend(labelled.into_iter().filter(|(f, _)| *f != start));
-                crate::egraph::explain_to(&from, &model, &best)
-            }
+    // One run, explained from the form just shown: grad's forms in grad's order, so
+    // the answer is grad's. Where its path goes by way of another starting form (a
+    // jump a reader cannot follow by rules), or the form shown is not one of them, a
+    // second run explains the way to the answer: by rules alone where they reach it,
+    // else by way of the other starting forms, each step to one named for how it was
+    // made.
+    let from = forms.iter().position(|f| *f == start);
+    let (best, report, explained) = match (explain, from) {
+        (Explain::Rules, Some(k)) => {
+            let (best, report, rewrites) = crate::egraph::simplify_explained(&labelled, &model, &Default::default(), k);
+            let jumps = rewrites.iter().any(|r| labelled.iter().any(|(_, label)| r.rule == *label));
+            (best, report, (!jumps).then_some(rewrites))
         }
-        Explain::Result => Vec::new(),
+        (Explain::Rules, None) | (Explain::Result, _) => {
+            let (best, report) = crate::egraph::simplify_alternatives(&forms, &model, &Default::default());
+            (best, report, (explain == Explain::Result).then(Vec::new))
+        }
     };
+    let rewrites = explained.unwrap_or_else(|| {
+        let alone = crate::egraph::explain_to(&[(start.clone(), "")], &model, &best);
+        let reached = alone.last().is_some_and(|r| render(&r.expr, Format::Unicode) == render(&best, Format::Unicode));
+        if reached || labelled.len() <= 1 {
+            alone
+        } else {
+            let mut from = vec![(start.clone(), "")];
+            from.extend(labelled.into_iter().filter(|(f, _)| *f != start));
+            crate::egraph::explain_to(&from, &model, &best)
+        }
+    });
     let condensed = condense(&start, rewrites);
     match condensed.last() {
         // The explanation's last term is the result up to bracketing of long chains.

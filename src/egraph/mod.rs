@@ -130,8 +130,22 @@ pub(super) fn longest_chain(rec: &RecExpr<Node>) -> usize {
 /// As [`simplify_expr`] for several forms known to be equal (such as a sum with and
 /// without its shared factors gathered): they start in one e-class.
 pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -> (Expr, Report) {
-    let (best, report, _) = saturate(forms, &[], model, options, false, None);
+    let (best, report, _) = saturate(forms, &[], model, options, None, None);
     (best, report)
+}
+
+/// As [`simplify_alternatives`], in the same run also explaining how `forms[from]`
+/// becomes the answer (egg's explanation, one rewrite at a time; empty where it would
+/// be too long to read). `derive` saturates once this way: the same forms in the same
+/// order as `grad`'s run, so the e-graph grows alike and the answer is `grad`'s.
+pub fn simplify_explained(
+    forms: &[(Expr, &str)],
+    model: &Model,
+    options: &Options,
+    from: usize,
+) -> (Expr, Report, Vec<Rewritten>) {
+    let (exprs, labels): (Vec<Expr>, Vec<&str>) = forms.iter().cloned().unzip();
+    saturate(&exprs, &labels, model, options, Some(from), None)
 }
 
 /// One rewrite of an explanation: the whole term after it, and the rule that made it.
@@ -176,7 +190,7 @@ pub(super) fn tree_rewrites(
 /// not reach it.
 pub fn explain_to(forms: &[(Expr, &str)], model: &Model, target: &Expr) -> Vec<Rewritten> {
     let (exprs, labels): (Vec<Expr>, Vec<&str>) = forms.iter().cloned().unzip();
-    saturate(&exprs, &labels, model, &Options::default(), true, Some(target)).2
+    saturate(&exprs, &labels, model, &Options::default(), Some(0), Some(target)).2
 }
 
 pub(super) fn saturate(
@@ -184,7 +198,7 @@ pub(super) fn saturate(
     labels: &[&str],
     model: &Model,
     options: &Options,
-    explain: bool,
+    explain: Option<usize>,
     target: Option<&Expr>,
 ) -> (Expr, Report, Vec<Rewritten>) {
     let e = &forms[0];
@@ -235,11 +249,28 @@ pub(super) fn saturate(
         .with_node_limit(options.limits.nodes)
         .with_iter_limit(options.limits.iterations)
         .with_time_limit(options.limits.time);
-    if explain {
+    if explain.is_some() {
         runner = runner.with_explanations_enabled();
     }
     if options.sizes.is_none() {
         runner = runner.with_hook(plateau());
+    }
+    // An explanation run looks for one form only: it stops once that form is in the
+    // class of the first root, and explains the path it found. (A form the run never
+    // reaches is left out: the caller then shows one step.)
+    let target_rec = target.map(|t| {
+        let mut rec = RecExpr::default();
+        Encoder { tables: &mut runner.egraph.analysis }.encode(t, &mut rec);
+        rec
+    });
+    if let Some(rec) = target_rec.clone() {
+        runner = runner.with_hook(move |runner| {
+            let root = runner.roots[0];
+            match runner.egraph.lookup_expr(&rec) {
+                Some(id) if runner.egraph.find(id) == runner.egraph.find(root) => Err(REACHED.to_string()),
+                _ => Ok(()),
+            }
+        });
     }
     for rec in &recs {
         runner = runner.with_expr(rec);
@@ -284,7 +315,13 @@ pub(super) fn saturate(
         for (k, it) in runner.iterations.iter().enumerate() {
             let mut applied: Vec<_> = it.applied.iter().map(|(r, n)| (r.to_string(), *n)).collect();
             applied.sort();
-            eprintln!("iteration {k}: {} nodes; {applied:?}", it.egraph_nodes);
+            eprintln!(
+                "iteration {k}: {} nodes; search {:.2}ms apply {:.2}ms rebuild {:.2}ms; {applied:?}",
+                it.egraph_nodes,
+                it.search_time * 1e3,
+                it.apply_time * 1e3,
+                it.rebuild_time * 1e3
+            );
         }
     }
     let (stop, limited) = match &runner.stop_reason {
@@ -292,7 +329,7 @@ pub(super) fn saturate(
         Some(egg::StopReason::NodeLimit(_)) => ("node limit".to_string(), true),
         Some(egg::StopReason::IterationLimit(_)) => ("iteration limit".to_string(), true),
         Some(egg::StopReason::TimeLimit(_)) => ("time limit".to_string(), true),
-        Some(egg::StopReason::Other(s)) if s == PLATEAU => (s.clone(), false),
+        Some(egg::StopReason::Other(s)) if s == PLATEAU || s == REACHED => (s.clone(), false),
         Some(egg::StopReason::Other(s)) => (s.clone(), true),
         None => ("not run".to_string(), true),
     };
@@ -314,10 +351,8 @@ pub(super) fn saturate(
     let mut decoded = decode(&best, &runner.egraph.analysis).filter(|x| x.shape == e.shape);
     let mut best = best;
     let mut runner = runner;
-    if let Some(t) = target {
+    if let (Some(t), Some(rec)) = (target, target_rec) {
         // The target, if the run reached it, is where the explanation goes.
-        let mut rec = RecExpr::default();
-        Encoder { tables: &mut runner.egraph.analysis }.encode(t, &mut rec);
         let id = runner.egraph.add_expr(&rec);
         runner.egraph.rebuild();
         if runner.egraph.find(id) != runner.egraph.find(root) {
@@ -327,8 +362,8 @@ pub(super) fn saturate(
         decoded = Some(t.clone());
     }
     let mut steps = Vec::new();
-    if explain && decoded.is_some() {
-        let mut explanation = runner.explain_equivalence(&recs[0], &best);
+    if let (Some(from), true) = (explain, decoded.is_some()) {
+        let mut explanation = runner.explain_equivalence(&recs[from], &best);
         // Counted on the shared tree first: flattening a long one is itself the cost.
         let rewrites = tree_rewrites(&explanation.explanation_trees, &mut HashMap::new());
         let flat: &[egg::FlatTerm<Node>] =
@@ -355,6 +390,9 @@ pub(super) fn saturate(
     }
     (out, report, steps)
 }
+
+/// Why an explanation run stopped: the form it looked for is reached.
+pub(super) const REACHED: &str = "the form looked for is reached";
 
 /// Why a run stopped early because the best form no longer improved.
 pub(super) const PLATEAU: &str = "no better form for 6 iterations";
