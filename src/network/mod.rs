@@ -38,9 +38,9 @@ fn atom(e: &Expr) -> Network {
 }
 
 /// Puts two networks side by side; returns the offset of `b`'s indices.
-fn merge(a: &Network, b: &Network) -> (Network, usize) {
+fn merge(a: Network, b: &Network) -> (Network, usize) {
     let offset = a.indices.len();
-    let mut out = a.clone();
+    let mut out = a;
     out.indices.extend(b.indices.iter().cloned());
     for f in &b.factors {
         out.factors.push(Factor { expr: f.expr.clone(), slots: f.slots.iter().map(|s| s + offset).collect() });
@@ -93,15 +93,19 @@ fn identify(mut net: Network, pairs: &[(usize, usize)]) -> Network {
     net
 }
 
-fn cross(a: Vec<Term>, b: Vec<Term>, join: impl Fn(&Network, &Network) -> Network) -> Option<Vec<Term>> {
+fn cross(a: Vec<Term>, b: Vec<Term>, join: impl Fn(Network, &Network) -> Network) -> Option<Vec<Term>> {
     if a.len().saturating_mul(b.len()) > MAX_TERMS {
         return None;
     }
-    let mut out = Vec::new();
-    for x in &a {
-        for y in &b {
-            out.push(Term { coef: &x.coef * &y.coef, net: join(&x.net, &y.net) });
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        // The left network is moved into its last product, cloned for the others: a
+        // long chain lowers in time linear in its length, not quadratic.
+        let Some((last, rest)) = b.split_last() else { continue };
+        for y in rest {
+            out.push(Term { coef: &x.coef * &y.coef, net: join(x.net.clone(), &y.net) });
         }
+        out.push(Term { coef: &x.coef * &last.coef, net: join(x.net, &last.net) });
     }
     Some(out)
 }
@@ -151,17 +155,18 @@ fn lower_inner(whole: Whole, e: &Expr) -> Option<Vec<Term>> {
         Kind::Product(a, b) => {
             let (ao, bo, eo) = (a.order(), b.order(), e.order());
             cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
+                let xo = x.output.clone();
                 let (mut m, off) = merge(x, y);
                 let yo: Vec<usize> = y.output.iter().map(|i| i + off).collect();
                 if ao == 0 || bo == 0 {
-                    m.output = if ao == 0 { yo } else { x.output.clone() };
+                    m.output = if ao == 0 { yo } else { xo.clone() };
                     return identify(m, &[]);
                 }
                 let mut pairs = vec![];
                 if ao == 2 {
-                    pairs.push((x.output[1], yo[0]));
+                    pairs.push((xo[1], yo[0]));
                 }
-                let mut out = vec![x.output[0]];
+                let mut out = vec![xo[0]];
                 if bo == 2 {
                     out.push(yo[1]);
                 }
@@ -179,8 +184,9 @@ fn lower_inner(whole: Whole, e: &Expr) -> Option<Vec<Term>> {
             let one = Expr::new(Kind::Const(BigRational::one()), vec![]);
             let inv = Expr::new(Kind::DivScalar(Box::new(one), Box::new(rest)), vec![]);
             let terms = cross(lower_or_keep(whole, a), keep(&inv), |x, y| {
+                let xo = x.output.clone();
                 let (mut m, _) = merge(x, y);
-                m.output = x.output.clone();
+                m.output = xo.clone();
                 m
             })?;
             terms.into_iter().map(|t| Term { coef: t.coef / &c, net: t.net }).collect()
@@ -208,38 +214,43 @@ fn lower_inner(whole: Whole, e: &Expr) -> Option<Vec<Term>> {
                 .collect()
         }
         Kind::Hadamard(a, b) => cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
+            let xo = x.output.clone();
             let (mut m, off) = merge(x, y);
-            let pairs: Vec<(usize, usize)> = x.output.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
-            m.output = x.output.clone();
+            let pairs: Vec<(usize, usize)> = xo.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
+            m.output = xo.clone();
             identify(m, &pairs)
         })?,
         Kind::HDiv(a, b) => {
             // a ⊘ b = a ⊙ b^{⊙-1}: linear in a.
             let inv = Expr::new(Kind::HPower(b.clone(), -BigRational::one()), b.shape.clone());
             cross(lower_or_keep(whole, a), keep(&inv), |x, y| {
+                let xo = x.output.clone();
                 let (mut m, off) = merge(x, y);
-                let pairs: Vec<(usize, usize)> = x.output.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
-                m.output = x.output.clone();
+                let pairs: Vec<(usize, usize)> = xo.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
+                m.output = xo.clone();
                 identify(m, &pairs)
             })?
         }
         Kind::Kron(a, b) => cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
+            let xo = x.output.clone();
             let (mut m, off) = merge(x, y);
-            m.output = x.output.iter().copied().chain(y.output.iter().map(|q| q + off)).collect();
+            m.output = xo.iter().copied().chain(y.output.iter().map(|q| q + off)).collect();
             m
         })?,
         Kind::Dot(a, b) => cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
+            let xo = x.output.clone();
             let (m, off) = merge(x, y);
-            let pairs: Vec<(usize, usize)> = x.output.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
+            let pairs: Vec<(usize, usize)> = xo.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
             identify(m, &pairs)
         })?,
         Kind::Gen { lhs, rhs, left, right, .. } => {
             cross(lower_or_keep(whole, lhs), lower_or_keep(whole, rhs), |x, y| {
+                let xo = x.output.clone();
                 let (mut m, off) = merge(x, y);
                 let pairs: Vec<(usize, usize)> =
-                    left.iter().zip(right).map(|(p, q)| (x.output[p.at - 1], y.output[q.at - 1] + off)).collect();
+                    left.iter().zip(right).map(|(p, q)| (xo[p.at - 1], y.output[q.at - 1] + off)).collect();
                 let mut out: Vec<usize> = Vec::new();
-                for (k, &i) in x.output.iter().enumerate() {
+                for (k, &i) in xo.iter().enumerate() {
                     if !left.iter().any(|p| p.at == k + 1 && p.bar) {
                         out.push(i);
                     }
@@ -306,7 +317,7 @@ fn lower_inner(whole: Whole, e: &Expr) -> Option<Vec<Term>> {
                 let mut next = Vec::with_capacity(acc.len() * terms.len());
                 for (c, m, pairs) in &acc {
                     for t in &terms {
-                        let (merged, off) = merge(m, &t.net);
+                        let (merged, off) = merge(m.clone(), &t.net);
                         let mut p = pairs.clone();
                         p.extend(f.slots.iter().zip(&t.net.output).map(|(&s, &q)| (s, q + off)));
                         next.push((c * &t.coef, merged, p));
