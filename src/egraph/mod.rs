@@ -111,6 +111,42 @@ pub fn simplify_expr(e: &Expr, model: &Model, options: &Options) -> (Expr, Repor
 /// Products with more factors than this keep their bracketing in the e-graph.
 pub const LONG_CHAIN: usize = 16;
 
+/// Rules that rebracket a product or spread a transpose over one, one factor an
+/// iteration: a chain past [`LONG_CHAIN`] starts gathered and keeps its bracketing.
+fn rebrackets(rule: &str) -> bool {
+    rule.starts_with("product-assoc") || rule == "transpose-product"
+}
+
+/// The most factors of one product (nested products) in `e`.
+fn chain_length(e: &Expr) -> usize {
+    fn go(e: &Expr, most: &mut usize) -> usize {
+        let own = match &e.kind {
+            Kind::Product(a, b) => {
+                let side = |x: &Expr, most: &mut usize| {
+                    let n = go(x, most);
+                    if matches!(x.kind, Kind::Product(..)) {
+                        n
+                    } else {
+                        1
+                    }
+                };
+                side(a, most) + side(b, most)
+            }
+            _ => {
+                e.children().iter().for_each(|c| {
+                    go(c, most);
+                });
+                1
+            }
+        };
+        *most = (*most).max(own);
+        own
+    }
+    let mut most = 0;
+    go(e, &mut most);
+    most
+}
+
 /// The most factors of one product (nested `*` nodes) in `rec`.
 pub(super) fn longest_chain(rec: &RecExpr<Node>) -> usize {
     let nodes = rec.as_ref();
@@ -216,6 +252,14 @@ pub(super) fn saturate(
             }
         }
     }
+    // Past LONG_CHAIN factors, chains start with their transposes gathered (the rules
+    // gather one an iteration).
+    let too_long = |f: &Expr| chain_length(f) > LONG_CHAIN;
+    if forms.iter().any(too_long) {
+        for f in forms.iter_mut() {
+            *f = gathered_transposes(std::mem::replace(f, Expr::new(Kind::Ones, vec![])));
+        }
+    }
     let forms = &forms[..];
     let rules = crate::egraph::rules::rules();
     let mut tables = Tables::for_model(model);
@@ -303,9 +347,7 @@ pub(super) fn saturate(
         .rewrites
         .iter()
         .enumerate()
-        .filter(|(k, r)| {
-            possible.get(*k).copied().unwrap_or(true) && (!long || !r.name.as_str().starts_with("product-assoc"))
-        })
+        .filter(|(k, r)| possible.get(*k).copied().unwrap_or(true) && (!long || !rebrackets(r.name.as_str())))
         .map(|(_, r)| r);
     let runner = runner.run(rewrites.chain(facts.iter()));
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
@@ -481,6 +523,55 @@ pub(super) fn left_associated(e: Expr) -> Expr {
         *c = left_associated(std::mem::replace(c, Expr::new(Kind::Ones, vec![])));
     }
     out
+}
+
+/// `e` with every run of two or more transposed matrices in a matrix product gathered
+/// under one transpose: `Aᵀ Bᵀ Cᵀ` is `(C B A)ᵀ`. The rules gather one transpose per
+/// iteration, and a chain too long for them to rebracket (past [`LONG_CHAIN`]) would
+/// reach the iteration limit half gathered; such chains start gathered instead.
+pub(super) fn gathered_transposes(e: Expr) -> Expr {
+    let matrix = |x: &Expr| x.order() == 2 && !x.shape.contains(&crate::ir::shape::Dim::Iota);
+    let product_of_matrices = |x: &Expr| matches!(&x.kind, Kind::Product(a, b) if matrix(x) && matrix(a) && matrix(b));
+    if !product_of_matrices(&e) {
+        let mut out = e;
+        for c in out.children_mut() {
+            *c = gathered_transposes(std::mem::replace(c, Expr::new(Kind::Ones, vec![])));
+        }
+        return out;
+    }
+    fn flatten(x: Expr, out: &mut Vec<Expr>, is_product: &dyn Fn(&Expr) -> bool) {
+        if is_product(&x) {
+            if let Kind::Product(a, b) = x.kind {
+                flatten(*a, out, is_product);
+                flatten(*b, out, is_product);
+            }
+        } else {
+            out.push(gathered_transposes(x));
+        }
+    }
+    let mut factors = Vec::new();
+    flatten(e, &mut factors, &product_of_matrices);
+    let mut out: Vec<Expr> = Vec::new();
+    let mut run: Vec<Expr> = Vec::new();
+    let close = |run: &mut Vec<Expr>, out: &mut Vec<Expr>| {
+        if run.len() >= 2 {
+            let inner = run.drain(..).rev().reduce(crate::ir::build::product).expect("a run of two");
+            out.push(crate::ir::build::transpose(inner));
+        } else {
+            out.extend(run.drain(..).map(crate::ir::build::transpose));
+        }
+    };
+    for f in factors {
+        match f.kind {
+            Kind::Transpose(inner) if matrix(&inner) => run.push(*inner),
+            kind => {
+                close(&mut run, &mut out);
+                out.push(Expr { kind, shape: f.shape });
+            }
+        }
+    }
+    close(&mut run, &mut out);
+    out.into_iter().reduce(crate::ir::build::product).expect("a product has factors")
 }
 
 /// `e` with every term scaled by zero written as the zero tensor: `0A` is `0`.
