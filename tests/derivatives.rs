@@ -167,3 +167,21 @@ fn a_program_with_a_grad_query() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("∇_{W}J = Xᵀ((∇_{h}J) ⊙ f'(XW + 1bᵀ))") && text.contains("∇_{h}J = h − Y"), "{text}");
 }
+
+#[test]
+fn a_long_chain_comes_back_gathered() {
+    // Past LONG_CHAIN factors the rules cannot rebracket a chain; its transposes start
+    // gathered, so ∇ by a middle factor is (X1…X{k-1})ᵀa(X{k+1}…X24 b)ᵀ, not a
+    // half-gathered tail of single transposes.
+    let n = 24;
+    let names: Vec<String> = (1..=n).map(|k| format!("X{k}")).collect();
+    let text = format!("a^T {} b", names.join(" "));
+    let d = grad(&text, &["X10"]).unwrap().remove(0);
+    let shown = d.answer.render(Format::Unicode);
+    let left: String = names[..9].concat();
+    let right: String = names[10..].concat();
+    assert_eq!(shown, format!("({left})ᵀa({right}b)ᵀ"));
+    assert_eq!(d.answer.saturation.as_ref().map(|r| r.limited), Some(false), "{shown}");
+    let err = check_derivative(&d.answer.model, &d.function, "X10", &d.answer.expr, 2).unwrap().error();
+    assert!(err < 1e-6, "{shown}: {err:e}");
+}
