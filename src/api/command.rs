@@ -5,7 +5,7 @@
 
 use crate::api::second::{By, Layout, SecondDerivative, VecDerivative};
 use crate::api::{Answer, Derivative, Evaluation};
-use crate::calculus::backprop::{backprop_with, check_program, loss_name, Equation};
+use crate::calculus::backprop::{backprop_of, check_program, loss_name, Equation};
 use crate::calculus::derive::{Derivation, Explain};
 use crate::egraph::Options;
 use crate::error::{Error, ErrorCode, Result};
@@ -310,8 +310,9 @@ impl Command {
 
 /// A program's equations (without the e-graph's explanations), checked when asked.
 fn equations(text: &str, check: bool) -> Result<Reply> {
-    let equations = backprop_with(text, Explain::Result)?;
-    let loss = crate::read::elaborate::read(text).map(|m| loss_name(&m)).unwrap_or_else(|_| "J".into());
+    let model = crate::read::elaborate::read(text)?;
+    let equations = backprop_of(&model, text, Explain::Result)?;
+    let loss = loss_name(&model);
     let checks = check.then(|| {
         check_program(text, &equations, 3).unwrap_or_else(|e| {
             let c = Check::not_possible(e.message);

@@ -181,7 +181,11 @@ pub fn backprop(text: &str) -> Result<Vec<Equation>> {
 /// As [`backprop`]; with [`Explain::Result`] the derivations sum the e-graph's part up
 /// in one step, which is faster (the equations are the same).
 pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
-    let model = read(text)?;
+    backprop_of(&read(text)?, text, explain)
+}
+
+/// As [`backprop_with`], for a program already read from `text`.
+pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Equation>> {
     let query = model.queries.first().ok_or_else(|| {
         Error::new(ErrorCode::Usage, "the program has no `grad J wrt …` query", crate::error::Span::new(0, text.len()))
             .hint("end the program with a line such as `grad J wrt W, b`")
@@ -245,15 +249,35 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
             .filter(|(n, e)| keep.contains(n) && d.as_ref().is_some_and(|d| occurs(e, d)))
             .cloned()
             .collect();
-        let mut names = m.names.clone();
-        for (n, info) in names.iter_mut() {
-            info.defined = definitions.iter().any(|(k, _)| k == n);
+        // Only the names the step can see: a deep program's hundreds of others would be
+        // copied with every model of every step.
+        let mut seen: IndexSet<String> = f.names().into_iter().collect();
+        seen.insert(target.to_string());
+        for (n, e) in &definitions {
+            seen.insert(n.clone());
+            seen.extend(e.names());
         }
+        let names = m
+            .names
+            .iter()
+            .filter(|(n, _)| seen.contains(*n))
+            .map(|(n, info)| {
+                let mut info = info.clone();
+                info.defined = definitions.iter().any(|(k, _)| k == n);
+                (n.clone(), info)
+            })
+            .collect();
+        let facts = m
+            .facts
+            .iter()
+            .filter(|(l, r)| l.names().iter().chain(r.names().iter()).all(|n| seen.contains(n)))
+            .cloned()
+            .collect();
         Ok(Model {
             names,
             functions: m.functions.clone(),
             definitions,
-            facts: m.facts.clone(),
+            facts,
             queries: Vec::new(),
             exprs: Vec::new(),
             source: String::new(),
