@@ -55,7 +55,12 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
     ("x: vector(n)", "x^T x", "x", Some("2 I_n")),
     ("x: vector(n)", "(x^T x)^2", "x", Some("4 x^T x I + 8 x x^T")),
     ("x: vector(n)", "||x||", "x", Some("I/||x|| - x x^T/||x||^3")),
-    ("x: vector(n); a: vector(n)", "a^T x / ||x||", "x", None),
+    (
+        "x: vector(n); a: vector(n)",
+        "a^T x / ||x||",
+        "x",
+        Some("3 (a^T x) x x^T / ||x||^5 - (a x^T + x a^T + (a^T x) I) / ||x||^3"),
+    ),
     ("x: vector(n); W: matrix(m, n); v: vector(m)", "v^T tanh(W x)", "x", Some("W^T diag(v .* tanh''(W x)) W")),
     ("x: vector(n); W: matrix(m, n); v: vector(m)", "v^T tanh(W x)", "v", Some("0")),
     (

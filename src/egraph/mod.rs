@@ -19,6 +19,7 @@ pub mod contract;
 pub mod cost;
 pub mod encode;
 pub mod language;
+mod monomial;
 pub mod raise;
 pub mod rules;
 pub mod schedule;
@@ -249,6 +250,12 @@ pub(super) fn saturate(
         if let Some(c) = crate::egraph::cancel::cancelled(&folded) {
             if !forms.contains(&c) {
                 forms.push(c);
+            }
+        }
+        // And with the scalar factors of each product gathered into one monomial.
+        if let Some(gathered) = monomial::merged_scalars(&forms[k]) {
+            if !forms.contains(&gathered) {
+                forms.push(gathered);
             }
         }
     }

@@ -1,0 +1,166 @@
+//! Scalar factors of a product gathered into one monomial: `(1/‖x‖) · 3 · ‖x‖² x xᵀ /
+//! ‖x‖⁶` is `3 x xᵀ/‖x‖⁵`. A second derivative scatters such factors through long
+//! products, and the rules move them one step an iteration (each step a new bracketing
+//! of the chain), so the e-graph can reach its limits before the powers meet. This form
+//! goes in as one more form of the same class; the extractor keeps whichever is smaller.
+//!
+//! Integer powers of the same base add up (`s^a s^b = s^{a+b}`, true for every s where
+//! both sides are defined); a fractional power is kept whole, as `sqrt(s)²` is not `s`
+//! for every s.
+
+use crate::ir::build::{product, scale};
+use crate::ir::expr::{Expr, Kind};
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+
+/// A product split up: a number, scalar bases with integer exponents, and what is not
+/// scalar (None for a scalar product).
+struct Split {
+    coef: BigRational,
+    powers: Vec<(Expr, BigRational)>,
+    rest: Option<Expr>,
+}
+
+impl Split {
+    fn of_rest(e: Expr) -> Split {
+        Split { coef: BigRational::one(), powers: Vec::new(), rest: Some(e) }
+    }
+
+    fn times(mut self, other: Split) -> Split {
+        self.coef *= other.coef;
+        for (b, k) in other.powers {
+            add_power(&mut self.powers, b, k);
+        }
+        self.rest = match (self.rest, other.rest) {
+            (Some(a), Some(b)) => Some(product(a, b)),
+            (a, b) => a.or(b),
+        };
+        self
+    }
+}
+
+thread_local! {
+    /// Whether two powers of one base met since [`merged_scalars`] began.
+    static MERGED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn add_power(powers: &mut Vec<(Expr, BigRational)>, base: Expr, k: BigRational) {
+    match powers.iter_mut().find(|(b, _)| *b == base) {
+        Some((_, e)) => {
+            *e += k;
+            MERGED.with(|m| m.set(true));
+        }
+        None => powers.push((base, k)),
+    }
+}
+
+/// `e` with the scalar factors of each product gathered in front, their powers merged,
+/// and those with negative powers under one division, where two powers of one base
+/// meet; None where none do (the form would only reorder factors, and a reordering
+/// the rules reach anyway is not worth a form of its own).
+pub(super) fn merged_scalars(e: &Expr) -> Option<Expr> {
+    MERGED.with(|m| m.set(false));
+    let out = gathered_scalars(e);
+    MERGED.with(|m| m.get()).then_some(out)
+}
+
+fn gathered_scalars(e: &Expr) -> Expr {
+    rebuild(split(e), e)
+}
+
+fn rebuild(s: Split, original: &Expr) -> Expr {
+    if s.coef.is_zero() {
+        return crate::ir::build::zero(original.shape.clone());
+    }
+    let power = |b: &Expr, k: &BigRational| -> Expr {
+        if k.is_one() {
+            b.clone()
+        } else {
+            Expr::new(Kind::Power(Box::new(b.clone()), k.clone()), vec![])
+        }
+    };
+    let up: Vec<Expr> = s.powers.iter().filter(|(_, k)| k.is_positive()).map(|(b, k)| power(b, k)).collect();
+    let down: Vec<Expr> = s.powers.iter().filter(|(_, k)| k.is_negative()).map(|(b, k)| power(b, &-k)).collect();
+    let mut out = up.into_iter().reduce(product);
+    out = match (out, s.rest) {
+        (Some(a), Some(r)) => Some(product(a, r)),
+        (a, r) => a.or(r),
+    };
+    let mut out = out.unwrap_or_else(|| Expr::new(Kind::Const(BigRational::one()), vec![]));
+    if let Some(d) = down.into_iter().reduce(product) {
+        let shape = out.shape.clone();
+        out = Expr::new(Kind::DivScalar(Box::new(out), Box::new(d)), shape);
+    }
+    let out = scale(s.coef, out);
+    if out.shape == original.shape {
+        out
+    } else {
+        original.clone()
+    }
+}
+
+fn split(e: &Expr) -> Split {
+    let s = match &e.kind {
+        Kind::Const(c) => return Split { coef: c.clone(), powers: Vec::new(), rest: None },
+        Kind::Scale(c, x) => {
+            let mut s = split(x);
+            s.coef *= c;
+            s
+        }
+        Kind::Product(a, b) => split(a).times(split(b)),
+        Kind::DivScalar(a, d) => {
+            let d = split(d);
+            if d.coef.is_zero() || d.rest.is_some() {
+                return Split::of_rest(whole(e));
+            }
+            let mut s = split(a);
+            s.coef /= d.coef;
+            for (b, k) in d.powers {
+                add_power(&mut s.powers, b, -k);
+            }
+            s
+        }
+        Kind::Power(b, k) if b.is_scalar() && k.is_integer() => {
+            let inner = split(b);
+            if inner.rest.is_some() || (inner.coef.is_zero() && k.is_negative()) {
+                return atom(whole(e));
+            }
+            let n = k.to_integer();
+            let Ok(n) = i32::try_from(n) else { return atom(whole(e)) };
+            Split {
+                coef: num_traits::pow::Pow::pow(&inner.coef, n),
+                powers: inner.powers.into_iter().map(|(b, p)| (b, p * k)).collect(),
+                rest: None,
+            }
+        }
+        Kind::Transpose(x) if !x.is_scalar() => {
+            let mut s = split(x);
+            s.rest = s.rest.map(crate::ir::build::transpose);
+            s
+        }
+        _ if e.is_scalar() => return atom(whole(e)),
+        _ => return Split::of_rest(whole(e)),
+    };
+    // A scalar product of tensors (`aᵀx`) is one base.
+    match s.rest {
+        Some(r) if e.is_scalar() => {
+            let mut t = Split { coef: s.coef, powers: s.powers, rest: None };
+            add_power(&mut t.powers, r, BigRational::one());
+            t
+        }
+        _ => s,
+    }
+}
+
+fn atom(e: Expr) -> Split {
+    Split { coef: BigRational::one(), powers: vec![(e, BigRational::one())], rest: None }
+}
+
+/// `e` with its operands gathered, as one factor.
+fn whole(e: &Expr) -> Expr {
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = gathered_scalars(c);
+    }
+    out
+}
