@@ -262,7 +262,8 @@ pub(super) fn saturate(
     // Past LONG_CHAIN factors, chains start with their transposes gathered (the rules
     // gather one an iteration).
     let too_long = |f: &Expr| chain_length(f) > LONG_CHAIN;
-    if forms.iter().any(too_long) {
+    let gathered = forms.iter().any(too_long);
+    if gathered {
         for f in forms.iter_mut() {
             *f = gathered_transposes(std::mem::replace(f, Expr::new(Kind::Ones, vec![])));
         }
@@ -346,7 +347,8 @@ pub(super) fn saturate(
     runner.egraph.rebuild();
     // Every bracketing of a product of k factors is O(k³) nodes: past LONG_CHAIN factors
     // the products keep the bracketing they came with.
-    let long = recs.iter().any(|r| longest_chain(r) > LONG_CHAIN);
+    // (Gathering can shorten a chain below the bound: it still keeps its bracketing.)
+    let long = gathered || recs.iter().any(|r| longest_chain(r) > LONG_CHAIN);
     // Rules that need an operator this e-graph can never hold are not searched (a rule
     // that cannot match changes nothing, so the e-graph grows the same).
     let possible = crate::egraph::rules::possible_rules(rules, &runner.egraph, &facts);
