@@ -5,7 +5,7 @@
 use crate::ir::expr::{Expr, Func, Kind};
 use crate::render::{render, Format};
 use indexmap::IndexSet;
-use num_traits::Signed;
+use num_traits::{Signed, Zero};
 
 /// The conditions under which `e` is defined, in order of first appearance.
 pub fn conditions(e: &Expr) -> Vec<String> {
@@ -29,18 +29,14 @@ fn collect(e: &Expr, out: &mut IndexSet<String>) {
         Kind::Power(x, k) if k.is_negative() && !x.is_scalar() => {
             out.insert(format!("{} is invertible", show(x)));
         }
-        Kind::Power(x, k) if k.is_negative() => {
-            out.insert(format!("{} ≠ 0", show(x)));
-        }
+        Kind::Power(x, k) if k.is_negative() => nonzero(x, out),
         Kind::HPower(x, k) if k.is_negative() => {
             out.insert(format!("{} has no zero entry", show(x)));
         }
         Kind::HDiv(_, b) => {
             out.insert(format!("{} has no zero entry", show(b)));
         }
-        Kind::DivScalar(_, s) if !matches!(s.kind, Kind::Const(_)) => {
-            out.insert(format!("{} ≠ 0", show(s)));
-        }
+        Kind::DivScalar(_, s) => nonzero(s, out),
         Kind::Func { func: Func::Ln, arg, .. } => {
             let what = if arg.is_scalar() { "> 0" } else { "has positive entries" };
             out.insert(format!("{} {what}", show(arg)));
@@ -64,5 +60,23 @@ fn collect(e: &Expr, out: &mut IndexSet<String>) {
     }
     for c in e.children() {
         collect(c, out);
+    }
+}
+
+/// `s ≠ 0` for a scalar s, stated of its factors: a product is nonzero where each factor
+/// is, and a positive power where its base is (`‖x‖³ ≠ 0` is `‖x‖ ≠ 0`, `2N ≠ 0` is
+/// `N ≠ 0`), so one condition is not repeated in several forms.
+fn nonzero(s: &Expr, out: &mut IndexSet<String>) {
+    match &s.kind {
+        Kind::Const(_) => {}
+        Kind::Product(a, b) if a.is_scalar() && b.is_scalar() => {
+            nonzero(a, out);
+            nonzero(b, out);
+        }
+        Kind::Scale(c, x) if !c.is_zero() => nonzero(x, out),
+        Kind::Power(x, k) if k.is_positive() && x.is_scalar() => nonzero(x, out),
+        _ => {
+            out.insert(format!("{} ≠ 0", show(s)));
+        }
     }
 }
