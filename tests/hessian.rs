@@ -378,3 +378,13 @@ fn a_wrong_tangent_fails_the_program_hvp_check() {
     last.answer.expr = bracket::scale(num_rational::BigRational::new(101.into(), 100.into()), last.answer.expr.clone());
     assert!(!pass.check(2).passed());
 }
+
+#[test]
+fn a_condition_is_stated_once_of_its_base() {
+    // ‖x‖³, ‖x‖ and ‖x‖⁵ in denominators all need ‖x‖ ≠ 0, said once; a number states
+    // nothing (1/(2N) needs N ≠ 0).
+    let h = hessian("x: vector(n); a: vector(n); a^T x / ||x||", &["x"]).unwrap().remove(0);
+    assert_eq!(bracket::conditions(&h.answer.expr), ["||x|| ≠ 0"], "{}", h.answer.render(Format::Unicode));
+    let g = bracket::grad("N: scalar; 1/(2N) ||X W - Y||^2", &["W"]).unwrap().remove(0);
+    assert_eq!(bracket::conditions(&g.answer.expr), ["N ≠ 0"], "{}", g.answer.render(Format::Unicode));
+}
