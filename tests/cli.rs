@@ -134,6 +134,28 @@ fn batch_answers_every_line_and_survives_bad_ones() {
 }
 
 #[test]
+fn batch_refuses_what_it_would_answer_in_part() {
+    // derive and hvp take one variable: several are refused, not cut to the first; a
+    // name list with a number in it is refused, not read without it.
+    let input = [
+        r#"{"command": "derive", "expr": "a^T X Y b", "wrt": ["X", "Y"]}"#,
+        r#"{"command": "hvp", "expr": "x^T A x", "wrt": ["x", "A"], "dir": "v"}"#,
+        r#"{"command": "grad", "expr": "a^T X Y b", "wrt": ["X", 3]}"#,
+        r#"{"command": "derive", "expr": "a^T X Y b", "wrt": ["Y"]}"#,
+    ]
+    .join("\n");
+    let (o, _) = bracket_stdin(&["batch"], &input);
+    let lines: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(lines.len(), 4);
+    for line in &lines[..3] {
+        assert_eq!(line["error"]["code"], "E-usage", "{line}");
+    }
+    assert!(lines[0]["error"]["message"].as_str().unwrap().contains("one name"), "{}", lines[0]);
+    assert_eq!(lines[3]["result"]["unicode"], "Xᵀabᵀ", "{}", lines[3]);
+}
+
+#[test]
 fn the_timeout_always_holds() {
     let big: String = (0..3000).map(|i| format!("a{i}^T X X^T b{i}")).collect::<Vec<_>>().join(" + ");
     let (o, t) = bracket_stdin(&["grad", "-", "--wrt", "X", "--timeout", "0.01"], &big);

@@ -265,7 +265,11 @@ impl Command {
         let wrt: Vec<String> = match query.get("wrt") {
             None => vec![],
             Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(str::to_string))
+                .collect::<Option<Vec<String>>>()
+                .ok_or_else(|| usage("\"wrt\" must be a name or a list of names"))?,
             Some(_) => return Err(usage("\"wrt\" must be a name or a list of names")),
         };
         let check = query.get("check").and_then(Value::as_bool).unwrap_or(false);
@@ -274,6 +278,13 @@ impl Command {
             Some("vec") => Layout::Vec,
             Some(other) => return Err(usage(&format!("unknown layout `{other}`; use tensor or vec"))),
         };
+        // A command of one variable is not given several, of which it would answer one.
+        if matches!(name, "hvp" | "derive") && wrt.len() > 1 {
+            return Err(usage(&format!(
+                "`{name}` takes one name in \"wrt\", not {}; send one query for each",
+                wrt.len()
+            )));
+        }
         Ok(match name {
             "simplify" => Command::Simplify { expr },
             "grad" | "jacobian" => Command::Grad { expr, wrt, jacobian: name == "jacobian", check, layout },
