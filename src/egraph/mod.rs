@@ -543,7 +543,7 @@ pub(super) fn left_associated(e: Expr) -> Expr {
 /// under one transpose: `Aᵀ Bᵀ Cᵀ` is `(C B A)ᵀ`. The rules gather one transpose per
 /// iteration, and a chain too long for them to rebracket (past [`LONG_CHAIN`]) would
 /// reach the iteration limit half gathered; such chains start gathered instead.
-pub(super) fn gathered_transposes(e: Expr) -> Expr {
+fn gathered_transposes(e: Expr) -> Expr {
     let matrix = |x: &Expr| x.order() == 2 && !x.shape.contains(&crate::ir::shape::Dim::Iota);
     let product_of_matrices = |x: &Expr| matches!(&x.kind, Kind::Product(a, b) if matrix(x) && matrix(a) && matrix(b));
     if !product_of_matrices(&e) {

@@ -26,10 +26,10 @@ impl Split {
         Split { coef: BigRational::one(), powers: Vec::new(), rest: Some(e) }
     }
 
-    fn times(mut self, other: Split) -> Split {
+    fn times(mut self, other: Split, merged: &mut bool) -> Split {
         self.coef *= other.coef;
         for (b, k) in other.powers {
-            add_power(&mut self.powers, b, k);
+            add_power(&mut self.powers, b, k, merged);
         }
         self.rest = match (self.rest, other.rest) {
             (Some(a), Some(b)) => Some(product(a, b)),
@@ -39,16 +39,12 @@ impl Split {
     }
 }
 
-thread_local! {
-    /// Whether two powers of one base met since [`merged_scalars`] began.
-    static MERGED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-fn add_power(powers: &mut Vec<(Expr, BigRational)>, base: Expr, k: BigRational) {
+/// Adds `base^k` to `powers`; `merged` records that two powers of one base met.
+fn add_power(powers: &mut Vec<(Expr, BigRational)>, base: Expr, k: BigRational, merged: &mut bool) {
     match powers.iter_mut().find(|(b, _)| *b == base) {
         Some((_, e)) => {
             *e += k;
-            MERGED.with(|m| m.set(true));
+            *merged = true;
         }
         None => powers.push((base, k)),
     }
@@ -59,13 +55,13 @@ fn add_power(powers: &mut Vec<(Expr, BigRational)>, base: Expr, k: BigRational) 
 /// meet; None where none do (the form would only reorder factors, and a reordering
 /// the rules reach anyway is not worth a form of its own).
 pub(super) fn merged_scalars(e: &Expr) -> Option<Expr> {
-    MERGED.with(|m| m.set(false));
-    let out = gathered_scalars(e);
-    MERGED.with(|m| m.get()).then_some(out)
+    let mut merged = false;
+    let out = gathered_scalars(e, &mut merged);
+    merged.then_some(out)
 }
 
-fn gathered_scalars(e: &Expr) -> Expr {
-    rebuild(split(e), e)
+fn gathered_scalars(e: &Expr, merged: &mut bool) -> Expr {
+    rebuild(split(e, merged), e)
 }
 
 fn rebuild(s: Split, original: &Expr) -> Expr {
@@ -99,34 +95,37 @@ fn rebuild(s: Split, original: &Expr) -> Expr {
     }
 }
 
-fn split(e: &Expr) -> Split {
+fn split(e: &Expr, merged: &mut bool) -> Split {
     let s = match &e.kind {
         Kind::Const(c) => return Split { coef: c.clone(), powers: Vec::new(), rest: None },
         Kind::Scale(c, x) => {
-            let mut s = split(x);
+            let mut s = split(x, merged);
             s.coef *= c;
             s
         }
-        Kind::Product(a, b) => split(a).times(split(b)),
+        Kind::Product(a, b) => {
+            let a = split(a, merged);
+            a.times(split(b, merged), merged)
+        }
         Kind::DivScalar(a, d) => {
-            let d = split(d);
+            let d = split(d, merged);
             if d.coef.is_zero() || d.rest.is_some() {
-                return Split::of_rest(whole(e));
+                return Split::of_rest(whole(e, merged));
             }
-            let mut s = split(a);
+            let mut s = split(a, merged);
             s.coef /= d.coef;
             for (b, k) in d.powers {
-                add_power(&mut s.powers, b, -k);
+                add_power(&mut s.powers, b, -k, merged);
             }
             s
         }
         Kind::Power(b, k) if b.is_scalar() && k.is_integer() => {
-            let inner = split(b);
+            let inner = split(b, merged);
             if inner.rest.is_some() || (inner.coef.is_zero() && k.is_negative()) {
-                return atom(whole(e));
+                return atom(whole(e, merged));
             }
             let n = k.to_integer();
-            let Ok(n) = i32::try_from(n) else { return atom(whole(e)) };
+            let Ok(n) = i32::try_from(n) else { return atom(whole(e, merged)) };
             Split {
                 coef: num_traits::pow::Pow::pow(&inner.coef, n),
                 powers: inner.powers.into_iter().map(|(b, p)| (b, p * k)).collect(),
@@ -134,18 +133,18 @@ fn split(e: &Expr) -> Split {
             }
         }
         Kind::Transpose(x) if !x.is_scalar() => {
-            let mut s = split(x);
+            let mut s = split(x, merged);
             s.rest = s.rest.map(crate::ir::build::transpose);
             s
         }
-        _ if e.is_scalar() => return atom(whole(e)),
-        _ => return Split::of_rest(whole(e)),
+        _ if e.is_scalar() => return atom(whole(e, merged)),
+        _ => return Split::of_rest(whole(e, merged)),
     };
     // A scalar product of tensors (`aᵀx`) is one base.
     match s.rest {
         Some(r) if e.is_scalar() => {
             let mut t = Split { coef: s.coef, powers: s.powers, rest: None };
-            add_power(&mut t.powers, r, BigRational::one());
+            add_power(&mut t.powers, r, BigRational::one(), merged);
             t
         }
         _ => s,
@@ -157,10 +156,10 @@ fn atom(e: Expr) -> Split {
 }
 
 /// `e` with its operands gathered, as one factor.
-fn whole(e: &Expr) -> Expr {
+fn whole(e: &Expr, merged: &mut bool) -> Expr {
     let mut out = e.clone();
     for c in out.children_mut() {
-        *c = gathered_scalars(c);
+        *c = gathered_scalars(c, merged);
     }
     out
 }

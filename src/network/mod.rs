@@ -37,16 +37,17 @@ fn atom(e: &Expr) -> Network {
     }
 }
 
-/// Puts two networks side by side; returns the offset of `b`'s indices.
-fn merge(a: Network, b: &Network) -> (Network, usize) {
+/// Puts two networks side by side; returns the offset of `b`'s indices and `a`'s output
+/// (the result's output is left empty for the caller to choose).
+fn merge(a: Network, b: &Network) -> (Network, usize, Vec<usize>) {
     let offset = a.indices.len();
     let mut out = a;
+    let left = std::mem::take(&mut out.output);
     out.indices.extend(b.indices.iter().cloned());
     for f in &b.factors {
         out.factors.push(Factor { expr: f.expr.clone(), slots: f.slots.iter().map(|s| s + offset).collect() });
     }
-    out.output = vec![];
-    (out, offset)
+    (out, offset, left)
 }
 
 /// Makes each pair of indices one index; drops indices nothing refers to; renumbers
@@ -155,11 +156,10 @@ fn lower_inner(whole: Whole, e: &Expr) -> Option<Vec<Term>> {
         Kind::Product(a, b) => {
             let (ao, bo, eo) = (a.order(), b.order(), e.order());
             cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
-                let xo = x.output.clone();
-                let (mut m, off) = merge(x, y);
+                let (mut m, off, xo) = merge(x, y);
                 let yo: Vec<usize> = y.output.iter().map(|i| i + off).collect();
                 if ao == 0 || bo == 0 {
-                    m.output = if ao == 0 { yo } else { xo.clone() };
+                    m.output = if ao == 0 { yo } else { xo };
                     return identify(m, &[]);
                 }
                 let mut pairs = vec![];
@@ -184,9 +184,8 @@ fn lower_inner(whole: Whole, e: &Expr) -> Option<Vec<Term>> {
             let one = Expr::new(Kind::Const(BigRational::one()), vec![]);
             let inv = Expr::new(Kind::DivScalar(Box::new(one), Box::new(rest)), vec![]);
             let terms = cross(lower_or_keep(whole, a), keep(&inv), |x, y| {
-                let xo = x.output.clone();
-                let (mut m, _) = merge(x, y);
-                m.output = xo.clone();
+                let (mut m, _, xo) = merge(x, y);
+                m.output = xo;
                 m
             })?;
             terms.into_iter().map(|t| Term { coef: t.coef / &c, net: t.net }).collect()
@@ -214,39 +213,34 @@ fn lower_inner(whole: Whole, e: &Expr) -> Option<Vec<Term>> {
                 .collect()
         }
         Kind::Hadamard(a, b) => cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
-            let xo = x.output.clone();
-            let (mut m, off) = merge(x, y);
+            let (mut m, off, xo) = merge(x, y);
             let pairs: Vec<(usize, usize)> = xo.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
-            m.output = xo.clone();
+            m.output = xo;
             identify(m, &pairs)
         })?,
         Kind::HDiv(a, b) => {
             // a ⊘ b = a ⊙ b^{⊙-1}: linear in a.
             let inv = Expr::new(Kind::HPower(b.clone(), -BigRational::one()), b.shape.clone());
             cross(lower_or_keep(whole, a), keep(&inv), |x, y| {
-                let xo = x.output.clone();
-                let (mut m, off) = merge(x, y);
+                let (mut m, off, xo) = merge(x, y);
                 let pairs: Vec<(usize, usize)> = xo.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
-                m.output = xo.clone();
+                m.output = xo;
                 identify(m, &pairs)
             })?
         }
         Kind::Kron(a, b) => cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
-            let xo = x.output.clone();
-            let (mut m, off) = merge(x, y);
+            let (mut m, off, xo) = merge(x, y);
             m.output = xo.iter().copied().chain(y.output.iter().map(|q| q + off)).collect();
             m
         })?,
         Kind::Dot(a, b) => cross(lower_or_keep(whole, a), lower_or_keep(whole, b), |x, y| {
-            let xo = x.output.clone();
-            let (m, off) = merge(x, y);
+            let (m, off, xo) = merge(x, y);
             let pairs: Vec<(usize, usize)> = xo.iter().zip(&y.output).map(|(&p, &q)| (p, q + off)).collect();
             identify(m, &pairs)
         })?,
         Kind::Gen { lhs, rhs, left, right, .. } => {
             cross(lower_or_keep(whole, lhs), lower_or_keep(whole, rhs), |x, y| {
-                let xo = x.output.clone();
-                let (mut m, off) = merge(x, y);
+                let (mut m, off, xo) = merge(x, y);
                 let pairs: Vec<(usize, usize)> =
                     left.iter().zip(right).map(|(p, q)| (xo[p.at - 1], y.output[q.at - 1] + off)).collect();
                 let mut out: Vec<usize> = Vec::new();
@@ -317,7 +311,7 @@ fn lower_inner(whole: Whole, e: &Expr) -> Option<Vec<Term>> {
                 let mut next = Vec::with_capacity(acc.len() * terms.len());
                 for (c, m, pairs) in &acc {
                     for t in &terms {
-                        let (merged, off) = merge(m.clone(), &t.net);
+                        let (merged, off, _) = merge(m.clone(), &t.net);
                         let mut p = pairs.clone();
                         p.extend(f.slots.iter().zip(&t.net.output).map(|(&s, &q)| (s, q + off)));
                         next.push((c * &t.coef, merged, p));
