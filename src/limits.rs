@@ -35,3 +35,5 @@ pub const ELABORATE_STACK: usize = 64 << 20;
 pub const WORKER_STACK: usize = 512 << 20;
 /// Most threads `bracket batch` answers queries on.
 pub const MAX_BATCH_THREADS: usize = 64;
+/// Names a second reading of an ill-typed input tries as scalars, one at a time.
+pub const MAX_RETYPED_NAMES: usize = 16;

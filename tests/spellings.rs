@@ -142,3 +142,34 @@ fn notes_reach_json() {
         assert_eq!(v["notes"][0], "`Ax` is read as the product A x", "{command}: {v}");
     }
 }
+
+#[test]
+fn a_capital_count_is_read_as_a_scalar_only_where_nothing_else_type_checks() {
+    // `N` is a matrix by default; here only the scalar reading type-checks, so it is
+    // taken, with a note. The value is that of the declared spelling.
+    let gaussian = "N/2 ln(det(S)) + 1/2 tr(S^-1 (X - 1 m^T)^T (X - 1 m^T))";
+    let (code, _, stderr) = simplify(gaussian);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("note: `N` is read as a scalar") && stderr.contains("`N: scalar`"), "{stderr}");
+    let both = format!(
+        "X: matrix(a, b); m: vector(b); S: matrix(b, b); N: scalar; {gaussian}; \
+                        N/2 ln(det(S)) + 1/2 tr(S^-1 (X - 1 m^T)^T (X - 1 m^T))"
+    );
+    assert!(common::same_value(&both, &[1, 2, 3]));
+    // Declared, it is what it is declared: the error stands.
+    let (code, _, stderr) = simplify(&format!("N: matrix; {gaussian}"));
+    assert_eq!(code, Some(2), "{stderr}");
+    // Where one name read as a scalar is not enough, the error stands.
+    let (code, _, stderr) = simplify("x^T A y + B + C");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("read as a scalar"), "{stderr}");
+    // A mismatch of two tensors is never read anew: `A x + B` stays an error.
+    let (code, _, stderr) = simplify("A x + B");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(!stderr.contains("read as a scalar"), "{stderr}");
+    // A gradient of a function that a default makes non-scalar says which name does.
+    let (out, _) = common::run_with_stdin(&["grad", "N/2 ln(det(S))", "--wrt", "S"], "", KILL_AFTER);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("`N` is a matrix") && stderr.contains("`N: scalar`"), "{stderr}");
+}

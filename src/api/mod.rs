@@ -291,22 +291,32 @@ pub fn grad<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
 pub fn grad_with<S: AsRef<str>>(text: &str, wrt: &[S], options: &crate::egraph::Options) -> Result<Vec<Derivative>> {
     let words: Vec<String> = wrt.iter().map(|w| w.as_ref().to_string()).collect();
     let f = read_answer_with(text, &words)?;
-    scalar_for(&f, text, "a gradient")?;
+    scalar_for(&f, text, &words, "a gradient")?;
     derivatives_with(&f, text, wrt, options)
 }
 
 /// An error unless `f` is scalar, as `what` (a gradient, a Hessian) needs.
-pub(crate) fn scalar_for(f: &Answer, text: &str, what: &str) -> Result<()> {
+/// Where names read by their case's default make it non-scalar, the hint says which.
+pub(crate) fn scalar_for(f: &Answer, text: &str, words: &[String], what: &str) -> Result<()> {
     if f.expr.is_scalar() {
         return Ok(());
     }
     let shown = show_shape(&f.expr.shape);
+    let readings = crate::read::elaborate::scalar_readings(text, words);
+    let hint = match readings.first() {
+        Some(name) => format!(
+            "`{name}` is {}, as an undeclared name of its case is, and makes it so; \
+             declare `{name}: scalar` if it is a number, or use `bracket jacobian`",
+            crate::read::elaborate::default_kind(name)
+        ),
+        None => "use `bracket jacobian` for a non-scalar function".to_string(),
+    };
     Err(Error::new(
         ErrorCode::Shape,
         format!("{what} needs a scalar function, but this has shape {shown}"),
         crate::error::Span::new(0, text.len()),
     )
-    .hint("use `bracket jacobian` for a non-scalar function"))
+    .hint(hint))
 }
 
 /// Jacobians of the function of `text` (its dims first, then each variable's).

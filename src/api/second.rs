@@ -77,7 +77,7 @@ fn scalar_function(text: &str, words: &[String]) -> Result<Answer> {
         (None, Some(q)) => Answer { expr: q.expr.clone(), model, saturation: None },
         _ => read_answer_with(text, words)?,
     };
-    crate::api::scalar_for(&f, text, "a Hessian")?;
+    crate::api::scalar_for(&f, text, words, "a Hessian")?;
     Ok(f)
 }
 

@@ -22,9 +22,11 @@ use num_traits::{One, Signed, Zero};
 mod bracket;
 mod call;
 mod operators;
+mod retype;
 
 use bracket::{read_number, read_superscript_power};
 pub use bracket::{read_positions, PosGroup};
+pub use retype::{default_kind, scalar_readings};
 
 /// What the input declares and computes, fully typed.
 #[derive(Clone, Debug, Default)]
@@ -96,15 +98,26 @@ pub fn read_with(source: &str, words: &[String]) -> Result<Model> {
 
 /// Elaborates a parsed input.
 pub fn elaborate(input: &Input) -> Result<Model> {
-    stacker::maybe_grow(limits::ELABORATE_STACK, limits::ELABORATE_STACK, || {
-        let mut e = Elab::new(input);
-        if let Err(error) = e.run(input) {
-            return Err(e.explained(error, &input.notes));
-        }
-        let mut notes = input.notes.clone();
-        notes.append(&mut e.notes);
-        Ok(e.finish(notes))
-    })
+    stacker::maybe_grow(limits::ELABORATE_STACK, limits::ELABORATE_STACK, || retype::elaborate(input))
+}
+
+/// Elaborates with some undeclared names read against their defaults: each as a tensor
+/// of the order given (0 a scalar, 1 a vector). On an error that adds a scalar to a
+/// tensor, also gives the names read by default that a second reading may take the
+/// other way, in order of use, each with that other order (see `retype`).
+fn elaborate_as(
+    input: &Input,
+    retyped: &IndexMap<String, usize>,
+) -> std::result::Result<Model, (Error, Vec<(String, usize)>)> {
+    let mut e = Elab::new(input);
+    e.retyped = retyped.clone();
+    if let Err(error) = e.run(input) {
+        let defaults = if e.scalar_sum { e.retypable() } else { vec![] };
+        return Err((e.explained(error, &input.notes), defaults));
+    }
+    let mut notes = input.notes.clone();
+    notes.append(&mut e.notes);
+    Ok(e.finish(notes))
 }
 
 #[derive(Clone, Debug)]
@@ -132,6 +145,10 @@ struct Elab {
     exprs: Vec<Expr>,
     like_depth: usize,
     notes: Vec<String>,
+    /// Undeclared names read against their defaults, with their orders (see `retype`).
+    retyped: IndexMap<String, usize>,
+    /// Set where a sum adds a scalar to a tensor.
+    scalar_sum: bool,
 }
 
 fn err(code: ErrorCode, message: impl Into<String>, span: Span) -> Error {
@@ -211,6 +228,8 @@ impl Elab {
             exprs: Vec::new(),
             like_depth: 0,
             notes: Vec::new(),
+            retyped: IndexMap::new(),
+            scalar_sum: false,
         };
         for s in &input.statements {
             match s {
@@ -554,7 +573,24 @@ impl Elab {
         Ok(shape)
     }
 
+    /// Names read by default (undeclared, undefined, whole) that could be read the other
+    /// way, with that order: a vector or matrix as a scalar, a Greek scalar as a vector.
+    fn retypable(&self) -> Vec<(String, usize)> {
+        self.vars
+            .iter()
+            .filter(|(n, i)| !i.declared && !i.defined && self.bare_names.contains(*n))
+            .filter_map(|(n, i)| match i.shape.len() {
+                0 if !self.denominators.contains(n) && !self.size_names.contains(n) => Some((n.clone(), 1)),
+                1 | 2 => Some((n.clone(), 0)),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn default_shape(&mut self, name: &str) -> Shape {
+        if let Some(&order) = self.retyped.get(name) {
+            return (0..order).map(|_| self.u.fresh()).collect();
+        }
         let first = name.chars().next().unwrap_or('x');
         let greek = !first.is_ascii() || is_greek_word(name);
         if self.denominators.contains(name) || self.size_names.contains(name) || (greek && !first.is_uppercase()) {

@@ -172,6 +172,7 @@ impl Elab {
                 let mut x = err(ErrorCode::Shape, format!("cannot add shape {b} to shape {a}"), node.span)
                     .hint(x.hint.unwrap_or(x.message));
                 if like.is_empty() != e.is_scalar() {
+                    self.scalar_sum = true;
                     x = x.hint("a scalar and a tensor cannot be added; `1` alone stands for a ones tensor");
                 }
                 x

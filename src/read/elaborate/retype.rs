@@ -1,0 +1,136 @@
+//! A name read against its case where its default does not type-check.
+//!
+//! Names default by case: `N` is a matrix and `n` a vector unless declared. A count or
+//! a weight written in capitals (`N/2 ln(det(S)) + …`) then leaves the input ill-typed.
+//! Where that happens, each name read by default is tried as a scalar, one at a time.
+//! If exactly one such reading type-checks, it is taken, and a note says so (the CLI
+//! prints it on stderr, JSON as `notes`). If several do, the error lists them, since
+//! the input does not say which was meant; if none does, the error stands.
+//!
+//! The same readings explain a function that is not scalar where a gradient needs one
+//! ([`scalar_readings`]): there the input does type-check, so nothing is read anew, but
+//! the error says which names would make it scalar.
+
+use super::{elaborate_as, Model};
+use crate::error::{ErrorCode, Result};
+use crate::ir::ast::Input;
+use crate::limits;
+use indexmap::IndexMap;
+
+/// Elaborates `input`, reading one default-typed name the other way where only that
+/// reading type-checks.
+pub(super) fn elaborate(input: &Input) -> Result<Model> {
+    let (mut error, names) = match elaborate_as(input, &IndexMap::new()) {
+        Ok(model) => return Ok(model),
+        Err(failure) => failure,
+    };
+    if error.code != ErrorCode::Shape {
+        return Err(error);
+    }
+    let mut readings: Vec<(String, usize, Model)> = Vec::new();
+    for (name, order) in names.into_iter().take(limits::MAX_RETYPED_NAMES) {
+        if let Ok(model) = elaborate_as(input, &IndexMap::from([(name.clone(), order)])) {
+            readings.push((name, order, model));
+        }
+    }
+    match readings.len() {
+        0 => Err(error),
+        1 => {
+            let (name, order, mut model) = readings.pop().expect("one reading");
+            model.notes.push(format!(
+                "`{name}` is read as {}: as {} (the default for {}) the input does not type-check ({}); \
+                 declare `{}: {}` to say so",
+                kind(order),
+                default_kind(&name),
+                case_word(&name),
+                error.message,
+                declared_name(&name),
+                word(order)
+            ));
+            Ok(model)
+        }
+        _ => {
+            let declarations: Vec<String> =
+                readings.iter().map(|(n, order, _)| format!("`{}: {}`", declared_name(n), word(*order))).collect();
+            let more = format!(
+                "any one of these would make it type-check; declare the one meant: {}",
+                declarations.join(" or ")
+            );
+            error.hint = Some(match error.hint.take() {
+                Some(h) => format!("{h}; {more}"),
+                None => more,
+            });
+            Err(error)
+        }
+    }
+}
+
+/// The default-typed names of `source` that, read as scalars one at a time, make its
+/// expression scalar. Empty where it does not read.
+pub fn scalar_readings(source: &str, words: &[String]) -> Vec<String> {
+    let Ok(input) = crate::read::parse::parse_with(source, words) else { return vec![] };
+    let names: Vec<String> = match elaborate_as(&input, &IndexMap::new()) {
+        Ok(model) => model
+            .names
+            .iter()
+            .filter(|(n, i)| !i.declared && !i.defined && !i.shape.is_empty() && !n.contains('_'))
+            .map(|(n, _)| n.clone())
+            .collect(),
+        Err(_) => return vec![],
+    };
+    names
+        .into_iter()
+        .take(limits::MAX_RETYPED_NAMES)
+        .filter(|name| {
+            let retyped = IndexMap::from([(name.clone(), 0)]);
+            elaborate_as(&input, &retyped).is_ok_and(|m| m.main_expr().is_some_and(|e| e.is_scalar()))
+        })
+        .collect()
+}
+
+/// How `name` reads when undeclared: "a scalar", "a vector" or "a matrix".
+pub fn default_kind(name: &str) -> &'static str {
+    let first = name.chars().next().unwrap_or('x');
+    if !first.is_ascii() && first.is_lowercase() {
+        "a scalar"
+    } else if first.is_uppercase() {
+        "a matrix"
+    } else {
+        "a vector"
+    }
+}
+
+fn kind(order: usize) -> &'static str {
+    if order == 0 {
+        "a scalar"
+    } else {
+        "a vector"
+    }
+}
+
+fn word(order: usize) -> &'static str {
+    if order == 0 {
+        "scalar"
+    } else {
+        "vector"
+    }
+}
+
+fn case_word(name: &str) -> &'static str {
+    let first = name.chars().next().unwrap_or('x');
+    if first.is_uppercase() {
+        "capitals"
+    } else if !first.is_ascii() {
+        "lowercase Greek letters"
+    } else {
+        "lowercase names"
+    }
+}
+
+/// The name as a declaration spells it: `mu` for `μ`.
+fn declared_name(name: &str) -> String {
+    crate::read::parse::GREEK
+        .iter()
+        .find(|(_, letter)| name == *letter)
+        .map_or_else(|| name.to_string(), |(word, _)| word.to_string())
+}
