@@ -388,3 +388,13 @@ fn a_condition_is_stated_once_of_its_base() {
     let g = bracket::grad("N: scalar; 1/(2N) ||X W - Y||^2", &["W"]).unwrap().remove(0);
     assert_eq!(bracket::conditions(&g.answer.expr), ["N ≠ 0"], "{}", g.answer.render(Format::Unicode));
 }
+
+#[test]
+fn a_negated_quotient_in_a_sum_prints_as_a_difference() {
+    // `I/‖x‖ − xxᵀ/‖x‖³`, not `I/‖x‖ + (−xxᵀ)/‖x‖³`: the same tree, printed as people
+    // write it, and it reads back to the same value (tests/readback.rs checks every form).
+    let h = hessian("x: vector(n); ||x||", &["x"]).unwrap().remove(0);
+    assert_eq!(h.answer.render(Format::Unicode), "I/||x|| − xxᵀ/||x||³");
+    let text = format!("x: vector(n); I/||x|| - x x^T/||x||^3 - ({})", h.answer.render(Format::Ascii));
+    assert!(bracket::simplify(&text).unwrap().render(Format::Unicode) == "0", "{text}");
+}

@@ -126,10 +126,14 @@ fn unanchored(e: &Expr) -> std::collections::HashSet<usize> {
     out
 }
 
+/// A term that prints with a leading minus: a negative multiple, or a quotient or
+/// product that opens with one (`(−xxᵀ)/‖x‖³` is `−(xxᵀ/‖x‖³)`), so that a sum prints
+/// `I/‖x‖ − xxᵀ/‖x‖³` rather than `I/‖x‖ + (−xxᵀ)/‖x‖³`.
 fn is_negative(e: &Expr) -> bool {
     match &e.kind {
         Kind::Scale(c, _) => c.is_negative(),
         Kind::Const(c) => c.is_negative(),
+        Kind::DivScalar(a, _) | Kind::Product(a, _) => is_negative(a),
         _ => false,
     }
 }
@@ -181,6 +185,12 @@ fn negate(e: &Expr) -> Expr {
         Kind::Scale(c, x) if (-c).is_one() => (**x).clone(),
         Kind::Scale(c, x) => Expr::new(Kind::Scale(-c, x.clone()), e.shape.clone()),
         Kind::Const(c) => Expr::new(Kind::Const(-c), e.shape.clone()),
+        Kind::DivScalar(a, b) if is_negative(a) => {
+            Expr::new(Kind::DivScalar(Box::new(negate(a)), b.clone()), e.shape.clone())
+        }
+        Kind::Product(a, b) if is_negative(a) => {
+            Expr::new(Kind::Product(Box::new(negate(a)), b.clone()), e.shape.clone())
+        }
         _ => e.clone(),
     }
 }
