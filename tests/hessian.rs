@@ -398,3 +398,13 @@ fn a_negated_quotient_in_a_sum_prints_as_a_difference() {
     let text = format!("x: vector(n); I/||x|| - x x^T/||x||^3 - ({})", h.answer.render(Format::Ascii));
     assert!(bracket::simplify(&text).unwrap().render(Format::Unicode) == "0", "{text}");
 }
+
+#[test]
+fn a_norm_needs_no_condition_where_nothing_divides_by_it() {
+    // ∇‖x‖³ = 3‖x‖x is defined everywhere (0 at x = 0, as it should be); ∇‖x‖ divides.
+    let cases = [("||x||^3", vec![]), ("||x||^2 / ||y||^2", vec!["||y|| ≠ 0"]), ("||x||", vec!["||x|| ≠ 0"])];
+    for (f, want) in cases {
+        let g = bracket::grad(&format!("x: vector(n); y: vector(n); {f}"), &["x"]).unwrap().remove(0);
+        assert_eq!(bracket::conditions(&g.answer.expr), want, "{f}: {}", g.answer.render(Format::Unicode));
+    }
+}

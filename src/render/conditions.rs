@@ -50,12 +50,6 @@ fn collect(e: &Expr, out: &mut IndexSet<String>) {
             };
             out.insert(format!("{} {what}", show(arg)));
         }
-        Kind::Norm(x) => {
-            // Its derivative divides by the norm.
-            out.insert(format!("{} ≠ 0", show(e)));
-            collect(x, out);
-            return;
-        }
         _ => {}
     }
     for c in e.children() {

@@ -460,6 +460,8 @@ impl Printer {
                 }
                 (self.juxt(&left, &right), PROD)
             }
+            // `−2y/‖y‖⁴`, not `(−2y)/‖y‖⁴`.
+            Kind::DivScalar(a, _) if is_negative(a) => (format!("{}{}", self.minus(), self.at(&negate(e), DOT)), NEG),
             Kind::DivScalar(a, b) => {
                 // `1/s` reads its 1 as a number: a ones tensor over a scalar has its size.
                 let named = match (&a.kind, a.shape.first()) {
