@@ -408,3 +408,9 @@ fn a_norm_needs_no_condition_where_nothing_divides_by_it() {
         assert_eq!(bracket::conditions(&g.answer.expr), want, "{f}: {}", g.answer.render(Format::Unicode));
     }
 }
+
+#[test]
+fn a_matrix_and_its_transpose_need_one_invertibility_condition() {
+    let g = bracket::grad("X: matrix(n, n); A: matrix(n, n); ln(det(A + X^T X))", &["X"]).unwrap().remove(0);
+    assert_eq!(bracket::conditions(&g.answer.expr), ["A + XᵀX is invertible"], "{}", g.answer.render(Format::Unicode));
+}

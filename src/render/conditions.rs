@@ -23,12 +23,8 @@ fn collect(e: &Expr, out: &mut IndexSet<String>) {
         Kind::Inverse(x) if x.is_scalar() => {
             out.insert(format!("{} ≠ 0", show(x)));
         }
-        Kind::Inverse(x) => {
-            out.insert(format!("{} is invertible", show(x)));
-        }
-        Kind::Power(x, k) if k.is_negative() && !x.is_scalar() => {
-            out.insert(format!("{} is invertible", show(x)));
-        }
+        Kind::Inverse(x) => invertible(x, out),
+        Kind::Power(x, k) if k.is_negative() && !x.is_scalar() => invertible(x, out),
         Kind::Power(x, k) if k.is_negative() => nonzero(x, out),
         Kind::HPower(x, k) if k.is_negative() => {
             out.insert(format!("{} has no zero entry", show(x)));
@@ -73,4 +69,32 @@ fn nonzero(s: &Expr, out: &mut IndexSet<String>) {
             out.insert(format!("{} ≠ 0", show(s)));
         }
     }
+}
+
+/// `M is invertible`, unless it is said already of Mᵀ (`(A + XᵀX)⁻¹` and
+/// `(Aᵀ + XᵀX)⁻¹` need one condition).
+fn invertible(m: &Expr, out: &mut IndexSet<String>) {
+    if !out.contains(&format!("{} is invertible", show(&transposed(m)))) {
+        out.insert(format!("{} is invertible", show(m)));
+    }
+}
+
+/// Mᵀ with the transpose taken through sums, products, multiples and inverses, so that
+/// it prints as M's own transpose would be written (`(Aᵀ + XᵀX)ᵀ` is `A + XᵀX`).
+fn transposed(e: &Expr) -> Expr {
+    let reversed: Vec<_> = e.shape.iter().rev().cloned().collect();
+    let kind = match &e.kind {
+        Kind::Transpose(x) => return (**x).clone(),
+        Kind::Identity => return e.clone(),
+        _ if e.order() != 2 => return crate::ir::build::transpose(e.clone()),
+        Kind::Add(terms) => Kind::Add(terms.iter().map(transposed).collect()),
+        Kind::Scale(c, x) => Kind::Scale(c.clone(), Box::new(transposed(x))),
+        Kind::Inverse(x) => Kind::Inverse(Box::new(transposed(x))),
+        Kind::Product(a, b) if a.is_scalar() => Kind::Product(a.clone(), Box::new(transposed(b))),
+        Kind::Product(a, b) if a.order() == 2 && b.order() == 2 => {
+            Kind::Product(Box::new(transposed(b)), Box::new(transposed(a)))
+        }
+        _ => return crate::ir::build::transpose(e.clone()),
+    };
+    Expr::new(kind, reversed)
 }
