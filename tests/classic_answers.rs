@@ -121,3 +121,12 @@ fn abs_prime_is_sign() {
         bracket::read(&format!("{}; {}", input.rsplit_once(';').unwrap().0, g.answer.render(bracket::Format::Ascii)));
     assert!(back.is_ok(), "sign reads back");
 }
+
+#[test]
+fn a_single_sample_logistic_loss_is_a_sigmoid() {
+    // exp(z)(1/(1 + exp(z))) and exp(z)(a/(1 + exp(z))) are the sigmoid, as the batch
+    // loss's exp(z) ⊘ (1 + exp(z)) is.
+    assert_eq!(grad("a, x: vector(n); ln(1 + exp(a^T x))", &["x"]), "sigmoid(aᵀx)a");
+    assert_eq!(grad("s: scalar; ln(1 + exp(s))", &["s"]), "sigmoid(s)");
+    assert_eq!(grad("y: scalar; w, x: vector(n); ln(1 + exp(-y w^T x))", &["w"]), "−sigmoid(−y(wᵀx))yx");
+}

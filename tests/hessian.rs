@@ -414,3 +414,18 @@ fn a_matrix_and_its_transpose_need_one_invertibility_condition() {
     let g = bracket::grad("X: matrix(n, n); A: matrix(n, n); ln(det(A + X^T X))", &["X"]).unwrap().remove(0);
     assert_eq!(bracket::conditions(&g.answer.expr), ["A + XᵀX is invertible"], "{}", g.answer.render(Format::Unicode));
 }
+
+#[test]
+fn single_sample_logistic_and_determinant_hessians_are_classic() {
+    let cases = [
+        ("a, x: vector(n); ln(1 + exp(a^T x))", "x", "sigmoid'(aᵀx)aaᵀ"),
+        ("y: scalar; w, x: vector(n); ln(1 + exp(-y w^T x))", "w", "sigmoid'(−y(wᵀx))y²xxᵀ"),
+        // A scalar factor scales a tensor product: not `|X| ⊗ X⁻¹ ⊗ X⁻¹`.
+        ("X: matrix(n, n); det(X)", "X", "|X|((X⁻¹ ⊗ X⁻¹)_{2143} − (X⁻¹ ⊗ X⁻¹)_{2341})"),
+    ];
+    for (text, wrt, want) in cases {
+        let h = hessian(text, &[wrt]).unwrap().remove(0);
+        assert!(h.check(3).passed(), "{text}");
+        assert_eq!(h.answer.render(Format::Unicode), want, "{text}");
+    }
+}

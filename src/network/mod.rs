@@ -418,7 +418,9 @@ pub fn as_outer_product(net: &Network) -> Option<Expr> {
         return None;
     }
     // Factors in the order their dims first appear in the result: `x ⊗ I`, not `(I ⊗ x)_{312}`.
-    let mut order: Vec<&Factor> = net.factors.iter().collect();
+    // A scalar factor scales the product (`|X|(X⁻¹ ⊗ X⁻¹)`, not `|X| ⊗ X⁻¹ ⊗ X⁻¹`).
+    let (scalars, tensors): (Vec<&Factor>, Vec<&Factor>) = net.factors.iter().partition(|f| f.slots.is_empty());
+    let mut order = tensors;
     order.sort_by_key(|f| f.slots.iter().filter_map(|s| net.output.iter().position(|o| o == s)).min());
     let slots: Vec<usize> = order.iter().flat_map(|f| f.slots.iter().copied()).collect();
     let mut acc: Option<Expr> = None;
@@ -432,7 +434,11 @@ pub fn as_outer_product(net: &Network) -> Option<Expr> {
             }
         });
     }
-    crate::ir::build::arranged(acc?, &slots, &net.output)
+    let mut body = crate::ir::build::arranged(acc?, &slots, &net.output)?;
+    for s in scalars.into_iter().rev() {
+        body = crate::ir::build::product(s.expr.clone(), body);
+    }
+    Some(body)
 }
 
 /// The network of a generalized product `A^{P} ⊙^{Q} B`.
