@@ -102,7 +102,9 @@ impl Size<'_> {
                 parens: parens + u32::from(kids[0].negated) + u32::from(kids[1].negated),
                 ..base
             },
-            Node::Num(_) | Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
+            // A negative number is a sign too, where a sign reads worse (inside `⊙`).
+            Node::Num(c) => Cost { size: 1.0, atom: true, negated: c.is_negative(), ..base },
+            Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
             Node::Transpose(_) | Node::Inverse(_) | Node::Power(_) if kids[0].atom => Cost {
                 size: sum(if matches!(enode, Node::Transpose(_)) { 0.5 } else { 0.0 }),
                 atom: true,

@@ -462,13 +462,18 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
     move |runner| {
         iteration += 1;
         // Extracting costs a pass over the e-graph: every third iteration is enough, and
-        // a small e-graph (a chain's) is cheaper to finish than to check.
-        let small = runner.egraph.total_number_of_nodes() < 500;
+        // a tiny e-graph is cheaper to finish than to check. A few hundred nodes are not
+        // tiny: sign variants of `I/‖x‖ − xxᵀ/‖x‖³` kept the Hessian of ‖x‖ running to
+        // the iteration limit (24) with its answer an input form.
+        let small = runner.egraph.total_number_of_nodes() < 100;
         if iteration < PLATEAU_FROM || (iteration - PLATEAU_FROM) % 3 != 0 || small {
             return Ok(());
         }
         let root = runner.roots[0];
         let cost = egg::Extractor::new(&runner.egraph, Size { egraph: &runner.egraph }).find_best_cost(root);
+        if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
+            eprintln!("plateau check at {iteration}: {cost:?}");
+        }
         if best.as_ref().is_none_or(|b| cost < *b) {
             best = Some(cost);
             stale = 0;
