@@ -109,12 +109,12 @@ fn an_unrolled_rnn_written_as_one_loss() {
     grad(&format!("{}; 1/2 ||{h} - y||^2", decls.join("; ")), &["W", "U"]);
 }
 
-/// abs' prints as sign, which reads back: the lasso gradient is `λsign(w) + Xᵀ(Xw − y)`.
+/// abs' prints as sign, which reads back: the lasso gradient is `Xᵀ(Xw − y) + λsign(w)`.
 #[test]
 fn abs_prime_is_sign() {
     let input = "w: vector(p); X: matrix(N, p); y: vector(N); lambda: scalar; 1/2 ||X w - y||^2 + lambda 1^T abs(w)";
     let g = bracket::grad(input, &["w"]).unwrap().remove(0);
-    assert_eq!(g.answer.render(bracket::Format::Unicode), "λsign(w) + Xᵀ(Xw − y)");
+    assert_eq!(g.answer.render(bracket::Format::Unicode), "Xᵀ(Xw − y) + λsign(w)");
     let check = bracket::check_derivative(&g.answer.model, &g.function, "w", &g.answer.expr, 3).unwrap();
     assert!(check.passed());
     let back =
@@ -129,4 +129,22 @@ fn a_single_sample_logistic_loss_is_a_sigmoid() {
     assert_eq!(grad("a, x: vector(n); ln(1 + exp(a^T x))", &["x"]), "sigmoid(aᵀx)a");
     assert_eq!(grad("s: scalar; ln(1 + exp(s))", &["s"]), "sigmoid(s)");
     assert_eq!(grad("y: scalar; w, x: vector(n); ln(1 + exp(-y w^T x))", &["w"]), "−sigmoid(−y(wᵀx))yx");
+}
+
+#[test]
+fn a_single_sample_cross_entropy_cancels_to_the_residual() {
+    // A scalar region is a rational function too: σ'(z)(−y/σ(z) + (1 − y)/(1 − σ(z))) = σ(z) − y.
+    let ce = "y: scalar; w, x: vector(n); -y ln(sigmoid(w^T x)) - (1 - y) ln(1 - sigmoid(w^T x))";
+    assert_eq!(grad(ce, &["w"]), "(sigmoid(wᵀx) − y)x");
+    assert_eq!(grad("y, s: scalar; -y ln(sigmoid(s)) - (1 - y) ln(1 - sigmoid(s))", &["s"]), "sigmoid(s) − y");
+}
+
+#[test]
+fn terms_of_equal_cost_come_in_the_order_their_names_were_written() {
+    // `XW + 1bᵀ − Y` as written, not `1bᵀ + XW − Y` or `XW − Y + 1bᵀ`; and the same in
+    // `derive`, whose run (with explanations) numbers its e-classes differently.
+    let text = "X: matrix(n, m); W: matrix(m, k); b: vector(k); Y: matrix(n, k); 1/2 ||X W + 1 b^T - Y||^2";
+    assert_eq!(grad(text, &["W", "b"]), "∇_W = Xᵀ(XW + 1bᵀ − Y)\n∇_b = (XW + 1bᵀ − Y)ᵀ1");
+    let gaussian = "S: symmetric(n); x, m: vector(n); -1/2 ln(det(S)) - 1/2 (x - m)^T S^-1 (x - m)";
+    assert_eq!(grad(gaussian, &["S"]), "(1/2)(S⁻¹(x − m)(S⁻¹(x − m))ᵀ − S⁻¹)");
 }

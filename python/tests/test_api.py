@@ -61,7 +61,7 @@ def test_wrt_as_list_and_as_text():
     for wrt in (["W", "b"], "W, b"):
         g = bracket.grad("X: matrix(n, m); W: matrix(m, k); b: vector(k); Y: matrix(n, k); 1/2 ||X W + 1 b^T - Y||^2", wrt)
         assert len(g) == 2
-        assert g["W"].unicode == "Xᵀ(1bᵀ + XW − Y)"
+        assert g["W"].unicode == "Xᵀ(XW + 1bᵀ − Y)"
         assert g["b"].unicode == "(XW + 1bᵀ − Y)ᵀ1"
         assert g.unicode.splitlines()[0].startswith("∇_W = ")
         assert [t.label for t in g] == ["∇_W", "∇_b"]

@@ -3,6 +3,8 @@
 //! by entry. This module puts such a region over one denominator, cancels the factors
 //! that divide the numerator exactly, and writes the result back when it has fewer
 //! operations: `σ'(z) ⊙ y ⊘ σ(z) + (σ'(z) ⊙ y − σ'(z)) ⊘ (1 − σ(z))` is `y − σ(z)`.
+//! Scalars are such regions too, with products and quotients of scalars as their `⊙`
+//! and `⊘`: `σ'(z)(−y/σ(z) + (1 − y)/(1 − σ(z)))` is `σ(z) − y`.
 //!
 //! Derivatives of known functions enter by their identities: `σ' = σ ⊙ (1 − σ)`,
 //! `tanh' = 1 − tanh²`, `exp' = exp`, `ln'(z) = 1 ⊘ z`. Anything else is an opaque
@@ -227,6 +229,14 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
         Kind::Hadamard(a, b) if same => to_rational(a, shape, atoms)?.mul(to_rational(b, shape, atoms)?),
         Kind::HDiv(a, b) if same => to_rational(a, shape, atoms)?.div(to_rational(b, shape, atoms)?),
         Kind::Ones if same => Some(Rational::poly(Poly::constant(BigRational::one()))),
+        // A scalar region: products and quotients of scalars are its `⊙` and `⊘`.
+        Kind::Product(a, b) if same && a.is_scalar() && b.is_scalar() => {
+            to_rational(a, shape, atoms)?.mul(to_rational(b, shape, atoms)?)
+        }
+        Kind::DivScalar(a, b) if same && shape.is_empty() => {
+            to_rational(a, shape, atoms)?.div(to_rational(b, shape, atoms)?)
+        }
+        Kind::Const(c) if same => Some(Rational::poly(Poly::constant(c.clone()))),
         Kind::Func { func, derivative: 1, arg } if same => {
             let plain = Expr::new(Kind::Func { func: func.clone(), derivative: 0, arg: arg.clone() }, shape.clone());
             let one = Poly::constant(BigRational::one());
@@ -259,10 +269,13 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
                 factors.push(atoms.exprs[k].clone());
             }
         }
-        let body = factors
-            .into_iter()
-            .reduce(|a, b| Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape.clone()))
-            .unwrap_or_else(|| Expr::new(Kind::Ones, shape.clone()));
+        let Some(body) = factors.into_iter().reduce(|a, b| times(a, b, shape)) else {
+            terms.push(match shape.is_empty() {
+                true => Expr::new(Kind::Const(c.clone()), vec![]),
+                false => crate::ir::build::scale(c.clone(), Expr::new(Kind::Ones, shape.clone())),
+            });
+            continue;
+        };
         terms.push(crate::ir::build::scale(c.clone(), body));
     }
     // A sum opens with a positive term where it can.
@@ -271,6 +284,7 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
         terms.insert(0, t);
     }
     match terms.len() {
+        0 if shape.is_empty() => Expr::new(Kind::Const(BigRational::zero()), vec![]),
         0 => crate::ir::build::scale(BigRational::zero(), Expr::new(Kind::Ones, shape.clone())),
         1 => terms.remove(0),
         _ => Expr::new(Kind::Add(terms), shape.clone()),
@@ -279,15 +293,22 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
 
 fn from_rational(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
     let num = from_poly(&r.num, shape, atoms);
-    let den = r
-        .den
-        .iter()
-        .map(|f| from_poly(f, shape, atoms))
-        .reduce(|a, b| Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape.clone()));
+    let den = r.den.iter().map(|f| from_poly(f, shape, atoms)).reduce(|a, b| times(a, b, shape));
     match den {
         None => num,
+        Some(d) if shape.is_empty() => Expr::new(Kind::DivScalar(Box::new(num), Box::new(d)), vec![]),
         Some(d) => Expr::new(Kind::HDiv(Box::new(num), Box::new(d)), shape.clone()),
     }
+}
+
+/// `a ⊙ b`, or `ab` for scalars.
+fn times(a: Expr, b: Expr, shape: &Shape) -> Expr {
+    let kind = if shape.is_empty() {
+        Kind::Product(Box::new(a), Box::new(b))
+    } else {
+        Kind::Hadamard(Box::new(a), Box::new(b))
+    };
+    Expr::new(kind, shape.clone())
 }
 
 /// True for the operators of an element-wise region that cancelling may simplify.
@@ -310,8 +331,13 @@ pub fn cancelled(e: &Expr) -> Option<Expr> {
 }
 
 fn rewrite(e: &Expr) -> Expr {
-    let elementwise =
-        matches!(e.kind, Kind::Add(_) | Kind::Hadamard(..) | Kind::HDiv(..) | Kind::Scale(..)) && !e.shape.is_empty();
+    let elementwise = match &e.kind {
+        Kind::Add(_) | Kind::Scale(..) => true,
+        Kind::Hadamard(..) | Kind::HDiv(..) => !e.shape.is_empty(),
+        Kind::Product(a, b) => a.is_scalar() && b.is_scalar(),
+        Kind::DivScalar(..) => e.is_scalar(),
+        _ => false,
+    };
     if elementwise && worth_trying(e) {
         let mut atoms = Atoms { keys: Vec::new(), exprs: Vec::new() };
         if let Some(r) = to_rational(e, &e.shape, &mut atoms) {

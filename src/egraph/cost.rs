@@ -18,7 +18,7 @@ pub struct Size<'a> {
 }
 
 /// A cost: size first, then transposes, then parentheses.
-#[derive(Clone, Debug, PartialEq, PartialOrd)]
+#[derive(Clone, Debug)]
 pub struct Cost {
     /// Operations and atoms.
     pub size: f64,
@@ -30,6 +30,35 @@ pub struct Cost {
     product: bool,
     scaled: bool,
     negated: bool,
+    /// Sums whose terms are not in the order their names were first written (`m − x`
+    /// where x came first): among forms of equal cost, the one as written wins, which
+    /// is a fact of the forms, not of e-class ids (those differ between `grad`'s run and
+    /// `derive`'s, with explanations, which must agree).
+    inversions: u32,
+    /// The rank of the form's first name in the model (declared or first written);
+    /// `u32::MAX` for none.
+    first: u32,
+    /// For a sum, `first` of its last term; else `first`.
+    tail: u32,
+}
+
+impl Cost {
+    /// What is compared, in order (`first` only feeds `inversions`).
+    fn key(&self) -> (f64, u32, u32, bool, bool, bool, bool, u32) {
+        (self.size, self.transposes, self.parens, self.atom, self.product, self.scaled, self.negated, self.inversions)
+    }
+}
+
+impl PartialEq for Cost {
+    fn eq(&self, other: &Cost) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl PartialOrd for Cost {
+    fn partial_cmp(&self, other: &Cost) -> Option<std::cmp::Ordering> {
+        self.key().partial_cmp(&other.key())
+    }
 }
 
 /// Cost of a tensor network leaf: more than any classic form.
@@ -58,6 +87,20 @@ impl CostFunction<Node> for Size<'_> {
         // never choose a cycle (a class holding its own product, as b = Ib).
         let mut c = self.node_cost(enode, &mut costs);
         c.size += 0.01;
+        let kids: Vec<Cost> = enode.children().iter().map(|&k| costs(k)).collect();
+        c.first = match enode {
+            Node::Leaf(k) => {
+                k.0.strip_prefix("v:")
+                    .and_then(|name| self.egraph.analysis.written.get_index_of(name))
+                    .map_or(u32::MAX, |i| i as u32)
+            }
+            _ => kids.iter().map(|k| k.first).find(|&f| f != u32::MAX).unwrap_or(u32::MAX),
+        };
+        let sum = matches!(enode, Node::Add(_));
+        c.tail = if sum { kids[1].tail } else { c.first };
+        // A term whose first name comes before the last term's of what precedes it.
+        c.inversions = kids.iter().map(|k| k.inversions).sum::<u32>()
+            + u32::from(sum && kids[0].tail != u32::MAX && kids[1].first < kids[0].tail);
         c
     }
 }
@@ -71,7 +114,18 @@ impl Size<'_> {
         let sum = |extra: f64| kids.iter().map(|k| k.size).sum::<f64>() + extra;
         let transposes: u32 = kids.iter().map(|k| k.transposes).sum();
         let parens: u32 = kids.iter().map(|k| k.parens).sum();
-        let base = Cost { size: 0.0, transposes, parens, atom: false, product: false, scaled: false, negated: false };
+        let base = Cost {
+            size: 0.0,
+            transposes,
+            parens,
+            atom: false,
+            product: false,
+            scaled: false,
+            negated: false,
+            inversions: 0,
+            first: u32::MAX,
+            tail: u32::MAX,
+        };
         match enode {
             Node::Leaf(k) => {
                 let size = match self.egraph.analysis.leaves.get(&k.0) {
@@ -205,6 +259,9 @@ impl CostFunction<Node> for Flops<'_> {
             product: false,
             scaled: false,
             negated: false,
+            inversions: 0,
+            first: u32::MAX,
+            tail: u32::MAX,
         }
     }
 }

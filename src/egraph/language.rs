@@ -102,6 +102,8 @@ pub struct Tables {
     pub funs: IndexMap<String, FunSpec>,
     /// Names declared symmetric.
     pub symmetric: indexmap::IndexSet<String>,
+    /// The model's names in the order they were declared or first written.
+    pub written: indexmap::IndexSet<String>,
 }
 
 impl Tables {
@@ -116,6 +118,7 @@ impl Tables {
             if info.symmetric {
                 tables.symmetric.insert(name.clone());
             }
+            tables.written.insert(name.clone());
         }
         tables
     }
