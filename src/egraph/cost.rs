@@ -85,9 +85,9 @@ impl CostFunction<Node> for Size<'_> {
     {
         // Every node costs strictly more than each of its children, so extraction can
         // never choose a cycle (a class holding its own product, as b = Ib).
-        let mut c = self.node_cost(enode, &mut costs);
-        c.size += 0.01;
         let kids: Vec<Cost> = enode.children().iter().map(|&k| costs(k)).collect();
+        let mut c = self.node_cost(enode, &kids);
+        c.size += 0.01;
         c.first = match enode {
             Node::Leaf(k) => {
                 k.0.strip_prefix("v:")
@@ -106,11 +106,7 @@ impl CostFunction<Node> for Size<'_> {
 }
 
 impl Size<'_> {
-    fn node_cost<C>(&mut self, enode: &Node, costs: &mut C) -> Cost
-    where
-        C: FnMut(Id) -> Cost,
-    {
-        let kids: Vec<Cost> = enode.children().iter().map(|&c| costs(c)).collect();
+    fn node_cost(&mut self, enode: &Node, kids: &[Cost]) -> Cost {
         let sum = |extra: f64| kids.iter().map(|k| k.size).sum::<f64>() + extra;
         let transposes: u32 = kids.iter().map(|k| k.transposes).sum();
         let parens: u32 = kids.iter().map(|k| k.parens).sum();
