@@ -43,6 +43,22 @@ pub struct Cost {
 }
 
 impl Cost {
+    /// A cost of this size, transposes and parentheses, with no other mark.
+    fn plain(size: f64, transposes: u32, parens: u32) -> Cost {
+        Cost {
+            size,
+            transposes,
+            parens,
+            atom: false,
+            product: false,
+            scaled: false,
+            negated: false,
+            inversions: 0,
+            first: u32::MAX,
+            tail: u32::MAX,
+        }
+    }
+
     /// What is compared, in order (`first` only feeds `inversions`).
     fn key(&self) -> (f64, u32, u32, bool, bool, bool, bool, u32) {
         (self.size, self.transposes, self.parens, self.atom, self.product, self.scaled, self.negated, self.inversions)
@@ -110,18 +126,7 @@ impl Size<'_> {
         let sum = |extra: f64| kids.iter().map(|k| k.size).sum::<f64>() + extra;
         let transposes: u32 = kids.iter().map(|k| k.transposes).sum();
         let parens: u32 = kids.iter().map(|k| k.parens).sum();
-        let base = Cost {
-            size: 0.0,
-            transposes,
-            parens,
-            atom: false,
-            product: false,
-            scaled: false,
-            negated: false,
-            inversions: 0,
-            first: u32::MAX,
-            tail: u32::MAX,
-        };
+        let base = Cost::plain(0.0, transposes, parens);
         match enode {
             Node::Leaf(k) => {
                 let size = match self.egraph.analysis.leaves.get(&k.0) {
@@ -247,17 +252,6 @@ impl CostFunction<Node> for Flops<'_> {
             _ => enode.children().iter().map(|&c| self.entries(&self.egraph[c].data.shape)).sum::<f64>(),
         };
         let tie = u32::from(matches!(enode, Node::Transpose(_)));
-        Cost {
-            size: below + work + 1e-3,
-            transposes: transposes + tie,
-            parens: 0,
-            atom: false,
-            product: false,
-            scaled: false,
-            negated: false,
-            inversions: 0,
-            first: u32::MAX,
-            tail: u32::MAX,
-        }
+        Cost::plain(below + work + 1e-3, transposes + tie, 0)
     }
 }
