@@ -148,3 +148,9 @@ fn terms_of_equal_cost_come_in_the_order_their_names_were_written() {
     let gaussian = "S: symmetric(n); x, m: vector(n); -1/2 ln(det(S)) - 1/2 (x - m)^T S^-1 (x - m)";
     assert_eq!(grad(gaussian, &["S"]), "(1/2)(S⁻¹(x − m)(S⁻¹(x − m))ᵀ − S⁻¹)");
 }
+
+#[test]
+fn the_lasso_written_with_a_one_norm() {
+    let lasso = "w: vector(p); X: matrix(N, p); y: vector(N); lambda: scalar; 1/2 ||X w - y||^2 + lambda ||w||_1";
+    assert_eq!(grad(lasso, &["w"]), "Xᵀ(Xw − y) + λsign(w)");
+}

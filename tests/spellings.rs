@@ -50,6 +50,7 @@ fn function_names_of_other_tools() {
     reads_as(M, "norm2(x)^2", "||x||^2", "||x||²");
     reads_as(M, "||x||_2^2", "||x||^2", "||x||²");
     reads_as(M, "||X||_F^2", "||X||^2", "||X||²");
+    reads_as(M, "||x||_1", "sum(abs(x))", "sum(abs(x))");
     reads_as(M, "eye(n) + A", "I + A", "I + A");
     reads_as(M, "log(x)", "ln(x)", "ln(x)");
     reads_as(M, "sigma(X x)", "sigmoid(X x)", "sigmoid(Xx)");

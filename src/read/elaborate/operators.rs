@@ -39,9 +39,25 @@ impl Elab {
                         )
                         .hint("‖X‖ and ‖X‖_F are the Frobenius norm, which is supported"))
                     }
+                    // The 1-norm of a vector is the sum of its absolute values; of a
+                    // matrix it is the largest column sum, which is not differentiable
+                    // in classic form, so it is refused rather than read entrywise.
+                    Some("1") if a.order() == 1 => {
+                        let shape = a.shape.clone();
+                        let abs = Expr::new(Kind::Func { func: Func::Abs, derivative: 0, arg: boxed(a) }, shape);
+                        return Ok(Expr::new(Kind::Sum(boxed(abs)), vec![]));
+                    }
+                    Some("1") => {
+                        return Err(err(
+                            ErrorCode::Unsupported,
+                            "the 1-norm ‖X‖₁ of a matrix (its largest column sum) is not supported",
+                            span,
+                        )
+                        .hint("for the sum of absolute entries write `sum(abs(X))`"))
+                    }
                     Some(other) => {
                         return Err(err(ErrorCode::Unsupported, format!("the norm ‖·‖_{other} is not supported"), span)
-                            .hint("‖x‖ (or ‖x‖_2) is the 2-norm, and ‖X‖ (or ‖X‖_F) the Frobenius norm"))
+                            .hint("‖x‖ (or ‖x‖_2) is the 2-norm, ‖x‖_1 the 1-norm of a vector, and ‖X‖ (or ‖X‖_F) the Frobenius norm"))
                     }
                 }
                 Expr::new(Kind::Norm(boxed(a)), vec![])
