@@ -83,7 +83,7 @@ fn greek_words_are_names() {
         "mu: vector(n); Sigma: symmetric(n)",
         "(x - mu)^T Sigma^-1 (x - mu)",
         "(x - μ)^T Σ^-1 (x - μ)",
-        "(μ − x)ᵀΣ⁻¹(μ − x)",
+        "(x − μ)ᵀΣ⁻¹(x − μ)",
     );
     // `sigma` before `(` is the sigmoid; elsewhere it is the Greek letter.
     reads_as("", "sigma x", "σ x", "σx");

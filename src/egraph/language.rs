@@ -102,7 +102,7 @@ pub struct Tables {
     pub funs: IndexMap<String, FunSpec>,
     /// Names declared symmetric.
     pub symmetric: indexmap::IndexSet<String>,
-    /// The model's names in the order they were declared or first written.
+    /// The model's names in the order its definitions and expressions first use them.
     pub written: indexmap::IndexSet<String>,
 }
 
@@ -113,6 +113,22 @@ impl Tables {
         let mut tables = Tables::default();
         for (k, v) in &crate::egraph::rules::rules().funs {
             tables.funs.insert(k.clone(), v.clone());
+        }
+        // Names in the order the model's definitions and expressions first use them,
+        // then any other (declared but unused).
+        fn uses(e: &Expr, out: &mut indexmap::IndexSet<String>) {
+            if let Kind::Var(n) = &e.kind {
+                out.insert(n.clone());
+            }
+            for c in e.children() {
+                uses(c, out);
+            }
+        }
+        for (_, e) in &model.definitions {
+            uses(e, &mut tables.written);
+        }
+        for e in model.exprs.iter().chain(model.queries.iter().map(|q| &q.expr)) {
+            uses(e, &mut tables.written);
         }
         for (name, info) in &model.names {
             if info.symmetric {
