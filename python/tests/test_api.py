@@ -88,7 +88,7 @@ def test_jacobian_hessian_and_hvp():
     assert str(h) == "A + Aᵀ"
     assert h[0].label == "∇²_x"
     blocks = bracket.hessian("w: vector(m); X: matrix(n, m); y: vector(n); ||X w - y||^2 + ||w||^2", ["w"])
-    assert str(blocks) == "2(I + XᵀX)"
+    assert str(blocks) == "2(XᵀX + I)"
     assert str(bracket.hvp("x^T A x", "x", "v")) == "(A + Aᵀ)v"
     vec = bracket.hessian("X: matrix(n, n); tr(X^T X)", "X", layout="vec")
     assert "I" in vec.unicode
