@@ -17,7 +17,8 @@ pub struct Size<'a> {
     pub(super) egraph: &'a EGraph,
 }
 
-/// A cost: size first, then transposes, then parentheses.
+/// A cost: size first, then transposes, then parentheses, and last the sums whose terms
+/// are out of written order.
 #[derive(Clone, Debug)]
 pub struct Cost {
     /// Operations and atoms.
@@ -30,12 +31,12 @@ pub struct Cost {
     product: bool,
     scaled: bool,
     negated: bool,
-    /// Sums whose terms are not in the order their names were first written (`m − x`
-    /// where x came first): among forms of equal cost, the one as written wins, which
+    /// Sums whose terms are not in the order their names are first used (`m − x` where
+    /// x came first): among forms of equal cost, the one as written wins, which
     /// is a fact of the forms, not of e-class ids (those differ between `grad`'s run and
     /// `derive`'s, with explanations, which must agree).
     inversions: u32,
-    /// The rank of the form's first name in the model (declared or first written);
+    /// The rank of the form's first name by first use in the model (`Tables::written`);
     /// `u32::MAX` for none.
     first: u32,
     /// For a sum, `first` of its last term; else `first`.

@@ -1,8 +1,10 @@
 //! A name read against its case where its default does not type-check.
 //!
-//! Names default by case: `N` is a matrix and `n` a vector unless declared. A count or
-//! a weight written in capitals (`N/2 ln(det(S)) + …`) then leaves the input ill-typed.
-//! Where that happens, each name read by default is tried as a scalar, one at a time.
+//! Names default by case: `N` is a matrix, `n` a vector and `μ` a scalar unless
+//! declared. A count written in capitals (`N/2 ln(det(S)) + …`) then leaves the input
+//! ill-typed. Where a sum adds a scalar to a tensor, each name read by default is tried
+//! the other way, one at a time: a vector or matrix as a scalar, a Greek scalar as a
+//! vector.
 //! If exactly one such reading type-checks, it is taken, and a note says so (the CLI
 //! prints it on stderr, JSON as `notes`). If several do, the error lists them, since
 //! the input does not say which was meant; if none does, the error stands.
@@ -38,9 +40,9 @@ pub(super) fn elaborate(input: &Input) -> Result<Model> {
         1 => {
             let (name, order, mut model) = readings.pop().expect("one reading");
             model.notes.push(format!(
-                "`{name}` is read as {}: as {} (the default for {}) the input does not type-check ({}); \
+                "`{name}` is read as a {}: as {} (the default for {}) the input does not type-check ({}); \
                  declare `{}: {}` to say so",
-                kind(order),
+                word(order),
                 default_kind(&name),
                 case_word(&name),
                 error.message,
@@ -95,14 +97,6 @@ pub fn default_kind(name: &str) -> &'static str {
         "a scalar"
     } else if first.is_uppercase() {
         "a matrix"
-    } else {
-        "a vector"
-    }
-}
-
-fn kind(order: usize) -> &'static str {
-    if order == 0 {
-        "a scalar"
     } else {
         "a vector"
     }
