@@ -84,6 +84,10 @@ fn likelihoods() {
     );
     let t = "x, m: vector(n); S: symmetric(n); ν, p: scalar; (ν + p)/2 ln(1 + 1/ν (x - m)^T S^-1 (x - m))";
     assert_eq!(grad(t, &["x"]), "(ν + p)S⁻¹(x − m)/(ν + (S⁻¹(x − m))ᵀ(x − m))");
+    // The noise variance of linear regression: the numbers of `1/(2σ²)`'s derivative,
+    // `−2/(2σ²)²`, are one number, and the two halves one factor.
+    let t = "n: scalar; n/2 ln(sigma2) + 1/(2 sigma2) ||y - X b||^2";
+    assert_eq!(grad(t, &["sigma2"]), "(1/2)(n/σ2 − ||y − Xb||²/σ2²)");
 }
 
 #[test]

@@ -27,6 +27,7 @@ impl Split {
     }
 
     fn times(mut self, other: Split, merged: &mut bool) -> Split {
+        *merged |= !self.coef.abs().is_one() && !other.coef.abs().is_one();
         self.coef *= other.coef;
         for (b, k) in other.powers {
             add_power(&mut self.powers, b, k, merged);
@@ -100,6 +101,7 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
         Kind::Const(c) => return Split { coef: c.clone(), powers: Vec::new(), rest: None },
         Kind::Scale(c, x) => {
             let mut s = split(x, merged);
+            *merged |= !s.coef.abs().is_one() && !c.abs().is_one();
             s.coef *= c;
             s
         }
@@ -113,6 +115,8 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
                 return Split::of_rest(whole(e, merged));
             }
             let mut s = split(a, merged);
+            // A number under the division meets the numerator's: `2/(4s²)` is `(1/2)/s²`.
+            *merged |= !d.coef.abs().is_one() && !s.coef.abs().is_one();
             s.coef /= d.coef;
             for (b, k) in d.powers {
                 add_power(&mut s.powers, b, -k, merged);
@@ -126,6 +130,8 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
             }
             let n = k.to_integer();
             let Ok(n) = i32::try_from(n) else { return atom(whole(e, merged)) };
+            // A number raised to the power is one number: `(2s)²` is `4s²`.
+            *merged |= !inner.coef.abs().is_one();
             Split {
                 coef: num_traits::pow::Pow::pow(&inner.coef, n),
                 powers: inner.powers.into_iter().map(|(b, p)| (b, p * k)).collect(),
