@@ -173,4 +173,11 @@ fn a_capital_count_is_read_as_a_scalar_only_where_nothing_else_type_checks() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("`N` is a matrix") && stderr.contains("`N: scalar`"), "{stderr}");
+    // A vector left of a matrix is not read anew (`x A y` may mean xᵀAy); the hint
+    // names the declaration beside the transpose.
+    let (code, _, stderr) = simplify("ln det(K + s I)");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("xᵀA") && stderr.contains("if `s` is a scalar, declare `s: scalar`"), "{stderr}");
+    let (code, _, stderr) = simplify("s: scalar; ln det(K + s I)");
+    assert_eq!(code, Some(0), "{stderr}");
 }

@@ -103,21 +103,29 @@ pub fn elaborate(input: &Input) -> Result<Model> {
 
 /// Elaborates with some undeclared names read against their defaults: each as a tensor
 /// of the order given (0 a scalar, 1 a vector). On an error that adds a scalar to a
-/// tensor, also gives the names read by default that a second reading may take the
-/// other way, in order of use, each with that other order (see `retype`).
-fn elaborate_as(
-    input: &Input,
-    retyped: &IndexMap<String, usize>,
-) -> std::result::Result<Model, (Error, Vec<(String, usize)>)> {
+/// tensor or puts a vector left of a matrix, the failure also gives the names a second
+/// reading may take the other way (see `retype`).
+fn elaborate_as(input: &Input, retyped: &IndexMap<String, usize>) -> std::result::Result<Model, Failure> {
     let mut e = Elab::new(input);
     e.retyped = retyped.clone();
     if let Err(error) = e.run(input) {
-        let defaults = if e.scalar_sum { e.retypable() } else { vec![] };
-        return Err((e.explained(error, &input.notes), defaults));
+        let defaults = if e.scalar_sum || e.vector_left { e.retypable() } else { vec![] };
+        return Err(Failure { error: e.explained(error, &input.notes), names: defaults, take: e.scalar_sum });
     }
     let mut notes = input.notes.clone();
     notes.append(&mut e.notes);
     Ok(e.finish(notes))
+}
+
+/// Why an elaboration failed, and what `retype` may try.
+struct Failure {
+    error: Error,
+    /// The names read by default that a second reading may take the other way, in
+    /// order of use, each with that other order.
+    names: Vec<(String, usize)>,
+    /// Whether a single reading that type-checks is taken (a scalar added to a tensor),
+    /// or only suggested (a vector left of a matrix, which may as well want a transpose).
+    take: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -149,6 +157,8 @@ struct Elab {
     retyped: IndexMap<String, usize>,
     /// Set where a sum adds a scalar to a tensor.
     scalar_sum: bool,
+    /// Set where a vector stands left of a matrix in a product (`s I`).
+    vector_left: bool,
 }
 
 fn err(code: ErrorCode, message: impl Into<String>, span: Span) -> Error {
@@ -230,6 +240,7 @@ impl Elab {
             notes: Vec::new(),
             retyped: IndexMap::new(),
             scalar_sum: false,
+            vector_left: false,
         };
         for s in &input.statements {
             match s {

@@ -394,6 +394,7 @@ impl Elab {
             let hint = if a.order() == 1 && b.order() == 1 {
                 "for an inner product write xᵀy, for an outer product xyᵀ, for a tensor product x ⊗ y".to_string()
             } else if a.order() == 1 {
+                self.vector_left = true;
                 "a vector is a column; to multiply from the left use its transpose, xᵀA".to_string()
             } else {
                 "the columns of the left factor must match the rows of the right one".to_string()

@@ -9,11 +9,15 @@
 //! prints it on stderr, JSON as `notes`). If several do, the error lists them, since
 //! the input does not say which was meant; if none does, the error stands.
 //!
+//! Where a vector stands left of a matrix (`ln det(K + s I)`), the readings are only
+//! suggested: the error's hint names the declaration (`s: scalar`) beside the
+//! transpose it already names, since `x A y` may as well have meant `xᵀAy`.
+//!
 //! The same readings explain a function that is not scalar where a gradient needs one
 //! ([`scalar_readings`]): there the input does type-check, so nothing is read anew, but
 //! the error says which names would make it scalar.
 
-use super::{elaborate_as, Model};
+use super::{elaborate_as, Failure, Model};
 use crate::error::{ErrorCode, Result};
 use crate::ir::ast::Input;
 use crate::limits;
@@ -22,7 +26,7 @@ use indexmap::IndexMap;
 /// Elaborates `input`, reading one default-typed name the other way where only that
 /// reading type-checks.
 pub(super) fn elaborate(input: &Input) -> Result<Model> {
-    let (mut error, names) = match elaborate_as(input, &IndexMap::new()) {
+    let Failure { mut error, names, take } = match elaborate_as(input, &IndexMap::new()) {
         Ok(model) => return Ok(model),
         Err(failure) => failure,
     };
@@ -37,7 +41,9 @@ pub(super) fn elaborate(input: &Input) -> Result<Model> {
     }
     match readings.len() {
         0 => Err(error),
-        1 => {
+        // Where readings are only suggested, several are noise beside the transpose.
+        n if n > 1 && !take => Err(error),
+        1 if take => {
             let (name, order, mut model) = readings.pop().expect("one reading");
             model.notes.push(format!(
                 "`{name}` is read as a {}: as {} (the default for {}) the input does not type-check ({}); \
@@ -54,10 +60,13 @@ pub(super) fn elaborate(input: &Input) -> Result<Model> {
         _ => {
             let declarations: Vec<String> =
                 readings.iter().map(|(n, order, _)| format!("`{}: {}`", declared_name(n), word(*order))).collect();
-            let more = format!(
-                "any one of these would make it type-check; declare the one meant: {}",
-                declarations.join(" or ")
-            );
+            let more = match declarations.len() {
+                1 => format!("or, if `{}` is a {}, declare {}", readings[0].0, word(readings[0].1), declarations[0]),
+                _ => format!(
+                    "any one of these would make it type-check; declare the one meant: {}",
+                    declarations.join(" or ")
+                ),
+            };
             error.hint = Some(match error.hint.take() {
                 Some(h) => format!("{h}; {more}"),
                 None => more,
