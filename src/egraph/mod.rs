@@ -466,7 +466,9 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
         // tiny: sign variants of `I/‖x‖ − xxᵀ/‖x‖³` kept the Hessian of ‖x‖ running to
         // the iteration limit (24) with its answer an input form.
         let small = runner.egraph.total_number_of_nodes() < 100;
-        if iteration < PLATEAU_FROM || (iteration - PLATEAU_FROM) % 3 != 0 || small {
+        // The forms the run starts from are the first mark to beat.
+        let first = iteration == 1;
+        if !first && (iteration < PLATEAU_FROM || (iteration - PLATEAU_FROM) % 3 != 0 || small) {
             return Ok(());
         }
         let root = runner.roots[0];
@@ -474,7 +476,9 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
         if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
             eprintln!("plateau check at {iteration}: {cost:?}");
         }
-        if best.as_ref().is_none_or(|b| cost < *b) {
+        if first {
+            best = Some(cost);
+        } else if best.as_ref().is_none_or(|b| cost < *b) {
             best = Some(cost);
             stale = 0;
         } else {
