@@ -91,6 +91,18 @@ fn likelihoods() {
 }
 
 #[test]
+fn losses_as_numpy_users_write_them() {
+    // A squared residual's derivative is the residual itself, not its first power.
+    assert_eq!(grad("sum((X w - y).^2)", &["w"]), "2Xᵀ(Xw − y)");
+    assert_eq!(grad("x: vector(n); sum(x.^2)", &["x"]), "2x");
+    // log-sum-exp spelled as a function: its gradient is softmax.
+    assert_eq!(grad("logsumexp(X w) - y^T X w", &["w"]), "Xᵀ(softmax(Xw) − y)");
+    // A factor that becomes the identity once the rules cancel an inverse drops out,
+    // whenever that happens: `L⁻ᵀ(L⁻¹L)` is L⁻ᵀ.
+    assert_eq!(grad("S: symmetric(n); L: matrix(n, n); -ln det(L L^T) + tr(L L^T S)", &["L"]), "2(SL − L⁻ᵀ)");
+}
+
+#[test]
 fn diagonals_and_roots() {
     assert_eq!(grad("a, b, x: vector(n); sum(diag(b) diag(a) x)", &["a"]), "b ⊙ x");
     // A function that simplifies is differentiated in its simplest form too: exp(½ ln s)

@@ -429,3 +429,15 @@ fn single_sample_logistic_and_determinant_hessians_are_classic() {
         assert_eq!(h.answer.render(Format::Unicode), want, "{text}");
     }
 }
+
+#[test]
+fn a_softmax_hvp_spreads_a_vector_over_columns_as_an_outer_product() {
+    // `(XV ⊙ S)11ᵀ`, not `(XV ⊙ S)1 ⊗ 1`: a vector's tensor product with ones reads as
+    // an outer product; a 3-tensor of vectors keeps `⊗`.
+    let text = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); Y 1 = 1; -1/N dot(Y, ln(softmax(X W)))";
+    let p = hvp(text, "W", "V").unwrap();
+    assert!(p.check(3).passed(), "{}", p.answer.render(Format::Unicode));
+    assert_eq!(p.answer.render(Format::Unicode), "(Xᵀ/N)(softmax(XW) ⊙ (XV − (XV ⊙ softmax(XW))11ᵀ))");
+    let t = bracket::simplify("u: vector(a); v: vector(b); w: vector(c); u ⊗ v ⊗ w").unwrap();
+    assert_eq!(t.render(Format::Unicode), "u ⊗ v ⊗ w");
+}

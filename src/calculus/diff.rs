@@ -154,6 +154,9 @@ impl Differ<'_> {
                 let p1 = p - BigRational::one();
                 if p1.is_zero() {
                     scale(p.clone(), dx)
+                } else if p1.is_one() {
+                    // d(x.^2) = 2x ⊙ dx: a first power is the tensor itself.
+                    hadamard(scale(p.clone(), (**x).clone()), dx)
                 } else {
                     let f = scale(p.clone(), Expr::new(Kind::HPower(x.clone(), p1), x.shape.clone()));
                     hadamard(f, dx)

@@ -194,6 +194,16 @@ impl Size<'_> {
             Node::Kron([a, b]) if self.egraph[*a].data.shape.is_empty() || self.egraph[*b].data.shape.is_empty() => {
                 Cost { size: sum(1.5), ..base }
             }
+            // A vector's tensor product with ones reads as an outer product: `v1ᵀ` over
+            // `v ⊗ 1`. (Other vectors keep `⊗`: `u ⊗ v ⊗ w` is a 3-tensor, and beats
+            // `uvᵀ ⊗ w`.)
+            Node::Kron([a, b])
+                if self.egraph[*a].data.shape.len() == 1
+                    && self.egraph[*b].data.shape.len() == 1
+                    && (self.egraph[*a].data.ones || self.egraph[*b].data.ones) =>
+            {
+                Cost { size: sum(2.0), ..base }
+            }
             // The reciprocal of a scalar expression reads as `1/(…)`: `(2N)⁻¹` is no simpler.
             Node::Inverse(x) if self.egraph[*x].data.shape.is_empty() => Cost { size: sum(2.05), ..base },
             // A derivative `f'` reads as less simple than a named function.

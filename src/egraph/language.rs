@@ -91,6 +91,11 @@ pub struct Data {
     pub zero: bool,
     /// A function key rather than a tensor.
     pub function: bool,
+    /// Holds a product with an identity factor (`AI`), which the analysis unions with
+    /// its other factor. A flag of its own so that a factor becoming an identity after
+    /// the product was made (`L⁻¹L = I` in `L⁻ᵀ(L⁻¹L)`) changes the product's data,
+    /// and so reaches `modify`.
+    pub unit_factor: bool,
 }
 
 /// The analysis: per-class [`Data`], and the tables the leaves and functions key into.
@@ -264,6 +269,7 @@ impl Analysis<Node> for Tables {
             ones: false,
             zero: false,
             function: false,
+            unit_factor: false,
         };
         match enode {
             Node::Leaf(k) => {
@@ -300,6 +306,7 @@ impl Analysis<Node> for Tables {
                     || (sb.is_empty() && kid(0).symmetric)
                     || egraph.lookup(Node::Transpose(*a)).map(|t| egraph.find(t)) == Some(egraph.find(*b));
                 d.zero = kid(0).zero || kid(1).zero;
+                d.unit_factor = (kid(0).identity && !sb.is_empty()) || (kid(1).identity && !sa.is_empty());
             }
             Node::Div(_) => {
                 d.constant = match (&kid(0).constant, &kid(1).constant) {
@@ -345,12 +352,32 @@ impl Analysis<Node> for Tables {
         a.identity |= b.identity;
         a.ones |= b.ones;
         a.zero |= b.zero;
+        a.unit_factor |= b.unit_factor;
         let changed_a = *a != before;
         let changed_b = *a != b;
         DidMerge(changed_a, changed_b)
     }
 
     fn modify(egraph: &mut EGraph, id: Id) {
+        // The identity is a unit of products, whenever a factor comes to be one: the
+        // rules `identity-left`/`-right` would find it too, unless banned by then.
+        if egraph[id].data.unit_factor {
+            let shape = egraph[id].data.shape.clone();
+            let other = egraph[id].nodes.iter().find_map(|n| match n {
+                Node::Mul([a, b]) if egraph[*a].data.identity && egraph[*b].data.shape == shape => {
+                    Some((*b, "identity-left"))
+                }
+                Node::Mul([a, b]) if egraph[*b].data.identity && egraph[*a].data.shape == shape => {
+                    Some((*a, "identity-right"))
+                }
+                _ => None,
+            });
+            if let Some((other, rule)) = other {
+                if egraph.find(other) != egraph.find(id) {
+                    union_named(egraph, id, other, rule);
+                }
+            }
+        }
         if egraph[id].data.zero && egraph[id].data.shape.is_empty() && egraph[id].data.constant.is_none() {
             egraph[id].data.constant = Some(BigRational::zero());
         }
