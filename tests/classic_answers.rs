@@ -95,6 +95,8 @@ fn losses_as_numpy_users_write_them() {
     // A squared residual's derivative is the residual itself, not its first power.
     assert_eq!(grad("sum((X w - y).^2)", &["w"]), "2Xᵀ(Xw − y)");
     assert_eq!(grad("x: vector(n); sum(x.^2)", &["x"]), "2x");
+    // A number is broadcast as NumPy does; a negated sum in parentheses is no simpler.
+    assert_eq!(grad("x: vector(n); sum((x - 0.5).^2)", &["x"]), "2x − 1");
     // log-sum-exp spelled as a function: its gradient is softmax.
     assert_eq!(grad("logsumexp(X w) - y^T X w", &["w"]), "Xᵀ(softmax(Xw) − y)");
     // A factor that becomes the identity once the rules cancel an inverse drops out,

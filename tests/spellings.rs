@@ -181,3 +181,19 @@ fn a_capital_count_is_read_as_a_scalar_only_where_nothing_else_type_checks() {
     let (code, _, stderr) = simplify("s: scalar; ln det(K + s I)");
     assert_eq!(code, Some(0), "{stderr}");
 }
+
+#[test]
+fn a_number_added_to_a_tensor_is_added_to_every_entry() {
+    // As NumPy broadcasts it, with a note; the value is that of the ones spelling.
+    let (code, _, stderr) = simplify("x: vector(n); sum((x - 0.5).^2)");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("`1/2` is added to every entry"), "{stderr}");
+    assert!(common::same_value("x: vector(n); sum((x - 0.5).^2); sum((x - (1/2) 1).^2)", &[3]));
+    let (code, _, stderr) = simplify("A: matrix(n, n); A + 2");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("write `2 I`"), "{stderr}");
+    // A scalar that is not a number is not broadcast; the hint says how to.
+    let (code, _, stderr) = simplify("x: vector(n); x + x^T x");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("write `s 1`"), "{stderr}");
+}

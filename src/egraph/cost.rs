@@ -182,8 +182,17 @@ impl Size<'_> {
                 Cost { size, atom: true, scaled: true, transposes: 0, parens: 0, ..base }
             }
             // A rational coefficient costs as a number; the product sign is not written.
-            Node::Mul([a, _]) if self.egraph[*a].data.constant.is_some() && kids[0].atom => {
-                Cost { size: sum(0.0), scaled: true, negated: kids[0].negated, ..base }
+            // A negated sum in parentheses reads no better than a sum that ends with a
+            // negated ones tensor: `2x − 1` ties `−(1 − 2x)`, and wins as unsigned.
+            Node::Mul([a, b]) if self.egraph[*a].data.constant.is_some() && kids[0].atom => {
+                let negated_sum = kids[0].negated && self.egraph[*b].nodes.iter().any(|n| matches!(n, Node::Add(_)));
+                Cost {
+                    size: sum(0.0),
+                    scaled: true,
+                    negated: kids[0].negated,
+                    parens: parens + u32::from(negated_sum),
+                    ..base
+                }
             }
             Node::Mul([_, b]) => {
                 let right_product = kids[1].product && !self.egraph[*b].data.shape.is_empty();

@@ -201,7 +201,9 @@ fn scaled_one(n: &Node) -> Option<BigRational> {
     }
     match &n.kind {
         _ if is_literal_one(n) => Some(BigRational::one()),
-        NodeKind::Number { value, barred: false, .. } if value.is_zero() => Some(value.clone()),
+        // Any number added to a tensor is added to each entry, as `1` is (`x − 0.5`).
+        NodeKind::Number { value, barred: false, .. } => Some(value.clone()),
+        NodeKind::Neg(inner) => number(inner).map(|v| -v),
         NodeKind::Paren(inner) => scaled_one(inner),
         NodeKind::Juxt(items) => match items.as_slice() {
             [c, one] | [one, c] if is_literal_one(one) => number(c),

@@ -158,6 +158,16 @@ impl Elab {
     pub(super) fn broadcast_one(&mut self, node: &Node, e: Expr, like: &[Dim]) -> Expr {
         match scaled_one(node) {
             Some(c) if e.is_scalar() && !like.is_empty() => {
+                // A bare number other than 0 and 1 says how it was read: `A + 2` may
+                // have meant 2I.
+                if matches!(node.kind, NodeKind::Number { .. }) && !c.is_zero() && !c.is_one() {
+                    let what = if like.len() == 2 {
+                        format!("; for a multiple of the identity write `{c} I`")
+                    } else {
+                        String::new()
+                    };
+                    self.notes.push(format!("`{c}` is added to every entry (read as `{c} 1`){what}"));
+                }
                 let ones = Expr::new(Kind::Ones, like.to_vec());
                 if c.is_zero() {
                     Expr::new(Kind::Scale(c, boxed(ones)), like.to_vec())
@@ -189,7 +199,7 @@ impl Elab {
                     .hint(x.hint.unwrap_or(x.message));
                 if like.is_empty() != e.is_scalar() {
                     self.scalar_sum = true;
-                    x = x.hint("a scalar and a tensor cannot be added; `1` alone stands for a ones tensor");
+                    x = x.hint("a scalar and a tensor cannot be added; to add a scalar s to every entry write `s 1` (a number alone is added to every entry)");
                 }
                 x
             })?;
