@@ -62,6 +62,14 @@ fn attention_by_queries_keys_and_values() {
 }
 
 #[test]
+fn scaled_attention_keeps_its_scaled_scores_whole() {
+    // `softmax(QKᵀ/√d)`, not `softmax(Q(Kᵀ/√d))`: equal in size, but with parentheses,
+    // once rounding noise in the size no longer decides the tie.
+    let answer = grad("Q, K, V, G: matrix(n, d); dot(G, softmax(Q K^T / sqrt(d)) V)", &["Q", "K", "V"]);
+    assert!(answer.contains("softmax(QKᵀ/sqrt(d))") && !answer.contains("Q(Kᵀ/sqrt(d))"), "{answer}");
+}
+
+#[test]
 fn masked_factorization_and_autoencoders() {
     let mf = "M, X: matrix(m, n); U: matrix(m, r); V: matrix(n, r); ||M .* (X - U V^T)||^2";
     assert_eq!(grad(mf, &["U"]), "2(M ⊙ M ⊙ (UVᵀ − X))V");

@@ -437,7 +437,7 @@ fn a_softmax_hvp_spreads_a_vector_over_columns_as_an_outer_product() {
     let text = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); Y 1 = 1; -1/N dot(Y, ln(softmax(X W)))";
     let p = hvp(text, "W", "V").unwrap();
     assert!(p.check(3).passed(), "{}", p.answer.render(Format::Unicode));
-    assert_eq!(p.answer.render(Format::Unicode), "(Xᵀ/N)(softmax(XW) ⊙ (XV − (XV ⊙ softmax(XW))11ᵀ))");
+    assert_eq!(p.answer.render(Format::Unicode), "Xᵀ(softmax(XW) ⊙ (XV − (XV ⊙ softmax(XW))11ᵀ))/N");
     let t = bracket::simplify("u: vector(a); v: vector(b); w: vector(c); u ⊗ v ⊗ w").unwrap();
     assert_eq!(t.render(Format::Unicode), "u ⊗ v ⊗ w");
 }

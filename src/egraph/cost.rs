@@ -41,6 +41,8 @@ pub struct Cost {
     first: u32,
     /// For a sum, `first` of its last term; else `first`.
     tail: u32,
+    /// A tensor divided by a scalar, which a product prints in parentheses on its right.
+    quotient: bool,
 }
 
 impl Cost {
@@ -57,12 +59,16 @@ impl Cost {
             inversions: 0,
             first: u32::MAX,
             tail: u32::MAX,
+            quotient: false,
         }
     }
 
-    /// What is compared, in order (`first` only feeds `inversions`).
+    /// What is compared, in order (`first` only feeds `inversions`, `quotient` parens).
     fn key(&self) -> (f64, u32, u32, bool, bool, bool, bool, u32) {
-        (self.size, self.transposes, self.parens, self.atom, self.product, self.scaled, self.negated, self.inversions)
+        // Sizes are sums of halves, tenths and hundredths added in different orders:
+        // rounded, so that rounding noise does not decide a tie the later keys should.
+        let size = (self.size * 1e6).round() / 1e6;
+        (size, self.transposes, self.parens, self.atom, self.product, self.scaled, self.negated, self.inversions)
     }
 }
 
@@ -196,7 +202,11 @@ impl Size<'_> {
             }
             Node::Mul([_, b]) => {
                 let right_product = kids[1].product && !self.egraph[*b].data.shape.is_empty();
-                let nested = u32::from(right_product) + u32::from(kids[0].scaled) + u32::from(kids[1].scaled);
+                // `Q(Kᵀ/s)` has parentheses that `QKᵀ/s` has not.
+                let nested = u32::from(right_product)
+                    + u32::from(kids[0].scaled)
+                    + u32::from(kids[1].scaled)
+                    + u32::from(kids[1].quotient);
                 Cost { size: sum(1.0), parens: parens + nested, product: true, negated: kids[0].negated, ..base }
             }
             // A tensor product with a scalar is scaling, written as a product: `(sᵀv)1`.
@@ -215,6 +225,9 @@ impl Size<'_> {
             }
             // The reciprocal of a scalar expression reads as `1/(…)`: `(2N)⁻¹` is no simpler.
             Node::Inverse(x) if self.egraph[*x].data.shape.is_empty() => Cost { size: sum(2.05), ..base },
+            Node::Div([a, _]) if !self.egraph[*a].data.shape.is_empty() => {
+                Cost { size: sum(1.0), quotient: true, ..base }
+            }
             // A derivative `f'` reads as less simple than a named function.
             Node::Apply([f, _]) => {
                 let primed = self.egraph[*f].nodes.iter().any(|n| matches!(n, Node::Fun(k) if k.0.ends_with('\'')));
