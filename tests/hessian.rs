@@ -390,6 +390,24 @@ fn a_condition_is_stated_once_of_its_base() {
 }
 
 #[test]
+fn a_condition_on_sizes_alone_is_not_stated() {
+    // A size is a positive integer: 1/N, 1/sqrt(d) and 1/(2N + d) need nothing when N and
+    // d are sizes of the shapes, but 1/(N − 1) does (N may be 1), and so does a declared
+    // scalar that is no size.
+    let cases = [
+        ("X: matrix(N,d); w: vector(d); y: vector(N); 1/(2N) ||X w - y||^2", vec![]),
+        ("X: matrix(N,d); w: vector(d); y: vector(N); ||X w - y||^2 / (2N + d)", vec![]),
+        ("Q: matrix(N,d); K: matrix(N,d); w: vector(N); 1^T softmax(Q K^T / sqrt(d)) w", vec![]),
+        ("X: matrix(N,d); w: vector(d); y: vector(N); 1/(N - 1) ||X w - y||^2", vec!["N − 1 ≠ 0"]),
+        ("X: matrix(N,d); w: vector(d); y: vector(N); m: scalar; ||X w - y||^2 / m", vec!["m ≠ 0"]),
+    ];
+    for (f, want) in cases {
+        let g = bracket::grad(f, &["w"]).or_else(|_| bracket::grad(f, &["Q"])).unwrap().remove(0);
+        assert_eq!(bracket::conditions(&g.answer.expr), want, "{f}: {}", g.answer.render(Format::Unicode));
+    }
+}
+
+#[test]
 fn a_negated_quotient_in_a_sum_prints_as_a_difference() {
     // `I/‖x‖ − xxᵀ/‖x‖³`, not `I/‖x‖ + (−xxᵀ)/‖x‖³`: the same tree, printed as people
     // write it, and it reads back to the same value (tests/readback.rs checks every form).

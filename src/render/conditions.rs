@@ -7,19 +7,61 @@ use crate::render::{render, Format};
 use indexmap::IndexSet;
 use num_traits::{Signed, Zero};
 
-/// The conditions under which `e` is defined, in order of first appearance.
+/// The conditions under which `e` is defined, in order of first appearance. A
+/// condition on sizes alone (`sqrt(d) ≠ 0` where some shape in `e` has the size `d`)
+/// always holds, as a size is a positive integer, and is not stated.
 pub fn conditions(e: &Expr) -> Vec<String> {
+    let mut sizes = IndexSet::new();
+    size_names(e, &mut sizes);
     let mut out = IndexSet::new();
-    collect(e, &mut out);
+    collect(e, &sizes, &mut out);
     out.into_iter().collect()
+}
+
+/// The names of sizes in the shapes of `e` and its subterms.
+fn size_names(e: &Expr, out: &mut IndexSet<String>) {
+    for d in &e.shape {
+        if let crate::ir::shape::Dim::Sym(n) = d {
+            out.insert(n.clone());
+        }
+    }
+    for c in e.children() {
+        size_names(c, out);
+    }
+}
+
+/// Whether `e` is positive for every choice of sizes: sizes and positive numbers
+/// joined by sums, products, quotients, powers and square roots. (`N − 1` is not:
+/// it is 0 when N is 1.)
+fn of_sizes(e: &Expr, sizes: &IndexSet<String>) -> bool {
+    if !e.is_scalar() {
+        return false;
+    }
+    match &e.kind {
+        Kind::Var(n) => sizes.contains(n),
+        Kind::Const(c) => c.is_positive(),
+        Kind::Scale(c, x) => c.is_positive() && of_sizes(x, sizes),
+        Kind::Add(xs) => xs.iter().all(|x| of_sizes(x, sizes)),
+        Kind::Product(a, b) | Kind::DivScalar(a, b) => of_sizes(a, sizes) && of_sizes(b, sizes),
+        Kind::Power(x, _) | Kind::Inverse(x) | Kind::Func { func: Func::Sqrt, derivative: 0, arg: x } => {
+            of_sizes(x, sizes)
+        }
+        _ => false,
+    }
 }
 
 fn show(e: &Expr) -> String {
     render(e, Format::Unicode)
 }
 
-fn collect(e: &Expr, out: &mut IndexSet<String>) {
+fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
+    let on_sizes = match &e.kind {
+        Kind::Inverse(x) | Kind::Power(x, _) | Kind::DivScalar(_, x) => of_sizes(x, sizes),
+        Kind::Func { func: Func::Ln | Func::Sqrt, arg, .. } => of_sizes(arg, sizes),
+        _ => false,
+    };
     match &e.kind {
+        _ if on_sizes => {}
         Kind::Inverse(x) if x.is_scalar() => {
             out.insert(format!("{} ≠ 0", show(x)));
         }
@@ -49,7 +91,7 @@ fn collect(e: &Expr, out: &mut IndexSet<String>) {
         _ => {}
     }
     for c in e.children() {
-        collect(c, out);
+        collect(c, sizes, out);
     }
 }
 
