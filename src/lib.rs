@@ -29,8 +29,8 @@ pub use api::codegen::{codegen, statements, CodegenOptions, Target};
 pub use api::command::{Command, Reply};
 pub use api::second::{hessian, hvp, By, Layout, SecondDerivative, VecDerivative};
 pub use api::{
-    answer_queries, derive, differential_of, differential_taken_out, evaluate, grad, jacobian, notes, read_answer,
-    simplify, Answer, Derivative, Evaluation,
+    answer_queries, derive, differential_of, differential_taken_out, evaluate, grad, jacobian, notes, notes_for_scalar,
+    read_answer, simplify, Answer, Derivative, Evaluation,
 };
 pub use calculus::backprop::{backprop, backprop_with, check_program, evaluate_backprop, loss_name, Equation};
 pub use calculus::derive::{derive_in, Derivation, Explain, Step, Through};

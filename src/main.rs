@@ -356,7 +356,7 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
         }
         Command::Codegen { expr, wrt, target, out, with_check, no_solve } => {
             let text = text_of(expr)?;
-            say_notes(&text, &wrt);
+            say_notes(&text, &wrt, false);
             let target = match target {
                 TargetArg::Numpy => bracket::Target::Numpy,
                 TargetArg::Jax => bracket::Target::Jax,
@@ -383,7 +383,7 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
     }
     let Some((query, format)) = query_of(command)? else { return Ok(Checked::Yes) };
     let text = query.text().to_string();
-    say_notes(&text, &query.wrt());
+    say_notes(&text, &query.wrt(), query.wants_scalar());
     let reply = query.run(options).map_err(|e| (e, text.clone()))?;
     if matches!(format, OutputFormat::Json) {
         say(&reply.json(&text, &query.wrt()).to_string());
@@ -531,8 +531,9 @@ fn format_of(f: OutputFormat) -> Format {
 }
 
 /// Prints how the input was read where that may not be what was meant, on stderr.
-fn say_notes(text: &str, wrt: &[String]) {
-    for note in bracket::notes(text, wrt) {
+fn say_notes(text: &str, wrt: &[String], scalar: bool) {
+    let notes = if scalar { bracket::notes_for_scalar(text, wrt) } else { bracket::notes(text, wrt) };
+    for note in notes {
         eprintln!("note: {note}");
     }
 }

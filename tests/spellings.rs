@@ -168,11 +168,26 @@ fn a_capital_count_is_read_as_a_scalar_only_where_nothing_else_type_checks() {
     let (code, _, stderr) = simplify("A x + B");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(!stderr.contains("read as a scalar"), "{stderr}");
-    // A gradient of a function that a default makes non-scalar says which name does.
-    let (out, _) = common::run_with_stdin(&["grad", "N/2 ln(det(S))", "--wrt", "S"], "", KILL_AFTER);
+    // A gradient needs a scalar function: where one name read as a scalar makes it so,
+    // it is read so, with a note; declared, the error says the function is not scalar.
+    let (out, _) = common::run_with_stdin(&["grad", "N/2 ln(det(S))", "--wrt", "S", "--check"], "", KILL_AFTER);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("`N` is read as a scalar") && stderr.contains("only a scalar function has a gradient"));
+    let (out, _) = common::run_with_stdin(&["grad", "N: matrix; N/2 ln(det(S))", "--wrt", "S"], "", KILL_AFTER);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("`N` is a matrix") && stderr.contains("`N: scalar`"), "{stderr}");
+    assert!(stderr.contains("needs a scalar function"), "{stderr}");
+    // Of two readings that type-check, the one that makes the function scalar is taken
+    // for a gradient (`μ` a vector, not `x` a scalar); `simplify` takes neither.
+    let mahalanobis = "(x - mu)^T Sigma^-1 (x - mu)";
+    let (out, _) = common::run_with_stdin(&["grad", mahalanobis, "--wrt", "x", "--check"], "", KILL_AFTER);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("`μ` is read as a vector") && stderr.contains("`x: scalar` would type-check too"));
+    let (code, _, stderr) = simplify(mahalanobis);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`x: scalar` or `mu: vector`"), "{stderr}");
     // A vector left of a matrix is not read anew (`x A y` may mean xᵀAy); the hint
     // names the declaration beside the transpose.
     let (code, _, stderr) = simplify("ln det(K + s I)");

@@ -151,6 +151,18 @@ impl Command {
         }
     }
 
+    /// Whether the command's function must be scalar (a gradient, a Hessian), which
+    /// decides how names read by their case's default may be read instead.
+    pub fn wants_scalar(&self) -> bool {
+        match self {
+            Command::Grad { wrt, jacobian, layout, .. } => {
+                !wrt.is_empty() && !*jacobian && !matches!(layout, Layout::Vec)
+            }
+            Command::Hessian { .. } | Command::Hvp { .. } => true,
+            _ => false,
+        }
+    }
+
     /// Runs the command. A check that fails or cannot be made is part of the reply,
     /// never an error: the answer always comes back.
     pub fn run(&self, options: &Options) -> Result<Reply> {
@@ -448,6 +460,7 @@ impl Reply {
             let model = match self {
                 Reply::Derivatives(ds) => ds.first().map(|(d, _)| &d.answer.model),
                 Reply::Derivations(ds) => ds.first().map(|d| &d.model),
+                Reply::Seconds(ds) => ds.first().map(|(d, _)| &d.gradient.model),
                 _ => None,
             };
             match model {

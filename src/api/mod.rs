@@ -45,7 +45,17 @@ pub fn read_answer(text: &str) -> Result<Answer> {
 
 /// As [`read_answer`], with `words` (the variables asked for) read as one name each.
 pub fn read_answer_with(text: &str, words: &[String]) -> Result<Answer> {
-    let model = crate::read::elaborate::read_with(text, words)?;
+    answer_of(crate::read::elaborate::read_with(text, words)?, text)
+}
+
+/// As [`read_answer_with`], for a function that must be scalar: where a name read by its
+/// case's default makes it a tensor, and reading that one name as a scalar makes it scalar,
+/// it is read so, with a note.
+pub fn read_scalar_answer(text: &str, words: &[String]) -> Result<Answer> {
+    answer_of(crate::read::elaborate::read_scalar_with(text, words)?, text)
+}
+
+fn answer_of(model: Model, text: &str) -> Result<Answer> {
     let expr = model.main_expr().cloned().ok_or_else(|| {
         if text.trim().is_empty() {
             Error::new(ErrorCode::Syntax, "the input is empty", crate::error::Span::new(0, 0))
@@ -74,6 +84,12 @@ pub fn read_answer_with(text: &str, words: &[String]) -> Result<Answer> {
 pub fn notes(text: &str, words: &[String]) -> Vec<String> {
     // Where the input does not read, the error's hint carries the notes.
     crate::read::elaborate::read_with(text, words).map(|model| model.notes).unwrap_or_default()
+}
+
+/// As [`notes`], for a command whose function must be scalar (`grad`, `hessian`, `hvp`),
+/// which may read a name against its case's default (see [`read_scalar_answer`]).
+pub fn notes_for_scalar(text: &str, words: &[String]) -> Vec<String> {
+    crate::read::elaborate::read_scalar_with(text, words).map(|model| model.notes).unwrap_or_default()
 }
 
 /// A value computed by [`evaluate`]: exact when it could be, with the inputs used.
@@ -290,7 +306,7 @@ pub fn grad<S: AsRef<str>>(text: &str, wrt: &[S]) -> Result<Vec<Derivative>> {
 /// [`grad`] with e-graph limits and, optionally, sizes for a FLOP cost.
 pub fn grad_with<S: AsRef<str>>(text: &str, wrt: &[S], options: &crate::egraph::Options) -> Result<Vec<Derivative>> {
     let words: Vec<String> = wrt.iter().map(|w| w.as_ref().to_string()).collect();
-    let f = read_answer_with(text, &words)?;
+    let f = read_scalar_answer(text, &words)?;
     scalar_for(&f, text, &words, "a gradient")?;
     derivatives_with(&f, text, wrt, options)
 }

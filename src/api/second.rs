@@ -2,7 +2,7 @@
 //! and `hvp` (the Hessian along a direction), each with the gradient it comes from so
 //! that a check covers both steps.
 
-use crate::api::{read_answer_with, variable, Answer};
+use crate::api::{variable, Answer};
 use crate::calculus::hessian::{hessian_block, hvp as hvp_of, Second};
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::eval::check::{check_derivative, Check};
@@ -72,10 +72,10 @@ impl SecondDerivative {
 /// The scalar function of `text`, read with `words` as whole names.
 fn scalar_function(text: &str, words: &[String]) -> Result<Answer> {
     // A program's function is its query's (`J = …; grad J wrt W`).
-    let model = crate::read::elaborate::read_with(text, words)?;
+    let model = crate::read::elaborate::read_scalar_with(text, words)?;
     let f = match (model.main_expr(), model.queries.first()) {
         (None, Some(q)) => Answer { expr: q.expr.clone(), model, saturation: None },
-        _ => read_answer_with(text, words)?,
+        _ => crate::api::read_scalar_answer(text, words)?,
     };
     crate::api::scalar_for(&f, text, words, "a Hessian")?;
     Ok(f)

@@ -96,9 +96,16 @@ pub fn read_with(source: &str, words: &[String]) -> Result<Model> {
     elaborate(&input)
 }
 
+/// As [`read_with`], for a function that must be scalar (a gradient's, a Hessian's): of
+/// the readings of default-typed names (see `retype`), those that make it scalar.
+pub fn read_scalar_with(source: &str, words: &[String]) -> Result<Model> {
+    let input = crate::read::parse::parse_with(source, words)?;
+    stacker::maybe_grow(limits::ELABORATE_STACK, limits::ELABORATE_STACK, || retype::elaborate(&input, true))
+}
+
 /// Elaborates a parsed input.
 pub fn elaborate(input: &Input) -> Result<Model> {
-    stacker::maybe_grow(limits::ELABORATE_STACK, limits::ELABORATE_STACK, || retype::elaborate(input))
+    stacker::maybe_grow(limits::ELABORATE_STACK, limits::ELABORATE_STACK, || retype::elaborate(input, false))
 }
 
 /// Elaborates with some undeclared names read against their defaults: each as a tensor

@@ -24,9 +24,13 @@ use crate::limits;
 use indexmap::IndexMap;
 
 /// Elaborates `input`, reading one default-typed name the other way where only that
-/// reading type-checks.
-pub(super) fn elaborate(input: &Input) -> Result<Model> {
+/// reading type-checks. Where `want_scalar` (a gradient or a Hessian is asked for), a
+/// reading must also make the function scalar when several type-check, and where the
+/// input type-checks as a tensor, the one name whose scalar reading makes it scalar is
+/// read so (`N/2 ln det(C) + …` with `N` a count).
+pub(super) fn elaborate(input: &Input, want_scalar: bool) -> Result<Model> {
     let Failure { mut error, names, take } = match elaborate_as(input, &IndexMap::new()) {
+        Ok(model) if want_scalar => return Ok(scalar_reading(input, model)),
         Ok(model) => return Ok(model),
         Err(failure) => failure,
     };
@@ -38,6 +42,16 @@ pub(super) fn elaborate(input: &Input) -> Result<Model> {
         if let Ok(model) = elaborate_as(input, &IndexMap::from([(name.clone(), order)])) {
             readings.push((name, order, model));
         }
+    }
+    let scalar = |m: &Model| m.main_expr().is_some_and(|e| e.is_scalar());
+    let mut not_scalar = Vec::new();
+    if want_scalar && take && readings.len() > 1 && readings.iter().any(|(_, _, m)| scalar(m)) {
+        not_scalar = readings
+            .iter()
+            .filter(|(_, _, m)| !scalar(m))
+            .map(|(n, order, _)| format!("`{}: {}`", declared_name(n), word(*order)))
+            .collect();
+        readings.retain(|(_, _, m)| scalar(m));
     }
     match readings.len() {
         0 => Err(error),
@@ -55,6 +69,13 @@ pub(super) fn elaborate(input: &Input) -> Result<Model> {
                 declared_name(&name),
                 word(order)
             ));
+            if !not_scalar.is_empty() {
+                let n = model.notes.len() - 1;
+                model.notes[n].push_str(&format!(
+                    " ({} would type-check too, but leaves the function not scalar)",
+                    not_scalar.join(" or ")
+                ));
+            }
             Ok(model)
         }
         _ => {
@@ -76,17 +97,52 @@ pub(super) fn elaborate(input: &Input) -> Result<Model> {
     }
 }
 
+/// `model`, or, where its function is not scalar and exactly one default-typed tensor
+/// read as a scalar makes it so, the model read that way (with a note).
+fn scalar_reading(input: &Input, model: Model) -> Model {
+    let Some(main) = model.main_expr() else { return model };
+    if main.is_scalar() {
+        return model;
+    }
+    let mut readings: Vec<(String, Model)> = Vec::new();
+    for name in tensor_defaults(&model).into_iter().take(limits::MAX_RETYPED_NAMES) {
+        let retyped = IndexMap::from([(name.clone(), 0)]);
+        if let Ok(m) = elaborate_as(input, &retyped) {
+            if m.main_expr().is_some_and(|e| e.is_scalar()) {
+                readings.push((name, m));
+            }
+        }
+    }
+    if readings.len() != 1 {
+        return model;
+    }
+    let (name, mut m) = readings.pop().expect("one reading");
+    m.notes.push(format!(
+        "`{name}` is read as a scalar: as {} (the default for {}) the function is not scalar, \
+         and only a scalar function has a gradient; declare `{}: scalar` to say so",
+        default_kind(&name),
+        case_word(&name),
+        declared_name(&name)
+    ));
+    m
+}
+
+/// The names of `model` that are tensors only by their case's default.
+fn tensor_defaults(model: &Model) -> Vec<String> {
+    model
+        .names
+        .iter()
+        .filter(|(n, i)| !i.declared && !i.defined && !i.shape.is_empty() && !n.contains('_'))
+        .map(|(n, _)| n.clone())
+        .collect()
+}
+
 /// The default-typed names of `source` that, read as scalars one at a time, make its
 /// expression scalar. Empty where it does not read.
 pub fn scalar_readings(source: &str, words: &[String]) -> Vec<String> {
     let Ok(input) = crate::read::parse::parse_with(source, words) else { return vec![] };
     let names: Vec<String> = match elaborate_as(&input, &IndexMap::new()) {
-        Ok(model) => model
-            .names
-            .iter()
-            .filter(|(n, i)| !i.declared && !i.defined && !i.shape.is_empty() && !n.contains('_'))
-            .map(|(n, _)| n.clone())
-            .collect(),
+        Ok(model) => tensor_defaults(&model),
         Err(_) => return vec![],
     };
     names
