@@ -14,6 +14,13 @@ fn simplify(text: &str) -> (Option<i32>, String, String) {
     (out.status.code(), stdout, String::from_utf8_lossy(&out.stderr).to_string())
 }
 
+/// `bracket ARGS…`: exit code, stdout (trimmed) and stderr.
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let (out, _) = common::run_with_stdin(args, "", KILL_AFTER);
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.code(), stdout, String::from_utf8_lossy(&out.stderr).to_string())
+}
+
 /// `spelled` prints as `printed` and has the value of `canonical` (with `decls`).
 fn reads_as(decls: &str, spelled: &str, canonical: &str, printed: &str) {
     let text = if decls.is_empty() { spelled.to_string() } else { format!("{decls}; {spelled}") };
@@ -211,4 +218,36 @@ fn a_number_added_to_a_tensor_is_added_to_every_entry() {
     let (code, _, stderr) = simplify("x: vector(n); x + x^T x");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("write `s 1`"), "{stderr}");
+}
+
+#[test]
+fn mean_divides_by_the_named_sizes() {
+    // `mean(e)` is `sum(e)` over the product of e's sizes, as NumPy's mean is; the value
+    // is that of the sum spelling, with the size the size it names.
+    let mse = "X: matrix(N, d); w: vector(d); y: vector(N); mean((X w - y).^2)";
+    let (code, out, stderr) = run(&["grad", mse, "--wrt", "w", "--check"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(out.starts_with("2Xᵀ(Xw − y)/N"), "{out}");
+    assert!(common::same_value("X: matrix(N, d); W: matrix(d, k); mean(X W); sum(X W)/(N k)", &[1, 2, 3]));
+    assert!(common::same_value("x: vector(4); mean(x); sum(x)/4", &[1, 2]));
+    // A size is the size: the mean of ones is 1, whatever sizes are drawn.
+    let (code, out, stderr) = run(&["eval", "X: matrix(N, d); mean(X.^0)"]);
+    assert_eq!((code, out.trim()), (Some(0), "1"), "{stderr}");
+    // Sizes the input leaves open have no name to divide by.
+    let (code, _, stderr) = simplify("mean(X w - y)");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("sizes of shape") && stderr.contains("`X: matrix(N, d)`"), "{stderr}");
+}
+
+#[test]
+fn hints_name_the_declaration_of_the_word_or_the_count() {
+    // A word read as letters: the hint declares that word.
+    let (code, _, stderr) = simplify("1/2 ||w||^2 + lam ||X w - y||^2");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`lam: scalar`"), "{stderr}");
+    // A capital count left of a row (scikit-learn's C): the hint names `C: scalar`.
+    let svm = "X: matrix(N,d); w: vector(d); y: vector(N); 1/2 w^T w + C 1^T relu(1 - y .* (X w))";
+    let (code, _, stderr) = simplify(svm);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("if `C` is a scalar, declare `C: scalar`"), "{stderr}");
 }

@@ -270,6 +270,13 @@ pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usi
         // A defined name gets its value from its definition; its differential is free
         // (a local step of backpropagation).
         let keys = if info.defined { vec![format!("d{name}")] } else { vec![name.clone(), format!("d{name}")] };
+        // A size used as a scalar (`N` alone where `X: matrix(N, d)`) is that size.
+        if let (true, Some(&n)) = (info.shape.is_empty(), env.sizes.get(&Dim::Sym(name.clone()))) {
+            let size = T::from_rational(&BigRational::from_integer(n.into()));
+            env.values.insert(name.clone(), ArrayD::from_elem(IxDyn(&[]), size));
+            env.values.insert(format!("d{name}"), random_array::<T>(&mut rng, &sizes));
+            continue;
+        }
         for key in keys {
             let mut value = random_array::<T>(&mut rng, &sizes);
             let differential = key.starts_with('d') && key != *name;

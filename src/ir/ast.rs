@@ -142,6 +142,8 @@ pub enum Builtin {
     Norm,
     /// `ones(n)`, `1_n`: the ones vector of size n.
     Ones,
+    /// `mean(X)`: `sum(X)` over the number of entries, from the sizes of X's shape.
+    Mean,
 }
 
 impl Builtin {
@@ -171,6 +173,7 @@ impl Builtin {
             "logsumexp" => Builtin::LogSumExp,
             "norm" | "norm2" => Builtin::Norm,
             "ones" => Builtin::Ones,
+            "mean" => Builtin::Mean,
             _ => return None,
         })
     }

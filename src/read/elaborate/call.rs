@@ -4,6 +4,39 @@
 use super::*;
 
 impl Elab {
+    /// `mean(a)`: `sum(a)` over the product of a's sizes, each a size name (a scalar, as
+    /// `N` alone is where `X: matrix(N, d)`) or a number. A size the input leaves open
+    /// has no name to divide by, and is an error that says how to give it one.
+    fn mean(&mut self, a: Expr, span: Span) -> Result<Expr> {
+        if a.is_scalar() {
+            return Ok(a);
+        }
+        let mut count: Option<Expr> = None;
+        for d in a.shape.clone() {
+            let factor = match self.u.resolve(&d) {
+                Dim::Int(n) => Expr::new(Kind::Const(BigRational::from_integer(n.into())), vec![]),
+                Dim::Sym(n) if self.var_shape(&n, span)?.is_empty() => Expr::new(Kind::Var(n), vec![]),
+                _ => {
+                    let shown = self.u.show(&a.shape);
+                    return Err(err(
+                        ErrorCode::Shape,
+                        format!(
+                            "`mean` divides by the number of entries, but the sizes of shape {shown} are not named"
+                        ),
+                        span,
+                    )
+                    .hint("declare the shapes with named sizes, e.g. `X: matrix(N, d)`; or write `sum(…)/N`"));
+                }
+            };
+            count = Some(match count {
+                None => factor,
+                Some(c) => Expr::new(Kind::Product(boxed(c), boxed(factor)), vec![]),
+            });
+        }
+        let sum = Expr::new(Kind::Sum(boxed(a)), vec![]);
+        Ok(Expr::new(Kind::DivScalar(boxed(sum), boxed(count.expect("a tensor has a dim"))), vec![]))
+    }
+
     pub(super) fn call(
         &mut self,
         func: Builtin,
@@ -85,6 +118,7 @@ impl Elab {
                 _ => Err(err(ErrorCode::Shape, "diag takes a vector or a square matrix", arg_span)),
             },
             Builtin::Sum => Ok(Expr::new(Kind::Sum(boxed(a)), vec![])),
+            Builtin::Mean => self.mean(a, arg_span),
             Builtin::Inv => {
                 if a.is_scalar() {
                     return Ok(Expr::new(Kind::Inverse(boxed(a)), vec![]));

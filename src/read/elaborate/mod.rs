@@ -110,13 +110,13 @@ pub fn elaborate(input: &Input) -> Result<Model> {
 
 /// Elaborates with some undeclared names read against their defaults: each as a tensor
 /// of the order given (0 a scalar, 1 a vector). On an error that adds a scalar to a
-/// tensor or puts a vector left of a matrix, the failure also gives the names a second
+/// tensor or multiplies factors that do not fit, the failure also gives the names a second
 /// reading may take the other way (see `retype`).
 fn elaborate_as(input: &Input, retyped: &IndexMap<String, usize>) -> std::result::Result<Model, Failure> {
     let mut e = Elab::new(input);
     e.retyped = retyped.clone();
     if let Err(error) = e.run(input) {
-        let defaults = if e.scalar_sum || e.vector_left { e.retypable() } else { vec![] };
+        let defaults = if e.scalar_sum || e.product_mismatch { e.retypable() } else { vec![] };
         return Err(Failure { error: e.explained(error, &input.notes), names: defaults, take: e.scalar_sum });
     }
     let mut notes = input.notes.clone();
@@ -131,7 +131,8 @@ struct Failure {
     /// order of use, each with that other order.
     names: Vec<(String, usize)>,
     /// Whether a single reading that type-checks is taken (a scalar added to a tensor),
-    /// or only suggested (a vector left of a matrix, which may as well want a transpose).
+    /// or only suggested (factors of a product that do not fit, which may as well want a
+    /// transpose).
     take: bool,
 }
 
@@ -164,8 +165,9 @@ struct Elab {
     retyped: IndexMap<String, usize>,
     /// Set where a sum adds a scalar to a tensor.
     scalar_sum: bool,
-    /// Set where a vector stands left of a matrix in a product (`s I`).
-    vector_left: bool,
+    /// Set where the factors of a product do not fit: a vector left of a matrix (`s I`),
+    /// or a matrix left of a row (`C 1ᵀ…`).
+    product_mismatch: bool,
 }
 
 fn err(code: ErrorCode, message: impl Into<String>, span: Span) -> Error {
@@ -249,7 +251,7 @@ impl Elab {
             notes: Vec::new(),
             retyped: IndexMap::new(),
             scalar_sum: false,
-            vector_left: false,
+            product_mismatch: false,
         };
         for s in &input.statements {
             match s {
@@ -514,8 +516,16 @@ impl Elab {
         let mut more: Vec<String> = Vec::new();
         let unknown_function = e.message.starts_with("unknown function");
         if !notes.is_empty() && !unknown_function {
+            // The word of the first note (`` `lam` is read as the product l a m ``), declared
+            // as its case reads best: a capital word a matrix, another a scalar.
+            let word = notes[0].split('`').nth(1).unwrap_or("Wq");
+            let (kind, others) = if word.starts_with(char::is_uppercase) {
+                ("matrix", "`scalar`, `vector`")
+            } else {
+                ("scalar", "`vector`, `matrix`")
+            };
             more.push(format!(
-                "{}, one name a letter: declare a word to keep it whole (`Wq: matrix`)",
+                "{}, one name a letter: declare a word to keep it whole (`{word}: {kind}`, or {others})",
                 notes.join("; ")
             ));
         }
@@ -752,6 +762,7 @@ fn builtin_name(func: Builtin) -> &'static str {
         Builtin::LogSumExp => "logsumexp",
         Builtin::Norm => "norm",
         Builtin::Ones => "ones",
+        Builtin::Mean => "mean",
     }
 }
 

@@ -218,7 +218,7 @@ impl Elab {
                 let (name, at) = self.looks_like_call(items).expect("checked");
                 let known =
                     "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, sign, relu, \
-                             softmax, logsumexp, diag, sum, dot, kron, inv, norm (norm2), eye, einsum";
+                             softmax, logsumexp, diag, sum, mean, dot, kron, inv, norm (norm2), eye, einsum";
                 let hint = if name.chars().count() == 1 {
                     format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
                 } else {
@@ -404,9 +404,11 @@ impl Elab {
             let hint = if a.order() == 1 && b.order() == 1 {
                 "for an inner product write xᵀy, for an outer product xyᵀ, for a tensor product x ⊗ y".to_string()
             } else if a.order() == 1 {
-                self.vector_left = true;
+                self.product_mismatch = true;
                 "a vector is a column; to multiply from the left use its transpose, xᵀA".to_string()
             } else {
+                // `C 1ᵀ…` with C a count written in capitals: the hint may name `C: scalar`.
+                self.product_mismatch = true;
                 "the columns of the left factor must match the rows of the right one".to_string()
             };
             return Err(err(

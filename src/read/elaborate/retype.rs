@@ -9,7 +9,8 @@
 //! prints it on stderr, JSON as `notes`). If several do, the error lists them, since
 //! the input does not say which was meant; if none does, the error stands.
 //!
-//! Where a vector stands left of a matrix (`ln det(K + s I)`), the readings are only
+//! Where the factors of a product do not fit (a vector left of a matrix in
+//! `ln det(K + s I)`, a matrix left of a row in `C 1ᵀ…`), the readings are only
 //! suggested: the error's hint names the declaration (`s: scalar`) beside the
 //! transpose it already names, since `x A y` may as well have meant `xᵀAy`.
 //!
