@@ -96,6 +96,11 @@ fn likelihoods() {
     // `−2/(2σ²)²`, are one number, and the two halves one factor.
     let t = "n: scalar; n/2 ln(sigma2) + 1/(2 sigma2) ||y - X b||^2";
     assert_eq!(grad(t, &["sigma2"]), "(1/2)(n/σ2 − ||y − Xb||²/σ2²)");
+    // The KL divergence of two Gaussians by the second covariance: the sign of
+    // d(S⁻¹) = −S⁻¹dSS⁻¹ in front of its product, not `S2⁻¹(−1)(…)S2⁻¹`.
+    let kl = "S1, S2: symmetric(n); m1, m2: vector(n); \
+              1/2 (tr(S2^-1 S1) + (m2 - m1)^T S2^-1 (m2 - m1) - n + ln det(S2) - ln det(S1))";
+    assert_eq!(grad(kl, &["S2"]), "(1/2)(S2⁻¹ − S2⁻¹(S1 + (m2 − m1)(m2 − m1)ᵀ)S2⁻¹)");
 }
 
 #[test]

@@ -41,8 +41,10 @@ pub struct Cost {
     first: u32,
     /// For a sum, `first` of its last term; else `first`.
     tail: u32,
-    /// A tensor divided by a scalar, which a product prints in parentheses on its right.
+    /// A tensor divided by a scalar, which a product prints in parentheses.
     quotient: bool,
+    /// A Hadamard product, which another prints in parentheses on its right.
+    hadamard: bool,
 }
 
 impl Cost {
@@ -60,6 +62,7 @@ impl Cost {
             first: u32::MAX,
             tail: u32::MAX,
             quotient: false,
+            hadamard: false,
         }
     }
 
@@ -159,9 +162,11 @@ impl Size<'_> {
                 Cost { size: sum(1.0), parens: parens + u32::from(kids[0].negated) + u32::from(minus_ones), ..base }
             }
             // A sign inside a Hadamard product reads worse than one outside: `−(H ⊙ H)`.
+            // `M ⊙ M ⊙ R` over `M ⊙ (M ⊙ R)`: equal in size, tied until now by class order.
             Node::Hadamard(_) => Cost {
                 size: sum(1.0),
-                parens: parens + u32::from(kids[0].negated) + u32::from(kids[1].negated),
+                parens: parens + u32::from(kids[0].negated) + u32::from(kids[1].negated) + u32::from(kids[1].hadamard),
+                hadamard: true,
                 ..base
             },
             // A negative number is a sign too, where a sign reads worse (inside `⊙`).
@@ -200,13 +205,17 @@ impl Size<'_> {
                     ..base
                 }
             }
-            Node::Mul([_, b]) => {
+            Node::Mul([a, b]) => {
                 let right_product = kids[1].product && !self.egraph[*b].data.shape.is_empty();
+                // A number right of a tensor is written `A(−1)`, where `−A` is meant.
+                let number_right = self.egraph[*b].data.constant.is_some() && !self.egraph[*a].data.shape.is_empty();
                 // `Q(Kᵀ/s)` has parentheses that `QKᵀ/s` has not.
                 let nested = u32::from(right_product)
                     + u32::from(kids[0].scaled)
                     + u32::from(kids[1].scaled)
-                    + u32::from(kids[1].quotient);
+                    + u32::from(kids[1].quotient)
+                    + u32::from(kids[0].quotient && !self.egraph[*b].data.shape.is_empty())
+                    + 2 * u32::from(number_right);
                 Cost { size: sum(1.0), parens: parens + nested, product: true, negated: kids[0].negated, ..base }
             }
             // A tensor product with a scalar is scaling, written as a product: `(sᵀv)1`.
