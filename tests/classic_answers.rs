@@ -185,3 +185,15 @@ fn the_lasso_written_with_a_one_norm() {
     let lasso = "w: vector(p); X: matrix(N, p); y: vector(N); lambda: scalar; 1/2 ||X w - y||^2 + lambda ||w||_1";
     assert_eq!(grad(lasso, &["w"]), "Xᵀ(Xw − y) + λsign(w)");
 }
+
+#[test]
+fn cancellations_the_rules_uncover() {
+    // Nonnegative factorisation under the KL divergence: the region `1 − X ⊘ (WH ⊙ WH) ⊙ WH`
+    // appears only after rewriting; it is cancelled after the run, split over its monomial
+    // denominator, and the condition is WH's own.
+    let nmf = "X: matrix(m, n); W: matrix(m, r); H: matrix(r, n); sum(X .* ln(X ./ (W H)) - X + W H)";
+    assert_eq!(grad(nmf, &["W"]), "(1 − X ⊘ WH)Hᵀ");
+    // InfoNCE: diag(1 ⊘ P) ⊙ diag(P) is the diagonal of ones, and diag(1) is I.
+    let info_nce = "Z1, Z2: matrix(N, d); -1/N dot(I, ln(softmax(Z1 Z2^T / tau)))";
+    assert_eq!(grad(info_nce, &["Z1"]), "(softmax(Z1Z2ᵀ/τ)Z2 − Z2)/(τN)");
+}

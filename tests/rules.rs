@@ -164,6 +164,10 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
     ("scalar-zero-absorb", &["(A - A) B", "x (y - y)^T", "(A - A) .* B", "kron(x - x, y)", "(A - A)^T"]),
     ("scalar-factor-opposite", &["2 A - 2 B", "x: vector(n); 1/2 x - 1/2 y", "-3 A + 3 B"]),
     ("hadamard-divide-ones", &["A ./ A", "x: vector(n); (x ./ x)^T y", "B + exp(A) ./ exp(A)"]),
+    (
+        "identity-diag-ones",
+        &["P: matrix(n, n); diag(diag(1 ./ P) .* diag(P)) A", "x: vector(n); diag(x ./ x) A", "diag(A ./ A)^T x"],
+    ),
     ("function-ln-prime-reciprocal", &["ln'(A)", "x: vector(n); X^T ln'(X x)", "ln'(exp(A)) .* B"]),
     ("inverse-cancel", &["X^-1 X", "X X^-1", "A X^-1 X B", "A, B: matrix(n, n); (A B)^-1 A B"]),
     (

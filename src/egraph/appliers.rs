@@ -455,6 +455,35 @@ impl Applier<Node, Tables> for SelfDivide {
     }
 }
 
+/// `identity-diag-ones`: `diag(1) = I` for a ones vector, and the diagonal of a ones
+/// matrix is a ones vector (`diag(1 ⊘ P ⊙ P)` in the InfoNCE gradient). A rule's right
+/// side cannot name an identity or ones tensor of the matched size.
+pub struct DiagOnes;
+
+impl Applier<Node, Tables> for DiagOnes {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let Some(a) = bound(subst, "?a") else { return vec![] };
+        if !egraph[a].data.ones {
+            return vec![];
+        }
+        let shape = egraph[eclass].data.shape.clone();
+        let kind = match shape.len() {
+            1 => Kind::Ones,
+            2 => Kind::Identity,
+            _ => return vec![],
+        };
+        union_expr(egraph, from, &Expr::new(kind, shape), rule)
+    }
+}
+
 /// `function-ln-prime-reciprocal`: `ln'(A) = 1 ⊘ A` for a vector or matrix A (a scalar's
 /// is `1/s`, a rule of its own); the ones tensor takes A's shape, which a rule's right
 /// side cannot name.

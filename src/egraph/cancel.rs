@@ -182,6 +182,27 @@ impl Rational {
         Some(Rational { num, den }.cancel())
     }
 
+    /// Divides the numerator and the monomial denominator factor `k` by their greatest
+    /// common monomial (the least exponent of each operand over both).
+    fn cancel_monomial(&mut self, k: usize) {
+        let f = &self.den[k];
+        if f.0.len() != 1 {
+            return;
+        }
+        let mut common: Monomial = f.0.keys().next().expect("one term").clone();
+        for m in self.num.0.keys() {
+            for (c, e) in common.iter_mut().zip(m) {
+                *c = (*c).min(*e);
+            }
+        }
+        if common.iter().all(|&e| e == 0) {
+            return;
+        }
+        let lower = |m: &Monomial| m.iter().zip(&common).map(|(e, c)| e - c).collect::<Monomial>();
+        self.num = Poly(self.num.0.iter().map(|(m, c)| (lower(m), c.clone())).collect());
+        self.den[k] = Poly(self.den[k].0.iter().map(|(m, c)| (lower(m), c.clone())).collect());
+    }
+
     /// Drops every denominator factor that divides the numerator exactly, and
     /// denominators that are constants.
     fn cancel(mut self) -> Rational {
@@ -204,7 +225,12 @@ impl Rational {
                     self.num = q;
                     self.den.remove(k);
                 }
-                None => k += 1,
+                None => {
+                    // A monomial denominator shares its common factor with the numerator:
+                    // `x ⊙ w ⊘ (w ⊙ w)` is `x ⊘ w`.
+                    self.cancel_monomial(k);
+                    k += 1;
+                }
             }
         }
         self
@@ -229,6 +255,12 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
         Kind::Hadamard(a, b) if same => to_rational(a, shape, atoms)?.mul(to_rational(b, shape, atoms)?),
         Kind::HDiv(a, b) if same => to_rational(a, shape, atoms)?.div(to_rational(b, shape, atoms)?),
         Kind::Ones if same => Some(Rational::poly(Poly::constant(BigRational::one()))),
+        // `11ᵀ`: the ones matrix, as a gradient writes it.
+        Kind::Product(a, b)
+            if same && a.kind == Kind::Ones && matches!(&b.kind, Kind::Transpose(o) if o.kind == Kind::Ones) =>
+        {
+            Some(Rational::poly(Poly::constant(BigRational::one())))
+        }
         // A scalar region: products and quotients of scalars are its `⊙` and `⊘`.
         Kind::Product(a, b) if same && a.is_scalar() && b.is_scalar() => {
             to_rational(a, shape, atoms)?.mul(to_rational(b, shape, atoms)?)
@@ -292,6 +324,37 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
 }
 
 fn from_rational(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
+    let whole = one_fraction(r, shape, atoms);
+    // Over one monomial, the terms it divides come out whole: `(WH − X) ⊘ WH` is
+    // `1 − X ⊘ WH`, one product fewer.
+    if let [d] = r.den.as_slice() {
+        if let Some(m) = d.0.keys().next().filter(|_| d.0.len() == 1) {
+            let divides = |t: &Monomial| t.iter().zip(m).all(|(a, b)| a >= b);
+            let c = d.0.values().next().expect("one term");
+            let (q, rest): (Vec<_>, Vec<_>) = r.num.0.iter().partition(|(t, _)| divides(t));
+            if !q.is_empty() && !rest.is_empty() {
+                let q =
+                    Poly(q.into_iter().map(|(t, k)| (t.iter().zip(m).map(|(a, b)| a - b).collect(), k / c)).collect());
+                // `1 − X ⊘ WH`, not `1 + (−X) ⊘ WH`.
+                let negative = rest.iter().all(|(_, k)| k.is_negative());
+                let sign = if negative { -BigRational::one() } else { BigRational::one() };
+                let rest = Poly(rest.into_iter().map(|(t, k)| (t.clone(), k * &sign)).collect());
+                let mut fraction = one_fraction(&Rational { num: rest, den: r.den.clone() }, shape, atoms);
+                if negative {
+                    fraction = Expr::new(Kind::Scale(sign, Box::new(fraction)), shape.clone());
+                }
+                let split = Expr::new(Kind::Add(vec![from_poly(&q, shape, atoms), fraction]), shape.clone());
+                if crate::egraph::operations(&split) < crate::egraph::operations(&whole) {
+                    return split;
+                }
+            }
+        }
+    }
+    whole
+}
+
+/// `r` as one quotient, numerator over the product of its denominators.
+fn one_fraction(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
     let num = from_poly(&r.num, shape, atoms);
     let den = r.den.iter().map(|f| from_poly(f, shape, atoms)).reduce(|a, b| times(a, b, shape));
     match den {

@@ -238,6 +238,41 @@ pub(super) fn saturate(
     explain: Option<usize>,
     target: Option<&Expr>,
 ) -> (Expr, Report, Vec<Rewritten>) {
+    let (out, mut report, mut steps) = saturate_once(forms, labels, model, options, explain, target);
+    // An element-wise region the rules made (`1 − X ⊘ (WH ⊙ WH) ⊙ WH` in a KL
+    // factorisation) is cancelled too, and the result run once more. Only the input forms
+    // are cancelled before the run, where a region is not yet whole.
+    if target.is_some() || report.limited {
+        return (out, report, steps);
+    }
+    let Some(cancelled) = crate::egraph::cancel::cancelled(&out) else { return (out, report, steps) };
+    if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
+        eprintln!("cancelled after the run: {}", crate::render::render(&cancelled, crate::render::Format::Unicode));
+    }
+    let (again, second, _) = saturate_once(&[cancelled.clone(), out.clone()], &[], model, options, None, None);
+    if operations(&again) >= operations(&out) {
+        return (out, report, steps);
+    }
+    report.iterations += second.iterations;
+    report.nodes = report.nodes.max(second.nodes);
+    report.classes = report.classes.max(second.classes);
+    if explain.is_some() && !steps.is_empty() {
+        steps.push(Rewritten { expr: cancelled.clone(), rule: "elementwise-cancel".into() });
+        if again != cancelled {
+            steps.push(Rewritten { expr: again.clone(), rule: "rewrite".into() });
+        }
+    }
+    (again, report, steps)
+}
+
+fn saturate_once(
+    forms: &[Expr],
+    labels: &[&str],
+    model: &Model,
+    options: &Options,
+    explain: Option<usize>,
+    target: Option<&Expr>,
+) -> (Expr, Report, Vec<Rewritten>) {
     let e = &forms[0];
     // Element-wise regions with their rational functions cancelled (crate::egraph::cancel) go in
     // as one more form of the same class.

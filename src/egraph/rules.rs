@@ -10,7 +10,7 @@
 //! `scalar`; a literal `1` or `I` on the left matches any ones tensor or identity.
 
 use crate::egraph::{
-    holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, Encoder, FactorOpposite, FunSpec,
+    holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder, FactorOpposite, FunSpec,
     InverseCancel, LnPrimeReciprocal, Node, PowerMerge, RaiseNetwork, Rewrite, SelfDivide, SumRegroup, Tables,
     UnitScale, ZeroAbsorb,
 };
@@ -189,6 +189,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
     ("hadamard-divide-ones", "A ⊘ A = 1, the ones tensor of A's shape"),
     ("function-ln-prime-reciprocal", "ln'(A) = 1 ⊘ A for a vector or matrix A"),
+    ("identity-diag-ones", "diag(1) = I for a ones vector; the diagonal of a ones matrix is a ones vector"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
     (
         "elementwise-cancel",
@@ -373,6 +374,8 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
         Rewrite::new("hadamard-divide-ones", self_divide, SelfDivide)
             .map_err(|e| format!("hadamard-divide-ones: {e}"))?,
     );
+    let diag: Pattern<Node> = "(diag ?a)".parse().map_err(|e| format!("identity-diag-ones: {e:?}"))?;
+    rewrites.push(Rewrite::new("identity-diag-ones", diag, DiagOnes).map_err(|e| format!("identity-diag-ones: {e}"))?);
     let ln_prime: Pattern<Node> =
         "(app @ln' ?a)".parse().map_err(|e| format!("function-ln-prime-reciprocal: {e:?}"))?;
     rewrites.push(

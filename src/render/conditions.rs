@@ -67,14 +67,14 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         }
         Kind::Inverse(x) => invertible(x, out),
         Kind::Power(x, k) if k.is_negative() && !x.is_scalar() => invertible(x, out),
-        Kind::Power(x, k) if k.is_negative() => nonzero(x, out),
+        Kind::Power(x, k) if k.is_negative() => nonzero(x, sizes, out),
         Kind::HPower(x, k) if k.is_negative() => {
             out.insert(format!("{} has no zero entry", show(x)));
         }
         Kind::HDiv(_, b) => {
             out.insert(format!("{} has no zero entry", show(b)));
         }
-        Kind::DivScalar(_, s) => nonzero(s, out),
+        Kind::DivScalar(_, s) => nonzero(s, sizes, out),
         Kind::Func { func: Func::Ln, arg, .. } => {
             let what = if arg.is_scalar() { "> 0" } else { "has positive entries" };
             out.insert(format!("{} {what}", show(arg)));
@@ -98,15 +98,16 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
 /// `s ≠ 0` for a scalar s, stated of its factors: a product is nonzero where each factor
 /// is, and a positive power where its base is (`‖x‖³ ≠ 0` is `‖x‖ ≠ 0`, `2N ≠ 0` is
 /// `N ≠ 0`), so one condition is not repeated in several forms.
-fn nonzero(s: &Expr, out: &mut IndexSet<String>) {
+fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
     match &s.kind {
         Kind::Const(_) => {}
+        _ if of_sizes(s, sizes) => {}
         Kind::Product(a, b) if a.is_scalar() && b.is_scalar() => {
-            nonzero(a, out);
-            nonzero(b, out);
+            nonzero(a, sizes, out);
+            nonzero(b, sizes, out);
         }
-        Kind::Scale(c, x) if !c.is_zero() => nonzero(x, out),
-        Kind::Power(x, k) if k.is_positive() && x.is_scalar() => nonzero(x, out),
+        Kind::Scale(c, x) if !c.is_zero() => nonzero(x, sizes, out),
+        Kind::Power(x, k) if k.is_positive() && x.is_scalar() => nonzero(x, sizes, out),
         _ => {
             out.insert(format!("{} ≠ 0", show(s)));
         }
