@@ -197,3 +197,12 @@ fn cancellations_the_rules_uncover() {
     let info_nce = "Z1, Z2: matrix(N, d); -1/N dot(I, ln(softmax(Z1 Z2^T / tau)))";
     assert_eq!(grad(info_nce, &["Z1"]), "(softmax(Z1Z2ᵀ/τ)Z2 − Z2)/(τN)");
 }
+
+#[test]
+fn the_squared_hinge_keeps_relu_alone() {
+    // relu(z) ⊙ relu'(z) is relu(z); and `1 − y(wᵀx)` stays as written, not `−(y(wᵀx) − 1)`.
+    let svm = "X: matrix(N, p); y: vector(N); w: vector(p); 1/2 ||relu(1 - y .* (X w))||^2 + lambda/2 ||w||^2";
+    assert_eq!(grad(svm, &["w"]), "λw − Xᵀ(relu(1 − y ⊙ Xw) ⊙ y)");
+    let one = "w: vector(n); x: vector(n); y: scalar; 1/2 relu(1 - y w^T x)^2";
+    assert_eq!(grad(one, &["w"]), "−relu(1 − y(wᵀx))yx");
+}

@@ -159,7 +159,14 @@ impl Size<'_> {
                     }
                     _ => false,
                 });
-                Cost { size: sum(1.0), parens: parens + u32::from(kids[0].negated) + u32::from(minus_ones), ..base }
+                // A −1 added is the number 1 subtracted, not a cheap sign: `−(s − 1)` is no
+                // simpler than `1 − s`.
+                let minus_one = self.egraph[*b].data.constant.as_ref().is_some_and(|c| *c == -BigRational::one());
+                Cost {
+                    size: sum(if minus_one { 1.5 } else { 1.0 }),
+                    parens: parens + u32::from(kids[0].negated) + u32::from(minus_ones),
+                    ..base
+                }
             }
             // A sign inside a Hadamard product reads worse than one outside: `−(H ⊙ H)`.
             // `M ⊙ M ⊙ R` over `M ⊙ (M ⊙ R)`: equal in size, tied until now by class order.
