@@ -152,3 +152,10 @@ fn the_one_hot_form_agrees_where_rows_are_one_hot() {
     };
     assert!(close(&one.value, &two.value), "{short} vs {long}");
 }
+
+#[test]
+fn a_zero_row_prints_as_zero() {
+    // `(μ − x)ᵀ + (x − μ)ᵀ` is the zero row; `(0μ)ᵀ` tied `0μᵀ` and printed as `0ᵀ`.
+    let a = bracket::simplify("x, mu: vector(n); (mu - x)^T + (x - mu)^T").unwrap();
+    assert_eq!(a.render(bracket::Format::Unicode), "0");
+}

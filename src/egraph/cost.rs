@@ -195,7 +195,11 @@ impl Size<'_> {
             // A zero tensor costs one whatever it multiplies; zero times a name (`0x`,
             // which reads back with its size) is best.
             Node::Mul([a, b]) if self.egraph[*a].data.constant.as_ref().is_some_and(|c| c.is_zero()) => {
-                let named = self.egraph[*b].nodes.iter().any(|n| matches!(n, Node::Leaf(k) if k.0.starts_with("v:")));
+                // A name or its transpose: `0xᵀ`, not `(0x)ᵀ` printed as `0ᵀ`.
+                let name =
+                    |c: Id| self.egraph[c].nodes.iter().any(|n| matches!(n, Node::Leaf(k) if k.0.starts_with("v:")));
+                let named =
+                    name(*b) || self.egraph[*b].nodes.iter().any(|n| matches!(n, Node::Transpose(x) if name(*x)));
                 let size = if named { 1.0 } else { 1.5 } + kids[1].size;
                 Cost { size, atom: true, scaled: true, transposes: 0, parens: 0, ..base }
             }
