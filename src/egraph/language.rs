@@ -96,16 +96,6 @@ pub struct Data {
     /// the product was made (`L⁻¹L = I` in `L⁻ᵀ(L⁻¹L)`) changes the product's data,
     /// and so reaches `modify`.
     pub unit_factor: bool,
-    /// Holds a negated tensor (`−A`).
-    pub scaled: bool,
-    /// Holds a product with a number right of a tensor (`A(−1)`, `A2`) or a sign inside
-    /// (`A(−B)`, `(−A)B`). The analysis unions it with the number in front (`−A`, `2A`,
-    /// `−AB`), so that products keep these in front whatever rules are banned; (only
-    /// signs move out of factors: moving every number out doubled the e-graph of
-    /// ‖Ax − b‖²)
-    /// `scalar-front` and `scalar-inner` alone left `S⁻¹(−1)(…)S⁻¹` in the gradient of
-    /// a KL divergence.
-    pub inner_number: bool,
 }
 
 /// The analysis: per-class [`Data`], and the tables the leaves and functions key into.
@@ -280,8 +270,6 @@ impl Analysis<Node> for Tables {
             zero: false,
             function: false,
             unit_factor: false,
-            scaled: false,
-            inner_number: false,
         };
         match enode {
             Node::Leaf(k) => {
@@ -319,11 +307,6 @@ impl Analysis<Node> for Tables {
                     || egraph.lookup(Node::Transpose(*a)).map(|t| egraph.find(t)) == Some(egraph.find(*b));
                 d.zero = kid(0).zero || kid(1).zero;
                 d.unit_factor = (kid(0).identity && !sb.is_empty()) || (kid(1).identity && !sa.is_empty());
-                let number = |k: &Data| k.constant.as_ref().is_some_and(|c| !c.is_zero() && !c.is_one());
-                let sign = |k: &Data| k.constant.as_ref().is_some_and(|c| *c == -BigRational::one());
-                d.scaled = sign(kid(0)) && !sb.is_empty();
-                d.inner_number = kid(0).constant.is_none()
-                    && ((number(kid(1)) && !sa.is_empty()) || kid(1).scaled || (kid(0).scaled && !sb.is_empty()));
             }
             Node::Div(_) => {
                 d.constant = match (&kid(0).constant, &kid(1).constant) {
@@ -370,15 +353,12 @@ impl Analysis<Node> for Tables {
         a.ones |= b.ones;
         a.zero |= b.zero;
         a.unit_factor |= b.unit_factor;
-        a.scaled |= b.scaled;
-        a.inner_number |= b.inner_number;
         let changed_a = *a != before;
         let changed_b = *a != b;
         DidMerge(changed_a, changed_b)
     }
 
     fn modify(egraph: &mut EGraph, id: Id) {
-        // (see `number_in_front`)
         // The identity is a unit of products, whenever a factor comes to be one: the
         // rules `identity-left`/`-right` would find it too, unless banned by then.
         if egraph[id].data.unit_factor {
@@ -398,9 +378,6 @@ impl Analysis<Node> for Tables {
                 }
             }
         }
-        if egraph[id].data.inner_number {
-            number_in_front(egraph, id);
-        }
         if egraph[id].data.zero && egraph[id].data.shape.is_empty() && egraph[id].data.constant.is_none() {
             egraph[id].data.constant = Some(BigRational::zero());
         }
@@ -416,48 +393,5 @@ impl Analysis<Node> for Tables {
                 egraph[id].nodes.retain(|n| matches!(n, Node::Num(_)));
             }
         }
-    }
-}
-
-/// For a class that holds a product with a number not in front (`Data::inner_number`),
-/// adds the product with the number in front and unions the two, as `scalar-front`
-/// (`A c = cA`), `scalar-inner` (`A(cB) = c(AB)`) and `product-assoc` (`(cA)B = c(AB)`)
-/// would.
-fn number_in_front(egraph: &mut EGraph, id: Id) {
-    let number = |egraph: &EGraph, k: Id| egraph[k].data.constant.as_ref().is_some_and(|c| !c.is_zero() && !c.is_one());
-    let sign = |egraph: &EGraph, k: Id| egraph[k].data.constant.as_ref().is_some_and(|c| *c == -BigRational::one());
-    let scaled = |egraph: &EGraph, k: Id| {
-        egraph[k].nodes.iter().find_map(|n| match n {
-            Node::Mul([c, x]) if sign(egraph, *c) && !egraph[*x].data.shape.is_empty() => Some((*c, *x)),
-            _ => None,
-        })
-    };
-    let found = egraph[id].nodes.iter().filter_map(|n| match n {
-        Node::Mul([a, b]) if egraph[*a].data.constant.is_none() => Some((*a, *b)),
-        _ => None,
-    });
-    let mut moved = None;
-    for (a, b) in found.collect::<Vec<_>>() {
-        if number(egraph, b) && !egraph[a].data.shape.is_empty() {
-            moved = Some((b, Node::Mul([b, a]), None));
-        } else if let Some((c, x)) = scaled(egraph, b) {
-            moved = Some((c, Node::Mul([a, x]), Some(())));
-        } else if let Some((c, x)) = scaled(egraph, a).filter(|_| !egraph[b].data.shape.is_empty()) {
-            moved = Some((c, Node::Mul([x, b]), Some(())));
-        }
-        if moved.is_some() {
-            break;
-        }
-    }
-    let Some((c, node, inner)) = moved else { return };
-    let front = match inner {
-        None => egraph.add(node),
-        Some(()) => {
-            let rest = egraph.add(node);
-            egraph.add(Node::Mul([c, rest]))
-        }
-    };
-    if egraph.find(front) != egraph.find(id) {
-        union_named(egraph, id, front, "scalar-inner");
     }
 }
