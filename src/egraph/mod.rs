@@ -245,15 +245,16 @@ pub(super) fn saturate(
     if target.is_some() || report.limited {
         return (out, report, steps);
     }
-    // And signs inside products go in front (`S⁻¹(−1)(…)S⁻¹` → `−S⁻¹(…)S⁻¹`), which the
+    // And numbers inside products go in front (`S⁻¹(−1)(…)S⁻¹` → `−S⁻¹(…)S⁻¹`), which the
     // rules do too unless the scheduler has banned them by the time the sign appears.
     let cancelled = crate::egraph::cancel::cancelled(&out);
-    let fronted = signs_in_front(cancelled.as_ref().unwrap_or(&out));
-    let Some(cancelled) = fronted.or(cancelled) else { return (out, report, steps) };
+    let fronted = monomial::numbers_in_front(cancelled.as_ref().unwrap_or(&out));
+    let rule = if cancelled.is_some() { "elementwise-cancel" } else { "scalar-inner" };
+    let Some(normal) = fronted.or(cancelled) else { return (out, report, steps) };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
-        eprintln!("cancelled after the run: {}", crate::render::render(&cancelled, crate::render::Format::Unicode));
+        eprintln!("{rule} after the run: {}", crate::render::render(&normal, crate::render::Format::Unicode));
     }
-    let (again, second, _) = saturate_once(&[cancelled.clone(), out.clone()], &[], model, options, None, None);
+    let (again, second, _) = saturate_once(&[normal.clone(), out.clone()], &[], model, options, None, None);
     // `out` is a form of that run too, so its answer costs no more than `out`.
     if again == out {
         return (out, report, steps);
@@ -262,58 +263,12 @@ pub(super) fn saturate(
     report.nodes = report.nodes.max(second.nodes);
     report.classes = report.classes.max(second.classes);
     if explain.is_some() && !steps.is_empty() {
-        steps.push(Rewritten { expr: cancelled.clone(), rule: "elementwise-cancel".into() });
-        if again != cancelled {
+        steps.push(Rewritten { expr: normal.clone(), rule: rule.into() });
+        if again != normal {
             steps.push(Rewritten { expr: again.clone(), rule: "rewrite".into() });
         }
     }
     (again, report, steps)
-}
-
-/// `e` with every number inside a product, or under a transpose, moved in front of it
-/// (`A(−B)`, `(2A)B`, `Ac`, `(−A)ᵀ`), or `None` if there is none.
-fn signs_in_front(e: &Expr) -> Option<Expr> {
-    fn go(e: &Expr) -> Expr {
-        let kind = match &e.kind {
-            Kind::Product(a, b) => {
-                let (a, b) = (go(a), go(b));
-                let tensor = !e.shape.is_empty();
-                match (&a.kind, &b.kind) {
-                    (Kind::Scale(c, x), _) if tensor => {
-                        return crate::ir::build::scale(
-                            c.clone(),
-                            go(&Expr::new(Kind::Product(x.clone(), Box::new(b.clone())), e.shape.clone())),
-                        )
-                    }
-                    (_, Kind::Scale(c, x)) if tensor => {
-                        return crate::ir::build::scale(
-                            c.clone(),
-                            go(&Expr::new(Kind::Product(Box::new(a.clone()), x.clone()), e.shape.clone())),
-                        )
-                    }
-                    (_, Kind::Const(c)) if !a.shape.is_empty() => return crate::ir::build::scale(c.clone(), a),
-                    _ => Kind::Product(Box::new(a), Box::new(b)),
-                }
-            }
-            Kind::Transpose(a) => match go(a) {
-                Expr { kind: Kind::Scale(c, x), .. } => {
-                    return crate::ir::build::scale(c, Expr::new(Kind::Transpose(x), e.shape.clone()))
-                }
-                a => Kind::Transpose(Box::new(a)),
-            },
-            Kind::Add(ts) => Kind::Add(ts.iter().map(go).collect()),
-            Kind::Scale(c, a) => return crate::ir::build::scale(c.clone(), go(a)),
-            Kind::DivScalar(a, b) => Kind::DivScalar(Box::new(go(a)), Box::new(go(b))),
-            Kind::Hadamard(a, b) => Kind::Hadamard(Box::new(go(a)), Box::new(go(b))),
-            Kind::HDiv(a, b) => Kind::HDiv(Box::new(go(a)), Box::new(go(b))),
-            Kind::Trace(a) => Kind::Trace(Box::new(go(a))),
-            Kind::Sum(a) => Kind::Sum(Box::new(go(a))),
-            other => other.clone(),
-        };
-        Expr::new(kind, e.shape.clone())
-    }
-    let out = go(e);
-    (out != *e).then_some(out)
 }
 
 fn saturate_once(

@@ -61,6 +61,22 @@ pub(super) fn merged_scalars(e: &Expr) -> Option<Expr> {
     merged.then_some(out)
 }
 
+/// `e` with the scalar factors of each product gathered in front, where some product
+/// or transpose holds a number that is not in front (`A(−1)`, `A(−B)`, `(2A)B`, `(−A)ᵀ`);
+/// None where none does.
+pub(super) fn numbers_in_front(e: &Expr) -> Option<Expr> {
+    fn inside(e: &Expr) -> bool {
+        let number = |x: &Expr| matches!(x.kind, Kind::Const(_) | Kind::Scale(..));
+        let here = match &e.kind {
+            Kind::Product(a, b) => !e.is_scalar() && (number(b) || (number(a) && !a.is_scalar())),
+            Kind::Transpose(a) => number(a),
+            _ => false,
+        };
+        here || e.children().iter().any(|c| inside(c))
+    }
+    inside(e).then(|| gathered_scalars(e, &mut false)).filter(|g| g != e)
+}
+
 fn gathered_scalars(e: &Expr, merged: &mut bool) -> Expr {
     rebuild(split(e, merged), e)
 }
