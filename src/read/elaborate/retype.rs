@@ -105,15 +105,7 @@ fn scalar_reading(input: &Input, model: Model) -> Model {
     if main.is_scalar() {
         return model;
     }
-    let mut readings: Vec<(String, Model)> = Vec::new();
-    for name in tensor_defaults(&model).into_iter().take(limits::MAX_RETYPED_NAMES) {
-        let retyped = IndexMap::from([(name.clone(), 0)]);
-        if let Ok(m) = elaborate_as(input, &retyped) {
-            if m.main_expr().is_some_and(|e| e.is_scalar()) {
-                readings.push((name, m));
-            }
-        }
-    }
+    let mut readings = scalar_models(input, &model);
     if readings.len() != 1 {
         return model;
     }
@@ -142,16 +134,22 @@ fn tensor_defaults(model: &Model) -> Vec<String> {
 /// expression scalar. Empty where it does not read.
 pub fn scalar_readings(source: &str, words: &[String]) -> Vec<String> {
     let Ok(input) = crate::read::parse::parse_with(source, words) else { return vec![] };
-    let names: Vec<String> = match elaborate_as(&input, &IndexMap::new()) {
-        Ok(model) => tensor_defaults(&model),
-        Err(_) => return vec![],
-    };
-    names
+    match elaborate_as(&input, &IndexMap::new()) {
+        Ok(model) => scalar_models(&input, &model).into_iter().map(|(name, _)| name).collect(),
+        Err(_) => vec![],
+    }
+}
+
+/// Each tensor of `model` by default only, read as a scalar alone, where that makes the
+/// function scalar: the name and the model read so.
+fn scalar_models(input: &Input, model: &Model) -> Vec<(String, Model)> {
+    tensor_defaults(model)
         .into_iter()
         .take(limits::MAX_RETYPED_NAMES)
-        .filter(|name| {
+        .filter_map(|name| {
             let retyped = IndexMap::from([(name.clone(), 0)]);
-            elaborate_as(&input, &retyped).is_ok_and(|m| m.main_expr().is_some_and(|e| e.is_scalar()))
+            let m = elaborate_as(input, &retyped).ok()?;
+            m.main_expr().is_some_and(|e| e.is_scalar()).then_some((name, m))
         })
         .collect()
 }
