@@ -124,6 +124,11 @@ fn diagonals_and_roots() {
     // is sqrt(s), and e^{−z}/(1 + e^{−z}) is sigmoid(−z).
     assert_eq!(grad("x, y: vector(n); exp(1/2 ln(x^T y))", &["x"]), "sqrt'(xᵀy)y");
     assert_eq!(grad("z: scalar; exp(-z)/(1 + exp(-z))", &["z"]), "−sigmoid'(−z)");
+    // log-cosh written with exponentials: numbers leave the element-wise quotient, and
+    // the quotient of exponentials is tanh.
+    assert_eq!(grad("r: vector(n); sum(ln((exp(r) + exp(-r))/2))", &["r"]), "tanh(r)");
+    assert_eq!(grad("1^T ln((exp(X w - y) + exp(y - X w))/2)", &["w"]), "Xᵀtanh(Xw − y)");
+    assert_eq!(grad("z: scalar; ln(exp(z) + exp(-z))", &["z"]), "tanh(z)");
     // Quotient rules do not nest powers, and a negative power reads as a quotient.
     assert_eq!(grad("x: vector(n); 1/(x^T x)^2", &["x"]), "−4x/(xᵀx)³");
 }
