@@ -99,6 +99,13 @@ fn greek_words_are_names() {
     let (code, _, stderr) = simplify("beta^T X^T X beta");
     assert_eq!(code, Some(0));
     assert!(stderr.contains("`β` is a scalar") && stderr.contains("beta: vector"), "{stderr}");
+    // `--wrt beta` names β for every command, derive included.
+    let f = "x: vector(n); beta: scalar; beta^3 x^T x";
+    for command in ["grad", "derive", "hessian", "jacobian"] {
+        let (code, stdout, stderr) = run(&[command, f, "--wrt", "beta"]);
+        assert_eq!(code, Some(0), "{command}: {stderr}");
+        assert!(stdout.contains("β"), "{command}: {stdout}");
+    }
 }
 
 #[test]

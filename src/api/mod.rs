@@ -407,14 +407,9 @@ pub(crate) fn variable(model: &Model, w: &str, text: &str) -> Result<String> {
 /// ```
 pub fn derive(text: &str, wrt: &str) -> Result<crate::calculus::derive::Derivation> {
     let f = read_answer_with(text, &[wrt.to_string()])?;
-    if !f.model.names.contains_key(wrt) {
-        return Err(Error::new(
-            ErrorCode::Unknown,
-            format!("`{wrt}` does not occur in the function"),
-            crate::error::Span::new(0, text.len()),
-        ));
-    }
-    crate::calculus::derive::derive_in(&f.model, &f.expr, wrt, crate::calculus::derive::Through::Definitions)
+    // `--wrt beta` names β, as for grad.
+    let wrt = variable(&f.model, wrt, text)?;
+    crate::calculus::derive::derive_in(&f.model, &f.expr, &wrt, crate::calculus::derive::Through::Definitions)
 }
 
 /// The differential of the expression of `text` in all its variables, as d(…) gives it
