@@ -134,6 +134,23 @@ fn diagonals_and_roots() {
 }
 
 #[test]
+fn square_roots_cancel_with_their_squares() {
+    // Layer norm by its input: sqrt'(s) is 1/(2 sqrt(s)) and sqrt(s)² is s, so the
+    // answer is one quotient (it was about 600 characters).
+    let layer_norm =
+        "x, g: vector(n); m = 1^T x / n; c = x - m 1; v = c^T c / n; z = c / sqrt(v + epsilon); J = g^T z; J";
+    let answer = grad(layer_norm, &["x"]);
+    assert!(!answer.contains("sqrt'") && !answer.contains(")²") && answer.chars().count() < 100, "{answer}");
+}
+
+#[test]
+fn an_intercept_s_gradient_is_the_summed_residual() {
+    // `σ − 1 − σ` cancels late in the run; the `1 ⊙ y` it leaves is y.
+    let f = "beta: scalar; -y^T ln(sigmoid(X w + beta 1)) - (1 - y)^T ln(1 - sigmoid(X w + beta 1))";
+    assert_eq!(grad(f, &["beta"]), "(sigmoid(Xw + β 1) − y)ᵀ1");
+}
+
+#[test]
 fn an_unrolled_rnn_written_as_one_loss() {
     let tau = 8;
     let mut h = "h0".to_string();
@@ -200,7 +217,7 @@ fn cancellations_the_rules_uncover() {
     assert_eq!(grad(nmf, &["W"]), "(1 − X ⊘ WH)Hᵀ");
     // InfoNCE: diag(1 ⊘ P) ⊙ diag(P) is the diagonal of ones, and diag(1) is I.
     let info_nce = "Z1, Z2: matrix(N, d); -1/N dot(I, ln(softmax(Z1 Z2^T / tau)))";
-    assert_eq!(grad(info_nce, &["Z1"]), "(softmax(Z1Z2ᵀ/τ)Z2 − Z2)/(τN)");
+    assert_eq!(grad(info_nce, &["Z1"]), "(softmax(Z1Z2ᵀ/τ)Z2 − Z2)/(Nτ)");
 }
 
 #[test]

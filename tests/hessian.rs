@@ -81,6 +81,13 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
     ("x: vector(n); y: vector(n)", "x^T y", "x", Some("0")),
     ("x: vector(n); A: matrix(n, n); b: vector(n)", "1/2 x^T A x - b^T x", "x", Some("(A + A^T)/2")),
     ("w: vector(p); X: matrix(N, p); y: vector(N)", "1^T exp(X w) - y^T X w", "w", Some("X^T diag(exp(X w)) X")),
+    // The pseudo-Huber loss: 1/s − r²/s³ with s² = 1 + r² is s⁻³.
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p)",
+        "1^T (sqrt(1 + (X w - y).^2) - 1)",
+        "w",
+        Some("X^T diag((1 + (X w - y).^2).^(-3/2)) X"),
+    ),
 ];
 
 fn text(decls: &str, f: &str) -> String {

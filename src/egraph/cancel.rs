@@ -23,6 +23,8 @@ use std::collections::BTreeMap;
 const MAX_TERMS: usize = 64;
 const MAX_ATOMS: usize = 12;
 const MAX_STEPS: usize = 2000;
+/// Largest whole power expanded.
+const MAX_POWER: u32 = 8;
 
 /// A monomial: one exponent per operand.
 type Monomial = Vec<u32>;
@@ -41,11 +43,15 @@ struct Rational {
 struct Atoms {
     keys: Vec<String>,
     exprs: Vec<Expr>,
+    /// For an operand `sqrt(E)` whose E is a polynomial in the other operands: E, so
+    /// that its square reduces (`sqrt(E) ⊙ sqrt(E) = E`).
+    roots: Vec<Option<Poly>>,
 }
 
 impl Atoms {
     fn index(&mut self, e: &Expr) -> Option<usize> {
-        let key = Printer::new(Format::Ascii).top(e);
+        // Without the sizes of `1` and `I`, which print only where their scope does not fix them.
+        let key = Printer::new(Format::Ascii).at(e, 0);
         if let Some(k) = self.keys.iter().position(|x| *x == key) {
             return Some(k);
         }
@@ -54,7 +60,52 @@ impl Atoms {
         }
         self.keys.push(key);
         self.exprs.push(e.clone());
+        self.roots.push(None);
         Some(self.keys.len() - 1)
+    }
+
+    /// `sqrt(arg)` as an operand whose square is `arg`'s polynomial, when it is one.
+    fn root(&mut self, e: &Expr, arg: &Expr, shape: &Shape) -> Option<usize> {
+        let before = self.keys.len();
+        let inner = to_rational(arg, shape, self).filter(|r| r.den.is_empty() && !r.num.0.is_empty());
+        if inner.is_none() {
+            self.keys.truncate(before);
+            self.exprs.truncate(before);
+            self.roots.truncate(before);
+        }
+        let k = self.index(e)?;
+        if self.roots[k].is_none() {
+            self.roots[k] = inner.map(|r| r.num);
+        }
+        Some(k)
+    }
+
+    /// `r` with every square of a root replaced by what is under it, in the numerator
+    /// and in each denominator factor, and cancelled again.
+    fn reduce(&self, r: Rational) -> Option<Rational> {
+        if self.roots.iter().all(Option::is_none) {
+            return Some(r);
+        }
+        let num = self.reduce_poly(r.num)?;
+        let den = r.den.into_iter().map(|f| self.reduce_poly(f)).collect::<Option<Vec<_>>>()?;
+        Some(Rational { num, den }.cancel())
+    }
+
+    fn reduce_poly(&self, mut p: Poly) -> Option<Poly> {
+        for _ in 0..MAX_STEPS {
+            let found = p.0.iter().find_map(|(m, c)| {
+                let k = (0..m.len()).find(|&k| m[k] >= 2 && self.roots.get(k).is_some_and(Option::is_some))?;
+                Some((m.clone(), c.clone(), k))
+            });
+            let Some((m, c, k)) = found else { return Some(p) };
+            let mut rest = m.clone();
+            rest[k] -= 2;
+            let root = self.roots[k].as_ref()?;
+            p.0.remove(&m);
+            let term = Poly([(rest, c)].into_iter().collect()).mul(root)?;
+            p = p.add(&term);
+        }
+        None
     }
 }
 
@@ -244,7 +295,8 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
         Kind::Add(ts) if same => {
             let mut acc = Rational::poly(Poly(BTreeMap::new()));
             for t in ts {
-                acc = acc.add(to_rational(t, shape, atoms)?)?;
+                let t = to_rational(t, shape, atoms)?;
+                acc = atoms.reduce(acc.add(t)?)?;
             }
             Some(acc)
         }
@@ -252,8 +304,43 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
             let r = to_rational(a, shape, atoms)?;
             Some(Rational { num: r.num.scale(c), den: r.den })
         }
-        Kind::Hadamard(a, b) if same => to_rational(a, shape, atoms)?.mul(to_rational(b, shape, atoms)?),
-        Kind::HDiv(a, b) if same => to_rational(a, shape, atoms)?.div(to_rational(b, shape, atoms)?),
+        Kind::Hadamard(a, b) if same => {
+            let (a, b) = (to_rational(a, shape, atoms)?, to_rational(b, shape, atoms)?);
+            atoms.reduce(a.mul(b)?)
+        }
+        Kind::HDiv(a, b) if same => {
+            let (a, b) = (to_rational(a, shape, atoms)?, to_rational(b, shape, atoms)?);
+            atoms.reduce(a.div(b)?)
+        }
+        // Whole and half powers, element-wise or of a scalar: `E^{k/2}` is `sqrt(E)` to the k.
+        Kind::HPower(a, p) | Kind::Power(a, p)
+            if same
+                && (matches!(e.kind, Kind::HPower(..)) || shape.is_empty())
+                && (p * BigRational::from_integer(2.into())).is_integer()
+                && p.abs() <= BigRational::from_integer(MAX_POWER.into()) =>
+        {
+            let (base, times) = match p.is_integer() {
+                true => (to_rational(a, shape, atoms)?, p.abs().to_integer()),
+                false => {
+                    let root = Expr::new(Kind::Func { func: Func::Sqrt, derivative: 0, arg: a.clone() }, shape.clone());
+                    let k = atoms.root(&root, a, shape)?;
+                    (Rational::poly(Poly::atom(k)), (p.abs() * BigRational::from_integer(2.into())).to_integer())
+                }
+            };
+            // A negative power divides by the base once per unit, so that each stays a
+            // factor of its own (`1 ⊘ (s ⊙ s ⊙ s)` is recognised as a power of a root).
+            let mut acc = Rational::poly(Poly::constant(BigRational::one()));
+            for _ in 0..times.try_into().unwrap_or(0u32) {
+                acc = match p.is_negative() {
+                    true => atoms.reduce(acc.div(base.clone())?)?,
+                    false => atoms.reduce(acc.mul(base.clone())?)?,
+                };
+            }
+            Some(acc)
+        }
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } if same => {
+            Some(Rational::poly(Poly::atom(atoms.root(e, arg, shape)?)))
+        }
         Kind::Ones if same => Some(Rational::poly(Poly::constant(BigRational::one()))),
         // `11ᵀ`: the ones matrix, as a gradient writes it.
         Kind::Product(a, b)
@@ -261,12 +348,23 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
         {
             Some(Rational::poly(Poly::constant(BigRational::one())))
         }
+        // A scalar in a tensor region is the same in every entry: an operand like any other.
+        Kind::Product(a, b) if same && !shape.is_empty() && a.is_scalar() != b.is_scalar() => {
+            let (a, b) = (to_rational(a, &a.shape, atoms)?, to_rational(b, &b.shape, atoms)?);
+            atoms.reduce(a.mul(b)?)
+        }
+        Kind::DivScalar(a, b) if same && !shape.is_empty() => {
+            let (a, b) = (to_rational(a, shape, atoms)?, to_rational(b, &b.shape, atoms)?);
+            atoms.reduce(a.div(b)?)
+        }
         // A scalar region: products and quotients of scalars are its `⊙` and `⊘`.
         Kind::Product(a, b) if same && a.is_scalar() && b.is_scalar() => {
-            to_rational(a, shape, atoms)?.mul(to_rational(b, shape, atoms)?)
+            let (a, b) = (to_rational(a, shape, atoms)?, to_rational(b, shape, atoms)?);
+            atoms.reduce(a.mul(b)?)
         }
         Kind::DivScalar(a, b) if same && shape.is_empty() => {
-            to_rational(a, shape, atoms)?.div(to_rational(b, shape, atoms)?)
+            let (a, b) = (to_rational(a, shape, atoms)?, to_rational(b, shape, atoms)?);
+            atoms.reduce(a.div(b)?)
         }
         Kind::Const(c) if same => Some(Rational::poly(Poly::constant(c.clone()))),
         Kind::Func { func, derivative: 1, arg } if same => {
@@ -283,6 +381,12 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
                 }
                 Func::Exp => Some(Rational::poly(Poly::atom(atoms.index(&plain)?))),
                 Func::Ln => Rational::poly(one).div(to_rational(arg, shape, atoms)?),
+                // sqrt'(E) = 1 ⊘ (2 sqrt(E)).
+                Func::Sqrt => {
+                    let root = Poly::atom(atoms.root(&plain, arg, shape)?);
+                    let half = BigRational::new(1.into(), 2.into());
+                    Some(Rational { num: Poly::constant(half), den: vec![root] })
+                }
                 _ => Some(Rational::poly(Poly::atom(atoms.index(e)?))),
             }
         }
@@ -300,6 +404,10 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
             for _ in 0..e {
                 factors.push(atoms.exprs[k].clone());
             }
+        }
+        // Scalar operands alone still make a tensor of the region's shape: `s1`.
+        if !shape.is_empty() && factors.iter().all(Expr::is_scalar) && !factors.is_empty() {
+            factors.push(Expr::new(Kind::Ones, shape.clone()));
         }
         let Some(body) = factors.into_iter().reduce(|a, b| times(a, b, shape)) else {
             terms.push(match shape.is_empty() {
@@ -339,11 +447,17 @@ fn from_rational(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
                 let negative = rest.iter().all(|(_, k)| k.is_negative());
                 let sign = if negative { -BigRational::one() } else { BigRational::one() };
                 let rest = Poly(rest.into_iter().map(|(t, k)| (t.clone(), k * &sign)).collect());
+                let rest_first = rest.0.keys().filter_map(|m| m.iter().position(|&e| e > 0)).min();
                 let mut fraction = one_fraction(&Rational { num: rest, den: r.den.clone() }, shape, atoms);
                 if negative {
                     fraction = Expr::new(Kind::Scale(sign, Box::new(fraction)), shape.clone());
                 }
-                let split = Expr::new(Kind::Add(vec![from_poly(&q, shape, atoms), fraction]), shape.clone());
+                // The parts come in the order their operands were written, a negative part last.
+                let first = |p: &Poly| p.0.keys().filter_map(|m| m.iter().position(|&e| e > 0)).min();
+                let fraction_first = !negative && rest_first.min(first(d)) < first(&q);
+                let quotient = from_poly(&q, shape, atoms);
+                let parts = if fraction_first { vec![fraction, quotient] } else { vec![quotient, fraction] };
+                let split = Expr::new(Kind::Add(parts), shape.clone());
                 if crate::egraph::operations(&split) < crate::egraph::operations(&whole) {
                     return split;
                 }
@@ -353,31 +467,93 @@ fn from_rational(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
     whole
 }
 
+/// The denominators of `r` as `E^{k/2}` for one operand `sqrt(E)`, when that is all
+/// they are: the operand k₁ times and E itself k₂ times give k = k₁ + 2k₂.
+fn root_power(r: &Rational, atoms: &Atoms) -> Option<(Expr, i64)> {
+    let mut found: Option<(usize, i64)> = None;
+    for f in &r.den {
+        let (k, n) = match atoms.roots.iter().position(|root| root.as_ref() == Some(f)) {
+            Some(k) => (k, 2),
+            None => {
+                let (m, c) = f.0.iter().next().filter(|_| f.0.len() == 1)?;
+                let k = m.iter().position(|&e| e > 0)?;
+                let only = m.iter().enumerate().all(|(j, &e)| j == k || e == 0);
+                (only && c.is_one() && atoms.roots[k].is_some()).then_some((k, i64::from(m[k])))?
+            }
+        };
+        found = match found {
+            None => Some((k, n)),
+            Some((j, total)) if j == k => Some((k, total + n)),
+            Some(_) => return None,
+        };
+    }
+    let (k, total) = found.filter(|&(_, total)| total >= 2)?;
+    match &atoms.exprs[k].kind {
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } => Some(((**arg).clone(), total)),
+        _ => None,
+    }
+}
+
 /// `r` as one quotient, numerator over the product of its denominators.
 fn one_fraction(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
     let num = from_poly(&r.num, shape, atoms);
-    let den = r.den.iter().map(|f| from_poly(f, shape, atoms)).reduce(|a, b| times(a, b, shape));
+    // Over a power of a root, a power: `x ⊘ (E ⊙ sqrt(E))` is `x ⊙ E^{⊙−3/2}`.
+    if let Some((base, k)) = root_power(r, atoms) {
+        let p = BigRational::new((-k).into(), 2.into());
+        let base_shape = base.shape.clone();
+        let kind = match base_shape.is_empty() {
+            true => Kind::Power(Box::new(base), p),
+            false => Kind::HPower(Box::new(base), p),
+        };
+        let power = Expr::new(kind, base_shape);
+        return match &num.kind {
+            Kind::Const(c) if power.shape == *shape => crate::ir::build::scale(c.clone(), power),
+            Kind::Ones if power.shape == *shape => power,
+            Kind::Scale(c, o) if o.kind == Kind::Ones && power.shape == *shape => {
+                crate::ir::build::scale(c.clone(), power)
+            }
+            _ => times(num, power, shape),
+        };
+    }
+    // A denominator of scalars alone is a scalar: `x/(ns)`, not `x ⊘ (n1 ⊙ s1)`.
+    let scalars =
+        |f: &Poly| f.0.keys().all(|m| m.iter().enumerate().all(|(k, &e)| e == 0 || atoms.exprs[k].is_scalar()));
+    let den = r
+        .den
+        .iter()
+        .map(|f| from_poly(f, &if scalars(f) { vec![] } else { shape.clone() }, atoms))
+        .reduce(|a, b| times(a, b, shape));
     match den {
         None => num,
-        Some(d) if shape.is_empty() => Expr::new(Kind::DivScalar(Box::new(num), Box::new(d)), vec![]),
+        Some(d) if d.is_scalar() => Expr::new(Kind::DivScalar(Box::new(num), Box::new(d)), shape.clone()),
         Some(d) => Expr::new(Kind::HDiv(Box::new(num), Box::new(d)), shape.clone()),
     }
 }
 
-/// `a ⊙ b`, or `ab` for scalars.
+/// `a ⊙ b`, or `ab` where either is a scalar (scalars first).
 fn times(a: Expr, b: Expr, shape: &Shape) -> Expr {
-    let kind = if shape.is_empty() {
-        Kind::Product(Box::new(a), Box::new(b))
-    } else {
-        Kind::Hadamard(Box::new(a), Box::new(b))
+    let kind = match (a.is_scalar(), b.is_scalar()) {
+        (false, false) => Kind::Hadamard(Box::new(a), Box::new(b)),
+        (false, true) => Kind::Product(Box::new(b), Box::new(a)),
+        _ => Kind::Product(Box::new(a), Box::new(b)),
     };
-    Expr::new(kind, shape.clone())
+    let shape = if a_or_b_tensor(&kind) { shape.clone() } else { vec![] };
+    Expr::new(kind, shape)
+}
+
+fn a_or_b_tensor(kind: &Kind) -> bool {
+    match kind {
+        Kind::Product(a, b) | Kind::Hadamard(a, b) => !a.is_scalar() || !b.is_scalar(),
+        _ => true,
+    }
 }
 
 /// True for the operators of an element-wise region that cancelling may simplify.
 fn worth_trying(e: &Expr) -> bool {
     match &e.kind {
-        Kind::HDiv(..) => true,
+        Kind::HDiv(..) | Kind::Func { func: Func::Sqrt, .. } => true,
+        // `1 ⊙ y`, which a run may end with when `σ − 1 − σ` cancels late.
+        Kind::Hadamard(a, b) if a.kind == Kind::Ones || b.kind == Kind::Ones => true,
         Kind::Func { func: Func::Sigmoid | Func::Tanh | Func::Ln | Func::Exp, derivative: 1, .. } => true,
         _ => e.children().iter().any(|c| worth_trying(c)),
     }
@@ -397,19 +573,32 @@ fn rewrite(e: &Expr) -> Expr {
     let elementwise = match &e.kind {
         Kind::Add(_) | Kind::Scale(..) => true,
         Kind::Hadamard(..) | Kind::HDiv(..) => !e.shape.is_empty(),
-        Kind::Product(a, b) => a.is_scalar() && b.is_scalar(),
-        Kind::DivScalar(..) => e.is_scalar(),
+        Kind::Product(a, b) => {
+            a.is_scalar() && b.is_scalar() || !e.shape.is_empty() && (a.is_scalar() || b.is_scalar())
+        }
+        Kind::DivScalar(..) => true,
         _ => false,
     };
+    // Inner regions first (an operand of this region may hold one), then this region whole.
+    let inside = rewrite_children(e);
     if elementwise && worth_trying(e) {
-        let mut atoms = Atoms { keys: Vec::new(), exprs: Vec::new() };
-        if let Some(r) = to_rational(e, &e.shape, &mut atoms) {
-            let candidate = from_rational(&r, &e.shape, &atoms);
-            if crate::egraph::operations(&candidate) < crate::egraph::operations(e) {
+        let mut atoms = Atoms { keys: Vec::new(), exprs: Vec::new(), roots: Vec::new() };
+        if let Some(r) = to_rational(&inside, &inside.shape, &mut atoms) {
+            let candidate = from_rational(&r, &inside.shape, &atoms);
+            if crate::egraph::operations(&candidate) < crate::egraph::operations(&inside) {
+                if std::env::var_os("BRACKET_CANCEL_DEBUG").is_some() {
+                    let p = |x: &Expr| crate::render::render(x, Format::Unicode);
+                    eprintln!("cancel: {} => {}", p(&inside), p(&candidate));
+                }
                 return candidate;
             }
         }
     }
+    inside
+}
+
+/// `e` with each child rewritten.
+fn rewrite_children(e: &Expr) -> Expr {
     let b = |x: &Expr| Box::new(rewrite(x));
     let kind = match &e.kind {
         Kind::Add(ts) => Kind::Add(ts.iter().map(rewrite).collect()),

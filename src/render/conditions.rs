@@ -66,6 +66,17 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
             out.insert(format!("{} ≠ 0", show(x)));
         }
         Kind::Inverse(x) => invertible(x, out),
+        // A fractional power is real where its base is not negative, and is a divisor
+        // too where the exponent is negative: `s^(−3/2)` needs s > 0.
+        Kind::Power(x, k) | Kind::HPower(x, k) if !k.is_integer() => {
+            let what = match (x.is_scalar(), k.is_negative()) {
+                (true, true) => "> 0",
+                (true, false) => "≥ 0",
+                (false, true) => "has positive entries",
+                (false, false) => "has no negative entry",
+            };
+            out.insert(format!("{} {what}", show(x)));
+        }
         Kind::Power(x, k) if k.is_negative() && !x.is_scalar() => invertible(x, out),
         Kind::Power(x, k) if k.is_negative() => nonzero(x, sizes, out),
         Kind::HPower(x, k) if k.is_negative() => {
