@@ -123,7 +123,7 @@ fn diagonals_and_roots() {
     // A function that simplifies is differentiated in its simplest form too: exp(½ ln s)
     // is sqrt(s), and e^{−z}/(1 + e^{−z}) is sigmoid(−z).
     assert_eq!(grad("x, y: vector(n); exp(1/2 ln(x^T y))", &["x"]), "sqrt'(xᵀy)y");
-    assert_eq!(grad("z: scalar; exp(-z)/(1 + exp(-z))", &["z"]), "−sigmoid'(−z)");
+    assert_eq!(grad("z: scalar; exp(-z)/(1 + exp(-z))", &["z"]), "−sigmoid'(z)");
     // log-cosh written with exponentials: numbers leave the element-wise quotient, and
     // the quotient of exponentials is tanh.
     assert_eq!(grad("r: vector(n); sum(ln((exp(r) + exp(-r))/2))", &["r"]), "tanh(r)");
@@ -148,6 +148,13 @@ fn an_intercept_s_gradient_is_the_summed_residual() {
     // `σ − 1 − σ` cancels late in the run; the `1 ⊙ y` it leaves is y.
     let f = "beta: scalar; -y^T ln(sigmoid(X w + beta 1)) - (1 - y)^T ln(1 - sigmoid(X w + beta 1))";
     assert_eq!(grad(f, &["beta"]), "(sigmoid(Xw + β 1) − y)ᵀ1");
+}
+
+#[test]
+fn the_sigmoid_s_symmetry() {
+    // 1 − σ(−a) is σ(a): skip-gram with negative sampling.
+    let sgns = "u, v: vector(d); Z: matrix(k, d); -ln(sigmoid(u^T v)) - 1^T ln(sigmoid(-Z u))";
+    assert_eq!(grad(sgns, &["Z"]), "sigmoid(Zu)uᵀ");
 }
 
 #[test]

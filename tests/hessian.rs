@@ -81,6 +81,13 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
     ("x: vector(n); y: vector(n)", "x^T y", "x", Some("0")),
     ("x: vector(n); A: matrix(n, n); b: vector(n)", "1/2 x^T A x - b^T x", "x", Some("(A + A^T)/2")),
     ("w: vector(p); X: matrix(N, p); y: vector(N)", "1^T exp(X w) - y^T X w", "w", Some("X^T diag(exp(X w)) X")),
+    // A smooth L1 loss: σ' is even, so its two halves are one term.
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p)",
+        "1^T (ln(1 + exp(X w - y)) + ln(1 + exp(y - X w)))",
+        "w",
+        Some("2 X^T diag(sigmoid'(X w - y)) X"),
+    ),
     // The pseudo-Huber loss: 1/s − r²/s³ with s² = 1 + r² is s⁻³.
     (
         "X: matrix(N, p); y: vector(N); w: vector(p)",
@@ -444,7 +451,7 @@ fn a_matrix_and_its_transpose_need_one_invertibility_condition() {
 fn single_sample_logistic_and_determinant_hessians_are_classic() {
     let cases = [
         ("a, x: vector(n); ln(1 + exp(a^T x))", "x", "sigmoid'(aᵀx)aaᵀ"),
-        ("y: scalar; w, x: vector(n); ln(1 + exp(-y w^T x))", "w", "sigmoid'(−y(wᵀx))y²xxᵀ"),
+        ("y: scalar; w, x: vector(n); ln(1 + exp(-y w^T x))", "w", "sigmoid'(y(wᵀx))y²xxᵀ"),
         // A scalar factor scales a tensor product: not `|X| ⊗ X⁻¹ ⊗ X⁻¹`.
         ("X: matrix(n, n); det(X)", "X", "|X|((X⁻¹ ⊗ X⁻¹)_{2143} − (X⁻¹ ⊗ X⁻¹)_{2341})"),
     ];
