@@ -140,3 +140,21 @@ proptest! {
         }
     }
 }
+
+/// A case the property found: cancelling wrote a ones matrix as a bare `1` (as in
+/// `(… + s 1)diag(y)`), which reads back as a vector. It is written `1_n yᵀ` or `11ᵀ`.
+#[test]
+fn a_ones_matrix_in_an_answer_reads_back() {
+    let f = "sum((sigmoid(X)) ((x .* y) ((X) (y))^T))";
+    let text = format!("{DECLS}; {f}");
+    for d in grad(&text, &["x", "X"]).unwrap() {
+        for format in [Format::Ascii, Format::Unicode] {
+            let printed = d.answer.render(format);
+            let src = format!("{text}; ({printed}) + 0 {}", d.wrt);
+            let back =
+                bracket::read(&src).unwrap_or_else(|e| panic!("`{printed}` does not read back: {}", e.render(&src)));
+            let check = check_derivative(&back, &back.exprs[0], &d.wrt, &back.exprs[1], 2).unwrap();
+            assert!(check.verdict != bracket::Verdict::Failed, "`{printed}` read back is wrong: {check:?}");
+        }
+    }
+}

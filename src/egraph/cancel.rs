@@ -13,7 +13,7 @@
 //! exact wherever the input is defined (the input divides by that factor).
 
 use crate::ir::expr::*;
-use crate::ir::shape::Shape;
+use crate::ir::shape::{Dim, Shape};
 use crate::render::{Format, Printer};
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
@@ -407,7 +407,7 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
         }
         // Scalar operands alone still make a tensor of the region's shape: `s1`.
         if !shape.is_empty() && factors.iter().all(Expr::is_scalar) && !factors.is_empty() {
-            factors.push(Expr::new(Kind::Ones, shape.clone()));
+            factors.push(ones(shape));
         }
         let Some(body) = factors.into_iter().reduce(|a, b| times(a, b, shape)) else {
             terms.push(match shape.is_empty() {
@@ -527,6 +527,19 @@ fn one_fraction(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
         None => num,
         Some(d) if d.is_scalar() => Expr::new(Kind::DivScalar(Box::new(num), Box::new(d)), shape.clone()),
         Some(d) => Expr::new(Kind::HDiv(Box::new(num), Box::new(d)), shape.clone()),
+    }
+}
+
+/// A ones tensor of `shape` for a product with scalars; a matrix of ones as `11ᵀ`, since
+/// `s 1` after a scalar chain (`1ᵀσ(X)(x ⊙ y) 1`) reads back as a vector. A number's
+/// ones tensor alone in a sum (`1 − X ⊘ WH`) reads back as it is.
+fn ones(shape: &Shape) -> Expr {
+    match shape.as_slice() {
+        [m, n] if *m != Dim::Iota => {
+            let row = crate::ir::build::transpose(Expr::new(Kind::Ones, vec![n.clone()]));
+            crate::ir::build::product(Expr::new(Kind::Ones, vec![m.clone()]), row)
+        }
+        _ => Expr::new(Kind::Ones, shape.clone()),
     }
 }
 
