@@ -498,6 +498,13 @@ fn root_power(r: &Rational, atoms: &Atoms) -> Option<(Expr, i64)> {
 fn one_fraction(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
     let num = from_poly(&r.num, shape, atoms);
     // Over a power of a root, a power: `x ⊘ (E ⊙ sqrt(E))` is `x ⊙ E^{⊙−3/2}`.
+    // Over a whole power of E, a quotient: `x ⊘ (sqrt(E) ⊙ sqrt(E))` is `x ⊘ E`.
+    if let Some((base, 2)) = root_power(r, atoms) {
+        return match base.is_scalar() {
+            true => Expr::new(Kind::DivScalar(Box::new(num), Box::new(base)), shape.clone()),
+            false => Expr::new(Kind::HDiv(Box::new(num), Box::new(base)), shape.clone()),
+        };
+    }
     if let Some((base, k)) = root_power(r, atoms) {
         let p = BigRational::new((-k).into(), 2.into());
         let base_shape = base.shape.clone();
