@@ -81,6 +81,8 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
     ("x: vector(n); y: vector(n)", "x^T y", "x", Some("0")),
     ("x: vector(n); A: matrix(n, n); b: vector(n)", "1/2 x^T A x - b^T x", "x", Some("(A + A^T)/2")),
     ("w: vector(p); X: matrix(N, p); y: vector(N)", "1^T exp(X w) - y^T X w", "w", Some("X^T diag(exp(X w)) X")),
+    // The log barrier of a linear program: the reciprocal square is one power.
+    ("A: matrix(m, n); b: vector(m); x: vector(n)", "-1^T ln(b - A x)", "x", Some("A^T diag((b - A x).^(-2)) A")),
     // A smooth L1 loss: σ' is even, so its two halves are one term.
     (
         "X: matrix(N, p); y: vector(N); w: vector(p)",
