@@ -499,41 +499,40 @@ fn one_fraction(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
     let num = from_poly(&r.num, shape, atoms);
     // Over a power of a root, a power: `x ⊘ (E ⊙ sqrt(E))` is `x ⊙ E^{⊙−3/2}`.
     // Over a whole power of E, a quotient: `x ⊘ (sqrt(E) ⊙ sqrt(E))` is `x ⊘ E`.
-    if let Some((base, 2)) = root_power(r, atoms) {
-        return match base.is_scalar() {
-            true => Expr::new(Kind::DivScalar(Box::new(num), Box::new(base)), shape.clone()),
-            false => Expr::new(Kind::HDiv(Box::new(num), Box::new(base)), shape.clone()),
-        };
-    }
-    if let Some((base, k)) = root_power(r, atoms) {
-        let p = BigRational::new((-k).into(), 2.into());
-        let base_shape = base.shape.clone();
-        let kind = match base_shape.is_empty() {
-            true => Kind::Power(Box::new(base), p),
-            false => Kind::HPower(Box::new(base), p),
-        };
-        let power = Expr::new(kind, base_shape);
-        return match &num.kind {
-            Kind::Const(c) if power.shape == *shape => crate::ir::build::scale(c.clone(), power),
-            Kind::Ones if power.shape == *shape => power,
-            Kind::Scale(c, o) if o.kind == Kind::Ones && power.shape == *shape => {
-                crate::ir::build::scale(c.clone(), power)
-            }
-            _ => times(num, power, shape),
-        };
-    }
-    // A denominator of scalars alone is a scalar: `x/(ns)`, not `x ⊘ (n1 ⊙ s1)`.
-    let scalars =
-        |f: &Poly| f.0.keys().all(|m| m.iter().enumerate().all(|(k, &e)| e == 0 || atoms.exprs[k].is_scalar()));
-    let den = r
-        .den
-        .iter()
-        .map(|f| from_poly(f, &if scalars(f) { vec![] } else { shape.clone() }, atoms))
-        .reduce(|a, b| times(a, b, shape));
+    let den = match root_power(r, atoms) {
+        Some((base, 2)) => Some(base),
+        Some((base, k)) => return half_power_times(num, base, k, shape),
+        None => {
+            // A denominator of scalars alone is a scalar: `x/(ns)`, not `x ⊘ (n1 ⊙ s1)`.
+            let scalars =
+                |f: &Poly| f.0.keys().all(|m| m.iter().enumerate().all(|(k, &e)| e == 0 || atoms.exprs[k].is_scalar()));
+            r.den
+                .iter()
+                .map(|f| from_poly(f, &if scalars(f) { vec![] } else { shape.clone() }, atoms))
+                .reduce(|a, b| times(a, b, shape))
+        }
+    };
     match den {
         None => num,
         Some(d) if d.is_scalar() => Expr::new(Kind::DivScalar(Box::new(num), Box::new(d)), shape.clone()),
         Some(d) => Expr::new(Kind::HDiv(Box::new(num), Box::new(d)), shape.clone()),
+    }
+}
+
+/// `num ⊙ base^{⊙−k/2}` (or a scalar power), a number or ones numerator as a multiple.
+fn half_power_times(num: Expr, base: Expr, k: i64, shape: &Shape) -> Expr {
+    let p = BigRational::new((-k).into(), 2.into());
+    let base_shape = base.shape.clone();
+    let kind = match base_shape.is_empty() {
+        true => Kind::Power(Box::new(base), p),
+        false => Kind::HPower(Box::new(base), p),
+    };
+    let power = Expr::new(kind, base_shape);
+    match &num.kind {
+        Kind::Const(c) if power.shape == *shape => crate::ir::build::scale(c.clone(), power),
+        Kind::Ones if power.shape == *shape => power,
+        Kind::Scale(c, o) if o.kind == Kind::Ones && power.shape == *shape => crate::ir::build::scale(c.clone(), power),
+        _ => times(num, power, shape),
     }
 }
 
@@ -552,20 +551,13 @@ fn ones(shape: &Shape) -> Expr {
 
 /// `a ⊙ b`, or `ab` where either is a scalar (scalars first).
 fn times(a: Expr, b: Expr, shape: &Shape) -> Expr {
+    let shape = if a.is_scalar() && b.is_scalar() { vec![] } else { shape.clone() };
     let kind = match (a.is_scalar(), b.is_scalar()) {
         (false, false) => Kind::Hadamard(Box::new(a), Box::new(b)),
         (false, true) => Kind::Product(Box::new(b), Box::new(a)),
         _ => Kind::Product(Box::new(a), Box::new(b)),
     };
-    let shape = if a_or_b_tensor(&kind) { shape.clone() } else { vec![] };
     Expr::new(kind, shape)
-}
-
-fn a_or_b_tensor(kind: &Kind) -> bool {
-    match kind {
-        Kind::Product(a, b) | Kind::Hadamard(a, b) => !a.is_scalar() || !b.is_scalar(),
-        _ => true,
-    }
 }
 
 /// True for the operators of an element-wise region that cancelling may simplify.

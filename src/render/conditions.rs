@@ -68,15 +68,7 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         Kind::Inverse(x) => invertible(x, out),
         // A fractional power is real where its base is not negative, and is a divisor
         // too where the exponent is negative: `s^(−3/2)` needs s > 0.
-        Kind::Power(x, k) | Kind::HPower(x, k) if !k.is_integer() => {
-            let what = match (x.is_scalar(), k.is_negative()) {
-                (true, true) => "> 0",
-                (true, false) => "≥ 0",
-                (false, true) => "has positive entries",
-                (false, false) => "has no negative entry",
-            };
-            out.insert(format!("{} {what}", show(x)));
-        }
+        Kind::Power(x, k) | Kind::HPower(x, k) if !k.is_integer() => not_negative(x, k.is_negative(), out),
         Kind::Power(x, k) if k.is_negative() && !x.is_scalar() => invertible(x, out),
         Kind::Power(x, k) if k.is_negative() => nonzero(x, sizes, out),
         Kind::HPower(x, k) if k.is_negative() => {
@@ -90,20 +82,24 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
             let what = if arg.is_scalar() { "> 0" } else { "has positive entries" };
             out.insert(format!("{} {what}", show(arg)));
         }
-        Kind::Func { func: Func::Sqrt, derivative, arg } => {
-            let what = match (arg.is_scalar(), *derivative > 0) {
-                (true, true) => "> 0",
-                (true, false) => "≥ 0",
-                (false, true) => "has positive entries",
-                (false, false) => "has no negative entry",
-            };
-            out.insert(format!("{} {what}", show(arg)));
-        }
+        // sqrt' divides by sqrt.
+        Kind::Func { func: Func::Sqrt, derivative, arg } => not_negative(arg, *derivative > 0, out),
         _ => {}
     }
     for c in e.children() {
         collect(c, sizes, out);
     }
+}
+
+/// `x ≥ 0` (entry by entry for a tensor), or `x > 0` where it is also a divisor.
+fn not_negative(x: &Expr, strict: bool, out: &mut IndexSet<String>) {
+    let what = match (x.is_scalar(), strict) {
+        (true, true) => "> 0",
+        (true, false) => "≥ 0",
+        (false, true) => "has positive entries",
+        (false, false) => "has no negative entry",
+    };
+    out.insert(format!("{} {what}", show(x)));
 }
 
 /// `s ≠ 0` for a scalar s, stated of its factors: a product is nonzero where each factor
