@@ -489,43 +489,41 @@ pub(super) const REACHED: &str = "the form looked for is reached";
 /// Why a run stopped early because the best form no longer improved.
 pub(super) const PLATEAU: &str = "no better form for 6 iterations";
 
-/// From this iteration on, the runner checks whether the best form still improves.
-pub(super) const PLATEAU_FROM: usize = 8;
+/// How many iterations in a row the best form may fail to get cheaper before the run
+/// stops.
+pub(super) const PLATEAU_ITERATIONS: usize = 6;
 
 /// A runner hook that stops the run (with [`PLATEAU`]) once the cheapest form of the
-/// first root has not got cheaper for 6 iterations (two checks, three apart). Large e-graphs otherwise run to the
-/// iteration limit breeding variants that never win (the softmax loss: 24 iterations,
-/// 3,000 nodes, the answer found by the twelfth).
+/// first root has not got cheaper for [`PLATEAU_ITERATIONS`] iterations that changed the
+/// e-graph. Large e-graphs
+/// otherwise run to the iteration limit breeding variants that never win (the softmax
+/// loss: 24 iterations, 3,000 nodes, the answer found by the twelfth), and small ones
+/// spend their last, largest iterations distributing products whose answer they held
+/// from the start (`‖Ax − b‖²`). The check extracts once an iteration: a pass over the
+/// e-graph, small beside the iteration's search and apply.
 pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::result::Result<(), String> + 'static {
-    let mut iteration = 0usize;
     let mut best: Option<Cost> = None;
     let mut stale = 0usize;
+    let mut size = (0, 0);
     move |runner| {
-        iteration += 1;
-        // Extracting costs a pass over the e-graph: every third iteration is enough, and
-        // a tiny e-graph is cheaper to finish than to check. A few hundred nodes are not
-        // tiny: sign variants of `I/‖x‖ − xxᵀ/‖x‖³` kept the Hessian of ‖x‖ running to
-        // the iteration limit (24) with its answer an input form.
-        let small = runner.egraph.total_number_of_nodes() < 100;
-        // The forms the run starts from are the first mark to beat.
-        let first = iteration == 1;
-        if !first && (iteration < PLATEAU_FROM || (iteration - PLATEAU_FROM) % 3 != 0 || small) {
+        // An iteration that changed nothing (rules waiting for their bans to end) tried
+        // nothing: it does not count.
+        let now = (runner.egraph.total_number_of_nodes(), runner.egraph.number_of_classes());
+        if std::mem::replace(&mut size, now) == now {
             return Ok(());
         }
         let root = runner.roots[0];
         let cost = egg::Extractor::new(&runner.egraph, Size { egraph: &runner.egraph }).find_best_cost(root);
         if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
-            eprintln!("plateau check at {iteration}: {cost:?}");
+            eprintln!("plateau check at {}: {cost:?}", runner.iterations.len());
         }
-        if first {
-            best = Some(cost);
-        } else if best.as_ref().is_none_or(|b| cost < *b) {
+        if best.as_ref().is_none_or(|b| cost < *b) {
             best = Some(cost);
             stale = 0;
         } else {
             stale += 1;
         }
-        if stale >= 2 {
+        if stale >= PLATEAU_ITERATIONS {
             Err(PLATEAU.to_string())
         } else {
             Ok(())
