@@ -32,6 +32,31 @@ struct Item {
     slots: Vec<usize>,
     /// A key of how the item was built, for recognising states met before.
     key: String,
+    /// For a Hadamard product of items on the same indices, the keys of its operands,
+    /// nested products flattened, sorted: `(a ⊙ b) ⊙ c` and `a ⊙ (c ⊙ b)` are one item
+    /// (the same size, on the same indices), so the search meets it once.
+    parts: Vec<String>,
+}
+
+impl Item {
+    fn new(expr: Expr, slots: Vec<usize>, key: String) -> Item {
+        Item { expr, slots, key, parts: Vec::new() }
+    }
+
+    /// `x ⊙ y` of two items on the same indices, keyed by its operands as a multiset.
+    fn hadamard(x: &Item, y: &Item) -> Item {
+        let mut parts: Vec<String> = Vec::new();
+        for it in [x, y] {
+            if it.parts.is_empty() {
+                parts.push(it.key.clone());
+            } else {
+                parts.extend(it.parts.iter().cloned());
+            }
+        }
+        parts.sort();
+        let key = format!("had{{{}}}", parts.join(";"));
+        Item { expr: hadamard(&x.expr, &y.expr), slots: x.slots.clone(), key, parts }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -84,7 +109,12 @@ pub fn raise_by_contraction(net: &Network) -> Option<Expr> {
         .factors
         .iter()
         .enumerate()
-        .map(|(k, f)| Item { expr: placeholder(k, &f.expr), slots: f.slots.clone(), key: format!("f{k}") })
+        .map(|(k, f)| Item {
+            expr: placeholder(k, &f.expr),
+            slots: f.slots.clone(),
+            key: format!("f{k}"),
+            parts: Vec::new(),
+        })
         .collect();
     // A result index on no factor is a ones vector; a summed one sums a constant: `1ᵀ1`.
     for (i, d) in net.indices.iter().enumerate() {
@@ -94,11 +124,11 @@ pub fn raise_by_contraction(net: &Network) -> Option<Expr> {
         let ones = Expr::new(Kind::Ones, vec![d.clone()]);
         if net.output.contains(&i) {
             if net.output.iter().filter(|&&o| o == i).count() == 1 {
-                items.push(Item { expr: ones, slots: vec![i], key: format!("1@{i}") });
+                items.push(Item { expr: ones, slots: vec![i], key: format!("1@{i}"), parts: Vec::new() });
             }
         } else {
             let n = product(transpose(ones.clone()), ones);
-            items.push(Item { expr: n, slots: vec![], key: format!("n@{i}") });
+            items.push(Item { expr: n, slots: vec![], key: format!("n@{i}"), parts: Vec::new() });
         }
     }
     let leaf_sizes = leaves.iter().map(size).collect();
@@ -113,6 +143,14 @@ pub fn raise_by_contraction(net: &Network) -> Option<Expr> {
     };
     let start = search.normalize(State { items, scalars: vec![] });
     search.visit(start);
+    if std::env::var_os("BRACKET_CONTRACT_DEBUG").is_some() {
+        eprintln!(
+            "contract: {} factors, {} states, best {:?}",
+            net.factors.len(),
+            search.states,
+            search.best.as_ref().map(|b| b.0)
+        );
+    }
     let (_, best) = search.best.take()?;
     Some(search.substitute(&best))
 }
@@ -149,8 +187,22 @@ impl Search<'_> {
                             expr: Expr::new(Kind::Ones, x.expr.shape.clone()),
                             slots: x.slots.clone(),
                             key: format!("1({})", x.key),
+                            parts: Vec::new(),
                         };
                         state.items[k] = ones;
+                        state.items.remove(j);
+                        continue 'again;
+                    }
+                }
+            }
+            // Vectors on one index that a third item (or the result) carries too are
+            // multiplied entrywise first: a classic form can only use them as `u ⊙ v`
+            // or as diagonals, and `diag(u ⊙ v)` is smaller than `diag(u)diag(v)`.
+            for k in 0..state.items.len() {
+                for j in k + 1..state.items.len() {
+                    let (x, y) = (&state.items[k], &state.items[j]);
+                    if x.slots.len() == 1 && x.slots == y.slots && self.uses(&state, x.slots[0]) > 2 {
+                        state.items[k] = Item::hadamard(x, y);
                         state.items.remove(j);
                         continue 'again;
                     }
@@ -170,6 +222,7 @@ impl Search<'_> {
                             expr: Expr::new(Kind::Trace(Box::new(it.expr.clone())), vec![]),
                             slots: vec![],
                             key: format!("tr({})", it.key),
+                            parts: Vec::new(),
                         }
                     } else {
                         let d = self.indices[i].clone();
@@ -177,6 +230,7 @@ impl Search<'_> {
                             expr: Expr::new(Kind::Diag(Box::new(it.expr.clone())), vec![d]),
                             slots: vec![i],
                             key: format!("dg({})", it.key),
+                            parts: Vec::new(),
                         }
                     };
                     state.items[k] = item;
@@ -195,7 +249,7 @@ impl Search<'_> {
                     } else {
                         (product(transpose(it.expr.clone()), ones), vec![it.slots[1]])
                     };
-                    state.items[k] = Item { expr, slots, key: format!("Σ{p}({})", it.key) };
+                    state.items[k] = Item { expr, slots, key: format!("Σ{p}({})", it.key), parts: Vec::new() };
                     continue 'again;
                 }
             }
@@ -242,8 +296,12 @@ impl Search<'_> {
 
     /// Whether item expression `q` is `p^{⊙-1}`, looking through placeholders.
     fn reciprocal(&self, p: &Expr, q: &Expr) -> bool {
-        let real = |e: &Expr| leaf_of(e).map(|k| self.leaves[k].clone()).unwrap_or_else(|| e.clone());
-        reciprocal(&real(p), &real(q))
+        reciprocal(self.real(p), self.real(q))
+    }
+
+    /// The factor a placeholder stands for, or the expression itself.
+    fn real<'e>(&'e self, e: &'e Expr) -> &'e Expr {
+        leaf_of(e).map_or(e, |k| &self.leaves[k])
     }
 
     fn visit(&mut self, state: State) {
@@ -339,10 +397,10 @@ impl Search<'_> {
                 if private(shared[0]) {
                     {
                         let e = product(transpose(x.expr.clone()), y.expr.clone());
-                        out.push(Item { expr: e, slots: vec![], key: key("dot") });
+                        out.push(Item::new(e, vec![], key("dot")));
                     }
                 } else if a < b {
-                    out.push(Item { expr: hadamard(&x.expr, &y.expr), slots: x.slots.clone(), key: key("had") });
+                    out.push(Item::hadamard(x, y));
                 }
             }
             (2, 1) if shared.len() == 1 => {
@@ -352,13 +410,13 @@ impl Search<'_> {
                 if private(i) {
                     // Aᵀv or Av: the matrix on the vector.
                     let m = if p == 0 { transpose(x.expr.clone()) } else { x.expr.clone() };
-                    out.push(Item { expr: product(m, y.expr.clone()), slots: vec![other], key: key("mv") });
+                    out.push(Item::new(product(m, y.expr.clone()), vec![other], key("mv")));
                 } else if x.slots[0] != x.slots[1] {
                     // diag(v)A or A diag(v).
                     let d = self.indices[i].clone();
                     let dg = Expr::new(Kind::Diag(Box::new(y.expr.clone())), vec![d.clone(), d]);
                     let e = if p == 0 { product(dg, x.expr.clone()) } else { product(x.expr.clone(), dg) };
-                    out.push(Item { expr: e, slots: x.slots.clone(), key: key(&format!("dg{p}")) });
+                    out.push(Item { expr: e, slots: x.slots.clone(), key: key(&format!("dg{p}")), parts: Vec::new() });
                 }
             }
             (2, 2) if shared.len() == 2 => {
@@ -374,9 +432,13 @@ impl Search<'_> {
                     } else {
                         product(x.expr.clone(), y.expr.clone())
                     };
-                    out.push(Item { expr: Expr::new(Kind::Trace(Box::new(e)), vec![]), slots: vec![], key: key("tr") });
+                    out.push(Item::new(Expr::new(Kind::Trace(Box::new(e)), vec![]), vec![], key("tr")));
                 } else {
-                    out.push(Item { expr: hadamard(&x.expr, &yy), slots: x.slots.clone(), key: key("had") });
+                    out.push(if same {
+                        Item::hadamard(x, y)
+                    } else {
+                        Item::new(hadamard(&x.expr, &yy), x.slots.clone(), key("hadt"))
+                    });
                 }
             }
             (2, 2) if shared.len() == 1 && private(shared[0]) => {
@@ -400,6 +462,7 @@ impl Search<'_> {
                         expr: product(l, r),
                         slots: vec![first.slots[1 - pf], second.slots[1 - ps]],
                         key: key(name),
+                        parts: Vec::new(),
                     });
                 }
             }
