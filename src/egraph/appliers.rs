@@ -577,33 +577,35 @@ pub(super) fn sum_terms(egraph: &EGraph, id: Id, coef: BigRational, depth: usize
             _ => None,
         });
         if let Some((c, t)) = scaled {
-            return sum_terms(egraph, t, coef * c, depth - 1, out);
+            // Most coefficients are ±1 or one number: multiply only two proper ones.
+            let coef = if coef.is_one() {
+                c
+            } else if c.is_one() {
+                coef
+            } else {
+                coef * c
+            };
+            return sum_terms(egraph, t, coef, depth - 1, out);
         }
     }
     out.push((coef, id));
 }
 
-/// True if the terms in classes `a` and `b` are alike or share a non-constant factor.
-pub(super) fn related(egraph: &EGraph, a: Id, b: Id) -> bool {
-    if a == b {
-        return true;
+/// The factors of the products in class `id` by which two terms are related: each side
+/// of a matrix product (whose left side is not a number), each operand of a Hadamard
+/// product.
+fn relating_factors(egraph: &EGraph, id: Id) -> Vec<(u8, Id)> {
+    let mut out = Vec::new();
+    for n in &egraph[id].nodes {
+        match n {
+            Node::Mul([l, r]) if egraph[*l].data.constant.is_none() => {
+                out.extend([(0, egraph.find(*l)), (1, egraph.find(*r))]);
+            }
+            Node::Hadamard([l, r]) => out.extend([(2, egraph.find(*l)), (2, egraph.find(*r))]),
+            _ => {}
+        }
     }
-    let factors = |id: Id| -> Vec<(u8, Id)> {
-        egraph[id]
-            .nodes
-            .iter()
-            .flat_map(|n| match n {
-                Node::Mul([l, r]) if egraph[*l].data.constant.is_none() => {
-                    vec![(0, egraph.find(*l)), (1, egraph.find(*r))]
-                }
-                Node::Hadamard([l, r]) => vec![(2, egraph.find(*l)), (2, egraph.find(*r))],
-                _ => vec![],
-            })
-            .collect()
-    };
-    let fa = factors(a);
-    let fb = factors(b);
-    fa.iter().any(|f| fb.contains(f))
+    out
 }
 
 impl Applier<Node, Tables> for SumRegroup {
@@ -644,13 +646,16 @@ impl Applier<Node, Tables> for SumRegroup {
 /// the regrouped sum with `eclass`.
 pub(super) fn regroup(egraph: &mut EGraph, eclass: Id, terms: &[(BigRational, Id)], rule: Symbol) -> Vec<Id> {
     // Each term is grouped with the first later term it is related to.
+    // Two terms are related when they are alike or share a non-constant factor.
+    let factors: Vec<Vec<(u8, Id)>> = terms.iter().map(|(_, t)| relating_factors(egraph, *t)).collect();
+    let related = |i: usize, j: usize| terms[i].1 == terms[j].1 || factors[i].iter().any(|f| factors[j].contains(f));
     let mut partner: Vec<Option<usize>> = vec![None; terms.len()];
     let mut taken = vec![false; terms.len()];
     for i in 0..terms.len() {
         if taken[i] {
             continue;
         }
-        if let Some(j) = (i + 1..terms.len()).find(|&j| !taken[j] && related(egraph, terms[i].1, terms[j].1)) {
+        if let Some(j) = (i + 1..terms.len()).find(|&j| !taken[j] && related(i, j)) {
             partner[i] = Some(j);
             taken[j] = true;
         }

@@ -148,22 +148,21 @@ impl Size<'_> {
                 Cost { size, atom: true, ..base }
             }
             // A sign is simpler than a number: `2(Vh − y)` over `2Vh − 2y`.
-            Node::Num(c) if c == &-BigRational::one() => Cost { size: 0.5, atom: true, negated: true, ..base },
+            Node::Num(c) if minus_one(c) => Cost { size: 0.5, atom: true, negated: true, ..base },
             // A sum reads better when it does not open with a minus (`Xw − y`), nor ends
             // with a negated ones tensor (`1 − H ⊙ H` over `H ⊙ H − 1`).
             Node::Add([_, b]) => {
                 let minus_ones = self.egraph[*b].nodes.iter().any(|n| match n {
                     Node::Mul([c, o]) => {
-                        self.egraph[*c].data.constant.as_ref().is_some_and(|c| *c == -BigRational::one())
-                            && self.egraph[*o].data.ones
+                        self.egraph[*c].data.constant.as_ref().is_some_and(minus_one) && self.egraph[*o].data.ones
                     }
                     _ => false,
                 });
                 // A −1 added is the number 1 subtracted, not a cheap sign: `−(s − 1)` is no
                 // simpler than `1 − s`.
-                let minus_one = self.egraph[*b].data.constant.as_ref().is_some_and(|c| *c == -BigRational::one());
+                let subtracts_one = self.egraph[*b].data.constant.as_ref().is_some_and(minus_one);
                 Cost {
-                    size: sum(if minus_one { 1.5 } else { 1.0 }),
+                    size: sum(if subtracts_one { 1.5 } else { 1.0 }),
                     parens: parens + u32::from(kids[0].negated) + u32::from(minus_ones),
                     ..base
                 }
@@ -307,4 +306,10 @@ impl CostFunction<Node> for Flops<'_> {
         let tie = u32::from(matches!(enode, Node::Transpose(_)));
         Cost::plain(below + work + 1e-3, transposes + tie, 0)
     }
+}
+
+/// Whether `c` is −1, without building −1 (the cost function asks for every sum and
+/// number, on every extraction).
+fn minus_one(c: &BigRational) -> bool {
+    c.is_negative() && c.denom().is_one() && c.numer().magnitude().is_one()
 }

@@ -493,23 +493,34 @@ pub(super) const PLATEAU: &str = "no better form for 6 iterations";
 /// stops.
 pub(super) const PLATEAU_ITERATIONS: usize = 6;
 
+/// From this many nodes on, the plateau is checked every second iteration.
+pub(super) const PLATEAU_LARGE: usize = 1_000;
+
 /// A runner hook that stops the run (with [`PLATEAU`]) once the cheapest form of the
 /// first root has not got cheaper for [`PLATEAU_ITERATIONS`] iterations that changed the
-/// e-graph. Large e-graphs
-/// otherwise run to the iteration limit breeding variants that never win (the softmax
-/// loss: 24 iterations, 3,000 nodes, the answer found by the twelfth), and small ones
-/// spend their last, largest iterations distributing products whose answer they held
-/// from the start (`‖Ax − b‖²`). The check extracts once an iteration: a pass over the
-/// e-graph, small beside the iteration's search and apply.
+/// e-graph. Large e-graphs otherwise run to the iteration limit breeding variants that
+/// never win (the softmax loss: 24 iterations, 3,000 nodes, the answer found by the
+/// twelfth), and small ones spend their last, largest iterations distributing products
+/// whose answer they held from the start (`‖Ax − b‖²`). A check extracts: a pass over
+/// the e-graph, small beside an iteration's search and apply while the e-graph is small,
+/// a quarter of the run past [`PLATEAU_LARGE`] nodes, where it is made every second
+/// iteration.
 pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::result::Result<(), String> + 'static {
     let mut best: Option<Cost> = None;
     let mut stale = 0usize;
     let mut size = (0, 0);
+    // Iterations that changed the e-graph since the last check.
+    let mut unchecked = 0usize;
     move |runner| {
         // An iteration that changed nothing (rules waiting for their bans to end) tried
         // nothing: it does not count.
         let now = (runner.egraph.total_number_of_nodes(), runner.egraph.number_of_classes());
         if std::mem::replace(&mut size, now) == now {
+            return Ok(());
+        }
+        unchecked += 1;
+        let first = best.is_none();
+        if !first && now.0 >= PLATEAU_LARGE && unchecked < 2 {
             return Ok(());
         }
         let root = runner.roots[0];
@@ -521,8 +532,9 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
             best = Some(cost);
             stale = 0;
         } else {
-            stale += 1;
+            stale += unchecked;
         }
+        unchecked = 0;
         if stale >= PLATEAU_ITERATIONS {
             Err(PLATEAU.to_string())
         } else {
