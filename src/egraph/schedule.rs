@@ -35,13 +35,22 @@ pub struct Backoff {
     /// previous iteration began searching, with those iterations.
     current: Option<(usize, (usize, usize, usize))>,
     previous: Option<(usize, (usize, usize, usize))>,
+    /// `BRACKET_SEARCH_DEBUG` is set: each search prints its rule, matches and µs.
+    debug: bool,
 }
 
 impl Backoff {
     /// A scheduler that bans a rule once it matches more than `match_limit` times, for
     /// `ban_length` iterations (both doubling with each ban).
     pub fn new(match_limit: usize, ban_length: usize) -> Backoff {
-        Backoff { match_limit, ban_length, stats: IndexMap::new(), current: None, previous: None }
+        Backoff {
+            match_limit,
+            ban_length,
+            stats: IndexMap::new(),
+            current: None,
+            previous: None,
+            debug: std::env::var_os("BRACKET_SEARCH_DEBUG").is_some(),
+        }
     }
 
     /// True when the iteration before `iteration` changed nothing.
@@ -83,7 +92,11 @@ impl RewriteScheduler<Node, Tables> for Backoff {
             return vec![];
         }
         let threshold = match_limit.checked_shl(stats.times_banned).unwrap_or(usize::MAX);
+        let started = std::time::Instant::now();
         let matches = rewrite.search_with_limit(egraph, threshold.saturating_add(1));
+        if self.debug {
+            eprintln!("search {} {} {:.1}", rewrite.name, matches.len(), started.elapsed().as_secs_f64() * 1e6);
+        }
         let total: usize = matches.iter().map(|m| m.substs.len()).sum();
         if total > threshold {
             stats.banned_until = iteration + ban_length.checked_shl(stats.times_banned).unwrap_or(usize::MAX / 2);
