@@ -7,7 +7,7 @@ use crate::calculus::answer::Answer;
 use crate::calculus::diff::{differential, local_differential};
 use crate::calculus::takeout::{take_out, take_out_grouped};
 use crate::egraph::common::common_terms_to_expr;
-use crate::egraph::raise::{searched_terms_to_expr, terms_to_expr, terms_to_sum};
+use crate::egraph::raise::{readings, Readings};
 use crate::error::Result;
 use crate::ir::expr::{Expr, Func, Kind};
 use crate::network::Term;
@@ -60,11 +60,12 @@ pub const GROUPED: &str = "sums without dX kept whole";
 /// all terms share taken out; each symmetrized by a symmetric matrix.
 pub fn forms(terms: &[Term], g_shape: &[crate::ir::shape::Dim], symmetric: bool) -> Vec<(Expr, &'static str)> {
     let shape = g_shape.to_vec();
-    let mut forms = vec![(terms_to_expr(terms, &shape), "classic notation")];
+    let Readings { classic, sum, searched } = readings(terms, &shape);
+    let mut forms = vec![(classic, "classic notation")];
     if terms.len() <= UNFACTORED_TERMS {
-        forms.push((terms_to_sum(terms, &shape), WRITTEN_OUT));
+        forms.push((sum, WRITTEN_OUT));
     }
-    forms.push((searched_terms_to_expr(terms, &shape), SEARCHED));
+    forms.push((searched, SEARCHED));
     if let Some(common) = common_terms_to_expr(terms, &shape) {
         forms.push((common, SHARED));
     }

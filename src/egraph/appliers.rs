@@ -162,17 +162,26 @@ impl Applier<Node, Tables> for RaiseNetwork {
         _: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
-        let leaves: Vec<Expr> = egraph[eclass]
+        let keys: Vec<String> = egraph[eclass]
             .nodes
             .iter()
             .filter_map(|n| match n {
-                Node::Leaf(k) => egraph.analysis.leaves.get(&k.0).cloned(),
+                Node::Leaf(k) if egraph.analysis.leaves.contains_key(&k.0) => Some(k.0.clone()),
                 _ => None,
             })
             .collect();
         let mut changed = vec![];
-        for leaf in leaves {
-            let Some(raised) = raise_opaque(&leaf) else { continue };
+        for key in keys {
+            let leaf = egraph.analysis.leaves[&key].clone();
+            let raised = match egraph.analysis.raised.get(&key) {
+                Some(r) => r.clone(),
+                None => {
+                    let r = raise_opaque(&leaf);
+                    egraph.analysis.raised.insert(key, r.clone());
+                    r
+                }
+            };
+            let Some(raised) = raised else { continue };
             let mut rec = RecExpr::default();
             Encoder { tables: &mut egraph.analysis }.encode(&raised, &mut rec);
             let mut from = RecExpr::default();

@@ -12,7 +12,10 @@
 //!
 //! Every classic expression over the factors is built by such steps, in some order; the
 //! search tries the orders (depth first, each state once, cut off when it cannot beat
-//! the best found, and bounded by [`MAX_STATES`]) and keeps the smallest result.
+//! the best found, and bounded by [`MAX_STATES`]) and keeps the smallest result. Steps
+//! every smallest order takes are made before the search branches: vectors on one
+//! index that a third item carries are multiplied entrywise, and a Hadamard product is
+//! one state whatever the order and bracketing of its operands.
 //! `raise.rs` has the older, direct raisers; the smaller of both is kept.
 
 use crate::ir::build::{product, transpose};

@@ -109,6 +109,9 @@ pub struct Tables {
     pub symmetric: indexmap::IndexSet<String>,
     /// The model's names in the order its definitions and expressions first use them.
     pub written: indexmap::IndexSet<String>,
+    /// Leaf key → its classic raising (None where it has none), once worked out: the
+    /// `raise-network` applier meets every opaque leaf again each iteration.
+    pub raised: std::collections::HashMap<String, Option<Expr>>,
 }
 
 impl Tables {

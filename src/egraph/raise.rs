@@ -153,25 +153,7 @@ fn relabel(net: &Network, order: &[usize]) -> Network {
 /// Σ coefficient · G as one expression of shape `shape`; each G in classic notation
 /// where it is a chain of products, else as a bracket term.
 pub fn terms_to_expr(terms: &[Term], shape: &Shape) -> Expr {
-    gathered(raised_terms_by(terms, shape, false), shape)
-}
-
-/// Σ coefficient · G as [`terms_to_expr`] does it, without gathering shared factors:
-/// the e-graph gets both, so like terms hidden by the gathering still meet.
-pub fn terms_to_sum(terms: &[Term], shape: &Shape) -> Expr {
-    let mut exprs = raised_terms_by(terms, shape, false);
-    match exprs.len() {
-        0 => zero(shape.clone()),
-        1 => exprs.pop().expect("one term"),
-        _ => Expr::new(Kind::Add(exprs), shape.clone()),
-    }
-}
-
-/// Σ coefficient · G as [`terms_to_expr`] does it, each term raised by the contraction
-/// search first (`egraph/contract.rs`): the terms come out alike where the direct
-/// raisers would give each its own shape, so that the e-graph can gather them.
-pub fn searched_terms_to_expr(terms: &[Term], shape: &Shape) -> Expr {
-    gathered(raised_terms_by(terms, shape, true), shape)
+    gathered(raised_terms(terms, shape), shape)
 }
 
 /// Raised terms as one expression, shared factors gathered.
@@ -183,22 +165,57 @@ fn gathered(mut exprs: Vec<Expr>, shape: &Shape) -> Expr {
     }
 }
 
-fn raised_terms_by(terms: &[Term], shape: &Shape, search_first: bool) -> Vec<Expr> {
-    let mut exprs: Vec<Expr> = Vec::new();
-    for t in terms {
-        let body = if t.net.factors.is_empty() && t.net.output.is_empty() && t.net.indices.is_empty() {
-            Expr::new(Kind::Const(BigRational::one()), vec![])
-        } else {
-            search_first
-                .then(|| contract::raise_by_contraction(&t.net))
-                .flatten()
-                .or_else(|| raise(&t.net))
-                .or_else(|| crate::network::as_outer_product(&t.net))
-                .unwrap_or_else(|| Expr::new(Kind::Network(Box::new(t.net.clone())), shape.clone()))
-        };
-        exprs.push(crate::ir::build::scale(t.coef.clone(), body));
+fn raised_terms(terms: &[Term], shape: &Shape) -> Vec<Expr> {
+    terms.iter().map(|t| crate::ir::build::scale(t.coef.clone(), raised_body(t, shape))).collect()
+}
+
+/// A term's network in classic notation where a raiser finds it, else as a bracket term
+/// (its coefficient left out).
+fn raised_body(t: &Term, shape: &Shape) -> Expr {
+    if empty(t) {
+        return Expr::new(Kind::Const(BigRational::one()), vec![]);
     }
-    exprs
+    raise(&t.net)
+        .or_else(|| crate::network::as_outer_product(&t.net))
+        .unwrap_or_else(|| Expr::new(Kind::Network(Box::new(t.net.clone())), shape.clone()))
+}
+
+/// Whether a term is its coefficient alone (a network of nothing).
+fn empty(t: &Term) -> bool {
+    t.net.factors.is_empty() && t.net.output.is_empty() && t.net.indices.is_empty()
+}
+
+/// The three readings of Σ coefficient · G that a gradient starts from, each term
+/// raised once (raising a 4-tensor through the tensor operators is most of a matrix
+/// Hessian's time).
+pub struct Readings {
+    /// As [`terms_to_expr`].
+    pub classic: Expr,
+    /// The same terms without shared factors gathered: the e-graph gets both, so like
+    /// terms hidden by the gathering still meet.
+    pub sum: Expr,
+    /// Each term raised by the contraction search first (`egraph/contract.rs`): the terms
+    /// come out alike where the direct raisers would give each its own shape, so that
+    /// the e-graph can gather them.
+    pub searched: Expr,
+}
+
+/// [`Readings`] of `terms`.
+pub fn readings(terms: &[Term], shape: &Shape) -> Readings {
+    let mut direct = Vec::with_capacity(terms.len());
+    let mut searched = Vec::with_capacity(terms.len());
+    for t in terms {
+        let body = raised_body(t, shape);
+        let by_search = if empty(t) { None } else { contract::raise_by_contraction(&t.net) };
+        searched.push(crate::ir::build::scale(t.coef.clone(), by_search.unwrap_or_else(|| body.clone())));
+        direct.push(crate::ir::build::scale(t.coef.clone(), body));
+    }
+    let sum = match direct.len() {
+        0 => zero(shape.clone()),
+        1 => direct[0].clone(),
+        _ => Expr::new(Kind::Add(direct.clone()), shape.clone()),
+    };
+    Readings { classic: gathered(direct, shape), sum, searched: gathered(searched, shape) }
 }
 
 /// A term as coefficient × factors of its product chain.
