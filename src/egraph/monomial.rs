@@ -185,3 +185,49 @@ fn whole(e: &Expr, merged: &mut bool) -> Expr {
     }
     out
 }
+
+/// `e` with the sign of each negatively scaled product moved into the difference it
+/// ends with: `−2Aᵀ(Xw − y)` is `2Aᵀ(y − Xw)`, which the rules reach only by a long
+/// walk (a coefficient's class holds only its number, so `−2` is never `2 · (−1)`).
+/// None where no product ends with a difference. The extractor decides between both.
+pub(super) fn sign_into_difference(e: &Expr) -> Option<Expr> {
+    fn go(e: &Expr, changed: &mut bool) -> Expr {
+        if let Kind::Scale(c, x) = &e.kind {
+            if c.is_negative() {
+                if let Some(flipped) = negated_last(x) {
+                    *changed = true;
+                    return scale(-c.clone(), go(&flipped, changed));
+                }
+            }
+        }
+        let mut out = e.clone();
+        for child in out.children_mut() {
+            *child = go(child, changed);
+        }
+        out
+    }
+    let mut changed = false;
+    let out = go(e, &mut changed);
+    changed.then_some(out)
+}
+
+/// A product chain with its last factor, a difference `B − C`, negated to `C − B`.
+fn negated_last(x: &Expr) -> Option<Expr> {
+    match &x.kind {
+        Kind::Product(a, b) => negated_last(b).map(|b| product((**a).clone(), b)),
+        Kind::Add(ts) if ts.len() == 2 => {
+            let negative = |t: &Expr| matches!(&t.kind, Kind::Scale(c, _) if c.is_negative());
+            if negative(&ts[0]) == negative(&ts[1]) {
+                return None;
+            }
+            let minus_one = -BigRational::one();
+            let mut terms: Vec<Expr> = ts.iter().map(|t| scale(minus_one.clone(), t.clone())).collect();
+            // The positive term first: `y − Xw`.
+            if negative(&terms[0]) {
+                terms.swap(0, 1);
+            }
+            Some(Expr::new(Kind::Add(terms), x.shape.clone()))
+        }
+        _ => None,
+    }
+}
