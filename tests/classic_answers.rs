@@ -151,6 +151,14 @@ fn an_intercept_s_gradient_is_the_summed_residual() {
 }
 
 #[test]
+fn a_sign_goes_into_the_difference_a_product_ends_with() {
+    // Ridge's validation loss by λ: −2(…)ᵀ(Xvw − yv) reads worse than 2(…)ᵀ(yv − Xvw).
+    let f = "X: matrix(N, p); y: vector(N); Xv: matrix(M, p); yv: vector(M); \
+             w = (X^T X + lambda I)^-1 X^T y; J = ||Xv w - yv||^2; J";
+    assert_eq!(grad(f, &["lambda"]), "2(Xv(XᵀX + λI)⁻¹w)ᵀ(yv − Xvw)");
+}
+
+#[test]
 fn the_sigmoid_s_symmetry() {
     // 1 − σ(−a) is σ(a): skip-gram with negative sampling.
     let sgns = "u, v: vector(d); Z: matrix(k, d); -ln(sigmoid(u^T v)) - 1^T ln(sigmoid(-Z u))";
