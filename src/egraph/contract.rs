@@ -112,12 +112,7 @@ pub fn raise_by_contraction(net: &Network) -> Option<Expr> {
         .factors
         .iter()
         .enumerate()
-        .map(|(k, f)| Item {
-            expr: placeholder(k, &f.expr),
-            slots: f.slots.clone(),
-            key: format!("f{k}"),
-            parts: Vec::new(),
-        })
+        .map(|(k, f)| Item::new(placeholder(k, &f.expr), f.slots.clone(), format!("f{k}")))
         .collect();
     // A result index on no factor is a ones vector; a summed one sums a constant: `1ᵀ1`.
     for (i, d) in net.indices.iter().enumerate() {
@@ -127,11 +122,11 @@ pub fn raise_by_contraction(net: &Network) -> Option<Expr> {
         let ones = Expr::new(Kind::Ones, vec![d.clone()]);
         if net.output.contains(&i) {
             if net.output.iter().filter(|&&o| o == i).count() == 1 {
-                items.push(Item { expr: ones, slots: vec![i], key: format!("1@{i}"), parts: Vec::new() });
+                items.push(Item::new(ones, vec![i], format!("1@{i}")));
             }
         } else {
             let n = product(transpose(ones.clone()), ones);
-            items.push(Item { expr: n, slots: vec![], key: format!("n@{i}"), parts: Vec::new() });
+            items.push(Item::new(n, vec![], format!("n@{i}")));
         }
     }
     let leaf_sizes = leaves.iter().map(size).collect();
@@ -186,12 +181,11 @@ impl Search<'_> {
                 for j in 0..state.items.len() {
                     let (x, y) = (&state.items[k], &state.items[j]);
                     if k != j && x.slots == y.slots && self.reciprocal(&x.expr, &y.expr) {
-                        let ones = Item {
-                            expr: Expr::new(Kind::Ones, x.expr.shape.clone()),
-                            slots: x.slots.clone(),
-                            key: format!("1({})", x.key),
-                            parts: Vec::new(),
-                        };
+                        let ones = Item::new(
+                            Expr::new(Kind::Ones, x.expr.shape.clone()),
+                            x.slots.clone(),
+                            format!("1({})", x.key),
+                        );
                         state.items[k] = ones;
                         state.items.remove(j);
                         continue 'again;
@@ -221,20 +215,18 @@ impl Search<'_> {
                 if it.slots.len() == 2 && it.slots[0] == it.slots[1] {
                     let i = it.slots[0];
                     let item = if self.uses(&state, i) == 2 {
-                        Item {
-                            expr: Expr::new(Kind::Trace(Box::new(it.expr.clone())), vec![]),
-                            slots: vec![],
-                            key: format!("tr({})", it.key),
-                            parts: Vec::new(),
-                        }
+                        Item::new(
+                            Expr::new(Kind::Trace(Box::new(it.expr.clone())), vec![]),
+                            vec![],
+                            format!("tr({})", it.key),
+                        )
                     } else {
                         let d = self.indices[i].clone();
-                        Item {
-                            expr: Expr::new(Kind::Diag(Box::new(it.expr.clone())), vec![d]),
-                            slots: vec![i],
-                            key: format!("dg({})", it.key),
-                            parts: Vec::new(),
-                        }
+                        Item::new(
+                            Expr::new(Kind::Diag(Box::new(it.expr.clone())), vec![d]),
+                            vec![i],
+                            format!("dg({})", it.key),
+                        )
                     };
                     state.items[k] = item;
                     continue 'again;
@@ -252,7 +244,7 @@ impl Search<'_> {
                     } else {
                         (product(transpose(it.expr.clone()), ones), vec![it.slots[1]])
                     };
-                    state.items[k] = Item { expr, slots, key: format!("Σ{p}({})", it.key), parts: Vec::new() };
+                    state.items[k] = Item::new(expr, slots, format!("Σ{p}({})", it.key));
                     continue 'again;
                 }
             }
@@ -419,7 +411,7 @@ impl Search<'_> {
                     let d = self.indices[i].clone();
                     let dg = Expr::new(Kind::Diag(Box::new(y.expr.clone())), vec![d.clone(), d]);
                     let e = if p == 0 { product(dg, x.expr.clone()) } else { product(x.expr.clone(), dg) };
-                    out.push(Item { expr: e, slots: x.slots.clone(), key: key(&format!("dg{p}")), parts: Vec::new() });
+                    out.push(Item::new(e, x.slots.clone(), key(&format!("dg{p}"))));
                 }
             }
             (2, 2) if shared.len() == 2 => {
@@ -461,12 +453,7 @@ impl Search<'_> {
                     }
                     let l = if pf == 1 { first.expr.clone() } else { transpose(first.expr.clone()) };
                     let r = if ps == 0 { second.expr.clone() } else { transpose(second.expr.clone()) };
-                    out.push(Item {
-                        expr: product(l, r),
-                        slots: vec![first.slots[1 - pf], second.slots[1 - ps]],
-                        key: key(name),
-                        parts: Vec::new(),
-                    });
+                    out.push(Item::new(product(l, r), vec![first.slots[1 - pf], second.slots[1 - ps]], key(name)));
                 }
             }
             _ => {}
