@@ -159,6 +159,18 @@ fn a_sign_goes_into_the_difference_a_product_ends_with() {
 }
 
 #[test]
+fn a_definition_inherits_row_sums() {
+    // Label smoothing: T = (1 − ε)Y + (ε/k)11ᵀ has T1 = 1 from Y1 = 1, so the softmax
+    // loss fuses; T = (1 − ε)Y + εY ⊙ Y does not, and keeps its row sums.
+    let smoothed = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); Y 1 = 1; epsilon: scalar; \
+                    T = (1 - epsilon) Y + epsilon/k 1 1^T; -1/N dot(T, ln(softmax(X W)))";
+    assert_eq!(grad(smoothed, &["W"]), "Xᵀ(softmax(XW) − T)/N");
+    let squared = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); Y 1 = 1; epsilon: scalar; \
+                   T = (1 - epsilon) Y + epsilon Y .* Y; -1/N dot(T, ln(softmax(X W)))";
+    assert_eq!(grad(squared, &["W"]), "Xᵀ(diag(T 1)softmax(XW) − T)/N");
+}
+
+#[test]
 fn the_sigmoid_s_symmetry() {
     // 1 − σ(−a) is σ(a): skip-gram with negative sampling.
     let sgns = "u, v: vector(d); Z: matrix(k, d); -ln(sigmoid(u^T v)) - 1^T ln(sigmoid(-Z u))";

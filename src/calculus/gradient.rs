@@ -197,6 +197,53 @@ pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Opt
         add_new(&mut forms, g, why);
     }
     let forms: Vec<Expr> = forms.into_iter().map(|(f, _)| f).collect();
-    let (expr, report) = crate::egraph::simplify_alternatives(&forms, model, options);
+    let inherited = with_inherited_row_sums(model);
+    let (expr, report) = crate::egraph::simplify_alternatives(&forms, inherited.as_ref().unwrap_or(model), options);
     Ok(Answer { model: model.clone(), expr, saturation: Some(report) })
+}
+
+/// Random points a definition's row sums are compared at.
+const ROW_SUM_POINTS: u64 = 6;
+
+/// `model` with the row sums its definitions inherit from the stated ones, or None where
+/// none does: with `Y1 = 1`, label smoothing's `T = (1 − ε)Y + (ε/k)11ᵀ` has `T1 = 1`,
+/// and the softmax loss then fuses (`softmax(XW) − T`), which the rules cannot see
+/// because they never expand `T1`. Only a matrix defined by sums, products and
+/// quotients (no function) is tried: its row sums are rational functions of the
+/// entries, and they are taken to be 1 when they are exactly 1, in exact rationals, at
+/// each of [`ROW_SUM_POINTS`] random points with the stated facts imposed (a rational
+/// function that is not 1 agrees with 1 at a random point with small probability, and at
+/// all of them with a negligible one).
+fn with_inherited_row_sums(model: &Model) -> Option<Model> {
+    let stated =
+        |e: &Expr| matches!(&e.kind, Kind::Product(y, o) if matches!(y.kind, Kind::Var(_)) && o.kind == Kind::Ones);
+    if !model.facts.iter().any(|(l, r)| stated(l) && r.kind == Kind::Ones) {
+        return None;
+    }
+    fn rational(e: &Expr) -> bool {
+        !matches!(e.kind, Kind::Func { .. } | Kind::Network(_)) && e.children().iter().all(|c| rational(c))
+    }
+    let mut out = model.clone();
+    for (name, value) in &model.definitions {
+        let [rows, cols] = value.shape.as_slice() else { continue };
+        let known = model
+            .facts
+            .iter()
+            .any(|(l, _)| matches!(&l.kind, Kind::Product(y, _) if matches!(&y.kind, Kind::Var(n) if n == name)));
+        if known || !rational(value) {
+            continue;
+        }
+        let ones = Expr::new(Kind::Ones, vec![cols.clone()]);
+        let sums = crate::ir::build::product(value.clone(), ones.clone());
+        let one_everywhere = (1..=ROW_SUM_POINTS).all(|seed| {
+            let draw = crate::eval::Draw { seed: 0x5eed_0000 + seed, ..Default::default() };
+            let Ok(env) = crate::eval::random_env::<BigRational>(model, draw) else { return false };
+            crate::eval::eval(&sums, &env).is_ok_and(|v| v.iter().all(|x| x == &BigRational::from_integer(1.into())))
+        });
+        if one_everywhere {
+            let named = Expr::new(Kind::Var(name.clone()), value.shape.clone());
+            out.facts.push((crate::ir::build::product(named, ones), Expr::new(Kind::Ones, vec![rows.clone()])));
+        }
+    }
+    (out.facts.len() > model.facts.len()).then_some(out)
 }
