@@ -215,31 +215,36 @@ const ROW_SUM_POINTS: u64 = 6;
 /// function that is not 1 agrees with 1 at a random point with small probability, and at
 /// all of them with a negligible one).
 fn with_inherited_row_sums(model: &Model) -> Option<Model> {
-    let stated =
-        |e: &Expr| matches!(&e.kind, Kind::Product(y, o) if matches!(y.kind, Kind::Var(_)) && o.kind == Kind::Ones);
-    if !model.facts.iter().any(|(l, r)| stated(l) && r.kind == Kind::Ones) {
+    let stated: Vec<&str> = model.rows_summing_to_one().collect();
+    if stated.is_empty() {
         return None;
     }
     fn rational(e: &Expr) -> bool {
         !matches!(e.kind, Kind::Func { .. } | Kind::Network(_)) && e.children().iter().all(|c| rational(c))
     }
+    let candidates: Vec<&(String, Expr)> = model
+        .definitions
+        .iter()
+        .filter(|(name, value)| value.order() == 2 && !stated.contains(&name.as_str()) && rational(value))
+        .collect();
+    if candidates.is_empty() {
+        return None;
+    }
+    // The same points for every candidate; no fact where a point cannot be drawn.
+    let points: Vec<crate::eval::Env<BigRational>> = (1..=ROW_SUM_POINTS)
+        .map(|seed| {
+            crate::eval::random_env(model, crate::eval::Draw { seed: 0x5eed_0000 + seed, ..Default::default() })
+        })
+        .collect::<Result<_>>()
+        .ok()?;
     let mut out = model.clone();
-    for (name, value) in &model.definitions {
+    for (name, value) in candidates {
         let [rows, cols] = value.shape.as_slice() else { continue };
-        let known = model
-            .facts
-            .iter()
-            .any(|(l, _)| matches!(&l.kind, Kind::Product(y, _) if matches!(&y.kind, Kind::Var(n) if n == name)));
-        if known || !rational(value) {
-            continue;
-        }
         let ones = Expr::new(Kind::Ones, vec![cols.clone()]);
         let sums = crate::ir::build::product(value.clone(), ones.clone());
-        let one_everywhere = (1..=ROW_SUM_POINTS).all(|seed| {
-            let draw = crate::eval::Draw { seed: 0x5eed_0000 + seed, ..Default::default() };
-            let Ok(env) = crate::eval::random_env::<BigRational>(model, draw) else { return false };
-            crate::eval::eval(&sums, &env).is_ok_and(|v| v.iter().all(|x| x == &BigRational::from_integer(1.into())))
-        });
+        let one = BigRational::from_integer(1.into());
+        let one_everywhere =
+            points.iter().all(|env| crate::eval::eval(&sums, env).is_ok_and(|v| v.iter().all(|x| *x == one)));
         if one_everywhere {
             let named = Expr::new(Kind::Var(name.clone()), value.shape.clone());
             out.facts.push((crate::ir::build::product(named, ones), Expr::new(Kind::Ones, vec![rows.clone()])));

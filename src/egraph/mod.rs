@@ -249,12 +249,15 @@ pub(super) fn saturate(
     // rules do too unless the scheduler has banned them by the time the sign appears.
     let cancelled = crate::egraph::cancel::cancelled(&out);
     let fronted = monomial::numbers_in_front(cancelled.as_ref().unwrap_or(&out));
-    let (rule, normal) = match (fronted.or(cancelled.clone()), monomial::sign_into_difference(&out)) {
-        (Some(normal), _) => (if cancelled.is_some() { "elementwise-cancel" } else { "scalar-inner" }, normal),
-        // And a sign goes into the difference a product ends with (`−2Aᵀ(Xw − y)` →
+    let rule = if cancelled.is_some() { "elementwise-cancel" } else { "scalar-inner" };
+    let (rule, normal) = match fronted.or(cancelled) {
+        Some(normal) => (rule, normal),
+        // Else a sign goes into the difference a product ends with (`−2Aᵀ(Xw − y)` →
         // `2Aᵀ(y − Xw)`), where the extractor likes that better.
-        (None, Some(flipped)) => ("scalar-negate-difference", flipped),
-        (None, None) => return (out, report, steps),
+        None => match monomial::sign_into_difference(&out) {
+            Some(flipped) => ("scalar-negate-difference", flipped),
+            None => return (out, report, steps),
+        },
     };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
         eprintln!("{rule} after the run: {}", crate::render::render(&normal, crate::render::Format::Unicode));

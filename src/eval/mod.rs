@@ -345,10 +345,10 @@ fn impose_row_sums<T: Number>(model: &Model, env: &mut Env<T>, domain: Domain) {
                     }
                 }
             }
-            continue;
         }
-        let (Kind::Product(y, ones), Kind::Ones) = (&lhs.kind, &rhs.kind) else { continue };
-        let (Kind::Var(name), Kind::Ones) = (&y.kind, &ones.kind) else { continue };
+    }
+    // A matrix whose rows sum to one: `Y1 = 1`.
+    for name in model.rows_summing_to_one() {
         let Some(value) = env.values.get_mut(name) else { continue };
         if value.ndim() != 2 || value.shape()[1] == 0 {
             continue;

@@ -77,6 +77,17 @@ impl Model {
     pub fn main_expr(&self) -> Option<&Expr> {
         self.exprs.last()
     }
+
+    /// The names of the matrices whose rows the facts say sum to one (`Y1 = 1`).
+    pub fn rows_summing_to_one(&self) -> impl Iterator<Item = &str> {
+        self.facts.iter().filter_map(|(lhs, rhs)| match (&lhs.kind, &rhs.kind) {
+            (Kind::Product(y, ones), Kind::Ones) if ones.kind == Kind::Ones => match &y.kind {
+                Kind::Var(name) => Some(name.as_str()),
+                _ => None,
+            },
+            _ => None,
+        })
+    }
 }
 
 /// Parses and elaborates a text.
