@@ -221,6 +221,19 @@ fn softmax_and_cross_entropy_fuse_for_a_parameter() {
 }
 
 #[test]
+fn smoothed_labels_inherit_their_row_sums() {
+    // T = (1 − ε)Y + (ε/k)11ᵀ has T1 = 1 from Y1 = 1, though the program defines a
+    // softmax too (which has no exact value to test T's row sums with).
+    let program = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); Y 1 = 1; epsilon: scalar\n\
+                   T = (1 - epsilon) Y + epsilon/k 1 1^T\nA = X W\nP = softmax(A)\n\
+                   J = -1/N dot(T, ln(P))\ngrad J wrt W";
+    let eqs = bracket::backprop(program).unwrap();
+    let a = eqs.iter().find(|e| e.target == "A").unwrap();
+    assert_eq!(a.answer.render(Format::Unicode), "(P − T)/N");
+    backprop_matches_direct(program, &eqs, &[1, 2]);
+}
+
+#[test]
 fn rnn_output_gradients_are_the_tutorials() {
     // §6.4: ∇_{O_t}J = −(1/N)(Y_t − s¹(O_t)).
     let program = example("6_4_rnn_three_steps.txt");

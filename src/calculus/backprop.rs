@@ -240,6 +240,10 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
     // differential by `target` (the e-graph can then write them by name, softmax(A) as
     // Z, and does not grow with definitions it has no use for); every other name is a
     // free tensor, as a local step holds for any value of it.
+    // The facts every step sees: the stated ones and the row sums definitions inherit
+    // from them (as `grad` and `derive` see them).
+    let facts =
+        crate::calculus::gradient::with_inherited_row_sums(model).map_or_else(|| model.facts.clone(), |m| m.facts);
     let local_model = |m: &Model, keep: &IndexSet<String>, f: &Expr, target: &str| -> Result<Model> {
         let vars: IndexSet<String> = [target.to_string()].into_iter().collect();
         let d = crate::calculus::diff::local_differential(f, m, &vars)?;
@@ -267,8 +271,7 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
                 (n.clone(), info)
             })
             .collect();
-        let facts = m
-            .facts
+        let facts = facts
             .iter()
             .filter(|(l, r)| l.names().iter().chain(r.names().iter()).all(|n| seen.contains(n)))
             .cloned()

@@ -155,26 +155,30 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
     // else by way of the other starting forms, each step to one named for how it was
     // made.
     let from = forms.iter().position(|f| *f == start);
+    // The rules see the facts `grad`'s run sees.
+    let inherited = crate::calculus::gradient::with_inherited_row_sums(&model);
+    let rules_model = inherited.as_ref().unwrap_or(&model);
     let (best, report, explained) = match (explain, from) {
         (Explain::Rules, Some(k)) => {
-            let (best, report, rewrites) = crate::egraph::simplify_explained(&labelled, &model, &Default::default(), k);
+            let (best, report, rewrites) =
+                crate::egraph::simplify_explained(&labelled, rules_model, &Default::default(), k);
             let jumps = rewrites.iter().any(|r| labelled.iter().any(|(_, label)| r.rule == *label));
             (best, report, (!jumps).then_some(rewrites))
         }
         (Explain::Rules, None) | (Explain::Result, _) => {
-            let (best, report) = crate::egraph::simplify_alternatives(&forms, &model, &Default::default());
+            let (best, report) = crate::egraph::simplify_alternatives(&forms, rules_model, &Default::default());
             (best, report, (explain == Explain::Result).then(Vec::new))
         }
     };
     let rewrites = explained.unwrap_or_else(|| {
-        let alone = crate::egraph::explain_to(&[(start.clone(), "")], &model, &best);
+        let alone = crate::egraph::explain_to(&[(start.clone(), "")], rules_model, &best);
         let reached = alone.last().is_some_and(|r| render(&r.expr, Format::Unicode) == render(&best, Format::Unicode));
         if reached || labelled.len() <= 1 {
             alone
         } else {
             let mut from = vec![(start.clone(), "")];
             from.extend(labelled.into_iter().filter(|(f, _)| *f != start));
-            crate::egraph::explain_to(&from, &model, &best)
+            crate::egraph::explain_to(&from, rules_model, &best)
         }
     });
     let condensed = condense(&start, rewrites);

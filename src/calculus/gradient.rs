@@ -209,18 +209,43 @@ const ROW_SUM_POINTS: u64 = 6;
 /// none does: with `Y1 = 1`, label smoothing's `T = (1 − ε)Y + (ε/k)11ᵀ` has `T1 = 1`,
 /// and the softmax loss then fuses (`softmax(XW) − T`), which the rules cannot see
 /// because they never expand `T1`. Only a matrix defined by sums, products and
-/// quotients (no function) is tried: its row sums are rational functions of the
+/// quotients (no function, root or norm) is tried: its row sums are rational functions of the
 /// entries, and they are taken to be 1 when they are exactly 1, in exact rationals, at
 /// each of [`ROW_SUM_POINTS`] random points with the stated facts imposed (a rational
 /// function that is not 1 agrees with 1 at a random point with small probability, and at
 /// all of them with a negligible one).
-fn with_inherited_row_sums(model: &Model) -> Option<Model> {
+pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
     let stated: Vec<&str> = model.rows_summing_to_one().collect();
     if stated.is_empty() {
         return None;
     }
+    // Operations whose value is a rational function of the entries.
     fn rational(e: &Expr) -> bool {
-        !matches!(e.kind, Kind::Func { .. } | Kind::Network(_)) && e.children().iter().all(|c| rational(c))
+        let own = match &e.kind {
+            Kind::Power(_, k) | Kind::HPower(_, k) => k.is_integer(),
+            kind => matches!(
+                kind,
+                Kind::Var(_)
+                    | Kind::Const(_)
+                    | Kind::Ones
+                    | Kind::Identity
+                    | Kind::Add(_)
+                    | Kind::Scale(..)
+                    | Kind::Product(..)
+                    | Kind::DivScalar(..)
+                    | Kind::Transpose(_)
+                    | Kind::Inverse(_)
+                    | Kind::Hadamard(..)
+                    | Kind::HDiv(..)
+                    | Kind::Kron(..)
+                    | Kind::Dot(..)
+                    | Kind::Trace(_)
+                    | Kind::Det(_)
+                    | Kind::Diag(_)
+                    | Kind::Sum(_)
+            ),
+        };
+        own && e.children().iter().all(|c| rational(c))
     }
     let candidates: Vec<&(String, Expr)> = model
         .definitions
@@ -230,10 +255,14 @@ fn with_inherited_row_sums(model: &Model) -> Option<Model> {
     if candidates.is_empty() {
         return None;
     }
-    // The same points for every candidate; no fact where a point cannot be drawn.
+    // The same points for every candidate, in exact rationals, so with the functions'
+    // definitions left out (a name defined by one has no value: its candidates get no
+    // fact); no fact where a point cannot be drawn.
+    let mut exact = model.clone();
+    exact.definitions.retain(|(_, value)| rational(value));
     let points: Vec<crate::eval::Env<BigRational>> = (1..=ROW_SUM_POINTS)
         .map(|seed| {
-            crate::eval::random_env(model, crate::eval::Draw { seed: 0x5eed_0000 + seed, ..Default::default() })
+            crate::eval::random_env(&exact, crate::eval::Draw { seed: 0x5eed_0000 + seed, ..Default::default() })
         })
         .collect::<Result<_>>()
         .ok()?;
