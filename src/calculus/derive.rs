@@ -106,7 +106,7 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
     let taken = take_out(&d, wrt)?;
     let raw: Vec<crate::network::Term> = {
         let mut all = Vec::new();
-        for t in lower(&d) {
+        for t in terms {
             let single = Expr::new(Kind::Network(Box::new(t.net.clone())), f.expr.shape.clone());
             for mut g in take_out(&single, wrt)? {
                 g.coef = &g.coef * &t.coef;
@@ -190,8 +190,14 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         _ => steps.push(Step { expr: with_dx(best.clone()), why: "simplest form (e-graph, rules/)".into() }),
     }
     let (g, saturation) = (best, Some(report));
-    // Drop steps that print the same as the one before.
-    steps.dedup_by(|b, a| render(&a.expr, Format::Unicode) == render(&b.expr, Format::Unicode));
+    // Drop steps that print the same as the one before (each printed once).
+    let mut shown: Option<String> = None;
+    steps.retain(|s| {
+        let text = render(&s.expr, Format::Unicode);
+        let repeated = shown.as_ref() == Some(&text);
+        shown = Some(text);
+        !repeated
+    });
     Ok(Derivation {
         model: model.clone(),
         function: f.expr,
