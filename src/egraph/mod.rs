@@ -521,6 +521,8 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
     let mut best: Option<Cost> = None;
     let mut stale = 0usize;
     let mut size = (0, 0);
+    // Nodes when the best form last got cheaper.
+    let mut at_best = 0usize;
     // Iterations that changed the e-graph since the last check.
     let mut unchecked = 0usize;
     move |runner| {
@@ -543,11 +545,13 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
         if best.as_ref().is_none_or(|b| cost < *b) {
             best = Some(cost);
             stale = 0;
+            at_best = now.0;
         } else {
             stale += unchecked;
         }
         unchecked = 0;
-        if stale >= PLATEAU_ITERATIONS {
+        let bred = std::env::var("GROWTH").ok().and_then(|g| g.parse::<usize>().ok()).map(|g| stale >= std::env::var("GSTALE").ok().and_then(|g| g.parse::<usize>().ok()).unwrap_or(3) && now.0 >= g * at_best.max(1)).unwrap_or(false);
+        if stale >= PLATEAU_ITERATIONS || bred {
             Err(PLATEAU.to_string())
         } else {
             Ok(())
