@@ -159,3 +159,19 @@ fn a_zero_row_prints_as_zero() {
     let a = bracket::simplify("x, mu: vector(n); (mu - x)^T + (x - mu)^T").unwrap();
     assert_eq!(a.render(bracket::Format::Unicode), "0");
 }
+
+/// A run whose e-graph only breeds bracketings and signs after its answer stops early:
+/// the Gaussian by its mean has `S⁻¹(m − x)` by its fourth iteration, and used to run
+/// six more, to 3,444 nodes.
+#[test]
+fn a_run_that_only_breeds_after_its_answer_stops_early() {
+    let text = "x: vector(n); m: vector(n); S: symmetric(n); 1/2 (x - m)^T S^-1 (x - m)";
+    let d = &grad(text, &["m"]).unwrap()[0];
+    assert_eq!(d.answer.render(Format::Unicode), "S⁻¹(m − x)");
+    let f = d.function.clone();
+    let error = check_derivative(&d.answer.model, &f, &d.wrt, &d.answer.expr, 3).expect("checks").error();
+    assert!(error < 1e-6, "{error:e}");
+    let report = d.answer.saturation.as_ref().expect("the e-graph ran");
+    assert!(report.stop.contains("grew"), "{report:?}");
+    assert!(report.nodes < 2_000, "{report:?}");
+}

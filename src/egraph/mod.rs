@@ -433,7 +433,7 @@ fn saturate_once(
         Some(egg::StopReason::NodeLimit(_)) => ("node limit".to_string(), true),
         Some(egg::StopReason::IterationLimit(_)) => ("iteration limit".to_string(), true),
         Some(egg::StopReason::TimeLimit(_)) => ("time limit".to_string(), true),
-        Some(egg::StopReason::Other(s)) if s == PLATEAU || s == REACHED => (s.clone(), false),
+        Some(egg::StopReason::Other(s)) if s == PLATEAU || s == BRED || s == REACHED => (s.clone(), false),
         Some(egg::StopReason::Other(s)) => (s.clone(), true),
         None => ("not run".to_string(), true),
     };
@@ -472,9 +472,30 @@ fn saturate_once(
         let rewrites = tree_rewrites(&explanation.explanation_trees, &mut HashMap::new());
         let flat: &[egg::FlatTerm<Node>] =
             if rewrites > MAX_EXPLAINED { &[] } else { explanation.make_flat_explanation() };
+        // egg's path as proved may leave a term and come back to it: each such loop is
+        // cut (keys: the terms, by their s-expressions; `keys[k]` is the term after
+        // `steps[k - 1]`, `keys[0]` the first).
+        let mut keys: Vec<String> = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        if let Some(first) = flat.first() {
+            let mut rec = RecExpr::default();
+            flat_term(first, &mut rec);
+            keys.push(rec.to_string());
+            seen.insert(keys[0].clone(), 0);
+        }
         for term in flat.iter().skip(1) {
             let mut rec = RecExpr::default();
             flat_term(term, &mut rec);
+            let key = rec.to_string();
+            if let Some(&k) = seen.get(&key) {
+                for dropped in keys.drain(k + 1..) {
+                    seen.remove(&dropped);
+                }
+                steps.truncate(k);
+                continue;
+            }
+            seen.insert(key.clone(), keys.len());
+            keys.push(key);
             let Some(expr) = decode(&rec, &runner.egraph.analysis) else {
                 steps.clear();
                 break;
@@ -501,16 +522,29 @@ pub(super) const REACHED: &str = "the form looked for is reached";
 /// Why a run stopped early because the best form no longer improved.
 pub(super) const PLATEAU: &str = "no better form for 6 iterations";
 
+/// Why a run stopped early because the e-graph only grew after its best form.
+pub(super) const BRED: &str = "no better form for 3 iterations while the e-graph grew 4-fold";
+
 /// How many iterations in a row the best form may fail to get cheaper before the run
 /// stops.
 pub(super) const PLATEAU_ITERATIONS: usize = 6;
+
+/// The run also stops after [`PLATEAU_BRED_ITERATIONS`] iterations without a cheaper
+/// form once the e-graph holds this many times the nodes it held when the best form was
+/// found: the iterations after an answer is found are the largest, and where they only
+/// breed bracketings and signs of sums (the Gaussian by its mean: the answer at 281
+/// nodes, 3,444 when the plateau ended) no cheaper form came of them in the surveys.
+pub(super) const PLATEAU_GROWTH: usize = 4;
+
+/// See [`PLATEAU_GROWTH`].
+pub(super) const PLATEAU_BRED_ITERATIONS: usize = 3;
 
 /// From this many nodes on, the plateau is checked every second iteration.
 pub(super) const PLATEAU_LARGE: usize = 1_000;
 
 /// A runner hook that stops the run (with [`PLATEAU`]) once the cheapest form of the
 /// first root has not got cheaper for [`PLATEAU_ITERATIONS`] iterations that changed the
-/// e-graph. Large e-graphs otherwise run to the iteration limit breeding variants that
+/// e-graph (fewer where it has grown [`PLATEAU_GROWTH`]-fold since). Large e-graphs otherwise run to the iteration limit breeding variants that
 /// never win (the softmax loss: 24 iterations, 3,000 nodes, the answer found by the
 /// twelfth), and small ones spend their last, largest iterations distributing products
 /// whose answer they held from the start (`‖Ax − b‖²`). A check extracts: a pass over
@@ -550,9 +584,12 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
             stale += unchecked;
         }
         unchecked = 0;
-        let bred = std::env::var("GROWTH").ok().and_then(|g| g.parse::<usize>().ok()).map(|g| stale >= std::env::var("GSTALE").ok().and_then(|g| g.parse::<usize>().ok()).unwrap_or(3) && now.0 >= g * at_best.max(1)).unwrap_or(false);
-        if stale >= PLATEAU_ITERATIONS || bred {
+        // An e-graph that has only bred since its best form stops sooner.
+        let bred = stale >= PLATEAU_BRED_ITERATIONS && now.0 >= PLATEAU_GROWTH * at_best;
+        if stale >= PLATEAU_ITERATIONS {
             Err(PLATEAU.to_string())
+        } else if bred {
+            Err(BRED.to_string())
         } else {
             Ok(())
         }
