@@ -372,6 +372,32 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
     Ok(equations)
 }
 
+/// ∇_var f for a scalar f of `model`, assembled from the backpropagation equations of
+/// `grad f wrt var`: each seed `∇_C J` written out by its own equation. The answer is in
+/// terms of the program's names; its size grows with the paths from var to the loss (an
+/// RNN's ∇_W J holds the seed of every later step once per step). None where f is not
+/// scalar or the equations give no gradient of var.
+pub(crate) fn assembled_gradient(model: &Model, f: &Expr, var: &str) -> Result<Option<Answer>> {
+    if !f.is_scalar() {
+        return Ok(None);
+    }
+    let mut program = model.clone();
+    program.queries = vec![crate::read::elaborate::Query { expr: f.clone(), wrt: vec![var.to_string()] }];
+    let loss = loss_name(&program);
+    let equations = backprop_of(&program, "", Explain::Result)?;
+    let seeds: IndexMap<String, Expr> = equations
+        .iter()
+        .filter(|eq| !eq.parameter)
+        .map(|eq| (seed_name(&eq.target, &loss), eq.answer.expr.clone()))
+        .collect();
+    let Some(eq) = equations.iter().find(|eq| eq.parameter && eq.target == var) else {
+        return Ok(None);
+    };
+    let names: IndexSet<String> = seeds.keys().cloned().collect();
+    let expr = inlined(&eq.answer.expr, &seeds, &names);
+    Ok(Some(Answer { model: model.clone(), expr, saturation: None }))
+}
+
 /// Evaluates the equations in order at `env` (seeds computed from earlier equations)
 /// and returns each parameter's value: the check that backpropagation is right.
 pub fn evaluate_backprop(

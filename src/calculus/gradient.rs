@@ -185,6 +185,17 @@ fn by_identities(e: &Expr, model: &Model) -> Option<Expr> {
 
 /// G with `df = G ·_k dX`, in its simplest form: the whole pipeline.
 pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Options) -> Result<Answer> {
+    match gradient_by_forms(model, f, var, options) {
+        // A deep program's differential (an RNN's loss over 16 steps) has more terms than
+        // the take-out multiplies out: its gradient is assembled from backpropagation.
+        Err(e) if e.code == crate::error::ErrorCode::Unsupported && !model.definitions.is_empty() => {
+            crate::calculus::backprop::assembled_gradient(model, f, var)?.ok_or(e)
+        }
+        answer => answer,
+    }
+}
+
+fn gradient_by_forms(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Options) -> Result<Answer> {
     let info = &model.names[var];
     let mut shape = f.shape.clone();
     shape.extend(info.shape.iter().cloned());
