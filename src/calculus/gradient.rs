@@ -191,6 +191,11 @@ pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Opt
         Err(e) if e.code == crate::error::ErrorCode::Unsupported && !model.definitions.is_empty() => {
             crate::calculus::backprop::assembled_gradient(model, f, var)?.ok_or(e)
         }
+        // Where the answer keeps bracket notation, backpropagation's classic one is taken.
+        Ok(answer) if !crate::egraph::appliers::is_classic(&answer.expr) && !model.definitions.is_empty() => {
+            let assembled = crate::calculus::backprop::assembled_gradient(model, f, var).ok().flatten();
+            Ok(assembled.filter(|a| crate::egraph::appliers::is_classic(&a.expr)).unwrap_or(answer))
+        }
         answer => answer,
     }
 }
