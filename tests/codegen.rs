@@ -129,6 +129,29 @@ fn solve_replaces_an_inverse_times_a_vector() {
     assert!(!plain.contains("np.linalg.solve("), "{plain}");
 }
 
+/// ln|X| of a 400 × 400 matrix whose determinant overflows a float (10⁴⁰⁰): the
+/// generated value is finite and right, and a negative determinant still gives nan.
+#[test]
+fn a_log_determinant_does_not_overflow() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    let dir = scratch("logdet");
+    let path = dir.join("logdet.py");
+    let out = bracket(&["codegen", "X: matrix(n, n); ln det(X)", "--wrt", "X", "--out", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let code = "import numpy as np, logdet, warnings\n\
+                warnings.simplefilter('ignore')\n\
+                v, g = logdet.f_and_grad(10.0 * np.eye(400))\n\
+                assert abs(v - 400 * np.log(10.0)) < 1e-9, v\n\
+                assert np.allclose(g['X'], 0.1 * np.eye(400))\n\
+                v, _ = logdet.f_and_grad(-np.eye(3))\n\
+                assert np.isnan(v), v\n";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_wrong_gradient_fails_the_generated_check() {
     if !ready(&["numpy"]) {

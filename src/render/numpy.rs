@@ -183,6 +183,13 @@ impl Numpy {
             Kind::Diag(x) => format!("np.diag({})", g(x)),
             Kind::Sum(x) => format!("np.sum({})", g(x)),
             Kind::Norm(x) => format!("np.sqrt(np.sum({} ** 2))", g(x)),
+            // ln|X| from the sign and log of |det X|: det itself over- or underflows for
+            // matrices of a few hundred rows. ln of the sign keeps ln's meaning (nan for
+            // a negative determinant, −inf for a singular one).
+            Kind::Func { func: Func::Ln, derivative: 0, arg } if matches!(arg.kind, Kind::Det(_)) => {
+                let Kind::Det(x) = &arg.kind else { unreachable!("a determinant") };
+                format!("(lambda s: np.log(s[0]) + s[1])(np.linalg.slogdet({}))", g(x))
+            }
             Kind::Func { func, derivative, arg } => self.func(func, *derivative, &g(arg)),
             Kind::Softmax { positions, arg } => {
                 let kept: Vec<usize> = (0..arg.order()).filter(|k| arg.shape[*k] != Dim::Iota).collect();
