@@ -19,7 +19,7 @@ pub struct Size<'a> {
 
 /// A cost: size first, then transposes, then parentheses, and last the sums whose terms
 /// are out of written order.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct Cost {
     /// Operations and atoms.
     pub size: f64,
@@ -111,8 +111,21 @@ impl CostFunction<Node> for Size<'_> {
     {
         // Every node costs strictly more than each of its children, so extraction can
         // never choose a cycle (a class holding its own product, as b = Ib).
-        let kids: Vec<Cost> = enode.children().iter().map(|&k| costs(k)).collect();
-        let mut c = self.node_cost(enode, &kids);
+        // Every node of the language has at most two children: no allocation per node
+        // and pass (the extractor's passes are a tenth of a small run).
+        let children = enode.children();
+        let mut buf = [Cost::plain(0.0, 0, 0); 2];
+        let many: Vec<Cost>;
+        let kids: &[Cost] = if children.len() <= 2 {
+            for (slot, &k) in buf.iter_mut().zip(children) {
+                *slot = costs(k);
+            }
+            &buf[..children.len()]
+        } else {
+            many = children.iter().map(|&k| costs(k)).collect();
+            &many
+        };
+        let mut c = self.node_cost(enode, kids);
         c.size += 0.01;
         c.first = match enode {
             Node::Leaf(k) => {
