@@ -185,10 +185,12 @@ impl Numpy {
             Kind::Norm(x) => format!("np.sqrt(np.sum({} ** 2))", g(x)),
             // ln|X| from the sign and log of |det X|: det itself over- or underflows for
             // matrices of a few hundred rows. ln of the sign keeps ln's meaning (nan for
-            // a negative determinant, −inf for a singular one).
+            // a negative determinant, −inf for a singular one). slogdet is called twice:
+            // an expression has no name to hold its pair (ruff rejects a called lambda).
             Kind::Func { func: Func::Ln, derivative: 0, arg } if matches!(arg.kind, Kind::Det(_)) => {
                 let Kind::Det(x) = &arg.kind else { unreachable!("a determinant") };
-                format!("(lambda s: np.log(s[0]) + s[1])(np.linalg.slogdet({}))", g(x))
+                let x = g(x);
+                format!("(np.log(np.linalg.slogdet({x})[0]) + np.linalg.slogdet({x})[1])")
             }
             Kind::Func { func, derivative, arg } => self.func(func, *derivative, &g(arg)),
             Kind::Softmax { positions, arg } => {
