@@ -255,3 +255,18 @@ fn the_squared_hinge_keeps_relu_alone() {
     let one = "w: vector(n); x: vector(n); y: scalar; 1/2 relu(1 - y w^T x)^2";
     assert_eq!(grad(one, &["w"]), "−relu(1 − y(wᵀx))yx");
 }
+
+/// A whole number every term of a sum shares goes in front, however deep in quotients
+/// it sits: the Rayleigh quotient's Hessian is `2(…)`, where the run left `2S/(xᵀx) +
+/// (−4(…) − 2xᵀSxI)/(xᵀx)² + 8…`.
+#[test]
+fn a_number_all_terms_share_goes_in_front() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["hessian", "x: vector(n); S: symmetric(n); x^T S x / (x^T x)", "--wrt", "x", "--check"])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let answer = stdout.lines().next().unwrap_or_default();
+    assert_eq!(answer, "2(S/(xᵀx) − (xᵀSxI + 2(xxᵀS + Sxxᵀ))/(xᵀx)² + 4xᵀSxxxᵀ/(xᵀx)³)", "{stdout}");
+}

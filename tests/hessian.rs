@@ -17,6 +17,13 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
     ("x: vector(n); S: symmetric(n)", "x^T S x", "x", Some("2 S")),
     ("x: vector(n); m: vector(n); S: symmetric(n)", "(x - m)^T S^-1 (x - m)", "x", Some("2 S^-1")),
     ("x: vector(n); m: vector(n); S: symmetric(n)", "1/2 (x - m)^T S^-1 (x - m)", "m", Some("S^-1")),
+    // The Rayleigh quotient: the 2 all terms share in front.
+    (
+        "x: vector(n); S: symmetric(n)",
+        "x^T S x / (x^T x)",
+        "x",
+        Some("2 (S / (x^T x) - (x^T S x I + 2 (x x^T S + S x x^T)) / (x^T x)^2 + 4 x^T S x x x^T / (x^T x)^3)"),
+    ),
     ("X: matrix(N, p); y: vector(N); w: vector(p)", "||X w - y||^2", "w", Some("2 X^T X")),
     (
         "X: matrix(N, p); y: vector(N); w: vector(p); k: scalar",

@@ -256,13 +256,24 @@ pub(super) fn saturate(
         // `2Aᵀ(y − Xw)`), where the extractor likes that better.
         None => match monomial::sign_into_difference(&out) {
             Some(flipped) => ("scalar-negate-difference", flipped),
-            None => return (out, report, steps),
+            // Else a whole number all terms of a sum share goes in front.
+            None => match monomial::common_factor_out(&out) {
+                Some(gathered) => ("scalar-factor", gathered),
+                None => return (out, report, steps),
+            },
         },
     };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
         eprintln!("{rule} after the run: {}", crate::render::render(&normal, crate::render::Format::Unicode));
     }
-    let (again, second, _) = saturate_once(&[normal.clone(), out.clone()], &[], model, options, None, None);
+    // The number all its terms share in front of it goes in too (`2S/(xᵀx) + (−4A −
+    // 2B)/(xᵀx)²` as `2(S/(xᵀx) − (2A + B)/(xᵀx)²)`), where the rules would gather it two
+    // terms at a time.
+    let mut seeds = vec![normal.clone(), out.clone()];
+    if rule != "scalar-factor" {
+        seeds.extend(monomial::common_factor_out(&normal));
+    }
+    let (again, second, _) = saturate_once(&seeds, &[], model, options, None, None);
     // `out` is a form of that run too, so its answer costs no more than `out`.
     if again == out {
         return (out, report, steps);

@@ -231,3 +231,48 @@ fn negated_last(x: &Expr) -> Option<Expr> {
         _ => None,
     }
 }
+
+/// `e`, a sum whose terms' whole-number coefficients share a factor g > 1, as
+/// `g(Σ tᵢ / g)`: `2S/(xᵀx) + (−4A − 2B)/(xᵀx)² + 8C/(xᵀx)³` is
+/// `2(S/(xᵀx) + (−2A − B)/(xᵀx)² + 4C/(xᵀx)³)`, which the rules gather two terms at a
+/// time, if the run lasts. None otherwise. The extractor decides between both.
+pub(super) fn common_factor_out(e: &Expr) -> Option<Expr> {
+    use num_integer::Integer;
+    /// The whole number every coefficient of `e` is a multiple of (1 where unknown).
+    fn content(e: &Expr) -> num_bigint::BigInt {
+        let one = num_bigint::BigInt::one();
+        match &e.kind {
+            Kind::Scale(c, x) if c.is_integer() => c.numer().abs() * content(x),
+            Kind::Const(c) if c.is_integer() && !c.is_zero() => c.numer().abs(),
+            Kind::Add(ts) => ts.iter().map(content).reduce(|a, b| a.gcd(&b)).unwrap_or(one),
+            Kind::DivScalar(a, _) => content(a),
+            Kind::Product(a, b) => content(a) * content(b),
+            _ => one,
+        }
+    }
+    /// `e / g` where g divides content(e), pushed to the coefficients.
+    fn divided(e: &Expr, g: &num_bigint::BigInt) -> Expr {
+        let q = BigRational::from_integer(g.clone());
+        match &e.kind {
+            Kind::Scale(c, x) => {
+                let inner = content(x);
+                let from_c = c.numer().abs().gcd(g);
+                let rest = g / &from_c;
+                let x = if rest.is_one() || !(&inner % &rest).is_zero() { (**x).clone() } else { divided(x, &rest) };
+                scale(c / BigRational::from_integer(from_c), x)
+            }
+            Kind::Const(c) => Expr::new(Kind::Const(c / q), e.shape.clone()),
+            Kind::Add(ts) => Expr::new(Kind::Add(ts.iter().map(|t| divided(t, g)).collect()), e.shape.clone()),
+            Kind::DivScalar(a, b) => Expr::new(Kind::DivScalar(Box::new(divided(a, g)), b.clone()), e.shape.clone()),
+            Kind::Product(a, b) if (content(a) % g).is_zero() => product(divided(a, g), (**b).clone()),
+            Kind::Product(a, b) if (content(b) % g).is_zero() => product((**a).clone(), divided(b, g)),
+            _ => scale(BigRational::one() / q, e.clone()),
+        }
+    }
+    let Kind::Add(ts) = &e.kind else { return None };
+    if ts.len() < 2 {
+        return None;
+    }
+    let g = content(e);
+    (g > num_bigint::BigInt::one()).then(|| scale(BigRational::from_integer(g.clone()), divided(e, &g)))
+}
