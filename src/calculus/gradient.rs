@@ -188,8 +188,9 @@ pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Opt
     match gradient_by_forms(model, f, var, options) {
         // A deep program's differential (an RNN's loss over 16 steps) has more terms than
         // the take-out multiplies out: its gradient is assembled from backpropagation.
+        // (Where that fails too, the take-out's error is the one reported.)
         Err(e) if e.code == crate::error::ErrorCode::Unsupported && !model.definitions.is_empty() => {
-            crate::calculus::backprop::assembled_gradient(model, f, var)?.ok_or(e)
+            crate::calculus::backprop::assembled_gradient(model, f, var).ok().flatten().ok_or(e)
         }
         // Where the answer keeps bracket notation, backpropagation's classic one is taken.
         Ok(answer) if !crate::egraph::appliers::is_classic(&answer.expr) && !model.definitions.is_empty() => {

@@ -555,10 +555,11 @@ pub(super) const PLATEAU_LARGE: usize = 1_000;
 
 /// A runner hook that stops the run (with [`PLATEAU`]) once the cheapest form of the
 /// first root has not got cheaper for [`PLATEAU_ITERATIONS`] iterations that changed the
-/// e-graph (fewer where it has grown [`PLATEAU_GROWTH`]-fold since). Large e-graphs otherwise run to the iteration limit breeding variants that
-/// never win (the softmax loss: 24 iterations, 3,000 nodes, the answer found by the
-/// twelfth), and small ones spend their last, largest iterations distributing products
-/// whose answer they held from the start (`‖Ax − b‖²`). A check extracts: a pass over
+/// e-graph (with [`BRED`] after fewer where it has grown [`PLATEAU_GROWTH`]-fold since).
+/// Large e-graphs otherwise run to the iteration limit breeding variants that never win
+/// (the softmax loss: 24 iterations, 3,000 nodes, the answer found by the twelfth), and
+/// small ones spend their last, largest iterations distributing products whose answer
+/// they held from the start (`‖Ax − b‖²`). A check extracts: a pass over
 /// the e-graph, small beside an iteration's search and apply while the e-graph is small,
 /// a quarter of the run past [`PLATEAU_LARGE`] nodes, where it is made every second
 /// iteration.

@@ -258,7 +258,15 @@ pub(super) fn common_factor_out(e: &Expr) -> Option<Expr> {
                 let inner = content(x);
                 let from_c = c.numer().abs().gcd(g);
                 let rest = g / &from_c;
-                let x = if rest.is_one() || !(&inner % &rest).is_zero() { (**x).clone() } else { divided(x, &rest) };
+                // rest divides content(x) (gcd(c/d, g/d) = 1 for d = gcd(c, g)); were it
+                // not to, x is scaled, so the result is exact either way.
+                let x = if rest.is_one() {
+                    (**x).clone()
+                } else if (&inner % &rest).is_zero() {
+                    divided(x, &rest)
+                } else {
+                    scale(BigRational::one() / BigRational::from_integer(rest), (**x).clone())
+                };
                 scale(c / BigRational::from_integer(from_c), x)
             }
             Kind::Const(c) => Expr::new(Kind::Const(c / q), e.shape.clone()),

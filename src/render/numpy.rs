@@ -187,12 +187,13 @@ impl Numpy {
             // matrices of a few hundred rows. ln of the sign keeps ln's meaning (nan for
             // a negative determinant, −inf for a singular one). slogdet is called twice:
             // an expression has no name to hold its pair (ruff rejects a called lambda).
-            Kind::Func { func: Func::Ln, derivative: 0, arg } if matches!(arg.kind, Kind::Det(_)) => {
-                let Kind::Det(x) = &arg.kind else { unreachable!("a determinant") };
-                let x = g(x);
-                format!("(np.log(np.linalg.slogdet({x})[0]) + np.linalg.slogdet({x})[1])")
-            }
-            Kind::Func { func, derivative, arg } => self.func(func, *derivative, &g(arg)),
+            Kind::Func { func, derivative, arg } => match (func, derivative, &arg.kind) {
+                (Func::Ln, 0, Kind::Det(x)) => {
+                    let x = g(x);
+                    format!("(np.log(np.linalg.slogdet({x})[0]) + np.linalg.slogdet({x})[1])")
+                }
+                _ => self.func(func, *derivative, &g(arg)),
+            },
             Kind::Softmax { positions, arg } => {
                 let kept: Vec<usize> = (0..arg.order()).filter(|k| arg.shape[*k] != Dim::Iota).collect();
                 let axis_of = |k: usize| kept.iter().position(|&x| x == k).unwrap_or(0);
