@@ -3,6 +3,9 @@
 
 use bracket::{answer_queries, check_derivative, Format};
 
+#[path = "../benches/common/mod.rs"]
+mod scaling;
+
 mod common;
 
 fn check_program(program: &str) {
@@ -272,18 +275,12 @@ fn equations_do_not_depend_on_showing_the_egraph_steps() {
     }
 }
 
-/// An RNN's loss over `steps` steps, written as one loss `J` (no `grad … wrt …` query).
+/// The scaling series' RNN (benches/common) over `steps` steps, written as one loss `J`
+/// (no `grad … wrt …` query).
 fn rnn_loss(steps: usize) -> String {
-    let mut lines = vec!["N: scalar".to_string()];
-    for t in 1..=steps {
-        lines.push(format!("A{t} = Z{} W + X{t} U + 1 b^T", t - 1));
-        lines.push(format!("Z{t} = tanh(A{t})"));
-        lines.push(format!("O{t} = Z{t} V + 1 c^T"));
-    }
-    let losses: Vec<String> = (1..=steps).map(|t| format!("ln(s^1(O{t})) · Y{t}")).collect();
-    lines.push(format!("J = -1/N ({})", losses.join(" + ")));
-    lines.push("J".to_string());
-    lines.join("\n")
+    let program = scaling::rnn(steps);
+    let query = program.rfind("\ngrad J wrt").expect("the program ends with its query");
+    format!("{}\nJ", &program[..query])
 }
 
 fn direct_gradients_are_classic_and_right(text: &str, wrt: &[&str]) {
