@@ -413,6 +413,13 @@ fn a_condition_is_stated_once_of_its_base() {
 }
 
 #[test]
+fn a_nonzero_and_not_negative_base_is_stated_positive() {
+    // (xᵀx + 1)^(3/2) divides: xᵀx + 1 ≠ 0 and ≥ 0 are one condition.
+    let h = hessian("x: vector(n); sqrt(x^T x + 1)", &["x"]).unwrap().remove(0);
+    assert_eq!(bracket::conditions(&h.answer.expr), ["xᵀx + 1 > 0"], "{}", h.answer.render(Format::Unicode));
+}
+
+#[test]
 fn a_condition_on_sizes_alone_is_not_stated() {
     // A size is a positive integer: 1/N, 1/sqrt(d) and 1/(2N + d) need nothing when N and
     // d are sizes of the shapes, but 1/(N − 1) does (N may be 1), and so does a declared

@@ -15,7 +15,19 @@ pub fn conditions(e: &Expr) -> Vec<String> {
     size_names(e, &mut sizes);
     let mut out = IndexSet::new();
     collect(e, &sizes, &mut out);
-    out.into_iter().collect()
+    // `s ≠ 0` and `s ≥ 0` (a divisor under a root: `(xᵀx + 1)^(3/2)` in a quotient) are
+    // one condition, `s > 0`, stated where the first of them was.
+    let has = |c: String| out.contains(&c);
+    let mut merged = IndexSet::new();
+    for c in &out {
+        let strict = match (c.strip_suffix(" ≠ 0"), c.strip_suffix(" ≥ 0")) {
+            (Some(s), _) if has(format!("{s} ≥ 0")) || has(format!("{s} > 0")) => Some(s),
+            (_, Some(s)) if has(format!("{s} ≠ 0")) => Some(s),
+            _ => None,
+        };
+        merged.insert(strict.map_or_else(|| c.clone(), |s| format!("{s} > 0")));
+    }
+    merged.into_iter().collect()
 }
 
 /// The names of sizes in the shapes of `e` and its subterms.
