@@ -308,3 +308,17 @@ fn a_deep_rnn_loss_has_a_direct_gradient() {
 fn a_short_rnn_loss_has_a_classic_direct_gradient() {
     direct_gradients_are_classic_and_right(&rnn_loss(4), &["W", "U", "b", "V", "c"]);
 }
+
+/// `derive` ends where `grad` does on the RNN losses: over 16 steps in one step named
+/// for backpropagation (take-out gives up), over 4 steps after the e-graph's steps.
+#[test]
+fn a_direct_rnn_derivation_ends_at_grads_answer() {
+    for steps in [4, 16] {
+        let text = rnn_loss(steps);
+        let d = bracket::derive(&text, "W").unwrap_or_else(|e| panic!("τ = {steps}: {}", e.render(&text)));
+        let g = bracket::grad(&text, &["W"]).unwrap().remove(0);
+        assert_eq!(d.result.render(Format::Unicode), g.answer.render(Format::Unicode), "τ = {steps}");
+        let last = d.steps.last().expect("a step");
+        assert!(last.why.starts_with("backpropagation"), "τ = {steps}: {}", last.why);
+    }
+}

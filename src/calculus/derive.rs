@@ -49,7 +49,37 @@ pub struct Derivation {
 
 /// Derives ∇_X f for an expression `f` of `model`, where X (`wrt`) is a name of it.
 pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result<Derivation> {
-    derive_steps(model, f, wrt, through, Explain::Rules)
+    // Where `grad` takes the gradient assembled from backpropagation (a program whose
+    // differential has too many terms to take dX out of, or whose e-graph answer keeps
+    // bracket notation), the derivation ends there too, in one step named so.
+    let assembled = || {
+        let deep = through == Through::Definitions && !model.definitions.is_empty();
+        deep.then(|| crate::calculus::backprop::assembled_gradient(model, f, wrt).ok().flatten())
+            .flatten()
+            .filter(|a| crate::egraph::appliers::is_classic(&a.expr))
+    };
+    // The step that ends at it: G · dX.
+    let step = |answer: &Answer| {
+        let x_shape = model.names[wrt].shape.clone();
+        let dx = Expr::new(Kind::Diff(wrt.to_string()), x_shape.clone());
+        let expr = contract(answer.expr.clone(), dx, f.is_scalar(), x_shape.len(), &f.shape);
+        Step { expr, why: "backpropagation through the definitions, each ∇ written out".into() }
+    };
+    match derive_steps(model, f, wrt, through, Explain::Rules) {
+        Err(e) if e.code == crate::error::ErrorCode::Unsupported => {
+            let Some(result) = assembled() else { return Err(e) };
+            let steps = vec![step(&result)];
+            Ok(Derivation { model: model.clone(), function: f.clone(), wrt: wrt.into(), steps, result, label: None })
+        }
+        Ok(mut d) if !crate::egraph::appliers::is_classic(&d.result.expr) => {
+            if let Some(result) = assembled() {
+                d.steps.push(step(&result));
+                d.result = result;
+            }
+            Ok(d)
+        }
+        d => d,
+    }
 }
 
 /// How much of the e-graph's work a derivation shows.
