@@ -32,6 +32,17 @@ fn bracket(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_bracket")).args(args).output().unwrap()
 }
 
+/// `bracket codegen ARGS --out DIR/STEM.py`, which must succeed; the module's path.
+fn module_in(dir: &Path, stem: &str, args: &[&str]) -> PathBuf {
+    let path = dir.join(format!("{stem}.py"));
+    let mut all = vec!["codegen"];
+    all.extend_from_slice(args);
+    all.extend(["--out", path.to_str().unwrap()]);
+    let out = bracket(&all);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    path
+}
+
 fn run_python(dir: &Path, code: &str) -> (bool, String) {
     let out = Command::new("python3").current_dir(dir).args(["-c", code]).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -137,9 +148,7 @@ fn a_log_determinant_does_not_overflow() {
         return;
     }
     let dir = scratch("logdet");
-    let path = dir.join("logdet.py");
-    let out = bracket(&["codegen", "X: matrix(n, n); ln det(X)", "--wrt", "X", "--out", path.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let path = module_in(&dir, "logdet", &["X: matrix(n, n); ln det(X)", "--wrt", "X"]);
     let code = "import numpy as np, logdet, warnings\n\
                 warnings.simplefilter('ignore')\n\
                 v, g = logdet.f_and_grad(10.0 * np.eye(400))\n\
@@ -158,9 +167,7 @@ fn a_wrong_gradient_fails_the_generated_check() {
         return;
     }
     let dir = scratch("wrong");
-    let path = dir.join("wrong.py");
-    let out = bracket(&["codegen", "x^T A x", "--wrt", "x", "--with-check", "--out", path.to_str().unwrap()]);
-    assert!(out.status.success());
+    let path = module_in(&dir, "wrong", &["x^T A x", "--wrt", "x", "--with-check"]);
     let src = std::fs::read_to_string(&path).unwrap();
     assert!(src.contains("return value, {\"x\": grad_x}"), "{src}");
     std::fs::write(&path, src.replace("return value, {\"x\": grad_x}", "return value, {\"x\": 1.001 * grad_x}"))
