@@ -52,11 +52,9 @@ pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result
     // Where `grad` takes the gradient assembled from backpropagation (a program whose
     // differential has too many terms to take dX out of, or whose e-graph answer keeps
     // bracket notation), the derivation ends there too, in one step named so.
-    let assembled = || {
-        let deep = through == Through::Definitions && !model.definitions.is_empty();
-        deep.then(|| crate::calculus::backprop::assembled_gradient(model, f, wrt).ok().flatten())
-            .flatten()
-            .filter(|a| crate::egraph::appliers::is_classic(&a.expr))
+    let assembled = |classic: bool| {
+        let through_definitions = through == Through::Definitions;
+        through_definitions.then(|| crate::calculus::gradient::assembled(model, f, wrt, classic)).flatten()
     };
     // The step that ends at it: G · dX.
     let step = |answer: &Answer| {
@@ -67,12 +65,12 @@ pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result
     };
     match derive_steps(model, f, wrt, through, Explain::Rules) {
         Err(e) if e.code == crate::error::ErrorCode::Unsupported => {
-            let Some(result) = assembled() else { return Err(e) };
+            let Some(result) = assembled(false) else { return Err(e) };
             let steps = vec![step(&result)];
             Ok(Derivation { model: model.clone(), function: f.clone(), wrt: wrt.into(), steps, result, label: None })
         }
         Ok(mut d) if !crate::egraph::appliers::is_classic(&d.result.expr) => {
-            if let Some(result) = assembled() {
+            if let Some(result) = assembled(true) {
                 d.steps.push(step(&result));
                 d.result = result;
             }

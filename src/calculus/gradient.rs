@@ -189,16 +189,25 @@ pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Opt
         // A deep program's differential (an RNN's loss over 16 steps) has more terms than
         // the take-out multiplies out: its gradient is assembled from backpropagation.
         // (Where that fails too, the take-out's error is the one reported.)
-        Err(e) if e.code == crate::error::ErrorCode::Unsupported && !model.definitions.is_empty() => {
-            crate::calculus::backprop::assembled_gradient(model, f, var).ok().flatten().ok_or(e)
-        }
+        Err(e) if e.code == crate::error::ErrorCode::Unsupported => assembled(model, f, var, false).ok_or(e),
         // Where the answer keeps bracket notation, backpropagation's classic one is taken.
-        Ok(answer) if !crate::egraph::appliers::is_classic(&answer.expr) && !model.definitions.is_empty() => {
-            let assembled = crate::calculus::backprop::assembled_gradient(model, f, var).ok().flatten();
-            Ok(assembled.filter(|a| crate::egraph::appliers::is_classic(&a.expr)).unwrap_or(answer))
+        Ok(answer) if !crate::egraph::appliers::is_classic(&answer.expr) => {
+            Ok(assembled(model, f, var, true).unwrap_or(answer))
         }
         answer => answer,
     }
+}
+
+/// For a program (a model with definitions), ∇_var f assembled from its backpropagation
+/// equations (`backprop::assembled_gradient`), only a classic one with `classic`: what
+/// `grad` and `derive` fall back on, one rule for both. None for a model without
+/// definitions, or where backpropagation gives no answer.
+pub(crate) fn assembled(model: &Model, f: &Expr, var: &str, classic: bool) -> Option<Answer> {
+    if model.definitions.is_empty() {
+        return None;
+    }
+    let answer = crate::calculus::backprop::assembled_gradient(model, f, var).ok().flatten()?;
+    (!classic || crate::egraph::appliers::is_classic(&answer.expr)).then_some(answer)
 }
 
 fn gradient_by_forms(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Options) -> Result<Answer> {
