@@ -270,3 +270,10 @@ fn a_number_all_terms_share_goes_in_front() {
     let answer = stdout.lines().next().unwrap_or_default();
     assert_eq!(answer, "2(S/(xᵀx) − (xᵀSxI + 2(xxᵀS + Sxxᵀ))/(xᵀx)² + 4xᵀSxxxᵀ/(xᵀx)³)", "{stdout}");
 }
+
+#[test]
+fn a_sum_does_not_open_with_a_negated_quotient() {
+    // `−a/s + b/t` as `b/t − a/s`: a quotient with a negated numerator opens with its sign.
+    let rayleigh = "x: vector(n); A, B: symmetric(n); x^T A x / (x^T B x)";
+    assert_eq!(grad(rayleigh, &["x"]), "2(A/(xᵀBx) − xᵀAxB/(xᵀBx)²)x");
+}

@@ -258,13 +258,15 @@ impl Size<'_> {
             // The reciprocal of a scalar expression reads as `1/(…)`: `(2N)⁻¹` is no simpler.
             Node::Inverse(x) if self.egraph[*x].data.shape.is_empty() => Cost { size: sum(2.05), ..base },
             Node::Div([a, _]) if !self.egraph[*a].data.shape.is_empty() => {
-                Cost { size: sum(1.0), quotient: true, ..base }
+                Cost { size: sum(1.0), quotient: true, negated: kids[0].negated, ..base }
             }
             // A derivative `f'` reads as less simple than a named function.
             Node::Apply([f, _]) => {
                 let primed = self.egraph[*f].nodes.iter().any(|n| matches!(n, Node::Fun(k) if k.0.ends_with('\'')));
                 Cost { size: sum(if primed { 1.0 } else { 0.0 }), ..base }
             }
+            // A quotient with a negated numerator opens with its sign: `−a/s`.
+            Node::Div(_) => Cost { size: sum(1.0), negated: kids[0].negated, ..base },
             _ => Cost { size: sum(1.0), ..base },
         }
     }
