@@ -277,3 +277,12 @@ fn a_sum_does_not_open_with_a_negated_quotient() {
     let rayleigh = "x: vector(n); A, B: symmetric(n); x^T A x / (x^T B x)";
     assert_eq!(grad(rayleigh, &["x"]), "2(A/(xᵀBx) − xᵀAxB/(xᵀBx)²)x");
 }
+
+#[test]
+fn numbers_a_product_scatters_meet() {
+    // `(1/4)exp(…)(2(…))/θ³`: the 1/4 and the 2 meet after the run, and a reciprocal reads
+    // as `1/θ²`, not `(θ²)⁻¹`.
+    let gp = "X: matrix(n, d); y: vector(n); θ: scalar; K = exp(-1/(2 θ^2)) X X^T + I; \
+              -1/2 y^T K^-1 y - 1/2 ln(det(K))";
+    assert_eq!(grad(gp, &["θ"]), "(1/2)exp(−(1/2)/θ²)(yᵀK⁻¹XXᵀK⁻¹y − X · K⁻¹X)/θ³");
+}

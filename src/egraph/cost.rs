@@ -191,6 +191,9 @@ impl Size<'_> {
             // A negative number is a sign too, where a sign reads worse (inside `⊙`).
             Node::Num(c) => Cost { size: 1.0, atom: true, negated: c.is_negative(), ..base },
             Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
+            // The reciprocal of a scalar expression, even of a name or a power, reads as
+            // `1/(…)`: `(2N)⁻¹` and `(t²)⁻¹` are no simpler.
+            Node::Inverse(x) if self.egraph[*x].data.shape.is_empty() => Cost { size: sum(2.05), ..base },
             Node::Transpose(_) | Node::Inverse(_) | Node::Power(_) if kids[0].atom => Cost {
                 size: sum(if matches!(enode, Node::Transpose(_)) { 0.5 } else { 0.0 }),
                 atom: true,
@@ -255,8 +258,6 @@ impl Size<'_> {
             {
                 Cost { size: sum(2.0), ..base }
             }
-            // The reciprocal of a scalar expression reads as `1/(…)`: `(2N)⁻¹` is no simpler.
-            Node::Inverse(x) if self.egraph[*x].data.shape.is_empty() => Cost { size: sum(2.05), ..base },
             Node::Div([a, _]) if !self.egraph[*a].data.shape.is_empty() => {
                 Cost { size: sum(1.0), quotient: true, negated: kids[0].negated, ..base }
             }

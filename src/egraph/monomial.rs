@@ -62,8 +62,9 @@ pub(super) fn merged_scalars(e: &Expr) -> Option<Expr> {
 }
 
 /// `e` with the scalar factors of each product gathered in front, where some product
-/// or transpose holds a number that is not in front (`A(−1)`, `A(−B)`, `(2A)B`, `(−A)ᵀ`);
-/// None where none does.
+/// or transpose holds a number that is not in front (`A(−1)`, `A(−B)`, `(2A)B`, `(−A)ᵀ`),
+/// or where two numbers or two powers of one base meet (`(1/4)(e(2s))/t³`, whose numbers
+/// the rules bring together only while `scalar-combine` is not banned); None otherwise.
 pub(super) fn numbers_in_front(e: &Expr) -> Option<Expr> {
     fn inside(e: &Expr) -> bool {
         let number = |x: &Expr| matches!(x.kind, Kind::Const(_) | Kind::Scale(..));
@@ -74,7 +75,9 @@ pub(super) fn numbers_in_front(e: &Expr) -> Option<Expr> {
         };
         here || e.children().iter().any(|c| inside(c))
     }
-    inside(e).then(|| gathered_scalars(e, &mut false)).filter(|g| g != e)
+    let mut merged = false;
+    let gathered = gathered_scalars(e, &mut merged);
+    (merged || inside(e)).then_some(gathered).filter(|g| g != e)
 }
 
 fn gathered_scalars(e: &Expr, merged: &mut bool) -> Expr {
