@@ -91,7 +91,7 @@ fn likelihoods() {
         &["m", "S"],
     );
     let t = "x, m: vector(n); S: symmetric(n); ν, p: scalar; (ν + p)/2 ln(1 + 1/ν (x - m)^T S^-1 (x - m))";
-    assert_eq!(grad(t, &["x"]), "(ν + p)S⁻¹(x − m)/(ν + (S⁻¹(x − m))ᵀ(x − m))");
+    assert_eq!(grad(t, &["x"]), "(ν + p)S⁻¹(x − m)/(ν + (x − m)ᵀS⁻¹(x − m))");
     // The noise variance of linear regression: the numbers of `1/(2σ²)`'s derivative,
     // `−2/(2σ²)²`, are one number, and the two halves one factor.
     let t = "n: scalar; n/2 ln(sigma2) + 1/(2 sigma2) ||y - X b||^2";
@@ -152,10 +152,11 @@ fn an_intercept_s_gradient_is_the_summed_residual() {
 
 #[test]
 fn a_sign_goes_into_the_difference_a_product_ends_with() {
-    // Ridge's validation loss by λ: −2(…)ᵀ(Xvw − yv) reads worse than 2(…)ᵀ(yv − Xvw).
+    // Ridge's validation loss by λ: −2(…)ᵀ(Xvw − yv) reads worse than 2(…)ᵀ(yv − Xvw); with
+    // equal sizes, the transposed difference, not the transposed product `(Xv(…)⁻¹w)ᵀ`.
     let f = "X: matrix(N, p); y: vector(N); Xv: matrix(M, p); yv: vector(M); \
              w = (X^T X + lambda I)^-1 X^T y; J = ||Xv w - yv||^2; J";
-    assert_eq!(grad(f, &["lambda"]), "2(Xv(XᵀX + λI)⁻¹w)ᵀ(yv − Xvw)");
+    assert_eq!(grad(f, &["lambda"]), "2(yv − Xvw)ᵀXv(XᵀX + λI)⁻¹w");
 }
 
 #[test]
@@ -226,7 +227,7 @@ fn terms_of_equal_cost_come_in_the_order_their_names_were_written() {
     let text = "X: matrix(n, m); W: matrix(m, k); b: vector(k); Y: matrix(n, k); 1/2 ||X W + 1 b^T - Y||^2";
     assert_eq!(grad(text, &["W", "b"]), "∇_W = Xᵀ(XW + 1bᵀ − Y)\n∇_b = (XW + 1bᵀ − Y)ᵀ1");
     let gaussian = "S: symmetric(n); x, m: vector(n); -1/2 ln(det(S)) - 1/2 (x - m)^T S^-1 (x - m)";
-    assert_eq!(grad(gaussian, &["S"]), "(1/2)(S⁻¹(x − m)(S⁻¹(x − m))ᵀ − S⁻¹)");
+    assert_eq!(grad(gaussian, &["S"]), "(1/2)(S⁻¹(x − m)(x − m)ᵀS⁻¹ − S⁻¹)");
 }
 
 #[test]
@@ -269,6 +270,31 @@ fn a_number_all_terms_share_goes_in_front() {
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let answer = stdout.lines().next().unwrap_or_default();
     assert_eq!(answer, "2(S/(xᵀx) − (xᵀSxI + 2(xxᵀS + Sxxᵀ))/(xᵀx)² + 4xᵀSxxxᵀ/(xᵀx)³)", "{stdout}");
+}
+
+/// `bracket hessian TEXT --wrt X --check`, as [`grad`] does it.
+fn hessian(text: &str, wrt: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["hessian", text, "--wrt", wrt, "--check"])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}: exit {:?}\n{stdout}{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("check: relative error").count(), 1, "{text}\n{stdout}");
+    stdout.lines().filter(|l| !l.starts_with("check:") && !l.starts_with("where ")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn a_quadratic_form_reads_as_one() {
+    // Of equal size, `(x − m)ᵀS⁻¹(x − m)` beats `(S⁻¹(x − m))ᵀ(x − m)`: a transposed product
+    // prints parentheses. A column times a row product is one chain: `S⁻¹(m − x)(x − m)ᵀS⁻¹`.
+    let t = "x, m: vector(n); S: symmetric(n); ν, p: scalar; (ν + p)/2 ln(1 + 1/ν (x - m)^T S^-1 (x - m))";
+    assert_eq!(
+        hessian(t, "x"),
+        "(ν + p)(S⁻¹/(ν + (x − m)ᵀS⁻¹(x − m)) + 2S⁻¹(m − x)(x − m)ᵀS⁻¹/(ν + (x − m)ᵀS⁻¹(x − m))²)"
+    );
+    let chol = "L: matrix(n, n); x, m: vector(n); S = L L^T + I; -1/2 ln(det(S)) - 1/2 (x - m)^T S^-1 (x - m)";
+    assert_eq!(grad(chol, &["L"]), "S⁻¹((x − m)(x − m)ᵀS⁻¹L − L)");
 }
 
 #[test]

@@ -204,9 +204,15 @@ impl Size<'_> {
             },
             // One transpose over a product is one operation, a transpose on each factor
             // is one each: `−(X⁻¹BAX⁻¹)ᵀ` has fewer operations than `−X⁻ᵀAᵀBᵀX⁻ᵀ`,
-            // and `BᵀA` (one transpose) still beats `(AᵀB)ᵀ`.
-            Node::Transpose(_) if kids[0].product => Cost { size: sum(0.9), transposes: transposes + 1, ..base },
-            Node::Transpose(_) => Cost { size: sum(1.0), transposes: transposes + 1, ..base },
+            // and `BᵀA` (one transpose) still beats `(AᵀB)ᵀ`. Its parentheses count
+            // where sizes tie, so that a quadratic form reads as one, `(x − m)ᵀS⁻¹(x − m)`
+            // over `(S⁻¹(x − m))ᵀ(x − m)`; a number inside counts twice: `−Aᵀ` over `(−A)ᵀ`.
+            Node::Transpose(_) => Cost {
+                size: sum(1.0),
+                transposes: transposes + 1,
+                parens: parens + u32::from(kids[0].product || kids[0].scaled) + u32::from(kids[0].scaled),
+                ..base
+            },
             // A zero tensor costs one whatever it multiplies; zero times a name (`0x`,
             // which reads back with its size) is best.
             Node::Mul([a, b]) if self.egraph[*a].data.constant.as_ref().is_some_and(|c| c.is_zero()) => {

@@ -640,13 +640,16 @@ pub(super) fn left_associated(e: Expr) -> Expr {
         let (a, b) = (left_associated(*a), left_associated(*b));
         // Only a true matrix product regroups: `a` and `c` matrices whose inner dims
         // meet (a scalar or a column on the left scales, and does not chain).
-        // So does a matrix times an outer product: `A(b cᵀ)` is `(Ab)cᵀ`.
-        let outer = |c: &Expr, d: &Expr| c.order() == 1 && d.order() == 2 && d.shape[0] == crate::ir::shape::Dim::Iota;
+        // So does a matrix times an outer product: `A(b cᵀ)` is `(Ab)cᵀ`, and a column
+        // times a row that is a product: `a(bᵀC)` is `(abᵀ)C`, printed `abᵀC`.
+        let row = |c: &Expr| c.order() == 2 && c.shape[0] == crate::ir::shape::Dim::Iota;
+        let outer = |c: &Expr, d: &Expr| c.order() == 1 && row(d);
         let chains = |a: &Expr, c: &Expr, d: &Expr| {
-            a.order() == 2
+            (a.order() == 2
                 && c.order() >= 1
                 && a.shape[1] == c.shape[0]
-                && ((c.order() == 2 && (1..=2).contains(&d.order())) || outer(c, d))
+                && ((c.order() == 2 && (1..=2).contains(&d.order())) || outer(c, d)))
+                || (a.order() == 1 && row(c) && d.order() == 2)
         };
         return match b.kind {
             Kind::Product(ref c, ref d) if chains(&a, c, d) => {
