@@ -18,6 +18,7 @@ pub mod common;
 pub mod contract;
 pub mod cost;
 pub mod encode;
+mod join;
 pub mod language;
 mod monomial;
 pub mod raise;

@@ -495,7 +495,8 @@ fn parse_line(
         rhs_pattern: Pattern::new(rhs.clone()),
     };
     let applier = Checked { rhs: rhs.clone(), guards: checked_guards };
-    let rewrite = Rewrite::new(name.clone(), searcher, applier).map_err(|e| format!("{}: {e}", place(0)))?;
+    let rewrite = Rewrite::new(name.clone(), crate::egraph::join::Joined::new(searcher), applier)
+        .map_err(|e| format!("{}: {e}", place(0)))?;
     Ok((rule, rewrite))
 }
 
