@@ -312,3 +312,11 @@ fn numbers_a_product_scatters_meet() {
               -1/2 y^T K^-1 y - 1/2 ln(det(K))";
     assert_eq!(grad(gp, &["θ"]), "(1/2)exp(−(1/2)/θ²)(yᵀK⁻¹XXᵀK⁻¹y − X · K⁻¹X)/θ³");
 }
+
+#[test]
+fn a_gram_matrix_is_symmetric() {
+    // `XᵀX` is symmetric wherever its class holds the transpose of its other factor, not
+    // only where `(Xᵀ)ᵀ` was made before the product: `(XᵀX + λI)ᵀ⁻¹` is `(XᵀX + λI)⁻¹`.
+    assert_eq!(grad("X: matrix(n, p); λ: scalar; ln det(X^T X + λ I)", &["X"]), "2X(XᵀX + λI)⁻¹");
+    assert_eq!(grad("X, A: matrix(n, n); ln(det(A + X^T X))", &["X"]), "X((A + XᵀX)⁻¹ + (Aᵀ + XᵀX)⁻¹)");
+}

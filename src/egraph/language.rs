@@ -305,9 +305,15 @@ impl Analysis<Node> for Tables {
                     _ => None,
                 };
                 let (sa, sb) = (&kid(0).shape, &kid(1).shape);
+                // `AᵀA` and `AAᵀ`: one factor's class holds the other's transpose.
+                let transpose_of = |x: Id, y: Id| {
+                    egraph[x].nodes.iter().any(|n| matches!(n, Node::Transpose(c) if egraph.find(*c) == egraph.find(y)))
+                };
                 d.symmetric = (sa.is_empty() && kid(1).symmetric)
                     || (sb.is_empty() && kid(0).symmetric)
-                    || egraph.lookup(Node::Transpose(*a)).map(|t| egraph.find(t)) == Some(egraph.find(*b));
+                    || egraph.lookup(Node::Transpose(*a)).map(|t| egraph.find(t)) == Some(egraph.find(*b))
+                    || transpose_of(*a, *b)
+                    || transpose_of(*b, *a);
                 d.zero = kid(0).zero || kid(1).zero;
                 d.unit_factor = (kid(0).identity && !sb.is_empty()) || (kid(1).identity && !sa.is_empty());
             }
