@@ -414,9 +414,27 @@ fn a_condition_is_stated_once_of_its_base() {
 
 #[test]
 fn a_nonzero_and_not_negative_base_is_stated_positive() {
-    // (xᵀx + 1)^(3/2) divides: xᵀx + 1 ≠ 0 and ≥ 0 are one condition.
-    let h = hessian("x: vector(n); sqrt(x^T x + 1)", &["x"]).unwrap().remove(0);
-    assert_eq!(bracket::conditions(&h.answer.expr), ["xᵀx + 1 > 0"], "{}", h.answer.render(Format::Unicode));
+    // (xᵀx + c)^(3/2) divides: xᵀx + c ≠ 0 and ≥ 0 are one condition.
+    let h = hessian("x: vector(n); c: scalar; sqrt(x^T x + c)", &["x"]).unwrap().remove(0);
+    assert_eq!(bracket::conditions(&h.answer.expr), ["xᵀx + c > 0"], "{}", h.answer.render(Format::Unicode));
+}
+
+#[test]
+fn a_base_positive_for_every_value_needs_no_condition() {
+    // xᵀx + 1, 1 + v ⊙ v, exp(·) and sums of them are positive wherever they are
+    // defined; ‖x‖ and xᵀx are not (x may be 0), nor is xᵀx − 1.
+    let cases = [
+        ("x: vector(n); sqrt(x^T x + 1)", "x", vec![]),
+        ("X: matrix(N,d); w: vector(d); y: vector(N); 1^T sqrt(1 + (X w - y) .* (X w - y))", "w", vec![]),
+        ("X: matrix(N,d); w: vector(d); 1^T ln(1 + exp(X w))", "w", vec![]),
+        ("x: vector(n); sqrt(x^T x)", "x", vec!["||x|| ≠ 0"]),
+        ("x: vector(n); sqrt(x^T x - 1)", "x", vec!["xᵀx − 1 > 0"]),
+        ("x: vector(n); a: vector(n); a^T x / ||x||", "x", vec!["||x|| ≠ 0"]),
+    ];
+    for (text, wrt, want) in cases {
+        let h = hessian(text, &[wrt]).unwrap().remove(0);
+        assert_eq!(bracket::conditions(&h.answer.expr), want, "{text}: {}", h.answer.render(Format::Unicode));
+    }
 }
 
 #[test]

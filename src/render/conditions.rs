@@ -62,14 +62,86 @@ fn of_sizes(e: &Expr, sizes: &IndexSet<String>) -> bool {
     }
 }
 
+/// What is known of the sign of every entry of `e` for every value of its names.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Sign {
+    Unknown,
+    NotNegative,
+    Positive,
+}
+
+/// The sign of `e`'s entries wherever `e` is defined: `1 + v ⊙ v`, `exp(·)`, `xᵀx + 1`,
+/// `sigmoid(·)` and sizes are positive, so a condition that they are not zero (or not
+/// negative) always holds and is not stated.
+fn sign(e: &Expr, sizes: &IndexSet<String>) -> Sign {
+    use Sign::*;
+    let both = |a: Sign, b: Sign| if a == Unknown || b == Unknown { Unknown } else { a.min(b) };
+    match &e.kind {
+        _ if of_sizes(e, sizes) => Positive,
+        Kind::Const(c) if c.is_positive() => Positive,
+        Kind::Const(c) if c.is_zero() => NotNegative,
+        Kind::Ones => Positive,
+        Kind::Func { func: Func::Exp | Func::Sigmoid, derivative: 0, .. } | Kind::Softmax { .. } => Positive,
+        Kind::Func { func: Func::Exp, .. } => Positive,
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } => sign(arg, sizes).max(NotNegative),
+        Kind::Func { func: Func::Abs | Func::Relu, derivative: 0, .. } | Kind::Norm(_) => NotNegative,
+        Kind::Add(ts) => {
+            let signs: Vec<Sign> = ts.iter().map(|t| sign(t, sizes)).collect();
+            if signs.contains(&Unknown) {
+                Unknown
+            } else if signs.contains(&Positive) {
+                Positive
+            } else {
+                NotNegative
+            }
+        }
+        Kind::Scale(c, x) if c.is_positive() => sign(x, sizes),
+        // A square: `v ⊙ v`, `xᵀx`, `x · x`.
+        Kind::Hadamard(a, b) | Kind::Dot(a, b) if a == b => NotNegative.max(sign(a, sizes)),
+        Kind::Product(a, b) if matches!(&a.kind, Kind::Transpose(x) if **x == **b) && e.is_scalar() => NotNegative,
+        Kind::Hadamard(a, b) | Kind::Product(a, b) | Kind::HDiv(a, b) | Kind::DivScalar(a, b) => {
+            both(sign(a, sizes), sign(b, sizes))
+        }
+        // A matrix power: positive entries stay positive under products only.
+        Kind::Power(x, k) if !x.is_scalar() => {
+            if k.is_integer() && k.is_positive() {
+                sign(x, sizes)
+            } else {
+                Unknown
+            }
+        }
+        Kind::Sum(x) => sign(x, sizes),
+        Kind::Power(x, k) | Kind::HPower(x, k) => {
+            let even = k.is_integer() && (k.numer() % 2u8).is_zero() && !k.is_zero();
+            match sign(x, sizes) {
+                Positive => Positive,
+                _ if even => NotNegative,
+                s if !k.is_negative() => s,
+                _ => Unknown,
+            }
+        }
+        Kind::Inverse(x) if x.is_scalar() => {
+            if sign(x, sizes) == Positive {
+                Positive
+            } else {
+                Unknown
+            }
+        }
+        _ => Unknown,
+    }
+}
+
 fn show(e: &Expr) -> String {
     render(e, Format::Unicode)
 }
 
 fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
+    // Where the operand is positive for every value, nothing is asked of it.
     let on_sizes = match &e.kind {
-        Kind::Inverse(x) | Kind::Power(x, _) | Kind::DivScalar(_, x) => of_sizes(x, sizes),
-        Kind::Func { func: Func::Ln | Func::Sqrt, arg, .. } => of_sizes(arg, sizes),
+        Kind::Inverse(x) | Kind::Power(x, _) | Kind::HPower(x, _) | Kind::DivScalar(_, x) | Kind::HDiv(_, x) => {
+            sign(x, sizes) == Sign::Positive
+        }
+        Kind::Func { func: Func::Ln | Func::Sqrt, arg, .. } => sign(arg, sizes) == Sign::Positive,
         _ => false,
     };
     match &e.kind {
@@ -80,6 +152,8 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         Kind::Inverse(x) => invertible(x, out),
         // A fractional power is real where its base is not negative, and is a divisor
         // too where the exponent is negative: `s^(−3/2)` needs s > 0.
+        Kind::Power(x, k) | Kind::HPower(x, k)
+            if !k.is_integer() && !k.is_negative() && sign(x, sizes) != Sign::Unknown => {}
         Kind::Power(x, k) | Kind::HPower(x, k) if !k.is_integer() => not_negative(x, k.is_negative(), out),
         Kind::Power(x, k) if k.is_negative() && !x.is_scalar() => invertible(x, out),
         Kind::Power(x, k) if k.is_negative() => nonzero(x, sizes, out),
@@ -95,6 +169,7 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
             out.insert(format!("{} {what}", show(arg)));
         }
         // sqrt' divides by sqrt.
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } if sign(arg, sizes) != Sign::Unknown => {}
         Kind::Func { func: Func::Sqrt, derivative, arg } => not_negative(arg, *derivative > 0, out),
         _ => {}
     }
@@ -120,13 +195,15 @@ fn not_negative(x: &Expr, strict: bool, out: &mut IndexSet<String>) {
 fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
     match &s.kind {
         Kind::Const(_) => {}
-        _ if of_sizes(s, sizes) => {}
+        _ if sign(s, sizes) == Sign::Positive => {}
         Kind::Product(a, b) if a.is_scalar() && b.is_scalar() => {
             nonzero(a, sizes, out);
             nonzero(b, sizes, out);
         }
         Kind::Scale(c, x) if !c.is_zero() => nonzero(x, sizes, out),
         Kind::Power(x, k) if k.is_positive() && x.is_scalar() => nonzero(x, sizes, out),
+        // `sqrt(s) ≠ 0` is `s ≠ 0`, which joins `s ≥ 0` as `s > 0`.
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } if arg.is_scalar() => nonzero(arg, sizes, out),
         _ => {
             out.insert(format!("{} ≠ 0", show(s)));
         }
