@@ -176,7 +176,11 @@ impl Searcher<Node, Tables> for Joined {
     }
 
     fn search_eclass_with_limit(&self, egraph: &EGraph, eclass: Id, limit: usize) -> Option<SearchMatches<'_, Node>> {
-        let Some(split) = &self.split else { return self.pattern.search_eclass_with_limit(egraph, eclass, limit) };
+        // As the whole search would: egg's loops below JOIN_FROM classes, so that a
+        // class's matches come in one order however it is searched.
+        let Some(split) = self.split.as_ref().filter(|_| egraph.number_of_classes() >= JOIN_FROM) else {
+            return self.pattern.search_eclass_with_limit(egraph, eclass, limit);
+        };
         let substs = split.search_class(egraph, eclass, limit, &mut (HashMap::new(), HashMap::new()));
         (!substs.is_empty()).then(|| SearchMatches { eclass, substs, ast: Some(Cow::Borrowed(&self.pattern.ast)) })
     }
