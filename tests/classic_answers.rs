@@ -320,3 +320,13 @@ fn a_gram_matrix_is_symmetric() {
     assert_eq!(grad("X: matrix(n, p); λ: scalar; ln det(X^T X + λ I)", &["X"]), "2X(XᵀX + λI)⁻¹");
     assert_eq!(grad("X, A: matrix(n, n); ln(det(A + X^T X))", &["X"]), "X((A + XᵀX)⁻¹ + (Aᵀ + XᵀX)⁻¹)");
 }
+
+#[test]
+fn a_named_sigmoid_meets_its_derivative() {
+    // `p = σ(Xw)` as a definition: the chain rule leaves `(p − y) ⊘ (p ⊙ (1 − p)) ⊙ σ'(Xw)`,
+    // where σ' = σ ⊙ (1 − σ) must meet p itself; written as one loss it always did.
+    let program = "X: matrix(N, d); w: vector(d); y: vector(N); p = sigmoid(X w); \
+                   J = -(y^T ln(p) + (1 - y)^T ln(1 - p))/N; J";
+    assert_eq!(grad(program, &["w"]), "Xᵀ(p − y)/N");
+    assert_eq!(hessian(program, "w"), "Xᵀdiag(sigmoid'(Xw))X/N");
+}

@@ -313,6 +313,16 @@ fn saturate_once(
                 forms.push(c);
             }
         }
+        // And with a name defined as an element-wise function written out where that
+        // function's derivative appears (`(p − y) ⊘ (p ⊙ (1 − p)) ⊙ σ'(Xw)` for
+        // `p = σ(Xw)`), so that σ' = σ ⊙ (1 − σ) meets p; the names go back after.
+        if let Some(unfolded) = unfolded_before_derivatives(&forms[k], model) {
+            if let Some(c) = crate::egraph::cancel::cancelled(&unfolded).map(|c| fold_definitions(&c, model)) {
+                if !forms.contains(&c) {
+                    forms.push(c);
+                }
+            }
+        }
         // And with the scalar factors of each product gathered into one monomial.
         if let Some(gathered) = monomial::merged_scalars(&forms[k]) {
             if !forms.contains(&gathered) {
@@ -755,6 +765,50 @@ pub(super) fn zeroed(e: Expr) -> Expr {
 /// The cheapest term of a class by the default cost.
 pub fn best_term(egraph: &EGraph, id: Id) -> RecExpr<Node> {
     egg::Extractor::new(egraph, Size { egraph }).find_best(id).1
+}
+
+/// `e` with each name defined as an element-wise function (`p = σ(Xw)`) replaced by its
+/// definition, where `e` also holds a derivative of that function at that argument
+/// (`σ'(Xw)`); None where there is no such name.
+fn unfolded_before_derivatives(e: &Expr, model: &Model) -> Option<Expr> {
+    fn derivatives(e: &Expr, out: &mut Vec<(Func, Expr)>) {
+        if let Kind::Func { func, derivative, arg } = &e.kind {
+            if *derivative > 0 {
+                out.push((func.clone(), (**arg).clone()));
+            }
+        }
+        for c in e.children() {
+            derivatives(c, out);
+        }
+    }
+    fn unfold(e: &Expr, defs: &[&(String, Expr)]) -> Expr {
+        if let Kind::Var(n) = &e.kind {
+            if let Some((_, v)) = defs.iter().find(|(name, _)| name == n) {
+                return v.clone();
+            }
+        }
+        let mut out = e.clone();
+        for c in out.children_mut() {
+            *c = unfold(c, defs);
+        }
+        out
+    }
+    let mut primed = Vec::new();
+    derivatives(e, &mut primed);
+    if primed.is_empty() {
+        return None;
+    }
+    let names = e.names();
+    let defs: Vec<&(String, Expr)> = model
+        .definitions
+        .iter()
+        .filter(|(name, value)| {
+            names.contains(name)
+                && matches!(&value.kind, Kind::Func { func, derivative: 0, arg }
+                    if primed.iter().any(|(f, a)| f == func && a == &**arg))
+        })
+        .collect();
+    (!defs.is_empty()).then(|| unfold(e, &defs))
 }
 
 /// `e` with a definition's value replaced by its name wherever `e` holds both (so that
