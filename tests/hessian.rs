@@ -427,6 +427,12 @@ fn a_base_positive_for_every_value_needs_no_condition() {
         ("x: vector(n); sqrt(x^T x + 1)", "x", vec![]),
         ("X: matrix(N,d); w: vector(d); y: vector(N); 1^T sqrt(1 + (X w - y) .* (X w - y))", "w", vec![]),
         ("X: matrix(N,d); w: vector(d); 1^T ln(1 + exp(X w))", "w", vec![]),
+        // `(r ⊙ r/δ)/δ` is r² over δ²: not negative.
+        (
+            "w: vector(p); X: matrix(N,p); y: vector(N); δ: scalar; δ^2 1^T (sqrt(1 + ((X w - y)/δ) .* ((X w - y)/δ)) - 1)",
+            "w",
+            vec!["δ ≠ 0"],
+        ),
         ("x: vector(n); sqrt(x^T x)", "x", vec!["||x|| ≠ 0"]),
         ("x: vector(n); sqrt(x^T x - 1)", "x", vec!["xᵀx − 1 > 0"]),
         ("x: vector(n); a: vector(n); a^T x / ||x||", "x", vec!["||x|| ≠ 0"]),

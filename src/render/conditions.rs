@@ -95,12 +95,34 @@ fn sign(e: &Expr, sizes: &IndexSet<String>) -> Sign {
                 NotNegative
             }
         }
-        Kind::Scale(c, x) if c.is_positive() => sign(x, sizes),
-        // A square: `v ⊙ v`, `xᵀx`, `x · x`.
-        Kind::Hadamard(a, b) | Kind::Dot(a, b) if a == b => NotNegative.max(sign(a, sizes)),
-        Kind::Product(a, b) if matches!(&a.kind, Kind::Transpose(x) if **x == **b) && e.is_scalar() => NotNegative,
-        Kind::Hadamard(a, b) | Kind::Product(a, b) | Kind::HDiv(a, b) | Kind::DivScalar(a, b) => {
+        Kind::Dot(a, b) if a == b => NotNegative,
+        // A matrix product: positive entries make positive entries.
+        Kind::Product(a, b)
+            if !a.is_scalar()
+                && !b.is_scalar()
+                && !(e.is_scalar() && matches!(&a.kind, Kind::Transpose(x) if **x == **b)) =>
+        {
             both(sign(a, sizes), sign(b, sizes))
+        }
+        // Products, quotients and powers (entry by entry, or by a scalar): by the
+        // exponent of each base, so that a base raised to an even power in all is a
+        // square (`v ⊙ v`, `(r ⊙ r/δ)/δ`, `xᵀx`).
+        Kind::Scale(..) | Kind::Hadamard(..) | Kind::HDiv(..) | Kind::DivScalar(..) | Kind::Product(..) => {
+            let mut bases = Vec::new();
+            if !factors(e, 1, &mut bases) {
+                return Unknown;
+            }
+            bases.iter().fold(Positive, |acc, (base, k)| {
+                // (A base is a proper part of `e`: no sign is asked of `e` itself.)
+                let s = if base == e { Unknown } else { sign(base, sizes) };
+                let here = match s {
+                    Positive => Positive,
+                    _ if k % 2 == 0 => NotNegative,
+                    _ if *k < 0 => Unknown,
+                    s => s,
+                };
+                both(acc, here)
+            })
         }
         // A matrix power: positive entries stay positive under products only.
         Kind::Power(x, k) if !x.is_scalar() => {
@@ -128,6 +150,39 @@ fn sign(e: &Expr, sizes: &IndexSet<String>) -> Sign {
             }
         }
         _ => Unknown,
+    }
+}
+
+/// The bases of a product of scalars or of entries, with their exponents (`(r ⊙ r/δ)/δ`:
+/// r², δ⁻²); false where a factor has a sign that is not positive (a negative number).
+/// A matrix product of two non-scalars is one base, except `xᵀx`, which is x twice.
+fn factors(e: &Expr, k: i64, out: &mut Vec<(Expr, i64)>) -> bool {
+    let add = |base: &Expr, k: i64, out: &mut Vec<(Expr, i64)>| match out.iter_mut().find(|(b, _)| b == base) {
+        Some((_, e)) => *e += k,
+        None => out.push((base.clone(), k)),
+    };
+    match &e.kind {
+        Kind::Const(c) => c.is_positive(),
+        Kind::Scale(c, x) => c.is_positive() && factors(x, k, out),
+        Kind::Hadamard(a, b) => factors(a, k, out) && factors(b, k, out),
+        Kind::Product(a, b) if a.is_scalar() || b.is_scalar() => factors(a, k, out) && factors(b, k, out),
+        Kind::Product(a, b) if e.is_scalar() && matches!(&a.kind, Kind::Transpose(x) if **x == **b) => {
+            add(b, 2 * k, out);
+            true
+        }
+        Kind::HDiv(a, b) | Kind::DivScalar(a, b) => factors(a, k, out) && factors(b, -k, out),
+        Kind::Power(x, n) | Kind::HPower(x, n)
+            if n.is_integer() && (x.is_scalar() || matches!(e.kind, Kind::HPower(..))) =>
+        {
+            match i64::try_from(n.to_integer()) {
+                Ok(n) => factors(x, k * n, out),
+                Err(_) => false,
+            }
+        }
+        _ => {
+            add(e, k, out);
+            true
+        }
     }
 }
 
