@@ -513,3 +513,15 @@ fn a_softmax_hvp_spreads_a_vector_over_columns_as_an_outer_product() {
     let t = bracket::simplify("u: vector(a); v: vector(b); w: vector(c); u ⊗ v ⊗ w").unwrap();
     assert_eq!(t.render(Format::Unicode), "u ⊗ v ⊗ w");
 }
+
+#[test]
+fn a_matrix_with_positive_entries_is_still_stated_invertible() {
+    // exp(A) has positive entries, and may be singular: its inverse needs the condition.
+    for (text, wrt) in
+        [("A: matrix(n, n); b, c: vector(n); b^T exp(A)^-1 c", "b"), ("A: matrix(n, n); ln det(exp(A))", "A")]
+    {
+        let d = bracket::grad(text, &[wrt]).unwrap().remove(0);
+        let conditions = bracket::conditions(&d.answer.expr);
+        assert_eq!(conditions, ["exp(A) is invertible"], "{text}: {}", d.answer.render(Format::Unicode));
+    }
+}

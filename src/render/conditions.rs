@@ -193,9 +193,10 @@ fn show(e: &Expr) -> String {
 fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
     // Where the operand is positive for every value, nothing is asked of it.
     let on_sizes = match &e.kind {
-        Kind::Inverse(x) | Kind::Power(x, _) | Kind::HPower(x, _) | Kind::DivScalar(_, x) | Kind::HDiv(_, x) => {
-            sign(x, sizes) == Sign::Positive
-        }
+        // (A matrix with positive entries may still be singular: only a scalar's inverse
+        // and powers are spared by its sign.)
+        Kind::Inverse(x) | Kind::Power(x, _) => x.is_scalar() && sign(x, sizes) == Sign::Positive,
+        Kind::HPower(x, _) | Kind::DivScalar(_, x) | Kind::HDiv(_, x) => sign(x, sizes) == Sign::Positive,
         Kind::Func { func: Func::Ln | Func::Sqrt, arg, .. } => sign(arg, sizes) == Sign::Positive,
         _ => false,
     };
