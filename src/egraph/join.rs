@@ -21,7 +21,9 @@ const JOIN_FROM: usize = 400;
 /// as egg's pattern otherwise.
 pub struct Joined {
     pattern: Pattern<Node>,
-    split: Option<Split>,
+    /// Made on first use: most runs never reach [`JOIN_FROM`] classes, and compiling the
+    /// operands' patterns for every rule at start-up cost each process 0.3 ms.
+    split: std::sync::OnceLock<Option<Split>>,
 }
 
 /// The two operand patterns, their variables, and the variables they share.
@@ -51,36 +53,44 @@ impl Joined {
     /// `pattern`, joined where its root has two operands that are not bare variables and
     /// share at least one variable.
     pub fn new(pattern: Pattern<Node>) -> Joined {
-        let split = match pattern.ast.as_ref().last() {
-            Some(ENodeOrVar::ENode(root)) if root.children().len() == 2 => {
-                let (a, b) = (root.children()[0], root.children()[1]);
-                let operand = |id: Id| matches!(pattern.ast[id], ENodeOrVar::ENode(_));
-                if operand(a) && operand(b) {
-                    let left = Pattern::new(subpattern(&pattern.ast, a));
-                    let right = Pattern::new(subpattern(&pattern.ast, b));
-                    let left_vars = left.vars();
-                    let right_vars = right.vars();
-                    let shared: Vec<Var> = right_vars.iter().filter(|v| left_vars.contains(v)).copied().collect();
-                    let right_only = right_vars.iter().filter(|v| !left_vars.contains(v)).copied().collect();
-                    let nodes =
-                        |p: &Pattern<Node>| p.ast.as_ref().iter().filter(|n| matches!(n, ENodeOrVar::ENode(_))).count();
-                    let left_first = nodes(&left) > nodes(&right);
-                    (!shared.is_empty()).then(|| Split {
-                        root: root.clone(),
-                        left,
-                        right,
-                        left_vars,
-                        right_only,
-                        shared,
-                        left_first,
-                    })
-                } else {
-                    None
+        Joined { pattern, split: std::sync::OnceLock::new() }
+    }
+
+    /// The operands to join, where the left side has them (see [`Joined::new`]).
+    fn split(&self) -> Option<&Split> {
+        let pattern = &self.pattern;
+        self.split
+            .get_or_init(|| match pattern.ast.as_ref().last() {
+                Some(ENodeOrVar::ENode(root)) if root.children().len() == 2 => {
+                    let (a, b) = (root.children()[0], root.children()[1]);
+                    let operand = |id: Id| matches!(pattern.ast[id], ENodeOrVar::ENode(_));
+                    if operand(a) && operand(b) {
+                        let left = Pattern::new(subpattern(&pattern.ast, a));
+                        let right = Pattern::new(subpattern(&pattern.ast, b));
+                        let left_vars = left.vars();
+                        let right_vars = right.vars();
+                        let shared: Vec<Var> = right_vars.iter().filter(|v| left_vars.contains(v)).copied().collect();
+                        let right_only = right_vars.iter().filter(|v| !left_vars.contains(v)).copied().collect();
+                        let nodes = |p: &Pattern<Node>| {
+                            p.ast.as_ref().iter().filter(|n| matches!(n, ENodeOrVar::ENode(_))).count()
+                        };
+                        let left_first = nodes(&left) > nodes(&right);
+                        (!shared.is_empty()).then(|| Split {
+                            root: root.clone(),
+                            left,
+                            right,
+                            left_vars,
+                            right_only,
+                            shared,
+                            left_first,
+                        })
+                    } else {
+                        None
+                    }
                 }
-            }
-            _ => None,
-        };
-        Joined { pattern, split }
+                _ => None,
+            })
+            .as_ref()
     }
 }
 
@@ -155,7 +165,7 @@ impl Split {
 
 impl Searcher<Node, Tables> for Joined {
     fn search_with_limit(&self, egraph: &EGraph, limit: usize) -> Vec<SearchMatches<'_, Node>> {
-        let Some(split) = self.split.as_ref().filter(|_| egraph.number_of_classes() >= JOIN_FROM) else {
+        let Some(split) = (egraph.number_of_classes() >= JOIN_FROM).then(|| self.split()).flatten() else {
             return self.pattern.search_with_limit(egraph, limit);
         };
         let Some(classes) = egraph.classes_for_op(&split.root.discriminant()) else { return vec![] };
@@ -178,7 +188,7 @@ impl Searcher<Node, Tables> for Joined {
     fn search_eclass_with_limit(&self, egraph: &EGraph, eclass: Id, limit: usize) -> Option<SearchMatches<'_, Node>> {
         // As the whole search would: egg's loops below JOIN_FROM classes, so that a
         // class's matches come in one order however it is searched.
-        let Some(split) = self.split.as_ref().filter(|_| egraph.number_of_classes() >= JOIN_FROM) else {
+        let Some(split) = (egraph.number_of_classes() >= JOIN_FROM).then(|| self.split()).flatten() else {
             return self.pattern.search_eclass_with_limit(egraph, eclass, limit);
         };
         let substs = split.search_class(egraph, eclass, limit, &mut (HashMap::new(), HashMap::new()));
