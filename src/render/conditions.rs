@@ -157,9 +157,13 @@ fn sign(e: &Expr, sizes: &IndexSet<String>) -> Sign {
 /// r², δ⁻²); false where a factor has a sign that is not positive (a negative number).
 /// A matrix product of two non-scalars is one base, except `xᵀx`, which is x twice.
 fn factors(e: &Expr, k: i64, out: &mut Vec<(Expr, i64)>) -> bool {
+    // (Exponents too large to add are no known sign: false.)
     let add = |base: &Expr, k: i64, out: &mut Vec<(Expr, i64)>| match out.iter_mut().find(|(b, _)| b == base) {
-        Some((_, e)) => *e += k,
-        None => out.push((base.clone(), k)),
+        Some((_, e)) => e.checked_add(k).map(|sum| *e = sum).is_some(),
+        None => {
+            out.push((base.clone(), k));
+            true
+        }
     };
     match &e.kind {
         Kind::Const(c) => c.is_positive(),
@@ -167,22 +171,20 @@ fn factors(e: &Expr, k: i64, out: &mut Vec<(Expr, i64)>) -> bool {
         Kind::Hadamard(a, b) => factors(a, k, out) && factors(b, k, out),
         Kind::Product(a, b) if a.is_scalar() || b.is_scalar() => factors(a, k, out) && factors(b, k, out),
         Kind::Product(a, b) if e.is_scalar() && matches!(&a.kind, Kind::Transpose(x) if **x == **b) => {
-            add(b, 2 * k, out);
-            true
+            k.checked_mul(2).is_some_and(|k2| add(b, k2, out))
         }
-        Kind::HDiv(a, b) | Kind::DivScalar(a, b) => factors(a, k, out) && factors(b, -k, out),
+        Kind::HDiv(a, b) | Kind::DivScalar(a, b) => {
+            factors(a, k, out) && k.checked_neg().is_some_and(|m| factors(b, m, out))
+        }
         Kind::Power(x, n) | Kind::HPower(x, n)
             if n.is_integer() && (x.is_scalar() || matches!(e.kind, Kind::HPower(..))) =>
         {
             match i64::try_from(n.to_integer()) {
-                Ok(n) => factors(x, k * n, out),
+                Ok(n) => k.checked_mul(n).is_some_and(|kn| factors(x, kn, out)),
                 Err(_) => false,
             }
         }
-        _ => {
-            add(e, k, out);
-            true
-        }
+        _ => add(e, k, out),
     }
 }
 
