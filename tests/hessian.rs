@@ -525,3 +525,12 @@ fn a_matrix_with_positive_entries_is_still_stated_invertible() {
         assert_eq!(conditions, ["exp(A) is invertible"], "{text}: {}", d.answer.render(Format::Unicode));
     }
 }
+
+#[test]
+fn an_exponent_too_large_to_count_gives_no_sign() {
+    // 10^27 overflows the exponent count: the base's sign is unknown, and the root's
+    // condition is stated (wrongly dropped if the count wrapped to an even number).
+    let text = "x: vector(n); s: scalar; sqrt(1 + ((s^1000000000)^1000000000)^1000000000 * x^T x)";
+    let d = bracket::grad(text, &["x"]).unwrap().remove(0);
+    assert_eq!(bracket::conditions(&d.answer.expr).len(), 1, "{}", d.answer.render(Format::Unicode));
+}
