@@ -76,20 +76,6 @@ fn terms_using(e: &Expr, names: &IndexSet<String>) -> Expr {
     }
 }
 
-/// `e` with the names of `inline` replaced by their definitions, recursively.
-fn inlined(e: &Expr, defs: &IndexMap<String, Expr>, inline: &IndexSet<String>) -> Expr {
-    if let Kind::Var(n) = &e.kind {
-        if inline.contains(n) {
-            return inlined(&defs[n], defs, inline);
-        }
-    }
-    let mut out = e.clone();
-    for c in out.children_mut() {
-        *c = inlined(c, defs, inline);
-    }
-    out
-}
-
 /// Derivations of local steps that differ only in their names (the same layer at
 /// every time step of an unrolled RNN) are derived once.
 struct Memo {
@@ -333,7 +319,7 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
         if between.len() == 1 && next_to_loss {
             let mut uses_target = between.clone();
             uses_target.insert(target.clone());
-            let whole = inlined(&terms_using(&top, &uses_target), &defs, &between);
+            let whole = crate::ir::build::inlined(&terms_using(&top, &uses_target), &defs, &between);
             if whole.node_count() <= DIRECT_NODES {
                 let through = memo.derive(&local_model(&model, &between, &whole, &target)?, &whole, &target)?;
                 if operations(&through.result.expr) < operations(&derivation.result.expr) {
@@ -396,7 +382,7 @@ pub(crate) fn assembled_gradient(model: &Model, f: &Expr, var: &str) -> Result<O
         return Ok(None);
     };
     let names: IndexSet<String> = seeds.keys().cloned().collect();
-    let expr = inlined(&eq.answer.expr, &seeds, &names);
+    let expr = crate::ir::build::inlined(&eq.answer.expr, &seeds, &names);
     Ok(Some(Answer { model: model.clone(), expr, saturation: None }))
 }
 

@@ -781,25 +781,13 @@ fn unfolded_before_derivatives(e: &Expr, model: &Model) -> Option<Expr> {
             derivatives(c, out);
         }
     }
-    fn unfold(e: &Expr, defs: &[&(String, Expr)]) -> Expr {
-        if let Kind::Var(n) = &e.kind {
-            if let Some((_, v)) = defs.iter().find(|(name, _)| name == n) {
-                return v.clone();
-            }
-        }
-        let mut out = e.clone();
-        for c in out.children_mut() {
-            *c = unfold(c, defs);
-        }
-        out
-    }
     let mut primed = Vec::new();
     derivatives(e, &mut primed);
     if primed.is_empty() {
         return None;
     }
     let names = e.names();
-    let defs: Vec<&(String, Expr)> = model
+    let unfold: indexmap::IndexSet<String> = model
         .definitions
         .iter()
         .filter(|(name, value)| {
@@ -807,8 +795,10 @@ fn unfolded_before_derivatives(e: &Expr, model: &Model) -> Option<Expr> {
                 && matches!(&value.kind, Kind::Func { func, derivative: 0, arg }
                     if primed.iter().any(|(f, a)| f == func && a == &**arg))
         })
+        .map(|(name, _)| name.clone())
         .collect();
-    (!defs.is_empty()).then(|| unfold(e, &defs))
+    let defs: IndexMap<String, Expr> = model.definitions.iter().cloned().collect();
+    (!unfold.is_empty()).then(|| crate::ir::build::inlined(e, &defs, &unfold))
 }
 
 /// `e` with a definition's value replaced by its name wherever `e` holds both (so that

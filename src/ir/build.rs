@@ -7,6 +7,20 @@ use crate::ir::shape::{Dim, Shape};
 use num_rational::BigRational;
 use num_traits::{One, Zero};
 
+/// `e` with the names of `inline` replaced by their definitions in `defs`, recursively.
+pub fn inlined(e: &Expr, defs: &indexmap::IndexMap<String, Expr>, inline: &indexmap::IndexSet<String>) -> Expr {
+    if let Kind::Var(n) = &e.kind {
+        if inline.contains(n) {
+            return inlined(&defs[n], defs, inline);
+        }
+    }
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = inlined(c, defs, inline);
+    }
+    out
+}
+
 /// `c · e`, folding nested scalings.
 pub fn scale(c: BigRational, e: Expr) -> Expr {
     if c.is_one() {

@@ -42,26 +42,6 @@ fn size_names(e: &Expr, out: &mut IndexSet<String>) {
     }
 }
 
-/// Whether `e` is positive for every choice of sizes: sizes and positive numbers
-/// joined by sums, products, quotients, powers and square roots. (`N − 1` is not:
-/// it is 0 when N is 1.)
-fn of_sizes(e: &Expr, sizes: &IndexSet<String>) -> bool {
-    if !e.is_scalar() {
-        return false;
-    }
-    match &e.kind {
-        Kind::Var(n) => sizes.contains(n),
-        Kind::Const(c) => c.is_positive(),
-        Kind::Scale(c, x) => c.is_positive() && of_sizes(x, sizes),
-        Kind::Add(xs) => xs.iter().all(|x| of_sizes(x, sizes)),
-        Kind::Product(a, b) | Kind::DivScalar(a, b) => of_sizes(a, sizes) && of_sizes(b, sizes),
-        Kind::Power(x, _) | Kind::Inverse(x) | Kind::Func { func: Func::Sqrt, derivative: 0, arg: x } => {
-            of_sizes(x, sizes)
-        }
-        _ => false,
-    }
-}
-
 /// What is known of the sign of every entry of `e` for every value of its names.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Sign {
@@ -77,12 +57,13 @@ fn sign(e: &Expr, sizes: &IndexSet<String>) -> Sign {
     use Sign::*;
     let both = |a: Sign, b: Sign| if a == Unknown || b == Unknown { Unknown } else { a.min(b) };
     match &e.kind {
-        _ if of_sizes(e, sizes) => Positive,
+        // A size is a positive integer (`N − 1` is not positive: it is 0 when N is 1).
+        Kind::Var(n) if e.is_scalar() && sizes.contains(n) => Positive,
         Kind::Const(c) if c.is_positive() => Positive,
         Kind::Const(c) if c.is_zero() => NotNegative,
         Kind::Ones => Positive,
-        Kind::Func { func: Func::Exp | Func::Sigmoid, derivative: 0, .. } | Kind::Softmax { .. } => Positive,
-        Kind::Func { func: Func::Exp, .. } => Positive,
+        Kind::Func { func: Func::Exp, .. } | Kind::Func { func: Func::Sigmoid, derivative: 0, .. } => Positive,
+        Kind::Softmax { .. } => Positive,
         Kind::Func { func: Func::Sqrt, derivative: 0, arg } => sign(arg, sizes).max(NotNegative),
         Kind::Func { func: Func::Abs | Func::Relu, derivative: 0, .. } | Kind::Norm(_) => NotNegative,
         Kind::Add(ts) => {
@@ -194,7 +175,7 @@ fn show(e: &Expr) -> String {
 
 fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
     // Where the operand is positive for every value, nothing is asked of it.
-    let on_sizes = match &e.kind {
+    let positive = match &e.kind {
         // (A matrix with positive entries may still be singular: only a scalar's inverse
         // and powers are spared by its sign.)
         Kind::Inverse(x) | Kind::Power(x, _) => x.is_scalar() && sign(x, sizes) == Sign::Positive,
@@ -203,7 +184,7 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         _ => false,
     };
     match &e.kind {
-        _ if on_sizes => {}
+        _ if positive => {}
         Kind::Inverse(x) if x.is_scalar() => {
             out.insert(format!("{} ≠ 0", show(x)));
         }
