@@ -4,20 +4,25 @@
 
 use std::process::Command;
 
-/// `bracket grad TEXT --wrt …  --check`: the answer lines (the check line dropped); fails
-/// the test if the binary fails, the check fails, or bracket notation is left.
-fn grad(text: &str, wrt: &[&str]) -> String {
-    let mut args = vec!["grad", text, "--check"];
+/// `bracket COMMAND TEXT --wrt …  --check`: the answer lines (the check and condition
+/// lines dropped); fails the test if the binary fails or a check does not pass.
+fn checked(command: &str, text: &str, wrt: &[&str]) -> String {
+    let mut args = vec![command, text, "--check"];
     for w in wrt {
         args.extend(["--wrt", w]);
     }
     let out = Command::new(env!("CARGO_BIN_EXE_bracket")).args(&args).output().expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.status.success(), "{text}: exit {:?}\n{stdout}{}", out.status, String::from_utf8_lossy(&out.stderr));
-    let answer: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("check:") && !l.starts_with("where ")).collect();
-    let answer = answer.join("\n");
-    assert!(!answer.contains('[') && !answer.contains('@'), "{text}: bracket notation left in\n{answer}");
     assert_eq!(stdout.matches("check: relative error").count(), wrt.len(), "{text}\n{stdout}");
+    stdout.lines().filter(|l| !l.starts_with("check:") && !l.starts_with("where ")).collect::<Vec<_>>().join("\n")
+}
+
+/// `bracket grad TEXT --wrt …  --check` ([`checked`]), failing also where bracket
+/// notation is left.
+fn grad(text: &str, wrt: &[&str]) -> String {
+    let answer = checked("grad", text, wrt);
+    assert!(!answer.contains('[') && !answer.contains('@'), "{text}: bracket notation left in\n{answer}");
     answer
 }
 
@@ -272,16 +277,9 @@ fn a_number_all_terms_share_goes_in_front() {
     assert_eq!(answer, "2(S/(xᵀx) − (xᵀSxI + 2(xxᵀS + Sxxᵀ))/(xᵀx)² + 4xᵀSxxxᵀ/(xᵀx)³)", "{stdout}");
 }
 
-/// `bracket hessian TEXT --wrt X --check`, as [`grad`] does it.
+/// `bracket hessian TEXT --wrt X --check` ([`checked`]).
 fn hessian(text: &str, wrt: &str) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
-        .args(["hessian", text, "--wrt", wrt, "--check"])
-        .output()
-        .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{text}: exit {:?}\n{stdout}{}", out.status, String::from_utf8_lossy(&out.stderr));
-    assert_eq!(stdout.matches("check: relative error").count(), 1, "{text}\n{stdout}");
-    stdout.lines().filter(|l| !l.starts_with("check:") && !l.starts_with("where ")).collect::<Vec<_>>().join("\n")
+    checked("hessian", text, &[wrt])
 }
 
 #[test]
