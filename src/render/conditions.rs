@@ -269,10 +269,18 @@ fn transposed(e: &Expr) -> Expr {
         Kind::Scale(c, x) => Kind::Scale(c.clone(), Box::new(transposed(x))),
         Kind::Inverse(x) => Kind::Inverse(Box::new(transposed(x))),
         Kind::Product(a, b) if a.is_scalar() => Kind::Product(a.clone(), Box::new(transposed(b))),
-        Kind::Product(a, b) if a.order() == 2 && b.order() == 2 => {
-            Kind::Product(Box::new(transposed(b)), Box::new(transposed(a)))
-        }
+        Kind::Product(a, b) if a.order() == 2 && b.order() == 2 => return chained(transposed(b), transposed(a)),
         _ => return crate::ir::build::transpose(e.clone()),
     };
     Expr::new(kind, reversed)
+}
+
+/// The matrix product `a b`, grouped to the left as products print without parentheses:
+/// `(AX)ᵀX` transposed is `XᵀAX`, not `Xᵀ(AX)`.
+fn chained(a: Expr, b: Expr) -> Expr {
+    let shape = vec![a.shape[0].clone(), b.shape[1].clone()];
+    match b.kind {
+        Kind::Product(u, v) if u.order() == 2 && v.order() == 2 => chained(chained(a, *u), *v),
+        kind => Expr::new(Kind::Product(Box::new(a), Box::new(Expr::new(kind, b.shape))), shape),
+    }
 }
