@@ -127,6 +127,12 @@ impl CostFunction<Node> for Size<'_> {
         };
         let mut c = self.node_cost(enode, kids);
         c.size += 0.01;
+        // An exponent's sign is part of the superscript, not an operation: `X⁻²`.
+        if let Node::Power([_, e]) | Node::HPower([_, e]) = enode {
+            if self.egraph[*e].data.constant.as_ref().is_some_and(|k| k.is_negative() && !minus_one(k)) {
+                c.size -= 0.5;
+            }
+        }
         c.first = match enode {
             Node::Leaf(k) => {
                 k.0.strip_prefix("v:")
@@ -164,21 +170,24 @@ impl Size<'_> {
             Node::Num(c) if minus_one(c) => Cost { size: 0.5, atom: true, negated: true, ..base },
             // A sum reads better when it does not open with a minus (`Xw − y`), nor ends
             // with a negated ones tensor (`1 − H ⊙ H` over `H ⊙ H − 1`).
-            Node::Add([_, b]) => {
+            Node::Add([a, b]) => {
                 let minus_ones = self.egraph[*b].nodes.iter().any(|n| match n {
                     Node::Mul([c, o]) => {
                         self.egraph[*c].data.constant.as_ref().is_some_and(minus_one) && self.egraph[*o].data.ones
                     }
                     _ => false,
                 });
-                // A −1 added is the number 1 subtracted, not a cheap sign: `−(s − 1)` is no
-                // simpler than `1 − s`.
+                // A subtraction is one operation, as an addition is: the right term's sign
+                // is the minus, so `(1/2)((n − p − 1)X − S)` beats `−(1/2)((p − n + 1)X + S)`.
+                // But a −1 added is the number 1 subtracted, not a free sign (`−(s − 1)` is
+                // no simpler than `1 − s`), and a −1 opening a sum is the number written
+                // with its sign (`n − p − 1` over `−1 + n − p`).
                 let subtracts_one = self.egraph[*b].data.constant.as_ref().is_some_and(minus_one);
-                Cost {
-                    size: sum(if subtracts_one { 1.5 } else { 1.0 }),
-                    parens: parens + u32::from(kids[0].negated) + u32::from(minus_ones),
-                    ..base
-                }
+                let opens_minus_one = self.egraph[*a].data.constant.as_ref().is_some_and(minus_one);
+                let extra = 1.0 - if kids[1].negated { 0.5 } else { 0.0 }
+                    + if subtracts_one { 1.0 } else { 0.0 }
+                    + if opens_minus_one { 1.0 } else { 0.0 };
+                Cost { size: sum(extra), parens: parens + u32::from(kids[0].negated) + u32::from(minus_ones), ..base }
             }
             // A sign inside a Hadamard product reads worse than one outside: `−(H ⊙ H)`.
             // `M ⊙ M ⊙ R` over `M ⊙ (M ⊙ R)`: equal in size, tied until now by class order.
@@ -188,8 +197,12 @@ impl Size<'_> {
                 hadamard: true,
                 ..base
             },
-            // A negative number is a sign too, where a sign reads worse (inside `⊙`).
-            Node::Num(c) => Cost { size: 1.0, atom: true, negated: c.is_negative(), ..base },
+            // A negative number is a sign too, where a sign reads worse (inside `⊙`), and
+            // the sign is written: `−(1/2)(a + b)` is no simpler than `(1/2)(−a − b)`
+            // (a sum's right term and an exponent do not pay for it).
+            Node::Num(c) => {
+                Cost { size: if c.is_negative() { 1.5 } else { 1.0 }, atom: true, negated: c.is_negative(), ..base }
+            }
             Node::Fun(_) => Cost { size: 1.0, atom: true, ..base },
             // The reciprocal of a scalar expression, even of a name or a power, reads as
             // `1/(…)`: `(2N)⁻¹` and `(t²)⁻¹` are no simpler.
