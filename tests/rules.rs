@@ -169,6 +169,11 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
         &["P: matrix(n, n); diag(diag(1 ./ P) .* diag(P)) A", "x: vector(n); diag(x ./ x) A", "diag(A ./ A)^T x"],
     ),
     ("function-ln-prime-reciprocal", &["ln'(A)", "x: vector(n); X^T ln'(X x)", "ln'(exp(A)) .* B"]),
+    ("function-tanh-prime", &["tanh'(A)", "H = tanh(X W); G .* tanh'(X W)", "x: vector(n); h = tanh(x); tanh'(x)^T y"]),
+    (
+        "function-sigmoid-prime",
+        &["sigmoid'(A)", "P = sigmoid(X W); G .* sigmoid'(X W)", "x: vector(n); s = sigmoid(x); a^T sigmoid'(x)"],
+    ),
     ("inverse-cancel", &["X^-1 X", "X X^-1", "A X^-1 X B", "A, B: matrix(n, n); (A B)^-1 A B"]),
     (
         "product-power",

@@ -52,6 +52,18 @@ fn occurs(part: &Expr, whole: &Expr) -> bool {
     part == whole || whole.children().iter().any(|c| occurs(part, c))
 }
 
+/// True if `value` occurs in `d`, or is an element-wise function whose derivative at the
+/// same argument does (`tanh(Z)` where `tanh'(Z)` is: the e-graph writes it `1 − H ⊙ H`
+/// for `H = tanh(Z)`).
+fn occurs_or_derivative(value: &Expr, d: &Expr) -> bool {
+    if occurs(value, d) {
+        return true;
+    }
+    let Kind::Func { func, derivative: 0, arg } = &value.kind else { return false };
+    let primed = Expr::new(Kind::Func { func: func.clone(), derivative: 1, arg: arg.clone() }, value.shape.clone());
+    occurs(&primed, d)
+}
+
 /// The terms of a scalar sum `e` (under scalar factors) that use a name of `names`: the
 /// others have no differential in a local step, and a derivation need not show them.
 fn terms_using(e: &Expr, names: &IndexSet<String>) -> Expr {
@@ -236,7 +248,7 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
         let definitions: Vec<(String, Expr)> = m
             .definitions
             .iter()
-            .filter(|(n, e)| keep.contains(n) && d.as_ref().is_some_and(|d| occurs(e, d)))
+            .filter(|(n, e)| keep.contains(n) && d.as_ref().is_some_and(|d| occurs_or_derivative(e, d)))
             .cloned()
             .collect();
         // Only the names the step can see: a deep program's hundreds of others would be
@@ -322,7 +334,10 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
             let whole = crate::ir::build::inlined(&terms_using(&top, &uses_target), &defs, &between);
             if whole.node_count() <= DIRECT_NODES {
                 let through = memo.derive(&local_model(&model, &between, &whole, &target)?, &whole, &target)?;
-                if operations(&through.result.expr) < operations(&derivation.result.expr) {
+                // At equal size the loss written through wins: it needs no seed of the
+                // name between, so `∇_{w2}J = Hᵀ(p − y)/N` for `p = σ(Hw2)` under a
+                // cross-entropy, not `Hᵀ(∇_{p}J ⊙ σ'(Hw2))` with `∇_{p}J` dividing by p(1 − p).
+                if operations(&through.result.expr) <= operations(&derivation.result.expr) {
                     derivation = through;
                 }
             }

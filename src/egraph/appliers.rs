@@ -521,6 +521,51 @@ impl Applier<Node, Tables> for LnPrimeReciprocal {
     }
 }
 
+/// `function-tanh-prime` and `function-sigmoid-prime`: `tanh'(A) = 1 − tanh(A) ⊙ tanh(A)`
+/// and `σ'(A) = σ(A) ⊙ (1 − σ(A))` for a vector or matrix A. Larger than the derivative
+/// alone, smaller where the function's value has a name (`1 − H ⊙ H` for
+/// `H = tanh(XW + 1bᵀ)`); the ones tensor takes A's shape, which a rule's right side
+/// cannot name.
+pub struct PrimeByValue {
+    /// `tanh`, else the sigmoid.
+    pub tanh: bool,
+}
+
+impl Applier<Node, Tables> for PrimeByValue {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let shape = egraph[eclass].data.shape.clone();
+        let Some(a) = bound(subst, "?a") else { return vec![] };
+        let name = if self.tanh { "tanh" } else { "sigmoid" };
+        if shape.is_empty() || !egraph.analysis.funs.contains_key(name) {
+            return vec![];
+        }
+        let plain = egraph.add(Node::Fun(FunName(name.into())));
+        let value = egraph.add(Node::Apply([plain, a]));
+        let mut rec = RecExpr::default();
+        Encoder { tables: &mut egraph.analysis }.encode(&Expr::new(Kind::Ones, shape), &mut rec);
+        let ones = egraph.add_expr(&rec);
+        let minus = egraph.add(Node::Num(BigRational::from_integer((-1).into())));
+        let by_value = if self.tanh {
+            let square = egraph.add(Node::Hadamard([value, value]));
+            let negated = egraph.add(Node::Mul([minus, square]));
+            egraph.add(Node::Add([ones, negated]))
+        } else {
+            let negated = egraph.add(Node::Mul([minus, value]));
+            let complement = egraph.add(Node::Add([ones, negated]));
+            egraph.add(Node::Hadamard([value, complement]))
+        };
+        union_by(egraph, from, by_value, rule)
+    }
+}
+
 /// `scalar-factor-opposite`: `cA − cB = c(A − B)` for a rational c (`2Vh − 2y` →
 /// `2(Vh − y)`); written in Rust because it needs d = −c, a guard on two variables.
 pub struct FactorOpposite;

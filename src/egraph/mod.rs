@@ -786,13 +786,13 @@ fn unfolded_before_derivatives(e: &Expr, model: &Model) -> Option<Expr> {
     if primed.is_empty() {
         return None;
     }
-    let names = e.names();
+    // A name need not occur in `e`: where its value does, written out (the loss through
+    // `p = σ(Hw)` in backpropagation), `e` is cancelled as it is and folded after.
     let unfold: indexmap::IndexSet<String> = model
         .definitions
         .iter()
-        .filter(|(name, value)| {
-            names.contains(name)
-                && matches!(&value.kind, Kind::Func { func, derivative: 0, arg }
+        .filter(|(_, value)| {
+            matches!(&value.kind, Kind::Func { func, derivative: 0, arg }
                     if primed.iter().any(|(f, a)| f == func && a == &**arg))
         })
         .map(|(name, _)| name.clone())

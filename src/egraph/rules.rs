@@ -11,8 +11,8 @@
 
 use crate::egraph::{
     holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder, FactorOpposite, FunSpec,
-    InverseCancel, LnPrimeReciprocal, Node, PowerMerge, RaiseNetwork, Rewrite, SelfDivide, SumRegroup, Tables,
-    UnitScale, ZeroAbsorb,
+    InverseCancel, LnPrimeReciprocal, Node, PowerMerge, PrimeByValue, RaiseNetwork, Rewrite, SelfDivide, SumRegroup,
+    Tables, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -189,6 +189,8 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
     ("hadamard-divide-ones", "A ⊘ A = 1, the ones tensor of A's shape"),
     ("function-ln-prime-reciprocal", "ln'(A) = 1 ⊘ A for a vector or matrix A"),
+    ("function-tanh-prime", "tanh'(A) = 1 − tanh(A) ⊙ tanh(A) for a vector or matrix A"),
+    ("function-sigmoid-prime", "σ'(A) = σ(A) ⊙ (1 − σ(A)) for a vector or matrix A"),
     ("identity-diag-ones", "diag(1) = I for a ones vector; the diagonal of a ones matrix is a ones vector"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
     (
@@ -382,6 +384,11 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
         Rewrite::new("function-ln-prime-reciprocal", ln_prime, LnPrimeReciprocal)
             .map_err(|e| format!("function-ln-prime-reciprocal: {e}"))?,
     );
+    for (name, tanh) in [("function-tanh-prime", true), ("function-sigmoid-prime", false)] {
+        let f = if tanh { "tanh'" } else { "sigmoid'" };
+        let prime: Pattern<Node> = format!("(app @{f} ?a)").parse().map_err(|e| format!("{name}: {e:?}"))?;
+        rewrites.push(Rewrite::new(name, prime, PrimeByValue { tanh }).map_err(|e| format!("{name}: {e}"))?);
+    }
     rewrites
         .push(Rewrite::new("sum-regroup", ClassWhere(holds_sum), SumRegroup).map_err(|e| format!("sum-regroup: {e}"))?);
     let operators = rules.iter().map(|r| (operators(&r.lhs_pattern.ast), operators(&r.rhs_pattern.ast))).collect();
