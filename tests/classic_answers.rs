@@ -262,9 +262,10 @@ fn the_squared_hinge_keeps_relu_alone() {
     assert_eq!(grad(one, &["w"]), "−relu(1 − y(wᵀx))yx");
 }
 
-/// A whole number every term of a sum shares goes in front, however deep in quotients
-/// it sits: the Rayleigh quotient's Hessian is `2(…)`, where the run left `2S/(xᵀx) +
-/// (−4(…) − 2xᵀSxI)/(xᵀx)² + 8…`.
+/// A whole number terms of a sum share goes in front, however deep in quotients it
+/// sits: the Rayleigh quotient's Hessian opens with `2(…)`, where the run left `2S/(xᵀx) +
+/// (−4(…) − 2xᵀSxI)/(xᵀx)² + 8…`. (Its last term, `+ 8…` outside or `+ 4…` inside, is
+/// the same size either way.)
 #[test]
 fn a_number_all_terms_share_goes_in_front() {
     let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
@@ -274,7 +275,7 @@ fn a_number_all_terms_share_goes_in_front() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     let answer = stdout.lines().next().unwrap_or_default();
-    assert_eq!(answer, "2(S/(xᵀx) − (xᵀSxI + 2(xxᵀS + Sxxᵀ))/(xᵀx)² + 4xᵀSxxxᵀ/(xᵀx)³)", "{stdout}");
+    assert_eq!(answer, "2(S/(xᵀx) − (2(Sxxᵀ + xxᵀS) + xᵀSxI)/(xᵀx)²) + 8xᵀSxxxᵀ/(xᵀx)³", "{stdout}");
 }
 
 /// `bracket hessian TEXT --wrt X --check` ([`checked`]).
@@ -327,4 +328,68 @@ fn a_named_sigmoid_meets_its_derivative() {
                    J = -(y^T ln(p) + (1 - y)^T ln(1 - p))/N; J";
     assert_eq!(grad(program, &["w"]), "Xᵀ(p − y)/N");
     assert_eq!(hessian(program, "w"), "Xᵀdiag(sigmoid'(Xw))X/N");
+}
+
+/// `bracket grad PROGRAM --check` for a program with its own `grad J wrt …`: the
+/// equations, after the check passed.
+fn backprop(program: &str) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["grad", program, "--check"])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{program}: exit {:?}\n{stdout}{}", out.status, String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("check: relative error").count(), 1, "{program}\n{stdout}");
+    stdout.lines().filter(|l| !l.starts_with("check:")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn a_coefficient_keeps_its_terms_signs() {
+    // A subtraction costs what an addition does, so a sign is not pulled out of a sum
+    // to save one: `(1/2)((n − p − 1)X⁻ᵀ − S⁻ᵀ)`, where it was `−(1/2)((p − (−1 + n))X⁻ᵀ +
+    // S⁻ᵀ)`; and a sum does not open with the number −1.
+    let wishart = "X, S: matrix(p, p); n: scalar; (n - p - 1)/2 ln det X - 1/2 tr(S^-1 X)";
+    assert_eq!(grad(wishart, &["X"]), "(1/2)((n − p − 1)X⁻ᵀ − S⁻ᵀ)");
+    let symmetric = "X, S: symmetric(p); n: scalar; (n - p - 1)/2 ln det X - 1/2 tr(S^-1 X)";
+    assert_eq!(grad(symmetric, &["X"]), "(1/2)((n − p − 1)X⁻¹ − S⁻¹)");
+    assert_eq!(grad("X: matrix(p, p); n: scalar; (n - p - 1) ln det X", &["X"]), "(n − p − 1)X⁻ᵀ");
+}
+
+#[test]
+fn a_matrix_and_its_transpose_need_one_condition() {
+    let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["grad", "X: matrix(n, m); A: matrix(n, n); ln det(X^T A X)", "--wrt", "X", "--check"])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    // `(AX)ᵀX` is `(XᵀAX)ᵀ`: invertible exactly where XᵀAX is.
+    assert!(stdout.contains("\nwhere XᵀAX is invertible\n"), "{stdout}");
+}
+
+#[test]
+fn backpropagation_writes_activations_by_their_names() {
+    // `tanh'(XW1 + 1b1ᵀ)` is `1 − H ⊙ H` for `H = tanh(XW1 + 1b1ᵀ)`, as the one-loss
+    // gradient writes it, and the seed reads as one symbol beside `⊙`.
+    let program = "X: matrix(N, d); W1: matrix(d, k); b1: vector(k); W2: matrix(k, d); b2: vector(d); \
+                   H = tanh(X W1 + 1 b1^T); R = H W2 + 1 b2^T; J = 1/(2N) ||R - X||^2; grad J wrt W1, b1, W2, b2";
+    assert_eq!(
+        backprop(program),
+        "∇_{R}J = (R − X)/N\n∇_{H}J = (∇_{R}J)W2ᵀ\n∇_{W1}J = Xᵀ(∇_{H}J ⊙ (1 − H ⊙ H))\n\
+         ∇_{b1}J = (∇_{H}J ⊙ (1 − H ⊙ H))ᵀ1\n∇_{W2}J = Hᵀ(∇_{R}J)\n∇_{b2}J = (∇_{R}J)ᵀ1"
+    );
+}
+
+#[test]
+fn a_sigmoid_output_fuses_with_its_cross_entropy_in_a_program() {
+    // The loss through `p = σ(Hw2)` is as short as the chain rule's step and needs no
+    // `∇_{p}J`, which divides by p ⊙ (1 − p).
+    let program = "X: matrix(N, d); y: vector(N); W1: matrix(d, h); b1: vector(h); w2: vector(h); \
+                   H = tanh(X W1 + 1 b1^T); p = sigmoid(H w2); J = -1/N (y^T ln(p) + (1 - y)^T ln(1 - p)); \
+                   grad J wrt W1, b1, w2";
+    assert_eq!(
+        backprop(program),
+        "∇_{H}J = (p − y)w2ᵀ/N\n∇_{W1}J = Xᵀ(∇_{H}J ⊙ (1 − H ⊙ H))\n∇_{b1}J = (∇_{H}J ⊙ (1 − H ⊙ H))ᵀ1\n\
+         ∇_{w2}J = Hᵀ(p − y)/N"
+    );
 }

@@ -165,7 +165,7 @@ fn a_program_with_a_grad_query() {
         std::process::Command::new(env!("CARGO_BIN_EXE_bracket")).args(["grad", program, "--check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("∇_{W}J = Xᵀ((∇_{h}J) ⊙ f'(XW + 1bᵀ))") && text.contains("∇_{h}J = h − Y"), "{text}");
+    assert!(text.contains("∇_{W}J = Xᵀ(∇_{h}J ⊙ f'(XW + 1bᵀ))") && text.contains("∇_{h}J = h − Y"), "{text}");
 }
 
 #[test]

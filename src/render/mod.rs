@@ -316,6 +316,16 @@ impl Printer {
         }
     }
 
+    /// A backpropagation seed's name without the parentheses [`Self::name`] puts round it.
+    fn seed(&self, name: &str) -> String {
+        let rest = name.trim_start_matches('∇');
+        match self.style {
+            Format::Ascii => format!("nabla{rest}"),
+            Format::Latex => format!("\\nabla{}", latex_name(rest)),
+            _ => name.to_string(),
+        }
+    }
+
     fn rational(&self, c: &BigRational) -> (String, u8) {
         if c.is_negative() {
             let (t, _) = self.rational(&-c);
@@ -370,6 +380,9 @@ impl Printer {
 
     fn go(&self, e: &Expr) -> (String, u8) {
         match &e.kind {
+            // A backpropagation seed `∇_{Z}J` reads as one symbol where nothing stands
+            // next to it: `∇_{H}J ⊙ (1 − H ⊙ H)`, `tr(∇_{K}J)`, but `(∇_{R}J)W2ᵀ`.
+            Kind::Var(n) if n.starts_with('∇') => (self.seed(n), PROD),
             Kind::Var(n) => (self.name(n), ATOM),
             Kind::Diff(n) => (format!("d{}", self.name(n)), ATOM),
             Kind::DiffOf(x) => {
@@ -447,7 +460,9 @@ impl Printer {
             Kind::Product(a, b) if is_one(b) => self.go(a),
             Kind::Product(a, b) => {
                 // `(1/N)(Y − Z)`, not `1/N(Y − Z)`: same value, but read as the paper writes it.
-                let mut left = if matches!(a.kind, Kind::DivScalar(..)) { self.at(a, POST) } else { self.at(a, PROD) };
+                let seed = matches!(&a.kind, Kind::Var(n) if n.starts_with('∇'));
+                let mut left =
+                    if matches!(a.kind, Kind::DivScalar(..)) || seed { self.at(a, POST) } else { self.at(a, PROD) };
                 // Products group to the left; a product-level right operand keeps its
                 // parentheses (`A(xᵀx)x` is not `(Axᵀ)(xx)`).
                 let mut right = self.at(b, POST);
