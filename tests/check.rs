@@ -31,6 +31,14 @@ fn functions_defined_on_part_of_the_space_are_checked() {
         ("p^T (ln(p) - ln(softmax(z)))", "z"),
         ("ln det(X)", "X"),
         ("nu: scalar; S: symmetric; -(nu + 3)/2 ln(1 + (x - m)^T S^-1 (x - m) / nu) - 1/2 ln det(S)", "S"),
+        // A declared function stands in as one with values in (0, 1): a probit model's
+        // ln Φ and ln(1 − Φ) are defined at every point (the cubic it was never were).
+        (
+            "X: matrix(N, p); y: vector(N); w: vector(p); Phi: elementwise; \
+             -y^T ln(Phi(X w)) - (1 - y)^T ln(1 - Phi(X w))",
+            "w",
+        ),
+        ("f: elementwise; 1^T sqrt(f(A x))", "x"),
     ];
     for (f, x) in cases {
         let (code, stdout) = run(&["grad", f, "--wrt", x, "--check"]);
@@ -53,6 +61,12 @@ fn a_wrong_gradient_fails_the_check() {
     assert_eq!(bad.verdict, Verdict::Failed, "{bad:?}");
     assert!(bad.error() > 1e-6 && bad.error().is_finite());
     assert!(bad.line("central differences").starts_with("check: FAILED: relative error"));
+    // A declared function's stand-in tells f from f' and f' from f''.
+    for wrong in ["A^T f(A x)", "A^T f''(A x)", "2 A^T f'(A x)"] {
+        let model = read(&format!("f: elementwise; x: vector(n); 1^T f(A x); {wrong}")).unwrap();
+        let bad = check_derivative(&model, &model.exprs[0], "x", &model.exprs[1], 3).unwrap();
+        assert_eq!(bad.verdict, Verdict::Failed, "{wrong}: {bad:?}");
+    }
     // A gradient that is off by a transpose.
     let model = read("A: matrix(n, n); X: matrix(n, n); tr(A X); A").unwrap();
     let bad = check_derivative(&model, &model.exprs[0], "X", &model.exprs[1], 3).unwrap();

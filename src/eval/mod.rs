@@ -141,21 +141,34 @@ impl Number for BigRational {
     }
 }
 
-/// The stand-in for a declared element-wise function `f` in numeric checks: a cubic
-/// whose quadratic coefficient depends on the name, so that `f` and `g` differ.
-/// `f(x) = x + a x²/2 + x³/6`, exact in rationals, with its derivatives.
+/// The stand-in for a declared element-wise function `f` in numeric checks:
+/// `f(x) = 1/2 + (a/3) x/(2 + x²)`, with `a` ∈ {1, 2, 3} by the name, so that `f` and `g`
+/// differ. Exact in rationals, defined everywhere, and strictly between 1/8 and 7/8, so
+/// that what a probability or a positive activation allows is defined at every point
+/// (`ln(Φ(Xw))` and `ln(1 − Φ(Xw))` in a probit model). Its derivatives, to the third,
+/// vanish only at irrational points (`f'` at ±√2), never at the rational points a check
+/// draws, so no term of a derivative drops out there.
 fn declared<T: Number>(name: &str, derivative: u8, x: &T) -> Option<T> {
     let a = 1 + name.bytes().map(u64::from).sum::<u64>() % 3;
-    let r = |n: i64, d: i64| T::from_rational(&BigRational::new(BigInt::from(n), BigInt::from(d)));
-    let a2 = r(a as i64, 2);
+    let r = |n: i64| T::from_rational(&BigRational::from_integer(BigInt::from(n)));
     let x2 = x.clone() * x.clone();
-    Some(match derivative {
-        0 => x.clone() + a2 * x2.clone() + r(1, 6) * x2 * x.clone(),
-        1 => T::one() + r(a as i64, 1) * x.clone() + r(1, 2) * x2,
-        2 => r(a as i64, 1) + x.clone(),
-        3 => T::one(),
-        _ => T::zero(),
-    })
+    let d = r(2) + x2.clone();
+    // g = x/(2 + x²) and its derivatives, each over a power of 2 + x².
+    let (top, power) = match derivative {
+        0 => (x.clone(), 1),
+        1 => (r(2) - x2.clone(), 2),
+        2 => (r(2) * x.clone() * (x2.clone() - r(6)), 3),
+        3 => (r(-6) * (x2.clone() * x2.clone() - r(12) * x2 + r(4)), 4),
+        _ => return None,
+    };
+    let mut below = T::one();
+    for _ in 0..power {
+        below = below * d.clone();
+    }
+    let g = top.divide(&below)?;
+    let scale = T::from_rational(&BigRational::new(BigInt::from(a), BigInt::from(3)));
+    let half = T::from_rational(&BigRational::new(BigInt::from(1), BigInt::from(2)));
+    Some(if derivative == 0 { half + scale * g } else { scale * g })
 }
 
 /// Sizes for the symbolic dims and values for the names.
