@@ -444,6 +444,17 @@ fn a_base_positive_for_every_value_needs_no_condition() {
 }
 
 #[test]
+fn a_tensor_condition_is_stated_of_its_factors() {
+    // `(b − Ax) ⊙ (b − Ax)` has no zero entry where b − Ax has none; `sqrt(E)` none where
+    // E has none, which joins `E has no negative entry` as `E has positive entries`.
+    let hvp = "A: matrix(m, n); b: vector(m); x: vector(n); -1^T ln(b - A x)";
+    let h = hessian(hvp, &["x"]).unwrap().remove(0);
+    assert_eq!(bracket::conditions(&h.answer.expr), ["b − Ax has no zero entry"]);
+    let d = &bracket::grad("X: matrix(N, k); ε: scalar; sum(sqrt(X .* X + ε 1 1^T))", &["X".to_string()]).unwrap()[0];
+    assert_eq!(bracket::conditions(&d.answer.expr), ["X ⊙ X + ε 1_N 1ᵀ has positive entries"]);
+}
+
+#[test]
 fn a_condition_on_sizes_alone_is_not_stated() {
     // A size is a positive integer: 1/N, 1/sqrt(d) and 1/(2N + d) need nothing when N and
     // d are sizes of the shapes, but 1/(N − 1) does (N may be 1), and so does a declared

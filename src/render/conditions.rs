@@ -25,6 +25,19 @@ pub fn conditions(e: &Expr) -> Vec<String> {
             (_, Some(s)) if has(format!("{s} ≠ 0")) => Some(s),
             _ => None,
         };
+        // And so for every entry of a tensor.
+        let zero = " has no zero entry";
+        let negative = " has no negative entry";
+        let positive = " has positive entries";
+        let entries = match (c.strip_suffix(zero), c.strip_suffix(negative)) {
+            (Some(s), _) if has(format!("{s}{negative}")) || has(format!("{s}{positive}")) => Some(s),
+            (_, Some(s)) if has(format!("{s}{zero}")) => Some(s),
+            _ => None,
+        };
+        if let Some(s) = entries {
+            merged.insert(format!("{s}{positive}"));
+            continue;
+        }
         merged.insert(strict.map_or_else(|| c.clone(), |s| format!("{s} > 0")));
     }
     merged.into_iter().collect()
@@ -196,12 +209,8 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         Kind::Power(x, k) | Kind::HPower(x, k) if !k.is_integer() => not_negative(x, k.is_negative(), out),
         Kind::Power(x, k) if k.is_negative() && !x.is_scalar() => invertible(x, out),
         Kind::Power(x, k) if k.is_negative() => nonzero(x, sizes, out),
-        Kind::HPower(x, k) if k.is_negative() => {
-            out.insert(format!("{} has no zero entry", show(x)));
-        }
-        Kind::HDiv(_, b) => {
-            out.insert(format!("{} has no zero entry", show(b)));
-        }
+        Kind::HPower(x, k) if k.is_negative() => no_zero_entry(x, sizes, out),
+        Kind::HDiv(_, b) => no_zero_entry(b, sizes, out),
         Kind::DivScalar(_, s) => nonzero(s, sizes, out),
         Kind::Func { func: Func::Ln, arg, .. } => {
             let what = if arg.is_scalar() { "> 0" } else { "has positive entries" };
@@ -226,6 +235,24 @@ fn not_negative(x: &Expr, strict: bool, out: &mut IndexSet<String>) {
         (false, false) => "has no negative entry",
     };
     out.insert(format!("{} {what}", show(x)));
+}
+
+/// `x has no zero entry`, stated of its factors as [`nonzero`] states a scalar's:
+/// `y ⊙ y` has none where y has none, and `sqrt(E)` none where E has none (which joins
+/// `E has no negative entry` as `E has positive entries`).
+fn no_zero_entry(x: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
+    match &x.kind {
+        _ if sign(x, sizes) == Sign::Positive => {}
+        Kind::Hadamard(a, b) => {
+            no_zero_entry(a, sizes, out);
+            no_zero_entry(b, sizes, out);
+        }
+        Kind::HPower(a, k) if k.is_positive() => no_zero_entry(a, sizes, out),
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } => no_zero_entry(arg, sizes, out),
+        _ => {
+            out.insert(format!("{} has no zero entry", show(x)));
+        }
+    }
 }
 
 /// `s ≠ 0` for a scalar s, stated of its factors: a product is nonzero where each factor

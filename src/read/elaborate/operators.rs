@@ -199,7 +199,15 @@ impl Elab {
                     .hint(x.hint.unwrap_or(x.message));
                 if like.is_empty() != e.is_scalar() {
                     self.scalar_sum = true;
-                    x = x.hint("a scalar and a tensor cannot be added; to add a scalar s to every entry write `s 1` (a number alone is added to every entry)");
+                    // The ones tensor of the tensor's order: `s 1` is a vector.
+                    let ones = match like.len().max(e.shape.len()) {
+                        1 => "`s 1`",
+                        2 => "`s 1 1^T` for a matrix",
+                        _ => "`s` times a ones tensor of its shape",
+                    };
+                    x = x.hint(format!(
+                        "a scalar and a tensor cannot be added; to add a scalar s to every entry write {ones} (a number alone is added to every entry)"
+                    ));
                 }
                 x
             })?;
