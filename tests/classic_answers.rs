@@ -402,3 +402,19 @@ fn diagonals_add_inside_one_diag() {
                  1/2 ||X w - y||^2 + λ sum(sqrt(w .* w + ε 1))";
     assert_eq!(hessian(lasso, "w"), "XᵀX + λdiag(ε(w ⊙ w + ε 1_p)^{⊙-3/2})");
 }
+
+#[test]
+fn a_dot_product_and_its_transpose_are_like_terms() {
+    let simplified = |text: &str| bracket::simplify(text).unwrap().render(bracket::Format::Unicode);
+    assert_eq!(simplified("x, v: vector(n); v^T x + x^T v"), "2vᵀx");
+    assert_eq!(simplified("x, v: vector(n); A: symmetric(n); v^T A x + x^T A v"), "2vᵀAx");
+    // Written alone, a dot product keeps its order.
+    assert_eq!(grad("a, x: vector(n); exp(a^T x)", &["x"]), "exp(aᵀx)a");
+    let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["hvp", "x: vector(n); (x^T x)^2", "--wrt", "x", "--dir", "V", "--check"])
+        .output()
+        .expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.lines().next(), Some("4(2Vᵀxx + xᵀxV)"), "{stdout}");
+}

@@ -75,7 +75,7 @@ fn instances(rule: &bracket::Rule) -> Vec<(String, Vec<(String, String)>)> {
             vec!["symmetric(n)", "scalar"]
         } else if guard(v, Guard::Square) {
             vec!["matrix(n, n)"]
-        } else if guard(v, Guard::Vector) {
+        } else if guard(v, Guard::Vector) || guard(v, Guard::Column) {
             vec!["vector(n)"]
         } else if guard(v, Guard::Nonscalar) {
             KINDS[1..].to_vec()
@@ -85,6 +85,10 @@ fn instances(rule: &bracket::Rule) -> Vec<(String, Vec<(String, String)>)> {
         for kind in kinds {
             let text = if guard(v, Guard::Zero) { format!("(0 {v})") } else { v.clone() };
             c.push((Some(format!("{v}: {kind}")), text));
+        }
+        // The guard `vector` holds for a row vector too (a 1×n matrix).
+        if guard(v, Guard::Vector) {
+            c.push((Some(format!("{v}: vector(n)")), format!("({v}^T)")));
         }
         choices.push(c);
     }

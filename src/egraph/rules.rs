@@ -58,6 +58,8 @@ pub enum Guard {
     Vector,
     /// A square matrix.
     Square,
+    /// A column vector (one dim), where `vector` also takes a row.
+    Column,
 }
 
 impl Guard {
@@ -75,6 +77,7 @@ impl Guard {
             Guard::Identity => "identity",
             Guard::Vector => "vector",
             Guard::Square => "square",
+            Guard::Column => "column",
         }
     }
 
@@ -92,6 +95,7 @@ impl Guard {
             "identity" => Guard::Identity,
             "vector" => Guard::Vector,
             "square" => Guard::Square,
+            "column" => Guard::Column,
             _ => return None,
         })
     }
@@ -112,6 +116,7 @@ impl Guard {
             Guard::Ones => d.ones,
             Guard::Identity => d.identity,
             Guard::Vector => d.shape.len() == 1 || (d.shape.len() == 2 && d.shape[0] == crate::ir::shape::Dim::Iota),
+            Guard::Column => d.shape.len() == 1,
             Guard::Square => {
                 d.shape.len() == 2 && d.shape[0] == d.shape[1] && d.shape[0] != crate::ir::shape::Dim::Iota
             }
