@@ -129,6 +129,15 @@ fn shared_work_is_computed_once() {
     )
     .unwrap();
     assert_eq!(code.matches("np.tanh(").count(), 1, "{code}");
+    // Xw under the stable log-sigmoids and under σ(Xw) in the gradient: once.
+    let logistic = "X: matrix(N, p); y: vector(N); w: vector(p); λ: scalar; \
+                    -1/N (y^T ln(sigmoid(X w)) + (1 - y)^T ln(1 - sigmoid(X w))) + λ/2 w^T w";
+    let code = String::from_utf8(bracket(&["codegen", logistic, "--wrt", "w"]).stdout).unwrap();
+    assert_eq!(code.matches("X @ w").count(), 1, "{code}");
+    // M⁻² beside M⁻¹ is the inverse squared, not a second inversion.
+    let gp = "K: symmetric(N); y: vector(N); s: scalar; 1/2 y^T (K + s I)^-1 y + 1/2 ln det(K + s I)";
+    let code = String::from_utf8(bracket(&["codegen", gp, "--wrt", "K", "--wrt", "s"]).stdout).unwrap();
+    assert!(!code.contains("matrix_power") && code.matches("np.linalg.inv(").count() == 1, "{code}");
 }
 
 #[test]

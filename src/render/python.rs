@@ -39,7 +39,7 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
         if counts.get(key).is_some_and(|(m, _)| *m >= 2) {
             let e = find(outputs, key).expect("counted");
             let mut inner = IndexMap::new();
-            for c in e.children() {
+            for c in computed_from(e) {
                 count(c, &mut inner);
             }
             for (k, (m, _)) in inner {
@@ -133,8 +133,18 @@ fn count(e: &Expr, counts: &mut IndexMap<String, (usize, usize)>) {
     }
     let entry = counts.entry(key(e)).or_insert((0, e.node_count()));
     entry.0 += 1;
-    for c in e.children() {
+    for c in computed_from(e) {
         count(c, counts);
+    }
+}
+
+/// What the body computes `e` from: its children, or the argument of the stable call it
+/// is written as (`ln(σ(Xw))` is `-np.logaddexp(0, -(Xw))`: it uses Xw, not σ(Xw), so
+/// Xw shared with `σ(Xw)` elsewhere is computed once).
+fn computed_from(e: &Expr) -> Vec<&Expr> {
+    match stable(e) {
+        Some((_, z)) => vec![z],
+        None => e.children(),
     }
 }
 
@@ -176,6 +186,23 @@ impl Writer<'_> {
                     let (m, b) = (self.rewrite(m, false), self.rewrite(b, false));
                     let text =
                         format!("np.linalg.solve({}, {})", render_numpy(&m, self.model), render_numpy(&b, self.model));
+                    return self.assign(k, text, e);
+                }
+            }
+        }
+        // A negative power of a matrix whose inverse is computed already is a product of
+        // that inverse: `t_1 @ t_1` for M⁻² beside M⁻¹, not a second inversion.
+        if let Kind::Power(m, p) = &e.kind {
+            let inverse = Expr::new(Kind::Inverse(m.clone()), e.shape.clone());
+            let times = num_traits::ToPrimitive::to_i64(&(-p).to_integer()).unwrap_or(0);
+            if p.is_integer() && (2..=4).contains(&times) && m.order() == 2 {
+                if let Some(name) = self.names.get(&key(&inverse)) {
+                    let factor = Expr::new(Kind::Var(name.clone()), e.shape.clone());
+                    let mut out = factor.clone();
+                    for _ in 1..times {
+                        out = crate::ir::build::product(out, factor.clone());
+                    }
+                    let text = render_numpy(&out, self.model);
                     return self.assign(k, text, e);
                 }
             }
