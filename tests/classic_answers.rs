@@ -418,3 +418,11 @@ fn a_dot_product_and_its_transpose_are_like_terms() {
     assert!(out.status.success(), "{stdout}");
     assert_eq!(stdout.lines().next(), Some("4(2Vᵀxx + xᵀxV)"), "{stdout}");
 }
+
+#[test]
+fn exp_is_its_own_derivative_in_tensor_operators_too() {
+    // The e-graph writes exp' as exp, but not inside a tensor operator, an opaque leaf:
+    // the chain rule now makes exp(z) ⊙ dz itself.
+    let poisson = "x: vector(d); W: matrix(k, d); y: vector(k); 1^T exp(W x) - y^T W x";
+    assert_eq!(hessian(poisson, "W"), "(diag(exp(Wx)) ⊗ x ⊗ x)_{1324}");
+}

@@ -203,10 +203,10 @@ impl Differ<'_> {
                 Expr::new(Kind::DivScalar(b(dot), b(e.clone())), vec![])
             }),
             Kind::Func { func, derivative, arg } => self.d(arg)?.map(|da| {
-                let f1 = Expr::new(
-                    Kind::Func { func: func.clone(), derivative: derivative + 1, arg: arg.clone() },
-                    arg.shape.clone(),
-                );
+                // exp is its own derivative: `exp(z) ⊙ dz`, never `exp'(z)`.
+                let next = if *func == Func::Exp { *derivative } else { derivative + 1 };
+                let f1 =
+                    Expr::new(Kind::Func { func: func.clone(), derivative: next, arg: arg.clone() }, arg.shape.clone());
                 hadamard(f1, da)
             }),
             Kind::Softmax { positions, arg } => self.d(arg)?.map(|da| softmax_differential(e, positions, arg, da)),
