@@ -138,6 +138,8 @@ fn shared_work_is_computed_once() {
     let gp = "K: symmetric(N); y: vector(N); s: scalar; 1/2 y^T (K + s I)^-1 y + 1/2 ln det(K + s I)";
     let code = String::from_utf8(bracket(&["codegen", gp, "--wrt", "K", "--wrt", "s"]).stdout).unwrap();
     assert!(!code.contains("matrix_power") && code.matches("np.linalg.inv(").count() == 1, "{code}");
+    // And its log-determinant calls slogdet once.
+    assert_eq!(code.matches("slogdet(").count(), 1, "{code}");
 }
 
 #[test]

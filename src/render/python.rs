@@ -207,6 +207,16 @@ impl Writer<'_> {
                 }
             }
         }
+        // ln|M| from one slogdet, whose pair a body can name (an expression alone calls it
+        // twice).
+        if let Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg } = &e.kind {
+            if let Kind::Det(m) = &arg.kind {
+                let m = self.rewrite(m, false);
+                let pair = format!("np.linalg.slogdet({})", render_numpy(&m, self.model));
+                let pair = render_numpy(&self.assign(format!("slogdet {k}"), pair, e), self.model);
+                return self.assign(k, format!("np.log({pair}[0]) + {pair}[1]"), e);
+            }
+        }
         // Stable forms: ln(1 + exp(z)), ln(sigmoid(z)), ln(1 − sigmoid(z)), ln(1ᵀexp(x)).
         if let Some((call, z)) = stable(e) {
             let z = self.rewrite(z, false);
