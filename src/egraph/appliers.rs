@@ -493,6 +493,14 @@ impl Applier<Node, Tables> for DiagOnes {
     }
 }
 
+/// The ones tensor of `shape`, added to the e-graph: a rule's right side cannot name one
+/// of the matched size, so the appliers that need it make it here.
+fn add_ones(egraph: &mut EGraph, shape: Shape) -> Id {
+    let mut rec = RecExpr::default();
+    Encoder { tables: &mut egraph.analysis }.encode(&Expr::new(Kind::Ones, shape), &mut rec);
+    egraph.add_expr(&rec)
+}
+
 /// `function-ln-prime-reciprocal`: `ln'(A) = 1 ⊘ A` for a vector or matrix A (a scalar's
 /// is `1/s`, a rule of its own); the ones tensor takes A's shape, which a rule's right
 /// side cannot name.
@@ -513,9 +521,7 @@ impl Applier<Node, Tables> for LnPrimeReciprocal {
         if shape.is_empty() {
             return vec![];
         }
-        let mut rec = RecExpr::default();
-        Encoder { tables: &mut egraph.analysis }.encode(&Expr::new(Kind::Ones, shape), &mut rec);
-        let ones = egraph.add_expr(&rec);
+        let ones = add_ones(egraph, shape);
         let quotient = egraph.add(Node::HDiv([ones, a]));
         union_by(egraph, from, quotient, rule)
     }
@@ -549,9 +555,7 @@ impl Applier<Node, Tables> for PrimeByValue {
         }
         let plain = egraph.add(Node::Fun(FunName(name.into())));
         let value = egraph.add(Node::Apply([plain, a]));
-        let mut rec = RecExpr::default();
-        Encoder { tables: &mut egraph.analysis }.encode(&Expr::new(Kind::Ones, shape), &mut rec);
-        let ones = egraph.add_expr(&rec);
+        let ones = add_ones(egraph, shape);
         let minus = egraph.add(Node::Num(BigRational::from_integer((-1).into())));
         let by_value = if self.tanh {
             let square = egraph.add(Node::Hadamard([value, value]));
