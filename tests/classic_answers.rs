@@ -391,10 +391,10 @@ fn a_sigmoid_output_fuses_with_its_cross_entropy_in_a_program() {
 #[test]
 fn diagonals_add_inside_one_diag() {
     // diag is linear, so `diag(1 ⊘ s) − 2diag((1/2)s^{⊙−3} ⊙ w ⊙ w)` (s² = w ⊙ w + ε1) is
-    // one element-wise region, which cancels to ε s^{⊙−3}; and `ε1 ⊙ A` is `εA`.
+    // one element-wise region, which cancels to ε s^{⊙−3}.
     let lasso = "X: matrix(N, p); y: vector(N); w: vector(p); λ, ε: scalar; \
                  1/2 ||X w - y||^2 + λ sum(sqrt(w .* w + ε 1))";
-    assert_eq!(hessian(lasso, "w"), "XᵀX + λdiag(ε(w ⊙ w + ε 1_p)^{⊙-3/2})");
+    assert_eq!(hessian(lasso, "w"), "XᵀX + λdiag(ε 1_p ⊙ (w ⊙ w + ε 1_p)^{⊙-3/2})");
 }
 
 #[test]

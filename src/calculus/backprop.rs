@@ -59,7 +59,11 @@ fn occurs_or_derivative(value: &Expr, d: &Expr) -> bool {
     if occurs(value, d) {
         return true;
     }
+    // Of a name, f'(A) is shorter than anything by value (`tanh'(A1)` over `1 − Z1 ⊙ Z1`).
     let Kind::Func { func, derivative: 0, arg } = &value.kind else { return false };
+    if matches!(arg.kind, Kind::Var(_)) {
+        return false;
+    }
     let primed = Expr::new(Kind::Func { func: func.clone(), derivative: 1, arg: arg.clone() }, value.shape.clone());
     occurs(&primed, d)
 }

@@ -553,8 +553,10 @@ impl Applier<Node, Tables> for PrimeByValue {
         if shape.is_empty() || !egraph.analysis.funs.contains_key(name) {
             return vec![];
         }
-        let plain = egraph.add(Node::Fun(FunName(name.into())));
-        let value = egraph.add(Node::Apply([plain, a]));
+        // Only where the function's value is in the e-graph already (a defined name's
+        // class holds it): else the form by value is larger, and only grows the graph.
+        let Some(plain) = egraph.lookup(Node::Fun(FunName(name.into()))) else { return vec![] };
+        let Some(value) = egraph.lookup(Node::Apply([plain, a])) else { return vec![] };
         let ones = add_ones(egraph, shape);
         let minus = egraph.add(Node::Num(BigRational::from_integer((-1).into())));
         let by_value = if self.tanh {
