@@ -193,7 +193,12 @@ impl Size<'_> {
             // `M ⊙ M ⊙ R` over `M ⊙ (M ⊙ R)`: equal in size, tied until now by class order.
             Node::Hadamard(_) => Cost {
                 size: sum(1.0),
-                parens: parens + u32::from(kids[0].negated) + u32::from(kids[1].negated) + u32::from(kids[1].hadamard),
+                // And a number right of `⊙` reads as part of its left: `2B ⊙ A` over `A ⊙ 2B`.
+                parens: parens
+                    + u32::from(kids[0].negated)
+                    + u32::from(kids[1].negated)
+                    + u32::from(kids[1].hadamard)
+                    + u32::from(kids[1].scaled),
                 hadamard: true,
                 ..base
             },
