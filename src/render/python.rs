@@ -111,7 +111,33 @@ fn tidy(line: &str) -> String {
             drop[partner[k]] = true;
         }
     }
-    chars.iter().zip(drop).filter(|(_, d)| !d).map(|(c, _)| c).collect()
+    let out: String = chars.iter().zip(drop).filter(|(_, d)| !d).map(|(c, _)| c).collect();
+    unparenthesised_names(&out)
+}
+
+/// `-(t_0)` as `-t_0`: a name needs no parentheses after a sign.
+fn unparenthesised_names(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find("-(") {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        let inner = &tail[2..];
+        let name_len = inner.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(inner.len());
+        let is_name = name_len > 0
+            && inner[..name_len].starts_with(|c: char| c.is_alphabetic() || c == '_')
+            && inner[name_len..].starts_with(')');
+        if is_name {
+            out.push('-');
+            out.push_str(&inner[..name_len]);
+            rest = &inner[name_len + 1..];
+        } else {
+            out.push_str("-(");
+            rest = inner;
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn key(e: &Expr) -> String {
