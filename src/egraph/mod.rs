@@ -316,7 +316,9 @@ fn saturate_once(
         // And with a name defined as an element-wise function written out where that
         // function's derivative appears (`(p − y) ⊘ (p ⊙ (1 − p)) ⊙ σ'(Xw)` for
         // `p = σ(Xw)`), so that σ' = σ ⊙ (1 − σ) meets p; the names go back after.
-        if let Some(unfolded) = unfolded_before_derivatives(&forms[k], model) {
+        // (Where nothing was written out nor folded, that is the form just cancelled.)
+        let unfolded = unfolded_before_derivatives(&forms[k], model).filter(|u| *u != folded);
+        if let Some(unfolded) = unfolded {
             if let Some(c) = crate::egraph::cancel::cancelled(&unfolded).map(|c| fold_definitions(&c, model)) {
                 if !forms.contains(&c) {
                     forms.push(c);

@@ -16,29 +16,23 @@ pub fn conditions(e: &Expr) -> Vec<String> {
     let mut out = IndexSet::new();
     collect(e, &sizes, &mut out);
     // `s ≠ 0` and `s ≥ 0` (a divisor under a root: `(xᵀx + 1)^(3/2)` in a quotient) are
-    // one condition, `s > 0`, stated where the first of them was.
+    // one condition, `s > 0`, stated where the first of them was; and so for every entry
+    // of a tensor.
+    const STRICT: [(&str, &str, &str); 2] =
+        [(" ≠ 0", " ≥ 0", " > 0"), (" has no zero entry", " has no negative entry", " has positive entries")];
     let has = |c: String| out.contains(&c);
     let mut merged = IndexSet::new();
     for c in &out {
-        let strict = match (c.strip_suffix(" ≠ 0"), c.strip_suffix(" ≥ 0")) {
-            (Some(s), _) if has(format!("{s} ≥ 0")) || has(format!("{s} > 0")) => Some(s),
-            (_, Some(s)) if has(format!("{s} ≠ 0")) => Some(s),
-            _ => None,
-        };
-        // And so for every entry of a tensor.
-        let zero = " has no zero entry";
-        let negative = " has no negative entry";
-        let positive = " has positive entries";
-        let entries = match (c.strip_suffix(zero), c.strip_suffix(negative)) {
-            (Some(s), _) if has(format!("{s}{negative}")) || has(format!("{s}{positive}")) => Some(s),
-            (_, Some(s)) if has(format!("{s}{zero}")) => Some(s),
-            _ => None,
-        };
-        if let Some(s) = entries {
-            merged.insert(format!("{s}{positive}"));
-            continue;
-        }
-        merged.insert(strict.map_or_else(|| c.clone(), |s| format!("{s} > 0")));
+        let strict = STRICT.iter().find_map(|(zero, negative, positive)| {
+            match (c.strip_suffix(zero), c.strip_suffix(negative)) {
+                (Some(s), _) if has(format!("{s}{negative}")) || has(format!("{s}{positive}")) => {
+                    Some(format!("{s}{positive}"))
+                }
+                (_, Some(s)) if has(format!("{s}{zero}")) => Some(format!("{s}{positive}")),
+                _ => None,
+            }
+        });
+        merged.insert(strict.unwrap_or_else(|| c.clone()));
     }
     merged.into_iter().collect()
 }
