@@ -213,6 +213,18 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "2BBᵀ ⊗ AᵀA",
     ),
     ("X: matrix(n, n); A: matrix(n, n)", "tr(A X)", "X", "grad", "vec(Aᵀ)ᵀ"),
+    // An index shared by a row and a column of J, with a vector on it: a diagonal
+    // inside the Kronecker product.
+    ("W: matrix(k, n); x: vector(n); y: vector(k)", "1^T exp(W x) - y^T W x", "W", "hessian", "xxᵀ ⊗ diag(exp(Wx))"),
+    (
+        "W: matrix(k, n); x: vector(n); y: vector(k)",
+        "-y^T ln(softmax(W x))",
+        "W",
+        "hessian",
+        "xxᵀ ⊗ (yᵀ1(diag(softmax(Wx)) − softmax(Wx)softmax(Wx)ᵀ))",
+    ),
+    ("W: matrix(k, n); x: vector(n)", "exp(W x)", "W", "jacobian", "xᵀ ⊗ diag(exp(Wx))"),
+    ("W: matrix(n, k); x: vector(n)", "tanh(W^T x)", "W", "jacobian", "diag(tanh'(Wᵀx)) ⊗ xᵀ"),
 ];
 
 #[test]

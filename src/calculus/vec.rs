@@ -232,8 +232,8 @@ fn components(net: &Network) -> Vec<(Vec<usize>, Vec<usize>)> {
 
 /// The product of the groups on `positions` (the others' positions excluded), as a
 /// tensor over those positions' indices, raised to classic form, times the groups on
-/// no position (scalars) where `scalars` is set. An index on two positions with no
-/// factor is an identity; with factors, there is no such part.
+/// no position (scalars) where `scalars` is set. An index on two positions is an
+/// identity with no factor, and the diagonal of the factors' vector on it with some.
 fn sub_network(
     net: &Network,
     groups: &[(Vec<usize>, Vec<usize>)],
@@ -263,7 +263,14 @@ fn sub_network(
         (true, true) => Expr::new(Kind::Identity, shape),
         (true, false) if output.is_empty() => Expr::new(Kind::Const(BigRational::one()), vec![]),
         (true, false) => Expr::new(Kind::Ones, shape),
-        (false, true) => return None,
+        // One index on both positions: the factors' vector on it, on the diagonal.
+        (false, true) => {
+            let v = raise(factors, output[..1].to_vec());
+            if v.order() != 1 {
+                return None;
+            }
+            Expr::new(Kind::Diag(Box::new(v)), shape)
+        }
         (false, false) => raise(factors, output),
     };
     let scalar = members(true);
