@@ -173,6 +173,29 @@ fn a_log_determinant_does_not_overflow() {
 }
 
 #[test]
+fn random_data_keeps_a_vector_s_stated_sum() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    // ∇_W is (softmax(Wx) − y)xᵀ only where y sums to one: data that ignores the fact
+    // fails the module's own check.
+    let dir = scratch("vector-sum");
+    let f = "W: matrix(k, d); x: vector(d); y: vector(k); y^T 1 = 1; -y^T ln(softmax(W x))";
+    module_in(&dir, "one", &[f, "--wrt", "W", "--with-check"]);
+    let f = "W: matrix(k, d); x: vector(d); y: vector(k); sum(y) = 3; -y^T ln(softmax(W x))";
+    let path = module_in(&dir, "three", &[f, "--wrt", "W", "--with-check"]);
+    let code = "import numpy as np, one, three\n\
+                for m, total in ((one, 1.0), (three, 3.0)):\n    \
+                    for seed in (0, 1):\n        \
+                        assert abs(m.generate_random_data(seed)['y'].sum() - total) < 1e-12\n        \
+                        m.check_gradient(seed)\n\
+                print('ok')";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_wrong_gradient_fails_the_generated_check() {
     if !ready(&["numpy"]) {
         return;

@@ -227,21 +227,6 @@ fn kind(info: &crate::read::elaborate::NameInfo) -> String {
     format!("{what} of shape ({})", dims.join(", "))
 }
 
-/// Names whose rows the facts make one-hot (`Y1 = 1`).
-fn one_hot(model: &Model) -> Vec<String> {
-    model
-        .facts
-        .iter()
-        .filter_map(|(l, r)| match (&l.kind, &r.kind) {
-            (Kind::Product(a, b), Kind::Ones) if b.kind == Kind::Ones => match &a.kind {
-                Kind::Var(n) => Some(n.clone()),
-                _ => None,
-            },
-            _ => None,
-        })
-        .collect()
-}
-
 fn module(plan: &Plan, options: &CodegenOptions) -> String {
     let Plan { model, function, lines, value, gradients, shown } = plan;
     let jax = options.target == Target::Jax;
@@ -355,7 +340,8 @@ fn checks(
     args: &[(String, &crate::read::elaborate::NameInfo)],
     gradients: &[(String, String)],
 ) -> String {
-    let one_hot = one_hot(model);
+    let one_hot: Vec<&str> = model.rows_summing_to_one().collect();
+    let summing: Vec<(&str, &num_rational::BigRational)> = model.vectors_summing_to().collect();
     let mut s = String::new();
     let mut dims: Vec<String> = Vec::new();
     for (_, info) in args {
@@ -389,7 +375,16 @@ fn checks(
         let tuple = if shape.len() == 1 { format!("({},)", shape[0]) } else { format!("({})", shape.join(", ")) };
         if shape.is_empty() {
             let _ = writeln!(s, "    data[\"{p}\"] = float(rng.uniform(0.5, 1.5))");
-        } else if one_hot.contains(n) && shape.len() == 2 {
+        } else if let Some((_, c)) = summing.iter().find(|(v, _)| *v == n.as_str()).filter(|_| shape.len() == 1) {
+            // Positive entries scaled to the stated sum.
+            let scale = if num_traits::One::is_one(*c) {
+                String::new()
+            } else {
+                format!("{} * ", crate::render::render_numpy(&Expr::new(Kind::Const((*c).clone()), vec![]), model))
+            };
+            let _ = writeln!(s, "    v = rng.uniform(0.5, 1.5, size={tuple})");
+            let _ = writeln!(s, "    data[\"{p}\"] = {scale}v / v.sum()");
+        } else if one_hot.contains(&n.as_str()) && shape.len() == 2 {
             let _ = writeln!(
                 s,
                 "    data[\"{p}\"] = np.eye({})[rng.integers(0, {}, size={})]",

@@ -339,24 +339,18 @@ fn positive_definite<T: Number>(m: &ArrayD<T>) -> ArrayD<T> {
 /// each positive row is divided by its sum, so that it stays positive. Other facts are
 /// not imposed.
 fn impose_row_sums<T: Number>(model: &Model, env: &mut Env<T>, domain: Domain) {
-    for (lhs, rhs) in &model.facts {
-        // A vector that sums to c: `yᵀ1 = c` (also read from `1ᵀy = c` and `sum(y) = c`).
-        if let (Kind::Product(row, ones), Kind::Const(c)) = (&lhs.kind, &rhs.kind) {
-            if let (Kind::Transpose(y), Kind::Ones) = (&row.kind, &ones.kind) {
-                let name = if let Kind::Var(n) = &y.kind { Some(n) } else { None };
-                if let Some(value) = name.and_then(|n| env.values.get_mut(n)) {
-                    let c = T::from_rational(c);
-                    if value.ndim() == 1 && !value.is_empty() {
-                        let total = value.iter().fold(T::zero(), |s, v| s + v.clone());
-                        if domain != Domain::Any && c.approx() > 0.0 && value.iter().all(|v| v.approx() > 0.0) {
-                            value.mapv_inplace(|v| (v.clone() * c.clone()).divide(&total).unwrap_or(v));
-                        } else {
-                            let last = value.len() - 1;
-                            let others = total - value[last].clone();
-                            value[last] = c - others;
-                        }
-                    }
-                }
+    // A vector that sums to c: `yᵀ1 = c`.
+    for (name, c) in model.vectors_summing_to() {
+        let Some(value) = env.values.get_mut(name) else { continue };
+        let c = T::from_rational(c);
+        if value.ndim() == 1 && !value.is_empty() {
+            let total = value.iter().fold(T::zero(), |s, v| s + v.clone());
+            if domain != Domain::Any && c.approx() > 0.0 && value.iter().all(|v| v.approx() > 0.0) {
+                value.mapv_inplace(|v| (v.clone() * c.clone()).divide(&total).unwrap_or(v));
+            } else {
+                let last = value.len() - 1;
+                let others = total - value[last].clone();
+                value[last] = c - others;
             }
         }
     }

@@ -78,6 +78,21 @@ impl Model {
         self.exprs.last()
     }
 
+    /// The vectors the facts say sum to a number, with it: `yᵀ1 = c` (also read from
+    /// `1ᵀy = c` and `sum(y) = c`).
+    pub fn vectors_summing_to(&self) -> impl Iterator<Item = (&str, &num_rational::BigRational)> {
+        self.facts.iter().filter_map(|(lhs, rhs)| match (&lhs.kind, &rhs.kind) {
+            (Kind::Product(row, ones), Kind::Const(c)) if ones.kind == Kind::Ones => match &row.kind {
+                Kind::Transpose(y) => match &y.kind {
+                    Kind::Var(name) => Some((name.as_str(), c)),
+                    _ => None,
+                },
+                _ => None,
+            },
+            _ => None,
+        })
+    }
+
     /// The names of the matrices whose rows the facts say sum to one (`Y1 = 1`).
     pub fn rows_summing_to_one(&self) -> impl Iterator<Item = &str> {
         self.facts.iter().filter_map(|(lhs, rhs)| match (&lhs.kind, &rhs.kind) {
