@@ -58,6 +58,13 @@ fn function_names_of_other_tools() {
     reads_as(M, "||x||_2^2", "||x||^2", "||x||²");
     reads_as(M, "||X||_F^2", "||X||^2", "||X||²");
     reads_as(M, "||x||_1", "sum(abs(x))", "sum(abs(x))");
+    // The tutorial's double bar, U+2016.
+    reads_as(M, "‖x‖²", "||x||^2", "||x||²");
+    reads_as(M, "‖A x − y‖₂²", "||A x - y||^2", "||Ax − y||²");
+    reads_as(M, "‖X‖_F", "||X||", "||X||");
+    reads_as(M, "‖x‖₁", "sum(abs(x))", "sum(abs(x))");
+    reads_as(M, "xᵀy/(‖x‖‖y‖)", "x^T y / (||x|| ||y||)", "xᵀy/(||x|| ||y||)");
+    reads_as("x: vector(n); lambda: scalar", "λ‖x‖²", "lambda ||x||^2", "λ||x||²");
     reads_as(M, "eye(n) + A", "I + A", "I + A");
     reads_as(M, "log(x)", "ln(x)", "ln(x)");
     reads_as(M, "sigma(X x)", "sigmoid(X x)", "sigmoid(Xx)");

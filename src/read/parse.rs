@@ -555,7 +555,7 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
                 Rule::square => NodeKind::Square(inner),
                 Rule::norm => {
                     let sub = parts.next().map(|p| {
-                        let t = p.as_str().trim_start_matches('_');
+                        let t = p.as_str().trim_start_matches('_').replace('₂', "2").replace('₁', "1");
                         t.trim_start_matches('{').trim_end_matches('}').to_string()
                     });
                     NodeKind::Norm(inner, sub)
