@@ -196,6 +196,29 @@ fn random_data_keeps_a_vector_s_stated_sum() {
 }
 
 #[test]
+fn greek_names_are_arguments_as_typed() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    // `Sigma` and `mu` are read as Σ and μ; the module's arguments and gradient keys
+    // are the words, and `lambda`, a Python keyword, is `lambda_`.
+    let dir = scratch("greek");
+    let f = "X: matrix(N, n); Sigma: symmetric(n); mu: vector(n); lambda: scalar; \
+             N/2 ln det(Sigma) + 1/2 tr(Sigma^-1 (X - 1 mu^T)^T (X - 1 mu^T)) + lambda ||mu||^2";
+    let path = module_in(&dir, "greek", &[f, "--wrt", "mu", "--wrt", "Sigma", "--with-check"]);
+    let code = "import inspect, greek\n\
+                assert list(inspect.signature(greek.f_and_grad).parameters) == ['X', 'Sigma', 'mu', 'lambda_'], \
+                inspect.signature(greek.f_and_grad)\n\
+                _, g = greek.f_and_grad(**greek.generate_random_data(0))\n\
+                assert sorted(g) == ['Sigma', 'mu'], sorted(g)\n\
+                greek.check_gradient()\n\
+                print('ok')";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_wrong_gradient_fails_the_generated_check() {
     if !ready(&["numpy"]) {
         return;

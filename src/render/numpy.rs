@@ -36,20 +36,38 @@ pub fn render_numpy_in_module(e: &Expr, model: &Model) -> String {
     Numpy::of(model, true).go(e)
 }
 
-/// A Python identifier for a name: `W_1` stays, `Z_{L-1}` becomes `Z_L_1`.
+/// A Python identifier for a name: `W_1` stays, `Z_{L-1}` becomes `Z_L_1`, and a Greek
+/// letter is the word it is typed as (`Σ` is `Sigma`, `μ0` is `mu0`), so that a module's
+/// arguments and gradient keys are what the user wrote; `λ` is `lambda_`, since
+/// `lambda` is a Python keyword.
 pub fn py_name(name: &str) -> String {
     // A backpropagation seed `∇_{h}J` becomes `grad_h_J`.
     let name = name.replacen('∇', "grad", 1);
     let mut out = String::new();
     for c in name.chars() {
-        if c.is_alphanumeric() || c == '_' {
+        let letter = c.to_string();
+        if let Some((word, _)) = crate::read::parse::GREEK.iter().find(|(_, l)| *l == letter) {
+            out.push_str(word);
+        } else if c.is_alphanumeric() || c == '_' {
             out.push(c);
         } else if !out.ends_with('_') && c != '}' {
             out.push('_');
         }
     }
-    out.trim_end_matches('_').to_string()
+    let out = out.trim_end_matches('_').to_string();
+    if PYTHON_KEYWORDS.contains(&out.as_str()) {
+        format!("{out}_")
+    } else {
+        out
+    }
 }
+
+/// Python's keywords that a name can spell.
+const PYTHON_KEYWORDS: [&str; 35] = [
+    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class", "continue", "def", "del",
+    "elif", "else", "except", "finally", "for", "from", "global", "if", "import", "in", "is", "lambda", "nonlocal",
+    "not", "or", "pass", "raise", "return", "try", "while", "with", "yield",
+];
 
 struct Numpy {
     sizes: IndexMap<Dim, String>,
