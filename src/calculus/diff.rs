@@ -203,10 +203,16 @@ impl Differ<'_> {
                 Expr::new(Kind::DivScalar(b(dot), b(e.clone())), vec![])
             }),
             Kind::Func { func, derivative, arg } => self.d(arg)?.map(|da| {
-                // exp is its own derivative: `exp(z) ⊙ dz`, never `exp'(z)`.
-                let next = if *func == Func::Exp { *derivative } else { derivative + 1 };
-                let f1 =
-                    Expr::new(Kind::Func { func: func.clone(), derivative: next, arg: arg.clone() }, arg.shape.clone());
+                // exp is its own derivative: `exp(z) ⊙ dz`, never `exp'(z)`; sin's is cos,
+                // and cos's −sin.
+                let (func, next, negated) = match (func, *derivative) {
+                    (Func::Exp, d) => (Func::Exp, d, false),
+                    (Func::Sin, 0) => (Func::Cos, 0, false),
+                    (Func::Cos, 0) => (Func::Sin, 0, true),
+                    (f, d) => (f.clone(), d + 1, false),
+                };
+                let f1 = Expr::new(Kind::Func { func, derivative: next, arg: arg.clone() }, arg.shape.clone());
+                let f1 = if negated { crate::ir::build::scale(-BigRational::one(), f1) } else { f1 };
                 hadamard(f1, da)
             }),
             Kind::Softmax { positions, arg } => self.d(arg)?.map(|da| softmax_differential(e, positions, arg, da)),
