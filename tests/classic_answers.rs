@@ -420,3 +420,31 @@ fn exp_is_its_own_derivative_in_tensor_operators_too() {
     let poisson = "x: vector(d); W: matrix(k, d); y: vector(k); 1^T exp(W x) - y^T W x";
     assert_eq!(hessian(poisson, "W"), "(diag(exp(Wx)) ⊗ x ⊗ x)_{1324}");
 }
+
+#[test]
+fn a_name_defined_as_a_symmetric_form_is_symmetric() {
+    // Σ = WWᵀ + diag(ψ) is symmetric for every W and ψ: its seed is the symmetric part of
+    // the gradient (as for a declared symmetric matrix), with no transpose left, and the
+    // step below reads 2(∇_{Σ}J)W where it was (∇_{Σ}J + (∇_{Σ}J)ᵀ)W.
+    let factor_analysis = "W: matrix(p, k); psi: vector(p); S: symmetric(p); N: scalar; \
+                           Sigma = W W^T + diag(psi); J = N/2 ln det(Sigma) + N/2 tr(Sigma^-1 S); grad J wrt W, psi";
+    assert_eq!(backprop(factor_analysis), "∇_{Σ}J = (1/2)N(Σ⁻¹ − Σ⁻¹SΣ⁻¹)\n∇_{W}J = 2(∇_{Σ}J)W\n∇_{ψ}J = diag(∇_{Σ}J)");
+    // Not where the form is not symmetric.
+    let general = "W: matrix(p, k); A: matrix(p, p); S: symmetric(p); N: scalar; \
+                   Sigma = W W^T + A; J = N/2 ln det(Sigma) + N/2 tr(Sigma^-1 S); grad J wrt W";
+    assert!(backprop(general).contains("∇_{W}J = (∇_{Σ}J + (∇_{Σ}J)ᵀ)W"), "{}", backprop(general));
+    // A kernel of a symmetric D, through an element-wise function: sin' is written cos.
+    let periodic = "D: symmetric(N); y: vector(N); alpha, rho, ell, s: scalar; \
+                    K = alpha exp(-2 sin(D / rho).^2 / ell^2) + s I; J = 1/2 y^T K^-1 y + 1/2 ln det(K); grad J wrt rho";
+    assert_eq!(
+        backprop(periodic),
+        "∇_{K}J = (1/2)(K⁻¹ − K⁻¹yyᵀK⁻¹)\n\
+         ∇_{ρ}J = 4(D ⊙ cos(D/ρ) ⊙ exp(−2sin²(D/ρ)/ell²) · ∇_{K}J ⊙ sin(D/ρ))α/(ρ²ell²)"
+    );
+}
+
+#[test]
+fn sin_and_cos_differentiate_to_each_other() {
+    assert_eq!(grad("x: vector(n); sum(sin(x))", &["x"]), "cos(x)");
+    assert_eq!(hessian("x, a: vector(n); sum(cos(x)) + sin(a^T x)", "x"), "−(diag(cos(x)) + sin(aᵀx)aaᵀ)");
+}

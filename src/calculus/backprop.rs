@@ -290,6 +290,18 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
         })
     };
     let mut seeded = model.clone();
+    // A name defined as a symmetric form (`Σ = WWᵀ + diag(ψ)`) is symmetric, and so is
+    // every change of it: its seed may be the symmetric part of the gradient, as for a
+    // declared symmetric matrix (docs/symmetric.md), which is the seed itself, and the
+    // steps below it read the same (`∇_{W}J = 2(∇_{Σ}J)W`).
+    for (name, e) in &model.definitions {
+        let known = |n: &str| seeded.names.get(n).is_some_and(|i| i.symmetric);
+        if e.order() == 2 && crate::ir::symmetry::is_symmetric(e, &known) {
+            if let Some(info) = seeded.names.get_mut(name) {
+                info.symmetric = true;
+            }
+        }
+    }
     let mut equations: Vec<Equation> = Vec::new();
     let mut memo = Memo { explain, done: IndexMap::new() };
     let targets: Vec<(String, bool)> =
@@ -349,12 +361,9 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
         derivation.label = Some(seed_name(&target, &loss_name));
         // The seed of this target is a name of its own in the equations that follow.
         if !parameter {
-            let info = crate::read::elaborate::NameInfo {
-                shape: shape.clone(),
-                symmetric: false,
-                declared: false,
-                defined: false,
-            };
+            let symmetric = seeded.names.get(&target).is_some_and(|i| i.symmetric);
+            let info =
+                crate::read::elaborate::NameInfo { shape: shape.clone(), symmetric, declared: false, defined: false };
             seeded.names.insert(seed_name(&target, &loss_name), info);
         }
         let answer = Answer {

@@ -144,6 +144,14 @@ impl Tables {
             }
             tables.written.insert(name.clone());
         }
+        // A name defined as a symmetric form (`Σ = WWᵀ + diag(ψ)`) is one; its value is
+        // computed, never drawn, so only the simplifier learns of it.
+        for (name, e) in &model.definitions {
+            let known = |n: &str| tables.symmetric.contains(n);
+            if crate::ir::symmetry::is_symmetric(e, &known) && e.order() == 2 {
+                tables.symmetric.insert(name.clone());
+            }
+        }
         tables
     }
 }
@@ -402,5 +410,33 @@ impl Analysis<Node> for Tables {
                 egraph[id].nodes.retain(|n| matches!(n, Node::Num(_)));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod symmetry_tests {
+    use crate::ir::symmetry::is_symmetric;
+
+    fn symmetric(text: &str) -> bool {
+        let model = crate::read::elaborate::read(text).unwrap();
+        let known = |n: &str| model.names.get(n).is_some_and(|i| i.symmetric);
+        is_symmetric(model.main_expr().unwrap(), &known)
+    }
+
+    #[test]
+    fn forms_that_are_symmetric() {
+        assert!(symmetric("W: matrix(p, k); psi: vector(p); W W^T + diag(psi)"));
+        assert!(symmetric("X: matrix(N, p); lambda: scalar; X^T X + lambda I"));
+        assert!(symmetric("X: matrix(N, p); S: symmetric(N); a: scalar; a X^T S X / 2"));
+        assert!(symmetric("D: symmetric(N); a, l, s: scalar; a exp(-D / l^2) + s I"));
+        assert!(symmetric("S: symmetric(n); (S^-1 + I)^-1"));
+    }
+
+    #[test]
+    fn forms_not_shown_symmetric() {
+        assert!(!symmetric("A: matrix(n, n); A + I"));
+        assert!(!symmetric("A, B: matrix(n, n); A B^T"));
+        assert!(!symmetric("X: matrix(N, p); S: matrix(N, N); X^T S X"));
+        assert!(!symmetric("A: matrix(n, n); S: symmetric(n); A S"));
     }
 }

@@ -5,3 +5,4 @@ pub mod ast;
 pub mod build;
 pub mod expr;
 pub mod shape;
+pub mod symmetry;

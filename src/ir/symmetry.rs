@@ -1,0 +1,54 @@
+//! Which expressions are symmetric matrices by their form alone: what a definition such
+//! as `Σ = WWᵀ + diag(ψ)` or `K = α exp(−D/ℓ²) + sI` (D symmetric) is, so that the name
+//! it defines can be simplified as one declared symmetric.
+
+use crate::ir::expr::{Expr, Kind};
+
+/// True when `e` is a symmetric matrix (or a scalar) for every value of its names,
+/// given which names are known to be symmetric. False means "not shown", never
+/// "asymmetric".
+pub fn is_symmetric(e: &Expr, known: &dyn Fn(&str) -> bool) -> bool {
+    if e.is_scalar() {
+        return !matches!(e.kind, Kind::Network(_) | Kind::Gen { .. } | Kind::Permute(..));
+    }
+    if e.order() != 2 || e.shape[0] != e.shape[1] {
+        return false;
+    }
+    let sym = |x: &Expr| is_symmetric(x, known);
+    match &e.kind {
+        Kind::Var(n) => known(n),
+        Kind::Identity => true,
+        Kind::Add(terms) => terms.iter().all(sym),
+        Kind::Scale(_, x) | Kind::Transpose(x) | Kind::Inverse(x) | Kind::Power(x, _) | Kind::HPower(x, _) => sym(x),
+        Kind::DivScalar(x, _) => sym(x),
+        Kind::Hadamard(a, b) | Kind::HDiv(a, b) => sym(a) && sym(b),
+        Kind::Func { arg, .. } => sym(arg),
+        Kind::Diag(v) => v.order() == 1,
+        Kind::Product(..) => {
+            let mut chain = Vec::new();
+            factors(e, &mut chain);
+            // Scalars commute out; what is left must read the same transposed and
+            // reversed: `AAᵀ`, `XᵀSX` with S symmetric.
+            let chain: Vec<&Expr> = chain.into_iter().filter(|f| !f.is_scalar()).collect();
+            let k = chain.len();
+            (0..k / 2).all(|i| transposes(chain[i], chain[k - 1 - i])) && (k % 2 == 0 || sym(chain[k / 2]))
+        }
+        _ => false,
+    }
+}
+
+/// The factors of a product chain, left to right.
+fn factors<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+    match &e.kind {
+        Kind::Product(a, b) => {
+            factors(a, out);
+            factors(b, out);
+        }
+        _ => out.push(e),
+    }
+}
+
+/// `b` is `aᵀ` (or `a` is `bᵀ`).
+fn transposes(a: &Expr, b: &Expr) -> bool {
+    matches!(&b.kind, Kind::Transpose(x) if **x == *a) || matches!(&a.kind, Kind::Transpose(x) if **x == *b)
+}
