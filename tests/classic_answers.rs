@@ -448,3 +448,9 @@ fn sin_and_cos_differentiate_to_each_other() {
     assert_eq!(grad("x: vector(n); sum(sin(x))", &["x"]), "cos(x)");
     assert_eq!(hessian("x, a: vector(n); sum(cos(x)) + sin(a^T x)", "x"), "−(diag(cos(x)) + sin(aᵀx)aaᵀ)");
 }
+
+#[test]
+fn a_scalar_times_a_reciprocal_is_a_quotient() {
+    let noise = "X: matrix(N, p); y: vector(N); b: vector(p); s: scalar; N ln(s) + ||y - X b||^2 / (2 s^2)";
+    assert_eq!(grad(noise, &["s"]), "N/s − ||y − Xb||²/s³");
+}

@@ -675,11 +675,24 @@ pub(super) fn rule_of(t: &egg::FlatTerm<Node>) -> Option<String> {
 }
 
 /// `a(bc)` as `(ab)c` for matrices a, b and a matrix or vector c, anywhere in `e`: a
-/// long chain whose bracketing the e-graph kept prints as `abc`, not `a(b(c…))`.
+/// long chain whose bracketing the e-graph kept prints as `abc`, not `a(b(c…))`. And a
+/// scalar times a reciprocal, `N(1/s)`, as the quotient `N/s`.
 pub(super) fn left_associated(e: Expr) -> Expr {
     let Expr { kind, shape } = e;
     if let Kind::Product(a, b) = kind {
         let (a, b) = (left_associated(*a), left_associated(*b));
+        let reciprocal = |x: &Expr| match &x.kind {
+            Kind::DivScalar(one, s) if matches!(&one.kind, Kind::Const(c) if c.is_one()) => Some((**s).clone()),
+            _ => None,
+        };
+        if a.is_scalar() && b.is_scalar() {
+            if let Some(s) = reciprocal(&b) {
+                return Expr::new(Kind::DivScalar(Box::new(a), Box::new(s)), shape);
+            }
+            if let Some(s) = reciprocal(&a) {
+                return Expr::new(Kind::DivScalar(Box::new(b), Box::new(s)), shape);
+            }
+        }
         // Only a true matrix product regroups: `a` and `c` matrices whose inner dims
         // meet (a scalar or a column on the left scales, and does not chain).
         // So does a matrix times an outer product: `A(b cᵀ)` is `(Ab)cᵀ`, and a column
