@@ -454,3 +454,12 @@ fn a_scalar_times_a_reciprocal_is_a_quotient() {
     let noise = "X: matrix(N, p); y: vector(N); b: vector(p); s: scalar; N ln(s) + ||y - X b||^2 / (2 s^2)";
     assert_eq!(grad(noise, &["s"]), "N/s − ||y − Xb||²/s³");
 }
+
+#[test]
+fn traces_of_a_product_meet_as_one_frobenius_product() {
+    // tr(WYᵀX) = Y · XW by the trace's cycle, and the Frobenius product is bilinear:
+    // the temperature's gradient is one product, not two traces.
+    let temperature = "X: matrix(N, d); Y: matrix(N, k); Y 1 = 1; W: matrix(d, k); tau: scalar; \
+                       P = softmax(X W / tau); J = -dot(Y, ln(P)); grad J wrt W, tau";
+    assert_eq!(backprop(temperature), "∇_{W}J = Xᵀ(P − Y)/τ\n∇_{τ}J = ((Y − P) · XW)/τ²");
+}
