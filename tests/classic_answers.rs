@@ -463,3 +463,15 @@ fn traces_of_a_product_meet_as_one_frobenius_product() {
                        P = softmax(X W / tau); J = -dot(Y, ln(P)); grad J wrt W, tau";
     assert_eq!(backprop(temperature), "∇_{W}J = Xᵀ(P − Y)/τ\n∇_{τ}J = ((Y − P) · XW)/τ²");
 }
+
+#[test]
+fn a_tied_embedding_meets_its_softmax_loss() {
+    // E is used under H and under P = softmax(HEᵀ): P's seed −Y ⊘ P divides by P, so E's
+    // step is also tried with the loss written through P, its other user by its seed.
+    let tied = "X, Y: matrix(N, m); Y 1 = 1; E: matrix(m, d); W: matrix(d, d); \
+                H = tanh(X E W); P = softmax(H E^T); J = -dot(Y, ln(P)); grad J wrt E, W";
+    assert_eq!(
+        backprop(tied),
+        "∇_{H}J = (P − Y)E\n∇_{E}J = Xᵀ(∇_{H}J ⊙ (1 − H ⊙ H))Wᵀ + (P − Y)ᵀH\n∇_{W}J = (XE)ᵀ(∇_{H}J ⊙ (1 − H ⊙ H))"
+    );
+}

@@ -318,24 +318,49 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
             parts.push(terms_using(&top, &[target.clone()].into_iter().collect()));
         }
         let users = consumers(&target);
-        for c in &users {
+        // C's part of the step: its seed times C, which stands for its definition one
+        // level deep: every other name in it is held fixed (its own adjoint carries the
+        // paths through it).
+        let seeded_part = |c: &String| {
             let seed = Expr::new(Kind::Var(seed_name(c, &loss_name)), defs[c].shape.clone());
-            // C stands for its definition, one level deep: every other name in it is
-            // held fixed (its own adjoint carries the paths through it).
             let def = defs[c].clone();
-            parts.push(if defs[c].is_scalar() {
+            if defs[c].is_scalar() {
                 crate::ir::build::product(seed, def)
             } else {
                 Expr::new(Kind::Dot(Box::new(seed), Box::new(def)), vec![])
-            });
-        }
-        let local = match parts.len() {
+            }
+        };
+        parts.extend(users.iter().map(seeded_part));
+        let sum = |mut parts: Vec<Expr>| match parts.len() {
             0 => crate::ir::build::zero(vec![]),
             1 => parts.pop().expect("one"),
             _ => Expr::new(Kind::Add(parts), vec![]),
         };
+        let local = sum(parts);
         let users: IndexSet<String> = users.into_iter().collect();
         let mut derivation = memo.derive(&local_model(&seeded, &users, &local, &target)?, &local, &target)?;
+        // One user next to the loss among others (a tied embedding E under H = tanh(XEW)
+        // and P = softmax(HEᵀ)), whose seed divides by it (`−Y ⊘ P`): the loss written
+        // through that one, the others by their seeds, where that is no larger, so that
+        // a softmax meets its cross-entropy. A seed that divides by nothing has nothing to
+        // cancel (an RNN's outputs: the try cost its τ = 8 program half its time).
+        let divides =
+            |c: &String| equations.iter().any(|eq| !eq.parameter && eq.target == *c && divides_by(&eq.answer.expr, c));
+        let fusable: IndexSet<String> =
+            users.iter().filter(|c| top_uses.contains(*c) && consumers(c).is_empty() && divides(c)).cloned().collect();
+        if fusable.len() == 1 && users.len() > 1 {
+            let mut uses_target = fusable.clone();
+            uses_target.insert(target.clone());
+            let mut parts = vec![crate::ir::build::inlined(&terms_using(&top, &uses_target), &defs, &fusable)];
+            parts.extend(users.iter().filter(|c| !fusable.contains(*c)).map(seeded_part));
+            let mixed = sum(parts);
+            if mixed.node_count() <= DIRECT_NODES {
+                let through = memo.derive(&local_model(&seeded, &users, &mixed, &target)?, &mixed, &target)?;
+                if operations(&through.result.expr) <= operations(&derivation.result.expr) {
+                    derivation = through;
+                }
+            }
+        }
         // The loss differentiated through every name between, where that is shorter.
         // Tried where one name is in between and the loss alone uses it (a softmax
         // output under its loss): deeper, the loss written out is rarely shorter and its
@@ -386,6 +411,17 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
         }
     }
     Ok(equations)
+}
+
+/// True where `e` divides by an expression that uses `name` (`−Y ⊘ P` by P).
+fn divides_by(e: &Expr, name: &str) -> bool {
+    let uses = |d: &Expr| d.names().iter().any(|n| n == name);
+    let here = match &e.kind {
+        Kind::HDiv(_, d) | Kind::DivScalar(_, d) | Kind::Inverse(d) => uses(d),
+        Kind::HPower(d, k) | Kind::Power(d, k) => k < &num_rational::BigRational::from_integer(0.into()) && uses(d),
+        _ => false,
+    };
+    here || e.children().into_iter().any(|c| divides_by(c, name))
 }
 
 /// ∇_var f for a scalar f of `model`, assembled from the backpropagation equations of
