@@ -116,6 +116,9 @@ impl Error {
     /// Renders the error as the CLI prints it: message, `line:column`, the line with a
     /// caret under the culprit, and the hint.
     pub fn render(&self, source: &str) -> String {
+        if let Some(out) = self.render_long_line(source) {
+            return out;
+        }
         let file = SimpleFile::new("input", source);
         let mut diagnostic = Diagnostic::error().with_code(self.code.as_str()).with_message(&self.message);
         if let Some(span) = self.span {
@@ -132,6 +135,51 @@ impl Error {
             return self.to_string();
         }
         String::from_utf8_lossy(&out.into_inner()).into_owned()
+    }
+}
+
+/// Characters of a line shown on each side of the culprit where the line is longer than
+/// [`LONG_LINE`].
+const WINDOW: usize = 40;
+
+/// Lines longer than this many characters are shown cut to the culprit's neighbourhood.
+const LONG_LINE: usize = 160;
+
+impl Error {
+    /// [`Error::render`] for a culprit on a very long line (a generated input of 250 KB
+    /// on one line): the same layout, with the line cut to [`WINDOW`] characters on each
+    /// side of the culprit and `…` where it was cut. None for a short line.
+    fn render_long_line(&self, source: &str) -> Option<String> {
+        let span = self.span?;
+        let start = clamp_to_char(source, span.start);
+        let line_start = source[..start].rfind('\n').map_or(0, |k| k + 1);
+        let line_end = source[start..].find('\n').map_or(source.len(), |k| start + k);
+        let line: Vec<char> = source[line_start..line_end].chars().collect();
+        if line.len() <= LONG_LINE {
+            return None;
+        }
+        let (line_no, col) = line_col(source, start);
+        let end = clamp_to_char(source, span.end.max(span.start)).clamp(start, line_end);
+        let width = source[start..end].chars().count().clamp(1, WINDOW);
+        let from = (col - 1).saturating_sub(WINDOW);
+        let to = (col - 1 + width + WINDOW).min(line.len());
+        let mut shown: String = line[from..to].iter().collect();
+        let mut caret_at = col - 1 - from;
+        if from > 0 {
+            shown.insert(0, '…');
+            caret_at += 1;
+        }
+        if to < line.len() {
+            shown.push('…');
+        }
+        let gutter = " ".repeat(line_no.to_string().len());
+        let mut out = format!("error[{}]: {}\n", self.code.as_str(), self.message);
+        out += &format!("{gutter} ┌─ input:{line_no}:{col}\n{gutter} │\n{line_no} │ {shown}\n");
+        out += &format!("{gutter} │ {}{}\n{gutter} │\n", " ".repeat(caret_at), "^".repeat(width));
+        if let Some(hint) = &self.hint {
+            out += &format!("{gutter} = hint: {hint}\n");
+        }
+        Some(out)
     }
 }
 

@@ -62,6 +62,16 @@ fn hundred_thousand_nested_parentheses() {
 }
 
 #[test]
+fn a_long_line_is_shown_near_its_fault_only() {
+    // 250 KB on one line: the message shows the culprit's neighbourhood, not the line.
+    let input = format!("x: vector(n); {}x{}", "sum(".repeat(50_000), ")".repeat(50_000));
+    let run = bracket(&["grad", "-", "--wrt", "x"], &input);
+    assert_bad_input(&run, "E-limit", (1, 530));
+    assert!(run.stderr.len() < 1_000, "{} bytes:\n{}", run.stderr.len(), head(&run.stderr));
+    assert!(run.stderr.contains("1 │ …(sum(sum("), "{}", run.stderr);
+}
+
+#[test]
 fn hundred_thousand_nested_parentheses_in_grad() {
     let input = format!("{}x^T A x{}", "(".repeat(100_000), ")".repeat(100_000));
     let run = bracket(&["grad", "-", "--wrt", "x"], &input);
