@@ -741,7 +741,11 @@ impl Elab {
                 format!("a matrix power must be an integer from -{0} to {0}", limits::MAX_POWER),
                 op_span,
             )
-            .hint("for an element-wise power write `X.^p`"));
+            .hint(if k.is_integer() {
+                "for an element-wise power write `X.^p`"
+            } else {
+                "a matrix root such as A^{1/2} is not supported; `X.^p` is the element-wise power"
+            }));
         }
         let shape = a.shape.clone();
         Ok(Expr::new(Kind::Power(boxed(a), k.clone()), shape))
