@@ -430,7 +430,13 @@ fn labelled(label: &str, format: OutputFormat) -> String {
 /// Prints a reply in a text format.
 fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputFormat) {
     match reply {
-        bracket::Reply::Answer(answer) => say(&answer.render(format_of(format))),
+        bracket::Reply::Answer(answer) => {
+            say(&answer.render(format_of(format)));
+            // A differential needs what its gradients need (`X⁻ᵀ · dX`: X invertible).
+            if matches!(query, bracket::Command::Differential { .. }) {
+                say_conditions(&answer.expr, format);
+            }
+        }
         bracket::Reply::Derivatives(ds) => {
             for (d, check) in ds {
                 let text = d.answer.render(format_of(format));

@@ -193,3 +193,12 @@ fn labels_follow_the_format() {
     assert!(text.starts_with("\\nabla_{z}J = z - y\n\\nabla_{W}J = "), "{text}");
     assert!(text.is_ascii(), "{text}");
 }
+
+#[test]
+fn a_differential_states_what_it_needs() {
+    let o = bracket(&["d", "X, A: matrix(n); ln det(X) + tr(A X)"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(stdout(&o), "(X⁻¹ + A)ᵀ · dX + Xᵀ · dA\nwhere X is invertible");
+    // And nothing where nothing is needed.
+    assert_eq!(stdout(&bracket(&["d", "x: vector(n); x^T x"])), "2x · dx");
+}
