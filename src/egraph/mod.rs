@@ -676,7 +676,7 @@ pub(super) fn rule_of(t: &egg::FlatTerm<Node>) -> Option<String> {
 
 /// `a(bc)` as `(ab)c` for matrices a, b and a matrix or vector c, anywhere in `e`: a
 /// long chain whose bracketing the e-graph kept prints as `abc`, not `a(b(c…))`. And a
-/// scalar times a reciprocal, `N(1/s)`, as the quotient `N/s`.
+/// scalar times a reciprocal after it, `N(1/s)`, as the quotient `N/s`.
 pub(super) fn left_associated(e: Expr) -> Expr {
     let Expr { kind, shape } = e;
     if let Kind::Product(a, b) = kind {
@@ -685,12 +685,10 @@ pub(super) fn left_associated(e: Expr) -> Expr {
             Kind::DivScalar(one, s) if matches!(&one.kind, Kind::Const(c) if c.is_one()) => Some((**s).clone()),
             _ => None,
         };
+        // (A reciprocal in front, `1/(2N)‖XW − Y‖²`, reads as written.)
         if a.is_scalar() && b.is_scalar() {
             if let Some(s) = reciprocal(&b) {
                 return Expr::new(Kind::DivScalar(Box::new(a), Box::new(s)), shape);
-            }
-            if let Some(s) = reciprocal(&a) {
-                return Expr::new(Kind::DivScalar(Box::new(b), Box::new(s)), shape);
             }
         }
         // Only a true matrix product regroups: `a` and `c` matrices whose inner dims
