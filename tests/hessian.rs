@@ -221,7 +221,22 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "-y^T ln(softmax(W x))",
         "W",
         "hessian",
-        "xxᵀ ⊗ (yᵀ1(diag(softmax(Wx)) − softmax(Wx)softmax(Wx)ᵀ))",
+        "(yᵀ1)(xxᵀ ⊗ (diag(softmax(Wx)) − softmax(Wx)softmax(Wx)ᵀ))",
+    ),
+    // A scalar in a factor goes in front: (N/2)(Λ⁻¹ ⊗ Λ⁻¹), not (1/2)Λ⁻¹ ⊗ NΛ⁻¹.
+    (
+        "Lambda, S: symmetric(n); N: scalar",
+        "-N/2 ln det(Lambda) + 1/2 tr(Lambda S)",
+        "Lambda",
+        "hessian",
+        "(N/2)(Λ⁻¹ ⊗ Λ⁻¹)",
+    ),
+    (
+        "X: matrix(n, m); A: matrix(n, n); lambda: scalar",
+        "3/2 lambda tr(X^T A X)",
+        "X",
+        "hessian",
+        "(3λ/2)(I_m ⊗ (A + Aᵀ))",
     ),
     ("W: matrix(k, n); x: vector(n)", "exp(W x)", "W", "jacobian", "xᵀ ⊗ diag(exp(Wx))"),
     ("W: matrix(n, k); x: vector(n)", "tanh(W^T x)", "W", "jacobian", "diag(tanh'(Wᵀx)) ⊗ xᵀ"),

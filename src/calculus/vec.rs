@@ -428,7 +428,12 @@ impl Part {
             Part::Kron(c, p, q) if is_identity(p) && is_identity(q) => {
                 (c.clone(), format!("I_{{{}{}}}", p.shape[0], q.shape[0]))
             }
-            Part::Kron(c, p, q) => (c.clone(), format!("{}{kron}{}", f(p), f(q))),
+            Part::Kron(c, p, q) => match (scalar_factor(p), scalar_factor(q)) {
+                // A scalar in a factor goes in front with the number: `(N/2)(Λ⁻¹ ⊗ Λ⁻¹)`.
+                (None, Some((k, s, q))) => scaled_kron(&(c * k), s.as_ref(), &f(p), &f(&q), kron, format),
+                (Some((k, s, p)), None) => scaled_kron(&(c * k), s.as_ref(), &f(&p), &f(q), kron, format),
+                _ => (c.clone(), format!("{}{kron}{}", f(p), f(q))),
+            },
             Part::Commuted(c, p, q, dp, dq) => {
                 let (sp, sq) = (size_text(dp, model), size_text(dq, model));
                 if np {
@@ -481,6 +486,48 @@ impl Part {
             }
         })
     }
+}
+
+/// `k`, `s` and `B` of `k sB` (k a number, s a scalar, B a matrix or vector), where
+/// `e` has a number or a scalar in front.
+fn scalar_factor(e: &Expr) -> Option<(BigRational, Option<Expr>, Expr)> {
+    match &e.kind {
+        Kind::Product(a, b) if a.is_scalar() && !b.is_scalar() => {
+            Some((BigRational::one(), Some((**a).clone()), (**b).clone()))
+        }
+        Kind::Scale(k, x) if !k.is_negative() => match scalar_factor(x) {
+            Some((j, s, b)) => Some((k * j, s, b)),
+            None => Some((k.clone(), None, (**x).clone())),
+        },
+        _ => None,
+    }
+}
+
+/// `c s (P ⊗ Q)` with `|c|s` in front, in parentheses unless it is one name or number:
+/// the sign stays in the number, for the sum of parts to print.
+fn scaled_kron(
+    c: &BigRational,
+    s: Option<&Expr>,
+    p: &str,
+    q: &str,
+    kron: &str,
+    format: Format,
+) -> (BigRational, String) {
+    let sign = if c.is_negative() { -BigRational::one() } else { BigRational::one() };
+    let Some(s) = s else {
+        return (c.clone(), format!("({p}{kron}{q})"));
+    };
+    // `N/2`, not `(1/2)N`.
+    let numerator = crate::ir::build::scale(BigRational::from_integer(c.numer().abs()), s.clone());
+    let magnitude = if c.denom().is_one() {
+        numerator
+    } else {
+        let denominator = Expr::new(Kind::Const(BigRational::from_integer(c.denom().clone())), vec![]);
+        Expr::new(Kind::DivScalar(Box::new(numerator), Box::new(denominator)), vec![])
+    };
+    let text = render(&magnitude, format);
+    let front = if matches!(magnitude.kind, Kind::Var(_)) { text } else { format!("({text})") };
+    (sign, format!("{front}({p}{kron}{q})"))
 }
 
 fn is_identity(e: &Expr) -> bool {
