@@ -99,9 +99,10 @@ fn likelihoods() {
     let t = "x, m: vector(n); S: symmetric(n); ν, p: scalar; (ν + p)/2 ln(1 + 1/ν (x - m)^T S^-1 (x - m))";
     assert_eq!(grad(t, &["x"]), "(ν + p)S⁻¹(x − m)/(ν + (x − m)ᵀS⁻¹(x − m))");
     // The noise variance of linear regression: the numbers of `1/(2σ²)`'s derivative,
-    // `−2/(2σ²)²`, are one number, and the two halves one factor.
+    // `−2/(2σ²)²`, are one number, the two halves one factor, and the two quotients
+    // one over their common denominator.
     let t = "n: scalar; n/2 ln(sigma2) + 1/(2 sigma2) ||y - X b||^2";
-    assert_eq!(grad(t, &["sigma2"]), "(1/2)(n/σ2 − ||y − Xb||²/σ2²)");
+    assert_eq!(grad(t, &["sigma2"]), "(1/2)(nσ2 − ||y − Xb||²)/σ2²");
     // The KL divergence of two Gaussians by the second covariance: the sign of
     // d(S⁻¹) = −S⁻¹dSS⁻¹ in front of its product, not `S2⁻¹(−1)(…)S2⁻¹`.
     let kl = "S1, S2: symmetric(n); m1, m2: vector(n); \
@@ -474,4 +475,18 @@ fn a_tied_embedding_meets_its_softmax_loss() {
         backprop(tied),
         "∇_{H}J = (P − Y)E\n∇_{E}J = Xᵀ(∇_{H}J ⊙ (1 − H ⊙ H))Wᵀ + (P − Y)ᵀH\n∇_{W}J = (XE)ᵀ(∇_{H}J ⊙ (1 − H ⊙ H))"
     );
+}
+
+#[test]
+fn quotients_by_scalars_meet_over_one_denominator() {
+    // A sum of two or more quotients by scalars is put over one denominator where that
+    // has fewer operations, a scalar's powers written as powers, and a tensor that is a
+    // scalar in every entry as that scalar times ones.
+    let student = "X: matrix(N, p); y: vector(N); w: vector(p); nu, s: scalar; \
+                   (nu + 1)/2 sum(ln(1 + (y - X w).^2 / (nu s^2))) + N ln(s)";
+    assert_eq!(grad(student, &["s"]), "N/s − (ν + 1)(((y − Xw)^{⊙2} ⊘ (1 + (y − Xw)^{⊙2}/(νs²)))ᵀ1)/(νs³)");
+    let cosine = "x, y: vector(n); x^T y / (sqrt(x^T x) sqrt(y^T y))";
+    assert_eq!(grad(cosine, &["x"]), "(xᵀxy − xᵀyx)/(||y|| ||x||³)");
+    // sqrt(E)² is E where the root is defined.
+    assert_eq!(hessian("x: vector(n); c: scalar; sqrt(x^T x + c)", "x"), "(I − xxᵀ/(xᵀx + c))/sqrt(xᵀx + c)");
 }

@@ -128,16 +128,27 @@ fn every_rule_keeps_the_value() {
             // The e-graph's own rewrite of the left side replaces the text's right side.
             let Some(applied) = rule.apply_at_root(&model.exprs[0], &model) else { continue };
             model.exprs[1] = applied;
-            for seed in [1, 2, 3] {
+            // A rule holds where its left side is defined (`sqrt(s)² = s` for s ≥ 0): a
+            // draw where it is not (a NaN) is passed over, and three draws where it is are
+            // compared.
+            let mut defined = 0;
+            for seed in 1..=12 {
                 let equal = match values_sized(&model, seed, 4) {
                     Values::Exact(v) => v[0] == v[1],
+                    Values::Float(v) if v[0].iter().any(|x| !x.is_finite()) => continue,
                     Values::Float(v) => bracket::close(&v[0], &v[1], 1e-9),
                 };
                 if !equal {
                     failures.push(format!("{} ({}): {src} differs at seed {seed}", rule.name, rule.place));
                 }
+                defined += 1;
+                if defined == 3 {
+                    break;
+                }
             }
-            checked += 1;
+            if defined > 0 {
+                checked += 1;
+            }
         }
         if checked == 0 {
             failures.push(format!("{} ({}): no instance could be checked", rule.name, rule.place));

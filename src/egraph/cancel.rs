@@ -396,13 +396,26 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
 }
 
 fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
+    // A polynomial in scalars alone over a tensor's shape is one scalar times ones:
+    // `(ν + 1)1`, not `ν1 + 1`.
+    let scalar_only = p.0.keys().all(|m| m.iter().enumerate().all(|(k, &e)| e == 0 || atoms.exprs[k].is_scalar()));
+    if !shape.is_empty() && scalar_only && p.0.len() > 1 {
+        return times(from_poly(p, &vec![], atoms), ones(shape), shape);
+    }
     let mut terms = Vec::new();
     // Highest degree first reads as people write (`y − σ(z)` has the operand first).
     for (m, c) in p.0.iter().rev() {
         let mut factors: Vec<Expr> = Vec::new();
-        for (k, &e) in m.iter().enumerate() {
+        for (k, &e) in m.iter().enumerate().filter(|(_, &e)| e > 0) {
+            let atom = &atoms.exprs[k];
+            // A scalar's power as one: `s³`, not `sss`.
+            if e >= 2 && atom.is_scalar() {
+                factors
+                    .push(Expr::new(Kind::Power(Box::new(atom.clone()), BigRational::from_integer(e.into())), vec![]));
+                continue;
+            }
             for _ in 0..e {
-                factors.push(atoms.exprs[k].clone());
+                factors.push(atom.clone());
             }
         }
         // Scalar operands alone still make a tensor of the region's shape: `s1`.
@@ -560,10 +573,21 @@ fn times(a: Expr, b: Expr, shape: &Shape) -> Expr {
     Expr::new(kind, shape)
 }
 
+/// A term divided by a scalar, with or without a number in front.
+fn quotient(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::DivScalar(..) => true,
+        Kind::Scale(_, x) => quotient(x),
+        _ => false,
+    }
+}
+
 /// True for the operators of an element-wise region that cancelling may simplify.
 fn worth_trying(e: &Expr) -> bool {
     match &e.kind {
         Kind::HDiv(..) | Kind::Func { func: Func::Sqrt, .. } => true,
+        // Quotients by scalars over one denominator: `1/(νs³) + 1/s³` is `(ν + 1)/(νs³)`.
+        Kind::Add(ts) if ts.iter().filter(|t| quotient(t)).count() >= 2 => true,
         // `1 ⊙ y`, which a run may end with when `σ − 1 − σ` cancels late.
         Kind::Hadamard(a, b) if a.kind == Kind::Ones || b.kind == Kind::Ones => true,
         Kind::Func { func: Func::Sigmoid | Func::Tanh | Func::Ln | Func::Exp, derivative: 1, .. } => true,
