@@ -79,6 +79,12 @@ fn sizes_of_ones_and_identity() {
     reads_as("x: vector(n)", "1_n 1_n^T x", "1_n (1^T x)", "1_n(1ᵀx)");
     // A number times `1` added to a tensor is that many ones, as `x + 2 1` prints.
     reads_as("x: vector(n)", "x + 2 1", "x + 1 + 1", "x + 2 1");
+    // A matrix of ones times a vector prints as `11ᵀ`: a lone `1` reads back as a vector
+    // (fuzz_parse found `1_{12}x`, printed `1 x`).
+    let (code, stdout, _) = simplify("1_{12}x");
+    assert_eq!((code, stdout.as_str()), (Some(0), "11ᵀx"));
+    let (_, ascii, _) = run(&["simplify", "1_{12}x", "--format", "ascii"]);
+    assert_eq!(simplify(&ascii).0, Some(0), "{ascii} does not read back");
     let (code, stdout, _) = simplify("X: matrix(n); I_n + X");
     assert_eq!((code, stdout.as_str()), (Some(0), "I + X"));
     let out = common::run_with_stdin(&["grad", "X: matrix(n); tr(X)", "--wrt", "X"], "", KILL_AFTER).0;

@@ -234,8 +234,50 @@ const KEYWORDS: [&str; 44] = [
     "phi", "psi",
 ];
 
+/// A ones matrix: `Ones` with two dims, neither the ι of a row.
+fn is_ones_matrix(e: &Expr) -> bool {
+    e.kind == Kind::Ones && e.order() == 2 && !e.shape.contains(&Dim::Iota)
+}
+
+/// A ones matrix as a factor of a product, where a lone `1` would read back as a vector
+/// (in a sum, `1 − X ⊘ WH`, it reads back as the sum's shape).
+fn has_ones_matrix_factor(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::Product(a, b) if is_ones_matrix(a) || is_ones_matrix(b) => true,
+        _ => e.children().iter().any(|c| has_ones_matrix_factor(c)),
+    }
+}
+
+/// `e` with each ones matrix that is a factor of a product written `1 1ᵀ`.
+fn ones_factors_as_products(e: &Expr) -> Expr {
+    let outer = |o: &Expr| {
+        if !is_ones_matrix(o) {
+            return ones_factors_as_products(o);
+        }
+        let column = Expr::new(Kind::Ones, vec![o.shape[0].clone()]);
+        let row = crate::ir::build::transpose(Expr::new(Kind::Ones, vec![o.shape[1].clone()]));
+        crate::ir::build::product(column, row)
+    };
+    if let Kind::Product(a, b) = &e.kind {
+        return Expr::new(Kind::Product(Box::new(outer(a)), Box::new(outer(b))), e.shape.clone());
+    }
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = ones_factors_as_products(c);
+    }
+    out
+}
+
 impl Printer {
     pub(crate) fn top(&self, e: &Expr) -> String {
+        // A matrix of ones in a product prints as `11ᵀ`: a lone `1` reads back as a vector.
+        let expanded;
+        let e = if has_ones_matrix_factor(e) {
+            expanded = ones_factors_as_products(e);
+            &expanded
+        } else {
+            e
+        };
         *self.sized.borrow_mut() = unanchored(e);
         self.at(e, 0)
     }
