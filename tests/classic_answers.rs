@@ -490,3 +490,18 @@ fn quotients_by_scalars_meet_over_one_denominator() {
     // sqrt(E)² is E where the root is defined.
     assert_eq!(hessian("x: vector(n); c: scalar; sqrt(x^T x + c)", "x"), "(I − xxᵀ/(xᵀx + c))/sqrt(xᵀx + c)");
 }
+
+#[test]
+fn a_tie_break_gain_keeps_a_large_run_going() {
+    // The one-line GP kernel's gradient by its length scale finds its smallest form 5
+    // iterations after the one before, on a large e-graph; gains in tie-breaks between
+    // keep the run going. Counting only smaller forms as progress stopped it with α
+    // written twice.
+    let gp = "D: symmetric(N); y: vector(N); alpha, ell, s: scalar; \
+              1/2 y^T (alpha exp(-D/ell) + s I)^-1 y + 1/2 ln det(alpha exp(-D/ell) + s I)";
+    assert_eq!(
+        grad(gp, &["ell"]),
+        "(1/2)α(tr((αexp(−D/ell) + sI)⁻¹(D ⊙ exp(−D/ell))) − \
+         yᵀ(αexp(−D/ell) + sI)⁻¹(D ⊙ exp(−D/ell))(αexp(−D/ell) + sI)⁻¹y)/ell²"
+    );
+}

@@ -75,14 +75,6 @@ impl Cost {
     }
 }
 
-impl Cost {
-    /// Size and transposes: what a reader counts.
-    pub(super) fn major(&self) -> (f64, u32) {
-        let key = self.key();
-        (key.0, key.1)
-    }
-}
-
 impl PartialEq for Cost {
     fn eq(&self, other: &Cost) -> bool {
         self.key() == other.key()

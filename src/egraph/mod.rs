@@ -560,7 +560,7 @@ pub(super) const PLATEAU_ITERATIONS: usize = 6;
 /// found: the iterations after an answer is found are the largest, and where they only
 /// breed bracketings and signs of sums (the Gaussian by its mean: the answer at 281
 /// nodes, 3,444 when the plateau ended) no cheaper form came of them in the surveys.
-/// Two such iterations (three before `ba13629`) changed none of the 349 test queries'
+/// Two such iterations (three before `3676506`) changed none of the 349 test queries'
 /// answers (`benches/compare_answers.py`).
 pub(super) const PLATEAU_GROWTH: usize = 4;
 
@@ -576,10 +576,9 @@ pub(super) const PLATEAU_ON_LARGE: &str = "no better form for 3 iterations on 50
 /// cheaper form came at most 4 iterations after the one before, except twice, 5 after,
 /// on e-graphs of 381 and 564 nodes (ridge's validation loss by λ, in parentheses
 /// only). Stopping there saved 13% of all iterations' time and changed no answer.
-/// Three (four before `c0f99ef`, when a tie-break gain still counted as progress) cut
-/// the Rayleigh quotient's Hessian from 39 to 25 ms and the test queries' total by 6%;
-/// one of their 352 answers and none of 226 survey queries changed, to one of equal
-/// size (`S⁻ᵀ(m − x)(S⁻¹(x − m))ᵀ` for `S⁻ᵀ(x − m)(S⁻¹(m − x))ᵀ`).
+/// Three (four before `4bc896f`) cut the test queries' total by 6–8%; one of their 352
+/// answers changed, to one of equal size (`S⁻ᵀ(m − x)(S⁻¹(x − m))ᵀ` for
+/// `S⁻ᵀ(x − m)(S⁻¹(m − x))ᵀ`), and none of 226 survey queries did.
 pub(super) const PLATEAU_LARGE_ITERATIONS: usize = 3;
 
 /// See [`PLATEAU_LARGE_ITERATIONS`].
@@ -591,9 +590,6 @@ pub(super) const PLATEAU_LARGE: usize = 1_000;
 /// A runner hook that stops the run (with [`PLATEAU`]) once the cheapest form of the
 /// first root has not got cheaper for [`PLATEAU_ITERATIONS`] iterations that changed the
 /// e-graph (with [`BRED`] after fewer where it has grown [`PLATEAU_GROWTH`]-fold since).
-/// On [`PLATEAU_ON_LARGE_FROM`] nodes or more, a form cheaper only by a tie-break
-/// (parentheses, order of terms) is kept but is not progress: the `aᵀx/‖x‖` Hessian
-/// found such forms for 6 iterations after its answer, at 3–4 ms each.
 /// Large e-graphs otherwise run to the iteration limit breeding variants that never win
 /// (the softmax loss: 24 iterations, 3,000 nodes, the answer found by the twelfth), and
 /// small ones spend their last, largest iterations distributing products whose answer
@@ -626,16 +622,14 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
         if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
             eprintln!("plateau check at {}: {cost:?}", runner.iterations.len());
         }
+        // A form cheaper only by a tie-break (parentheses, order of terms) is progress
+        // too: counting only smaller forms stopped the one-line GP kernel's gradient by
+        // its length scale before its smallest form, 5 iterations after the one before
+        // (it saved 13% of the Hessian cases' time).
         if best.as_ref().is_none_or(|b| cost < *b) {
-            // On a large e-graph only a smaller or less transposed form is progress.
-            let major = best.as_ref().is_none_or(|b| cost.major() < b.major());
             best = Some(cost);
-            if major || now.0 < PLATEAU_ON_LARGE_FROM {
-                stale = 0;
-                at_best = now.0;
-            } else {
-                stale += unchecked;
-            }
+            stale = 0;
+            at_best = now.0;
         } else {
             stale += unchecked;
         }
