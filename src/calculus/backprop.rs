@@ -294,12 +294,9 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
     // every change of it: its seed may be the symmetric part of the gradient, as for a
     // declared symmetric matrix (docs/symmetric.md), which is the seed itself, and the
     // steps below it read the same (`∇_{W}J = 2(∇_{Σ}J)W`).
-    for (name, e) in &model.definitions {
-        let known = |n: &str| seeded.names.get(n).is_some_and(|i| i.symmetric);
-        if e.order() == 2 && crate::ir::symmetry::is_symmetric(e, &known) {
-            if let Some(info) = seeded.names.get_mut(name) {
-                info.symmetric = true;
-            }
+    for name in model.symmetric_definitions() {
+        if let Some(info) = seeded.names.get_mut(&name) {
+            info.symmetric = true;
         }
     }
     let mut equations: Vec<Equation> = Vec::new();
@@ -418,7 +415,7 @@ fn divides_by(e: &Expr, name: &str) -> bool {
     let uses = |d: &Expr| d.names().iter().any(|n| n == name);
     let here = match &e.kind {
         Kind::HDiv(_, d) | Kind::DivScalar(_, d) | Kind::Inverse(d) => uses(d),
-        Kind::HPower(d, k) | Kind::Power(d, k) => k < &num_rational::BigRational::from_integer(0.into()) && uses(d),
+        Kind::HPower(d, k) | Kind::Power(d, k) => num_traits::Signed::is_negative(k) && uses(d),
         _ => false,
     };
     here || e.children().into_iter().any(|c| divides_by(c, name))

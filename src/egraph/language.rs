@@ -146,12 +146,7 @@ impl Tables {
         }
         // A name defined as a symmetric form (`Σ = WWᵀ + diag(ψ)`) is one; its value is
         // computed, never drawn, so only the simplifier learns of it.
-        for (name, e) in &model.definitions {
-            let known = |n: &str| tables.symmetric.contains(n);
-            if crate::ir::symmetry::is_symmetric(e, &known) && e.order() == 2 {
-                tables.symmetric.insert(name.clone());
-            }
-        }
+        tables.symmetric.extend(model.symmetric_definitions());
         tables
     }
 }

@@ -78,6 +78,19 @@ impl Model {
         self.exprs.last()
     }
 
+    /// The defined names whose definitions are symmetric matrices by their form
+    /// (`Σ = WWᵀ + diag(ψ)`), given the declared symmetric names and those before.
+    pub fn symmetric_definitions(&self) -> indexmap::IndexSet<String> {
+        let mut out = indexmap::IndexSet::new();
+        for (name, e) in &self.definitions {
+            let known = |n: &str| out.contains(n) || self.names.get(n).is_some_and(|i| i.symmetric);
+            if e.order() == 2 && crate::ir::symmetry::is_symmetric(e, &known) {
+                out.insert(name.clone());
+            }
+        }
+        out
+    }
+
     /// The vectors the facts say sum to a number, with it: `yᵀ1 = c` (also read from
     /// `1ᵀy = c` and `sum(y) = c`).
     pub fn vectors_summing_to(&self) -> impl Iterator<Item = (&str, &num_rational::BigRational)> {
