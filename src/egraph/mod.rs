@@ -14,6 +14,7 @@
 
 pub mod appliers;
 pub mod cancel;
+pub mod clock;
 pub mod common;
 pub mod contract;
 pub mod cost;
@@ -292,6 +293,18 @@ pub(super) fn saturate(
 }
 
 fn saturate_once(
+    forms: &[Expr],
+    labels: &[&str],
+    model: &Model,
+    options: &Options,
+    explain: Option<usize>,
+    target: Option<&Expr>,
+) -> (Expr, Report, Vec<Rewritten>) {
+    clock::os_timed(|| saturate_timed(forms, labels, model, options, explain, target))
+}
+
+/// [`saturate_once`] on the clock of [`clock::os_timed`].
+fn saturate_timed(
     forms: &[Expr],
     labels: &[&str],
     model: &Model,

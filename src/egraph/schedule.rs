@@ -75,6 +75,18 @@ impl RewriteScheduler<Node, Tables> for Backoff {
         false
     }
 
+    fn apply_rewrite(
+        &mut self,
+        _iteration: usize,
+        egraph: &mut EGraph,
+        rewrite: &Rewrite,
+        matches: Vec<SearchMatches<Node>>,
+    ) -> usize {
+        let applied = rewrite.apply(egraph, &matches).len();
+        super::clock::sync();
+        applied
+    }
+
     fn search_rewrite<'a>(
         &mut self,
         iteration: usize,
@@ -92,8 +104,10 @@ impl RewriteScheduler<Node, Tables> for Backoff {
             return vec![];
         }
         let threshold = match_limit.checked_shl(stats.times_banned).unwrap_or(usize::MAX);
+        super::clock::sync();
         let started = std::time::Instant::now();
         let matches = rewrite.search_with_limit(egraph, threshold.saturating_add(1));
+        super::clock::sync();
         if self.debug {
             eprintln!("search {} {} {:.1}", rewrite.name, matches.len(), started.elapsed().as_secs_f64() * 1e6);
         }
