@@ -104,6 +104,21 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "w",
         Some("X^T diag((1 + (X w - y).^2).^(-3/2)) X"),
     ),
+    // Student-t regression: the weight is a function of the residual r alone,
+    // 2(ν − r²) ⊘ (ν + r²)², cancelled with r as one operand.
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p); nu: scalar",
+        "sum(ln(1 + (X w - y).^2 / nu))",
+        "w",
+        Some("X^T diag(2 (nu 1 - (X w - y).^2) ./ (nu 1 + (X w - y).^2).^2) X"),
+    ),
+    // Negative binomial regression with a fixed r: one quotient over a repeated factor.
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p); r: scalar",
+        "(y + r 1)^T ln(r 1 + exp(X w)) - y^T X w",
+        "w",
+        Some("r X^T diag(exp(X w) .* (r 1 + y) ./ (exp(X w) + r 1).^2) X"),
+    ),
 ];
 
 fn text(decls: &str, f: &str) -> String {

@@ -40,6 +40,7 @@ struct Rational {
     den: Vec<Poly>,
 }
 
+#[derive(Clone, Default)]
 struct Atoms {
     keys: Vec<String>,
     exprs: Vec<Expr>,
@@ -172,6 +173,62 @@ impl Poly {
             let t = Poly([(m, cr / cf)].into_iter().collect());
             quotient = quotient.add(&t);
             rest = rest.add(&t.mul(f)?.scale(&-BigRational::one()));
+        }
+        None
+    }
+
+    /// The polynomial with operand `k` replaced by `q`.
+    fn substitute(&self, k: usize, q: &Poly) -> Option<Poly> {
+        let mut out = Poly(BTreeMap::new());
+        for (m, c) in &self.0 {
+            let mut rest = m.clone();
+            rest[k] = 0;
+            let mut term = Poly([(rest, c.clone())].into_iter().collect());
+            for _ in 0..m[k] {
+                term = term.mul(q)?;
+            }
+            out = out.add(&term);
+            if out.0.len() > MAX_TERMS {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    /// The coefficients of a sum of two or more operands, each to the first power, with
+    /// no constant: `Xw − y`.
+    fn linear(&self) -> Option<Vec<(usize, BigRational)>> {
+        let terms: Vec<(usize, BigRational)> = self
+            .0
+            .iter()
+            .map(|(m, c)| {
+                let k = m.iter().position(|&e| e == 1)?;
+                (m.iter().sum::<u32>() == 1).then(|| (k, c.clone()))
+            })
+            .collect::<Option<_>>()?;
+        (terms.len() >= 2).then_some(terms)
+    }
+
+    /// The polynomial whose square this is, if there is one: term by term from the
+    /// leading one, as a square root is taken by hand.
+    fn sqrt(&self) -> Option<Poly> {
+        let (lead, c) = self.leading()?;
+        if lead.iter().any(|e| e % 2 == 1) || c.is_negative() {
+            return None;
+        }
+        let root = |n: &num_bigint::BigInt| Some(n.sqrt()).filter(|r| r * r == *n);
+        let first = BigRational::new(root(c.numer())?, root(c.denom())?);
+        let mut out = Poly([(lead.iter().map(|e| e / 2).collect::<Monomial>(), first)].into_iter().collect());
+        let two = BigRational::from_integer(2.into());
+        for _ in 0..=self.0.len() {
+            let rest = self.add(&out.mul(&out)?.scale(&-BigRational::one()));
+            let Some((m, c)) = rest.leading() else { return Some(out) };
+            let (lo, co) = out.leading()?;
+            if m.iter().zip(lo).any(|(a, b)| a < b) {
+                return None;
+            }
+            let term: Monomial = m.iter().zip(lo).map(|(a, b)| a - b).collect();
+            out = out.add(&Poly([(term, c / (co * &two))].into_iter().collect()));
         }
         None
     }
@@ -408,10 +465,16 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
         let mut factors: Vec<Expr> = Vec::new();
         for (k, &e) in m.iter().enumerate().filter(|(_, &e)| e > 0) {
             let atom = &atoms.exprs[k];
-            // A scalar's power as one: `s³`, not `sss`.
+            // A scalar's power as one: `s³`, not `sss`; so a compound operand's:
+            // `(Xw − y)^{⊙2}`, not `(Xw − y) ⊙ (Xw − y)`.
             if e >= 2 && atom.is_scalar() {
                 factors
                     .push(Expr::new(Kind::Power(Box::new(atom.clone()), BigRational::from_integer(e.into())), vec![]));
+                continue;
+            }
+            if e >= 2 && matches!(atom.kind, Kind::Add(_)) {
+                let power = Kind::HPower(Box::new(atom.clone()), BigRational::from_integer(e.into()));
+                factors.push(Expr::new(power, atom.shape.clone()));
                 continue;
             }
             for _ in 0..e {
@@ -507,9 +570,51 @@ fn root_power(r: &Rational, atoms: &Atoms) -> Option<(Expr, i64)> {
     }
 }
 
+/// `p` with its numeric factor and the scalar operands of all its terms in front, where
+/// that is smaller: `2ν(ν1 − r^{⊙2})`, not `2ν²1 − 2νr^{⊙2}`.
+fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
+    let plain = from_poly(p, shape, atoms);
+    if p.0.len() < 2 {
+        return plain;
+    }
+    let mut common: Monomial = vec![u32::MAX; MAX_ATOMS];
+    for m in p.0.keys() {
+        for (k, (c, e)) in common.iter_mut().zip(m).enumerate() {
+            *c = if k < atoms.exprs.len() && atoms.exprs[k].is_scalar() { (*c).min(*e) } else { 0 };
+        }
+    }
+    // The numeric factor: the greatest common divisor of the numerators over the least
+    // common multiple of the denominators (`(1/2)α(a − b)` for `(1/2)αa − (1/2)αb`).
+    let (mut g, mut l) = (num_bigint::BigInt::from(0), num_bigint::BigInt::from(1));
+    for c in p.0.values() {
+        g = num_integer::Integer::gcd(&g, c.numer());
+        l = num_integer::Integer::lcm(&l, c.denom());
+    }
+    let content = if g.is_zero() { BigRational::one() } else { BigRational::new(g, l) };
+    if common.iter().all(|&e| e == 0) && content.is_one() {
+        return plain;
+    }
+    let rest =
+        Poly(p.0.iter().map(|(m, c)| (m.iter().zip(&common).map(|(e, k)| e - k).collect(), c / &content)).collect());
+    let mut front = Poly::constant(BigRational::one());
+    front.0 = front.0.into_iter().map(|(_, c)| (common.clone(), c)).collect();
+    let (front, rest) = (from_poly(&front, &vec![], atoms), from_poly(&rest, shape, atoms));
+    // Of two scalars, the smaller first: `(ν + 1)(aᵀb)`.
+    let out = match rest.is_scalar() && crate::egraph::operations(&rest) < crate::egraph::operations(&front) {
+        true => times(rest, front, shape),
+        false => times(front, rest, shape),
+    };
+    let out = crate::ir::build::scale(content, out);
+    if crate::egraph::operations(&out) < crate::egraph::operations(&plain) {
+        out
+    } else {
+        plain
+    }
+}
+
 /// `r` as one quotient, numerator over the product of its denominators.
 fn one_fraction(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
-    let num = from_poly(&r.num, shape, atoms);
+    let num = factored(&r.num, shape, atoms);
     // Over a power of a root, a power: `x ⊘ (E ⊙ sqrt(E))` is `x ⊙ E^{⊙−3/2}`.
     // Over a whole power of E, a quotient: `x ⊘ (sqrt(E) ⊙ sqrt(E))` is `x ⊘ E`.
     let den = match root_power(r, atoms) {
@@ -519,9 +624,35 @@ fn one_fraction(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
             // A denominator of scalars alone is a scalar: `x/(ns)`, not `x ⊘ (n1 ⊙ s1)`.
             let scalars =
                 |f: &Poly| f.0.keys().all(|m| m.iter().enumerate().all(|(k, &e)| e == 0 || atoms.exprs[k].is_scalar()));
-            r.den
-                .iter()
-                .map(|f| from_poly(f, &if scalars(f) { vec![] } else { shape.clone() }, atoms))
+            // A factor that repeats is a power: `(ν1 + r^{⊙2})^{⊙2}`.
+            // A factor that is a square is that power of its root: `ν² + 2νr² + r⁴`
+            // is `(ν + r²)²`.
+            let mut counted: Vec<(Poly, u32)> = Vec::new();
+            for f in &r.den {
+                let (f, k) = match f.0.len() > 1 {
+                    true => f.sqrt().map_or((f.clone(), 1), |root| (root, 2)),
+                    false => (f.clone(), 1),
+                };
+                match counted.iter_mut().find(|(g, _)| *g == f) {
+                    Some((_, n)) => *n += k,
+                    None => counted.push((f, k)),
+                }
+            }
+            counted
+                .into_iter()
+                .map(|(f, n)| {
+                    let base = from_poly(&f, &if scalars(&f) { vec![] } else { shape.clone() }, atoms);
+                    match n {
+                        1 => base,
+                        n if base.is_scalar() => {
+                            Expr::new(Kind::Power(Box::new(base), BigRational::from_integer(n.into())), vec![])
+                        }
+                        n => {
+                            let s = base.shape.clone();
+                            Expr::new(Kind::HPower(Box::new(base), BigRational::from_integer(n.into())), s)
+                        }
+                    }
+                })
                 .reduce(|a, b| times(a, b, shape))
         }
     };
@@ -586,6 +717,8 @@ fn quotient(e: &Expr) -> bool {
 fn worth_trying(e: &Expr) -> bool {
     match &e.kind {
         Kind::HDiv(..) | Kind::Func { func: Func::Sqrt, .. } => true,
+        // An element-wise reciprocal is a quotient too: `2E^{⊙−1} − 4r ⊙ r ⊘ (νE ⊙ E)`.
+        Kind::HPower(_, p) if p.is_negative() => true,
         // Quotients by scalars over one denominator: `1/(νs³) + 1/s³` is `(ν + 1)/(νs³)`.
         Kind::Add(ts) if ts.iter().filter(|t| quotient(t)).count() >= 2 => true,
         // `1 ⊙ y`, which a run may end with when `σ − 1 − σ` cancels late.
@@ -605,7 +738,126 @@ pub fn cancelled(e: &Expr) -> Option<Expr> {
     (out != *e).then_some(out)
 }
 
+/// The sums in `e` that are linear in the region's operands (`Xw − y` where `Xw` and `y`
+/// are operands), as their polynomials, at most [`MAX_COMBINATIONS`], first written first.
+fn combinations(e: &Expr, atoms: &Atoms, out: &mut Vec<(Expr, Vec<(usize, BigRational)>)>) {
+    if out.len() >= MAX_COMBINATIONS {
+        return;
+    }
+    if let Kind::Add(_) = e.kind {
+        let mut own = atoms.clone();
+        let linear = to_rational(e, &e.shape, &mut own)
+            .filter(|r| r.den.is_empty() && own.keys.len() == atoms.keys.len())
+            .and_then(|r| r.num.linear());
+        if let Some(terms) = linear {
+            if !out.iter().any(|(x, _)| x == e) {
+                out.push((e.clone(), terms));
+            }
+            return;
+        }
+    }
+    for c in e.children() {
+        combinations(c, atoms, out);
+    }
+}
+
+/// Most sums tried as operands of their own.
+const MAX_COMBINATIONS: usize = 4;
+
+/// `r` with the sum `sum` (coefficients `terms`) as one operand: its first operand `a`
+/// is written through it, `a = (sum − rest)/c`, so that `(Xw − y)²` over `ν + (Xw − y)²`
+/// cancels as a function of `Xw − y`, where in `Xw` and `y` it only grows.
+fn through_combination(
+    r: &Rational,
+    atoms: &Atoms,
+    sum: &Expr,
+    terms: &[(usize, BigRational)],
+) -> Option<(Rational, Atoms)> {
+    if atoms.keys.len() >= MAX_ATOMS {
+        return None;
+    }
+    let (k, c) = terms.first()?;
+    let mut atoms = atoms.clone();
+    let t = atoms.keys.len();
+    atoms.keys.push(Printer::new(Format::Ascii).at(sum, 0));
+    atoms.exprs.push(sum.clone());
+    atoms.roots.push(None);
+    let mut q = Poly::atom(t);
+    for (j, cj) in &terms[1..] {
+        q = q.add(&Poly::atom(*j).scale(&-cj));
+    }
+    let q = q.scale(&c.recip());
+    let num = r.num.substitute(*k, &q)?;
+    let den = r.den.iter().map(|f| f.substitute(*k, &q)).collect::<Option<Vec<_>>>()?;
+    for root in atoms.roots.iter_mut() {
+        if let Some(p) = root {
+            *p = p.substitute(*k, &q)?;
+        }
+    }
+    // Only where the region is a function of the sum alone: `Xw` and `y` are gone, not
+    // traded for one another (`(eᶻ − e⁻ᶻ)/(eᶻ + e⁻ᶻ)` stays as it is, and meets tanh).
+    let used = |p: &Poly| p.0.keys().any(|m| terms.iter().any(|(j, _)| m[*j] > 0));
+    if used(&num) || den.iter().any(used) {
+        return None;
+    }
+    Some((Rational { num, den }.cancel(), atoms))
+}
+
+/// The smallest form of `r`: as it is, or with one of the sums of `e` as an operand.
+fn smallest_form(r: &Rational, e: &Expr, atoms: &Atoms) -> Expr {
+    let mut best = from_rational(r, &e.shape, atoms);
+    let mut sums = Vec::new();
+    combinations(e, atoms, &mut sums);
+    for (sum, terms) in &sums {
+        if let Some((r, atoms)) = through_combination(r, atoms, sum, terms) {
+            let candidate = from_rational(&r, &e.shape, &atoms);
+            if crate::egraph::operations(&candidate) < crate::egraph::operations(&best) {
+                best = candidate;
+            }
+        }
+    }
+    best
+}
+
 fn rewrite(e: &Expr) -> Expr {
+    let out = rewrite_region(e);
+    // A division by a scalar of a product with one diagonal may go inside it, where the
+    // region may cancel it: `Xᵀdiag(2ν(ν1 − r²) ⊘ (ν1 + r²)²)X/ν` is `Xᵀdiag(2(ν1 − r²) ⊘ …)X`.
+    if let Some(inside) = divided_diagonal(e) {
+        let alt = rewrite_region(&inside);
+        if crate::egraph::operations(&alt) < crate::egraph::operations(&out) {
+            return alt;
+        }
+    }
+    out
+}
+
+/// `A diag(v) B / s` as `A diag(v/s) B`, when the product has exactly one diagonal.
+fn divided_diagonal(e: &Expr) -> Option<Expr> {
+    let Kind::DivScalar(a, s) = &e.kind else { return None };
+    fn count(e: &Expr) -> usize {
+        match &e.kind {
+            Kind::Product(x, y) => count(x) + count(y),
+            Kind::Transpose(x) => count(x),
+            Kind::Diag(v) if v.shape.len() == 1 => 1,
+            _ => 0,
+        }
+    }
+    fn divide(e: &Expr, s: &Expr) -> Expr {
+        let kind = match &e.kind {
+            Kind::Product(x, y) => Kind::Product(Box::new(divide(x, s)), Box::new(divide(y, s))),
+            Kind::Transpose(x) => Kind::Transpose(Box::new(divide(x, s))),
+            Kind::Diag(v) if v.shape.len() == 1 => {
+                Kind::Diag(Box::new(Expr::new(Kind::DivScalar(v.clone(), Box::new(s.clone())), v.shape.clone())))
+            }
+            other => other.clone(),
+        };
+        Expr::new(kind, e.shape.clone())
+    }
+    (count(a) == 1 && !e.shape.is_empty()).then(|| divide(a, s))
+}
+
+fn rewrite_region(e: &Expr) -> Expr {
     let elementwise = match &e.kind {
         Kind::Add(_) | Kind::Scale(..) => true,
         Kind::Hadamard(..) | Kind::HDiv(..) => !e.shape.is_empty(),
@@ -618,9 +870,10 @@ fn rewrite(e: &Expr) -> Expr {
     // Inner regions first (an operand of this region may hold one), then this region whole.
     let inside = rewrite_children(e);
     if elementwise && worth_trying(e) {
-        let mut atoms = Atoms { keys: Vec::new(), exprs: Vec::new(), roots: Vec::new() };
+        let mut atoms = Atoms::default();
         if let Some(r) = to_rational(&inside, &inside.shape, &mut atoms) {
-            let candidate = from_rational(&r, &inside.shape, &atoms);
+            let candidate = smallest_form(&r, &inside, &atoms);
+
             if crate::egraph::operations(&candidate) < crate::egraph::operations(&inside) {
                 if std::env::var_os("BRACKET_CANCEL_DEBUG").is_some() {
                     let p = |x: &Expr| crate::render::render(x, Format::Unicode);
