@@ -122,3 +122,21 @@ fn bad_input_with_check_is_still_exit_2() {
     let (code, _) = run(&["grad", "A: matrix(n, m); tr(A)", "--wrt", "A", "--check"]);
     assert_eq!(code, Some(2));
 }
+
+#[test]
+fn a_matrix_singular_in_exact_arithmetic_is_not_a_point_to_compare_at() {
+    // WᵀW of a wide W (n < k at a random size) is singular, but a float elimination
+    // leaves a pivot of rounding size: its inverse was noise, and the vec form of this
+    // right Hessian failed against the tensor layout (survey: error 0.42).
+    for f in ["W: matrix(n, k); ln det(W^T W)", "W: matrix(n, k); S: symmetric(n); tr(W^T S W) - ln det(W^T W)"] {
+        let (code, out) = run(&["hessian", f, "--wrt", "W", "--layout", "vec", "--check"]);
+        assert_eq!(code, Some(0), "{f}\n{out}");
+        assert!(printed_error(&out) < 1e-6, "{out}");
+    }
+    // Where the matrix is invertible the inverse is still computed: a wrong form fails.
+    let (code, out) = run(&["grad", "X: matrix(n, n); ln det(X)", "--wrt", "X", "--check"]);
+    assert_eq!(code, Some(0), "{out}");
+    let model = read("X: matrix(n, n); ln det(X); X^-1").unwrap();
+    let check = check_derivative(&model, &model.exprs[0], "X", &model.exprs[1], 3).unwrap();
+    assert_eq!(check.verdict, Verdict::Failed, "X⁻¹ is not X⁻ᵀ: {check:?}");
+}

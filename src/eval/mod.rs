@@ -44,6 +44,11 @@ pub trait Number:
     fn func(&self, f: &Func, derivative: u8) -> Option<Self>;
     /// Approximate magnitude, for pivoting and comparisons.
     fn approx(&self) -> f64;
+    /// True for a pivot that is zero as far as the type can tell, beside entries of
+    /// magnitude `scale`: exactly zero for a rational, below rounding for a float.
+    fn negligible(&self, _scale: f64) -> bool {
+        self.is_zero()
+    }
 }
 
 impl Number for f64 {
@@ -99,7 +104,15 @@ impl Number for f64 {
     fn approx(&self) -> f64 {
         *self
     }
+    /// A matrix singular in exact arithmetic (`WᵀW` of a wide W) leaves a pivot of
+    /// rounding size, not zero: its inverse would be noise, so it counts as singular.
+    fn negligible(&self, scale: f64) -> bool {
+        self.abs() <= PIVOT_TOLERANCE * scale
+    }
 }
+
+/// Below this times the largest entry, a float pivot is taken as zero.
+const PIVOT_TOLERANCE: f64 = 1e-10;
 
 impl Number for BigRational {
     fn from_rational(r: &BigRational) -> BigRational {
@@ -639,9 +652,10 @@ fn inverse<T: Number>(a: &ArrayD<T>) -> Result<ArrayD<T>> {
             row
         })
         .collect();
+    let scale = a.iter().fold(0.0f64, |m, v| m.max(v.approx().abs()));
     for col in 0..n {
         let pivot = (col..n)
-            .filter(|&r| !m[r][col].is_zero())
+            .filter(|&r| !m[r][col].negligible(scale))
             .max_by(|&x, &y| m[x][col].approx().abs().total_cmp(&m[y][col].approx().abs()))
             .ok_or_else(|| Error::bare(ErrorCode::Eval, "the matrix is singular"))?;
         m.swap(col, pivot);
