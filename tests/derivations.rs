@@ -182,3 +182,15 @@ fn every_example_derivation_ends_at_grads_answer() {
     }
     assert!(compared >= 25, "{compared} derivations compared");
 }
+
+#[test]
+fn a_taken_out_ones_tensor_prints_as_ones() {
+    // `sum(s)` takes out ds with the ones tensor as its gradient: a network with no
+    // factor, which printed as `einsum("->i", )`.
+    for (f, by, shown) in [("s: vector(n); sum(s)", "s", "= 1 · ds"), ("S: matrix(n, m); sum(S)", "S", "= 11ᵀ · dS")]
+    {
+        let text = derive(f, by).unwrap().render(Format::Unicode);
+        assert!(text.contains(shown), "{text}");
+        assert!(!text.contains("einsum"), "{text}");
+    }
+}

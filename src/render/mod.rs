@@ -672,6 +672,18 @@ impl Printer {
     }
 
     fn network(&self, net: &Network) -> (String, u8) {
+        // No factors over distinct free indices: the ones tensor (`1`, `11ᵀ`), which an
+        // einsum would write with no operand at all.
+        let distinct: std::collections::HashSet<usize> = net.output.iter().copied().collect();
+        if net.factors.is_empty() && distinct.len() == net.output.len() && (1..=2).contains(&net.output.len()) {
+            let dims: Vec<_> = net.output.iter().map(|&i| net.indices[i].clone()).collect();
+            let one = |d: &crate::ir::shape::Dim| Expr::new(Kind::Ones, vec![d.clone()]);
+            let ones = match dims.as_slice() {
+                [m, n] => crate::ir::build::product(one(m), crate::ir::build::transpose(one(n))),
+                _ => Expr::new(Kind::Ones, dims),
+            };
+            return self.go(&ones);
+        }
         match &net.origin {
             Origin::Einsum(spec) => self.einsum(net, Some(spec)),
             Origin::Subscript(text) => {
