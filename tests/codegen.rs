@@ -173,6 +173,28 @@ fn a_log_determinant_does_not_overflow() {
 }
 
 #[test]
+fn a_named_sigmoid_under_a_logarithm_stays_finite() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    // A Bernoulli decoder `r = σ(u)` with `ln(r)` and `ln(1 − r)` in the loss: at logits
+    // near 50, r rounds to 1 and np.log(1 - r) was −inf (a VAE's value was nan on the
+    // module's own random data). Through the definition they are −logaddexp(0, ∓u).
+    let dir = scratch("bernoulli");
+    let text = "x: vector(d); D: matrix(d, k); z: vector(k); c: vector(d); r = sigmoid(D z + c); \
+                J = -(x^T ln(r) + (1 - x)^T ln(1 - r)); grad J wrt D, c";
+    let path = module_in(&dir, "bernoulli", &[text]);
+    let code = "import numpy as np, bernoulli\n\
+                x = np.array([0.0, 1.0]); c = np.array([50.0, -50.0])\n\
+                v, g = bernoulli.f_and_grad(x=x, D=np.zeros((2, 3)), z=np.zeros(3), c=c)\n\
+                assert abs(v - 2 * np.logaddexp(0, 50.0)) < 1e-9, v\n\
+                assert np.allclose(g['c'], 1 / (1 + np.exp(-c)) - x)\n";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn random_data_keeps_a_vector_s_stated_sum() {
     if !ready(&["numpy"]) {
         return;

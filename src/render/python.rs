@@ -29,7 +29,7 @@ pub struct BodyOptions {
 pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<String> {
     let mut counts: IndexMap<String, (usize, usize)> = IndexMap::new();
     for o in outputs {
-        count(&o.expr, &mut counts);
+        count(&o.expr, model, &mut counts);
     }
     // A subexpression inside a shared one is counted once for all its uses.
     let mut shared: Vec<(String, usize, usize)> =
@@ -39,8 +39,8 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
         if counts.get(key).is_some_and(|(m, _)| *m >= 2) {
             let e = find(outputs, key).expect("counted");
             let mut inner = IndexMap::new();
-            for c in computed_from(e) {
-                count(c, &mut inner);
+            for c in computed_from(e, model) {
+                count(c, model, &mut inner);
             }
             for (k, (m, _)) in inner {
                 if let Some(entry) = counts.get_mut(&k) {
@@ -153,22 +153,22 @@ fn trivial(e: &Expr) -> bool {
     }
 }
 
-fn count(e: &Expr, counts: &mut IndexMap<String, (usize, usize)>) {
+fn count(e: &Expr, model: &Model, counts: &mut IndexMap<String, (usize, usize)>) {
     if trivial(e) {
         return;
     }
     let entry = counts.entry(key(e)).or_insert((0, e.node_count()));
     entry.0 += 1;
-    for c in computed_from(e) {
-        count(c, counts);
+    for c in computed_from(e, model) {
+        count(c, model, counts);
     }
 }
 
 /// What the body computes `e` from: its children, or the argument of the stable call it
 /// is written as (`ln(σ(Xw))` is `-np.logaddexp(0, -(Xw))`: it uses Xw, not σ(Xw), so
 /// Xw shared with `σ(Xw)` elsewhere is computed once).
-fn computed_from(e: &Expr) -> Vec<&Expr> {
-    match stable(e) {
+fn computed_from<'a>(e: &'a Expr, model: &'a Model) -> Vec<&'a Expr> {
+    match stable(e, model) {
         Some((_, z)) => vec![z],
         None => e.children(),
     }
@@ -244,7 +244,7 @@ impl Writer<'_> {
             }
         }
         // Stable forms: ln(1 + exp(z)), ln(sigmoid(z)), ln(1 − sigmoid(z)), ln(1ᵀexp(x)).
-        if let Some((call, z)) = stable(e) {
+        if let Some((call, z)) = stable(e, self.model) {
             let z = self.rewrite(z, false);
             let text = call.replace("{}", &render_numpy(&z, self.model));
             return self.assign(k, text, e);
@@ -293,10 +293,18 @@ fn func(e: &Expr, f: crate::ir::expr::Func) -> Option<&Expr> {
 }
 
 /// A numerically stable call for `e`, with `{}` where its argument goes, and the argument.
-fn stable(e: &Expr) -> Option<(&'static str, &Expr)> {
+/// A name the model defines as `sigmoid(z)` counts as that sigmoid: `r = σ(Dz + c)`
+/// then `ln(1 − r)` is `-np.logaddexp(0, Dz + c)`, finite where r rounds to 1.
+fn stable<'a>(e: &'a Expr, model: &'a Model) -> Option<(&'static str, &'a Expr)> {
     use crate::ir::expr::Func::{Exp, Ln, Sigmoid};
+    let sigmoid = |x: &'a Expr| -> Option<&'a Expr> {
+        match &x.kind {
+            Kind::Var(n) => model.definitions.iter().find(|(m, _)| m == n).and_then(|(_, d)| func(d, Sigmoid)),
+            _ => func(x, Sigmoid),
+        }
+    };
     let inner = func(e, Ln)?;
-    if let Some(z) = func(inner, Sigmoid) {
+    if let Some(z) = sigmoid(inner) {
         return Some(("-np.logaddexp(0, -({}))", z));
     }
     if let Kind::Add(terms) = &inner.kind {
@@ -306,7 +314,7 @@ fn stable(e: &Expr) -> Option<(&'static str, &Expr)> {
                 if let Some(z) = func(other, Exp) {
                     return Some(("np.logaddexp(0, {})", z));
                 }
-                if let Some(z) = negated(other).and_then(|x| func(x, Sigmoid)) {
+                if let Some(z) = negated(other).and_then(sigmoid) {
                     return Some(("-np.logaddexp(0, {})", z));
                 }
             }
