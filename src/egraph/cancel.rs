@@ -577,12 +577,19 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
     if p.0.len() < 2 {
         return plain;
     }
+    // The operands every term has (a tensor one only in a tensor region: `XV` in
+    // `νXV − XV ⊙ r²`).
     let mut common: Monomial = vec![u32::MAX; MAX_ATOMS];
     for m in p.0.keys() {
         for (k, (c, e)) in common.iter_mut().zip(m).enumerate() {
-            *c = if k < atoms.exprs.len() && atoms.exprs[k].is_scalar() { (*c).min(*e) } else { 0 };
+            *c = if k < atoms.exprs.len() { (*c).min(*e) } else { 0 };
         }
     }
+    let scalar = |k: usize| atoms.exprs[k].is_scalar();
+    let part = |keep: &dyn Fn(usize) -> bool| -> Monomial {
+        common.iter().enumerate().map(|(k, &e)| if k < atoms.exprs.len() && keep(k) { e } else { 0 }).collect()
+    };
+    let (scalars, tensors) = (part(&scalar), part(&|k| !scalar(k)));
     // The numeric factor: the greatest common divisor of the numerators over the least
     // common multiple of the denominators (`(1/2)α(a − b)` for `(1/2)αa − (1/2)αb`).
     let (mut g, mut l) = (num_bigint::BigInt::from(0), num_bigint::BigInt::from(1));
@@ -596,12 +603,18 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
     }
     let rest =
         Poly(p.0.iter().map(|(m, c)| (m.iter().zip(&common).map(|(e, k)| e - k).collect(), c / &content)).collect());
-    let mut front = Poly::constant(BigRational::one());
-    front.0 = front.0.into_iter().map(|(_, c)| (common.clone(), c)).collect();
-    let (front, rest) = (from_poly(&front, &vec![], atoms), from_poly(&rest, shape, atoms));
+    let monomial = |m: Monomial| Poly([(m, BigRational::one())].into_iter().collect());
+    let mut rest = from_poly(&rest, shape, atoms);
+    if tensors.iter().any(|&e| e > 0) {
+        rest = times(from_poly(&monomial(tensors), shape, atoms), rest, shape);
+    }
+    let front = from_poly(&monomial(scalars.clone()), &vec![], atoms);
     // Of two scalars, the smaller first: `(ν + 1)(aᵀb)`.
-    let out = match rest.is_scalar() && crate::egraph::operations(&rest) < crate::egraph::operations(&front) {
-        true => times(rest, front, shape),
+    let out = match scalars.iter().all(|&e| e == 0) {
+        true => rest,
+        false if rest.is_scalar() && crate::egraph::operations(&rest) < crate::egraph::operations(&front) => {
+            times(rest, front, shape)
+        }
         false => times(front, rest, shape),
     };
     let out = crate::ir::build::scale(content, out);
@@ -832,24 +845,33 @@ fn rewrite(e: &Expr) -> Expr {
     out
 }
 
-/// `A diag(v) B / s` as `A diag(v/s) B`, when the product has exactly one diagonal.
+/// `A diag(v) B / s` as `A diag(v/s) B`, and `A(u ⊘ w)/s` as `A((u ⊘ w)/s)`, when the
+/// product has exactly one such factor, where the division can meet its region.
 fn divided_diagonal(e: &Expr) -> Option<Expr> {
     let Kind::DivScalar(a, s) = &e.kind else { return None };
+    // A factor whose entries are an element-wise region (or the diagonal of one).
+    fn region(e: &Expr) -> bool {
+        match &e.kind {
+            Kind::Diag(v) => v.shape.len() == 1,
+            Kind::HDiv(..) | Kind::Hadamard(..) => true,
+            _ => false,
+        }
+    }
     fn count(e: &Expr) -> usize {
         match &e.kind {
             Kind::Product(x, y) => count(x) + count(y),
-            Kind::Transpose(x) => count(x),
-            Kind::Diag(v) if v.shape.len() == 1 => 1,
-            _ => 0,
+            Kind::Transpose(x) | Kind::Scale(_, x) => count(x),
+            _ => usize::from(region(e)),
         }
     }
     fn divide(e: &Expr, s: &Expr) -> Expr {
+        let over = |x: &Expr| Expr::new(Kind::DivScalar(Box::new(x.clone()), Box::new(s.clone())), x.shape.clone());
         let kind = match &e.kind {
             Kind::Product(x, y) => Kind::Product(Box::new(divide(x, s)), Box::new(divide(y, s))),
             Kind::Transpose(x) => Kind::Transpose(Box::new(divide(x, s))),
-            Kind::Diag(v) if v.shape.len() == 1 => {
-                Kind::Diag(Box::new(Expr::new(Kind::DivScalar(v.clone(), Box::new(s.clone())), v.shape.clone())))
-            }
+            Kind::Scale(c, x) => Kind::Scale(c.clone(), Box::new(divide(x, s))),
+            Kind::Diag(v) if v.shape.len() == 1 => Kind::Diag(Box::new(over(v))),
+            _ if region(e) => return over(e),
             other => other.clone(),
         };
         Expr::new(kind, e.shape.clone())
