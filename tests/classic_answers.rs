@@ -518,3 +518,23 @@ fn a_weight_that_is_a_function_of_the_residual_cancels_in_it() {
     // A sum the region is not a function of alone is left as an operand: tanh stays.
     assert_eq!(grad("z: scalar; ln(exp(z) + exp(-z))", &["z"]), "tanh(z)");
 }
+
+#[test]
+fn a_student_t_hvp_is_one_weighted_product() {
+    let mut args =
+        vec!["hvp", "X: matrix(N, p); y: vector(N); w, V: vector(p); nu: scalar; sum(ln(1 + (X w - y).^2 / nu))"];
+    args.extend(["--wrt", "w", "--dir", "V", "--check"]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bracket")).args(&args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert_eq!(stdout.lines().next().unwrap(), "2Xᵀ(XV ⊙ (ν 1_N − (Xw − y)^{⊙2}) ⊘ (ν 1_N + (Xw − y)^{⊙2})^{⊙2})");
+}
+
+#[test]
+fn a_softmax_s_rows_sum_to_one_in_a_program() {
+    // Distillation: Q = softmax(·) by rows, so diag(Q1) is I and the gradient is the
+    // difference of the two softmaxes.
+    let kd = "X: matrix(N, d); Ws, Wt: matrix(d, k); T: scalar; P = softmax(X Ws / T); \
+              Q = softmax(X Wt / T); J = T^2 dot(Q, ln(Q) - ln(P)); grad J wrt Ws";
+    assert_eq!(checked("grad", kd, &[]), "∇_{Ws}J = TXᵀ(P − Q)");
+}

@@ -244,8 +244,19 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
     // free tensor, as a local step holds for any value of it.
     // The facts every step sees: the stated ones and the row sums definitions inherit
     // from them (as `grad` and `derive` see them).
-    let facts =
+    let mut facts =
         crate::calculus::gradient::with_inherited_row_sums(model).map_or_else(|| model.facts.clone(), |m| m.facts);
+    // And a name defined as a softmax by rows sums to one along them (`Q1 = 1`), as its
+    // definition does where the step sees it: distillation's `diag(Q1)P` is P.
+    for (name, value) in &model.definitions {
+        if let (Kind::Softmax { positions, .. }, [rows, columns]) = (&value.kind, value.shape.as_slice()) {
+            if positions.as_slice() == [1] {
+                let q = Expr::new(Kind::Var(name.clone()), value.shape.clone());
+                let sums = crate::ir::build::product(q, Expr::new(Kind::Ones, vec![columns.clone()]));
+                facts.push((sums, Expr::new(Kind::Ones, vec![rows.clone()])));
+            }
+        }
+    }
     let local_model = |m: &Model, keep: &IndexSet<String>, f: &Expr, target: &str| -> Result<Model> {
         let vars: IndexSet<String> = [target.to_string()].into_iter().collect();
         let d = crate::calculus::diff::local_differential(f, m, &vars)?;
