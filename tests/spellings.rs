@@ -271,3 +271,16 @@ fn hints_name_the_declaration_of_the_word_or_the_count() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("if `C` is a scalar, declare `C: scalar`"), "{stderr}");
 }
+
+#[test]
+fn the_summation_sign_and_fractions_of_one_character() {
+    // `∑` is sum, with or without parentheses; `½` and its kin are exact fractions.
+    reads_as("x: vector(n)", "∑(exp(x))", "sum(exp(x))", "sum(exp(x))");
+    reads_as("x: vector(n)", "∑ x", "sum(x)", "sum(x)");
+    reads_as("x: vector(n)", "½ x^T x", "1/2 x^T x", "(1/2)xᵀx");
+    reads_as("x: vector(n)", "¾x", "3/4 x", "(3/4)x");
+    let (code, stdout, _) =
+        run(&["grad", "X: matrix(N, p); y: vector(N); w: vector(p); ½‖Xw − y‖² + ∑(w ⊙ w)", "--wrt", "w", "--check"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.starts_with("Xᵀ(Xw − y) + 2w"), "{stdout}");
+}

@@ -164,7 +164,7 @@ impl Builtin {
             "sign" => Builtin::Sign,
             "softmax" => Builtin::Softmax,
             "diag" => Builtin::Diag,
-            "sum" => Builtin::Sum,
+            "sum" | "∑" => Builtin::Sum,
             "dot" => Builtin::Dot,
             "kron" => Builtin::Kron,
             "inv" => Builtin::Inv,

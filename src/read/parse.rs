@@ -512,6 +512,27 @@ pub fn superscript_value(text: &str) -> BigRational {
 
 /// Reads `3`, `-3`, `0.25`, `1/2`, `1e-3`, `2.5E4` exactly.
 pub fn read_number(text: &str, span: Span) -> Result<BigRational> {
+    // A fraction as one character: `½` is 1/2.
+    const FRACTIONS: [(char, &str); 15] = [
+        ('½', "1/2"),
+        ('⅓', "1/3"),
+        ('⅔', "2/3"),
+        ('¼', "1/4"),
+        ('¾', "3/4"),
+        ('⅕', "1/5"),
+        ('⅖', "2/5"),
+        ('⅗', "3/5"),
+        ('⅘', "4/5"),
+        ('⅙', "1/6"),
+        ('⅚', "5/6"),
+        ('⅛', "1/8"),
+        ('⅜', "3/8"),
+        ('⅝', "5/8"),
+        ('⅞', "7/8"),
+    ];
+    if let Some((_, f)) = FRACTIONS.iter().find(|(c, _)| text.chars().eq([*c])) {
+        return read_number(f, span);
+    }
     let text = text.replace('−', "-");
     if let Some((mantissa, power)) = text.split_once(['e', 'E']) {
         let bad = || Error::new(ErrorCode::Syntax, format!("`{text}` is not a number"), span);
