@@ -160,7 +160,7 @@ fn malformed_einsum() {
         ("A, B: matrix\neinsum(\"ij,jk->\", A)", (2, 8), "names 2 operands but 1 are given"),
         ("einsum(\"ij,jk->iz\", A, B)", (1, 8), "output index `z` appears in no operand"),
         ("einsum(\"i1,jk->ik\", A, B)", (1, 8), "is not an index letter"),
-        ("einsum(\"ij,jk->ik\", A, B", (1, 25), "ends too early"),
+        ("einsum(\"ij,jk->ik\", A, B", (1, 7), "opened here is never closed"),
     ];
     for (input, at, message) in cases {
         let run = bracket(&["simplify", input], "");
@@ -271,4 +271,24 @@ fn long_explanations_are_not_flattened() {
     let run = bracket(&["derive", "-", "--wrt", "x", "--timeout", "20"], input);
     assert!(run.elapsed < LIMIT, "took {:?}", run.elapsed);
     assert_eq!(run.code, Some(0), "{}", head(&run.stderr));
+}
+
+/// Survey findings: an error points at its cause and keeps its own hint.
+#[test]
+fn a_program_s_errors_point_at_their_cause() {
+    // A loss that is not a scalar: at its definition, with its shape and a hint.
+    let run = bracket(&["grad", "-"], "X: matrix(N, d); W: matrix(d, k)\nJ = X W\ngrad J wrt W");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(location(&run.stderr), Some((2, 1)), "{}", run.stderr);
+    assert!(run.stderr.contains("[N, k]") && run.stderr.contains("hint:"), "{}", run.stderr);
+    // `derive` of a program with a shape error keeps the shape's hint.
+    let program = "x, e: vector(d); W1: matrix(k, d); mu = W1 x; z = mu .* e; J = sum(z); grad J wrt W1";
+    let run = bracket(&["derive", program], "");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert!(run.stderr.contains("does not match"), "{}", run.stderr);
+    assert!(!run.stderr.contains("end a program with"), "{}", run.stderr);
+    // An unclosed `[`: at the bracket, not where parsing gave up.
+    let run = bracket(&["grad", "-"], "H: matrix(N, k); Y: matrix(N, k)\nJ = ||[H - Y||^2\ngrad J wrt H");
+    assert_eq!(run.code, Some(2), "{}", run.stderr);
+    assert_eq!(location(&run.stderr), Some((2, 7)), "{}", run.stderr);
 }

@@ -254,8 +254,11 @@ impl Command {
             }
             Command::Derive { wrt: Some(w), .. } => Ok(Reply::Derivations(vec![crate::api::derive(text, w)?])),
             Command::Derive { wrt: None, .. } => {
-                let equations = crate::calculus::backprop::backprop(text)
-                    .map_err(|e| e.hint("give --wrt X, or end a program with `grad J wrt W, b`"))?;
+                // Without a query the way on is to give one; any other error keeps its own hint.
+                let equations = crate::calculus::backprop::backprop(text).map_err(|e| match e.code {
+                    ErrorCode::Usage => e.hint("give --wrt X, or end a program with `grad J wrt W, b`"),
+                    _ => e,
+                })?;
                 Ok(Reply::Derivations(equations.into_iter().map(|eq| eq.derivation).collect()))
             }
             Command::Differential { raw, .. } => {

@@ -164,6 +164,32 @@ pub fn loss_name(model: &Model) -> String {
     }
 }
 
+/// The error for a query whose loss is not a scalar: at the loss's definition (or the
+/// query), with its shape.
+fn not_scalar(model: &Model, text: &str, loss: &Expr) -> Error {
+    use crate::ir::ast::{NodeKind, Statement};
+    let shown = crate::ir::shape::show_shape(&loss.shape);
+    let name = loss_name(model);
+    let statements = crate::read::parse::parse_with(text, &[]).map(|i| i.statements).unwrap_or_default();
+    let defined = statements.iter().find_map(|s| match s {
+        Statement::Equation { lhs, span, .. } if matches!(&lhs.kind, NodeKind::Name(n) if n.full() == name) => {
+            Some(*span)
+        }
+        _ => None,
+    });
+    let queried = statements.iter().find_map(|s| match s {
+        Statement::Grad { span, .. } => Some(*span),
+        _ => None,
+    });
+    let (what, span) = match (defined, queried) {
+        (Some(span), _) => (format!("the loss `{name}` has shape {shown}"), span),
+        (None, Some(span)) => (format!("the loss has shape {shown}"), span),
+        (None, None) => (format!("the loss has shape {shown}"), crate::error::Span::new(0, text.len())),
+    };
+    Error::new(ErrorCode::Shape, format!("{what}, but backpropagation needs a scalar loss"), span)
+        .hint("make it a scalar (`sum(…)`, `‖…‖²`, `dot(G, …)`), or use `bracket jacobian` for a non-scalar function")
+}
+
 /// The backpropagation equations of the program's first `grad … wrt …` query.
 ///
 /// Each intermediate's gradient is one local step from the seeds of the names that use
@@ -193,11 +219,7 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
             .hint("end the program with a line such as `grad J wrt W, b`")
     })?;
     if !query.expr.is_scalar() {
-        return Err(Error::new(
-            ErrorCode::Shape,
-            "backpropagation needs a scalar loss",
-            crate::error::Span::new(0, text.len()),
-        ));
+        return Err(not_scalar(model, text, &query.expr));
     }
     // The loss: a defined name (J) or an expression.
     let loss_name = loss_name(&model);

@@ -843,6 +843,26 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
+    if let Some(open) = unclosed_bracket(text, at) {
+        let c = text[open..].chars().next().unwrap_or('(');
+        let close = match c {
+            '(' => ')',
+            '[' => ']',
+            _ => '}',
+        };
+        let hint = match c {
+            '[' => {
+                format!("close it with `{close}` (`[…]` is bracket notation, `[A B̄]`), or remove it; a norm is `||x||`")
+            }
+            _ => format!("close it with `{close}`, or remove it"),
+        };
+        return Error::new(
+            ErrorCode::Syntax,
+            format!("the `{c}` opened here is never closed"),
+            Span::new(open, open + 1),
+        )
+        .hint(hint);
+    }
     let found = text[at.min(text.len())..].chars().next();
     let end = at + found.map_or(1, char::len_utf8);
     let what = match found {
@@ -868,6 +888,33 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         _ => "see docs/syntax.md for the notation",
     };
     Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)
+}
+
+/// The last bracket of the statement holding `at` (between `;` or line ends) that is
+/// opened before `at` and never closed in the statement, if there is one.
+fn unclosed_bracket(text: &str, at: usize) -> Option<usize> {
+    let at = at.min(text.len());
+    let start = text[..at].rfind([';', '\n']).map_or(0, |k| k + 1);
+    let end = text[at..].find([';', '\n']).map_or(text.len(), |k| at + k);
+    let mut open: Vec<(usize, char)> = Vec::new();
+    for (k, c) in text[start..end].char_indices() {
+        match c {
+            '(' | '[' | '{' => open.push((start + k, c)),
+            ')' | ']' | '}' => {
+                let partner = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                // A closing bracket of another kind: the text is not simply unclosed.
+                if open.pop().map(|(_, o)| o) != Some(partner) {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    open.last().map(|&(k, _)| k).filter(|&k| k < at)
 }
 
 fn join_or(items: &[&str]) -> String {
