@@ -496,12 +496,13 @@ fn a_tie_break_gain_keeps_a_large_run_going() {
     // The one-line GP kernel's gradient by its length scale finds its smallest form 5
     // iterations after the one before, on a large e-graph; gains in tie-breaks between
     // keep the run going. Counting only smaller forms as progress stopped it with α
-    // written twice.
+    // written twice. (D ⊙ exp(−D/ell) is symmetric, so its trace with K⁻¹ is one
+    // Frobenius product.)
     let gp = "D: symmetric(N); y: vector(N); alpha, ell, s: scalar; \
               1/2 y^T (alpha exp(-D/ell) + s I)^-1 y + 1/2 ln det(alpha exp(-D/ell) + s I)";
     assert_eq!(
         grad(gp, &["ell"]),
-        "(1/2)α(tr((αexp(−D/ell) + sI)⁻¹(D ⊙ exp(−D/ell))) − \
+        "(1/2)α((αexp(−D/ell) + sI)⁻¹ · D ⊙ exp(−D/ell) − \
          yᵀ(αexp(−D/ell) + sI)⁻¹(D ⊙ exp(−D/ell))(αexp(−D/ell) + sI)⁻¹y)/ell²"
     );
 }
@@ -537,4 +538,13 @@ fn a_softmax_s_rows_sum_to_one_in_a_program() {
     let kd = "X: matrix(N, d); Ws, Wt: matrix(d, k); T: scalar; P = softmax(X Ws / T); \
               Q = softmax(X Wt / T); J = T^2 dot(Q, ln(Q) - ln(P)); grad J wrt Ws";
     assert_eq!(checked("grad", kd, &[]), "∇_{Ws}J = TXᵀ(P − Q)");
+}
+
+#[test]
+fn an_element_wise_function_of_a_symmetric_matrix_is_symmetric() {
+    // The graphical lasso's smooth part: sqrt'(Q) + sqrt'(Q)ᵀ for a symmetric Q is twice
+    // sqrt'(Q), whose closed form then meets Θ (survey3 #70).
+    let glasso = "Theta, S: symmetric(n); lambda, epsilon: scalar; \
+                  -ln det(Theta) + tr(S Theta) + lambda sum(sqrt(Theta .* Theta + epsilon 1 1^T))";
+    assert_eq!(grad(glasso, &["Theta"]), "S − Θ⁻¹ + λ(Θ ⊘ sqrt(Θ ⊙ Θ + ε 1_n 1ᵀ))");
 }

@@ -341,7 +341,16 @@ impl Analysis<Node> for Tables {
                 d.zero = kid(0).zero || kid(1).zero;
             }
             Node::Kron(_) => d.zero = kid(0).zero || kid(1).zero,
-            Node::HDiv(_) => d.zero = kid(0).zero,
+            Node::HDiv(_) => {
+                d.symmetric = kid(0).symmetric && kid(1).symmetric;
+                d.zero = kid(0).zero;
+            }
+            // Entry by entry, a symmetric matrix stays symmetric: `sqrt'(Θ ⊙ Θ + ε11ᵀ)`.
+            Node::HPower([x, _]) => d.symmetric = egraph[*x].data.symmetric,
+            Node::Apply([f, x]) => {
+                let elementwise = matches!(fun_spec(egraph, *f), Some(FunSpec::Elementwise(..)));
+                d.symmetric = elementwise && egraph[*x].data.symmetric;
+            }
             Node::Diag(_) => {
                 d.symmetric = kid(0).shape.len() == 1;
                 d.zero = kid(0).zero;
