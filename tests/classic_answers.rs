@@ -232,7 +232,8 @@ fn terms_of_equal_cost_come_in_the_order_their_names_were_written() {
     // `XW + 1bᵀ − Y` as written, not `1bᵀ + XW − Y` or `XW − Y + 1bᵀ`; and the same in
     // `derive`, whose run (with explanations) numbers its e-classes differently.
     let text = "X: matrix(n, m); W: matrix(m, k); b: vector(k); Y: matrix(n, k); 1/2 ||X W + 1 b^T - Y||^2";
-    assert_eq!(grad(text, &["W", "b"]), "∇_W = Xᵀ(XW + 1bᵀ − Y)\n∇_b = (XW + 1bᵀ − Y)ᵀ1");
+    // (The bias's sum over the n rows of b is nb: `1ᵀ1` is the size n.)
+    assert_eq!(grad(text, &["W", "b"]), "∇_W = Xᵀ(XW + 1bᵀ − Y)\n∇_b = (XW − Y)ᵀ1 + nb");
     let gaussian = "S: symmetric(n); x, m: vector(n); -1/2 ln(det(S)) - 1/2 (x - m)^T S^-1 (x - m)";
     assert_eq!(grad(gaussian, &["S"]), "(1/2)(S⁻¹(x − m)(x − m)ᵀS⁻¹ − S⁻¹)");
 }
@@ -547,4 +548,20 @@ fn an_element_wise_function_of_a_symmetric_matrix_is_symmetric() {
     let glasso = "Theta, S: symmetric(n); lambda, epsilon: scalar; \
                   -ln det(Theta) + tr(S Theta) + lambda sum(sqrt(Theta .* Theta + epsilon 1 1^T))";
     assert_eq!(grad(glasso, &["Theta"]), "S − Θ⁻¹ + λ(Θ ⊘ sqrt(Θ ⊙ Θ + ε 1_n 1ᵀ))");
+}
+
+#[test]
+fn a_sum_of_ones_is_the_size() {
+    // 1ᵀ1 of a vector of length N is N, which reads back as that size (survey2 #30).
+    let gaussian = "X: matrix(N, n); P: symmetric(n); mu: vector(n); 1/2 tr((X - 1 mu^T) P (X - 1 mu^T)^T)";
+    assert_eq!(hessian(gaussian, "mu"), "NP");
+    let mean = "Sigma: symmetric(n); X: matrix(N, n); mu: vector(n); 1/2 tr((X - 1 mu^T) Sigma^-1 (X - 1 mu^T)^T)";
+    assert_eq!(grad(mean, &["mu"]), "Σ⁻¹(Nμ − Xᵀ1)");
+    // A size that also names a tensor is not a scalar: 1ᵀ1 stays.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["hessian", "X: matrix(N, n); P: symmetric(n); mu: vector(n); N: matrix(n, n); 1/2 tr((X - 1 mu^T) P (X - 1 mu^T)^T) + tr(N)", "--wrt", "mu", "--check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.starts_with("1_Nᵀ1_NP"), "{stdout}");
 }

@@ -493,6 +493,39 @@ impl Applier<Node, Tables> for DiagOnes {
     }
 }
 
+/// `scalar-ones-count`: `1ᵀ1` is the vector's length, a number or the named size
+/// (`1_Nᵀ1_N P` is `NP`, which reads back as it is: a size used alone is that size).
+pub struct OnesCount;
+
+impl Applier<Node, Tables> for OnesCount {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
+        let row = egraph[a].nodes.iter().find_map(|n| match n {
+            Node::Transpose(c) if egraph[*c].data.ones => Some(*c),
+            _ => None,
+        });
+        let Some(row) = row else { return vec![] };
+        let (rs, bs) = (&egraph[row].data.shape, &egraph[b].data.shape);
+        if !egraph[b].data.ones || rs.len() != 1 || rs != bs {
+            return vec![];
+        }
+        let count = match &rs[0] {
+            Dim::Int(n) => Expr::new(Kind::Const(BigRational::from_integer((*n).into())), vec![]),
+            Dim::Sym(size) if egraph.analysis.sizes.contains(size) => Expr::new(Kind::Var(size.clone()), vec![]),
+            _ => return vec![],
+        };
+        union_expr(egraph, from, &count, rule)
+    }
+}
+
 /// The ones tensor of `shape`, added to the e-graph: a rule's right side cannot name one
 /// of the matched size, so the appliers that need it make it here.
 fn add_ones(egraph: &mut EGraph, shape: Shape) -> Id {

@@ -112,6 +112,9 @@ pub struct Tables {
     /// Leaf key → its classic raising (None where it has none), once worked out: the
     /// `raise-network` applier meets every opaque leaf again each iteration.
     pub raised: std::collections::HashMap<String, Option<Expr>>,
+    /// Sizes that may stand as scalars (`1ᵀ1` of length N is N): every named size of the
+    /// model but one that also names a vector or matrix.
+    pub sizes: indexmap::IndexSet<String>,
 }
 
 impl Tables {
@@ -143,7 +146,13 @@ impl Tables {
                 tables.symmetric.insert(name.clone());
             }
             tables.written.insert(name.clone());
+            for d in &info.shape {
+                if let crate::ir::shape::Dim::Sym(size) = d {
+                    tables.sizes.insert(size.clone());
+                }
+            }
         }
+        tables.sizes.retain(|size| model.names.get(size).is_none_or(|info| info.shape.is_empty()));
         // A name defined as a symmetric form (`Σ = WWᵀ + diag(ψ)`) is one; its value is
         // computed, never drawn, so only the simplifier learns of it.
         tables.symmetric.extend(model.symmetric_definitions());

@@ -11,8 +11,8 @@
 
 use crate::egraph::{
     holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder, FactorOpposite, FunSpec,
-    InverseCancel, LnPrimeReciprocal, Node, PowerMerge, PrimeByValue, RaiseNetwork, Rewrite, SelfDivide, SumRegroup,
-    Tables, UnitScale, ZeroAbsorb,
+    InverseCancel, LnPrimeReciprocal, Node, OnesCount, PowerMerge, PrimeByValue, RaiseNetwork, Rewrite, SelfDivide,
+    SumRegroup, Tables, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -376,6 +376,8 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
     rewrites
         .push(Rewrite::new("product-power", product.clone(), PowerMerge).map_err(|e| format!("product-power: {e}"))?);
     rewrites.push(Rewrite::new("inverse-cancel", product, InverseCancel).map_err(|e| format!("inverse-cancel: {e}"))?);
+    let inner: Pattern<Node> = "(* ?a ?b)".parse().map_err(|e| format!("scalar-ones-count: {e:?}"))?;
+    rewrites.push(Rewrite::new("scalar-ones-count", inner, OnesCount).map_err(|e| format!("scalar-ones-count: {e}"))?);
     let self_divide: Pattern<Node> = "(hdiv ?a ?a)".parse().map_err(|e| format!("hadamard-divide-self: {e:?}"))?;
     rewrites.push(
         Rewrite::new("hadamard-divide-ones", self_divide, SelfDivide)

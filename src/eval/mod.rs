@@ -464,6 +464,16 @@ fn eval_kind<T: Number>(e: &Expr, env: &Env<T>, sizes: &[usize]) -> Result<Array
     Ok(match &e.kind {
         Kind::Var(name) | Kind::Diff(name) => {
             let key = if matches!(e.kind, Kind::Diff(_)) { format!("d{name}") } else { name.clone() };
+            // A size standing as a scalar (`N` for `1_Nᵀ1_N`) is that size.
+            let size = match (&e.kind, env.sizes.get(&Dim::Sym(name.clone()))) {
+                (Kind::Var(_), Some(&n)) if sizes.is_empty() && !env.values.contains_key(&key) => {
+                    Some(ArrayD::from_elem(IxDyn(&[]), T::from_rational(&BigRational::from_integer(n.into()))))
+                }
+                _ => None,
+            };
+            if let Some(size) = size {
+                return Ok(size);
+            }
             let v = env
                 .values
                 .get(&key)

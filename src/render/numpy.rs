@@ -71,6 +71,8 @@ const PYTHON_KEYWORDS: [&str; 35] = [
 
 struct Numpy {
     sizes: IndexMap<Dim, String>,
+    /// The model's names: any other name that is a size stands for that size.
+    names: indexmap::IndexSet<String>,
     /// Call the module's `softmax` helper.
     helpers: bool,
 }
@@ -104,7 +106,8 @@ impl Numpy {
                 sizes.entry(d.clone()).or_insert_with(|| format!("{}.shape[{k}]", py_name(name)));
             }
         }
-        Numpy { sizes, helpers }
+        let names = model.names.keys().cloned().collect();
+        Numpy { sizes, helpers, names }
     }
 
     fn size(&self, d: &Dim) -> String {
@@ -127,6 +130,9 @@ impl Numpy {
     fn go(&self, e: &Expr) -> String {
         let g = |x: &Expr| self.go(x);
         match &e.kind {
+            Kind::Var(n) if !self.names.contains(n) && self.sizes.contains_key(&Dim::Sym(n.clone())) => {
+                self.size(&Dim::Sym(n.clone()))
+            }
             Kind::Var(n) => py_name(n),
             Kind::Diff(n) => format!("d{}", py_name(n)),
             Kind::DiffOf(x) => format!("d({})", g(x)),
