@@ -212,6 +212,14 @@ fn mixed_blocks_each_check() {
 
 /// (declarations, function, variable, command, the vec form expected)
 const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
+    // Metric learning: 16 parts of d = x − y written out meet into one Kronecker product.
+    (
+        "M: matrix(n); x, y: vector(n)",
+        "ln(1 + exp((x - y)^T M (x - y) - 1))",
+        "M",
+        "hessian",
+        "((x − y)(x − y)ᵀ) ⊗ (sigmoid'((x − y)ᵀM(x − y) − 1)(x − y)(x − y)ᵀ)",
+    ),
     ("X: matrix(n, m); A: matrix(n, n)", "tr(X^T A X)", "X", "hessian", "I_m ⊗ (A + Aᵀ)"),
     ("X: matrix(n, m); A: matrix(p, n); B: matrix(m, q)", "A X B", "X", "jacobian", "Bᵀ ⊗ A"),
     ("X: matrix(n, n)", "ln det(X)", "X", "hessian", "−(X⁻¹ ⊗ X⁻ᵀ)K_{nn}"),

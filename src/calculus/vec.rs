@@ -88,7 +88,20 @@ pub fn vec_form(
             .hint("use --layout tensor (the default)")
         })?);
     }
-    let parts = gather(parts, &simplest);
+    // Each part in its simplest form first, so that parts whose factors are written
+    // differently (`(x − y)xᵀ − (x − y)yᵀ` beside `(x − y)(x − y)ᵀ`) can meet.
+    let parts: Vec<Part> = parts.into_iter().map(|p| simplify_part(p, &simplest)).collect();
+    // Gathered until nothing more meets: a merge can make two parts' other factors equal
+    // (16 parts of (x − y)(x − y)ᵀ ⊗ (x − y)(x − y)ᵀ meet by their first factors into 4,
+    // whose second factors are then all ±(x − y)(x − y)ᵀ).
+    let mut parts = gather(parts, &simplest);
+    loop {
+        let before = parts.len();
+        parts = gather(parts, &simplest);
+        if parts.len() == before {
+            break;
+        }
+    }
     Ok(VecForm { parts: parts.into_iter().map(|p| simplify_part(p, &simplest)).collect() })
 }
 
@@ -313,10 +326,17 @@ fn merge(
     q2: &Expr,
     simplest: &dyn Fn(Expr) -> Expr,
 ) -> bool {
+    // A factor equal to the other's negation counts as equal, the sign moved to the
+    // other factor: `P ⊗ Q − P ⊗ R` where the second was written `(−P) ⊗ R`.
+    let negated = |a: &Expr, b: &Expr| simplest(crate::ir::build::scale(-BigRational::one(), b.clone())) == *a;
     if p == p2 {
         *q = simplest(sum2(c, q, d, q2));
     } else if q == q2 {
         *p = simplest(sum2(c, p, d, p2));
+    } else if negated(p, p2) {
+        *q = simplest(sum2(c, q, &-d.clone(), q2));
+    } else if negated(q, q2) {
+        *p = simplest(sum2(c, p, &-d.clone(), p2));
     } else {
         return false;
     }
