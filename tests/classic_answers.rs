@@ -463,7 +463,7 @@ fn traces_of_a_product_meet_as_one_frobenius_product() {
     // the temperature's gradient is one product, not two traces.
     let temperature = "X: matrix(N, d); Y: matrix(N, k); Y 1 = 1; W: matrix(d, k); tau: scalar; \
                        P = softmax(X W / tau); J = -dot(Y, ln(P)); grad J wrt W, tau";
-    assert_eq!(backprop(temperature), "∇_{W}J = Xᵀ(P − Y)/τ\n∇_{τ}J = (XW · (Y − P))/τ²");
+    assert_eq!(backprop(temperature), "∇_{W}J = Xᵀ(P − Y)/τ\n∇_{τ}J = ((Y − P) · XW)/τ²");
 }
 
 #[test]
