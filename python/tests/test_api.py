@@ -62,7 +62,7 @@ def test_wrt_as_list_and_as_text():
         g = bracket.grad("X: matrix(n, m); W: matrix(m, k); b: vector(k); Y: matrix(n, k); 1/2 ||X W + 1 b^T - Y||^2", wrt)
         assert len(g) == 2
         assert g["W"].unicode == "Xᵀ(XW + 1bᵀ − Y)"
-        assert g["b"].unicode == "(XW + 1bᵀ − Y)ᵀ1"
+        assert g["b"].unicode == "(XW − Y)ᵀ1 + nb"
         assert g.unicode.splitlines()[0].startswith("∇_W = ")
         assert [t.label for t in g] == ["∇_W", "∇_b"]
 
