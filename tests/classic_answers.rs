@@ -565,3 +565,14 @@ fn a_sum_of_ones_is_the_size() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && stdout.starts_with("1_Nᵀ1_NP"), "{stdout}");
 }
+
+#[test]
+fn softplus_s_chain_rule_meets_its_sigmoid() {
+    // σ(−t)eᵗ = σ(t): the triplet loss's HVP wrote the first (survey3 #23).
+    let t = "W: matrix(k, d); a, p, q: vector(d); m: scalar; \
+             J = ln(1 + exp(||W a - W p||^2 - ||W a - W q||^2 + m)); grad J wrt W";
+    let out = checked("hvp", t, &[]);
+    assert!(!out.contains("exp("), "{out}");
+    let simplified = bracket::simplify("x: vector(n); sigmoid(-x) .* exp(x)").unwrap();
+    assert_eq!(simplified.render(bracket::Format::Unicode), "sigmoid(x)");
+}
