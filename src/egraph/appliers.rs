@@ -506,13 +506,10 @@ impl Applier<Node, Tables> for OnesCount {
         ast: Option<&PatternAst<Node>>,
         rule: Symbol,
     ) -> Vec<Id> {
-        let from = matched(egraph, eclass, ast, subst);
-        let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
-        let row = egraph[a].nodes.iter().find_map(|n| match n {
-            Node::Transpose(c) if egraph[*c].data.ones => Some(*c),
-            _ => None,
-        });
-        let Some(row) = row else { return vec![] };
+        let (Some(row), Some(b)) = (bound(subst, "?r"), bound(subst, "?b")) else { return vec![] };
+        if !egraph[row].data.ones {
+            return vec![];
+        }
         let (rs, bs) = (&egraph[row].data.shape, &egraph[b].data.shape);
         if !egraph[b].data.ones || rs.len() != 1 || rs != bs {
             return vec![];
@@ -522,6 +519,7 @@ impl Applier<Node, Tables> for OnesCount {
             Dim::Sym(size) if egraph.analysis.sizes.contains(size) => Expr::new(Kind::Var(size.clone()), vec![]),
             _ => return vec![],
         };
+        let from = matched(egraph, eclass, ast, subst);
         union_expr(egraph, from, &count, rule)
     }
 }

@@ -376,7 +376,7 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
     rewrites
         .push(Rewrite::new("product-power", product.clone(), PowerMerge).map_err(|e| format!("product-power: {e}"))?);
     rewrites.push(Rewrite::new("inverse-cancel", product, InverseCancel).map_err(|e| format!("inverse-cancel: {e}"))?);
-    let inner: Pattern<Node> = "(* ?a ?b)".parse().map_err(|e| format!("scalar-ones-count: {e:?}"))?;
+    let inner: Pattern<Node> = "(* (T ?r) ?b)".parse().map_err(|e| format!("scalar-ones-count: {e:?}"))?;
     rewrites.push(Rewrite::new("scalar-ones-count", inner, OnesCount).map_err(|e| format!("scalar-ones-count: {e}"))?);
     let self_divide: Pattern<Node> = "(hdiv ?a ?a)".parse().map_err(|e| format!("hadamard-divide-self: {e:?}"))?;
     rewrites.push(
