@@ -753,11 +753,12 @@ pub fn cancelled(e: &Expr) -> Option<Expr> {
 
 /// The sums in `e` that are linear in the region's operands (`Xw − y` where `Xw` and `y`
 /// are operands), as their polynomials, at most [`MAX_COMBINATIONS`], first written first.
-fn combinations(e: &Expr, atoms: &Atoms, out: &mut Vec<(Expr, Vec<(usize, BigRational)>)>) {
-    if out.len() >= MAX_COMBINATIONS {
+fn combinations(e: &Expr, atoms: &Atoms, out: &mut Vec<(Expr, Vec<(usize, BigRational)>)>, tried: &mut usize) {
+    if out.len() >= MAX_COMBINATIONS || *tried >= MAX_SUMS_TRIED {
         return;
     }
     if let Kind::Add(_) = e.kind {
+        *tried += 1;
         let mut own = atoms.clone();
         let linear = to_rational(e, &e.shape, &mut own)
             .filter(|r| r.den.is_empty() && own.keys.len() == atoms.keys.len())
@@ -770,12 +771,15 @@ fn combinations(e: &Expr, atoms: &Atoms, out: &mut Vec<(Expr, Vec<(usize, BigRat
         }
     }
     for c in e.children() {
-        combinations(c, atoms, out);
+        combinations(c, atoms, out, tried);
     }
 }
 
 /// Most sums tried as operands of their own.
 const MAX_COMBINATIONS: usize = 4;
+
+/// Most sums of a region looked at for them.
+const MAX_SUMS_TRIED: usize = 8;
 
 /// `r` with the sum `sum` (coefficients `terms`) as one operand: its first operand `a`
 /// is written through it, `a = (sum − rest)/c`, so that `(Xw − y)²` over `ν + (Xw − y)²`
@@ -819,8 +823,14 @@ fn through_combination(
 /// The smallest form of `r`: as it is, or with one of the sums of `e` as an operand.
 fn smallest_form(r: &Rational, e: &Expr, atoms: &Atoms) -> Expr {
     let mut best = from_rational(r, &e.shape, atoms);
+    // A sum as an operand helps where a sum divides, or where the numerator is a sum
+    // of three or more terms (the square of a difference written out); elsewhere the
+    // quotient is as small as it gets, and the search is a fifth of a Hessian's time.
+    if r.den.iter().all(|f| f.0.len() <= 1) && r.num.0.len() <= 2 {
+        return best;
+    }
     let mut sums = Vec::new();
-    combinations(e, atoms, &mut sums);
+    combinations(e, atoms, &mut sums, &mut 0);
     for (sum, terms) in &sums {
         if let Some((r, atoms)) = through_combination(r, atoms, sum, terms) {
             let candidate = from_rational(&r, &e.shape, &atoms);
