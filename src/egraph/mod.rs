@@ -240,7 +240,9 @@ pub(super) fn saturate(
     explain: Option<usize>,
     target: Option<&Expr>,
 ) -> (Expr, Report, Vec<Rewritten>) {
-    let (out, mut report, mut steps) = saturate_once(forms, labels, model, options, explain, target);
+    // Each run on its own clock (`clock.rs`).
+    let (out, mut report, mut steps) =
+        clock::os_timed(|| saturate_once(forms, labels, model, options, explain, target));
     // An element-wise region the rules made (`1 − X ⊘ (WH ⊙ WH) ⊙ WH` in a KL
     // factorisation) is cancelled too, and the result run once more. Only the input forms
     // are cancelled before the run, where a region is not yet whole.
@@ -275,7 +277,7 @@ pub(super) fn saturate(
     if rule != "scalar-factor" {
         seeds.extend(monomial::common_factor_out(&normal));
     }
-    let (again, second, _) = saturate_once(&seeds, &[], model, options, None, None);
+    let (again, second, _) = clock::os_timed(|| saturate_once(&seeds, &[], model, options, None, None));
     // `out` is a form of that run too, so its answer costs no more than `out`.
     if again == out {
         return (out, report, steps);
@@ -293,18 +295,6 @@ pub(super) fn saturate(
 }
 
 fn saturate_once(
-    forms: &[Expr],
-    labels: &[&str],
-    model: &Model,
-    options: &Options,
-    explain: Option<usize>,
-    target: Option<&Expr>,
-) -> (Expr, Report, Vec<Rewritten>) {
-    clock::os_timed(|| saturate_timed(forms, labels, model, options, explain, target))
-}
-
-/// [`saturate_once`] on the clock of [`clock::os_timed`].
-fn saturate_timed(
     forms: &[Expr],
     labels: &[&str],
     model: &Model,
