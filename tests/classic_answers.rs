@@ -576,3 +576,13 @@ fn softplus_s_chain_rule_meets_its_sigmoid() {
     let simplified = bracket::simplify("x: vector(n); sigmoid(-x) .* exp(x)").unwrap();
     assert_eq!(simplified.render(bracket::Format::Unicode), "sigmoid(x)");
 }
+
+#[test]
+fn a_centred_vector_sums_to_zero() {
+    // c = x − (1ᵀx/n)1 has cᵀ1 = 0 at every point (exact rationals), which the layer norm's
+    // gradient needs to lose a term (issue 15's list; survey #122).
+    let ln = "x, g: vector(n); m = 1^T x / n; c = x - m 1; v = c^T c / n; z = c / sqrt(v + epsilon); J = g^T z; J";
+    assert_eq!(grad(ln, &["x"]), "g/sqrt(v + ε) − (cᵀgc/(v + ε)^(3/2) + 1ᵀg 1/sqrt(v + ε))/n");
+    let ln2 = "x, g: vector(n); epsilon: scalar; c = x - 1 1^T x / n; s = sqrt(c^T c / n + epsilon); g^T c / s";
+    assert_eq!(grad(ln2, &["x"]), "g/s − (cᵀgc/s³ + gᵀ1 1/s)/n");
+}

@@ -274,11 +274,11 @@ const ROW_SUM_POINTS: u64 = 6;
 /// each of [`ROW_SUM_POINTS`] random points with the stated facts imposed (a rational
 /// function that is not 1 agrees with 1 at a random point with small probability, and at
 /// all of them with a negligible one).
+///
+/// Likewise a vector defined by such operations whose entries sum to zero at every point
+/// gets `cᵀ1 = 0` and `1ᵀc = 0`: a centred `c = x − (1ᵀx/n)1`, as a layer norm makes it.
 pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
     let stated: Vec<&str> = model.rows_summing_to_one().collect();
-    if stated.is_empty() {
-        return None;
-    }
     // Operations whose value is a rational function of the entries.
     fn rational(e: &Expr) -> bool {
         let own = match &e.kind {
@@ -310,7 +310,10 @@ pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
     let candidates: Vec<&(String, Expr)> = model
         .definitions
         .iter()
-        .filter(|(name, value)| value.order() == 2 && !stated.contains(&name.as_str()) && rational(value))
+        .filter(|(name, value)| {
+            let rows = value.order() == 2 && !stated.is_empty() && !stated.contains(&name.as_str());
+            (rows || value.order() == 1) && rational(value)
+        })
         .collect();
     if candidates.is_empty() {
         return None;
@@ -318,16 +321,48 @@ pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
     // The same points for every candidate, in exact rationals, so with the functions'
     // definitions left out (a name defined by one has no value: its candidates get no
     // fact); no fact where a point cannot be drawn.
+    // (Nor one that uses such a name: `J = gᵀz` with `z = c/sqrt(v + ε)`.)
     let mut exact = model.clone();
-    exact.definitions.retain(|(_, value)| rational(value));
+    let mut dropped: Vec<String> = Vec::new();
+    exact.definitions.retain(|(name, value)| {
+        let keep = rational(value) && !value.names().iter().any(|n| dropped.contains(n));
+        if !keep {
+            dropped.push(name.clone());
+        }
+        keep
+    });
+    // Each point with the definitions' values in order, so that a definition can use
+    // another (`c = x − m1` with `m = 1ᵀx/n`).
     let points: Vec<crate::eval::Env<BigRational>> = (1..=ROW_SUM_POINTS)
         .map(|seed| {
-            crate::eval::random_env(&exact, crate::eval::Draw { seed: 0x5eed_0000 + seed, ..Default::default() })
+            let mut env =
+                crate::eval::random_env(&exact, crate::eval::Draw { seed: 0x5eed_0000 + seed, ..Default::default() })?;
+            for (name, value) in &exact.definitions {
+                if let Ok(v) = crate::eval::eval(value, &env) {
+                    env.values.insert(name.clone(), v);
+                }
+            }
+            Ok(env)
         })
         .collect::<Result<_>>()
         .ok()?;
     let mut out = model.clone();
     for (name, value) in candidates {
+        if let [size] = value.shape.as_slice() {
+            let ones = Expr::new(Kind::Ones, vec![size.clone()]);
+            let sum = crate::ir::build::product(crate::ir::build::transpose(value.clone()), ones.clone());
+            let zero = BigRational::from_integer(0.into());
+            let zero_everywhere =
+                points.iter().all(|env| crate::eval::eval(&sum, env).is_ok_and(|v| v.iter().all(|x| *x == zero)));
+            if zero_everywhere {
+                let named = Expr::new(Kind::Var(name.clone()), value.shape.clone());
+                let zero = || Expr::new(Kind::Const(BigRational::from_integer(0.into())), vec![]);
+                let transposed = |e: Expr| crate::ir::build::transpose(e);
+                out.facts.push((crate::ir::build::product(transposed(named.clone()), ones.clone()), zero()));
+                out.facts.push((crate::ir::build::product(transposed(ones), named), zero()));
+            }
+            continue;
+        }
         let [rows, cols] = value.shape.as_slice() else { continue };
         let ones = Expr::new(Kind::Ones, vec![cols.clone()]);
         let sums = crate::ir::build::product(value.clone(), ones.clone());
