@@ -355,11 +355,11 @@ pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
             let zero_everywhere =
                 points.iter().all(|env| crate::eval::eval(&sum, env).is_ok_and(|v| v.iter().all(|x| *x == zero)));
             if zero_everywhere {
+                use crate::ir::build::{product, transpose};
                 let named = Expr::new(Kind::Var(name.clone()), value.shape.clone());
-                let zero = || Expr::new(Kind::Const(BigRational::from_integer(0.into())), vec![]);
-                let transposed = |e: Expr| crate::ir::build::transpose(e);
-                out.facts.push((crate::ir::build::product(transposed(named.clone()), ones.clone()), zero()));
-                out.facts.push((crate::ir::build::product(transposed(ones), named), zero()));
+                let zero = Expr::new(Kind::Const(zero), vec![]);
+                out.facts.push((product(transpose(named.clone()), ones.clone()), zero.clone()));
+                out.facts.push((product(transpose(ones), named), zero));
             }
             continue;
         }

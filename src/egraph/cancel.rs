@@ -570,8 +570,8 @@ fn root_power(r: &Rational, atoms: &Atoms) -> Option<(Expr, i64)> {
     }
 }
 
-/// `p` with its numeric factor and the scalar operands of all its terms in front, where
-/// that is smaller: `2ν(ν1 − r^{⊙2})`, not `2ν²1 − 2νr^{⊙2}`.
+/// `p` with its numeric factor and the operands all its terms share in front, where that
+/// is smaller: `2ν(ν1 − r^{⊙2})`, not `2ν²1 − 2νr^{⊙2}`; `XV ⊙ (ν1 − r^{⊙2})`.
 fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
     let plain = from_poly(p, shape, atoms);
     if p.0.len() < 2 {
@@ -790,15 +790,9 @@ fn through_combination(
     sum: &Expr,
     terms: &[(usize, BigRational)],
 ) -> Option<(Rational, Atoms)> {
-    if atoms.keys.len() >= MAX_ATOMS {
-        return None;
-    }
     let (k, c) = terms.first()?;
     let mut atoms = atoms.clone();
-    let t = atoms.keys.len();
-    atoms.keys.push(Printer::new(Format::Ascii).at(sum, 0));
-    atoms.exprs.push(sum.clone());
-    atoms.roots.push(None);
+    let t = atoms.index(sum)?;
     let mut q = Poly::atom(t);
     for (j, cj) in &terms[1..] {
         q = q.add(&Poly::atom(*j).scale(&-cj));
@@ -844,9 +838,10 @@ fn smallest_form(r: &Rational, e: &Expr, atoms: &Atoms) -> Expr {
 
 fn rewrite(e: &Expr) -> Expr {
     let out = rewrite_region(e);
-    // A division by a scalar of a product with one diagonal may go inside it, where the
-    // region may cancel it: `Xᵀdiag(2ν(ν1 − r²) ⊘ (ν1 + r²)²)X/ν` is `Xᵀdiag(2(ν1 − r²) ⊘ …)X`.
-    if let Some(inside) = divided_diagonal(e) {
+    // A division by a scalar of a product with one element-wise factor (or diagonal) may
+    // go inside it, where the region may cancel it: `Xᵀdiag(2ν(ν1 − r²) ⊘ (ν1 + r²)²)X/ν`
+    // is `Xᵀdiag(2(ν1 − r²) ⊘ …)X`.
+    if let Some(inside) = divided_into_region(e) {
         let alt = rewrite_region(&inside);
         if crate::egraph::operations(&alt) < crate::egraph::operations(&out) {
             return alt;
@@ -857,7 +852,7 @@ fn rewrite(e: &Expr) -> Expr {
 
 /// `A diag(v) B / s` as `A diag(v/s) B`, and `A(u ⊘ w)/s` as `A((u ⊘ w)/s)`, when the
 /// product has exactly one such factor, where the division can meet its region.
-fn divided_diagonal(e: &Expr) -> Option<Expr> {
+fn divided_into_region(e: &Expr) -> Option<Expr> {
     let Kind::DivScalar(a, s) = &e.kind else { return None };
     // A factor whose entries are an element-wise region (or the diagonal of one).
     fn region(e: &Expr) -> bool {
