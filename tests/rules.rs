@@ -184,6 +184,10 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
         &["P: matrix(n, n); diag(diag(1 ./ P) .* diag(P)) A", "x: vector(n); diag(x ./ x) A", "diag(A ./ A)^T x"],
     ),
     ("function-ln-prime-reciprocal", &["ln'(A)", "x: vector(n); X^T ln'(X x)", "ln'(exp(A)) .* B"]),
+    (
+        "function-sqrt-prime-reciprocal",
+        &["sqrt'(exp(A))", "x: vector(n); X^T sqrt'(exp(X x))", "sqrt'(exp(A)) .* B"],
+    ),
     ("function-tanh-prime", &["tanh'(A)", "H = tanh(X W); G .* tanh'(X W)", "x: vector(n); h = tanh(x); tanh'(x)^T y"]),
     (
         "function-sigmoid-prime",

@@ -532,12 +532,15 @@ fn add_ones(egraph: &mut EGraph, shape: Shape) -> Id {
     egraph.add_expr(&rec)
 }
 
-/// `function-ln-prime-reciprocal`: `ln'(A) = 1 ⊘ A` for a vector or matrix A (a scalar's
-/// is `1/s`, a rule of its own); the ones tensor takes A's shape, which a rule's right
-/// side cannot name.
-pub struct LnPrimeReciprocal;
+/// `function-ln-prime-reciprocal` and `function-sqrt-prime-reciprocal`: `ln'(A) = 1 ⊘ A`
+/// and `sqrt'(A) = (1/2)(1 ⊘ sqrt(A))` for a vector or matrix A (a scalar's are rules of
+/// their own); the ones tensor takes A's shape, which a rule's right side cannot name.
+pub struct PrimeReciprocal {
+    /// `sqrt`, else `ln`.
+    pub sqrt: bool,
+}
 
-impl Applier<Node, Tables> for LnPrimeReciprocal {
+impl Applier<Node, Tables> for PrimeReciprocal {
     fn apply_one(
         &self,
         egraph: &mut EGraph,
@@ -553,8 +556,19 @@ impl Applier<Node, Tables> for LnPrimeReciprocal {
             return vec![];
         }
         let ones = add_ones(egraph, shape);
-        let quotient = egraph.add(Node::HDiv([ones, a]));
-        union_by(egraph, from, quotient, rule)
+        let reciprocal = if self.sqrt {
+            let spec = FunSpec::Elementwise(Func::Sqrt, 0);
+            let key = fun_key(&spec);
+            egraph.analysis.funs.entry(key.clone()).or_insert(spec);
+            let f = egraph.add(Node::Fun(FunName(key)));
+            let root = egraph.add(Node::Apply([f, a]));
+            let quotient = egraph.add(Node::HDiv([ones, root]));
+            let half = egraph.add(Node::Num(BigRational::new(1.into(), 2.into())));
+            egraph.add(Node::Mul([half, quotient]))
+        } else {
+            egraph.add(Node::HDiv([ones, a]))
+        };
+        union_by(egraph, from, reciprocal, rule)
     }
 }
 

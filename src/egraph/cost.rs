@@ -285,10 +285,24 @@ impl Size<'_> {
             Node::Div([a, _]) if !self.egraph[*a].data.shape.is_empty() => {
                 Cost { size: sum(1.0), quotient: true, negated: kids[0].negated, ..base }
             }
-            // A derivative `f'` reads as less simple than a named function.
+            // A derivative `f'` reads as less simple than a named function; and where the
+            // rules write it out by reciprocals (`ln'`, `sqrt'` and theirs), less simple
+            // than that: `(1/2)(1 ⊘ sqrt(x))` over `sqrt'(x)`.
             Node::Apply([f, _]) => {
-                let primed = self.egraph[*f].nodes.iter().any(|n| matches!(n, Node::Fun(k) if k.0.ends_with('\'')));
-                Cost { size: sum(if primed { 1.0 } else { 0.0 }), ..base }
+                let prime = |k: &str| {
+                    let base = k.trim_end_matches('\'');
+                    match (k.len() - base.len(), base) {
+                        (0, _) => 0.0,
+                        (_, "ln" | "sqrt") => 4.0,
+                        _ => 1.0,
+                    }
+                };
+                let extra = self.egraph[*f]
+                    .nodes
+                    .iter()
+                    .filter_map(|n| if let Node::Fun(k) = n { Some(prime(&k.0)) } else { None })
+                    .fold(0.0, f64::max);
+                Cost { size: sum(extra), ..base }
             }
             // A quotient with a negated numerator opens with its sign: `−a/s`.
             Node::Div(_) => Cost { size: sum(1.0), negated: kids[0].negated, ..base },

@@ -11,7 +11,7 @@
 
 use crate::egraph::{
     holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder, FactorOpposite, FunSpec,
-    InverseCancel, LnPrimeReciprocal, Node, OnesCount, PowerMerge, PrimeByValue, RaiseNetwork, Rewrite, SelfDivide,
+    InverseCancel, PrimeReciprocal, Node, OnesCount, PowerMerge, PrimeByValue, RaiseNetwork, Rewrite, SelfDivide,
     SumRegroup, Tables, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
@@ -194,6 +194,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("inverse-cancel", "X⁻¹X = XX⁻¹ = I"),
     ("hadamard-divide-ones", "A ⊘ A = 1, the ones tensor of A's shape"),
     ("function-ln-prime-reciprocal", "ln'(A) = 1 ⊘ A for a vector or matrix A"),
+    ("function-sqrt-prime-reciprocal", "sqrt'(A) = (1/2)(1 ⊘ sqrt(A)) for a vector or matrix A"),
     ("function-tanh-prime", "tanh'(A) = 1 − tanh(A) ⊙ tanh(A) for a vector or matrix A"),
     ("function-sigmoid-prime", "σ'(A) = σ(A) ⊙ (1 − σ(A)) for a vector or matrix A"),
     ("identity-diag-ones", "diag(1) = I for a ones vector; the diagonal of a ones matrix is a ones vector"),
@@ -385,12 +386,11 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
     );
     let diag: Pattern<Node> = "(diag ?a)".parse().map_err(|e| format!("identity-diag-ones: {e:?}"))?;
     rewrites.push(Rewrite::new("identity-diag-ones", diag, DiagOnes).map_err(|e| format!("identity-diag-ones: {e}"))?);
-    let ln_prime: Pattern<Node> =
-        "(app @ln' ?a)".parse().map_err(|e| format!("function-ln-prime-reciprocal: {e:?}"))?;
-    rewrites.push(
-        Rewrite::new("function-ln-prime-reciprocal", ln_prime, LnPrimeReciprocal)
-            .map_err(|e| format!("function-ln-prime-reciprocal: {e}"))?,
-    );
+    for (f, sqrt) in [("ln", false), ("sqrt", true)] {
+        let name = format!("function-{f}-prime-reciprocal");
+        let prime: Pattern<Node> = format!("(app @{f}' ?a)").parse().map_err(|e| format!("{name}: {e:?}"))?;
+        rewrites.push(Rewrite::new(name.as_str(), prime, PrimeReciprocal { sqrt }).map_err(|e| format!("{name}: {e}"))?);
+    }
     for (name, tanh) in [("function-tanh-prime", true), ("function-sigmoid-prime", false)] {
         let f = if tanh { "tanh'" } else { "sigmoid'" };
         let prime: Pattern<Node> = format!("(app @{f} ?a)").parse().map_err(|e| format!("{name}: {e:?}"))?;
