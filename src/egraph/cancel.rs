@@ -902,15 +902,75 @@ fn rewrite_region(e: &Expr) -> Expr {
             let candidate = smallest_form(&r, &inside, &atoms);
 
             if crate::egraph::operations(&candidate) < crate::egraph::operations(&inside) {
-                if std::env::var_os("BRACKET_CANCEL_DEBUG").is_some() {
-                    let p = |x: &Expr| crate::render::render(x, Format::Unicode);
-                    eprintln!("cancel: {} => {}", p(&inside), p(&candidate));
-                }
+                debug(&inside, &candidate);
                 return candidate;
             }
         }
+        if let Some(candidate) = cancelled_within(&inside) {
+            debug(&inside, &candidate);
+            return candidate;
+        }
     }
     inside
+}
+
+fn debug(from: &Expr, to: &Expr) {
+    if std::env::var_os("BRACKET_CANCEL_DEBUG").is_some() {
+        let p = |x: &Expr| crate::render::render(x, Format::Unicode);
+        eprintln!("cancel: {} => {}", p(from), p(to));
+    }
+}
+
+/// A sum whose terms over a shared denominator operand cancel among themselves, where
+/// the whole sum over one denominator would not get smaller: in
+/// `XᵀXv/N + αv ⊘ r − αw ⊙ w ⊙ v ⊘ r³ + βv` (r = sqrt(w ⊙ w + ε1)) the middle two are
+/// `αεv ⊘ r³`. Terms are grouped where their denominators share an operand.
+fn cancelled_within(e: &Expr) -> Option<Expr> {
+    let Kind::Add(ts) = &e.kind else { return None };
+    if ts.len() < 3 {
+        return None;
+    }
+    let mut atoms = Atoms::default();
+    let operands = |r: &Rational| -> Vec<usize> {
+        let mut out: Vec<usize> = r.den.iter().flat_map(|f| f.0.keys()).flat_map(|m| (0..m.len()).filter(|&k| m[k] > 0)).collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    };
+    let dens: Vec<Vec<usize>> =
+        ts.iter().map(|t| to_rational(t, &e.shape, &mut atoms).map(|r| operands(&r)).unwrap_or_default()).collect();
+    // Groups of terms linked by a shared denominator operand, each named by its first.
+    let mut group: Vec<Option<usize>> = vec![None; ts.len()];
+    for k in (0..ts.len()).filter(|&k| !dens[k].is_empty()) {
+        let mut shared = dens[k].clone();
+        group[k] = group[k].or(Some(k));
+        while let Some(j) = (k + 1..ts.len()).find(|&j| group[j].is_none() && dens[j].iter().any(|a| shared.contains(a))) {
+            group[j] = group[k];
+            shared.extend(dens[j].iter().copied());
+        }
+    }
+    let (mut out, mut changed) = (Vec::new(), false);
+    for k in 0..ts.len() {
+        if group[k].is_none() {
+            out.push(ts[k].clone());
+            continue;
+        }
+        let members: Vec<Expr> = (k..ts.len()).filter(|&j| group[j] == Some(k)).map(|j| ts[j].clone()).collect();
+        if members.len() < 2 || members.len() == ts.len() {
+            out.extend(members);
+            continue;
+        }
+        let sum = Expr::new(Kind::Add(members.clone()), e.shape.clone());
+        let mut atoms = Atoms::default();
+        match to_rational(&sum, &e.shape, &mut atoms).map(|r| smallest_form(&r, &sum, &atoms)) {
+            Some(c) if crate::egraph::operations(&c) < crate::egraph::operations(&sum) => {
+                changed = true;
+                out.push(c);
+            }
+            _ => out.extend(members),
+        }
+    }
+    changed.then(|| Expr::new(Kind::Add(out), e.shape.clone()))
 }
 
 /// `e` with each child rewritten.
