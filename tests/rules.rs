@@ -184,14 +184,20 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
         &["P: matrix(n, n); diag(diag(1 ./ P) .* diag(P)) A", "x: vector(n); diag(x ./ x) A", "diag(A ./ A)^T x"],
     ),
     ("function-ln-prime-reciprocal", &["ln'(A)", "x: vector(n); X^T ln'(X x)", "ln'(exp(A)) .* B"]),
-    (
-        "function-sqrt-prime-reciprocal",
-        &["sqrt'(exp(A))", "x: vector(n); X^T sqrt'(exp(X x))", "sqrt'(exp(A)) .* B"],
-    ),
+    ("function-sqrt-prime-reciprocal", &["sqrt'(exp(A))", "x: vector(n); X^T sqrt'(exp(X x))", "sqrt'(exp(A)) .* B"]),
     ("function-tanh-prime", &["tanh'(A)", "H = tanh(X W); G .* tanh'(X W)", "x: vector(n); h = tanh(x); tanh'(x)^T y"]),
     (
         "function-sigmoid-prime",
         &["sigmoid'(A)", "P = sigmoid(X W); G .* sigmoid'(X W)", "x: vector(n); s = sigmoid(x); a^T sigmoid'(x)"],
+    ),
+    (
+        "trace-cycle",
+        &[
+            "tr(A B C) - tr(C A B)",
+            "A, B, C: matrix(n); tr(A B C) - 2 tr(B C A)",
+            "A, B: matrix(n); tr(A B^T) + tr(B^T A)",
+            "X: matrix(n, n); tr(A X^-1 B) - tr(B A X^-1)",
+        ],
     ),
     ("inverse-cancel", &["X^-1 X", "X X^-1", "A X^-1 X B", "A, B: matrix(n, n); (A B)^-1 A B"]),
     (

@@ -83,6 +83,20 @@ fn final_forms_of_the_worked_examples() {
     settings.bind(|| insta::assert_snapshot!("final_forms", table.join("\n")));
 }
 
+#[test]
+fn traces_of_rotations_of_one_product_meet() {
+    // tr(AB) = tr(BA): tr(ABC) − tr(CAB) is 0, and tr(ABC) − tr(BCA) + tr(CAB) is one
+    // trace, in the rotation written first; a trace alone keeps its rotation.
+    let zero = bracket::simplify("A, B, C: matrix(n); tr(A B C) - tr(C A B)").unwrap();
+    assert_eq!(zero.render(Format::Unicode), "0");
+    let one = bracket::simplify("A, B, C: matrix(n); tr(A B C) - tr(B C A) + tr(C A B)").unwrap();
+    assert_eq!(one.render(Format::Unicode), "tr(ABC)");
+    let other = bracket::simplify("A, B, C: matrix(n); tr(B C A) - tr(A B C) + tr(C A B)").unwrap();
+    assert_eq!(other.render(Format::Unicode), "tr(BCA)");
+    let alone = bracket::simplify("A, B, X: matrix(n); tr(A X^-1 B)").unwrap();
+    assert_eq!(alone.render(Format::Unicode), "tr(AX⁻¹B)");
+}
+
 /// A rule that must not fire: a gradient by a matrix that is not declared symmetric
 /// keeps its transposes.
 #[test]

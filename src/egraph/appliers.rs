@@ -442,6 +442,57 @@ impl Applier<Node, Tables> for InverseCancel {
     }
 }
 
+/// `trace-cycle`: `tr(ABC) = tr(CAB)`, but only between traces the e-graph holds
+/// already: the rotations of a trace's product are looked up, never added. So
+/// `tr(ABC) − tr(CAB)` meets as like terms, while `tr(AX⁻¹B)` keeps the rotation it
+/// was written in (every rotation costs the same, and nothing else could choose).
+pub struct TraceRotations;
+
+/// The factors of the matrix product in `class`, left to right (the class itself when
+/// it holds no such product, or holds a name); at most [`LONG_CHAIN`] of them.
+fn chain_factors(egraph: &EGraph, class: Id, out: &mut Vec<Id>, depth: usize) {
+    let class = egraph.find(class);
+    let product = egraph[class].nodes.iter().find_map(|n| match n {
+        Node::Mul([a, b]) if !egraph[*a].data.shape.is_empty() && !egraph[*b].data.shape.is_empty() => Some((*a, *b)),
+        _ => None,
+    });
+    let named = egraph[class].nodes.iter().any(|n| matches!(n, Node::Leaf(_)));
+    match product {
+        Some((a, b)) if !named && depth < LONG_CHAIN && out.len() < LONG_CHAIN => {
+            chain_factors(egraph, a, out, depth + 1);
+            chain_factors(egraph, b, out, depth + 1);
+        }
+        _ => out.push(class),
+    }
+}
+
+impl Applier<Node, Tables> for TraceRotations {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        _ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let Some(a) = bound(subst, "?a") else { return vec![] };
+        let mut factors = Vec::new();
+        chain_factors(egraph, a, &mut factors, 0);
+        let mut out = Vec::new();
+        for k in 1..factors.len() {
+            let rotated = factors[k..].iter().chain(&factors[..k]).copied();
+            let product = rotated.map(Some).reduce(|acc, f| egraph.lookup(Node::Mul([acc?, f?])));
+            let Some(Some(product)) = product else { continue };
+            if let Some(trace) = egraph.lookup(Node::Trace(product)) {
+                if egraph.find(trace) != egraph.find(eclass) {
+                    out.extend(union_by(egraph, eclass, trace, rule));
+                }
+            }
+        }
+        out
+    }
+}
+
 /// `hadamard-divide-self`: `A ⊘ A = 1`, the ones tensor of A's shape (the input was
 /// divided by A, so its conditions already say A has no zero entry).
 pub struct SelfDivide;

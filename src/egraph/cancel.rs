@@ -932,7 +932,8 @@ fn cancelled_within(e: &Expr) -> Option<Expr> {
     }
     let mut atoms = Atoms::default();
     let operands = |r: &Rational| -> Vec<usize> {
-        let mut out: Vec<usize> = r.den.iter().flat_map(|f| f.0.keys()).flat_map(|m| (0..m.len()).filter(|&k| m[k] > 0)).collect();
+        let mut out: Vec<usize> =
+            r.den.iter().flat_map(|f| f.0.keys()).flat_map(|m| (0..m.len()).filter(|&k| m[k] > 0)).collect();
         out.sort_unstable();
         out.dedup();
         out
@@ -944,7 +945,9 @@ fn cancelled_within(e: &Expr) -> Option<Expr> {
     for k in (0..ts.len()).filter(|&k| !dens[k].is_empty()) {
         let mut shared = dens[k].clone();
         group[k] = group[k].or(Some(k));
-        while let Some(j) = (k + 1..ts.len()).find(|&j| group[j].is_none() && dens[j].iter().any(|a| shared.contains(a))) {
+        while let Some(j) =
+            (k + 1..ts.len()).find(|&j| group[j].is_none() && dens[j].iter().any(|a| shared.contains(a)))
+        {
             group[j] = group[k];
             shared.extend(dens[j].iter().copied());
         }

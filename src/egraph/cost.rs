@@ -41,6 +41,8 @@ pub struct Cost {
     first: u32,
     /// For a sum, `first` of its last term; else `first`.
     tail: u32,
+    /// The least rank of any name in the form.
+    least: u32,
     /// A tensor divided by a scalar, which a product prints in parentheses.
     quotient: bool,
     /// A Hadamard product, which another prints in parentheses on its right.
@@ -61,6 +63,7 @@ impl Cost {
             inversions: 0,
             first: u32::MAX,
             tail: u32::MAX,
+            least: u32::MAX,
             quotient: false,
             hadamard: false,
         }
@@ -143,9 +146,13 @@ impl CostFunction<Node> for Size<'_> {
         };
         let sum = matches!(enode, Node::Add(_));
         c.tail = if sum { kids[1].tail } else { c.first };
-        // A term whose first name comes before the last term's of what precedes it.
+        c.least = kids.iter().map(|k| k.least).fold(c.first, u32::min);
+        // A term whose first name comes before the last term's of what precedes it; and
+        // a trace of a product that does not open with its first-written name, among
+        // the rotations of it that were written (`trace-cycle`).
         c.inversions = kids.iter().map(|k| k.inversions).sum::<u32>()
-            + u32::from(sum && kids[0].tail != u32::MAX && kids[1].first < kids[0].tail);
+            + u32::from(sum && kids[0].tail != u32::MAX && kids[1].first < kids[0].tail)
+            + u32::from(matches!(enode, Node::Trace(_)) && kids[0].first != kids[0].least);
         c
     }
 }

@@ -11,8 +11,8 @@
 
 use crate::egraph::{
     holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder, FactorOpposite, FunSpec,
-    InverseCancel, PrimeReciprocal, Node, OnesCount, PowerMerge, PrimeByValue, RaiseNetwork, Rewrite, SelfDivide,
-    SumRegroup, Tables, UnitScale, ZeroAbsorb,
+    InverseCancel, Node, OnesCount, PowerMerge, PrimeByValue, PrimeReciprocal, RaiseNetwork, Rewrite, SelfDivide,
+    SumRegroup, Tables, TraceRotations, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -198,6 +198,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("function-tanh-prime", "tanh'(A) = 1 − tanh(A) ⊙ tanh(A) for a vector or matrix A"),
     ("function-sigmoid-prime", "σ'(A) = σ(A) ⊙ (1 − σ(A)) for a vector or matrix A"),
     ("identity-diag-ones", "diag(1) = I for a ones vector; the diagonal of a ones matrix is a ones vector"),
+    ("trace-cycle", "tr(ABC) = tr(CAB) between traces the e-graph holds (rotations are looked up, not added)"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
     (
         "elementwise-cancel",
@@ -389,13 +390,16 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
     for (f, sqrt) in [("ln", false), ("sqrt", true)] {
         let name = format!("function-{f}-prime-reciprocal");
         let prime: Pattern<Node> = format!("(app @{f}' ?a)").parse().map_err(|e| format!("{name}: {e:?}"))?;
-        rewrites.push(Rewrite::new(name.as_str(), prime, PrimeReciprocal { sqrt }).map_err(|e| format!("{name}: {e}"))?);
+        rewrites
+            .push(Rewrite::new(name.as_str(), prime, PrimeReciprocal { sqrt }).map_err(|e| format!("{name}: {e}"))?);
     }
     for (name, tanh) in [("function-tanh-prime", true), ("function-sigmoid-prime", false)] {
         let f = if tanh { "tanh'" } else { "sigmoid'" };
         let prime: Pattern<Node> = format!("(app @{f} ?a)").parse().map_err(|e| format!("{name}: {e:?}"))?;
         rewrites.push(Rewrite::new(name, prime, PrimeByValue { tanh }).map_err(|e| format!("{name}: {e}"))?);
     }
+    let trace: Pattern<Node> = "(tr ?a)".parse().map_err(|e| format!("trace-cycle: {e:?}"))?;
+    rewrites.push(Rewrite::new("trace-cycle", trace, TraceRotations).map_err(|e| format!("trace-cycle: {e}"))?);
     rewrites
         .push(Rewrite::new("sum-regroup", ClassWhere(holds_sum), SumRegroup).map_err(|e| format!("sum-regroup: {e}"))?);
     let operators = rules.iter().map(|r| (operators(&r.lhs_pattern.ast), operators(&r.rhs_pattern.ast))).collect();
