@@ -151,6 +151,35 @@ fn solve_replaces_an_inverse_times_a_vector() {
     assert!(!plain.contains("np.linalg.solve("), "{plain}");
 }
 
+/// A diagonal matrix scales rows or columns: `Xᵀdiag(r)X` over N samples makes no N × N
+/// array, and `diag(L1)⁻¹L` divides rows instead of solving an N × N system; the
+/// generated gradients still check, and run at N = 20,000.
+#[test]
+fn a_diagonal_scales_instead_of_multiplying() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    let dir = scratch("diagonal");
+    let weighted = "X: matrix(N, p); y, r: vector(N); b: vector(p); 1/2 (X b - y)^T diag(r) (X b - y)";
+    let path = module_in(&dir, "weighted", &[weighted, "--wrt", "b", "--with-check"]);
+    let mixture = "X: matrix(N, d); y: vector(N); Wp: matrix(d, K); P = softmax(X Wp); \
+                   L = P .* exp(-1/2 (y 1^T) .* (y 1^T)); R = diag(L 1)^-1 L; J = dot(R, X Wp); grad J wrt Wp";
+    let other = module_in(&dir, "mixture", &[mixture, "--with-check"]);
+    for p in [&path, &other] {
+        let code = std::fs::read_to_string(p).unwrap();
+        assert!(!code.contains("np.diag(") && !code.contains("solve("), "{code}");
+    }
+    let code = "import numpy as np, weighted, mixture\n\
+                assert weighted.check_gradient() and mixture.check_gradient()\n\
+                rng = np.random.default_rng(0); N = 20000\n\
+                X = rng.standard_normal((N, 3)); y = rng.standard_normal(N); r = rng.random(N)\n\
+                v, g = weighted.f_and_grad(X=X, y=y, r=r, b=np.ones(3))\n\
+                assert np.allclose(g['b'], X.T @ (r * (X @ np.ones(3) - y)))\n";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// ln|X| of a 400 × 400 matrix whose determinant overflows a float (10⁴⁰⁰): the
 /// generated value is finite and right, and a negative determinant still gives nan.
 #[test]

@@ -166,6 +166,24 @@ impl Numpy {
             }
             Kind::Product(a, b) => {
                 let (la, lb) = (layout(a), layout(b));
+                // A diagonal matrix scales rows or columns: never an n×n array (`Xᵀdiag(r)X`
+                // over N samples), nor an O(n³) inverse.
+                let diagonal = |x: &Expr| match &x.kind {
+                    Kind::Diag(v) if v.shape.len() == 1 => Some((g(v), false)),
+                    Kind::Inverse(d) => match &d.kind {
+                        Kind::Diag(v) if v.shape.len() == 1 => Some((g(v), true)),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                let op = |inverse: bool| if inverse { "/" } else { "*" };
+                if let (Some((v, inverse)), Layout::Mat | Layout::Col) = (diagonal(a), &lb) {
+                    let v = if lb == Layout::Mat { format!("{v}[:, None]") } else { v };
+                    return format!("({} {} {v})", g(b), op(inverse));
+                }
+                if let (Some((v, inverse)), Layout::Mat | Layout::Row) = (diagonal(b), &la) {
+                    return format!("({} {} {v})", g(a), op(inverse));
+                }
                 if la == Layout::Scalar || lb == Layout::Scalar {
                     format!("({} * {})", g(a), g(b))
                 } else if la == Layout::Col && lb == Layout::Row {
@@ -180,7 +198,10 @@ impl Numpy {
                 _ => g(x),
             },
             Kind::Inverse(x) => {
-                if x.is_scalar() {
+                if let Kind::Diag(v) = &x.kind {
+                    // (The diagonal matrix of a vector: the only diag that inverts.)
+                    format!("np.diag(1 / {})", g(v))
+                } else if x.is_scalar() {
                     format!("(1 / {})", g(x))
                 } else {
                     format!("np.linalg.inv({})", g(x))

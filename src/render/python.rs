@@ -208,7 +208,9 @@ impl Writer<'_> {
         if let (true, Kind::Product(a, b)) = (self.options.solve, &e.kind) {
             if let Kind::Inverse(m) = &a.kind {
                 let once = self.counts.get(&key(a)).is_none_or(|(n, _)| *n <= 1);
-                if once && !b.shape.is_empty() && b.shape[0] != crate::ir::shape::Dim::Iota {
+                // A diagonal's inverse divides rows instead (`render::numpy`).
+                let diagonal = matches!(m.kind, Kind::Diag(_));
+                if once && !diagonal && !b.shape.is_empty() && b.shape[0] != crate::ir::shape::Dim::Iota {
                     let (m, b) = (self.rewrite(m, false), self.rewrite(b, false));
                     let text =
                         format!("np.linalg.solve({}, {})", render_numpy(&m, self.model), render_numpy(&b, self.model));
@@ -255,7 +257,12 @@ impl Writer<'_> {
         for c in out.children_mut() {
             *c = self.rewrite(c, name_arguments);
         }
-        if !(shared || named) {
+        // A diagonal matrix (or its inverse) is not named, however often it is used: each
+        // product with it scales rows or columns (`render::numpy`), where a name would
+        // hold an n × n array.
+        let diagonal = |x: &Expr| matches!(&x.kind, Kind::Diag(v) if v.shape.len() == 1);
+        let diagonal = diagonal(e) || matches!(&e.kind, Kind::Inverse(d) if diagonal(d));
+        if !(shared || named) || (diagonal && !named) {
             return out;
         }
         let text = render_numpy(&out, self.model);
