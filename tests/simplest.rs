@@ -84,6 +84,21 @@ fn final_forms_of_the_worked_examples() {
 }
 
 #[test]
+fn identities_of_traces_determinants_and_diagonals_cancel() {
+    // Each difference is 0 at every point (survey4 #82–#88): the rules make its sides meet.
+    for text in [
+        "x: vector(n); A: matrix(n, n); tr(diag(x) A) - x^T diag(A)",
+        "A, B: matrix(n, n); det(A B) - det(A) det(B)",
+        "x, y: vector(n); A, B: matrix(n, n); x^T (A .* B) y - tr(diag(x) A diag(y) B^T)",
+        "A: matrix(n, n); ln det(A^-1) + ln det(A)",
+        "a, b: vector(n); diag(a b^T) - a .* b",
+    ] {
+        let zero = bracket::simplify(text).unwrap();
+        assert_eq!(zero.render(Format::Unicode), "0", "{text}");
+    }
+}
+
+#[test]
 fn traces_of_rotations_of_one_product_meet() {
     // tr(AB) = tr(BA): tr(ABC) − tr(CAB) is 0, and tr(ABC) − tr(BCA) + tr(CAB) is one
     // trace, in the rotation written first; a trace alone keeps its rotation.

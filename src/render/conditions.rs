@@ -264,6 +264,8 @@ fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         Kind::Power(x, k) if k.is_positive() && x.is_scalar() => nonzero(x, sizes, out),
         // `sqrt(s) ≠ 0` is `s ≠ 0`, which joins `s ≥ 0` as `s > 0`.
         Kind::Func { func: Func::Sqrt, derivative: 0, arg } if arg.is_scalar() => nonzero(arg, sizes, out),
+        // `|M| ≠ 0` is `M is invertible`, said once with M⁻¹'s.
+        Kind::Det(m) => invertible(m, out),
         _ => {
             out.insert(format!("{} ≠ 0", show(s)));
         }
