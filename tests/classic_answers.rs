@@ -606,3 +606,12 @@ fn derivatives_of_roots_are_written_out() {
     assert!(out.status.success(), "{stdout}");
     assert_eq!(stdout.lines().next().unwrap_or_default(), "XᵀXv/N + εαv ⊙ (w ⊙ w + ε 1_p)^{⊙-3/2} + βv", "{stdout}");
 }
+
+#[test]
+fn a_scaled_log_sum_exp_is_a_scaled_softmax() {
+    // The multinomial's n logsumexp(z): its exponentials over their sum with n in front
+    // fold to n softmax(z), in the gradient and in the Hessian (survey4 #56).
+    let multinomial = "z, y: vector(k); n: scalar; n logsumexp(z) - y^T z";
+    assert_eq!(grad(multinomial, &["z"]), "nsoftmax(z) − y");
+    assert_eq!(hessian(multinomial, "z"), "n(diag(softmax(z)) − softmax(z)softmax(z)ᵀ)");
+}
