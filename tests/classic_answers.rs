@@ -612,6 +612,6 @@ fn a_scaled_log_sum_exp_is_a_scaled_softmax() {
     // The multinomial's n logsumexp(z): its exponentials over their sum with n in front
     // fold to n softmax(z), in the gradient and in the Hessian (survey4 #56).
     let multinomial = "z, y: vector(k); n: scalar; n logsumexp(z) - y^T z";
-    assert_eq!(grad(multinomial, &["z"]), "nsoftmax(z) − y");
+    assert_eq!(grad(multinomial, &["z"]), "n softmax(z) − y");
     assert_eq!(hessian(multinomial, "z"), "n(diag(softmax(z)) − softmax(z)softmax(z)ᵀ)");
 }

@@ -146,7 +146,7 @@ fn words_of_several_letters() {
     reads_as(M, "xy^T", "x y^T", "xyᵀ");
     reads_as(M, "y^T Bx", "y^T B x", "yᵀBx");
     reads_as(M, "tr AX", "tr(A) X", "tr(A)X");
-    reads_as(M, "Xtanh(A)", "X tanh(A)", "Xtanh(A)");
+    reads_as(M, "Xtanh(A)", "X tanh(A)", "X tanh(A)");
     reads_as(M, "Aeinsum(\"ij,jk->ik\", B, X)", "A einsum(\"ij,jk->ik\", B, X)", "ABX");
     reads_as(M, "x^T dXy", "x^T dX y", "xᵀdXy");
     // A function of several letters, declared.

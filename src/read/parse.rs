@@ -885,6 +885,9 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         }
         Some('=') => "`=` defines a name (`h = …`) or states a fact; it must stand between two expressions",
         None => "an operand or a closing bracket is missing at the end",
+        _ if text[..at.min(text.len())].trim_end().trim_end_matches('(').trim_end().ends_with('^') => {
+            "an exponent is a number (`x^2`, `X.^(-1/2)`); for a variable one write exp(a ln(x))"
+        }
         _ => "see docs/syntax.md for the notation",
     };
     Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)
