@@ -231,8 +231,9 @@ pub(crate) fn needs_space(a: &str, b: &str) -> bool {
 }
 
 /// The functions a classic form writes by name, `f(…)` or `f'(…)`.
-const FUNCTIONS: [&str; 15] =
-    ["tr", "det", "ln", "exp", "tanh", "sigmoid", "sqrt", "sin", "cos", "abs", "relu", "sign", "softmax", "diag", "sum"];
+const FUNCTIONS: [&str; 15] = [
+    "tr", "det", "ln", "exp", "tanh", "sigmoid", "sqrt", "sin", "cos", "abs", "relu", "sign", "softmax", "diag", "sum",
+];
 
 /// Words the grammar reads as keywords.
 const KEYWORDS: [&str; 44] = [
