@@ -615,3 +615,10 @@ fn a_scaled_log_sum_exp_is_a_scaled_softmax() {
     assert_eq!(grad(multinomial, &["z"]), "n softmax(z) − y");
     assert_eq!(hessian(multinomial, "z"), "n(diag(softmax(z)) − softmax(z)softmax(z)ᵀ)");
 }
+
+#[test]
+fn a_scalar_name_stands_in_front_of_a_product() {
+    // Smoothed total variation: ε in front, not between Dᵀ and the diagonal (survey4 #64).
+    let tv = "D: matrix(m, n); x: vector(n); epsilon: scalar; sum(sqrt((D x) .* (D x) + epsilon 1))";
+    assert_eq!(hessian(tv, "x"), "εDᵀdiag((Dx ⊙ Dx + ε 1_m)^{⊙-3/2})D");
+}

@@ -272,7 +272,15 @@ impl Size<'_> {
                     + u32::from(kids[1].scaled)
                     + u32::from(kids[1].quotient)
                     + u32::from(kids[0].quotient && !self.egraph[*b].data.shape.is_empty())
-                    + 2 * u32::from(number_right);
+                    + 2 * u32::from(number_right)
+                    // A scalar name right of a tensor is a factor out of place: `εDᵀdiag(v)D`,
+                    // not `Dᵀεdiag(v)D`.
+                    + u32::from(
+                        kids[1].atom
+                            && self.egraph[*b].data.constant.is_none()
+                            && self.egraph[*b].data.shape.is_empty()
+                            && !self.egraph[*a].data.shape.is_empty(),
+                    );
                 Cost { size: sum(1.0), parens: parens + nested, product: true, negated: kids[0].negated, ..base }
             }
             // A tensor product with a scalar is scaling, written as a product: `(sᵀv)1`.
