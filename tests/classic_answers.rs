@@ -271,14 +271,16 @@ fn the_squared_hinge_keeps_relu_alone() {
 /// the same size either way.)
 #[test]
 fn a_number_all_terms_share_goes_in_front() {
-    let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
-        .args(["hessian", "x: vector(n); S: symmetric(n); x^T S x / (x^T x)", "--wrt", "x", "--check"])
-        .output()
-        .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    let answer = stdout.lines().next().unwrap_or_default();
-    assert_eq!(answer, "2(S/(xᵀx) − (2(Sxxᵀ + xxᵀS) + xᵀSxI)/(xᵀx)²) + 8xᵀSxxxᵀ/(xᵀx)³", "{stdout}");
+    let answer = first_line(&["hessian", "x: vector(n); S: symmetric(n); x^T S x / (x^T x)", "--wrt", "x", "--check"]);
+    assert_eq!(answer, "2(S/(xᵀx) − (2(Sxxᵀ + xxᵀS) + xᵀSxI)/(xᵀx)²) + 8xᵀSxxxᵀ/(xᵀx)³");
+}
+
+/// The first line `bracket ARGS…` prints; fails the test if the binary fails.
+fn first_line(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_bracket")).args(args).output().expect("the binary runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{args:?}: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout.lines().next().unwrap_or_default().to_string()
 }
 
 /// `bracket hessian TEXT --wrt X --check` ([`checked`]).
@@ -598,13 +600,8 @@ fn derivatives_of_roots_are_written_out() {
     // αv ⊘ r − αw ⊙ w ⊙ v ⊘ r³ is αεv ⊘ r³ for r² = w ⊙ w + ε1.
     let elastic = "X: matrix(N, p); y: vector(N); w: vector(p); alpha, beta, epsilon: scalar; \
                    1/(2N) ||X w - y||^2 + alpha sum(sqrt(w .* w + epsilon 1)) + beta/2 ||w||^2";
-    let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
-        .args(["hvp", elastic, "--wrt", "w", "--dir", "v", "--check"])
-        .output()
-        .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{stdout}");
-    assert_eq!(stdout.lines().next().unwrap_or_default(), "XᵀXv/N + εαv ⊙ (w ⊙ w + ε 1_p)^{⊙-3/2} + βv", "{stdout}");
+    let hvp = first_line(&["hvp", elastic, "--wrt", "w", "--dir", "v", "--check"]);
+    assert_eq!(hvp, "XᵀXv/N + εαv ⊙ (w ⊙ w + ε 1_p)^{⊙-3/2} + βv");
 }
 
 #[test]

@@ -223,17 +223,15 @@ pub(crate) fn needs_space(a: &str, b: &str) -> bool {
         return false;
     }
     // A name before a function reads as one word: `n softmax(z)`, not `nsoftmax(z)`.
-    if b[head.len()..].starts_with(['(', '\'']) && FUNCTIONS.contains(&head.as_str()) {
+    if b[head.len()..].starts_with(['(', '\'']) && KEYWORDS[..FUNCTION_KEYWORDS].contains(&head.as_str()) {
         return true;
     }
     let joined = format!("{tail}{head}");
     KEYWORDS.iter().any(|k| joined.match_indices(k).any(|(at, _)| at < tail.len() && at + k.len() >= tail.len()))
 }
 
-/// The functions a classic form writes by name, `f(…)` or `f'(…)`.
-const FUNCTIONS: [&str; 15] = [
-    "tr", "det", "ln", "exp", "tanh", "sigmoid", "sqrt", "sin", "cos", "abs", "relu", "sign", "softmax", "diag", "sum",
-];
+/// The first keywords are the functions a form writes by name, `f(…)` or `f'(…)`.
+const FUNCTION_KEYWORDS: usize = 16;
 
 /// Words the grammar reads as keywords.
 const KEYWORDS: [&str; 44] = [

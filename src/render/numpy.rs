@@ -86,6 +86,16 @@ enum Layout {
     Other,
 }
 
+/// The vector v of `diag(v)`, or of `diag(v)⁻¹` (then `true`): a diagonal matrix, which
+/// the generated code never builds as an array where it multiplies (see `go`).
+pub(crate) fn diagonal_of(e: &Expr) -> Option<(&Expr, bool)> {
+    match &e.kind {
+        Kind::Diag(v) if v.shape.len() == 1 => Some((v, false)),
+        Kind::Inverse(d) => diagonal_of(d).filter(|(_, inverse)| !inverse).map(|(v, _)| (v, true)),
+        _ => None,
+    }
+}
+
 fn layout(e: &Expr) -> Layout {
     match e.shape.as_slice() {
         [] => Layout::Scalar,
@@ -168,14 +178,7 @@ impl Numpy {
                 let (la, lb) = (layout(a), layout(b));
                 // A diagonal matrix scales rows or columns: never an n×n array (`Xᵀdiag(r)X`
                 // over N samples), nor an O(n³) inverse.
-                let diagonal = |x: &Expr| match &x.kind {
-                    Kind::Diag(v) if v.shape.len() == 1 => Some((g(v), false)),
-                    Kind::Inverse(d) => match &d.kind {
-                        Kind::Diag(v) if v.shape.len() == 1 => Some((g(v), true)),
-                        _ => None,
-                    },
-                    _ => None,
-                };
+                let diagonal = |x: &Expr| diagonal_of(x).map(|(v, inverse)| (g(v), inverse));
                 let op = |inverse: bool| if inverse { "/" } else { "*" };
                 if let (Some((v, inverse)), Layout::Mat | Layout::Col) = (diagonal(a), &lb) {
                     let v = if lb == Layout::Mat { format!("{v}[:, None]") } else { v };
@@ -198,8 +201,7 @@ impl Numpy {
                 _ => g(x),
             },
             Kind::Inverse(x) => {
-                if let Kind::Diag(v) = &x.kind {
-                    // (The diagonal matrix of a vector: the only diag that inverts.)
+                if let Some((v, true)) = diagonal_of(e) {
                     format!("np.diag(1 / {})", g(v))
                 } else if x.is_scalar() {
                     format!("(1 / {})", g(x))

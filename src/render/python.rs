@@ -5,6 +5,7 @@
 
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
+use crate::render::numpy::diagonal_of;
 use crate::render::{py_name, render_numpy_in_module as render_numpy};
 use indexmap::IndexMap;
 
@@ -209,8 +210,8 @@ impl Writer<'_> {
             if let Kind::Inverse(m) = &a.kind {
                 let once = self.counts.get(&key(a)).is_none_or(|(n, _)| *n <= 1);
                 // A diagonal's inverse divides rows instead (`render::numpy`).
-                let diagonal = matches!(m.kind, Kind::Diag(_));
-                if once && !diagonal && !b.shape.is_empty() && b.shape[0] != crate::ir::shape::Dim::Iota {
+                if once && diagonal_of(a).is_none() && !b.shape.is_empty() && b.shape[0] != crate::ir::shape::Dim::Iota
+                {
                     let (m, b) = (self.rewrite(m, false), self.rewrite(b, false));
                     let text =
                         format!("np.linalg.solve({}, {})", render_numpy(&m, self.model), render_numpy(&b, self.model));
@@ -260,9 +261,7 @@ impl Writer<'_> {
         // A diagonal matrix (or its inverse) is not named, however often it is used: each
         // product with it scales rows or columns (`render::numpy`), where a name would
         // hold an n × n array.
-        let diagonal = |x: &Expr| matches!(&x.kind, Kind::Diag(v) if v.shape.len() == 1);
-        let diagonal = diagonal(e) || matches!(&e.kind, Kind::Inverse(d) if diagonal(d));
-        if !(shared || named) || (diagonal && !named) {
+        if !(shared || named) || (diagonal_of(e).is_some() && !named) {
             return out;
         }
         let text = render_numpy(&out, self.model);
