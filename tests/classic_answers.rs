@@ -88,6 +88,13 @@ fn masked_factorization_and_autoencoders() {
 fn log_sum_exp_is_softmax() {
     let text = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); 1^T ln(exp(X W) 1) - dot(Y, X W)";
     assert_eq!(grad(text, &["W"]), "Xᵀ(softmax(XW) − Y)");
+    // A mixture's means: the responsibilities' column sums are `softmax(Z)ᵀ1`, not
+    // `exp(Z)ᵀ(1 ⊘ exp(Z)1)`.
+    let gmm = "X: matrix(N, d); M: matrix(k, d); -1^T ln(exp(X M^T - 1/2 1 diag(M M^T)^T) 1)";
+    assert_eq!(
+        grad(gmm, &["M"]),
+        "diag(softmax(XMᵀ − (1/2)1diag(MMᵀ)ᵀ)ᵀ1)M − softmax(XMᵀ − (1/2)1diag(MMᵀ)ᵀ)ᵀX"
+    );
 }
 
 #[test]
