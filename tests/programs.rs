@@ -323,3 +323,37 @@ fn a_direct_rnn_derivation_ends_at_grads_answer() {
         assert!(last.why.starts_with("backpropagation"), "τ = {steps}: {}", last.why);
     }
 }
+
+#[test]
+fn a_seed_zero_by_its_definition_is_zero() {
+    // The evidence of Bayesian linear regression: m = βA⁻¹Xᵀy minimises the loss in m,
+    // so ∇_{m}J = αm + βXᵀ(Xm − y) is 0 and A keeps only ln det's (1/2)A⁻¹.
+    let evidence = "X: matrix(N, p); y: vector(N); alpha, beta: scalar\n\
+                    A = alpha I + beta X^T X\nm = beta A^-1 X^T y\n\
+                    J = beta/2 ||y - X m||^2 + alpha/2 m^T m + 1/2 ln det(A) - p/2 ln(alpha) - N/2 ln(beta)\n\
+                    grad J wrt alpha, beta";
+    let eqs = bracket::backprop(evidence).unwrap();
+    let shown: Vec<String> =
+        eqs.iter().map(|e| format!("{}: {}", e.target, e.answer.render(Format::Unicode))).collect();
+    assert_eq!(shown[..2], ["m: 0", "A: (1/2)A⁻¹"]);
+    assert!(eqs[0].derivation.steps.last().unwrap().why.contains("definition of m"));
+    derivation_steps_are_equal(evidence);
+    backprop_matches_direct(evidence, &eqs, &[1, 2]);
+    for check in bracket::check_program(evidence, &eqs, 3).unwrap().values() {
+        assert!(check.passed(), "{check:?}");
+    }
+    // A profile likelihood: the variance at its optimum.
+    let profile = "X: matrix(N, p); y: vector(N); w: vector(p)\nr = y - X w\ns2 = r^T r / N\n\
+                   J = N/2 ln(s2) + r^T r / (2 s2)\ngrad J wrt w";
+    let eqs = bracket::backprop(profile).unwrap();
+    assert_eq!(eqs[0].target, "s2");
+    assert_eq!(eqs[0].answer.render(Format::Unicode), "0");
+    derivation_steps_are_equal(profile);
+    backprop_matches_direct(profile, &eqs, &[1, 2]);
+    // A seed zero only where X is square (the projection is then I) is not zero: the
+    // sizes differ in the exact evaluation, in both orders.
+    let projection = "X: matrix(N, p); y: vector(N)\nH = X (X^T X)^-1 X^T\nJ = 1/2 ||H y - y||^2\ngrad J wrt X";
+    let eqs = bracket::backprop(projection).unwrap();
+    assert!(eqs.iter().all(|e| e.answer.render(Format::Unicode) != "0"));
+    backprop_matches_direct(projection, &eqs, &[1, 2]);
+}

@@ -334,6 +334,8 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
     }
     let mut equations: Vec<Equation> = Vec::new();
     let mut memo = Memo { explain, done: IndexMap::new() };
+    let mut exact = Exact::default();
+    let mut zeros: IndexSet<String> = IndexSet::new();
     let targets: Vec<(String, bool)> =
         order.iter().map(|n| (n.clone(), false)).chain(query.wrt.iter().map(|w| (w.clone(), true))).collect();
     for (target, parameter) in targets {
@@ -360,7 +362,8 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
                 Expr::new(Kind::Dot(Box::new(seed), Box::new(def)), vec![])
             }
         };
-        parts.extend(users.iter().map(seeded_part));
+        // A seed that is zero everywhere carries nothing.
+        parts.extend(users.iter().filter(|c| !zeros.contains(*c)).map(seeded_part));
         let sum = |mut parts: Vec<Expr>| match parts.len() {
             0 => crate::ir::build::zero(vec![]),
             1 => parts.pop().expect("one"),
@@ -422,6 +425,10 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
             }
         }
         derivation.label = Some(seed_name(&target, &loss_name));
+        if !parameter && exact.vanishes(model, &derivation.result.expr) {
+            derivation = exact.zeroed(model, derivation);
+            zeros.insert(target.clone());
+        }
         // The seed of this target is a name of its own in the equations that follow.
         if !parameter {
             let symmetric = seeded.names.get(&target).is_some_and(|i| i.symmetric);
@@ -443,12 +450,82 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
             uses(&eq.answer.expr, &mut used);
         }
         let before = equations.len();
-        equations.retain(|eq| eq.parameter || used.contains(&seed_name(&eq.target, &loss_name)));
+        // A seed found zero stays: it says why the names under it lost a term.
+        equations.retain(|eq| {
+            eq.parameter || zeros.contains(&eq.target) || used.contains(&seed_name(&eq.target, &loss_name))
+        });
         if equations.len() == before {
             break;
         }
     }
     Ok(equations)
+}
+
+/// Tells a seed that is zero wherever the program's definitions hold: the gradient by a
+/// name defined as the loss's minimiser, as the evidence of Bayesian linear regression
+/// defines its posterior mean `m = βA⁻¹Xᵀy`, whose `∇_{m}J = αm + βXᵀ(Xm − y)` is 0.
+/// The rules cannot see it (it needs m's definition written out and A's inverse
+/// cancelled against A), so the seed is evaluated exactly at two random points of the
+/// whole program ([`crate::eval::exact_env`]): zero at both, it is zero everywhere but
+/// by a negligible chance, and `--check` still compares the equations with finite
+/// differences of the program.
+#[derive(Default)]
+struct Exact {
+    /// The two points, made on first use; empty where they cannot be.
+    envs: Option<Vec<crate::eval::Env<num_rational::BigRational>>>,
+}
+
+impl Exact {
+    /// True where `e`, a seed that uses no other seed and a defined name, is not written
+    /// as zero but evaluates to exactly zero at both points.
+    fn vanishes(&mut self, model: &Model, e: &Expr) -> bool {
+        let names = e.names();
+        let defined = |n: &String| model.definitions.iter().any(|(d, _)| d == n);
+        if names.iter().any(|n| n.starts_with("∇_")) || !names.iter().any(defined) {
+            return false;
+        }
+        if *e == crate::ir::build::zero(e.shape.clone()) {
+            return false;
+        }
+        let envs = self.envs.get_or_insert_with(|| {
+            [(1, false), (2, true)]
+                .into_iter()
+                .filter_map(|(seed, reversed)| crate::eval::exact_env(model, seed, reversed).ok())
+                .collect()
+        });
+        envs.len() == 2
+            && envs.iter().all(|env| crate::eval(e, env).is_ok_and(|v| v.iter().all(num_traits::Zero::is_zero)))
+    }
+
+    /// `derivation` ending in zero, with the definitions that make it so in its model (its
+    /// steps hold where they hold).
+    fn zeroed(&self, model: &Model, mut derivation: Derivation) -> Derivation {
+        let result = &derivation.result.expr;
+        let defined: Vec<String> =
+            result.names().into_iter().filter(|n| model.definitions.iter().any(|(d, _)| d == n)).collect();
+        let local = &mut derivation.model;
+        let mut wanted: IndexSet<String> = result.names().into_iter().collect();
+        for (name, value) in model.definitions.iter().rev() {
+            if wanted.contains(name) {
+                wanted.extend(value.names());
+            }
+        }
+        local.definitions = model.definitions.iter().filter(|(n, _)| wanted.contains(n)).cloned().collect();
+        for name in &wanted {
+            if let Some(info) = model.names.get(name) {
+                local.names.insert(name.clone(), info.clone());
+            }
+        }
+        let zero = crate::ir::build::zero(result.shape.clone());
+        let why = match defined.as_slice() {
+            [one] => format!("zero by the definition of {one}"),
+            [most @ .., last] => format!("zero by the definitions of {} and {last}", most.join(", ")),
+            [] => "zero".to_string(),
+        };
+        derivation.steps.push(crate::calculus::derive::Step { expr: crate::ir::build::zero(vec![]), why });
+        derivation.result.expr = zero;
+        derivation
+    }
 }
 
 /// True where `e` divides by an expression that uses `name` (`−Y ⊘ P` by P).

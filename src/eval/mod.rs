@@ -330,6 +330,63 @@ pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usi
     Ok(env)
 }
 
+/// An environment that tells an expression zero everywhere from one that is not: exact
+/// integers in ±1..=2²⁰ (a nonzero rational function of them vanishes at one by a
+/// negligible chance; integers keep products free of fractions to reduce), and every symbolic dim a different size from 3 up, in
+/// order of first use or `reversed`, so that an identity of square shapes or of one size
+/// is not taken for a general one. Definitions with no exact value (exp, ln, …) and those
+/// that use them are left out. At most [`EXACT_DIMS`] dims.
+pub fn exact_env(model: &Model, seed: u64, reversed: bool) -> Result<Env<BigRational>> {
+    let mut dims: indexmap::IndexSet<Dim> = indexmap::IndexSet::new();
+    for info in model.names.values() {
+        dims.extend(info.shape.iter().filter(|d| matches!(d, Dim::Sym(_) | Dim::Var(_))).cloned());
+    }
+    let mut found = Vec::new();
+    for e in all_exprs(model) {
+        collect_dims(e, &mut found);
+    }
+    dims.extend(found.into_iter().filter(|d| matches!(d, Dim::Sym(_) | Dim::Var(_))));
+    if dims.len() > EXACT_DIMS {
+        return Err(Error::bare(ErrorCode::Limit, "too many sizes for an exact evaluation"));
+    }
+    let mut sizes: Vec<usize> = (3..3 + dims.len()).collect();
+    if reversed {
+        sizes.reverse();
+    }
+    let mut env = Env::new();
+    env.sizes.extend(dims.into_iter().zip(sizes));
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for (name, info) in model.names.iter().filter(|(_, info)| !info.defined) {
+        let sizes = env.sizes_of(&info.shape)?;
+        let value = match (info.shape.is_empty(), env.sizes.get(&Dim::Sym(name.clone()))) {
+            // A size used as a scalar is that size.
+            (true, Some(&n)) => ArrayD::from_elem(IxDyn(&[]), BigRational::from_integer(n.into())),
+            _ => {
+                let value = ArrayD::from_shape_fn(IxDyn(&sizes), |_| {
+                    let k: i64 = rng.gen_range(1..=1 << 20) * if rng.gen_bool(0.5) { 1 } else { -1 };
+                    BigRational::from_integer(BigInt::from(k))
+                });
+                if info.symmetric && sizes.len() == 2 {
+                    symmetric_part(&value)
+                } else {
+                    value
+                }
+            }
+        };
+        env.values.insert(name.clone(), value);
+    }
+    impose_row_sums(model, &mut env, Domain::Any);
+    for (name, e) in &model.definitions {
+        if let Ok(v) = eval(e, &env) {
+            env.values.insert(name.clone(), v);
+        }
+    }
+    Ok(env)
+}
+
+/// The most symbolic dims [`exact_env`] sizes (from 3 up, so at most 10).
+pub const EXACT_DIMS: usize = 8;
+
 fn symmetric_part<T: Number>(m: &ArrayD<T>) -> ArrayD<T> {
     let t = m.t().to_owned();
     (m.clone() + t).mapv(|v| v * T::from_rational(&BigRational::new(1.into(), 2.into())))
