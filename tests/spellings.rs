@@ -284,3 +284,22 @@ fn the_summation_sign_and_fractions_of_one_character() {
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.starts_with("Xᵀ(Xw − y) + 2w"), "{stdout}");
 }
+
+#[test]
+fn a_power_then_a_quotient_is_halved_not_a_fraction_exponent() {
+    // `x^2/2` is x² halved, as in every language; a fraction as an exponent goes in
+    // braces or parentheses (`λ^{1/2}`).
+    let s = "c, lambda: scalar; x: vector(n); X: matrix(n, n)";
+    reads_as(s, "c^2/2", "(c^2) / 2", "c²/2");
+    reads_as(s, "c^3/2", "(c^3) / 2", "c³/2");
+    reads_as(s, "lambda^1/2", "lambda / 2", "λ/2");
+    reads_as(s, "lambda^{1/2}", "sqrt(lambda)", "λ^(1/2)");
+    reads_as(s, "lambda^(1/2)", "sqrt(lambda)", "λ^(1/2)");
+    reads_as(s, "||x||^2/2", "(x^T x) / 2", "||x||²/2");
+    reads_as(s, "x.^2/2", "(x .* x) / 2", "x^{⊙2}/2");
+    reads_as(s, "x**2/2", "(x .* x) / 2", "x^{⊙2}/2");
+    reads_as(s, "X^2/2", "(X X) / 2", "X²/2");
+    reads_as(s, "c^-1/2", "1 / (2 c)", "c⁻¹/2");
+    let (code, stdout, _) = run(&["grad", "x: vector(n); ||x||^2/2", "--wrt", "x"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "x"));
+}

@@ -948,7 +948,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::equation => "`=`",
         Rule::EOI => "the end of the input",
         Rule::string => "a quoted einsum specification",
-        Rule::exponent | Rule::signed_number => "a number",
+        Rule::exponent | Rule::signed_number | Rule::bare_number => "a number",
         Rule::bare_operand => "an argument",
         Rule::subscript_body => "a subscript",
         _ => return None,
