@@ -303,3 +303,40 @@ fn a_power_then_a_quotient_is_halved_not_a_fraction_exponent() {
     let (code, stdout, _) = run(&["grad", "x: vector(n); ||x||^2/2", "--wrt", "x"]);
     assert_eq!((code, stdout.as_str()), (Some(0), "x"));
 }
+
+#[test]
+fn functions_of_other_tools_are_written_out() {
+    let s = "x: vector(n)";
+    reads_as(s, "softplus(x)", "ln(1 + exp(x))", "ln(1 + exp(x))");
+    reads_as(s, "logsigmoid(x)", "ln(sigmoid(x))", "ln(sigmoid(x))");
+    reads_as(s, "log1p(x .* x)", "ln(1 + x .* x)", "ln(1 + x ⊙ x)");
+    reads_as(s, "expm1(x)", "exp(x) - 1", "exp(x) − 1");
+    reads_as(s, "cosh(x)", "(exp(x) + exp(-x))/2", "(1/2)(exp(x) + exp(−x))");
+    reads_as(s, "sinh(x)", "(exp(x) - exp(-x))/2", "(1/2)(exp(x) − exp(−x))");
+    reads_as("t: scalar", "log10(t) + log2(t)", "ln(t)/ln(10) + ln(t)/ln(2)", "ln(t)/ln(10) + ln(t)/ln(2)");
+    // Their derivatives come out classic.
+    let grads = [
+        ("X: matrix(N, p); w: vector(p); y: vector(N); sum(log1p(exp(X w))) - y^T X w", "Xᵀ(sigmoid(Xw) − y)"),
+        ("X: matrix(N, p); w: vector(p); y: vector(N); sum(softplus(X w)) - y^T X w", "Xᵀ(sigmoid(Xw) − y)"),
+        ("X: matrix(N, p); w: vector(p); y: vector(N); sum(ln(cosh(X w - y)))", "Xᵀtanh(Xw − y)"),
+    ];
+    for (text, want) in grads {
+        let (code, stdout, stderr) = run(&["grad", text, "--wrt", "w", "--check"]);
+        assert_eq!(code, Some(0), "{text}: {stderr}");
+        assert_eq!(stdout.lines().next(), Some(want), "{text}");
+    }
+}
+
+#[test]
+fn a_word_against_a_parenthesis_is_a_product_with_a_note() {
+    // The probit link as statisticians write it: Φ is a name, so `Phi(Xw)` is ΦXw, said.
+    let (code, _, stderr) = simplify("X: matrix(N, p); w: vector(p); Phi(X w)");
+    assert_eq!(code, Some(0));
+    assert!(stderr.contains("`Phi(…)` is read as the product") && stderr.contains("`Phi: elementwise`"), "{stderr}");
+    // Declared, it is what it says, and a letter against a parenthesis is a product.
+    for text in ["Phi: matrix(n, n); x: vector(n); Phi(x)", "A: matrix(n, n); x, y: vector(n); A(x + y)"] {
+        let (code, _, stderr) = simplify(text);
+        assert_eq!(code, Some(0));
+        assert!(!stderr.contains("note"), "{text}: {stderr}");
+    }
+}

@@ -144,6 +144,22 @@ pub enum Builtin {
     Ones,
     /// `mean(X)`: `sum(X)` over the number of entries, from the sizes of X's shape.
     Mean,
+    /// `softplus(x)`: `ln(1 + exp(x))`.
+    Softplus,
+    /// `logsigmoid(x)`: `ln(sigmoid(x))`.
+    LogSigmoid,
+    /// `log1p(x)`: `ln(1 + x)`.
+    Log1p,
+    /// `expm1(x)`: `exp(x) − 1`.
+    Expm1,
+    /// `log10(x)`: `ln(x)/ln(10)`.
+    Log10,
+    /// `log2(x)`: `ln(x)/ln(2)`.
+    Log2,
+    /// `cosh(x)`: `(exp(x) + exp(−x))/2`.
+    Cosh,
+    /// `sinh(x)`: `(exp(x) − exp(−x))/2`.
+    Sinh,
 }
 
 impl Builtin {
@@ -174,6 +190,14 @@ impl Builtin {
             "norm" | "norm2" => Builtin::Norm,
             "ones" => Builtin::Ones,
             "mean" => Builtin::Mean,
+            "softplus" => Builtin::Softplus,
+            "logsigmoid" => Builtin::LogSigmoid,
+            "log1p" => Builtin::Log1p,
+            "expm1" => Builtin::Expm1,
+            "log10" => Builtin::Log10,
+            "log2" => Builtin::Log2,
+            "cosh" => Builtin::Cosh,
+            "sinh" => Builtin::Sinh,
             _ => return None,
         })
     }

@@ -256,6 +256,11 @@ fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
     match &s.kind {
         Kind::Const(_) => {}
         _ if sign(s, sizes) == Sign::Positive => {}
+        // A number written with functions (`ln(10)`, log10's divisor) is nonzero where its
+        // value is.
+        _ if s.names().is_empty()
+            && crate::eval::eval::<f64>(s, &crate::eval::Env::new())
+                .is_ok_and(|v| v.iter().all(|x| *x != 0.0 && x.is_finite())) => {}
         Kind::Product(a, b) if a.is_scalar() && b.is_scalar() => {
             nonzero(a, sizes, out);
             nonzero(b, sizes, out);

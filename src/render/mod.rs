@@ -234,11 +234,11 @@ pub(crate) fn needs_space(a: &str, b: &str) -> bool {
 const FUNCTION_KEYWORDS: usize = 16;
 
 /// Words the grammar reads as keywords.
-const KEYWORDS: [&str; 44] = [
+const KEYWORDS: [&str; 45] = [
     "tr", "det", "ln", "log", "exp", "tanh", "sigmoid", "sqrt", "sin", "cos", "abs", "relu", "sign", "softmax", "diag",
     "sum", "dot", "kron", "einsum", "iota", "odot", "cdot", "oslash", "otimes", "wrt", "grad", "alpha", "beta",
     "gamma", "delta", "epsilon", "zeta", "eta", "theta", "kappa", "lambda", "mu", "nu", "xi", "rho", "sigma", "tau",
-    "phi", "psi",
+    "phi", "psi", "softplus",
 ];
 
 /// A ones matrix: `Ones` with two dims, neither the ι of a row.

@@ -139,6 +139,14 @@ impl Elab {
                 Ok(Expr::new(Kind::Func { func: Func::Ln, derivative: 0, arg: boxed(sum) }, vec![]))
             }
             Builtin::Norm => Ok(Expr::new(Kind::Norm(boxed(a)), vec![])),
+            Builtin::Softplus
+            | Builtin::LogSigmoid
+            | Builtin::Log1p
+            | Builtin::Expm1
+            | Builtin::Log10
+            | Builtin::Log2
+            | Builtin::Cosh
+            | Builtin::Sinh => Ok(written_out(func, a)),
             Builtin::Dot | Builtin::Kron => {
                 let b = self.expr(&args[1])?;
                 if func == Builtin::Dot {
@@ -345,5 +353,47 @@ impl Elab {
         let shape = output_ids.iter().map(|&i| indices[i].clone()).collect();
         let net = Network { factors, indices, output: output_ids, origin: Origin::Einsum(spec.to_string()) };
         Ok(Expr::new(Kind::Network(Box::new(net)), shape))
+    }
+}
+
+/// The functions other tools name that are written out by the built-in ones:
+/// `softplus(x) = ln(1 + exp(x))`, `logsigmoid(x) = ln(σ(x))`, `log1p(x) = ln(1 + x)`,
+/// `expm1(x) = exp(x) − 1`, `log10(x) = ln(x)/ln(10)`, `log2(x) = ln(x)/ln(2)`,
+/// `cosh(x) = (exp(x) + exp(−x))/2`, `sinh(x) = (exp(x) − exp(−x))/2`. Their derivatives
+/// then come out classic (softplus' is σ, log-cosh's is tanh).
+fn written_out(func: Builtin, a: Expr) -> Expr {
+    let shape = a.shape.clone();
+    let apply = |f: Func, x: Expr| Expr::new(Kind::Func { func: f, derivative: 0, arg: boxed(x) }, shape.clone());
+    let one = || {
+        if shape.is_empty() {
+            Expr::new(Kind::Const(BigRational::one()), vec![])
+        } else {
+            Expr::new(Kind::Ones, shape.clone())
+        }
+    };
+    let add = |x: Expr, y: Expr| Expr::new(Kind::Add(vec![x, y]), shape.clone());
+    let neg = |x: Expr| crate::ir::build::scale(-BigRational::one(), x);
+    let half = |x: Expr| crate::ir::build::scale(BigRational::new(1.into(), 2.into()), x);
+    let log_base = |x: Expr, base: i64| {
+        let ln_base = Expr::new(
+            Kind::Func {
+                func: Func::Ln,
+                derivative: 0,
+                arg: boxed(Expr::new(Kind::Const(BigRational::from_integer(base.into())), vec![])),
+            },
+            vec![],
+        );
+        Expr::new(Kind::DivScalar(boxed(apply(Func::Ln, x)), boxed(ln_base)), shape.clone())
+    };
+    match func {
+        Builtin::Softplus => apply(Func::Ln, add(one(), apply(Func::Exp, a))),
+        Builtin::LogSigmoid => apply(Func::Ln, apply(Func::Sigmoid, a)),
+        Builtin::Log1p => apply(Func::Ln, add(one(), a)),
+        Builtin::Expm1 => add(apply(Func::Exp, a), neg(one())),
+        Builtin::Log10 => log_base(a, 10),
+        Builtin::Log2 => log_base(a, 2),
+        Builtin::Cosh => half(add(apply(Func::Exp, a.clone()), apply(Func::Exp, neg(a)))),
+        Builtin::Sinh => half(add(apply(Func::Exp, a.clone()), neg(apply(Func::Exp, neg(a))))),
+        _ => unreachable!("only the written-out functions"),
     }
 }

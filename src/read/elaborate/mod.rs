@@ -802,6 +802,14 @@ fn builtin_name(func: Builtin) -> &'static str {
         Builtin::Norm => "norm",
         Builtin::Ones => "ones",
         Builtin::Mean => "mean",
+        Builtin::Softplus => "softplus",
+        Builtin::LogSigmoid => "logsigmoid",
+        Builtin::Log1p => "log1p",
+        Builtin::Expm1 => "expm1",
+        Builtin::Log10 => "log10",
+        Builtin::Log2 => "log2",
+        Builtin::Cosh => "cosh",
+        Builtin::Sinh => "sinh",
     }
 }
 

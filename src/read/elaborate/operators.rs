@@ -221,12 +221,16 @@ impl Elab {
             return self.bracket(items, span);
         }
         match self.classic_product(items) {
-            Ok(e) => Ok(e),
+            Ok(e) => {
+                self.note_word_before_parenthesis(items);
+                Ok(e)
+            }
             Err(e) if e.code == ErrorCode::Shape && self.looks_like_call(items).is_some() => {
                 let (name, at) = self.looks_like_call(items).expect("checked");
                 let known =
                     "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, sign, relu, \
-                             softmax, logsumexp, diag, sum, mean, dot, kron, inv, norm (norm2), eye, einsum";
+                             softmax, logsumexp, diag, sum, mean, dot, kron, inv, norm (norm2), eye, einsum, \
+                             and written out: softplus, logsigmoid, log1p, expm1, log10, log2, cosh, sinh";
                 let hint = if name.chars().count() == 1 {
                     format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
                 } else {
@@ -271,6 +275,26 @@ impl Elab {
 
     /// Letters written together right before `(`, as in `foo(X)` or `f(X)`: the name and
     /// its span, if the product reads like a call of an unknown function.
+    /// A word of several letters, undeclared, written against a parenthesis (`Phi(Xw)`,
+    /// the normal cdf as statisticians write it) is a name times what follows: said in a
+    /// note, with how to make it a function.
+    fn note_word_before_parenthesis(&mut self, items: &[Node]) {
+        for pair in items.windows(2) {
+            let (NodeKind::Name(name), NodeKind::Paren(_)) = (&pair[0].kind, &pair[1].kind) else { continue };
+            let written = self.source.get(pair[0].span.start..pair[0].span.end).unwrap_or("");
+            let adjacent = pair[0].span.end == pair[1].span.start;
+            let plain = name.sub.is_none() && !name.diff && !name.bar && name.portion.is_none();
+            let declared = self.decls.contains_key(&name.full()) || self.vars.get(&name.full()).is_some_and(|i| i.defined);
+            if adjacent && plain && !declared && written.chars().count() > 1 && written.chars().all(char::is_alphabetic) {
+                let shown = &name.base;
+                self.notes.push(format!(
+                    "`{written}(…)` is read as the product of the name {shown} and (…); \
+                     to apply a function of your own, declare it: `{written}: elementwise`"
+                ));
+            }
+        }
+    }
+
     pub(super) fn looks_like_call(&self, items: &[Node]) -> Option<(String, Span)> {
         for k in 0..items.len() {
             let NodeKind::Paren(_) = items[k].kind else { continue };
