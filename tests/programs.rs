@@ -357,3 +357,22 @@ fn a_seed_zero_by_its_definition_is_zero() {
     assert!(eqs.iter().all(|e| e.answer.render(Format::Unicode) != "0"));
     backprop_matches_direct(projection, &eqs, &[1, 2]);
 }
+
+#[test]
+fn a_loss_through_several_outputs_cancels_their_seeds() {
+    // A GAN's discriminator on a real and a fake batch: the loss written through both
+    // outputs, so −1 ⊘ pr and 1 ⊘ (1 − pf) meet σ's derivative and cancel (generated
+    // code divided by pr and 1 − pf, and gave NaN once a logit passed 37).
+    let gan = "Xr, Xf: matrix(N, d); W1: matrix(d, h); w2: vector(h)\n\
+               pr = sigmoid(relu(Xr W1) w2)\npf = sigmoid(relu(Xf W1) w2)\n\
+               J = -1^T ln(pr) - 1^T ln(1 - pf)\ngrad J wrt W1, w2";
+    let eqs = bracket::backprop(gan).unwrap();
+    let shown: Vec<String> =
+        eqs.iter().map(|e| format!("{}: {}", e.target, e.answer.render(Format::Unicode))).collect();
+    assert_eq!(shown[1], "w2: relu(XrW1)ᵀ(pr − 1) + relu(XfW1)ᵀpf");
+    assert!(shown.iter().all(|s| !s.contains('⊘')), "{shown:?}");
+    derivation_steps_are_equal(gan);
+    for check in bracket::check_program(gan, &eqs, 3).unwrap().values() {
+        assert!(check.passed(), "{check:?}");
+    }
+}

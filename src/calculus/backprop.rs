@@ -372,16 +372,17 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
         let local = sum(parts);
         let users: IndexSet<String> = users.into_iter().collect();
         let mut derivation = memo.derive(&local_model(&seeded, &users, &local, &target)?, &local, &target)?;
-        // One user next to the loss among others (a tied embedding E under H = tanh(XEW)
-        // and P = softmax(HEᵀ)), whose seed divides by it (`−Y ⊘ P`): the loss written
-        // through that one, the others by their seeds, where that is no larger, so that
-        // a softmax meets its cross-entropy. A seed that divides by nothing has nothing to
+        // Users next to the loss among others (a tied embedding E under H = tanh(XEW)
+        // and P = softmax(HEᵀ); a GAN's discriminator under its real and fake outputs),
+        // whose seeds divide by them (`−Y ⊘ P`, `−1 ⊘ pr`): the loss written through
+        // those, the others by their seeds, where that is no larger, so that a softmax
+        // meets its cross-entropy and a sigmoid its log-likelihood. A seed that divides by nothing has nothing to
         // cancel (an RNN's outputs: the try cost its τ = 8 program half its time).
         let divides =
             |c: &String| equations.iter().any(|eq| !eq.parameter && eq.target == *c && divides_by(&eq.answer.expr, c));
         let fusable: IndexSet<String> =
             users.iter().filter(|c| top_uses.contains(*c) && consumers(c).is_empty() && divides(c)).cloned().collect();
-        if fusable.len() == 1 && users.len() > 1 {
+        if !fusable.is_empty() && users.len() > 1 {
             let mut uses_target = fusable.clone();
             uses_target.insert(target.clone());
             let mut parts = vec![crate::ir::build::inlined(&terms_using(&top, &uses_target), &defs, &fusable)];
