@@ -165,12 +165,17 @@ fn a_diagonal_scales_instead_of_multiplying() {
     let mixture = "X: matrix(N, d); y: vector(N); Wp: matrix(d, K); P = softmax(X Wp); \
                    L = P .* exp(-1/2 (y 1^T) .* (y 1^T)); R = diag(L 1)^-1 L; J = dot(R, X Wp); grad J wrt Wp";
     let other = module_in(&dir, "mixture", &[mixture, "--with-check"]);
-    for p in [&path, &other] {
+    // A multiple of a diagonal, a group lasso's λdiag(1 ⊘ s)W over p features.
+    let lasso = "X: matrix(N, p); Y: matrix(N, k); W: matrix(p, k); lambda, epsilon: scalar; \
+                 1/2 ||X W - Y||^2 + lambda 1^T sqrt((W .* W) 1 + epsilon 1)";
+    let group = module_in(&dir, "group", &[lasso, "--wrt", "W", "--with-check"]);
+    for p in [&path, &other, &group] {
         let code = std::fs::read_to_string(p).unwrap();
         assert!(!code.contains("np.diag(") && !code.contains("solve("), "{code}");
     }
     let code = "import numpy as np, weighted, mixture\n\
-                assert weighted.check_gradient() and mixture.check_gradient()\n\
+                import group\n\
+                assert weighted.check_gradient() and mixture.check_gradient() and group.check_gradient()\n\
                 rng = np.random.default_rng(0); N = 20000\n\
                 X = rng.standard_normal((N, 3)); y = rng.standard_normal(N); r = rng.random(N)\n\
                 v, g = weighted.f_and_grad(X=X, y=y, r=r, b=np.ones(3))\n\

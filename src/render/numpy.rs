@@ -96,6 +96,15 @@ pub(crate) fn diagonal_of(e: &Expr) -> Option<(&Expr, bool)> {
     }
 }
 
+/// `λdiag(v)` as λ and `diag(v)` (or a diagonal's inverse).
+fn scaled_diagonal(e: &Expr) -> Option<(Expr, Expr)> {
+    match &e.kind {
+        Kind::Product(s, d) if s.is_scalar() && diagonal_of(d).is_some() => Some(((**s).clone(), (**d).clone())),
+        Kind::Scale(c, d) if diagonal_of(d).is_some() => Some((Expr::new(Kind::Const(c.clone()), vec![]), (**d).clone())),
+        _ => None,
+    }
+}
+
 fn layout(e: &Expr) -> Layout {
     match e.shape.as_slice() {
         [] => Layout::Scalar,
@@ -186,6 +195,15 @@ impl Numpy {
                 }
                 if let (Some((v, inverse)), Layout::Mat | Layout::Row) = (diagonal(b), &la) {
                     return format!("({} {} {v})", g(a), op(inverse));
+                }
+                // A multiple of a diagonal, `λdiag(v)W` (a group lasso's), scales as the
+                // diagonal does, then by λ.
+                let product = crate::ir::build::product;
+                if let (Some((s, d)), Layout::Mat | Layout::Col) = (scaled_diagonal(a), &lb) {
+                    return g(&product(s, product(d, (**b).clone())));
+                }
+                if let (Some((s, d)), Layout::Mat | Layout::Row) = (scaled_diagonal(b), &la) {
+                    return g(&product(s, product((**a).clone(), d)));
                 }
                 if la == Layout::Scalar || lb == Layout::Scalar {
                     format!("({} * {})", g(a), g(b))
