@@ -217,6 +217,10 @@ fn long_chains_and_zeros_print_plainly() {
     }
     assert_eq!(simplified("A: matrix; A - A"), "0");
     assert_eq!(simplified("T: tensor(a, b, c); [T] - T"), "0");
+    // A diagonal of a zero is a zero, not `diag(0)` (which reads back as no vector).
+    assert_eq!(simplified("x, y: vector(n); diag(x) diag(y) - diag(x .* y)"), "0");
+    // A trace and the Frobenius product it is meet.
+    assert_eq!(simplified("A: matrix(m, n); B: matrix(n, m); tr(A B) - dot(A^T, B)"), "0");
     // A scalar's scaling is not a matrix product and is not regrouped: `1_n(1ᵀx)` stays.
     assert_eq!(simplified("x: vector(n); 1_n 1_n^T x"), "1_n(1ᵀx)");
 }

@@ -786,6 +786,17 @@ pub(super) fn zeroed(e: Expr) -> Expr {
     for c in out.children_mut() {
         *c = zeroed(std::mem::replace(c, Expr::new(Kind::Ones, vec![])));
     }
+    // And a linear function of a zero, or a product with one, is a zero of its own
+    // shape: `diag(0)` (of `diag(x)diag(y) − diag(x ⊙ y)`) would not read back.
+    let zero = |x: &Expr| is_zero(x) || matches!(&x.kind, Kind::Scale(c, o) if c.is_zero() && o.kind == Kind::Ones);
+    let vanishes = match &out.kind {
+        Kind::Diag(x) | Kind::Transpose(x) | Kind::Trace(x) | Kind::Sum(x) => zero(x),
+        Kind::Hadamard(a, b) | Kind::Product(a, b) => zero(a) || zero(b),
+        _ => false,
+    };
+    if vanishes {
+        return crate::ir::build::zero(out.shape.clone());
+    }
     out
 }
 

@@ -195,6 +195,13 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         Kind::Inverse(x) if x.is_scalar() => {
             out.insert(format!("{} ≠ 0", show(x)));
         }
+        // A diagonal is invertible where its vector has no zero entry (and nothing is
+        // asked where that vector is positive: `diag(1 + exp(XW)1)⁻¹`).
+        Kind::Inverse(x) if matches!(&x.kind, Kind::Diag(v) if v.order() == 1) => {
+            if let Kind::Diag(v) = &x.kind {
+                no_zero_entry(v, sizes, out);
+            }
+        }
         Kind::Inverse(x) => invertible(x, out),
         // A fractional power is real where its base is not negative, and is a divisor
         // too where the exponent is negative: `s^(−3/2)` needs s > 0.
@@ -256,11 +263,8 @@ fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
     match &s.kind {
         Kind::Const(_) => {}
         _ if sign(s, sizes) == Sign::Positive => {}
-        // A number written with functions (`ln(10)`, log10's divisor) is nonzero where its
-        // value is.
-        _ if s.names().is_empty()
-            && crate::eval::eval::<f64>(s, &crate::eval::Env::new())
-                .is_ok_and(|v| v.iter().all(|x| *x != 0.0 && x.is_finite())) => {}
+        // A number written with functions (`ln(10)`, log10's divisor) is not zero.
+        _ if closed_nonzero(s) => {}
         Kind::Product(a, b) if a.is_scalar() && b.is_scalar() => {
             nonzero(a, sizes, out);
             nonzero(b, sizes, out);
@@ -274,6 +278,26 @@ fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         _ => {
             out.insert(format!("{} ≠ 0", show(s)));
         }
+    }
+}
+
+/// True for a number written with functions that is not zero: `ln(c)` for a positive
+/// c ≠ 1, `exp(c)`, `sqrt(c)` for c > 0, and products of them.
+fn closed_nonzero(s: &Expr) -> bool {
+    let number = |x: &Expr| match &x.kind {
+        Kind::Const(c) => Some(c.clone()),
+        _ => None,
+    };
+    match &s.kind {
+        Kind::Const(c) => !c.is_zero(),
+        Kind::Func { func: Func::Ln, derivative: 0, arg } => {
+            number(arg).is_some_and(|c| c.is_positive() && !num_traits::One::is_one(&c))
+        }
+        Kind::Func { func: Func::Exp, derivative: 0, arg } => arg.names().is_empty(),
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } => number(arg).is_some_and(|c| c.is_positive()),
+        Kind::Product(a, b) => closed_nonzero(a) && closed_nonzero(b),
+        Kind::Scale(c, x) => !c.is_zero() && closed_nonzero(x),
+        _ => false,
     }
 }
 
