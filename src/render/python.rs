@@ -36,8 +36,11 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
     let mut shared: Vec<(String, usize, usize)> =
         counts.iter().filter(|(_, (n, _))| *n >= 2).map(|(k, (n, size))| (k.clone(), *n, *size)).collect();
     shared.sort_by(|a, b| b.2.cmp(&a.2));
-    for (key, n, _) in &shared {
-        if counts.get(key).is_some_and(|(m, _)| *m >= 2) {
+    // (By its uses left after the larger ones took theirs: `σ(a)` inside `−σ(a)`, itself
+    // used twice, is computed once for those two and once more for each other use.)
+    for (key, _, _) in &shared {
+        let n = counts.get(key).map_or(0, |(m, _)| *m);
+        if n >= 2 {
             let e = find(outputs, key).expect("counted");
             let mut inner = IndexMap::new();
             for c in computed_from(e, model) {
