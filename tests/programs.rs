@@ -376,3 +376,23 @@ fn a_loss_through_several_outputs_cancels_their_seeds() {
         assert!(check.passed(), "{check:?}");
     }
 }
+
+#[test]
+fn a_seed_that_divides_is_weighed_with_the_step_that_needs_it() {
+    // REINFORCE with an entropy bonus: ∇_{P}J = β(ln(P) + 1) − diag(r)A ⊘ P is a seed W
+    // alone needs; the loss written through P is larger than W's step alone, but not
+    // than the step and that seed, and it divides by no probability.
+    let reinforce = "X: matrix(N, d); A: matrix(N, k); A 1 = 1; r: vector(N); W: matrix(d, k); beta: scalar\n\
+                     P = softmax(X W)\nJ = -dot(diag(r) A, ln(P)) + beta dot(P, ln(P))\ngrad J wrt W";
+    let eqs = bracket::backprop(reinforce).unwrap();
+    let shown: Vec<String> =
+        eqs.iter().map(|e| format!("{}: {}", e.target, e.answer.render(Format::Unicode))).collect();
+    assert_eq!(shown, ["W: Xᵀ(diag(r)(P − A) + β(ln(P) ⊙ P − diag((ln(P) ⊙ P)1)P))"]);
+    derivation_steps_are_equal(reinforce);
+    // A seed that other parameters need stays: a GP's noise gradient is tr(∇_{K}J).
+    let gp = "D: symmetric(N); y: vector(N); a, l, s: scalar\nK = a exp(-D / l) + s I\n\
+              J = 1/2 y^T K^-1 y + 1/2 ln det(K)\ngrad J wrt a, l, s";
+    let eqs = bracket::backprop(gp).unwrap();
+    let s = eqs.iter().find(|e| e.target == "s").unwrap();
+    assert_eq!(s.answer.render(Format::Unicode), "tr(∇_{K}J)");
+}

@@ -338,7 +338,7 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
     let mut zeros: IndexSet<String> = IndexSet::new();
     let targets: Vec<(String, bool)> =
         order.iter().map(|n| (n.clone(), false)).chain(query.wrt.iter().map(|w| (w.clone(), true))).collect();
-    for (target, parameter) in targets {
+    for (target, parameter) in targets.clone() {
         if parameter && defs.contains_key(&target) {
             continue;
         }
@@ -380,6 +380,23 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
         // cancel (an RNN's outputs: the try cost its τ = 8 program half its time).
         let divides =
             |c: &String| equations.iter().any(|eq| !eq.parameter && eq.target == *c && divides_by(&eq.answer.expr, c));
+        // The operations of the seeds of `names` that divide by their names: the loss
+        // written through them does that work in its own equation (and leaves no division
+        // by a probability to generated code), so its size is set against the step's and
+        // theirs together.
+        // Only a seed this target alone needs (its name's definition uses no other name
+        // whose equation is wanted) is saved: a GP's ∇_{K}J serves α and ℓ as well as the
+        // noise s, whose `tr(∇_{K}J)` stays.
+        let dividing_seeds = |names: &IndexSet<String>| -> usize {
+            equations
+                .iter()
+                .filter(|eq| !eq.parameter && names.contains(&eq.target) && divides_by(&eq.answer.expr, &eq.target))
+                .filter(|eq| {
+                    direct[&eq.target].iter().all(|t| *t == target || !targets.iter().any(|(w, _)| w == t))
+                })
+                .map(|eq| operations(&eq.answer.expr))
+                .sum()
+        };
         let fusable: IndexSet<String> =
             users.iter().filter(|c| top_uses.contains(*c) && consumers(c).is_empty() && divides(c)).cloned().collect();
         if !fusable.is_empty() && users.len() > 1 {
@@ -390,7 +407,7 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
             let mixed = sum(parts);
             if mixed.node_count() <= DIRECT_NODES {
                 let through = memo.derive(&local_model(&seeded, &users, &mixed, &target)?, &mixed, &target)?;
-                if operations(&through.result.expr) <= operations(&derivation.result.expr) {
+                if operations(&through.result.expr) <= operations(&derivation.result.expr) + dividing_seeds(&fusable) {
                     derivation = through;
                 }
             }
@@ -420,7 +437,7 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
                 // At equal size the loss written through wins: it needs no seed of the
                 // name between, so `∇_{w2}J = Hᵀ(p − y)/N` for `p = σ(Hw2)` under a
                 // cross-entropy, not `Hᵀ(∇_{p}J ⊙ σ'(Hw2))` with `∇_{p}J` dividing by p(1 − p).
-                if operations(&through.result.expr) <= operations(&derivation.result.expr) {
+                if operations(&through.result.expr) <= operations(&derivation.result.expr) + dividing_seeds(&between) {
                     derivation = through;
                 }
             }
