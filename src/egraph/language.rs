@@ -443,6 +443,9 @@ mod symmetry_tests {
         assert!(symmetric("X: matrix(N, p); S: symmetric(N); a: scalar; a X^T S X / 2"));
         assert!(symmetric("D: symmetric(N); a, l, s: scalar; a exp(-D / l^2) + s I"));
         assert!(symmetric("S: symmetric(n); (S^-1 + I)^-1"));
+        // A symmetric factor mirrors itself: S⁻¹vvᵀS⁻¹, SAS with A symmetric.
+        assert!(symmetric("S: symmetric(n); v: vector(n); S^-1 v v^T S^-1"));
+        assert!(symmetric("S, A: symmetric(n); S A S"));
     }
 
     #[test]
@@ -451,5 +454,6 @@ mod symmetry_tests {
         assert!(!symmetric("A, B: matrix(n, n); A B^T"));
         assert!(!symmetric("X: matrix(N, p); S: matrix(N, N); X^T S X"));
         assert!(!symmetric("A: matrix(n, n); S: symmetric(n); A S"));
+        assert!(!symmetric("A: matrix(n, n); S: symmetric(n); A S A"));
     }
 }

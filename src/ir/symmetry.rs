@@ -31,7 +31,9 @@ pub fn is_symmetric(e: &Expr, known: &dyn Fn(&str) -> bool) -> bool {
             // reversed: `AAᵀ`, `XᵀSX` with S symmetric.
             let chain: Vec<&Expr> = chain.into_iter().filter(|f| !f.is_scalar()).collect();
             let k = chain.len();
-            (0..k / 2).all(|i| transposes(chain[i], chain[k - 1 - i])) && (k % 2 == 0 || sym(chain[k / 2]))
+            // (A symmetric factor is its own transpose: `S⁻¹vvᵀS⁻¹`.)
+            let mirrored = |a: &Expr, b: &Expr| transposes(a, b) || (a == b && sym(a));
+            (0..k / 2).all(|i| mirrored(chain[i], chain[k - 1 - i])) && (k % 2 == 0 || sym(chain[k / 2]))
         }
         _ => false,
     }
