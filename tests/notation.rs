@@ -221,6 +221,10 @@ fn long_chains_and_zeros_print_plainly() {
     assert_eq!(simplified("x, y: vector(n); diag(x) diag(y) - diag(x .* y)"), "0");
     // A trace and the Frobenius product it is meet.
     assert_eq!(simplified("A: matrix(m, n); B: matrix(n, m); tr(A B) - dot(A^T, B)"), "0");
+    // A vector's sum is 1ᵀx, and the trace of its diagonal matrix that sum.
+    assert_eq!(simplified("x: vector(n); sum(x) - 1^T x"), "0");
+    assert_eq!(simplified("x: vector(n); tr(diag(x)) - 1^T x"), "0");
+    assert_eq!(simplified("a, b: vector(n); sum(a .* b)"), "aᵀb");
     // A scalar's scaling is not a matrix product and is not regrouped: `1_n(1ᵀx)` stays.
     assert_eq!(simplified("x: vector(n); 1_n 1_n^T x"), "1_n(1ᵀx)");
 }

@@ -544,6 +544,34 @@ impl Applier<Node, Tables> for DiagOnes {
     }
 }
 
+/// `scalar-sum-vector`: `sum(x) = 1ᵀx` for a vector x, so that the two spellings meet
+/// (`sum(x) − 1ᵀx` is 0) and the rules on `1ᵀ(…)` see a sum (`sum(a ⊙ b)` is `aᵀb`);
+/// the ones vector takes x's shape, which a rule's right side cannot name. `sum(x)` is
+/// the cheaper of the two, so an answer found as one stays one.
+pub struct SumOnes;
+
+impl Applier<Node, Tables> for SumOnes {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let from = matched(egraph, eclass, ast, subst);
+        let Some(a) = bound(subst, "?a") else { return vec![] };
+        let shape = egraph[a].data.shape.clone();
+        if shape.len() != 1 || egraph[a].data.function {
+            return vec![];
+        }
+        let ones = add_ones(egraph, shape);
+        let row = egraph.add(Node::Transpose(ones));
+        let inner = egraph.add(Node::Mul([row, a]));
+        union_by(egraph, from, inner, rule)
+    }
+}
+
 /// `scalar-ones-count`: `1ᵀ1` is the vector's length, a number or the named size
 /// (`1_Nᵀ1_N P` is `NP`, which reads back as it is: a size used alone is that size).
 pub struct OnesCount;

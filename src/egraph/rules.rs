@@ -12,7 +12,7 @@
 use crate::egraph::{
     holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder, FactorOpposite, FunSpec,
     InverseCancel, Node, OnesCount, PowerMerge, PrimeByValue, PrimeReciprocal, RaiseNetwork, Rewrite, SelfDivide,
-    SumRegroup, Tables, TraceRotations, UnitScale, ZeroAbsorb,
+    SumOnes, SumRegroup, Tables, TraceRotations, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -197,6 +197,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("function-sqrt-prime-reciprocal", "sqrt'(A) = (1/2)(1 ⊘ sqrt(A)) for a vector or matrix A"),
     ("function-tanh-prime", "tanh'(A) = 1 − tanh(A) ⊙ tanh(A) for a vector or matrix A"),
     ("function-sigmoid-prime", "σ'(A) = σ(A) ⊙ (1 − σ(A)) for a vector or matrix A"),
+    ("scalar-sum-vector", "sum(x) = 1ᵀx for a vector x"),
     ("identity-diag-ones", "diag(1) = I for a ones vector; the diagonal of a ones matrix is a ones vector"),
     ("trace-cycle", "tr(ABC) = tr(CAB) between traces the e-graph holds (rotations are looked up, not added)"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
@@ -385,6 +386,8 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
         Rewrite::new("hadamard-divide-ones", self_divide, SelfDivide)
             .map_err(|e| format!("hadamard-divide-ones: {e}"))?,
     );
+    let sum: Pattern<Node> = "(sum ?a)".parse().map_err(|e| format!("scalar-sum-vector: {e:?}"))?;
+    rewrites.push(Rewrite::new("scalar-sum-vector", sum, SumOnes).map_err(|e| format!("scalar-sum-vector: {e}"))?);
     let diag: Pattern<Node> = "(diag ?a)".parse().map_err(|e| format!("identity-diag-ones: {e:?}"))?;
     rewrites.push(Rewrite::new("identity-diag-ones", diag, DiagOnes).map_err(|e| format!("identity-diag-ones: {e}"))?);
     for (f, sqrt) in [("ln", false), ("sqrt", true)] {
@@ -651,7 +654,7 @@ fn operator(node: &Node) -> Option<String> {
 /// Which of the rule set's rewrites (by position) can ever match in `egraph`: those
 /// whose left side needs only operators the e-graph holds or that a rewrite able to
 /// match could bring (the closure, starting from the e-graph's operators). The Rust appliers always run; they bring products, sums, powers and
-/// inverses. An e-graph holding a tensor network may come to hold anything once the
+/// inverses, and a transpose where there is a `sum`. An e-graph holding a tensor network may come to hold anything once the
 /// network is raised: then every rule runs.
 pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &[Rewrite]) -> Vec<bool> {
     let mut all = vec![true; set.rewrites.len()];
@@ -663,6 +666,10 @@ pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &[Re
         egraph.classes().flat_map(|c| c.nodes.iter().filter_map(operator)).collect();
     for op in ["+", "*", "pow", "inv"] {
         have.insert(op.to_string());
+    }
+    // `scalar-sum-vector` writes a sum as `1ᵀx`.
+    if have.contains("sum") {
+        have.insert("T".to_string());
     }
     let needs = &set.operators;
     let mut can = vec![false; needs.len()];
