@@ -502,6 +502,21 @@ impl Exact {
         if names.iter().any(|n| n.starts_with("∇_")) || !names.iter().any(defined) {
             return false;
         }
+        // Only a rational function of rational definitions has an exact value: the
+        // definitions it rests on, found without evaluating any (an RNN's outputs rest on
+        // tanh, and evaluating its steps in rationals cost its τ = 8 program 7%).
+        let mut wanted: IndexSet<String> = names.iter().cloned().collect();
+        for (name, value) in model.definitions.iter().rev() {
+            if wanted.contains(name) {
+                if !value.is_rational() {
+                    return false;
+                }
+                wanted.extend(value.names());
+            }
+        }
+        if !e.is_rational() {
+            return false;
+        }
         if *e == crate::ir::build::zero(e.shape.clone()) {
             return false;
         }

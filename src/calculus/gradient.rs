@@ -279,34 +279,7 @@ const ROW_SUM_POINTS: u64 = 6;
 /// gets `cᵀ1 = 0` and `1ᵀc = 0`: a centred `c = x − (1ᵀx/n)1`, as a layer norm makes it.
 pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
     let stated: Vec<&str> = model.rows_summing_to_one().collect();
-    // Operations whose value is a rational function of the entries.
-    fn rational(e: &Expr) -> bool {
-        let own = match &e.kind {
-            Kind::Power(_, k) | Kind::HPower(_, k) => k.is_integer(),
-            kind => matches!(
-                kind,
-                Kind::Var(_)
-                    | Kind::Const(_)
-                    | Kind::Ones
-                    | Kind::Identity
-                    | Kind::Add(_)
-                    | Kind::Scale(..)
-                    | Kind::Product(..)
-                    | Kind::DivScalar(..)
-                    | Kind::Transpose(_)
-                    | Kind::Inverse(_)
-                    | Kind::Hadamard(..)
-                    | Kind::HDiv(..)
-                    | Kind::Kron(..)
-                    | Kind::Dot(..)
-                    | Kind::Trace(_)
-                    | Kind::Det(_)
-                    | Kind::Diag(_)
-                    | Kind::Sum(_)
-            ),
-        };
-        own && e.children().iter().all(|c| rational(c))
-    }
+    let rational = |e: &Expr| e.is_rational();
     let candidates: Vec<&(String, Expr)> = model
         .definitions
         .iter()

@@ -279,6 +279,37 @@ impl Expr {
         1 + self.children().iter().map(|c| c.node_count()).sum::<usize>()
     }
 
+    /// True where the value is a rational function of the entries: sums, products,
+    /// quotients, inverses and integer powers, no element-wise function, root or norm
+    /// (it can be evaluated exactly in rationals).
+    pub fn is_rational(&self) -> bool {
+        let own = match &self.kind {
+            Kind::Power(_, k) | Kind::HPower(_, k) => k.is_integer(),
+            kind => matches!(
+                kind,
+                Kind::Var(_)
+                    | Kind::Const(_)
+                    | Kind::Ones
+                    | Kind::Identity
+                    | Kind::Add(_)
+                    | Kind::Scale(..)
+                    | Kind::Product(..)
+                    | Kind::DivScalar(..)
+                    | Kind::Transpose(_)
+                    | Kind::Inverse(_)
+                    | Kind::Hadamard(..)
+                    | Kind::HDiv(..)
+                    | Kind::Kron(..)
+                    | Kind::Dot(..)
+                    | Kind::Trace(_)
+                    | Kind::Det(_)
+                    | Kind::Diag(_)
+                    | Kind::Sum(_)
+            ),
+        };
+        own && self.children().iter().all(|c| c.is_rational())
+    }
+
     /// Every name (variables and differentials, as `dX`) used, in order of first use.
     pub fn names(&self) -> Vec<String> {
         let mut out = indexmap::IndexSet::new();
