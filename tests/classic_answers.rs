@@ -91,10 +91,7 @@ fn log_sum_exp_is_softmax() {
     // A mixture's means: the responsibilities' column sums are `softmax(Z)ᵀ1`, not
     // `exp(Z)ᵀ(1 ⊘ exp(Z)1)`.
     let gmm = "X: matrix(N, d); M: matrix(k, d); -1^T ln(exp(X M^T - 1/2 1 diag(M M^T)^T) 1)";
-    assert_eq!(
-        grad(gmm, &["M"]),
-        "diag(softmax(XMᵀ − (1/2)1diag(MMᵀ)ᵀ)ᵀ1)M − softmax(XMᵀ − (1/2)1diag(MMᵀ)ᵀ)ᵀX"
-    );
+    assert_eq!(grad(gmm, &["M"]), "diag(softmax(XMᵀ − (1/2)1diag(MMᵀ)ᵀ)ᵀ1)M − softmax(XMᵀ − (1/2)1diag(MMᵀ)ᵀ)ᵀX");
 }
 
 #[test]

@@ -391,9 +391,7 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
             equations
                 .iter()
                 .filter(|eq| !eq.parameter && names.contains(&eq.target) && divides_by(&eq.answer.expr, &eq.target))
-                .filter(|eq| {
-                    direct[&eq.target].iter().all(|t| *t == target || !targets.iter().any(|(w, _)| w == t))
-                })
+                .filter(|eq| direct[&eq.target].iter().all(|t| *t == target || !targets.iter().any(|(w, _)| w == t)))
                 .map(|eq| operations(&eq.answer.expr))
                 .sum()
         };

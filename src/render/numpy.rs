@@ -100,7 +100,9 @@ pub(crate) fn diagonal_of(e: &Expr) -> Option<(&Expr, bool)> {
 fn scaled_diagonal(e: &Expr) -> Option<(Expr, Expr)> {
     match &e.kind {
         Kind::Product(s, d) if s.is_scalar() && diagonal_of(d).is_some() => Some(((**s).clone(), (**d).clone())),
-        Kind::Scale(c, d) if diagonal_of(d).is_some() => Some((Expr::new(Kind::Const(c.clone()), vec![]), (**d).clone())),
+        Kind::Scale(c, d) if diagonal_of(d).is_some() => {
+            Some((Expr::new(Kind::Const(c.clone()), vec![]), (**d).clone()))
+        }
         _ => None,
     }
 }

@@ -284,8 +284,10 @@ impl Elab {
             let written = self.source.get(pair[0].span.start..pair[0].span.end).unwrap_or("");
             let adjacent = pair[0].span.end == pair[1].span.start;
             let plain = name.sub.is_none() && !name.diff && !name.bar && name.portion.is_none();
-            let declared = self.decls.contains_key(&name.full()) || self.vars.get(&name.full()).is_some_and(|i| i.defined);
-            if adjacent && plain && !declared && written.chars().count() > 1 && written.chars().all(char::is_alphabetic) {
+            let declared =
+                self.decls.contains_key(&name.full()) || self.vars.get(&name.full()).is_some_and(|i| i.defined);
+            if adjacent && plain && !declared && written.chars().count() > 1 && written.chars().all(char::is_alphabetic)
+            {
                 let shown = &name.base;
                 self.notes.push(format!(
                     "`{written}(…)` is read as the product of the name {shown} and (…); \
