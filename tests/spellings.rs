@@ -291,15 +291,28 @@ fn a_power_then_a_quotient_is_halved_not_a_fraction_exponent() {
     // braces or parentheses (`λ^{1/2}`).
     let s = "c, lambda: scalar; x: vector(n); X: matrix(n, n)";
     reads_as(s, "c^2/2", "(c^2) / 2", "c²/2");
-    reads_as(s, "c^3/2", "(c^3) / 2", "c³/2");
-    reads_as(s, "lambda^1/2", "lambda / 2", "λ/2");
+    // A bare exponent of ±1 against `/m` is a root (λ¹/2 would be written λ/2).
+    reads_as(s, "lambda^1/2", "sqrt(lambda)", "λ^(1/2)");
     reads_as(s, "lambda^{1/2}", "sqrt(lambda)", "λ^(1/2)");
     reads_as(s, "lambda^(1/2)", "sqrt(lambda)", "λ^(1/2)");
     reads_as(s, "||x||^2/2", "(x^T x) / 2", "||x||²/2");
     reads_as(s, "x.^2/2", "(x .* x) / 2", "x^{⊙2}/2");
     reads_as(s, "x**2/2", "(x .* x) / 2", "x^{⊙2}/2");
     reads_as(s, "X^2/2", "(X X) / 2", "X²/2");
-    reads_as(s, "c^-1/2", "1 / (2 c)", "c⁻¹/2");
+    reads_as(s, "c^-1/2", "1 / sqrt(c)", "c^(-1/2)");
+    reads_as(s, "c^4/2", "(c^4) / 2", "c⁴/2");
+    reads_as(s, "c^2 / 3", "(c^2) / 3", "c²/3");
+    // A number written against a name after `/` divides with it; with a space it does not.
+    reads_as(s, "c^2/2lambda", "(c^2) / (2 lambda)", "c²/(2λ)");
+    reads_as(s, "1/2c ||x||^2", "(x^T x) / (2 c)", "(1/(2c))||x||²");
+    reads_as(s, "1/2 c ||x||^2", "c (x^T x) / 2", "(1/2)c||x||²");
+    reads_as(s, "exp(-||x||^2/2lambda^2)", "exp(-(x^T x) / (2 lambda^2))", "exp(−||x||²/(2λ²))");
+    // Where neither reading is the obvious one, or NumPy's would differ, the input is refused.
+    for text in ["c^3/2", "c^2^3", "x ** 2 ** 3", "2^3^2"] {
+        let (code, _, stderr) = simplify(&format!("{s}; {text}"));
+        assert_eq!(code, Some(2), "{text}: {stderr}");
+        assert!(stderr.contains("hint:"), "{text}: {stderr}");
+    }
     let (code, stdout, _) = run(&["grad", "x: vector(n); ||x||^2/2", "--wrt", "x"]);
     assert_eq!((code, stdout.as_str()), (Some(0), "x"));
 }

@@ -3,5 +3,7 @@
 //! declarations, bracket terms). Never imports the e-graph, networks or printers.
 
 pub mod elaborate;
+pub mod numbers;
 pub mod parse;
+pub mod spacing;
 pub mod words;
