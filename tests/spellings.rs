@@ -353,3 +353,36 @@ fn a_word_against_a_parenthesis_is_a_product_with_a_note() {
         assert!(!stderr.contains("note"), "{text}: {stderr}");
     }
 }
+
+#[test]
+fn what_other_tools_mean_is_refused_or_said() {
+    // Functions other tools have that would read as something else: refused.
+    for text in ["c: scalar; atanh(c)", "A: matrix(n, n); x: vector(n); x^T pinv(A) x", "c: scalar; exp2(c)"] {
+        let (code, _, stderr) = simplify(text);
+        assert_eq!(code, Some(2), "{text}: {stderr}");
+        assert!(stderr.contains("unknown function"), "{text}: {stderr}");
+    }
+    // Declared, a name that can be declared is the user's function.
+    let (code, stdout, _) = simplify("atan: elementwise; c: scalar; atan(c)");
+    assert_eq!((code, stdout.as_str()), (Some(0), "atan(c)"));
+    // NumPy's indexing is not a bracket term.
+    let (code, _, stderr) = simplify("x: vector(n); x[0]");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("indexing"), "{stderr}");
+    // Readings that stand, each said in a note.
+    for (text, printed, said) in [
+        ("A, B: matrix(n, n); sum(A * B)", "sum(AB)", "matrix product"),
+        ("c: scalar; tanh^{-1}(c)", "tanh(c)^{⊙-1}", "reciprocal"),
+        ("x: vector(n); sqrt x^T x", "sqrt(xᵀ)x", "next factor only"),
+        ("A, B: matrix(n, n); tr A B", "tr(A)B", "next factor only"),
+    ] {
+        let (code, stdout, stderr) = simplify(text);
+        assert_eq!((code, stdout.as_str()), (Some(0), printed), "{text}");
+        assert!(stderr.contains(said), "{text}: {stderr}");
+    }
+    // And none where nothing is in doubt.
+    for text in ["A, B: matrix(n, n); tr(A) B", "x: vector(n); A: matrix(n, n); x^T * A * x", "x: vector(n); exp x"] {
+        let (_, _, stderr) = simplify(text);
+        assert!(!stderr.contains("note"), "{text}: {stderr}");
+    }
+}

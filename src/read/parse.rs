@@ -45,6 +45,7 @@ pub fn parse_with(source: &str, extra: &[String]) -> Result<Input> {
             Grammar::parse(Rule::input, &text).map_err(|e| syntax_error(&text, e))?
         };
         crate::read::words::start(whole_words(pairs.clone(), extra));
+        crate::read::spacing::other_tools_functions(&text, &crate::read::words::is_whole)?;
         let mut statements = Vec::new();
         let built =
             pairs.flat_map(|input| input.into_inner().filter(|p| is_statement(p.as_rule()))).try_for_each(|pair| {
@@ -357,6 +358,7 @@ fn fold_words(pairs: Pairs<Rule>) -> Result<Node> {
             // Words next to a product: the letters were operands of the same level, so
             // `X Wq` is X W q and `a/Nx` is (a/N) x.
             if matches!(op.as_rule(), Rule::juxt) {
+                crate::read::spacing::note_bare_call(&lhs, op.get_input());
                 let (lhs, rhs) = match crate::read::spacing::tight_divisor(lhs, rhs) {
                     Ok(divided) => return Ok(divided),
                     Err(both) => both,

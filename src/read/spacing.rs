@@ -94,3 +94,67 @@ pub(crate) fn power_of_power(arg: &Node, op: &PostOp, op_span: Span) -> Result<(
         _ => Ok(()),
     }
 }
+
+/// Functions of other tools that would otherwise read as something else without a word:
+/// `atanh(c)` as a·tanh(c), `pinv(A)` as p·A⁻¹, `exp2(c)` as e²c, `relu6(x)` as
+/// relu(6)x. Refused where written against `(`; those a declaration can name (`atan`,
+/// `erf`) are not refused once declared.
+const OTHER_TOOLS: &[(&str, &str, bool)] = &[
+    ("atanh", "inverse hyperbolic functions are not built in", false),
+    ("asinh", "inverse hyperbolic functions are not built in", false),
+    ("acosh", "inverse hyperbolic functions are not built in", false),
+    ("arctanh", "inverse hyperbolic functions are not built in", false),
+    ("asin", "inverse trigonometric functions are not built in", false),
+    ("acos", "inverse trigonometric functions are not built in", false),
+    ("arcsin", "inverse trigonometric functions are not built in", false),
+    ("arccos", "inverse trigonometric functions are not built in", false),
+    ("atan", "declare `atan: elementwise` for a function of your own", true),
+    ("arctan", "declare `arctan: elementwise` for a function of your own", true),
+    ("erf", "declare `erf: elementwise` for a function of your own", true),
+    ("pinv", "the pseudo-inverse is not built in; for full column rank write (A^T A)^-1 A^T", false),
+    ("slogdet", "write logdet(A), or ln(abs(det(A)))", false),
+    ("exp2", "write exp(x ln(2)) for 2 to the x", false),
+    ("exp10", "write exp(x ln(10)) for 10 to the x", false),
+    ("relu6", "relu6 is not built in", false),
+    ("norm1", "write sum(abs(x)) for the 1-norm", false),
+];
+
+/// The first function of [`OTHER_TOOLS`] written against `(` (spaces between allowed),
+/// unless `whole` (declared, defined and `wrt` words) names one that can be declared:
+/// an error at it.
+pub(crate) fn other_tools_functions(text: &str, whole: &dyn Fn(&str) -> bool) -> Result<()> {
+    for (name, hint, declarable) in OTHER_TOOLS {
+        for (at, _) in text.match_indices(name) {
+            let before = text[..at].chars().next_back();
+            let after = text[at + name.len()..].trim_start();
+            let starts_word = !before.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if starts_word && after.starts_with('(') && !(*declarable && whole(name)) {
+                let span = Span::new(at, at + name.len());
+                return Err(Error::new(ErrorCode::Unknown, format!("unknown function `{name}`"), span)
+                    .hint(hint.to_string()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A note where a function applied without parentheses (`sqrt x^T`) is followed by more
+/// factors (`sqrt x^T x` is sqrt(xᵀ)x): the function takes its next factor only.
+pub(crate) fn note_bare_call(lhs: &Node, input: &str) {
+    let call = match &lhs.kind {
+        NodeKind::Juxt(items) | NodeKind::Word(items) => items.last(),
+        _ => Some(lhs),
+    };
+    let Some(call) = call else { return };
+    let NodeKind::Call { args, .. } = &call.kind else { return };
+    let Some(arg) = args.first() else { return };
+    let head = input.get(call.span.start..arg.span.start).unwrap_or("");
+    if args.len() == 1 && !head.trim_end().ends_with('(') {
+        let written = input.get(call.span.start..call.span.end).unwrap_or("").trim_end();
+        let name = head.trim();
+        crate::read::words::note(format!(
+            "`{written}` applies {name} to its next factor only, and what follows multiplies it; \
+             write {name}(…) around the whole argument if that was meant"
+        ));
+    }
+}

@@ -39,6 +39,16 @@ pub(crate) fn finish() -> Vec<String> {
     READING.with(|r| std::mem::take(&mut *r.borrow_mut()).notes)
 }
 
+/// Adds a note to the reading (once).
+pub(crate) fn note(text: String) {
+    READING.with(|r| {
+        let mut r = r.borrow_mut();
+        if !r.notes.contains(&text) {
+            r.notes.push(text);
+        }
+    });
+}
+
 /// True if `name` is declared, defined or named after `wrt`.
 pub(crate) fn is_whole(name: &str) -> bool {
     READING.with(|r| r.borrow().whole.contains(name))

@@ -7,6 +7,23 @@ impl Elab {
     // ------------------------------------------------------------------ bracket terms
 
     pub(super) fn bracket(&mut self, items: &[Node], span: Span) -> Result<Expr> {
+        // `x[0]`, `A[1, 2]`: NumPy's indexing, which a bracket of numbers alone would
+        // read as a product with that number.
+        fn no_tensor(n: &Node) -> bool {
+            match &n.kind {
+                NodeKind::Number { .. } => true,
+                NodeKind::Juxt(items) | NodeKind::Word(items) => items.iter().all(no_tensor),
+                NodeKind::Neg(x) | NodeKind::Paren(x) => no_tensor(x),
+                _ => false,
+            }
+        }
+        let indexing = items.windows(2).find(|w| {
+            w[0].span.end == w[1].span.start && matches!(&w[1].kind, NodeKind::Square(inner) if no_tensor(inner))
+        });
+        if let Some(pair) = indexing {
+            return Err(err(ErrorCode::Bracket, "a square bracket of numbers alone holds no tensor", pair[1].span)
+                .hint("indexing such as x[0] is not supported: square brackets are the tutorial's bracket terms"));
+        }
         let mut b = BracketBuilder::default();
         let mut handles = Vec::new();
         for item in items {

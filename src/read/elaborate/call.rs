@@ -81,6 +81,11 @@ impl Elab {
                 None => Ok(e),
                 Some(text) => {
                     let p = read_superscript_power(text, span)?;
+                    if p == -BigRational::one() {
+                        self.notes.push(format!(
+                            "`{name}⁻¹(…)` is read as the reciprocal 1/{name}(…), not the inverse function"
+                        ));
+                    }
                     Ok(Expr::new(Kind::HPower(boxed(e), p), shape))
                 }
             };

@@ -463,7 +463,19 @@ impl Elab {
 
     pub(super) fn binary(&mut self, op: &BinOp, op_span: Span, lhs: &Node, rhs: &Node) -> Result<Expr> {
         if *op == BinOp::MatMul {
-            return self.classic_product(&[lhs.clone(), rhs.clone()]);
+            let product = self.classic_product(&[lhs.clone(), rhs.clone()])?;
+            // NumPy's `*` is element-wise; here it is MATLAB's matrix product.
+            if let Kind::Product(a, b) = &product.kind {
+                let written = self.source.get(op_span.start..op_span.end).unwrap_or("");
+                let matrix = |e: &Expr| e.order() == 2 && !e.shape.contains(&Dim::Iota);
+                if written == "*" && matrix(a) && matrix(b) {
+                    self.notes.push(
+                        "`*` between matrices is the matrix product (MATLAB's); NumPy's element-wise `*` is `.*`"
+                            .to_string(),
+                    );
+                }
+            }
+            return Ok(product);
         }
         let a = self.expr(lhs)?;
         let b = self.expr(rhs)?;
