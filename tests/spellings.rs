@@ -365,6 +365,10 @@ fn what_other_tools_mean_is_refused_or_said() {
     // Declared, a name that can be declared is the user's function.
     let (code, stdout, _) = simplify("atan: elementwise; c: scalar; atan(c)");
     assert_eq!((code, stdout.as_str()), (Some(0), "atan(c)"));
+    // Euler's number to a power is exp, and the hint says so.
+    let (code, _, stderr) = simplify("x: vector(n); sum(e^x)");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("write exp(x)"), "{stderr}");
     // NumPy's indexing is not a bracket term.
     let (code, _, stderr) = simplify("x: vector(n); x[0]");
     assert_eq!(code, Some(2), "{stderr}");

@@ -372,7 +372,8 @@ fn fold_words(pairs: Pairs<Rule>) -> Result<Node> {
                 return node(NodeKind::Juxt(items), span);
             }
             if op.as_rule() == Rule::div {
-                if let Some(power) = crate::read::spacing::fraction_exponent(&lhs, span_of(&op), &rhs, op.get_input())? {
+                if let Some(power) = crate::read::spacing::fraction_exponent(&lhs, span_of(&op), &rhs, op.get_input())?
+                {
                     return Ok(power);
                 }
             }
@@ -815,6 +816,17 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         }
         Some('=') => "`=` defines a name (`h = …`) or states a fact; it must stand between two expressions",
         None => "an operand or a closing bracket is missing at the end",
+        // `e^x`: Euler's number to a power is exp.
+        _ if text[..at.min(text.len())].trim_end().trim_end_matches(['(', '{']).trim_end().ends_with("e^")
+            && !text[..at.min(text.len())]
+                .trim_end()
+                .trim_end_matches(['(', '{'])
+                .trim_end()
+                .trim_end_matches("e^")
+                .ends_with(|c: char| c.is_alphanumeric()) =>
+        {
+            "for e to a power write exp(x), as `e^x` is read as a name e to a numeric power"
+        }
         _ if text[..at.min(text.len())].trim_end().trim_end_matches('(').trim_end().ends_with('^') => {
             "an exponent is a number (`x^2`, `X.^(-1/2)`); for a variable one write exp(a ln(x))"
         }

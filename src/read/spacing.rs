@@ -75,9 +75,8 @@ pub(crate) fn fraction_exponent(lhs: &Node, div: Span, rhs: &Node, input: &str) 
     let base = input.get(arg.span.start..arg.span.end).unwrap_or("x");
     let power = written.trim_start_matches(['^', '.', '*']);
     let sign = &written[..written.len() - power.len()];
-    Err(Error::new(ErrorCode::Syntax, format!("`{shown}` may be a power or a quotient"), lhs.span.join(rhs.span)).hint(
-        format!("write {base}{sign}({power}/{m}) for the power, or {base}{sign}{power} / {m} for the quotient"),
-    ))
+    Err(Error::new(ErrorCode::Syntax, format!("`{shown}` may be a power or a quotient"), lhs.span.join(rhs.span))
+        .hint(format!("write {base}{sign}({power}/{m}) for the power, or {base}{sign}{power} / {m} for the quotient")))
 }
 
 /// A power applied to a power with no parentheses between (`c^2^3`): an error, since
@@ -85,12 +84,10 @@ pub(crate) fn fraction_exponent(lhs: &Node, div: Span, rhs: &Node, input: &str) 
 pub(crate) fn power_of_power(arg: &Node, op: &PostOp, op_span: Span) -> Result<()> {
     let is_power = |op: &PostOp| matches!(op, PostOp::Power(_) | PostOp::HPower(_));
     match &arg.kind {
-        NodeKind::Postfix { op: inner, .. } if is_power(op) && is_power(inner) => Err(Error::new(
-            ErrorCode::Syntax,
-            "a power of a power needs parentheses",
-            arg.span.join(op_span),
-        )
-        .hint("write (c^2)^3 for c⁶, or c^(8) for c^(2^3) (NumPy's c ** 2 ** 3)")),
+        NodeKind::Postfix { op: inner, .. } if is_power(op) && is_power(inner) => {
+            Err(Error::new(ErrorCode::Syntax, "a power of a power needs parentheses", arg.span.join(op_span))
+                .hint("write (c^2)^3 for c⁶, or c^(8) for c^(2^3) (NumPy's c ** 2 ** 3)"))
+        }
         _ => Ok(()),
     }
 }
@@ -130,8 +127,9 @@ pub(crate) fn other_tools_functions(text: &str, whole: &dyn Fn(&str) -> bool) ->
             let starts_word = !before.is_some_and(|c| c.is_alphanumeric() || c == '_');
             if starts_word && after.starts_with('(') && !(*declarable && whole(name)) {
                 let span = Span::new(at, at + name.len());
-                return Err(Error::new(ErrorCode::Unknown, format!("unknown function `{name}`"), span)
-                    .hint(hint.to_string()));
+                return Err(
+                    Error::new(ErrorCode::Unknown, format!("unknown function `{name}`"), span).hint(hint.to_string())
+                );
             }
         }
     }
