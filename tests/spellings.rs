@@ -307,6 +307,10 @@ fn a_power_then_a_quotient_is_halved_not_a_fraction_exponent() {
     reads_as(s, "1/2c ||x||^2", "(x^T x) / (2 c)", "(1/(2c))||x||²");
     reads_as(s, "1/2 c ||x||^2", "c (x^T x) / 2", "(1/2)c||x||²");
     reads_as(s, "exp(-||x||^2/2lambda^2)", "exp(-(x^T x) / (2 lambda^2))", "exp(−||x||²/(2λ²))");
+    // Where the name is not a scalar, the number divides alone, and a note says so.
+    reads_as(s, "1/2x^T X x", "(x^T X x) / 2", "(1/2)xᵀXx");
+    let (_, _, stderr) = simplify(&format!("{s}; 1/2x^T X x"));
+    assert!(stderr.contains("divides by 2 alone"), "{stderr}");
     // Where neither reading is the obvious one, or NumPy's would differ, the input is refused.
     for text in ["c^3/2", "c^2^3", "x ** 2 ** 3", "2^3^2"] {
         let (code, _, stderr) = simplify(&format!("{s}; {text}"));

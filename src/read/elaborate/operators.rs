@@ -482,6 +482,31 @@ impl Elab {
         match op {
             BinOp::MatMul => unreachable!(),
             BinOp::Div => {
+                // `1/2x^T A x` with x a vector: a number written against a name divides
+                // with it only where that makes a scalar; else it is `(1/2)xᵀAx`, said.
+                if let (false, NodeKind::Juxt(items)) = (b.is_scalar(), &rhs.kind) {
+                    let tight = items.len() >= 2 && items[0].span.end == items[1].span.start;
+                    if tight && matches!(items[0].kind, NodeKind::Number { .. }) {
+                        let head_span = lhs.span.join(items[0].span);
+                        let divided = NodeKind::Binary {
+                            op: BinOp::Div,
+                            op_span,
+                            lhs: Box::new(lhs.clone()),
+                            rhs: Box::new(items[0].clone()),
+                        };
+                        let mut loose = vec![Node::new(divided, head_span)];
+                        loose.extend(items[1..].iter().cloned());
+                        let text = |n: &Node| self.source.get(n.span.start..n.span.end).unwrap_or("").to_string();
+                        let rest = items[1..].iter().map(text).collect::<Vec<_>>().join(" ");
+                        self.notes.push(format!(
+                            "`{}/{}` divides by {} alone: {rest} is not a scalar",
+                            text(lhs),
+                            text(rhs),
+                            text(&items[0])
+                        ));
+                        return self.juxt(&loose, lhs.span.join(rhs.span));
+                    }
+                }
                 if !b.is_scalar() {
                     let shown = self.u.show(&b.shape);
                     return Err(err(
