@@ -628,11 +628,13 @@ fn a_scalar_name_stands_in_front_of_a_product() {
 fn a_positive_diagonal_needs_no_condition() {
     // A multinomial logit with a reference class normalises by 1 + exp(XW)1, a positive
     // vector: its diagonal's inverse asks nothing (it said `diag(…) is invertible`).
-    let text = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); 1^T ln(1 + exp(X W) 1) - dot(Y, X W)";
-    let out = Command::new(env!("CARGO_BIN_EXE_bracket")).args(["grad", text, "--wrt", "W"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Xᵀ(diag(1 + exp(XW)1)⁻¹exp(XW) − Y)");
+    let printed = |text: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bracket")).args(["grad", text, "--wrt", "W"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let logit = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); 1^T ln(1 + exp(X W) 1) - dot(Y, X W)";
+    assert_eq!(printed(logit), "Xᵀ(diag(1 + exp(XW)1)⁻¹exp(XW) − Y)");
     // Where the vector may hold a zero, that is the condition.
-    let text = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); r: vector(N); dot(diag(r)^-1 X W, Y)";
-    let out = Command::new(env!("CARGO_BIN_EXE_bracket")).args(["grad", text, "--wrt", "W"]).output().unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "Xᵀdiag(r)⁻¹Y\nwhere r has no zero entry");
+    let scaled = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); r: vector(N); dot(diag(r)^-1 X W, Y)";
+    assert_eq!(printed(scaled), "Xᵀdiag(r)⁻¹Y\nwhere r has no zero entry");
 }

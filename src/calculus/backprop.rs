@@ -376,17 +376,17 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
         // and P = softmax(HEᵀ); a GAN's discriminator under its real and fake outputs),
         // whose seeds divide by them (`−Y ⊘ P`, `−1 ⊘ pr`): the loss written through
         // those, the others by their seeds, where that is no larger, so that a softmax
-        // meets its cross-entropy and a sigmoid its log-likelihood. A seed that divides by nothing has nothing to
-        // cancel (an RNN's outputs: the try cost its τ = 8 program half its time).
+        // meets its cross-entropy and a sigmoid its log-likelihood. A seed that divides
+        // by nothing has nothing to cancel (an RNN's outputs: the try cost its τ = 8
+        // program half its time).
         let divides =
             |c: &String| equations.iter().any(|eq| !eq.parameter && eq.target == *c && divides_by(&eq.answer.expr, c));
         // The operations of the seeds of `names` that divide by their names: the loss
         // written through them does that work in its own equation (and leaves no division
         // by a probability to generated code), so its size is set against the step's and
-        // theirs together.
-        // Only a seed this target alone needs (its name's definition uses no other name
-        // whose equation is wanted) is saved: a GP's ∇_{K}J serves α and ℓ as well as the
-        // noise s, whose `tr(∇_{K}J)` stays.
+        // theirs together. Only a seed this target alone needs (its name's definition
+        // uses no other name whose equation is wanted) is saved: a GP's ∇_{K}J serves α
+        // and ℓ as well as the noise s, whose `tr(∇_{K}J)` stays.
         let dividing_seeds = |names: &IndexSet<String>| -> usize {
             equations
                 .iter()
@@ -496,23 +496,14 @@ impl Exact {
     /// as zero but evaluates to exactly zero at both points.
     fn vanishes(&mut self, model: &Model, e: &Expr) -> bool {
         let names = e.names();
-        let defined = |n: &String| model.definitions.iter().any(|(d, _)| d == n);
-        if names.iter().any(|n| n.starts_with("∇_")) || !names.iter().any(defined) {
+        if names.iter().any(|n| n.starts_with("∇_")) || defined_in(model, e).is_empty() {
             return false;
         }
         // Only a rational function of rational definitions has an exact value: the
         // definitions it rests on, found without evaluating any (an RNN's outputs rest on
         // tanh, and evaluating its steps in rationals cost its τ = 8 program 7%).
-        let mut wanted: IndexSet<String> = names.iter().cloned().collect();
-        for (name, value) in model.definitions.iter().rev() {
-            if wanted.contains(name) {
-                if !value.is_rational() {
-                    return false;
-                }
-                wanted.extend(value.names());
-            }
-        }
-        if !e.is_rational() {
+        let resting = definitions_under(model, e);
+        if !e.is_rational() || resting.iter().any(|(_, value)| !value.is_rational()) {
             return false;
         }
         if *e == crate::ir::build::zero(e.shape.clone()) {
@@ -532,21 +523,19 @@ impl Exact {
     /// steps hold where they hold).
     fn zeroed(&self, model: &Model, mut derivation: Derivation) -> Derivation {
         let result = &derivation.result.expr;
-        let defined: Vec<String> =
-            result.names().into_iter().filter(|n| model.definitions.iter().any(|(d, _)| d == n)).collect();
+        let defined = defined_in(model, result);
+        let resting = definitions_under(model, result);
         let local = &mut derivation.model;
         let mut wanted: IndexSet<String> = result.names().into_iter().collect();
-        for (name, value) in model.definitions.iter().rev() {
-            if wanted.contains(name) {
-                wanted.extend(value.names());
-            }
+        for (_, value) in &resting {
+            wanted.extend(value.names());
         }
-        local.definitions = model.definitions.iter().filter(|(n, _)| wanted.contains(n)).cloned().collect();
         for name in &wanted {
             if let Some(info) = model.names.get(name) {
                 local.names.insert(name.clone(), info.clone());
             }
         }
+        local.definitions = resting;
         let zero = crate::ir::build::zero(result.shape.clone());
         let why = match defined.as_slice() {
             [one] => format!("zero by the definition of {one}"),
@@ -557,6 +546,22 @@ impl Exact {
         derivation.result.expr = zero;
         derivation
     }
+}
+
+/// The names `e` uses that the program defines.
+fn defined_in(model: &Model, e: &Expr) -> Vec<String> {
+    e.names().into_iter().filter(|n| model.definitions.iter().any(|(d, _)| d == n)).collect()
+}
+
+/// The definitions `e` rests on, directly or through other definitions, in program order.
+fn definitions_under(model: &Model, e: &Expr) -> Vec<(String, Expr)> {
+    let mut wanted: IndexSet<String> = e.names().into_iter().collect();
+    for (name, value) in model.definitions.iter().rev() {
+        if wanted.contains(name) {
+            wanted.extend(value.names());
+        }
+    }
+    model.definitions.iter().filter(|(n, _)| wanted.contains(n)).cloned().collect()
 }
 
 /// True where `e` divides by an expression that uses `name` (`−Y ⊘ P` by P).

@@ -279,13 +279,12 @@ const ROW_SUM_POINTS: u64 = 6;
 /// gets `cᵀ1 = 0` and `1ᵀc = 0`: a centred `c = x − (1ᵀx/n)1`, as a layer norm makes it.
 pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
     let stated: Vec<&str> = model.rows_summing_to_one().collect();
-    let rational = |e: &Expr| e.is_rational();
     let candidates: Vec<&(String, Expr)> = model
         .definitions
         .iter()
         .filter(|(name, value)| {
             let rows = value.order() == 2 && !stated.is_empty() && !stated.contains(&name.as_str());
-            (rows || value.order() == 1) && rational(value)
+            (rows || value.order() == 1) && value.is_rational()
         })
         .collect();
     if candidates.is_empty() {
@@ -298,7 +297,7 @@ pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
     let mut exact = model.clone();
     let mut dropped: Vec<String> = Vec::new();
     exact.definitions.retain(|(name, value)| {
-        let keep = rational(value) && !value.names().iter().any(|n| dropped.contains(n));
+        let keep = value.is_rational() && !value.names().iter().any(|n| dropped.contains(n));
         if !keep {
             dropped.push(name.clone());
         }

@@ -332,9 +332,9 @@ pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usi
 
 /// An environment that tells an expression zero everywhere from one that is not: exact
 /// integers in ±1..=2²⁰ (a nonzero rational function of them vanishes at one by a
-/// negligible chance; integers keep products free of fractions to reduce), and every symbolic dim a different size from 3 up, in
-/// order of first use or `reversed`, so that an identity of square shapes or of one size
-/// is not taken for a general one. Definitions with no exact value (exp, ln, …) and those
+/// negligible chance; integers keep products free of fractions to reduce), and every
+/// symbolic dim a different size from 3 up, in order of first use or `reversed`, so that
+/// an identity of square shapes or of one size is not taken for a general one. Definitions with no exact value (exp, ln, …) and those
 /// that use them are left out. At most [`EXACT_DIMS`] dims.
 pub fn exact_env(model: &Model, seed: u64, reversed: bool) -> Result<Env<BigRational>> {
     let mut dims: indexmap::IndexSet<Dim> = indexmap::IndexSet::new();

@@ -817,14 +817,7 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         Some('=') => "`=` defines a name (`h = …`) or states a fact; it must stand between two expressions",
         None => "an operand or a closing bracket is missing at the end",
         // `e^x`: Euler's number to a power is exp.
-        _ if text[..at.min(text.len())].trim_end().trim_end_matches(['(', '{']).trim_end().ends_with("e^")
-            && !text[..at.min(text.len())]
-                .trim_end()
-                .trim_end_matches(['(', '{'])
-                .trim_end()
-                .trim_end_matches("e^")
-                .ends_with(|c: char| c.is_alphanumeric()) =>
-        {
+        _ if euler_power(&text[..at.min(text.len())]) => {
             "for e to a power write exp(x), as `e^x` is read as a name e to a numeric power"
         }
         _ if text[..at.min(text.len())].trim_end().trim_end_matches('(').trim_end().ends_with('^') => {
@@ -833,6 +826,12 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         _ => "see docs/syntax.md for the notation",
     };
     Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)
+}
+
+/// True where `before` ends in `e^` (perhaps with `(` or `{` after it), `e` standing alone.
+fn euler_power(before: &str) -> bool {
+    let base = before.trim_end().trim_end_matches(['(', '{']).trim_end();
+    base.strip_suffix("e^").is_some_and(|rest| !rest.ends_with(|c: char| c.is_alphanumeric()))
 }
 
 /// The last bracket of the statement holding `at` (between `;` or line ends) that is

@@ -273,8 +273,6 @@ impl Elab {
             && matches!(&n.kind, NodeKind::Name(name) if self.vars.get(&name.full()).is_some_and(|v| v.shape.len() == 1))
     }
 
-    /// Letters written together right before `(`, as in `foo(X)` or `f(X)`: the name and
-    /// its span, if the product reads like a call of an unknown function.
     /// A word of several letters, undeclared, written against a parenthesis (`Phi(Xw)`,
     /// the normal cdf as statisticians write it) is a name times what follows: said in a
     /// note, with how to make it a function.
@@ -297,6 +295,8 @@ impl Elab {
         }
     }
 
+    /// Letters written together right before `(`, as in `foo(X)` or `f(X)`: the name and
+    /// its span, if the product reads like a call of an unknown function.
     pub(super) fn looks_like_call(&self, items: &[Node]) -> Option<(String, Span)> {
         for k in 0..items.len() {
             let NodeKind::Paren(_) = items[k].kind else { continue };
