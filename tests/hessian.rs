@@ -443,6 +443,23 @@ fn program_hvp_is_a_checked_tangent_pass() {
 }
 
 #[test]
+fn a_relu_network_s_tangent_pass_has_no_second_derivative_of_relu() {
+    // relu' is piecewise constant: its differential is zero wherever relu is
+    // differentiable, so no `∇_H J ⊙ relu''(…) ⊙ dZ` term, and a seed's tangent is spelled
+    // as its equation's left side (`d∇_{H}J`, not `d(∇_{H}J)`).
+    let text = "X: matrix(N, d); Y: matrix(N, k); W1: matrix(d, h); b1: vector(h); W2: matrix(h, k); \
+                H = relu(X W1 + 1 b1^T); J = 1/2 ||H W2 - Y||^2; grad J wrt W1, b1, W2";
+    let q = bracket::Command::Hvp { expr: text.into(), wrt: String::new(), dir: String::new(), check: true };
+    let Ok(bracket::Reply::Tangents { tangents, check }) = q.run(&Default::default()) else { panic!("{text}") };
+    assert!(check.as_ref().is_some_and(|c| c.passed()), "{check:?}");
+    let lines: Vec<String> =
+        tangents.iter().map(|(lhs, _, a)| format!("{lhs} = {}", a.render(Format::Unicode))).collect();
+    let w1 = lines.iter().find(|l| l.starts_with("d∇_{W1}J")).unwrap();
+    assert_eq!(w1, "d∇_{W1}J = Xᵀ(d∇_{H}J ⊙ relu'(XW1 + 1b1ᵀ))", "{lines:#?}");
+    assert!(lines.iter().all(|l| !l.contains("relu''") && !l.contains("d(∇")), "{lines:#?}");
+}
+
+#[test]
 fn a_wrong_tangent_fails_the_program_hvp_check() {
     let text = std::fs::read_to_string("examples/programs/6_2_two_layer_mlp.txt").unwrap();
     let mut pass = bracket::second_pass(&text, &Default::default()).unwrap();

@@ -202,6 +202,13 @@ impl Differ<'_> {
                 let dot = Expr::new(Kind::Dot(x.clone(), b(dx)), vec![]);
                 Expr::new(Kind::DivScalar(b(dot), b(e.clone())), vec![])
             }),
+            // relu', abs' (the sign) and sign are piecewise constant: their differential is
+            // zero wherever they are differentiable, as the first derivative already
+            // assumes of relu and abs (and as `relu''` evaluates). Dropping the term keeps
+            // `∇_H J ⊙ relu''(Z) ⊙ dZ` out of a Hessian-vector product.
+            Kind::Func { func: Func::Relu | Func::Abs, derivative: 1.., .. } | Kind::Func { func: Func::Sign, .. } => {
+                None
+            }
             Kind::Func { func, derivative, arg } => self.d(arg)?.map(|da| {
                 // exp is its own derivative: `exp(z) ⊙ dz`, never `exp'(z)`; sin's is cos,
                 // and cos's −sin.
