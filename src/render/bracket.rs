@@ -329,7 +329,8 @@ fn simple_name(e: &Expr) -> bool {
     match &e.kind {
         // A backpropagation seed `∇_{Z}J` is embedded: `{∇_{Z}J}_1`.
         Kind::Var(n) => !n.starts_with('∇'),
-        Kind::Diff(_) | Kind::Identity => true,
+        Kind::Diff(n) => !n.starts_with('∇'),
+        Kind::Identity => true,
         _ => false,
     }
 }

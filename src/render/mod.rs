@@ -433,6 +433,8 @@ impl Printer {
             // next to it: `∇_{H}J ⊙ (1 − H ⊙ H)`, `tr(∇_{K}J)`, but `(∇_{R}J)W2ᵀ`.
             Kind::Var(n) if n.starts_with('∇') => (self.seed(n), PROD),
             Kind::Var(n) => (self.name(n), ATOM),
+            // The tangent of a seed prints as its equation's left side does: `d∇_{H}J`.
+            Kind::Diff(n) if n.starts_with('∇') => (format!("d{}", self.seed(n)), PROD),
             Kind::Diff(n) => (format!("d{}", self.name(n)), ATOM),
             Kind::DiffOf(x) => {
                 let (open, close) = if self.style == Format::Latex { ("\\left(", "\\right)") } else { ("(", ")") };
@@ -509,7 +511,7 @@ impl Printer {
             Kind::Product(a, b) if is_one(b) => self.go(a),
             Kind::Product(a, b) => {
                 // `(1/N)(Y − Z)`, not `1/N(Y − Z)`: same value, but read as the paper writes it.
-                let seed = matches!(&a.kind, Kind::Var(n) if n.starts_with('∇'));
+                let seed = matches!(&a.kind, Kind::Var(n) | Kind::Diff(n) if n.starts_with('∇'));
                 let mut left =
                     if matches!(a.kind, Kind::DivScalar(..)) || seed { self.at(a, POST) } else { self.at(a, PROD) };
                 // Products group to the left; a product-level right operand keeps its
