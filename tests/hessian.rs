@@ -221,6 +221,17 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "((x − y)(x − y)ᵀ) ⊗ (sigmoid'((x − y)ᵀM(x − y) − 1)(x − y)(x − y)ᵀ)",
     ),
     ("X: matrix(n, m); A: matrix(n, n)", "tr(X^T A X)", "X", "hessian", "I_m ⊗ (A + Aᵀ)"),
+    // A factor that is a Hadamard product of two products: each factor's network keeps
+    // only its own indices (others, read as sums of ones, made it (n²)(…)).
+    ("A: matrix(n, r); P, S, U, V: matrix(r)", "A (P S .* U V)", "A", "jacobian", "(PS ⊙ UV)ᵀ ⊗ I_n"),
+    ("A: matrix(n, r); L, M: matrix(n)", "(L M .* M L) A", "A", "jacobian", "I_r ⊗ (LM ⊙ ML)"),
+    (
+        "T: tensor(I, J, K); A: matrix(I, r); B: matrix(J, r); C: matrix(K, r)",
+        "1/2 ||T - einsum(\"ir,jr,kr->ijk\", A, B, C)||^2",
+        "A",
+        "hessian",
+        "(BᵀB ⊙ CᵀC) ⊗ I_I",
+    ),
     ("X: matrix(n, m); A: matrix(p, n); B: matrix(m, q)", "A X B", "X", "jacobian", "Bᵀ ⊗ A"),
     ("X: matrix(n, n)", "ln det(X)", "X", "hessian", "−(X⁻¹ ⊗ X⁻ᵀ)K_{nn}"),
     ("X: matrix(n, n)", "X^-1", "X", "jacobian", "−X⁻ᵀ ⊗ X⁻¹"),
@@ -611,4 +622,21 @@ fn an_exponent_too_large_to_count_gives_no_sign() {
     let text = "x: vector(n); s: scalar; sqrt(1 + ((s^1000000000)^1000000000)^1000000000 * x^T x)";
     let d = bracket::grad(text, &["x"]).unwrap().remove(0);
     assert_eq!(bracket::conditions(&d.answer.expr).len(), 1, "{}", d.answer.render(Format::Unicode));
+}
+
+#[test]
+fn a_zero_block_in_the_vec_layout_is_a_zero_matrix() {
+    // W and b never meet: their mixed blocks are zero matrices, printed `0` and in
+    // NumPy with their sizes, and they check against the tensor layout.
+    let expr = "X: matrix(N, p); Y: matrix(N, k); W: matrix(p, k); b: vector(k); λ: scalar; \
+                1/2 ||X W - Y||^2 + λ/2 ||b||^2"
+        .to_string();
+    let query = bracket::Command::Hessian { expr, wrt: vec!["W".into(), "b".into()], check: true, layout: Layout::Vec };
+    let Ok(bracket::Reply::Matrices(ds)) = query.run(&Default::default()) else { panic!() };
+    let blocks: Vec<(String, String, String)> =
+        ds.iter().map(|(d, _)| (d.label.clone(), d.render(Format::Unicode), d.render(Format::Numpy))).collect();
+    assert_eq!(blocks[1].1, "0", "{blocks:?}");
+    assert_eq!(blocks[1].2, "np.zeros((X.shape[1] * Y.shape[1], Y.shape[1]))", "{blocks:?}");
+    assert_eq!(blocks[2].1, "0", "{blocks:?}");
+    assert!(ds.iter().all(|(_, c)| c.as_ref().is_some_and(|c| c.passed())), "{ds:?}");
 }

@@ -206,7 +206,19 @@ impl VecDerivative {
     ) -> Result<VecDerivative> {
         let x_order = tensor.expr.order() - f_order;
         let form = crate::calculus::vec::vec_form(&tensor.expr, f_order, x_order, &tensor.model, options)?;
-        Ok(VecDerivative { label, wrt: wrt.to_string(), form, tensor: tensor.clone(), f_order })
+        let vec = VecDerivative { label, wrt: wrt.to_string(), form, tensor: tensor.clone(), f_order };
+        // The matrix is built from the tensor layout term by term, a step apart from the
+        // derivative itself: it is compared with the tensor at one random point every
+        // time, so that a wrong matrix is refused, never printed (`--check` adds
+        // finite differences and more points).
+        if vec.check(1).verdict == crate::eval::check::Verdict::Failed {
+            return Err(Error::bare(
+                ErrorCode::Unsupported,
+                format!("bracket's Kronecker form of {} disagrees with the tensor layout (a bug)", vec.label),
+            )
+            .hint("use --layout tensor (the default), and report the input"));
+        }
+        Ok(vec)
     }
 
     /// The form in one format (NumPy: an expression giving the 2-D array).

@@ -50,6 +50,9 @@ pub enum Part {
     Outer(BigRational, Expr, Expr),
     /// `c diag(vec(D))`.
     Diagonal(BigRational, Expr),
+    /// The zero matrix, with F's dims down and X's across (a block of a Hessian in a
+    /// variable the other block does not meet).
+    Zero(Vec<Dim>, Vec<Dim>),
 }
 
 /// The vec layout of `j`, the derivative (tensor layout) of a function with `f_order`
@@ -101,6 +104,10 @@ pub fn vec_form(
         if parts.len() == before {
             break;
         }
+    }
+    if parts.is_empty() {
+        let (rows, cols) = j.shape.split_at(f_order);
+        return Ok(VecForm { parts: vec![Part::Zero(rows.to_vec(), cols.to_vec())] });
     }
     Ok(VecForm { parts: parts.into_iter().map(|p| simplify_part(p, &simplest)).collect() })
 }
@@ -265,7 +272,7 @@ fn sub_network(
     };
     let raise = |factors: Vec<Factor>, output: Vec<usize>| {
         let shape: Vec<Dim> = output.iter().map(|&i| net.indices[i].clone()).collect();
-        let sub = Network { factors, indices: net.indices.clone(), output, origin: net.origin.clone() };
+        let sub = only_used(Network { factors, indices: net.indices.clone(), output, origin: net.origin.clone() });
         terms_to_expr(&[Term { coef: BigRational::one(), net: crate::network::tidy(sub) }], &shape)
     };
     let output: Vec<usize> = wanted.iter().map(|&p| net.output[p]).collect();
@@ -291,6 +298,22 @@ fn sub_network(
         return Some(body);
     }
     Some(crate::ir::build::product(raise(scalar, vec![]), body))
+}
+
+/// `net` with only the indices its factors or output touch. The others belong to other
+/// groups (or were merged away with an identity); left in, a raise would read each as
+/// a sum of ones over its size, multiplying the part by it.
+fn only_used(mut net: Network) -> Network {
+    let mut used: indexmap::IndexSet<usize> = indexmap::IndexSet::new();
+    used.extend(net.output.iter().copied());
+    used.extend(net.factors.iter().flat_map(|f| f.slots.iter().copied()));
+    let mut kept: Vec<usize> = used.into_iter().collect();
+    kept.sort_unstable();
+    let at = |i: usize| kept.binary_search(&i).expect("a used index");
+    net.factors.iter_mut().for_each(|f| f.slots.iter_mut().for_each(|s| *s = at(*s)));
+    net.output.iter_mut().for_each(|o| *o = at(*o));
+    net.indices = kept.iter().map(|&i| net.indices[i].clone()).collect();
+    net
 }
 
 /// Parts of one kind with an equal factor, gathered: `c(P ⊗ Q) + d(P ⊗ R) = P ⊗ (cQ + dR)`.
@@ -411,13 +434,34 @@ fn number(c: &BigRational) -> String {
     }
 }
 
+/// True for text that is one parenthesis and a postfix (`(PS ⊙ UV)ᵀ`, `(A + B)⁻¹`):
+/// already one operand.
+fn closed(text: &str) -> bool {
+    let text = text.replace("\\left(", "(").replace("\\right)", ")");
+    let Some(inner) = text.strip_prefix('(') else { return false };
+    let mut depth = 1;
+    for (k, ch) in inner.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 {
+            let rest = &inner[k + 1..];
+            let latex = rest.starts_with('^') && !rest.contains(' ');
+            return latex || (!rest.is_empty() && rest.chars().all(|c| "ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰".contains(c)));
+        }
+    }
+    false
+}
+
 /// A factor as text, in parentheses unless it is one product.
 fn factor(e: &Expr, format: Format, model: &Model) -> String {
     if matches!(format, Format::Numpy) {
         return render_numpy(e, model);
     }
     let text = render(e, format);
-    let plain = !text.contains(' ') || matches!(e.kind, Kind::Var(_) | Kind::Identity | Kind::Ones);
+    let plain = !text.contains(' ') || matches!(e.kind, Kind::Var(_) | Kind::Identity | Kind::Ones) || closed(&text);
     if plain {
         text
     } else if matches!(format, Format::Latex) {
@@ -482,6 +526,18 @@ impl Part {
             }
             Part::Diagonal(c, d) if np => (c.clone(), format!("np.diag(np.ravel({}, order=\"F\"))", f(d))),
             Part::Diagonal(c, d) => (c.clone(), format!("diag({vec_of}({}))", render(d, format))),
+            Part::Zero(rows, cols) if np => {
+                let size = |dims: &[Dim]| {
+                    let sizes: Vec<String> = dims.iter().map(|d| size_text(d, model)).collect();
+                    if sizes.is_empty() {
+                        "1".to_string()
+                    } else {
+                        sizes.join(" * ")
+                    }
+                };
+                (one, format!("np.zeros(({}, {}))", size(rows), size(cols)))
+            }
+            Part::Zero(..) => (one, "0".to_string()),
         }
     }
 
@@ -503,6 +559,10 @@ impl Part {
             Part::Diagonal(c, d) => {
                 let v = column_vec(&eval(d, env)?);
                 scaled(c, Array2::from_diag(&v.column(0)))
+            }
+            Part::Zero(rows, cols) => {
+                let size = |dims: &[Dim]| dims.iter().map(|d| env.size(d)).product::<Result<usize>>();
+                Array2::zeros((size(rows)?, size(cols)?))
             }
         })
     }
