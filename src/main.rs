@@ -466,6 +466,21 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 }
             }
         }
+        // NumPy output of a program's tangent pass is Python: the forward and backward
+        // statements it reads, then each tangent under its Python name (`dgrad_W_J`).
+        bracket::Reply::Tangents { tangents, check } if matches!(format, OutputFormat::Numpy) => {
+            match bracket::statements(query.text(), &[], &Default::default()) {
+                Ok(lines) => lines.iter().for_each(|l| say(l)),
+                Err(e) => eprint!("{}", e.render(query.text())),
+            }
+            for (lhs, _, a) in tangents {
+                let name = lhs.strip_prefix('d').map_or_else(|| bracket::py_name(lhs), bracket::py_name);
+                say(&format!("d{name} = {}", a.render(format_of(format))));
+            }
+            if let Some(c) = check {
+                say(&format!("# {}", c.line("central differences of the gradient along dθ")));
+            }
+        }
         bracket::Reply::Tangents { tangents, check } => {
             for (lhs, _, a) in tangents {
                 say(&format!("{} = {}", labelled(lhs, format), a.render(format_of(format))));

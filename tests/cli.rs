@@ -202,3 +202,59 @@ fn a_differential_states_what_it_needs() {
     // And nothing where nothing is needed.
     assert_eq!(stdout(&bracket(&["d", "x: vector(n); x^T x"])), "2x · dx");
 }
+
+/// `bracket hvp PROGRAM --format numpy` is Python that runs: the forward and backward
+/// statements, then each tangent under its Python name, equal to central differences of
+/// the gradient it prints along the direction.
+#[test]
+fn a_program_hvp_in_numpy_runs_and_matches_differences_of_its_gradient() {
+    let has_numpy = Command::new("python3").args(["-c", "import numpy"]).status().is_ok_and(|s| s.success());
+    if !has_numpy {
+        assert!(std::env::var("CI").is_err(), "CI must provide python3 with numpy (.ci/run installs it)");
+        eprintln!("skipped: python3 with numpy is not installed");
+        return;
+    }
+    let program = "x1, x2: vector(d); W, V: matrix(d, d); s = tanh(W x1); t = V x1; z2 = x2 .* exp(s) + t; \
+                   J = 1/2 ||x1||^2 + 1/2 ||z2||^2 - 1^T s; grad J wrt W, V";
+    let o = bracket(&["hvp", program, "--format", "numpy"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let code = stdout(&o);
+    assert!(
+        code.lines().all(|l| l.starts_with('#') || l.split(" = ").next().is_some_and(|lhs| lhs.is_ascii())),
+        "{code}"
+    );
+    let script = r#"
+import sys
+import numpy as np
+code = sys.stdin.read()
+rng = np.random.default_rng(0)
+d = 4
+base = dict(x1=rng.normal(size=d), x2=rng.normal(size=d), W=rng.normal(size=(d, d)), V=rng.normal(size=(d, d)))
+step = dict(W=rng.normal(size=(d, d)), V=rng.normal(size=(d, d)))
+def run(t):
+    env = dict(base, np=np, dW=step["W"], dV=step["V"])
+    env["W"] = base["W"] + t * step["W"]
+    env["V"] = base["V"] + t * step["V"]
+    exec(code, env)
+    return env
+h = 1e-5
+at, up, down = run(0), run(h), run(-h)
+worst = max(np.max(np.abs((up[k] - down[k]) / (2 * h) - at["d" + k])) for k in ["grad_WJ", "grad_VJ"])
+print(worst)
+"#;
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(code.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let worst: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{code}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(worst < 1e-6, "{worst}\n{code}");
+}
