@@ -394,3 +394,20 @@ fn what_other_tools_mean_is_refused_or_said() {
         assert!(!stderr.contains("note"), "{text}: {stderr}");
     }
 }
+
+#[test]
+fn an_undeclared_variable_added_to_a_product_is_said_to_be_a_tensor() {
+    // `Xw + b` with `b` undeclared: NumPy would broadcast a scalar intercept; bracket
+    // reads a vector of Xw's size, and says so, with the declaration for the other.
+    let glm = "X: matrix(N, p); y: vector(N); w: vector(p); sum(softplus(X w + b)) - y^T (X w + b)";
+    let (code, stdout, stderr) = run(&["grad", glm, "--wrt", "w", "--wrt", "b"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("∇_b = sigmoid(Xw + b) − y"), "{stdout}");
+    assert!(stderr.contains("`b` is not declared, so it is read as a vector of size N"), "{stderr}");
+    assert!(stderr.contains("declare `b: scalar`"), "{stderr}");
+    // Declared, or added to a name (`x − m`), there is nothing to say.
+    let (_, _, stderr) = run(&["grad", &format!("b: scalar; {glm}"), "--wrt", "b"]);
+    assert!(!stderr.contains("not declared"), "{stderr}");
+    let (_, _, stderr) = run(&["grad", "x: vector(n); S: matrix(n, n); (x - m)^T S (x - m)", "--wrt", "m"]);
+    assert!(!stderr.contains("not declared"), "{stderr}");
+}

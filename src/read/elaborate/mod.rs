@@ -139,7 +139,10 @@ pub fn read_with(source: &str, words: &[String]) -> Result<Model> {
 /// the readings of default-typed names (see `retype`), those that make it scalar.
 pub fn read_scalar_with(source: &str, words: &[String]) -> Result<Model> {
     let input = crate::read::parse::parse_with(source, words)?;
-    stacker::maybe_grow(limits::ELABORATE_STACK, limits::ELABORATE_STACK, || retype::elaborate(&input, true))
+    let mut model =
+        stacker::maybe_grow(limits::ELABORATE_STACK, limits::ELABORATE_STACK, || retype::elaborate(&input, true))?;
+    retype::note_summed_defaults(&mut model, words);
+    Ok(model)
 }
 
 /// Elaborates a parsed input.

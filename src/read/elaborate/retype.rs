@@ -21,6 +21,7 @@
 use super::{elaborate_as, Failure, Model};
 use crate::error::{ErrorCode, Result};
 use crate::ir::ast::Input;
+use crate::ir::expr::{Expr, Kind};
 use crate::limits;
 use indexmap::IndexMap;
 
@@ -191,4 +192,54 @@ fn declared_name(name: &str) -> String {
         .iter()
         .find(|(_, letter)| name == *letter)
         .map_or_else(|| name.to_string(), |(word, _)| word.to_string())
+}
+
+/// A note for each variable of the query (`words`) that is a tensor only by its case's
+/// default and is added to a larger expression (`Xw + b`): NumPy would broadcast a
+/// scalar there, so the reading taken, a tensor of the size of what it is added to, is
+/// said, with the declaration that reads it the other way. Only where the input
+/// declares names at all (else every name is read by default, and none is singled out).
+pub(super) fn note_summed_defaults(model: &mut Model, words: &[String]) {
+    if !model.names.values().any(|i| i.declared) {
+        return;
+    }
+    let mut notes = Vec::new();
+    for name in words {
+        let Some(info) = model.names.get(name) else { continue };
+        if info.declared || info.defined || info.shape.is_empty() {
+            continue;
+        }
+        let exprs = model.main_expr().into_iter().chain(model.definitions.iter().map(|(_, e)| e));
+        if !exprs.into_iter().any(|e| added_beside_more(e, name)) {
+            continue;
+        }
+        let dims: Vec<String> = info.shape.iter().map(|d| d.to_string()).collect();
+        let what = match dims.len() {
+            1 => format!("a vector of size {}", dims[0]),
+            _ => format!("a {} tensor", dims.join("×")),
+        };
+        notes.push(format!(
+            "`{name}` is not declared, so it is read as {what}, the shape of what it is added to; \
+             for one number added to every entry, declare `{}: scalar`",
+            declared_name(name)
+        ));
+    }
+    model.notes.extend(notes);
+}
+
+/// True where `e` holds a sum with `name` (or a multiple of it) as one term beside a
+/// term that is not a name.
+fn added_beside_more(e: &Expr, name: &str) -> bool {
+    let bare = |t: &Expr| match &t.kind {
+        Kind::Var(n) => n == name,
+        Kind::Scale(_, x) => matches!(&x.kind, Kind::Var(n) if n == name),
+        _ => false,
+    };
+    if let Kind::Add(terms) = &e.kind {
+        let named = |t: &Expr| matches!(&t.kind, Kind::Var(_) | Kind::Const(_));
+        if terms.iter().any(bare) && terms.iter().any(|t| !bare(t) && !named(t)) {
+            return true;
+        }
+    }
+    e.children().into_iter().any(|c| added_beside_more(c, name))
 }
