@@ -39,6 +39,9 @@ fn matlab_and_numpy_operators() {
     reads_as(M, "(A x - y)'", "(A x - y)^T", "(Ax − y)ᵀ");
     reads_as(M, "X.T", "X^T", "Xᵀ");
     reads_as(M, "x.T A x", "x^T A x", "xᵀAx");
+    // The Hadamard product as the Matrix Cookbook and many papers write it.
+    reads_as(M, "A ∘ B X", "A .* B X", "A ⊙ BX");
+    reads_as(M, "A \\circ B", "A .* B", "A ⊙ B");
     reads_as(M, "A @ B", "A B", "AB");
     reads_as(M, "A@x", "A x", "Ax");
     reads_as(M, "x**2", "x .^ 2", "x^{⊙2}");
