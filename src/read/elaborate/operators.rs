@@ -179,20 +179,52 @@ impl Elab {
         }
     }
 
+    /// `ε 1` added to a matrix: a scalar times the ones tensor of the matrix's shape, as
+    /// `1` alone and `2 1` are (the product made `1` a vector of a size nothing fixed).
+    fn scaled_ones_like(&mut self, e: Expr, like: &[Dim]) -> Expr {
+        if like.len() < 2 || !self.scaled_ones_vector(&e) {
+            return e;
+        }
+        let Kind::Product(a, b) = &e.kind else { return e };
+        let scalar = if a.is_scalar() { a } else { b };
+        let ones = Expr::new(Kind::Ones, like.to_vec());
+        crate::ir::build::product((**scalar).clone(), ones)
+    }
+
+    /// A scalar times a ones vector whose size nothing has fixed (`ε 1`).
+    fn scaled_ones_vector(&mut self, e: &Expr) -> bool {
+        let Kind::Product(a, b) = &e.kind else { return false };
+        let (scalar, ones) = if a.is_scalar() { (a, b) } else { (b, a) };
+        scalar.is_scalar()
+            && ones.kind == Kind::Ones
+            && ones.shape.len() == 1
+            && matches!(self.u.resolve(&ones.shape[0]), Dim::Var(_))
+    }
+
     pub(super) fn sum(&mut self, terms: &[(bool, Node)]) -> Result<Expr> {
         let mut elaborated = Vec::with_capacity(terms.len());
         for (negative, node) in terms {
             let e = self.expr(node)?;
             elaborated.push((*negative, node, e));
         }
-        let like = elaborated
+        // The shape of the first term that is not a number, or of the first matrix where
+        // a scaled ones vector (`ε 1`) opens the sum.
+        let candidates: Vec<&Expr> = elaborated
             .iter()
-            .find(|(_, node, e)| !(scaled_one(node).is_some() && e.is_scalar()))
-            .map(|(_, _, e)| e.shape.clone())
-            .unwrap_or_default();
+            .filter(|(_, node, e)| !(scaled_one(node).is_some() && e.is_scalar()))
+            .map(|(_, _, e)| e)
+            .collect();
+        let like = match candidates.first() {
+            Some(e) if self.scaled_ones_vector(e) => {
+                candidates.iter().find(|e| e.shape.len() >= 2).map_or_else(|| e.shape.clone(), |m| m.shape.clone())
+            }
+            Some(e) => e.shape.clone(),
+            None => vec![],
+        };
         let mut out = Vec::with_capacity(elaborated.len());
         for (negative, node, e) in elaborated {
             let e = self.broadcast_one(node, e, &like);
+            let e = self.scaled_ones_like(e, &like);
             self.u.unify_shapes(&like, &e.shape, node.span).map_err(|x| {
                 let (a, b) = (self.u.show(&like), self.u.show(&e.shape));
                 let mut x = err(ErrorCode::Shape, format!("cannot add shape {b} to shape {a}"), node.span)
