@@ -308,6 +308,9 @@ fn a_power_then_a_quotient_is_halved_not_a_fraction_exponent() {
     reads_as(s, "X^2/2", "(X X) / 2", "X²/2");
     reads_as(s, "c^-1/2", "1 / sqrt(c)", "c^(-1/2)");
     reads_as(s, "c^4/2", "(c^4) / 2", "c⁴/2");
+    // Nor is a fraction not in lowest terms anyone's exponent: a quarter of a square.
+    reads_as(s, "x.^2/4", "(x .* x) / 4", "x^{⊙2}/4");
+    reads_as(s, "c^4/6", "(c^4) / 6", "c⁴/6");
     reads_as(s, "c^2 / 3", "(c^2) / 3", "c²/3");
     // A number written against a name after `/` divides with it; with a space it does not.
     reads_as(s, "c^2/2lambda", "(c^2) / (2 lambda)", "c²/(2λ)");
@@ -319,7 +322,7 @@ fn a_power_then_a_quotient_is_halved_not_a_fraction_exponent() {
     let (_, _, stderr) = simplify(&format!("{s}; 1/2x^T X x"));
     assert!(stderr.contains("divides by 2 alone"), "{stderr}");
     // Where neither reading is the obvious one, or NumPy's would differ, the input is refused.
-    for text in ["c^3/2", "c^2^3", "x ** 2 ** 3", "2^3^2"] {
+    for text in ["c^3/2", "c^2/3", "c^2^3", "x ** 2 ** 3", "2^3^2"] {
         let (code, _, stderr) = simplify(&format!("{s}; {text}"));
         assert_eq!(code, Some(2), "{text}: {stderr}");
         assert!(stderr.contains("hint:"), "{text}: {stderr}");

@@ -44,9 +44,9 @@ fn named(n: &Node) -> bool {
 }
 
 /// `lhs / rhs` where `lhs` ends in a bare exponent (`^k`, `.^k`, `**k`, `^-1`) written
-/// against `/m`: the power `k/m` where k is ±1 (`Ok(Some)`), the quotient where m divides
-/// k (`Ok(None)`), an error where neither says which was meant. `input` is the text the
-/// spans point into.
+/// against `/m`: the power `k/m` where k is ±1 (`Ok(Some)`), the quotient where k/m is
+/// not in lowest terms (`x^2/2`, `r.^2/4`: `Ok(None)`), an error where neither says which
+/// was meant (`x^3/2`). `input` is the text the spans point into.
 pub(crate) fn fraction_exponent(lhs: &Node, div: Span, rhs: &Node, input: &str) -> Result<Option<Node>> {
     let NodeKind::Postfix { op, op_span, arg } = &lhs.kind else { return Ok(None) };
     let NodeKind::Number { value: m, .. } = &rhs.kind else { return Ok(None) };
@@ -68,7 +68,9 @@ pub(crate) fn fraction_exponent(lhs: &Node, div: Span, rhs: &Node, input: &str) 
         let span = lhs.span.join(rhs.span);
         return Ok(Some(Node::new(NodeKind::Postfix { op, op_span: op_span.join(rhs.span), arg: arg.clone() }, span)));
     }
-    if exponent.is_integer() {
+    // A fraction not in lowest terms is no one's exponent (`r.^2/4` is not a square
+    // root): the quotient, as where m divides k.
+    if exponent.denom() != m.numer() {
         return Ok(None);
     }
     let shown = input.get(lhs.span.start..rhs.span.end).unwrap_or("");
