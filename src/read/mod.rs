@@ -3,6 +3,7 @@
 //! declarations, bracket terms). Never imports the e-graph, networks or printers.
 
 pub mod elaborate;
+mod hints;
 pub mod numbers;
 pub mod parse;
 pub mod spacing;

@@ -7,6 +7,7 @@
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::ir::ast::*;
 use crate::limits;
+use crate::read::hints::{euler_power, keyword_argument, latex_hint};
 pub use crate::read::numbers::{read_number, superscript_value};
 use crate::read::words::Word;
 use num_rational::BigRational;
@@ -814,7 +815,12 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         Some(')') | Some(']') | Some('}') => {
             "a closing bracket has no opening partner, or an operand is missing before it"
         }
+        Some('=') if keyword_argument(&text[..at.min(text.len())]) => {
+            "functions take their arguments by position, with no keywords (`axis=1`); `sum`, `mean` and \
+             `logsumexp` run over every entry: sum rows as `X 1` (a row-wise log-sum-exp is `ln(exp(X W) 1)`)"
+        }
         Some('=') => "`=` defines a name (`h = …`) or states a fact; it must stand between two expressions",
+        Some('\\') => latex_hint(&text[at + 1..]),
         None => "an operand or a closing bracket is missing at the end",
         // `e^x`: Euler's number to a power is exp.
         _ if euler_power(&text[..at.min(text.len())]) => {
@@ -826,12 +832,6 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         _ => "see docs/syntax.md for the notation",
     };
     Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)
-}
-
-/// True where `before` ends in `e^` (perhaps with `(` or `{` after it), `e` standing alone.
-fn euler_power(before: &str) -> bool {
-    let base = before.trim_end().trim_end_matches(['(', '{']).trim_end();
-    base.strip_suffix("e^").is_some_and(|rest| !rest.ends_with(|c: char| c.is_alphanumeric()))
 }
 
 /// The last bracket of the statement holding `at` (between `;` or line ends) that is

@@ -231,10 +231,9 @@ impl Elab {
                     .hint(x.hint.unwrap_or(x.message));
                 if like.is_empty() != e.is_scalar() {
                     self.scalar_sum = true;
-                    // The ones tensor of the tensor's order: `s 1` is a vector.
+                    // `s 1` takes a vector's or a matrix's shape where it is added.
                     let ones = match like.len().max(e.shape.len()) {
-                        1 => "`s 1`",
-                        2 => "`s 1 1^T` for a matrix",
+                        1 | 2 => "`s 1`",
                         _ => "`s` times a ones tensor of its shape",
                     };
                     x = x.hint(format!(

@@ -1,0 +1,57 @@
+//! Hints for syntax errors that name what a user of another notation meant: a LaTeX
+//! command pasted in, a keyword argument, `e^x`.
+
+/// True where `before` ends in `, word` inside an open parenthesis: a keyword argument
+/// (`logsumexp(X W, axis=1)`) comes next.
+pub(crate) fn keyword_argument(before: &str) -> bool {
+    let trimmed = before.trim_end();
+    let word = trimmed.trim_end_matches(|c: char| c.is_alphanumeric() || c == '_');
+    word.len() < trimmed.len() && word.trim_end().ends_with(',') && unclosed_paren(word)
+}
+
+fn unclosed_paren(text: &str) -> bool {
+    text.chars().fold(0i32, |depth, c| match c {
+        '(' => depth + 1,
+        ')' => depth - 1,
+        _ => depth,
+    }) > 0
+}
+
+/// What to write for a LaTeX command (the text after its `\`): only `\cdot`, `\odot`,
+/// `\oslash`, `\otimes` and `\circ` are read.
+pub(crate) fn latex_hint(after: &str) -> &'static str {
+    let command: String = after.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+    match command.as_str() {
+        "" if after.starts_with('|') => "LaTeX is not read here: write a norm as `||x||` (ASCII) or `‖x‖`",
+        "frac" | "tfrac" | "dfrac" => {
+            "LaTeX is not read here: write `\\frac{a}{b}` as `(a)/(b)`, e.g. `1/2 ||X w - y||^2`"
+        }
+        "left" | "right" | "big" | "Big" | "bigl" | "bigr" => {
+            "LaTeX is not read here: drop `\\left` and `\\right`, and write the brackets alone"
+        }
+        "top" | "intercal" | "mathsf" => "LaTeX is not read here: write a transpose as `X^T` or `Xᵀ`",
+        "mathbf" | "boldsymbol" | "bm" | "mathrm" | "operatorname" | "text" => {
+            "LaTeX is not read here: write the name alone (`\\mathbf{x}` is `x`, `\\operatorname{tr}(A)` is `tr(A)`)"
+        }
+        "sum" => "LaTeX is not read here: write a sum of entries as `sum(x)` or `1^T x`",
+        "sqrt" => "LaTeX is not read here: write `\\sqrt{x}` as `sqrt(x)`",
+        "log" | "ln" | "exp" | "det" | "tr" | "tanh" | "sin" | "cos" => {
+            "LaTeX is not read here: write the function without the backslash, with parentheses: `ln(x)`, `det(X)`"
+        }
+        "alpha" | "beta" | "gamma" | "delta" | "epsilon" | "varepsilon" | "zeta" | "eta" | "theta" | "kappa"
+        | "lambda" | "mu" | "nu" | "xi" | "pi" | "rho" | "sigma" | "tau" | "phi" | "varphi" | "chi" | "psi"
+        | "omega" | "Sigma" | "Lambda" | "Omega" | "Gamma" | "Delta" | "Phi" | "Psi" | "Theta" => {
+            "LaTeX is not read here: write a Greek letter without the backslash (`lambda`) or as itself (`λ`)"
+        }
+        _ => {
+            "LaTeX is not read here, except `\\cdot`, `\\odot`, `\\oslash`, `\\otimes` and `\\circ`; \
+             docs/syntax.md gives the notation"
+        }
+    }
+}
+
+/// True where `before` ends in `e^` (perhaps with `(` or `{` after it), `e` standing alone.
+pub(crate) fn euler_power(before: &str) -> bool {
+    let base = before.trim_end().trim_end_matches(['(', '{']).trim_end();
+    base.strip_suffix("e^").is_some_and(|rest| !rest.ends_with(|c: char| c.is_alphanumeric()))
+}
