@@ -1,0 +1,263 @@
+//! Exact polynomials and rational functions in a region's operands, for
+//! [`super::cancelled`]: sums, products, powers, division with remainder and the
+//! cancelling of common factors.
+
+use num_rational::BigRational;
+use num_traits::{One, Signed, Zero};
+use std::collections::BTreeMap;
+
+/// Most monomials of a polynomial, operands of a region, and steps of one division.
+pub(super) const MAX_TERMS: usize = 64;
+pub(super) const MAX_ATOMS: usize = 12;
+pub(super) const MAX_STEPS: usize = 2000;
+/// Largest whole power expanded.
+pub(super) const MAX_POWER: u32 = 8;
+
+/// A monomial: one exponent per operand.
+pub(super) type Monomial = Vec<u32>;
+
+/// A polynomial in the operands, with exact coefficients.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) struct Poly(pub(super) BTreeMap<Monomial, BigRational>);
+
+/// `num ⊘ (den₁ ⊙ den₂ ⊙ …)`, denominators kept as factors.
+#[derive(Clone, Debug)]
+pub(super) struct Rational {
+    pub(super) num: Poly,
+    pub(super) den: Vec<Poly>,
+}
+
+impl Poly {
+    pub(super) fn constant(c: BigRational) -> Poly {
+        let mut m = BTreeMap::new();
+        if !c.is_zero() {
+            m.insert(vec![0; MAX_ATOMS], c);
+        }
+        Poly(m)
+    }
+
+    pub(super) fn atom(k: usize) -> Poly {
+        let mut mono = vec![0; MAX_ATOMS];
+        mono[k] = 1;
+        Poly([(mono, BigRational::one())].into_iter().collect())
+    }
+
+    pub(super) fn add(&self, other: &Poly) -> Poly {
+        let mut out = self.0.clone();
+        for (m, c) in &other.0 {
+            let v = out.entry(m.clone()).or_insert_with(BigRational::zero);
+            *v += c;
+            if v.is_zero() {
+                out.remove(m);
+            }
+        }
+        Poly(out)
+    }
+
+    pub(super) fn scale(&self, c: &BigRational) -> Poly {
+        if c.is_zero() {
+            return Poly(BTreeMap::new());
+        }
+        Poly(self.0.iter().map(|(m, v)| (m.clone(), v * c)).collect())
+    }
+
+    pub(super) fn mul(&self, other: &Poly) -> Option<Poly> {
+        let mut out = Poly(BTreeMap::new());
+        for (m1, c1) in &self.0 {
+            for (m2, c2) in &other.0 {
+                let m: Monomial = m1.iter().zip(m2).map(|(a, b)| a + b).collect();
+                out = out.add(&Poly([(m, c1 * c2)].into_iter().collect()));
+            }
+        }
+        (out.0.len() <= MAX_TERMS).then_some(out)
+    }
+
+    pub(super) fn leading(&self) -> Option<(&Monomial, &BigRational)> {
+        self.0.iter().next_back()
+    }
+
+    /// `self / f` if f divides self exactly (lexicographic leading terms).
+    pub(super) fn divide(&self, f: &Poly) -> Option<Poly> {
+        let (lf, cf) = f.leading()?;
+        let mut rest = self.clone();
+        let mut quotient = Poly(BTreeMap::new());
+        for _ in 0..MAX_STEPS {
+            let Some((lr, cr)) = rest.leading() else { return Some(quotient) };
+            if lr.iter().zip(lf).any(|(a, b)| a < b) {
+                return None;
+            }
+            let m: Monomial = lr.iter().zip(lf).map(|(a, b)| a - b).collect();
+            let t = Poly([(m, cr / cf)].into_iter().collect());
+            quotient = quotient.add(&t);
+            rest = rest.add(&t.mul(f)?.scale(&-BigRational::one()));
+        }
+        None
+    }
+
+    /// The polynomial with operand `k` replaced by `q`.
+    pub(super) fn substitute(&self, k: usize, q: &Poly) -> Option<Poly> {
+        let mut out = Poly(BTreeMap::new());
+        for (m, c) in &self.0 {
+            let mut rest = m.clone();
+            rest[k] = 0;
+            let mut term = Poly([(rest, c.clone())].into_iter().collect());
+            for _ in 0..m[k] {
+                term = term.mul(q)?;
+            }
+            out = out.add(&term);
+            if out.0.len() > MAX_TERMS {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    /// The coefficients of a sum of two or more operands, each to the first power, with
+    /// no constant: `Xw − y`.
+    pub(super) fn linear(&self) -> Option<Vec<(usize, BigRational)>> {
+        let terms: Vec<(usize, BigRational)> = self
+            .0
+            .iter()
+            .map(|(m, c)| {
+                let k = m.iter().position(|&e| e == 1)?;
+                (m.iter().sum::<u32>() == 1).then(|| (k, c.clone()))
+            })
+            .collect::<Option<_>>()?;
+        (terms.len() >= 2).then_some(terms)
+    }
+
+    /// The polynomial whose square this is, if there is one: term by term from the
+    /// leading one, as a square root is taken by hand.
+    pub(super) fn sqrt(&self) -> Option<Poly> {
+        let (lead, c) = self.leading()?;
+        if lead.iter().any(|e| e % 2 == 1) || c.is_negative() {
+            return None;
+        }
+        let root = |n: &num_bigint::BigInt| Some(n.sqrt()).filter(|r| r * r == *n);
+        let first = BigRational::new(root(c.numer())?, root(c.denom())?);
+        let mut out = Poly([(lead.iter().map(|e| e / 2).collect::<Monomial>(), first)].into_iter().collect());
+        let two = BigRational::from_integer(2.into());
+        for _ in 0..=self.0.len() {
+            let rest = self.add(&out.mul(&out)?.scale(&-BigRational::one()));
+            let Some((m, c)) = rest.leading() else { return Some(out) };
+            let (lo, co) = out.leading()?;
+            if m.iter().zip(lo).any(|(a, b)| a < b) {
+                return None;
+            }
+            let term: Monomial = m.iter().zip(lo).map(|(a, b)| a - b).collect();
+            out = out.add(&Poly([(term, c / (co * &two))].into_iter().collect()));
+        }
+        None
+    }
+
+    pub(super) fn product(factors: &[Poly]) -> Option<Poly> {
+        factors.iter().try_fold(Poly::constant(BigRational::one()), |acc, f| acc.mul(f))
+    }
+}
+
+impl Rational {
+    pub(super) fn poly(p: Poly) -> Rational {
+        Rational { num: p, den: vec![] }
+    }
+
+    pub(super) fn add(self, other: Rational) -> Option<Rational> {
+        // The least common denominator as a multiset of factors.
+        let mut lcd = self.den.clone();
+        let mut missing_in_self = Vec::new();
+        let mut left = self.den.clone();
+        for f in &other.den {
+            match left.iter().position(|g| g == f) {
+                Some(k) => {
+                    left.remove(k);
+                }
+                None => {
+                    lcd.push(f.clone());
+                    missing_in_self.push(f.clone());
+                }
+            }
+        }
+        let mut missing_in_other = other.den.clone();
+        let mut extra = Vec::new();
+        for f in &lcd {
+            match missing_in_other.iter().position(|g| g == f) {
+                Some(k) => {
+                    missing_in_other.remove(k);
+                }
+                None => extra.push(f.clone()),
+            }
+        }
+        let a = self.num.mul(&Poly::product(&missing_in_self)?)?;
+        let b = other.num.mul(&Poly::product(&extra)?)?;
+        Some(Rational { num: a.add(&b), den: lcd }.cancel())
+    }
+
+    pub(super) fn mul(self, other: Rational) -> Option<Rational> {
+        let mut den = self.den;
+        den.extend(other.den);
+        Some(Rational { num: self.num.mul(&other.num)?, den }.cancel())
+    }
+
+    pub(super) fn div(self, other: Rational) -> Option<Rational> {
+        if other.num.0.is_empty() {
+            return None;
+        }
+        let num = self.num.mul(&Poly::product(&other.den)?)?;
+        let mut den = self.den;
+        den.push(other.num);
+        Some(Rational { num, den }.cancel())
+    }
+
+    /// Divides the numerator and the monomial denominator factor `k` by their greatest
+    /// common monomial (the least exponent of each operand over both).
+    pub(super) fn cancel_monomial(&mut self, k: usize) {
+        let f = &self.den[k];
+        if f.0.len() != 1 {
+            return;
+        }
+        let mut common: Monomial = f.0.keys().next().expect("one term").clone();
+        for m in self.num.0.keys() {
+            for (c, e) in common.iter_mut().zip(m) {
+                *c = (*c).min(*e);
+            }
+        }
+        if common.iter().all(|&e| e == 0) {
+            return;
+        }
+        let lower = |m: &Monomial| m.iter().zip(&common).map(|(e, c)| e - c).collect::<Monomial>();
+        self.num = Poly(self.num.0.iter().map(|(m, c)| (lower(m), c.clone())).collect());
+        self.den[k] = Poly(self.den[k].0.iter().map(|(m, c)| (lower(m), c.clone())).collect());
+    }
+
+    /// Drops every denominator factor that divides the numerator exactly, and
+    /// denominators that are constants.
+    pub(super) fn cancel(mut self) -> Rational {
+        let mut k = 0;
+        while k < self.den.len() {
+            let f = &self.den[k];
+            let constant = f.0.len() == 1 && f.0.keys().next().is_some_and(|m| m.iter().all(|&e| e == 0));
+            if constant {
+                let c = f.0.values().next().cloned().unwrap_or_else(BigRational::one);
+                self.num = self.num.scale(&c.recip());
+                self.den.remove(k);
+                continue;
+            }
+            if self.num.0.is_empty() {
+                self.den.clear();
+                break;
+            }
+            match self.num.divide(f) {
+                Some(q) => {
+                    self.num = q;
+                    self.den.remove(k);
+                }
+                None => {
+                    // A monomial denominator shares its common factor with the numerator:
+                    // `x ⊙ w ⊘ (w ⊙ w)` is `x ⊘ w`.
+                    self.cancel_monomial(k);
+                    k += 1;
+                }
+            }
+        }
+        self
+    }
+}
