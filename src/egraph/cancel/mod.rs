@@ -481,11 +481,24 @@ fn worth_trying(e: &Expr) -> bool {
         Kind::HPower(_, p) if p.is_negative() => true,
         // Quotients by scalars over one denominator: `1/(νs³) + 1/s³` is `(ν + 1)/(νs³)`.
         Kind::Add(ts) if ts.iter().filter(|t| quotient(t)).count() >= 2 => true,
+        // Like terms, which a run may end with when the rules that gather them are banned
+        // by the time they meet (`σ ⊙ (1 − y + y) − y`).
+        Kind::Add(ts) if like_terms(ts) => true,
         // `1 ⊙ y`, which a run may end with when `σ − 1 − σ` cancels late.
         Kind::Hadamard(a, b) if a.kind == Kind::Ones || b.kind == Kind::Ones => true,
         Kind::Func { func: Func::Sigmoid | Func::Tanh | Func::Ln | Func::Exp, derivative: 1, .. } => true,
         _ => e.children().iter().any(|c| worth_trying(c)),
     }
+}
+
+/// Two terms of a sum that are multiples of one expression (`−y` and `y`).
+fn like_terms(ts: &[Expr]) -> bool {
+    let base = |t: &Expr| match &t.kind {
+        Kind::Scale(_, x) => (**x).clone(),
+        _ => t.clone(),
+    };
+    let bases: Vec<Expr> = ts.iter().map(base).collect();
+    (0..bases.len()).any(|i| bases[i + 1..].contains(&bases[i]))
 }
 
 /// `e` with each element-wise region that cancels to fewer operations rewritten, or
