@@ -638,3 +638,14 @@ fn a_positive_diagonal_needs_no_condition() {
     let scaled = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); r: vector(N); dot(diag(r)^-1 X W, Y)";
     assert_eq!(printed(scaled), "Xᵀdiag(r)⁻¹Y\nwhere r has no zero entry");
 }
+
+#[test]
+fn written_out_sigmoids_and_softmax_totals_meet_their_identities() {
+    // `1 ⊘ (1 + exp(−z))` is σ(z), and the like terms it leaves cancel after the run.
+    let bce = "X: matrix(N, p); y: vector(N); w: vector(p); \
+               -y^T ln(1 ./ (1 + exp(-X w))) - (1 - y)^T ln(1 - 1 ./ (1 + exp(-X w)))";
+    assert_eq!(grad(bce, &["w"]), "Xᵀ(sigmoid(Xw) − y)");
+    // A softmax vector's entries sum to one: ListNet's gradient.
+    let listnet = "X: matrix(n, p); w: vector(p); t: vector(n); -softmax(t)^T ln(softmax(X w))";
+    assert_eq!(grad(listnet, &["w"]), "Xᵀ(softmax(Xw) − softmax(t))");
+}
