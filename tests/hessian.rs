@@ -529,7 +529,7 @@ fn a_tensor_condition_is_stated_of_its_factors() {
     let h = hessian(hvp, &["x"]).unwrap().remove(0);
     assert_eq!(bracket::conditions(&h.answer.expr), ["b − Ax has no zero entry"]);
     let d = &bracket::grad("X: matrix(N, k); ε: scalar; sum(sqrt(X .* X + ε 1 1^T))", &["X".to_string()]).unwrap()[0];
-    assert_eq!(bracket::conditions(&d.answer.expr), ["X ⊙ X + ε 1_N 1ᵀ has positive entries"]);
+    assert_eq!(bracket::conditions(&d.answer.expr), ["X ⊙ X + ε 11ᵀ has positive entries"]);
 }
 
 #[test]

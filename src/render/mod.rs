@@ -90,9 +90,12 @@ fn unanchored(e: &Expr) -> std::collections::HashSet<usize> {
             Kind::Var(_) | Kind::Diff(_) => anchors.extend(e.shape.iter()),
             Kind::Ones | Kind::Identity => leaves.push(e),
             // A ones tensor times a scalar (`(−1)(sᵀx)` for −(sᵀx)1): reading takes its
-            // `1` for the number, whatever is around, so it carries its size.
+            // `1` for the number, whatever is around, so it carries its size; not after
+            // a name, which reads as the ones tensor sized by its scope (`Xw + b 1`).
             Kind::Product(a, b)
-                if a.is_scalar() != b.is_scalar() && ones_leaf(if a.is_scalar() { b } else { a }).is_some() =>
+                if a.is_scalar() != b.is_scalar()
+                    && ones_leaf(if a.is_scalar() { b } else { a }).is_some()
+                    && !matches!((if a.is_scalar() { a } else { b }).kind, Kind::Var(_)) =>
             {
                 let (scalar, ones) = if a.is_scalar() { (a, b) } else { (b, a) };
                 if let Some(leaf) = ones_leaf(ones) {
