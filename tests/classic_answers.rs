@@ -649,3 +649,15 @@ fn written_out_sigmoids_and_softmax_totals_meet_their_identities() {
     let listnet = "X: matrix(n, p); w: vector(p); t: vector(n); -softmax(t)^T ln(softmax(X w))";
     assert_eq!(grad(listnet, &["w"]), "Xᵀ(softmax(Xw) − softmax(t))");
 }
+
+#[test]
+fn a_square_denominator_cancels_through_its_root() {
+    // Geman–McClure: the Hessian's denominator (c² + r²)⁴ came expanded, with the
+    // factor (c² + r²) its numerator shares left in; a square factor now goes in as its
+    // root twice, so the shared one cancels.
+    let gm = "X: matrix(N, p); y: vector(N); w: vector(p); c: scalar; sum((X w - y).^2 ./ ((X w - y).^2 + c^2 1))";
+    assert_eq!(
+        hessian(gm, "w"),
+        "c²Xᵀdiag(2(c²1 + (Xw − y)^{⊙2})^{⊙-2} − 8((Xw − y)^{⊙2} ⊘ (c²1 + (Xw − y)^{⊙2})^{⊙3}))X"
+    );
+}

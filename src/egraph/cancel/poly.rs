@@ -231,6 +231,19 @@ impl Rational {
     /// Drops every denominator factor that divides the numerator exactly, and
     /// denominators that are constants.
     pub(super) fn cancel(mut self) -> Rational {
+        // A square factor goes in as its root twice, so that each can meet the numerator:
+        // `(2c⁴ − 4c²r² − 6r⁴) ⊘ (c⁴ + 2c²r² + r⁴)` is `2(c² − 3r²) ⊘ (c² + r²)`.
+        let mut k = 0;
+        while k < self.den.len() && self.den.len() < MAX_TERMS {
+            let f = &self.den[k];
+            match f.sqrt().filter(|root| root.0.len() >= 2 && root.0.len() < f.0.len()) {
+                Some(root) => {
+                    self.den[k] = root.clone();
+                    self.den.insert(k + 1, root);
+                }
+                None => k += 1,
+            }
+        }
         let mut k = 0;
         while k < self.den.len() {
             let f = &self.den[k];
