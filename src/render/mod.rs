@@ -91,11 +91,12 @@ fn unanchored(e: &Expr) -> std::collections::HashSet<usize> {
             Kind::Ones | Kind::Identity => leaves.push(e),
             // A ones tensor times a scalar (`(−1)(sᵀx)` for −(sᵀx)1): reading takes its
             // `1` for the number, whatever is around, so it carries its size; not after
-            // a name, which reads as the ones tensor sized by its scope (`Xw + b 1`).
+            // a name or its power, which reads as the ones tensor sized by its scope
+            // (`Xw + b 1`, `c²1 + r^{⊙2}`).
             Kind::Product(a, b)
                 if a.is_scalar() != b.is_scalar()
                     && ones_leaf(if a.is_scalar() { b } else { a }).is_some()
-                    && !matches!((if a.is_scalar() { a } else { b }).kind, Kind::Var(_)) =>
+                    && !named_scalar(if a.is_scalar() { a } else { b }) =>
             {
                 let (scalar, ones) = if a.is_scalar() { (a, b) } else { (b, a) };
                 if let Some(leaf) = ones_leaf(ones) {
@@ -127,6 +128,15 @@ fn unanchored(e: &Expr) -> std::collections::HashSet<usize> {
     let mut out = std::collections::HashSet::new();
     own_scope(e, &mut out);
     out
+}
+
+/// A scalar name or a power of one (`b`, `c²`).
+fn named_scalar(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::Var(_) => true,
+        Kind::Power(x, _) => matches!(x.kind, Kind::Var(_)),
+        _ => false,
+    }
 }
 
 /// A term that prints with a leading minus: a negative multiple, or a quotient or
