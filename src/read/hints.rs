@@ -55,3 +55,10 @@ pub(crate) fn euler_power(before: &str) -> bool {
     let base = before.trim_end().trim_end_matches(['(', '{']).trim_end();
     base.strip_suffix("e^").is_some_and(|rest| !rest.ends_with(|c: char| c.is_alphanumeric()))
 }
+
+/// True where `before` ends in `.word(` (a NumPy or PyTorch method call, `x.sum()`).
+pub(crate) fn method_call(before: &str) -> bool {
+    let Some(open) = before.trim_end().strip_suffix('(') else { return false };
+    let word = open.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+    word.len() < open.len() && word.ends_with('.')
+}

@@ -7,7 +7,7 @@
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::ir::ast::*;
 use crate::limits;
-use crate::read::hints::{euler_power, keyword_argument, latex_hint};
+use crate::read::hints::{euler_power, keyword_argument, latex_hint, method_call};
 pub use crate::read::numbers::{read_number, superscript_value};
 use crate::read::words::Word;
 use num_rational::BigRational;
@@ -812,6 +812,9 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
     };
     let message = if expected.is_empty() { what } else { format!("{what}; expected {}", join_or(&expected)) };
     let hint = match found {
+        Some(')') if method_call(&text[..at.min(text.len())]) => {
+            "methods are not read: write the function around its argument, `sum(x)`, `x^T`, `tr(A)`"
+        }
         Some(')') | Some(']') | Some('}') => {
             "a closing bracket has no opening partner, or an operand is missing before it"
         }
@@ -826,8 +829,15 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         _ if euler_power(&text[..at.min(text.len())]) => {
             "for e to a power write exp(x), as `e^x` is read as a name e to a numeric power"
         }
+        Some('t' | 'H' | '*') if text[..at.min(text.len())].ends_with('^') => {
+            "a transpose is `A^T` (capital T) or `Aᵀ`; matrices here are real, so a conjugate transpose `A^H` is `A^T`"
+        }
         _ if text[..at.min(text.len())].trim_end().trim_end_matches('(').trim_end().ends_with('^') => {
             "an exponent is a number (`x^2`, `X.^(-1/2)`); for a variable one write exp(a ln(x))"
+        }
+        Some('_') if text[..at.min(text.len())].trim_end().ends_with(['|', '‖']) => {
+            "norms are `||x||` (the 2-norm, Frobenius for a matrix) and `||x||_1` of a vector; a max \
+             norm `||x||_inf` is not built in"
         }
         _ => "see docs/syntax.md for the notation",
     };

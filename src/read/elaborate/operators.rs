@@ -67,7 +67,14 @@ impl Elab {
                 if a.is_scalar() {
                     Expr::new(Kind::Func { func: Func::Abs, derivative: 0, arg: boxed(a) }, vec![])
                 } else {
-                    self.square(&a, "a determinant", inner.span)?;
+                    // `|x|` of a vector is NumPy's abs, not a determinant.
+                    self.square(&a, "a determinant", inner.span).map_err(|e| {
+                        if a.order() == 1 {
+                            e.hint("`|X|` is the determinant of a matrix; for the absolute value of each entry write abs(x)")
+                        } else {
+                            e
+                        }
+                    })?;
                     Expr::new(Kind::Det(boxed(a)), vec![])
                 }
             }
