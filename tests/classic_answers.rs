@@ -661,3 +661,11 @@ fn a_square_denominator_cancels_through_its_root() {
         "c²Xᵀdiag(2(c²1 + (Xw − y)^{⊙2})^{⊙-2} − 8((Xw − y)^{⊙2} ⊘ (c²1 + (Xw − y)^{⊙2})^{⊙3}))X"
     );
 }
+
+#[test]
+fn a_quotient_dotted_with_its_divisor_is_a_count() {
+    // `(1 ⊘ q)ᵀq` is q's length: a mixture's gradient by its weight logits reads
+    // `softmax(a) ⊙ (N1 − …)`, where it kept `(1 ⊘ q)ᵀq 1` with q written out twice.
+    let mixture = "D: matrix(N, K); a: vector(K); -1^T ln(exp(-D/2) softmax(a))";
+    assert_eq!(grad(mixture, &["a"]), "softmax(a) ⊙ (N 1 − exp(−(1/2)D)ᵀ(1 ⊘ exp(−(1/2)D)softmax(a)))");
+}
