@@ -308,11 +308,7 @@ fn vec_layout_gives_kronecker_forms_equal_to_the_tensor() {
 #[test]
 fn vec_layout_numpy_gives_the_matrix() {
     use std::io::Write;
-    let has_numpy =
-        std::process::Command::new("python3").args(["-c", "import numpy"]).status().is_ok_and(|s| s.success());
-    if !has_numpy {
-        assert!(std::env::var("CI").is_err(), "CI must provide python3 with numpy (.ci/run installs it)");
-        eprintln!("skipped: python3 with numpy is not installed");
+    if !common::has_numpy() {
         return;
     }
     let mut jobs = Vec::new();

@@ -161,3 +161,14 @@ pub fn run_with_stdin(
 pub fn unequal_step(values: &[ArrayD<f64>], tolerance: f64) -> Option<usize> {
     values.windows(2).position(|pair| !close(&pair[0], &pair[1], tolerance)).map(|k| k + 1)
 }
+
+/// True where python3 with NumPy runs; else the calling test is skipped with a message,
+/// except under CI, which must provide it (`.ci/run` installs it).
+pub fn has_numpy() -> bool {
+    let ok = std::process::Command::new("python3").args(["-c", "import numpy"]).status().is_ok_and(|s| s.success());
+    if !ok {
+        assert!(std::env::var("CI").is_err(), "CI must provide python3 with numpy (.ci/run installs it)");
+        eprintln!("skipped: python3 with numpy is not installed");
+    }
+    ok
+}
