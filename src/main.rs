@@ -474,8 +474,9 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 Err(e) => eprint!("{}", e.render(query.text())),
             }
             for (lhs, _, a) in tangents {
-                let name = lhs.strip_prefix('d').map_or_else(|| bracket::py_name(lhs), bracket::py_name);
-                say(&format!("d{name} = {}", a.render(format_of(format))));
+                // `d` and the Python name of what it is the tangent of, as a `dX` prints.
+                let of = lhs.strip_prefix('d').unwrap_or(lhs);
+                say(&format!("d{} = {}", bracket::py_name(of), a.render(format_of(format))));
             }
             if let Some(c) = check {
                 say(&format!("# {}", c.line("central differences of the gradient along dθ")));
