@@ -596,7 +596,65 @@ fn smallest_form(r: &Rational, e: &Expr, atoms: &Atoms) -> Expr {
     best
 }
 
+/// Rewritten forms of the expressions [`rewrite`] has seen on this thread, by a
+/// fingerprint of each (its operators and names; equality decides). A run's starting
+/// forms share most of their subterms (a Hessian's ten forms each hold
+/// `ln'(1 + (Xw − y)^{⊙2}/ν)`), and each was cancelled anew; the rewrite is a function
+/// of the expression alone, so a remembered one is the same answer.
+type Remembered = std::collections::HashMap<u64, Vec<(Expr, Expr)>>;
+
+thread_local! {
+    static REWRITTEN: std::cell::RefCell<(Remembered, usize)> = std::cell::RefCell::new(Default::default());
+}
+
+/// Most expressions [`REWRITTEN`] holds; past it, it starts again empty (a server
+/// thread answers many queries).
+const MAX_REWRITTEN: usize = 4096;
+
+fn fingerprint(e: &Expr) -> u64 {
+    use std::hash::{Hash, Hasher};
+    fn go(e: &Expr, h: &mut std::collections::hash_map::DefaultHasher) {
+        std::mem::discriminant(&e.kind).hash(h);
+        e.shape.len().hash(h);
+        match &e.kind {
+            Kind::Var(n) | Kind::Diff(n) => n.hash(h),
+            Kind::Func { func, derivative, .. } => (func, derivative).hash(h),
+            _ => {}
+        }
+        let children = e.children();
+        children.len().hash(h);
+        for c in children {
+            go(c, h);
+        }
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    go(e, &mut h);
+    h.finish()
+}
+
 fn rewrite(e: &Expr) -> Expr {
+    let key = fingerprint(e);
+    let known = REWRITTEN.with(|m| {
+        let m = m.borrow();
+        m.0.get(&key).and_then(|v| v.iter().find(|(x, _)| x == e).map(|(_, out)| out.clone()))
+    });
+    if let Some(out) = known {
+        return out;
+    }
+    let out = rewrite_uncached(e);
+    REWRITTEN.with(|m| {
+        let (map, count) = &mut *m.borrow_mut();
+        if *count >= MAX_REWRITTEN {
+            map.clear();
+            *count = 0;
+        }
+        map.entry(key).or_default().push((e.clone(), out.clone()));
+        *count += 1;
+    });
+    out
+}
+
+fn rewrite_uncached(e: &Expr) -> Expr {
     let out = rewrite_region(e);
     // A division by a scalar of a product with one element-wise factor (or diagonal) may
     // go inside it, where the region may cancel it: `Xᵀdiag(2ν(ν1 − r²) ⊘ (ν1 + r²)²)X/ν`

@@ -27,6 +27,25 @@ pub(super) struct Rational {
     pub(super) den: Vec<Poly>,
 }
 
+/// `a·b`. Most coefficients are whole numbers, whose product needs none of the three
+/// greatest common divisors `Ratio`'s product takes (they were a third of cancelling).
+fn times(a: &BigRational, b: &BigRational) -> BigRational {
+    if a.is_integer() && b.is_integer() {
+        BigRational::from_integer(a.numer() * b.numer())
+    } else {
+        a * b
+    }
+}
+
+/// `a + b`, whole numbers without a greatest common divisor.
+fn plus(a: &BigRational, b: &BigRational) -> BigRational {
+    if a.is_integer() && b.is_integer() {
+        BigRational::from_integer(a.numer() + b.numer())
+    } else {
+        a + b
+    }
+}
+
 impl Poly {
     pub(super) fn constant(c: BigRational) -> Poly {
         let mut m = BTreeMap::new();
@@ -43,22 +62,39 @@ impl Poly {
     }
 
     pub(super) fn add(&self, other: &Poly) -> Poly {
-        let mut out = self.0.clone();
+        let mut out = self.clone();
+        out.add_assign(other);
+        out
+    }
+
+    /// `self += other`, in place.
+    pub(super) fn add_assign(&mut self, other: &Poly) {
         for (m, c) in &other.0 {
-            let v = out.entry(m.clone()).or_insert_with(BigRational::zero);
-            *v += c;
-            if v.is_zero() {
-                out.remove(m);
-            }
+            self.add_term(m, c.clone());
         }
-        Poly(out)
+    }
+
+    /// `self += c·m`, in place.
+    fn add_term(&mut self, m: &Monomial, c: BigRational) {
+        match self.0.get_mut(m) {
+            Some(v) => {
+                *v = plus(v, &c);
+                if v.is_zero() {
+                    self.0.remove(m);
+                }
+            }
+            None if !c.is_zero() => {
+                self.0.insert(m.clone(), c);
+            }
+            None => {}
+        }
     }
 
     pub(super) fn scale(&self, c: &BigRational) -> Poly {
         if c.is_zero() {
             return Poly(BTreeMap::new());
         }
-        Poly(self.0.iter().map(|(m, v)| (m.clone(), v * c)).collect())
+        Poly(self.0.iter().map(|(m, v)| (m.clone(), times(v, c))).collect())
     }
 
     pub(super) fn mul(&self, other: &Poly) -> Option<Poly> {
@@ -66,7 +102,7 @@ impl Poly {
         for (m1, c1) in &self.0 {
             for (m2, c2) in &other.0 {
                 let m: Monomial = m1.iter().zip(m2).map(|(a, b)| a + b).collect();
-                out = out.add(&Poly([(m, c1 * c2)].into_iter().collect()));
+                out.add_term(&m, times(c1, c2));
             }
         }
         (out.0.len() <= MAX_TERMS).then_some(out)
@@ -88,8 +124,8 @@ impl Poly {
             }
             let m: Monomial = lr.iter().zip(lf).map(|(a, b)| a - b).collect();
             let t = Poly([(m, cr / cf)].into_iter().collect());
-            quotient = quotient.add(&t);
-            rest = rest.add(&t.mul(f)?.scale(&-BigRational::one()));
+            quotient.add_assign(&t);
+            rest.add_assign(&t.mul(f)?.scale(&-BigRational::one()));
         }
         None
     }
@@ -104,7 +140,7 @@ impl Poly {
             for _ in 0..m[k] {
                 term = term.mul(q)?;
             }
-            out = out.add(&term);
+            out.add_assign(&term);
             if out.0.len() > MAX_TERMS {
                 return None;
             }
@@ -145,7 +181,7 @@ impl Poly {
                 return None;
             }
             let term: Monomial = m.iter().zip(lo).map(|(a, b)| a - b).collect();
-            out = out.add(&Poly([(term, c / (co * &two))].into_iter().collect()));
+            out.add_term(&term, c / (co * &two));
         }
         None
     }
