@@ -19,6 +19,7 @@ pub mod common;
 pub mod contract;
 pub mod cost;
 pub mod encode;
+mod extract;
 mod join;
 pub mod language;
 mod monomial;
@@ -477,8 +478,8 @@ fn saturate_once(
     };
     let root = runner.roots[0];
     let best = match &options.sizes {
-        None => egg::Extractor::new(&runner.egraph, Size { egraph: &runner.egraph }).find_best(root).1,
-        Some(sizes) => egg::Extractor::new(&runner.egraph, Flops { egraph: &runner.egraph, sizes }).find_best(root).1,
+        None => extract::Extracted::new(&runner.egraph, Size { egraph: &runner.egraph }).best(root).1,
+        Some(sizes) => extract::Extracted::new(&runner.egraph, Flops { egraph: &runner.egraph, sizes }).best(root).1,
     };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
         eprintln!("best: {best}");
@@ -623,7 +624,7 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
             return Ok(());
         }
         let root = runner.roots[0];
-        let cost = egg::Extractor::new(&runner.egraph, Size { egraph: &runner.egraph }).find_best_cost(root);
+        let cost = extract::Extracted::new(&runner.egraph, Size { egraph: &runner.egraph }).cost(root);
         if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
             eprintln!("plateau check at {}: {cost:?}", runner.iterations.len());
         }
@@ -802,7 +803,7 @@ pub(super) fn zeroed(e: Expr) -> Expr {
 
 /// The cheapest term of a class by the default cost.
 pub fn best_term(egraph: &EGraph, id: Id) -> RecExpr<Node> {
-    egg::Extractor::new(egraph, Size { egraph }).find_best(id).1
+    extract::Extracted::new(egraph, Size { egraph }).best(id).1
 }
 
 /// `e` with each name defined as an element-wise function (`p = σ(Xw)`) replaced by its
