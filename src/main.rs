@@ -412,17 +412,32 @@ fn labelled(label: &str, format: OutputFormat) -> String {
     let mut chars = text.chars().peekable();
     while let Some(c) = chars.next() {
         out.push(c);
-        if c == '_' && chars.peek().is_some_and(|n| *n != '{') {
-            out.push('{');
+        if c != '_' {
+            continue;
+        }
+        let mut name = String::new();
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            for n in chars.by_ref() {
+                if n == '}' {
+                    break;
+                }
+                name.push(n);
+            }
+        } else {
             while let Some(&n) = chars.peek() {
                 if !n.is_alphanumeric() {
                     break;
                 }
-                out.push(n);
+                name.push(n);
                 chars.next();
             }
-            out.push('}');
         }
+        // In LaTeX the subscript's names are written as names are (`W1` as `W_1`).
+        if matches!(format, OutputFormat::Latex) {
+            name = name.split(',').map(bracket::latex_name).collect::<Vec<_>>().join(",");
+        }
+        out.push_str(&format!("{{{name}}}"));
     }
     out
 }

@@ -255,3 +255,21 @@ print(worst)
         .unwrap_or_else(|_| panic!("{code}\n{}", String::from_utf8_lossy(&out.stderr)));
     assert!(worst < 1e-6, "{worst}\n{code}");
 }
+
+#[test]
+fn latex_writes_the_digits_that_end_a_name_as_its_subscript() {
+    // The paper's W_1 and ∇_{Z_2}J, in the answer, in the labels and in the seed names.
+    let program = "N: scalar\nZ2 = X W1\nJ = 1/(2N) (Z2 - Y) . (Z2 - Y)\ngrad J wrt W1";
+    let o = bracket(&["grad", program, "--format", "latex"]);
+    assert_eq!(
+        stdout(&o),
+        "\\nabla_{Z_2}J = \\frac{Z_2 - Y}{N}\n\\nabla_{W_1}J = X^{\\top} \\left(\\nabla_{Z_2}J\\right)"
+    );
+    let o = bracket(&["grad", "x12^T A x12", "--wrt", "x12", "--format", "latex"]);
+    assert!(stdout(&o).contains("x_{12}"), "{}", stdout(&o));
+    // A name already subscripted stays as written, and plain text keeps `W1`.
+    let o = bracket(&["grad", "w_2^T W_1 x", "--wrt", "W_1", "--format", "latex"]);
+    assert!(stdout(&o).contains("w_2 x^{\\top}"), "{}", stdout(&o));
+    let o = bracket(&["grad", program]);
+    assert!(stdout(&o).contains("∇_{W1}J"), "{}", stdout(&o));
+}

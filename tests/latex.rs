@@ -49,6 +49,7 @@ const EXPRESSIONS: &[&str] = &[
     "dX",
     "x x^T",
     "T_{1[23]}",
+    "W1 x12 + α2 b",
 ];
 
 fn katex_dir() -> std::path::PathBuf {

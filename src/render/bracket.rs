@@ -436,9 +436,10 @@ fn portion(net: &Network, f: usize, positions: &[usize], bar: bool, tag: Option<
             Kind::Var(n) => ("", printer.name(n)),
             _ => ("", "I".to_string()),
         };
-        // In LaTeX a subscripted name takes its portion subscript in braces: `{W_1}_2`.
-        let name =
-            if style == Format::Latex && name.contains('_') && !sub.is_empty() { format!("{{{name}}}") } else { name };
+        // In LaTeX a subscripted name takes its portion subscript in braces: `{W_1}_2`
+        // (a barred one is in the bar's: `\bar{W_1}_2`).
+        let braced = style == Format::Latex && name.contains('_') && !sub.is_empty() && !bar;
+        let name = if braced { format!("{{{name}}}") } else { name };
         let name = if bar {
             match style {
                 Format::Unicode => {

@@ -367,7 +367,7 @@ impl Printer {
         if let Some(rest) = name.strip_prefix('∇') {
             return match self.style {
                 Format::Ascii => format!("(nabla{rest})"),
-                Format::Latex => format!("\\left(\\nabla{}\\right)", latex_name(rest)),
+                Format::Latex => format!("\\left({}\\right)", latex_name(name)),
                 _ => format!("({name})"),
             };
         }
@@ -383,7 +383,7 @@ impl Printer {
         let rest = name.trim_start_matches('∇');
         match self.style {
             Format::Ascii => format!("nabla{rest}"),
-            Format::Latex => format!("\\nabla{}", latex_name(rest)),
+            Format::Latex => latex_name(name),
             _ => name.to_string(),
         }
     }
@@ -812,10 +812,21 @@ pub(crate) fn ascii_name(name: &str) -> String {
     }
 }
 
-/// A name in LaTeX: Greek letters become commands.
+/// A name in LaTeX: Greek letters become commands, and the digits that end a name are
+/// its subscript, as the paper writes them (`W1` is `W_1`, `x12` is `x_{12}`).
 pub fn latex_name(name: &str) -> String {
     if let Some(rest) = name.strip_prefix('∇') {
+        // A seed `∇_{Z2}J`: its subscript and its loss are names too.
+        if let Some((inner, tail)) = rest.strip_prefix("_{").and_then(|r| r.split_once('}')) {
+            return format!("\\nabla_{{{}}}{}", latex_name(inner), latex_name(tail));
+        }
         return format!("\\nabla{}", latex_name(rest));
+    }
+    let base = name.trim_end_matches(|c: char| c.is_ascii_digit());
+    if !base.is_empty() && base.len() < name.len() && !name.contains('_') {
+        let digits = &name[base.len()..];
+        let base = latex_name(base);
+        return if digits.len() == 1 { format!("{base}_{digits}") } else { format!("{base}_{{{digits}}}") };
     }
     let mut out = String::new();
     for c in name.chars() {
