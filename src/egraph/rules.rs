@@ -662,8 +662,14 @@ pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &[Re
     if !facts.is_empty() || egraph.classes().any(|c| holds_network(egraph, c.id)) {
         return all;
     }
-    let mut have: std::collections::HashSet<String> =
-        egraph.classes().flat_map(|c| c.nodes.iter().filter_map(operator)).collect();
+    // One node of each operator (by variant, and by name for a function), each named once.
+    let mut kinds: std::collections::HashMap<(std::mem::Discriminant<Node>, Option<&str>), &Node> =
+        std::collections::HashMap::new();
+    for node in egraph.classes().flat_map(|c| c.nodes.iter()) {
+        let name = if let Node::Fun(f) = node { Some(f.0.as_str()) } else { None };
+        kinds.entry((std::mem::discriminant(node), name)).or_insert(node);
+    }
+    let mut have: std::collections::HashSet<String> = kinds.values().filter_map(|n| operator(n)).collect();
     for op in ["+", "*", "pow", "inv"] {
         have.insert(op.to_string());
     }
