@@ -20,7 +20,13 @@ const JOIN_FROM: usize = 400;
 /// A left side searched as a join of its two operands where they share a variable, and
 /// as egg's pattern otherwise.
 pub struct Joined {
-    pattern: Pattern<Node>,
+    /// The left side as read; compiled on first search (a process that never searches
+    /// with a rule, as most one-shot queries leave most rules, never compiles it: that
+    /// was a third of each process's start).
+    ast: PatternAst<Node>,
+    /// Its variables, in the order egg's `Pattern::vars` gives them.
+    vars: Vec<Var>,
+    pattern: std::sync::OnceLock<Pattern<Node>>,
     /// Made on first use: most runs never reach [`JOIN_FROM`] classes, and compiling the
     /// operands' patterns for every rule at start-up cost each process 0.3 ms.
     split: std::sync::OnceLock<Option<Split>>,
@@ -52,13 +58,26 @@ fn subpattern(ast: &PatternAst<Node>, id: Id) -> PatternAst<Node> {
 impl Joined {
     /// `pattern`, joined where its root has two operands that are not bare variables and
     /// share at least one variable.
-    pub fn new(pattern: Pattern<Node>) -> Joined {
-        Joined { pattern, split: std::sync::OnceLock::new() }
+    pub fn new(ast: PatternAst<Node>) -> Joined {
+        let mut vars = Vec::new();
+        for n in ast.as_ref() {
+            if let ENodeOrVar::Var(v) = n {
+                if !vars.contains(v) {
+                    vars.push(*v);
+                }
+            }
+        }
+        Joined { ast, vars, pattern: std::sync::OnceLock::new(), split: std::sync::OnceLock::new() }
+    }
+
+    /// The compiled pattern.
+    fn pattern(&self) -> &Pattern<Node> {
+        self.pattern.get_or_init(|| Pattern::new(self.ast.clone()))
     }
 
     /// The operands to join, where the left side has them (see [`Joined::new`]).
     fn split(&self) -> Option<&Split> {
-        let pattern = &self.pattern;
+        let pattern = self.pattern();
         self.split
             .get_or_init(|| match pattern.ast.as_ref().last() {
                 Some(ENodeOrVar::ENode(root)) if root.children().len() == 2 => {
@@ -166,7 +185,7 @@ impl Split {
 impl Searcher<Node, Tables> for Joined {
     fn search_with_limit(&self, egraph: &EGraph, limit: usize) -> Vec<SearchMatches<'_, Node>> {
         let Some(split) = (egraph.number_of_classes() >= JOIN_FROM).then(|| self.split()).flatten() else {
-            return self.pattern.search_with_limit(egraph, limit);
+            return self.pattern().search_with_limit(egraph, limit);
         };
         let Some(classes) = egraph.classes_for_op(&split.root.discriminant()) else { return vec![] };
         let mut caches = (HashMap::new(), HashMap::new());
@@ -179,7 +198,7 @@ impl Searcher<Node, Tables> for Joined {
             let substs = split.search_class(egraph, eclass, left, &mut caches);
             if !substs.is_empty() {
                 left -= substs.len();
-                out.push(SearchMatches { eclass, substs, ast: Some(Cow::Borrowed(&self.pattern.ast)) });
+                out.push(SearchMatches { eclass, substs, ast: Some(Cow::Borrowed(&self.pattern().ast)) });
             }
         }
         out
@@ -189,17 +208,17 @@ impl Searcher<Node, Tables> for Joined {
         // As the whole search would: egg's loops below JOIN_FROM classes, so that a
         // class's matches come in one order however it is searched.
         let Some(split) = (egraph.number_of_classes() >= JOIN_FROM).then(|| self.split()).flatten() else {
-            return self.pattern.search_eclass_with_limit(egraph, eclass, limit);
+            return self.pattern().search_eclass_with_limit(egraph, eclass, limit);
         };
         let substs = split.search_class(egraph, eclass, limit, &mut (HashMap::new(), HashMap::new()));
-        (!substs.is_empty()).then(|| SearchMatches { eclass, substs, ast: Some(Cow::Borrowed(&self.pattern.ast)) })
+        (!substs.is_empty()).then(|| SearchMatches { eclass, substs, ast: Some(Cow::Borrowed(&self.pattern().ast)) })
     }
 
     fn get_pattern_ast(&self) -> Option<&PatternAst<Node>> {
-        Some(&self.pattern.ast)
+        Some(&self.pattern().ast)
     }
 
     fn vars(&self) -> Vec<Var> {
-        self.pattern.vars()
+        self.vars.clone()
     }
 }

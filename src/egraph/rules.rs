@@ -137,12 +137,18 @@ pub struct Rule {
     pub rhs: String,
     /// Guards, each on one variable.
     pub guards: Vec<(Guard, String)>,
-    lhs_pattern: Pattern<Node>,
-    rhs_pattern: Pattern<Node>,
+    /// The sides as read, and compiled on first use (only the tests use them).
+    lhs_ast: PatternAst<Node>,
+    rhs_ast: PatternAst<Node>,
+    compiled: std::sync::OnceLock<(Pattern<Node>, Pattern<Node>)>,
     implicit: Vec<(Guard, String)>,
 }
 
 impl Rule {
+    fn compiled(&self) -> &(Pattern<Node>, Pattern<Node>) {
+        self.compiled.get_or_init(|| (Pattern::new(self.lhs_ast.clone()), Pattern::new(self.rhs_ast.clone())))
+    }
+
     /// The rule applied at the root of `e` exactly as the e-graph applies it: the left
     /// pattern matched, the guards checked, the right side instantiated (shape-checked)
     /// and read back. `None` if the rule does not apply there. The soundness test
@@ -154,7 +160,7 @@ impl Rule {
         let mut egraph = crate::egraph::EGraph::new(tables);
         let root = egraph.add_expr(&rec);
         egraph.rebuild();
-        let matches = egg::Searcher::search_eclass(&self.lhs_pattern, &egraph, root)?;
+        let matches = egg::Searcher::search_eclass(&self.compiled().0, &egraph, root)?;
         let subst = matches.substs.first()?.clone();
         for (guard, v) in self.guards.iter().map(|(g, v)| (*g, format!("?{v}"))).chain(self.implicit.clone()) {
             let var: Var = v.parse().ok()?;
@@ -162,11 +168,11 @@ impl Rule {
                 return None;
             }
         }
-        let shape = crate::egraph::instantiated_shape(&egraph, &self.rhs_pattern.ast, &subst)?;
+        let shape = crate::egraph::instantiated_shape(&egraph, &self.compiled().1.ast, &subst)?;
         if shape != egraph[root].data.shape {
             return None;
         }
-        let id = egraph.add_instantiation(&self.rhs_pattern.ast, &subst);
+        let id = egraph.add_instantiation(&self.compiled().1.ast, &subst);
         egraph.rebuild();
         let best = crate::egraph::best_term(&egraph, id);
         crate::egraph::decode(&best, &egraph.analysis)
@@ -216,7 +222,7 @@ pub fn rules() -> &'static RuleSet {
         // The prepared table when it is of these files (tests/rules.rs fails when it is
         // stale); else every side is read again, slower but the same.
         let prepared = Prepared::read(PREPARED).filter(|p| p.fingerprint == fingerprint(FILES));
-        load_with(FILES, prepared.as_ref()).unwrap_or_else(|e| panic!("{e}"))
+        load_with(FILES, prepared).unwrap_or_else(|e| panic!("{e}"))
     })
 }
 
@@ -281,8 +287,8 @@ pub fn table(set: &RuleSet, files: &[(&str, &str)]) -> String {
         out.push_str(&format!(
             "{}\t{}\t{}\t{}\n",
             r.name,
-            write_pattern(&r.lhs_pattern.ast),
-            write_pattern(&r.rhs_pattern.ast),
+            write_pattern(&r.compiled().0.ast),
+            write_pattern(&r.compiled().1.ast),
             implicit.join(" ")
         ));
     }
@@ -339,7 +345,7 @@ pub fn load(files: &[(&str, &str)]) -> Result<RuleSet, String> {
     load_with(files, None)
 }
 
-fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<RuleSet, String> {
+fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<RuleSet, String> {
     let mut rules = Vec::new();
     let mut rewrites = Vec::new();
     let mut tables = Tables::default();
@@ -351,7 +357,7 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
             if body.trim().is_empty() {
                 continue;
             }
-            let (rule, rewrite) = parse_line(family, body, &place, &mut tables, prepared)?;
+            let (rule, rewrite) = parse_line(family, body, &place, &mut tables, prepared.as_mut())?;
             if let Some(other) = seen.insert(rule.name.clone(), place(0)) {
                 return Err(format!("{}: the rule name `{}` is used already at {other}", place(0), rule.name));
             }
@@ -405,7 +411,7 @@ fn load_with(files: &[(&str, &str)], prepared: Option<&Prepared>) -> Result<Rule
     rewrites.push(Rewrite::new("trace-cycle", trace, TraceRotations).map_err(|e| format!("trace-cycle: {e}"))?);
     rewrites
         .push(Rewrite::new("sum-regroup", ClassWhere(holds_sum), SumRegroup).map_err(|e| format!("sum-regroup: {e}"))?);
-    let operators = rules.iter().map(|r| (operators(&r.lhs_pattern.ast), operators(&r.rhs_pattern.ast))).collect();
+    let operators = rules.iter().map(|r| (operators(&r.lhs_ast), operators(&r.rhs_ast))).collect();
     Ok(RuleSet { rules, rewrites, funs: tables.funs, operators })
 }
 
@@ -414,7 +420,7 @@ fn parse_line(
     line: &str,
     place: &dyn Fn(usize) -> String,
     tables: &mut Tables,
-    prepared: Option<&Prepared>,
+    prepared: Option<&mut Prepared>,
 ) -> Result<(Rule, Rewrite), String> {
     let colon = line.find(':').ok_or_else(|| format!("{}: expected `name: left => right`", place(0)))?;
     let name = line[..colon].trim().to_string();
@@ -478,7 +484,8 @@ fn parse_line(
         .filter(|(g, _)| matches!(g, Guard::Scalar | Guard::Constant | Guard::Nonzero))
         .map(|(_, v)| v.clone())
         .collect();
-    let (lhs, rhs, implicit) = match prepared.and_then(|p| p.rules.get(&name)) {
+    // (Each rule's sides are taken out of the table, not copied.)
+    let (lhs, rhs, implicit) = match prepared.and_then(|p| p.rules.swap_remove(&name)) {
         Some((lhs, rhs, implicit)) => {
             // Its functions, as encoding the sides would have registered them.
             for n in lhs.as_ref().iter().chain(rhs.as_ref()) {
@@ -488,7 +495,7 @@ fn parse_line(
                     tables.funs.insert(f.0.clone(), spec);
                 }
             }
-            (lhs.clone(), rhs.clone(), implicit.clone())
+            (lhs, rhs, implicit)
         }
         None => {
             let mut implicit = Vec::new();
@@ -504,19 +511,19 @@ fn parse_line(
     for (g, v) in guards.iter().chain(implicit.iter()) {
         checked_guards.push((*g, format!("?{v}").parse().map_err(|e| format!("{}: {e:?}", place(0)))?));
     }
-    let searcher = Pattern::new(lhs);
     let rule = Rule {
         name: name.clone(),
         place: place(0).rsplit_once(':').map(|(p, _)| p.to_string()).unwrap_or_default(),
         lhs: lhs_text.trim().to_string(),
         rhs: rhs_text.trim().to_string(),
         guards: guards.clone(),
-        lhs_pattern: searcher.clone(),
+        lhs_ast: lhs.clone(),
         implicit: implicit.iter().map(|(g, v)| (*g, format!("?{v}"))).collect(),
-        rhs_pattern: Pattern::new(rhs.clone()),
+        rhs_ast: rhs.clone(),
+        compiled: std::sync::OnceLock::new(),
     };
     let applier = Checked { rhs: rhs.clone(), guards: checked_guards };
-    let rewrite = Rewrite::new(name.clone(), crate::egraph::join::Joined::new(searcher), applier)
+    let rewrite = Rewrite::new(name.clone(), crate::egraph::join::Joined::new(lhs), applier)
         .map_err(|e| format!("{}: {e}", place(0)))?;
     Ok((rule, rewrite))
 }
