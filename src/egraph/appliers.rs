@@ -245,8 +245,23 @@ pub(super) fn union_expr(egraph: &mut EGraph, eclass: Id, e: &Expr, rule: Symbol
 }
 
 /// The class a pattern variable such as `?a` is bound to.
-pub(super) fn bound(subst: &Subst, name: &str) -> Option<Id> {
-    subst.get(name.parse::<Var>().expect("a variable name")).copied()
+pub(super) fn bound(subst: &Subst, name: &'static str) -> Option<Id> {
+    // Each name is read (and interned) once per thread, not at every match.
+    thread_local! {
+        static VARS: std::cell::RefCell<Vec<(&'static str, Var)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    let var = VARS.with(|vars| {
+        let mut vars = vars.borrow_mut();
+        match vars.iter().find(|(n, _)| *n == name) {
+            Some((_, v)) => *v,
+            None => {
+                let v = name.parse::<Var>().expect("a variable name");
+                vars.push((name, v));
+                v
+            }
+        }
+    });
+    subst.get(var).copied()
 }
 
 /// A searcher that matches whole classes by a predicate (no variables): the appliers
