@@ -96,6 +96,37 @@ pub struct Data {
     /// the product was made (`L⁻¹L = I` in `L⁻ᵀ(L⁻¹L)`) changes the product's data,
     /// and so reaches `modify`.
     pub unit_factor: bool,
+    /// The operators of the class's nodes, one bit each ([`op_bit`]): a search can pass
+    /// over a class whose child lacks the operator its pattern needs there. It decides
+    /// nothing else: [`Tables::merge`] reports a change only for the other fields.
+    pub ops: u32,
+}
+
+/// The bit of a node's operator in [`Data::ops`].
+pub fn op_bit(n: &Node) -> u32 {
+    let k = match n {
+        Node::Add(_) => 0,
+        Node::Mul(_) => 1,
+        Node::Div(_) => 2,
+        Node::Transpose(_) => 3,
+        Node::Inverse(_) => 4,
+        Node::Power(_) => 5,
+        Node::HPower(_) => 6,
+        Node::Hadamard(_) => 7,
+        Node::HDiv(_) => 8,
+        Node::Kron(_) => 9,
+        Node::Dot(_) => 10,
+        Node::Trace(_) => 11,
+        Node::Det(_) => 12,
+        Node::Diag(_) => 13,
+        Node::Sum(_) => 14,
+        Node::Norm(_) => 15,
+        Node::Apply(_) => 16,
+        Node::Num(_) => 17,
+        Node::Fun(_) => 18,
+        Node::Leaf(_) => 19,
+    };
+    1 << k
 }
 
 /// The analysis: per-class [`Data`], and the tables the leaves and functions key into.
@@ -285,6 +316,7 @@ impl Analysis<Node> for Tables {
             zero: false,
             function: false,
             unit_factor: false,
+            ops: op_bit(enode),
         };
         match enode {
             Node::Leaf(k) => {
@@ -383,8 +415,17 @@ impl Analysis<Node> for Tables {
         a.ones |= b.ones;
         a.zero |= b.zero;
         a.unit_factor |= b.unit_factor;
-        let changed_a = *a != before;
-        let changed_b = *a != b;
+        // The operators are an index for searching, not a fact for the parents: a change
+        // of them alone is no change (so the analysis runs exactly as without them).
+        a.ops |= b.ops;
+        let same = |x: &Data, y: &Data| {
+            x.shape == y.shape
+                && x.constant == y.constant
+                && (x.symmetric, x.identity, x.ones, x.zero, x.function, x.unit_factor)
+                    == (y.symmetric, y.identity, y.ones, y.zero, y.function, y.unit_factor)
+        };
+        let changed_a = !same(a, &before);
+        let changed_b = !same(a, &b);
         DidMerge(changed_a, changed_b)
     }
 
