@@ -181,16 +181,24 @@ const MAY_MATCH_DEPTH: usize = 2;
 /// compared): a necessary condition for a match, never a sufficient one.
 fn may_match_at(ast: &PatternAst<Node>, p: Id, egraph: &EGraph, eclass: Id, depth: usize) -> bool {
     let ENodeOrVar::ENode(want) = &ast[p] else { return true };
-    egraph[eclass].nodes.iter().any(|n| {
-        n.matches(want)
-            && n.children().iter().zip(want.children()).all(|(&c, &q)| match &ast[q] {
+    // (egg's own walk over a class's nodes of one operator: a binary search in a large
+    // class.)
+    egraph[eclass]
+        .for_each_matching_node(want, |n| {
+            let fits = n.children().iter().zip(want.children()).all(|(&c, &q)| match &ast[q] {
                 ENodeOrVar::Var(_) => true,
                 ENodeOrVar::ENode(m) => {
                     egraph[c].data.ops & super::language::op_bit(m) != 0
                         && (depth <= 1 || may_match_at(ast, q, egraph, c, depth - 1))
                 }
-            })
-    })
+            });
+            if fits {
+                Err(())
+            } else {
+                Ok(())
+            }
+        })
+        .is_err()
 }
 
 /// Matches of `p` in `class`, remembered for the rest of the search.
