@@ -366,7 +366,7 @@ fn saturate_once(
         Encoder { tables: &mut tables }.encode(value, &mut b);
         definitions.push((a, b));
     }
-    let facts: Vec<Rewrite> = crate::egraph::rules::fact_rewrites(model, &mut tables);
+    let facts = crate::egraph::rules::fact_rewrites(model, &mut tables);
     let egraph = EGraph::new(tables);
     // Backoff bans a rule for a while once it matches too often, so one family (such as
     // scalars moving through long Hadamard chains) cannot crowd out the rest or blow the
@@ -441,7 +441,7 @@ fn saturate_once(
         .map(|(_, r)| r);
     // The run's clock starts here: its first iteration's time is the run's, not the setup's.
     clock::sync();
-    let runner = runner.run(rewrites.chain(facts.iter()));
+    let runner = runner.run(rewrites.chain(facts.rewrites.iter()));
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
         for rec in &recs {
             eprintln!("input: {rec}");

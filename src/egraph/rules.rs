@@ -614,17 +614,27 @@ fn var(name: &str) -> Var {
 }
 
 /// The model's facts (`Y1 = 1`) as ground rewrites `fact-1`, `fact-2`, ….
-pub fn fact_rewrites(model: &Model, tables: &mut Tables) -> Vec<Rewrite> {
-    let mut out = Vec::new();
+pub fn fact_rewrites(model: &Model, tables: &mut Tables) -> Facts {
+    let mut out = Facts::default();
     for (k, (lhs, rhs)) in model.facts.iter().enumerate() {
         let l = ground(lhs, tables);
         let r = ground(rhs, tables);
+        out.brings.extend(operators(&r));
         let applier = Checked { rhs: r, guards: vec![] };
         if let Ok(rw) = Rewrite::new(format!("fact-{}", k + 1), Pattern::new(l), applier) {
-            out.push(rw);
+            out.rewrites.push(rw);
         }
     }
     out
+}
+
+/// A model's facts as rewrites, with the operators their right sides bring.
+#[derive(Default)]
+pub struct Facts {
+    /// One rewrite per fact, `fact-k`.
+    pub rewrites: Vec<Rewrite>,
+    /// The operators of the right sides ([`possible_rules`] counts them as present).
+    pub brings: Vec<String>,
 }
 
 fn ground(e: &Expr, tables: &mut Tables) -> PatternAst<Node> {
@@ -660,13 +670,14 @@ fn operator(node: &Node) -> Option<String> {
 
 /// Which of the rule set's rewrites (by position) can ever match in `egraph`: those
 /// whose left side needs only operators the e-graph holds or that a rewrite able to
-/// match could bring (the closure, starting from the e-graph's operators). The Rust appliers always run; they bring products, sums, powers and
-/// inverses, and a transpose where there is a `sum`. An e-graph holding a tensor network may come to hold anything once the
-/// network is raised: then every rule runs.
-pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &[Rewrite]) -> Vec<bool> {
+/// match could bring (the closure, starting from the e-graph's operators). The Rust
+/// appliers always run; they bring products, sums, powers and inverses, and a transpose
+/// where there is a `sum`; the model's facts bring what their right sides hold. An
+/// e-graph holding a tensor network may come to hold anything once the network is
+/// raised: then every rule runs.
+pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &Facts) -> Vec<bool> {
     let mut all = vec![true; set.rewrites.len()];
-    // A fact's right side may bring any operator: with facts, every rule runs.
-    if !facts.is_empty() || egraph.classes().any(|c| holds_network(egraph, c.id)) {
+    if egraph.classes().any(|c| holds_network(egraph, c.id)) {
         return all;
     }
     // One node of each operator (by variant, and by name for a function), each named once.
@@ -680,6 +691,8 @@ pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &[Re
     for op in ["+", "*", "pow", "inv"] {
         have.insert(op.to_string());
     }
+    // A fact may fire at any time: what its right side holds may come (`Y1 = 1`: none).
+    have.extend(facts.brings.iter().cloned());
     // `scalar-sum-vector` writes a sum as `1ᵀx`.
     if have.contains("sum") {
         have.insert("T".to_string());
