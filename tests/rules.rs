@@ -222,6 +222,7 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
             "x: vector(n); (1 - tanh(x) .* tanh(x)) - tanh'(x) + x",
             "x: vector(n); (x .* x - y .* y) ./ (x - y)",
             "A .* B ./ (A .* C) + ln'(C) .* B",
+            "a, b: vector(n); 2 (a + b).^-2 - 8 (b ./ (a + b).^3)",
         ],
     ),
     (

@@ -113,8 +113,8 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
             atoms.reduce(a.mul(b)?)
         }
         Kind::HDiv(a, b) if same => {
-            let (a, b) = (to_rational(a, shape, atoms)?, to_rational(b, shape, atoms)?);
-            atoms.reduce(a.div(b)?)
+            let a = to_rational(a, shape, atoms)?;
+            divided(a, b, shape, atoms)
         }
         // Whole and half powers, element-wise or of a scalar: `E^{k/2}` is `sqrt(E)` to the k.
         Kind::HPower(a, p) | Kind::Power(a, p)
@@ -158,8 +158,8 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
             atoms.reduce(a.mul(b)?)
         }
         Kind::DivScalar(a, b) if same && !shape.is_empty() => {
-            let (a, b) = (to_rational(a, shape, atoms)?, to_rational(b, &b.shape, atoms)?);
-            atoms.reduce(a.div(b)?)
+            let a = to_rational(a, shape, atoms)?;
+            divided(a, b, &b.shape, atoms)
         }
         // A scalar region: products and quotients of scalars are its `⊙` and `⊘`.
         Kind::Product(a, b) if same && a.is_scalar() && b.is_scalar() => {
@@ -167,8 +167,8 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
             atoms.reduce(a.mul(b)?)
         }
         Kind::DivScalar(a, b) if same && shape.is_empty() => {
-            let (a, b) = (to_rational(a, shape, atoms)?, to_rational(b, shape, atoms)?);
-            atoms.reduce(a.div(b)?)
+            let a = to_rational(a, shape, atoms)?;
+            divided(a, b, shape, atoms)
         }
         Kind::Const(c) if same => Some(Rational::poly(Poly::constant(c.clone()))),
         Kind::Func { func, derivative: 1, arg } if same => {
@@ -197,6 +197,32 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
         _ if same => Some(Rational::poly(Poly::atom(atoms.index(e)?))),
         _ => None,
     }
+}
+
+/// `a` divided by the expression `b` (of shape `shape`). A whole element-wise power
+/// `E^{⊙k}` divides by E once per unit, each a factor of its own, as a negative power
+/// does: multiplied out,
+/// `(a + b)^{⊙3}` came back as eight terms, and `2(a + b)^{⊙−2} − 8b ⊘ (a + b)^{⊙3}`
+/// could not become `2(a − 3b) ⊘ (a + b)^{⊙3}`.
+fn divided(a: Rational, b: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
+    // (Only element-wise powers: a scalar's `s³` in a quotient reads better whole, and
+    // split it took `cᵀgc/s³` to `−(1/s³)(cᵀg)c` in a layer norm's gradient.)
+    if let Kind::HPower(base, p) = &b.kind {
+        let whole = p.is_integer() && p.is_positive() && *p <= BigRational::from_integer(MAX_POWER.into());
+        // (And only a sum's power: the power of a root reduces by its square already,
+        // and split, the pseudo-Huber Hessian's `r² ⊘ sqrt³(E)/δ²` came out as
+        // `(−r²) ⊘ δ²sqrt³(E)`.)
+        if whole && base.shape == *shape && matches!(base.kind, Kind::Add(_)) {
+            let base = to_rational(base, shape, atoms)?;
+            let mut acc = a;
+            for _ in 0..p.to_integer().try_into().unwrap_or(0u32) {
+                acc = atoms.reduce(acc.div(base.clone())?)?;
+            }
+            return Some(acc);
+        }
+    }
+    let b = to_rational(b, shape, atoms)?;
+    atoms.reduce(a.div(b)?)
 }
 
 fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
