@@ -110,8 +110,20 @@ impl Joined {
     /// egg's order, passing over those that cannot match.
     fn search_plain(&self, egraph: &EGraph, limit: usize) -> Vec<SearchMatches<'_, Node>> {
         let Some((root, _)) = &self.root else { return self.pattern().search_with_limit(egraph, limit) };
-        let Some(classes) = egraph.classes_for_op(&root.discriminant()) else { return vec![] };
         let pattern = self.pattern();
+        self.over_classes(egraph, root, limit, |eclass, left| pattern.search_eclass_with_limit(egraph, eclass, left))
+    }
+
+    /// The matches `search` finds in each class of `root`'s operator that may hold one,
+    /// in egg's order, at most `limit` in all (`search` is told how many are left).
+    fn over_classes<'a>(
+        &'a self,
+        egraph: &EGraph,
+        root: &Node,
+        limit: usize,
+        mut search: impl FnMut(Id, usize) -> Option<SearchMatches<'a, Node>>,
+    ) -> Vec<SearchMatches<'a, Node>> {
+        let Some(classes) = egraph.classes_for_op(&root.discriminant()) else { return vec![] };
         let mut left = limit;
         let mut out = Vec::new();
         for eclass in classes {
@@ -121,7 +133,7 @@ impl Joined {
             if !self.may_match(egraph, eclass) {
                 continue;
             }
-            if let Some(m) = pattern.search_eclass_with_limit(egraph, eclass, left) {
+            if let Some(m) = search(eclass, left) {
                 left -= m.substs.len();
                 out.push(m);
             }
@@ -275,24 +287,12 @@ impl Searcher<Node, Tables> for Joined {
         let Some(split) = (egraph.number_of_classes() >= JOIN_FROM).then(|| self.split()).flatten() else {
             return self.search_plain(egraph, limit);
         };
-        let Some(classes) = egraph.classes_for_op(&split.root.discriminant()) else { return vec![] };
         let mut caches = (HashMap::new(), HashMap::new());
-        let mut left = limit;
-        let mut out = Vec::new();
-        for eclass in classes {
-            if left == 0 {
-                break;
-            }
-            if !self.may_match(egraph, eclass) {
-                continue;
-            }
+        let ast = &self.pattern().ast;
+        self.over_classes(egraph, &split.root, limit, |eclass, left| {
             let substs = split.search_class(egraph, eclass, left, &mut caches);
-            if !substs.is_empty() {
-                left -= substs.len();
-                out.push(SearchMatches { eclass, substs, ast: Some(Cow::Borrowed(&self.pattern().ast)) });
-            }
-        }
-        out
+            (!substs.is_empty()).then(|| SearchMatches { eclass, substs, ast: Some(Cow::Borrowed(ast)) })
+        })
     }
 
     fn search_eclass_with_limit(&self, egraph: &EGraph, eclass: Id, limit: usize) -> Option<SearchMatches<'_, Node>> {
