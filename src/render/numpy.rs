@@ -230,6 +230,14 @@ impl Numpy {
                 }
             }
             Kind::Power(x, k) => {
+                // An even power of a norm without its root: `‖y‖²` is `np.sum(y ** 2)`
+                // (the root squared back costs a sqrt and rounds).
+                let two = num_rational::BigRational::from_integer(2.into());
+                if let (Kind::Norm(y), true) = (&x.kind, (k / &two).is_integer() && k.is_positive()) {
+                    let half = k / &two;
+                    let sum = format!("np.sum({} ** 2)", g(y));
+                    return if half.is_one() { sum } else { format!("({sum} ** {})", py_rational(&half)) };
+                }
                 if x.is_scalar() {
                     format!("({} ** {})", g(x), py_rational(k))
                 } else {
