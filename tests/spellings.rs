@@ -421,3 +421,12 @@ fn an_undeclared_variable_added_to_a_product_is_said_to_be_a_tensor() {
     let (_, _, stderr) = run(&["grad", "x: vector(n); S: matrix(n, n); (x - m)^T S (x - m)", "--wrt", "m"]);
     assert!(!stderr.contains("not declared"), "{stderr}");
 }
+
+#[test]
+fn a_note_is_printed_once_however_often_its_reading_occurs() {
+    // Two `*` between matrices (survey 7 #89): one note.
+    let (code, out, err) = run(&["grad", "sum(sum((X*W - Y).^2))/(2*N) + lambda/2*trace(W'*W)", "--wrt", "W"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().next(), Some("Xᵀ(XW − Y)/N + λW"));
+    assert_eq!(err.matches("`*` between matrices is the matrix product").count(), 1, "{err}");
+}

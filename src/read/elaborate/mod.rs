@@ -162,7 +162,12 @@ fn elaborate_as(input: &Input, retyped: &IndexMap<String, usize>) -> std::result
         return Err(Failure { error: e.explained(error, &input.notes), names: defaults, take: e.scalar_sum });
     }
     let mut notes = input.notes.clone();
-    notes.append(&mut e.notes);
+    // Each note once, where it is first made (two `*` between matrices are one note).
+    for n in std::mem::take(&mut e.notes) {
+        if !notes.contains(&n) {
+            notes.push(n);
+        }
+    }
     Ok(e.finish(notes))
 }
 
