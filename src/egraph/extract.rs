@@ -99,20 +99,20 @@ impl<'a, CF: CostFunction<Node>> Extracted<'a, CF> {
         Extracted { egraph, slot, best, classes }
     }
 
-    fn entry(&self, id: Id) -> &(CF::Cost, usize) {
+    /// The slot of `id`'s class, with its cost and best node.
+    fn entry(&self, id: Id) -> (usize, &(CF::Cost, usize)) {
         let s = self.slot[usize::from(self.egraph.find(id))] as usize;
-        self.best[s].as_ref().expect("every class has a cost")
+        (s, self.best[s].as_ref().expect("every class has a cost"))
     }
 
     /// The cost of the cheapest term of `id`'s class.
     pub(super) fn cost(&self, id: Id) -> CF::Cost {
-        self.entry(id).0.clone()
+        self.entry(id).1 .0.clone()
     }
 
     fn node(&self, id: Id) -> &Node {
-        let s = self.slot[usize::from(self.egraph.find(id))] as usize;
-        let n = self.best[s].as_ref().expect("every class has a cost").1;
-        &self.classes[s].nodes[n]
+        let (s, (_, n)) = self.entry(id);
+        &self.classes[s].nodes[*n]
     }
 
     /// The cheapest term of `id`'s class, with its cost.

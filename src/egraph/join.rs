@@ -33,9 +33,11 @@ pub struct Joined {
     /// Its variables, in the order egg's `Pattern::vars` gives them.
     vars: Vec<Var>,
     pattern: std::sync::OnceLock<Pattern<Node>>,
-    /// The root's operator node, and for each of its operands the operator bit its
-    /// class must hold (0 for a variable): see [`Joined::may_match`].
-    root: Option<(Node, Vec<u32>)>,
+    /// The root's operator node, where the root is one.
+    root: Option<Node>,
+    /// Whether an operand of the root is an operator node (else every node of the
+    /// root's operator may match, and [`Joined::may_match`] has nothing to check).
+    checks: bool,
     /// Made on first use: most runs never reach [`JOIN_FROM`] classes, and compiling the
     /// operands' patterns for every rule at start-up cost each process 0.3 ms.
     split: std::sync::OnceLock<Option<Split>>,
@@ -77,29 +79,19 @@ impl Joined {
             }
         }
         let root = match ast.as_ref().last() {
-            Some(ENodeOrVar::ENode(root)) => {
-                let bits = root
-                    .children()
-                    .iter()
-                    .map(|&c| match &ast[c] {
-                        ENodeOrVar::ENode(n) => super::language::op_bit(n),
-                        ENodeOrVar::Var(_) => 0,
-                    })
-                    .collect();
-                Some((root.clone(), bits))
-            }
+            Some(ENodeOrVar::ENode(root)) => Some(root.clone()),
             _ => None,
         };
-        Joined { ast, vars, pattern: std::sync::OnceLock::new(), root, split: std::sync::OnceLock::new() }
+        let checks =
+            root.as_ref().is_some_and(|r| r.children().iter().any(|&c| matches!(ast[c], ENodeOrVar::ENode(_))));
+        Joined { ast, vars, pattern: std::sync::OnceLock::new(), root, checks, split: std::sync::OnceLock::new() }
     }
 
     /// False where no match can be rooted in `eclass`: none of its nodes of the root's
     /// operator has operands whose classes hold the operators the pattern puts there.
     /// (A class passed over would have given no match: the search is the same.)
     fn may_match(&self, egraph: &EGraph, eclass: Id) -> bool {
-        let Some((_, bits)) = &self.root else { return true };
-        // A root whose operands are all variables: every node of its operator matches.
-        if bits.iter().all(|&b| b == 0) {
+        if !self.checks {
             return true;
         }
         let top = Id::from(self.ast.as_ref().len() - 1);
@@ -109,7 +101,7 @@ impl Joined {
     /// egg's search of the whole e-graph, over the classes of the root's operator in
     /// egg's order, passing over those that cannot match.
     fn search_plain(&self, egraph: &EGraph, limit: usize) -> Vec<SearchMatches<'_, Node>> {
-        let Some((root, _)) = &self.root else { return self.pattern().search_with_limit(egraph, limit) };
+        let Some(root) = &self.root else { return self.pattern().search_with_limit(egraph, limit) };
         let pattern = self.pattern();
         self.over_classes(egraph, root, limit, |eclass, left| pattern.search_eclass_with_limit(egraph, eclass, left))
     }
