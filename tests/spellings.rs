@@ -336,6 +336,10 @@ fn functions_of_other_tools_are_written_out() {
     let s = "x: vector(n)";
     reads_as(s, "softplus(x)", "ln(1 + exp(x))", "ln(1 + exp(x))");
     reads_as(s, "logsigmoid(x)", "ln(sigmoid(x))", "ln(sigmoid(x))");
+    reads_as(s, "log_sigmoid(x)", "ln(sigmoid(x))", "ln(sigmoid(x))");
+    // PyTorch's and JAX's log-softmax, by rows as softmax is.
+    reads_as(s, "log_softmax(x)", "ln(softmax(x))", "ln(softmax(x))");
+    reads_as("A: matrix(m, n)", "logsoftmax(A)", "ln(softmax(A))", "ln(softmax(A))");
     reads_as(s, "log1p(x .* x)", "ln(1 + x .* x)", "ln(1 + x ⊙ x)");
     reads_as(s, "expm1(x)", "exp(x) - 1", "exp(x) − 1");
     reads_as(s, "cosh(x)", "(exp(x) + exp(-x))/2", "(1/2)(exp(x) + exp(−x))");
@@ -346,6 +350,7 @@ fn functions_of_other_tools_are_written_out() {
         ("X: matrix(N, p); w: vector(p); y: vector(N); sum(log1p(exp(X w))) - y^T X w", "Xᵀ(sigmoid(Xw) − y)"),
         ("X: matrix(N, p); w: vector(p); y: vector(N); sum(softplus(X w)) - y^T X w", "Xᵀ(sigmoid(Xw) − y)"),
         ("X: matrix(N, p); w: vector(p); y: vector(N); sum(ln(cosh(X w - y)))", "Xᵀtanh(Xw − y)"),
+        ("X: matrix(N, p); w: vector(p); y: vector(N); -1^T log_sigmoid(y .* (X w))", "−Xᵀ(sigmoid(−y ⊙ Xw) ⊙ y)"),
     ];
     for (text, want) in grads {
         let (code, stdout, stderr) = run(&["grad", text, "--wrt", "w", "--check"]);
@@ -429,4 +434,21 @@ fn a_note_is_printed_once_however_often_its_reading_occurs() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out.lines().next(), Some("Xᵀ(XW − Y)/N + λW"));
     assert_eq!(err.matches("`*` between matrices is the matrix product").count(), 1, "{err}");
+}
+
+#[test]
+fn a_row_softmax_written_out_is_softmax() {
+    // Each row over its sum, the sum spread across the row: the cross-entropy of the
+    // written-out softmax, and of log_softmax, is the classic one.
+    let decls = "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); Y 1 = 1";
+    for loss in ["-sum(Y .* ln(exp(X W) ./ (exp(X W) 1 1^T)))", "-sum(Y .* log_softmax(X W))"] {
+        let text = format!("{decls}; {loss}");
+        let (code, stdout, stderr) = run(&["grad", &text, "--wrt", "W", "--check"]);
+        assert_eq!(code, Some(0), "{loss}: {stderr}");
+        assert_eq!(stdout.lines().next(), Some("Xᵀ(softmax(XW) − Y)"), "{loss}");
+    }
+    // NumPy's broadcasting is not read into `⊘`: the error says what to write.
+    let (code, _, stderr) = simplify("X: matrix(N, d); W: matrix(d, k); exp(X W) ./ (exp(X W) 1)");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("`v 1ᵀ`"), "{stderr}");
 }

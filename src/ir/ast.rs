@@ -146,8 +146,10 @@ pub enum Builtin {
     Mean,
     /// `softplus(x)`: `ln(1 + exp(x))`.
     Softplus,
-    /// `logsigmoid(x)`: `ln(sigmoid(x))`.
+    /// `logsigmoid(x)`, `log_sigmoid(x)`: `ln(sigmoid(x))`.
     LogSigmoid,
+    /// `logsoftmax(A)`, `log_softmax(A)`: `ln(softmax(A))`, by rows as softmax is.
+    LogSoftmax,
     /// `log1p(x)`: `ln(1 + x)`.
     Log1p,
     /// `expm1(x)`: `exp(x) − 1`.
@@ -191,7 +193,8 @@ impl Builtin {
             "ones" => Builtin::Ones,
             "mean" => Builtin::Mean,
             "softplus" => Builtin::Softplus,
-            "logsigmoid" => Builtin::LogSigmoid,
+            "logsigmoid" | "log_sigmoid" => Builtin::LogSigmoid,
+            "logsoftmax" | "log_softmax" => Builtin::LogSoftmax,
             "log1p" => Builtin::Log1p,
             "expm1" => Builtin::Expm1,
             "log10" => Builtin::Log10,

@@ -66,7 +66,7 @@ impl Elab {
             return Err(err(ErrorCode::Unsupported, format!("`{name}'` is not defined"), span)
                 .hint("a prime is the derivative of an element-wise function"));
         }
-        if sup.is_some() && elementwise.is_none() && func != Builtin::Softmax {
+        if sup.is_some() && elementwise.is_none() && !matches!(func, Builtin::Softmax | Builtin::LogSoftmax) {
             return Err(err(ErrorCode::Syntax, format!("`{name}` takes no superscript"), span));
         }
         let mut a = self.expr(&args[0])?;
@@ -100,15 +100,24 @@ impl Elab {
                 self.square(&a, "a determinant", arg_span)?;
                 Ok(Expr::new(Kind::Det(boxed(a)), vec![]))
             }
-            Builtin::Softmax => {
+            Builtin::Softmax | Builtin::LogSoftmax => {
                 if a.is_scalar() {
-                    return Err(err(ErrorCode::Shape, "softmax needs a vector or a tensor, not a scalar", arg_span));
+                    return Err(err(
+                        ErrorCode::Shape,
+                        format!("{name} needs a vector or a tensor, not a scalar"),
+                        arg_span,
+                    ));
                 }
                 let positions = match sup {
                     None => (1..a.order()).collect(),
                     Some(text) => self.sub_positions(text, a.order(), span)?,
                 };
-                self.softmax(a, positions)
+                let s = self.softmax(a, positions)?;
+                if func == Builtin::Softmax {
+                    return Ok(s);
+                }
+                let shape = s.shape.clone();
+                Ok(Expr::new(Kind::Func { func: Func::Ln, derivative: 0, arg: boxed(s) }, shape))
             }
             Builtin::Diag => match a.order() {
                 1 => {

@@ -812,6 +812,7 @@ fn builtin_name(func: Builtin) -> &'static str {
         Builtin::Mean => "mean",
         Builtin::Softplus => "softplus",
         Builtin::LogSigmoid => "logsigmoid",
+        Builtin::LogSoftmax => "logsoftmax",
         Builtin::Log1p => "log1p",
         Builtin::Expm1 => "expm1",
         Builtin::Log10 => "log10",

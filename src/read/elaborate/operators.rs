@@ -234,8 +234,8 @@ impl Elab {
             let e = self.scaled_ones_like(e, &like);
             self.u.unify_shapes(&like, &e.shape, node.span).map_err(|x| {
                 let (a, b) = (self.u.show(&like), self.u.show(&e.shape));
-                let mut x = err(ErrorCode::Shape, format!("cannot add shape {b} to shape {a}"), node.span)
-                    .hint(x.hint.unwrap_or(x.message));
+                let hint = x.hint.unwrap_or(x.message) + broadcast_note(like.len(), e.order());
+                let mut x = err(ErrorCode::Shape, format!("cannot add shape {b} to shape {a}"), node.span).hint(hint);
                 if like.is_empty() != e.is_scalar() {
                     self.scalar_sum = true;
                     // `s 1` takes a vector's or a matrix's shape where it is added.
@@ -268,7 +268,7 @@ impl Elab {
                 let known =
                     "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, sign, relu, \
                              softmax, logsumexp, diag, sum, mean, dot, kron, inv, norm (norm2), eye, einsum, \
-                             and written out: softplus, logsigmoid, log1p, expm1, log10, log2, cosh, sinh";
+                             and written out: softplus, logsigmoid, logsoftmax, log1p, expm1, log10, log2, cosh, sinh";
                 let hint = if name.chars().count() == 1 {
                     format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
                 } else {
@@ -691,8 +691,11 @@ impl Elab {
     pub(super) fn same_shape(&mut self, a: &Expr, b: &Expr, symbol: &str, span: Span) -> Result<()> {
         self.u.unify_shapes(&a.shape, &b.shape, span).map_err(|x| {
             let (sa, sb) = (self.u.show(&a.shape), self.u.show(&b.shape));
-            err(ErrorCode::Shape, format!("`{symbol}` needs equal shapes, but they are {sa} and {sb}"), span)
-                .hint(x.hint.unwrap_or(x.message))
+            let mut hint = x.hint.unwrap_or(x.message);
+            if !matches!(symbol, "dot" | "·") {
+                hint += broadcast_note(a.order(), b.order());
+            }
+            err(ErrorCode::Shape, format!("`{symbol}` needs equal shapes, but they are {sa} and {sb}"), span).hint(hint)
         })
     }
 
@@ -903,5 +906,17 @@ impl Elab {
             origin: Origin::Subscript(text.to_string()),
         };
         Ok(Expr::new(Kind::Network(Box::new(net)), shape))
+    }
+}
+
+/// What to write instead of NumPy's broadcasting of a vector across a matrix, for a
+/// shape error between operands of these orders.
+fn broadcast_note(a: usize, b: usize) -> &'static str {
+    match (a, b) {
+        (2, 1) | (1, 2) => {
+            "; nothing is broadcast: a vector v spread across the columns (one entry per row) is `v 1ᵀ`, \
+             across the rows `1 vᵀ`"
+        }
+        _ => "",
     }
 }
