@@ -252,6 +252,30 @@ fn random_data_keeps_a_vector_s_stated_sum() {
 }
 
 #[test]
+fn random_data_is_where_the_function_is_defined() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    // A KL sparsity penalty has ln(1 − ρ): scalars are drawn in (0.5, 1.5), so about half
+    // of the draws leave the domain, and the data a user asks for must not be one of them.
+    let dir = scratch("domain");
+    let f = "x: vector(n); w: vector(n); rho: scalar; q = sigmoid(w .* x); \
+             J = sum(rho ln(rho 1 ./ q) + (1 - rho) ln((1 - rho) 1 ./ (1 - q))); grad J wrt w";
+    let path = module_in(&dir, "sparse", &[f, "--with-check"]);
+    let code = "import numpy as np, sparse\n\
+                for seed in range(12):\n    \
+                    data = sparse.generate_random_data(seed)\n    \
+                    assert 0 < data['rho'] < 1, (seed, data['rho'])\n    \
+                    value, g = sparse.f_and_grad(**data)\n    \
+                    assert np.isfinite(value) and np.all(np.isfinite(g['w'])), seed\n\
+                sparse.check_gradient()\n\
+                print('ok')";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn greek_names_are_arguments_as_typed() {
     if !ready(&["numpy"]) {
         return;
