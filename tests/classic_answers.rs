@@ -135,6 +135,9 @@ fn diagonals_and_roots() {
     // is sqrt(s), and e^{−z}/(1 + e^{−z}) is sigmoid(−z).
     assert_eq!(grad("x, y: vector(n); exp(1/2 ln(x^T y))", &["x"]), "(1/2)y/sqrt(xᵀy)");
     assert_eq!(grad("z: scalar; exp(-z)/(1 + exp(-z))", &["z"]), "−sigmoid'(z)");
+    // A quotient by σ(−z) under σ'(z) = σ(z) ⊙ σ(−z) cancels: y ⊙ σ(z), not
+    // y ⊘ σ(−z) ⊙ σ'(z) (which NumPy cannot evaluate once 1 − σ(z) rounds to 0).
+    assert_eq!(grad("x, y, z: vector(n); x^T (y ./ sigmoid(-z) .* sigmoid'(z))", &["x"]), "sigmoid(z) ⊙ y");
     // log-cosh written with exponentials: numbers leave the element-wise quotient, and
     // the quotient of exponentials is tanh.
     assert_eq!(grad("r: vector(n); sum(ln((exp(r) + exp(-r))/2))", &["r"]), "tanh(r)");

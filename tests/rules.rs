@@ -223,6 +223,8 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
             "x: vector(n); (x .* x - y .* y) ./ (x - y)",
             "A .* B ./ (A .* C) + ln'(C) .* B",
             "a, b: vector(n); 2 (a + b).^-2 - 8 (b ./ (a + b).^3)",
+            // σ(−z) = 1 − σ(z) meets σ'(z) = σ(z) ⊙ (1 − σ(z)).
+            "z, y: vector(n); (y ./ sigmoid(-z) + z ./ sigmoid(z)) .* sigmoid'(z)",
         ],
     ),
     (

@@ -194,9 +194,21 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
                 _ => Some(Rational::poly(Poly::atom(atoms.index(e)?))),
             }
         }
+        // σ(−A) = 1 − σ(A): a quotient by one cancels against σ'(A) = σ(A) ⊙ σ(−A).
+        Kind::Func { func: Func::Sigmoid, derivative: 0, arg } if same && is_negated(arg) => {
+            let Kind::Scale(_, inner) = &arg.kind else { return None };
+            let plain = Expr::new(Kind::Func { func: Func::Sigmoid, derivative: 0, arg: inner.clone() }, shape.clone());
+            let s = Poly::atom(atoms.index(&plain)?);
+            Some(Rational::poly(Poly::constant(BigRational::one()).add(&s.scale(&-BigRational::one()))))
+        }
         _ if same => Some(Rational::poly(Poly::atom(atoms.index(e)?))),
         _ => None,
     }
+}
+
+/// `−A`, as a scaling by −1.
+fn is_negated(e: &Expr) -> bool {
+    matches!(&e.kind, Kind::Scale(c, _) if *c == -BigRational::one())
 }
 
 /// `a` divided by the expression `b` (of shape `shape`). A whole element-wise power
