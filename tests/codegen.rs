@@ -276,6 +276,29 @@ fn random_data_is_where_the_function_is_defined() {
 }
 
 #[test]
+fn confident_logits_keep_their_digits() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    // The focal loss divides by σ(−z) and multiplies by σ'(z): computed as σ(z)(1 − σ(z)),
+    // σ' rounds to 0 from z ≈ 37 and the gradient with it, where the exact one is 1.
+    let dir = scratch("focal");
+    let f = "X: matrix(N, p); y: vector(N); w: vector(p); \
+             -sum(y .* (1 - sigmoid(X w)).^2 .* ln(sigmoid(X w)) + (1 - y) .* sigmoid(X w).^2 .* ln(1 - sigmoid(X w)))";
+    let path = module_in(&dir, "focal", &[f, "--wrt", "w", "--with-check"]);
+    let code = "import numpy as np, focal\n\
+                _, g = focal.f_and_grad(X=np.eye(3), y=np.zeros(3), w=np.array([30.0, 60.0, 300.0]))\n\
+                assert np.allclose(g['w'], 1.0, rtol=1e-9, atol=0), g\n\
+                _, g = focal.f_and_grad(X=np.eye(3), y=np.ones(3), w=np.array([-30.0, -60.0, -300.0]))\n\
+                assert np.allclose(g['w'], -1.0, rtol=1e-9, atol=0), g\n\
+                focal.check_gradient()\n\
+                print('ok')";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn greek_names_are_arguments_as_typed() {
     if !ready(&["numpy"]) {
         return;

@@ -48,6 +48,8 @@ const CASES: &[&str] = &[
     "tanh'(A)",
     "sigmoid(x)",
     "sigmoid'(x)",
+    "sigmoid''(A)",
+    "sigmoid'(x) ⊘ sigmoid(-x)",
     "sqrt(1 + x ⊙ x)",
     "sin(A)",
     "cos'(A)",

@@ -6,7 +6,7 @@
 use crate::calculus::backprop::{backprop_with, loss_name, seed_name};
 use crate::calculus::derive::Explain;
 use crate::error::{Error, ErrorCode, Result, Span};
-use crate::ir::expr::{Expr, Kind};
+use crate::ir::expr::{Expr, Func, Kind};
 use crate::ir::shape::Dim;
 use crate::read::elaborate::Model;
 use crate::render::python::{body, ident, to_jax, BodyOptions, Output};
@@ -152,6 +152,18 @@ fn by_values(outputs: Vec<Output>, defined: usize) -> Vec<Output> {
         // The number 1, which NumPy broadcasts, rather than an array of ones to allocate
         // (the expression is only printed, never typed again).
         let one = Expr::new(Kind::Const(num_rational::BigRational::from_integer(1.into())), vec![]);
+        if *func == Func::Sigmoid {
+            // σ(z)σ(−z) rather than σ(z)(1 − σ(z)): 1 − σ(z) rounds to 0 for z above about
+            // 37, and a quotient by σ(−z) elsewhere (the focal loss) must meet it exactly.
+            let minus = -<num_rational::BigRational as num_traits::One>::one();
+            let negated = crate::ir::build::scale(minus, (**arg).clone());
+            let mirror =
+                Expr::new(Kind::Func { func: Func::Sigmoid, derivative: 0, arg: Box::new(negated) }, out.shape.clone());
+            return match out.shape.is_empty() {
+                true => crate::ir::build::product(value, mirror),
+                false => crate::ir::build::hadamard(value, mirror),
+            };
+        }
         crate::ir::build::derivative_by_value(func, value, one).unwrap_or(out)
     }
     fn named(e: &Expr, definitions: &[(String, Expr)]) -> Expr {

@@ -319,6 +319,8 @@ impl Numpy {
 
     fn func(&self, f: &Func, d: u8, a: &str) -> String {
         let sig = format!("(1 / (1 + np.exp(-({a}))))");
+        // σ(−a), so that σ' = σ(a)σ(−a) keeps its digits where 1 − σ(a) would round to 0.
+        let mirror = format!("(1 / (1 + np.exp({a})))");
         match (f, d) {
             (Func::Exp, _) => format!("np.exp({a})"),
             (Func::Ln, 0) => format!("np.log({a})"),
@@ -326,7 +328,7 @@ impl Numpy {
             (Func::Tanh, 0) => format!("np.tanh({a})"),
             (Func::Tanh, 1) => format!("(1 - np.tanh({a}) ** 2)"),
             (Func::Sigmoid, 0) => sig,
-            (Func::Sigmoid, 1) => format!("({sig} * (1 - {sig}))"),
+            (Func::Sigmoid, 1) => format!("({sig} * {mirror})"),
             (Func::Sqrt, 0) => format!("np.sqrt({a})"),
             (Func::Sqrt, 1) => format!("(0.5 / np.sqrt({a}))"),
             (Func::Sin, 0) => format!("np.sin({a})"),
@@ -340,7 +342,7 @@ impl Numpy {
             (Func::Sign, 0) => format!("np.sign({a})"),
             (Func::Ln, 2) => format!("(-1 / ({a}) ** 2)"),
             (Func::Tanh, 2) => format!("(-2 * np.tanh({a}) * (1 - np.tanh({a}) ** 2))"),
-            (Func::Sigmoid, 2) => format!("({sig} * (1 - {sig}) * (1 - 2 * {sig}))"),
+            (Func::Sigmoid, 2) => format!("({sig} * {mirror} * ({mirror} - {sig}))"),
             (Func::Sqrt, 2) => format!("(-0.25 / (({a}) * np.sqrt({a})))"),
             (Func::Sin | Func::Cos, k) => {
                 let shift = if matches!(f, Func::Cos) { 1 } else { 0 };
