@@ -468,6 +468,14 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
             }
         }
         bracket::Reply::Seconds(ds) => {
+            // A program's second derivatives read its defined values by name: NumPy
+            // output computes them first, so that it runs as it is.
+            if matches!(format, OutputFormat::Numpy) {
+                match bracket::definitions(query.text()) {
+                    Ok(lines) => lines.iter().for_each(|l| say(l)),
+                    Err(e) => eprint!("{}", e.render(query.text())),
+                }
+            }
             for (d, check) in ds {
                 let text = d.answer.render(format_of(format));
                 if ds.len() == 1 {

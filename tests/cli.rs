@@ -256,6 +256,51 @@ print(worst)
     assert!(worst < 1e-6, "{worst}\n{code}");
 }
 
+/// `bracket hessian PROGRAM --format numpy` computes the defined values it reads by
+/// name first, so that it runs as printed; its last line, the Hessian, equals central
+/// differences of the logistic gradient Xᵀ(σ(Xw) − y).
+#[test]
+fn a_program_hessian_in_numpy_defines_what_it_reads() {
+    if !common::has_numpy() {
+        return;
+    }
+    let program = "X: matrix(N, d); w: vector(d); y: vector(N); z = X w; p = sigmoid(z); \
+                   J = -y^T ln(p) - (1 - y)^T ln(1 - p); grad J wrt w";
+    let o = bracket(&["hessian", program, "--format", "numpy"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let code = stdout(&o);
+    assert!(code.starts_with("z = "), "{code}");
+    let script = r#"
+import sys
+import numpy as np
+lines = [l for l in sys.stdin.read().splitlines() if l and not l.startswith('#')]
+rng = np.random.default_rng(0)
+X, y, w = rng.normal(size=(6, 3)), rng.uniform(size=6), rng.normal(size=3)
+env = dict(np=np, X=X, y=y, w=w)
+exec("\n".join(lines[:-1]), env)
+H = eval(lines[-1], env)
+grad = lambda w: X.T @ (1 / (1 + np.exp(-X @ w)) - y)
+h = 1e-6
+numeric = np.array([(grad(w + h * e) - grad(w - h * e)) / (2 * h) for e in np.eye(3)]).T
+print(np.max(np.abs(H - numeric)))
+"#;
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(code.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let worst: f64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{code}\n{}", String::from_utf8_lossy(&out.stderr)));
+    assert!(worst < 1e-6, "{worst}\n{code}");
+}
+
 #[test]
 fn latex_writes_the_digits_that_end_a_name_as_its_subscript() {
     // The paper's W_1 and ∇_{Z_2}J, in the answer, in the labels and in the seed names.

@@ -61,6 +61,14 @@ pub fn statements(text: &str, wrt: &[String], options: &CodegenOptions) -> Resul
     Ok(p.lines.iter().map(|l| if jax { to_jax(l) } else { l.clone() }).collect())
 }
 
+/// A program's definitions as NumPy statements in order (`K = …`), which a second
+/// derivative printed as NumPy reads by name; none for a formula.
+pub fn definitions(text: &str) -> Result<Vec<String>> {
+    let model = crate::read::elaborate::read_with(text, &[])?;
+    let line = |(name, e): &(String, Expr)| format!("{} = {}", ident(name), crate::render::render_numpy(e, &model));
+    Ok(model.definitions.iter().map(line).collect())
+}
+
 /// What a module computes.
 struct Plan {
     model: Model,
