@@ -140,3 +140,24 @@ fn a_matrix_singular_in_exact_arithmetic_is_not_a_point_to_compare_at() {
     let check = check_derivative(&model, &model.exprs[0], "X", &model.exprs[1], 3).unwrap();
     assert_eq!(check.verdict, Verdict::Failed, "X⁻¹ is not X⁻ᵀ: {check:?}");
 }
+
+/// A sigmoid far out is flat to finite differences through `ln(1 − σ(z))` (1 − σ(30)
+/// is 1e−13, its rounding a relative 1e−3): a right answer is not failed there (survey
+/// 8's VAE, whose exp(L/2) sends the decoder's logits that far), and a wrong one still is.
+#[test]
+fn a_saturated_sigmoid_neither_fails_a_right_answer_nor_passes_a_wrong_one() {
+    let vae = "X: matrix(N, d); E: matrix(N, k); Wm, Wl: matrix(d, k); Wd: matrix(k, d); M = X Wm; \
+               L = X Wl; Z = M + exp(L/2) .* E; R = sigmoid(Z Wd); \
+               J = -dot(X, ln(R)) - dot(1 - X, ln(1 - R)); grad J wrt Wm, Wl, Wd";
+    let (code, stdout) = run(&["grad", vae, "--check"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    // The same loss on logits scaled up, against a gradient off by a factor.
+    let text = "X: matrix(N, p); y: vector(N); w: vector(p); \
+                -y^T ln(sigmoid(6 X w)) - (1 - y)^T ln(1 - sigmoid(6 X w))";
+    let model = read(&format!("{text}; 6 X^T (sigmoid(6 X w) - y)")).unwrap();
+    let right = check_derivative(&model, &model.exprs[0], "w", &model.exprs[1], 3).unwrap();
+    assert_eq!(right.verdict, Verdict::Verified, "{right:?}");
+    let model = read(&format!("{text}; 7 X^T (sigmoid(6 X w) - y)")).unwrap();
+    let wrong = check_derivative(&model, &model.exprs[0], "w", &model.exprs[1], 3).unwrap();
+    assert_eq!(wrong.verdict, Verdict::Failed, "{wrong:?}");
+}

@@ -51,6 +51,28 @@ pub trait Number:
     }
 }
 
+thread_local! {
+    /// Set where a float sigmoid or tanh was evaluated so far out (see `saturates`) that
+    /// finite differences through `1 − σ(z)` are rounding, not the derivative.
+    static SATURATED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Whether a sigmoid or tanh saturated since the last call, clearing the mark.
+pub(crate) fn take_saturated() -> bool {
+    SATURATED.with(|s| s.replace(false))
+}
+
+/// Where `1 − σ(z)` (or `1 − tanh(z)`) is known to a relative 1e−16·eᶻ only, and a
+/// finite difference of step 1e−4 through it to 1e−12·eᶻ: past |z| = 11 (5.5 for tanh,
+/// whose distance from 1 is 2e^{−2z}) that is above the check's tolerance.
+fn saturates(f: &Func, x: f64) -> bool {
+    match f {
+        Func::Sigmoid => x.abs() > 11.0,
+        Func::Tanh => x.abs() > 5.5,
+        _ => false,
+    }
+}
+
 impl Number for f64 {
     fn from_rational(r: &BigRational) -> f64 {
         ToPrimitive::to_f64(r).unwrap_or(f64::NAN)
@@ -68,6 +90,9 @@ impl Number for f64 {
     }
     fn func(&self, f: &Func, derivative: u8) -> Option<f64> {
         let x = *self;
+        if saturates(f, x) {
+            SATURATED.with(|s| s.set(true));
+        }
         let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
         Some(match (f, derivative) {
             (Func::Exp, _) => x.exp(),
