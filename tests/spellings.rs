@@ -452,3 +452,35 @@ fn a_row_softmax_written_out_is_softmax() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("`v 1ᵀ`"), "{stderr}");
 }
+
+#[test]
+fn module_prefixes_of_numpy_jax_and_pytorch_are_read_past() {
+    // `np.sum`, `np.linalg.det`, `torch.sigmoid`, `F.softplus` are the functions they name.
+    let s = "x: vector(n); A: matrix(n, n)";
+    reads_as(s, "np.sum(np.log(np.exp(x)))", "sum(ln(exp(x)))", "sum(ln(exp(x)))");
+    reads_as(s, "np.linalg.det(A) + np.trace(np.linalg.inv(A))", "det(A) + tr(A^-1)", "|A| + tr(A⁻¹)");
+    reads_as(s, "torch.sigmoid(x) + F.softplus(x)", "sigmoid(x) + ln(1 + exp(x))", "sigmoid(x) + ln(1 + exp(x))");
+    reads_as(s, "torch.nn.functional.log_softmax(x)", "ln(softmax(x))", "ln(softmax(x))");
+    reads_as(s, "jnp.tanh(x) + math.log(2) x", "tanh(x) + ln(2) x", "tanh(x) + ln(2)x");
+    // NumPy's and MATLAB's norm orders are the subscripted norms.
+    reads_as(s, "norm(x, 1) + np.linalg.norm(x, 2)", "||x||_1 + ||x||", "sum(abs(x)) + ||x||");
+    let (code, stdout, stderr) =
+        run(&["grad", "X: matrix(N, p); y: vector(N); w: vector(p); np.sum((X @ w - y)**2) / 2", "--wrt", "w"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "Xᵀ(Xw − y)"), "{stderr}");
+    // What NumPy means otherwise than bracket, or bracket does not name, is refused with
+    // what to write, at the name.
+    for (text, says) in [
+        ("A: matrix(n, n); B: matrix(n, n); np.dot(A, B)", "`A @ B`"),
+        ("A: matrix(n, n); B: matrix(n, n); np.kron(A, B)", "order-4"),
+        ("A: matrix(n, n); B: matrix(n, n); np.matmul(A, B)", "`A @ B`"),
+        ("x: vector(n); np.maximum(x, 0)", "relu(x)"),
+        ("x: vector(n); scipy.special.expit(x)", "sigmoid(x)"),
+        ("x: vector(n); np.frobnicate(x)", "docs/syntax.md"),
+        ("x: vector(n); norm(x, 3)", "norm(x, 1)"),
+        ("x, y: vector(n); sum(x * y)", "`.*`"),
+    ] {
+        let (code, _, stderr) = simplify(text);
+        assert_eq!(code, Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(says), "{text}: {stderr}");
+    }
+}

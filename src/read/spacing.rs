@@ -138,6 +138,56 @@ pub(crate) fn other_tools_functions(text: &str, whole: &dyn Fn(&str) -> bool) ->
     Ok(())
 }
 
+/// The modules a NumPy, JAX, PyTorch or TensorFlow user writes before a function; the
+/// grammar's `module_prefix` reads them past before a built-in function.
+const MODULES: &[&str] = &["numpy.", "np.", "jnp.", "jax.", "torch.", "tf.", "math.", "scipy.", "F."];
+
+/// What to write for the functions of those modules that bracket does not name.
+const MODULE_FUNCTIONS: &[(&str, &str)] = &[
+    ("matmul", "write `A @ B`"),
+    ("multiply", "write `A .* B`"),
+    ("divide", "write `A ./ B`"),
+    ("maximum", "write `relu(x)` for maximum(x, 0)"),
+    ("clip", "write `relu(x)` for clip(x, 0, None)"),
+    ("transpose", "write `A^T`"),
+    ("outer", "write `x y^T`"),
+    ("inner", "write `x^T y`"),
+    ("vdot", "write `x^T y`"),
+    ("square", "write `x.^2`"),
+    ("power", "write `x.^p`"),
+    ("reciprocal", "write `1 ./ x`"),
+    ("solve", "write `A^-1 b`"),
+    ("expit", "write `sigmoid(x)`"),
+];
+
+/// The first `np.name(` whose name is not a built-in function: an error naming it, with
+/// what to write (`np.matmul(A, B)` would otherwise fail at its comma).
+pub(crate) fn module_functions(text: &str) -> Result<()> {
+    for module in MODULES {
+        for (at, _) in text.match_indices(module) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == '.') {
+                continue;
+            }
+            let tail = &text[at + module.len()..];
+            let len = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(tail.len());
+            let path = &tail[..len];
+            let name = path.rsplit('.').next().unwrap_or(path);
+            if !tail[len..].trim_start().starts_with('(') || crate::ir::ast::Builtin::from_name(name).is_some() {
+                continue;
+            }
+            let span = Span::new(at, at + module.len() + len);
+            let hint = MODULE_FUNCTIONS.iter().find(|(n, _)| *n == name).map_or(
+                "the functions are listed in docs/syntax.md; NumPy's operators are `@`, `.*`, `./`, `^T`",
+                |(_, h)| h,
+            );
+            return Err(Error::new(ErrorCode::Unknown, format!("unknown function `{module}{path}`"), span)
+                .hint(hint.to_string()));
+        }
+    }
+    Ok(())
+}
+
 /// A note where a function applied without parentheses (`sqrt x^T`) is followed by more
 /// factors (`sqrt x^T x` is sqrt(xᵀ)x): the function takes its next factor only.
 pub(crate) fn note_bare_call(lhs: &Node, input: &str) {

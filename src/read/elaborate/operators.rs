@@ -473,7 +473,14 @@ impl Elab {
         let (br, bc) = as_matrix(&b);
         if self.u.unify(&ac, &br, span).is_err() {
             let (sa, sb) = (self.u.show(&a.shape), self.u.show(&b.shape));
-            let hint = if a.order() == 1 && b.order() == 1 {
+            let hint = if sa == sb {
+                // NumPy's `*` between arrays of one shape.
+                let other = if a.order() == 1 { "for an inner product xᵀy" } else { "or transpose one factor" };
+                format!(
+                    "`*` and juxtaposition are the matrix product; for the element-wise product (NumPy's `*`) \
+                     write `.*` or `⊙`, {other}"
+                )
+            } else if a.order() == 1 && b.order() == 1 {
                 "for an inner product write xᵀy, for an outer product xyᵀ, for a tensor product x ⊗ y".to_string()
             } else if a.order() == 1 {
                 self.product_mismatch = true;
