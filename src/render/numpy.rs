@@ -267,6 +267,10 @@ impl Numpy {
                     let x = g(x);
                     format!("(np.log(np.linalg.slogdet({x})[0]) + np.linalg.slogdet({x})[1])")
                 }
+                // σ(−x) = 1/(1 + eˣ): no double negation for ruff to flag (B002).
+                (Func::Sigmoid, 0, Kind::Scale(c, x)) if *c == -BigRational::one() => {
+                    format!("(1 / (1 + np.exp({})))", g(x))
+                }
                 _ => self.func(func, *derivative, &g(arg)),
             },
             Kind::Softmax { positions, arg } => {
