@@ -203,6 +203,24 @@ fn a_differential_states_what_it_needs() {
     assert_eq!(stdout(&bracket(&["d", "x: vector(n); x^T x"])), "2x · dx");
 }
 
+/// The number a Python script prints, given `code` on its standard input.
+fn python_number(script: &str, code: &str) -> f64 {
+    use std::io::Write;
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(code.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("{code}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
 /// `bracket hvp PROGRAM --format numpy` is Python that runs: the forward and backward
 /// statements, then each tangent under its Python name, equal to central differences of
 /// the gradient it prints along the direction.
@@ -239,20 +257,7 @@ at, up, down = run(0), run(h), run(-h)
 worst = max(np.max(np.abs((up[k] - down[k]) / (2 * h) - at["d" + k])) for k in ["grad_WJ", "grad_VJ"])
 print(worst)
 "#;
-    use std::io::Write;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(code.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let worst: f64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("{code}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let worst = python_number(script, &code);
     assert!(worst < 1e-6, "{worst}\n{code}");
 }
 
@@ -284,20 +289,7 @@ h = 1e-6
 numeric = np.array([(grad(w + h * e) - grad(w - h * e)) / (2 * h) for e in np.eye(3)]).T
 print(np.max(np.abs(H - numeric)))
 "#;
-    use std::io::Write;
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(code.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let worst: f64 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("{code}\n{}", String::from_utf8_lossy(&out.stderr)));
+    let worst = python_number(script, &code);
     assert!(worst < 1e-6, "{worst}\n{code}");
 }
 
