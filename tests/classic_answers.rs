@@ -138,6 +138,10 @@ fn diagonals_and_roots() {
     // A quotient by σ(−z) under σ'(z) = σ(z) ⊙ σ(−z) cancels: y ⊙ σ(z), not
     // y ⊘ σ(−z) ⊙ σ'(z) (which NumPy cannot evaluate once 1 − σ(z) rounds to 0).
     assert_eq!(grad("x, y, z: vector(n); x^T (y ./ sigmoid(-z) .* sigmoid'(z))", &["x"]), "sigmoid(z) ⊙ y");
+    // And σ'(−a) is σ'(a) there too: the logistic loss written with σ(−a) for 1 − σ(a).
+    let logistic =
+        "X: matrix(N, p); y: vector(N); w: vector(p); -y^T ln(sigmoid(2 X w)) - (1 - y)^T ln(sigmoid(-2 X w))";
+    assert_eq!(grad(logistic, &["w"]), "2Xᵀ(sigmoid(2Xw) − y)");
     // log-cosh written with exponentials: numbers leave the element-wise quotient, and
     // the quotient of exponentials is tanh.
     assert_eq!(grad("r: vector(n); sum(ln((exp(r) + exp(-r))/2))", &["r"]), "tanh(r)");

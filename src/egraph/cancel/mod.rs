@@ -175,8 +175,13 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
             let plain = Expr::new(Kind::Func { func: func.clone(), derivative: 0, arg: arg.clone() }, shape.clone());
             let one = Poly::constant(BigRational::one());
             match func {
+                // σ of a negated argument is 1 − σ(A), below, so that σ'(−A) and σ(−A)
+                // meet σ(A) as one operand.
                 Func::Sigmoid => {
-                    let s = Poly::atom(atoms.index(&plain)?);
+                    let s = match is_negated(arg) {
+                        true => to_rational(&plain, shape, atoms)?.num,
+                        false => Poly::atom(atoms.index(&plain)?),
+                    };
                     Some(Rational::poly(s.add(&s.mul(&s)?.scale(&-BigRational::one()))))
                 }
                 Func::Tanh => {
