@@ -142,6 +142,9 @@ fn diagonals_and_roots() {
     let logistic =
         "X: matrix(N, p); y: vector(N); w: vector(p); -y^T ln(sigmoid(2 X w)) - (1 - y)^T ln(sigmoid(-2 X w))";
     assert_eq!(grad(logistic, &["w"]), "2Xᵀ(sigmoid(2Xw) − y)");
+    // Student-t regression: (1 + 1/ν)Xᵀ(r ⊘ (1 + r²/ν)) is (ν + 1)Xᵀ(r ⊘ (ν1 + r²)).
+    let student = "X: matrix(N, p); y: vector(N); w: vector(p); nu: scalar; (nu + 1)/2 sum(ln(1 + (X w - y).^2 / nu))";
+    assert_eq!(grad(student, &["w"]), "(ν + 1)Xᵀ((Xw − y) ⊘ (ν 1 + (Xw − y)^{⊙2}))");
     // log-cosh written with exponentials: numbers leave the element-wise quotient, and
     // the quotient of exponentials is tanh.
     assert_eq!(grad("r: vector(n); sum(ln((exp(r) + exp(-r))/2))", &["r"]), "tanh(r)");

@@ -112,6 +112,14 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "w",
         Some("X^T diag(2 (nu 1 - (X w - y).^2) ./ (nu 1 + (X w - y).^2).^2) X"),
     ),
+    // With its normalising (ν + 1)/2 in front, the factor stays a scalar in front of Xᵀ
+    // rather than spreading over it as Xᵀ + Xᵀ/ν.
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p); nu: scalar",
+        "(nu + 1)/2 sum(ln(1 + (X w - y).^2 / nu))",
+        "w",
+        Some("(nu + 1) X^T diag((nu 1 - (X w - y).^2) ./ (nu 1 + (X w - y).^2).^2) X"),
+    ),
     // Negative binomial regression with a fixed r: one quotient over a repeated factor.
     (
         "X: matrix(N, p); y: vector(N); w: vector(p); r: scalar",

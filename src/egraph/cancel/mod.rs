@@ -394,9 +394,19 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
     let rest =
         Poly(p.0.iter().map(|(m, c)| (m.iter().zip(&common).map(|(e, k)| e - k).collect(), c / &content)).collect());
     let monomial = |m: Monomial| Poly([(m, BigRational::one())].into_iter().collect());
-    let mut rest = from_poly(&rest, shape, atoms);
+    // What is left of scalars alone scales the tensor operands: `(ν + 1)r`, not
+    // `r ⊙ (ν + 1)1`.
+    let rest_scalar = rest.0.keys().all(|m| m.iter().enumerate().all(|(k, &e)| e == 0 || scalar(k)));
+    let mut rest = match rest_scalar && tensors.iter().any(|&e| e > 0) {
+        true => from_poly(&rest, &vec![], atoms),
+        false => from_poly(&rest, shape, atoms),
+    };
     if tensors.iter().any(|&e| e > 0) {
-        rest = times(from_poly(&monomial(tensors), shape, atoms), rest, shape);
+        let tensor = from_poly(&monomial(tensors), shape, atoms);
+        rest = match rest_scalar {
+            true => times(rest, tensor, shape),
+            false => times(tensor, rest, shape),
+        };
     }
     let front = from_poly(&monomial(scalars.clone()), &vec![], atoms);
     // Of two scalars, the smaller first: `(ν + 1)(aᵀb)`.
@@ -698,17 +708,30 @@ fn rewrite(e: &Expr) -> Expr {
 }
 
 fn rewrite_uncached(e: &Expr) -> Expr {
-    let out = rewrite_region(e);
+    let mut out = rewrite_region(e);
     // A division by a scalar of a product with one element-wise factor (or diagonal) may
     // go inside it, where the region may cancel it: `Xᵀdiag(2ν(ν1 − r²) ⊘ (ν1 + r²)²)X/ν`
-    // is `Xᵀdiag(2(ν1 − r²) ⊘ …)X`.
-    if let Some(inside) = divided_into_region(e) {
-        let alt = rewrite_region(&inside);
-        if crate::egraph::operations(&alt) < crate::egraph::operations(&out) {
-            return alt;
+    // is `Xᵀdiag(2(ν1 − r²) ⊘ …)X`. So may the division the region's own rewrite puts in
+    // front (`(1/ν)(ν + 1)Xᵀ(r ⊙ ln'(…))` is `(ν + 1)Xᵀ(r ⊙ ln'(…))/ν`).
+    for (k, from) in [e.clone(), out.clone()].into_iter().enumerate() {
+        // The rewrite's own division only where the numerator mentions the divisor, which
+        // the region may then cancel.
+        if k == 1 && !matches!(&from.kind, Kind::DivScalar(a, d) if mentions(a, d)) {
+            continue;
+        }
+        if let Some(inside) = divided_into_region(&from) {
+            let alt = rewrite_region(&inside);
+            if crate::egraph::operations(&alt) < crate::egraph::operations(&out) {
+                out = alt;
+            }
         }
     }
     out
+}
+
+/// Whether `part` occurs in `e`.
+fn mentions(e: &Expr, part: &Expr) -> bool {
+    e == part || e.children().iter().any(|c| mentions(c, part))
 }
 
 /// `A diag(v) B / s` as `A diag(v/s) B`, and `A(u ⊘ w)/s` as `A((u ⊘ w)/s)`, when the
