@@ -323,7 +323,10 @@ impl Analysis<Node> for Tables {
                 if let Some(e) = egraph.analysis.leaves.get(&k.0) {
                     d.identity = matches!(e.kind, Kind::Identity);
                     d.ones = matches!(e.kind, Kind::Ones);
+                    // A square ones matrix is symmetric too (`Θ ⊙ Θ + ε1`).
+                    let square = e.order() == 2 && e.shape[0] == e.shape[1];
                     d.symmetric = d.identity
+                        || d.ones && square
                         || matches!(&e.kind, Kind::Var(n) if egraph.analysis.symmetric.contains(n))
                         || e.is_scalar();
                     d.zero = matches!(&e.kind, Kind::Scale(c, _) if c.is_zero());

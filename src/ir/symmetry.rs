@@ -17,7 +17,8 @@ pub fn is_symmetric(e: &Expr, known: &dyn Fn(&str) -> bool) -> bool {
     let sym = |x: &Expr| is_symmetric(x, known);
     match &e.kind {
         Kind::Var(n) => known(n),
-        Kind::Identity => true,
+        // A square ones matrix (`ε1` added to a symmetric Θ) is symmetric.
+        Kind::Identity | Kind::Ones => true,
         Kind::Add(terms) => terms.iter().all(sym),
         Kind::Scale(_, x) | Kind::Transpose(x) | Kind::Inverse(x) | Kind::Power(x, _) | Kind::HPower(x, _) => sym(x),
         Kind::DivScalar(x, _) => sym(x),
