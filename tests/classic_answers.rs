@@ -142,6 +142,11 @@ fn diagonals_and_roots() {
     let logistic =
         "X: matrix(N, p); y: vector(N); w: vector(p); -y^T ln(sigmoid(2 X w)) - (1 - y)^T ln(sigmoid(-2 X w))";
     assert_eq!(grad(logistic, &["w"]), "2Xᵀ(sigmoid(2Xw) − y)");
+    // Label smoothing: the coefficients of softmax(Wx) in (ε − 1)(y − s) + ε(Ks − 1)/K
+    // meet, to the prediction less the smoothed target.
+    let smoothing = "W: matrix(K, d); x: vector(d); y: vector(K); y^T 1 = 1; epsilon: scalar; \
+                     -((1 - epsilon) y + epsilon/K 1)^T ln(softmax(W x))";
+    assert_eq!(grad(smoothing, &["W"]), "((ε − 1)y + softmax(Wx) − ε 1/K)xᵀ");
     // Student-t regression: (1 + 1/ν)Xᵀ(r ⊘ (1 + r²/ν)) is (ν + 1)Xᵀ(r ⊘ (ν1 + r²)).
     let student = "X: matrix(N, p); y: vector(N); w: vector(p); nu: scalar; (nu + 1)/2 sum(ln(1 + (X w - y).^2 / nu))";
     assert_eq!(grad(student, &["w"]), "(ν + 1)Xᵀ((Xw − y) ⊘ (ν 1 + (Xw − y)^{⊙2}))");

@@ -537,11 +537,44 @@ fn worth_trying(e: &Expr) -> bool {
         // Like terms, which a run may end with when the rules that gather them are banned
         // by the time they meet (`σ ⊙ (1 − y + y) − y`).
         Kind::Add(ts) if like_terms(ts) => true,
+        // Terms scaled by scalar expressions that share an operand, whose coefficients may
+        // meet: `(ε − 1)(y − s) + ε(Ks − 1)/K` is `s − (1 − ε)y − (ε/K)1`.
+        Kind::Add(ts) if !e.shape.is_empty() && scaled_share(ts) => true,
         // `1 ⊙ y`, which a run may end with when `σ − 1 − σ` cancels late.
         Kind::Hadamard(a, b) if a.kind == Kind::Ones || b.kind == Kind::Ones => true,
         Kind::Func { func: Func::Sigmoid | Func::Tanh | Func::Ln | Func::Exp, derivative: 1, .. } => true,
         _ => e.children().iter().any(|c| worth_trying(c)),
     }
+}
+
+/// Two terms of a sum, each a sum of tensors scaled by a scalar expression (not a number
+/// alone), that name a variable in common.
+fn scaled_share(ts: &[Expr]) -> bool {
+    fn scaled(t: &Expr) -> Option<&Expr> {
+        let inner = match &t.kind {
+            Kind::Product(a, b) if a.is_scalar() && !b.is_scalar() && !matches!(a.kind, Kind::Const(_)) => b,
+            Kind::DivScalar(a, _) => return scaled(a).or(Some(a)).filter(|x| matches!(x.kind, Kind::Add(_))),
+            Kind::Scale(_, x) => return scaled(x),
+            _ => return None,
+        };
+        matches!(inner.kind, Kind::Add(_)).then_some(&**inner)
+    }
+    fn vars(e: &Expr, out: &mut Vec<String>) {
+        match &e.kind {
+            Kind::Var(n) if !e.is_scalar() => out.push(n.clone()),
+            _ => e.children().iter().for_each(|c| vars(c, out)),
+        }
+    }
+    let names: Vec<Vec<String>> = ts
+        .iter()
+        .filter_map(scaled)
+        .map(|b| {
+            let mut v = Vec::new();
+            vars(b, &mut v);
+            v
+        })
+        .collect();
+    (0..names.len()).any(|i| names[i + 1..].iter().any(|other| other.iter().any(|n| names[i].contains(n))))
 }
 
 /// Two terms of a sum that are multiples of one expression (`−y` and `y`).
