@@ -468,12 +468,15 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
             }
         }
         bracket::Reply::Seconds(ds) => {
-            // A program's second derivatives read its defined values by name: NumPy
-            // output computes them first, so that it runs as it is.
+            // A program's second derivatives read its defined values by name. NumPy output
+            // stays one Python expression per block (the interface other tools read), and
+            // says on stderr how the values it reads are computed.
             if matches!(format, OutputFormat::Numpy) {
-                match bracket::definitions(query.text()) {
-                    Ok(lines) => lines.iter().for_each(|l| say(l)),
-                    Err(e) => eprint!("{}", e.render(query.text())),
+                if let Ok(lines) = bracket::definitions(query.text()) {
+                    if !lines.is_empty() {
+                        eprintln!("note: the NumPy below reads the program's values; compute them first:");
+                        lines.iter().for_each(|l| eprintln!("    {l}"));
+                    }
                 }
             }
             for (d, check) in ds {

@@ -261,9 +261,9 @@ print(worst)
     assert!(worst < 1e-6, "{worst}\n{code}");
 }
 
-/// `bracket hessian PROGRAM --format numpy` computes the defined values it reads by
-/// name first, so that it runs as printed; its last line, the Hessian, equals central
-/// differences of the logistic gradient Xᵀ(σ(Xw) − y).
+/// `bracket hessian PROGRAM --format numpy` prints the Hessian as one Python expression,
+/// and on stderr the statements that compute the defined values it reads by name: run
+/// together, it equals central differences of the logistic gradient Xᵀ(σ(Xw) − y).
 #[test]
 fn a_program_hessian_in_numpy_defines_what_it_reads() {
     if !common::has_numpy() {
@@ -273,8 +273,11 @@ fn a_program_hessian_in_numpy_defines_what_it_reads() {
                    J = -y^T ln(p) - (1 - y)^T ln(1 - p); grad J wrt w";
     let o = bracket(&["hessian", program, "--format", "numpy"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let code = stdout(&o);
-    assert!(code.starts_with("z = "), "{code}");
+    assert_eq!(stdout(&o).lines().count(), 1, "{}", stdout(&o));
+    let notes = stderr(&o);
+    let definitions: Vec<&str> = notes.lines().filter(|l| l.starts_with("    ")).map(|l| l.trim_start()).collect();
+    assert!(definitions[0].starts_with("z = "), "{notes}");
+    let code = format!("{}\n{}", definitions.join("\n"), stdout(&o));
     let script = r#"
 import sys
 import numpy as np
