@@ -178,9 +178,9 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
                 // σ of a negated argument is 1 − σ(A), below, so that σ'(−A) and σ(−A)
                 // meet σ(A) as one operand.
                 Func::Sigmoid => {
-                    let s = match is_negated(arg) {
-                        true => to_rational(&plain, shape, atoms)?.num,
-                        false => Poly::atom(atoms.index(&plain)?),
+                    let s = match negated(arg) {
+                        Some(_) => to_rational(&plain, shape, atoms)?.num,
+                        None => Poly::atom(atoms.index(&plain)?),
                     };
                     Some(Rational::poly(s.add(&s.mul(&s)?.scale(&-BigRational::one()))))
                 }
@@ -200,9 +200,10 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
             }
         }
         // σ(−A) = 1 − σ(A): a quotient by one cancels against σ'(A) = σ(A) ⊙ σ(−A).
-        Kind::Func { func: Func::Sigmoid, derivative: 0, arg } if same && is_negated(arg) => {
-            let Kind::Scale(_, inner) = &arg.kind else { return None };
-            let plain = Expr::new(Kind::Func { func: Func::Sigmoid, derivative: 0, arg: inner.clone() }, shape.clone());
+        Kind::Func { func: Func::Sigmoid, derivative: 0, arg } if same && negated(arg).is_some() => {
+            let inner = negated(arg)?.clone();
+            let plain =
+                Expr::new(Kind::Func { func: Func::Sigmoid, derivative: 0, arg: Box::new(inner) }, shape.clone());
             let s = Poly::atom(atoms.index(&plain)?);
             Some(Rational::poly(Poly::constant(BigRational::one()).add(&s.scale(&-BigRational::one()))))
         }
@@ -211,9 +212,12 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
     }
 }
 
-/// `−A`, as a scaling by −1.
-fn is_negated(e: &Expr) -> bool {
-    matches!(&e.kind, Kind::Scale(c, _) if *c == -BigRational::one())
+/// A of `−A`, a scaling by −1.
+fn negated(e: &Expr) -> Option<&Expr> {
+    match &e.kind {
+        Kind::Scale(c, a) if *c == -BigRational::one() => Some(a),
+        _ => None,
+    }
 }
 
 /// `a` divided by the expression `b` (of shape `shape`). A whole element-wise power
@@ -745,15 +749,11 @@ fn rewrite_uncached(e: &Expr) -> Expr {
     // A division by a scalar of a product with one element-wise factor (or diagonal) may
     // go inside it, where the region may cancel it: `Xᵀdiag(2ν(ν1 − r²) ⊘ (ν1 + r²)²)X/ν`
     // is `Xᵀdiag(2(ν1 − r²) ⊘ …)X`. So may the division the region's own rewrite puts in
-    // front (`(1/ν)(ν + 1)Xᵀ(r ⊙ ln'(…))` is `(ν + 1)Xᵀ(r ⊙ ln'(…))/ν`).
-    for (k, from) in [e.clone(), out.clone()].into_iter().enumerate() {
-        // The rewrite's own division only where the numerator mentions the divisor, which
-        // the region may then cancel.
-        if k == 1 && !matches!(&from.kind, Kind::DivScalar(a, d) if mentions(a, d)) {
-            continue;
-        }
-        if let Some(inside) = divided_into_region(&from) {
-            let alt = rewrite_region(&inside);
+    // front, where its numerator mentions the divisor (`(1/ν)(ν + 1)Xᵀ(r ⊙ ln'(…))` is
+    // `(ν + 1)Xᵀ(r ⊙ ln'(…))/ν`).
+    let own = matches!(&out.kind, Kind::DivScalar(a, d) if mentions(a, d)).then(|| out.clone());
+    for from in std::iter::once(e.clone()).chain(own) {
+        if let Some(alt) = divided_into_region(&from).map(|inside| rewrite_region(&inside)) {
             if crate::egraph::operations(&alt) < crate::egraph::operations(&out) {
                 out = alt;
             }
