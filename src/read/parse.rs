@@ -546,10 +546,8 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
             let mut func = None;
             let (mut prime, mut sup, mut args) = (0u8, None, Vec::new());
             let mut rest = Vec::new();
-            let mut module = None;
             for p in pair.into_inner() {
                 match p.as_rule() {
-                    Rule::module_prefix => module = Some(p.as_str().to_string()),
                     Rule::func_name | Rule::sigma_func => func = Builtin::from_name(p.as_str()),
                     Rule::func_prime => prime = p.as_str().len() as u8,
                     Rule::func_sup => {
@@ -570,36 +568,15 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
                 }
             }
             let func = func.expect("grammar: function name");
-            // NumPy's dot and kron are not bracket's: a matrix product for matrices, and a
-            // Kronecker product flattened into a matrix. Said rather than read otherwise.
-            if let (Some(module), Builtin::Dot | Builtin::Kron) = (&module, &func) {
-                let name = if func == Builtin::Dot { "dot" } else { "kron" };
-                let hint = match func {
-                    Builtin::Dot => {
-                        "for a product of matrices or a matrix and a vector write `A @ B`; \
-                                     for vectors `x^T y` (bracket's `dot(A, B)` is the sum of A ⊙ B)"
-                    }
-                    _ => {
-                        "bracket's `kron(A, B)` and `A ⊗ B` keep every dim (an order-4 tensor for matrices); \
-                          write one of those, or `A ⊗ B` as a vec-layout `--layout vec` answer"
-                    }
-                };
-                return Err(Error::new(
-                    ErrorCode::Unsupported,
-                    format!("`{module}{name}` is not read: its meaning differs from bracket's `{name}`"),
-                    span,
-                )
-                .hint(hint));
-            }
             // NumPy's and MATLAB's `norm(x, 1)`, `norm(x, 2)`: the subscripted norm, which
             // refuses what it does not mean for a matrix (its 1- and spectral norms).
             if let (Builtin::Norm, [x, order]) = (&func, args.as_slice()) {
                 let which = match &order.kind {
-                    NodeKind::Number { value, barred: false, .. } if *value == BigRational::from_integer(1.into()) => {
-                        "1"
-                    }
-                    NodeKind::Number { value, barred: false, .. } if *value == BigRational::from_integer(2.into()) => {
-                        "2"
+                    NodeKind::Number { value, barred: false, .. }
+                        if value.is_integer()
+                            && matches!(num_traits::ToPrimitive::to_u8(&value.to_integer()), Some(1 | 2)) =>
+                    {
+                        value.to_integer().to_string()
                     }
                     _ => {
                         return Err(Error::new(ErrorCode::Unsupported, "a norm's order is 1 or 2", order.span)
@@ -607,7 +584,7 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
                     }
                 };
                 if prime == 0 && sup.is_none() && rest.is_empty() {
-                    return node(NodeKind::Norm(Box::new(x.clone()), Some(which.to_string())), span);
+                    return node(NodeKind::Norm(Box::new(x.clone()), Some(which)), span);
                 }
             }
             if rest.is_empty() {

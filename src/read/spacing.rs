@@ -142,8 +142,20 @@ pub(crate) fn other_tools_functions(text: &str, whole: &dyn Fn(&str) -> bool) ->
 /// grammar's `module_prefix` reads them past before a built-in function.
 const MODULES: &[&str] = &["numpy.", "np.", "jnp.", "jax.", "torch.", "tf.", "math.", "scipy.", "F."];
 
-/// What to write for the functions of those modules that bracket does not name.
+/// What to write for the functions of those modules that bracket does not name, or
+/// names with another meaning (NumPy's dot is a matrix product for matrices, its kron a
+/// Kronecker product flattened into a matrix).
 const MODULE_FUNCTIONS: &[(&str, &str)] = &[
+    (
+        "dot",
+        "NumPy's dot is not bracket's `dot(A, B)` (the sum of A ⊙ B): for a product of matrices or a \
+         matrix and a vector write `A @ B`, for vectors `x^T y`",
+    ),
+    (
+        "kron",
+        "NumPy's kron is not bracket's `kron(A, B)`, `A ⊗ B`, which keeps every dim (an order-4 tensor \
+         for matrices); write one of those, or ask for a `--layout vec` answer",
+    ),
     ("matmul", "write `A @ B`"),
     ("multiply", "write `A .* B`"),
     ("divide", "write `A ./ B`"),
@@ -160,8 +172,9 @@ const MODULE_FUNCTIONS: &[(&str, &str)] = &[
     ("expit", "write `sigmoid(x)`"),
 ];
 
-/// The first `np.name(` whose name is not a built-in function: an error naming it, with
-/// what to write (`np.matmul(A, B)` would otherwise fail at its comma).
+/// The first `np.name(` whose name is not a built-in function, or is one NumPy means
+/// otherwise: an error naming it, with what to write (`np.matmul(A, B)` would otherwise
+/// fail at its comma).
 pub(crate) fn module_functions(text: &str) -> Result<()> {
     for module in MODULES {
         for (at, _) in text.match_indices(module) {
@@ -173,16 +186,22 @@ pub(crate) fn module_functions(text: &str) -> Result<()> {
             let len = tail.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.')).unwrap_or(tail.len());
             let path = &tail[..len];
             let name = path.rsplit('.').next().unwrap_or(path);
-            if !tail[len..].trim_start().starts_with('(') || crate::ir::ast::Builtin::from_name(name).is_some() {
+            let said = MODULE_FUNCTIONS.iter().find(|(n, _)| *n == name);
+            let built_in = crate::ir::ast::Builtin::from_name(name).is_some();
+            if !tail[len..].trim_start().starts_with('(') || built_in && said.is_none() {
                 continue;
             }
             let span = Span::new(at, at + module.len() + len);
-            let hint = MODULE_FUNCTIONS.iter().find(|(n, _)| *n == name).map_or(
+            let hint = said.map_or(
                 "the functions are listed in docs/syntax.md; NumPy's operators are `@`, `.*`, `./`, `^T`",
                 |(_, h)| h,
             );
-            return Err(Error::new(ErrorCode::Unknown, format!("unknown function `{module}{path}`"), span)
-                .hint(hint.to_string()));
+            let message = match built_in {
+                true => format!("`{module}{path}` is not read: its meaning differs from bracket's `{name}`"),
+                false => format!("unknown function `{module}{path}`"),
+            };
+            let code = if built_in { ErrorCode::Unsupported } else { ErrorCode::Unknown };
+            return Err(Error::new(code, message, span).hint(hint.to_string()));
         }
     }
     Ok(())
