@@ -333,7 +333,7 @@ fn numbers_a_product_scatters_meet() {
     // as `1/θ²`, not `(θ²)⁻¹`.
     let gp = "X: matrix(n, d); y: vector(n); θ: scalar; K = exp(-1/(2 θ^2)) X X^T + I; \
               -1/2 y^T K^-1 y - 1/2 ln(det(K))";
-    assert_eq!(grad(gp, &["θ"]), "(1/2)exp(−(1/2)/θ²)(yᵀK⁻¹XXᵀK⁻¹y − X · K⁻¹X)/θ³");
+    assert_eq!(grad(gp, &["θ"]), "(1/2)exp(−(1/2)/θ²)(yᵀK⁻¹XXᵀK⁻¹y − K⁻¹X · X)/θ³");
 }
 
 #[test]

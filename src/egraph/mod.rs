@@ -385,8 +385,9 @@ fn saturate_once(
         // answer by them (shortening may jump through another starting form instead).
         runner = runner.with_explanations_enabled().without_explanation_length_optimization();
     }
+    let kept: Kept = Default::default();
     if options.sizes.is_none() {
-        runner = runner.with_hook(plateau());
+        runner = runner.with_hook(plateau(kept.clone()));
     }
     // An explanation run looks for one form only: it stops once that form is in the
     // class of the first root, and explains the path it found. (A form the run never
@@ -478,7 +479,16 @@ fn saturate_once(
     };
     let root = runner.roots[0];
     let best = match &options.sizes {
-        None => extract::Extracted::new(&runner.egraph, Size { egraph: &runner.egraph }).best(root).1,
+        None => {
+            let (cost, best) = extract::Extracted::new(&runner.egraph, Size { egraph: &runner.egraph }).best(root);
+            // The greedy extraction is not monotone in the order of terms (a class takes
+            // its cheapest node, whose first name may put its parent's terms out of
+            // order): a form a plateau check found cheaper than the final one is kept.
+            match kept.take() {
+                Some((earlier, term)) if earlier < cost => term,
+                _ => best,
+            }
+        }
         Some(sizes) => extract::Extracted::new(&runner.egraph, Flops { egraph: &runner.egraph, sizes }).best(root).1,
     };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
@@ -548,6 +558,9 @@ fn saturate_once(
     (out, report, steps)
 }
 
+/// The cheapest form a plateau check extracted, with its cost.
+pub(super) type Kept = std::rc::Rc<std::cell::RefCell<Option<(Cost, RecExpr<Node>)>>>;
+
 /// Why an explanation run stopped: the form it looked for is reached.
 pub(super) const REACHED: &str = "the form looked for is reached";
 
@@ -603,7 +616,9 @@ pub(super) const PLATEAU_LARGE: usize = 1_000;
 /// the e-graph, small beside an iteration's search and apply while the e-graph is small,
 /// a quarter of the run past [`PLATEAU_LARGE`] nodes, where it is made every second
 /// iteration.
-pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::result::Result<(), String> + 'static {
+pub(super) fn plateau(
+    kept: Kept,
+) -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::result::Result<(), String> + 'static {
     let mut best: Option<Cost> = None;
     let mut stale = 0usize;
     let mut size = (0, 0);
@@ -624,7 +639,8 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
             return Ok(());
         }
         let root = runner.roots[0];
-        let cost = extract::Extracted::new(&runner.egraph, Size { egraph: &runner.egraph }).cost(root);
+        let extracted = extract::Extracted::new(&runner.egraph, Size { egraph: &runner.egraph });
+        let cost = extracted.cost(root);
         if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
             eprintln!("plateau check at {}: {cost:?}", runner.iterations.len());
         }
@@ -636,6 +652,7 @@ pub(super) fn plateau() -> impl FnMut(&mut egg::Runner<Node, Tables>) -> std::re
             best = Some(cost);
             stale = 0;
             at_best = now.0;
+            *kept.borrow_mut() = Some((cost, extracted.best(root).1));
         } else {
             stale += unchecked;
         }
