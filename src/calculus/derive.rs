@@ -7,7 +7,7 @@
 
 use crate::calculus::answer::Answer;
 pub use crate::calculus::gradient::Through;
-use crate::calculus::gradient::{differential_by, starting_forms, symmetrized};
+use crate::calculus::gradient::{differential_by, starting_forms, symmetric_gradient};
 use crate::calculus::takeout::take_out;
 use crate::egraph::operations;
 use crate::egraph::raise::{merge_terms, terms_to_expr};
@@ -170,11 +170,20 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         labelled.extend(crate::calculus::gradient::folded_forms(&model, &f.expr, wrt, &g_shape, symmetric));
     }
     let forms: Vec<Expr> = labelled.iter().map(|(f, _)| f.clone()).collect();
-    let mut start = g;
+    let mut start = g.clone();
     if symmetric {
-        start = symmetrized(start);
-        let why = format!("d{wrt} is symmetric: G · d{wrt} = ½(G + Gᵀ) · d{wrt}");
-        steps.push(Step { expr: with_dx(start.clone()), why });
+        start = symmetric_gradient(&model, start);
+        match steps.last_mut() {
+            // G is symmetric already: the step to G says so (a step to the same form
+            // would not be shown).
+            Some(last) if start == g => {
+                last.why = format!("{}; d{wrt} is symmetric and so is G: ½(G + Gᵀ) · d{wrt} = G · d{wrt}", last.why)
+            }
+            _ => {
+                let why = format!("d{wrt} is symmetric: G · d{wrt} = ½(G + Gᵀ) · d{wrt}");
+                steps.push(Step { expr: with_dx(start.clone()), why });
+            }
+        }
     }
     // One run, explained from the form just shown: grad's forms in grad's order, so
     // the answer is grad's. Where its path goes by way of another starting form (a

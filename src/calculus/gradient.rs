@@ -37,8 +37,19 @@ pub fn differential_by(model: &Model, f: &Expr, var: &str, through: Through) -> 
 }
 
 /// The gradient by a symmetric matrix under the convention `sym(G) = (G + Gᵀ)/2`: the
-/// gradient in the space of symmetric matrices (see docs/symmetric.md).
-pub fn symmetrized(g: Expr) -> Expr {
+/// gradient in the space of symmetric matrices (see docs/symmetric.md). G itself where
+/// G is symmetric already (`S⁻¹(x − m)(S⁻¹(x − m))ᵀ`, which the rules would otherwise
+/// have to show equal to its transpose before halving the sum of the two).
+pub fn symmetric_gradient(model: &Model, g: Expr) -> Expr {
+    if crate::eval::identity::symmetric_everywhere(model, &g) {
+        g
+    } else {
+        symmetrized(g)
+    }
+}
+
+/// `(G + Gᵀ)/2`.
+fn symmetrized(g: Expr) -> Expr {
     let shape = g.shape.clone();
     let t = crate::ir::build::transpose(g.clone());
     let sum = Expr::new(crate::ir::expr::Kind::Add(vec![g, t]), shape);
@@ -58,7 +69,11 @@ pub const GROUPED: &str = "sums without dX kept whole";
 /// factored, and unfactored when there are few (a long unfactored sum mostly breeds
 /// sign and bracketing variants), each term raised by contraction order, and the part
 /// all terms share taken out; each symmetrized by a symmetric matrix.
-pub fn forms(terms: &[Term], g_shape: &[crate::ir::shape::Dim], symmetric: bool) -> Vec<(Expr, &'static str)> {
+pub fn forms(
+    terms: &[Term],
+    g_shape: &[crate::ir::shape::Dim],
+    symmetric: Option<&Model>,
+) -> Vec<(Expr, &'static str)> {
     let shape = g_shape.to_vec();
     let Readings { classic, sum, searched } = readings(terms, &shape);
     let mut forms = vec![(classic, "classic notation")];
@@ -69,8 +84,8 @@ pub fn forms(terms: &[Term], g_shape: &[crate::ir::shape::Dim], symmetric: bool)
     if let Some(common) = common_terms_to_expr(terms, &shape) {
         forms.push((common, SHARED));
     }
-    if symmetric {
-        forms = forms.into_iter().map(|(f, why)| (symmetrized(f), why)).collect();
+    if let Some(model) = symmetric {
+        forms = forms.into_iter().map(|(f, why)| (symmetric_gradient(model, f), why)).collect();
     }
     let mut distinct: Vec<(Expr, &'static str)> = Vec::new();
     for (f, why) in forms {
@@ -96,10 +111,11 @@ pub fn starting_forms(
     symmetric: bool,
 ) -> Result<Vec<(Expr, &'static str)>> {
     let terms = take_out(d, var)?;
-    let mut all = forms(&terms, g_shape, symmetric);
+    let by_symmetric = symmetric.then_some(model);
+    let mut all = forms(&terms, g_shape, by_symmetric);
     let grouped = take_out_grouped(d, var)?;
     if grouped != terms {
-        for (f, _) in forms(&grouped, g_shape, symmetric) {
+        for (f, _) in forms(&grouped, g_shape, by_symmetric) {
             add_new(&mut all, f, GROUPED);
         }
     }
@@ -251,7 +267,7 @@ fn gradient_by_forms(model: &Model, f: &Expr, var: &str, options: &crate::egraph
             }
         }
         Some(d) => starting_forms(model, &d, var, &shape, symmetric)?,
-        None => forms(&[], &shape, false),
+        None => forms(&[], &shape, None),
     };
     for (g, why) in folded_forms(model, f, var, &shape, symmetric) {
         add_new(&mut forms, g, why);

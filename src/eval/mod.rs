@@ -6,6 +6,7 @@
 //! (then an [`ErrorCode::Eval`] error says the value is not exact).
 
 pub mod check;
+pub mod identity;
 
 use crate::error::{Error, ErrorCode, Result};
 use crate::ir::expr::*;
