@@ -310,11 +310,12 @@ fn hessian(text: &str, wrt: &str) -> String {
 #[test]
 fn a_quadratic_form_reads_as_one() {
     // Of equal size, `(x − m)ᵀS⁻¹(x − m)` beats `(S⁻¹(x − m))ᵀ(x − m)`: a transposed product
-    // prints parentheses. A column times a row product is one chain: `S⁻¹(m − x)(x − m)ᵀS⁻¹`.
+    // prints parentheses. A column times a row product is one chain, its two differences
+    // one way round: `− 2S⁻¹(x − m)(x − m)ᵀS⁻¹`, not `+ 2S⁻¹(m − x)(x − m)ᵀS⁻¹`.
     let t = "x, m: vector(n); S: symmetric(n); ν, p: scalar; (ν + p)/2 ln(1 + 1/ν (x - m)^T S^-1 (x - m))";
     assert_eq!(
         hessian(t, "x"),
-        "(ν + p)(S⁻¹/(ν + (x − m)ᵀS⁻¹(x − m)) + 2S⁻¹(m − x)(x − m)ᵀS⁻¹/(ν + (x − m)ᵀS⁻¹(x − m))²)"
+        "(ν + p)(S⁻¹/(ν + (x − m)ᵀS⁻¹(x − m)) − 2S⁻¹(x − m)(x − m)ᵀS⁻¹/(ν + (x − m)ᵀS⁻¹(x − m))²)"
     );
     let chol = "L: matrix(n, n); x, m: vector(n); S = L L^T + I; -1/2 ln(det(S)) - 1/2 (x - m)^T S^-1 (x - m)";
     assert_eq!(grad(chol, &["L"]), "S⁻¹((x − m)(x − m)ᵀS⁻¹L − L)");
@@ -696,4 +697,26 @@ fn a_quotient_dotted_with_its_divisor_is_a_count() {
     // `softmax(a) ⊙ (N1 − …)`, where it kept `(1 ⊘ q)ᵀq 1` with q written out twice.
     let mixture = "D: matrix(N, K); a: vector(K); -1^T ln(exp(-D/2) softmax(a))";
     assert_eq!(grad(mixture, &["a"]), "softmax(a) ⊙ (N 1 − exp(−(1/2)D)ᵀ(1 ⊘ exp(−(1/2)D)softmax(a)))");
+}
+
+#[test]
+fn a_difference_and_its_negation_in_one_product_turn_one_way() {
+    // `Σ⁻¹(x − μ)(μ − x)ᵀΣ⁻¹` hides a sign in the orientation; the textbook writes the
+    // residual one way and the sign in the sum.
+    let gaussian = "Sigma: symmetric(n); x, mu: vector(n); 1/2 (x - mu)^T Sigma^-1 (x - mu) + 1/2 ln det(Sigma)";
+    assert_eq!(grad(gaussian, &["Sigma"]), "(1/2)(Σ⁻¹ − Σ⁻¹(x − μ)(x − μ)ᵀΣ⁻¹)");
+    let matrix_normal = "X, M: matrix(n, p); U: symmetric(n); V: symmetric(p); \
+                         1/2 tr(V^-1 (X - M)^T U^-1 (X - M)) + p/2 ln det(U) + n/2 ln det(V)";
+    assert_eq!(grad(matrix_normal, &["U"]), "(1/2)(pU⁻¹ − U⁻¹(X − M)V⁻¹(X − M)ᵀU⁻¹)");
+    let regression = "X: matrix(N, p); Y: matrix(N, k); B: matrix(p, k); Sigma: symmetric(k); \
+                      N/2 ln det(Sigma) + 1/2 tr(Sigma^-1 (Y - X B)^T (Y - X B))";
+    assert_eq!(grad(regression, &["Sigma"]), "(1/2)(NΣ⁻¹ − Σ⁻¹(Y − XB)ᵀ(Y − XB)Σ⁻¹)");
+    // Transposed and distributed: `(Xᵀ − m1ᵀ)` against `(1mᵀ − X)`.
+    let rows = "X: matrix(N, p); m: vector(p); S: symmetric(p); N/2 ln det(S) + 1/2 tr(S^-1 (X - 1 m^T)^T (X - 1 m^T))";
+    assert_eq!(grad(rows, &["S"]), "(1/2)(NS⁻¹ − S⁻¹(Xᵀ − m 1ᵀ)(X − 1mᵀ)S⁻¹)");
+    let triplet = "L: matrix(k, d); a, p, n: vector(d); softplus(||L (a - p)||^2 - ||L (a - n)||^2 + 1)";
+    assert_eq!(
+        grad(triplet, &["L"]),
+        "2sigmoid(||L(a − p)||² − ||L(a − n)||² + 1)L((a − p)(a − p)ᵀ − (a − n)(a − n)ᵀ)"
+    );
 }

@@ -78,6 +78,18 @@ impl Cost {
     }
 }
 
+impl Cost {
+    /// No costlier than `other` but by a few nodes' hundredths (each node adds one, so
+    /// that a node costs more than its children; `a − b` holds two more nodes than
+    /// `b' + a` yet is one operation as much): the same operations, and no more
+    /// transposes, parentheses or terms out of order, key by key.
+    pub(super) fn about_as_cheap(&self, other: &Cost) -> bool {
+        let (a, b) = (self.key(), other.key());
+        let rest = |k: (f64, u32, u32, bool, bool, bool, bool, u32)| (k.1, k.2, k.3, k.4, k.5, k.6, k.7);
+        a.0 <= b.0 + 0.05 && rest(a) <= rest(b)
+    }
+}
+
 impl PartialEq for Cost {
     fn eq(&self, other: &Cost) -> bool {
         self.key() == other.key()

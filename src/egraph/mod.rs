@@ -243,7 +243,7 @@ pub(super) fn saturate(
 ) -> (Expr, Report, Vec<Rewritten>) {
     // Each run on its own clock (`clock.rs`).
     let (out, mut report, mut steps) =
-        clock::os_timed(|| saturate_once(forms, labels, model, options, explain, target));
+        clock::os_timed(|| saturate_once(forms, labels, model, options, explain, target, false));
     // An element-wise region the rules made (`1 − X ⊘ (WH ⊙ WH) ⊙ WH` in a KL
     // factorisation) is cancelled too, and the result run once more. Only the input forms
     // are cancelled before the run, where a region is not yet whole.
@@ -255,18 +255,28 @@ pub(super) fn saturate(
     let cancelled = crate::egraph::cancel::cancelled(&out);
     let fronted = monomial::numbers_in_front(cancelled.as_ref().unwrap_or(&out));
     let rule = if cancelled.is_some() { "elementwise-cancel" } else { "scalar-inner" };
-    let (rule, normal) = match fronted.or(cancelled) {
-        Some(normal) => (rule, normal),
+    let chained = match fronted.or(cancelled) {
+        Some(normal) => Some((rule, normal)),
         // Else a sign goes into the difference a product ends with (`−2Aᵀ(Xw − y)` →
         // `2Aᵀ(y − Xw)`), where the extractor likes that better.
         None => match monomial::sign_into_difference(&out) {
-            Some(flipped) => ("scalar-negate-difference", flipped),
+            Some(flipped) => Some(("scalar-negate-difference", flipped)),
             // Else a whole number all terms of a sum share goes in front.
-            None => match monomial::common_factor_out(&out) {
-                Some(gathered) => ("scalar-factor", gathered),
-                None => return (out, report, steps),
-            },
+            None => monomial::common_factor_out(&out).map(|gathered| ("scalar-factor", gathered)),
         },
+    };
+    // And, on top, one orientation for a difference and its negation in one product
+    // (`(X − M)V⁻¹(M − X)ᵀ` as `−(X − M)V⁻¹(X − M)ᵀ`).
+    let opposite = monomial::opposite_differences(chained.as_ref().map_or(&out, |(_, normal)| normal));
+    // A sign moved into a difference is the form as a textbook writes it: it stands
+    // where the run finds none cheaper but by a node or two (`a − b` holds two more
+    // than `b' + a`).
+    let prefer = opposite.is_some() || chained.as_ref().is_some_and(|(rule, _)| *rule == "scalar-negate-difference");
+    let (rule, normal) = match (chained, opposite) {
+        (Some((rule, _)), Some(oriented)) => (rule, oriented),
+        (None, Some(oriented)) => ("scalar-negate-difference", oriented),
+        (Some(chained), None) => chained,
+        (None, None) => return (out, report, steps),
     };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
         eprintln!("{rule} after the run: {}", crate::render::render(&normal, crate::render::Format::Unicode));
@@ -278,7 +288,7 @@ pub(super) fn saturate(
     if rule != "scalar-factor" {
         seeds.extend(monomial::common_factor_out(&normal));
     }
-    let (again, second, _) = clock::os_timed(|| saturate_once(&seeds, &[], model, options, None, None));
+    let (again, second, _) = clock::os_timed(|| saturate_once(&seeds, &[], model, options, None, None, prefer));
     // `out` is a form of that run too, so its answer costs no more than `out`.
     if again == out {
         return (out, report, steps);
@@ -302,6 +312,7 @@ fn saturate_once(
     options: &Options,
     explain: Option<usize>,
     target: Option<&Expr>,
+    prefer_first: bool,
 ) -> (Expr, Report, Vec<Rewritten>) {
     let e = &forms[0];
     // Element-wise regions with their rational functions cancelled (crate::egraph::cancel) go in
@@ -484,8 +495,18 @@ fn saturate_once(
             // The greedy extraction is not monotone in the order of terms (a class takes
             // its cheapest node, whose first name may put its parent's terms out of
             // order): a form a plateau check found cheaper than the final one is kept.
-            match kept.take() {
+            let best = match kept.take() {
                 Some((earlier, term)) if earlier < cost => term,
+                _ => best,
+            };
+            // The first form (a sign moved into a difference) stands unless the run
+            // found one cheaper by more than a few nodes' hundredths.
+            let chosen = if prefer_first { term_cost(&runner.egraph, &recs[0]) } else { None };
+            if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
+                eprintln!("first form's cost: {chosen:?} against {cost:?}");
+            }
+            match chosen {
+                Some(first) if first.about_as_cheap(&cost) => recs[0].clone(),
                 _ => best,
             }
         }
@@ -816,6 +837,23 @@ pub(super) fn zeroed(e: Expr) -> Expr {
         return crate::ir::build::zero(out.shape.clone());
     }
     out
+}
+
+/// The cost of the term `rec`, all of whose nodes the e-graph holds (a form it started
+/// from), by the default cost; None where it does not hold one.
+fn term_cost(egraph: &EGraph, rec: &RecExpr<Node>) -> Option<Cost> {
+    let mut size = Size { egraph };
+    let mut ids: Vec<Id> = Vec::with_capacity(rec.as_ref().len());
+    let mut costs: Vec<Cost> = Vec::with_capacity(rec.as_ref().len());
+    for node in rec.as_ref() {
+        let mut kids = node.children().iter().map(|&i| costs[usize::from(i)]);
+        let in_graph = node.clone().map_children(|i| ids[usize::from(i)]);
+        let id = egraph.lookup(in_graph.clone())?;
+        let cost = size.cost(&in_graph, |_| kids.next().expect("a cost for each child"));
+        ids.push(id);
+        costs.push(cost);
+    }
+    costs.last().copied()
 }
 
 /// The cheapest term of a class by the default cost.

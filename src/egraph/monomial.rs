@@ -214,23 +214,148 @@ pub(super) fn sign_into_difference(e: &Expr) -> Option<Expr> {
     changed.then_some(out)
 }
 
+/// `e` with each product that holds a difference and its negation (`(X − M)V⁻¹(M − X)ᵀ`,
+/// the sign hidden in the orientation) written with one orientation and its sign in
+/// front: `−(X − M)V⁻¹(X − M)ᵀ`. The difference that comes first keeps its orientation.
+/// None where no product holds both. The extractor decides between both.
+pub(super) fn opposite_differences(e: &Expr) -> Option<Expr> {
+    fn factors<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match &e.kind {
+            Kind::Product(a, b) => {
+                factors(a, out);
+                factors(b, out);
+            }
+            _ => out.push(e),
+        }
+    }
+    /// A difference, looked at through one transpose.
+    fn difference(e: &Expr) -> Option<&Expr> {
+        match &e.kind {
+            Kind::Transpose(x) => difference(x),
+            Kind::Add(ts) if ts.len() == 2 && negated_difference(e).is_some() => Some(e),
+            _ => None,
+        }
+    }
+    /// The product `e` with the factor `k` (a difference, maybe transposed) negated.
+    fn with_negated(e: &Expr, k: &mut usize) -> Expr {
+        match &e.kind {
+            Kind::Product(a, b) => {
+                let a = with_negated(a, k);
+                let b = with_negated(b, k);
+                product(a, b)
+            }
+            _ => {
+                let out = if *k == 0 {
+                    match &e.kind {
+                        Kind::Transpose(x) => crate::ir::build::transpose(negated_difference(x).expect("a difference")),
+                        _ => negated_difference(e).expect("a difference"),
+                    }
+                } else {
+                    e.clone()
+                };
+                *k = k.wrapping_sub(1);
+                out
+            }
+        }
+    }
+    /// How often `d` or its transpose occurs in `e`.
+    fn occurrences(e: &Expr, d: &Expr) -> usize {
+        if e == d || flipped(e) == *d {
+            return 1;
+        }
+        e.children().iter().map(|c| occurrences(c, d)).sum()
+    }
+    fn go(e: &Expr, whole: &Expr, changed: &mut bool) -> Expr {
+        if matches!(e.kind, Kind::Product(..)) {
+            let mut fs = Vec::new();
+            factors(e, &mut fs);
+            let diffs: Vec<(usize, &Expr)> =
+                fs.iter().enumerate().filter_map(|(k, f)| difference(f).map(|d| (k, d))).collect();
+            let opposite = diffs.iter().enumerate().find_map(|(i, (j, d))| {
+                let negated = negated_difference(d)?;
+                diffs[i + 1..]
+                    .iter()
+                    .find(|(_, other)| **other == negated || flipped(other) == negated)
+                    .map(|(k, other)| (*j, d, *k, *other))
+            });
+            if let Some((j, first, k, second)) = opposite {
+                *changed = true;
+                // The orientation the whole expression uses more keeps (`x − m` where
+                // `(x − m)ᵀP(x − m)` is in the denominator); the first on a tie.
+                let mut k = if occurrences(whole, second) > occurrences(whole, first) { j } else { k };
+                return scale(-BigRational::one(), with_negated(e, &mut k));
+            }
+        }
+        let mut out = e.clone();
+        for child in out.children_mut() {
+            *child = go(child, whole, changed);
+        }
+        // A sign brought out meets the number in front: `2(−A)` is `−2A`.
+        if let Kind::Scale(c, x) = &out.kind {
+            if let Kind::Scale(..) = &x.kind {
+                out = scale(c.clone(), (**x).clone());
+            }
+        }
+        // A sum does not open with the sign just brought out: `pU⁻¹ − U⁻¹(…)U⁻¹`.
+        if let Kind::Add(ts) = &mut out.kind {
+            let negative = |t: &Expr| matches!(&t.kind, Kind::Scale(c, _) if c.is_negative());
+            if ts.first().is_some_and(negative) {
+                if let Some(k) = ts.iter().position(|t| !negative(t)) {
+                    let t = ts.remove(k);
+                    ts.insert(0, t);
+                }
+            }
+        }
+        out
+    }
+    let mut changed = false;
+    let out = go(e, e, &mut changed);
+    changed.then_some(out)
+}
+
+/// `eᵀ` with the transpose taken into sums, scalings and products (`(1mᵀ − X)ᵀ` is
+/// `m1ᵀ − Xᵀ`), so that a difference is told from its transposed, distributed form.
+fn flipped(e: &Expr) -> Expr {
+    match &e.kind {
+        Kind::Transpose(x) => (**x).clone(),
+        Kind::Scale(c, x) => scale(c.clone(), flipped(x)),
+        Kind::Product(a, b) if a.is_scalar() => product((**a).clone(), flipped(b)),
+        Kind::Product(a, b) if b.is_scalar() => product(flipped(a), (**b).clone()),
+        Kind::Product(a, b) => product(flipped(b), flipped(a)),
+        Kind::Add(ts) if !ts.is_empty() => {
+            let ts: Vec<Expr> = ts.iter().map(flipped).collect();
+            let shape = ts[0].shape.clone();
+            Expr::new(Kind::Add(ts), shape)
+        }
+        _ => crate::ir::build::transpose(e.clone()),
+    }
+}
+
+/// `B − C` as `C − B`, the positive term first; None unless `e` is a sum of two terms
+/// exactly one of which is negatively scaled.
+fn negated_difference(e: &Expr) -> Option<Expr> {
+    let Kind::Add(ts) = &e.kind else { return None };
+    if ts.len() != 2 {
+        return None;
+    }
+    let negative = |t: &Expr| matches!(&t.kind, Kind::Scale(c, _) if c.is_negative());
+    if negative(&ts[0]) == negative(&ts[1]) {
+        return None;
+    }
+    let minus_one = -BigRational::one();
+    let mut terms: Vec<Expr> = ts.iter().map(|t| scale(minus_one.clone(), t.clone())).collect();
+    if negative(&terms[0]) {
+        terms.swap(0, 1);
+    }
+    Some(Expr::new(Kind::Add(terms), e.shape.clone()))
+}
+
 /// A product chain with its last factor, a difference `B − C`, negated to `C − B`.
 fn negated_last(x: &Expr) -> Option<Expr> {
     match &x.kind {
         Kind::Product(a, b) => negated_last(b).map(|b| product((**a).clone(), b)),
-        Kind::Add(ts) if ts.len() == 2 => {
-            let negative = |t: &Expr| matches!(&t.kind, Kind::Scale(c, _) if c.is_negative());
-            if negative(&ts[0]) == negative(&ts[1]) {
-                return None;
-            }
-            let minus_one = -BigRational::one();
-            let mut terms: Vec<Expr> = ts.iter().map(|t| scale(minus_one.clone(), t.clone())).collect();
-            // The positive term first: `y − Xw`.
-            if negative(&terms[0]) {
-                terms.swap(0, 1);
-            }
-            Some(Expr::new(Kind::Add(terms), x.shape.clone()))
-        }
+        // The positive term first: `y − Xw`.
+        Kind::Add(_) => negated_difference(x),
         _ => None,
     }
 }
@@ -286,4 +411,39 @@ pub(super) fn common_factor_out(e: &Expr) -> Option<Expr> {
     }
     let g = content(e);
     (g > num_bigint::BigInt::one()).then(|| scale(BigRational::from_integer(g.clone()), divided(e, &g)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use num_rational::BigRational;
+
+    /// `e`'s value at a random exact point of its model, and the same of `f`.
+    fn equal_values(text: &str, f: &dyn Fn(&Expr) -> Option<Expr>) -> (Expr, Expr, bool) {
+        let model = crate::read(text).expect("reads");
+        let e = model.exprs.last().expect("an expression").clone();
+        let g = f(&e).expect("rewritten");
+        let env = crate::eval::random_env::<BigRational>(&model, crate::eval::Draw::default()).expect("an env");
+        let same = crate::eval::eval(&e, &env).expect("evaluates") == crate::eval::eval(&g, &env).expect("evaluates");
+        (e, g, same)
+    }
+
+    #[test]
+    fn opposite_differences_turn_one_way_and_keep_the_value() {
+        for text in [
+            "X, M: matrix(n, p); U: symmetric(n); V: symmetric(p); c: scalar; c U + U (X - M) V (M - X)^T U",
+            "X: matrix(N, p); m: vector(p); S: symmetric(p); S (X^T - m 1^T) (1 m^T - X) S",
+            "x, m: vector(d); P: symmetric(d); 2 P (m - x) (x - m)^T P / (1 + (x - m)^T P (x - m))",
+        ] {
+            let (e, g, same) = equal_values(text, &opposite_differences);
+            assert!(same, "{text}: {e:?} → {g:?}");
+            let printed = crate::render::render(&g, crate::render::Format::Unicode);
+            assert!(
+                !(printed.contains("M − X") || printed.contains("1mᵀ − X") || printed.contains("m − x")),
+                "{printed}"
+            );
+        }
+        let model = crate::read("x, y: vector(n); A: matrix(n, n); (x - y)^T A (x - y)").expect("reads");
+        assert_eq!(opposite_differences(model.exprs.last().expect("an expression")), None);
+    }
 }
