@@ -484,3 +484,20 @@ fn module_prefixes_of_numpy_jax_and_pytorch_are_read_past() {
         assert!(stderr.contains(says), "{text}: {stderr}");
     }
 }
+
+#[test]
+fn a_vector_on_the_left_of_at_is_a_row_as_in_numpy() {
+    // NumPy's `@` with a 1-D array on the left: `r @ r` is rᵀr, `x @ A @ x` is xᵀAx. A
+    // note says so; where a column multiplies (`A @ x`), nothing changes.
+    reads_as(M, "x @ A @ x", "x^T A x", "xᵀAx");
+    reads_as(M, "(A @ x - y) @ (A @ x - y)", "(A x - y)^T (A x - y)", "(Ax − y)ᵀ(Ax − y)");
+    let (code, _, stderr) = simplify("A: matrix(n, n); x, y: vector(n); y @ A @ x");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("`y`, a vector on the left of `@`, is read as a row"), "{stderr}");
+    let (_, _, stderr) = simplify("A: matrix(n, n); x: vector(n); A @ x");
+    assert!(!stderr.contains("row"), "{stderr}");
+    // A shape that does not multiply either way is still an error at the operator.
+    let (code, _, stderr) = simplify("A: matrix(m, m); x: vector(n); x @ A");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("inner dimensions differ"), "{stderr}");
+}

@@ -506,12 +506,48 @@ impl Elab {
         Ok(Expr::new(Kind::Product(boxed(a), boxed(b)), shape))
     }
 
+    /// `u @ B` with u a vector, read as NumPy reads a 1-D array on the left of `@`: uᵀB,
+    /// with a note. None where u is not a vector or uᵀB does not multiply either.
+    fn numpy_row_product(&mut self, lhs: &Node, rhs: &Node) -> Result<Option<Expr>> {
+        let (notes, mismatch) = (self.notes.len(), self.product_mismatch);
+        let a = self.expr(lhs)?;
+        if a.order() != 1 {
+            self.notes.truncate(notes);
+            return Ok(None);
+        }
+        let b = self.expr(rhs)?;
+        let row = crate::ir::build::transpose(a);
+        let product = self.product(row, b, lhs.span, rhs.span).ok();
+        // What elaborating the operands again noted, it noted the first time.
+        self.notes.truncate(notes);
+        self.product_mismatch = mismatch;
+        if product.is_some() {
+            let l = self.source_of(lhs.span);
+            self.notes.push(format!(
+                "`{l}`, a vector on the left of `@`, is read as a row (its transpose), as NumPy reads a 1-D array"
+            ));
+        }
+        Ok(product)
+    }
+
+    fn source_of(&self, span: Span) -> String {
+        self.source.get(span.start..span.end).unwrap_or("").trim().to_string()
+    }
+
     pub(super) fn binary(&mut self, op: &BinOp, op_span: Span, lhs: &Node, rhs: &Node) -> Result<Expr> {
         if *op == BinOp::MatMul {
-            let product = self.classic_product(&[lhs.clone(), rhs.clone()])?;
+            let written = self.source.get(op_span.start..op_span.end).unwrap_or("").to_string();
+            let product = match self.classic_product(&[lhs.clone(), rhs.clone()]) {
+                // NumPy's `@` takes a 1-D array on its left as a row: `r @ r` is rᵀr and
+                // `x @ A @ x` is xᵀAx. Read so only where a column would not multiply.
+                Err(e) if written == "@" && e.code == ErrorCode::Shape => match self.numpy_row_product(lhs, rhs)? {
+                    Some(product) => return Ok(product),
+                    None => return Err(e),
+                },
+                product => product?,
+            };
             // NumPy's `*` is element-wise; here it is MATLAB's matrix product.
             if let Kind::Product(a, b) = &product.kind {
-                let written = self.source.get(op_span.start..op_span.end).unwrap_or("");
                 let matrix = |e: &Expr| e.order() == 2 && !e.shape.contains(&Dim::Iota);
                 if written == "*" && matrix(a) && matrix(b) {
                     self.notes.push(
