@@ -720,3 +720,16 @@ fn a_difference_and_its_negation_in_one_product_turn_one_way() {
         "2sigmoid(||L(a − p)||² − ||L(a − n)||² + 1)L((a − p)(a − p)ᵀ − (a − n)(a − n)ᵀ)"
     );
 }
+
+#[test]
+fn a_log_sum_exp_by_rows_differentiates_to_row_softmaxes() {
+    // `ln(exp(L)1)` (a mixture's log-likelihood by its logits): the derivatives are row
+    // softmaxes, which stay finite where exp(L)1 overflows. Found once `ln' = 1 ⊘ ·`
+    // counted as bringing a quotient, so that the softmax rules were searched.
+    let gmm = "D: matrix(N, K); a: vector(K); -1^T ln(exp(1 a^T - 1/2 D) 1)";
+    assert_eq!(grad(gmm, &["a"]), "−softmax(1aᵀ − (1/2)D)ᵀ1");
+    assert_eq!(
+        hessian(gmm, "a"),
+        "softmax(1aᵀ − (1/2)D)ᵀsoftmax(1aᵀ − (1/2)D) − diag(softmax(1aᵀ − (1/2)D)ᵀ1)"
+    );
+}

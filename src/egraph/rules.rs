@@ -668,6 +668,21 @@ fn operator(node: &Node) -> Option<String> {
     }
 }
 
+/// What the Rust appliers bring besides products, sums, powers and inverses, by an
+/// operator they need: `ln'(A) = 1 ⊘ A` brings a quotient (without it, `exp(A)ᵀ(1 ⊘
+/// exp(A)1)` from a log-sum-exp's gradient never met `function-softmax-rows-transposed`),
+/// `tanh'` and `sigmoid'` their function and a Hadamard product, and element-wise
+/// cancelling writes a region with products, quotients and powers.
+const APPLIERS_BRING: &[(&str, &[&str])] = &[
+    ("@ln'", &["hdiv"]),
+    ("@sqrt'", &["hdiv", "app", "@sqrt"]),
+    ("@tanh'", &["had", "app", "@tanh"]),
+    ("@sigmoid'", &["had", "app", "@sigmoid"]),
+    ("had", &["hdiv", "hpow"]),
+    ("hdiv", &["had", "hpow"]),
+    ("hpow", &["had", "hdiv"]),
+];
+
 /// Which of the rule set's rewrites (by position) can ever match in `egraph`: those
 /// whose left side needs only operators the e-graph holds or that a rewrite able to
 /// match could bring (the closure, starting from the e-graph's operators). The Rust
@@ -706,6 +721,13 @@ pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &Fac
                 can[k] = true;
                 for op in rhs {
                     grew |= have.insert(op.clone());
+                }
+            }
+        }
+        for (needed, brought) in APPLIERS_BRING {
+            if have.contains(*needed) {
+                for op in *brought {
+                    grew |= have.insert(op.to_string());
                 }
             }
         }
