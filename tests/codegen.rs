@@ -299,6 +299,27 @@ fn confident_logits_keep_their_digits() {
 }
 
 #[test]
+fn a_log_sum_exp_by_rows_does_not_overflow() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    // `ln(exp(L)1)` is a mixture's log-likelihood per sample: computed as written, exp
+    // overflows at L = −800 (and underflows to ln 0); by rows with the maximum taken out,
+    // each row is −800 + ln 3.
+    let dir = scratch("lse_rows");
+    let path = module_in(&dir, "lse_rows", &["L: matrix(N, K); -1^T ln(exp(L) 1)", "--wrt", "L", "--with-check"]);
+    let code = "import numpy as np, lse_rows\n\
+                v, g = lse_rows.f_and_grad(L=np.array([[-800.0, -800.0, -800.0], [900.0, 0.0, 900.0]]))\n\
+                assert np.isclose(v, 800 - np.log(3) - 900 - np.log(2), rtol=1e-12), v\n\
+                assert np.allclose(g['L'], -np.array([[1/3, 1/3, 1/3], [0.5, 0, 0.5]])), g\n\
+                lse_rows.check_gradient()\n\
+                print('ok')";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn greek_names_are_arguments_as_typed() {
     if !ready(&["numpy"]) {
         return;

@@ -336,15 +336,22 @@ fn stable<'a>(e: &'a Expr, model: &'a Model) -> Option<(&'static str, &'a Expr)>
                 return Some(("logsumexp({})", x));
             }
         }
+        // By rows: `ln(exp(L)1)`, a mixture's or a CRF's log-partition per sample.
+        if b.kind == Kind::Ones && inner.order() == 1 && a.order() == 2 {
+            if let Some(x) = func(a, Exp) {
+                return Some(("logsumexp({}, axis=1)", x));
+            }
+        }
     }
     None
 }
 
 /// The helper a module defines when its code calls `logsumexp`.
-pub const LOGSUMEXP: &str = "def logsumexp(x):
-    \"\"\"ln(1ᵀexp(x)), the maximum taken out first so that exp cannot overflow.\"\"\"
-    m = np.max(x)
-    return m + np.log(np.sum(np.exp(x - m)))
+pub const LOGSUMEXP: &str = "def logsumexp(x, axis=None):
+    \"\"\"ln of the sum of exp(x), over `axis` (all entries by default), the maximum taken out
+    first so that exp cannot overflow.\"\"\"
+    m = np.max(x, axis=axis, keepdims=True)
+    return np.squeeze(m, axis=axis) + np.log(np.sum(np.exp(x - m), axis=axis))
 ";
 
 /// `np.` as `jnp.` wherever it starts a name (not inside one such as `Wnp.`).
