@@ -728,8 +728,5 @@ fn a_log_sum_exp_by_rows_differentiates_to_row_softmaxes() {
     // counted as bringing a quotient, so that the softmax rules were searched.
     let gmm = "D: matrix(N, K); a: vector(K); -1^T ln(exp(1 a^T - 1/2 D) 1)";
     assert_eq!(grad(gmm, &["a"]), "−softmax(1aᵀ − (1/2)D)ᵀ1");
-    assert_eq!(
-        hessian(gmm, "a"),
-        "softmax(1aᵀ − (1/2)D)ᵀsoftmax(1aᵀ − (1/2)D) − diag(softmax(1aᵀ − (1/2)D)ᵀ1)"
-    );
+    assert_eq!(hessian(gmm, "a"), "softmax(1aᵀ − (1/2)D)ᵀsoftmax(1aᵀ − (1/2)D) − diag(softmax(1aᵀ − (1/2)D)ᵀ1)");
 }

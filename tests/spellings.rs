@@ -501,3 +501,18 @@ fn a_vector_on_the_left_of_at_is_a_row_as_in_numpy() {
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("inner dimensions differ"), "{stderr}");
 }
+
+#[test]
+fn a_scalar_against_an_element_wise_operator_is_spread() {
+    // MATLAB's and NumPy's `.*` and `./` spread a scalar over the tensor; a note says how.
+    let s = "r: vector(n); rho: scalar";
+    reads_as(s, "rho .* r", "rho r", "ρr");
+    reads_as(s, "r ./ rho", "r / rho", "r/ρ");
+    reads_as(s, "rho ./ r", "(rho 1) ./ r", "ρ 1 ⊘ r");
+    let (code, _, stderr) = simplify("r: vector(n); rho: scalar; rho ./ r");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("`rho`, a scalar, is divided by every entry in `rho ./ r`"), "{stderr}");
+    // A number says what it does there, not that it is added.
+    let (_, _, stderr) = simplify("r: vector(n); 2 ./ r");
+    assert!(stderr.contains("`2` is divided by every entry"), "{stderr}");
+}

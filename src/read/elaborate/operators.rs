@@ -162,18 +162,25 @@ impl Elab {
     /// The literal `1` added to a tensor of shape `like` is a ones tensor of that shape;
     /// so are `c 1` (c times it, as `x + 2 1` prints) and `0` (the zero tensor, as a zero
     /// gradient prints).
-    pub(super) fn broadcast_one(&mut self, node: &Node, e: Expr, like: &[Dim]) -> Expr {
+    pub(super) fn broadcast_one(&mut self, node: &Node, e: Expr, like: &[Dim], role: Role) -> Expr {
         match scaled_one(node) {
             Some(c) if e.is_scalar() && !like.is_empty() => {
                 // A bare number other than 0 and 1 says how it was read: `A + 2` may
                 // have meant 2I.
                 if matches!(node.kind, NodeKind::Number { .. }) && !c.is_zero() && !c.is_one() {
-                    let what = if like.len() == 2 {
+                    let what = if like.len() == 2 && role == Role::Added {
                         format!("; for a multiple of the identity write `{c} I`")
                     } else {
                         String::new()
                     };
-                    self.notes.push(format!("`{c}` is added to every entry (read as `{c} 1`){what}"));
+                    let does = match role {
+                        Role::Added => "is added to every entry",
+                        Role::Factor => "multiplies every entry",
+                        Role::Dividend => "is divided by every entry",
+                        Role::Divisor => "divides every entry",
+                        Role::Paired => "stands for a tensor of that number",
+                    };
+                    self.notes.push(format!("`{c}` {does} (read as `{c} 1`){what}"));
                 }
                 let ones = Expr::new(Kind::Ones, like.to_vec());
                 if c.is_zero() {
@@ -230,7 +237,7 @@ impl Elab {
         };
         let mut out = Vec::with_capacity(elaborated.len());
         for (negative, node, e) in elaborated {
-            let e = self.broadcast_one(node, e, &like);
+            let e = self.broadcast_one(node, e, &like, Role::Added);
             let e = self.scaled_ones_like(e, &like);
             self.u.unify_shapes(&like, &e.shape, node.span).map_err(|x| {
                 let (a, b) = (self.u.show(&like), self.u.show(&e.shape));
@@ -608,8 +615,17 @@ impl Elab {
                 Ok(Expr::new(Kind::DivScalar(boxed(a), boxed(b)), shape))
             }
             BinOp::Hadamard | BinOp::HDiv => {
-                let b = self.broadcast_one(rhs, b, &a.shape.clone());
-                let a = self.broadcast_one(lhs, a, &b.shape.clone());
+                let hadamard = *op == BinOp::Hadamard;
+                let (left, right) =
+                    if hadamard { (Role::Factor, Role::Factor) } else { (Role::Dividend, Role::Divisor) };
+                let b = self.broadcast_one(rhs, b, &a.shape.clone(), right);
+                let a = self.broadcast_one(lhs, a, &b.shape.clone(), left);
+                // A scalar against a tensor is spread over it, as MATLAB's and NumPy's
+                // element-wise operators spread it: `ρ .* r` is ρr, `r ./ ρ` is r/ρ and
+                // `ρ ./ r` is (ρ1) ⊘ r.
+                if a.is_scalar() != b.is_scalar() {
+                    return Ok(self.spread_scalar(a, b, hadamard, lhs, rhs));
+                }
                 let symbol = if *op == BinOp::Hadamard { "⊙" } else { "⊘" };
                 self.same_shape(&a, &b, symbol, op_span)?;
                 let shape = a.shape.clone();
@@ -636,20 +652,20 @@ impl Elab {
                 let (a, b) = match k {
                     Shortcut::K(k) if b.order() >= *k && a.is_scalar() => {
                         let like = b.shape[..*k].to_vec();
-                        (self.broadcast_one(lhs, a, &like), b)
+                        (self.broadcast_one(lhs, a, &like, Role::Paired), b)
                     }
                     Shortcut::K(k) if a.order() >= *k && b.is_scalar() => {
                         let like = a.shape[a.order() - *k..].to_vec();
-                        let b = self.broadcast_one(rhs, b, &like);
+                        let b = self.broadcast_one(rhs, b, &like, Role::Paired);
                         (a, b)
                     }
                     Shortcut::Right if a.is_scalar() => {
                         let like = b.shape.clone();
-                        (self.broadcast_one(lhs, a, &like), b)
+                        (self.broadcast_one(lhs, a, &like, Role::Paired), b)
                     }
                     Shortcut::Left if b.is_scalar() => {
                         let like = a.shape.clone();
-                        let b = self.broadcast_one(rhs, b, &like);
+                        let b = self.broadcast_one(rhs, b, &like, Role::Paired);
                         (a, b)
                     }
                     _ => (a, b),
@@ -718,17 +734,39 @@ impl Elab {
                 };
                 let (a, b) = match (like(&a, &l), like(&b, &r)) {
                     (Some(dims), _) if b.is_scalar() && in_order(&r) && !l.is_empty() => {
-                        let b = self.broadcast_one(rhs, b, &dims);
+                        let b = self.broadcast_one(rhs, b, &dims, Role::Paired);
                         (a, b)
                     }
                     (_, Some(dims)) if a.is_scalar() && in_order(&l) && !r.is_empty() => {
-                        (self.broadcast_one(lhs, a, &dims), b)
+                        (self.broadcast_one(lhs, a, &dims, Role::Paired), b)
                     }
                     _ => (a, b),
                 };
                 self.gen(a, b, l, r, *dot, GenForm::Explicit, op_span)
             }
         }
+    }
+
+    /// `a ⊙ b` or `a ⊘ b` where exactly one of a and b is a scalar: a scaling, a
+    /// quotient by the scalar, or the scalar's ones tensor divided entry by entry; with a
+    /// note that says so.
+    fn spread_scalar(&mut self, a: Expr, b: Expr, hadamard: bool, lhs: &Node, rhs: &Node) -> Expr {
+        let (l, r) = (self.source_of(lhs.span), self.source_of(rhs.span));
+        let scalar = if a.is_scalar() { l.clone() } else { r.clone() };
+        let (e, reads) = if hadamard {
+            let shape = if a.is_scalar() { b.shape.clone() } else { a.shape.clone() };
+            (Expr::new(Kind::Product(boxed(a), boxed(b)), shape), "multiplies every entry")
+        } else if b.is_scalar() {
+            let shape = a.shape.clone();
+            (Expr::new(Kind::DivScalar(boxed(a), boxed(b)), shape), "divides every entry")
+        } else {
+            let shape = b.shape.clone();
+            let ones = Expr::new(Kind::Ones, shape.clone());
+            let spread = Expr::new(Kind::Product(boxed(a), boxed(ones)), shape.clone());
+            (Expr::new(Kind::HDiv(boxed(spread), boxed(b)), shape), "is divided by every entry")
+        };
+        self.notes.push(format!("`{scalar}`, a scalar, {reads} in `{l} {} {r}`", if hadamard { ".*" } else { "./" }));
+        e
     }
 
     pub(super) fn same_shape(&mut self, a: &Expr, b: &Expr, symbol: &str, span: Span) -> Result<()> {
@@ -962,4 +1000,19 @@ fn broadcast_note(a: usize, b: usize) -> &'static str {
         }
         _ => "",
     }
+}
+
+/// What a number spread over a tensor does there, as its note says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Role {
+    /// A term of a sum.
+    Added,
+    /// An operand of `⊙`.
+    Factor,
+    /// The left operand of `⊘`.
+    Dividend,
+    /// The right operand of `⊘`.
+    Divisor,
+    /// An operand of a contraction (`1 ·_1 X`).
+    Paired,
 }
