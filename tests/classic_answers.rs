@@ -730,3 +730,12 @@ fn a_log_sum_exp_by_rows_differentiates_to_row_softmaxes() {
     assert_eq!(grad(gmm, &["a"]), "−softmax(1aᵀ − (1/2)D)ᵀ1");
     assert_eq!(hessian(gmm, "a"), "softmax(1aᵀ − (1/2)D)ᵀsoftmax(1aᵀ − (1/2)D) − diag(softmax(1aᵀ − (1/2)D)ᵀ1)");
 }
+
+#[test]
+fn a_factor_a_scalar_and_a_vector_share_cancels() {
+    // The KL sparsity penalty of a sparse autoencoder: its quotient's numerator and the
+    // denominator (ρ − 1)(r − 1) share ρ − 1, found once the denominator splits into a
+    // scalar's factor and a vector's.
+    let kl = "r: vector(h); rho: scalar; sum(rho ln(rho 1 ./ r) + (1 - rho) ln((1 - rho) 1 ./ (1 - r)))";
+    assert_eq!(grad(kl, &["r"]), "(ρ 1 − r) ⊘ (r ⊙ r − r)");
+}

@@ -130,6 +130,46 @@ impl Poly {
         None
     }
 
+    /// `self` as A·Q with A a polynomial in one operand and Q free of it, where the
+    /// coefficients of the powers of some operand are all multiples of one polynomial Q
+    /// (not a constant): `ρ − ρr + r − 1` is `(ρ − 1)(1 − r)`, a scalar's factor and a
+    /// vector's, each of which may then meet the numerator. None otherwise.
+    pub(super) fn split(&self) -> Option<(Poly, Poly)> {
+        let width = self.0.keys().next()?.len();
+        for k in 0..width {
+            // The coefficient of each power of operand k.
+            let mut by_power: BTreeMap<u32, Poly> = BTreeMap::new();
+            for (m, c) in &self.0 {
+                let mut rest = m.clone();
+                rest[k] = 0;
+                by_power.entry(m[k]).or_insert_with(|| Poly(BTreeMap::new())).0.insert(rest, c.clone());
+            }
+            if by_power.len() < 2 {
+                continue;
+            }
+            let q = by_power.values().next()?.clone();
+            if q.0.len() < 2 && q.0.keys().all(|m| m.iter().all(|&e| e == 0)) {
+                continue;
+            }
+            let (qm, qc) = q.0.iter().next()?;
+            let mut a = Poly(BTreeMap::new());
+            let proportional = by_power.iter().all(|(&power, p)| {
+                let Some(c) = p.0.get(qm).map(|c| c / qc) else { return false };
+                let same = p.0.len() == q.0.len() && q.0.iter().all(|(m, v)| p.0.get(m) == Some(&times(v, &c)));
+                if same {
+                    let mut mono = vec![0; width];
+                    mono[k] = power;
+                    a.0.insert(mono, c);
+                }
+                same
+            });
+            if proportional {
+                return Some((a, q));
+            }
+        }
+        None
+    }
+
     /// The polynomial with operand `k` replaced by `q`.
     pub(super) fn substitute(&self, k: usize, q: &Poly) -> Option<Poly> {
         let mut out = Poly(BTreeMap::new());
@@ -267,6 +307,18 @@ impl Rational {
     /// Drops every denominator factor that divides the numerator exactly, and
     /// denominators that are constants.
     pub(super) fn cancel(mut self) -> Rational {
+        // A factor that splits into a polynomial in one operand and one free of it goes
+        // in as both (`(ρ − 1)(1 − r)`, whose `ρ − 1` the numerator may share).
+        let mut k = 0;
+        while k < self.den.len() && self.den.len() < MAX_TERMS {
+            match self.den[k].split() {
+                Some((a, q)) => {
+                    self.den[k] = a;
+                    self.den.insert(k + 1, q);
+                }
+                None => k += 1,
+            }
+        }
         // A square factor goes in as its root twice, so that each can meet the numerator:
         // `(2c⁴ − 4c²r² − 6r⁴) ⊘ (c⁴ + 2c²r² + r⁴)` is `2(c² − 3r²) ⊘ (c² + r²)`.
         let mut k = 0;
@@ -308,5 +360,33 @@ impl Rational {
             }
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poly(terms: &[(&[u32], i64)]) -> Poly {
+        let mut p = Poly(BTreeMap::new());
+        for (m, c) in terms {
+            let mut mono = vec![0; MAX_ATOMS];
+            mono[..m.len()].copy_from_slice(m);
+            p.add_term(&mono, BigRational::from_integer((*c).into()));
+        }
+        p
+    }
+
+    #[test]
+    fn a_product_of_polynomials_in_separate_operands_splits() {
+        // ρ − ρr + r − 1 (operands ρ, r) is (ρ − 1)(1 − r), in some order of the two.
+        let p = poly(&[(&[1, 0], 1), (&[1, 1], -1), (&[0, 1], 1), (&[0, 0], -1)]);
+        let (a, q) = p.split().expect("splits");
+        assert_eq!(a.mul(&q).expect("small"), p);
+        assert!(a.0.len() == 2 && q.0.len() == 2, "{a:?} {q:?}");
+        // ρ² + r² does not.
+        assert!(poly(&[(&[2, 0], 1), (&[0, 2], 1)]).split().is_none());
+        // Nor does a polynomial in one operand.
+        assert!(poly(&[(&[2, 0], 1), (&[0, 0], -1)]).split().is_none());
     }
 }
