@@ -475,6 +475,22 @@ fn a_relu_network_s_tangent_pass_has_no_second_derivative_of_relu() {
 }
 
 #[test]
+fn a_tangent_that_is_zero_is_left_out_of_the_pass() {
+    // Batch normalisation by its scale g alone: the mean, the centred data and the
+    // variance do not move, so their tangents are zero; none is carried through.
+    let text = "X: matrix(N, d); T: matrix(N, k); W: matrix(d, k); g, b: vector(d); epsilon: scalar; \
+                m = X^T 1 / N; C = X - 1 m^T; v = (C .* C)^T 1 / N; Z = C diag((v + epsilon 1).^(-1/2)); \
+                Yh = Z diag(g) + 1 b^T; J = 1/2 ||Yh W - T||^2; grad J wrt g, W";
+    let q = bracket::Command::Hvp { expr: text.into(), wrt: String::new(), dir: String::new(), check: true };
+    let Ok(bracket::Reply::Tangents { tangents, check }) = q.run(&Default::default()) else { panic!("{text}") };
+    assert!(check.as_ref().is_some_and(|c| c.passed()), "{check:?}");
+    let lines: Vec<String> =
+        tangents.iter().map(|(lhs, _, a)| format!("{lhs} = {}", a.render(Format::Unicode))).collect();
+    assert_eq!(lines[0], "dYh = Z diag(dg)", "{lines:#?}");
+    assert!(lines.iter().all(|l| !l.starts_with("dm ") && !l.starts_with("dC ") && !l.contains("dv")), "{lines:#?}");
+}
+
+#[test]
 fn a_wrong_tangent_fails_the_program_hvp_check() {
     let text = std::fs::read_to_string("examples/programs/6_2_two_layer_mlp.txt").unwrap();
     let mut pass = bracket::second_pass(&text, &Default::default()).unwrap();

@@ -60,17 +60,31 @@ pub fn second_pass(text: &str, options: &crate::egraph::Options) -> Result<Secon
     vars.extend(model.definitions.iter().map(|(n, _)| n.clone()));
     vars.extend(equations.iter().map(|eq| seed_name(&eq.target, &loss)));
     let mut tangents = Vec::new();
-    let along = |e: &Expr, model: &Model| -> Result<Answer> {
-        let d = local_differential(e, model, &vars)?.unwrap_or_else(|| crate::ir::build::zero(e.shape.clone()));
+    let along = |e: &Expr, model: &Model, vars: &IndexSet<String>| -> Result<Answer> {
+        let d = local_differential(e, model, vars)?.unwrap_or_else(|| crate::ir::build::zero(e.shape.clone()));
         let (expr, report) = crate::egraph::simplify_expr(&d, model, options);
         Ok(Answer { model: model.clone(), expr, saturation: Some(report) })
     };
+    // A value whose tangent is zero (batch norm's mean when only its scale moves) is a
+    // constant of the pass: it is no longer differentiated, and its line is left out,
+    // so that no zero is carried through the lines after it.
+    let is_zero = |e: &Expr| *e == crate::ir::build::zero(e.shape.clone());
     for (name, e) in &model.definitions {
-        tangents.push(Tangent { of: name.clone(), parameter: false, answer: along(e, &model)? });
+        let answer = along(e, &model, &vars)?;
+        if is_zero(&answer.expr) {
+            vars.shift_remove(name);
+            continue;
+        }
+        tangents.push(Tangent { of: name.clone(), parameter: false, answer });
     }
     for eq in &equations {
-        let answer = along(&eq.answer.expr, &model)?;
-        tangents.push(Tangent { of: seed_name(&eq.target, &loss), parameter: eq.parameter, answer });
+        let answer = along(&eq.answer.expr, &model, &vars)?;
+        let of = seed_name(&eq.target, &loss);
+        if is_zero(&answer.expr) && !eq.parameter {
+            vars.shift_remove(&of);
+            continue;
+        }
+        tangents.push(Tangent { of, parameter: eq.parameter, answer });
     }
     Ok(SecondPass { model, equations, tangents, loss, parameters: query.wrt })
 }
