@@ -218,7 +218,7 @@ pub(super) fn sign_into_difference(e: &Expr) -> Option<Expr> {
 /// the sign hidden in the orientation) written with one orientation and its sign in
 /// front: `−(X − M)V⁻¹(X − M)ᵀ`. The difference that comes first keeps its orientation.
 /// None where no product holds both. The extractor decides between both.
-pub(super) fn opposite_differences(e: &Expr) -> Option<Expr> {
+pub(super) fn opposite_differences(e: &Expr, rank: &dyn Fn(&str) -> usize) -> Option<Expr> {
     fn factors<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
         match &e.kind {
             Kind::Product(a, b) => {
@@ -258,14 +258,7 @@ pub(super) fn opposite_differences(e: &Expr) -> Option<Expr> {
             }
         }
     }
-    /// How often `d` or its transpose occurs in `e`.
-    fn occurrences(e: &Expr, d: &Expr) -> usize {
-        if e == d || flipped(e) == *d {
-            return 1;
-        }
-        e.children().iter().map(|c| occurrences(c, d)).sum()
-    }
-    fn go(e: &Expr, whole: &Expr, changed: &mut bool) -> Expr {
+    fn go(e: &Expr, whole: &Expr, rank: &dyn Fn(&str) -> usize, changed: &mut bool) -> Expr {
         if matches!(e.kind, Kind::Product(..)) {
             let mut fs = Vec::new();
             factors(e, &mut fs);
@@ -282,13 +275,19 @@ pub(super) fn opposite_differences(e: &Expr) -> Option<Expr> {
                 *changed = true;
                 // The orientation the whole expression uses more keeps (`x − m` where
                 // `(x − m)ᵀP(x − m)` is in the denominator); the first on a tie.
-                let mut k = if occurrences(whole, second) > occurrences(whole, first) { j } else { k };
+                let mut k = pick(whole, (j, first), (k, second), rank);
                 return scale(-BigRational::one(), with_negated(e, &mut k));
+            }
+            // A difference inside a transposed product (`S⁻ᵀ(m − x)(S⁻¹(x − m))ᵀ`): the
+            // chain with its transposes taken in, rebuilt with one factor negated.
+            if let Some(spread) = spread_opposite(e, whole, rank) {
+                *changed = true;
+                return spread;
             }
         }
         let mut out = e.clone();
         for child in out.children_mut() {
-            *child = go(child, whole, changed);
+            *child = go(child, whole, rank, changed);
         }
         // A sign brought out meets the number in front: `2(−A)` is `−2A`.
         if let Kind::Scale(c, x) = &out.kind {
@@ -309,8 +308,35 @@ pub(super) fn opposite_differences(e: &Expr) -> Option<Expr> {
         out
     }
     let mut changed = false;
-    let out = go(e, e, &mut changed);
+    let out = go(e, e, rank, &mut changed);
     changed.then_some(out)
+}
+
+/// Which of two opposite differences (factor index, difference) is negated: the one the
+/// whole expression uses less (`x − m` stays where `(x − m)ᵀP(x − m)` is in the
+/// denominator); on a tie the one whose positive term's first name comes later by
+/// `rank` (`x − m` stays where x was declared first), else the second.
+fn pick(whole: &Expr, first: (usize, &Expr), second: (usize, &Expr), rank: &dyn Fn(&str) -> usize) -> usize {
+    fn occurrences(e: &Expr, d: &Expr) -> usize {
+        if e == d || flipped(e) == *d {
+            return 1;
+        }
+        e.children().iter().map(|c| occurrences(c, d)).sum()
+    }
+    let leading = |d: &Expr| -> usize {
+        let d = match &d.kind {
+            Kind::Transpose(x) => x,
+            _ => d,
+        };
+        let Kind::Add(ts) = &d.kind else { return usize::MAX };
+        ts.first().and_then(|t| t.names().first().map(|n| rank(n))).unwrap_or(usize::MAX)
+    };
+    let (a, b) = (occurrences(whole, first.1), occurrences(whole, second.1));
+    if b > a || (a == b && leading(second.1) < leading(first.1)) {
+        first.0
+    } else {
+        second.0
+    }
 }
 
 /// `eᵀ` with the transpose taken into sums, scalings and products (`(1mᵀ − X)ᵀ` is
@@ -329,6 +355,66 @@ fn flipped(e: &Expr) -> Expr {
         }
         _ => crate::ir::build::transpose(e.clone()),
     }
+}
+
+/// [`opposite_differences`] for a product one of whose differences sits in a transposed
+/// product: the factors with every transpose of a product taken in (`(S⁻¹d)ᵀ` is
+/// `dᵀS⁻ᵀ`), and, where two are a difference and its negation, the chain rebuilt with the
+/// less used orientation negated and the sign in front.
+fn spread_opposite(e: &Expr, whole: &Expr, rank: &dyn Fn(&str) -> usize) -> Option<Expr> {
+    /// The factors of `e`, or of `eᵀ` with `transposed`, each transpose taken in as far
+    /// as a factor that is not a product (a difference stays `(x − m)ᵀ`).
+    fn spread(e: &Expr, transposed: bool, out: &mut Vec<Expr>) {
+        match &e.kind {
+            Kind::Product(a, b) if !transposed => {
+                spread(a, false, out);
+                spread(b, false, out);
+            }
+            Kind::Product(a, b) => {
+                spread(b, true, out);
+                spread(a, true, out);
+            }
+            Kind::Transpose(x) if !x.is_scalar() => spread(x, !transposed, out),
+            _ if transposed && !e.is_scalar() => out.push(crate::ir::build::transpose(e.clone())),
+            _ => out.push(e.clone()),
+        }
+    }
+    fn difference(e: &Expr) -> Option<&Expr> {
+        match &e.kind {
+            Kind::Transpose(x) => difference(x),
+            Kind::Add(ts) if ts.len() == 2 && negated_difference(e).is_some() => Some(e),
+            _ => None,
+        }
+    }
+    let Kind::Product(a, b) = &e.kind else { return None };
+    let transposed = |x: &Expr| matches!(&x.kind, Kind::Transpose(y) if matches!(y.kind, Kind::Product(..)));
+    if !transposed(a) && !transposed(b) {
+        return None;
+    }
+    let mut fs = Vec::new();
+    spread(e, false, &mut fs);
+    let diffs: Vec<(usize, &Expr)> = fs.iter().enumerate().filter_map(|(k, f)| difference(f).map(|d| (k, d))).collect();
+    let (j, first, k, second) = diffs.iter().enumerate().find_map(|(i, (j, d))| {
+        let negated = negated_difference(d)?;
+        diffs[i + 1..]
+            .iter()
+            .find(|(_, other)| **other == negated || flipped(other) == negated)
+            .map(|(k, other)| (*j, *d, *k, *other))
+    })?;
+    let k = pick(whole, (j, first), (k, second), rank);
+    let negated = match &fs[k].kind {
+        Kind::Transpose(x) => crate::ir::build::transpose(negated_difference(x)?),
+        _ => negated_difference(&fs[k])?,
+    };
+    fs[k] = negated;
+    let mut it = fs.into_iter();
+    let chain = it.try_fold(None, |acc: Option<Expr>, f| {
+        Some(Some(match acc {
+            None => f,
+            Some(acc) => product(acc, f),
+        }))
+    })??;
+    (chain.shape == e.shape).then(|| scale(-BigRational::one(), chain))
 }
 
 /// `B − C` as `C − B`, the positive term first; None unless `e` is a sum of two terms
@@ -435,7 +521,7 @@ mod tests {
             "X: matrix(N, p); m: vector(p); S: symmetric(p); S (X^T - m 1^T) (1 m^T - X) S",
             "x, m: vector(d); P: symmetric(d); 2 P (m - x) (x - m)^T P / (1 + (x - m)^T P (x - m))",
         ] {
-            let (e, g, same) = equal_values(text, &opposite_differences);
+            let (e, g, same) = equal_values(text, &|e| opposite_differences(e, &|_| 0));
             assert!(same, "{text}: {e:?} → {g:?}");
             let printed = crate::render::render(&g, crate::render::Format::Unicode);
             assert!(
@@ -444,6 +530,6 @@ mod tests {
             );
         }
         let model = crate::read("x, y: vector(n); A: matrix(n, n); (x - y)^T A (x - y)").expect("reads");
-        assert_eq!(opposite_differences(model.exprs.last().expect("an expression")), None);
+        assert_eq!(opposite_differences(model.exprs.last().expect("an expression"), &|_| 0), None);
     }
 }
