@@ -23,6 +23,7 @@ mod bracket;
 mod call;
 mod operators;
 mod retype;
+mod spread;
 
 use bracket::{read_number, read_superscript_power};
 pub use bracket::{read_positions, PosGroup};
@@ -416,7 +417,7 @@ impl Elab {
             }
         }
         let (l, r) = (self.expr(lhs)?, self.expr(rhs)?);
-        let r = self.broadcast_one(rhs, r, &l.shape, operators::Role::Added);
+        let r = self.broadcast_one(rhs, r, &l.shape, spread::Role::Added);
         self.u.unify_shapes(&l.shape, &r.shape, span)?;
         // `1ᵀy = 1` and `sum(y) = 1` say what `yᵀ1 = 1` says: all three are facts.
         if let (Some(y), Kind::Const(c)) = (sum_of_vector(&l), &r.kind) {
