@@ -669,15 +669,15 @@ fn operator(node: &Node) -> Option<String> {
 }
 
 /// What the Rust appliers bring besides products, sums, powers and inverses, by an
-/// operator they need: `ln'(A) = 1 ⊘ A` brings a quotient (without it, `exp(A)ᵀ(1 ⊘
+/// operator they need (`@f⊗`: f applied to a tensor): `ln'(A) = 1 ⊘ A` brings a quotient (without it, `exp(A)ᵀ(1 ⊘
 /// exp(A)1)` from a log-sum-exp's gradient never met `function-softmax-rows-transposed`),
 /// `tanh'` and `sigmoid'` their function and a Hadamard product, and element-wise
 /// cancelling writes a region with products, quotients and powers.
 const APPLIERS_BRING: &[(&str, &[&str])] = &[
-    ("@ln'", &["hdiv"]),
-    ("@sqrt'", &["hdiv", "app", "@sqrt"]),
-    ("@tanh'", &["had", "app", "@tanh"]),
-    ("@sigmoid'", &["had", "app", "@sigmoid"]),
+    ("@ln'⊗", &["hdiv"]),
+    ("@sqrt'⊗", &["hdiv", "app", "@sqrt", "@sqrt⊗"]),
+    ("@tanh'⊗", &["had", "app", "@tanh", "@tanh⊗"]),
+    ("@sigmoid'⊗", &["had", "app", "@sigmoid", "@sigmoid⊗"]),
     ("had", &["hdiv", "hpow"]),
     ("hdiv", &["had", "hpow"]),
     ("hpow", &["had", "hdiv"]),
@@ -712,6 +712,21 @@ pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &Fac
     if have.contains("sum") {
         have.insert("T".to_string());
     }
+    // A derivative applied to a tensor (`ln'(A) = 1 ⊘ A` brings a quotient, `ln'(|S|)`
+    // nothing): marked `@ln'⊗`, as a rule that brings the function may bring it.
+    for class in egraph.classes() {
+        for node in &class.nodes {
+            if let Node::Apply([f, x]) = node {
+                if !egraph[*x].data.shape.is_empty() {
+                    for g in &egraph[*f].nodes {
+                        if let Node::Fun(name) = g {
+                            have.insert(format!("@{}⊗", name.0));
+                        }
+                    }
+                }
+            }
+        }
+    }
     let needs = &set.operators;
     let mut can = vec![false; needs.len()];
     loop {
@@ -721,6 +736,9 @@ pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &Fac
                 can[k] = true;
                 for op in rhs {
                     grew |= have.insert(op.clone());
+                    if op.starts_with('@') {
+                        grew |= have.insert(format!("{op}⊗"));
+                    }
                 }
             }
         }
