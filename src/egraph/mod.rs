@@ -268,8 +268,10 @@ pub(super) fn saturate(
     // And, on top, one orientation for a difference and its negation in one product
     // (`(X − M)V⁻¹(M − X)ᵀ` as `−(X − M)V⁻¹(X − M)ᵀ`).
     // Names ranked as the cost ranks them: by first use in the model.
-    let written = Tables::for_model(model).written;
-    let rank = |name: &str| written.get_index_of(name).unwrap_or(usize::MAX);
+    // (Made only where two opposite differences are met.)
+    let written = std::cell::OnceCell::new();
+    let rank =
+        |name: &str| written.get_or_init(|| Tables::for_model(model).written).get_index_of(name).unwrap_or(usize::MAX);
     let opposite = monomial::opposite_differences(chained.as_ref().map_or(&out, |(_, normal)| normal), &rank);
     // A sign moved into a difference is the form as a textbook writes it: it stands
     // where the run finds none cheaper but by a node or two (`a − b` holds two more
