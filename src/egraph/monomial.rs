@@ -216,26 +216,10 @@ pub(super) fn sign_into_difference(e: &Expr) -> Option<Expr> {
 
 /// `e` with each product that holds a difference and its negation (`(X − M)V⁻¹(M − X)ᵀ`,
 /// the sign hidden in the orientation) written with one orientation and its sign in
-/// front: `−(X − M)V⁻¹(X − M)ᵀ`. The difference that comes first keeps its orientation.
-/// None where no product holds both. The extractor decides between both.
+/// front: `−(X − M)V⁻¹(X − M)ᵀ`; which orientation stays, [`pick`] says. None where no
+/// product holds both. The extractor decides between both.
 pub(super) fn opposite_differences(e: &Expr, rank: &dyn Fn(&str) -> usize) -> Option<Expr> {
-    fn factors<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
-        match &e.kind {
-            Kind::Product(a, b) => {
-                factors(a, out);
-                factors(b, out);
-            }
-            _ => out.push(e),
-        }
-    }
-    /// A difference, looked at through one transpose.
-    fn difference(e: &Expr) -> Option<&Expr> {
-        match &e.kind {
-            Kind::Transpose(x) => difference(x),
-            Kind::Add(ts) if ts.len() == 2 && negated_difference(e).is_some() => Some(e),
-            _ => None,
-        }
-    }
+    use crate::ir::symmetry::factors;
     /// The product `e` with the factor `k` (a difference, maybe transposed) negated.
     fn with_negated(e: &Expr, k: &mut usize) -> Expr {
         match &e.kind {
@@ -379,13 +363,6 @@ fn spread_opposite(e: &Expr, whole: &Expr, rank: &dyn Fn(&str) -> usize) -> Opti
             _ => out.push(e.clone()),
         }
     }
-    fn difference(e: &Expr) -> Option<&Expr> {
-        match &e.kind {
-            Kind::Transpose(x) => difference(x),
-            Kind::Add(ts) if ts.len() == 2 && negated_difference(e).is_some() => Some(e),
-            _ => None,
-        }
-    }
     let Kind::Product(a, b) = &e.kind else { return None };
     let transposed = |x: &Expr| matches!(&x.kind, Kind::Transpose(y) if matches!(y.kind, Kind::Product(..)));
     if !transposed(a) && !transposed(b) {
@@ -415,6 +392,15 @@ fn spread_opposite(e: &Expr, whole: &Expr, rank: &dyn Fn(&str) -> usize) -> Opti
         }))
     })??;
     (chain.shape == e.shape).then(|| scale(-BigRational::one(), chain))
+}
+
+/// A difference, looked at through one transpose.
+fn difference(e: &Expr) -> Option<&Expr> {
+    match &e.kind {
+        Kind::Transpose(x) => difference(x),
+        Kind::Add(ts) if ts.len() == 2 && negated_difference(e).is_some() => Some(e),
+        _ => None,
+    }
 }
 
 /// `B − C` as `C − B`, the positive term first; None unless `e` is a sum of two terms

@@ -41,7 +41,7 @@ pub fn is_symmetric(e: &Expr, known: &dyn Fn(&str) -> bool) -> bool {
 }
 
 /// The factors of a product chain, left to right.
-fn factors<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+pub fn factors<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
     match &e.kind {
         Kind::Product(a, b) => {
             factors(a, out);
