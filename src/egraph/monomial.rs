@@ -394,11 +394,15 @@ fn spread_opposite(e: &Expr, whole: &Expr, rank: &dyn Fn(&str) -> usize) -> Opti
     (chain.shape == e.shape).then(|| scale(-BigRational::one(), chain))
 }
 
-/// A difference, looked at through one transpose.
+/// A difference, looked at through one transpose (no more: the factor is negated as
+/// `(C − B)ᵀ` for `(B − C)ᵀ`).
 fn difference(e: &Expr) -> Option<&Expr> {
-    match &e.kind {
-        Kind::Transpose(x) => difference(x),
-        Kind::Add(ts) if ts.len() == 2 && negated_difference(e).is_some() => Some(e),
+    let d = match &e.kind {
+        Kind::Transpose(x) => x,
+        _ => e,
+    };
+    match &d.kind {
+        Kind::Add(ts) if ts.len() == 2 && negated_difference(d).is_some() => Some(d),
         _ => None,
     }
 }
