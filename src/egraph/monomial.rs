@@ -229,14 +229,7 @@ pub(super) fn opposite_differences(e: &Expr, rank: &dyn Fn(&str) -> usize) -> Op
                 product(a, b)
             }
             _ => {
-                let out = if *k == 0 {
-                    match &e.kind {
-                        Kind::Transpose(x) => crate::ir::build::transpose(negated_difference(x).expect("a difference")),
-                        _ => negated_difference(e).expect("a difference"),
-                    }
-                } else {
-                    e.clone()
-                };
+                let out = if *k == 0 { negated_factor(e).expect("a difference") } else { e.clone() };
                 *k = k.wrapping_sub(1);
                 out
             }
@@ -246,20 +239,8 @@ pub(super) fn opposite_differences(e: &Expr, rank: &dyn Fn(&str) -> usize) -> Op
         if matches!(e.kind, Kind::Product(..)) {
             let mut fs = Vec::new();
             factors(e, &mut fs);
-            let diffs: Vec<(usize, &Expr)> =
-                fs.iter().enumerate().filter_map(|(k, f)| difference(f).map(|d| (k, d))).collect();
-            let opposite = diffs.iter().enumerate().find_map(|(i, (j, d))| {
-                let negated = negated_difference(d)?;
-                diffs[i + 1..]
-                    .iter()
-                    .find(|(_, other)| **other == negated || flipped(other) == negated)
-                    .map(|(k, other)| (*j, d, *k, *other))
-            });
-            if let Some((j, first, k, second)) = opposite {
+            if let Some(mut k) = opposite_factor(&fs, whole, rank) {
                 *changed = true;
-                // The orientation the whole expression uses more keeps (`x − m` where
-                // `(x − m)ᵀP(x − m)` is in the denominator); the first on a tie.
-                let mut k = pick(whole, (j, first), (k, second), rank);
                 return scale(-BigRational::one(), with_negated(e, &mut k));
             }
             // A difference inside a transposed product (`S⁻ᵀ(m − x)(S⁻¹(x − m))ᵀ`): the
@@ -294,6 +275,32 @@ pub(super) fn opposite_differences(e: &Expr, rank: &dyn Fn(&str) -> usize) -> Op
     let mut changed = false;
     let out = go(e, e, rank, &mut changed);
     changed.then_some(out)
+}
+
+/// Of a product's factors `fs`, the one to negate where two are a difference and its
+/// negation (either maybe transposed); None where no two are.
+fn opposite_factor<F: std::borrow::Borrow<Expr>>(
+    fs: &[F],
+    whole: &Expr,
+    rank: &dyn Fn(&str) -> usize,
+) -> Option<usize> {
+    let diffs: Vec<(usize, &Expr)> =
+        fs.iter().enumerate().filter_map(|(k, f)| difference(f.borrow()).map(|d| (k, d))).collect();
+    diffs.iter().enumerate().find_map(|(i, &(j, d))| {
+        let negated = negated_difference(d)?;
+        diffs[i + 1..]
+            .iter()
+            .find(|(_, other)| **other == negated || flipped(other) == negated)
+            .map(|&(k, other)| pick(whole, (j, d), (k, other), rank))
+    })
+}
+
+/// A factor that is a difference, or a transposed one, negated: `(C − B)ᵀ` for `(B − C)ᵀ`.
+fn negated_factor(f: &Expr) -> Option<Expr> {
+    match &f.kind {
+        Kind::Transpose(x) => negated_difference(x).map(crate::ir::build::transpose),
+        _ => negated_difference(f),
+    }
 }
 
 /// Which of two opposite differences (factor index, difference) is negated: the one the
@@ -370,27 +377,9 @@ fn spread_opposite(e: &Expr, whole: &Expr, rank: &dyn Fn(&str) -> usize) -> Opti
     }
     let mut fs = Vec::new();
     spread(e, false, &mut fs);
-    let diffs: Vec<(usize, &Expr)> = fs.iter().enumerate().filter_map(|(k, f)| difference(f).map(|d| (k, d))).collect();
-    let (j, first, k, second) = diffs.iter().enumerate().find_map(|(i, (j, d))| {
-        let negated = negated_difference(d)?;
-        diffs[i + 1..]
-            .iter()
-            .find(|(_, other)| **other == negated || flipped(other) == negated)
-            .map(|(k, other)| (*j, *d, *k, *other))
-    })?;
-    let k = pick(whole, (j, first), (k, second), rank);
-    let negated = match &fs[k].kind {
-        Kind::Transpose(x) => crate::ir::build::transpose(negated_difference(x)?),
-        _ => negated_difference(&fs[k])?,
-    };
-    fs[k] = negated;
-    let mut it = fs.into_iter();
-    let chain = it.try_fold(None, |acc: Option<Expr>, f| {
-        Some(Some(match acc {
-            None => f,
-            Some(acc) => product(acc, f),
-        }))
-    })??;
+    let k = opposite_factor(&fs, whole, rank)?;
+    fs[k] = negated_factor(&fs[k])?;
+    let chain = fs.into_iter().reduce(product)?;
     (chain.shape == e.shape).then(|| scale(-BigRational::one(), chain))
 }
 
