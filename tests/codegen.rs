@@ -49,6 +49,14 @@ fn run_python(dir: &Path, code: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// Runs `code` in `dir`, failing with its output and the module at `path` unless it
+/// passes; then removes `dir`.
+fn passes_in_python(dir: &Path, path: &Path, code: &str) {
+    let (ok, text) = run_python(dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(path).unwrap());
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// The worked examples of derivatives and programs: (file stem, input).
 fn examples() -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -180,9 +188,7 @@ fn a_diagonal_scales_instead_of_multiplying() {
                 X = rng.standard_normal((N, 3)); y = rng.standard_normal(N); r = rng.random(N)\n\
                 v, g = weighted.f_and_grad(X=X, y=y, r=r, b=np.ones(3))\n\
                 assert np.allclose(g['b'], X.T @ (r * (X @ np.ones(3) - y)))\n";
-    let (ok, text) = run_python(&dir, code);
-    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    passes_in_python(&dir, &path, code);
 }
 
 /// ln|X| of a 400 × 400 matrix whose determinant overflows a float (10⁴⁰⁰): the
@@ -201,9 +207,7 @@ fn a_log_determinant_does_not_overflow() {
                 assert np.allclose(g['X'], 0.1 * np.eye(400))\n\
                 v, _ = logdet.f_and_grad(-np.eye(3))\n\
                 assert np.isnan(v), v\n";
-    let (ok, text) = run_python(&dir, code);
-    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    passes_in_python(&dir, &path, code);
 }
 
 #[test]
@@ -223,9 +227,7 @@ fn a_named_sigmoid_under_a_logarithm_stays_finite() {
                 v, g = bernoulli.f_and_grad(x=x, D=np.zeros((2, 3)), z=np.zeros(3), c=c)\n\
                 assert abs(v - 2 * np.logaddexp(0, 50.0)) < 1e-9, v\n\
                 assert np.allclose(g['c'], 1 / (1 + np.exp(-c)) - x)\n";
-    let (ok, text) = run_python(&dir, code);
-    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    passes_in_python(&dir, &path, code);
 }
 
 #[test]
@@ -246,9 +248,7 @@ fn random_data_keeps_a_vector_s_stated_sum() {
                         assert abs(m.generate_random_data(seed)['y'].sum() - total) < 1e-12\n        \
                         m.check_gradient(seed)\n\
                 print('ok')";
-    let (ok, text) = run_python(&dir, code);
-    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    passes_in_python(&dir, &path, code);
 }
 
 #[test]
@@ -270,9 +270,7 @@ fn random_data_is_where_the_function_is_defined() {
                     assert np.isfinite(value) and np.all(np.isfinite(g['w'])), seed\n\
                 sparse.check_gradient()\n\
                 print('ok')";
-    let (ok, text) = run_python(&dir, code);
-    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    passes_in_python(&dir, &path, code);
 }
 
 #[test]
@@ -293,9 +291,7 @@ fn confident_logits_keep_their_digits() {
                 assert np.allclose(g['w'], -1.0, rtol=1e-9, atol=0), g\n\
                 focal.check_gradient()\n\
                 print('ok')";
-    let (ok, text) = run_python(&dir, code);
-    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    passes_in_python(&dir, &path, code);
 }
 
 #[test]
@@ -314,9 +310,7 @@ fn a_log_sum_exp_by_rows_does_not_overflow() {
                 assert np.allclose(g['L'], -np.array([[1/3, 1/3, 1/3], [0.5, 0, 0.5]])), g\n\
                 lse_rows.check_gradient()\n\
                 print('ok')";
-    let (ok, text) = run_python(&dir, code);
-    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    passes_in_python(&dir, &path, code);
 }
 
 #[test]
@@ -337,9 +331,7 @@ fn greek_names_are_arguments_as_typed() {
                 assert sorted(g) == ['Sigma', 'mu'], sorted(g)\n\
                 greek.check_gradient()\n\
                 print('ok')";
-    let (ok, text) = run_python(&dir, code);
-    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
-    let _ = std::fs::remove_dir_all(&dir);
+    passes_in_python(&dir, &path, code);
 }
 
 #[test]

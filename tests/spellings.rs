@@ -21,6 +21,13 @@ fn run(args: &[&str]) -> (Option<i32>, String, String) {
     (out.status.code(), stdout, String::from_utf8_lossy(&out.stderr).to_string())
 }
 
+/// `bracket simplify TEXT` exits with `code` and says `needle` on stderr.
+fn simplify_says(text: &str, code: i32, needle: &str) {
+    let (got, _, stderr) = simplify(text);
+    assert_eq!(got, Some(code), "{text}: {stderr}");
+    assert!(stderr.contains(needle), "{text}: {stderr}");
+}
+
 /// `spelled` prints as `printed` and has the value of `canonical` (with `decls`).
 fn reads_as(decls: &str, spelled: &str, canonical: &str, printed: &str) {
     let text = if decls.is_empty() { spelled.to_string() } else { format!("{decls}; {spelled}") };
@@ -448,9 +455,7 @@ fn a_row_softmax_written_out_is_softmax() {
         assert_eq!(stdout.lines().next(), Some("Xᵀ(softmax(XW) − Y)"), "{loss}");
     }
     // NumPy's broadcasting is not read into `⊘`: the error says what to write.
-    let (code, _, stderr) = simplify("X: matrix(N, d); W: matrix(d, k); exp(X W) ./ (exp(X W) 1)");
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("`v 1ᵀ`"), "{stderr}");
+    simplify_says("X: matrix(N, d); W: matrix(d, k); exp(X W) ./ (exp(X W) 1)", 2, "`v 1ᵀ`");
 }
 
 #[test]
@@ -479,9 +484,7 @@ fn module_prefixes_of_numpy_jax_and_pytorch_are_read_past() {
         ("x: vector(n); norm(x, 3)", "norm(x, 1)"),
         ("x, y: vector(n); sum(x * y)", "`.*`"),
     ] {
-        let (code, _, stderr) = simplify(text);
-        assert_eq!(code, Some(2), "{text}: {stderr}");
-        assert!(stderr.contains(says), "{text}: {stderr}");
+        simplify_says(text, 2, says);
     }
 }
 
@@ -491,15 +494,15 @@ fn a_vector_on_the_left_of_at_is_a_row_as_in_numpy() {
     // note says so; where a column multiplies (`A @ x`), nothing changes.
     reads_as(M, "x @ A @ x", "x^T A x", "xᵀAx");
     reads_as(M, "(A @ x - y) @ (A @ x - y)", "(A x - y)^T (A x - y)", "(Ax − y)ᵀ(Ax − y)");
-    let (code, _, stderr) = simplify("A: matrix(n, n); x, y: vector(n); y @ A @ x");
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("`y`, a vector on the left of `@`, is read as a row"), "{stderr}");
+    simplify_says(
+        "A: matrix(n, n); x, y: vector(n); y @ A @ x",
+        0,
+        "`y`, a vector on the left of `@`, is read as a row",
+    );
     let (_, _, stderr) = simplify("A: matrix(n, n); x: vector(n); A @ x");
     assert!(!stderr.contains("row"), "{stderr}");
     // A shape that does not multiply either way is still an error at the operator.
-    let (code, _, stderr) = simplify("A: matrix(m, m); x: vector(n); x @ A");
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(stderr.contains("inner dimensions differ"), "{stderr}");
+    simplify_says("A: matrix(m, m); x: vector(n); x @ A", 2, "inner dimensions differ");
 }
 
 #[test]
@@ -509,10 +512,7 @@ fn a_scalar_against_an_element_wise_operator_is_spread() {
     reads_as(s, "rho .* r", "rho r", "ρr");
     reads_as(s, "r ./ rho", "r / rho", "r/ρ");
     reads_as(s, "rho ./ r", "(rho 1) ./ r", "ρ 1 ⊘ r");
-    let (code, _, stderr) = simplify("r: vector(n); rho: scalar; rho ./ r");
-    assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("`rho`, a scalar, is divided by every entry in `rho ./ r`"), "{stderr}");
+    simplify_says("r: vector(n); rho: scalar; rho ./ r", 0, "`rho`, a scalar, is divided by every entry in `rho ./ r`");
     // A number says what it does there, not that it is added.
-    let (_, _, stderr) = simplify("r: vector(n); 2 ./ r");
-    assert!(stderr.contains("`2` is divided by every entry"), "{stderr}");
+    simplify_says("r: vector(n); 2 ./ r", 0, "`2` is divided by every entry");
 }
