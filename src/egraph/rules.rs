@@ -696,13 +696,26 @@ pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &Fac
         return all;
     }
     // One node of each operator (by variant, and by name for a function), each named once.
+    // And each function applied to a tensor (`ln'(A) = 1 ⊘ A` brings a quotient,
+    // `ln'(|S|)` nothing), marked `@ln'⊗`, as a rule that brings the function may bring it.
     let mut kinds: std::collections::HashMap<(std::mem::Discriminant<Node>, Option<&str>), &Node> =
         std::collections::HashMap::new();
+    let mut on_tensors: std::collections::HashSet<String> = std::collections::HashSet::new();
     for node in egraph.classes().flat_map(|c| c.nodes.iter()) {
         let name = if let Node::Fun(f) = node { Some(f.0.as_str()) } else { None };
         kinds.entry((std::mem::discriminant(node), name)).or_insert(node);
+        if let Node::Apply([f, x]) = node {
+            if !egraph[*x].data.shape.is_empty() {
+                for g in &egraph[*f].nodes {
+                    if let Node::Fun(name) = g {
+                        on_tensors.insert(format!("@{}⊗", name.0));
+                    }
+                }
+            }
+        }
     }
     let mut have: std::collections::HashSet<String> = kinds.values().filter_map(|n| operator(n)).collect();
+    have.extend(on_tensors);
     for op in ["+", "*", "pow", "inv"] {
         have.insert(op.to_string());
     }
@@ -711,21 +724,6 @@ pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &Fac
     // `scalar-sum-vector` writes a sum as `1ᵀx`.
     if have.contains("sum") {
         have.insert("T".to_string());
-    }
-    // A derivative applied to a tensor (`ln'(A) = 1 ⊘ A` brings a quotient, `ln'(|S|)`
-    // nothing): marked `@ln'⊗`, as a rule that brings the function may bring it.
-    for class in egraph.classes() {
-        for node in &class.nodes {
-            if let Node::Apply([f, x]) = node {
-                if !egraph[*x].data.shape.is_empty() {
-                    for g in &egraph[*f].nodes {
-                        if let Node::Fun(name) = g {
-                            have.insert(format!("@{}⊗", name.0));
-                        }
-                    }
-                }
-            }
-        }
     }
     let needs = &set.operators;
     let mut can = vec![false; needs.len()];
