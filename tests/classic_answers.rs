@@ -285,13 +285,13 @@ fn the_squared_hinge_keeps_relu_alone() {
 }
 
 /// A whole number terms of a sum share goes in front, however deep in quotients it
-/// sits: the Rayleigh quotient's Hessian opens with `2(…)`, where the run left `2S/(xᵀx) +
+/// sits: the Rayleigh quotient's Hessian is `2(…)`, where the run left `2S/(xᵀx) +
 /// (−4(…) − 2xᵀSxI)/(xᵀx)² + 8…`. (Its last term, `+ 8…` outside or `+ 4…` inside, is
 /// the same size either way.)
 #[test]
 fn a_number_all_terms_share_goes_in_front() {
     let answer = first_line(&["hessian", "x: vector(n); S: symmetric(n); x^T S x / (x^T x)", "--wrt", "x", "--check"]);
-    assert_eq!(answer, "2(S/(xᵀx) − (2(Sxxᵀ + xxᵀS) + xᵀSxI)/(xᵀx)²) + 8xᵀSxxxᵀ/(xᵀx)³");
+    assert_eq!(answer, "2(S/(xᵀx) − (xᵀSxI + 2(Sxxᵀ + xxᵀS))/(xᵀx)² + 4xᵀSxxxᵀ/(xᵀx)³)");
 }
 
 /// The first line `bracket ARGS…` prints; fails the test if the binary fails.

@@ -345,9 +345,15 @@ fn saturate_once(
                 }
             }
         }
-        // And with the scalar factors of each product gathered into one monomial.
+        // And with the scalar factors of each product gathered into one monomial: in
+        // place of the form, except the first (which a derivation starts from and
+        // which stands on a tie). Each seed's scattered factors are what the rules then
+        // move one step an iteration, so a seed that has them gathered spares the
+        // e-graph their every placement (a Hessian by x of `aᵀx/‖x‖`: 33 → 16 ms).
         if let Some(gathered) = monomial::merged_scalars(&forms[k]) {
-            if !forms.contains(&gathered) {
+            if k > 0 {
+                forms[k] = gathered;
+            } else if !forms.contains(&gathered) {
                 forms.push(gathered);
             }
         }
