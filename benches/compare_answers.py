@@ -4,6 +4,7 @@ in-process times, in one run.
 
     python3 benches/compare_answers.py OLD_BINARY NEW_BINARY [--runs 3] [--slowest 15]
     python3 benches/compare_answers.py --list          # the queries, as batch JSON lines
+    python3 benches/compare_answers.py OLD NEW --queries benches/queries/survey10.jsonl [--only]
 
 The queries are read from the test sources, so they grow with the tests:
 tests/cookbook.rs (`case(…)`: gradients and Jacobians), tests/hessian.rs (each Hessian
@@ -138,8 +139,21 @@ def main():
     parser.add_argument(
         "--list", action="store_true", help="print the queries and stop"
     )
+    parser.add_argument(
+        "--queries",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also every query of FILE (batch JSON lines, such as benches/queries/*.jsonl)",
+    )
+    parser.add_argument(
+        "--only", action="store_true", help="only the --queries files, not the tests' queries"
+    )
     args = parser.parse_args()
-    qs = queries()
+    qs = [] if args.only else queries()
+    for path in args.queries:
+        with open(path, encoding="utf-8") as f:
+            qs += [json.loads(line) for line in f if line.strip()]
     if args.list:
         for q in qs:
             print(json.dumps(q, ensure_ascii=False))

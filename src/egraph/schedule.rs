@@ -35,7 +35,8 @@ pub struct Backoff {
     /// previous iteration began searching, with those iterations.
     current: Option<(usize, (usize, usize, usize))>,
     previous: Option<(usize, (usize, usize, usize))>,
-    /// `BRACKET_SEARCH_DEBUG` is set: each search prints its rule, matches and µs.
+    /// `BRACKET_SEARCH_DEBUG` is set: each search prints its rule, matches and µs, and
+    /// each application its rule, new unions and µs.
     debug: bool,
 }
 
@@ -82,8 +83,12 @@ impl RewriteScheduler<Node, Tables> for Backoff {
         rewrite: &Rewrite,
         matches: Vec<SearchMatches<Node>>,
     ) -> usize {
+        let started = std::time::Instant::now();
         let applied = rewrite.apply(egraph, &matches).len();
         super::clock::sync();
+        if self.debug {
+            eprintln!("apply {} {} {:.1}", rewrite.name, applied, started.elapsed().as_secs_f64() * 1e6);
+        }
         applied
     }
 
