@@ -208,6 +208,28 @@ fn a_wrong_hessian_fails_its_check() {
 }
 
 #[test]
+fn a_fact_on_the_variable_holds_where_the_hessian_is_evaluated_not_along_it() {
+    // `1ᵀp = 1` is true at the point, not along every direction from it: the Hessian of
+    // (1ᵀp)² is 2·11ᵀ (the gradient `2·1` the fact gives is not what is differentiated).
+    // Used along the direction, it gave 0, and the check passed that.
+    let h = hessian("p: vector(k); 1^T p = 1; (1^T p)^2", &["p"]).unwrap().remove(0);
+    assert_eq!(h.answer.render(Format::Unicode), "2 1_k 1_kᵀ");
+    assert!(h.check(3).passed());
+    // After differentiating, the fact is used: 6(1ᵀp)11ᵀ is 6·11ᵀ where 1ᵀp = 1.
+    let h = hessian("p: vector(k); 1^T p = 1; (1^T p)^3", &["p"]).unwrap().remove(0);
+    assert_eq!(h.answer.render(Format::Unicode), "6 1_k 1_kᵀ");
+    // One-hot rows declared of the variable itself.
+    let text = "Y, Z: matrix(N, k); Y 1 = 1; -sum(Y .* logsoftmax(Z)) + 1/2 ||Y 1||^2";
+    let p = hvp(text, "Y", "V").unwrap();
+    assert_eq!(p.answer.render(Format::Unicode), "V 11ᵀ");
+    assert!(p.check(3).passed());
+    // The wrong answer the fact gave fails the check.
+    let mut h = hessian("p: vector(k); 1^T p = 1; (1^T p)^2", &["p"]).unwrap().remove(0);
+    h.answer.expr = read("p: vector(k); 0 p p^T").unwrap().main_expr().unwrap().clone();
+    assert!(!h.check(3).passed());
+}
+
+#[test]
 fn mixed_blocks_each_check() {
     let blocks = hessian("X: matrix(N, p); y: vector(N); w: vector(p); ||X w - y||^2", &["w", "X"]).unwrap();
     assert_eq!(blocks.len(), 4);

@@ -12,23 +12,80 @@ use crate::read::elaborate::Model;
 
 /// The gradient by `x` and the Hessian block `∂²f/∂x∂y`: the Jacobian of that gradient
 /// by `y`, laid out as the gradient's dims (x's), then y's.
+///
+/// A fact on x or y (`1ᵀp = 1` by p) holds where the answer is evaluated, not along the
+/// directions it is differentiated in: the gradient that is differentiated is taken
+/// without it (`(1ᵀp)²` has gradient `2(1ᵀp)1`, whose Jacobian is `2·11ᵀ`, where the
+/// gradient with the fact used, `2·1`, would give 0). The Hessian found then uses the
+/// fact, as the gradient does.
 pub fn hessian_block(model: &Model, f: &Expr, x: &str, y: &str, options: &crate::egraph::Options) -> Result<Second> {
-    let g = gradient(model, f, x, options)?;
-    let h = gradient(model, &g.expr, y, options)?;
+    let free = without_facts_on(model, &[x, y]);
+    let g = gradient(free.as_ref().unwrap_or(model), f, x, options)?;
+    let h = gradient(free.as_ref().unwrap_or(model), &g.expr, y, options)?;
+    let h = match free {
+        Some(_) => with_facts(h, model, options),
+        None => h,
+    };
     Ok(Second { gradient: g, answer: h })
 }
 
 /// The gradient by `x` and the Hessian-vector product `∇²f[V] = d(∇f)` with dX = V,
-/// for a direction `v` of x's shape that `model` declares.
+/// for a direction `v` of x's shape that `model` declares. (A fact on x: as in
+/// [`hessian_block`].)
 pub fn hvp(model: &Model, f: &Expr, x: &str, v: &str, options: &crate::egraph::Options) -> Result<Second> {
-    let g = gradient(model, f, x, options)?;
+    let free = without_facts_on(model, &[x]);
+    let inner = free.as_ref().unwrap_or(model);
+    let g = gradient(inner, f, x, options)?;
     let direction = Expr::new(Kind::Var(v.to_string()), model.names[v].shape.clone());
-    let along = match differential_by(model, &g.expr, x, Through::Definitions)? {
+    let along = match differential_by(inner, &g.expr, x, Through::Definitions)? {
         Some(d) => along(&d, x, &direction),
         None => crate::ir::build::zero(g.expr.shape.clone()),
     };
     let (expr, report) = crate::egraph::simplify_expr(&along, model, options);
     Ok(Second { gradient: g, answer: Answer { model: model.clone(), expr, saturation: Some(report) } })
+}
+
+/// `model` without the facts that mention any of `vars`, or a name defined from one;
+/// None where no fact does.
+fn without_facts_on(model: &Model, vars: &[&str]) -> Option<Model> {
+    let mut moving: Vec<&str> = vars.to_vec();
+    for (name, value) in &model.definitions {
+        if moving.iter().any(|v| names(value, v)) {
+            moving.push(name);
+        }
+    }
+    let on = |(l, r): &(Expr, Expr)| moving.iter().any(|v| names(l, v) || names(r, v));
+    if !model.facts.iter().any(on) {
+        return None;
+    }
+    let mut out = model.clone();
+    out.facts.retain(|fact| !on(fact));
+    Some(out)
+}
+
+/// Does `e` name `var`?
+fn names(e: &Expr, var: &str) -> bool {
+    match &e.kind {
+        Kind::Var(n) => n == var,
+        _ => e.children().into_iter().any(|c| names(c, var)),
+    }
+}
+
+/// A derivative taken without some facts, simplified once more with all of `model`'s
+/// (it is evaluated where they hold).
+fn with_facts(answer: Answer, model: &Model, options: &crate::egraph::Options) -> Answer {
+    let mut full = answer.model;
+    for fact in &model.facts {
+        if !full.facts.contains(fact) {
+            full.facts.push(fact.clone());
+        }
+    }
+    let (expr, mut report) = crate::egraph::simplify_expr(&answer.expr, &full, options);
+    if let Some(before) = answer.saturation {
+        report.iterations += before.iterations;
+        report.limited |= before.limited;
+    }
+    Answer { model: full, expr, saturation: Some(report) }
 }
 
 /// A second derivative with the gradient it was taken from (a check compares the
