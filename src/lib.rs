@@ -51,7 +51,7 @@ pub use read::elaborate::{elaborate, read, Model, NameInfo, PosGroup, Query};
 pub use read::parse::parse;
 
 // The stages, for the tests of each.
-pub use api::batch::{batch_line, error_json, run_batch, run_batch_on};
+pub use api::batch::{batch_line, error_json, run_batch, run_batch_on, run_batch_within};
 pub use api::examples::regenerate_examples;
 pub use calculus::diff::differential;
 pub use calculus::takeout::take_out;

@@ -232,6 +232,16 @@ fn main() -> ExitCode {
         };
     }
     let limit = std::time::Duration::from_secs_f64(cli.timeout.clamp(0.001, 86_400.0));
+    // A batch runs until its input ends; --timeout is each query's limit there (one that
+    // runs out gets an error line, and the rest are answered).
+    if let Command::Batch { threads } = &cli.command {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let stdin = std::io::BufReader::new(std::io::stdin());
+        let stdout = std::io::LineWriter::new(std::io::stdout());
+        // A closed pipe ends the batch quietly.
+        let _ = bracket::run_batch_within(stdin, stdout, threads.unwrap_or(cores), Some(limit));
+        return ExitCode::SUCCESS;
+    }
     // The work runs on its own thread (with a large stack); this one keeps the time.
     let (send, receive) = std::sync::mpsc::channel();
     let command = cli.command;
@@ -347,18 +357,8 @@ fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>
 
 fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, String)> {
     match command {
-        Command::Batch { threads } => {
-            let stdin = std::io::stdin();
-            let stdout = std::io::stdout();
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            // A closed pipe ends the batch quietly.
-            let _ = bracket::run_batch_on(
-                std::io::BufReader::new(stdin),
-                std::io::LineWriter::new(stdout),
-                threads.unwrap_or(cores),
-            );
-            return Ok(Checked::Yes);
-        }
+        // (Answered in `main`, each query within --timeout.)
+        Command::Batch { .. } => return Ok(Checked::Yes),
         Command::Codegen { expr, wrt, target, out, with_check, no_solve } => {
             let text = text_of(expr)?;
             say_notes(&text, &wrt, false);

@@ -60,3 +60,26 @@ fn a_client_that_waits_for_each_answer_gets_it() {
     drop(stdin);
     assert!(child.wait().unwrap().success());
 }
+
+#[test]
+fn a_query_out_of_time_gets_an_error_line_and_the_rest_are_answered() {
+    // `--timeout` is each query's limit in a batch (it was the whole batch's, which then
+    // stopped with no line for the queries left), and a query may ask for less. The
+    // layer-norm gradient takes milliseconds; it asks for a microsecond.
+    let slow = r#"{"command": "grad", "expr": "x, a: vector(n); m = 1^T x / n; c = x - m 1; s = c^T c / n; y = c / sqrt(s + epsilon); dot(a, y)", "wrt": ["x"], "timeout": 0.000001}"#;
+    let fast = r#"{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}"#;
+    let input = format!("{slow}\n{fast}\n{slow}\n{fast}\n");
+    for threads in ["1", "2"] {
+        let (out, _) = common::run_with_stdin(&["batch", "--threads", threads, "--timeout", "30"], &input, KILL_AFTER);
+        assert_eq!(out.status.code(), Some(0));
+        let lines: Vec<serde_json::Value> =
+            String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines.len(), 4, "--threads {threads}: {lines:#?}");
+        for k in [0, 2] {
+            assert_eq!(lines[k]["error"]["code"], "E-limit", "{:#?}", lines[k]);
+        }
+        for k in [1, 3] {
+            assert_eq!(lines[k]["derivatives"][0]["unicode"], "(A + Aᵀ)x", "{:#?}", lines[k]);
+        }
+    }
+}

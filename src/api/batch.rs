@@ -4,12 +4,17 @@
 //! A query: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"], "check": false}`;
 //! commands are `simplify`, `grad`, `jacobian`, `d`, `derive`, `backprop` and `eval` (with
 //! `"at": {"x": [1, 2]}` and `"seed"`).
+//!
+//! With a time limit ([`run_batch_within`], the CLI's `--timeout`), each query has it to
+//! itself, or less where it asks (`"timeout": 0.5`, in seconds): a query that does not
+//! answer within it gets an `E-limit` error line, and the batch goes on.
 
 use crate::api::command::Command;
 use crate::error::{line_col, Error, ErrorCode};
 use serde_json::{json, Value};
 use std::io::{BufRead, Write};
-use std::time::Instant;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 /// Adds `"notes"`: how the input was read where that may not be what was meant (see
 /// [`crate::api::notes`]), when there are any.
@@ -60,14 +65,118 @@ pub fn batch_line(line: &str) -> Value {
 
 /// Runs a batch: every non-empty input line is a query; every answer is one line, in
 /// the order of the queries, answered in turn.
-pub fn run_batch(input: impl BufRead, mut output: impl Write) -> std::io::Result<()> {
+pub fn run_batch(input: impl BufRead, output: impl Write) -> std::io::Result<()> {
+    answer_in_turn(input, output, None)
+}
+
+/// As [`run_batch_on`], each query answered within `limit` (or the less it asks for),
+/// else with an `E-limit` error line.
+pub fn run_batch_within(
+    input: impl BufRead + Send,
+    output: impl Write,
+    threads: usize,
+    limit: Option<Duration>,
+) -> std::io::Result<()> {
+    let threads = threads.clamp(1, crate::limits::MAX_BATCH_THREADS);
+    if threads > 1 {
+        return run_batch_threads(input, output, threads, limit);
+    }
+    answer_in_turn(input, output, limit)
+}
+
+fn answer_in_turn(input: impl BufRead, mut output: impl Write, limit: Option<Duration>) -> std::io::Result<()> {
+    let mut answerer = Answerer::new(limit);
     for line in input.lines() {
         let line = line?;
         if !line.trim().is_empty() {
-            writeln!(output, "{}", answer_line(&line))?;
+            writeln!(output, "{}", answerer.answer(&line))?;
         }
     }
     Ok(())
+}
+
+/// How many queries that ran out of time may still be computing (their threads are
+/// left to finish): past this many, the next query waits for the oldest.
+const MAX_OVERDUE: usize = 4;
+
+/// Answers queries within a time limit: each on a worker thread that the caller waits
+/// for up to the limit. A worker that overruns is left to finish on its own (its answer
+/// is dropped) and a new one takes its place.
+struct Answerer {
+    limit: Option<Duration>,
+    worker: Option<Worker>,
+    /// Workers left computing an overdue query, oldest first.
+    overdue: std::collections::VecDeque<Worker>,
+}
+
+struct Worker {
+    jobs: mpsc::Sender<String>,
+    answers: mpsc::Receiver<Value>,
+}
+
+impl Worker {
+    fn start() -> Option<Worker> {
+        let (jobs, queue) = mpsc::channel::<String>();
+        let (done, answers) = mpsc::channel();
+        let spawned = std::thread::Builder::new().stack_size(crate::limits::WORKER_STACK).spawn(move || {
+            for line in queue {
+                if done.send(answer_line(&line)).is_err() {
+                    break;
+                }
+            }
+        });
+        spawned.ok().map(|_| Worker { jobs, answers })
+    }
+}
+
+impl Answerer {
+    fn new(limit: Option<Duration>) -> Answerer {
+        Answerer { limit, worker: None, overdue: Default::default() }
+    }
+
+    fn answer(&mut self, line: &str) -> Value {
+        let Some(limit) = self.limit else { return answer_line(line) };
+        let asked = serde_json::from_str::<Value>(line)
+            .ok()
+            .and_then(|q| q.get("timeout").and_then(Value::as_f64))
+            .filter(|t| t.is_finite() && *t > 0.0);
+        let limit = asked.map_or(limit, |t| Duration::from_secs_f64(t.min(86_400.0)).min(limit));
+        // Overdue workers that have finished are gone; too many still running, and this
+        // query waits for the oldest.
+        self.overdue.retain(|w| matches!(w.answers.try_recv(), Err(mpsc::TryRecvError::Empty)));
+        if self.overdue.len() >= MAX_OVERDUE {
+            if let Some(oldest) = self.overdue.pop_front() {
+                let _ = oldest.answers.recv();
+            }
+        }
+        if self.worker.is_none() {
+            self.worker = Worker::start();
+        }
+        let Some(worker) = &self.worker else { return answer_line(line) };
+        let start = Instant::now();
+        if worker.jobs.send(line.to_string()).is_err() {
+            self.worker = None;
+            return answer_line(line);
+        }
+        match worker.answers.recv_timeout(limit) {
+            Ok(v) => v,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                self.overdue.extend(self.worker.take());
+                let e = Error::bare(ErrorCode::Limit, format!("no answer within {} s", limit.as_secs_f64()))
+                    .hint("raise --timeout (or the query's \"timeout\"), or split the input");
+                let expr = serde_json::from_str::<Value>(line)
+                    .ok()
+                    .and_then(|q| q.get("expr").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_default();
+                json!({"error": error_json(&e, &expr), "elapsed_us": start.elapsed().as_micros() as u64})
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                self.worker = None;
+                let e = Error::bare(ErrorCode::Limit, "the query failed (please report the input)".to_string());
+                json!({"error": error_json(&e, "")})
+            }
+        }
+    }
 }
 
 /// The answer to one input line.
@@ -82,12 +191,17 @@ fn answer_line(line: &str) -> Value {
 /// As [`run_batch`], on `threads` threads: a reader takes the queries in, each thread
 /// answers the next one, and the answers are written in the order of the queries as soon
 /// as those before them are (so a client that waits for each answer gets it).
-pub fn run_batch_on(input: impl BufRead + Send, mut output: impl Write, threads: usize) -> std::io::Result<()> {
-    let threads = threads.clamp(1, crate::limits::MAX_BATCH_THREADS);
-    if threads == 1 {
-        return run_batch(input, output);
-    }
-    use std::sync::{mpsc, Arc, Mutex};
+pub fn run_batch_on(input: impl BufRead + Send, output: impl Write, threads: usize) -> std::io::Result<()> {
+    run_batch_within(input, output, threads, None)
+}
+
+fn run_batch_threads(
+    input: impl BufRead + Send,
+    mut output: impl Write,
+    threads: usize,
+    limit: Option<Duration>,
+) -> std::io::Result<()> {
+    use std::sync::{Arc, Mutex};
     // A bounded queue of queries (memory stays bounded), and answers keyed by position.
     let (jobs, queue) = mpsc::sync_channel::<(usize, String)>(2 * threads);
     let queue = Arc::new(Mutex::new(queue));
@@ -95,11 +209,14 @@ pub fn run_batch_on(input: impl BufRead + Send, mut output: impl Write, threads:
     std::thread::scope(|scope| -> std::io::Result<()> {
         for _ in 0..threads {
             let (queue, done) = (Arc::clone(&queue), done.clone());
-            std::thread::Builder::new().stack_size(crate::limits::WORKER_STACK).spawn_scoped(scope, move || loop {
-                let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                let Ok((k, line)) = job else { break };
-                if done.send((k, answer_line(&line))).is_err() {
-                    break;
+            std::thread::Builder::new().stack_size(crate::limits::WORKER_STACK).spawn_scoped(scope, move || {
+                let mut answerer = Answerer::new(limit);
+                loop {
+                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                    let Ok((k, line)) = job else { break };
+                    if done.send((k, answerer.answer(&line))).is_err() {
+                        break;
+                    }
                 }
             })?;
         }
