@@ -535,7 +535,7 @@ fn a_weight_that_is_a_function_of_the_residual_cancels_in_it() {
     // The element-wise weights of robust regressions are rational in Xw and y only through
     // the residual r = Xw − y: written in r they cancel, where in Xw and y they only grow.
     let t = "X: matrix(N, p); y: vector(N); w: vector(p); nu: scalar; sum(ln(1 + (X w - y).^2 / nu))";
-    assert_eq!(hessian(t, "w"), "2Xᵀdiag((ν 1 − (Xw − y)^{⊙2}) ⊘ (ν 1 + (Xw − y)^{⊙2})^{⊙2})X");
+    assert_eq!(hessian(t, "w"), "2Xᵀdiag((ν 1 − (Xw − y)^{⊙2}) ⊘ ((Xw − y)^{⊙2} + ν 1)^{⊙2})X");
     // A repeated denominator is a power.
     let nb = "X: matrix(N, p); y: vector(N); w: vector(p); r: scalar; (y + r 1)^T ln(r 1 + exp(X w)) - y^T X w";
     assert_eq!(hessian(nb, "w"), "rXᵀdiag(exp(Xw) ⊙ (r 1 + y) ⊘ (exp(Xw) + r 1)^{⊙2})X");
@@ -648,7 +648,7 @@ fn a_scaled_log_sum_exp_is_a_scaled_softmax() {
 fn a_scalar_name_stands_in_front_of_a_product() {
     // Smoothed total variation: ε in front, not between Dᵀ and the diagonal (survey4 #64).
     let tv = "D: matrix(m, n); x: vector(n); epsilon: scalar; sum(sqrt((D x) .* (D x) + epsilon 1))";
-    assert_eq!(hessian(tv, "x"), "εDᵀdiag((Dx ⊙ Dx + ε 1)^{⊙-3/2})D");
+    assert_eq!(hessian(tv, "x"), "εDᵀdiag(((Dx)^{⊙2} + ε 1)^{⊙-3/2})D");
 }
 
 #[test]
@@ -685,7 +685,7 @@ fn a_square_denominator_cancels_through_its_root() {
     // three factors (multiplied out it was eight terms), so the two quotients are one:
     // 2E^{−2} − 8r² ⊘ E³ = (2c² − 6r²) ⊘ E³.
     let gm = "X: matrix(N, p); y: vector(N); w: vector(p); c: scalar; sum((X w - y).^2 ./ ((X w - y).^2 + c^2 1))";
-    assert_eq!(hessian(gm, "w"), "c²Xᵀdiag((2c²1 − 6(Xw − y)^{⊙2}) ⊘ (c²1 + (Xw − y)^{⊙2})^{⊙3})X");
+    assert_eq!(hessian(gm, "w"), "c²Xᵀdiag((2c²1 − 6(Xw − y)^{⊙2}) ⊘ ((Xw − y)^{⊙2} + c²1)^{⊙3})X");
     let cube = "a, b: vector(n); 2 (a + b).^-2 - 8 (b ./ (a + b).^3)";
     let e = bracket::simplify(cube).unwrap().expr;
     assert_eq!(bracket::render(&e, bracket::Format::Unicode), "(2a − 6b) ⊘ (a + b)^{⊙3}");
@@ -738,4 +738,15 @@ fn a_factor_a_scalar_and_a_vector_share_cancels() {
     // scalar's factor and a vector's.
     let kl = "r: vector(h); rho: scalar; sum(rho ln(rho 1 ./ r) + (1 - rho) ln((1 - rho) 1 ./ (1 - r)))";
     assert_eq!(grad(kl, &["r"]), "(ρ 1 − r) ⊘ (r ⊙ r − r)");
+}
+
+#[test]
+fn a_square_of_a_difference_is_one_power_and_keeps_its_sign_outside() {
+    // A Gaussian mixture's exponent −½(M − 1xᵀ) ⊙ (M − 1xᵀ): the sign went into one
+    // factor, `(1/2)((M − 1xᵀ) ⊙ (1xᵀ − M))`, its difference written twice (survey 9).
+    let gmm = "x: vector(d); M: matrix(K, d); pi: vector(K); -ln(pi^T exp(-1/2 ((M - 1 x^T) .* (M - 1 x^T)) 1))";
+    assert_eq!(grad(gmm, &["x"]), "x − Mᵀ(exp(−(1/2)(M − 1xᵀ)^{⊙2}1) ⊙ π)/(πᵀexp(−(1/2)(M − 1xᵀ)^{⊙2}1))");
+    // A name's square stays as written.
+    let e = bracket::simplify("h: vector(n); 1 - h .* h").unwrap();
+    assert_eq!(e.render(bracket::Format::Unicode), "1 − h ⊙ h");
 }

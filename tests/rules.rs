@@ -83,6 +83,11 @@ fn instances(rule: &bracket::Rule) -> Vec<(String, Vec<(String, String)>)> {
             KINDS.to_vec()
         };
         for kind in kinds {
+            // A compound class (no name in it) is a difference of two names.
+            if guard(v, Guard::Compound) {
+                c.push((Some(format!("{v}, {v}2: {kind}")), format!("({v} - {v}2)")));
+                continue;
+            }
             let text = if guard(v, Guard::Zero) { format!("(0 {v})") } else { v.clone() };
             c.push((Some(format!("{v}: {kind}")), text));
         }

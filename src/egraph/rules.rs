@@ -60,6 +60,9 @@ pub enum Guard {
     Square,
     /// A column vector (one dim), where `vector` also takes a row.
     Column,
+    /// Not a name: no term of the class is a leaf (`y − Xw`, not `h` however defined),
+    /// and some term is more than a transpose, inverse or function of something.
+    Compound,
 }
 
 impl Guard {
@@ -78,6 +81,7 @@ impl Guard {
             Guard::Vector => "vector",
             Guard::Square => "square",
             Guard::Column => "column",
+            Guard::Compound => "compound",
         }
     }
 
@@ -96,6 +100,7 @@ impl Guard {
             "vector" => Guard::Vector,
             "square" => Guard::Square,
             "column" => Guard::Column,
+            "compound" => Guard::Compound,
             _ => return None,
         })
     }
@@ -117,6 +122,18 @@ impl Guard {
             Guard::Identity => d.identity,
             Guard::Vector => d.shape.len() == 1 || (d.shape.len() == 2 && d.shape[0] == crate::ir::shape::Dim::Iota),
             Guard::Column => d.shape.len() == 1,
+            Guard::Compound => {
+                use crate::egraph::language::{op_bit, LeafName};
+                let zero = egg::Id::from(0usize);
+                let leaf = op_bit(&Node::Leaf(LeafName(String::new())));
+                // What reads as a name too: its transpose or inverse, a function of
+                // something (`sqrt(v)`, whose square the canceller keeps as a factor).
+                let namelike = leaf
+                    | op_bit(&Node::Transpose(zero))
+                    | op_bit(&Node::Inverse(zero))
+                    | op_bit(&Node::Apply([zero, zero]));
+                d.ops & leaf == 0 && d.ops & !namelike != 0
+            }
             Guard::Square => {
                 d.shape.len() == 2 && d.shape[0] == d.shape[1] && d.shape[0] != crate::ir::shape::Dim::Iota
             }
