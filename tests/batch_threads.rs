@@ -83,3 +83,19 @@ fn a_query_out_of_time_gets_an_error_line_and_the_rest_are_answered() {
         }
     }
 }
+
+#[test]
+fn a_vec_layout_block_names_both_variables_as_the_tensor_layout_does() {
+    // The block ∇_H∇_W said "wrt": "H" with no "by" in the vec layout, and "wrt": "W",
+    // "by": "H" in the tensor layout (survey 10).
+    let q = |layout: &str| {
+        format!(
+            r#"{{"command": "hessian", "expr": "X: matrix(n, m); W: matrix(n, r); H: matrix(r, m); 1/2 ||X - W H||^2", "wrt": ["W", "H"], "layout": "{layout}"}}"#
+        )
+    };
+    let vec = answers("1", &format!("{}\n", q("vec")));
+    let tensor = answers("1", &format!("{}\n", q("tensor")));
+    for (v, t) in vec[0]["derivatives"].as_array().unwrap().iter().zip(tensor[0]["derivatives"].as_array().unwrap()) {
+        assert_eq!((&v["wrt"], &v["by"]), (&t["wrt"], &t["by"]), "{v:#?}\n{t:#?}");
+    }
+}

@@ -369,7 +369,7 @@ fn a_loss_through_several_outputs_cancels_their_seeds() {
     let eqs = bracket::backprop(gan).unwrap();
     let shown: Vec<String> =
         eqs.iter().map(|e| format!("{}: {}", e.target, e.answer.render(Format::Unicode))).collect();
-    assert_eq!(shown[1], "w2: relu(XrW1)ᵀ(pr − 1) + relu(XfW1)ᵀpf");
+    assert_eq!(shown[1], "w2: relu(Xr W1)ᵀ(pr − 1) + relu(Xf W1)ᵀpf");
     assert!(shown.iter().all(|s| !s.contains('⊘')), "{shown:?}");
     derivation_steps_are_equal(gan);
     for check in bracket::check_program(gan, &eqs, 3).unwrap().values() {

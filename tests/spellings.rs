@@ -134,7 +134,7 @@ fn greek_words_are_names() {
 #[test]
 fn words_of_several_letters() {
     // Declared, defined or named after `wrt`: one name.
-    reads_as("Wq: matrix(n, n)", "x^T Wq x", "x^T Wq x", "xᵀWqx");
+    reads_as("Wq: matrix(n, n)", "x^T Wq x", "x^T Wq x", "xᵀWq x");
     let (code, stdout, stderr) = simplify("logits = X x; loss = 1^T exp(logits); loss");
     assert_eq!((code, stdout.as_str()), (Some(0), "loss"), "{stderr}");
     assert!(stderr.is_empty(), "{stderr}");
@@ -143,7 +143,7 @@ fn words_of_several_letters() {
     let out = common::run_with_stdin(&["grad", "a^T Wq x", "--wrt", "Wq"], "", KILL_AFTER).0;
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "axᵀ");
     // A declared name inside a longer word is taken first: `XWq` is X Wq.
-    reads_as("Wq: matrix(n, n); X: matrix(n, n)", "XWq", "X Wq", "XWq");
+    reads_as("Wq: matrix(n, n); X: matrix(n, n)", "XWq", "X Wq", "X Wq");
     // Otherwise one name a letter, as in the tutorial, with a note on stderr.
     let (code, stdout, stderr) = simplify("x^T Ax");
     assert_eq!((code, stdout.as_str()), (Some(0), "xᵀAx"));
@@ -515,4 +515,20 @@ fn a_scalar_against_an_element_wise_operator_is_spread() {
     simplify_says("r: vector(n); rho: scalar; rho ./ r", 0, "`rho`, a scalar, is divided by every entry in `rho ./ r`");
     // A number says what it does there, not that it is added.
     simplify_says("r: vector(n); 2 ./ r", 0, "`2` is divided by every entry");
+}
+
+#[test]
+fn a_name_may_end_in_a_function_name_and_prints_apart_from_its_neighbours() {
+    // `Kinv = K^-1` was read as K times inv(…), and `Kinv` declared was a syntax error
+    // (survey 10); a function still ends a run of letters where it is called.
+    let text = "K: symmetric(n); y: vector(n); Kinv = K^-1; 1/2 y^T Kinv y + 1/2 ln det(K)";
+    let g = bracket::grad(text, &["K"]).unwrap().remove(0);
+    // A name of several letters is spaced from the letters next to it in Unicode:
+    // `Kinvyyᵀ` read as one word.
+    assert_eq!(g.answer.render(bracket::Format::Unicode), "(1/2)(Kinv − Kinv yyᵀKinv)");
+    let g = bracket::grad("A: matrix(n, n); trA = tr(A); trA^2", &["A"]).unwrap().remove(0);
+    assert_eq!(g.answer.render(bracket::Format::Unicode), "2trA I_n");
+    reads_as("Kexp: matrix(n, n); x: vector(n)", "Kexp x", "Kexp x", "Kexp x");
+    reads_as("X, A: matrix(n, n)", "Xtanh(A)", "X tanh(A)", "X tanh(A)");
+    reads_as("X, A: matrix(n, n)", "Xtanh^2(A)", "X tanh(A).^2", "X tanh²(A)");
 }

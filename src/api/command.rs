@@ -212,7 +212,8 @@ impl Command {
                     let by = match &b.by {
                         By::Variable(y) | By::Direction(y) => y.clone(),
                     };
-                    let v = VecDerivative::of(b.label(), &by, &b.answer, f_order, options)?;
+                    let mut v = VecDerivative::of(b.label(), &b.wrt, &b.answer, f_order, options)?;
+                    v.by = Some(by);
                     let c = check.then(|| b.check(3).worst(v.check(3)));
                     out.push((v, c));
                 }

@@ -185,8 +185,10 @@ pub enum Layout {
 pub struct VecDerivative {
     /// `∇_x`, `∇²_x`, `∇_y∇_x`: what it is the derivative of.
     pub label: String,
-    /// The variable (the last one differentiated by).
+    /// The variable (the first one differentiated by, as in the tensor layout).
     pub wrt: String,
+    /// For a Hessian block, the second variable.
+    pub by: Option<String>,
     /// The matrix.
     pub form: crate::calculus::vec::VecForm,
     /// The same derivative in the tensor layout.
@@ -206,7 +208,7 @@ impl VecDerivative {
     ) -> Result<VecDerivative> {
         let x_order = tensor.expr.order() - f_order;
         let form = crate::calculus::vec::vec_form(&tensor.expr, f_order, x_order, &tensor.model, options)?;
-        let vec = VecDerivative { label, wrt: wrt.to_string(), form, tensor: tensor.clone(), f_order };
+        let vec = VecDerivative { label, wrt: wrt.to_string(), by: None, form, tensor: tensor.clone(), f_order };
         // The matrix is built from the tensor layout term by term, a step apart from the
         // derivative itself: it is compared with the tensor at one random point every
         // time, so that a wrong matrix is refused, never printed (`--check` adds
@@ -239,7 +241,7 @@ impl VecDerivative {
     /// Every rendering, as JSON.
     pub fn json(&self) -> serde_json::Value {
         use crate::render::Format;
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "layout": "vec",
             "label": self.label,
             "wrt": self.wrt,
@@ -249,6 +251,11 @@ impl VecDerivative {
             "numpy": self.render(Format::Numpy),
             "tensor": self.tensor.render(Format::Unicode),
             "conditions": crate::render::conditions::conditions(&self.tensor.expr),
-        })
+        });
+        // As in the tensor layout: the block ∇_y∇_x is by x, then y.
+        if let Some(by) = &self.by {
+            v["by"] = serde_json::json!(by);
+        }
+        v
     }
 }

@@ -208,6 +208,20 @@ fn negate(e: &Expr) -> Expr {
     }
 }
 
+/// The name a product's rendering ends (`last`) or starts with, where it is a name.
+fn edge_name(e: &Expr, last: bool) -> Option<&str> {
+    match &e.kind {
+        Kind::Var(n) => Some(n),
+        Kind::Product(a, b) => edge_name(if last { b } else { a }, last),
+        _ => None,
+    }
+}
+
+/// A name of two or more letters (`Kinv`, `Wq`; not `W1` or `λ`).
+fn wordy(name: Option<&str>) -> bool {
+    name.is_some_and(|n| n.chars().filter(char::is_ascii_alphabetic).count() >= 2)
+}
+
 /// Does `a` followed directly by `b` read as something else? (Unicode juxtaposition.)
 pub(crate) fn needs_space(a: &str, b: &str) -> bool {
     let (Some(x), Some(y)) = (a.chars().last(), b.chars().next()) else { return false };
@@ -235,8 +249,10 @@ pub(crate) fn needs_space(a: &str, b: &str) -> bool {
     if tail.is_empty() || head.is_empty() {
         return false;
     }
-    // A name before a function reads as one word: `n softmax(z)`, not `nsoftmax(z)`.
-    if b[head.len()..].starts_with(['(', '\'']) && KEYWORDS[..FUNCTION_KEYWORDS].contains(&head.as_str()) {
+    // A name before a function reads as one word: `n softmax(z)`, not `nsoftmax(z)`
+    // (nor `Xtanh²(A)`).
+    let called = b[head.len()..].starts_with(['(', '\'', '⁻', '⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹']);
+    if called && KEYWORDS[..FUNCTION_KEYWORDS].contains(&head.as_str()) {
         return true;
     }
     let joined = format!("{tail}{head}");
@@ -536,6 +552,15 @@ impl Printer {
                 }
                 if !b.is_scalar() && a.is_scalar() && ends_with_one(&left) {
                     left = self.paren(&left);
+                }
+                // A name of several letters is spaced from a name next to it (`Kinv y`,
+                // not `Kinvy`, which reads as one word; `Wv1 Wo1`).
+                if self.style == Format::Unicode && (wordy(edge_name(a, true)) || wordy(edge_name(b, false))) {
+                    let letters = left.chars().last().is_some_and(|c| c.is_ascii_alphanumeric())
+                        && right.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+                    if letters {
+                        return (format!("{left} {right}"), PROD);
+                    }
                 }
                 (self.juxt(&left, &right), PROD)
             }
