@@ -25,7 +25,7 @@ mod read;
 mod render;
 
 // The front door: text in, results out.
-pub use api::codegen::{codegen, definitions, statements, CodegenOptions, Target};
+pub use api::codegen::{codegen, definitions, helpers, statements, CodegenOptions, Target};
 pub use api::command::{Command, Reply};
 pub use api::second::{hessian, hvp, By, Layout, SecondDerivative, VecDerivative};
 pub use api::{

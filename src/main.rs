@@ -475,7 +475,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 if let Ok(lines) = bracket::definitions(query.text()) {
                     if !lines.is_empty() {
                         eprintln!("note: the NumPy below reads the program's values; compute them first:");
-                        lines.iter().for_each(|l| eprintln!("    {l}"));
+                        bracket::helpers(&lines).iter().chain(&lines).for_each(|l| eprintln!("    {l}"));
                     }
                 }
             }
@@ -496,7 +496,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
         // statements it reads, then each tangent under its Python name (`dgrad_W_J`).
         bracket::Reply::Tangents { tangents, check } if matches!(format, OutputFormat::Numpy) => {
             match bracket::statements(query.text(), &[], &Default::default()) {
-                Ok(lines) => lines.iter().for_each(|l| say(l)),
+                Ok(lines) => bracket::helpers(&lines).iter().chain(&lines).for_each(|l| say(l)),
                 Err(e) => eprint!("{}", e.render(query.text())),
             }
             for (lhs, _, a) in tangents {
@@ -530,10 +530,11 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 }
             }
         }
-        // NumPy output of a program is Python: its forward and backward statements.
+        // NumPy output of a program is Python: the helpers it calls, then its forward and
+        // backward statements.
         bracket::Reply::Equations { .. } if matches!(format, OutputFormat::Numpy) => {
             match bracket::statements(query.text(), &[], &Default::default()) {
-                Ok(lines) => lines.iter().for_each(|l| say(l)),
+                Ok(lines) => bracket::helpers(&lines).iter().chain(&lines).for_each(|l| say(l)),
                 Err(e) => eprint!("{}", e.render(query.text())),
             }
         }

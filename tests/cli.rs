@@ -261,6 +261,45 @@ print(worst)
     assert!(worst < 1e-6, "{worst}\n{code}");
 }
 
+/// `bracket grad PROGRAM --format numpy` is Python that runs as printed: the helpers its
+/// statements call (`softmax(S, axis=(1,))`) are defined first (survey 10: a NameError).
+#[test]
+fn a_program_in_numpy_defines_the_helpers_it_calls() {
+    if !common::has_numpy() {
+        return;
+    }
+    let program = "X: matrix(n, d); Wq, Wk: matrix(d, p); Wv: matrix(d, d); Y: matrix(n, d); \
+                   S = X Wq Wk^T X^T / sqrt(p); A = softmax(S); O = A X Wv + X; J = 1/2 ||O - Y||^2; \
+                   grad J wrt Wq, Wk, Wv";
+    let o = bracket(&["grad", program, "--format", "numpy"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let code = stdout(&o);
+    assert!(code.starts_with("def softmax("), "{code}");
+    let script = r#"
+import sys
+import numpy as np
+code = sys.stdin.read()
+rng = np.random.default_rng(0)
+n, d, p = 5, 3, 2
+base = dict(X=rng.normal(size=(n, d)), Wq=rng.normal(size=(d, p)), Wk=rng.normal(size=(d, p)),
+            Wv=rng.normal(size=(d, d)), Y=rng.normal(size=(n, d)), p=p)
+def run(**change):
+    env = dict(base, np=np, **change)
+    exec(code, env)
+    return env
+at = run()
+h, worst = 1e-6, 0.0
+for name in ["Wq", "Wk", "Wv"]:
+    for ix in np.ndindex(base[name].shape):
+        e = np.zeros_like(base[name]); e[ix] = h
+        numeric = (run(**{name: base[name] + e})["J"] - run(**{name: base[name] - e})["J"]) / (2 * h)
+        worst = max(worst, abs(numeric - at["grad_" + name + "J"][ix]))
+print(worst)
+"#;
+    let worst = python_number(script, &code);
+    assert!(worst < 1e-6, "{worst}\n{code}");
+}
+
 /// `bracket hessian PROGRAM --format numpy` prints the Hessian as one Python expression,
 /// and on stderr the statements that compute the defined values it reads by name: run
 /// together, it equals central differences of the logistic gradient Xᵀ(σ(Xw) − y).

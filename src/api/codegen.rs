@@ -61,6 +61,19 @@ pub fn statements(text: &str, wrt: &[String], options: &CodegenOptions) -> Resul
     Ok(p.lines.iter().map(|l| if jax { to_jax(l) } else { l.clone() }).collect())
 }
 
+/// The helpers NumPy statements call (`softmax`, `logsumexp`), defined, so that the
+/// statements run as printed: a program's NumPy output starts with them.
+pub fn helpers(lines: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (call, code) in [("logsumexp(", crate::render::python::LOGSUMEXP), ("softmax(", crate::render::python::SOFTMAX)]
+    {
+        if lines.iter().any(|l| l.contains(call)) {
+            out.extend(code.lines().map(str::to_string));
+        }
+    }
+    out
+}
+
 /// A program's definitions as NumPy statements in order (`K = …`), which a second
 /// derivative printed as NumPy reads by name; none for a formula.
 pub fn definitions(text: &str) -> Result<Vec<String>> {
