@@ -750,3 +750,16 @@ fn a_square_of_a_difference_is_one_power_and_keeps_its_sign_outside() {
     let e = bracket::simplify("h: vector(n); 1 - h .* h").unwrap();
     assert_eq!(e.render(bracket::Format::Unicode), "1 − h ⊙ h");
 }
+
+#[test]
+fn a_symmetric_matrix_and_its_powers_and_inverse_lose_their_transposes() {
+    // `(S²)ᵀxxᵀ` for a symmetric S (a power of one is symmetric), and `Σ⁻ᵀ` inside the
+    // tensor operators of a Hessian by a covariance (survey 10).
+    assert_eq!(grad("S: symmetric(n); x: vector(n); x^T S^3 x", &["S"]), "xxᵀS² + SxxᵀS + S²xxᵀ");
+    let gauss = "X: matrix(N, p); Sigma: symmetric(p); mu: vector(p); R = X - 1 mu^T; \
+                 N/2 ln det(Sigma) + 1/2 tr(Sigma^-1 R^T R)";
+    let h = bracket::hessian(gauss, &["Sigma"]).unwrap().remove(0);
+    assert!(h.check(3).passed());
+    let shown = h.answer.render(bracket::Format::Unicode);
+    assert_eq!(shown, "(1/2)((Σ⁻¹RᵀRΣ⁻¹ ⊗ Σ⁻¹)_{1324} + (Σ⁻¹ ⊗ Σ⁻¹RᵀRΣ⁻¹)_{1324} − N(Σ⁻¹ ⊗ Σ⁻¹)_{1423})");
+}

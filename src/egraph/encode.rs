@@ -146,6 +146,13 @@ impl Encoder<'_> {
             }
             Kind::Softmax { positions, arg } => self.apply(FunSpec::Softmax(positions.clone()), arg, rec),
             _ => {
+                // A tensor operator's symmetric parts lose their transposes (`Σ⁻ᵀ`), which
+                // the rules cannot reach inside a leaf.
+                let tidied = matches!(e.kind, Kind::Gen { .. } | Kind::Permute(..)).then(|| {
+                    let symmetric = &self.tables.symmetric;
+                    crate::ir::symmetry::without_symmetric_transposes(e, &|n| symmetric.contains(n))
+                });
+                let e = tidied.as_ref().unwrap_or(e);
                 let key = leaf_key(e);
                 self.tables.leaves.entry(key.clone()).or_insert_with(|| e.clone());
                 rec.add(Node::Leaf(LeafName(key)))

@@ -360,7 +360,9 @@ impl Analysis<Node> for Tables {
                     || (sb.is_empty() && kid(0).symmetric)
                     || egraph.lookup(Node::Transpose(*a)).map(|t| egraph.find(t)) == Some(egraph.find(*b))
                     || transpose_of(*a, *b)
-                    || transpose_of(*b, *a);
+                    || transpose_of(*b, *a)
+                    // `SS` for a symmetric S.
+                    || (egraph.find(*a) == egraph.find(*b) && kid(0).symmetric);
                 d.zero = kid(0).zero || kid(1).zero;
                 d.unit_factor = (kid(0).identity && !sb.is_empty()) || (kid(1).identity && !sa.is_empty());
             }
@@ -389,6 +391,8 @@ impl Analysis<Node> for Tables {
                 d.symmetric = kid(0).symmetric && kid(1).symmetric;
                 d.zero = kid(0).zero;
             }
+            // A power of a symmetric matrix is one (`(S²)ᵀ = S²`, `S⁻²`).
+            Node::Power([x, _]) => d.symmetric = egraph[*x].data.symmetric,
             // Entry by entry, a symmetric matrix stays symmetric: `sqrt'(Θ ⊙ Θ + ε11ᵀ)`.
             Node::HPower([x, _]) => d.symmetric = egraph[*x].data.symmetric,
             Node::Apply([f, x]) => {
@@ -400,7 +404,6 @@ impl Analysis<Node> for Tables {
                 d.zero = kid(0).zero;
             }
             Node::Trace(_) | Node::Det(_) | Node::Dot(_) | Node::Sum(_) | Node::Norm(_) => d.symmetric = true,
-            _ => {}
         }
         if d.shape.is_empty() && !d.function {
             d.symmetric = true;

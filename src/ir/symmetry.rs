@@ -40,6 +40,21 @@ pub fn is_symmetric(e: &Expr, known: &dyn Fn(&str) -> bool) -> bool {
     }
 }
 
+/// `e` with the transpose of every symmetric part dropped (`Σ⁻ᵀ` is `Σ⁻¹` for a symmetric
+/// Σ): the same value, written as a reader would.
+pub fn without_symmetric_transposes(e: &Expr, known: &dyn Fn(&str) -> bool) -> Expr {
+    if let Kind::Transpose(x) = &e.kind {
+        if is_symmetric(x, known) {
+            return without_symmetric_transposes(x, known);
+        }
+    }
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = without_symmetric_transposes(c, known);
+    }
+    out
+}
+
 /// The factors of a product chain, left to right.
 pub fn factors<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
     match &e.kind {
