@@ -763,3 +763,12 @@ fn a_symmetric_matrix_and_its_powers_and_inverse_lose_their_transposes() {
     let shown = h.answer.render(bracket::Format::Unicode);
     assert_eq!(shown, "(1/2)((Σ⁻¹RᵀRΣ⁻¹ ⊗ Σ⁻¹)_{1324} + (Σ⁻¹ ⊗ Σ⁻¹RᵀRΣ⁻¹)_{1324} − N(Σ⁻¹ ⊗ Σ⁻¹)_{1423})");
 }
+
+#[test]
+fn a_number_goes_into_a_sum_where_that_saves_operations() {
+    // The symmetrised gradient halved a sum with a doubled term: (1/2)(2S⁻¹ − …).
+    let t = "S: symmetric(n); C: matrix(n, n); tr(S^-1 C) + ln det(S)";
+    assert_eq!(grad(t, &["S"]), "S⁻¹ − (1/2)S⁻¹(C + Cᵀ)S⁻¹");
+    // A power of a number is a number: `3 1²1_k` once the fact made 1ᵀp one.
+    assert_eq!(grad("p: vector(k); 1^T p = 1; (1^T p)^3", &["p"]), "3 1_k");
+}

@@ -391,8 +391,23 @@ impl Analysis<Node> for Tables {
                 d.symmetric = kid(0).symmetric && kid(1).symmetric;
                 d.zero = kid(0).zero;
             }
-            // A power of a symmetric matrix is one (`(S²)ᵀ = S²`, `S⁻²`).
-            Node::Power([x, _]) => d.symmetric = egraph[*x].data.symmetric,
+            // A power of a symmetric matrix is one (`(S²)ᵀ = S²`, `S⁻²`); a whole power
+            // of a number is a number (`1²`, once a fact made 1ᵀp one).
+            Node::Power([x, k]) => {
+                d.symmetric = egraph[*x].data.symmetric;
+                d.constant = match (&egraph[*x].data.constant, &egraph[*k].data.constant) {
+                    (Some(b), Some(k)) if k.is_integer() && k.numer().magnitude() <= &8u32.into() => {
+                        let n = k.to_integer();
+                        let whole = num_traits::ToPrimitive::to_i32(&n).unwrap_or(0);
+                        if b.is_zero() && whole < 0 {
+                            None
+                        } else {
+                            Some(num_traits::Pow::pow(b.clone(), whole))
+                        }
+                    }
+                    _ => None,
+                };
+            }
             // Entry by entry, a symmetric matrix stays symmetric: `sqrt'(Θ ⊙ Θ + ε11ᵀ)`.
             Node::HPower([x, _]) => d.symmetric = egraph[*x].data.symmetric,
             Node::Apply([f, x]) => {

@@ -261,8 +261,11 @@ pub(super) fn saturate(
         // `2Aᵀ(y − Xw)`), where the extractor likes that better.
         None => match monomial::sign_into_difference(&out) {
             Some(flipped) => Some(("scalar-negate-difference", flipped)),
-            // Else a whole number all terms of a sum share goes in front.
-            None => monomial::common_factor_out(&out).map(|gathered| ("scalar-factor", gathered)),
+            // Else a whole number all terms of a sum share goes in front, or a number
+            // goes into a sum where that saves operations.
+            None => monomial::common_factor_out(&out)
+                .map(|gathered| ("scalar-factor", gathered))
+                .or_else(|| monomial::numbers_distributed(&out).map(|spread| ("distribute-number", spread))),
         },
     };
     // And, on top, one orientation for a difference and its negation in one product

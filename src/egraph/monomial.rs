@@ -512,3 +512,29 @@ mod tests {
         assert_eq!(opposite_differences(model.exprs.last().expect("an expression"), &|_| 0), None);
     }
 }
+
+/// `e` with a number multiplying a sum taken into its terms wherever that saves
+/// operations: `(1/2)(2S⁻¹ − S⁻¹(C + Cᵀ)S⁻¹)` is `S⁻¹ − (1/2)S⁻¹(C + Cᵀ)S⁻¹` (the
+/// symmetrised gradient halves a sum one of whose terms is doubled). None where nothing
+/// is saved. The rules only ever factor numbers out.
+pub(super) fn numbers_distributed(e: &Expr) -> Option<Expr> {
+    let out = distributed(e);
+    (crate::egraph::operations(&out) < crate::egraph::operations(e)).then_some(out)
+}
+
+fn distributed(e: &Expr) -> Expr {
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = distributed(c);
+    }
+    if let Kind::Scale(c, inner) = &out.kind {
+        if let Kind::Add(ts) = &inner.kind {
+            let terms = ts.iter().map(|t| scale(c.clone(), t.clone())).collect();
+            let spread = Expr::new(Kind::Add(terms), out.shape.clone());
+            if crate::egraph::operations(&spread) < crate::egraph::operations(&out) {
+                return spread;
+            }
+        }
+    }
+    out
+}
