@@ -181,6 +181,14 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
         ],
     ),
     ("scalar-unit", &["1/2 A + 1/2 A", "3/4 (4/3 A)", "(1/3 + 2/3) x"]),
+    (
+        "scalar-ones-contract",
+        &[
+            "Z: matrix(N, k); diag(1_N 1_k^T 1_k) Z",
+            "Y: matrix(N, k); Y + 1_N 1_k^T 1_k 1_k^T",
+            "x: vector(2); ones(2) ones(3)^T ones(3) + x",
+        ],
+    ),
     ("scalar-zero-absorb", &["(A - A) B", "x (y - y)^T", "(A - A) .* B", "kron(x - x, y)", "(A - A)^T"]),
     ("scalar-factor-opposite", &["2 A - 2 B", "x: vector(n); 1/2 x - 1/2 y", "-3 A + 3 B"]),
     ("scalar-sum-vector", &["x: vector(n); sum(x) - 1^T x", "a, b: vector(n); sum(a .* b)", "sum(A x) + 1^T y"]),

@@ -618,6 +618,60 @@ impl Applier<Node, Tables> for OnesCount {
     }
 }
 
+/// The length a ones vector of `dim` sums to: a number, or a size that stands as a scalar.
+fn count_of(egraph: &EGraph, dim: &Dim) -> Option<Expr> {
+    match dim {
+        Dim::Int(n) => Some(Expr::new(Kind::Const(BigRational::from_integer((*n).into())), vec![])),
+        Dim::Sym(size) if egraph.analysis.sizes.contains(size) => Some(Expr::new(Kind::Var(size.clone()), vec![])),
+        _ => None,
+    }
+}
+
+/// The products in `eclass` of a ones matrix by a ones vector or matrix, with the length
+/// their inner dim sums to: `1_{N×k} 1_k = k 1_N` (a label-smoothing target's `11ᵀ`
+/// meets the row sums of a softmax).
+fn ones_products(egraph: &EGraph, eclass: Id) -> Vec<(Expr, Shape)> {
+    let mut out = Vec::new();
+    for n in &egraph[eclass].nodes {
+        let Node::Mul([a, b]) = n else { continue };
+        let (da, db) = (&egraph[*a].data, &egraph[*b].data);
+        if !(da.ones && db.ones && da.shape.len() == 2 && !db.shape.is_empty() && da.shape[1] == db.shape[0]) {
+            continue;
+        }
+        if let Some(count) = count_of(egraph, &da.shape[1]) {
+            out.push((count, egraph[eclass].data.shape.clone()));
+        }
+    }
+    out
+}
+
+/// Whether `eclass` holds a product [`OnesContract`] rewrites.
+pub fn holds_ones_product(egraph: &EGraph, eclass: Id) -> bool {
+    !ones_products(egraph, eclass).is_empty()
+}
+
+/// `scalar-ones-contract`: a ones matrix times a ones vector or matrix is the inner
+/// length times ones, `1_{N×k} 1_k = k 1_N`.
+pub struct OnesContract;
+
+impl Applier<Node, Tables> for OnesContract {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        _subst: &Subst,
+        _ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let mut out = Vec::new();
+        for (count, shape) in ones_products(egraph, eclass) {
+            let e = crate::ir::build::product(count, Expr::new(Kind::Ones, shape));
+            out.extend(union_expr(egraph, eclass, &e, rule));
+        }
+        out
+    }
+}
+
 /// The ones tensor of `shape`, added to the e-graph: a rule's right side cannot name one
 /// of the matched size, so the appliers that need it make it here.
 fn add_ones(egraph: &mut EGraph, shape: Shape) -> Id {

@@ -10,9 +10,9 @@
 //! `scalar`; a literal `1` or `I` on the left matches any ones tensor or identity.
 
 use crate::egraph::{
-    holds_network, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder, FactorOpposite, FunSpec,
-    InverseCancel, Node, OnesCount, PowerMerge, PrimeByValue, PrimeReciprocal, RaiseNetwork, Rewrite, SelfDivide,
-    SumOnes, SumRegroup, Tables, TraceRotations, UnitScale, ZeroAbsorb,
+    holds_network, holds_ones_product, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder,
+    FactorOpposite, FunSpec, InverseCancel, Node, OnesContract, OnesCount, PowerMerge, PrimeByValue, PrimeReciprocal,
+    RaiseNetwork, Rewrite, SelfDivide, SumOnes, SumRegroup, Tables, TraceRotations, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -402,6 +402,10 @@ fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<R
     rewrites
         .push(Rewrite::new("product-power", product.clone(), PowerMerge).map_err(|e| format!("product-power: {e}"))?);
     rewrites.push(Rewrite::new("inverse-cancel", product, InverseCancel).map_err(|e| format!("inverse-cancel: {e}"))?);
+    rewrites.push(
+        Rewrite::new("scalar-ones-contract", ClassWhere(holds_ones_product), OnesContract)
+            .map_err(|e| format!("scalar-ones-contract: {e}"))?,
+    );
     let inner: Pattern<Node> = "(* (T ?r) ?b)".parse().map_err(|e| format!("scalar-ones-count: {e:?}"))?;
     rewrites.push(Rewrite::new("scalar-ones-count", inner, OnesCount).map_err(|e| format!("scalar-ones-count: {e}"))?);
     let self_divide: Pattern<Node> = "(hdiv ?a ?a)".parse().map_err(|e| format!("hadamard-divide-self: {e:?}"))?;
