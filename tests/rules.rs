@@ -182,6 +182,14 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
     ),
     ("scalar-unit", &["1/2 A + 1/2 A", "3/4 (4/3 A)", "(1/3 + 2/3) x"]),
     (
+        "function-softmax-row-sums",
+        &[
+            "Z: matrix(N, k); softmax(Z) 1",
+            "Z: matrix(N, k); x: vector(N); P = softmax(Z); x .* (P 1)",
+            "Z: matrix(N, k); C: matrix(N, N); diag(softmax(Z) 1) C",
+        ],
+    ),
+    (
         "scalar-ones-contract",
         &[
             "Z: matrix(N, k); diag(1_N 1_k^T 1_k) Z",

@@ -672,6 +672,31 @@ impl Applier<Node, Tables> for OnesContract {
     }
 }
 
+/// `function-softmax-row-sums`: the rows of a row-wise softmax sum to one,
+/// `softmax(A)1 = 1` (NCA's `(C ⊙ P)1 ⊙ P1` with P such a softmax); the ones vector
+/// takes the rows' size, which a rule's right side cannot name.
+pub struct SoftmaxRowSums;
+
+impl Applier<Node, Tables> for SoftmaxRowSums {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        subst: &Subst,
+        ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let Some(o) = bound(subst, "?o") else { return vec![] };
+        let shape = egraph[eclass].data.shape.clone();
+        if !egraph[o].data.ones || egraph[o].data.shape.len() != 1 || shape.len() != 1 {
+            return vec![];
+        }
+        let from = matched(egraph, eclass, ast, subst);
+        let ones = add_ones(egraph, shape);
+        union_by(egraph, from, ones, rule)
+    }
+}
+
 /// The ones tensor of `shape`, added to the e-graph: a rule's right side cannot name one
 /// of the matched size, so the appliers that need it make it here.
 fn add_ones(egraph: &mut EGraph, shape: Shape) -> Id {

@@ -12,7 +12,8 @@
 use crate::egraph::{
     holds_network, holds_ones_product, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder,
     FactorOpposite, FunSpec, InverseCancel, Node, OnesContract, OnesCount, PowerMerge, PrimeByValue, PrimeReciprocal,
-    RaiseNetwork, Rewrite, SelfDivide, SumOnes, SumRegroup, Tables, TraceRotations, UnitScale, ZeroAbsorb,
+    RaiseNetwork, Rewrite, SelfDivide, SoftmaxRowSums, SumOnes, SumRegroup, Tables, TraceRotations, UnitScale,
+    ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -402,6 +403,12 @@ fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<R
     rewrites
         .push(Rewrite::new("product-power", product.clone(), PowerMerge).map_err(|e| format!("product-power: {e}"))?);
     rewrites.push(Rewrite::new("inverse-cancel", product, InverseCancel).map_err(|e| format!("inverse-cancel: {e}"))?);
+    let row_sums: Pattern<Node> =
+        "(* (app @softmax^1 ?A) ?o)".parse().map_err(|e| format!("function-softmax-row-sums: {e:?}"))?;
+    rewrites.push(
+        Rewrite::new("function-softmax-row-sums", row_sums, SoftmaxRowSums)
+            .map_err(|e| format!("function-softmax-row-sums: {e}"))?,
+    );
     rewrites.push(
         Rewrite::new("scalar-ones-contract", ClassWhere(holds_ones_product), OnesContract)
             .map_err(|e| format!("scalar-ones-contract: {e}"))?,
