@@ -855,6 +855,20 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         _ if text[..at.min(text.len())].trim_end().trim_end_matches('(').trim_end().ends_with('^') => {
             "an exponent is a number (`x^2`, `X.^(-1/2)`); for a variable one write exp(a ln(x))"
         }
+        // NumPy's `norm(X, 'fro')`.
+        Some('\'' | '"') if text[..at.min(text.len())].trim_end().ends_with(',') => {
+            "a quoted word is not read: the Frobenius norm is `||X||` (or `||X||_F`, `norm(X)`), a \
+             vector's 1-norm `||x||_1` or `norm(x, 1)`"
+        }
+        // `max(0, x)`: the hinge.
+        Some(',') if text[..at.min(text.len())].trim_end().ends_with("max(0") => {
+            "`max(0, x)` is `relu(x)` (the hinge is `relu(1 - y .* (X w))`); a maximum of two tensors is \
+             not built in"
+        }
+        Some('ℓ') => {
+            "`ℓ` is not a letter bracket reads: name the length scale `l`, or a word declared as a name \
+                      (`ell: scalar`)"
+        }
         Some('_') if text[..at.min(text.len())].trim_end().ends_with(['|', '‖']) => {
             "norms are `||x||` (the 2-norm, Frobenius for a matrix) and `||x||_1` of a vector; a max \
              norm `||x||_inf` is not built in"
