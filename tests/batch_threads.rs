@@ -99,3 +99,11 @@ fn a_vec_layout_block_names_both_variables_as_the_tensor_layout_does() {
         assert_eq!((&v["wrt"], &v["by"]), (&t["wrt"], &t["by"]), "{v:#?}\n{t:#?}");
     }
 }
+
+#[test]
+fn a_misspelt_key_is_named_in_the_error() {
+    // `"wtr"` read as a missing "wrt" said only that the program has no query (survey 10).
+    let a = answers("1", "{\"command\": \"grad\", \"expr\": \"x^T A x\", \"wtr\": [\"x\"]}\n");
+    let hint = a[0]["error"]["hint"].as_str().unwrap_or_default();
+    assert!(hint.contains("unknown key `wtr`") && hint.contains("wrt"), "{a:#?}");
+}

@@ -52,6 +52,23 @@ pub fn batch_line(line: &str) -> Value {
     };
     let expr = query.get("expr").and_then(Value::as_str).unwrap_or("").to_string();
     let result = Command::from_json(&query).and_then(|c| Ok((c.run(&Default::default())?, c.wrt())));
+    // A misspelt key (`"wtr"`) is read as a missing one: an error then names it.
+    let result = result.map_err(|e| match unknown_keys(&query) {
+        unknown if e.code == ErrorCode::Usage && !unknown.is_empty() => {
+            let hint = format!(
+                "unknown key{} {}; the keys are {}",
+                if unknown.len() > 1 { "s" } else { "" },
+                unknown.join(", "),
+                KEYS.join(", ")
+            );
+            let hint = match &e.hint {
+                Some(h) => format!("{hint}. {h}"),
+                None => hint,
+            };
+            e.hint(hint)
+        }
+        _ => e,
+    });
     let elapsed = start.elapsed().as_micros() as u64;
     match result {
         Ok((reply, wrt)) => {
@@ -61,6 +78,17 @@ pub fn batch_line(line: &str) -> Value {
         }
         Err(e) => json!({"error": error_json(&e, &expr), "elapsed_us": elapsed}),
     }
+}
+
+/// The keys a query may have (serve's `"target"` for codegen among them).
+const KEYS: [&str; 12] =
+    ["command", "expr", "wrt", "dir", "check", "layout", "order", "raw", "at", "seed", "timeout", "target"];
+
+/// The keys of `query` that no command reads, as `` `key` ``.
+fn unknown_keys(query: &Value) -> Vec<String> {
+    query
+        .as_object()
+        .map_or_else(Vec::new, |m| m.keys().filter(|k| !KEYS.contains(&k.as_str())).map(|k| format!("`{k}`")).collect())
 }
 
 /// Runs a batch: every non-empty input line is a query; every answer is one line, in
