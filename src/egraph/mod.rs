@@ -263,9 +263,7 @@ pub(super) fn saturate(
             Some(flipped) => Some(("scalar-negate-difference", flipped)),
             // Else a whole number all terms of a sum share goes in front, or a number
             // goes into a sum where that saves operations.
-            None => monomial::common_factor_out(&out)
-                .map(|gathered| ("scalar-factor", gathered))
-                .or_else(|| monomial::numbers_distributed(&out).map(|spread| ("distribute-number", spread))),
+            None => monomial::common_factor_out(&out).map(|gathered| ("scalar-factor", gathered)),
         },
     };
     // And, on top, one orientation for a difference and its negation in one product
@@ -284,7 +282,14 @@ pub(super) fn saturate(
         (Some((rule, _)), Some(oriented)) => (rule, oriented),
         (None, Some(oriented)) => ("scalar-negate-difference", oriented),
         (Some(chained), None) => chained,
-        (None, None) => return (out, report, steps),
+        (None, None) => ("", out.clone()),
+    };
+    // And a number goes into a sum where that saves operations (`(1/4)(4A − 2B)` is
+    // `A − (1/2)B`), unless a number was just taken out.
+    let (rule, normal) = match monomial::numbers_distributed(&normal).filter(|_| rule != "scalar-factor") {
+        Some(spread) => (if rule.is_empty() { "distribute-number" } else { rule }, spread),
+        None if rule.is_empty() => return (out, report, steps),
+        None => (rule, normal),
     };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
         eprintln!("{rule} after the run: {}", crate::render::render(&normal, crate::render::Format::Unicode));
