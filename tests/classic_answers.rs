@@ -182,7 +182,7 @@ fn a_sign_goes_into_the_difference_a_product_ends_with() {
     // equal sizes, the transposed difference, not the transposed product `(Xv(…)⁻¹w)ᵀ`.
     let f = "X: matrix(N, p); y: vector(N); Xv: matrix(M, p); yv: vector(M); \
              w = (X^T X + lambda I)^-1 X^T y; J = ||Xv w - yv||^2; J";
-    assert_eq!(grad(f, &["lambda"]), "2(yv − Xvw)ᵀXv(XᵀX + λI)⁻¹w");
+    assert_eq!(grad(f, &["lambda"]), "2(yv − Xv w)ᵀXv(XᵀX + λI)⁻¹w");
 }
 
 #[test]
