@@ -780,8 +780,19 @@ pub fn possible_rules(set: &RuleSet, egraph: &crate::egraph::EGraph, facts: &Fac
         }
     }
     // The rules come first in the rewrites, in order; the Rust appliers after them.
+    let rules = can.len();
     for (k, c) in can.into_iter().enumerate() {
         all[k] = c;
+    }
+    // Two appliers need what no rule makes: a row-wise softmax, and a ones matrix as the
+    // input writes one (`11ᵀ` in a label-smoothing target).
+    let ones_matrix = || egraph.classes().any(|c| c.data.ones && c.data.shape.len() == 2);
+    for (k, rewrite) in set.rewrites.iter().enumerate().skip(rules) {
+        match rewrite.name.as_str() {
+            "function-softmax-row-sums" => all[k] = have.contains("@softmax^1"),
+            "scalar-ones-contract" => all[k] = ones_matrix(),
+            _ => {}
+        }
     }
     all
 }
