@@ -772,3 +772,19 @@ fn a_number_goes_into_a_sum_where_that_saves_operations() {
     // A power of a number is a number: `3 1²1_k` once the fact made 1ᵀp one.
     assert_eq!(grad("p: vector(k); 1^T p = 1; (1^T p)^3", &["p"]), "3 1_k");
 }
+
+#[test]
+fn a_matrix_centred_by_rows_or_columns_sums_to_zero_along_them() {
+    // Row layer norm: C = X − (X1/d)1ᵀ has C1 = 0, so the term through C1 goes, and
+    // 2diag((1/2)…) is one diag (survey 10). Batch norm: its Cᵀ1 = 0 likewise.
+    let rows = "X, G: matrix(N, d); mu = X 1 / d; C = X - mu 1^T; v = (C .* C) 1 / d; \
+                Yn = diag(1 ./ sqrt(v + epsilon 1)) C; dot(G, Yn)";
+    assert_eq!(
+        grad(rows, &["X"]),
+        "diag(sqrt(v + ε 1)^{⊙-1})G − (diag((v + ε 1)^{⊙-3/2} ⊙ (C ⊙ G)1)C + (G 1 ⊘ sqrt(v + ε 1))1ᵀ)/d"
+    );
+    let columns = "X: matrix(N, d); G: matrix(N, d); mu = X^T 1 / N; C = X - 1 mu^T; v = (C .* C)^T 1 / N; \
+                   Yh = C ./ (1 sqrt(v + epsilon 1)^T); dot(G, Yh)";
+    let g = grad(columns, &["X"]);
+    assert!(!g.contains("Cᵀ1") && !g.contains("(1/2)"), "{g}");
+}

@@ -299,8 +299,7 @@ pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
         .definitions
         .iter()
         .filter(|(name, value)| {
-            let rows = value.order() == 2 && !stated.is_empty() && !stated.contains(&name.as_str());
-            (rows || value.order() == 1) && value.is_rational()
+            (value.order() == 2 && !stated.contains(&name.as_str()) || value.order() == 1) && value.is_rational()
         })
         .collect();
     if candidates.is_empty() {
@@ -352,14 +351,33 @@ pub(crate) fn with_inherited_row_sums(model: &Model) -> Option<Model> {
             continue;
         }
         let [rows, cols] = value.shape.as_slice() else { continue };
+        use crate::ir::build::{product, transpose, zero};
         let ones = Expr::new(Kind::Ones, vec![cols.clone()]);
-        let sums = crate::ir::build::product(value.clone(), ones.clone());
+        let sums = product(value.clone(), ones.clone());
         let one = BigRational::from_integer(1.into());
-        let one_everywhere =
-            points.iter().all(|env| crate::eval::eval(&sums, env).is_ok_and(|v| v.iter().all(|x| *x == one)));
-        if one_everywhere {
-            let named = Expr::new(Kind::Var(name.clone()), value.shape.clone());
-            out.facts.push((crate::ir::build::product(named, ones), Expr::new(Kind::Ones, vec![rows.clone()])));
+        let all_equal = |e: &Expr, c: &BigRational| {
+            points.iter().all(|env| crate::eval::eval(e, env).is_ok_and(|v| v.iter().all(|x| x == c)))
+        };
+        let named = Expr::new(Kind::Var(name.clone()), value.shape.clone());
+        if !stated.is_empty() && all_equal(&sums, &one) {
+            out.facts.push((product(named, ones), Expr::new(Kind::Ones, vec![rows.clone()])));
+            continue;
+        }
+        // A matrix centred by rows (`X − (X1/d)1ᵀ`, a layer norm's) or by columns
+        // (`X − 1(Xᵀ1/N)ᵀ`, a batch norm's) sums to zero along them.
+        let zero_value = BigRational::from_integer(0.into());
+        let mut zero_fact = |lhs: Expr| {
+            let shape = lhs.shape.clone();
+            out.facts.push((lhs, zero(shape)));
+        };
+        if all_equal(&sums, &zero_value) {
+            zero_fact(product(named.clone(), ones.clone()));
+            zero_fact(product(transpose(ones), transpose(named.clone())));
+        }
+        let down = Expr::new(Kind::Ones, vec![rows.clone()]);
+        if all_equal(&product(transpose(value.clone()), down.clone()), &zero_value) {
+            zero_fact(product(transpose(named.clone()), down.clone()));
+            zero_fact(product(transpose(down), named));
         }
     }
     (out.facts.len() > model.facts.len()).then_some(out)

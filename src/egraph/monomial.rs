@@ -71,6 +71,8 @@ pub(super) fn numbers_in_front(e: &Expr) -> Option<Expr> {
         let here = match &e.kind {
             Kind::Product(a, b) => !e.is_scalar() && (number(b) || (number(a) && !a.is_scalar())),
             Kind::Transpose(a) => number(a),
+            Kind::Diag(a) => a.order() == 1 && number(a),
+            Kind::Hadamard(a, b) => !e.is_scalar() && (number(a) || number(b)),
             _ => false,
         };
         here || e.children().iter().any(|c| inside(c))
@@ -160,6 +162,28 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
         Kind::Transpose(x) if !x.is_scalar() => {
             let mut s = split(x, merged);
             s.rest = s.rest.map(crate::ir::build::transpose);
+            s
+        }
+        // A Hadamard product's numbers multiply: `(1/2)A ⊙ B` is `(1/2)(A ⊙ B)`.
+        Kind::Hadamard(a, b) if !e.is_scalar() => {
+            let (sa, sb) = (split(a, merged), split(b, merged));
+            let (Some(ra), Some(rb)) = (sa.rest.clone(), sb.rest.clone()) else {
+                return Split::of_rest(whole(e, merged));
+            };
+            let mut s = Split { coef: sa.coef, powers: sa.powers, rest: None };
+            *merged |= !s.coef.abs().is_one() && !sb.coef.abs().is_one();
+            s.coef *= sb.coef;
+            for (base, k) in sb.powers {
+                add_power(&mut s.powers, base, k, merged);
+            }
+            s.rest = Some(Expr::new(Kind::Hadamard(Box::new(ra), Box::new(rb)), e.shape.clone()));
+            s
+        }
+        // diag(v) is linear in v: `diag((1/2)u)` is `(1/2)diag(u)`.
+        Kind::Diag(x) if x.order() == 1 => {
+            let mut s = split(x, merged);
+            let Some(rest) = s.rest.take() else { return Split::of_rest(whole(e, merged)) };
+            s.rest = Some(Expr::new(Kind::Diag(Box::new(rest)), e.shape.clone()));
             s
         }
         _ if e.is_scalar() => return atom(whole(e, merged)),
