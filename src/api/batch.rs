@@ -164,10 +164,9 @@ impl Answerer {
 
     fn answer(&mut self, line: &str) -> Value {
         let Some(limit) = self.limit else { return answer_line(line) };
-        let asked = serde_json::from_str::<Value>(line)
-            .ok()
-            .and_then(|q| q.get("timeout").and_then(Value::as_f64))
-            .filter(|t| t.is_finite() && *t > 0.0);
+        let query = serde_json::from_str::<Value>(line).ok();
+        let asked =
+            query.as_ref().and_then(|q| q.get("timeout").and_then(Value::as_f64)).filter(|t| t.is_finite() && *t > 0.0);
         let limit = asked.map_or(limit, |t| Duration::from_secs_f64(t.min(86_400.0)).min(limit));
         // Overdue workers that have finished are gone; too many still running, and this
         // query waits for the oldest.
@@ -192,11 +191,8 @@ impl Answerer {
                 self.overdue.extend(self.worker.take());
                 let e = Error::bare(ErrorCode::Limit, format!("no answer within {} s", limit.as_secs_f64()))
                     .hint("raise --timeout (or the query's \"timeout\"), or split the input");
-                let expr = serde_json::from_str::<Value>(line)
-                    .ok()
-                    .and_then(|q| q.get("expr").and_then(Value::as_str).map(str::to_string))
-                    .unwrap_or_default();
-                json!({"error": error_json(&e, &expr), "elapsed_us": start.elapsed().as_micros() as u64})
+                let expr = query.as_ref().and_then(|q| q.get("expr").and_then(Value::as_str)).unwrap_or_default();
+                json!({"error": error_json(&e, expr), "elapsed_us": start.elapsed().as_micros() as u64})
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 self.worker = None;

@@ -48,27 +48,19 @@ pub fn hvp(model: &Model, f: &Expr, x: &str, v: &str, options: &crate::egraph::O
 /// `model` without the facts that mention any of `vars`, or a name defined from one;
 /// None where no fact does.
 fn without_facts_on(model: &Model, vars: &[&str]) -> Option<Model> {
-    let mut moving: Vec<&str> = vars.to_vec();
+    let mut moving: Vec<String> = vars.iter().map(|v| v.to_string()).collect();
     for (name, value) in &model.definitions {
-        if moving.iter().any(|v| names(value, v)) {
-            moving.push(name);
+        if value.names().iter().any(|n| moving.contains(n)) {
+            moving.push(name.clone());
         }
     }
-    let on = |(l, r): &(Expr, Expr)| moving.iter().any(|v| names(l, v) || names(r, v));
+    let on = |(l, r): &(Expr, Expr)| l.names().iter().chain(&r.names()).any(|n| moving.contains(n));
     if !model.facts.iter().any(on) {
         return None;
     }
     let mut out = model.clone();
     out.facts.retain(|fact| !on(fact));
     Some(out)
-}
-
-/// Does `e` name `var`?
-fn names(e: &Expr, var: &str) -> bool {
-    match &e.kind {
-        Kind::Var(n) => n == var,
-        _ => e.children().into_iter().any(|c| names(c, var)),
-    }
 }
 
 /// A derivative taken without some facts, simplified once more with all of `model`'s

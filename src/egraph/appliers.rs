@@ -608,11 +608,7 @@ impl Applier<Node, Tables> for OnesCount {
         if !egraph[b].data.ones || rs.len() != 1 || rs != bs {
             return vec![];
         }
-        let count = match &rs[0] {
-            Dim::Int(n) => Expr::new(Kind::Const(BigRational::from_integer((*n).into())), vec![]),
-            Dim::Sym(size) if egraph.analysis.sizes.contains(size) => Expr::new(Kind::Var(size.clone()), vec![]),
-            _ => return vec![],
-        };
+        let Some(count) = count_of(egraph, &rs[0]) else { return vec![] };
         let from = matched(egraph, eclass, ast, subst);
         union_expr(egraph, from, &count, rule)
     }
