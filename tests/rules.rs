@@ -190,6 +190,17 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "hadamard-power-spread-rows",
+        &["v: vector(n); G: matrix(n, m); G ⊙ (v 1_m^T).^-2", "v: vector(n); G: matrix(n, m); (v 1_m^T).^3 + G"],
+    ),
+    (
+        "hadamard-power-spread-columns",
+        &[
+            "v: vector(m); G: matrix(n, m); (ones(n) v^T).^-2 ⊙ G",
+            "v: vector(m); G: matrix(n, m); G ⊘ (ones(n) v^T).^(1/2)",
+        ],
+    ),
+    (
         "scalar-ones-contract",
         &[
             "Z: matrix(N, k); diag(1_N 1_k^T 1_k) Z",

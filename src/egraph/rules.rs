@@ -229,6 +229,8 @@ pub const APPLIERS: &[(&str, &str)] = &[
         "elementwise-cancel",
         "an element-wise region as one rational function, common factors cancelled (crate::egraph::cancel)",
     ),
+    ("hadamard-power-spread-rows", "(v1ᵀ)^{⊙k} = v^{⊙k}1ᵀ for a column v and a number k"),
+    ("hadamard-power-spread-columns", "(1vᵀ)^{⊙k} = 1(v^{⊙k})ᵀ for a column v and a number k"),
     ("sum-regroup", "t₁ + t₂ + t₃ = (t₁ + t₃) + t₂ where t₁ and t₃ are alike or share a factor"),
 ];
 
@@ -434,6 +436,19 @@ fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<R
         let f = if tanh { "tanh'" } else { "sigmoid'" };
         let prime: Pattern<Node> = format!("(app @{f} ?a)").parse().map_err(|e| format!("{name}: {e:?}"))?;
         rewrites.push(Rewrite::new(name, prime, PrimeByValue { tanh }).map_err(|e| format!("{name}: {e}"))?);
+    }
+    // An element-wise power of a vector spread by ones is the spread power,
+    // `(1σᵀ)^{⊙k} = 1(σ^{⊙k})ᵀ`: the exponent is a variable, which a rule file's side (the
+    // input language) cannot write.
+    for (name, lhs, rhs) in [
+        ("hadamard-power-spread-rows", "(hpow (* ?v (T ?o)) ?k)", "(* (hpow ?v ?k) (T ?o))"),
+        ("hadamard-power-spread-columns", "(hpow (* ?o (T ?v)) ?k)", "(* ?o (T (hpow ?v ?k)))"),
+    ] {
+        let lhs: Pattern<Node> = lhs.parse().map_err(|e| format!("{name}: {e:?}"))?;
+        let rhs: Pattern<Node> = rhs.parse().map_err(|e| format!("{name}: {e:?}"))?;
+        let guards = vec![(Guard::Ones, var("o")), (Guard::Column, var("v")), (Guard::Constant, var("k"))];
+        let applier = Checked { rhs: rhs.ast, guards };
+        rewrites.push(Rewrite::new(name, lhs, applier).map_err(|e| format!("{name}: {e}"))?);
     }
     let trace: Pattern<Node> = "(tr ?a)".parse().map_err(|e| format!("trace-cycle: {e:?}"))?;
     rewrites.push(Rewrite::new("trace-cycle", trace, TraceRotations).map_err(|e| format!("trace-cycle: {e}"))?);
