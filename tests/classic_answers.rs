@@ -106,7 +106,7 @@ fn likelihoods() {
     // `−2/(2σ²)²`, are one number, the two halves one factor, and the two quotients
     // one over their common denominator.
     let t = "n: scalar; n/2 ln(sigma2) + 1/(2 sigma2) ||y - X b||^2";
-    assert_eq!(grad(t, &["sigma2"]), "(1/2)(nσ2 − ||y − Xb||²)/σ2²");
+    assert_eq!(grad(t, &["sigma2"]), "(nσ2 − ||y − Xb||²)/(2σ2²)");
     // The KL divergence of two Gaussians by the second covariance: the sign of
     // d(S⁻¹) = −S⁻¹dSS⁻¹ in front of its product, not `S2⁻¹(−1)(…)S2⁻¹`.
     let kl = "S1, S2: symmetric(n); m1, m2: vector(n); \
@@ -133,7 +133,7 @@ fn diagonals_and_roots() {
     assert_eq!(grad("a, b, x: vector(n); sum(diag(b) diag(a) x)", &["a"]), "b ⊙ x");
     // A function that simplifies is differentiated in its simplest form too: exp(½ ln s)
     // is sqrt(s), and e^{−z}/(1 + e^{−z}) is sigmoid(−z).
-    assert_eq!(grad("x, y: vector(n); exp(1/2 ln(x^T y))", &["x"]), "(1/2)y/sqrt(xᵀy)");
+    assert_eq!(grad("x, y: vector(n); exp(1/2 ln(x^T y))", &["x"]), "y/(2sqrt(xᵀy))");
     assert_eq!(grad("z: scalar; exp(-z)/(1 + exp(-z))", &["z"]), "−sigmoid'(z)");
     // A quotient by σ(−z) under σ'(z) = σ(z) ⊙ σ(−z) cancels: y ⊙ σ(z), not
     // y ⊘ σ(−z) ⊙ σ'(z) (which NumPy cannot evaluate once 1 − σ(z) rounds to 0).
@@ -334,7 +334,7 @@ fn numbers_a_product_scatters_meet() {
     // as `1/θ²`, not `(θ²)⁻¹`.
     let gp = "X: matrix(n, d); y: vector(n); θ: scalar; K = exp(-1/(2 θ^2)) X X^T + I; \
               -1/2 y^T K^-1 y - 1/2 ln(det(K))";
-    assert_eq!(grad(gp, &["θ"]), "(1/2)exp(−(1/2)/θ²)(yᵀK⁻¹XXᵀK⁻¹y − K⁻¹X · X)/θ³");
+    assert_eq!(grad(gp, &["θ"]), "exp(−1/(2θ²))(yᵀK⁻¹XXᵀK⁻¹y − K⁻¹X · X)/(2θ³)");
 }
 
 #[test]
@@ -525,8 +525,8 @@ fn a_tie_break_gain_keeps_a_large_run_going() {
               1/2 y^T (alpha exp(-D/ell) + s I)^-1 y + 1/2 ln det(alpha exp(-D/ell) + s I)";
     assert_eq!(
         grad(gp, &["ell"]),
-        "(1/2)α((αexp(−D/ell) + sI)⁻¹ · D ⊙ exp(−D/ell) − \
-         yᵀ(αexp(−D/ell) + sI)⁻¹(D ⊙ exp(−D/ell))(αexp(−D/ell) + sI)⁻¹y)/ell²"
+        "α((αexp(−D/ell) + sI)⁻¹ · D ⊙ exp(−D/ell) − \
+         yᵀ(αexp(−D/ell) + sI)⁻¹(D ⊙ exp(−D/ell))(αexp(−D/ell) + sI)⁻¹y)/(2ell²)"
     );
 }
 
@@ -615,9 +615,9 @@ fn a_centred_vector_sums_to_zero() {
     // c = x − (1ᵀx/n)1 has cᵀ1 = 0 at every point (exact rationals), which the layer norm's
     // gradient needs to lose a term (issue 15's list; survey #122).
     let ln = "x, g: vector(n); m = 1^T x / n; c = x - m 1; v = c^T c / n; z = c / sqrt(v + epsilon); J = g^T z; J";
-    assert_eq!(grad(ln, &["x"]), "g/sqrt(v + ε) − (cᵀgc/(v + ε)^(3/2) + 1ᵀg 1/sqrt(v + ε))/n");
+    assert_eq!(grad(ln, &["x"]), "g/sqrt(v + ε) − (cᵀgc/(v + ε) + gᵀ1 1)/(n sqrt(v + ε))");
     let ln2 = "x, g: vector(n); epsilon: scalar; c = x - 1 1^T x / n; s = sqrt(c^T c / n + epsilon); g^T c / s";
-    assert_eq!(grad(ln2, &["x"]), "g/s − (cᵀgc/s³ + gᵀ1 1/s)/n");
+    assert_eq!(grad(ln2, &["x"]), "(g − (cᵀgc/s² + gᵀ1 1)/n)/s");
 }
 
 #[test]
@@ -787,4 +787,31 @@ fn a_matrix_centred_by_rows_or_columns_sums_to_zero_along_them() {
                    Yh = C ./ (1 sqrt(v + epsilon 1)^T); dot(G, Yh)";
     let g = grad(columns, &["X"]);
     assert!(!g.contains("Cᵀ1") && !g.contains("(1/2)"), "{g}");
+}
+
+#[test]
+fn batch_norm_divides_by_its_spread_deviations_as_column_scalings() {
+    // `C ⊘ 1σᵀ` is `C diag(σ)⁻¹`: the gradient keeps no outer product `1σᵀ` and no power of
+    // one (`(1σᵀ)^{⊙−2}`), as it did (survey 10, d.2).
+    let bn = "X: matrix(N,d); G: matrix(N,d); mu = X^T 1 / N; C = X - 1 mu^T; v = (C .* C)^T 1 / N; \
+              Yh = C ./ (1 sqrt(v + epsilon 1)^T); dot(G, Yh)";
+    assert_eq!(
+        grad(bn, &["X"]),
+        "(G − 11ᵀG/N)diag(sqrt(v + ε 1)^{⊙-1}) − C diag((C ⊙ G diag(sqrt(v + ε 1)^{⊙-2}))ᵀ1 ⊘ sqrt(v + ε 1))/N"
+    );
+}
+
+#[test]
+fn a_scalar_inverse_cancels_and_a_unit_fraction_joins_its_divisor() {
+    // The GP's second derivative by its length scale printed `(ρ⁷)⁻¹(…ρ)`, `(1/4)(4… − 2…)`
+    // and `exp(−(1/2)D/ρ²)` (survey 10, d.10).
+    let gp = "D: symmetric(n); y: vector(n); K = alpha exp(-D / (2 rho^2)) + beta I; \
+              1/2 y^T K^-1 y + 1/2 ln det(K)";
+    let out = checked("hessian", gp, &["rho"]);
+    for clumsy in ["(1/4)", "(1/2)D", "ρ⁷"] {
+        assert!(!out.contains(clumsy), "{clumsy} in {out}");
+    }
+    assert!(out.contains("exp(−D/(2ρ²))") && out.contains("/ρ⁶"), "{out}");
+    let out = bracket::simplify("a, b, rho: scalar; (rho^7)^-1 ((a b + a) rho)").unwrap();
+    assert_eq!(out.render(bracket::Format::Unicode), "(ab + a)/ρ⁶");
 }

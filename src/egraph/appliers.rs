@@ -339,6 +339,17 @@ pub(super) fn powers(egraph: &EGraph, id: Id) -> Vec<(Id, BigRational)> {
             Node::Power([x, k]) => {
                 if let Some(k) = &egraph[*k].data.constant {
                     out.push((egraph.find(*x), k.clone()));
+                    // A whole power of a power multiplies the exponents: `(ρ⁷)⁻¹ = ρ⁻⁷`.
+                    // (Not a fractional one: `(ρ²)^(1/2)` is |ρ|.)
+                    if k.is_integer() {
+                        for m in &egraph[*x].nodes {
+                            if let Node::Power([y, j]) = m {
+                                if let Some(j) = &egraph[*j].data.constant {
+                                    out.push((egraph.find(*y), j * k));
+                                }
+                            }
+                        }
+                    }
                 }
             }
             Node::Inverse(x) => {

@@ -309,9 +309,15 @@ impl Size<'_> {
             {
                 Cost { size: sum(2.0), ..base }
             }
-            Node::Div([a, _]) if !self.egraph[*a].data.shape.is_empty() => {
-                Cost { size: sum(1.0), quotient: true, negated: kids[0].negated, ..base }
-            }
+            // A quotient of a quotient reads as `A/s/n`, with parentheses to be sure of:
+            // `A/(ns)` over it.
+            Node::Div([a, _]) if !self.egraph[*a].data.shape.is_empty() => Cost {
+                size: sum(1.0),
+                quotient: true,
+                negated: kids[0].negated,
+                parens: parens + u32::from(kids[0].quotient),
+                ..base
+            },
             // A derivative `f'` reads as less simple than a named function; and where the
             // rules write it out by reciprocals (`ln'`, `sqrt'` and theirs), less simple
             // than that: `(1/2)(1 ⊘ sqrt(x))` over `sqrt'(x)`.

@@ -552,13 +552,25 @@ fn distributed(e: &Expr) -> Expr {
         *c = distributed(c);
     }
     if let Kind::Scale(c, inner) = &out.kind {
-        if let Kind::Add(ts) = &inner.kind {
-            let terms = ts.iter().map(|t| scale(c.clone(), t.clone())).collect();
-            let spread = Expr::new(Kind::Add(terms), out.shape.clone());
+        // (A sign stays in front of a product: `−(Xw − y)(Xw − y)ᵀ`, not `(y − Xw)(Xw − y)ᵀ`.)
+        let sign = c.abs().is_one() && !matches!(inner.kind, Kind::Add(_));
+        if let Some(spread) = into_first_sum(c, inner).filter(|_| !sign) {
             if crate::egraph::operations(&spread) < crate::egraph::operations(&out) {
                 return spread;
             }
         }
     }
     out
+}
+
+/// `c` spread over the sum a product or quotient starts with: `(1/4)((4a − 2b)α)` is
+/// `(a − (1/2)b)α`, and `(1/4)((4a − 2b)/s)` is `(a − (1/2)b)/s`.
+fn into_first_sum(c: &BigRational, e: &Expr) -> Option<Expr> {
+    let kind = match &e.kind {
+        Kind::Add(ts) => Kind::Add(ts.iter().map(|t| scale(c.clone(), t.clone())).collect()),
+        Kind::Product(a, b) => Kind::Product(Box::new(into_first_sum(c, a)?), b.clone()),
+        Kind::DivScalar(a, s) => Kind::DivScalar(Box::new(into_first_sum(c, a)?), s.clone()),
+        _ => return None,
+    };
+    Some(Expr::new(kind, e.shape.clone()))
 }

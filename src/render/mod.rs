@@ -525,6 +525,14 @@ impl Printer {
                     let pos = negate(e);
                     return (format!("{}{}", self.minus(), self.at(&pos, DOT)), NEG);
                 }
+                // A unit fraction of a quotient joins its divisor, as a person writes it:
+                // `D/(2ρ²)`, not `(1/2)D/ρ²`.
+                if let Kind::DivScalar(a, s) = &x.kind {
+                    if let Some(q) = unit_denominator(c) {
+                        let divisor = Expr::new(Kind::Scale(q, s.clone()), s.shape.clone());
+                        return self.go(&Expr::new(Kind::DivScalar(a.clone(), Box::new(divisor)), e.shape.clone()));
+                    }
+                }
                 let (coef, _) = self.rational(c);
                 let coef = if c.is_integer() || self.style == Format::Latex { coef } else { self.paren(&coef) };
                 let inner = match &x.kind {
@@ -566,6 +574,12 @@ impl Printer {
             }
             // `−2y/‖y‖⁴`, not `(−2y)/‖y‖⁴`.
             Kind::DivScalar(a, _) if is_negative(a) => (format!("{}{}", self.minus(), self.at(&negate(e), DOT)), NEG),
+            // A unit fraction of a numerator joins the divisor: `D/(2ρ²)`, not `(1/2)D/ρ²`.
+            Kind::DivScalar(a, b) if unit_fraction(a).is_some() => {
+                let (q, top) = unit_fraction(a).expect("a unit fraction");
+                let divisor = Expr::new(Kind::Scale(q, b.clone()), b.shape.clone());
+                self.go(&Expr::new(Kind::DivScalar(Box::new(top), Box::new(divisor)), e.shape.clone()))
+            }
             Kind::DivScalar(a, b) => {
                 // `1/s` reads its 1 as a number: a ones tensor over a scalar has its size.
                 let named = match (&a.kind, a.shape.first()) {
@@ -867,5 +881,19 @@ fn latex_function(name: &str) -> String {
     match name {
         "exp" | "ln" | "log" | "tanh" | "sin" | "cos" | "det" => format!("\\{name}"),
         _ => format!("\\operatorname{{{name}}}"),
+    }
+}
+
+/// q where `c` is 1/q for a whole q > 1.
+fn unit_denominator(c: &BigRational) -> Option<BigRational> {
+    (c.numer().is_one() && !c.is_integer()).then(|| BigRational::from_integer(c.denom().clone()))
+}
+
+/// `(1/q)A` as q and A, and the number 1/q as q and 1.
+fn unit_fraction(e: &Expr) -> Option<(BigRational, Expr)> {
+    match &e.kind {
+        Kind::Scale(c, a) => unit_denominator(c).map(|q| (q, (**a).clone())),
+        Kind::Const(c) => unit_denominator(c).map(|q| (q, Expr::new(Kind::Const(BigRational::one()), vec![]))),
+        _ => None,
     }
 }

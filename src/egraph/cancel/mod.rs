@@ -170,6 +170,10 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
             let a = to_rational(a, shape, atoms)?;
             divided(a, b, shape, atoms)
         }
+        // A scalar's inverse is its reciprocal: `(ρ⁷)⁻¹(qρ) = q/ρ⁶`.
+        Kind::Inverse(a) if same && shape.is_empty() => {
+            divided(Rational::poly(Poly::constant(BigRational::one())), a, shape, atoms)
+        }
         Kind::Const(c) if same => Some(Rational::poly(Poly::constant(c.clone()))),
         Kind::Func { func, derivative: 1, arg } if same => {
             let plain = Expr::new(Kind::Func { func: func.clone(), derivative: 0, arg: arg.clone() }, shape.clone());
@@ -536,6 +540,8 @@ fn worth_trying(e: &Expr) -> bool {
         Kind::HDiv(..) | Kind::Func { func: Func::Sqrt, .. } => true,
         // An element-wise reciprocal is a quotient too: `2E^{⊙−1} − 4r ⊙ r ⊘ (νE ⊙ E)`.
         Kind::HPower(_, p) if p.is_negative() => true,
+        // And a scalar's inverse: `(ρ⁷)⁻¹(qρ)`.
+        Kind::Inverse(_) if e.shape.is_empty() => true,
         // Quotients by scalars over one denominator: `1/(νs³) + 1/s³` is `(ν + 1)/(νs³)`.
         Kind::Add(ts) if ts.iter().filter(|t| quotient(t)).count() >= 2 => true,
         // Like terms, which a run may end with when the rules that gather them are banned
