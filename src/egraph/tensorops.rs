@@ -119,7 +119,7 @@ pub fn raise_to_tensor_operators(net: &Network) -> Option<Expr> {
             continue;
         }
         let keep = needed(mask);
-        let mut found: Vec<Part> = Vec::new();
+        let mut found: Vec<(Plan, usize, usize, usize)> = Vec::new();
         // Splits in ascending order, so that among equals the earlier factors stand left.
         let mut sub = 0usize;
         loop {
@@ -127,26 +127,37 @@ pub fn raise_to_tensor_operators(net: &Network) -> Option<Expr> {
             if sub == mask {
                 break;
             }
-            for a in &best[sub] {
-                for b in &best[mask ^ sub] {
-                    let Some(mut c) = multiply(a, b, &keep) else { continue };
+            for (ia, a) in best[sub].iter().enumerate() {
+                for (ib, b) in best[mask ^ sub].iter().enumerate() {
+                    let Some(c) = plan(a, b, &keep) else { continue };
                     if c.slots.len() > MAX_ORDER {
                         continue;
                     }
-                    if mask == full {
-                        let Some(p) = permuted(c, &net.output) else { continue };
-                        c = p;
-                    }
-                    found.push(c);
+                    found.push((c, sub, ia, ib));
                 }
             }
         }
-        // A stable sort: ties keep the order found, so the result is deterministic.
-        found.sort_by(|x, y| x.size.total_cmp(&y.size));
+        // A stable sort: ties keep the order found, so the result is deterministic. The
+        // whole network's candidates are built and put in the result's order, which
+        // changes their sizes; a smaller subset's are built only once kept.
         let mut kept: Vec<Part> = Vec::new();
-        for c in found {
-            if kept.len() < ORDERS_KEPT && !kept.iter().any(|k| k.slots == c.slots) {
-                kept.push(c);
+        if mask == full {
+            let mut parts: Vec<Part> = found
+                .into_iter()
+                .filter_map(|(c, sub, ia, ib)| permuted(build(c, &best[sub][ia], &best[mask ^ sub][ib]), &net.output))
+                .collect();
+            parts.sort_by(|x, y| x.size.total_cmp(&y.size));
+            for c in parts {
+                if kept.len() < ORDERS_KEPT && !kept.iter().any(|k| k.slots == c.slots) {
+                    kept.push(c);
+                }
+            }
+        } else {
+            found.sort_by(|x, y| x.0.size.total_cmp(&y.0.size));
+            for (c, sub, ia, ib) in found {
+                if kept.len() < ORDERS_KEPT && !kept.iter().any(|k| k.slots == c.slots) {
+                    kept.push(build(c, &best[sub][ia], &best[mask ^ sub][ib]));
+                }
             }
         }
         best[mask] = kept;
@@ -182,10 +193,39 @@ fn simplified(e: &Expr) -> Expr {
     }
 }
 
+/// How `a` times `b` would be written, with its dims and size, before any expression is
+/// built: the search weighs thousands of candidates per network and keeps a few, and
+/// building each (cloning both operands whole) was most of a raise's time.
+struct Plan {
+    op: Op,
+    slots: Vec<usize>,
+    shape: Vec<Dim>,
+    size: f64,
+}
+
+/// The operator a [`Plan`] writes.
+enum Op {
+    /// A ones vector summed against all of the other side: `sum(A)`, the other side left
+    /// or right.
+    Sum {
+        left: bool,
+    },
+    Kron,
+    Dot,
+    Hadamard,
+    Product,
+    Gen {
+        left: Vec<Pos>,
+        right: Vec<Pos>,
+        form: GenForm,
+        dot: bool,
+    },
+}
+
 /// `a` times `b`, walking their shared indices in parallel and summing those `keep`
 /// lacks: a matrix product, Hadamard product or dot where it is one, else the
 /// generalized product (with its `⊙_k`/`·_k` shortcut where the pairs allow).
-fn multiply(a: &Part, b: &Part, keep: &[usize]) -> Option<Part> {
+fn plan(a: &Part, b: &Part, keep: &[usize]) -> Option<Plan> {
     let mut left: Vec<Pos> = Vec::new();
     let mut right: Vec<Pos> = Vec::new();
     for (p, i) in a.slots.iter().enumerate() {
@@ -220,17 +260,15 @@ fn multiply(a: &Part, b: &Part, keep: &[usize]) -> Option<Part> {
         }
         if a.slots == b.slots {
             let other = if ones(a) { b } else { a };
-            let expr = Expr::new(Kind::Sum(Box::new(other.expr.clone())), vec![]);
-            return Some(Part { expr, slots: vec![], size: other.size + 1.0 });
+            return Some(Plan { op: Op::Sum { left: !ones(a) }, slots: vec![], shape: vec![], size: other.size + 1.0 });
         }
     }
-    let (x, y) = (Box::new(a.expr.clone()), Box::new(b.expr.clone()));
-    let (kind, extra) = if left.is_empty() {
-        (Kind::Kron(x, y), 1.0)
+    let (op, extra) = if left.is_empty() {
+        (Op::Kron, 1.0)
     } else if a.slots == b.slots && all_summed {
-        (Kind::Dot(x, y), 1.0)
+        (Op::Dot, 1.0)
     } else if a.slots == b.slots && none_summed {
-        (Kind::Hadamard(x, y), 1.0)
+        (Op::Hadamard, 1.0)
     } else if all_summed
         && a.expr.order() == 2
         && b.expr.order() <= 2
@@ -238,18 +276,46 @@ fn multiply(a: &Part, b: &Part, keep: &[usize]) -> Option<Part> {
         && left[0].at == 2
         && right[0].at == 1
     {
-        let expr = product(a.expr.clone(), b.expr.clone());
-        return Some(Part { expr, slots, size: a.size + b.size + 1.0 });
+        (Op::Product, 1.0)
     } else {
-        gen(x, y, left, right, a.expr.order())
+        gen(left, right, a.expr.order())
     };
-    Some(Part { expr: Expr::new(kind, shape), slots, size: a.size + b.size + extra })
+    Some(Plan { op, slots, shape, size: a.size + b.size + extra })
+}
+
+/// The part a [`Plan`] of `a` times `b` writes.
+fn build(plan: Plan, a: &Part, b: &Part) -> Part {
+    let operands = || (Box::new(a.expr.clone()), Box::new(b.expr.clone()));
+    let kind = match plan.op {
+        Op::Sum { left } => Kind::Sum(Box::new(if left { a } else { b }.expr.clone())),
+        Op::Kron => {
+            let (x, y) = operands();
+            Kind::Kron(x, y)
+        }
+        Op::Dot => {
+            let (x, y) = operands();
+            Kind::Dot(x, y)
+        }
+        Op::Hadamard => {
+            let (x, y) = operands();
+            Kind::Hadamard(x, y)
+        }
+        Op::Product => {
+            let expr = product(a.expr.clone(), b.expr.clone());
+            return Part { expr, slots: plan.slots, size: plan.size };
+        }
+        Op::Gen { left, right, form, dot } => {
+            let (lhs, rhs) = operands();
+            Kind::Gen { lhs, rhs, left, right, dot, form }
+        }
+    };
+    Part { expr: Expr::new(kind, plan.shape), slots: plan.slots, size: plan.size }
 }
 
 /// A generalized product's node, with the `_k` shortcut when the last k dims of the
 /// left side meet the first k of the right, all summed or all kept. Its cost is more
 /// than a classic operator's: the positions are read too.
-fn gen(x: Box<Expr>, y: Box<Expr>, left: Vec<Pos>, right: Vec<Pos>, order: usize) -> (Kind, f64) {
+fn gen(left: Vec<Pos>, right: Vec<Pos>, order: usize) -> (Op, f64) {
     let k = left.len();
     let all_summed = left.iter().all(|l| l.bar);
     let none_summed = left.iter().all(|l| !l.bar);
@@ -258,7 +324,7 @@ fn gen(x: Box<Expr>, y: Box<Expr>, left: Vec<Pos>, right: Vec<Pos>, order: usize
         && right.iter().enumerate().all(|(j, r)| r.at == j + 1);
     let form = if shortcut { GenForm::K(k) } else { GenForm::Explicit };
     let extra = if shortcut { 2.0 } else { 2.0 + 0.5 * k as f64 };
-    (Kind::Gen { lhs: x, rhs: y, left, right, dot: all_summed, form }, extra)
+    (Op::Gen { left, right, form, dot: all_summed }, extra)
 }
 
 /// The whole product with its dims put in the result's order.
