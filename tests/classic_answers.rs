@@ -615,7 +615,7 @@ fn a_centred_vector_sums_to_zero() {
     // c = x − (1ᵀx/n)1 has cᵀ1 = 0 at every point (exact rationals), which the layer norm's
     // gradient needs to lose a term (issue 15's list; survey #122).
     let ln = "x, g: vector(n); m = 1^T x / n; c = x - m 1; v = c^T c / n; z = c / sqrt(v + epsilon); J = g^T z; J";
-    assert_eq!(grad(ln, &["x"]), "g/sqrt(v + ε) − (cᵀgc/(v + ε) + gᵀ1 1)/(n sqrt(v + ε))");
+    assert_eq!(grad(ln, &["x"]), "(g − (cᵀgc/(v + ε) + gᵀ1 1)/n)/sqrt(v + ε)");
     let ln2 = "x, g: vector(n); epsilon: scalar; c = x - 1 1^T x / n; s = sqrt(c^T c / n + epsilon); g^T c / s";
     assert_eq!(grad(ln2, &["x"]), "(g − (cᵀgc/s² + gᵀ1 1)/n)/s");
 }
@@ -814,4 +814,13 @@ fn a_scalar_inverse_cancels_and_a_unit_fraction_joins_its_divisor() {
     assert!(out.contains("exp(−D/(2ρ²))") && out.contains("/ρ⁶"), "{out}");
     let out = bracket::simplify("a, b, rho: scalar; (rho^7)^-1 ((a b + a) rho)").unwrap();
     assert_eq!(out.render(bracket::Format::Unicode), "(ab + a)/ρ⁶");
+}
+
+#[test]
+fn a_zero_fact_does_not_stand_between_common_factors() {
+    // The centred c has cᵀ1 = 0; cancelled with that term in, the layer norm's Jacobian
+    // kept n² over n² (survey 10, d.5).
+    let ln = "x: vector(n); c = x - (1^T x / n) 1; c / sqrt(c^T c / n + epsilon)";
+    let out = checked("jacobian", ln, &["x"]);
+    assert_eq!(out, "((cᵀc/n + ε)(nI − 11ᵀ) − ccᵀ)/(sqrt(cᵀc/n + ε)³n)");
 }

@@ -341,6 +341,14 @@ fn saturate_once(
                 forms.push(c);
             }
         }
+        // And with the model's zero facts put in first (`cᵀ1 = 0` of a centred c), so
+        // that what they remove does not stand between the terms' common factors
+        // (the layer norm's Jacobian kept n² over n²).
+        if let Some(c) = zero_facts_applied(&folded, model).and_then(|z| crate::egraph::cancel::cancelled(&z)) {
+            if !forms.contains(&c) {
+                forms.push(c);
+            }
+        }
         // And with a name defined as an element-wise function written out where that
         // function's derivative appears (`(p − y) ⊘ (p ⊙ (1 − p)) ⊙ σ'(Xw)` for
         // `p = σ(Xw)`), so that σ' = σ ⊙ (1 − σ) meets p; the names go back after.
@@ -937,4 +945,32 @@ pub fn fold_definitions(e: &Expr, model: &Model) -> Expr {
         return e.clone();
     }
     fold(e, &defs)
+}
+
+/// `e` with each term a fact of the model says is zero (`cᵀ1 = 0`) written as zero, or
+/// None where it holds none.
+fn zero_facts_applied(e: &Expr, model: &Model) -> Option<Expr> {
+    let zero = |r: &Expr| match &r.kind {
+        Kind::Const(c) => c.is_zero(),
+        Kind::Scale(c, _) => c.is_zero(),
+        _ => false,
+    };
+    let zeros: Vec<&(Expr, Expr)> = model.facts.iter().filter(|(_, r)| zero(r)).collect();
+    fn apply(e: &Expr, zeros: &[&(Expr, Expr)], hit: &mut bool) -> Expr {
+        if let Some((_, r)) = zeros.iter().find(|(l, _)| l == e) {
+            *hit = true;
+            return r.clone();
+        }
+        let mut out = e.clone();
+        for c in out.children_mut() {
+            *c = apply(c, zeros, hit);
+        }
+        out
+    }
+    if zeros.is_empty() {
+        return None;
+    }
+    let mut hit = false;
+    let out = apply(e, &zeros, &mut hit);
+    hit.then_some(out)
 }
