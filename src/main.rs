@@ -406,10 +406,10 @@ fn labelled(label: &str, format: OutputFormat) -> String {
         OutputFormat::Latex => ("\\nabla", "\\nabla^2"),
         _ => return label.to_string(),
     };
-    let text = label.replace("∇²", squared).replace('∇', nabla);
-    // Every subscript in braces: `_x` → `_{x}`.
+    // Every subscript in braces: `_x` → `_{x}`; before `∇` is spelt out, which ends a
+    // subscript only as a sign (`∇_H∇_W`, not `nabla_{Hnabla}_{W}`).
     let mut out = String::new();
-    let mut chars = text.chars().peekable();
+    let mut chars = label.chars().peekable();
     while let Some(c) = chars.next() {
         out.push(c);
         if c != '_' {
@@ -439,7 +439,7 @@ fn labelled(label: &str, format: OutputFormat) -> String {
         }
         out.push_str(&format!("{{{name}}}"));
     }
-    out
+    out.replace("∇²", squared).replace('∇', nabla)
 }
 
 /// Prints a reply in a text format.

@@ -352,3 +352,15 @@ fn latex_writes_the_digits_that_end_a_name_as_its_subscript() {
     let o = bracket(&["grad", program]);
     assert!(stdout(&o).contains("∇_{W1}J"), "{}", stdout(&o));
 }
+
+#[test]
+fn a_mixed_block_s_ascii_label_has_each_subscript_braced() {
+    // `∇_H∇_W` printed as `nabla_{Hnabla}_{W}`: the subscript ran on into the second
+    // `nabla` once `∇` was spelt out.
+    let nmf = "W: matrix(m,r); H: matrix(r,n); X: matrix(m,n); 1/2 ||W H - X||^2";
+    for (format, label) in [("ascii", "nabla_{H}nabla_{W} = "), ("latex", "\\nabla_{H}\\nabla_{W} = ")] {
+        let o = bracket(&["hessian", nmf, "--wrt", "W", "--wrt", "H", "--layout", "vec", "--format", format]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stdout(&o).lines().any(|l| l.starts_with(label)), "{}", stdout(&o));
+    }
+}
