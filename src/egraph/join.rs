@@ -16,6 +16,7 @@
 //! matches, and their order, are egg's.
 
 use super::{EGraph, Node, Tables};
+type EClass = egg::EClass<Node, super::language::Data>;
 use egg::{ENodeOrVar, Id, Language, Pattern, PatternAst, RecExpr, SearchMatches, Searcher, Subst, Var};
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -96,14 +97,15 @@ impl Joined {
     /// the matches of `?c (?C ?A)` in it grow as the square of its products: 82 000 in
     /// batch norm's gradient, a quarter of a second of search for no new form.
     fn may_match(&self, egraph: &EGraph, eclass: Id) -> bool {
-        if egraph[eclass].data.zero {
+        let class = &egraph[eclass];
+        if class.data.zero {
             return false;
         }
         if !self.checks {
             return true;
         }
         let top = Id::from(self.ast.as_ref().len() - 1);
-        may_match_at(&self.ast, top, egraph, eclass, MAY_MATCH_DEPTH)
+        may_match_at(&self.ast, top, egraph, class, MAY_MATCH_DEPTH)
     }
 
     /// egg's search of the whole e-graph, over the classes of the root's operator in
@@ -191,17 +193,18 @@ const MAY_MATCH_DEPTH: usize = 2;
 /// False where no term of `eclass` can match the pattern node `p` of `ast`, judged by the
 /// operators of the classes down to `depth` levels (variables and numbers' values not
 /// compared): a necessary condition for a match, never a sufficient one.
-fn may_match_at(ast: &PatternAst<Node>, p: Id, egraph: &EGraph, eclass: Id, depth: usize) -> bool {
+fn may_match_at(ast: &PatternAst<Node>, p: Id, egraph: &EGraph, eclass: &EClass, depth: usize) -> bool {
     let ENodeOrVar::ENode(want) = &ast[p] else { return true };
     // (egg's own walk over a class's nodes of one operator: a binary search in a large
-    // class.)
-    egraph[eclass]
+    // class. Each operand's class is looked up once: egg's lookup hashes.)
+    eclass
         .for_each_matching_node(want, |n| {
             let fits = n.children().iter().zip(want.children()).all(|(&c, &q)| match &ast[q] {
                 ENodeOrVar::Var(_) => true,
                 ENodeOrVar::ENode(m) => {
-                    egraph[c].data.ops & super::language::op_bit(m) != 0
-                        && (depth <= 1 || may_match_at(ast, q, egraph, c, depth - 1))
+                    let class = &egraph[c];
+                    class.data.ops & super::language::op_bit(m) != 0
+                        && (depth <= 1 || may_match_at(ast, q, egraph, class, depth - 1))
                 }
             });
             if fits {
