@@ -36,6 +36,8 @@ const GAUSS_F: &str = "N/2 ln det(S) + 1/2 tr(S^-1 (X - 1 m^T)^T (X - 1 m^T))";
 const MVT: &str = "x, m: vector(n); S: symmetric(n); ν, p: scalar";
 const MVT_F: &str = "(ν + p)/2 ln(1 + 1/ν (x - m)^T S^-1 (x - m))";
 const GP: &str = "y: vector(n); K: symmetric(n)";
+const LN: &str = "x, g: vector(n); ε: scalar";
+const LN_F: &str = "m = 1^T x / n; c = x - m 1; v = c^T c / n; z = c / sqrt(v + ε); dot(g, z)";
 
 pub const MODEL_CASES: &[Case] = &[
     // Two layers, squared error, with biases.
@@ -90,6 +92,8 @@ pub const MODEL_CASES: &[Case] = &[
     case(Models, "multivariate t", MVT, MVT_F, "x", Some("(ν + p) S^-1 (x - m) / (ν + (x - m)^T S^-1 (x - m))")),
     case(Models, "Gaussian process", GP, "1/2 y^T K^-1 y + 1/2 ln det(K)", "K", Some("1/2 (K^-1 - K^-1 y y^T K^-1)")),
     case(Models, "Gaussian process", GP, "1/2 y^T K^-1 y + 1/2 ln det(K)", "y", Some("K^-1 y")),
+    // Layer normalization, with g the gradient of the output.
+    case(Models, "layer norm", LN, LN_F, "x", Some("(g - (1^T g 1 + c^T g c / (v + ε)) / n) / sqrt(v + ε)")),
     // Regression.
     case(Models, "logistic regression", "X: matrix(N, d); w: vector(d); y: vector(N)", "-dot(y, ln(sigmoid(X w))) - dot(1 - y, ln(1 - sigmoid(X w)))", "w", Some("X^T (sigmoid(X w) - y)")),
     case(Models, "softmax regression by log-sum-exp", "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k)", "1^T ln(exp(X W) 1) - dot(Y, X W)", "W", Some("X^T (softmax(X W) - Y)")),
