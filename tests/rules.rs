@@ -1,7 +1,7 @@
 //! Soundness of every rewrite rule: each rule of `rules/*.rules` is instantiated with
 //! random tensors of every fitting shape (scalars, vectors, square and non-square
 //! matrices, declared symmetric matrices, rational constants where a guard asks for
-//! one), and both sides must evaluate equal, exactly in rationals where the rule has no
+//! one, ones vectors where it asks for ones), and both sides must evaluate equal, exactly in rationals where the rule has no
 //! transcendental function. The right side compared is the one the e-graph builds: its
 //! left pattern matched on the elaborated left side, the guards checked and its right
 //! pattern instantiated, so the test checks the rewrite the e-graph applies, not just
@@ -64,6 +64,13 @@ fn instances(rule: &bracket::Rule) -> Vec<(String, Vec<(String, String)>)> {
     let mut choices: Vec<Vec<(Option<String>, String)>> = Vec::new();
     for (k, v) in names.iter().enumerate() {
         let mut c: Vec<(Option<String>, String)> = Vec::new();
+        // A variable guarded `ones` is a ones vector of either size.
+        if guard(v, Guard::Ones) {
+            c.push((None, "ones(n)".to_string()));
+            c.push((None, "ones(m)".to_string()));
+            choices.push(c);
+            continue;
+        }
         if guard(v, Guard::Constant) || guard(v, Guard::Nonzero) {
             c.push((None, CONSTANTS[k % CONSTANTS.len()].to_string()));
             choices.push(c);

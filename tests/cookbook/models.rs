@@ -36,6 +36,8 @@ const GAUSS_F: &str = "N/2 ln det(S) + 1/2 tr(S^-1 (X - 1 m^T)^T (X - 1 m^T))";
 const MVT: &str = "x, m: vector(n); S: symmetric(n); ν, p: scalar";
 const MVT_F: &str = "(ν + p)/2 ln(1 + 1/ν (x - m)^T S^-1 (x - m))";
 const GP: &str = "y: vector(n); K: symmetric(n)";
+const BN: &str = "X, G: matrix(N, d); ε: scalar";
+const BN_F: &str = "mu = X^T 1 / N; C = X - 1 mu^T; v = (C .* C)^T 1 / N; Yh = C ./ (1 sqrt(v + ε 1)^T); dot(G, Yh)";
 const LN: &str = "x, g: vector(n); ε: scalar";
 const LN_F: &str = "m = 1^T x / n; c = x - m 1; v = c^T c / n; z = c / sqrt(v + ε); dot(g, z)";
 
@@ -92,7 +94,8 @@ pub const MODEL_CASES: &[Case] = &[
     case(Models, "multivariate t", MVT, MVT_F, "x", Some("(ν + p) S^-1 (x - m) / (ν + (x - m)^T S^-1 (x - m))")),
     case(Models, "Gaussian process", GP, "1/2 y^T K^-1 y + 1/2 ln det(K)", "K", Some("1/2 (K^-1 - K^-1 y y^T K^-1)")),
     case(Models, "Gaussian process", GP, "1/2 y^T K^-1 y + 1/2 ln det(K)", "y", Some("K^-1 y")),
-    // Layer normalization, with g the gradient of the output.
+    // Batch and layer normalization, with G (g) the gradient of the output.
+    case(Models, "batch norm", BN, BN_F, "X", Some("(G - 1 1^T G / N) diag(sqrt(v + ε 1).^-1) - C diag((C .* G)^T 1 ./ sqrt(v + ε 1).^3) / N")),
     case(Models, "layer norm", LN, LN_F, "x", Some("(g - (1^T g 1 + c^T g c / (v + ε)) / n) / sqrt(v + ε)")),
     // Regression.
     case(Models, "logistic regression", "X: matrix(N, d); w: vector(d); y: vector(N)", "-dot(y, ln(sigmoid(X w))) - dot(1 - y, ln(1 - sigmoid(X w)))", "w", Some("X^T (sigmoid(X w) - y)")),
