@@ -928,23 +928,15 @@ pub fn fold_definitions(e: &Expr, model: &Model) -> Expr {
     fn holds(e: &Expr, value: &Expr) -> bool {
         e == value || e.children().iter().any(|c| holds(c, value))
     }
-    fn fold(e: &Expr, defs: &[&(String, Expr)]) -> Expr {
-        if let Some((name, _)) = defs.iter().find(|(_, v)| v == e) {
-            return Expr::new(Kind::Var(name.clone()), e.shape.clone());
-        }
-        let mut out = e.clone();
-        for c in out.children_mut() {
-            *c = fold(c, defs);
-        }
-        out
-    }
     let names = e.names();
     let defs: Vec<&(String, Expr)> =
         model.definitions.iter().filter(|(name, value)| names.contains(name) && holds(e, value)).collect();
     if defs.is_empty() {
         return e.clone();
     }
-    fold(e, &defs)
+    replaced(e, &|t| {
+        defs.iter().find(|(_, v)| v == t).map(|(name, _)| Expr::new(Kind::Var(name.clone()), t.shape.clone()))
+    })
 }
 
 /// `e` with each term a fact of the model says is zero (`cᵀ1 = 0`) written as zero, or
@@ -956,21 +948,26 @@ fn zero_facts_applied(e: &Expr, model: &Model) -> Option<Expr> {
         _ => false,
     };
     let zeros: Vec<&(Expr, Expr)> = model.facts.iter().filter(|(_, r)| zero(r)).collect();
-    fn apply(e: &Expr, zeros: &[&(Expr, Expr)], hit: &mut bool) -> Expr {
-        if let Some((_, r)) = zeros.iter().find(|(l, _)| l == e) {
-            *hit = true;
-            return r.clone();
-        }
-        let mut out = e.clone();
-        for c in out.children_mut() {
-            *c = apply(c, zeros, hit);
-        }
-        out
-    }
     if zeros.is_empty() {
         return None;
     }
-    let mut hit = false;
-    let out = apply(e, &zeros, &mut hit);
-    hit.then_some(out)
+    let hit = std::cell::Cell::new(false);
+    let out = replaced(e, &|t| {
+        let r = zeros.iter().find(|(l, _)| l == t).map(|(_, r)| r.clone());
+        hit.set(hit.get() || r.is_some());
+        r
+    });
+    hit.get().then_some(out)
+}
+
+/// `e` with every term `with` gives a replacement for replaced, outermost first.
+fn replaced(e: &Expr, with: &dyn Fn(&Expr) -> Option<Expr>) -> Expr {
+    if let Some(r) = with(e) {
+        return r;
+    }
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = replaced(c, with);
+    }
+    out
 }

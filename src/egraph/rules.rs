@@ -385,57 +385,29 @@ fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<R
             rewrites.push(rewrite);
         }
     }
-    rewrites.push(
-        Rewrite::new("raise-network", ClassWhere(holds_network), RaiseNetwork)
-            .map_err(|e| format!("raise-network: {e}"))?,
-    );
-    let unit: Pattern<Node> = "(* ?c ?a)".parse().map_err(|e| format!("scalar-unit: {e:?}"))?;
-    rewrites.push(Rewrite::new("scalar-unit", unit, UnitScale).map_err(|e| format!("scalar-unit: {e}"))?);
-    let opposite: Pattern<Node> =
-        "(+ (* ?c ?a) (* ?d ?b))".parse().map_err(|e| format!("scalar-factor-opposite: {e:?}"))?;
-    rewrites.push(
-        Rewrite::new("scalar-factor-opposite", opposite, FactorOpposite)
-            .map_err(|e| format!("scalar-factor-opposite: {e}"))?,
-    );
-    rewrites.push(
-        Rewrite::new("scalar-zero-absorb", ClassWhere(is_zero_tensor), ZeroAbsorb)
-            .map_err(|e| format!("scalar-zero-absorb: {e}"))?,
-    );
-    let product: Pattern<Node> = "(* ?a ?b)".parse().map_err(|e| format!("product-power: {e:?}"))?;
-    rewrites
-        .push(Rewrite::new("product-power", product.clone(), PowerMerge).map_err(|e| format!("product-power: {e}"))?);
-    rewrites.push(Rewrite::new("inverse-cancel", product, InverseCancel).map_err(|e| format!("inverse-cancel: {e}"))?);
-    let row_sums: Pattern<Node> =
-        "(* (app @softmax^1 ?A) ?o)".parse().map_err(|e| format!("function-softmax-row-sums: {e:?}"))?;
-    rewrites.push(
-        Rewrite::new("function-softmax-row-sums", row_sums, SoftmaxRowSums)
-            .map_err(|e| format!("function-softmax-row-sums: {e}"))?,
-    );
-    rewrites.push(
-        Rewrite::new("scalar-ones-contract", ClassWhere(holds_ones_product), OnesContract)
-            .map_err(|e| format!("scalar-ones-contract: {e}"))?,
-    );
-    let inner: Pattern<Node> = "(* (T ?r) ?b)".parse().map_err(|e| format!("scalar-ones-count: {e:?}"))?;
-    rewrites.push(Rewrite::new("scalar-ones-count", inner, OnesCount).map_err(|e| format!("scalar-ones-count: {e}"))?);
-    let self_divide: Pattern<Node> = "(hdiv ?a ?a)".parse().map_err(|e| format!("hadamard-divide-self: {e:?}"))?;
-    rewrites.push(
-        Rewrite::new("hadamard-divide-ones", self_divide, SelfDivide)
-            .map_err(|e| format!("hadamard-divide-ones: {e}"))?,
-    );
-    let sum: Pattern<Node> = "(sum ?a)".parse().map_err(|e| format!("scalar-sum-vector: {e:?}"))?;
-    rewrites.push(Rewrite::new("scalar-sum-vector", sum, SumOnes).map_err(|e| format!("scalar-sum-vector: {e}"))?);
-    let diag: Pattern<Node> = "(diag ?a)".parse().map_err(|e| format!("identity-diag-ones: {e:?}"))?;
-    rewrites.push(Rewrite::new("identity-diag-ones", diag, DiagOnes).map_err(|e| format!("identity-diag-ones: {e}"))?);
+    rewrites.push(rust_rule("raise-network", ClassWhere(holds_network), RaiseNetwork)?);
+    rewrites.push(rust_rule("scalar-unit", pattern("scalar-unit", "(* ?c ?a)")?, UnitScale)?);
+    let opposite = pattern("scalar-factor-opposite", "(+ (* ?c ?a) (* ?d ?b))")?;
+    rewrites.push(rust_rule("scalar-factor-opposite", opposite, FactorOpposite)?);
+    rewrites.push(rust_rule("scalar-zero-absorb", ClassWhere(is_zero_tensor), ZeroAbsorb)?);
+    let product = pattern("product-power", "(* ?a ?b)")?;
+    rewrites.push(rust_rule("product-power", product.clone(), PowerMerge)?);
+    rewrites.push(rust_rule("inverse-cancel", product, InverseCancel)?);
+    let row_sums = pattern("function-softmax-row-sums", "(* (app @softmax^1 ?A) ?o)")?;
+    rewrites.push(rust_rule("function-softmax-row-sums", row_sums, SoftmaxRowSums)?);
+    rewrites.push(rust_rule("scalar-ones-contract", ClassWhere(holds_ones_product), OnesContract)?);
+    rewrites.push(rust_rule("scalar-ones-count", pattern("scalar-ones-count", "(* (T ?r) ?b)")?, OnesCount)?);
+    rewrites.push(rust_rule("hadamard-divide-ones", pattern("hadamard-divide-ones", "(hdiv ?a ?a)")?, SelfDivide)?);
+    rewrites.push(rust_rule("scalar-sum-vector", pattern("scalar-sum-vector", "(sum ?a)")?, SumOnes)?);
+    rewrites.push(rust_rule("identity-diag-ones", pattern("identity-diag-ones", "(diag ?a)")?, DiagOnes)?);
     for (f, sqrt) in [("ln", false), ("sqrt", true)] {
         let name = format!("function-{f}-prime-reciprocal");
-        let prime: Pattern<Node> = format!("(app @{f}' ?a)").parse().map_err(|e| format!("{name}: {e:?}"))?;
-        rewrites
-            .push(Rewrite::new(name.as_str(), prime, PrimeReciprocal { sqrt }).map_err(|e| format!("{name}: {e}"))?);
+        let prime = pattern(&name, &format!("(app @{f}' ?a)"))?;
+        rewrites.push(rust_rule(&name, prime, PrimeReciprocal { sqrt })?);
     }
     for (name, tanh) in [("function-tanh-prime", true), ("function-sigmoid-prime", false)] {
         let f = if tanh { "tanh'" } else { "sigmoid'" };
-        let prime: Pattern<Node> = format!("(app @{f} ?a)").parse().map_err(|e| format!("{name}: {e:?}"))?;
-        rewrites.push(Rewrite::new(name, prime, PrimeByValue { tanh }).map_err(|e| format!("{name}: {e}"))?);
+        rewrites.push(rust_rule(name, pattern(name, &format!("(app @{f} ?a)"))?, PrimeByValue { tanh })?);
     }
     // An element-wise power of a vector spread by ones is the spread power,
     // `(1σᵀ)^{⊙k} = 1(σ^{⊙k})ᵀ`: the exponent is a variable, which a rule file's side (the
@@ -444,18 +416,28 @@ fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<R
         ("hadamard-power-spread-rows", "(hpow (* ?v (T ?o)) ?k)", "(* (hpow ?v ?k) (T ?o))"),
         ("hadamard-power-spread-columns", "(hpow (* ?o (T ?v)) ?k)", "(* ?o (T (hpow ?v ?k)))"),
     ] {
-        let lhs: Pattern<Node> = lhs.parse().map_err(|e| format!("{name}: {e:?}"))?;
-        let rhs: Pattern<Node> = rhs.parse().map_err(|e| format!("{name}: {e:?}"))?;
         let guards = vec![(Guard::Ones, var("o")), (Guard::Column, var("v")), (Guard::Constant, var("k"))];
-        let applier = Checked { rhs: rhs.ast, guards };
-        rewrites.push(Rewrite::new(name, lhs, applier).map_err(|e| format!("{name}: {e}"))?);
+        let applier = Checked { rhs: pattern(name, rhs)?.ast, guards };
+        rewrites.push(rust_rule(name, pattern(name, lhs)?, applier)?);
     }
-    let trace: Pattern<Node> = "(tr ?a)".parse().map_err(|e| format!("trace-cycle: {e:?}"))?;
-    rewrites.push(Rewrite::new("trace-cycle", trace, TraceRotations).map_err(|e| format!("trace-cycle: {e}"))?);
-    rewrites
-        .push(Rewrite::new("sum-regroup", ClassWhere(holds_sum), SumRegroup).map_err(|e| format!("sum-regroup: {e}"))?);
+    rewrites.push(rust_rule("trace-cycle", pattern("trace-cycle", "(tr ?a)")?, TraceRotations)?);
+    rewrites.push(rust_rule("sum-regroup", ClassWhere(holds_sum), SumRegroup)?);
     let operators = rules.iter().map(|r| (operators(&r.lhs_ast), operators(&r.rhs_ast))).collect();
     Ok(RuleSet { rules, rewrites, funs: tables.funs, operators })
+}
+
+/// A rewrite written in Rust, named in its error.
+fn rust_rule(
+    name: &str,
+    searcher: impl egg::Searcher<Node, Tables> + Send + Sync + 'static,
+    applier: impl egg::Applier<Node, Tables> + Send + Sync + 'static,
+) -> Result<Rewrite, String> {
+    Rewrite::new(name, searcher, applier).map_err(|e| format!("{name}: {e}"))
+}
+
+/// An egg pattern of a Rust-written rewrite, named in its error.
+fn pattern(name: &str, text: &str) -> Result<Pattern<Node>, String> {
+    text.parse().map_err(|e| format!("{name}: {e:?}"))
 }
 
 fn parse_line(

@@ -527,11 +527,8 @@ impl Printer {
                 }
                 // A unit fraction of a quotient joins its divisor, as a person writes it:
                 // `D/(2ρ²)`, not `(1/2)D/ρ²`.
-                if let Kind::DivScalar(a, s) = &x.kind {
-                    if let Some(q) = unit_denominator(c) {
-                        let divisor = Expr::new(Kind::Scale(q, s.clone()), s.shape.clone());
-                        return self.go(&Expr::new(Kind::DivScalar(a.clone(), Box::new(divisor)), e.shape.clone()));
-                    }
+                if let (Kind::DivScalar(a, s), Some(q)) = (&x.kind, unit_denominator(c)) {
+                    return self.go(&over_multiple(a, q, s));
                 }
                 let (coef, _) = self.rational(c);
                 let coef = if c.is_integer() || self.style == Format::Latex { coef } else { self.paren(&coef) };
@@ -577,8 +574,7 @@ impl Printer {
             // A unit fraction of a numerator joins the divisor: `D/(2ρ²)`, not `(1/2)D/ρ²`.
             Kind::DivScalar(a, b) if unit_fraction(a).is_some() => {
                 let (q, top) = unit_fraction(a).expect("a unit fraction");
-                let divisor = Expr::new(Kind::Scale(q, b.clone()), b.shape.clone());
-                self.go(&Expr::new(Kind::DivScalar(Box::new(top), Box::new(divisor)), e.shape.clone()))
+                self.go(&over_multiple(&top, q, b))
             }
             Kind::DivScalar(a, b) => {
                 // `1/s` reads its 1 as a number: a ones tensor over a scalar has its size.
@@ -887,6 +883,12 @@ fn latex_function(name: &str) -> String {
 /// q where `c` is 1/q for a whole q > 1.
 fn unit_denominator(c: &BigRational) -> Option<BigRational> {
     (c.numer().is_one() && !c.is_integer()).then(|| BigRational::from_integer(c.denom().clone()))
+}
+
+/// `a/(qs)`.
+fn over_multiple(a: &Expr, q: BigRational, s: &Expr) -> Expr {
+    let divisor = Expr::new(Kind::Scale(q, Box::new(s.clone())), s.shape.clone());
+    Expr::new(Kind::DivScalar(Box::new(a.clone()), Box::new(divisor)), a.shape.clone())
 }
 
 /// `(1/q)A` as q and A, and the number 1/q as q and 1.
