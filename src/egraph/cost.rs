@@ -88,6 +88,13 @@ impl Cost {
         let rest = |k: (f64, u32, u32, bool, bool, bool, bool, u32)| (k.1, k.2, k.3, k.4, k.5, k.6, k.7);
         a.0 <= b.0 + 0.05 && rest(a) <= rest(b)
     }
+
+    /// Cheaper than `other` by more than the bracketing of its products.
+    pub(super) fn beyond_bracketing(&self, other: &Cost) -> bool {
+        let (mut a, mut b) = (self.key(), other.key());
+        (a.2, b.2) = (0, 0);
+        a < b
+    }
 }
 
 impl PartialEq for Cost {

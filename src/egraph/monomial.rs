@@ -439,12 +439,25 @@ fn negated_difference(e: &Expr) -> Option<Expr> {
     Some(Expr::new(Kind::Add(terms), e.shape.clone()))
 }
 
-/// A product chain with its last factor, a difference `B − C`, negated to `C − B`.
+/// A product chain with its last factor, a difference `B − C`, negated to `C − B`;
+/// else with its first, a transposed difference: `(Xw − y)ᵀA` to `(y − Xw)ᵀA`.
 fn negated_last(x: &Expr) -> Option<Expr> {
+    fn last(x: &Expr) -> Option<Expr> {
+        match &x.kind {
+            Kind::Product(a, b) => last(b).map(|b| product((**a).clone(), b)),
+            // The positive term first: `y − Xw`.
+            Kind::Add(_) => negated_difference(x),
+            _ => None,
+        }
+    }
+    last(x).or_else(|| negated_first(x))
+}
+
+/// A product chain with its first factor, a transposed difference, negated.
+fn negated_first(x: &Expr) -> Option<Expr> {
     match &x.kind {
-        Kind::Product(a, b) => negated_last(b).map(|b| product((**a).clone(), b)),
-        // The positive term first: `y − Xw`.
-        Kind::Add(_) => negated_difference(x),
+        Kind::Product(a, b) => negated_first(a).map(|a| product(a, (**b).clone())),
+        Kind::Transpose(d) => negated_difference(d).map(crate::ir::build::transpose),
         _ => None,
     }
 }
