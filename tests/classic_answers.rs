@@ -811,6 +811,17 @@ fn a_scalar_inverse_cancels_and_a_unit_fraction_joins_its_divisor() {
     assert!(out.contains("exp(−D/(2ρ²))") && out.contains("/ρ⁶"), "{out}");
     let out = bracket::simplify("a, b, rho: scalar; (rho^7)^-1 ((a b + a) rho)").unwrap();
     assert_eq!(out.render(bracket::Format::Unicode), "(ab + a)/ρ⁶");
+    // Its mixed block by ρ and α came as `(1/ρ³)(… + …)` beside the other's `(…)/ρ³`.
+    let out = Command::new(env!("CARGO_BIN_EXE_bracket"))
+        .args(["hessian", gp, "--wrt", "rho", "--wrt", "alpha"])
+        .output()
+        .expect("the binary runs");
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    let mixed: Vec<&str> = out.lines().filter(|l| l.starts_with("∇_α∇_ρ") || l.starts_with("∇_ρ∇_α")).collect();
+    assert_eq!(mixed.len(), 2, "{out}");
+    for block in mixed {
+        assert!(!block.contains("(1/ρ³)") && block.ends_with("/ρ³"), "{block}");
+    }
 }
 
 #[test]

@@ -764,10 +764,16 @@ pub(super) fn left_associated(e: Expr) -> Expr {
             Kind::DivScalar(one, s) if matches!(&one.kind, Kind::Const(c) if c.is_one()) => Some((**s).clone()),
             _ => None,
         };
-        // (A reciprocal in front, `1/(2N)‖XW − Y‖²`, reads as written.)
+        // (A reciprocal in front, `1/(2N)‖XW − Y‖²`, reads as written; but not one in
+        // front of a sum, `(1/ρ³)(a + b)`, which reads as the quotient `(a + b)/ρ³`.)
         if a.is_scalar() && b.is_scalar() {
             if let Some(s) = reciprocal(&b) {
                 return Expr::new(Kind::DivScalar(Box::new(a), Box::new(s)), shape);
+            }
+        }
+        if a.is_scalar() && matches!(b.kind, Kind::Add(_)) {
+            if let Some(s) = reciprocal(&a) {
+                return Expr::new(Kind::DivScalar(Box::new(b), Box::new(s)), shape);
             }
         }
         // Only a true matrix product regroups: `a` and `c` matrices whose inner dims
