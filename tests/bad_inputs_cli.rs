@@ -292,3 +292,18 @@ fn a_program_s_errors_point_at_their_cause() {
     assert_eq!(run.code, Some(2), "{}", run.stderr);
     assert_eq!(location(&run.stderr), Some((2, 7)), "{}", run.stderr);
 }
+
+#[test]
+fn a_state_defined_by_itself_is_an_error_in_every_command() {
+    // `s = tanh(W s + U x)` overflowed the stack (grad, hvp, batch), and `h = h + x`
+    // answered `∇_h J = 1 + ∇_h J` with exit 0 (survey 11).
+    let rnn = "W: matrix(n,n); U: matrix(n,d); x: vector(d); y: vector(n)\n\
+               s = tanh(W s + U x)\nJ = 1/2 ||s - y||^2\ngrad J wrt W, U";
+    for args in [&["grad", "-"][..], &["hvp", "-"][..], &["derive", "-"][..]] {
+        let run = bracket(args, rnn);
+        assert_bad_input(&run, "E-unsupported", (2, 12));
+        assert!(run.stderr.contains("`s` is used in its own definition"), "{}", head(&run.stderr));
+    }
+    let run = bracket(&["grad", "-"], "x: vector(n)\nh = h + x\nJ = sum(h)\ngrad J wrt x");
+    assert_bad_input(&run, "E-unsupported", (2, 5));
+}

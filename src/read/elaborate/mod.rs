@@ -271,6 +271,14 @@ fn scaled_one(n: &Node) -> Option<BigRational> {
 }
 
 /// Is this node the literal `1` (which may stand for a ones tensor)?
+/// Where the plain name `full` occurs in `n`, if it does.
+fn occurrence(n: &Node, full: &str) -> Option<Span> {
+    match &n.kind {
+        NodeKind::Name(name) if !name.diff && !name.bar && name.tag.is_none() && name.full() == full => Some(n.span),
+        _ => n.children().find_map(|c| occurrence(c, full)),
+    }
+}
+
 fn is_literal_one(n: &Node) -> bool {
     match &n.kind {
         NodeKind::Number { text, barred: false, .. } => text == "1",
@@ -406,6 +414,16 @@ impl Elab {
                         lhs.span,
                     )
                     .hint("pick a new name for the definition"));
+                }
+                // `s = tanh(W s + U x)`: a state update, but a program defines each name
+                // once, from names before it (read as written, `s` would be a new input
+                // equal to a function of itself).
+                if let Some(span) = occurrence(rhs, &full) {
+                    return Err(err(ErrorCode::Unsupported, format!("`{full}` is used in its own definition"), span)
+                        .hint(format!(
+                            "each name is defined once, from names before it; for a recurrence name each step: \
+                         `{full}1 = …{full}0…`, `{full}2 = …{full}1…`"
+                        )));
                 }
                 let value = self.expr(rhs)?;
                 self.vars.insert(
