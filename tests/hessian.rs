@@ -513,6 +513,22 @@ fn a_tangent_that_is_zero_is_left_out_of_the_pass() {
 }
 
 #[test]
+fn a_fact_on_a_parameter_holds_at_the_point_of_a_program_s_tangent_pass() {
+    // As in expression mode (above): the equations the tangents differentiate are taken
+    // without `Y1 = 1`, whose ∇_Y of ½‖Y1‖² is 11ᵀ, of tangent 0, where (dY 1)1ᵀ is meant.
+    // The pass printed d∇_Y J = −dP ⊘ P and d∇_Z J = dP − dY, and its check passed them
+    // (survey 11).
+    let text = "Y, Z: matrix(N, k); Y 1 = 1; P = softmax(Z); J = -sum(Y .* ln(P)) + 1/2 ||Y 1||^2; grad J wrt Y, Z";
+    let q = bracket::Command::Hvp { expr: text.into(), wrt: String::new(), dir: String::new(), check: true };
+    let Ok(bracket::Reply::Tangents { tangents, check }) = q.run(&Default::default()) else { panic!("{text}") };
+    assert!(check.as_ref().is_some_and(|c| c.passed()), "{check:?}");
+    let lines: Vec<String> =
+        tangents.iter().map(|(lhs, _, a)| format!("{lhs} = {}", a.render(Format::Unicode))).collect();
+    assert!(lines.contains(&"d∇_{Y}J = dY 11ᵀ − dP ⊘ P".to_string()), "{lines:#?}");
+    assert!(lines.contains(&"d∇_{Z}J = diag(dY 1)P + dP − dY".to_string()), "{lines:#?}");
+}
+
+#[test]
 fn a_wrong_tangent_fails_the_program_hvp_check() {
     let text = std::fs::read_to_string("examples/programs/6_2_two_layer_mlp.txt").unwrap();
     let mut pass = bracket::second_pass(&text, &Default::default()).unwrap();

@@ -47,7 +47,7 @@ pub fn hvp(model: &Model, f: &Expr, x: &str, v: &str, options: &crate::egraph::O
 
 /// `model` without the facts that mention any of `vars`, or a name defined from one;
 /// None where no fact does.
-fn without_facts_on(model: &Model, vars: &[&str]) -> Option<Model> {
+pub(crate) fn without_facts_on(model: &Model, vars: &[&str]) -> Option<Model> {
     let mut moving: Vec<String> = vars.iter().map(|v| v.to_string()).collect();
     for (name, value) in &model.definitions {
         if value.names().iter().any(|n| moving.contains(n)) {

@@ -6,7 +6,7 @@
 //! applied to the directions, `(∇²J dθ)_W`.
 
 use crate::calculus::answer::Answer;
-use crate::calculus::backprop::{backprop_with, loss_name, seed_name, Equation};
+use crate::calculus::backprop::{backprop_of, loss_name, seed_name, Equation};
 use crate::calculus::derive::Explain;
 use crate::calculus::diff::local_differential;
 use crate::error::{Error, ErrorCode, Result};
@@ -50,7 +50,13 @@ pub fn second_pass(text: &str, options: &crate::egraph::Options) -> Result<Secon
             .hint("end the program with `grad J wrt W, b`, or give --wrt X --dir V")
     })?;
     let loss = loss_name(&model);
-    let equations = backprop_with(text, Explain::Result)?;
+    // Equations taken with a fact on a parameter (`Y1 = 1` of labels Y) hold only where
+    // it holds, and their differentials along a dY that breaks it drop terms (∇_Y of
+    // ½‖Y1‖² is 11ᵀ there, whose dY-tangent is 0, not (dY 1)1ᵀ): they are taken without
+    // such facts, as a Hessian is (`calculus::hessian`), and the tangents simplified with all.
+    let wrt: Vec<&str> = query.wrt.iter().map(String::as_str).collect();
+    let free = crate::calculus::hessian::without_facts_on(&model, &wrt);
+    let equations = backprop_of(free.as_ref().unwrap_or(&model), text, Explain::Result)?;
     for eq in &equations {
         let seed = seed_name(&eq.target, &loss);
         let shape = model.names[&eq.target].shape.clone();
