@@ -334,18 +334,31 @@ pub struct PowerMerge;
 
 pub(super) fn powers(egraph: &EGraph, id: Id) -> Vec<(Id, BigRational)> {
     let mut out = vec![(egraph.find(id), BigRational::one())];
+    // A constant's powers are not merged (`PowerMerge` passes over a constant base), and
+    // a class equal to a number (xᵀx where `xᵀx = 1`) gathers powers by the dozen.
+    if egraph[id].data.constant.is_some() {
+        return out;
+    }
     for n in &egraph[id].nodes {
         match n {
             Node::Power([x, k]) => {
                 if let Some(k) = &egraph[*k].data.constant {
                     out.push((egraph.find(*x), k.clone()));
                     // A whole power of a power multiplies the exponents: `(ρ⁷)⁻¹ = ρ⁻⁷`.
-                    // (Not a fractional one: `(ρ²)^(1/2)` is |ρ|.)
-                    if k.is_integer() {
+                    // (Not a fractional one: `(ρ²)^(1/2)` is |ρ|.) Not of a constant, nor
+                    // of the class itself, and only for small exponents: with `xᵀx = 1`,
+                    // xxᵀ is idempotent and its class holds its every power, and pairing
+                    // them, with exponents that grew each iteration, made one apply of
+                    // the Rayleigh quotient's Hessian 26 s (survey 11).
+                    if k.is_integer() && egraph[*x].data.constant.is_none() && egraph.find(*x) != egraph.find(id) {
                         for m in &egraph[*x].nodes {
                             if let Node::Power([y, j]) = m {
                                 if let Some(j) = &egraph[*j].data.constant {
-                                    out.push((egraph.find(*y), j * k));
+                                    let bound = BigRational::from_integer(crate::limits::MAX_POWER.into());
+                                    let small = |r: &BigRational| r.abs() <= bound && *r.denom() <= 12.into();
+                                    if small(j) && small(k) && (j * k).abs() <= bound {
+                                        out.push((egraph.find(*y), j * k));
+                                    }
                                 }
                             }
                         }
