@@ -161,3 +161,32 @@ fn a_saturated_sigmoid_neither_fails_a_right_answer_nor_passes_a_wrong_one() {
     let wrong = check_derivative(&model, &model.exprs[0], "w", &model.exprs[1], 3).unwrap();
     assert_eq!(wrong.verdict, Verdict::Failed, "{wrong:?}");
 }
+
+#[test]
+fn a_unit_length_fact_is_drawn_and_another_fact_is_no_verdict() {
+    // `xᵀx = 1` (PCA, a Rayleigh quotient): the points lie on the sphere, so answers
+    // simplified with the fact verify; drawn off it, the right `4x` FAILED (survey 11).
+    for (cmd, f) in [
+        ("grad", "x: vector(n); x^T x = 1; (x^T x)^2"),
+        ("hessian", "x: vector(n); x^T x = 1; (x^T x)^2"),
+        ("grad", "A: symmetric(n); x: vector(n); ||x|| = 1; (x^T x) (x^T A x)"),
+        ("grad", "x: vector(n); x^T x = 2; (x^T x)^2"),
+        // Its Hessian took 16 s: the fact makes xxᵀ idempotent (`appliers::powers`).
+        ("hessian", "A: symmetric(n); x: vector(n); x^T x = 1; x^T A x / (x^T x)"),
+    ] {
+        let (code, out) = run(&[cmd, f, "--wrt", "x", "--check"]);
+        assert_eq!(code, Some(0), "{f}\n{out}");
+    }
+    // A wrong answer on the sphere still fails: 4x against the gradient of (xᵀx)³ there, 6x.
+    let model = read("x: vector(n); x^T x = 1; (x^T x)^3").unwrap();
+    let f = model.main_expr().unwrap().clone();
+    let wrong = read("x: vector(n); 4 x").unwrap().main_expr().unwrap().clone();
+    assert_eq!(check_derivative(&model, &f, "x", &wrong, 3).unwrap().verdict, Verdict::Failed);
+    // A fact no draw imposes (orthonormal columns): an answer that used it cannot be
+    // checked, and the check says why rather than FAILED; one that did not still verifies.
+    let (code, out) = run(&["grad", "X: matrix(n, n); X^T X = I; tr(X^T X) tr(X)", "--wrt", "X", "--check"]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(out.contains("check: not possible") && out.contains("a stated fact does not hold"), "{out}");
+    let (code, out) = run(&["grad", "X: matrix(n, n); X^T X = I; tr(X^T A X)", "--wrt", "X", "--check"]);
+    assert_eq!(code, Some(0), "{out}");
+}

@@ -124,6 +124,7 @@ impl SecondPass {
 
     fn compare(&self, draw: Draw) -> Result<f64> {
         let mut env: Env<f64> = random_env(&self.model, draw)?;
+        let facts = crate::eval::check::facts_hold(&self.model, &env);
         // The directions: the random dW the draw gave each parameter.
         let directions: IndexMap<String, ArrayD<f64>> = self
             .parameters
@@ -172,7 +173,11 @@ impl SecondPass {
             let diff = numeric.iter().zip(claimed.iter()).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
             worst = worst.max(diff / scale);
         }
-        Ok(worst)
+        // Where a fact is false, a disagreement may be the fact's use: no verdict there.
+        match facts {
+            Err(e) if worst > crate::eval::check::TOLERANCE => Err(e),
+            _ => Ok(worst),
+        }
     }
 }
 

@@ -153,6 +153,8 @@ enum Skip {
     Point(String),
     /// Something no other point can mend (a size limit, an unknown name).
     Fatal(Error),
+    /// No verdict can be given: the answer disagrees where a fact is false.
+    NoVerdict(String),
 }
 
 impl From<Error> for Skip {
@@ -216,6 +218,8 @@ pub fn check_with(
                 domain = (domain + 1) % domains.len();
             }
             Err(Skip::Fatal(e)) => return Err(e),
+            // Not tried again: another draw that happens to agree proves nothing.
+            Err(Skip::NoVerdict(why)) => return Ok(Check::not_possible(why)),
         }
     }
     if reliable == 0 {
@@ -234,6 +238,34 @@ pub fn check_with(
     Ok(Check { verdict, relative_error: Some(worst), points: reliable as usize, reason: None })
 }
 
+/// Whether the facts of the model hold at the point: an answer simplified with a fact
+/// is right only where it holds, and the draw imposes only some facts
+/// (`eval::random_env`); compared elsewhere, a right answer would fail. So where a fact
+/// is false, an answer that agrees still counts (it did not need the fact), and one that
+/// disagrees ends the check with no verdict (an error of code `Unsupported`): trying
+/// other points until one agrees by chance (a direction of zero trace, say) would pass it.
+pub fn facts_hold(model: &Model, env: &Env<f64>) -> Result<()> {
+    for (l, r) in &model.facts {
+        let (a, b) = (value_at(model, env, l)?, value_at(model, env, r)?);
+        let size = a.iter().chain(b.iter()).fold(1.0f64, |m, v| m.max(v.abs()));
+        let off = if a.shape() == b.shape() {
+            a.iter().zip(b.iter()).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()))
+        } else {
+            // A scalar side broadcast (`Y1 = 1`): every entry against it.
+            let y = b.iter().next().copied().unwrap_or(0.0);
+            a.iter().fold(0.0f64, |m, x| m.max((x - y).abs()))
+        };
+        if !(off <= 1e-9 * size) {
+            return Err(Error::bare(
+                ErrorCode::Unsupported,
+                "the answer disagrees where a stated fact does not hold, and random points are drawn to \
+                 satisfy only facts of the forms yᵀ1 = c, Y1 = 1 and xᵀx = c",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// The relative error at one random point, or why the point cannot be used.
 fn compare_at(
     model: &Model,
@@ -244,6 +276,7 @@ fn compare_at(
     direction_seed: u64,
 ) -> std::result::Result<f64, Skip> {
     let env: Env<f64> = random_env(model, draw)?;
+    let facts = facts_hold(model, &env);
     crate::eval::take_saturated();
     let x = env.values.get(var).cloned().ok_or_else(|| {
         Skip::Fatal(Error::bare(ErrorCode::Eval, format!("`{var}` has no value to differentiate at")))
@@ -313,6 +346,11 @@ fn compare_at(
     if rel > TOLERANCE && crate::eval::take_saturated() {
         return Err(Skip::Point("a sigmoid or tanh saturates there, past what finite differences resolve".into()));
     }
+    // An answer that agrees where a fact is false is right (it did not need the fact);
+    // one that disagrees there may be right where the fact holds: no verdict.
+    if rel > TOLERANCE {
+        facts.map_err(|e| Skip::NoVerdict(e.message))?;
+    }
     Ok(rel)
 }
 
@@ -341,6 +379,8 @@ pub fn worst_over_draws(
                 used += 1;
             }
             Ok(_) => why = "the values are not finite at the points tried".into(),
+            // See `facts_hold`: no other draw is tried.
+            Err(e) if e.code == ErrorCode::Unsupported => return Check::not_possible(e.message),
             Err(e) => why = e.message,
         }
     }

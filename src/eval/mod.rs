@@ -349,6 +349,7 @@ pub fn random_env_sized<T: Number>(model: &Model, draw: Draw, fixed: &[(Dim, usi
         }
     }
     impose_row_sums(model, &mut env, draw.domain);
+    impose_norms(model, &mut env);
     for (name, e) in &model.definitions {
         let v = eval(e, &env)?;
         env.values.insert(name.clone(), v);
@@ -402,6 +403,7 @@ pub fn exact_env(model: &Model, seed: u64, reversed: bool) -> Result<Env<BigRati
         env.values.insert(name.clone(), value);
     }
     impose_row_sums(model, &mut env, Domain::Any);
+    impose_norms(model, &mut env);
     for (name, e) in &model.definitions {
         if let Ok(v) = eval(e, &env) {
             env.values.insert(name.clone(), v);
@@ -465,6 +467,36 @@ fn impose_row_sums<T: Number>(model: &Model, env: &mut Env<T>, domain: Domain) {
             }
             let others = row.iter().take(last).fold(T::zero(), |s, v| s + v.clone());
             row[last] = T::one() - others;
+        }
+    }
+}
+
+/// Makes the drawn values satisfy the facts `xᵀx = c` (a unit vector, as in PCA or a
+/// Rayleigh quotient): the drawn x's first n − 1 entries t are mapped onto the sphere by
+/// the inverse stereographic projection, `(2t, |t|² − 1)/(|t|² + 1)`, exact in rationals,
+/// and scaled by √c. Where √c has no exact value (c not a rational square), x is left
+/// as drawn, and a check finds the fact false there (`eval::check`).
+fn impose_norms<T: Number>(model: &Model, env: &mut Env<T>) {
+    let half = BigRational::new(1.into(), 2.into());
+    for (name, c) in model.vectors_of_squared_norm() {
+        let Some(root) = T::from_rational(&c).power(&half) else { continue };
+        let Some(value) = env.values.get_mut(name) else { continue };
+        if value.ndim() != 1 || value.is_empty() {
+            continue;
+        }
+        let n = value.len();
+        let squares = value.iter().take(n - 1).fold(T::zero(), |s, t| s + t.clone() * t.clone());
+        let denominator = squares.clone() + T::one();
+        let two = T::one() + T::one();
+        let Some(last) = (squares - T::one()).divide(&denominator) else { continue };
+        let mut sphere: Vec<T> = Vec::with_capacity(n);
+        for t in value.iter().take(n - 1) {
+            let Some(x) = (two.clone() * t.clone()).divide(&denominator) else { return };
+            sphere.push(x);
+        }
+        sphere.push(last);
+        for (v, x) in value.iter_mut().zip(sphere) {
+            *v = x * root.clone();
         }
     }
 }

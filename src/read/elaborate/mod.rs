@@ -107,6 +107,42 @@ impl Model {
         })
     }
 
+    /// The vectors the facts give a squared length, with it: `xᵀx = c`, `‖x‖² = c`,
+    /// `dot(x, x) = c`, `sum(x ⊙ x) = c`, and `‖x‖ = r` (as r²).
+    pub fn vectors_of_squared_norm(&self) -> impl Iterator<Item = (&str, num_rational::BigRational)> {
+        fn var(e: &Expr) -> Option<&str> {
+            match &e.kind {
+                Kind::Var(name) if e.order() == 1 => Some(name.as_str()),
+                _ => None,
+            }
+        }
+        fn same<'a>(a: &'a Expr, b: &Expr) -> Option<&'a str> {
+            var(a).filter(|n| var(b) == Some(*n))
+        }
+        self.facts.iter().filter_map(|(lhs, rhs)| {
+            let Kind::Const(c) = &rhs.kind else { return None };
+            let two = num_rational::BigRational::from_integer(2.into());
+            let name = match &lhs.kind {
+                Kind::Product(row, x) => match &row.kind {
+                    Kind::Transpose(y) => same(y, x),
+                    _ => None,
+                },
+                Kind::Dot(a, b) => same(a, b),
+                Kind::Sum(h) => match &h.kind {
+                    Kind::Hadamard(a, b) => same(a, b),
+                    _ => None,
+                },
+                Kind::Power(n, k) if *k == two => match &n.kind {
+                    Kind::Norm(x) => var(x),
+                    _ => None,
+                },
+                Kind::Norm(x) => return var(x).map(|n| (n, c * c)),
+                _ => None,
+            }?;
+            Some((name, c.clone()))
+        })
+    }
+
     /// The names of the matrices whose rows the facts say sum to one (`Y1 = 1`).
     pub fn rows_summing_to_one(&self) -> impl Iterator<Item = &str> {
         self.facts.iter().filter_map(|(lhs, rhs)| match (&lhs.kind, &rhs.kind) {
