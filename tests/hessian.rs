@@ -230,6 +230,20 @@ fn a_fact_on_the_variable_holds_where_the_hessian_is_evaluated_not_along_it() {
 }
 
 #[test]
+fn a_scalar_s_mixed_blocks_share_the_shorter_form() {
+    // Welsch's loss: ∇_σ∇_w came as σXᵀ(r ⊙ e ⊙ (r²/σ⁶ − 2 1/σ⁴)), its equal twin ∇_w∇_σ
+    // as Xᵀ(r ⊙ e ⊙ (r²/σ² − 2 1))/σ³ (survey 11); each still checks on its own.
+    let text = "X: matrix(N, d); w: vector(d); y: vector(N); sum(1 - exp(-(X w - y).^2 / (2 sigma^2)))";
+    let blocks = hessian(text, &["w", "sigma"]).unwrap();
+    let (a, b) = (blocks[1].answer.render(Format::Unicode), blocks[2].answer.render(Format::Unicode));
+    assert_eq!(a, b);
+    assert_eq!(a, "Xᵀ((Xw − y) ⊙ exp(−(Xw − y)^{⊙2}/(2σ²)) ⊙ ((Xw − y)^{⊙2}/σ² − 2 1))/σ³");
+    for block in &blocks {
+        assert!(block.check(3).passed(), "{}", block.label());
+    }
+}
+
+#[test]
 fn mixed_blocks_each_check() {
     let blocks = hessian("X: matrix(N, p); y: vector(N); w: vector(p); ||X w - y||^2", &["w", "X"]).unwrap();
     assert_eq!(blocks.len(), 4);

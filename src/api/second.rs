@@ -117,7 +117,36 @@ pub fn hessian_with<S: AsRef<str>>(
             out.push(SecondDerivative { function: f.expr.clone(), wrt: x.clone(), by, gradient, answer });
         }
     }
+    twins_alike(&mut out, &names, &f.model);
     Ok(out)
+}
+
+/// Each mixed block by a scalar and another variable, ∇_σ∇_w and ∇_w∇_σ, in the shorter
+/// of the two forms the runs found: the blocks are equal (the Hessian is symmetric and,
+/// with σ a scalar, of one shape), but each comes from its own gradient, and one run may
+/// stop short of the other's form (Welsch's `σXᵀ(r ⊙ e ⊙ (r²/σ⁶ − 2/σ⁴))` beside
+/// `Xᵀ(r ⊙ e ⊙ (r²/σ² − 2))/σ³`, survey 11). Blocks of two tensors are transposes of
+/// each other and keep their own forms.
+fn twins_alike(blocks: &mut [SecondDerivative], names: &[String], model: &crate::read::elaborate::Model) {
+    let n = names.len();
+    let scalar = |v: &String| model.names.get(v).is_some_and(|i| i.shape.is_empty());
+    for i in 0..n {
+        for j in i + 1..n {
+            if !(scalar(&names[i]) || scalar(&names[j])) {
+                continue;
+            }
+            let (a, b) = (i * n + j, j * n + i);
+            let size = |k: usize| blocks[k].answer.render(crate::render::Format::Unicode).chars().count();
+            let (from, to) = match size(a).cmp(&size(b)) {
+                std::cmp::Ordering::Less => (a, b),
+                std::cmp::Ordering::Greater => (b, a),
+                std::cmp::Ordering::Equal => continue,
+            };
+            if blocks[from].answer.expr.shape == blocks[to].answer.expr.shape {
+                blocks[to].answer.expr = blocks[from].answer.expr.clone();
+            }
+        }
+    }
 }
 
 /// The Hessian-vector product `∇²f[V]` of the scalar function of `text` by `wrt` along
