@@ -364,3 +364,18 @@ fn a_mixed_block_s_ascii_label_has_each_subscript_braced() {
         assert!(stdout(&o).lines().any(|l| l.starts_with(label)), "{}", stdout(&o));
     }
 }
+
+#[test]
+fn a_misnamed_variable_and_a_batch_line_without_wrt_get_hints_that_fit() {
+    // `--wrt W` where the function has w: the one that differs in case is named.
+    let o = bracket(&["grad", "X: matrix(N, d); w: vector(d); 1/2 ||X w||^2", "--wrt", "W"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `w`?"), "{}", stderr(&o));
+    // Else the variables are listed.
+    let o = bracket(&["grad", "X: matrix(N, d); w: vector(d); 1/2 ||X w||^2", "--wrt", "v"]);
+    assert!(stderr(&o).contains("`X`, `w`"), "{}", stderr(&o));
+    // A batch line's hint names its key, not the CLI's flag (survey 11).
+    let (o, _) = bracket_stdin(&["batch"], "{\"command\": \"hessian\", \"expr\": \"x^T A x\"}\n");
+    let out = stdout(&o);
+    assert!(out.contains(r#"\"wrt\": [\"x\"]"#) && !out.contains("--wrt"), "{out}");
+}

@@ -69,6 +69,19 @@ pub fn batch_line(line: &str) -> Value {
         }
         _ => e,
     });
+    // The CLI's flags are the line's keys: `--wrt x` is `"wrt": ["x"]`.
+    let result = result.map_err(|mut e| {
+        let flags = |t: &str| t.contains("--wrt") || t.contains("--dir");
+        if e.code == ErrorCode::Usage && (flags(&e.message) || e.hint.as_deref().is_some_and(flags)) {
+            e.message = e.message.replace("--wrt", "\"wrt\"").replace("--dir", "\"dir\"");
+            let command = query.get("command").and_then(Value::as_str).unwrap_or("grad");
+            let dir = if command == "hvp" { ", \"dir\": \"V\"" } else { "" };
+            e.hint = Some(format!(
+                "in a batch line the variables are a key: {{\"command\": \"{command}\", \"expr\": \"…\", \"wrt\": [\"x\"]{dir}}}"
+            ));
+        }
+        e
+    });
     let elapsed = start.elapsed().as_micros() as u64;
     match result {
         Ok((reply, wrt)) => {

@@ -381,12 +381,23 @@ fn derivatives_with<S: AsRef<str>>(
 pub(crate) fn variable(model: &Model, w: &str, text: &str) -> Result<String> {
     let name = greek_letters(w.trim());
     let Some(info) = model.names.get(&name) else {
+        // The variables one may name, the one that differs only in case first.
+        let mut names: Vec<&String> = model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n).collect();
+        names.sort_by_key(|n| !n.eq_ignore_ascii_case(&name));
+        let hint = match names.first() {
+            Some(n) if n.eq_ignore_ascii_case(&name) => format!("did you mean `{n}`? (names are case-sensitive)"),
+            Some(_) => {
+                let list: Vec<String> = names.iter().take(8).map(|n| format!("`{n}`")).collect();
+                format!("name one of the function's variables: {}", list.join(", "))
+            }
+            None => "name one of the function's variables after --wrt".to_string(),
+        };
         return Err(Error::new(
             ErrorCode::Unknown,
             format!("`{name}` does not occur in the function"),
             crate::error::Span::new(0, text.len()),
         )
-        .hint("name one of the function's variables after --wrt"));
+        .hint(hint));
     };
     if info.defined {
         return Err(Error::new(

@@ -48,11 +48,18 @@ impl Elab {
         let want = if matches!(func, Builtin::Dot | Builtin::Kron) { 2 } else { 1 };
         let name = builtin_name(func);
         if args.len() != want {
-            return Err(err(
+            let e = err(
                 ErrorCode::Shape,
                 format!("`{name}` takes {want} argument{}, not {}", if want == 1 { "" } else { "s" }, args.len()),
                 span,
-            ));
+            );
+            // NumPy's and MATLAB's axis arguments (`sum(X, 1)`, `mean(X, axis=0)`).
+            return Err(match func {
+                Builtin::Sum => e.hint(
+                    "sum(X) adds every entry; a matrix's row sums are X 1 and its column sums Xᵀ1 (or 1ᵀX as a row)",
+                ),
+                _ => e,
+            });
         }
         if matches!(func, Builtin::Eye | Builtin::Ones) {
             let d = self.size_arg(func, &args[0], span)?;
