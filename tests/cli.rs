@@ -379,3 +379,10 @@ fn a_misnamed_variable_and_a_batch_line_without_wrt_get_hints_that_fit() {
     let out = stdout(&o);
     assert!(out.contains(r#"\"wrt\": [\"x\"]"#) && !out.contains("--wrt"), "{out}");
 }
+
+#[test]
+fn a_json_newline_pasted_as_two_characters_is_named() {
+    let o = bracket(&["grad", "x: vector(n)\\nJ = sum(x)\\ngrad J wrt x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is not a line break"), "{}", stderr(&o));
+}

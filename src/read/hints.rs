@@ -22,6 +22,11 @@ fn unclosed_paren(text: &str) -> bool {
 pub(crate) fn latex_hint(after: &str) -> &'static str {
     let command: String = after.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
     match command.as_str() {
+        // `\n` as two characters, as in a JSON string pasted whole (`x: vector(n)\nJ = …`).
+        c if c.starts_with('n') && !matches!(c, "nu" | "nabla" | "neq" | "ne" | "not" | "newline") => {
+            "a `\\n` written as two characters (as in a JSON string) is not a line break: break the \
+             line, or put `;` between statements"
+        }
         "" if after.starts_with('|') => "LaTeX is not read here: write a norm as `||x||` (ASCII) or `‖x‖`",
         "frac" | "tfrac" | "dfrac" => {
             "LaTeX is not read here: write `\\frac{a}{b}` as `(a)/(b)`, e.g. `1/2 ||X w - y||^2`"

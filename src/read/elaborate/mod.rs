@@ -444,12 +444,18 @@ impl Elab {
             if !name.diff && !name.bar && name.tag.is_none() {
                 let full = name.full();
                 if self.vars.contains_key(&full) || self.decls.contains_key(&full) {
+                    // Declared: the name is taken. Used: the definition comes too late.
+                    let hint = if self.decls.contains_key(&full) {
+                        "pick a new name for the definition".to_string()
+                    } else {
+                        format!("move `{full} = …` above the first line that uses `{full}`, or pick a new name")
+                    };
                     return Err(err(
                         ErrorCode::Unknown,
                         format!("`{full}` is already declared or used; a definition must come first"),
                         lhs.span,
                     )
-                    .hint("pick a new name for the definition"));
+                    .hint(hint));
                 }
                 // `s = tanh(W s + U x)`: a state update, but a program defines each name
                 // once, from names before it (read as written, `s` would be a new input
