@@ -860,10 +860,20 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
             "a quoted word is not read: the Frobenius norm is `||X||` (or `||X||_F`, `norm(X)`), a \
              vector's 1-norm `||x||_1` or `norm(x, 1)`"
         }
-        // `max(0, x)`: the hinge.
-        Some(',') if text[..at.min(text.len())].trim_end().ends_with("max(0") => {
-            "`max(0, x)` is `relu(x)` (the hinge is `relu(1 - y .* (X w))`); a maximum of two tensors is \
-             not built in"
+        // `max(0, x)` or `max(x, 0)`: the hinge.
+        Some(',') if inside_call(&text[..at.min(text.len())], "max(") => {
+            "`max(0, x)` and `max(x, 0)` are `relu(x)` (the hinge is `relu(1 - y .* (X w))`); a maximum \
+             of two tensors is not built in"
+        }
+        // NumPy's slices, `x[0:3]`.
+        Some(':') if inside_call(&text[..at.min(text.len())], "[") => {
+            "slices are not read: name the part as a variable of its own, or select it with a product \
+             (`x[0:3]` is `S x` for a 3 × n selection matrix S)"
+        }
+        // `where(x > 0, …)`, `x > 0`.
+        Some('>' | '<') => {
+            "comparisons (and `where`) are not read: `relu(x)` is `max(x, 0)`, and `abs`, `sign` and \
+             `relu'` are built in"
         }
         Some('ℓ') => {
             "`ℓ` is not a letter bracket reads: name the length scale `l`, or a word declared as a name \
@@ -876,6 +886,17 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         _ => "see docs/syntax.md for the notation",
     };
     Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)
+}
+
+/// True where the last `opening` (`max(`, `[`) in `before` is still open.
+fn inside_call(before: &str, opening: &str) -> bool {
+    before.rfind(opening).is_some_and(|k| {
+        before[k + opening.len()..].chars().fold(1i32, |depth, c| match c {
+            '(' | '[' => depth + 1,
+            ')' | ']' => depth - 1,
+            _ => depth,
+        }) > 0
+    })
 }
 
 /// The last bracket of the statement holding `at` (between `;` or line ends) that is
