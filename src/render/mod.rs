@@ -276,10 +276,12 @@ fn is_ones_matrix(e: &Expr) -> bool {
 }
 
 /// A ones matrix as a factor of a product, where a lone `1` would read back as a vector
-/// (in a sum, `1 − X ⊘ WH`, it reads back as the sum's shape).
+/// (in a sum, `1 − X ⊘ WH`, it reads back as the sum's shape), or as the operand of a
+/// trace, determinant or diag, where it would read back as the number 1 (`tr(1)`).
 fn has_ones_matrix_factor(e: &Expr) -> bool {
     match &e.kind {
         Kind::Product(a, b) if is_ones_matrix(a) || is_ones_matrix(b) => true,
+        Kind::Trace(a) | Kind::Det(a) | Kind::Diag(a) if is_ones_matrix(a) => true,
         _ => e.children().iter().any(|c| has_ones_matrix_factor(c)),
     }
 }
@@ -298,8 +300,9 @@ fn ones_factors_as_products(e: &Expr) -> Expr {
         return Expr::new(Kind::Product(Box::new(outer(a)), Box::new(outer(b))), e.shape.clone());
     }
     let mut out = e.clone();
+    let operand = matches!(e.kind, Kind::Trace(_) | Kind::Det(_) | Kind::Diag(_));
     for c in out.children_mut() {
-        *c = ones_factors_as_products(c);
+        *c = if operand { outer(c) } else { ones_factors_as_products(c) };
     }
     out
 }
