@@ -67,3 +67,14 @@ pub(crate) fn method_call(before: &str) -> bool {
     let word = open.trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
     word.len() < open.len() && word.ends_with('.')
 }
+
+/// True where the last `opening` (`max(`, `[`) in `before` is still open.
+pub(crate) fn inside_call(before: &str, opening: &str) -> bool {
+    before.rfind(opening).is_some_and(|k| {
+        before[k + opening.len()..].chars().fold(1i32, |depth, c| match c {
+            '(' | '[' => depth + 1,
+            ')' | ']' => depth - 1,
+            _ => depth,
+        }) > 0
+    })
+}

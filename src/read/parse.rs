@@ -7,7 +7,7 @@
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::ir::ast::*;
 use crate::limits;
-use crate::read::hints::{euler_power, keyword_argument, latex_hint, method_call};
+use crate::read::hints::{euler_power, inside_call, keyword_argument, latex_hint, method_call};
 pub use crate::read::numbers::{read_number, superscript_value};
 use crate::read::words::Word;
 use num_rational::BigRational;
@@ -886,17 +886,6 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         _ => "see docs/syntax.md for the notation",
     };
     Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)
-}
-
-/// True where the last `opening` (`max(`, `[`) in `before` is still open.
-fn inside_call(before: &str, opening: &str) -> bool {
-    before.rfind(opening).is_some_and(|k| {
-        before[k + opening.len()..].chars().fold(1i32, |depth, c| match c {
-            '(' | '[' => depth + 1,
-            ')' | ']' => depth - 1,
-            _ => depth,
-        }) > 0
-    })
 }
 
 /// The last bracket of the statement holding `at` (between `;` or line ends) that is
