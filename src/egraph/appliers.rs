@@ -350,14 +350,16 @@ pub(super) fn powers(egraph: &EGraph, id: Id) -> Vec<(Id, BigRational)> {
                     // xxᵀ is idempotent and its class holds its every power, and pairing
                     // them, with exponents that grew each iteration, made one apply of
                     // the Rayleigh quotient's Hessian 26 s (survey 11).
-                    if k.is_integer() && egraph[*x].data.constant.is_none() && egraph.find(*x) != egraph.find(id) {
+                    let bound = BigRational::from_integer(crate::limits::MAX_POWER.into());
+                    let small = |r: &BigRational| r.abs() <= bound && *r.denom() <= 12.into();
+                    let own = egraph.find(*x) == egraph.find(id);
+                    if k.is_integer() && small(k) && egraph[*x].data.constant.is_none() && !own {
                         for m in &egraph[*x].nodes {
                             if let Node::Power([y, j]) = m {
-                                if let Some(j) = &egraph[*j].data.constant {
-                                    let bound = BigRational::from_integer(crate::limits::MAX_POWER.into());
-                                    let small = |r: &BigRational| r.abs() <= bound && *r.denom() <= 12.into();
-                                    if small(j) && small(k) && (j * k).abs() <= bound {
-                                        out.push((egraph.find(*y), j * k));
+                                if let Some(j) = egraph[*j].data.constant.as_ref().filter(|j| small(j)) {
+                                    let jk = j * k;
+                                    if jk.abs() <= bound {
+                                        out.push((egraph.find(*y), jk));
                                     }
                                 }
                             }

@@ -221,7 +221,7 @@ pub(super) fn sign_into_difference(e: &Expr) -> Option<Expr> {
     fn go(e: &Expr, changed: &mut bool) -> Expr {
         if let Kind::Scale(c, x) = &e.kind {
             if c.is_negative() {
-                if let Some(flipped) = negated_last(x) {
+                if let Some(flipped) = negated_end(x) {
                     *changed = true;
                     return scale(-c.clone(), go(&flipped, changed));
                 }
@@ -441,7 +441,7 @@ fn negated_difference(e: &Expr) -> Option<Expr> {
 
 /// A product chain with its last factor, a difference `B − C`, negated to `C − B`;
 /// else with its first, a transposed difference: `(Xw − y)ᵀA` to `(y − Xw)ᵀA`.
-fn negated_last(x: &Expr) -> Option<Expr> {
+fn negated_end(x: &Expr) -> Option<Expr> {
     fn last(x: &Expr) -> Option<Expr> {
         match &x.kind {
             Kind::Product(a, b) => last(b).map(|b| product((**a).clone(), b)),

@@ -306,7 +306,6 @@ fn scaled_one(n: &Node) -> Option<BigRational> {
     }
 }
 
-/// Is this node the literal `1` (which may stand for a ones tensor)?
 /// Where the plain name `full` occurs in `n`, if it does.
 fn occurrence(n: &Node, full: &str) -> Option<Span> {
     match &n.kind {
@@ -315,6 +314,7 @@ fn occurrence(n: &Node, full: &str) -> Option<Span> {
     }
 }
 
+/// Is this node the literal `1` (which may stand for a ones tensor)?
 fn is_literal_one(n: &Node) -> bool {
     match &n.kind {
         NodeKind::Number { text, barred: false, .. } => text == "1",
