@@ -82,6 +82,46 @@ pub(super) fn numbers_in_front(e: &Expr) -> Option<Expr> {
     (merged || inside(e)).then_some(gathered).filter(|g| g != e)
 }
 
+/// `e` with each scalar that stands between two tensors of a product put in front of
+/// them: `x‖Ax‖²xᵀ` is `‖Ax‖²xxᵀ`, and `xᵀS(vᵀx)x` is `vᵀx(xᵀSx)`. (Such a scalar
+/// scales the product wherever it stands, so extraction weighs the placements alike;
+/// between a column and a row it reads as a product of three vectors.)
+pub(super) fn scalars_in_front(e: Expr) -> Expr {
+    let Expr { kind, shape } = e;
+    let Kind::Product(a, b) = kind else {
+        let mut out = Expr { kind, shape };
+        for c in out.children_mut() {
+            *c = scalars_in_front(std::mem::replace(c, Expr::new(Kind::Ones, vec![])));
+        }
+        return out;
+    };
+    let (a, b) = (scalars_in_front(*a), scalars_in_front(*b));
+    let tensor = |x: &Expr| !x.is_scalar();
+    // The scalar goes in front of the whole product where that is a scalar too
+    // (`vᵀx(xᵀSx)`), else in front of its first factor (`‖Ax‖²xxᵀ`, not `‖Ax‖²(xxᵀ)`).
+    let fronted = |s: Expr, p: Expr, q: Expr| {
+        if crate::ir::build::product(p.clone(), q.clone()).is_scalar() {
+            crate::ir::build::product(s, crate::ir::build::product(p, q))
+        } else {
+            scalars_in_front(crate::ir::build::product(scaling_first(s, p), q))
+        }
+    };
+    match (a, b) {
+        (Expr { kind: Kind::Product(p, s), .. }, q) if tensor(&p) && s.is_scalar() && tensor(&q) => fronted(*s, *p, q),
+        (p, Expr { kind: Kind::Product(s, q), .. }) if tensor(&p) && s.is_scalar() && tensor(&q) => fronted(*s, p, *q),
+        (a, b) => Expr::new(Kind::Product(Box::new(a), Box::new(b)), shape),
+    }
+}
+
+/// `s p` with the scalar `s` on the first factor of the product `p` (`s(SX)` is `(sS)X`,
+/// printed `sSX`).
+fn scaling_first(s: Expr, p: Expr) -> Expr {
+    match p.kind {
+        Kind::Product(a, b) if !a.is_scalar() => crate::ir::build::product(scaling_first(s, *a), *b),
+        _ => crate::ir::build::product(s, p),
+    }
+}
+
 fn gathered_scalars(e: &Expr, merged: &mut bool) -> Expr {
     rebuild(split(e, merged), e)
 }
@@ -547,6 +587,21 @@ mod tests {
         }
         let model = crate::read("x, y: vector(n); A: matrix(n, n); (x - y)^T A (x - y)").expect("reads");
         assert_eq!(opposite_differences(model.exprs.last().expect("an expression"), &|_| 0), None);
+    }
+
+    #[test]
+    fn scalars_between_tensors_go_in_front_and_keep_the_value() {
+        for (text, want) in [
+            ("x: vector(n); A: matrix(n, n); x det(A) x^T", "|A|xxᵀ"),
+            ("x, v: vector(n); S: matrix(n, n); x^T S (v^T x) x x", "vᵀx(xᵀSx)x"),
+            ("X: matrix(n, k); S: matrix(n, n); S X det(X^T S X) inv(X^T S X)", "|XᵀSX|SX(XᵀSX)⁻¹"),
+            ("W: matrix(k, n); y, u: vector(k); W^T (y^T 1) u", "yᵀ1Wᵀu"),
+        ] {
+            let (e, g, same) = equal_values(text, &|e| Some(scalars_in_front(e.clone())));
+            assert!(same, "{text}: {e:?} → {g:?}");
+            let printed = crate::render::render(&super::super::left_associated(g), crate::render::Format::Unicode);
+            assert_eq!(printed, want, "{text}");
+        }
     }
 }
 
