@@ -78,3 +78,28 @@ pub(crate) fn inside_call(before: &str, opening: &str) -> bool {
         }) > 0
     })
 }
+
+/// The one of `known` nearest `name` by edit distance, where it is a likely typo of it:
+/// one edit in a name of two to five letters, two in a longer one. A Greek letter is
+/// compared, and given, by its ASCII word (`bta` is near `beta`, which β is read from).
+pub(crate) fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> Option<String> {
+    let limit = (name.chars().count() / 2).min(2);
+    let ascii = |k: &str| {
+        k.chars()
+            .map(|c| {
+                let letter = c.to_string();
+                match crate::read::parse::GREEK.iter().find(|(_, l)| *l == letter) {
+                    Some((word, _)) => word.to_string(),
+                    None => letter,
+                }
+            })
+            .collect::<String>()
+    };
+    known
+        .map(ascii)
+        .filter(|k| k != name)
+        .map(|k| (strsim::levenshtein(name, &k), k))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, k)| k)
+}

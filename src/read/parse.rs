@@ -240,7 +240,17 @@ fn build_statement(pair: Pair<Rule>) -> Result<Statement> {
             let spec = inner.next().expect("grammar: type");
             let mut spec_inner = spec.into_inner();
             let kind_pair = spec_inner.next().expect("grammar: type word");
-            let args = spec_inner.map(|p| (p.as_str().to_string(), span_of(&p))).collect();
+            // A name among the arguments (a size, or the Z of `like(Z)`) is read as names
+            // are everywhere: `like(beta)` is like β.
+            let args = spec_inner
+                .map(|p| {
+                    let span = span_of(&p);
+                    match p.clone().into_inner().find(|n| n.as_rule() == Rule::decl_name) {
+                        Some(name) => (read_name(name).full(), span),
+                        None => (p.as_str().to_string(), span),
+                    }
+                })
+                .collect();
             Ok(Statement::Declaration(Declaration {
                 names,
                 kind: kind_pair.as_str().to_string(),

@@ -236,6 +236,8 @@ struct Elab {
     vars: IndexMap<String, NameInfo>,
     functions: IndexSet<String>,
     bare_names: IndexSet<String>,
+    /// Every name the statements use (not the declarations), as written in full.
+    used_names: IndexSet<String>,
     denominators: IndexSet<String>,
     /// Names of declared sizes (`N` in `X: matrix(N, d)`): used alone, each is a scalar.
     size_names: IndexSet<String>,
@@ -333,6 +335,7 @@ impl Elab {
             vars: IndexMap::new(),
             functions: IndexSet::new(),
             bare_names: IndexSet::new(),
+            used_names: IndexSet::new(),
             denominators: IndexSet::new(),
             size_names: IndexSet::new(),
             definitions: Vec::new(),
@@ -363,6 +366,7 @@ impl Elab {
     fn scan(&mut self, n: &Node, denominator: bool) {
         match &n.kind {
             NodeKind::Name(name) => {
+                self.used_names.insert(name.full());
                 if name.sub.is_none() {
                     self.bare_names.insert(name.base.clone());
                 }
@@ -514,7 +518,8 @@ impl Elab {
             }
         };
         let args: Vec<Dim> = d.args.iter().map(size).collect();
-        for a in &args {
+        // (The Z of `like(Z)` is a name, not a size.)
+        for a in args.iter().filter(|_| d.kind != "like") {
             if let Dim::Sym(name) = a {
                 self.size_names.insert(name.clone());
             }
@@ -691,6 +696,24 @@ impl Elab {
                             other_span,
                         )
                         .hint("`G: like(Z)` needs Z to have a shape of its own"));
+                    }
+                    // A name declared nowhere and used nowhere has no shape to lend
+                    // (`like(bta)`, a typo, was read as a scalar).
+                    if !self.decls.contains_key(&other)
+                        && !self.used_names.contains(&other)
+                        && !self.size_names.contains(&other)
+                    {
+                        let known = self.decls.keys().chain(self.used_names.iter()).filter(|k| *k != name);
+                        let hint = match crate::read::hints::closest(&other, known.map(|s| s.as_str())) {
+                            Some(near) => format!("did you mean `like({near})`?"),
+                            None => format!("declare `{other}` first, or give `{name}` a kind such as `matrix(n, m)`"),
+                        };
+                        return Err(err(
+                            ErrorCode::Unknown,
+                            format!("`{other}` in `like({other})` is neither declared nor used"),
+                            other_span,
+                        )
+                        .hint(hint));
                     }
                     let shape = self.var_shape(&other, other_span);
                     self.like_depth -= 1;
