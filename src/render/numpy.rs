@@ -360,6 +360,19 @@ impl Numpy {
     }
 
     fn einsum(&self, net: &Network) -> String {
+        // An index no factor carries (the free index of a ones vector, `X 11ᵀ`, or a
+        // summed one that counts its size) is carried by a ones vector of its own: einsum
+        // rejects an output index that no operand has, and drops a summed one.
+        let mut net = net.clone();
+        for i in 0..net.indices.len() {
+            let carried = net.factors.iter().any(|f| f.slots.contains(&i));
+            if !carried && net.indices[i] != Dim::Iota {
+                let d = net.indices[i].clone();
+                let ones = Expr::new(Kind::Ones, vec![d]);
+                net.factors.push(crate::ir::expr::Factor { expr: ones, slots: vec![i] });
+            }
+        }
+        let net = &net;
         let spec = bracket::einsum_spec(net, true);
         let args: Vec<String> = net.factors.iter().map(|f| self.go(&f.expr)).collect();
         if args.is_empty() {
