@@ -129,6 +129,9 @@ fn greek_words_are_names() {
         assert_eq!(code, Some(0), "{command}: {stderr}");
         assert!(stdout.contains("β"), "{command}: {stdout}");
     }
+    // A Greek word names a declared function's derivative too: bracket prints a probit
+    // Hessian's `Phi'(X w)` in ASCII, which must read back (survey 12).
+    reads_as("Phi: elementwise; x: vector(n)", "Phi'(x) + Phi''(x)", "Φ'(x) + Φ''(x)", "Φ'(x) + Φ''(x)");
     // `like(beta)` lends β's shape (it was read as a scalar, silently: survey 12), and a
     // `like` of a name declared and used nowhere is an error.
     reads_as("beta: vector(n); v: like(beta)", "v^T beta v", "v^T β v", "vᵀβv");

@@ -631,6 +631,10 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
             let name_pair = inner.next().expect("grammar: name");
             let mut name_span = span_of(&name_pair);
             let mut name = read_letter_name(name_pair);
+            // A Greek word is its letter here too, as everywhere (`Phi'(x)` is Φ'(x)).
+            if let Some((_, letter)) = GREEK.iter().find(|(w, _)| *w == name.base) {
+                name.base = letter.to_string();
+            }
             let mut arg = None;
             let mut primes = 1u8;
             for p in inner {
