@@ -112,6 +112,12 @@ fn likelihoods() {
     let kl = "S1, S2: symmetric(n); m1, m2: vector(n); \
               1/2 (tr(S2^-1 S1) + (m2 - m1)^T S2^-1 (m2 - m1) - n + ln det(S2) - ln det(S1))";
     assert_eq!(grad(kl, &["S2"]), "(1/2)(S2⁻¹ − S2⁻¹(S1 + (m2 − m1)(m2 − m1)ᵀ)S2⁻¹)");
+    // Weibull regression by its shape k: the second derivative of −N ln k is N/k², not
+    // `− (−1/k²)N`, two signs that met only once the product was rebracketed (survey 12).
+    let weibull = "X: matrix(N,d); y: vector(N); k: scalar; \
+                   sum(exp(k (ln(y) - X w))) - k sum(ln(y) - X w) - N ln(k)";
+    let answer = checked("hessian", weibull, &["k"]);
+    assert!(answer.ends_with(" + N/k²"), "{answer}");
 }
 
 #[test]

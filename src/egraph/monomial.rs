@@ -27,7 +27,7 @@ impl Split {
     }
 
     fn times(mut self, other: Split, merged: &mut bool) -> Split {
-        *merged |= !self.coef.abs().is_one() && !other.coef.abs().is_one();
+        *merged |= meet(&self.coef, &other.coef);
         self.coef *= other.coef;
         for (b, k) in other.powers {
             add_power(&mut self.powers, b, k, merged);
@@ -38,6 +38,13 @@ impl Split {
         };
         self
     }
+}
+
+/// Whether two numbers of one monomial make a form worth its own: neither is ±1
+/// (`2 · 3`), or both are negative (`−(−1/k²)N`, a double negative the rules reach
+/// only after rebracketing the product).
+fn meet(a: &BigRational, b: &BigRational) -> bool {
+    (!a.abs().is_one() && !b.abs().is_one()) || (a.is_negative() && b.is_negative())
 }
 
 /// Adds `base^k` to `powers`; `merged` records that two powers of one base met.
@@ -162,7 +169,7 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
         Kind::Const(c) => return Split { coef: c.clone(), powers: Vec::new(), rest: None },
         Kind::Scale(c, x) => {
             let mut s = split(x, merged);
-            *merged |= !s.coef.abs().is_one() && !c.abs().is_one();
+            *merged |= meet(&s.coef, c);
             s.coef *= c;
             s
         }
@@ -177,7 +184,7 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
             }
             let mut s = split(a, merged);
             // A number under the division meets the numerator's: `2/(4s²)` is `(1/2)/s²`.
-            *merged |= !d.coef.abs().is_one() && !s.coef.abs().is_one();
+            *merged |= meet(&d.coef, &s.coef);
             s.coef /= d.coef;
             for (b, k) in d.powers {
                 add_power(&mut s.powers, b, -k, merged);
@@ -211,7 +218,7 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
                 return Split::of_rest(whole(e, merged));
             };
             let mut s = Split { coef: sa.coef, powers: sa.powers, rest: None };
-            *merged |= !s.coef.abs().is_one() && !sb.coef.abs().is_one();
+            *merged |= meet(&s.coef, &sb.coef);
             s.coef *= sb.coef;
             for (base, k) in sb.powers {
                 add_power(&mut s.powers, base, k, merged);
