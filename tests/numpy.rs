@@ -44,6 +44,8 @@ const CASES: &[&str] = &[
     "||A x||^2",
     "exp(A)",
     "ln(1 + A ⊙ A)",
+    "ln(1 + exp(A))",
+    "softplus(x) + ln(sigmoid(x)) + ln(1 - sigmoid(x))",
     "tanh(A)",
     "tanh'(A)",
     "sigmoid(x)",

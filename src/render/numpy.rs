@@ -75,6 +75,8 @@ struct Numpy {
     names: indexmap::IndexSet<String>,
     /// Call the module's `softmax` helper.
     helpers: bool,
+    /// The model's definitions: a name defined as σ(z) has ln(σ(z))'s stable form.
+    definitions: Vec<(String, Expr)>,
 }
 
 #[derive(PartialEq)]
@@ -128,7 +130,7 @@ impl Numpy {
             }
         }
         let names = model.names.keys().cloned().collect();
-        Numpy { sizes, helpers, names }
+        Numpy { sizes, helpers, names, definitions: model.definitions.clone() }
     }
 
     fn size(&self, d: &Dim) -> String {
@@ -263,6 +265,14 @@ impl Numpy {
             // a negative determinant, −inf for a singular one). slogdet is called twice:
             // an expression has no name to hold its pair (ruff rejects a called lambda).
             Kind::Func { func, derivative, arg } => match (func, derivative, &arg.kind) {
+                // ln(1 + exp(z)), ln(σ(z)), ln(1 − σ(z)) as log-add-exp, as the module
+                // `codegen` writes computes them: finite where exp(z) overflows.
+                (Func::Ln, 0, _)
+                    if super::python::stable(e, &self.definitions).is_some_and(|(c, _)| c.contains("np.")) =>
+                {
+                    let (call, z) = super::python::stable(e, &self.definitions).expect("just matched");
+                    format!("({})", call.replace("{}", &g(z)))
+                }
                 (Func::Ln, 0, Kind::Det(x)) => {
                     let x = g(x);
                     format!("(np.log(np.linalg.slogdet({x})[0]) + np.linalg.slogdet({x})[1])")
@@ -355,6 +365,7 @@ impl Numpy {
             (Func::Abs | Func::Relu | Func::Sign, _) => format!("(0 * ({a}))"),
             (Func::Declared(n), 0) => format!("{}({a})", py_name(n)),
             (Func::Declared(n), 1) => format!("{}_prime({a})", py_name(n)),
+            (Func::Declared(n), k) => format!("{}_d{k}({a})", py_name(n)),
             (other, k) => format!("{}_d{k}({a})", other.name()),
         }
     }

@@ -172,7 +172,7 @@ fn count(e: &Expr, model: &Model, counts: &mut IndexMap<String, (usize, usize)>)
 /// is written as (`ln(σ(Xw))` is `-np.logaddexp(0, -(Xw))`: it uses Xw, not σ(Xw), so
 /// Xw shared with `σ(Xw)` elsewhere is computed once).
 fn computed_from<'a>(e: &'a Expr, model: &'a Model) -> Vec<&'a Expr> {
-    match stable(e, model) {
+    match stable(e, &model.definitions) {
         Some((_, z)) => vec![z],
         None => e.children(),
     }
@@ -250,7 +250,7 @@ impl Writer<'_> {
             }
         }
         // Stable forms: ln(1 + exp(z)), ln(sigmoid(z)), ln(1 − sigmoid(z)), ln(1ᵀexp(x)).
-        if let Some((call, z)) = stable(e, self.model) {
+        if let Some((call, z)) = stable(e, &self.model.definitions) {
             let z = self.rewrite(z, false);
             let text = call.replace("{}", &render_numpy(&z, self.model));
             return self.assign(k, text, e);
@@ -304,11 +304,11 @@ fn func(e: &Expr, f: crate::ir::expr::Func) -> Option<&Expr> {
 /// A numerically stable call for `e`, with `{}` where its argument goes, and the argument.
 /// A name the model defines as `sigmoid(z)` counts as that sigmoid: `r = σ(Dz + c)`
 /// then `ln(1 − r)` is `-np.logaddexp(0, Dz + c)`, finite where r rounds to 1.
-fn stable<'a>(e: &'a Expr, model: &'a Model) -> Option<(&'static str, &'a Expr)> {
+pub(super) fn stable<'a>(e: &'a Expr, definitions: &'a [(String, Expr)]) -> Option<(&'static str, &'a Expr)> {
     use crate::ir::expr::Func::{Exp, Ln, Sigmoid};
     let sigmoid = |x: &'a Expr| -> Option<&'a Expr> {
         match &x.kind {
-            Kind::Var(n) => model.definitions.iter().find(|(m, _)| m == n).and_then(|(_, d)| func(d, Sigmoid)),
+            Kind::Var(n) => definitions.iter().find(|(m, _)| m == n).and_then(|(_, d)| func(d, Sigmoid)),
             _ => func(x, Sigmoid),
         }
     };
