@@ -129,6 +129,9 @@ fn greek_words_are_names() {
         assert_eq!(code, Some(0), "{command}: {stderr}");
         assert!(stdout.contains("β"), "{command}: {stdout}");
     }
+    // `--wrt W₁` names W_1, as the input reads `W₁` (survey 12).
+    let (code, stdout, stderr) = run(&["grad", "W₁: matrix(n, n); x: vector(n); x^T W₁ x", "--wrt", "W₁"]);
+    assert_eq!((code, stdout.as_str()), (Some(0), "xxᵀ"), "{stderr}");
     // A Greek word names a declared function's derivative too: bracket prints a probit
     // Hessian's `Phi'(X w)` in ASCII, which must read back (survey 12).
     reads_as("Phi: elementwise; x: vector(n)", "Phi'(x) + Phi''(x)", "Φ'(x) + Φ''(x)", "Φ'(x) + Φ''(x)");

@@ -293,6 +293,18 @@ pub(crate) fn greek_letters(name: &str) -> String {
     }
 }
 
+/// `name` with its trailing subscript digits written as the input reads them: `W₁` is
+/// `W_1`, `x₁₂` is `x_12`.
+fn subscript_digits(name: &str) -> String {
+    let digit = |c: char| ('₀'..='₉').contains(&c);
+    let base = name.trim_end_matches(digit);
+    if base.len() == name.len() || base.is_empty() || base.ends_with('_') {
+        return name.to_string();
+    }
+    let digits: String = name[base.len()..].chars().map(|c| char::from(b'0' + (c as u32 - '₀' as u32) as u8)).collect();
+    format!("{base}_{digits}")
+}
+
 /// Gradients of the scalar function of `text` by each variable in `wrt`.
 ///
 /// ```
@@ -379,7 +391,7 @@ fn derivatives_with<S: AsRef<str>>(
 
 /// The variable `w` names (`lambda` is `λ`): one of the function's, not a defined one.
 pub(crate) fn variable(model: &Model, w: &str, text: &str) -> Result<String> {
-    let name = greek_letters(w.trim());
+    let name = subscript_digits(&greek_letters(w.trim()));
     let Some(info) = model.names.get(&name) else {
         // The variables one may name, the one that differs only in case first.
         let mut names: Vec<&String> = model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n).collect();
