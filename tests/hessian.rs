@@ -265,6 +265,22 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "((x − y)(x − y)ᵀ) ⊗ (sigmoid'((x − y)ᵀM(x − y) − 1)(x − y)(x − y)ᵀ)",
     ),
     ("X: matrix(n, m); A: matrix(n, n)", "tr(X^T A X)", "X", "hessian", "I_m ⊗ (A + Aᵀ)"),
+    // A regularized factorization: the penalty's part `I_r ⊗ λI_n` meets the loss's
+    // `HHᵀ ⊗ I_n` once its scalar is moved across (survey 12), as ridge's does.
+    (
+        "X: matrix(n, m); W: matrix(n, r); H: matrix(r, m)",
+        "1/2 ||X - W H||^2 + lambda/2 ||W||^2",
+        "W",
+        "hessian",
+        "(HHᵀ + λI) ⊗ I_n",
+    ),
+    (
+        "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k)",
+        "1/2 ||X W - Y||^2 + lambda/2 ||W||^2",
+        "W",
+        "hessian",
+        "I_k ⊗ (XᵀX + λI)",
+    ),
     // A factor that is a Hadamard product of two products: each factor's network keeps
     // only its own indices (others, read as sums of ones, made it (n²)(…)).
     ("A: matrix(n, r); P, S, U, V: matrix(r)", "A (P S .* U V)", "A", "jacobian", "(PS ⊙ UV)ᵀ ⊗ I_n"),

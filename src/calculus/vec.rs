@@ -352,19 +352,52 @@ fn merge(
     // A factor equal to the other's negation counts as equal, the sign moved to the
     // other factor: `P ⊗ Q − P ⊗ R` where the second was written `(−P) ⊗ R`.
     let negated = |a: &Expr, b: &Expr| simplest(crate::ir::build::scale(-BigRational::one(), b.clone())) == *a;
-    if p == p2 {
-        *q = simplest(sum2(c, q, d, q2));
-    } else if q == q2 {
-        *p = simplest(sum2(c, p, d, p2));
-    } else if negated(p, p2) {
-        *q = simplest(sum2(c, q, &-d.clone(), q2));
-    } else if negated(q, q2) {
-        *p = simplest(sum2(c, p, &-d.clone(), p2));
-    } else {
-        return false;
+    // Each part also as it reads with a scalar factor moved to its other factor
+    // (`I_r ⊗ λI_n` is `λI_r ⊗ I_n`), so that `HHᵀ ⊗ I_n + I_r ⊗ λI_n` meets by I_n.
+    let first = moved_scalars(c, p, q, simplest);
+    let second = moved_scalars(d, p2, q2, simplest);
+    for (c1, p1, q1) in &first {
+        for (d2, p2, q2) in &second {
+            let met = if p1 == p2 {
+                Some((p1.clone(), simplest(sum2(c1, q1, d2, q2))))
+            } else if q1 == q2 {
+                Some((simplest(sum2(c1, p1, d2, p2)), q1.clone()))
+            } else if negated(p1, p2) {
+                Some((p1.clone(), simplest(sum2(c1, q1, &-d2.clone(), q2))))
+            } else if negated(q1, q2) {
+                Some((simplest(sum2(c1, p1, &-d2.clone(), p2)), q1.clone()))
+            } else {
+                None
+            };
+            if let Some((a, b)) = met {
+                (*c, *p, *q) = (BigRational::one(), a, b);
+                return true;
+            }
+        }
     }
-    *c = BigRational::one();
-    true
+    false
+}
+
+/// `c P ⊗ Q` as written, then with a scalar factor of Q moved to P, then one of P moved
+/// to Q (`s A ⊗ B = A ⊗ s B`).
+fn moved_scalars(
+    c: &BigRational,
+    p: &Expr,
+    q: &Expr,
+    simplest: &dyn Fn(Expr) -> Expr,
+) -> Vec<(BigRational, Expr, Expr)> {
+    let mut out = vec![(c.clone(), p.clone(), q.clone())];
+    let onto = |s: Option<Expr>, e: &Expr| match s {
+        Some(s) => simplest(crate::ir::build::product(s, e.clone())),
+        None => e.clone(),
+    };
+    if let Some((k, s, rest)) = scalar_factor(q) {
+        out.push((c * k, onto(s, p), rest));
+    }
+    if let Some((k, s, rest)) = scalar_factor(p) {
+        out.push((c * k, rest, onto(s, q)));
+    }
+    out
 }
 
 fn sum2(c: &BigRational, a: &Expr, d: &BigRational, b: &Expr) -> Expr {
