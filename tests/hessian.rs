@@ -355,6 +355,16 @@ fn vec_layout_gives_kronecker_forms_equal_to_the_tensor() {
                 if got != *expected {
                     failures.push(format!("{f}: {got}, expected {expected}"));
                 }
+                // A form of Kronecker products and classic factors alone reads back from
+                // ASCII (`kron(P, Q)`; survey 10 and 12 found `P (x) Q`, read as the
+                // vector x), equal to the Unicode form read back.
+                let ascii = d.render(Format::Ascii);
+                if !got.contains("K_") && !got.contains("vec(") && !got.contains("I_{") {
+                    let both = format!("{decls}; {ascii}; {got}");
+                    if bracket::read(&both).is_err() || !same_value(&both, &[1, 2]) {
+                        failures.push(format!("{f}: the ASCII `{ascii}` does not read back as `{got}`"));
+                    }
+                }
                 if !c.as_ref().is_some_and(|c| c.passed()) {
                     failures.push(format!("{f}: check {c:?}"));
                 }

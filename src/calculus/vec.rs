@@ -507,12 +507,13 @@ fn factor(e: &Expr, format: Format, model: &Model) -> String {
 impl Part {
     fn render(&self, format: Format, model: &Model) -> (BigRational, String) {
         let one = BigRational::one();
-        let f = |e: &Expr| factor(e, format, model);
+        // (ASCII writes `kron(P, Q)`, which reads back, so its factors need no parentheses.)
+        let f = |e: &Expr| if format == Format::Ascii { render(e, format) } else { factor(e, format, model) };
         let np = matches!(format, Format::Numpy);
-        let (kron, vec_of, transposed, k) = match format {
-            Format::Latex => (" \\otimes ", "\\operatorname{vec}", "^\\top", "K"),
-            Format::Unicode => (" ⊗ ", "vec", "ᵀ", "K"),
-            _ => (" (x) ", "vec", "^T", "K"),
+        let (vec_of, transposed, k) = match format {
+            Format::Latex => ("\\operatorname{vec}", "^\\top", "K"),
+            Format::Unicode => ("vec", "ᵀ", "K"),
+            _ => ("vec", "^T", "K"),
         };
         match self {
             Part::Same(e) => (one, if np { render_numpy(e, model) } else { render(e, format) }),
@@ -527,9 +528,9 @@ impl Part {
             }
             Part::Kron(c, p, q) => match (scalar_factor(p), scalar_factor(q)) {
                 // A scalar in a factor goes in front with the number: `(N/2)(Λ⁻¹ ⊗ Λ⁻¹)`.
-                (None, Some((k, s, q))) => scaled_kron(&(c * k), s.as_ref(), &f(p), &f(&q), kron, format),
-                (Some((k, s, p)), None) => scaled_kron(&(c * k), s.as_ref(), &f(&p), &f(q), kron, format),
-                _ => (c.clone(), format!("{}{kron}{}", f(p), f(q))),
+                (None, Some((k, s, q))) => scaled_kron(&(c * k), s.as_ref(), &f(p), &f(&q), format),
+                (Some((k, s, p)), None) => scaled_kron(&(c * k), s.as_ref(), &f(&p), &f(q), format),
+                _ => (c.clone(), kron_text(format, &f(p), &f(q), false)),
             },
             Part::Commuted(c, p, q, dp, dq) => {
                 let (sp, sq) = (size_text(dp, model), size_text(dq, model));
@@ -548,7 +549,7 @@ impl Part {
                     if is_identity(p) && is_identity(q) {
                         return (c.clone(), format!("{k}{sub}"));
                     }
-                    (c.clone(), format!("({}{kron}{}){k}{sub}", f(p), f(q)))
+                    (c.clone(), format!("{}{k}{sub}", kron_text(format, &f(p), &f(q), true)))
                 }
             }
             Part::Outer(c, a, b) if np => {
@@ -618,17 +619,10 @@ fn scalar_factor(e: &Expr) -> Option<(BigRational, Option<Expr>, Expr)> {
 
 /// `c s (P ⊗ Q)` with `|c|s` in front, in parentheses unless it is one name or number:
 /// the sign stays in the number, for the sum of parts to print.
-fn scaled_kron(
-    c: &BigRational,
-    s: Option<&Expr>,
-    p: &str,
-    q: &str,
-    kron: &str,
-    format: Format,
-) -> (BigRational, String) {
+fn scaled_kron(c: &BigRational, s: Option<&Expr>, p: &str, q: &str, format: Format) -> (BigRational, String) {
     let sign = if c.is_negative() { -BigRational::one() } else { BigRational::one() };
     let Some(s) = s else {
-        return (c.clone(), format!("({p}{kron}{q})"));
+        return (c.clone(), kron_text(format, p, q, true));
     };
     // `N/2`, not `(1/2)N`.
     let numerator = crate::ir::build::scale(BigRational::from_integer(c.numer().abs()), s.clone());
@@ -640,7 +634,22 @@ fn scaled_kron(
     };
     let text = render(&magnitude, format);
     let front = if matches!(magnitude.kind, Kind::Var(_)) { text } else { format!("({text})") };
-    (sign, format!("{front}({p}{kron}{q})"))
+    (sign, format!("{front}{}", kron_text(format, p, q, true)))
+}
+
+/// `P ⊗ Q` in `format`, in parentheses where `grouped`; ASCII writes `kron(P, Q)`, which
+/// the input reads (`(x)` would read as the vector x).
+fn kron_text(format: Format, p: &str, q: &str, grouped: bool) -> String {
+    let infix = match format {
+        Format::Latex => " \\otimes ",
+        Format::Ascii => return format!("kron({p}, {q})"),
+        _ => " ⊗ ",
+    };
+    if grouped {
+        format!("({p}{infix}{q})")
+    } else {
+        format!("{p}{infix}{q}")
+    }
 }
 
 fn is_identity(e: &Expr) -> bool {
