@@ -82,6 +82,17 @@ fn masked_factorization_and_autoencoders() {
     grad(mf, &["V"]);
     grad("X: matrix(N, d); W: matrix(d, h); H = sigmoid(X W); ||X - H W^T||^2", &["W"]);
     grad("X: matrix(N, d); W1: matrix(d, h); W2: matrix(h, d); ||X - sigmoid(X W1) W2||^2", &["W1", "W2"]);
+    // A sparse autoencoder: the KL penalty's gradient alone is one term; beside the
+    // reconstruction loss the run of the whole left it as `(Xᵀ + ρ(−2 + ρ)Xᵀ)…`, 38
+    // operations more, so the terms' gradients are taken apart and added (survey 12).
+    let sparse = "X: matrix(N, d); W: matrix(d, h); rho: scalar; H = sigmoid(X W); q = H^T 1 / N; \
+                  1/2 ||H W^T - X||^2 + beta sum(rho ln(rho 1 ./ q) + (1 - rho) ln((1 - rho) 1 ./ (1 - q)))";
+    let answer = grad(sparse, &["W"]);
+    assert!(answer.ends_with(" + βXᵀsigmoid'(XW)diag((ρ 1 − q) ⊘ (q ⊙ q − q))/N"), "{answer}");
+    // `derive` ends where `grad` does.
+    let derived = Command::new(env!("CARGO_BIN_EXE_bracket")).args(["derive", sparse, "--wrt", "W"]).output();
+    let derived = String::from_utf8_lossy(&derived.expect("the binary runs").stdout).to_string();
+    assert_eq!(derived.lines().last(), Some(format!("∇_W = {answer}").as_str()), "{derived}");
 }
 
 #[test]

@@ -63,7 +63,7 @@ pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result
         let expr = contract(answer.expr.clone(), dx, f.is_scalar(), x_shape.len(), &f.shape);
         Step { expr, why: "backpropagation through the definitions, each ∇ written out".into() }
     };
-    match derive_steps(model, f, wrt, through, Explain::Rules) {
+    let derived = match derive_steps(model, f, wrt, through, Explain::Rules) {
         Err(e) if e.code == crate::error::ErrorCode::Unsupported => {
             let Some(result) = assembled(false) else { return Err(e) };
             let steps = vec![step(&result)];
@@ -77,7 +77,22 @@ pub fn derive_in(model: &Model, f: &Expr, wrt: &str, through: Through) -> Result
             Ok(d)
         }
         d => d,
-    }
+    };
+    // Where `grad` takes its terms' gradients added (`gradient::by_terms`), so does the
+    // derivation, in a last step.
+    derived.map(|mut d| {
+        if through == Through::Definitions {
+            let options = crate::egraph::Options::default();
+            if let Some(sum) = crate::calculus::gradient::by_terms(model, f, wrt, &d.result.expr, &options) {
+                let x_shape = model.names[wrt].shape.clone();
+                let dx = Expr::new(Kind::Diff(wrt.to_string()), x_shape.clone());
+                let expr = contract(sum.clone(), dx, f.is_scalar(), x_shape.len(), &f.shape);
+                d.steps.push(Step { expr, why: "each term's gradient simplified on its own, added".into() });
+                d.result = Answer { expr: sum, ..d.result };
+            }
+        }
+        d
+    })
 }
 
 /// How much of the e-graph's work a derivation shows.
