@@ -10,6 +10,7 @@ use crate::limits;
 use crate::read::hints::{euler_power, inside_call, keyword_argument, latex_hint, method_call};
 pub use crate::read::numbers::{read_number, superscript_value};
 use crate::read::words::Word;
+pub use crate::read::words::GREEK;
 use num_rational::BigRational;
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
@@ -963,44 +964,6 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         _ => return None,
     })
 }
-
-/// ASCII Greek words and their letters; names are kept as letters.
-pub const GREEK: [(&str, &str); 34] = [
-    ("alpha", "α"),
-    ("beta", "β"),
-    ("gamma", "γ"),
-    ("delta", "δ"),
-    ("epsilon", "ε"),
-    ("zeta", "ζ"),
-    ("eta", "η"),
-    ("theta", "θ"),
-    ("kappa", "κ"),
-    ("lambda", "λ"),
-    ("mu", "μ"),
-    ("nu", "ν"),
-    ("xi", "ξ"),
-    ("rho", "ρ"),
-    ("sigma", "σ"),
-    ("tau", "τ"),
-    ("phi", "φ"),
-    ("chi", "χ"),
-    ("psi", "ψ"),
-    ("omega", "ω"),
-    ("omicron", "ο"),
-    ("pi", "π"),
-    ("upsilon", "υ"),
-    ("Gamma", "Γ"),
-    ("Delta", "Δ"),
-    ("Theta", "Θ"),
-    ("Lambda", "Λ"),
-    ("Xi", "Ξ"),
-    ("Pi", "Π"),
-    ("Sigma", "Σ"),
-    ("Upsilon", "Υ"),
-    ("Phi", "Φ"),
-    ("Psi", "Ψ"),
-    ("Omega", "Ω"),
-];
 
 fn greek_letter(word: &str) -> &'static str {
     GREEK.iter().find(|(w, _)| *w == word).map_or("?", |(_, l)| l)
