@@ -103,3 +103,22 @@ pub(crate) fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> O
         .min()
         .map(|(_, k)| k)
 }
+
+/// What to write for a symbol of the tutorial's prose or of papers that the input does
+/// not read (`found`, after `before`): the inner-product brackets, ∇ and ∂, set
+/// membership, an indexed sum.
+pub(crate) fn symbol_hint(found: Option<char>, before: &str) -> Option<&'static str> {
+    Some(match found? {
+        '⟨' | '⟩' => "an inner product ⟨A, B⟩ is `A · B` (or `dot(A, B)`); of vectors, `x^T y`",
+        '∇' | '∂' => {
+            "write the function alone and name the variable: `bracket grad 'x^T A x' --wrt x`, or in a \
+             program `grad J wrt x`"
+        }
+        '∈' => "a name's kind is declared with a colon: `x: vector(n)`, `A: matrix(n, m)`, `s: scalar`",
+        '_' if before.trim_end().ends_with(['∑', 'Σ']) => {
+            "an indexed sum is not read: `sum(x)` sums every entry, `X 1` the rows, `1^T X` the columns, \
+             or write the indices as einsum(\"ij->i\", X)"
+        }
+        _ => return None,
+    })
+}

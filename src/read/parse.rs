@@ -898,7 +898,8 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
             "norms are `||x||` (the 2-norm, Frobenius for a matrix) and `||x||_1` of a vector; a max \
              norm `||x||_inf` is not built in"
         }
-        _ => "see docs/syntax.md for the notation",
+        _ => crate::read::hints::symbol_hint(found, &text[..at.min(text.len())])
+            .unwrap_or("see docs/syntax.md for the notation"),
     };
     Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)
 }

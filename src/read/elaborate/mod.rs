@@ -626,6 +626,10 @@ impl Elab {
         if !matches!(e.code, ErrorCode::Shape | ErrorCode::Unknown | ErrorCode::Bracket) {
             return e;
         }
+        // `grad J w.r.t. W`: the query's keyword as people write it in prose.
+        if self.source.contains("w.r.t") {
+            return e.hint("the query is written `grad J wrt W` (`wrt` without dots)");
+        }
         let mut more: Vec<String> = Vec::new();
         let unknown_function = e.message.starts_with("unknown function");
         if !notes.is_empty() && !unknown_function {
