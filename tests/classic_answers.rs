@@ -129,6 +129,8 @@ fn likelihoods() {
                    sum(exp(k (ln(y) - X w))) - k sum(ln(y) - X w) - N ln(k)";
     let answer = checked("hessian", weibull, &["k"]);
     assert!(answer.ends_with(" + N/k²"), "{answer}");
+    // A name over a reciprocal reads as a quotient, `N/k²`, not `(1/k²)N`.
+    assert_eq!(hessian("k, N, a: scalar; a k - N ln(k)", "k"), "N/k²");
 }
 
 #[test]

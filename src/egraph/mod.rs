@@ -770,6 +770,10 @@ pub(super) fn left_associated(e: Expr) -> Expr {
             if let Some(s) = reciprocal(&b) {
                 return Expr::new(Kind::DivScalar(Box::new(a), Box::new(s)), shape);
             }
+            // (But a name over it is a quotient: `(1/k²)N` is `N/k²`.)
+            if let (Some(s), Kind::Var(_)) = (reciprocal(&a), &b.kind) {
+                return Expr::new(Kind::DivScalar(Box::new(b), Box::new(s)), shape);
+            }
         }
         if a.is_scalar() && matches!(b.kind, Kind::Add(_)) {
             if let Some(s) = reciprocal(&a) {
