@@ -241,6 +241,14 @@ fn a_scalar_s_mixed_blocks_share_the_shorter_form() {
     for block in &blocks {
         assert!(block.check(3).passed(), "{}", block.label());
     }
+    // Of one size, they are spelt alike too: Weibull regression's differed only in the
+    // order of their terms (survey 12).
+    let text = "X: matrix(N,d); y: vector(N); k: scalar; sum(exp(k (ln(y) - X w))) - k sum(ln(y) - X w) - N ln(k)";
+    let blocks = hessian(text, &["w", "k"]).unwrap();
+    assert_eq!(blocks[1].answer.render(Format::Unicode), blocks[2].answer.render(Format::Unicode));
+    for block in &blocks {
+        assert!(block.check(3).passed(), "{}", block.label());
+    }
 }
 
 #[test]

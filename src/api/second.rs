@@ -138,9 +138,10 @@ fn twins_alike(blocks: &mut [SecondDerivative], names: &[String], model: &crate:
             let (a, b) = (i * n + j, j * n + i);
             let size = |k: usize| blocks[k].answer.render(crate::render::Format::Unicode).chars().count();
             let (from, to) = match size(a).cmp(&size(b)) {
-                std::cmp::Ordering::Less => (a, b),
+                // (Of one size, the first block's form is the other's too: Weibull
+                // regression's two blocks by (w, k) differed only in their terms' order.)
+                std::cmp::Ordering::Less | std::cmp::Ordering::Equal => (a, b),
                 std::cmp::Ordering::Greater => (b, a),
-                std::cmp::Ordering::Equal => continue,
             };
             if blocks[from].answer.expr.shape == blocks[to].answer.expr.shape {
                 blocks[to].answer.expr = blocks[from].answer.expr.clone();
