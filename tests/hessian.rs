@@ -301,6 +301,23 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "(BᵀB ⊙ CᵀC) ⊗ I_I",
     ),
     ("X: matrix(n, m); A: matrix(p, n); B: matrix(m, q)", "A X B", "X", "jacobian", "Bᵀ ⊗ A"),
+    // A layer's Jacobians: an element-wise derivative scales the rows of a Kronecker
+    // product (survey 12 found them unsupported).
+    (
+        "X: matrix(N, d); W: matrix(d, h); b: vector(h)",
+        "tanh(X W + 1 b^T)",
+        "W",
+        "jacobian",
+        "diag(vec(tanh'(XW + 1bᵀ)))(I_h ⊗ X)",
+    ),
+    (
+        "X: matrix(N, d); W: matrix(d, h); b: vector(h)",
+        "tanh(X W + 1 b^T)",
+        "b",
+        "jacobian",
+        "diag(vec(tanh'(XW + 1bᵀ)))(I_h ⊗ 1_N)",
+    ),
+    ("X: matrix(N, d); W: matrix(d, h)", "sigmoid(X W)", "X", "jacobian", "diag(vec(sigmoid'(XW)))(Wᵀ ⊗ I_N)"),
     ("X: matrix(n, n)", "ln det(X)", "X", "hessian", "−(X⁻¹ ⊗ X⁻ᵀ)K_{nn}"),
     ("X: matrix(n, n)", "X^-1", "X", "jacobian", "−X⁻ᵀ ⊗ X⁻¹"),
     ("X: matrix(n, m)", "X^T", "X", "jacobian", "K_{nm}"),

@@ -50,6 +50,9 @@ pub enum Part {
     Outer(BigRational, Expr, Expr),
     /// `c diag(vec(D))`.
     Diagonal(BigRational, Expr),
+    /// `diag(vec(D))` times a Kronecker part: factors on F's dims alone scale its rows
+    /// (`tanh(XW + 1bᵀ)` by W: `diag(vec(tanh'(XW + 1bᵀ)))(I_h ⊗ X)`).
+    RowScaled(Expr, Box<Part>),
     /// The zero matrix, with F's dims down and X's across (a block of a Hessian in a
     /// variable the other block does not meet).
     Zero(Vec<Dim>, Vec<Dim>),
@@ -183,7 +186,35 @@ fn classify(term: &Term, f_order: usize, x_order: usize) -> Option<Part> {
         let shape = inner.output.iter().map(|&i| inner.indices[i].clone()).collect();
         return Some(Part::Diagonal(c, terms_to_expr(&[Term { coef: BigRational::one(), net: inner }], &shape)));
     }
-    None
+    row_scaled(term, net, at.f1, at.f2?, f_order, x_order)
+}
+
+/// A term whose factors on F's dims alone (i, j), set apart, leave a Kronecker part:
+/// `diag(vec(D))` times that part, D the product of those factors on (i, j).
+fn row_scaled(term: &Term, net: &Network, f1: usize, f2: usize, f_order: usize, x_order: usize) -> Option<Part> {
+    let (i, j) = (net.output[f1], net.output[f2]);
+    if i == j {
+        return None;
+    }
+    let on_f = |f: &Factor| f.slots.iter().all(|s| *s == i || *s == j);
+    let (scaling, rest): (Vec<Factor>, Vec<Factor>) = net.factors.iter().cloned().partition(|f| on_f(f));
+    if scaling.is_empty() {
+        return None;
+    }
+    let inner = Term { coef: term.coef.clone(), net: Network { factors: rest, ..net.clone() } };
+    let part = classify(&inner, f_order, x_order)?;
+    if !matches!(part, Part::Kron(..) | Part::Commuted(..)) {
+        return None;
+    }
+    let shape = vec![net.indices[i].clone(), net.indices[j].clone()];
+    let d = only_used(Network {
+        factors: scaling,
+        indices: net.indices.clone(),
+        output: vec![i, j],
+        origin: net.origin.clone(),
+    });
+    let d = terms_to_expr(&[Term { coef: BigRational::one(), net: crate::network::tidy(d) }], &shape);
+    Some(Part::RowScaled(d, Box::new(part)))
 }
 
 /// The network with each identity factor on two indices contracted away, its two
@@ -411,6 +442,7 @@ fn simplify_part(p: Part, simplest: &dyn Fn(Expr) -> Expr) -> Part {
         Part::Commuted(c, a, b, dp, dq) => Part::Commuted(c, simplest(a), simplest(b), dp, dq),
         Part::Outer(c, a, b) => Part::Outer(c, simplest(a), simplest(b)),
         Part::Diagonal(c, a) => Part::Diagonal(c, simplest(a)),
+        Part::RowScaled(d, p) => Part::RowScaled(simplest(d), Box::new(simplify_part(*p, simplest))),
         other => other,
     }
 }
@@ -558,6 +590,15 @@ impl Part {
             Part::Outer(c, a, b) => {
                 (c.clone(), format!("{vec_of}({}){vec_of}({}){transposed}", render(a, format), render(b, format)))
             }
+            Part::RowScaled(d, p) => {
+                let (c, inner) = p.render(format, model);
+                let text = if np {
+                    format!("np.diag(np.ravel({}, order=\"F\")) @ ({inner})", f(d))
+                } else {
+                    format!("diag({vec_of}({}))({inner})", render(d, format))
+                };
+                (c, text)
+            }
             Part::Diagonal(c, d) if np => (c.clone(), format!("np.diag(np.ravel({}, order=\"F\"))", f(d))),
             Part::Diagonal(c, d) => (c.clone(), format!("diag({vec_of}({}))", render(d, format))),
             Part::Zero(rows, cols) if np => {
@@ -593,6 +634,10 @@ impl Part {
             Part::Diagonal(c, d) => {
                 let v = column_vec(&eval(d, env)?);
                 scaled(c, Array2::from_diag(&v.column(0)))
+            }
+            Part::RowScaled(d, p) => {
+                let v = column_vec(&eval(d, env)?);
+                Array2::from_diag(&v.column(0)).dot(&p.value(env)?)
             }
             Part::Zero(rows, cols) => {
                 let size = |dims: &[Dim]| dims.iter().map(|d| env.size(d)).product::<Result<usize>>();
