@@ -237,3 +237,12 @@ fn a_repeated_factor_gets_a_hint_to_tag_it() {
     assert!(e.hint.as_deref().is_some_and(|h| h.contains("X@1_1 X@2_1")), "{e:?}");
     equal("X: matrix(n, n)", "X@1_1 X@2_1 X@1_2 X@2_2", "(X ⊗ X)_{1324}");
 }
+
+/// A Hadamard power of a transposed or inverted matrix puts it in parentheses,
+/// `(Cᵀ)^{⊙2}`, not `Cᵀ^{⊙2}` (survey 12, a layer norm's Hessian), and reads back.
+#[test]
+fn a_hadamard_power_of_a_transpose_is_in_parentheses() {
+    assert_eq!(simplified("C: matrix(n, m); (C^T).^2"), "(Cᵀ)^{⊙2}");
+    assert_eq!(simplified("C: matrix(n, n); (C^-1).^3"), "(C⁻¹)^{⊙3}");
+    equal("C: matrix(n, m)", "(Cᵀ)^{⊙2}", "C^T .* C^T");
+}

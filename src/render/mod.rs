@@ -434,8 +434,15 @@ impl Printer {
     }
 
     fn postfix(&self, e: &Expr, unicode: &str, ascii: &str, latex: &str) -> (String, u8) {
+        self.postfix_on(e, unicode, ascii, latex, false)
+    }
+
+    /// As [`Printer::postfix`], with a transposed or inverted base in parentheses where
+    /// `wrapped` (a Hadamard power: `(Cᵀ)^{⊙2}`, not `Cᵀ^{⊙2}`).
+    fn postfix_on(&self, e: &Expr, unicode: &str, ascii: &str, latex: &str, wrapped: bool) -> (String, u8) {
         // A power of a power needs parentheses: `(B²)²`, `(X^2).^2`.
-        let powered = matches!(e.kind, Kind::Power(..) | Kind::HPower(..));
+        let powered = matches!(e.kind, Kind::Power(..) | Kind::HPower(..))
+            || (wrapped && matches!(e.kind, Kind::Transpose(..) | Kind::Inverse(..)));
         let base = if powered { self.at(e, ATOM) } else { self.at(e, POST) };
         let base = if self.style == Format::Latex && base.ends_with('}') && base.contains('^') {
             format!("{{{base}}}")
@@ -629,7 +636,7 @@ impl Printer {
                 let ascii = if p.is_integer() { format!(".^{p}") } else { format!(".^({p})") };
                 let unicode = format!("^{{⊙{p}}}");
                 let latex = format!("^{{\\odot {}}}", latex_rational(p));
-                self.postfix(x, &unicode, &ascii, &latex)
+                self.postfix_on(x, &unicode, &ascii, &latex, true)
             }
             Kind::Hadamard(a, b) => self.infix(a, b, HAD, "⊙", ".*", "\\odot"),
             Kind::HDiv(a, b) => self.infix(a, b, HAD, "⊘", "./", "\\oslash"),
