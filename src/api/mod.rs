@@ -284,11 +284,11 @@ pub(crate) fn greek_letters(name: &str) -> String {
         None => (name, ""),
     };
     let (d, word) = match base.strip_prefix('d') {
-        Some(w) if crate::read::parse::GREEK.iter().any(|(g, _)| *g == w) => ("d", w),
+        Some(w) if crate::read::parse::greek_letter(w).is_some() => ("d", w),
         _ => ("", base),
     };
-    match crate::read::parse::GREEK.iter().find(|(g, _)| *g == word) {
-        Some((_, letter)) => format!("{d}{letter}{rest}"),
+    match crate::read::parse::greek_letter(word) {
+        Some(letter) => format!("{d}{letter}{rest}"),
         None => name.to_string(),
     }
 }

@@ -304,7 +304,7 @@ pub(crate) fn by_terms(
     options: &crate::egraph::Options,
 ) -> Option<Expr> {
     let Kind::Add(terms) = &f.kind else { return None };
-    if crate::egraph::operations(whole) < BY_TERMS_FROM {
+    if !f.is_scalar() || crate::egraph::operations(whole) < BY_TERMS_FROM {
         return None;
     }
     // The names that depend on var: var, and each definition that uses one of them.
@@ -316,7 +316,7 @@ pub(crate) fn by_terms(
     }
     let uses = |t: &Expr| t.names().iter().any(|n| reached.contains(n));
     let terms: Vec<&Expr> = terms.iter().filter(|t| uses(t)).collect();
-    if terms.len() < 2 || !f.is_scalar() {
+    if terms.len() < 2 {
         return None;
     }
     let mut parts = Vec::new();

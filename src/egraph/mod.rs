@@ -764,21 +764,16 @@ pub(super) fn left_associated(e: Expr) -> Expr {
             Kind::DivScalar(one, s) if matches!(&one.kind, Kind::Const(c) if c.is_one()) => Some((**s).clone()),
             _ => None,
         };
-        // (A reciprocal in front, `1/(2N)‖XW − Y‖²`, reads as written; but not one in
-        // front of a sum, `(1/ρ³)(a + b)`, which reads as the quotient `(a + b)/ρ³`.)
         if a.is_scalar() && b.is_scalar() {
             if let Some(s) = reciprocal(&b) {
                 return Expr::new(Kind::DivScalar(Box::new(a), Box::new(s)), shape);
             }
-            // (But a name over it is a quotient: `(1/k²)N` is `N/k²`.)
-            if let (Some(s), Kind::Var(_)) = (reciprocal(&a), &b.kind) {
-                return Expr::new(Kind::DivScalar(Box::new(b), Box::new(s)), shape);
-            }
         }
-        if a.is_scalar() && matches!(b.kind, Kind::Add(_)) {
-            if let Some(s) = reciprocal(&a) {
-                return Expr::new(Kind::DivScalar(Box::new(b), Box::new(s)), shape);
-            }
+        // A reciprocal in front, `1/(2N)‖XW − Y‖²`, reads as written; but in front of a
+        // sum or a scalar name it is a quotient: `(a + b)/ρ³`, `N/k²`.
+        let over = matches!(b.kind, Kind::Add(_)) || (b.is_scalar() && matches!(b.kind, Kind::Var(_)));
+        if let (true, true, Some(s)) = (a.is_scalar(), over, reciprocal(&a)) {
+            return Expr::new(Kind::DivScalar(Box::new(b), Box::new(s)), shape);
         }
         // Only a true matrix product regroups: `a` and `c` matrices whose inner dims
         // meet (a scalar or a column on the left scales, and does not chain).

@@ -86,13 +86,7 @@ pub(crate) fn closest<'a>(name: &str, known: impl Iterator<Item = &'a str>) -> O
     let limit = (name.chars().count() / 2).min(2);
     let ascii = |k: &str| {
         k.chars()
-            .map(|c| {
-                let letter = c.to_string();
-                match crate::read::parse::GREEK.iter().find(|(_, l)| *l == letter) {
-                    Some((word, _)) => word.to_string(),
-                    None => letter,
-                }
-            })
+            .map(|c| crate::read::parse::greek_word(c).map_or_else(|| c.to_string(), str::to_string))
             .collect::<String>()
     };
     known

@@ -10,7 +10,7 @@ use crate::limits;
 use crate::read::hints::{euler_power, inside_call, keyword_argument, latex_hint, method_call};
 pub use crate::read::numbers::{read_number, superscript_value};
 use crate::read::words::Word;
-pub use crate::read::words::GREEK;
+pub use crate::read::words::{greek_letter, greek_word, GREEK};
 use num_rational::BigRational;
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
@@ -633,7 +633,7 @@ fn build_primary(pair: Pair<Rule>) -> Result<Node> {
             let mut name_span = span_of(&name_pair);
             let mut name = read_letter_name(name_pair);
             // A Greek word is its letter here too, as everywhere (`Phi'(x)` is Φ'(x)).
-            if let Some((_, letter)) = GREEK.iter().find(|(w, _)| *w == name.base) {
+            if let Some(letter) = greek_letter(&name.base) {
                 name.base = letter.to_string();
             }
             let mut arg = None;
@@ -757,7 +757,7 @@ fn collect_name(pair: Pair<Rule>, name: &mut NameRef) {
     for p in pair.into_inner() {
         match p.as_rule() {
             Rule::name | Rule::letter_name | Rule::greek_word => collect_name(p, name),
-            Rule::greek_word_text => name.base.push_str(greek_letter(p.as_str())),
+            Rule::greek_word_text => name.base.push_str(greek_letter(p.as_str()).unwrap_or("?")),
             Rule::word | Rule::name_digits => name.base.push_str(p.as_str()),
             Rule::barred_letter => {
                 name.bar = true;
@@ -964,8 +964,4 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::subscript_body => "a subscript",
         _ => return None,
     })
-}
-
-fn greek_letter(word: &str) -> &'static str {
-    GREEK.iter().find(|(w, _)| *w == word).map_or("?", |(_, l)| l)
 }

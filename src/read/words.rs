@@ -209,3 +209,13 @@ pub const GREEK: [(&str, &str); 34] = [
     ("Psi", "Ψ"),
     ("Omega", "Ω"),
 ];
+
+/// The Greek letter an ASCII word names (`beta` is β), if it names one.
+pub fn greek_letter(word: &str) -> Option<&'static str> {
+    GREEK.iter().find(|(w, _)| *w == word).map(|(_, l)| *l)
+}
+
+/// The ASCII word a Greek letter is typed as (β is `beta`), if `c` is one.
+pub fn greek_word(c: char) -> Option<&'static str> {
+    GREEK.iter().find(|(_, l)| l.chars().eq(std::iter::once(c))).map(|(w, _)| *w)
+}

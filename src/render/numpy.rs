@@ -45,8 +45,7 @@ pub fn py_name(name: &str) -> String {
     let name = name.replacen('∇', "grad", 1);
     let mut out = String::new();
     for c in name.chars() {
-        let letter = c.to_string();
-        if let Some((word, _)) = crate::read::parse::GREEK.iter().find(|(_, l)| *l == letter) {
+        if let Some(word) = crate::read::parse::greek_word(c) {
             out.push_str(word);
         } else if c.is_alphanumeric() || c == '_' {
             out.push(c);

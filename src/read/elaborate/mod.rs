@@ -861,7 +861,7 @@ fn is_group(inner: &Node) -> bool {
 /// A Greek word (`lambda`, `Sigma`), from the one list the parser reads them by.
 fn is_greek_word(name: &str) -> bool {
     let base = name.split('_').next().unwrap_or(name);
-    crate::read::parse::GREEK.iter().any(|(word, _)| *word == base)
+    crate::read::parse::greek_letter(base).is_some()
 }
 
 fn show_counts(want: &[usize]) -> String {
