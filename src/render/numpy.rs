@@ -151,6 +151,11 @@ impl Numpy {
 
     fn go(&self, e: &Expr) -> String {
         let g = |x: &Expr| self.go(x);
+        // ln(1 + exp(z)), ln(σ(z)), ln(1 − σ(z)) as log-add-exp, as the module `codegen`
+        // writes computes them: finite where exp(z) overflows.
+        if let Some((call, z)) = super::python::stable(e, &self.definitions).filter(|(c, _)| c.contains("np.")) {
+            return format!("({})", call.replace("{}", &g(z)));
+        }
         match &e.kind {
             Kind::Var(n) if !self.names.contains(n) && self.sizes.contains_key(&Dim::Sym(n.clone())) => {
                 self.size(&Dim::Sym(n.clone()))
@@ -264,14 +269,6 @@ impl Numpy {
             // a negative determinant, −inf for a singular one). slogdet is called twice:
             // an expression has no name to hold its pair (ruff rejects a called lambda).
             Kind::Func { func, derivative, arg } => match (func, derivative, &arg.kind) {
-                // ln(1 + exp(z)), ln(σ(z)), ln(1 − σ(z)) as log-add-exp, as the module
-                // `codegen` writes computes them: finite where exp(z) overflows.
-                (Func::Ln, 0, _)
-                    if super::python::stable(e, &self.definitions).is_some_and(|(c, _)| c.contains("np.")) =>
-                {
-                    let (call, z) = super::python::stable(e, &self.definitions).expect("just matched");
-                    format!("({})", call.replace("{}", &g(z)))
-                }
                 (Func::Ln, 0, Kind::Det(x)) => {
                     let x = g(x);
                     format!("(np.log(np.linalg.slogdet({x})[0]) + np.linalg.slogdet({x})[1])")
