@@ -55,13 +55,15 @@ impl Backoff {
     }
 
     /// True when the iteration before `iteration` changed nothing.
+    /// (The sizes are taken at an iteration's first search only: they take a pass over
+    /// the classes, and the e-graph does not change while the iteration searches.)
     fn idle_before(&mut self, iteration: usize, egraph: &EGraph) -> bool {
-        let size = (egraph.total_size(), egraph.total_number_of_nodes(), egraph.number_of_classes());
         if self.current.map(|(i, _)| i) != Some(iteration) {
+            let size = (egraph.total_size(), egraph.total_number_of_nodes(), egraph.number_of_classes());
             self.previous = self.current;
             self.current = Some((iteration, size));
         }
-        matches!(self.previous, Some((i, before)) if i + 1 == iteration && before == size)
+        matches!((self.previous, self.current), (Some((i, before)), Some((_, now))) if i + 1 == iteration && before == now)
     }
 }
 
