@@ -95,6 +95,14 @@ impl Cost {
         (a.2, b.2) = (0, 0);
         a < b
     }
+
+    /// Cheaper than `other` by more than the bracketing of its products and the order
+    /// of its terms.
+    pub(super) fn beyond_order(&self, other: &Cost) -> bool {
+        let (mut a, mut b) = (self.key(), other.key());
+        (a.2, b.2, a.7, b.7) = (0, 0, 0, 0);
+        a < b
+    }
 }
 
 impl PartialEq for Cost {
