@@ -404,6 +404,13 @@ fn labelled(label: &str, format: OutputFormat) -> String {
     let (nabla, squared) = match format {
         OutputFormat::Ascii => ("nabla", "nabla^2"),
         OutputFormat::Latex => ("\\nabla", "\\nabla^2"),
+        // NumPy output is Python: each result under a Python name, `∇_x` as `grad_x`,
+        // `∇²_x` as `hess_x` and the block `∇_y∇_x` as `hess_y_x`.
+        OutputFormat::Numpy => {
+            let second = label.contains("∇²") || label.matches('∇').count() == 2;
+            let name = label.replace("∇²", "∇").replacen('∇', if second { "hess" } else { "grad" }, 1);
+            return bracket::py_name(&name.replace('∇', ""));
+        }
         _ => return label.to_string(),
     };
     // Every subscript in braces: `_x` → `_{x}`; before `∇` is spelt out, which ends a
@@ -566,7 +573,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
 
 /// The conditions an answer needs, as a `where` line.
 fn say_conditions(e: &bracket::Expr, format: OutputFormat) {
-    let needs = bracket::conditions(e);
+    let needs = bracket::conditions_in(e, format_of(format));
     if !needs.is_empty() {
         // NumPy output stays one Python expression: the condition is a comment.
         let lead = if matches!(format, OutputFormat::Numpy) { "# " } else { "" };

@@ -386,3 +386,48 @@ fn a_json_newline_pasted_as_two_characters_is_named() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("is not a line break"), "{}", stderr(&o));
 }
+
+/// Each text format states an answer's conditions in its own syntax: ASCII output is
+/// ASCII to the last byte, LaTeX's `where` line is text with inline math, and NumPy
+/// output names each result with a Python name.
+#[test]
+fn conditions_and_labels_come_in_the_output_format() {
+    let query = ["grad", "x^T S x / (x^T x) + ln(det(X)) + sum(sqrt(X w))", "--wrt", "x", "--wrt", "X"];
+    let with = |format: &str| {
+        let mut args = query.to_vec();
+        args.extend(["--format", format]);
+        let o = bracket(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let ascii = with("ascii");
+    assert!(ascii.is_ascii(), "{ascii}");
+    assert!(ascii.contains("where x^T x != 0"), "{ascii}");
+    assert!(ascii.contains("where X is invertible, X w has positive entries"), "{ascii}");
+    let latex = with("latex");
+    assert!(latex.contains("where $x^{\\top} x \\neq 0$"), "{latex}");
+    assert!(latex.contains("where $X$ is invertible, $X w$ has positive entries"), "{latex}");
+    let numpy = with("numpy");
+    assert!(numpy.is_ascii(), "{numpy}");
+    for line in numpy.lines().filter(|l| !l.starts_with('#')) {
+        let name = line.split(" = ").next().unwrap();
+        assert!(name == "grad_x" || name == "grad_X", "{line}");
+    }
+    assert!(numpy.contains("# where x^T x != 0"), "{numpy}");
+    // The Unicode form, as before, and JSON carries all three.
+    assert!(with("unicode").contains("where xᵀx ≠ 0"));
+    let json: serde_json::Value = serde_json::from_str(&with("json")).unwrap();
+    let first = &json["derivatives"][0];
+    assert_eq!(first["conditions"][0], "xᵀx ≠ 0", "{json}");
+    assert_eq!(first["conditions_ascii"][0], "x^T x != 0", "{json}");
+    assert_eq!(first["conditions_latex"][0], "$x^{\\top} x \\neq 0$", "{json}");
+}
+
+/// A Hessian's blocks in NumPy output are Python assignments.
+#[test]
+fn numpy_hessian_blocks_have_python_names() {
+    let o = bracket(&["hessian", "x^T A x + rho a^T y", "--wrt", "x", "--wrt", "rho", "--format", "numpy"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let names: Vec<String> = stdout(&o).lines().map(|l| l.split(" = ").next().unwrap().to_string()).collect();
+    assert_eq!(names, ["hess_x", "hess_rho_x", "hess_x_rho", "hess_rho"], "{}", stdout(&o));
+}

@@ -281,6 +281,8 @@ impl VecDerivative {
             "numpy": self.render(Format::Numpy),
             "tensor": self.tensor.render(Format::Unicode),
             "conditions": crate::render::conditions::conditions(&self.tensor.expr),
+            "conditions_ascii": crate::render::conditions::conditions_in(&self.tensor.expr, Format::Ascii),
+            "conditions_latex": crate::render::conditions::conditions_in(&self.tensor.expr, Format::Latex),
         });
         // As in the tensor layout: the block ∇_y∇_x is by x, then y.
         if let Some(by) = &self.by {

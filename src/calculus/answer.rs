@@ -37,6 +37,8 @@ impl Answer {
             "numpy": self.render(Format::Numpy),
             "shape": show_shape(&self.expr.shape),
             "conditions": crate::render::conditions::conditions(&self.expr),
+            "conditions_ascii": crate::render::conditions::conditions_in(&self.expr, Format::Ascii),
+            "conditions_latex": crate::render::conditions::conditions_in(&self.expr, Format::Latex),
             "egraph": self.saturation.as_ref().map(|r| r.json()),
         })
     }

@@ -7,34 +7,124 @@ use crate::render::{render, Format};
 use indexmap::IndexSet;
 use num_traits::{Signed, Zero};
 
-/// The conditions under which `e` is defined, in order of first appearance. A
-/// condition on sizes alone (`sqrt(d) ≠ 0` where some shape in `e` has the size `d`)
+/// What a condition asks of its subject.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Relation {
+    /// A scalar is not zero.
+    NonZero,
+    /// A scalar is not negative.
+    NotNegative,
+    /// A scalar is positive.
+    Positive,
+    /// No entry of a tensor is zero.
+    NoZeroEntry,
+    /// No entry of a tensor is negative.
+    NoNegativeEntry,
+    /// Every entry of a tensor is positive.
+    PositiveEntries,
+    /// A matrix is invertible.
+    Invertible,
+}
+
+/// One condition an answer needs: `subject ≠ 0`, `subject is invertible`, ….
+#[derive(Clone, Debug, PartialEq)]
+pub struct Condition {
+    /// What the condition is about.
+    pub subject: Expr,
+    /// What it asks of it.
+    pub relation: Relation,
+}
+
+impl Condition {
+    /// The condition in `format`: Unicode as the answer prints (`xᵀx ≠ 0`), ASCII in the
+    /// input syntax (`x^T x != 0`), LaTeX as text with inline math (`$x^{\top} x \neq
+    /// 0$`, `$X$ is invertible`). NumPy and bracket output state it as ASCII and Unicode.
+    pub fn render(&self, format: Format) -> String {
+        use Relation::*;
+        let format = match format {
+            Format::Numpy => Format::Ascii,
+            Format::Bracket => Format::Unicode,
+            f => f,
+        };
+        let subject = render(&self.subject, format);
+        let (symbol, words) = match self.relation {
+            NonZero => (Some(["≠", "!=", "\\neq"]), ""),
+            NotNegative => (Some(["≥", ">=", "\\geq"]), ""),
+            Positive => (Some([">", ">", ">"]), ""),
+            NoZeroEntry => (None, "has no zero entry"),
+            NoNegativeEntry => (None, "has no negative entry"),
+            PositiveEntries => (None, "has positive entries"),
+            Invertible => (None, "is invertible"),
+        };
+        let k = match format {
+            Format::Ascii => 1,
+            Format::Latex => 2,
+            _ => 0,
+        };
+        match (symbol, format) {
+            (Some(s), Format::Latex) => format!("${subject} {} 0$", s[k]),
+            (Some(s), _) => format!("{subject} {} 0", s[k]),
+            (None, Format::Latex) => format!("${subject}$ {words}"),
+            (None, _) => format!("{subject} {words}"),
+        }
+    }
+}
+
+/// The conditions under which `e` is defined, in Unicode, in order of first appearance.
+/// A condition on sizes alone (`sqrt(d) ≠ 0` where some shape in `e` has the size `d`)
 /// always holds, as a size is a positive integer, and is not stated.
 pub fn conditions(e: &Expr) -> Vec<String> {
+    conditions_in(e, Format::Unicode)
+}
+
+/// [`conditions`] in `format` (see [`Condition::render`]).
+pub fn conditions_in(e: &Expr, format: Format) -> Vec<String> {
+    condition_list(e).iter().map(|c| c.render(format)).collect()
+}
+
+/// The conditions under which `e` is defined, as [`conditions`] states them.
+pub fn condition_list(e: &Expr) -> Vec<Condition> {
     let mut sizes = IndexSet::new();
     size_names(e, &mut sizes);
-    let mut out = IndexSet::new();
+    let mut out = Found::default();
     collect(e, &sizes, &mut out);
     // `s ≠ 0` and `s ≥ 0` (a divisor under a root: `(xᵀx + 1)^(3/2)` in a quotient) are
     // one condition, `s > 0`, stated where the first of them was; and so for every entry
     // of a tensor.
-    const STRICT: [(&str, &str, &str); 2] =
-        [(" ≠ 0", " ≥ 0", " > 0"), (" has no zero entry", " has no negative entry", " has positive entries")];
-    let has = |c: String| out.contains(&c);
-    let mut merged = IndexSet::new();
-    for c in &out {
-        let strict = STRICT.iter().find_map(|(zero, negative, positive)| {
-            match (c.strip_suffix(zero), c.strip_suffix(negative)) {
-                (Some(s), _) if has(format!("{s}{negative}")) || has(format!("{s}{positive}")) => {
-                    Some(format!("{s}{positive}"))
-                }
-                (_, Some(s)) if has(format!("{s}{zero}")) => Some(format!("{s}{positive}")),
-                _ => None,
-            }
+    use Relation::*;
+    const STRICT: [(Relation, Relation, Relation); 2] =
+        [(NonZero, NotNegative, Positive), (NoZeroEntry, NoNegativeEntry, PositiveEntries)];
+    let has = |key: &str, r: Relation| out.0.contains_key(&(key.to_string(), r as u8));
+    let mut merged: indexmap::IndexMap<(String, u8), Condition> = indexmap::IndexMap::new();
+    for ((key, _), c) in &out.0 {
+        let strict = STRICT.iter().find_map(|&(zero, negative, positive)| {
+            let other = match c.relation {
+                r if r == zero => negative,
+                r if r == negative => zero,
+                _ => return None,
+            };
+            (has(key, other) || (c.relation == zero && has(key, positive))).then_some(positive)
         });
-        merged.insert(strict.unwrap_or_else(|| c.clone()));
+        let relation = strict.unwrap_or(c.relation);
+        merged.entry((key.clone(), relation as u8)).or_insert(Condition { subject: c.subject.clone(), relation });
     }
-    merged.into_iter().collect()
+    merged.into_values().collect()
+}
+
+/// The conditions found, each once, keyed by its subject as printed (two bracketings of
+/// one product are one subject) and its relation.
+#[derive(Default)]
+struct Found(indexmap::IndexMap<(String, u8), Condition>);
+
+impl Found {
+    fn insert(&mut self, subject: &Expr, relation: Relation) {
+        let key = (show(subject), relation as u8);
+        self.0.entry(key).or_insert_with(|| Condition { subject: subject.clone(), relation });
+    }
+
+    fn contains(&self, subject: &Expr, relation: Relation) -> bool {
+        self.0.contains_key(&(show(subject), relation as u8))
+    }
 }
 
 /// The names of sizes in the shapes of `e` and its subterms.
@@ -180,7 +270,7 @@ fn show(e: &Expr) -> String {
     render(e, Format::Unicode)
 }
 
-fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
+fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut Found) {
     // Where the operand is positive for every value, nothing is asked of it.
     let positive = match &e.kind {
         // (A matrix with positive entries may still be singular: only a scalar's inverse
@@ -193,7 +283,7 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
     match &e.kind {
         _ if positive => {}
         Kind::Inverse(x) if x.is_scalar() => {
-            out.insert(format!("{} ≠ 0", show(x)));
+            out.insert(x, Relation::NonZero);
         }
         // A diagonal is invertible where its vector has no zero entry (and nothing is
         // asked where that vector is positive: `diag(1 + exp(XW)1)⁻¹`).
@@ -214,8 +304,7 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         Kind::HDiv(_, b) => no_zero_entry(b, sizes, out),
         Kind::DivScalar(_, s) => nonzero(s, sizes, out),
         Kind::Func { func: Func::Ln, arg, .. } => {
-            let what = if arg.is_scalar() { "> 0" } else { "has positive entries" };
-            out.insert(format!("{} {what}", show(arg)));
+            out.insert(arg, if arg.is_scalar() { Relation::Positive } else { Relation::PositiveEntries });
         }
         // sqrt' divides by sqrt.
         Kind::Func { func: Func::Sqrt, derivative: 0, arg } if sign(arg, sizes) != Sign::Unknown => {}
@@ -228,20 +317,20 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
 }
 
 /// `x ≥ 0` (entry by entry for a tensor), or `x > 0` where it is also a divisor.
-fn not_negative(x: &Expr, strict: bool, out: &mut IndexSet<String>) {
-    let what = match (x.is_scalar(), strict) {
-        (true, true) => "> 0",
-        (true, false) => "≥ 0",
-        (false, true) => "has positive entries",
-        (false, false) => "has no negative entry",
+fn not_negative(x: &Expr, strict: bool, out: &mut Found) {
+    let relation = match (x.is_scalar(), strict) {
+        (true, true) => Relation::Positive,
+        (true, false) => Relation::NotNegative,
+        (false, true) => Relation::PositiveEntries,
+        (false, false) => Relation::NoNegativeEntry,
     };
-    out.insert(format!("{} {what}", show(x)));
+    out.insert(x, relation);
 }
 
 /// `x has no zero entry`, stated of its factors as [`nonzero`] states a scalar's:
 /// `y ⊙ y` has none where y has none, and `sqrt(E)` none where E has none (which joins
 /// `E has no negative entry` as `E has positive entries`).
-fn no_zero_entry(x: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
+fn no_zero_entry(x: &Expr, sizes: &IndexSet<String>, out: &mut Found) {
     match &x.kind {
         _ if sign(x, sizes) == Sign::Positive => {}
         Kind::Hadamard(a, b) => {
@@ -251,7 +340,7 @@ fn no_zero_entry(x: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>)
         Kind::HPower(a, k) if k.is_positive() => no_zero_entry(a, sizes, out),
         Kind::Func { func: Func::Sqrt, derivative: 0, arg } => no_zero_entry(arg, sizes, out),
         _ => {
-            out.insert(format!("{} has no zero entry", show(x)));
+            out.insert(x, Relation::NoZeroEntry);
         }
     }
 }
@@ -259,7 +348,7 @@ fn no_zero_entry(x: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>)
 /// `s ≠ 0` for a scalar s, stated of its factors: a product is nonzero where each factor
 /// is, and a positive power where its base is (`‖x‖³ ≠ 0` is `‖x‖ ≠ 0`, `2N ≠ 0` is
 /// `N ≠ 0`), so one condition is not repeated in several forms.
-fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
+fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut Found) {
     match &s.kind {
         Kind::Const(_) => {}
         _ if sign(s, sizes) == Sign::Positive => {}
@@ -276,7 +365,7 @@ fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut IndexSet<String>) {
         // `|M| ≠ 0` is `M is invertible`, said once with M⁻¹'s.
         Kind::Det(m) => invertible(m, out),
         _ => {
-            out.insert(format!("{} ≠ 0", show(s)));
+            out.insert(s, Relation::NonZero);
         }
     }
 }
@@ -303,9 +392,9 @@ fn closed_nonzero(s: &Expr) -> bool {
 
 /// `M is invertible`, unless it is said already of Mᵀ (`(A + XᵀX)⁻¹` and
 /// `(Aᵀ + XᵀX)⁻¹` need one condition).
-fn invertible(m: &Expr, out: &mut IndexSet<String>) {
-    if !out.contains(&format!("{} is invertible", show(&transposed(m)))) {
-        out.insert(format!("{} is invertible", show(m)));
+fn invertible(m: &Expr, out: &mut Found) {
+    if !out.contains(&transposed(m), Relation::Invertible) {
+        out.insert(m, Relation::Invertible);
     }
 }
 
