@@ -763,3 +763,23 @@ fn a_zero_block_in_the_vec_layout_is_a_zero_matrix() {
     assert_eq!(blocks[2].1, "0", "{blocks:?}");
     assert!(ds.iter().all(|(_, c)| c.as_ref().is_some_and(|c| c.passed())), "{ds:?}");
 }
+
+#[test]
+fn a_sum_of_two_spellings_of_one_vector_is_collected_in_an_hvp() {
+    // The multivariate-t HVP by its mean: `(RΣ⁻¹diag(v) + 1vᵀΣ⁻¹ ⊙ R)1` is RΣ⁻¹v twice
+    // (a row spread down the columns scales them; a diagonal's row sums are its vector).
+    let text = "X: matrix(N,p); Sigma: symmetric(p); mu: vector(p); R = X - 1 mu^T; \
+                (nu + p)/2 sum(ln(1 + ((R Sigma^-1) .* R) 1 / nu)) + N/2 ln det(Sigma)";
+    let p = hvp(text, "mu", "v").unwrap();
+    let shown = p.answer.render(Format::Unicode);
+    assert!(p.check(3).passed(), "{shown}");
+    assert!(is_classic(&p.answer.expr), "{shown}");
+    assert!(shown.contains("2RΣ⁻¹v") && !shown.contains("diag(v)"), "{shown}");
+    // No larger than `(ν + p)Σ⁻¹((1ᵀ(1 ⊘ s))v − 2Rᵀ(RΣ⁻¹v ⊘ s^{⊙2}))`, s = ν1 + (RΣ⁻¹ ⊙ R)1.
+    let s = "(nu 1 + ((R Sigma^-1) .* R) 1)";
+    let known = format!("(nu + p) Sigma^-1 ((1^T (1 ./ {s})) v - 2 R^T ((R Sigma^-1 v) ./ {s}.^2))");
+    let model =
+        read(&format!("X: matrix(N,p); Sigma: symmetric(p); mu, v: vector(p); R = X - 1 mu^T; {known}")).unwrap();
+    let known = model.main_expr().unwrap();
+    assert!(operations(&p.answer.expr) <= operations(known), "{shown}");
+}
