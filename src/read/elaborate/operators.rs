@@ -455,6 +455,8 @@ impl Elab {
                      write `.*` or `⊙`, {other}"
                 )
             } else if a.order() == 1 && b.order() == 1 {
+                // `c 1` with c a vector only by its case: the hint may name `c: scalar`.
+                self.product_mismatch = true;
                 "for an inner product write xᵀy, for an outer product xyᵀ, for a tensor product x ⊗ y".to_string()
             } else if a.order() == 1 {
                 self.product_mismatch = true;
