@@ -783,3 +783,16 @@ fn a_sum_of_two_spellings_of_one_vector_is_collected_in_an_hvp() {
     let known = model.main_expr().unwrap();
     assert!(operations(&p.answer.expr) <= operations(known), "{shown}");
 }
+
+#[test]
+fn terms_sharing_a_part_are_factored_beside_one_that_does_not() {
+    // The graphical lasso with a smooth penalty: its two element-wise terms on I ⊗ I
+    // cancel to one (1/sqrt(E) − Θ ⊙ Θ ⊘ E^{3/2} = ε E^{−3/2}) beside −ln det Θ's
+    // Kronecker product, which shares nothing with them.
+    let text = "Theta, S: symmetric(n); -ln det(Theta) + tr(S Theta) + lambda sum(sqrt(Theta .* Theta + epsilon 1))";
+    let h = hessian(text, &["Theta"]).unwrap().remove(0);
+    let shown = h.answer.render(Format::Unicode);
+    assert!(h.check(3).passed(), "{shown}");
+    assert_eq!(shown.matches("⊙^{13}").count(), 1, "{shown}");
+    assert!(shown.contains("^{⊙-3/2}") && !shown.contains("sqrt"), "{shown}");
+}

@@ -22,6 +22,32 @@ pub const MAX_TERMS: usize = 16;
 
 /// Σ coefficient · G as the shared part of all terms with one hole, when they share one.
 pub fn common_terms_to_expr(terms: &[Term], shape: &Shape) -> Option<Expr> {
+    let Shared { factors: shared, phi, hole } = shared_part(terms)?;
+    // Both orders of a two-index hole: the filler reads best one way round.
+    let mut orders = vec![hole.clone()];
+    if hole.len() == 2 {
+        orders.push(vec![hole[1], hole[0]]);
+    }
+    let mut best: Option<Expr> = None;
+    for hole in orders {
+        let Some(e) = fill(terms, &shared, &phi, hole, shape) else { continue };
+        if best.as_ref().is_none_or(|b| contract::size(&e) < contract::size(b)) {
+            best = Some(e);
+        }
+    }
+    best
+}
+
+/// The part all terms share: per term, its shared factors and the correspondence of
+/// the first term's indices to its own; and the hole the rests fill.
+struct Shared {
+    factors: Vec<Vec<usize>>,
+    phi: Vec<Vec<Option<usize>>>,
+    hole: Vec<usize>,
+}
+
+/// The part all `terms` share, where they share one with a hole of at most two indices.
+fn shared_part(terms: &[Term]) -> Option<Shared> {
     if terms.len() < 2 || terms.len() > MAX_TERMS {
         return None;
     }
@@ -108,19 +134,41 @@ pub fn common_terms_to_expr(terms: &[Term], shape: &Shape) -> Option<Expr> {
         return None;
     }
     hole.sort_by_key(|i| (first.output.iter().position(|o| o == i).unwrap_or(usize::MAX), *i));
-    // Both orders of a two-index hole: the filler reads best one way round.
-    let mut orders = vec![hole.clone()];
-    if hole.len() == 2 {
-        orders.push(vec![hole[1], hole[0]]);
+    Some(Shared { factors: shared, phi, hole })
+}
+
+/// As [`common_terms_to_expr`] where not all terms share a part: each group of terms
+/// that do is factored, and the rest are raised together beside them (the Hessian of
+/// `−ln det Θ + λ sum(sqrt(Θ ⊙ Θ + ε11ᵀ))` has two element-wise terms on `I ⊗ I`, whose
+/// sum cancels to one, beside a Kronecker product). None where no two terms share one.
+pub fn grouped_terms_to_expr(terms: &[Term], shape: &Shape) -> Option<Expr> {
+    if terms.len() < 3 || terms.len() > MAX_TERMS {
+        return None;
     }
-    let mut best: Option<Expr> = None;
-    for hole in orders {
-        let Some(e) = fill(terms, &shared, &phi, hole, shape) else { continue };
-        if best.as_ref().is_none_or(|b| contract::size(&e) < contract::size(b)) {
-            best = Some(e);
+    let mut left: Vec<usize> = (0..terms.len()).collect();
+    let (mut parts, mut alone) = (Vec::new(), Vec::new());
+    while !left.is_empty() {
+        let i = left.remove(0);
+        // (Partners by the shared part alone: filling the hole raises networks.)
+        let pair = |j: usize| shared_part(&[terms[i].clone(), terms[j].clone()]).is_some();
+        let partners: Vec<usize> = left.iter().copied().filter(|&j| pair(j)).collect();
+        let mut group = vec![terms[i].clone()];
+        group.extend(partners.iter().map(|&j| terms[j].clone()));
+        match common_terms_to_expr(&group, shape).filter(|_| !partners.is_empty()) {
+            Some(e) => {
+                parts.push(e);
+                left.retain(|j| !partners.contains(j));
+            }
+            None => alone.push(terms[i].clone()),
         }
     }
-    best
+    if parts.is_empty() {
+        return None;
+    }
+    if !alone.is_empty() {
+        parts.push(terms_to_expr(&alone, shape));
+    }
+    Some(Expr::new(Kind::Add(parts), shape.clone()))
 }
 
 /// The shared part with the hole on `hole` filled by the sum of the terms' rests.
