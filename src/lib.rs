@@ -40,7 +40,7 @@ pub use error::{Error, ErrorCode, Result, Span};
 pub use eval::check::{check_derivative, Check, Verdict};
 pub use limits::MAX_INPUT_BYTES;
 pub use render::conditions::{condition_list, conditions, conditions_in, Condition, Relation};
-pub use render::{latex_name, py_name, render, render_numpy, Format};
+pub use render::{ascii_name, latex_name, py_name, render, render_numpy, Format};
 
 // The representations, for tests and tools that look inside a result.
 pub use ir::ast::*;

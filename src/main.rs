@@ -361,7 +361,8 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
         Command::Batch { .. } => return Ok(Checked::Yes),
         Command::Codegen { expr, wrt, target, out, with_check, no_solve } => {
             let text = text_of(expr)?;
-            say_notes(&text, &wrt, false);
+            // Read as `grad` reads it: the same notes.
+            say_notes(&text, &wrt, true);
             let target = match target {
                 TargetArg::Numpy => bracket::Target::Numpy,
                 TargetArg::Jax => bracket::Target::Jax,
@@ -440,9 +441,12 @@ fn labelled(label: &str, format: OutputFormat) -> String {
                 chars.next();
             }
         }
-        // In LaTeX the subscript's names are written as names are (`W1` as `W_1`).
+        // In LaTeX the subscript's names are written as names are (`W1` as `W_1`), and
+        // in ASCII spelt out (`τ` as `tau`).
         if matches!(format, OutputFormat::Latex) {
             name = name.split(',').map(bracket::latex_name).collect::<Vec<_>>().join(",");
+        } else {
+            name = name.split(',').map(bracket::ascii_name).collect::<Vec<_>>().join(",");
         }
         out.push_str(&format!("{{{name}}}"));
     }

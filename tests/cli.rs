@@ -431,3 +431,47 @@ fn numpy_hessian_blocks_have_python_names() {
     let names: Vec<String> = stdout(&o).lines().map(|l| l.split(" = ").next().unwrap().to_string()).collect();
     assert_eq!(names, ["hess_x", "hess_rho_x", "hess_x_rho", "hess_rho"], "{}", stdout(&o));
 }
+
+/// `--format ascii` output is ASCII to the last byte: labels with Greek names, Hessian
+/// blocks, a program's equations and tangents, and a derivation's reasons.
+#[test]
+fn ascii_output_is_ascii_everywhere() {
+    let program = "x: vector(n); tau: scalar; J = exp(tau) x^T x; grad J wrt tau, x";
+    let queries: Vec<Vec<&str>> = vec![
+        vec!["grad", "x: vector(n); tau: scalar; exp(tau) x^T x", "--wrt", "tau", "--wrt", "x"],
+        vec!["hessian", "x: vector(n); tau: scalar; exp(tau) x^T x", "--wrt", "tau", "--wrt", "x"],
+        vec!["grad", program],
+        vec!["hvp", program],
+        vec!["derive", "S: symmetric(n); ln det(S)", "--wrt", "S"],
+        vec!["derive", "tau: scalar; exp(tau) x^T x", "--wrt", "tau"],
+    ];
+    for mut args in queries {
+        args.extend(["--format", "ascii"]);
+        let o = bracket(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        assert!(out.is_ascii(), "{args:?}:\n{out}");
+        assert!(out.contains("tau") || out.contains("nabla_S"), "{args:?}:\n{out}");
+    }
+}
+
+/// A program reads a name as `grad` reads it in a formula (`N` a scalar, with a note),
+/// and a loss never defined is an error, in `grad` and `codegen` alike.
+#[test]
+fn programs_and_modules_read_names_as_gradients_do() {
+    let program = "S: symmetric(d); J = N/2 ln det(S) + N/2 tr(S^-1)\ngrad J wrt S";
+    let o = bracket(&["grad", program, "--check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("(1/2)N(S⁻¹ − S⁻²)"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("`N` is read as a scalar"), "{}", stderr(&o));
+    let o = bracket(&["codegen", "S: symmetric(d); N/2 ln det(S) + N/2 tr(S^-1)", "--wrt", "S"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("N: scalar"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("`N` is read as a scalar"), "{}", stderr(&o));
+    let undefined = "S: symmetric(d); x: vector(d); 1/2 ln det(S) + 1/2 x^T S^-1 x\ngrad J wrt S";
+    for command in ["grad", "codegen"] {
+        let o = bracket(&[command, undefined]);
+        assert_eq!(o.status.code(), Some(2), "{command}: {}", stdout(&o));
+        assert!(stderr(&o).contains("the loss `J` is never defined"), "{command}: {}", stderr(&o));
+    }
+}

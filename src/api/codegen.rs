@@ -3,7 +3,7 @@
 //! named once, shape assertions on entry, and, with `with_check`, a random-data
 //! generator and a finite-difference check.
 
-use crate::calculus::backprop::{backprop_with, loss_name, seed_name};
+use crate::calculus::backprop::{backprop_with, loss_name, seed_name, undefined_loss};
 use crate::calculus::derive::Explain;
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::ir::expr::{Expr, Func, Kind};
@@ -94,7 +94,8 @@ struct Plan {
 }
 
 fn plan(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Plan> {
-    let model = crate::read::elaborate::read_with(text, wrt)?;
+    // Read as `grad` reads it (`N/2 ln det(S)`: N a scalar, with a note).
+    let model = crate::read::elaborate::read_scalar_with(text, wrt)?;
     let mut outputs: Vec<Output> =
         model.definitions.iter().map(|(name, e)| Output { name: ident(name), expr: e.clone() }).collect();
     let mut gradients: Vec<(String, String)> = Vec::new();
@@ -122,6 +123,11 @@ fn plan(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Plan> {
             outputs.push(Output { name, expr: eq.answer.expr });
         }
     } else {
+        // A query's loss that is never defined is an error, as in `grad` (else its
+        // gradients are zero and the module checks).
+        if let Some(e) = wrt.is_empty().then(|| undefined_loss(&model, text)).flatten() {
+            return Err(e);
+        }
         let (f, wrt) = match (model.main_expr(), model.queries.first()) {
             (Some(f), _) if !wrt.is_empty() => (f.clone(), wrt.to_vec()),
             (_, Some(q)) if wrt.is_empty() => (q.expr.clone(), q.wrt.clone()),
@@ -134,6 +140,8 @@ fn plan(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Plan> {
                 .hint("e.g. `bracket codegen 'x^T A x' --wrt x`"))
             }
         };
+        // A query's loss that is never defined is an error, as in `grad` (else its
+        // gradients are zero and the module checks).
         outputs.push(Output { name: "value".into(), expr: f.clone() });
         value = "value".into();
         for d in crate::api::derivatives_of(&model, &f, &wrt)? {

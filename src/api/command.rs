@@ -155,9 +155,8 @@ impl Command {
     /// decides how names read by their case's default may be read instead.
     pub fn wants_scalar(&self) -> bool {
         match self {
-            Command::Grad { wrt, jacobian, layout, .. } => {
-                !wrt.is_empty() && !*jacobian && !matches!(layout, Layout::Vec)
-            }
+            // (A program's loss too, where no --wrt is given: `grad J wrt W` in it.)
+            Command::Grad { jacobian, layout, .. } => !*jacobian && !matches!(layout, Layout::Vec),
             Command::Hessian { .. } | Command::Hvp { .. } => true,
             _ => false,
         }
@@ -337,7 +336,7 @@ impl Command {
 
 /// A program's equations (without the e-graph's explanations), checked when asked.
 fn equations(text: &str, check: bool) -> Result<Reply> {
-    let model = crate::read::elaborate::read(text)?;
+    let model = crate::read::elaborate::read_scalar_with(text, &[])?;
     let equations = backprop_of(&model, text, Explain::Result)?;
     let loss = loss_name(&model);
     let checks = check.then(|| {

@@ -12,7 +12,7 @@ use crate::calculus::derive::{derive_steps, Derivation, Explain, Through};
 use crate::egraph::operations;
 use crate::error::{Error, ErrorCode, Result};
 use crate::ir::expr::{Expr, Kind};
-use crate::read::elaborate::{read, Model};
+use crate::read::elaborate::Model;
 use indexmap::{IndexMap, IndexSet};
 
 /// One backpropagation equation `∇_target J = expr`, with its derivation.
@@ -164,6 +164,35 @@ pub fn loss_name(model: &Model) -> String {
     }
 }
 
+/// The error for a query whose loss is a name never defined nor declared (read by its
+/// case alone, `J` a matrix of its own, whose gradients are all zero), at the query.
+pub fn undefined_loss(model: &Model, text: &str) -> Option<Error> {
+    use crate::ir::ast::Statement;
+    let query = model.queries.first()?;
+    let Kind::Var(name) = &query.expr.kind else { return None };
+    let info = model.names.get(name)?;
+    if info.declared || info.defined {
+        return None;
+    }
+    let statements = crate::read::parse::parse_with(text, &[]).map(|i| i.statements).unwrap_or_default();
+    let span = statements
+        .iter()
+        .find_map(|s| match s {
+            Statement::Grad { span, .. } => Some(*span),
+            _ => None,
+        })
+        .unwrap_or(crate::error::Span::new(0, text.len()));
+    let kind = crate::read::elaborate::default_kind(name);
+    Some(
+        Error::new(
+            ErrorCode::Unknown,
+            format!("the loss `{name}` is never defined, so it is read as {kind} of its own"),
+            span,
+        )
+        .hint(format!("define it before the query: `{name} = …`")),
+    )
+}
+
 /// The error for a query whose loss is not a scalar: at the loss's definition (or the
 /// query), with its shape.
 fn not_scalar(model: &Model, text: &str, loss: &Expr) -> Error {
@@ -181,6 +210,9 @@ fn not_scalar(model: &Model, text: &str, loss: &Expr) -> Error {
         Statement::Grad { span, .. } => Some(*span),
         _ => None,
     });
+    if let Some(e) = undefined_loss(model, text) {
+        return e;
+    }
     let (what, span) = match (defined, queried) {
         (Some(span), _) => (format!("the loss `{name}` has shape {shown}"), span),
         (None, Some(span)) => (format!("the loss has shape {shown}"), span),
@@ -209,7 +241,9 @@ pub fn backprop(text: &str) -> Result<Vec<Equation>> {
 /// As [`backprop`]; with [`Explain::Result`] the derivations sum the e-graph's part up
 /// in one step, which is faster (the equations are the same).
 pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
-    backprop_of(&read(text)?, text, explain)
+    // Read as `grad` reads a function: a name that is a tensor by its case alone and
+    // leaves the loss not scalar is read as a scalar (`J = N/2 ln det(S) + …`).
+    backprop_of(&crate::read::elaborate::read_scalar_with(text, &[])?, text, explain)
 }
 
 /// As [`backprop_with`], for a program already read from `text`.
@@ -629,7 +663,7 @@ pub fn check_program(
     equations: &[Equation],
     points: u64,
 ) -> Result<IndexMap<String, crate::eval::check::Check>> {
-    let model = read(text)?;
+    let model = crate::read::elaborate::read_scalar_with(text, &[])?;
     let query =
         model.queries.first().ok_or_else(|| Error::bare(ErrorCode::Usage, "the program has no `grad` query"))?;
     let loss = loss_name(&model);

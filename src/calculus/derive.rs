@@ -440,13 +440,18 @@ impl Derivation {
                 out
             }
             _ => {
+                // ASCII output is ASCII: the reasons and the label spelt out too.
+                let prose = |s: &str| match format {
+                    Format::Ascii => crate::render::ascii_text(s),
+                    _ => s.to_string(),
+                };
                 let mut out = String::new();
                 for (k, s) in self.steps.iter().enumerate() {
                     let lead = if k == 0 { format!("d({f}) = ") } else { "  = ".to_string() };
-                    out.push_str(&format!("{lead}{}    ({})\n", render(&s.expr, format), s.why));
+                    out.push_str(&format!("{lead}{}    ({})\n", render(&s.expr, format), prose(&s.why)));
                 }
                 let label = self.label.clone().unwrap_or_else(|| format!("{grad}_{x}"));
-                out.push_str(&format!("{label} = {}", self.result.render(format)));
+                out.push_str(&format!("{} = {}", prose(&label), self.result.render(format)));
                 out
             }
         }

@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::eval::check::Check;
 use crate::eval::{eval, random_env, Draw, Env};
 use crate::ir::expr::Expr;
-use crate::read::elaborate::{read, Model, NameInfo};
+use crate::read::elaborate::{Model, NameInfo};
 use indexmap::{IndexMap, IndexSet};
 use ndarray::ArrayD;
 
@@ -44,7 +44,7 @@ pub struct SecondPass {
 
 /// The tangent pass of the program `text` (it must end with `grad J wrt …`).
 pub fn second_pass(text: &str, options: &crate::egraph::Options) -> Result<SecondPass> {
-    let mut model = read(text)?;
+    let mut model = crate::read::elaborate::read_scalar_with(text, &[])?;
     let query = model.queries.first().cloned().ok_or_else(|| {
         Error::bare(ErrorCode::Usage, "a program's HVP needs its `grad J wrt …` query".to_string())
             .hint("end the program with `grad J wrt W, b`, or give --wrt X --dir V")

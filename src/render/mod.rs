@@ -830,9 +830,44 @@ fn latex_rational(k: &BigRational) -> String {
     }
 }
 
+/// Prose (a derivation step's reason, a label) in ASCII: the paper's symbols spelt as
+/// the ASCII syntax writes them (`½(G + Gᵀ) · dS` as `1/2(G + G^T) . dS`), Greek letters
+/// as words.
+pub fn ascii_text(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let spelt = match c {
+            '∇' => "nabla",
+            '½' => "1/2",
+            'ᵀ' => "^T",
+            '·' => ".",
+            '⊙' => ".*",
+            '⊘' => "./",
+            '⊗' => "(x)",
+            '−' => "-",
+            '≠' => "!=",
+            '≥' => ">=",
+            '→' => "->",
+            '…' => "...",
+            '²' => "^2",
+            '⁻' => "^-",
+            '¹' => "1",
+            _ => {
+                match crate::read::parse::greek_word(c) {
+                    Some(word) => out.push_str(word),
+                    None => out.push(c),
+                }
+                continue;
+            }
+        };
+        out.push_str(spelt);
+    }
+    out
+}
+
 /// A name in ASCII: Greek letters become words; a subscript that becomes longer than one
 /// character gets braces (`W_λ` → `W_{lambda}`).
-pub(crate) fn ascii_name(name: &str) -> String {
+pub fn ascii_name(name: &str) -> String {
     let words = |s: &str| -> String {
         let mut out = String::new();
         for c in s.chars() {

@@ -102,7 +102,7 @@ pub(super) fn elaborate(input: &Input, want_scalar: bool) -> Result<Model> {
 /// `model`, or, where its function is not scalar and exactly one default-typed tensor
 /// read as a scalar makes it so, the model read that way (with a note).
 fn scalar_reading(input: &Input, model: Model) -> Model {
-    let Some(main) = model.main_expr() else { return model };
+    let Some(main) = function(&model) else { return model };
     if main.is_scalar() {
         return model;
     }
@@ -119,6 +119,17 @@ fn scalar_reading(input: &Input, model: Model) -> Model {
         declared_name(&name)
     ));
     m
+}
+
+/// The function that must be scalar: the expression, or a program's loss (the first
+/// query's where it is a defined name: `J` in `J = …; grad J wrt W`). A query of an
+/// expression (`grad X^-1 wrt X`, the tutorial's Jacobian) is read as written.
+fn function(model: &Model) -> Option<&Expr> {
+    let loss = model.queries.first().map(|q| &q.expr).filter(|e| match &e.kind {
+        Kind::Var(n) => model.names.get(n).is_some_and(|i| i.defined),
+        _ => false,
+    });
+    model.main_expr().or(loss)
 }
 
 /// The names of `model` that are tensors only by their case's default.
@@ -150,7 +161,7 @@ fn scalar_models(input: &Input, model: &Model) -> Vec<(String, Model)> {
         .filter_map(|name| {
             let retyped = IndexMap::from([(name.clone(), 0)]);
             let m = elaborate_as(input, &retyped).ok()?;
-            m.main_expr().is_some_and(|e| e.is_scalar()).then_some((name, m))
+            function(&m).is_some_and(|e| e.is_scalar()).then_some((name, m))
         })
         .collect()
 }
