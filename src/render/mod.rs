@@ -869,14 +869,7 @@ pub fn ascii_text(text: &str) -> String {
 /// character gets braces (`W_λ` → `W_{lambda}`).
 pub fn ascii_name(name: &str) -> String {
     let words = |s: &str| -> String {
-        let mut out = String::new();
-        for c in s.chars() {
-            match crate::read::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
-                Some((word, _)) => out.push_str(word),
-                None => out.push(c),
-            }
-        }
-        out
+        s.chars().map(|c| crate::read::parse::greek_word(c).map_or_else(|| c.to_string(), str::to_string)).collect()
     };
     match name.split_once('_') {
         None => words(name),
@@ -910,8 +903,8 @@ pub fn latex_name(name: &str) -> String {
     }
     let mut out = String::new();
     for c in name.chars() {
-        match crate::read::parse::GREEK.iter().find(|(_, l)| l.starts_with(c)) {
-            Some((word, _)) => out.push_str(&format!("\\{word} ")),
+        match crate::read::parse::greek_word(c) {
+            Some(word) => out.push_str(&format!("\\{word} ")),
             None => out.push(c),
         }
     }
