@@ -247,3 +247,21 @@ proptest! {
         check_simplify(&text)?;
     }
 }
+
+/// A sum of determinant terms prints sixteen bars; reading it back once took pest past its
+/// step limit (each bar could open or close). Inside `|…|` a bar now only closes.
+#[test]
+fn many_determinant_bars_read_back() {
+    let text = "((((T) + (T))_{213}) cdot_1 ((det(A)) ((1 + x) + (1 + x)))) (x)";
+    let printed = render(read(&format!("{DECLS}; {text}")).unwrap().main_expr().unwrap(), Format::Bracket);
+    assert!(printed.matches('|').count() >= 16, "{printed}");
+    check(text, Format::Bracket).unwrap();
+    for (written, meant) in
+        [("|A|B|C|", "det(A) B det(C)"), ("|(A + B|C|)|", "det(A + B det(C))"), ("|A| |B|", "det(A) det(B)")]
+    {
+        let both = format!("{DECLS}; {written}; {meant}");
+        let model = read(&both).unwrap();
+        let Ok(Values::Exact(v)) = try_values(&model, 3, 3) else { panic!("{written} has no exact value") };
+        assert_eq!(v[0], v[1], "{written} is not {meant}");
+    }
+}

@@ -17,6 +17,13 @@ fn unclosed_paren(text: &str) -> bool {
     }) > 0
 }
 
+/// True where the statement `before` ends in holds three bars or more: inside `|…|` the
+/// next bar closes it, so a determinant nested in one needs its own brackets.
+pub(crate) fn nested_bars(before: &str) -> bool {
+    let statement = before.rsplit([';', '\n']).next().unwrap_or(before);
+    statement.matches('|').count() >= 3
+}
+
 /// What to write for a LaTeX command (the text after its `\`): only `\cdot`, `\odot`,
 /// `\oslash`, `\otimes` and `\circ` are read.
 pub(crate) fn latex_hint(after: &str) -> &'static str {

@@ -7,7 +7,7 @@
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::ir::ast::*;
 use crate::limits;
-use crate::read::hints::{euler_power, inside_call, keyword_argument, latex_hint, method_call};
+use crate::read::hints::{euler_power, inside_call, keyword_argument, latex_hint, method_call, nested_bars};
 pub use crate::read::numbers::{read_number, superscript_value};
 use crate::read::words::Word;
 pub use crate::read::words::{greek_letter, greek_word, GREEK};
@@ -859,6 +859,10 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         }
         Some('=') => "`=` defines a name (`h = …`) or states a fact; it must stand between two expressions",
         Some('\\') => latex_hint(&text[at + 1..]),
+        None | Some('|') if nested_bars(&text[..at.min(text.len())]) => {
+            "inside `|…|` the next bar closes it: put a nested determinant in parentheses, \
+             `|(A + B|C|)|`, or write `det(A + B det(C))`"
+        }
         None => "an operand or a closing bracket is missing at the end",
         // `e^x`: Euler's number to a power is exp.
         _ if euler_power(&text[..at.min(text.len())]) => {
