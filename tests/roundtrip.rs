@@ -265,3 +265,18 @@ fn many_determinant_bars_read_back() {
         assert_eq!(v[0], v[1], "{written} is not {meant}");
     }
 }
+
+/// A size `d` used as a number, before a parenthesis: `d(…)` would read back as a
+/// differential, so Unicode spaces it, `d (xᵀx/d + 1)I_d`.
+#[test]
+fn a_size_named_d_before_a_parenthesis_reads_back() {
+    let decls = "x: vector(d)";
+    let text = "d*(x^T x/d + 1)*eye(d)";
+    let model = read(&format!("{decls}; {text}")).unwrap();
+    for format in [Format::Unicode, Format::Ascii] {
+        let printed = render(model.main_expr().unwrap(), format);
+        let both = read(&format!("{decls}; {text}; {printed}")).unwrap();
+        let Ok(Values::Exact(v)) = try_values(&both, 5, 3) else { panic!("`{printed}` has no exact value") };
+        assert_eq!(v[0], v[1], "`{printed}` is not {text}");
+    }
+}

@@ -235,6 +235,10 @@ pub(crate) fn needs_space(a: &str, b: &str) -> bool {
     if x == '|' && y == '|' {
         return true;
     }
+    // `d(…)` is a differential: a size or scalar `d` before a parenthesis is `d (…)`.
+    if x == 'd' && y == '(' {
+        return true;
+    }
     if !(x.is_alphabetic() && y.is_alphabetic()) {
         return false;
     }
