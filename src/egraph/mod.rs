@@ -396,13 +396,16 @@ fn saturate_once(
         .collect();
     // A defined name equals its definition: both go in, in one class, so that `q` and
     // `softmax(Vh)` meet; extraction keeps the name where it is shorter.
-    let mut definitions: Vec<(RecExpr<Node>, RecExpr<Node>)> = Vec::new();
+    // A Hadamard product goes in in each order of its factors, as ⊙ has no rule to commute.
+    let mut definitions: Vec<(RecExpr<Node>, RecExpr<Node>, &str)> = Vec::new();
     for (name, value) in &model.definitions {
         let leaf = Expr::new(Kind::Var(name.clone()), value.shape.clone());
-        let (mut a, mut b) = (RecExpr::default(), RecExpr::default());
-        Encoder { tables: &mut tables }.encode(&leaf, &mut a);
-        Encoder { tables: &mut tables }.encode(value, &mut b);
-        definitions.push((a, b));
+        for spelling in std::iter::once(value.clone()).chain(crate::ir::build::hadamard_reorderings(value)) {
+            let (mut a, mut b) = (RecExpr::default(), RecExpr::default());
+            Encoder { tables: &mut tables }.encode(&leaf, &mut a);
+            Encoder { tables: &mut tables }.encode(&spelling, &mut b);
+            definitions.push((a, b, name));
+        }
     }
     let facts = crate::egraph::rules::fact_rewrites(model, &mut tables);
     let egraph = EGraph::new(tables);
@@ -447,7 +450,7 @@ fn saturate_once(
     for rec in &recs {
         runner = runner.with_expr(rec);
     }
-    for ((name, value), (defined, _)) in definitions.iter().zip(&model.definitions) {
+    for (name, value, defined) in &definitions {
         let a = runner.egraph.add_expr(name);
         let b = runner.egraph.add_expr(value);
         if runner.egraph[a].data.shape == runner.egraph[b].data.shape {

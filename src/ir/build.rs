@@ -94,6 +94,34 @@ pub fn hadamard(a: Expr, b: Expr) -> Expr {
     Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape)
 }
 
+/// The other orders of a Hadamard chain of two or three factors, each chained from the left
+/// (`M ⊙ exp(QKᵀ)` for `exp(QKᵀ) ⊙ M`): the rules keep the order operands were written
+/// in, and a derivative may write a definition's factors in another.
+pub fn hadamard_reorderings(e: &Expr) -> Vec<Expr> {
+    fn factors<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match &e.kind {
+            Kind::Hadamard(a, b) => {
+                factors(a, out);
+                factors(b, out);
+            }
+            _ => out.push(e),
+        }
+    }
+    let mut fs = Vec::new();
+    factors(e, &mut fs);
+    let orders: &[[usize; 3]] = match fs.len() {
+        2 => &[[1, 0, 2]],
+        3 => &[[0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]],
+        _ => &[],
+    };
+    let chained = |order: &[usize]| {
+        let mut it = order.iter().map(|&k| fs[k].clone());
+        let first = it.next().expect("a factor");
+        it.fold(first, hadamard)
+    };
+    orders.iter().map(|o| chained(&o[..fs.len()])).collect()
+}
+
 /// A zero of a shape: the number 0, or `0 · 1` of that shape.
 pub fn zero(shape: Shape) -> Expr {
     if shape.is_empty() {

@@ -28,6 +28,8 @@ const MLP3_CE: &str = "H1 = relu(X W1); H2 = relu(H1 W2); P = softmax(H2 W3); -d
 const ATT: &str = "Q, K, V, G: matrix(n, d)";
 const SELF: &str = "X: matrix(n, d); Wq, Wk: matrix(d, a); Wv: matrix(d, e); G: matrix(n, e)";
 const SELF_F: &str = "dot(G, softmax(X Wq (X Wk)^T) X Wv)";
+const MASKED_ATT: &str = "Q, K: matrix(n, p); V, G: matrix(n, d); M: matrix(n, n)";
+const MASKED_ATT_F: &str = "E = exp(Q K^T) .* M; dot(G, diag(1 ./ (E 1)) E V)";
 const MF: &str = "M, X: matrix(m, n); U: matrix(m, r); V: matrix(n, r)";
 const MF_REG: &str = "M, X: matrix(m, n); U: matrix(m, r); V: matrix(n, r); λ: scalar";
 const AE: &str = "X: matrix(N, d); W1: matrix(d, h); W2: matrix(h, d)";
@@ -78,6 +80,9 @@ pub const MODEL_CASES: &[Case] = &[
     case(Models, "attention", ATT, "dot(G, softmax(Q K^T) V)", "V", Some("softmax(Q K^T)^T G")),
     case(Models, "self-attention", SELF, SELF_F, "Wq", Some("X^T (softmax(X Wq (X Wk)^T) .* (G (X Wv)^T) - diag((G .* softmax(X Wq (X Wk)^T) X Wv) 1) softmax(X Wq (X Wk)^T)) X Wk")),
     case(Models, "self-attention", SELF, SELF_F, "Wv", Some("X^T softmax(X Wq (X Wk)^T)^T G")),
+    // Masked attention, the mask applied to exp(QKᵀ) by a definition: the gradient keeps E.
+    case(Models, "masked attention", MASKED_ATT, MASKED_ATT_F, "Q", Some("(diag(1 ./ (E 1)) G V^T .* E - diag((E V .* G) 1 ./ ((E 1) .* (E 1))) E) K")),
+    case(Models, "masked attention", MASKED_ATT, MASKED_ATT_F, "K", Some("(diag(1 ./ (E 1)) G V^T .* E - diag((E V .* G) 1 ./ ((E 1) .* (E 1))) E)^T Q")),
     // Masked factorization, plain and with weight decay.
     case(Models, "masked factorization", MF, "||M .* (X - U V^T)||^2", "U", Some("-2 (M .* M .* (X - U V^T)) V")),
     case(Models, "masked factorization", MF, "||M .* (X - U V^T)||^2", "V", Some("-2 (M .* M .* (X - U V^T))^T U")),
