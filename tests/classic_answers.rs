@@ -814,7 +814,7 @@ fn batch_norm_divides_by_its_spread_deviations_as_column_scalings() {
     // one (`(1σᵀ)^{⊙−2}`), as it did (survey 10, d.2).
     let bn = "X: matrix(N,d); G: matrix(N,d); mu = X^T 1 / N; C = X - 1 mu^T; v = (C .* C)^T 1 / N; \
               Yh = C ./ (1 sqrt(v + epsilon 1)^T); dot(G, Yh)";
-    assert_eq!(grad(bn, &["X"]), "(G − 11ᵀG/N)diag(sqrt(v + ε 1)^{⊙-1}) − C diag((v + ε 1)^{⊙-3/2} ⊙ (C ⊙ G)ᵀ1)/N");
+    assert_eq!(grad(bn, &["X"]), "(G − 11ᵀG/N)diag(sqrt(v + ε 1)^{⊙-1}) − C diag((C ⊙ G)ᵀ1 ⊙ (v + ε 1)^{⊙-3/2})/N");
 }
 
 #[test]

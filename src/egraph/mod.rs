@@ -396,13 +396,13 @@ fn saturate_once(
         .collect();
     // A defined name equals its definition: both go in, in one class, so that `q` and
     // `softmax(Vh)` meet; extraction keeps the name where it is shorter.
-    // A Hadamard product goes in in each order of its factors, as ⊙ has no rule to commute.
+    // (A Hadamard product goes in in each order of its factors, as ⊙ has no rule to commute.)
     let mut definitions: Vec<(RecExpr<Node>, RecExpr<Node>, &str)> = Vec::new();
     for (name, value) in &model.definitions {
         let leaf = Expr::new(Kind::Var(name.clone()), value.shape.clone());
-        for spelling in std::iter::once(value.clone()).chain(crate::ir::build::hadamard_reorderings(value)) {
+        for (named, spelling) in crate::ir::build::definition_spellings(&leaf, value) {
             let (mut a, mut b) = (RecExpr::default(), RecExpr::default());
-            Encoder { tables: &mut tables }.encode(&leaf, &mut a);
+            Encoder { tables: &mut tables }.encode(&named, &mut a);
             Encoder { tables: &mut tables }.encode(&spelling, &mut b);
             definitions.push((a, b, name));
         }

@@ -94,6 +94,33 @@ pub fn hadamard(a: Expr, b: Expr) -> Expr {
     Expr::new(Kind::Hadamard(Box::new(a), Box::new(b)), shape)
 }
 
+/// Pairs of equal terms that a definition `name = value` gives, `leaf` being the name:
+/// the name and its value (in each order of a Hadamard product's factors, see
+/// [`hadamard_reorderings`]), and for a value divided by a size or a number, the name
+/// times it and the dividend (`N v = (C ⊙ C)ᵀ1` for `v = (C ⊙ C)ᵀ1/N`), so that the
+/// dividend, written out in a derivative, meets the name.
+pub fn definition_spellings(leaf: &Expr, value: &Expr) -> Vec<(Expr, Expr)> {
+    let mut out = vec![(leaf.clone(), value.clone())];
+    out.extend(hadamard_reorderings(value).into_iter().map(|v| (leaf.clone(), v)));
+    let sized = |n: &str| {
+        fn has(e: &Expr, n: &str) -> bool {
+            e.shape.iter().any(|d| matches!(d, Dim::Sym(s) if s == n)) || e.children().iter().any(|c| has(c, n))
+        }
+        has(value, n)
+    };
+    match &value.kind {
+        Kind::DivScalar(a, s) if matches!(&s.kind, Kind::Var(n) if sized(n)) => {
+            out.push((product((**s).clone(), leaf.clone()), (**a).clone()));
+        }
+        Kind::DivScalar(a, s) if matches!(&s.kind, Kind::Const(c) if !c.is_zero()) => {
+            out.push((product((**s).clone(), leaf.clone()), (**a).clone()));
+        }
+        Kind::Scale(c, a) if !c.is_zero() => out.push((scale(c.recip(), leaf.clone()), (**a).clone())),
+        _ => {}
+    }
+    out
+}
+
 /// The other orders of a Hadamard chain of two or three factors, each chained from the left
 /// (`M ⊙ exp(QKᵀ)` for `exp(QKᵀ) ⊙ M`): the rules keep the order operands were written
 /// in, and a derivative may write a definition's factors in another.
