@@ -87,7 +87,16 @@ pub fn condition_list(e: &Expr) -> Vec<Condition> {
     let mut sizes = IndexSet::new();
     size_names(e, &mut sizes);
     let mut out = Found::default();
-    collect(e, &sizes, &mut out);
+    let mut known = Known { sizes, nonzero: Vec::new() };
+    collect(e, &known, &mut out);
+    // Given the scalars stated nonzero, their even powers are positive: `δ²1 + r ⊙ r`
+    // has no zero entry where δ ≠ 0, and is not asked again.
+    known.nonzero = out.0.values().filter(|c| c.relation == Relation::NonZero).map(|c| c.subject.clone()).collect();
+    if !known.nonzero.is_empty() {
+        let mut given = Found::default();
+        collect(e, &known, &mut given);
+        out.0.retain(|key, c| given.0.contains_key(key) || known.nonzero.contains(&c.subject));
+    }
     // `s ≠ 0` and `s ≥ 0` (a divisor under a root: `(xᵀx + 1)^(3/2)` in a quotient) are
     // one condition, `s > 0`, stated where the first of them was; and so for every entry
     // of a tensor.
@@ -139,6 +148,13 @@ fn size_names(e: &Expr, out: &mut IndexSet<String>) {
     }
 }
 
+/// What a sign is read from: the names of sizes (positive integers), and scalars that
+/// another condition states are not zero.
+struct Known {
+    sizes: IndexSet<String>,
+    nonzero: Vec<Expr>,
+}
+
 /// What is known of the sign of every entry of `e` for every value of its names.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Sign {
@@ -150,21 +166,21 @@ enum Sign {
 /// The sign of `e`'s entries wherever `e` is defined: `1 + v ⊙ v`, `exp(·)`, `xᵀx + 1`,
 /// `sigmoid(·)` and sizes are positive, so a condition that they are not zero (or not
 /// negative) always holds and is not stated.
-fn sign(e: &Expr, sizes: &IndexSet<String>) -> Sign {
+fn sign(e: &Expr, known: &Known) -> Sign {
     use Sign::*;
     let both = |a: Sign, b: Sign| if a == Unknown || b == Unknown { Unknown } else { a.min(b) };
     match &e.kind {
         // A size is a positive integer (`N − 1` is not positive: it is 0 when N is 1).
-        Kind::Var(n) if e.is_scalar() && sizes.contains(n) => Positive,
+        Kind::Var(n) if e.is_scalar() && known.sizes.contains(n) => Positive,
         Kind::Const(c) if c.is_positive() => Positive,
         Kind::Const(c) if c.is_zero() => NotNegative,
         Kind::Ones => Positive,
         Kind::Func { func: Func::Exp, .. } | Kind::Func { func: Func::Sigmoid, derivative: 0, .. } => Positive,
         Kind::Softmax { .. } => Positive,
-        Kind::Func { func: Func::Sqrt, derivative: 0, arg } => sign(arg, sizes).max(NotNegative),
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } => sign(arg, known).max(NotNegative),
         Kind::Func { func: Func::Abs | Func::Relu, derivative: 0, .. } | Kind::Norm(_) => NotNegative,
         Kind::Add(ts) => {
-            let signs: Vec<Sign> = ts.iter().map(|t| sign(t, sizes)).collect();
+            let signs: Vec<Sign> = ts.iter().map(|t| sign(t, known)).collect();
             if signs.contains(&Unknown) {
                 Unknown
             } else if signs.contains(&Positive) {
@@ -180,7 +196,7 @@ fn sign(e: &Expr, sizes: &IndexSet<String>) -> Sign {
                 && !b.is_scalar()
                 && !(e.is_scalar() && matches!(&a.kind, Kind::Transpose(x) if **x == **b)) =>
         {
-            both(sign(a, sizes), sign(b, sizes))
+            both(sign(a, known), sign(b, known))
         }
         // Products, quotients and powers (entry by entry, or by a scalar): by the
         // exponent of each base, so that a base raised to an even power in all is a
@@ -192,9 +208,10 @@ fn sign(e: &Expr, sizes: &IndexSet<String>) -> Sign {
             }
             bases.iter().fold(Positive, |acc, (base, k)| {
                 // (A base is a proper part of `e`: no sign is asked of `e` itself.)
-                let s = if base == e { Unknown } else { sign(base, sizes) };
+                let s = if base == e { Unknown } else { sign(base, known) };
                 let here = match s {
                     Positive => Positive,
+                    _ if k % 2 == 0 && known.nonzero.contains(base) => Positive,
                     _ if k % 2 == 0 => NotNegative,
                     _ if *k < 0 => Unknown,
                     s => s,
@@ -205,23 +222,24 @@ fn sign(e: &Expr, sizes: &IndexSet<String>) -> Sign {
         // A matrix power: positive entries stay positive under products only.
         Kind::Power(x, k) if !x.is_scalar() => {
             if k.is_integer() && k.is_positive() {
-                sign(x, sizes)
+                sign(x, known)
             } else {
                 Unknown
             }
         }
-        Kind::Sum(x) => sign(x, sizes),
+        Kind::Sum(x) => sign(x, known),
         Kind::Power(x, k) | Kind::HPower(x, k) => {
             let even = k.is_integer() && (k.numer() % 2u8).is_zero() && !k.is_zero();
-            match sign(x, sizes) {
+            match sign(x, known) {
                 Positive => Positive,
+                _ if even && known.nonzero.contains(x) => Positive,
                 _ if even => NotNegative,
                 s if !k.is_negative() => s,
                 _ => Unknown,
             }
         }
         Kind::Inverse(x) if x.is_scalar() => {
-            if sign(x, sizes) == Positive {
+            if sign(x, known) == Positive {
                 Positive
             } else {
                 Unknown
@@ -270,14 +288,14 @@ fn show(e: &Expr) -> String {
     render(e, Format::Unicode)
 }
 
-fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut Found) {
+fn collect(e: &Expr, known: &Known, out: &mut Found) {
     // Where the operand is positive for every value, nothing is asked of it.
     let positive = match &e.kind {
         // (A matrix with positive entries may still be singular: only a scalar's inverse
         // and powers are spared by its sign.)
-        Kind::Inverse(x) | Kind::Power(x, _) => x.is_scalar() && sign(x, sizes) == Sign::Positive,
-        Kind::HPower(x, _) | Kind::DivScalar(_, x) | Kind::HDiv(_, x) => sign(x, sizes) == Sign::Positive,
-        Kind::Func { func: Func::Ln | Func::Sqrt, arg, .. } => sign(arg, sizes) == Sign::Positive,
+        Kind::Inverse(x) | Kind::Power(x, _) => x.is_scalar() && sign(x, known) == Sign::Positive,
+        Kind::HPower(x, _) | Kind::DivScalar(_, x) | Kind::HDiv(_, x) => sign(x, known) == Sign::Positive,
+        Kind::Func { func: Func::Ln | Func::Sqrt, arg, .. } => sign(arg, known) == Sign::Positive,
         _ => false,
     };
     match &e.kind {
@@ -289,30 +307,30 @@ fn collect(e: &Expr, sizes: &IndexSet<String>, out: &mut Found) {
         // asked where that vector is positive: `diag(1 + exp(XW)1)⁻¹`).
         Kind::Inverse(x) if matches!(&x.kind, Kind::Diag(v) if v.order() == 1) => {
             if let Kind::Diag(v) = &x.kind {
-                no_zero_entry(v, sizes, out);
+                no_zero_entry(v, known, out);
             }
         }
         Kind::Inverse(x) => invertible(x, out),
         // A fractional power is real where its base is not negative, and is a divisor
         // too where the exponent is negative: `s^(−3/2)` needs s > 0.
         Kind::Power(x, k) | Kind::HPower(x, k)
-            if !k.is_integer() && !k.is_negative() && sign(x, sizes) != Sign::Unknown => {}
+            if !k.is_integer() && !k.is_negative() && sign(x, known) != Sign::Unknown => {}
         Kind::Power(x, k) | Kind::HPower(x, k) if !k.is_integer() => not_negative(x, k.is_negative(), out),
         Kind::Power(x, k) if k.is_negative() && !x.is_scalar() => invertible(x, out),
-        Kind::Power(x, k) if k.is_negative() => nonzero(x, sizes, out),
-        Kind::HPower(x, k) if k.is_negative() => no_zero_entry(x, sizes, out),
-        Kind::HDiv(_, b) => no_zero_entry(b, sizes, out),
-        Kind::DivScalar(_, s) => nonzero(s, sizes, out),
+        Kind::Power(x, k) if k.is_negative() => nonzero(x, known, out),
+        Kind::HPower(x, k) if k.is_negative() => no_zero_entry(x, known, out),
+        Kind::HDiv(_, b) => no_zero_entry(b, known, out),
+        Kind::DivScalar(_, s) => nonzero(s, known, out),
         Kind::Func { func: Func::Ln, arg, .. } => {
             out.insert(arg, if arg.is_scalar() { Relation::Positive } else { Relation::PositiveEntries });
         }
         // sqrt' divides by sqrt.
-        Kind::Func { func: Func::Sqrt, derivative: 0, arg } if sign(arg, sizes) != Sign::Unknown => {}
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } if sign(arg, known) != Sign::Unknown => {}
         Kind::Func { func: Func::Sqrt, derivative, arg } => not_negative(arg, *derivative > 0, out),
         _ => {}
     }
     for c in e.children() {
-        collect(c, sizes, out);
+        collect(c, known, out);
     }
 }
 
@@ -330,15 +348,15 @@ fn not_negative(x: &Expr, strict: bool, out: &mut Found) {
 /// `x has no zero entry`, stated of its factors as [`nonzero`] states a scalar's:
 /// `y ⊙ y` has none where y has none, and `sqrt(E)` none where E has none (which joins
 /// `E has no negative entry` as `E has positive entries`).
-fn no_zero_entry(x: &Expr, sizes: &IndexSet<String>, out: &mut Found) {
+fn no_zero_entry(x: &Expr, known: &Known, out: &mut Found) {
     match &x.kind {
-        _ if sign(x, sizes) == Sign::Positive => {}
+        _ if sign(x, known) == Sign::Positive => {}
         Kind::Hadamard(a, b) => {
-            no_zero_entry(a, sizes, out);
-            no_zero_entry(b, sizes, out);
+            no_zero_entry(a, known, out);
+            no_zero_entry(b, known, out);
         }
-        Kind::HPower(a, k) if k.is_positive() => no_zero_entry(a, sizes, out),
-        Kind::Func { func: Func::Sqrt, derivative: 0, arg } => no_zero_entry(arg, sizes, out),
+        Kind::HPower(a, k) if k.is_positive() => no_zero_entry(a, known, out),
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } => no_zero_entry(arg, known, out),
         _ => {
             out.insert(x, Relation::NoZeroEntry);
         }
@@ -348,20 +366,20 @@ fn no_zero_entry(x: &Expr, sizes: &IndexSet<String>, out: &mut Found) {
 /// `s ≠ 0` for a scalar s, stated of its factors: a product is nonzero where each factor
 /// is, and a positive power where its base is (`‖x‖³ ≠ 0` is `‖x‖ ≠ 0`, `2N ≠ 0` is
 /// `N ≠ 0`), so one condition is not repeated in several forms.
-fn nonzero(s: &Expr, sizes: &IndexSet<String>, out: &mut Found) {
+fn nonzero(s: &Expr, known: &Known, out: &mut Found) {
     match &s.kind {
         Kind::Const(_) => {}
-        _ if sign(s, sizes) == Sign::Positive => {}
+        _ if sign(s, known) == Sign::Positive => {}
         // A number written with functions (`ln(10)`, log10's divisor) is not zero.
         _ if closed_nonzero(s) => {}
         Kind::Product(a, b) if a.is_scalar() && b.is_scalar() => {
-            nonzero(a, sizes, out);
-            nonzero(b, sizes, out);
+            nonzero(a, known, out);
+            nonzero(b, known, out);
         }
-        Kind::Scale(c, x) if !c.is_zero() => nonzero(x, sizes, out),
-        Kind::Power(x, k) if k.is_positive() && x.is_scalar() => nonzero(x, sizes, out),
+        Kind::Scale(c, x) if !c.is_zero() => nonzero(x, known, out),
+        Kind::Power(x, k) if k.is_positive() && x.is_scalar() => nonzero(x, known, out),
         // `sqrt(s) ≠ 0` is `s ≠ 0`, which joins `s ≥ 0` as `s > 0`.
-        Kind::Func { func: Func::Sqrt, derivative: 0, arg } if arg.is_scalar() => nonzero(arg, sizes, out),
+        Kind::Func { func: Func::Sqrt, derivative: 0, arg } if arg.is_scalar() => nonzero(arg, known, out),
         // `|M| ≠ 0` is `M is invertible`, said once with M⁻¹'s.
         Kind::Det(m) => invertible(m, out),
         _ => {
