@@ -655,6 +655,27 @@ fn a_base_positive_for_every_value_needs_no_condition() {
 }
 
 #[test]
+fn a_condition_implied_by_a_nonzero_scalar_is_not_stated() {
+    // Given δ ≠ 0 (δ² divides), δ²1 + r ⊙ r is positive; δ1 + r ⊙ r (δ may be negative)
+    // and, without the division, δ²1 + r ⊙ r (δ may be 0) are not.
+    let decls = "r: vector(n); δ: scalar";
+    let cases = [
+        ("(r ./ (δ^2 1 + r .* r)) / δ^2", vec!["δ ≠ 0"]),
+        ("r ./ (δ^2 1 + r .* r)", vec!["δ²1 + r ⊙ r has no zero entry"]),
+        ("(r ./ (δ 1 + r .* r)) / δ^2", vec!["δ ≠ 0", "δ 1 + r ⊙ r has no zero entry"]),
+        ("r / δ + r / (δ^2)^2", vec!["δ ≠ 0"]),
+    ];
+    for (text, want) in cases {
+        let e = read(&format!("{decls}; {text}")).unwrap().main_expr().unwrap().clone();
+        let mut got = bracket::conditions(&e);
+        got.sort();
+        let mut want = want;
+        want.sort();
+        assert_eq!(got, want, "{text}");
+    }
+}
+
+#[test]
 fn a_tensor_condition_is_stated_of_its_factors() {
     // `(b − Ax) ⊙ (b − Ax)` has no zero entry where b − Ax has none; `sqrt(E)` none where
     // E has none, which joins `E has no negative entry` as `E has positive entries`.
