@@ -9,8 +9,8 @@ use crate::calculus::answer::Answer;
 pub use crate::calculus::gradient::Through;
 use crate::calculus::gradient::{differential_by, starting_forms, symmetric_gradient};
 use crate::calculus::takeout::take_out;
-use crate::egraph::operations;
 use crate::egraph::raise::{merge_terms, terms_to_expr};
+use crate::egraph::{operations, Rewritten};
 use crate::error::{Error, ErrorCode, Result};
 use crate::ir::build::scale;
 use crate::ir::expr::{Expr, GenForm, Kind, Pos};
@@ -200,38 +200,57 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
             }
         }
     }
-    // One run, explained from the form just shown: grad's forms in grad's order, so
-    // the answer is grad's. Where its path goes by way of another starting form (a
-    // jump a reader cannot follow by rules), or the form shown is not one of them, a
-    // second run explains the way to the answer: by rules alone where they reach it,
-    // else by way of the other starting forms, each step to one named for how it was
-    // made.
-    let from = forms.iter().position(|f| *f == start);
+    // The way from the form just shown to grad's answer. On small forms, one run of
+    // grad's (its forms in its order, so the answer is grad's) with explanations on; on
+    // large ones, where explanations cost a run half as much again, grad's run without
+    // them, then a run that stops once it reaches the answer. Where the way goes by
+    // another starting form (a jump a reader cannot follow by rules), or where only the
+    // second kind of run is made, the way is from the form shown by rules alone where
+    // they reach the answer, else by way of the other starting forms, each step to one
+    // named for how it was made. (An answer remade after grad's run, cancelled or with
+    // numbers in front, is reached as the run's own answer, the remaking after it.)
     // The rules see the facts `grad`'s run sees.
     let inherited = crate::calculus::gradient::with_inherited_row_sums(&model);
     let rules_model = inherited.as_ref().unwrap_or(&model);
+    let from = forms.iter().position(|f| *f == start);
+    let small = forms.iter().map(operations).sum::<usize>() < EXPLAINED_IN_ONE_RUN;
     let (best, report, explained) = match (explain, from) {
-        (Explain::Rules, Some(k)) => {
-            let (best, report, rewrites) =
-                crate::egraph::simplify_explained(&labelled, rules_model, &Default::default(), k);
+        (Explain::Rules, Some(k)) if small => {
+            let (best, report, rewrites) = crate::egraph::simplify_explained(&labelled, rules_model, k);
             let jumps = rewrites.iter().any(|r| labelled.iter().any(|(_, label)| r.rule == *label));
             (best, report, (!jumps).then_some(rewrites))
         }
-        (Explain::Rules, None) | (Explain::Result, _) => {
+        _ => {
             let (best, report) = crate::egraph::simplify_alternatives(&forms, rules_model, &Default::default());
             (best, report, (explain == Explain::Result).then(Vec::new))
         }
     };
     let rewrites = explained.unwrap_or_else(|| {
-        let alone = crate::egraph::explain_to(&[(start.clone(), "")], rules_model, &best);
-        let reached = alone.last().is_some_and(|r| render(&r.expr, Format::Unicode) == render(&best, Format::Unicode));
-        if reached || labelled.len() <= 1 {
+        let (target, tail) = match &report.remade {
+            Some((before, rule, normal)) => {
+                let mut tail = vec![Rewritten { expr: normal.clone(), rule: rule.to_string() }];
+                if best != *normal {
+                    tail.push(Rewritten { expr: best.clone(), rule: "rewrite".into() });
+                }
+                (before, tail)
+            }
+            None => (&best, Vec::new()),
+        };
+        let reaches = |path: &[Rewritten]| {
+            path.last().is_some_and(|r| render(&r.expr, Format::Unicode) == render(target, Format::Unicode))
+        };
+        let alone = crate::egraph::explain_to(&[(start.clone(), "")], rules_model, target);
+        let mut path = if reaches(&alone) || labelled.len() <= 1 {
             alone
         } else {
             let mut from = vec![(start.clone(), "")];
             from.extend(labelled.into_iter().filter(|(f, _)| *f != start));
-            crate::egraph::explain_to(&from, rules_model, &best)
+            crate::egraph::explain_to(&from, rules_model, target)
+        };
+        if reaches(&path) || (path.is_empty() && start == *target) {
+            path.extend(tail);
         }
+        path
     });
     let condensed = condense(&start, rewrites);
     match condensed.last() {
@@ -296,6 +315,11 @@ fn thawed(e: &Expr, frozen: &IndexMap<String, Expr>) -> Expr {
 fn holds_differential(e: &Expr) -> bool {
     matches!(e.kind, Kind::Diff(_) | Kind::DiffOf(_)) || e.children().iter().any(|c| holds_differential(c))
 }
+
+/// Starting forms of fewer operations than this (in all) are simplified and explained in
+/// one run; larger ones are simplified without explanations first (`tr(AX⁻¹B)` is 17,
+/// the Gaussian likelihood by its covariance 144).
+const EXPLAINED_IN_ONE_RUN: usize = 100;
 
 /// The most e-graph steps a derivation shows; more are merged.
 const EGRAPH_STEPS: usize = 4;

@@ -26,6 +26,7 @@ mod monomial;
 pub mod raise;
 pub mod rules;
 pub mod schedule;
+mod seeds;
 pub mod tensorops;
 
 use crate::ir::expr::{Expr, Func, Kind};
@@ -38,6 +39,7 @@ use egg::{
 use indexmap::IndexMap;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
+use seeds::{fold_definitions, unfolded_before_derivatives, zero_facts_applied};
 use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
@@ -81,6 +83,10 @@ pub struct Report {
     pub stop: String,
     /// True when a limit cut the search short (the answer is correct, maybe not simplest).
     pub limited: bool,
+    /// Where the answer was made after the run (cancelled, numbers in front) and run once
+    /// more: the run's own answer, how it was remade, and the form remade (the rules alone
+    /// reach only the first).
+    pub remade: Option<(Expr, &'static str, Expr)>,
 }
 
 impl Report {
@@ -176,16 +182,18 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
 
 /// As [`simplify_alternatives`], in the same run also explaining how `forms[from]`
 /// becomes the answer (egg's explanation, one rewrite at a time; empty where it would
-/// be too long to read). `derive` saturates once this way: the same forms in the same
-/// order as `grad`'s run, so the e-graph grows alike and the answer is `grad`'s.
-pub fn simplify_explained(
-    forms: &[(Expr, &str)],
-    model: &Model,
-    options: &Options,
-    from: usize,
-) -> (Expr, Report, Vec<Rewritten>) {
+/// be too long to read), the remaking after the run included: the same forms in the
+/// same order as `grad`'s run, so the e-graph grows alike and the answer is `grad`'s.
+pub fn simplify_explained(forms: &[(Expr, &str)], model: &Model, from: usize) -> (Expr, Report, Vec<Rewritten>) {
     let (exprs, labels): (Vec<Expr>, Vec<&str>) = forms.iter().cloned().unzip();
-    saturate(&exprs, &labels, model, options, Some(from), None)
+    let (best, report, mut steps) = saturate(&exprs, &labels, model, &Options::default(), Some(from), None);
+    if let (Some((_, rule, normal)), false) = (&report.remade, steps.is_empty()) {
+        steps.push(Rewritten { expr: normal.clone(), rule: rule.to_string() });
+        if best != *normal {
+            steps.push(Rewritten { expr: best.clone(), rule: "rewrite".into() });
+        }
+    }
+    (best, report, steps)
 }
 
 /// One rewrite of an explanation: the whole term after it, and the rule that made it.
@@ -242,7 +250,7 @@ pub(super) fn saturate(
     target: Option<&Expr>,
 ) -> (Expr, Report, Vec<Rewritten>) {
     // Each run on its own clock (`clock.rs`).
-    let (out, mut report, mut steps) =
+    let (out, mut report, steps) =
         clock::os_timed(|| saturate_once(forms, labels, model, options, explain, target, false));
     // An element-wise region the rules made (`1 − X ⊘ (WH ⊙ WH) ⊙ WH` in a KL
     // factorisation) is cancelled too, and the result run once more. Only the input forms
@@ -309,12 +317,7 @@ pub(super) fn saturate(
     report.iterations += second.iterations;
     report.nodes = report.nodes.max(second.nodes);
     report.classes = report.classes.max(second.classes);
-    if explain.is_some() && !steps.is_empty() {
-        steps.push(Rewritten { expr: normal.clone(), rule: rule.into() });
-        if again != normal {
-            steps.push(Rewritten { expr: again.clone(), rule: "rewrite".into() });
-        }
-    }
+    report.remade = Some((out.clone(), rule, normal.clone()));
     (again, report, steps)
 }
 
@@ -394,9 +397,8 @@ fn saturate_once(
             rec
         })
         .collect();
-    // A defined name equals its definition: both go in, in one class, so that `q` and
-    // `softmax(Vh)` meet; extraction keeps the name where it is shorter.
-    // (A Hadamard product goes in in each order of its factors, as ⊙ has no rule to commute.)
+    // A defined name equals its definition (in each spelling, `definition_spellings`): both
+    // go in, in one class, so that `q` and `softmax(Vh)` meet; extraction keeps the name.
     let mut definitions: Vec<(RecExpr<Node>, RecExpr<Node>, &str)> = Vec::new();
     for (name, value) in &model.definitions {
         let leaf = Expr::new(Kind::Var(name.clone()), value.shape.clone());
@@ -517,6 +519,7 @@ fn saturate_once(
         iterations: runner.iterations.len(),
         stop,
         limited,
+        remade: None,
     };
     let root = runner.roots[0];
     let best = match &options.sizes {
@@ -910,88 +913,4 @@ fn term_cost(egraph: &EGraph, rec: &RecExpr<Node>) -> Option<Cost> {
 /// The cheapest term of a class by the default cost.
 pub fn best_term(egraph: &EGraph, id: Id) -> RecExpr<Node> {
     extract::Extracted::new(egraph, Size { egraph }).best(id).1
-}
-
-/// `e` with each name defined as an element-wise function (`p = σ(Xw)`) replaced by its
-/// definition, where `e` also holds a derivative of that function at that argument
-/// (`σ'(Xw)`); None where there is no such name.
-fn unfolded_before_derivatives(e: &Expr, model: &Model) -> Option<Expr> {
-    fn derivatives(e: &Expr, out: &mut Vec<(Func, Expr)>) {
-        if let Kind::Func { func, derivative, arg } = &e.kind {
-            if *derivative > 0 {
-                out.push((func.clone(), (**arg).clone()));
-            }
-        }
-        for c in e.children() {
-            derivatives(c, out);
-        }
-    }
-    let mut primed = Vec::new();
-    derivatives(e, &mut primed);
-    if primed.is_empty() {
-        return None;
-    }
-    // A name need not occur in `e`: where its value does, written out (the loss through
-    // `p = σ(Hw)` in backpropagation), `e` is cancelled as it is and folded after.
-    let unfold: indexmap::IndexSet<String> = model
-        .definitions
-        .iter()
-        .filter(|(_, value)| {
-            matches!(&value.kind, Kind::Func { func, derivative: 0, arg }
-                    if primed.iter().any(|(f, a)| f == func && a == &**arg))
-        })
-        .map(|(name, _)| name.clone())
-        .collect();
-    let defs: IndexMap<String, Expr> = model.definitions.iter().cloned().collect();
-    (!unfold.is_empty()).then(|| crate::ir::build::inlined(e, &defs, &unfold))
-}
-
-/// `e` with a definition's value replaced by its name wherever `e` holds both (so that
-/// element-wise cancelling sees one operand, not two).
-pub fn fold_definitions(e: &Expr, model: &Model) -> Expr {
-    fn holds(e: &Expr, value: &Expr) -> bool {
-        e == value || e.children().iter().any(|c| holds(c, value))
-    }
-    let names = e.names();
-    let defs: Vec<&(String, Expr)> =
-        model.definitions.iter().filter(|(name, value)| names.contains(name) && holds(e, value)).collect();
-    if defs.is_empty() {
-        return e.clone();
-    }
-    replaced(e, &|t| {
-        defs.iter().find(|(_, v)| v == t).map(|(name, _)| Expr::new(Kind::Var(name.clone()), t.shape.clone()))
-    })
-}
-
-/// `e` with each term a fact of the model says is zero (`cᵀ1 = 0`) written as zero, or
-/// None where it holds none.
-fn zero_facts_applied(e: &Expr, model: &Model) -> Option<Expr> {
-    let zero = |r: &Expr| match &r.kind {
-        Kind::Const(c) => c.is_zero(),
-        Kind::Scale(c, _) => c.is_zero(),
-        _ => false,
-    };
-    let zeros: Vec<&(Expr, Expr)> = model.facts.iter().filter(|(_, r)| zero(r)).collect();
-    if zeros.is_empty() {
-        return None;
-    }
-    let hit = std::cell::Cell::new(false);
-    let out = replaced(e, &|t| {
-        let r = zeros.iter().find(|(l, _)| l == t).map(|(_, r)| r.clone());
-        hit.set(hit.get() || r.is_some());
-        r
-    });
-    hit.get().then_some(out)
-}
-
-/// `e` with every term `with` gives a replacement for replaced, outermost first.
-fn replaced(e: &Expr, with: &dyn Fn(&Expr) -> Option<Expr>) -> Expr {
-    if let Some(r) = with(e) {
-        return r;
-    }
-    let mut out = e.clone();
-    for c in out.children_mut() {
-        *c = replaced(c, with);
-    }
-    out
 }

@@ -1,0 +1,93 @@
+//! Forms made from a model before a run, and the names folded back in: a definition's
+//! value replaced by its name (so that element-wise cancelling sees one operand), a name
+//! defined as an element-wise function written out where its derivative appears, and the
+//! terms the model's facts say are zero written as zero.
+
+use crate::ir::expr::{Expr, Func, Kind};
+use crate::read::elaborate::Model;
+use indexmap::IndexMap;
+use num_traits::Zero;
+
+/// `e` with each name defined as an element-wise function (`p = σ(Xw)`) replaced by its
+/// definition, where `e` also holds a derivative of that function at that argument
+/// (`σ'(Xw)`); None where there is no such name.
+pub(super) fn unfolded_before_derivatives(e: &Expr, model: &Model) -> Option<Expr> {
+    fn derivatives(e: &Expr, out: &mut Vec<(Func, Expr)>) {
+        if let Kind::Func { func, derivative, arg } = &e.kind {
+            if *derivative > 0 {
+                out.push((func.clone(), (**arg).clone()));
+            }
+        }
+        for c in e.children() {
+            derivatives(c, out);
+        }
+    }
+    let mut primed = Vec::new();
+    derivatives(e, &mut primed);
+    if primed.is_empty() {
+        return None;
+    }
+    // A name need not occur in `e`: where its value does, written out (the loss through
+    // `p = σ(Hw)` in backpropagation), `e` is cancelled as it is and folded after.
+    let unfold: indexmap::IndexSet<String> = model
+        .definitions
+        .iter()
+        .filter(|(_, value)| {
+            matches!(&value.kind, Kind::Func { func, derivative: 0, arg }
+                    if primed.iter().any(|(f, a)| f == func && a == &**arg))
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    let defs: IndexMap<String, Expr> = model.definitions.iter().cloned().collect();
+    (!unfold.is_empty()).then(|| crate::ir::build::inlined(e, &defs, &unfold))
+}
+
+/// `e` with a definition's value replaced by its name wherever `e` holds both (so that
+/// element-wise cancelling sees one operand, not two).
+pub fn fold_definitions(e: &Expr, model: &Model) -> Expr {
+    fn holds(e: &Expr, value: &Expr) -> bool {
+        e == value || e.children().iter().any(|c| holds(c, value))
+    }
+    let names = e.names();
+    let defs: Vec<&(String, Expr)> =
+        model.definitions.iter().filter(|(name, value)| names.contains(name) && holds(e, value)).collect();
+    if defs.is_empty() {
+        return e.clone();
+    }
+    replaced(e, &|t| {
+        defs.iter().find(|(_, v)| v == t).map(|(name, _)| Expr::new(Kind::Var(name.clone()), t.shape.clone()))
+    })
+}
+
+/// `e` with each term a fact of the model says is zero (`cᵀ1 = 0`) written as zero, or
+/// None where it holds none.
+pub(super) fn zero_facts_applied(e: &Expr, model: &Model) -> Option<Expr> {
+    let zero = |r: &Expr| match &r.kind {
+        Kind::Const(c) => c.is_zero(),
+        Kind::Scale(c, _) => c.is_zero(),
+        _ => false,
+    };
+    let zeros: Vec<&(Expr, Expr)> = model.facts.iter().filter(|(_, r)| zero(r)).collect();
+    if zeros.is_empty() {
+        return None;
+    }
+    let hit = std::cell::Cell::new(false);
+    let out = replaced(e, &|t| {
+        let r = zeros.iter().find(|(l, _)| l == t).map(|(_, r)| r.clone());
+        hit.set(hit.get() || r.is_some());
+        r
+    });
+    hit.get().then_some(out)
+}
+
+/// `e` with every term `with` gives a replacement for replaced, outermost first.
+fn replaced(e: &Expr, with: &dyn Fn(&Expr) -> Option<Expr>) -> Expr {
+    if let Some(r) = with(e) {
+        return r;
+    }
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = replaced(c, with);
+    }
+    out
+}
