@@ -108,13 +108,13 @@ pub fn definition_spellings(leaf: &Expr, value: &Expr) -> Vec<(Expr, Expr)> {
         }
         has(value, n)
     };
+    let nonzero = |s: &Expr| match &s.kind {
+        Kind::Var(n) => sized(n),
+        Kind::Const(c) => !c.is_zero(),
+        _ => false,
+    };
     match &value.kind {
-        Kind::DivScalar(a, s) if matches!(&s.kind, Kind::Var(n) if sized(n)) => {
-            out.push((product((**s).clone(), leaf.clone()), (**a).clone()));
-        }
-        Kind::DivScalar(a, s) if matches!(&s.kind, Kind::Const(c) if !c.is_zero()) => {
-            out.push((product((**s).clone(), leaf.clone()), (**a).clone()));
-        }
+        Kind::DivScalar(a, s) if nonzero(s) => out.push((product((**s).clone(), leaf.clone()), (**a).clone())),
         Kind::Scale(c, a) if !c.is_zero() => out.push((scale(c.recip(), leaf.clone()), (**a).clone())),
         _ => {}
     }
