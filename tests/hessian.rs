@@ -827,3 +827,22 @@ fn terms_sharing_a_part_are_factored_beside_one_that_does_not() {
     assert_eq!(shown.matches("⊙^{13}").count(), 1, "{shown}");
     assert!(shown.contains("^{⊙-3/2}") && !shown.contains("sqrt"), "{shown}");
 }
+
+/// A factor that every term of a sum holds entry by entry comes out of it, wherever it
+/// stands: the probit HVP holds `Xv` once (it held it three times), equal to the known
+/// form, and checks.
+#[test]
+fn a_factor_every_term_holds_entry_by_entry_comes_out() {
+    let decls = "Φ: elementwise; X: matrix(N, d); y: vector(N); w, v: vector(d); λ: scalar";
+    let f = "-y^T ln(Φ(X w)) - (1 - y)^T ln(1 - Φ(X w)) + λ/2 w^T w";
+    // (A function's square stays `Φ ⊙ Φ`, as the rules leave it: one evaluation shared.)
+    let known = "X^T (X v .* (Φ''(X w) .* ((1 - y) ./ (1 - Φ(X w)) - y ./ Φ(X w)) + Φ'(X w) .* Φ'(X w) .* \
+                 (y ./ (Φ(X w) .* Φ(X w)) + (1 - y) ./ (1 - Φ(X w)).^2))) + λ v";
+    let p = hvp(&format!("{decls}; {f}"), "w", "v").unwrap();
+    assert!(p.check(3).passed());
+    let ascii = p.answer.render(Format::Ascii);
+    assert_eq!(ascii.matches("X v").count(), 1, "{ascii}");
+    assert!(same_value(&format!("{decls}; {ascii}; {known}"), &[1, 2, 3]), "{ascii}");
+    let known_ops = operations(read(&format!("{decls}; {known}")).unwrap().main_expr().unwrap());
+    assert!(operations(&p.answer.expr) <= known_ops, "{ascii}");
+}

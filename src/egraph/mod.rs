@@ -296,7 +296,11 @@ pub(super) fn saturate(
     // `A − (1/2)B`), unless a number was just taken out.
     let (rule, normal) = match monomial::numbers_distributed(&normal).filter(|_| rule != "scalar-factor") {
         Some(spread) => (if rule.is_empty() { "distribute-number" } else { rule }, spread),
-        None if rule.is_empty() => return (out, report, steps),
+        // Else a factor all terms of a sum hold entry by entry comes out of it.
+        None if rule.is_empty() => match monomial::hadamard_factored(&out) {
+            Some(factored) => ("distribute-hadamard", factored),
+            None => return (out, report, steps),
+        },
         None => (rule, normal),
     };
     if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {

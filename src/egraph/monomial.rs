@@ -8,7 +8,7 @@
 //! both sides are defined); a fractional power is kept whole, as `sqrt(s)²` is not `s`
 //! for every s.
 
-use crate::ir::build::{product, scale};
+use crate::ir::build::{hadamard, product, scale};
 use crate::ir::expr::{Expr, Kind};
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
@@ -562,6 +562,79 @@ pub(super) fn common_factor_out(e: &Expr) -> Option<Expr> {
     (g > num_bigint::BigInt::one()).then(|| scale(BigRational::from_integer(g.clone()), divided(e, &g)))
 }
 
+/// `e` with a factor every term of a sum holds entry by entry taken out of it, innermost
+/// sums first: `Φ'' ⊙ Xv ⊙ a + Φ' ⊙ (y ⊙ Φ' ⊙ Xv ⊘ b + c ⊙ Φ' ⊙ Xv ⊘ d)` is
+/// `Xv ⊙ (Φ'' ⊙ a + Φ' ⊙ Φ' ⊙ (y ⊘ b + c ⊘ d))`, which the rules reach only where the
+/// factors stand in the same places. None where no sum has such a factor.
+pub(super) fn hadamard_factored(e: &Expr) -> Option<Expr> {
+    /// A term as its number, its ⊙ factors and its divisor.
+    fn parts(t: &Expr) -> (BigRational, Vec<Expr>, Option<Expr>) {
+        match &t.kind {
+            Kind::Scale(c, x) => {
+                let (k, f, d) = parts(x);
+                (c * k, f, d)
+            }
+            Kind::HDiv(a, b) => match parts(a) {
+                (k, f, None) => (k, f, Some((**b).clone())),
+                _ => (BigRational::one(), vec![t.clone()], None),
+            },
+            Kind::Hadamard(a, b) => match (parts(a), parts(b)) {
+                ((k1, mut f1, None), (k2, f2, None)) => {
+                    f1.extend(f2);
+                    (k1 * k2, f1, None)
+                }
+                _ => (BigRational::one(), vec![t.clone()], None),
+            },
+            _ => (BigRational::one(), vec![t.clone()], None),
+        }
+    }
+    fn chained(factors: Vec<Expr>, shape: &[crate::ir::shape::Dim]) -> Expr {
+        factors.into_iter().reduce(hadamard).unwrap_or_else(|| Expr::new(Kind::Ones, shape.to_vec()))
+    }
+    fn go(e: &Expr, changed: &mut bool) -> Expr {
+        let mut out = e.clone();
+        for c in out.children_mut() {
+            *c = go(c, changed);
+        }
+        let Kind::Add(ts) = &out.kind else { return out };
+        if e.is_scalar() {
+            return out;
+        }
+        let mut terms: Vec<_> = ts.iter().map(parts).collect();
+        let mut common = Vec::new();
+        for f in terms[0].1.clone() {
+            if matches!(f.kind, Kind::Ones | Kind::Const(_)) || !terms.iter().all(|(_, fs, _)| fs.contains(&f)) {
+                continue;
+            }
+            for (_, fs, _) in terms.iter_mut() {
+                let at = fs.iter().position(|g| *g == f).expect("held by every term");
+                fs.remove(at);
+            }
+            common.push(f);
+        }
+        if common.is_empty() {
+            return out;
+        }
+        *changed = true;
+        let shape = out.shape.clone();
+        let rest = terms
+            .into_iter()
+            .map(|(k, fs, d)| {
+                let base = chained(fs, &shape);
+                let base = match d {
+                    Some(d) => Expr::new(Kind::HDiv(Box::new(base), Box::new(d)), shape.clone()),
+                    None => base,
+                };
+                scale(k, base)
+            })
+            .collect();
+        hadamard(chained(common, &shape), Expr::new(Kind::Add(rest), shape))
+    }
+    let mut changed = false;
+    let out = go(e, &mut changed);
+    changed.then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -594,6 +667,21 @@ mod tests {
         }
         let model = crate::read("x, y: vector(n); A: matrix(n, n); (x - y)^T A (x - y)").expect("reads");
         assert_eq!(opposite_differences(model.exprs.last().expect("an expression"), &|_| 0), None);
+    }
+
+    #[test]
+    fn hadamard_factors_every_term_holds_come_out_and_keep_the_value() {
+        for (text, want) in [
+            ("a, b, c, d: vector(n); a .* b + 2 c .* a ./ d", "a ⊙ (b + 2c ⊘ d)"),
+            ("a, b, c, d: vector(n); a .* (b .* c ./ d - c .* b) + c .* a", "a ⊙ c ⊙ (b ⊙ (1 ⊘ d − 1) + 1)"),
+            ("A, B: matrix(n, m); A .* B - A", "A ⊙ (B − 1)"),
+        ] {
+            let (e, g, same) = equal_values(text, &hadamard_factored);
+            assert!(same, "{text}: {e:?} → {g:?}");
+            assert_eq!(crate::render::render(&g, crate::render::Format::Unicode), want, "{text}");
+        }
+        let model = crate::read("a, b, c: vector(n); a .* b + c").expect("reads");
+        assert_eq!(hadamard_factored(model.exprs.last().expect("an expression")), None);
     }
 
     #[test]
