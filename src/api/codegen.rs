@@ -140,8 +140,6 @@ fn plan(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Plan> {
                 .hint("e.g. `bracket codegen 'x^T A x' --wrt x`"))
             }
         };
-        // A query's loss that is never defined is an error, as in `grad` (else its
-        // gradients are zero and the module checks).
         outputs.push(Output { name: "value".into(), expr: f.clone() });
         value = "value".into();
         for d in crate::api::derivatives_of(&model, &f, &wrt)? {

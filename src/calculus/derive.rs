@@ -226,16 +226,7 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
         }
     };
     let rewrites = explained.unwrap_or_else(|| {
-        let (target, tail) = match &report.remade {
-            Some((before, rule, normal)) => {
-                let mut tail = vec![Rewritten { expr: normal.clone(), rule: rule.to_string() }];
-                if best != *normal {
-                    tail.push(Rewritten { expr: best.clone(), rule: "rewrite".into() });
-                }
-                (before, tail)
-            }
-            None => (&best, Vec::new()),
-        };
+        let target = report.remade.as_ref().map_or(&best, |(before, _, _)| before);
         let reaches = |path: &[Rewritten]| {
             path.last().is_some_and(|r| render(&r.expr, Format::Unicode) == render(target, Format::Unicode))
         };
@@ -248,7 +239,7 @@ pub fn derive_steps(model: &Model, f: &Expr, wrt: &str, through: Through, explai
             crate::egraph::explain_to(&from, rules_model, target)
         };
         if reaches(&path) || (path.is_empty() && start == *target) {
-            path.extend(tail);
+            path.extend(report.remade_steps(&best));
         }
         path
     });

@@ -90,6 +90,17 @@ pub struct Report {
 }
 
 impl Report {
+    /// The steps of an answer remade after the run: to the remade form (named by how it
+    /// was remade), then to `best` where the second run changed it. Empty otherwise.
+    pub fn remade_steps(&self, best: &Expr) -> Vec<Rewritten> {
+        let Some((_, rule, normal)) = &self.remade else { return Vec::new() };
+        let mut steps = vec![Rewritten { expr: normal.clone(), rule: rule.to_string() }];
+        if best != normal {
+            steps.push(Rewritten { expr: best.clone(), rule: "rewrite".into() });
+        }
+        steps
+    }
+
     /// The report as JSON.
     pub fn json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -187,11 +198,8 @@ pub fn simplify_alternatives(forms: &[Expr], model: &Model, options: &Options) -
 pub fn simplify_explained(forms: &[(Expr, &str)], model: &Model, from: usize) -> (Expr, Report, Vec<Rewritten>) {
     let (exprs, labels): (Vec<Expr>, Vec<&str>) = forms.iter().cloned().unzip();
     let (best, report, mut steps) = saturate(&exprs, &labels, model, &Options::default(), Some(from), None);
-    if let (Some((_, rule, normal)), false) = (&report.remade, steps.is_empty()) {
-        steps.push(Rewritten { expr: normal.clone(), rule: rule.to_string() });
-        if best != *normal {
-            steps.push(Rewritten { expr: best.clone(), rule: "rewrite".into() });
-        }
+    if !steps.is_empty() {
+        steps.extend(report.remade_steps(&best));
     }
     (best, report, steps)
 }

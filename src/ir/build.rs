@@ -102,14 +102,8 @@ pub fn hadamard(a: Expr, b: Expr) -> Expr {
 pub fn definition_spellings(leaf: &Expr, value: &Expr) -> Vec<(Expr, Expr)> {
     let mut out = vec![(leaf.clone(), value.clone())];
     out.extend(hadamard_reorderings(value).into_iter().map(|v| (leaf.clone(), v)));
-    let sized = |n: &str| {
-        fn has(e: &Expr, n: &str) -> bool {
-            e.shape.iter().any(|d| matches!(d, Dim::Sym(s) if s == n)) || e.children().iter().any(|c| has(c, n))
-        }
-        has(value, n)
-    };
     let nonzero = |s: &Expr| match &s.kind {
-        Kind::Var(n) => sized(n),
+        Kind::Var(n) => value.size_names().contains(n),
         Kind::Const(c) => !c.is_zero(),
         _ => false,
     };

@@ -310,6 +310,22 @@ impl Expr {
         own && self.children().iter().all(|c| c.is_rational())
     }
 
+    /// The names of the sizes in the shapes of this term and its subterms (`N` and `d` in
+    /// `X: matrix(N, d)`), in order of first use.
+    pub fn size_names(&self) -> indexmap::IndexSet<String> {
+        fn go(e: &Expr, out: &mut indexmap::IndexSet<String>) {
+            for d in &e.shape {
+                if let Dim::Sym(n) = d {
+                    out.insert(n.clone());
+                }
+            }
+            e.children().into_iter().for_each(|c| go(c, out));
+        }
+        let mut out = indexmap::IndexSet::new();
+        go(self, &mut out);
+        out
+    }
+
     /// Every name (variables and differentials, as `dX`) used, in order of first use.
     pub fn names(&self) -> Vec<String> {
         let mut out = indexmap::IndexSet::new();

@@ -84,10 +84,8 @@ pub fn conditions_in(e: &Expr, format: Format) -> Vec<String> {
 
 /// The conditions under which `e` is defined, as [`conditions`] states them.
 pub fn condition_list(e: &Expr) -> Vec<Condition> {
-    let mut sizes = IndexSet::new();
-    size_names(e, &mut sizes);
     let mut out = Found::default();
-    let mut known = Known { sizes, nonzero: Vec::new() };
+    let mut known = Known { sizes: e.size_names(), nonzero: Vec::new() };
     collect(e, &known, &mut out);
     // Given the scalars stated nonzero, their even powers are positive: `δ²1 + r ⊙ r`
     // has no zero entry where δ ≠ 0, and is not asked again.
@@ -133,18 +131,6 @@ impl Found {
 
     fn contains(&self, subject: &Expr, relation: Relation) -> bool {
         self.0.contains_key(&(show(subject), relation as u8))
-    }
-}
-
-/// The names of sizes in the shapes of `e` and its subterms.
-fn size_names(e: &Expr, out: &mut IndexSet<String>) {
-    for d in &e.shape {
-        if let crate::ir::shape::Dim::Sym(n) = d {
-            out.insert(n.clone());
-        }
-    }
-    for c in e.children() {
-        size_names(c, out);
     }
 }
 
