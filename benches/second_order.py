@@ -21,7 +21,8 @@ def cases():
     text = (ROOT / "tests" / "hessian.rs").read_text()
     body = text.split("const CASES")[1].split("];")[0]
     found = re.findall(r'\(\s*"([^"]*)",\s*"([^"]*)",\s*"([^"]*)",', body)
-    return found
+    # A Rust string's `\` at a line's end drops the line break and the next line's indent.
+    return [tuple(re.sub(r"\\\n\s*", "", part) for part in case) for case in found]
 
 
 def main():
