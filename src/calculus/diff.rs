@@ -209,6 +209,15 @@ impl Differ<'_> {
             Kind::Func { func: Func::Relu | Func::Abs, derivative: 1.., .. } | Kind::Func { func: Func::Sign, .. } => {
                 None
             }
+            // d ln|X| = X⁻ᵀ · dX: the chain rule's ln'(|X|) |X| is 1, which the rules would
+            // otherwise have to find in every starting form.
+            Kind::Func { func: Func::Ln, derivative: 0, arg } if matches!(arg.kind, Kind::Det(_)) => {
+                let Kind::Det(x) = &arg.kind else { unreachable!() };
+                self.d(x)?.map(|dx| {
+                    let inv_t = transpose(Expr::new(Kind::Inverse(x.clone()), x.shape.clone()));
+                    Expr::new(Kind::Dot(b(inv_t), b(dx)), vec![])
+                })
+            }
             Kind::Func { func, derivative, arg } => self.d(arg)?.map(|da| {
                 // exp is its own derivative: `exp(z) ⊙ dz`, never `exp'(z)`; sin's is cos,
                 // and cos's −sin.

@@ -619,7 +619,7 @@ fn saturate_once(
     // A chain the run could not rebracket in full (its bracketings grow as the Catalan
     // numbers) still prints without parentheses; by size every bracketing costs the same.
     if options.sizes.is_none() {
-        out = left_associated(monomial::scalars_in_front(out));
+        out = left_associated(monomial::scalar_monomials(monomial::scalars_in_front(out)));
     }
     (out, report, steps)
 }

@@ -120,6 +120,103 @@ pub(super) fn scalars_in_front(e: Expr) -> Expr {
     }
 }
 
+/// `e` with each scalar product or quotient written as a textbook writes a monomial,
+/// where that takes no more operations: its parenthesised sums after its other factors,
+/// and its number's denominator under its division (`α(a − b)/(2ℓ²)`, not
+/// `(1/2)(a − b)(α/ℓ²)`). Scalar multiplication commutes, and the rules do not reorder
+/// scalar factors (a product of n of them has n! orders), so extraction takes whichever
+/// order the run happened to make.
+pub(super) fn scalar_monomials(e: Expr) -> Expr {
+    let monomial = e.is_scalar() && matches!(e.kind, Kind::Product(..) | Kind::DivScalar(..) | Kind::Scale(..));
+    let mut out = if monomial {
+        let mut m = Monomial { coef: BigRational::one(), up: Vec::new(), down: Vec::new() };
+        m.take(&e, false);
+        // Only factors out of the written order, or a number in front of a quotient by
+        // names (`(1/2)(a/s)`), are rewritten: `x/2`, `(1/2)x` and `(1/(2c))x` stay.
+        let ranks: Vec<u8> = m.up.iter().map(rank).collect();
+        let unordered = ranks.windows(2).any(|w| w[0] > w[1]);
+        let fraction = matches!(&e.kind, Kind::Scale(c, _) if !c.denom().is_one()) && !m.down.is_empty();
+        let written = (unordered || fraction).then(|| m.written());
+        if let Some(written) = written.filter(|w| crate::egraph::operations(w) <= crate::egraph::operations(&e)) {
+            written
+        } else {
+            e
+        }
+    } else {
+        e
+    };
+    // Inside each factor too (a monomial in a sum, or under a root).
+    for c in out.children_mut() {
+        *c = scalar_monomials(std::mem::replace(c, Expr::new(Kind::Ones, vec![])));
+    }
+    out
+}
+
+/// Where a scalar factor stands in a monomial as a textbook writes it: names, numbers
+/// and calls first, then sums in parentheses, then contractions of tensors (`xᵀAx`,
+/// `A · B`), which read as a product of their own: `α(a − b)`, `(ν + 1)rᵀr`.
+fn rank(f: &Expr) -> u8 {
+    match &f.kind {
+        Kind::Add(_) => 1,
+        Kind::Product(a, b) | Kind::Dot(a, b) if !a.is_scalar() || !b.is_scalar() => 2,
+        _ => 0,
+    }
+}
+
+/// A scalar product's factors, as written: a number, those multiplied, those divided by.
+struct Monomial {
+    coef: BigRational,
+    up: Vec<Expr>,
+    down: Vec<Expr>,
+}
+
+impl Monomial {
+    fn take(&mut self, e: &Expr, divides: bool) {
+        match &e.kind {
+            Kind::Const(c) if !c.is_zero() => {
+                if divides {
+                    self.coef /= c;
+                } else {
+                    self.coef *= c;
+                }
+            }
+            Kind::Scale(c, x) if !c.is_zero() => {
+                self.take(&Expr::new(Kind::Const(c.clone()), vec![]), divides);
+                self.take(x, divides);
+            }
+            Kind::Product(a, b) if a.is_scalar() && b.is_scalar() => {
+                self.take(a, divides);
+                self.take(b, divides);
+            }
+            Kind::DivScalar(a, b) => {
+                self.take(a, divides);
+                self.take(b, !divides);
+            }
+            _ if divides => self.down.push(e.clone()),
+            _ => self.up.push(e.clone()),
+        }
+    }
+
+    /// `p · (factors, ranked) / (q · divisors)` for the number p/q; q stays in front
+    /// (`(1/2)(a − b)`) where nothing divides.
+    fn written(self) -> Expr {
+        let mut up = self.up;
+        up.sort_by_key(rank);
+        let numerator = up.into_iter().reduce(product);
+        let one = || Expr::new(Kind::Const(BigRational::one()), vec![]);
+        let Some(denominator) = self.down.into_iter().reduce(product) else {
+            return scale(self.coef, numerator.unwrap_or_else(one));
+        };
+        let p = BigRational::from(self.coef.numer().clone());
+        let q = BigRational::from(self.coef.denom().clone());
+        let denominator =
+            if q.is_one() { denominator } else { product(Expr::new(Kind::Const(q), vec![]), denominator) };
+        let quotient =
+            Expr::new(Kind::DivScalar(Box::new(numerator.unwrap_or_else(one)), Box::new(denominator)), vec![]);
+        scale(p, quotient)
+    }
+}
+
 /// `s p` with the scalar `s` on the first factor of the product `p` (`s(SX)` is `(sS)X`,
 /// printed `sSX`).
 fn scaling_first(s: Expr, p: Expr) -> Expr {
