@@ -210,6 +210,30 @@ fn a_log_determinant_does_not_overflow() {
     passes_in_python(&dir, &path, code);
 }
 
+/// At logits of hundreds, a softmax entry underflows to 0 and exp overflows: the value
+/// of a cross-entropy by `logsoftmax` and of `ln(sum(exp(x)))` was nan or inf (survey 14)
+/// where the function is finite. They are written from the logits, the maximum out.
+#[test]
+fn a_log_softmax_and_a_log_sum_of_exponentials_stay_finite() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    let dir = scratch("log-softmax");
+    let ce = "X: matrix(N, p); W: matrix(p, k); Y: matrix(N, k); -dot(Y, logsoftmax(X W))";
+    let ce = module_in(&dir, "ce", &[ce, "--wrt", "W"]);
+    module_in(&dir, "lse", &["X: matrix(n, m); ln(sum(exp(X)))", "--wrt", "X"]);
+    let code = "import numpy as np, ce, lse\n\
+                X = np.array([[1.0, 0.0], [0.0, 1.0]]); Y = np.array([[0.0, 1.0], [1.0, 0.0]])\n\
+                W = np.array([[900.0, 0.0], [0.0, -900.0]])\n\
+                v, g = ce.f_and_grad(X=X, W=W, Y=Y)\n\
+                assert abs(v - 900.0) < 1e-9, v\n\
+                assert np.allclose(g['W'], [[1.0, -1.0], [0.0, 0.0]]), g\n\
+                v, g = lse.f_and_grad(X=np.array([[800.0, 1.0], [2.0, 3.0]]))\n\
+                assert abs(v - 800.0) < 1e-9, v\n\
+                assert np.allclose(g['X'], [[1.0, 0.0], [0.0, 0.0]]), g\n";
+    passes_in_python(&dir, &ce, code);
+}
+
 #[test]
 fn a_named_sigmoid_under_a_logarithm_stays_finite() {
     if !ready(&["numpy"]) {

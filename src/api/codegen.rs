@@ -65,13 +65,22 @@ pub fn statements(text: &str, wrt: &[String], options: &CodegenOptions) -> Resul
 /// statements run as printed: a program's NumPy output starts with them.
 pub fn helpers(lines: &[String]) -> Vec<String> {
     let mut out = Vec::new();
-    for (call, code) in [("logsumexp(", crate::render::python::LOGSUMEXP), ("softmax(", crate::render::python::SOFTMAX)]
-    {
-        if lines.iter().any(|l| l.contains(call)) {
+    for (call, code) in [
+        ("logsumexp(", crate::render::python::LOGSUMEXP),
+        ("log_softmax(", crate::render::python::LOG_SOFTMAX),
+        ("softmax(", crate::render::python::SOFTMAX),
+    ] {
+        if lines.iter().any(|l| calls(l, call)) {
             out.extend(code.lines().map(str::to_string));
         }
     }
     out
+}
+
+/// Whether `line` calls the helper `call` (`softmax(`, not inside `log_softmax(`).
+fn calls(line: &str, call: &str) -> bool {
+    line.match_indices(call)
+        .any(|(at, _)| line[..at].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.')))
 }
 
 /// A program's definitions as NumPy statements in order (`K = …`), which a second
@@ -286,7 +295,10 @@ fn module(plan: &Plan, options: &CodegenOptions) -> String {
     if lines.iter().any(|l| l.contains("logsumexp(")) {
         let _ = writeln!(s, "\n{}", code(crate::render::python::LOGSUMEXP));
     }
-    if lines.iter().any(|l| l.contains("softmax(")) {
+    if lines.iter().any(|l| calls(l, "log_softmax(")) {
+        let _ = writeln!(s, "\n{}", code(crate::render::python::LOG_SOFTMAX));
+    }
+    if lines.iter().any(|l| calls(l, "softmax(")) {
         let _ = writeln!(s, "\n{}", code(crate::render::python::SOFTMAX));
     }
     // Declared element-wise functions are the caller's: f(x) and f_prime(x), to be set

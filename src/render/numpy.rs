@@ -269,6 +269,8 @@ impl Numpy {
             // a negative determinant, −inf for a singular one). slogdet is called twice:
             // an expression has no name to hold its pair (ruff rejects a called lambda).
             Kind::Func { func, derivative, arg } => match (func, derivative, &arg.kind) {
+                // ln(softmax(a)) as a − logsumexp(a): finite where a softmax entry underflows.
+                (Func::Ln, 0, Kind::Softmax { positions, arg }) => self.softmax(positions, arg, true),
                 (Func::Ln, 0, Kind::Det(x)) => {
                     let x = g(x);
                     format!("(np.log(np.linalg.slogdet({x})[0]) + np.linalg.slogdet({x})[1])")
@@ -279,32 +281,7 @@ impl Numpy {
                 }
                 _ => self.func(func, *derivative, &g(arg)),
             },
-            Kind::Softmax { positions, arg } => {
-                let kept: Vec<usize> = (0..arg.order()).filter(|k| arg.shape[*k] != Dim::Iota).collect();
-                let axis_of = |k: usize| kept.iter().position(|&x| x == k).unwrap_or(0);
-                let axes: Vec<String> = (0..arg.order())
-                    .filter(|k| !positions.contains(&(k + 1)) && arg.shape[*k] != Dim::Iota)
-                    .map(|k| axis_of(k).to_string())
-                    .collect();
-                let axes = format!("({},)", axes.join(", "));
-                let t = if self.helpers {
-                    format!("softmax({}, axis={axes})", g(arg))
-                } else {
-                    format!(
-                        "(lambda t: t / np.sum(t, axis={axes}, keepdims=True))(np.exp({a} - np.max({a}, axis={axes}, keepdims=True)))",
-                        a = g(arg)
-                    )
-                };
-                let mut perm: Vec<usize> = positions.iter().map(|p| p - 1).collect();
-                perm.extend((0..arg.order()).filter(|k| !positions.contains(&(k + 1))));
-                let perm: Vec<String> =
-                    perm.iter().filter(|&&k| arg.shape[k] != Dim::Iota).map(|&k| axis_of(k).to_string()).collect();
-                if perm.windows(2).all(|w| w[0] < w[1]) {
-                    t
-                } else {
-                    format!("np.transpose({t}, ({},))", perm.join(", "))
-                }
-            }
+            Kind::Softmax { positions, arg } => self.softmax(positions, arg, false),
             Kind::Permute(x, perm) => {
                 let kept: Vec<usize> = (0..x.order()).filter(|k| x.shape[*k] != Dim::Iota).collect();
                 let perm: Vec<String> = perm
@@ -324,6 +301,39 @@ impl Numpy {
             s
         } else {
             format!("({s})")
+        }
+    }
+
+    /// `softmax(arg)` over all but `positions`, or with `log` its logarithm, the maximum
+    /// subtracted first so that exp cannot overflow (nor, for the logarithm, underflow to
+    /// ln 0).
+    fn softmax(&self, positions: &[usize], arg: &Expr, log: bool) -> String {
+        let a = self.go(arg);
+        let kept: Vec<usize> = (0..arg.order()).filter(|k| arg.shape[*k] != Dim::Iota).collect();
+        let axis_of = |k: usize| kept.iter().position(|&x| x == k).unwrap_or(0);
+        let axes: Vec<String> = (0..arg.order())
+            .filter(|k| !positions.contains(&(k + 1)) && arg.shape[*k] != Dim::Iota)
+            .map(|k| axis_of(k).to_string())
+            .collect();
+        let axes = format!("({},)", axes.join(", "));
+        let t = match (self.helpers, log) {
+            (true, false) => format!("softmax({a}, axis={axes})"),
+            (true, true) => format!("log_softmax({a}, axis={axes})"),
+            (false, false) => format!(
+                "(lambda t: t / np.sum(t, axis={axes}, keepdims=True))(np.exp({a} - np.max({a}, axis={axes}, keepdims=True)))"
+            ),
+            (false, true) => format!(
+                "(lambda t: t - np.log(np.sum(np.exp(t), axis={axes}, keepdims=True)))({a} - np.max({a}, axis={axes}, keepdims=True))"
+            ),
+        };
+        let mut perm: Vec<usize> = positions.iter().map(|p| p - 1).collect();
+        perm.extend((0..arg.order()).filter(|k| !positions.contains(&(k + 1))));
+        let perm: Vec<String> =
+            perm.iter().filter(|&&k| arg.shape[k] != Dim::Iota).map(|&k| axis_of(k).to_string()).collect();
+        if perm.windows(2).all(|w| w[0] < w[1]) {
+            t
+        } else {
+            format!("np.transpose({t}, ({},))", perm.join(", "))
         }
     }
 

@@ -82,6 +82,14 @@ pub const SOFTMAX: &str = "def softmax(a, axis):
     return e / np.sum(e, axis=axis, keepdims=True)
 ";
 
+/// The helper a module defines when its code calls `log_softmax`.
+pub const LOG_SOFTMAX: &str = "def log_softmax(a, axis):
+    \"\"\"ln of the softmax over `axis`, as `a` less its logsumexp, the maximum subtracted first
+    so that exp can neither overflow nor leave ln a zero.\"\"\"
+    t = a - np.max(a, axis=axis, keepdims=True)
+    return t - np.log(np.sum(np.exp(t), axis=axis, keepdims=True))
+";
+
 /// `x = (…)` and `f((…))` without the parentheses that change nothing.
 fn tidy(line: &str) -> String {
     let chars: Vec<char> = line.chars().collect();
@@ -172,6 +180,14 @@ fn count(e: &Expr, model: &Model, counts: &mut IndexMap<String, (usize, usize)>)
 /// is written as (`ln(σ(Xw))` is `-np.logaddexp(0, -(Xw))`: it uses Xw, not σ(Xw), so
 /// Xw shared with `σ(Xw)` elsewhere is computed once).
 fn computed_from<'a>(e: &'a Expr, model: &'a Model) -> Vec<&'a Expr> {
+    if let Some(z) = global_softmax(e) {
+        return vec![z];
+    }
+    if let Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg } = &e.kind {
+        if let Kind::Softmax { arg: z, .. } = &arg.kind {
+            return vec![z];
+        }
+    }
     match stable(e, &model.definitions) {
         Some((_, z)) => vec![z],
         None => e.children(),
@@ -249,6 +265,28 @@ impl Writer<'_> {
                 return self.assign(k, format!("np.log({pair}[0]) + {pair}[1]"), e);
             }
         }
+        // exp(Z)/sum(exp(Z)), the softmax over every entry, as one: exp(Z) alone overflows.
+        if let Some(z) = global_softmax(e) {
+            let z = self.rewrite(z, false);
+            let softmax = Expr::new(Kind::Softmax { positions: vec![], arg: Box::new(z) }, e.shape.clone());
+            let text = render_numpy(&softmax, self.model);
+            return if shared || named { self.assign(k, text, e) } else { softmax };
+        }
+        // ln(softmax(z)) from z, not from the softmax (which may be named for the
+        // gradient): a softmax entry that underflows to 0 has a finite logarithm.
+        if let Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg } = &e.kind {
+            if let Kind::Softmax { positions, arg: z } = &arg.kind {
+                let z = self.rewrite(z, false);
+                let softmax =
+                    Expr::new(Kind::Softmax { positions: positions.clone(), arg: Box::new(z) }, arg.shape.clone());
+                let log = Expr::new(
+                    Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg: Box::new(softmax) },
+                    e.shape.clone(),
+                );
+                let text = render_numpy(&log, self.model);
+                return if shared || named { self.assign(k, text, e) } else { log };
+            }
+        }
         // Stable forms: ln(1 + exp(z)), ln(sigmoid(z)), ln(1 − sigmoid(z)), ln(1ᵀexp(x)).
         if let Some((call, z)) = stable(e, &self.model.definitions) {
             let z = self.rewrite(z, false);
@@ -301,6 +339,20 @@ fn func(e: &Expr, f: crate::ir::expr::Func) -> Option<&Expr> {
     }
 }
 
+/// Z where `e` is exp(Z) divided by the sum of all its entries (`sum(exp(Z))` or
+/// `1ᵀexp(z)`).
+fn global_softmax(e: &Expr) -> Option<&Expr> {
+    use crate::ir::expr::Func::Exp;
+    let Kind::DivScalar(a, b) = &e.kind else { return None };
+    let z = func(a, Exp)?;
+    let summed = match &b.kind {
+        Kind::Sum(x) => x,
+        Kind::Product(o, x) if matches!(&o.kind, Kind::Transpose(t) if t.kind == Kind::Ones) && x.order() == 1 => x,
+        _ => return None,
+    };
+    (**summed == **a).then_some(z)
+}
+
 /// A numerically stable call for `e`, with `{}` where its argument goes, and the argument.
 /// A name the model defines as `sigmoid(z)` counts as that sigmoid: `r = σ(Dz + c)`
 /// then `ln(1 − r)` is `-np.logaddexp(0, Dz + c)`, finite where r rounds to 1.
@@ -327,6 +379,12 @@ pub(super) fn stable<'a>(e: &'a Expr, definitions: &'a [(String, Expr)]) -> Opti
                     return Some(("-np.logaddexp(0, {})", z));
                 }
             }
+        }
+    }
+    // ln(sum(exp(X))), over every entry.
+    if let Kind::Sum(x) = &inner.kind {
+        if let Some(x) = func(x, Exp) {
+            return Some(("logsumexp({})", x));
         }
     }
     if let Kind::Product(a, b) = &inner.kind {
