@@ -851,3 +851,15 @@ fn a_zero_fact_does_not_stand_between_common_factors() {
     let out = checked("jacobian", ln, &["x"]);
     assert_eq!(out, "((cᵀc/n + ε)(nI − 11ᵀ) − ccᵀ)/(sqrt(cᵀc/n + ε)³n)");
 }
+
+#[test]
+fn a_scaled_identity_factor_is_dropped() {
+    // Label smoothing inline: diag(1_{N×k} 1) is kI, and `identity-left` is banned by the
+    // time it appears; the answer kept `kI softmax(XW)`, and NumPy code an N × N identity
+    // (survey 14, G31).
+    let smoothed = "X: matrix(N,p); W: matrix(p,k); Y: matrix(N,k); eps: scalar; Y 1 = 1; \
+                    -1/N dot((1 - eps) Y + eps/k 1 1^T, logsoftmax(X W))";
+    let g = grad(smoothed, &["W"]);
+    assert!(!g.contains('I'), "{g}");
+    assert_eq!(g, "(eps − 1)Xᵀ(Y − softmax(XW))/N + (eps Xᵀ/(Nk))(k softmax(XW) − 1)");
+}

@@ -615,7 +615,7 @@ fn saturate_once(
             steps.push(Rewritten { expr, rule });
         }
     }
-    let mut out = zeroed(decoded.unwrap_or_else(|| e.clone()));
+    let mut out = monomial::identities_dropped(zeroed(decoded.unwrap_or_else(|| e.clone())));
     // A chain the run could not rebracket in full (its bracketings grow as the Catalan
     // numbers) still prints without parentheses; by size every bracketing costs the same.
     if options.sizes.is_none() {

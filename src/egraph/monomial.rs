@@ -217,6 +217,43 @@ impl Monomial {
     }
 }
 
+/// `e` with each identity factor of a product dropped, and a scaled one's number kept
+/// (`(kI)P` is `kP`). The rules drop them too, but `identity-left` matches in every class
+/// that holds a product and is the first rule banned on a large e-graph: a label-smoothed
+/// cross-entropy's gradient kept `(eps Xᵀ/(Nk))(kI softmax(XW) − 1)`, and NumPy code an
+/// N × N identity.
+pub(super) fn identities_dropped(e: Expr) -> Expr {
+    let mut out = e;
+    for c in out.children_mut() {
+        *c = identities_dropped(std::mem::replace(c, Expr::new(Kind::Ones, vec![])));
+    }
+    // The identity, or a number or scalar times it: what multiplies the other factor.
+    let unit = |x: &Expr| -> Option<Option<Expr>> {
+        match &x.kind {
+            Kind::Identity => Some(None),
+            Kind::Scale(c, i) if i.kind == Kind::Identity => Some(Some(Expr::new(Kind::Const(c.clone()), vec![]))),
+            Kind::Product(s, i) if i.kind == Kind::Identity && s.is_scalar() => Some(Some((**s).clone())),
+            _ => None,
+        }
+    };
+    let times = |s: Option<Expr>, x: &Expr| match s {
+        None => x.clone(),
+        Some(Expr { kind: Kind::Const(c), .. }) => scale(c, x.clone()),
+        Some(s) => product(s, x.clone()),
+    };
+    let Kind::Product(a, b) = &out.kind else { return out };
+    let kept = match (unit(a), unit(b)) {
+        (Some(s), _) if !b.is_scalar() => times(s, b),
+        (_, Some(s)) if !a.is_scalar() => times(s, a),
+        _ => return out,
+    };
+    if kept.shape == out.shape {
+        kept
+    } else {
+        out
+    }
+}
+
 /// `s p` with the scalar `s` on the first factor of the product `p` (`s(SX)` is `(sS)X`,
 /// printed `sSX`).
 fn scaling_first(s: Expr, p: Expr) -> Expr {
