@@ -863,3 +863,10 @@ fn a_scaled_identity_factor_is_dropped() {
     assert!(!g.contains('I'), "{g}");
     assert_eq!(g, "(eps − 1)Xᵀ(Y − softmax(XW))/N + (eps Xᵀ/(Nk))(k softmax(XW) − 1)");
 }
+
+#[test]
+fn a_power_of_a_determinant_is_not_the_determinant_of_a_power() {
+    // det(X)det(X) gathers into det(XX) = det(X²), which read as cheaper by the power
+    // a name's superscript costs nothing for (survey 14, Z06).
+    assert_eq!(grad("X: matrix(n); det(X)^2 + tr(X .* X^T)", &["X"]), "2(|X|²X⁻ᵀ + diag(diag(X)))");
+}

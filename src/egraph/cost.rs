@@ -352,6 +352,12 @@ impl Size<'_> {
                     .fold(0.0, f64::max);
                 Cost { size: sum(extra), ..base }
             }
+            // A power of a determinant reads as one, `|X|²`, not as the determinant of a
+            // power, `|X²|`, which a name's power (free, as an atom's superscript) would
+            // make cheaper by one: here the power counts, as NumPy computes it.
+            Node::Det(x) if kids[0].atom && self.egraph[*x].nodes.iter().any(|n| matches!(n, Node::Power(_))) => {
+                Cost { size: sum(2.0), ..base }
+            }
             // A quotient with a negated numerator opens with its sign: `−a/s`.
             Node::Div(_) => Cost { size: sum(1.0), negated: kids[0].negated, ..base },
             _ => Cost { size: sum(1.0), ..base },
