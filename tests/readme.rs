@@ -40,7 +40,9 @@ fn readable(text: &str) -> String {
 
 #[test]
 fn readme_examples_are_what_the_binary_prints() {
-    let readme = [include_str!("../README.md"), include_str!("../docs/layouts.md")].join("\n");
+    let readme =
+        [include_str!("../README.md"), include_str!("../docs/layouts.md"), include_str!("../docs/symmetric.md")]
+            .join("\n");
     let mut checked = 0;
     let mut failures = Vec::new();
     for block in readme.split("```console\n").skip(1) {
