@@ -121,8 +121,8 @@ pub(super) fn scalars_in_front(e: Expr) -> Expr {
 }
 
 /// `e` with each scalar product or quotient written as a textbook writes a monomial,
-/// where that takes no more operations: its parenthesised sums after its other factors,
-/// and its number's denominator under its division (`α(a − b)/(2ℓ²)`, not
+/// where that takes no more operations: its factors in the order [`rank`] gives, and its
+/// number's denominator under its division (`α(a − b)/(2ℓ²)`, not
 /// `(1/2)(a − b)(α/ℓ²)`). Scalar multiplication commutes, and the rules do not reorder
 /// scalar factors (a product of n of them has n! orders), so extraction takes whichever
 /// order the run happened to make.
