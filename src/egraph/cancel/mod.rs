@@ -426,11 +426,27 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
         false => times(front, rest, shape),
     };
     let out = crate::ir::build::scale(content, out);
-    if crate::egraph::operations(&out) < crate::egraph::operations(&plain) {
+    if written_operations(&out) < written_operations(&plain) {
         out
     } else {
         plain
     }
+}
+
+/// Operations as printed: a term negated in a sum is subtracted, no operation of its
+/// own (`2(ν1 − r²)` has one fewer than `2ν1 − 2r²`, where `operations` counts the −1
+/// that a factored number leaves as one).
+fn written_operations(e: &Expr) -> usize {
+    fn subtracted(e: &Expr) -> usize {
+        let here = match &e.kind {
+            Kind::Add(ts) => {
+                ts.iter().skip(1).filter(|t| matches!(&t.kind, Kind::Scale(c, _) if *c == -BigRational::one())).count()
+            }
+            _ => 0,
+        };
+        here + e.children().iter().map(|c| subtracted(c)).sum::<usize>()
+    }
+    crate::egraph::operations(e) - subtracted(e)
 }
 
 /// `r` as one quotient, numerator over the product of its denominators.
