@@ -870,3 +870,13 @@ fn a_power_of_a_determinant_is_not_the_determinant_of_a_power() {
     // a name's superscript costs nothing for (survey 14, Z06).
     assert_eq!(grad("X: matrix(n); det(X)^2 + tr(X .* X^T)", &["X"]), "2(|X|²X⁻ᵀ + diag(diag(X)))");
 }
+
+#[test]
+fn a_gp_program_s_kernel_gradient_reads_by_its_weights() {
+    // ∇_{a}J = y/2 is a name scaled: the loss written through a gives ∇_{K}J at once,
+    // spelled by a = K⁻¹y, where the step by a's seed kept `K⁻¹(y(∇_{a}J)ᵀ + …)K⁻¹`
+    // (survey 14, P11).
+    let gp = "X: matrix(N,d); y: vector(N); s: scalar; K = X X^T + s I; a = K^-1 y; \
+              J = 1/2 y^T a + 1/2 logdet(K); grad J wrt X, s";
+    assert_eq!(checked("grad", gp, &[]), "∇_{K}J = (1/2)(K⁻¹ − aaᵀ)\n∇_{X}J = 2(∇_{K}J)X\n∇_{s}J = tr(∇_{K}J)");
+}

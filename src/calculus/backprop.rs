@@ -455,7 +455,11 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
         // leaves out): else that is the seed's value where its name stands, never
         // shorter (the τ = 3 RNN spent 10 of its 21 ms on its three outputs' steps).
         let atom = |c: &String| {
-            equations.iter().any(|eq| !eq.parameter && eq.target == *c && operations(&eq.answer.expr) == 0)
+            let simple = |e: &Expr| match &e.kind {
+                Kind::Scale(_, x) => operations(x) == 0,
+                _ => operations(e) == 0,
+            };
+            equations.iter().any(|eq| !eq.parameter && eq.target == *c && simple(&eq.answer.expr))
         };
         let between = downstream(&target);
         let next_to_loss =
@@ -465,7 +469,21 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
             uses_target.insert(target.clone());
             let whole = crate::ir::build::inlined(&terms_using(&top, &uses_target), &defs, &between);
             if whole.node_count() <= DIRECT_NODES {
-                let through = memo.derive(&local_model(&model, &between, &whole, &target)?, &whole, &target)?;
+                // The name between keeps its definition, which the answer may spell it by
+                // (`K⁻¹y` is a: a GP's ∇_{K}J is `(1/2)(K⁻¹ − aaᵀ)`), though its value need
+                // not stand whole in the differential (`K⁻¹dKK⁻¹y`).
+                let mut local = local_model(&seeded, &between, &whole, &target)?;
+                for c in &between {
+                    if !local.definitions.iter().any(|(n, _)| n == c) {
+                        local.definitions.push((c.clone(), defs[c].clone()));
+                        if let Some(info) = seeded.names.get(c) {
+                            let mut info = info.clone();
+                            info.defined = true;
+                            local.names.insert(c.clone(), info);
+                        }
+                    }
+                }
+                let through = memo.derive(&local, &whole, &target)?;
                 // At equal size the loss written through wins: it needs no seed of the
                 // name between, so `∇_{w2}J = Hᵀ(p − y)/N` for `p = σ(Hw2)` under a
                 // cross-entropy, not `Hᵀ(∇_{p}J ⊙ σ'(Hw2))` with `∇_{p}J` dividing by p(1 − p).
