@@ -453,6 +453,17 @@ fn labelled(label: &str, format: OutputFormat) -> String {
     out.replace("∇²", squared).replace('∇', nabla)
 }
 
+/// On stderr, how the defined values NumPy output reads are computed, where it reads one
+/// that `reads` says it does (NumPy output stays one Python expression per block).
+fn note_definitions(query: &bracket::Command, reads: impl Fn(&str) -> bool) {
+    let Ok(lines) = bracket::definitions(query.text()) else { return };
+    if !lines.iter().any(|l| l.split_once(" = ").is_some_and(|(name, _)| reads(name))) {
+        return;
+    }
+    eprintln!("note: the NumPy below reads the program's values; compute them first:");
+    bracket::helpers(&lines).iter().chain(&lines).for_each(|l| eprintln!("    {l}"));
+}
+
 /// Prints a reply in a text format.
 fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputFormat) {
     match reply {
@@ -464,6 +475,13 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
             }
         }
         bracket::Reply::Derivatives(ds) => {
+            // A gradient written by a defined name (`K⁻¹(…)` for `K = XXᵀ + sI`) reads its
+            // value, as a second derivative does.
+            if matches!(format, OutputFormat::Numpy) {
+                let names: Vec<String> =
+                    ds.iter().flat_map(|(d, _)| d.answer.expr.names()).map(|n| bracket::py_name(&n)).collect();
+                note_definitions(query, |defined| names.iter().any(|n| n == defined));
+            }
             for (d, check) in ds {
                 let text = d.answer.render(format_of(format));
                 if ds.len() == 1 {
@@ -483,12 +501,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
             // stays one Python expression per block (the interface other tools read), and
             // says on stderr how the values it reads are computed.
             if matches!(format, OutputFormat::Numpy) {
-                if let Ok(lines) = bracket::definitions(query.text()) {
-                    if !lines.is_empty() {
-                        eprintln!("note: the NumPy below reads the program's values; compute them first:");
-                        bracket::helpers(&lines).iter().chain(&lines).for_each(|l| eprintln!("    {l}"));
-                    }
-                }
+                note_definitions(query, |_| true);
             }
             for (d, check) in ds {
                 let text = d.answer.render(format_of(format));

@@ -475,3 +475,21 @@ fn programs_and_modules_read_names_as_gradients_do() {
         assert!(stderr(&o).contains("the loss `J` is never defined"), "{command}: {}", stderr(&o));
     }
 }
+
+#[test]
+fn numpy_output_says_how_the_defined_values_it_reads_are_computed() {
+    // A gradient folded back into a defined name reads K, which the expression alone
+    // does not define (survey 14): stderr gives its statement, stdout stays one
+    // expression. A gradient that reads no defined value gets no note.
+    let gp = "X: matrix(N,d); y: vector(N); s: scalar; K = X X^T + s I; 1/2 y^T K^-1 y + 1/2 logdet(K)";
+    let o = bracket(&["grad", gp, "--wrt", "X", "--format", "numpy"]);
+    assert!(o.status.success());
+    assert!(stdout(&o).contains("np.linalg.inv(K)"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("K = ((X @ X.T) + (s * np.eye(X.shape[0])))"), "{}", stderr(&o));
+    let ls = "X: matrix(N,d); w: vector(d); y: vector(N); z = X w; 1/2 ||z - y||^2";
+    let o = bracket(&["grad", ls, "--wrt", "w", "--format", "numpy"]);
+    assert_eq!(stdout(&o).trim(), "(X.T @ (z - y))");
+    assert!(stderr(&o).contains("z = (X @ w)"), "{}", stderr(&o));
+    let o = bracket(&["grad", "X: matrix(N,d); w: vector(d); z = X w; sum(z)", "--wrt", "w", "--format", "numpy"]);
+    assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+}
