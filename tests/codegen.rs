@@ -222,10 +222,16 @@ fn a_log_softmax_and_a_log_sum_of_exponentials_stay_finite() {
     let ce = "X: matrix(N, p); W: matrix(p, k); Y: matrix(N, k); -dot(Y, logsoftmax(X W))";
     let ce = module_in(&dir, "ce", &[ce, "--wrt", "W"]);
     module_in(&dir, "lse", &["X: matrix(n, m); ln(sum(exp(X)))", "--wrt", "X"]);
-    let code = "import numpy as np, ce, lse\n\
+    // And a program's softmax by name: `P = softmax(XW)`, then `ln(P)`.
+    let named = "X: matrix(N, p); W: matrix(p, k); Y: matrix(N, k); P = softmax(X W); J = -dot(Y, ln(P)); grad J wrt W";
+    module_in(&dir, "named", &[named]);
+    let code = "import numpy as np, ce, lse, named\n\
                 X = np.array([[1.0, 0.0], [0.0, 1.0]]); Y = np.array([[0.0, 1.0], [1.0, 0.0]])\n\
                 W = np.array([[900.0, 0.0], [0.0, -900.0]])\n\
                 v, g = ce.f_and_grad(X=X, W=W, Y=Y)\n\
+                assert abs(v - 900.0) < 1e-9, v\n\
+                assert np.allclose(g['W'], [[1.0, -1.0], [0.0, 0.0]]), g\n\
+                v, g = named.f_and_grad(X=X, W=W, Y=Y)\n\
                 assert abs(v - 900.0) < 1e-9, v\n\
                 assert np.allclose(g['W'], [[1.0, -1.0], [0.0, 0.0]]), g\n\
                 v, g = lse.f_and_grad(X=np.array([[800.0, 1.0], [2.0, 3.0]]))\n\

@@ -183,10 +183,8 @@ fn computed_from<'a>(e: &'a Expr, model: &'a Model) -> Vec<&'a Expr> {
     if let Some(z) = global_softmax(e) {
         return vec![z];
     }
-    if let Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg } = &e.kind {
-        if let Kind::Softmax { arg: z, .. } = &arg.kind {
-            return vec![z];
-        }
+    if let Some(Expr { kind: Kind::Softmax { arg: z, .. }, .. }) = log_of_softmax(e, &model.definitions) {
+        return vec![z];
     }
     match stable(e, &model.definitions) {
         Some((_, z)) => vec![z],
@@ -272,20 +270,20 @@ impl Writer<'_> {
             let text = render_numpy(&softmax, self.model);
             return if shared || named { self.assign(k, text, e) } else { softmax };
         }
-        // ln(softmax(z)) from z, not from the softmax (which may be named for the
-        // gradient): a softmax entry that underflows to 0 has a finite logarithm.
-        if let Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg } = &e.kind {
-            if let Kind::Softmax { positions, arg: z } = &arg.kind {
-                let z = self.rewrite(z, false);
-                let softmax =
-                    Expr::new(Kind::Softmax { positions: positions.clone(), arg: Box::new(z) }, arg.shape.clone());
-                let log = Expr::new(
-                    Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg: Box::new(softmax) },
-                    e.shape.clone(),
-                );
-                let text = render_numpy(&log, self.model);
-                return if shared || named { self.assign(k, text, e) } else { log };
-            }
+        // ln(softmax(z)) from z, not from the softmax (which may be named, for the
+        // gradient or by the program): a softmax entry that underflows to 0 has a finite
+        // logarithm.
+        if let Some(softmax) = log_of_softmax(e, &self.model.definitions) {
+            let Kind::Softmax { positions, arg: z } = &softmax.kind else { unreachable!() };
+            let z = self.rewrite(z, false);
+            let softmax =
+                Expr::new(Kind::Softmax { positions: positions.clone(), arg: Box::new(z) }, softmax.shape.clone());
+            let log = Expr::new(
+                Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg: Box::new(softmax) },
+                e.shape.clone(),
+            );
+            let text = render_numpy(&log, self.model);
+            return if shared || named { self.assign(k, text, e) } else { log };
         }
         // Stable forms: ln(1 + exp(z)), ln(sigmoid(z)), ln(1 − sigmoid(z)), ln(1ᵀexp(x)).
         if let Some((call, z)) = stable(e, &self.model.definitions) {
@@ -337,6 +335,17 @@ fn func(e: &Expr, f: crate::ir::expr::Func) -> Option<&Expr> {
         Kind::Func { func, derivative: 0, arg } if *func == f => Some(arg),
         _ => None,
     }
+}
+
+/// The softmax `e` is the logarithm of: its argument, or a name defined as one
+/// (`P = softmax(HW)`, then `ln(P)`).
+fn log_of_softmax<'a>(e: &'a Expr, definitions: &'a [(String, Expr)]) -> Option<&'a Expr> {
+    let Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg } = &e.kind else { return None };
+    let softmax = match &arg.kind {
+        Kind::Var(n) => &definitions.iter().find(|(m, _)| m == n)?.1,
+        _ => arg,
+    };
+    matches!(softmax.kind, Kind::Softmax { .. }).then_some(softmax)
 }
 
 /// Z where `e` is exp(Z) divided by the sum of all its entries (`sum(exp(Z))` or
