@@ -492,4 +492,14 @@ fn numpy_output_says_how_the_defined_values_it_reads_are_computed() {
     assert!(stderr(&o).contains("z = (X @ w)"), "{}", stderr(&o));
     let o = bracket(&["grad", "X: matrix(N,d); w: vector(d); z = X w; sum(z)", "--wrt", "w", "--format", "numpy"]);
     assert!(!stderr(&o).contains("note:"), "{}", stderr(&o));
+    // JSON carries the statements beside the expression, those the definition reads too.
+    let chained = "X: matrix(N,d); y: vector(N); s: scalar; G = X X^T; K = G + s I; 1/2 y^T K^-1 y + 1/2 logdet(K)";
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&bracket(&["grad", chained, "--wrt", "X", "--format", "json"]))).unwrap();
+    let d = &json["derivatives"][0];
+    assert!(d["numpy"].as_str().unwrap().contains("np.linalg.inv(K)"), "{d}");
+    assert_eq!(d["numpy_definitions"], serde_json::json!(["G = (X @ X.T)", "K = (G + (s * np.eye(X.shape[0])))"]));
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&bracket(&["grad", "x^T A x", "--wrt", "x", "--format", "json"]))).unwrap();
+    assert!(json["derivatives"][0].get("numpy_definitions").is_none(), "{json}");
 }

@@ -375,6 +375,7 @@ impl Reply {
                     .map(|(d, c)| {
                         let mut v = d.answer.json();
                         v["wrt"] = Value::String(d.wrt.clone());
+                        with_numpy_definitions(&mut v, &d.answer);
                         if let Some(c) = c {
                             v["check"] = c.json();
                         }
@@ -389,6 +390,7 @@ impl Reply {
                     .map(|(d, c)| {
                         let mut v = d.answer.json();
                         v["wrt"] = Value::String(d.wrt.clone());
+                        with_numpy_definitions(&mut v, &d.answer);
                         match &d.by {
                             By::Variable(y) => v["by"] = Value::String(y.clone()),
                             By::Direction(dir) => v["dir"] = Value::String(dir.clone()),
@@ -473,5 +475,15 @@ impl Reply {
             }
         }
         v
+    }
+}
+
+/// `numpy_definitions` in a derivative's JSON, where its NumPy form reads defined values
+/// (`np.linalg.inv(K)` for `K = XXᵀ + sI`): their statements, which the `numpy` field
+/// alone leaves undefined.
+fn with_numpy_definitions(v: &mut Value, answer: &Answer) {
+    let definitions = answer.numpy_definitions();
+    if !definitions.is_empty() {
+        v["numpy_definitions"] = json!(definitions);
     }
 }

@@ -27,6 +27,28 @@ impl Answer {
         }
     }
 
+    /// The NumPy statements of the defined values the result reads, with those they read
+    /// in turn, in the program's order (`K = …` for `np.linalg.inv(K)`); empty where it
+    /// reads none.
+    pub fn numpy_definitions(&self) -> Vec<String> {
+        let mut needed: std::collections::HashSet<String> = self.expr.names().into_iter().collect();
+        let defs = &self.model.definitions;
+        let mut used = vec![false; defs.len()];
+        for (k, (name, value)) in defs.iter().enumerate().rev() {
+            if needed.contains(name) {
+                used[k] = true;
+                needed.extend(value.names());
+            }
+        }
+        defs.iter()
+            .zip(used)
+            .filter(|(_, u)| *u)
+            .map(|((name, value), _)| {
+                format!("{} = {}", crate::render::py_name(name), crate::render::render_numpy(value, &self.model))
+            })
+            .collect()
+    }
+
     /// Every rendering, the shape, and the conditions the result needs, as a JSON object.
     pub fn json(&self) -> Value {
         json!({
