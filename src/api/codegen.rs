@@ -61,20 +61,22 @@ pub fn statements(text: &str, wrt: &[String], options: &CodegenOptions) -> Resul
     Ok(p.lines.iter().map(|l| if jax { to_jax(l) } else { l.clone() }).collect())
 }
 
+/// The helpers NumPy statements may call, by the call that needs each.
+const HELPERS: [(&str, &str); 3] = [
+    ("logsumexp(", crate::render::python::LOGSUMEXP),
+    ("log_softmax(", crate::render::python::LOG_SOFTMAX),
+    ("softmax(", crate::render::python::SOFTMAX),
+];
+
+/// The definitions of the helpers `lines` call, in [`HELPERS`]' order.
+fn called_helpers(lines: &[String]) -> impl Iterator<Item = &'static str> + '_ {
+    HELPERS.iter().filter(|(call, _)| lines.iter().any(|l| calls(l, call))).map(|(_, code)| *code)
+}
+
 /// The helpers NumPy statements call (`softmax`, `logsumexp`), defined, so that the
 /// statements run as printed: a program's NumPy output starts with them.
 pub fn helpers(lines: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    for (call, code) in [
-        ("logsumexp(", crate::render::python::LOGSUMEXP),
-        ("log_softmax(", crate::render::python::LOG_SOFTMAX),
-        ("softmax(", crate::render::python::SOFTMAX),
-    ] {
-        if lines.iter().any(|l| calls(l, call)) {
-            out.extend(code.lines().map(str::to_string));
-        }
-    }
-    out
+    called_helpers(lines).flat_map(|code| code.lines().map(str::to_string)).collect()
 }
 
 /// Whether `line` calls the helper `call` (`softmax(`, not inside `log_softmax(`).
@@ -292,14 +294,8 @@ fn module(plan: &Plan, options: &CodegenOptions) -> String {
     } else {
         let _ = writeln!(s, "import numpy as np\n");
     }
-    if lines.iter().any(|l| l.contains("logsumexp(")) {
-        let _ = writeln!(s, "\n{}", code(crate::render::python::LOGSUMEXP));
-    }
-    if lines.iter().any(|l| calls(l, "log_softmax(")) {
-        let _ = writeln!(s, "\n{}", code(crate::render::python::LOG_SOFTMAX));
-    }
-    if lines.iter().any(|l| calls(l, "softmax(")) {
-        let _ = writeln!(s, "\n{}", code(crate::render::python::SOFTMAX));
+    for helper in called_helpers(lines) {
+        let _ = writeln!(s, "\n{}", code(helper));
     }
     // Declared element-wise functions are the caller's: f(x) and f_prime(x), to be set
     // on the module (`module.f = np.tanh`).

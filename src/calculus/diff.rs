@@ -64,6 +64,12 @@ fn plus(a: Option<Expr>, b: Option<Expr>) -> Option<Expr> {
     }
 }
 
+/// `X⁻ᵀ · dX`, the differential of ln|X|.
+fn log_det_differential(x: &Expr, dx: Expr) -> Expr {
+    let inv_t = transpose(Expr::new(Kind::Inverse(Box::new(x.clone())), x.shape.clone()));
+    Expr::new(Kind::Dot(b(inv_t), b(dx)), vec![])
+}
+
 fn with_child(e: &Expr, child: Expr) -> Expr {
     let kind = match &e.kind {
         Kind::Transpose(_) => return transpose(child),
@@ -193,11 +199,8 @@ impl Differ<'_> {
                 let right = self.d(y)?.map(|dy| rebuild((**x).clone(), dy));
                 plus(left, right)
             }
-            Kind::Det(x) => self.d(x)?.map(|dx| {
-                // d|X| = |X| X⁻ᵀ · dX
-                let inv_t = transpose(Expr::new(Kind::Inverse(x.clone()), x.shape.clone()));
-                product(e.clone(), Expr::new(Kind::Dot(b(inv_t), b(dx)), vec![]))
-            }),
+            // d|X| = |X| X⁻ᵀ · dX
+            Kind::Det(x) => self.d(x)?.map(|dx| product(e.clone(), log_det_differential(x, dx))),
             Kind::Norm(x) => self.d(x)?.map(|dx| {
                 let dot = Expr::new(Kind::Dot(x.clone(), b(dx)), vec![]);
                 Expr::new(Kind::DivScalar(b(dot), b(e.clone())), vec![])
@@ -213,10 +216,7 @@ impl Differ<'_> {
             // otherwise have to find in every starting form.
             Kind::Func { func: Func::Ln, derivative: 0, arg } if matches!(arg.kind, Kind::Det(_)) => {
                 let Kind::Det(x) = &arg.kind else { unreachable!() };
-                self.d(x)?.map(|dx| {
-                    let inv_t = transpose(Expr::new(Kind::Inverse(x.clone()), x.shape.clone()));
-                    Expr::new(Kind::Dot(b(inv_t), b(dx)), vec![])
-                })
+                self.d(x)?.map(|dx| log_det_differential(x, dx))
             }
             Kind::Func { func, derivative, arg } => self.d(arg)?.map(|da| {
                 // exp is its own derivative: `exp(z) ⊙ dz`, never `exp'(z)`; sin's is cos,

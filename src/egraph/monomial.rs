@@ -173,15 +173,9 @@ struct Monomial {
 impl Monomial {
     fn take(&mut self, e: &Expr, divides: bool) {
         match &e.kind {
-            Kind::Const(c) if !c.is_zero() => {
-                if divides {
-                    self.coef /= c;
-                } else {
-                    self.coef *= c;
-                }
-            }
+            Kind::Const(c) if !c.is_zero() => self.number(c, divides),
             Kind::Scale(c, x) if !c.is_zero() => {
-                self.take(&Expr::new(Kind::Const(c.clone()), vec![]), divides);
+                self.number(c, divides);
                 self.take(x, divides);
             }
             Kind::Product(a, b) if a.is_scalar() && b.is_scalar() => {
@@ -194,6 +188,14 @@ impl Monomial {
             }
             _ if divides => self.down.push(e.clone()),
             _ => self.up.push(e.clone()),
+        }
+    }
+
+    fn number(&mut self, c: &BigRational, divides: bool) {
+        if divides {
+            self.coef /= c;
+        } else {
+            self.coef *= c;
         }
     }
 
