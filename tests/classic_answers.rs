@@ -846,10 +846,12 @@ fn a_scalar_inverse_cancels_and_a_unit_fraction_joins_its_divisor() {
 #[test]
 fn a_zero_fact_does_not_stand_between_common_factors() {
     // The centred c has cᵀ1 = 0; cancelled with that term in, the layer norm's Jacobian
-    // kept n² over n² (survey 10, d.5).
+    // kept n² over n² (survey 10, d.5). Since the root's square is cancelled across
+    // its monomial denominator (`n(cᵀc/n + ε)` is n² · sqrt(…)²/n), it is the textbook
+    // `(I − 11ᵀ/n − ccᵀ/(n(v + ε)))/sqrt(v + ε)`, not `((v + ε)(nI − 11ᵀ) − ccᵀ)/(sqrt(v + ε)³n)`.
     let ln = "x: vector(n); c = x - (1^T x / n) 1; c / sqrt(c^T c / n + epsilon)";
     let out = checked("jacobian", ln, &["x"]);
-    assert_eq!(out, "((cᵀc/n + ε)(nI − 11ᵀ) − ccᵀ)/(sqrt(cᵀc/n + ε)³n)");
+    assert_eq!(out, "(I − (ccᵀ/(cᵀc/n + ε) + 11ᵀ)/n)/sqrt(cᵀc/n + ε)");
 }
 
 #[test]

@@ -104,6 +104,14 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "w",
         Some("X^T diag((1 + (X w - y).^2).^(-3/2)) X"),
     ),
+    // With its scale δ: s² = 1 + r²/δ² is a polynomial over a monomial, and δ² + r² in
+    // a denominator is s²δ², so δ² ⊘ (s ⊙ (δ²1 + r²)) is s⁻³ too.
+    (
+        "X: matrix(N, p); y: vector(N); w: vector(p); d: scalar",
+        "d^2 sum(sqrt(1 + ((X w - y)/d).^2) - 1)",
+        "w",
+        Some("X^T diag((1 + ((X w - y)/d).^2).^(-3/2)) X"),
+    ),
     // Student-t regression: the weight is a function of the residual r alone,
     // 2(ν − r²) ⊘ (ν + r²)², cancelled with r as one operand.
     (

@@ -26,9 +26,10 @@ use poly::*;
 struct Atoms {
     keys: Vec<String>,
     exprs: Vec<Expr>,
-    /// For an operand `sqrt(E)` whose E is a polynomial in the other operands: E, so
-    /// that its square reduces (`sqrt(E) ⊙ sqrt(E) = E`).
-    roots: Vec<Option<Poly>>,
+    /// For an operand `sqrt(E)` whose E is a polynomial in the other operands, or one
+    /// over monomials (`1 + r^{⊙2}/d²`): E, so that its square reduces
+    /// (`sqrt(E) ⊙ sqrt(E) = E`).
+    roots: Vec<Option<Rational>>,
 }
 
 impl Atoms {
@@ -47,10 +48,12 @@ impl Atoms {
         Some(self.keys.len() - 1)
     }
 
-    /// `sqrt(arg)` as an operand whose square is `arg`'s polynomial, when it is one.
+    /// `sqrt(arg)` as an operand whose square is `arg`'s rational function, when that is
+    /// a polynomial over monomials.
     fn root(&mut self, e: &Expr, arg: &Expr, shape: &Shape) -> Option<usize> {
         let before = self.keys.len();
-        let inner = to_rational(arg, shape, self).filter(|r| r.den.is_empty() && !r.num.0.is_empty());
+        let inner =
+            to_rational(arg, shape, self).filter(|r| r.den.iter().all(|f| f.0.len() == 1) && !r.num.0.is_empty());
         if inner.is_none() {
             self.keys.truncate(before);
             self.exprs.truncate(before);
@@ -58,7 +61,7 @@ impl Atoms {
         }
         let k = self.index(e)?;
         if self.roots[k].is_none() {
-            self.roots[k] = inner.map(|r| r.num);
+            self.roots[k] = inner;
         }
         Some(k)
     }
@@ -69,26 +72,68 @@ impl Atoms {
         if self.roots.iter().all(Option::is_none) {
             return Some(r);
         }
-        let num = self.reduce_poly(r.num)?;
-        let den = r.den.into_iter().map(|f| self.reduce_poly(f)).collect::<Option<Vec<_>>>()?;
-        Some(Rational { num, den }.cancel())
+        let mut out = self.reduce_poly(r.num)?;
+        for f in r.den {
+            out = out.div(self.reduce_poly(f)?)?;
+        }
+        Some(out)
     }
 
-    fn reduce_poly(&self, mut p: Poly) -> Option<Poly> {
+    fn reduce_poly(&self, p: Poly) -> Option<Rational> {
+        let mut r = Rational::poly(p);
         for _ in 0..MAX_STEPS {
-            let found = p.0.iter().find_map(|(m, c)| {
+            let found = r.num.0.iter().find_map(|(m, c)| {
                 let k = (0..m.len()).find(|&k| m[k] >= 2 && self.roots.get(k).is_some_and(Option::is_some))?;
                 Some((m.clone(), c.clone(), k))
             });
-            let Some((m, c, k)) = found else { return Some(p) };
+            let Some((m, c, k)) = found else { return Some(r) };
             let mut rest = m.clone();
             rest[k] -= 2;
             let root = self.roots[k].as_ref()?;
-            p.0.remove(&m);
-            let term = Poly([(rest, c)].into_iter().collect()).mul(root)?;
-            p = p.add(&term);
+            r.num.0.remove(&m);
+            let term = Rational { num: Poly([(rest, c)].into_iter().collect()), den: r.den.clone() };
+            let term = term.mul(root.clone())?;
+            r = r.add(term)?;
         }
         None
+    }
+
+    /// `r` with each denominator factor that is, up to a number, the polynomial P of a
+    /// root `s = sqrt(P/m)` over monomials written as `s ⊙ s ⊙ m` (P = s²m), and cancelled: `d² ⊘
+    /// (s ⊙ (d² + r²))` for `s = sqrt(1 + r²/d²)` is `1 ⊘ (s ⊙ s ⊙ s)`. (Over no
+    /// monomial, a factor P is a power of the root as it stands: [`root_power`].)
+    fn over_roots(&self, r: &Rational) -> Option<Rational> {
+        let mut num = r.num.clone();
+        let mut den = Vec::new();
+        let mut changed = false;
+        for f in &r.den {
+            // A factor's monomial part aside: `s ⊙ (d² + r²)` holds P = d² + r².
+            let mut shared: Monomial = f.0.keys().next().cloned().unwrap_or_default();
+            for m in f.0.keys() {
+                for (c, e) in shared.iter_mut().zip(m) {
+                    *c = (*c).min(*e);
+                }
+            }
+            let shared = Poly([(shared, BigRational::one())].into_iter().collect());
+            let found = self.roots.iter().enumerate().find_map(|(k, root)| {
+                let root = root.as_ref().filter(|root| !root.den.is_empty())?;
+                let c = f.divide(&shared.mul(&root.num)?)?;
+                let constant = c.0.len() == 1 && c.0.keys().all(|m| m.iter().all(|&e| e == 0));
+                Some((k, root, c.0.into_values().next().filter(|_| constant)?))
+            });
+            match found {
+                Some((k, root, c)) => {
+                    num = num.scale(&c.recip());
+                    den.push(shared);
+                    den.push(Poly::atom(k));
+                    den.push(Poly::atom(k));
+                    den.extend(root.den.iter().cloned());
+                    changed = true;
+                }
+                None => den.push(f.clone()),
+            }
+        }
+        changed.then(|| Rational { num, den }.cancel())
     }
 }
 
@@ -306,6 +351,15 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
 }
 
 fn from_rational(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
+    let plain = fraction_or_split(r, shape, atoms);
+    match atoms.over_roots(r).map(|rooted| fraction_or_split(&rooted, shape, atoms)) {
+        Some(rooted) if crate::egraph::operations(&rooted) < crate::egraph::operations(&plain) => rooted,
+        _ => plain,
+    }
+}
+
+/// `r` as one quotient, or as a quotient and the terms its monomial denominator divides.
+fn fraction_or_split(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
     let whole = one_fraction(r, shape, atoms);
     // Over one monomial, the terms it divides come out whole: `(WH − X) ⊘ WH` is
     // `1 − X ⊘ WH`, one product fewer.
@@ -346,15 +400,16 @@ fn from_rational(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
 fn root_power(r: &Rational, atoms: &Atoms) -> Option<(Expr, i64)> {
     let mut found: Option<(usize, i64)> = None;
     for f in &r.den {
-        let (k, n) = match atoms.roots.iter().position(|root| root.as_ref() == Some(f)) {
-            Some(k) => (k, 2),
-            None => {
-                let (m, c) = f.0.iter().next().filter(|_| f.0.len() == 1)?;
-                let k = m.iter().position(|&e| e > 0)?;
-                let only = m.iter().enumerate().all(|(j, &e)| j == k || e == 0);
-                (only && c.is_one() && atoms.roots[k].is_some()).then_some((k, i64::from(m[k])))?
-            }
-        };
+        let (k, n) =
+            match atoms.roots.iter().position(|root| root.as_ref().is_some_and(|r| r.den.is_empty() && r.num == *f)) {
+                Some(k) => (k, 2),
+                None => {
+                    let (m, c) = f.0.iter().next().filter(|_| f.0.len() == 1)?;
+                    let k = m.iter().position(|&e| e > 0)?;
+                    let only = m.iter().enumerate().all(|(j, &e)| j == k || e == 0);
+                    (only && c.is_one() && atoms.roots[k].is_some()).then_some((k, i64::from(m[k])))?
+                }
+            };
         found = match found {
             None => Some((k, n)),
             Some((j, total)) if j == k => Some((k, total + n)),
@@ -674,7 +729,8 @@ fn through_combination(
     let den = r.den.iter().map(|f| f.substitute(*k, &q)).collect::<Option<Vec<_>>>()?;
     for root in atoms.roots.iter_mut() {
         if let Some(p) = root {
-            *p = p.substitute(*k, &q)?;
+            p.num = p.num.substitute(*k, &q)?;
+            p.den = p.den.iter().map(|f| f.substitute(*k, &q)).collect::<Option<Vec<_>>>()?;
         }
     }
     // Only where the region is a function of the sum alone: `Xw` and `y` are gone, not
