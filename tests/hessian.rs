@@ -280,6 +280,28 @@ fn mixed_blocks_each_check() {
     assert_eq!(labels, ["∇²_w", "∇_X∇_w", "∇_w∇_X", "∇²_X"]);
 }
 
+#[test]
+fn a_block_constant_along_a_dim_reads_back() {
+    // A factorization's ∇_U∇_c is V repeated along U's rows: a free index on no factor,
+    // which printed as `einsum("ij->ikj", V)`, an einsum no reader accepts (survey 15).
+    // It is the outer product with a ones vector, permuted.
+    let decls = "M: matrix(n, m); U: matrix(n, k); V: matrix(m, k); b: vector(n); c: vector(m); lambda: scalar";
+    let f = "1/2 ||M - U V^T - b 1^T - 1 c^T||^2 + lambda/2 (||U||^2 + ||V||^2)";
+    let blocks = hessian(&text(decls, f), &["c", "U"]).unwrap();
+    for b in &blocks {
+        assert!(b.check(2).passed(), "{}", b.label());
+        let (ascii, unicode) = (b.answer.render(Format::Ascii), b.answer.render(Format::Unicode));
+        assert!(!ascii.contains("einsum") && !unicode.contains("einsum"), "{ascii}");
+        if b.label() == "∇_U∇_c" {
+            // (1_n ⊗ Vᵀ)_{312}, the other mixed block's form moved to this one's dims.
+            let written = "(kron(1_n, V^T))_{312}";
+            for printed in [&ascii, &unicode] {
+                assert!(same_value(&format!("{decls}; {printed}; {written}"), &[1, 2]), "{printed}");
+            }
+        }
+    }
+}
+
 /// (declarations, function, variable, command, the vec form expected)
 const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
     // Metric learning: 16 parts of d = x − y written out meet into one Kronecker product.

@@ -410,16 +410,26 @@ fn touch_counts(net: &Network) -> Vec<usize> {
 
 /// A network that only places its factors side by side (every index free and on one
 /// slot) as the classic `a ⊗ b ⊗ …`, permuted if needed (`Aᵀ`, `(a ⊗ B)_{213}`).
+/// A free index on no factor is a ones vector's: `(V ⊗ 1)_{132}` repeats V along its
+/// second dim.
 pub fn as_outer_product(net: &Network) -> Option<Expr> {
     let slots: Vec<usize> = net.factors.iter().flat_map(|f| f.slots.iter().copied()).collect();
     let distinct: IndexSet<usize> = slots.iter().copied().collect();
     let ones = net.factors.iter().any(|f| f.expr.kind == Kind::Ones);
-    if ones || net.factors.is_empty() || distinct.len() != slots.len() || net.output.len() != slots.len() {
+    let free: IndexSet<usize> = net.output.iter().copied().collect();
+    if ones || net.factors.is_empty() || distinct.len() != slots.len() || free.len() != net.output.len() {
+        return None;
+    }
+    let mut factors = net.factors.clone();
+    for &i in net.output.iter().filter(|i| !distinct.contains(*i)) {
+        factors.push(Factor { expr: Expr::new(Kind::Ones, vec![net.indices[i].clone()]), slots: vec![i] });
+    }
+    if net.output.len() != slots.len() + factors.len() - net.factors.len() {
         return None;
     }
     // Factors in the order their dims first appear in the result: `x ⊗ I`, not `(I ⊗ x)_{312}`.
     // A scalar factor scales the product (`|X|(X⁻¹ ⊗ X⁻¹)`, not `|X| ⊗ X⁻¹ ⊗ X⁻¹`).
-    let (scalars, tensors): (Vec<&Factor>, Vec<&Factor>) = net.factors.iter().partition(|f| f.slots.is_empty());
+    let (scalars, tensors): (Vec<&Factor>, Vec<&Factor>) = factors.iter().partition(|f| f.slots.is_empty());
     let mut order = tensors;
     order.sort_by_key(|f| f.slots.iter().filter_map(|s| net.output.iter().position(|o| o == s)).min());
     let slots: Vec<usize> = order.iter().flat_map(|f| f.slots.iter().copied()).collect();
