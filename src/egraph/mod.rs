@@ -894,6 +894,15 @@ pub(super) fn zeroed(e: Expr) -> Expr {
     // And a linear function of a zero, or a product with one, is a zero of its own
     // shape: `diag(0)` (of `diag(x)diag(y) − diag(x ⊙ y)`) would not read back.
     let zero = |x: &Expr| is_zero(x) || matches!(&x.kind, Kind::Scale(c, o) if c.is_zero() && o.kind == Kind::Ones);
+    // And a zero term of a sum drops out: `(0 − τa)bᵀ` is `−τabᵀ`.
+    if let Kind::Add(ts) = &mut out.kind {
+        if ts.iter().any(zero) && !ts.iter().all(zero) {
+            ts.retain(|t| !zero(t));
+            if ts.len() == 1 {
+                return ts.pop().expect("one term");
+            }
+        }
+    }
     let vanishes = match &out.kind {
         Kind::Diag(x) | Kind::Transpose(x) | Kind::Trace(x) | Kind::Sum(x) => zero(x),
         Kind::Hadamard(a, b) | Kind::Product(a, b) => zero(a) || zero(b),
