@@ -243,7 +243,17 @@ impl Elab {
                     "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, sign, relu, \
                              softmax, logsumexp, diag, sum, mean, dot, kron, inv, norm (norm2), eye, einsum, \
                              and written out: softplus, logsigmoid, logsoftmax, log1p, expm1, log10, log2, cosh, sinh";
-                let hint = if name.chars().count() == 1 {
+                // Two functions run together (`logcosh`): their composition.
+                let composed = (1..name.len()).filter(|&i| name.is_char_boundary(i)).find_map(|i| {
+                    let (outer, inner) = (Builtin::from_name(&name[..i])?, Builtin::from_name(&name[i..])?);
+                    Some((super::builtin_name(outer), super::builtin_name(inner)))
+                });
+                let hint = if let Some((outer, inner)) = composed {
+                    format!(
+                        "`{name}` is no built-in function; for the composition write `{outer}({inner}(x))`, \
+                         or declare a function of your own: `{name}: elementwise; {name}(X)`"
+                    )
+                } else if name.chars().count() == 1 {
                     format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
                 } else {
                     format!(
@@ -311,7 +321,17 @@ impl Elab {
     /// its span, if the product reads like a call of an unknown function.
     pub(super) fn looks_like_call(&self, items: &[Node]) -> Option<(String, Span)> {
         for k in 0..items.len() {
-            let NodeKind::Paren(_) = items[k].kind else { continue };
+            // Or against a built-in function's name: `logcosh(x)` reads as l o g cosh(x).
+            let call = match &items[k].kind {
+                NodeKind::Paren(_) => None,
+                NodeKind::Call { .. } => {
+                    let at = items[k].span;
+                    let text = self.source.get(at.start..at.end).unwrap_or("");
+                    let word: String = text.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+                    Some((word.clone(), Span::new(at.start, at.start + word.len())))
+                }
+                _ => continue,
+            };
             let mut start = k;
             while start > 0 {
                 let prev = &items[start - 1];
@@ -332,7 +352,11 @@ impl Elab {
                         _ => None,
                     })
                     .collect();
-                return Some((name, items[start].span.join(items[k - 1].span)));
+                return match call {
+                    Some((word, at)) if !word.is_empty() => Some((format!("{name}{word}"), items[start].span.join(at))),
+                    Some(_) => None,
+                    None => Some((name, items[start].span.join(items[k - 1].span))),
+                };
             }
         }
         None
