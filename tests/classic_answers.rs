@@ -893,3 +893,14 @@ fn a_zero_term_drops_out_of_a_sum() {
     assert!(!out.contains("(0 ") && !out.contains(" 0 "), "{out}");
     assert!(out.chars().count() <= 220, "{out}");
 }
+
+#[test]
+fn a_log_of_an_absolute_value_has_the_reciprocal_derivative() {
+    // d ln|s| = ds/s: ln'(|s|) ⊙ abs'(s) came out as sign(s)/abs(s), and a planar flow's
+    // log-det term by w as sign(…)(…)/abs(…) (survey 15). |s| is sign(s) ⊙ s in a region,
+    // so sign(s) ⊘ |s| cancels to 1 ⊘ s.
+    assert_eq!(grad("x: vector(n); sum(ln(abs(x)))", &["x"]), "1 ⊘ x");
+    let flow = "z, w, u: vector(d); b: scalar; -ln(abs(1 + (1 - tanh(w^T z + b)^2) u^T w))";
+    let out = grad(flow, &["w", "u", "b"]);
+    assert!(!out.contains("sign") && !out.contains("abs"), "{out}");
+}

@@ -7,7 +7,8 @@
 //! and `⊘`: `σ'(z)(−y/σ(z) + (1 − y)/(1 − σ(z)))` is `σ(z) − y`.
 //!
 //! Derivatives of known functions enter by their identities: `σ' = σ ⊙ (1 − σ)`,
-//! `tanh' = 1 − tanh²`, `exp' = exp`, `ln'(z) = 1 ⊘ z`. Anything else is an opaque
+//! `tanh' = 1 − tanh²`, `exp' = exp`, `ln'(z) = 1 ⊘ z`, `abs' = sign`, and `|z|` enters
+//! as `sign(z) ⊙ z` (true everywhere), so that `sign(z) ⊘ |z|` is `1 ⊘ z`. Anything else is an opaque
 //! operand, identified by its printed form. The result is an alternative form for the
 //! e-graph, which keeps whichever is simpler. Cancelling a factor of a denominator is
 //! exact wherever the input is defined (the input divides by that factor).
@@ -238,6 +239,11 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
                     Some(Rational::poly(one.add(&t.mul(&t)?.scale(&-BigRational::one()))))
                 }
                 Func::Exp => Some(Rational::poly(Poly::atom(atoms.index(&plain)?))),
+                Func::Abs => {
+                    let sign =
+                        Expr::new(Kind::Func { func: Func::Sign, derivative: 0, arg: arg.clone() }, shape.clone());
+                    Some(Rational::poly(Poly::atom(atoms.index(&sign)?)))
+                }
                 Func::Ln => Rational::poly(one).div(to_rational(arg, shape, atoms)?),
                 // sqrt'(E) = 1 ⊘ (2 sqrt(E)).
                 Func::Sqrt => {
@@ -247,6 +253,13 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
                 }
                 _ => Some(Rational::poly(Poly::atom(atoms.index(e)?))),
             }
+        }
+        // |A| = sign(A) ⊙ A, everywhere: `sign(A) ⊘ |A|` (of ln|A|'s derivative) is 1 ⊘ A.
+        Kind::Func { func: Func::Abs, derivative: 0, arg } if same => {
+            let sign = Expr::new(Kind::Func { func: Func::Sign, derivative: 0, arg: arg.clone() }, shape.clone());
+            let s = Rational::poly(Poly::atom(atoms.index(&sign)?));
+            let a = to_rational(arg, shape, atoms)?;
+            atoms.reduce(s.mul(a)?)
         }
         // σ(−A) = 1 − σ(A): a quotient by one cancels against σ'(A) = σ(A) ⊙ σ(−A).
         Kind::Func { func: Func::Sigmoid, derivative: 0, arg } if same && negated(arg).is_some() => {
