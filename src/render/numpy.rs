@@ -275,9 +275,9 @@ impl Numpy {
                     let x = g(x);
                     format!("(np.log(np.linalg.slogdet({x})[0]) + np.linalg.slogdet({x})[1])")
                 }
-                // σ(−x) = 1/(1 + eˣ): no double negation for ruff to flag (B002).
+                // σ(−x) = exp(−ln(1 + eˣ)): no double negation for ruff to flag (B002).
                 (Func::Sigmoid, 0, Kind::Scale(c, x)) if *c == -BigRational::one() => {
-                    format!("(1 / (1 + np.exp({})))", g(x))
+                    format!("np.exp(-np.logaddexp(0, {}))", g(x))
                 }
                 _ => self.func(func, *derivative, &g(arg)),
             },
@@ -338,9 +338,11 @@ impl Numpy {
     }
 
     fn func(&self, f: &Func, d: u8, a: &str) -> String {
-        let sig = format!("(1 / (1 + np.exp(-({a}))))");
+        // σ(a) = exp(−ln(1 + e⁻ᵃ)), by logaddexp: 1/(1 + e⁻ᵃ) is as exact, but e⁻ᵃ
+        // overflows for a below −709 and NumPy warns of it.
+        let sig = format!("np.exp(-np.logaddexp(0, -({a})))");
         // σ(−a), so that σ' = σ(a)σ(−a) keeps its digits where 1 − σ(a) would round to 0.
-        let mirror = format!("(1 / (1 + np.exp({a})))");
+        let mirror = format!("np.exp(-np.logaddexp(0, {a}))");
         match (f, d) {
             (Func::Exp, _) => format!("np.exp({a})"),
             (Func::Ln, 0) => format!("np.log({a})"),
