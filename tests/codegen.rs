@@ -261,21 +261,27 @@ fn a_named_sigmoid_under_a_logarithm_stays_finite() {
 }
 
 #[test]
-fn a_sigmoid_of_a_large_logit_raises_no_overflow() {
+fn a_sigmoid_and_a_log_cosh_of_large_arguments_overflow_nothing() {
     if !ready(&["numpy"]) {
         return;
     }
-    // 1/(1 + e⁻ᵃ) is right at a = −800 but e⁸⁰⁰ overflows, and NumPy warns of it
-    // (survey 15: Bradley–Terry, soft Dice). Written by logaddexp, no step overflows.
-    let dir = scratch("sigmoid-overflow");
+    // 1/(1 + e⁻ᵃ) is right at a = −800 but e⁸⁰⁰ overflows, and NumPy warns of it; and
+    // ln(cosh(r)), read as ln((eʳ + e⁻ʳ)/2), was inf past r ≈ 710 (survey 15: Bradley–
+    // Terry, soft Dice, log-cosh regression). By logaddexp, no step overflows.
+    let dir = scratch("overflow");
     let text = "X: matrix(N, p); y: vector(N); w: vector(p); sum((sigmoid(X w) - y).^2)";
     let path = module_in(&dir, "squared", &[text, "--wrt", "w"]);
-    let code = "import numpy as np, squared\n\
+    let text = "X: matrix(N, p); y: vector(N); w: vector(p); sum(ln(cosh(X w - y)))";
+    module_in(&dir, "logcosh", &[text, "--wrt", "w"]);
+    let code = "import numpy as np, squared, logcosh\n\
                 np.seterr(over='raise', invalid='raise', divide='raise')\n\
                 X = np.array([[1.0], [-1.0]]); y = np.array([0.0, 1.0])\n\
                 v, g = squared.f_and_grad(X=X, y=y, w=np.array([800.0]))\n\
                 assert abs(v - 2.0) < 1e-12, v\n\
-                assert np.all(np.isfinite(g['w'])), g\n";
+                assert np.all(np.isfinite(g['w'])), g\n\
+                v, g = logcosh.f_and_grad(X=X, y=np.array([0.0, 0.0]), w=np.array([800.0]))\n\
+                assert abs(v - 2 * (800.0 - np.log(2.0))) < 1e-9, v\n\
+                assert np.allclose(g['w'], [2.0]), g\n";
     passes_in_python(&dir, &path, code);
 }
 

@@ -8,6 +8,8 @@ use crate::read::elaborate::Model;
 use crate::render::numpy::diagonal_of;
 use crate::render::{py_name, render_numpy_in_module as render_numpy};
 use indexmap::IndexMap;
+use num_rational::BigRational;
+use num_traits::{One, Signed};
 
 /// One output of a body: a Python name and the expression it holds.
 #[derive(Clone, Debug)]
@@ -365,7 +367,7 @@ fn global_softmax(e: &Expr) -> Option<&Expr> {
 /// A numerically stable call for `e`, with `{}` where its argument goes, and the argument.
 /// A name the model defines as `sigmoid(z)` counts as that sigmoid: `r = σ(Dz + c)`
 /// then `ln(1 − r)` is `-np.logaddexp(0, Dz + c)`, finite where r rounds to 1.
-pub(super) fn stable<'a>(e: &'a Expr, definitions: &'a [(String, Expr)]) -> Option<(&'static str, &'a Expr)> {
+pub(super) fn stable<'a>(e: &'a Expr, definitions: &'a [(String, Expr)]) -> Option<(String, &'a Expr)> {
     use crate::ir::expr::Func::{Exp, Ln, Sigmoid};
     let sigmoid = |x: &'a Expr| -> Option<&'a Expr> {
         match &x.kind {
@@ -375,17 +377,36 @@ pub(super) fn stable<'a>(e: &'a Expr, definitions: &'a [(String, Expr)]) -> Opti
     };
     let inner = func(e, Ln)?;
     if let Some(z) = sigmoid(inner) {
-        return Some(("-np.logaddexp(0, -({}))", z));
+        return Some(("-np.logaddexp(0, -({}))".to_string(), z));
+    }
+    // ln(c(eᵃ + e⁻ᵃ)), a log-cosh (cosh is read as its exponentials): finite where eᵃ
+    // overflows.
+    let (c, sum) = match &inner.kind {
+        Kind::Scale(c, x) if c.is_positive() => (c.clone(), &**x),
+        _ => (BigRational::one(), inner),
+    };
+    if let Kind::Add(terms) = &sum.kind {
+        if let [a, b] = terms.as_slice() {
+            if let (Some(x), Some(y)) = (func(a, Exp), func(b, Exp)) {
+                if negated(y) == Some(x) || negated(x) == Some(y) {
+                    let x = if negated(y) == Some(x) { x } else { y };
+                    return Some(match c.is_one() {
+                        true => ("np.logaddexp({}, -({}))".to_string(), x),
+                        false => (format!("(np.logaddexp({{}}, -({{}})) + np.log({}/{}))", c.numer(), c.denom()), x),
+                    });
+                }
+            }
+        }
     }
     if let Kind::Add(terms) = &inner.kind {
         if let [a, b] = terms.as_slice() {
             let (one, other) = if is_one(a) { (a, b) } else { (b, a) };
             if is_one(one) {
                 if let Some(z) = func(other, Exp) {
-                    return Some(("np.logaddexp(0, {})", z));
+                    return Some(("np.logaddexp(0, {})".to_string(), z));
                 }
                 if let Some(z) = negated(other).and_then(sigmoid) {
-                    return Some(("-np.logaddexp(0, {})", z));
+                    return Some(("-np.logaddexp(0, {})".to_string(), z));
                 }
             }
         }
@@ -393,20 +414,20 @@ pub(super) fn stable<'a>(e: &'a Expr, definitions: &'a [(String, Expr)]) -> Opti
     // ln(sum(exp(X))), over every entry.
     if let Kind::Sum(x) = &inner.kind {
         if let Some(x) = func(x, Exp) {
-            return Some(("logsumexp({})", x));
+            return Some(("logsumexp({})".to_string(), x));
         }
     }
     if let Kind::Product(a, b) = &inner.kind {
         let ones_row = matches!(&a.kind, Kind::Transpose(x) if x.kind == Kind::Ones);
         if ones_row && inner.shape.is_empty() && b.order() == 1 {
             if let Some(x) = func(b, Exp) {
-                return Some(("logsumexp({})", x));
+                return Some(("logsumexp({})".to_string(), x));
             }
         }
         // By rows: `ln(exp(L)1)`, a mixture's or a CRF's log-partition per sample.
         if b.kind == Kind::Ones && inner.order() == 1 && a.order() == 2 {
             if let Some(x) = func(a, Exp) {
-                return Some(("logsumexp({}, axis=1)", x));
+                return Some(("logsumexp({}, axis=1)".to_string(), x));
             }
         }
     }
