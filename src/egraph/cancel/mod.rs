@@ -15,128 +15,15 @@
 
 use crate::ir::expr::*;
 use crate::ir::shape::{Dim, Shape};
-use crate::render::{Format, Printer};
+use crate::render::Format;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 use std::collections::BTreeMap;
 
+mod atoms;
 mod poly;
+use atoms::Atoms;
 use poly::*;
-
-#[derive(Clone, Default)]
-struct Atoms {
-    keys: Vec<String>,
-    exprs: Vec<Expr>,
-    /// For an operand `sqrt(E)` whose E is a polynomial in the other operands, or one
-    /// over monomials (`1 + r^{⊙2}/d²`): E, so that its square reduces
-    /// (`sqrt(E) ⊙ sqrt(E) = E`).
-    roots: Vec<Option<Rational>>,
-}
-
-impl Atoms {
-    fn index(&mut self, e: &Expr) -> Option<usize> {
-        // Without the sizes of `1` and `I`, which print only where their scope does not fix them.
-        let key = Printer::new(Format::Ascii).at(e, 0);
-        if let Some(k) = self.keys.iter().position(|x| *x == key) {
-            return Some(k);
-        }
-        if self.keys.len() >= MAX_ATOMS {
-            return None;
-        }
-        self.keys.push(key);
-        self.exprs.push(e.clone());
-        self.roots.push(None);
-        Some(self.keys.len() - 1)
-    }
-
-    /// `sqrt(arg)` as an operand whose square is `arg`'s rational function, when that is
-    /// a polynomial over monomials.
-    fn root(&mut self, e: &Expr, arg: &Expr, shape: &Shape) -> Option<usize> {
-        let before = self.keys.len();
-        let inner =
-            to_rational(arg, shape, self).filter(|r| r.den.iter().all(|f| f.0.len() == 1) && !r.num.0.is_empty());
-        if inner.is_none() {
-            self.keys.truncate(before);
-            self.exprs.truncate(before);
-            self.roots.truncate(before);
-        }
-        let k = self.index(e)?;
-        if self.roots[k].is_none() {
-            self.roots[k] = inner;
-        }
-        Some(k)
-    }
-
-    /// `r` with every square of a root replaced by what is under it, in the numerator
-    /// and in each denominator factor, and cancelled again.
-    fn reduce(&self, r: Rational) -> Option<Rational> {
-        if self.roots.iter().all(Option::is_none) {
-            return Some(r);
-        }
-        let mut out = self.reduce_poly(r.num)?;
-        for f in r.den {
-            out = out.div(self.reduce_poly(f)?)?;
-        }
-        Some(out)
-    }
-
-    fn reduce_poly(&self, p: Poly) -> Option<Rational> {
-        let mut r = Rational::poly(p);
-        for _ in 0..MAX_STEPS {
-            let found = r.num.0.iter().find_map(|(m, c)| {
-                let k = (0..m.len()).find(|&k| m[k] >= 2 && self.roots.get(k).is_some_and(Option::is_some))?;
-                Some((m.clone(), c.clone(), k))
-            });
-            let Some((m, c, k)) = found else { return Some(r) };
-            let mut rest = m.clone();
-            rest[k] -= 2;
-            let root = self.roots[k].as_ref()?;
-            r.num.0.remove(&m);
-            let term = Rational { num: Poly([(rest, c)].into_iter().collect()), den: r.den.clone() };
-            let term = term.mul(root.clone())?;
-            r = r.add(term)?;
-        }
-        None
-    }
-
-    /// `r` with each denominator factor that is, up to a number, the polynomial P of a
-    /// root `s = sqrt(P/m)` over monomials written as `s ⊙ s ⊙ m` (P = s²m), and cancelled: `d² ⊘
-    /// (s ⊙ (d² + r²))` for `s = sqrt(1 + r²/d²)` is `1 ⊘ (s ⊙ s ⊙ s)`. (Over no
-    /// monomial, a factor P is a power of the root as it stands: [`root_power`].)
-    fn over_roots(&self, r: &Rational) -> Option<Rational> {
-        let mut num = r.num.clone();
-        let mut den = Vec::new();
-        let mut changed = false;
-        for f in &r.den {
-            // A factor's monomial part aside: `s ⊙ (d² + r²)` holds P = d² + r².
-            let mut shared: Monomial = f.0.keys().next().cloned().unwrap_or_default();
-            for m in f.0.keys() {
-                for (c, e) in shared.iter_mut().zip(m) {
-                    *c = (*c).min(*e);
-                }
-            }
-            let shared = Poly([(shared, BigRational::one())].into_iter().collect());
-            let found = self.roots.iter().enumerate().find_map(|(k, root)| {
-                let root = root.as_ref().filter(|root| !root.den.is_empty())?;
-                let c = f.divide(&shared.mul(&root.num)?)?;
-                let constant = c.0.len() == 1 && c.0.keys().all(|m| m.iter().all(|&e| e == 0));
-                Some((k, root, c.0.into_values().next().filter(|_| constant)?))
-            });
-            match found {
-                Some((k, root, c)) => {
-                    num = num.scale(&c.recip());
-                    den.push(shared);
-                    den.push(Poly::atom(k));
-                    den.push(Poly::atom(k));
-                    den.extend(root.den.iter().cloned());
-                    changed = true;
-                }
-                None => den.push(f.clone()),
-            }
-        }
-        changed.then(|| Rational { num, den }.cancel())
-    }
-}
 
 /// The element-wise region of `e` as a rational function, if it is one.
 fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
