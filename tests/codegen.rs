@@ -191,6 +191,27 @@ fn a_diagonal_scales_instead_of_multiplying() {
     passes_in_python(&dir, &path, code);
 }
 
+/// A matrix power applied to a vector is that many products with it: a GP's gradient
+/// by its noise, `(1/2)(tr(K⁻¹) − yᵀK⁻²y)`, multiplied K⁻¹ by itself, a second O(N³)
+/// product (survey 15); it checks, and holds no product of two N × N arrays.
+#[test]
+fn a_power_applied_to_a_vector_multiplies_the_vector() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    let dir = scratch("power");
+    let gp = "A: symmetric(N); y: vector(N); s: scalar; 1/2 y^T inv(s I + A) y + 1/2 ln det(s I + A)";
+    let path = module_in(&dir, "gp", &[gp, "--wrt", "s", "--with-check"]);
+    let code = std::fs::read_to_string(&path).unwrap();
+    let squared = code.lines().any(|l| {
+        let rhs = l.split(" = ").nth(1).unwrap_or("");
+        rhs.split(" @ ").filter(|t| t.starts_with("t_")).count() == 2 && !rhs.contains('(')
+    });
+    assert!(!squared && !code.contains("matrix_power"), "{code}");
+    let check = "import gp\nassert gp.check_gradient()\n";
+    passes_in_python(&dir, &path, check);
+}
+
 /// ln|X| of a 400 × 400 matrix whose determinant overflows a float (10⁴⁰⁰): the
 /// generated value is finite and right, and a negative determinant still gives nan.
 #[test]

@@ -30,6 +30,9 @@ pub struct BodyOptions {
 /// The assignments computing `outputs` in order, shared subexpressions first each time
 /// they are first needed, as lines of Python (without indentation).
 pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<String> {
+    let outputs: Vec<Output> =
+        outputs.iter().map(|o| Output { name: o.name.clone(), expr: powers_applied(&o.expr) }).collect();
+    let outputs = &outputs[..];
     let mut counts: IndexMap<String, (usize, usize)> = IndexMap::new();
     for o in outputs {
         count(&o.expr, model, &mut counts);
@@ -62,6 +65,39 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
         writer.lines.push(format!("{} = {text}", o.name));
     }
     writer.lines.iter().map(|l| tidy(l)).collect()
+}
+
+/// `e` with a small whole power of a matrix applied to a vector (or a row) as that many
+/// products: `yᵀM⁻²y` as `((yᵀM⁻¹)M⁻¹)y`, O(n²) once M⁻¹ is known, where `M⁻¹M⁻¹` is
+/// another O(n³) product (survey 15: a GP's gradient by its noise, 1.38 s against
+/// 0.97 s at N = 2000).
+fn powers_applied(e: &Expr) -> Expr {
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = powers_applied(c);
+    }
+    let Kind::Product(a, b) = &out.kind else { return out };
+    let narrow = |x: &Expr| x.order() <= 1 || x.shape.contains(&crate::ir::shape::Dim::Iota);
+    let factors = |m: &Expr| -> Option<(Expr, i64)> {
+        let Kind::Power(x, p) = &m.kind else { return None };
+        let times = num_traits::ToPrimitive::to_i64(&p.abs().to_integer()).filter(|k| (2..=4).contains(k))?;
+        if !p.is_integer() || x.order() != 2 {
+            return None;
+        }
+        let base = match p.is_negative() {
+            true => Expr::new(Kind::Inverse(x.clone()), x.shape.clone()),
+            false => (**x).clone(),
+        };
+        Some((base, times))
+    };
+    let product = crate::ir::build::product;
+    if let (true, Some((base, times))) = (narrow(b), factors(a)) {
+        return (0..times).fold((**b).clone(), |acc, _| product(base.clone(), acc));
+    }
+    if let (true, Some((base, times))) = (narrow(a), factors(b)) {
+        return (0..times).fold((**a).clone(), |acc, _| product(acc, base.clone()));
+    }
+    out
 }
 
 /// True if the parentheses opening at `k` hold a comma of their own (a tuple or arguments).
