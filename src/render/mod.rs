@@ -286,6 +286,8 @@ fn has_ones_matrix_factor(e: &Expr) -> bool {
     match &e.kind {
         Kind::Product(a, b) if is_ones_matrix(a) || is_ones_matrix(b) => true,
         Kind::Trace(a) | Kind::Det(a) | Kind::Diag(a) if is_ones_matrix(a) => true,
+        // Over a scalar, `1/s` would read back as a scalar.
+        Kind::DivScalar(a, _) if is_ones_matrix(a) => true,
         _ => e.children().iter().any(|c| has_ones_matrix_factor(c)),
     }
 }
@@ -305,8 +307,9 @@ fn ones_factors_as_products(e: &Expr) -> Expr {
     }
     let mut out = e.clone();
     let operand = matches!(e.kind, Kind::Trace(_) | Kind::Det(_) | Kind::Diag(_));
-    for c in out.children_mut() {
-        *c = if operand { outer(c) } else { ones_factors_as_products(c) };
+    let numerator = matches!(e.kind, Kind::DivScalar(..));
+    for (k, c) in out.children_mut().into_iter().enumerate() {
+        *c = if operand || numerator && k == 0 { outer(c) } else { ones_factors_as_products(c) };
     }
     out
 }
