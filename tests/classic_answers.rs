@@ -903,4 +903,6 @@ fn a_log_of_an_absolute_value_has_the_reciprocal_derivative() {
     let flow = "z, w, u: vector(d); b: scalar; -ln(abs(1 + (1 - tanh(w^T z + b)^2) u^T w))";
     let out = grad(flow, &["w", "u", "b"]);
     assert!(!out.contains("sign") && !out.contains("abs"), "{out}");
+    // Where nothing divides by |x|, |x| stays as it is, not `sign(x) ⊙ x`.
+    assert_eq!(grad("x: vector(n); sum(abs(x) ./ (1 + abs(x)))", &["x"]), "sign(x) ⊘ (abs(x) + 1)^{⊙2}");
 }

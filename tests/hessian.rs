@@ -112,6 +112,14 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "w",
         Some("X^T diag((1 + ((X w - y)/d).^2).^(-3/2)) X"),
     ),
+    // A denominator d²(d² + x²)³, written out by the rules, is d⁸s⁶ with s² = 1 + x²/d²;
+    // and a root's power beside another factor is its radicand's half power.
+    (
+        "x: vector(n); d: scalar",
+        "sum((x/d).^2 ./ sqrt(1 + (x/d).^2))",
+        "x",
+        Some("diag((2 d^2 1 - x .* x) ./ (d^4 (1 + (x/d).^2).^(5/2)))"),
+    ),
     // Student-t regression: the weight is a function of the residual r alone,
     // 2(ν − r²) ⊘ (ν + r²)², cancelled with r as one operand.
     (

@@ -18,6 +18,9 @@ pub(super) struct Atoms {
     /// over monomials (`1 + r^{⊙2}/d²`): E, so that its square reduces
     /// (`sqrt(E) ⊙ sqrt(E) = E`).
     pub(super) roots: Vec<Option<Rational>>,
+    /// `|z|` read as `sign(z) ⊙ z` (true everywhere), so that `sign(z) ⊘ |z|` is
+    /// `1 ⊘ z`; else an operand of its own, which it reads better as elsewhere.
+    pub(super) abs_as_sign: bool,
 }
 
 impl Atoms {
@@ -86,36 +89,39 @@ impl Atoms {
         None
     }
 
-    /// `r` with each denominator factor that is, up to a number, the polynomial P of a
-    /// root `s = sqrt(P/m)` over monomials written as `s ⊙ s ⊙ m` (P = s²m), and cancelled: `d² ⊘
-    /// (s ⊙ (d² + r²))` for `s = sqrt(1 + r²/d²)` is `1 ⊘ (s ⊙ s ⊙ s)`. (Over no
-    /// monomial, a factor P is a power of the root as it stands: [`root_power`].)
+    /// `r` with each denominator factor that is, up to a monomial, a power of the
+    /// polynomial P of a root `s = sqrt(P/m)` over monomials written through `s ⊙ s ⊙ m`
+    /// (P = s²m), and cancelled: `d² ⊘ (s ⊙ (d² + r²))` for `s = sqrt(1 + r²/d²)` is
+    /// `1 ⊘ (s ⊙ s ⊙ s)`. (Over no monomial, a factor P is a power of the root as it
+    /// stands: `root_power`.)
     pub(super) fn over_roots(&self, r: &Rational) -> Option<Rational> {
         let mut num = r.num.clone();
         let mut den = Vec::new();
         let mut changed = false;
         for f in &r.den {
-            // A factor's monomial part aside: `s ⊙ (d² + r²)` holds P = d² + r².
-            let mut shared: Monomial = f.0.keys().next().cloned().unwrap_or_default();
-            for m in f.0.keys() {
-                for (c, e) in shared.iter_mut().zip(m) {
-                    *c = (*c).min(*e);
-                }
-            }
-            let shared = Poly([(shared, BigRational::one())].into_iter().collect());
+            // A factor that is a power of P times a monomial: `s ⊙ (d² + r²)` holds
+            // P = d² + r² once, `d⁸ + 3d⁶r² + 3d⁴r⁴ + d²r⁶` is d²P³.
             let found = self.roots.iter().enumerate().find_map(|(k, root)| {
                 let root = root.as_ref().filter(|root| !root.den.is_empty())?;
-                let c = f.divide(&shared.mul(&root.num)?)?;
-                let constant = c.0.len() == 1 && c.0.keys().all(|m| m.iter().all(|&e| e == 0));
-                Some((k, root, c.0.into_values().next().filter(|_| constant)?))
+                let (mut rest, mut times) = (f.clone(), 0);
+                while times < MAX_POWER {
+                    match rest.divide(&root.num) {
+                        Some(q) => (rest, times) = (q, times + 1),
+                        None => break,
+                    }
+                }
+                let (m, c) = rest.0.iter().next().filter(|_| rest.0.len() == 1 && times > 0)?;
+                Some((k, root, times, m.clone(), c.clone()))
             });
             match found {
-                Some((k, root, c)) => {
+                Some((k, root, times, m, c)) => {
                     num = num.scale(&c.recip());
-                    den.push(shared);
-                    den.push(Poly::atom(k));
-                    den.push(Poly::atom(k));
-                    den.extend(root.den.iter().cloned());
+                    den.push(Poly([(m, BigRational::one())].into_iter().collect()));
+                    for _ in 0..times {
+                        den.push(Poly::atom(k));
+                        den.push(Poly::atom(k));
+                        den.extend(root.den.iter().cloned());
+                    }
                     changed = true;
                 }
                 None => den.push(f.clone()),

@@ -142,7 +142,7 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
             }
         }
         // |A| = sign(A) ⊙ A, everywhere: `sign(A) ⊘ |A|` (of ln|A|'s derivative) is 1 ⊘ A.
-        Kind::Func { func: Func::Abs, derivative: 0, arg } if same => {
+        Kind::Func { func: Func::Abs, derivative: 0, arg } if same && atoms.abs_as_sign => {
             let sign = Expr::new(Kind::Func { func: Func::Sign, derivative: 0, arg: arg.clone() }, shape.clone());
             let s = Rational::poly(Poly::atom(atoms.index(&sign)?));
             let a = to_rational(arg, shape, atoms)?;
@@ -434,6 +434,15 @@ fn one_fraction(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
                 .into_iter()
                 .map(|(f, n)| {
                     let base = from_poly(&f, &if scalars(&f) { vec![] } else { shape.clone() }, atoms);
+                    // An element-wise root's power is its radicand's half power: `E^{⊙7/2}`,
+                    // not `sqrt(E)⁷`. (A scalar's `sqrt(s)³` stays: the rules take a
+                    // `sqrt(s)` out of it beside other terms over `sqrt(s)`.)
+                    if let (Kind::Func { func: Func::Sqrt, derivative: 0, arg }, true) = (&base.kind, n >= 2) {
+                        if !arg.is_scalar() {
+                            let half = BigRational::new(n.into(), 2.into());
+                            return Expr::new(Kind::HPower(arg.clone(), half), arg.shape.clone());
+                        }
+                    }
                     match n {
                         1 => base,
                         n if base.is_scalar() => {
@@ -792,14 +801,22 @@ fn rewrite_region(e: &Expr) -> Expr {
     // Inner regions first (an operand of this region may hold one), then this region whole.
     let inside = rewrite_children(e);
     if elementwise && worth_trying(e) {
-        let mut atoms = Atoms::default();
-        if let Some(r) = to_rational(&inside, &inside.shape, &mut atoms) {
-            let candidate = smallest_form(&r, &inside, &atoms);
-
-            if crate::egraph::operations(&candidate) < crate::egraph::operations(&inside) {
-                debug(&inside, &candidate);
-                return candidate;
-            }
+        // With |z| an operand, and where there is one, as sign(z) ⊙ z: the fewer
+        // operations (`sign(x) ⊘ (1 + |x|)²` keeps its |x|; `sign(s) ⊘ |s|` is `1 ⊘ s`).
+        let candidate = |abs_as_sign: bool| {
+            let mut atoms = Atoms { abs_as_sign, ..Atoms::default() };
+            to_rational(&inside, &inside.shape, &mut atoms).map(|r| smallest_form(&r, &inside, &atoms))
+        };
+        let plain = candidate(false);
+        let signed = holds_abs(&inside).then(|| candidate(true)).flatten();
+        let best = match (plain, signed) {
+            (Some(p), Some(s)) if crate::egraph::operations(&s) < crate::egraph::operations(&p) => Some(s),
+            (Some(p), _) => Some(p),
+            (None, s) => s,
+        };
+        if let Some(candidate) = best.filter(|c| crate::egraph::operations(c) < crate::egraph::operations(&inside)) {
+            debug(&inside, &candidate);
+            return candidate;
         }
         if let Some(candidate) = cancelled_within(&inside) {
             debug(&inside, &candidate);
@@ -807,6 +824,11 @@ fn rewrite_region(e: &Expr) -> Expr {
         }
     }
     inside
+}
+
+/// Whether `e` takes an absolute value.
+fn holds_abs(e: &Expr) -> bool {
+    matches!(e.kind, Kind::Func { func: Func::Abs, derivative: 0, .. }) || e.children().iter().any(|c| holds_abs(c))
 }
 
 fn debug(from: &Expr, to: &Expr) {
