@@ -422,6 +422,10 @@ pub fn as_outer_product(net: &Network) -> Option<Expr> {
     }
     let mut factors = net.factors.clone();
     for &i in net.output.iter().filter(|i| !distinct.contains(*i)) {
+        // (The ι of a row is no dim to repeat along: `ι x_1` is xᵀ, not 1xᵀ.)
+        if net.indices[i] == Dim::Iota {
+            return None;
+        }
         factors.push(Factor { expr: Expr::new(Kind::Ones, vec![net.indices[i].clone()]), slots: vec![i] });
     }
     if net.output.len() != slots.len() + factors.len() - net.factors.len() {
