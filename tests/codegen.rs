@@ -495,3 +495,13 @@ fn shared_work_inside_shared_work_is_computed_once() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A sum is written as one (`np.sum`), not as a product with an array of ones: a bias's
+/// gradient is `np.sum(G, axis=0)`, as NumPy code writes it (survey 15).
+#[test]
+fn sums_are_written_as_sums() {
+    let text = "X: matrix(N, p); W: matrix(p, k); b: vector(k); 1/2 ||X W + 1 b^T||^2 + 1^T exp(X W) 1";
+    let out = bracket(&["grad", text, "--wrt", "b", "--format", "numpy"]);
+    let code = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && !code.contains("np.ones") && code.contains("np.sum("), "{code}");
+}

@@ -213,6 +213,19 @@ impl Numpy {
                 if let (Some((s, d)), Layout::Mat | Layout::Row) = (scaled_diagonal(b), &la) {
                     return g(&product(s, product((**a).clone(), d)));
                 }
+                // Sums as sums, not products with an array of ones: `1ᵀx`, `1ᵀA`, `A1`.
+                let ones_row = matches!(&a.kind, Kind::Transpose(o) if o.kind == Kind::Ones && o.order() == 1);
+                match (ones_row, &lb) {
+                    (true, Layout::Col) => return format!("np.sum({})", g(b)),
+                    (true, Layout::Mat) => return format!("np.sum({}, axis=0)", g(b)),
+                    _ => {}
+                }
+                if b.kind == Kind::Ones && b.order() == 1 && la == Layout::Mat {
+                    return match &a.kind {
+                        Kind::Transpose(m) => format!("np.sum({}, axis=0)", g(m)),
+                        _ => format!("np.sum({}, axis=1)", g(a)),
+                    };
+                }
                 if la == Layout::Scalar || lb == Layout::Scalar {
                     format!("({} * {})", g(a), g(b))
                 } else if la == Layout::Col && lb == Layout::Row {
