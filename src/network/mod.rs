@@ -421,14 +421,16 @@ pub fn as_outer_product(net: &Network) -> Option<Expr> {
         return None;
     }
     let mut factors = net.factors.clone();
-    for &i in net.output.iter().filter(|i| !distinct.contains(*i)) {
+    let repeated: Vec<usize> = net.output.iter().copied().filter(|i| !distinct.contains(i)).collect();
+    for &i in &repeated {
         // (The ι of a row is no dim to repeat along: `ι x_1` is xᵀ, not 1xᵀ.)
         if net.indices[i] == Dim::Iota {
             return None;
         }
         factors.push(Factor { expr: Expr::new(Kind::Ones, vec![net.indices[i].clone()]), slots: vec![i] });
     }
-    if net.output.len() != slots.len() + factors.len() - net.factors.len() {
+    // Every slot free, and each free index on one slot or repeated along.
+    if net.output.len() != slots.len() + repeated.len() {
         return None;
     }
     // Factors in the order their dims first appear in the result: `x ⊗ I`, not `(I ⊗ x)_{312}`.

@@ -126,11 +126,7 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
                     Some(Rational::poly(one.add(&t.mul(&t)?.scale(&-BigRational::one()))))
                 }
                 Func::Exp => Some(Rational::poly(Poly::atom(atoms.index(&plain)?))),
-                Func::Abs => {
-                    let sign =
-                        Expr::new(Kind::Func { func: Func::Sign, derivative: 0, arg: arg.clone() }, shape.clone());
-                    Some(Rational::poly(Poly::atom(atoms.index(&sign)?)))
-                }
+                Func::Abs => sign_of(arg, shape, atoms),
                 Func::Ln => Rational::poly(one).div(to_rational(arg, shape, atoms)?),
                 // sqrt'(E) = 1 ⊘ (2 sqrt(E)).
                 Func::Sqrt => {
@@ -143,8 +139,7 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
         }
         // |A| = sign(A) ⊙ A, everywhere: `sign(A) ⊘ |A|` (of ln|A|'s derivative) is 1 ⊘ A.
         Kind::Func { func: Func::Abs, derivative: 0, arg } if same && atoms.abs_as_sign => {
-            let sign = Expr::new(Kind::Func { func: Func::Sign, derivative: 0, arg: arg.clone() }, shape.clone());
-            let s = Rational::poly(Poly::atom(atoms.index(&sign)?));
+            let s = sign_of(arg, shape, atoms)?;
             let a = to_rational(arg, shape, atoms)?;
             atoms.reduce(s.mul(a)?)
         }
@@ -159,6 +154,12 @@ fn to_rational(e: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
         _ if same => Some(Rational::poly(Poly::atom(atoms.index(e)?))),
         _ => None,
     }
+}
+
+/// `sign(arg)` as an operand: abs' and |·|'s sign are one operand.
+fn sign_of(arg: &Expr, shape: &Shape, atoms: &mut Atoms) -> Option<Rational> {
+    let sign = Expr::new(Kind::Func { func: Func::Sign, derivative: 0, arg: Box::new(arg.clone()) }, shape.clone());
+    Some(Rational::poly(Poly::atom(atoms.index(&sign)?)))
 }
 
 /// A of `−A`, a scaling by −1.
