@@ -669,6 +669,23 @@ fn a_nonzero_and_not_negative_base_is_stated_positive() {
 }
 
 #[test]
+fn a_product_not_negative_whose_factors_are_not_zero_is_stated_positive() {
+    // The correlation's (aᵀSa)(bᵀTb) under a root divides: aᵀSa ≠ 0, bᵀTb ≠ 0 and their
+    // product ≥ 0 are the product > 0. With a factor that may be zero the product stays
+    // ≥ 0 (s t ≥ 0 with s ≠ 0 says nothing of t's sign).
+    let cca = "a: vector(p); b: vector(q); S: symmetric(p); T: symmetric(q); C: matrix(p, q); \
+               a^T C b / sqrt((a^T S a) (b^T T b))";
+    let g = bracket::grad(cca, &["a"]).unwrap().remove(0);
+    assert_eq!(bracket::conditions(&g.answer.expr), ["aᵀSa(bᵀTb) > 0"], "{}", g.answer.render(Format::Unicode));
+    let e = read("s: scalar; t: scalar; sqrt(s t) / s").unwrap().main_expr().unwrap().clone();
+    assert_eq!(bracket::conditions(&e), ["s ≠ 0", "st ≥ 0"]);
+    let e = read("s: scalar; t: scalar; 1 / sqrt(s t)").unwrap().main_expr().unwrap().clone();
+    assert_eq!(bracket::conditions(&e), ["st > 0"]);
+    let e = read("s: scalar; t: scalar; sqrt(s t) / (s t)").unwrap().main_expr().unwrap().clone();
+    assert_eq!(bracket::conditions(&e), ["st > 0"]);
+}
+
+#[test]
 fn a_base_positive_for_every_value_needs_no_condition() {
     // xᵀx + 1, 1 + v ⊙ v, exp(·) and sums of them are positive wherever they are
     // defined; ‖x‖ and xᵀx are not (x may be 0), nor is xᵀx − 1.

@@ -115,7 +115,65 @@ pub fn condition_list(e: &Expr) -> Vec<Condition> {
         let relation = strict.unwrap_or(c.relation);
         merged.entry((key.clone(), relation as u8)).or_insert(Condition { subject: c.subject.clone(), relation });
     }
-    merged.into_values().collect()
+    let mut out: Vec<Condition> = merged.into_values().collect();
+    strict_products(&mut out, &known);
+    out
+}
+
+/// `s ≠ 0`, `t ≠ 0` and `st ≥ 0` (a product under a root in a quotient) are together
+/// `st > 0`, stated where the first of them was: each factor of a product said not
+/// negative that is not positive anyway is said not zero, and those go.
+fn strict_products(out: &mut Vec<Condition>, known: &Known) {
+    let mut k = 0;
+    while k < out.len() {
+        let c = &out[k];
+        let mut parts = Vec::new();
+        if c.relation == Relation::NotNegative && c.subject.is_scalar() {
+            scalar_factors(&c.subject, &mut parts);
+        }
+        let unsigned: Vec<&Expr> = parts.iter().filter(|p| sign(p, known) != Sign::Positive).collect();
+        let said: Option<Vec<usize>> = unsigned
+            .iter()
+            .map(|p| {
+                let p = show(p);
+                out.iter().position(|c| c.relation == Relation::NonZero && show(&c.subject) == p)
+            })
+            .collect();
+        match said {
+            Some(mut said) if parts.len() > 1 && !said.is_empty() => {
+                let first = said.iter().copied().min().unwrap_or(k).min(k);
+                let positive = Condition { subject: out[k].subject.clone(), relation: Relation::Positive };
+                said.push(k);
+                said.sort_unstable();
+                said.dedup();
+                for &j in said.iter().rev() {
+                    out.remove(j);
+                }
+                out.insert(first, positive);
+                k = first + 1;
+            }
+            _ => k += 1,
+        }
+    }
+}
+
+/// The factors of a product of scalars, through numbers and positive powers (`2s²t`:
+/// s, t); the scalar itself where it is none.
+fn scalar_factors(e: &Expr, out: &mut Vec<Expr>) {
+    match &e.kind {
+        Kind::Product(a, b) if a.is_scalar() && b.is_scalar() => {
+            scalar_factors(a, out);
+            scalar_factors(b, out);
+        }
+        Kind::Scale(c, x) if c.is_positive() => scalar_factors(x, out),
+        Kind::Power(x, n) if n.is_positive() && x.is_scalar() => scalar_factors(x, out),
+        Kind::Const(c) if c.is_positive() => {}
+        _ => {
+            if !out.contains(e) {
+                out.push(e.clone());
+            }
+        }
+    }
 }
 
 /// The conditions found, each once, keyed by its subject as printed (two bracketings of
