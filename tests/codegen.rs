@@ -505,3 +505,28 @@ fn sums_are_written_as_sums() {
     let code = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && !code.contains("np.ones") && code.contains("np.sum("), "{code}");
 }
+
+/// `yᵀXw` beside `exp(Xw)`: the value uses the Xw the gradient computes (`y @ t_0`), not
+/// a second product with X; beside the gradient `Xᵀy` it uses that (`t_0 @ w`); a chain
+/// whose run of factors stands nowhere else keeps its bracketing. The modules still
+/// check against finite differences.
+#[test]
+fn a_product_computed_for_one_output_is_used_in_another() {
+    let dir = scratch("chains");
+    let value = |code: &str| code.lines().find(|l| l.trim_start().starts_with("value = ")).unwrap().trim().to_string();
+    let logistic = "X: matrix(N, d); w: vector(d); y: vector(N); 1^T ln(1 + exp(X w)) - y^T X w";
+    let path = module_in(&dir, "logistic", &[logistic, "--wrt", "w", "--with-check"]);
+    let code = std::fs::read_to_string(&path).unwrap();
+    assert!(!value(&code).contains('X') && value(&code).contains("y @ t_"), "{code}");
+    let bilinear = "X: matrix(N, d); w: vector(d); y: vector(N); y^T X w";
+    let path = module_in(&dir, "bilinear", &[bilinear, "--wrt", "w", "--with-check"]);
+    let code = std::fs::read_to_string(&path).unwrap();
+    assert!(code.contains("t_0 = X.T @ y") && value(&code) == "value = t_0 @ w", "{code}");
+    let path = module_in(&dir, "alone", &[bilinear, "--wrt", "X"]);
+    let code = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(value(&code), "value = (y @ X) @ w", "{code}");
+    if ready(&["numpy"]) {
+        let check = "import logistic, bilinear\nassert logistic.check_gradient() and bilinear.check_gradient()\n";
+        passes_in_python(&dir, &dir.join("logistic.py"), check);
+    }
+}

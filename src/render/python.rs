@@ -32,6 +32,7 @@ pub struct BodyOptions {
 pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<String> {
     let outputs: Vec<Output> =
         outputs.iter().map(|o| Output { name: o.name.clone(), expr: powers_applied(&o.expr) }).collect();
+    let outputs = chains_shared(&outputs);
     let outputs = &outputs[..];
     let mut counts: IndexMap<String, (usize, usize)> = IndexMap::new();
     for o in outputs {
@@ -65,6 +66,97 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
         writer.lines.push(format!("{} = {text}", o.name));
     }
     writer.lines.iter().map(|l| tidy(l)).collect()
+}
+
+/// Each product of three or more factors bracketed around a product of some of them
+/// that stands elsewhere in the outputs: `yᵀXw` beside `exp(Xw)` as `yᵀ(Xw)`, so that
+/// Xw is computed once and the value costs N more multiply-adds, not Nd. (The longest
+/// such run of factors, the first of equal length; a chain's own bracketing of it does
+/// not count.)
+fn chains_shared(outputs: &[Output]) -> Vec<Output> {
+    let mut stands: IndexMap<Vec<String>, (usize, Expr)> = IndexMap::new();
+    for o in outputs {
+        products_in(&o.expr, &mut stands);
+    }
+    outputs.iter().map(|o| Output { name: o.name.clone(), expr: bracketed_around(&o.expr, &stands) }).collect()
+}
+
+/// The factors of a product, in order, through its products.
+fn chain(e: &Expr) -> Vec<&Expr> {
+    match &e.kind {
+        Kind::Product(a, b) => {
+            let mut out = chain(a);
+            out.extend(chain(b));
+            out
+        }
+        _ => vec![e],
+    }
+}
+
+/// Every product node of `e`, by its factors' keys, with how many times it stands.
+fn products_in(e: &Expr, out: &mut IndexMap<Vec<String>, (usize, Expr)>) {
+    if matches!(e.kind, Kind::Product(..)) {
+        let keys = chain(e).into_iter().map(key).collect();
+        out.entry(keys).or_insert_with(|| (0, e.clone())).0 += 1;
+    }
+    for c in e.children() {
+        products_in(c, out);
+    }
+}
+
+/// `e` with each chain bracketed as [`chains_shared`] says.
+fn bracketed_around(e: &Expr, stands: &IndexMap<Vec<String>, (usize, Expr)>) -> Expr {
+    if !matches!(e.kind, Kind::Product(..)) {
+        let mut out = e.clone();
+        for c in out.children_mut() {
+            *c = bracketed_around(c, stands);
+        }
+        return out;
+    }
+    let factors = chain(e);
+    let keys: Vec<String> = factors.iter().map(|f| key(f)).collect();
+    let mut own = IndexMap::new();
+    products_in(e, &mut own);
+    // The keys of the factors transposed, in the order a transposed run has them.
+    let flipped: Vec<String> = factors
+        .iter()
+        .map(|f| match &f.kind {
+            Kind::Transpose(x) => key(x),
+            _ => key(&crate::ir::build::transpose((*f).clone())),
+        })
+        .collect();
+    let elsewhere = |run: &[String]| stands.get(run).map_or(0, |(n, _)| *n) > own.get(run).map_or(0, |(n, _)| *n);
+    let run = (2..factors.len()).rev().find_map(|len| {
+        (0..=factors.len() - len).find_map(|start| {
+            let run = &keys[start..start + len];
+            if elsewhere(run) {
+                return Some((start, len, stands[run].1.clone()));
+            }
+            // Or its transpose stands elsewhere (`yᵀXw` beside the gradient `Xᵀy`).
+            let mut back: Vec<String> = flipped[start..start + len].to_vec();
+            back.reverse();
+            elsewhere(&back).then(|| (start, len, crate::ir::build::transpose(stands[&back].1.clone())))
+        })
+    });
+    let rebuilt = |fs: &[&Expr]| fs.iter().map(|f| bracketed_around(f, stands)).collect::<Vec<Expr>>();
+    match run {
+        Some((start, len, middle)) => {
+            let middle = bracketed_around(&middle, stands);
+            let before = rebuilt(&factors[..start]).into_iter().reduce(crate::ir::build::product);
+            let with = match before {
+                Some(b) => crate::ir::build::product(b, middle),
+                None => middle,
+            };
+            rebuilt(&factors[start + len..]).into_iter().fold(with, crate::ir::build::product)
+        }
+        None => {
+            let mut out = e.clone();
+            for c in out.children_mut() {
+                *c = bracketed_around(c, stands);
+            }
+            out
+        }
+    }
 }
 
 /// `e` with a small whole power of a matrix applied to a vector (or a row) as that many
