@@ -522,11 +522,17 @@ fn a_product_computed_for_one_output_is_used_in_another() {
     let path = module_in(&dir, "bilinear", &[bilinear, "--wrt", "w", "--with-check"]);
     let code = std::fs::read_to_string(&path).unwrap();
     assert!(code.contains("t_0 = X.T @ y") && value(&code) == "value = t_0 @ w", "{code}");
+    // Once the gradient 2aaᵀX is 2a(aᵀX), the value aᵀXXᵀa is (aᵀX)(aᵀX)ᵀ.
+    let quadratic = "a: vector(m); X: matrix(m, n); a^T X X^T a";
+    let path = module_in(&dir, "quadratic", &[quadratic, "--wrt", "X", "--with-check"]);
+    let code = std::fs::read_to_string(&path).unwrap();
+    assert!(code.contains("t_0 = a @ X") && value(&code) == "value = t_0 @ t_0", "{code}");
     let path = module_in(&dir, "alone", &[bilinear, "--wrt", "X"]);
     let code = std::fs::read_to_string(&path).unwrap();
     assert_eq!(value(&code), "value = (y @ X) @ w", "{code}");
     if ready(&["numpy"]) {
-        let check = "import logistic, bilinear\nassert logistic.check_gradient() and bilinear.check_gradient()\n";
+        let check = "import logistic, bilinear, quadratic\n\
+                     assert logistic.check_gradient() and bilinear.check_gradient() and quadratic.check_gradient()\n";
         passes_in_python(&dir, &dir.join("logistic.py"), check);
     }
 }

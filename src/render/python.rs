@@ -73,12 +73,25 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
 /// Xw is computed once and the value costs N more multiply-adds, not Nd. (The longest
 /// such run of factors, the first of equal length; a chain's own bracketing of it does
 /// not count.)
+///
+/// A run one output is bracketed around may then stand in another only after that
+/// rebracketing (`2aaᵀX` as `2a(aᵀX)` beside `aᵀXXᵀa`): the outputs are bracketed again
+/// until nothing changes, at most three times.
 fn chains_shared(outputs: &[Output]) -> Vec<Output> {
-    let mut stands: IndexMap<Vec<String>, (usize, Expr)> = IndexMap::new();
-    for o in outputs {
-        products_in(&o.expr, &mut stands);
+    let mut outputs = outputs.to_vec();
+    for _ in 0..3 {
+        let mut stands: IndexMap<Vec<String>, (usize, Expr)> = IndexMap::new();
+        for o in &outputs {
+            products_in(&o.expr, &mut stands);
+        }
+        let next: Vec<Output> =
+            outputs.iter().map(|o| Output { name: o.name.clone(), expr: bracketed_around(&o.expr, &stands) }).collect();
+        if next.iter().zip(&outputs).all(|(a, b)| a.expr == b.expr) {
+            break;
+        }
+        outputs = next;
     }
-    outputs.iter().map(|o| Output { name: o.name.clone(), expr: bracketed_around(&o.expr, &stands) }).collect()
+    outputs
 }
 
 /// The factors of a product, in order, through its products.
@@ -126,29 +139,9 @@ fn bracketed_around(e: &Expr, stands: &IndexMap<Vec<String>, (usize, Expr)>) -> 
         })
         .collect();
     let elsewhere = |run: &[String]| stands.get(run).map_or(0, |(n, _)| *n) > own.get(run).map_or(0, |(n, _)| *n);
-    let run = (2..factors.len()).rev().find_map(|len| {
-        (0..=factors.len() - len).find_map(|start| {
-            let run = &keys[start..start + len];
-            if elsewhere(run) {
-                return Some((start, len, stands[run].1.clone()));
-            }
-            // Or its transpose stands elsewhere (`yᵀXw` beside the gradient `Xᵀy`).
-            let mut back: Vec<String> = flipped[start..start + len].to_vec();
-            back.reverse();
-            elsewhere(&back).then(|| (start, len, crate::ir::build::transpose(stands[&back].1.clone())))
-        })
-    });
-    let rebuilt = |fs: &[&Expr]| fs.iter().map(|f| bracketed_around(f, stands)).collect::<Vec<Expr>>();
-    match run {
-        Some((start, len, middle)) => {
-            let middle = bracketed_around(&middle, stands);
-            let before = rebuilt(&factors[..start]).into_iter().reduce(crate::ir::build::product);
-            let with = match before {
-                Some(b) => crate::ir::build::product(b, middle),
-                None => middle,
-            };
-            rebuilt(&factors[start + len..]).into_iter().fold(with, crate::ir::build::product)
-        }
+    let chain = Chain { factors: &factors, keys: &keys, flipped: &flipped, stands, elsewhere: &elsewhere };
+    match chain.around(0, factors.len()) {
+        Some(out) => out,
         None => {
             let mut out = e.clone();
             for c in out.children_mut() {
@@ -156,6 +149,51 @@ fn bracketed_around(e: &Expr, stands: &IndexMap<Vec<String>, (usize, Expr)>) -> 
             }
             out
         }
+    }
+}
+
+/// A product's factors, their keys and their transposes' keys, for [`Chain::around`].
+struct Chain<'a> {
+    factors: &'a [&'a Expr],
+    keys: &'a [String],
+    flipped: &'a [String],
+    stands: &'a IndexMap<Vec<String>, (usize, Expr)>,
+    elsewhere: &'a dyn Fn(&[String]) -> bool,
+}
+
+impl Chain<'_> {
+    /// The factors `lo..hi` bracketed around their longest run (the first of equal
+    /// length) that stands as a product elsewhere, or whose transpose does (`yᵀXw`
+    /// beside the gradient `Xᵀy`), and the factors before and after it likewise (`aᵀXXᵀa`
+    /// beside `aᵀX` is `(aᵀX)(aᵀX)ᵀ`); None where no run does.
+    fn around(&self, lo: usize, hi: usize) -> Option<Expr> {
+        let product = crate::ir::build::product;
+        let whole = hi - lo == self.factors.len();
+        let longest = if whole { hi - lo - 1 } else { hi - lo };
+        let (start, len, middle) = (2..=longest).rev().find_map(|len| {
+            (lo..=hi - len).find_map(|start| {
+                let run = &self.keys[start..start + len];
+                if (self.elsewhere)(run) {
+                    return Some((start, len, self.stands[run].1.clone()));
+                }
+                let mut back: Vec<String> = self.flipped[start..start + len].to_vec();
+                back.reverse();
+                (self.elsewhere)(&back).then(|| (start, len, crate::ir::build::transpose(self.stands[&back].1.clone())))
+            })
+        })?;
+        let middle = bracketed_around(&middle, self.stands);
+        let part = |a: usize, b: usize| {
+            self.around(a, b)
+                .or_else(|| self.factors[a..b].iter().map(|f| bracketed_around(f, self.stands)).reduce(product))
+        };
+        let with = match part(lo, start) {
+            Some(before) => product(before, middle),
+            None => middle,
+        };
+        Some(match part(start + len, hi) {
+            Some(after) => product(with, after),
+            None => with,
+        })
     }
 }
 
