@@ -507,7 +507,8 @@ fn sums_are_written_as_sums() {
 }
 
 /// `yᵀXw` beside `exp(Xw)`: the value uses the Xw the gradient computes (`y @ t_0`), not
-/// a second product with X; beside the gradient `Xᵀy` it uses that (`t_0 @ w`); a chain
+/// a second product with X; beside the gradient `Xᵀy` the value and the gradient share
+/// one product (`t_0 @ w`); a chain
 /// whose run of factors stands nowhere else keeps its bracketing. The modules still
 /// check against finite differences.
 #[test]
@@ -521,18 +522,31 @@ fn a_product_computed_for_one_output_is_used_in_another() {
     let bilinear = "X: matrix(N, d); w: vector(d); y: vector(N); y^T X w";
     let path = module_in(&dir, "bilinear", &[bilinear, "--wrt", "w", "--with-check"]);
     let code = std::fs::read_to_string(&path).unwrap();
-    assert!(code.contains("t_0 = X.T @ y") && value(&code) == "value = t_0 @ w", "{code}");
+    let with_x = code.lines().filter(|l| l.contains("t_0 = ") && l.contains('X') && l.contains('y')).count();
+    assert!(with_x == 1 && value(&code) == "value = t_0 @ w" && code.contains("grad_w = t_0"), "{code}");
     // Once the gradient 2aaᵀX is 2a(aᵀX), the value aᵀXXᵀa is (aᵀX)(aᵀX)ᵀ.
     let quadratic = "a: vector(m); X: matrix(m, n); a^T X X^T a";
     let path = module_in(&dir, "quadratic", &[quadratic, "--wrt", "X", "--with-check"]);
     let code = std::fs::read_to_string(&path).unwrap();
     assert!(code.contains("t_0 = a @ X") && value(&code) == "value = t_0 @ t_0", "{code}");
+    // K⁻¹y beside yᵀK⁻¹ for a symmetric K is that row transposed: one product with K⁻¹,
+    // and no name that only repeats another (`t_5 = t_2`).
+    let gp = "A: symmetric(N); y: vector(N); s: scalar; 1/2 y^T inv(s I + A) y + 1/2 ln det(s I + A)";
+    let path = module_in(&dir, "gp", &[gp, "--wrt", "s", "--wrt", "y", "--with-check"]);
+    let code = std::fs::read_to_string(&path).unwrap();
+    let products = code.lines().filter(|l| l.contains("y @ t_1") || l.contains("t_1 @ y")).count();
+    let alias = code.lines().any(|l| {
+        let (name, value) = l.trim().split_once(" = ").unwrap_or_default();
+        name.starts_with("t_") && value.starts_with("t_") && value[2..].chars().all(|c| c.is_ascii_digit())
+    });
+    assert!(products == 1 && !alias, "{code}");
     let path = module_in(&dir, "alone", &[bilinear, "--wrt", "X"]);
     let code = std::fs::read_to_string(&path).unwrap();
     assert_eq!(value(&code), "value = (y @ X) @ w", "{code}");
     if ready(&["numpy"]) {
-        let check = "import logistic, bilinear, quadratic\n\
-                     assert logistic.check_gradient() and bilinear.check_gradient() and quadratic.check_gradient()\n";
+        let check = "import logistic, bilinear, quadratic, gp\n\
+                     assert logistic.check_gradient() and bilinear.check_gradient()\n\
+                     assert quadratic.check_gradient() and gp.check_gradient()\n";
         passes_in_python(&dir, &dir.join("logistic.py"), check);
     }
 }

@@ -32,7 +32,7 @@ pub struct BodyOptions {
 pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<String> {
     let outputs: Vec<Output> =
         outputs.iter().map(|o| Output { name: o.name.clone(), expr: powers_applied(&o.expr) }).collect();
-    let outputs = chains_shared(&outputs);
+    let outputs = chains_shared(&outputs, model);
     let outputs = &outputs[..];
     let mut counts: IndexMap<String, (usize, usize)> = IndexMap::new();
     for o in outputs {
@@ -59,7 +59,7 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
             }
         }
     }
-    let mut writer = Writer { model, options, counts, names: IndexMap::new(), lines: Vec::new() };
+    let mut writer = Writer { model, options, counts, names: IndexMap::new(), made: 0, lines: Vec::new() };
     for o in outputs {
         let e = writer.rewrite(&o.expr, false);
         let text = render_numpy(&e, model);
@@ -77,15 +77,19 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
 /// A run one output is bracketed around may then stand in another only after that
 /// rebracketing (`2aaᵀX` as `2a(aᵀX)` beside `aᵀXXᵀa`): the outputs are bracketed again
 /// until nothing changes, at most three times.
-fn chains_shared(outputs: &[Output]) -> Vec<Output> {
+fn chains_shared(outputs: &[Output], model: &Model) -> Vec<Output> {
+    let defined = model.symmetric_definitions();
+    let known = |n: &str| defined.contains(n) || model.names.get(n).is_some_and(|i| i.symmetric);
     let mut outputs = outputs.to_vec();
     for _ in 0..3 {
         let mut stands: IndexMap<Vec<String>, (usize, Expr)> = IndexMap::new();
         for o in &outputs {
             products_in(&o.expr, &mut stands);
         }
-        let next: Vec<Output> =
-            outputs.iter().map(|o| Output { name: o.name.clone(), expr: bracketed_around(&o.expr, &stands) }).collect();
+        let next: Vec<Output> = outputs
+            .iter()
+            .map(|o| Output { name: o.name.clone(), expr: bracketed_around(&o.expr, &stands, &known) })
+            .collect();
         if next.iter().zip(&outputs).all(|(a, b)| a.expr == b.expr) {
             break;
         }
@@ -118,11 +122,28 @@ fn products_in(e: &Expr, out: &mut IndexMap<Vec<String>, (usize, Expr)>) {
 }
 
 /// `e` with each chain bracketed as [`chains_shared`] says.
-fn bracketed_around(e: &Expr, stands: &IndexMap<Vec<String>, (usize, Expr)>) -> Expr {
+fn bracketed_around(e: &Expr, stands: &IndexMap<Vec<String>, (usize, Expr)>, symmetric: &dyn Fn(&str) -> bool) -> Expr {
+    bracketed_within(e, stands, symmetric, 0)
+}
+
+/// How deep [`bracketed_around`] goes into the runs it brackets around (each is
+/// bracketed in turn): a bound on what the recursion can reach.
+const CHAIN_DEPTH: usize = 8;
+
+/// [`bracketed_around`] at `depth` runs down.
+fn bracketed_within(
+    e: &Expr,
+    stands: &IndexMap<Vec<String>, (usize, Expr)>,
+    symmetric: &dyn Fn(&str) -> bool,
+    depth: usize,
+) -> Expr {
+    if depth > CHAIN_DEPTH {
+        return e.clone();
+    }
     if !matches!(e.kind, Kind::Product(..)) {
         let mut out = e.clone();
         for c in out.children_mut() {
-            *c = bracketed_around(c, stands);
+            *c = bracketed_within(c, stands, symmetric, depth);
         }
         return out;
     }
@@ -130,22 +151,25 @@ fn bracketed_around(e: &Expr, stands: &IndexMap<Vec<String>, (usize, Expr)>) -> 
     let keys: Vec<String> = factors.iter().map(|f| key(f)).collect();
     let mut own = IndexMap::new();
     products_in(e, &mut own);
-    // The keys of the factors transposed, in the order a transposed run has them.
+    // The keys of the factors transposed, in the order a transposed run has them (a
+    // symmetric factor its own).
     let flipped: Vec<String> = factors
         .iter()
         .map(|f| match &f.kind {
             Kind::Transpose(x) => key(x),
+            _ if f.order() == 2 && crate::ir::symmetry::is_symmetric(f, symmetric) => key(f),
             _ => key(&crate::ir::build::transpose((*f).clone())),
         })
         .collect();
     let elsewhere = |run: &[String]| stands.get(run).map_or(0, |(n, _)| *n) > own.get(run).map_or(0, |(n, _)| *n);
-    let chain = Chain { factors: &factors, keys: &keys, flipped: &flipped, stands, elsewhere: &elsewhere };
+    let chain =
+        Chain { factors: &factors, keys: &keys, flipped: &flipped, stands, elsewhere: &elsewhere, symmetric, depth };
     match chain.around(0, factors.len()) {
         Some(out) => out,
         None => {
             let mut out = e.clone();
             for c in out.children_mut() {
-                *c = bracketed_around(c, stands);
+                *c = bracketed_within(c, stands, symmetric, depth);
             }
             out
         }
@@ -159,6 +183,8 @@ struct Chain<'a> {
     flipped: &'a [String],
     stands: &'a IndexMap<Vec<String>, (usize, Expr)>,
     elsewhere: &'a dyn Fn(&[String]) -> bool,
+    symmetric: &'a dyn Fn(&str) -> bool,
+    depth: usize,
 }
 
 impl Chain<'_> {
@@ -168,23 +194,31 @@ impl Chain<'_> {
     /// beside `aᵀX` is `(aᵀX)(aᵀX)ᵀ`); None where no run does.
     fn around(&self, lo: usize, hi: usize) -> Option<Expr> {
         let product = crate::ir::build::product;
-        let whole = hi - lo == self.factors.len();
-        let longest = if whole { hi - lo - 1 } else { hi - lo };
-        let (start, len, middle) = (2..=longest).rev().find_map(|len| {
+        // (The whole chain is a run only as a transpose: `K⁻¹y` beside `yᵀK⁻¹` for a
+        // symmetric K.)
+        let whole = self.factors.len();
+        let (start, len, middle) = (2..=hi - lo).rev().find_map(|len| {
             (lo..=hi - len).find_map(|start| {
                 let run = &self.keys[start..start + len];
-                if (self.elsewhere)(run) {
+                if len < whole && (self.elsewhere)(run) {
                     return Some((start, len, self.stands[run].1.clone()));
                 }
                 let mut back: Vec<String> = self.flipped[start..start + len].to_vec();
                 back.reverse();
-                (self.elsewhere)(&back).then(|| (start, len, crate::ir::build::transpose(self.stands[&back].1.clone())))
+                // (A whole chain and its transpose each stand: the one met first is kept.)
+                let first = len < whole || self.stands.get_index_of(&back) < self.stands.get_index_of(self.keys);
+                ((self.elsewhere)(&back) && first)
+                    .then(|| (start, len, crate::ir::build::transpose(self.stands[&back].1.clone())))
             })
         })?;
-        let middle = bracketed_around(&middle, self.stands);
+        let middle = bracketed_within(&middle, self.stands, self.symmetric, self.depth + 1);
         let part = |a: usize, b: usize| {
-            self.around(a, b)
-                .or_else(|| self.factors[a..b].iter().map(|f| bracketed_around(f, self.stands)).reduce(product))
+            self.around(a, b).or_else(|| {
+                self.factors[a..b]
+                    .iter()
+                    .map(|f| bracketed_within(f, self.stands, self.symmetric, self.depth))
+                    .reduce(product)
+            })
         };
         let with = match part(lo, start) {
             Some(before) => product(before, middle),
@@ -375,6 +409,8 @@ struct Writer<'a> {
     options: BodyOptions,
     counts: IndexMap<String, (usize, usize)>,
     names: IndexMap<String, String>,
+    /// How many names it made.
+    made: usize,
     lines: Vec<String>,
 }
 
@@ -476,7 +512,14 @@ impl Writer<'_> {
     }
 
     fn assign(&mut self, k: String, text: String, e: &Expr) -> Expr {
-        let name = format!("t_{}", self.names.len());
+        // A value that is a name made already (a vector's transpose: `t_2` for `t_2ᵀ`)
+        // is that name, not a second one.
+        if self.names.values().any(|n| *n == text) {
+            self.names.insert(k, text.clone());
+            return Expr::new(Kind::Var(text), e.shape.clone());
+        }
+        self.made += 1;
+        let name = format!("t_{}", self.made - 1);
         self.lines.push(format!("{name} = {text}"));
         self.names.insert(k, name.clone());
         Expr::new(Kind::Var(name), e.shape.clone())
