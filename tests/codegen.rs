@@ -550,3 +550,15 @@ fn a_product_computed_for_one_output_is_used_in_another() {
         passes_in_python(&dir, &dir.join("logistic.py"), check);
     }
 }
+
+/// `XW + 1bᵀ − c1ᵀ` adds b to every row and c to every column by broadcasting, as a
+/// NumPy user writes it, not through outer products with arrays of ones (numpy.rs
+/// checks the values).
+#[test]
+fn a_spread_vector_is_added_by_broadcasting() {
+    let text = "X: matrix(N, d); W: matrix(d, k); b: vector(k); c: vector(N); 1/2 ||X W + 1 b^T - c 1^T||^2";
+    let out = bracket(&["grad", text, "--wrt", "W", "--format", "numpy"]);
+    let code = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && !code.contains("np.outer") && !code.contains("np.ones"), "{code}");
+    assert!(code.contains("+ b") && code.contains("c[:, None]"), "{code}");
+}

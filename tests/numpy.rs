@@ -87,6 +87,10 @@ const CASES: &[&str] = &[
     "(x y^T)_{21}",
     "T_{[12]3}",
     "tanh²(A)",
+    // A vector spread over rows or columns is added by broadcasting (`M + v`, `M - x[:, None]`).
+    "M + 1 v^T",
+    "M - x 1^T",
+    "-(1 v^T) + M",
 ];
 
 /// Derivatives whose printed NumPy runs too: (input, variable). A Jacobian whose bracket
@@ -125,8 +129,17 @@ fn numpy_output_computes_the_same_values() {
         let derivative = wrt.map(|w| bracket::jacobian(src, &[w]).expect("differentiates").remove(0).answer.expr);
         let e = derivative.as_ref().unwrap_or_else(|| model.main_expr().unwrap());
         let code = render_numpy(e, &model);
-        let env = random_env::<f64>(&model, Draw { seed: 100 + k as u64, ..Draw::default() }).unwrap();
-        let value = eval(e, &env).unwrap();
+        // A point where the value is defined (`sqrt(v + ε1)` needs v + ε1 ≥ 0): the first
+        // of a few draws.
+        let (env, value) = (0..20)
+            .map(|t| {
+                let env =
+                    random_env::<f64>(&model, Draw { seed: 100 + k as u64 + 1000 * t, ..Draw::default() }).unwrap();
+                let value = eval(e, &env).unwrap();
+                (env, value)
+            })
+            .find(|(_, value)| value.iter().all(|x| x.is_finite()))
+            .unwrap_or_else(|| panic!("{case}: no draw where it is finite"));
         let inputs: serde_json::Map<String, Value> = env
             .values
             .iter()

@@ -173,9 +173,23 @@ impl Numpy {
             Kind::Ones => format!("np.ones({})", self.dims(&e.shape)),
             Kind::Identity => format!("np.eye({})", self.size(&e.shape[0])),
             Kind::Add(terms) => {
+                // A vector spread over rows or columns (`1bᵀ` in `XW + 1bᵀ`) is added by
+                // broadcasting, `+ b`, not as an outer product with ones, where another
+                // term gives the sum its shape.
+                let spread = |t: &Expr| {
+                    let t = if is_negative(t) { negate(t) } else { t.clone() };
+                    spread_vector(&t).map(|(v, rows)| (v.clone(), rows))
+                };
+                let broadcast = terms.iter().any(|t| spread(t).is_none());
                 let mut out = String::new();
                 for (k, t) in terms.iter().enumerate() {
-                    let (negative, text) = if is_negative(t) { (true, g(&negate(t))) } else { (false, g(t)) };
+                    let negative = is_negative(t);
+                    let text = match spread(t).filter(|_| broadcast) {
+                        Some((v, true)) => g(&v),
+                        Some((v, false)) => format!("{}[:, None]", self.atom(&v)),
+                        None if negative => g(&negate(t)),
+                        None => g(t),
+                    };
                     match (k, negative) {
                         (0, false) => out.push_str(&text),
                         (0, true) => out.push_str(&format!("-{text}")),
@@ -419,5 +433,18 @@ fn py_rational(k: &BigRational) -> String {
         k.to_string()
     } else {
         format!("({}/{})", k.numer(), k.denom())
+    }
+}
+
+/// `(v, true)` for `1vᵀ` (v in every row) and `(v, false)` for `v1ᵀ` (v in every column),
+/// v a vector.
+fn spread_vector(e: &Expr) -> Option<(&Expr, bool)> {
+    let Kind::Product(a, b) = &e.kind else { return None };
+    let Kind::Transpose(row) = &b.kind else { return None };
+    let ones = |x: &Expr| x.kind == Kind::Ones && x.order() == 1;
+    match (ones(a), ones(row)) {
+        (true, false) if row.order() == 1 => Some((row, true)),
+        (false, true) if a.order() == 1 => Some((a, false)),
+        _ => None,
     }
 }
