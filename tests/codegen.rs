@@ -562,3 +562,13 @@ fn a_spread_vector_is_added_by_broadcasting() {
     assert!(out.status.success() && !code.contains("np.outer") && !code.contains("np.ones"), "{code}");
     assert!(code.contains("+ b") && code.contains("c[:, None]"), "{code}");
 }
+
+/// `1/(2N) ‖Z − Y‖²` scales the sum, not each of its N·k entries.
+#[test]
+fn a_scalar_factor_multiplies_the_sum() {
+    let text = std::fs::read_to_string("examples/programs/6_2_two_layer_mlp.txt").unwrap();
+    let out = bracket(&["codegen", &text]);
+    let code = String::from_utf8_lossy(&out.stdout);
+    let j = code.lines().find(|l| l.trim_start().starts_with("J = ")).unwrap_or_default();
+    assert!(out.status.success() && j.contains("* np.sum(t_0 * t_0)"), "{code}");
+}

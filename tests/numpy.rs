@@ -91,6 +91,9 @@ const CASES: &[&str] = &[
     "M + 1 v^T",
     "M - x 1^T",
     "-(1 v^T) + M",
+    // A scalar factor of a dot product's operand multiplies the sum.
+    "dot(λ A, B)",
+    "dot(A, λ B)",
 ];
 
 /// Derivatives whose printed NumPy runs too: (input, variable). A Jacobian whose bracket

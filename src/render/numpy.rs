@@ -281,7 +281,13 @@ impl Numpy {
             Kind::Hadamard(a, b) => format!("({} * {})", g(a), g(b)),
             Kind::HDiv(a, b) => format!("({} / {})", g(a), g(b)),
             Kind::Kron(a, b) => format!("np.multiply.outer({}, {})", g(a), g(b)),
-            Kind::Dot(a, b) => format!("np.sum({} * {})", g(a), g(b)),
+            // A scalar factor of an operand multiplies the sum once, not every entry:
+            // `(1/(2N)) * np.sum(r * r)`.
+            Kind::Dot(a, b) => match (scalar_factor(a), scalar_factor(b)) {
+                (Some((s, a)), _) => format!("({} * np.sum({} * {}))", g(s), g(a), g(b)),
+                (None, Some((s, b))) => format!("({} * np.sum({} * {}))", g(s), g(a), g(b)),
+                (None, None) => format!("np.sum({} * {})", g(a), g(b)),
+            },
             Kind::Gen { .. } => {
                 let net = crate::network::gen_network(e).expect("a generalized product");
                 self.einsum(&net)
@@ -445,6 +451,15 @@ fn spread_vector(e: &Expr) -> Option<(&Expr, bool)> {
     match (ones(a), ones(row)) {
         (true, false) if row.order() == 1 => Some((row, true)),
         (false, true) if a.order() == 1 => Some((a, false)),
+        _ => None,
+    }
+}
+
+/// `(s, x)` for a tensor `x` times a scalar `s` (`s x`, `x s`).
+fn scalar_factor(e: &Expr) -> Option<(&Expr, &Expr)> {
+    match &e.kind {
+        Kind::Product(a, b) if a.is_scalar() && !b.is_scalar() => Some((a, b)),
+        Kind::Product(a, b) if b.is_scalar() && !a.is_scalar() => Some((b, a)),
         _ => None,
     }
 }
