@@ -561,6 +561,11 @@ fn a_spread_vector_is_added_by_broadcasting() {
     let code = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && !code.contains("np.outer") && !code.contains("np.ones"), "{code}");
     assert!(code.contains("+ b") && code.contains("c[:, None]"), "{code}");
+    // Nor is a spread bias named where the RNN adds it at every step.
+    let rnn = std::fs::read_to_string("examples/programs/6_4_rnn_three_steps.txt").unwrap();
+    let out = bracket(&["codegen", &rnn]);
+    let code = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && !code.contains("np.outer") && !code.contains("np.ones"), "{code}");
 }
 
 /// `1/(2N) ‖Z − Y‖²` scales the sum, not each of its N·k entries.

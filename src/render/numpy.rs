@@ -444,7 +444,7 @@ fn py_rational(k: &BigRational) -> String {
 
 /// `(v, true)` for `1vᵀ` (v in every row) and `(v, false)` for `v1ᵀ` (v in every column),
 /// v a vector.
-fn spread_vector(e: &Expr) -> Option<(&Expr, bool)> {
+pub(crate) fn spread_vector(e: &Expr) -> Option<(&Expr, bool)> {
     let Kind::Product(a, b) = &e.kind else { return None };
     let Kind::Transpose(row) = &b.kind else { return None };
     let ones = |x: &Expr| x.kind == Kind::Ones && x.order() == 1;

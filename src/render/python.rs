@@ -358,8 +358,12 @@ fn key(e: &Expr) -> String {
     format!("{:?}", e)
 }
 
-/// A leaf or a view of one, never worth a name of its own.
+/// A leaf or a view of one, never worth a name of its own; nor a leaf vector spread over
+/// rows or columns (`1bᵀ`), which a sum adds by broadcasting.
 fn trivial(e: &Expr) -> bool {
+    if crate::render::numpy::spread_vector(e).is_some_and(|(v, _)| trivial(v)) {
+        return true;
+    }
     match &e.kind {
         Kind::Var(_) | Kind::Diff(_) | Kind::Const(_) | Kind::Ones | Kind::Identity => true,
         Kind::Transpose(x) | Kind::Scale(_, x) => trivial(x),
