@@ -576,4 +576,10 @@ fn a_scalar_factor_multiplies_the_sum() {
     let code = String::from_utf8_lossy(&out.stdout);
     let j = code.lines().find(|l| l.trim_start().starts_with("J = ")).unwrap_or_default();
     assert!(out.status.success() && j.contains("* np.sum(t_0 * t_0)"), "{code}");
+    // And a matrix product: the GP's value `(1/2) * (t_2 @ y)`, not `((1/2) * t_2) @ y`.
+    let gp = "A: symmetric(N); y: vector(N); s: scalar; 1/2 y^T inv(s I + A) y + 1/2 ln det(s I + A)";
+    let out = bracket(&["codegen", gp, "--wrt", "s"]);
+    let code = String::from_utf8_lossy(&out.stdout);
+    let value = code.lines().find(|l| l.trim_start().starts_with("value = ")).unwrap_or_default();
+    assert!(out.status.success() && value.contains("(1/2) * (t_") && !value.contains(") @ y"), "{code}");
 }

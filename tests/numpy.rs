@@ -94,6 +94,10 @@ const CASES: &[&str] = &[
     // A scalar factor of a dot product's operand multiplies the sum.
     "dot(λ A, B)",
     "dot(A, λ B)",
+    // And of a matrix product's operand, the product.
+    "(λ A) B",
+    "x^T (λ A) y",
+    "A (λ x)",
 ];
 
 /// Derivatives whose printed NumPy runs too: (input, variable). A Jacobian whose bracket

@@ -240,6 +240,18 @@ impl Numpy {
                         _ => format!("np.sum({}, axis=1)", g(a)),
                     };
                 }
+                // A scalar factor of an operand multiplies the product once: `(1/2) * (t @ y)`,
+                // not `((1/2) * t) @ y`, a multiply for each entry of t.
+                if la != Layout::Scalar && lb != Layout::Scalar {
+                    let scaled = match (scalar_factor(a), scalar_factor(b)) {
+                        (Some((s, x)), _) => Some((s, product(x.clone(), (**b).clone()))),
+                        (None, Some((s, y))) => Some((s, product((**a).clone(), y.clone()))),
+                        (None, None) => None,
+                    };
+                    if let Some((s, rest)) = scaled {
+                        return format!("({} * {})", g(s), g(&rest));
+                    }
+                }
                 if la == Layout::Scalar || lb == Layout::Scalar {
                     format!("({} * {})", g(a), g(b))
                 } else if la == Layout::Col && lb == Layout::Row {
