@@ -49,6 +49,12 @@ fn run_python(dir: &Path, code: &str) -> (bool, String) {
     (out.status.success(), text)
 }
 
+/// The line of `code` that starts with `start` (after its indentation), trimmed; empty
+/// where none does.
+fn line_of(code: &str, start: &str) -> String {
+    code.lines().map(str::trim).find(|l| l.starts_with(start)).unwrap_or_default().to_string()
+}
+
 /// Runs `code` in `dir`, failing with its output and the module at `path` unless it
 /// passes; then removes `dir`.
 fn passes_in_python(dir: &Path, path: &Path, code: &str) {
@@ -514,7 +520,7 @@ fn sums_are_written_as_sums() {
 #[test]
 fn a_product_computed_for_one_output_is_used_in_another() {
     let dir = scratch("chains");
-    let value = |code: &str| code.lines().find(|l| l.trim_start().starts_with("value = ")).unwrap().trim().to_string();
+    let value = |code: &str| line_of(code, "value = ");
     let logistic = "X: matrix(N, d); w: vector(d); y: vector(N); 1^T ln(1 + exp(X w)) - y^T X w";
     let path = module_in(&dir, "logistic", &[logistic, "--wrt", "w", "--with-check"]);
     let code = std::fs::read_to_string(&path).unwrap();
@@ -574,12 +580,12 @@ fn a_scalar_factor_multiplies_the_sum() {
     let text = std::fs::read_to_string("examples/programs/6_2_two_layer_mlp.txt").unwrap();
     let out = bracket(&["codegen", &text]);
     let code = String::from_utf8_lossy(&out.stdout);
-    let j = code.lines().find(|l| l.trim_start().starts_with("J = ")).unwrap_or_default();
+    let j = line_of(&code, "J = ");
     assert!(out.status.success() && j.contains("* np.sum(t_0 * t_0)"), "{code}");
     // And a matrix product: the GP's value `(1/2) * (t_2 @ y)`, not `((1/2) * t_2) @ y`.
     let gp = "A: symmetric(N); y: vector(N); s: scalar; 1/2 y^T inv(s I + A) y + 1/2 ln det(s I + A)";
     let out = bracket(&["codegen", gp, "--wrt", "s"]);
     let code = String::from_utf8_lossy(&out.stdout);
-    let value = code.lines().find(|l| l.trim_start().starts_with("value = ")).unwrap_or_default();
+    let value = line_of(&code, "value = ");
     assert!(out.status.success() && value.contains("(1/2) * (t_") && !value.contains(") @ y"), "{code}");
 }

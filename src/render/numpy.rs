@@ -176,15 +176,18 @@ impl Numpy {
                 // A vector spread over rows or columns (`1bᵀ` in `XW + 1bᵀ`) is added by
                 // broadcasting, `+ b`, not as an outer product with ones, where another
                 // term gives the sum its shape.
-                let spread = |t: &Expr| {
-                    let t = if is_negative(t) { negate(t) } else { t.clone() };
-                    spread_vector(&t).map(|(v, rows)| (v.clone(), rows))
-                };
-                let broadcast = terms.iter().any(|t| spread(t).is_none());
+                let spreads: Vec<Option<(Expr, bool)>> = terms
+                    .iter()
+                    .map(|t| {
+                        let t = if is_negative(t) { negate(t) } else { t.clone() };
+                        spread_vector(&t).map(|(v, rows)| (v.clone(), rows))
+                    })
+                    .collect();
+                let broadcast = spreads.iter().any(Option::is_none);
                 let mut out = String::new();
-                for (k, t) in terms.iter().enumerate() {
+                for (k, (t, spread)) in terms.iter().zip(spreads).enumerate() {
                     let negative = is_negative(t);
-                    let text = match spread(t).filter(|_| broadcast) {
+                    let text = match spread.filter(|_| broadcast) {
                         Some((v, true)) => g(&v),
                         Some((v, false)) => format!("{}[:, None]", self.atom(&v)),
                         None if negative => g(&negate(t)),
@@ -295,11 +298,17 @@ impl Numpy {
             Kind::Kron(a, b) => format!("np.multiply.outer({}, {})", g(a), g(b)),
             // A scalar factor of an operand multiplies the sum once, not every entry:
             // `(1/(2N)) * np.sum(r * r)`.
-            Kind::Dot(a, b) => match (scalar_factor(a), scalar_factor(b)) {
-                (Some((s, a)), _) => format!("({} * np.sum({} * {}))", g(s), g(a), g(b)),
-                (None, Some((s, b))) => format!("({} * np.sum({} * {}))", g(s), g(a), g(b)),
-                (None, None) => format!("np.sum({} * {})", g(a), g(b)),
-            },
+            Kind::Dot(a, b) => {
+                let scaled = match (scalar_factor(a), scalar_factor(b)) {
+                    (Some((s, a)), _) => Some((s, a, &**b)),
+                    (None, Some((s, b))) => Some((s, &**a, b)),
+                    (None, None) => None,
+                };
+                match scaled {
+                    Some((s, a, b)) => format!("({} * np.sum({} * {}))", g(s), g(a), g(b)),
+                    None => format!("np.sum({} * {})", g(a), g(b)),
+                }
+            }
             Kind::Gen { .. } => {
                 let net = crate::network::gen_network(e).expect("a generalized product");
                 self.einsum(&net)

@@ -88,7 +88,7 @@ fn chains_shared(outputs: &[Output], model: &Model) -> Vec<Output> {
         }
         let next: Vec<Output> = outputs
             .iter()
-            .map(|o| Output { name: o.name.clone(), expr: bracketed_around(&o.expr, &stands, &known) })
+            .map(|o| Output { name: o.name.clone(), expr: bracketed_within(&o.expr, &stands, &known, 0) })
             .collect();
         if next.iter().zip(&outputs).all(|(a, b)| a.expr == b.expr) {
             break;
@@ -100,14 +100,9 @@ fn chains_shared(outputs: &[Output], model: &Model) -> Vec<Output> {
 
 /// The factors of a product, in order, through its products.
 fn chain(e: &Expr) -> Vec<&Expr> {
-    match &e.kind {
-        Kind::Product(a, b) => {
-            let mut out = chain(a);
-            out.extend(chain(b));
-            out
-        }
-        _ => vec![e],
-    }
+    let mut out = Vec::new();
+    crate::ir::symmetry::factors(e, &mut out);
+    out
 }
 
 /// Every product node of `e`, by its factors' keys, with how many times it stands.
@@ -121,16 +116,11 @@ fn products_in(e: &Expr, out: &mut IndexMap<Vec<String>, (usize, Expr)>) {
     }
 }
 
-/// `e` with each chain bracketed as [`chains_shared`] says.
-fn bracketed_around(e: &Expr, stands: &IndexMap<Vec<String>, (usize, Expr)>, symmetric: &dyn Fn(&str) -> bool) -> Expr {
-    bracketed_within(e, stands, symmetric, 0)
-}
-
-/// How deep [`bracketed_around`] goes into the runs it brackets around (each is
+/// How deep [`bracketed_within`] goes into the runs it brackets around (each is
 /// bracketed in turn): a bound on what the recursion can reach.
 const CHAIN_DEPTH: usize = 8;
 
-/// [`bracketed_around`] at `depth` runs down.
+/// `e` with each chain bracketed as [`chains_shared`] says, `depth` runs down.
 fn bracketed_within(
     e: &Expr,
     stands: &IndexMap<Vec<String>, (usize, Expr)>,
