@@ -144,6 +144,14 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "g",
         Some("N diag(v ./ (v + ε 1))"),
     ),
+    // A planar flow's log-determinant by u: the numerator −(1 − t²)² is a square, written
+    // as one, and the squared denominator keeps the orientation it is written in.
+    (
+        "z, u, w: vector(n); b: scalar",
+        "ln(1 + (1 - tanh(w^T z + b)^2) u^T w)",
+        "u",
+        Some("-(1 - tanh(w^T z + b)^2)^2 w w^T / (1 + (1 - tanh(w^T z + b)^2) u^T w)^2"),
+    ),
     // Negative binomial regression with a fixed r: one quotient over a repeated factor.
     (
         "X: matrix(N, p); y: vector(N); w: vector(p); r: scalar",

@@ -102,6 +102,8 @@ pub const MODEL_CASES: &[Case] = &[
     // Batch and layer normalization, with G (g) the gradient of the output.
     case(Models, "batch norm", BN, BN_F, "X", Some("(G - 1 1^T G / N) diag(sqrt(v + ε 1).^-1) - C diag((C .* G)^T 1 ./ sqrt(v + ε 1).^3) / N")),
     case(Models, "layer norm", LN, LN_F, "x", Some("(g - (1^T g 1 + c^T g c / (v + ε)) / n) / sqrt(v + ε)")),
+    // A saturating response s/(1 + s) of s = c wᵀu: the product rule's two quotients are one.
+    case(Models, "saturating response", "u, w: vector(d); c: scalar", "c w^T u / (1 + c u^T w)", "u", Some("c w / (1 + c u^T w)^2")),
     // Regression.
     case(Models, "logistic regression", "X: matrix(N, d); w: vector(d); y: vector(N)", "-dot(y, ln(sigmoid(X w))) - dot(1 - y, ln(1 - sigmoid(X w)))", "w", Some("X^T (sigmoid(X w) - y)")),
     case(Models, "softmax regression by log-sum-exp", "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k)", "1^T ln(exp(X W) 1) - dot(Y, X W)", "W", Some("X^T (softmax(X W) - Y)")),

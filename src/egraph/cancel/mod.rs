@@ -361,9 +361,18 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
     // What is left of scalars alone scales the tensor operands: `(ν + 1)r`, not
     // `r ⊙ (ν + 1)1`.
     let rest_scalar = rest.0.keys().all(|m| m.iter().enumerate().all(|(k, &e)| e == 0 || scalar(k)));
-    let mut rest = match rest_scalar && tensors.iter().any(|&e| e > 0) {
-        true => from_poly(&rest, &vec![], atoms),
-        false => from_poly(&rest, shape, atoms),
+    let rest_shape = match rest_scalar && tensors.iter().any(|&e| e > 0) {
+        true => vec![],
+        false => shape.clone(),
+    };
+    // What is left that is a square, or a square negated, is written as one:
+    // `−(1 − t²)²`, not `2t² − t⁴ − 1`.
+    // (Of three terms or more: a binomial that is a square is a monomial's square.)
+    let square = |q: &Poly| (q.0.len() >= 3).then(|| q.sqrt()).flatten();
+    let (mut rest, content) = match (square(&rest), square(&rest.scale(&-BigRational::one()))) {
+        (Some(root), _) => (squared(from_poly(&oriented(root), &rest_shape, atoms)), content),
+        (None, Some(root)) => (squared(from_poly(&oriented(root), &rest_shape, atoms)), -content),
+        (None, None) => (from_poly(&rest, &rest_shape, atoms), content),
     };
     if tensors.iter().any(|&e| e > 0) {
         let tensor = from_poly(&monomial(tensors), shape, atoms);
@@ -386,6 +395,50 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
         out
     } else {
         plain
+    }
+}
+
+/// A sum that holds a positive number, with the number first: a denominator reads
+/// `1 + c(uᵀw)`, as `1 + exp(−z)` is written.
+fn number_first(e: Expr) -> Expr {
+    let Expr { kind: Kind::Add(mut ts), shape } = e else { return e };
+    let number = |t: &Expr| match &t.kind {
+        Kind::Const(c) => c.is_positive(),
+        Kind::Scale(c, o) => c.is_positive() && o.kind == Kind::Ones,
+        Kind::Ones => true,
+        _ => false,
+    };
+    if let Some(k) = ts.iter().position(number) {
+        let t = ts.remove(k);
+        ts.insert(0, t);
+    }
+    Expr::new(Kind::Add(ts), shape)
+}
+
+/// `p` or its negation, whichever has more positive terms, then a positive number:
+/// the base of a square, whose sign is free (`(1 − t²)²`, not `(t² − 1)²`).
+fn oriented(p: Poly) -> Poly {
+    let positive = |q: &Poly| {
+        let constant = q.0.iter().any(|(m, c)| m.iter().all(|&e| e == 0) && c.is_positive());
+        (q.0.values().filter(|c| c.is_positive()).count(), constant)
+    };
+    let negated = p.scale(&-BigRational::one());
+    if positive(&negated) > positive(&p) {
+        negated
+    } else {
+        p
+    }
+}
+
+/// `base` squared: a scalar's power, or an element-wise one.
+fn squared(base: Expr) -> Expr {
+    let two = BigRational::from_integer(2.into());
+    match base.is_scalar() {
+        true => Expr::new(Kind::Power(Box::new(base), two), vec![]),
+        false => {
+            let s = base.shape.clone();
+            Expr::new(Kind::HPower(Box::new(base), two), s)
+        }
     }
 }
 
@@ -434,7 +487,9 @@ fn one_fraction(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
             counted
                 .into_iter()
                 .map(|(f, n)| {
-                    let base = from_poly(&f, &if scalars(&f) { vec![] } else { shape.clone() }, atoms);
+                    // An even power's base has a free sign.
+                    let f = if n % 2 == 0 { oriented(f) } else { f };
+                    let base = number_first(from_poly(&f, &if scalars(&f) { vec![] } else { shape.clone() }, atoms));
                     // An element-wise root's power is its radicand's half power: `E^{⊙7/2}`,
                     // not `sqrt(E)⁷`. (A scalar's `sqrt(s)³` stays: the rules take a
                     // `sqrt(s)` out of it beside other terms over `sqrt(s)`.)
