@@ -370,8 +370,8 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
     // (Of three terms or more: a binomial that is a square is a monomial's square.)
     let square = |q: &Poly| (q.0.len() >= 3).then(|| q.sqrt()).flatten();
     let (mut rest, content) = match (square(&rest), square(&rest.scale(&-BigRational::one()))) {
-        (Some(root), _) => (squared(from_poly(&oriented(root), &rest_shape, atoms)), content),
-        (None, Some(root)) => (squared(from_poly(&oriented(root), &rest_shape, atoms)), -content),
+        (Some(root), _) => (even_power(root, &rest_shape, atoms), content),
+        (None, Some(root)) => (even_power(root, &rest_shape, atoms), -content),
         (None, None) => (from_poly(&rest, &rest_shape, atoms), content),
     };
     if tensors.iter().any(|&e| e > 0) {
@@ -430,14 +430,21 @@ fn oriented(p: Poly) -> Poly {
     }
 }
 
-/// `base` squared: a scalar's power, or an element-wise one.
-fn squared(base: Expr) -> Expr {
-    let two = BigRational::from_integer(2.into());
+/// `root` squared, as a power of the smallest base: a root that is a square itself
+/// makes a fourth power (`(1 − p)^{⊙4}`, not `(p ⊙ p − 2p + 1)^{⊙2}`), and so on. A
+/// scalar's power, or an element-wise one.
+fn even_power(root: Poly, shape: &Shape, atoms: &Atoms) -> Expr {
+    let (mut base, mut times) = (root, 2);
+    while let Some(r) = (base.0.len() >= 3 && times < MAX_POWER).then(|| base.sqrt()).flatten() {
+        (base, times) = (r, times * 2);
+    }
+    let base = from_poly(&oriented(base), shape, atoms);
+    let k = BigRational::from_integer(times.into());
     match base.is_scalar() {
-        true => Expr::new(Kind::Power(Box::new(base), two), vec![]),
+        true => Expr::new(Kind::Power(Box::new(base), k), vec![]),
         false => {
             let s = base.shape.clone();
-            Expr::new(Kind::HPower(Box::new(base), two), s)
+            Expr::new(Kind::HPower(Box::new(base), k), s)
         }
     }
 }
