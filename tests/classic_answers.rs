@@ -908,6 +908,27 @@ fn a_log_of_an_absolute_value_has_the_reciprocal_derivative() {
 }
 
 #[test]
+fn a_sum_of_a_term_and_its_transpose_is_symmetric() {
+    // An RBF kernel's squared distances `v1ᵀ + 1vᵀ − 2XXᵀ` are symmetric as a pair and a
+    // symmetric term, so K is: its gradient by X has no K⁻ᵀ beside K⁻¹, and comes out as
+    // (diag(M1) − M)X/l² with M = (K⁻¹yyᵀK⁻¹ − K⁻¹) ⊙ K, the known form, or smaller. It
+    // was 4 terms longer, with K⁻ᵀ, Kᵀ and (1/2) (survey 15's RBF GP).
+    let decls = "X: matrix(N, d); y: vector(N); l: scalar";
+    let kernel = "K = exp(-1/(2 l^2) ((X .* X) 1 1^T + 1 1^T (X .* X)^T - 2 X X^T))";
+    let gp = format!("{decls}; {kernel}; 1/2 y^T K^-1 y + 1/2 ln det(K)");
+    let by_x = grad(&gp, &["X"]);
+    assert!(!by_x.contains("K⁻ᵀ") && !by_x.contains("Kᵀ") && !by_x.contains("1/2"), "{by_x}");
+    let known = "(diag(((K^-1 y y^T K^-1 - K^-1) .* K) 1) - (K^-1 y y^T K^-1 - K^-1) .* K) X / l^2";
+    let answer = bracket::grad(&gp, &["X"]).unwrap().remove(0).answer;
+    let model = bracket::read(&format!("{decls}; {kernel}; {known}")).unwrap();
+    assert!(bracket::operations(&answer.expr) <= bracket::operations(model.exprs.last().unwrap()), "{by_x}");
+    // And by the length scale, the 4 of every term meets the 4 under it: a sum's number
+    // comes out of it (`sum(4A)` is `4sum(A)`).
+    let by_l = grad(&gp, &["l"]);
+    assert!(!by_l.contains('4') && by_l.ends_with("/l³"), "{by_l}");
+}
+
+#[test]
 fn a_square_of_a_square_is_a_fourth_power() {
     // The focal loss's Hessian: (1 + (1 − 2p) ⊘ p²) ⊙ σ'² is (1 − p)⁴, first written
     // `(p ⊙ p − 2p + 1)^{⊙2}` once squares were found, and a sum of three terms before.

@@ -79,6 +79,8 @@ pub(super) fn numbers_in_front(e: &Expr) -> Option<Expr> {
             Kind::Product(a, b) => !e.is_scalar() && (number(b) || (number(a) && !a.is_scalar())),
             Kind::Transpose(a) => number(a),
             Kind::Diag(a) => a.order() == 1 && number(a),
+            // `sum(4A)`, `tr(2AB)`.
+            Kind::Sum(a) | Kind::Trace(a) => number(a) || matches!(&a.kind, Kind::Product(l, _) if number(l)),
             Kind::Hadamard(a, b) => !e.is_scalar() && (number(a) || number(b)),
             _ => false,
         };
@@ -367,6 +369,17 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
             let mut s = split(x, merged);
             let Some(rest) = s.rest.take() else { return Split::of_rest(whole(e, merged)) };
             s.rest = Some(Expr::new(Kind::Diag(Box::new(rest)), e.shape.clone()));
+            s
+        }
+        // A sum of entries and a trace are linear: `sum(4A)` is `4sum(A)`.
+        Kind::Sum(x) | Kind::Trace(x) if !x.is_scalar() => {
+            let mut s = split(x, merged);
+            let Some(rest) = s.rest.take() else { return atom(whole(e, merged)) };
+            let kind = match &e.kind {
+                Kind::Sum(_) => Kind::Sum(Box::new(rest)),
+                _ => Kind::Trace(Box::new(rest)),
+            };
+            s.rest = Some(Expr::new(kind, e.shape.clone()));
             s
         }
         _ if e.is_scalar() => return atom(whole(e, merged)),

@@ -19,7 +19,18 @@ pub fn is_symmetric(e: &Expr, known: &dyn Fn(&str) -> bool) -> bool {
         Kind::Var(n) => known(n),
         // A square ones matrix (`ε1` added to a symmetric Θ) is symmetric.
         Kind::Identity | Kind::Ones => true,
-        Kind::Add(terms) => terms.iter().all(sym),
+        // Term by term, or in pairs of a term and its transpose: `v1ᵀ + 1vᵀ − 2XXᵀ`, the
+        // squared distances of an RBF kernel.
+        Kind::Add(terms) => {
+            let mut paired = vec![false; terms.len()];
+            (0..terms.len()).all(|i| {
+                if paired[i] || sym(&terms[i]) {
+                    return true;
+                }
+                let partner = (i + 1..terms.len()).find(|&j| !paired[j] && transposed(&terms[i], &terms[j], known));
+                partner.map(|j| paired[j] = true).is_some()
+            })
+        }
         Kind::Scale(_, x) | Kind::Transpose(x) | Kind::Inverse(x) | Kind::Power(x, _) | Kind::HPower(x, _) => sym(x),
         Kind::DivScalar(x, _) => sym(x),
         Kind::Hadamard(a, b) | Kind::HDiv(a, b) => sym(a) && sym(b),
@@ -63,6 +74,27 @@ pub fn factors<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
             factors(b, out);
         }
         _ => out.push(e),
+    }
+}
+
+/// `b` equals `aᵀ` as written: one is the other transposed, or they are products whose
+/// factors mirror each other (`v1ᵀ` and `1vᵀ`), or multiples of such by one number.
+fn transposed(a: &Expr, b: &Expr, known: &dyn Fn(&str) -> bool) -> bool {
+    if transposes(a, b) {
+        return true;
+    }
+    match (&a.kind, &b.kind) {
+        (Kind::Scale(c, x), Kind::Scale(d, y)) => c == d && transposed(x, y, known),
+        (Kind::Product(..), Kind::Product(..)) => {
+            let (mut fa, mut fb) = (Vec::new(), Vec::new());
+            factors(a, &mut fa);
+            factors(b, &mut fb);
+            let mirrored = |x: &Expr, y: &Expr| {
+                x.is_scalar() && x == y || transposed(x, y, known) || x == y && is_symmetric(x, known)
+            };
+            fa.len() == fb.len() && fa.iter().zip(fb.iter().rev()).all(|(x, y)| mirrored(x, y))
+        }
+        _ => false,
     }
 }
 
