@@ -937,3 +937,19 @@ fn a_square_of_a_square_is_a_fourth_power() {
     let out = hessian(focal, "w");
     assert!(out.contains("(1 − p)^{⊙4}"), "{out}");
 }
+
+#[test]
+fn a_symmetric_part_of_a_definition_is_known_symmetric_in_the_run() {
+    // K = exp(−D/(2l²)) + sI with D = r1ᵀ + 1rᵀ − 2XXᵀ: the exp(…) inside K is symmetric,
+    // which the e-graph's analysis, one node at a time, did not see (a sum of two
+    // terms neither of them symmetric). The gradient by X kept its transposes, (1/2)s,
+    // and seven copies of the exponential; now four, and none transposed (survey 16).
+    let gp = "X: matrix(N, p); y: vector(N); l, s: scalar; r = diag(X X^T); \
+              K = exp(-(r 1^T + 1 r^T - 2 X X^T)/(2 l^2)) + s I; 1/2 y^T K^-1 y + 1/2 logdet(K)";
+    let out = grad(gp, &["X"]);
+    assert!(!out.contains(")ᵀ") && !out.contains("1/2"), "{out}");
+    assert!(out.matches("exp(").count() <= 4, "{out}");
+    // And a symmetric matrix's sum with its transpose keeps the name first: `A + Aᵀ`.
+    let form = "S: symmetric(n); X: matrix(n, 2); A: matrix(2, 2); tr((X^T S X)^-1 A)";
+    assert_eq!(grad(form, &["X"]), "−SX(XᵀSX)⁻¹(A + Aᵀ)(XᵀSX)⁻¹");
+}

@@ -221,7 +221,13 @@ impl Size<'_> {
                 let extra = 1.0 - if kids[1].negated { 0.5 } else { 0.0 }
                     + if subtracts_one { 1.0 } else { 0.0 }
                     + if opens_minus_one { 1.0 } else { 0.0 };
-                Cost { size: sum(extra), parens: parens + u32::from(kids[0].negated) + u32::from(minus_ones), ..base }
+                // A name before its transpose: `A + Aᵀ`, not `Aᵀ + A`.
+                let transpose_first = self.egraph[*a]
+                    .nodes
+                    .iter()
+                    .any(|n| matches!(n, Node::Transpose(x) if self.egraph.find(*x) == self.egraph.find(*b)));
+                let parens = parens + u32::from(kids[0].negated) + u32::from(minus_ones) + u32::from(transpose_first);
+                Cost { size: sum(extra), parens, ..base }
             }
             // A sign inside a Hadamard product reads worse than one outside: `−(H ⊙ H)`.
             // `M ⊙ M ⊙ R` over `M ⊙ (M ⊙ R)`: equal in size, tied until now by class order.

@@ -493,6 +493,9 @@ fn saturate_once(
             union_named(&mut runner.egraph, a, b, why);
         }
     }
+    for f in forms.iter().chain(model.definitions.iter().map(|(_, v)| v)) {
+        seeds::mark_symmetric(&mut runner.egraph, f, model);
+    }
     runner.egraph.rebuild();
     // Every bracketing of a product of k factors is O(k³) nodes: past LONG_CHAIN factors
     // the products keep the bracketing they came with.
