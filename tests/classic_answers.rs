@@ -953,3 +953,13 @@ fn a_symmetric_part_of_a_definition_is_known_symmetric_in_the_run() {
     let form = "S: symmetric(n); X: matrix(n, 2); A: matrix(2, 2); tr((X^T S X)^-1 A)";
     assert_eq!(grad(form, &["X"]), "−SX(XᵀSX)⁻¹(A + Aᵀ)(XᵀSX)⁻¹");
 }
+
+#[test]
+fn a_factor_every_term_shares_in_one_scalar_comes_out() {
+    // A planar flow's log-det term by w, with t = tanh(wᵀz + b): over one denominator
+    // the numerator is u − t²u + 2(t³ − t)(uᵀw)z, whose coefficients of u and of
+    // (uᵀw)z share 1 − t² (survey 16, g25). Their greatest common divisor as
+    // polynomials in t comes out in front.
+    let flow = "u, w, z: vector(d); b: scalar; t = tanh(w^T z + b); ln(1 + (1 - t^2) u^T w)";
+    assert_eq!(grad(flow, &["w"]), "(1 − t²)(u − 2t(uᵀw)z)/(1 + (1 − t²)(uᵀw))");
+}

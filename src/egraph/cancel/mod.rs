@@ -352,7 +352,8 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
         l = num_integer::Integer::lcm(&l, c.denom());
     }
     let content = if g.is_zero() { BigRational::one() } else { BigRational::new(g, l) };
-    if common.iter().all(|&e| e == 0) && content.is_one() {
+    let shared = |k: usize| k < atoms.exprs.len() && scalar(k);
+    if common.iter().all(|&e| e == 0) && content.is_one() && p.univariate_factor(&shared).is_none() {
         return plain;
     }
     let rest =
@@ -369,6 +370,25 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
     // `−(1 − t²)²`, not `2t² − t⁴ − 1`.
     // (Of three terms or more: a binomial that is a square is a monomial's square.)
     let square = |q: &Poly| (q.0.len() >= 3).then(|| q.sqrt()).flatten();
+    // What is left that shares a factor in one scalar operand across its terms has it in
+    // front: `(1 − t²)(u − 2t(uᵀw)z)`, not `2(t³ − t)(uᵀw)z − t²u + u`.
+    if let Some((f, q)) = rest.univariate_factor(&shared) {
+        let oriented_f = oriented(f.clone());
+        let q = if oriented_f == f { q } else { q.scale(&-BigRational::one()) };
+        let front = from_poly(&oriented_f, &vec![], atoms);
+        let mut out = times(front, factored(&q, &rest_shape, atoms), &rest_shape);
+        if tensors.iter().any(|&e| e > 0) {
+            let tensor = from_poly(&monomial(tensors.clone()), shape, atoms);
+            out = times(out, tensor, shape);
+        }
+        if scalars.iter().any(|&e| e > 0) {
+            out = times(from_poly(&monomial(scalars.clone()), &vec![], atoms), out, shape);
+        }
+        let out = crate::ir::build::scale(content.clone(), out);
+        if written_operations(&out) < written_operations(&plain) {
+            return out;
+        }
+    }
     let (mut rest, content) = match (square(&rest), square(&rest.scale(&-BigRational::one()))) {
         (Some(root), _) => (even_power(root, &rest_shape, atoms), content),
         (None, Some(root)) => (even_power(root, &rest_shape, atoms), -content),

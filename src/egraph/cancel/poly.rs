@@ -170,6 +170,49 @@ impl Poly {
         None
     }
 
+    /// A polynomial of degree one or more in one operand k (one that `allowed` lets) that
+    /// divides every coefficient once `self` is grouped by its other operands, with the
+    /// quotient: `u − t²u + 2(t³ − t)sz` is `(t² − 1)(−u + 2tsz)`. None where none does,
+    /// or where `self` is a polynomial in k alone (whose factors are not common ones).
+    pub(super) fn univariate_factor(&self, allowed: &dyn Fn(usize) -> bool) -> Option<(Poly, Poly)> {
+        let width = self.0.keys().next()?.len();
+        for k in (0..width).filter(|&k| allowed(k)) {
+            let mut groups: BTreeMap<Monomial, Vec<BigRational>> = BTreeMap::new();
+            for (m, c) in &self.0 {
+                let mut rest = m.clone();
+                rest[k] = 0;
+                let coefs = groups.entry(rest).or_default();
+                let e = m[k] as usize;
+                if coefs.len() <= e {
+                    coefs.resize(e + 1, BigRational::zero());
+                }
+                coefs[e] = c.clone();
+            }
+            if groups.len() < 2 {
+                continue;
+            }
+            let mut common: Option<Vec<BigRational>> = None;
+            for coefs in groups.values() {
+                let coefs = trimmed(coefs.clone());
+                common = Some(match common {
+                    None => coefs,
+                    Some(g) => gcd(g, coefs),
+                });
+            }
+            let Some(common) = common.filter(|g| g.len() >= 2) else { continue };
+            let mut factor = Poly(BTreeMap::new());
+            for (e, c) in common.iter().enumerate().filter(|(_, c)| !c.is_zero()) {
+                let mut m = vec![0; width];
+                m[k] = e as u32;
+                factor.0.insert(m, c.clone());
+            }
+            if let Some(quotient) = self.divide(&factor) {
+                return Some((factor, quotient));
+            }
+        }
+        None
+    }
+
     /// The polynomial with operand `k` replaced by `q`.
     pub(super) fn substitute(&self, k: usize, q: &Poly) -> Option<Poly> {
         let mut out = Poly(BTreeMap::new());
@@ -229,6 +272,44 @@ impl Poly {
     pub(super) fn product(factors: &[Poly]) -> Option<Poly> {
         factors.iter().try_fold(Poly::constant(BigRational::one()), |acc, f| acc.mul(f))
     }
+}
+
+/// A polynomial in one operand as its coefficients by power, lowest first, without
+/// zeros at the top.
+fn trimmed(mut p: Vec<BigRational>) -> Vec<BigRational> {
+    while p.last().is_some_and(Zero::is_zero) {
+        p.pop();
+    }
+    p
+}
+
+/// `a` modulo `b` (b not zero), polynomials in one operand.
+fn remainder(mut a: Vec<BigRational>, b: &[BigRational]) -> Vec<BigRational> {
+    let Some(lead) = b.last() else { return a };
+    while a.len() >= b.len() && !a.is_empty() {
+        let q = a.last().expect("not empty") / lead;
+        let shift = a.len() - b.len();
+        for (i, c) in b.iter().enumerate() {
+            a[shift + i] = &a[shift + i] - times(&q, c);
+        }
+        a = trimmed(a);
+    }
+    a
+}
+
+/// The monic greatest common divisor of two polynomials in one operand (Euclid's).
+fn gcd(mut a: Vec<BigRational>, mut b: Vec<BigRational>) -> Vec<BigRational> {
+    for _ in 0..MAX_STEPS {
+        if b.is_empty() {
+            break;
+        }
+        let r = remainder(a, &b);
+        a = std::mem::replace(&mut b, r);
+    }
+    if let Some(lead) = a.last().cloned() {
+        a.iter_mut().for_each(|c| *c = &*c / &lead);
+    }
+    a
 }
 
 impl Rational {
