@@ -963,3 +963,16 @@ fn a_factor_every_term_shares_in_one_scalar_comes_out() {
     let flow = "u, w, z: vector(d); b: scalar; t = tanh(w^T z + b); ln(1 + (1 - t^2) u^T w)";
     assert_eq!(grad(flow, &["w"]), "(1 − t²)(u − 2t(uᵀw)z)/(1 + (1 − t²)(uᵀw))");
 }
+
+#[test]
+fn a_defined_reciprocal_differentiates_to_its_square() {
+    // h = 1/(a + r): dh = −h²dr, where the answers divided by (a + r)² beside h, and a
+    // quotient a factor multiplied stayed as it came, `(−1/(a + r)²)c` (survey 16, g26).
+    assert_eq!(grad("a, r, c: scalar; c/(a + r)", &["r"]), "−c/(a + r)²");
+    assert_eq!(grad("a, r, c: scalar; h = 1/(a + r); c h", &["r"]), "−h²c");
+    assert_eq!(grad("a, r, c: scalar; h = 1/(a + r); c h^2", &["r"]), "−2h³c");
+    let radial = "z, z0: vector(d); alpha, beta: scalar; r = ||z - z0||; h = 1/(alpha + r); \
+                  (d - 1) ln(1 + beta h) + ln(1 + beta h - beta r h^2)";
+    let out = grad(radial, &["z"]);
+    assert!(!out.contains("(α + r)"), "{out}");
+}

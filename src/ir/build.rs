@@ -112,6 +112,21 @@ pub fn definition_spellings(leaf: &Expr, value: &Expr) -> Vec<(Expr, Expr)> {
         Kind::Scale(c, a) if !c.is_zero() => out.push((scale(c.recip(), leaf.clone()), (**a).clone())),
         _ => {}
     }
+    // A scalar's reciprocal `h = 1/s`, squared, is the `1/s²` of its derivative
+    // (d(1/s) = −ds/s²), which then reads `−h²ds`.
+    let reciprocal = match &value.kind {
+        Kind::DivScalar(one, s) if matches!(&one.kind, Kind::Const(c) if c.is_one()) => Some(s),
+        Kind::Inverse(s) => Some(s),
+        Kind::Power(s, k) if *k == -BigRational::one() => Some(s),
+        _ => None,
+    };
+    if let Some(s) = reciprocal.filter(|_| leaf.is_scalar()) {
+        let two = BigRational::from_integer(2.into());
+        let square = |x: Expr| Expr::new(Kind::Power(Box::new(x), two.clone()), vec![]);
+        let one = Expr::new(Kind::Const(BigRational::one()), vec![]);
+        let over = Expr::new(Kind::DivScalar(Box::new(one), Box::new(square((**s).clone()))), vec![]);
+        out.push((square(leaf.clone()), over));
+    }
     out
 }
 
