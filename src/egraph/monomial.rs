@@ -138,8 +138,13 @@ pub(super) fn scalar_monomials(e: Expr) -> Expr {
         let ranks: Vec<u8> = m.up.iter().map(rank).collect();
         let unordered = ranks.windows(2).any(|w| w[0] > w[1]);
         let fraction = matches!(&e.kind, Kind::Scale(c, _) if !c.denom().is_one()) && !m.down.is_empty();
-        // And a quotient that a factor multiplies: `(−1/(a + r)²)c` is `−c/(a + r)²`.
-        let quotient = |x: &Expr| matches!(x.kind, Kind::DivScalar(..));
+        // And a number's quotient, a sign or a whole number over an expression, that a
+        // factor multiplies: `(−1/(a + r)²)c` is `−c/(a + r)²`. (`(1/(2c))x` and `(λ/2)x`
+        // stay as written.)
+        let quotient = |x: &Expr| {
+            matches!(&x.kind, Kind::DivScalar(n, d)
+                if matches!(&n.kind, Kind::Const(c) if !c.is_one()) && !matches!(d.kind, Kind::Const(_)))
+        };
         let multiplied = matches!(&e.kind, Kind::Product(a, b) if quotient(a) || quotient(b));
         let written = (unordered || fraction || multiplied).then(|| m.written());
         if let Some(written) = written.filter(|w| crate::egraph::operations(w) <= crate::egraph::operations(&e)) {
