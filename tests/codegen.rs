@@ -356,6 +356,25 @@ fn random_data_is_where_the_function_is_defined() {
 }
 
 #[test]
+fn random_data_inverts_what_the_function_inverts() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    // ln det(XᵀX) needs a tall X: with N = 3 and p = 4 the check raised LinAlgError, or
+    // compared rounding noise (survey 17). Sizes fall in the order the dims are
+    // declared, and a draw whose matrix is singular is drawn again.
+    let dir = scratch("tall");
+    let path = module_in(&dir, "tall", &["X: matrix(N, p); ln det(X^T X)", "--wrt", "X", "--with-check"]);
+    let code = "import numpy as np, tall\n\
+                for seed in range(6):\n    \
+                    data = tall.generate_random_data(seed)\n    \
+                    assert data['X'].shape[0] >= data['X'].shape[1], data['X'].shape\n    \
+                    assert tall.check_gradient(seed)\n\
+                print('ok')";
+    passes_in_python(&dir, &path, code);
+}
+
+#[test]
 fn confident_logits_keep_their_digits() {
     if !ready(&["numpy"]) {
         return;

@@ -382,6 +382,30 @@ fn module(plan: &Plan, options: &CodegenOptions) -> String {
     s
 }
 
+/// The dims (rows, columns) of each declared matrix X whose Gram product XᵀX (or XᵀSX)
+/// the model inverts or takes the determinant of: XᵀX is invertible only for a tall X.
+fn tall_dims(model: &Model) -> Vec<(String, String)> {
+    fn gram(e: &Expr, out: &mut Vec<(String, String)>) {
+        if let Kind::Inverse(x) | Kind::Det(x) = &e.kind {
+            let mut factors = Vec::new();
+            crate::ir::symmetry::factors(x, &mut factors);
+            if let Some(Kind::Transpose(t)) = factors.first().map(|f| &f.kind) {
+                if let (Kind::Var(_), [r, c]) = (&t.kind, t.shape.as_slice()) {
+                    out.push((dim_name(r), dim_name(c)));
+                }
+            }
+        }
+        for c in e.children() {
+            gram(c, out);
+        }
+    }
+    let mut out = Vec::new();
+    for e in model.exprs.iter().chain(model.definitions.iter().map(|(_, v)| v)) {
+        gram(e, &mut out);
+    }
+    out
+}
+
 fn checks(
     model: &Model,
     args: &[(String, &crate::read::elaborate::NameInfo)],
@@ -401,7 +425,7 @@ fn checks(
     let _ = writeln!(s, "\n\ndef generate_random_data(seed=0):");
     let _ = writeln!(
         s,
-        "    \"\"\"Random arguments for f_and_grad where the function and its derivatives are finite:\n    positive entries for an even seed, either sign for an odd one; scalars in (0.5, 1.5);\n    symmetric matrices positive definite; one-hot rows where a fact says so. Draws again\n    (at most 20 times) where a value is not finite, as ln(1 − ρ) is for ρ > 1.\"\"\""
+        "    \"\"\"Random arguments for f_and_grad where the function and its derivatives are finite:\n    positive entries for an even seed, either sign for an odd one; scalars in (0.5, 1.5);\n    symmetric matrices positive definite; one-hot rows where a fact says so. Draws again\n    (at most 20 times) where a value is not finite, as ln(1 − ρ) is for ρ > 1, or a\n    matrix is singular.\"\"\""
     );
     let _ = writeln!(s, "    for attempt in range(20):");
     let _ = writeln!(s, "        data = _draw(np.random.default_rng([seed, attempt]), seed)");
@@ -409,17 +433,33 @@ fn checks(
     let _ = writeln!(s, "            break");
     let _ = writeln!(s, "    return data");
     let _ = writeln!(s, "\n\ndef _finite(data):");
-    let _ =
-        writeln!(s, "    \"\"\"The value and the gradients at data, or None where one of them is not finite.\"\"\"");
+    let _ = writeln!(
+        s,
+        "    \"\"\"The value and the gradients at data, or None where one of them is not finite, or so\n    large (past 1e10) that a matrix inverted was singular to rounding.\"\"\""
+    );
     let _ = writeln!(s, "    with np.errstate(all=\"ignore\"):");
-    let _ = writeln!(s, "        value, gradients = f_and_grad(**data)");
-    let _ = writeln!(s, "    parts = [value, *gradients.values()]");
-    let _ = writeln!(s, "    if all(np.all(np.isfinite(np.asarray(p))) for p in parts):");
+    let _ = writeln!(s, "        try:");
+    let _ = writeln!(s, "            value, gradients = f_and_grad(**data)");
+    let _ = writeln!(s, "        except np.linalg.LinAlgError:");
+    let _ = writeln!(s, "            return None");
+    let _ = writeln!(s, "    parts = [np.asarray(p, dtype=float) for p in (value, *gradients.values())]");
+    let _ = writeln!(s, "    if all(np.all(np.isfinite(p)) and np.all(np.abs(p) < 1e10) for p in parts):");
     let _ = writeln!(s, "        return value, gradients");
     let _ = writeln!(s, "    return None");
     let _ = writeln!(s, "\n\ndef _draw(rng, seed):");
     let _ = writeln!(s, "    low = 0.5 if seed % 2 == 0 else -1.5");
-    let sizes: Vec<String> = dims.iter().enumerate().map(|(k, d)| format!("\"{d}\": {}", 3 + k % 3)).collect();
+    // Sizes 3 to 5 in the order the dims are declared; where
+    // the function inverts a Gram product XᵀX of X: matrix(r, c), r is drawn no smaller
+    // than c, so that X is tall and XᵀX invertible.
+    let mut base: Vec<usize> = (0..dims.len()).map(|k| 3 + k % 3).collect();
+    for (r, c) in tall_dims(model) {
+        if let (Some(i), Some(j)) = (dims.iter().position(|d| *d == r), dims.iter().position(|d| *d == c)) {
+            if base[i] < base[j] {
+                base.swap(i, j);
+            }
+        }
+    }
+    let sizes: Vec<String> = dims.iter().zip(&base).map(|(d, b)| format!("\"{d}\": {b}")).collect();
     let _ = writeln!(s, "    size = {{{}}}", sizes.join(", "));
     let _ = writeln!(s, "    data = {{}}");
     for (n, info) in args {
