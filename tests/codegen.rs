@@ -163,6 +163,20 @@ fn solve_replaces_an_inverse_times_a_vector() {
     assert!(code.contains("np.linalg.solve(") || code.contains("np.linalg.inv("), "{code}");
     let plain = String::from_utf8(bracket(&["codegen", input, "--wrt", "x", "--no-solve"]).stdout).unwrap();
     assert!(!plain.contains("np.linalg.solve("), "{plain}");
+    // A row or a matrix times an inverse solves by the transpose: `aᵀA⁻¹` by b and
+    // `BA⁻¹` by C were `a @ np.linalg.inv(A)` (survey 17).
+    for (input, wrt) in [
+        ("A: matrix(n, n); a, b: vector(n); a^T A^-1 b", "b"),
+        ("A: matrix(n, n); B: matrix(k, n); C: matrix(n, k); tr(B A^-1 C)", "C"),
+    ] {
+        let code = String::from_utf8(bracket(&["codegen", input, "--wrt", wrt, "--with-check"]).stdout).unwrap();
+        assert!(code.contains("np.linalg.solve(A.T, ") && !code.contains("np.linalg.inv("), "{code}");
+        if ready(&["numpy"]) {
+            let dir = scratch(&format!("solve_{wrt}"));
+            let path = module_in(&dir, "solved", &[input, "--wrt", wrt, "--with-check"]);
+            passes_in_python(&dir, &path, "import solved\nassert solved.check_gradient() and solved.check_gradient(1)");
+        }
+    }
 }
 
 /// A diagonal matrix scales rows or columns: `Xᵀdiag(r)X` over N samples makes no N × N

@@ -434,6 +434,25 @@ impl Writer<'_> {
                 }
             }
         }
+        // `BA⁻¹` as a solve too, by Aᵀ: `aᵀA⁻¹` is `np.linalg.solve(A.T, a)` (a row is a
+        // 1-D array), `BA⁻¹` is `np.linalg.solve(A.T, B.T).T`.
+        if let (true, Kind::Product(b, a)) = (self.options.solve, &e.kind) {
+            if let Kind::Inverse(m) = &a.kind {
+                let once = self.counts.get(&key(a)).is_none_or(|(n, _)| *n <= 1);
+                if once && diagonal_of(a).is_none() && !b.shape.is_empty() {
+                    let (m, b) = (self.rewrite(m, false), self.rewrite(b, false));
+                    let row = b.shape.first() == Some(&crate::ir::shape::Dim::Iota);
+                    let (mt, bt) = (crate::ir::build::transpose(m), crate::ir::build::transpose(b));
+                    let solved = format!(
+                        "np.linalg.solve({}, {})",
+                        render_numpy(&mt, self.model),
+                        render_numpy(&bt, self.model)
+                    );
+                    let text = if row { solved } else { format!("{solved}.T") };
+                    return self.assign(k, text, e);
+                }
+            }
+        }
         // A negative power of a matrix whose inverse is computed already is a product of
         // that inverse: `t_1 @ t_1` for M⁻² beside M⁻¹, not a second inversion.
         if let Kind::Power(m, p) = &e.kind {
