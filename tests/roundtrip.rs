@@ -280,3 +280,14 @@ fn a_size_named_d_before_a_parenthesis_reads_back() {
         assert_eq!(v[0], v[1], "`{printed}` is not {text}");
     }
 }
+
+/// A power's bare exponent against a number divisor is a fractional power to the reader
+/// (`A^-1/5` is A^(−1/5); `A^2/5` an error): the ASCII quotient is spaced. Found by
+/// `simplify_keeps_the_value` at seed 20261207: `det(A^2/5)` did not parse.
+#[test]
+fn a_power_over_a_number_prints_as_a_quotient() {
+    for text in ["det(((I A) / (1 + (2)^2)) (A))", "A^-1 / 5 + B", "(x^T x)^3 / 7"] {
+        check(text, Format::Ascii).unwrap();
+        check_simplify(text).unwrap();
+    }
+}

@@ -612,7 +612,20 @@ impl Printer {
                     }
                     Format::Latex => (format!("\\frac{{{}}}{{{}}}", top(0), self.at(b, 0)), ATOM),
                     _ if ones && named.is_none() => (self.juxt(&format!("(1/{})", self.at(b, POST)), &top(PROD)), PROD),
-                    _ => (format!("{}/{}", top(PROD), self.at(b, POST)), PROD),
+                    _ => {
+                        let (top, under) = (top(PROD), self.at(b, POST));
+                        // A bare exponent against a number reads as a fractional power
+                        // (`A^-1/5` is A^(−1/5), `A^2/5` an error): spaced, the quotient.
+                        let exponent = top.rsplit_once('^').is_some_and(|(_, k)| {
+                            let k = k.trim_start_matches('-');
+                            !k.is_empty() && k.chars().all(|c| c.is_ascii_digit())
+                        });
+                        let number = matches!(b.kind, Kind::Const(_));
+                        match self.style {
+                            Format::Ascii if exponent && number => (format!("{top} / {under}"), PROD),
+                            _ => (format!("{top}/{under}"), PROD),
+                        }
+                    }
                 }
             }
             Kind::Transpose(x) => match &x.kind {
