@@ -176,11 +176,14 @@ impl Numpy {
                 // A vector spread over rows or columns (`1bᵀ` in `XW + 1bᵀ`) is added by
                 // broadcasting, `+ b`, not as an outer product with ones, where another
                 // term gives the sum its shape.
-                let spreads: Vec<Option<(Expr, bool)>> = terms
+                // So is a ones tensor's scalar (`1 − H ⊙ H` is `1 - H * H`, not
+                // `np.ones((N, h)) - H * H`).
+                let spreads: Vec<Option<(Expr, Option<bool>)>> = terms
                     .iter()
                     .map(|t| {
                         let t = if is_negative(t) { negate(t) } else { t.clone() };
-                        spread_vector(&t).map(|(v, rows)| (v.clone(), rows))
+                        let filled = filled_ones(&t).map(|s| (s, None));
+                        filled.or_else(|| spread_vector(&t).map(|(v, rows)| (v.clone(), Some(rows))))
                     })
                     .collect();
                 let broadcast = spreads.iter().any(Option::is_none);
@@ -188,8 +191,9 @@ impl Numpy {
                 for (k, (t, spread)) in terms.iter().zip(spreads).enumerate() {
                     let negative = is_negative(t);
                     let text = match spread.filter(|_| broadcast) {
-                        Some((v, true)) => g(&v),
-                        Some((v, false)) => format!("{}[:, None]", self.atom(&v)),
+                        Some((v, Some(true))) => g(&v),
+                        Some((v, Some(false))) => format!("{}[:, None]", self.atom(&v)),
+                        Some((s, None)) => g(&s),
                         None if negative => g(&negate(t)),
                         None => g(t),
                     };
@@ -472,6 +476,18 @@ pub(crate) fn spread_vector(e: &Expr) -> Option<(&Expr, bool)> {
     match (ones(a), ones(row)) {
         (true, false) if row.order() == 1 => Some((row, true)),
         (false, true) if a.order() == 1 => Some((a, false)),
+        _ => None,
+    }
+}
+
+/// The scalar a ones tensor is filled with: 1 for `1`, s for `s1` or `1s`, c for `c1`.
+fn filled_ones(e: &Expr) -> Option<Expr> {
+    let ones = |x: &Expr| x.kind == Kind::Ones && x.order() >= 1;
+    match &e.kind {
+        _ if ones(e) => Some(Expr::new(Kind::Const(num_rational::BigRational::from_integer(1.into())), vec![])),
+        Kind::Scale(c, x) if ones(x) => Some(Expr::new(Kind::Const(c.clone()), vec![])),
+        Kind::Product(a, b) if a.is_scalar() && ones(b) => Some((**a).clone()),
+        Kind::Product(a, b) if b.is_scalar() && ones(a) => Some((**b).clone()),
         _ => None,
     }
 }
