@@ -610,7 +610,8 @@ fn a_spread_vector_is_added_by_broadcasting() {
                Y: matrix(N, k); N: scalar; H1 = tanh(X W1 + 1 b1^T); O = H1 W2 + 1 b2^T; \
                J = 1/(2N) ||O - Y||^2; grad J wrt W1, b1, W2, b2";
     let inline = "x: vector(n); c: scalar; sum(ln(c 1 + x .* x))";
-    let logistic = "X: matrix(N, d); w: vector(d); y: vector(N); -y^T ln(sigmoid(X w)) - (1 - y)^T ln(1 - sigmoid(X w))";
+    let logistic =
+        "X: matrix(N, d); w: vector(d); y: vector(N); -y^T ln(sigmoid(X w)) - (1 - y)^T ln(1 - sigmoid(X w))";
     for args in [vec!["codegen", mlp], vec!["codegen", inline, "--wrt", "x"], vec!["codegen", logistic, "--wrt", "w"]] {
         let out = bracket(&args);
         let code = String::from_utf8_lossy(&out.stdout);
