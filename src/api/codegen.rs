@@ -448,9 +448,8 @@ fn checks(
     let _ = writeln!(s, "    return None");
     let _ = writeln!(s, "\n\ndef _draw(rng, seed):");
     let _ = writeln!(s, "    low = 0.5 if seed % 2 == 0 else -1.5");
-    // Sizes 3 to 5 in the order the dims are declared; where
-    // the function inverts a Gram product XᵀX of X: matrix(r, c), r is drawn no smaller
-    // than c, so that X is tall and XᵀX invertible.
+    // Sizes 3 to 5 in the order the dims are declared; where the function inverts a Gram
+    // product XᵀX of X: matrix(r, c), r is drawn no smaller than c, so that X is tall.
     let mut base: Vec<usize> = (0..dims.len()).map(|k| 3 + k % 3).collect();
     for (r, c) in tall_dims(model) {
         if let (Some(i), Some(j)) = (dims.iter().position(|d| *d == r), dims.iter().position(|d| *d == c)) {

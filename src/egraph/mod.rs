@@ -494,7 +494,7 @@ fn saturate_once(
         }
     }
     for f in forms.iter().chain(model.definitions.iter().map(|(_, v)| v)) {
-        seeds::mark_symmetric(&mut runner.egraph, f, model);
+        seeds::mark_symmetric(&mut runner.egraph, f);
     }
     runner.egraph.rebuild();
     // Every bracketing of a product of k factors is O(k³) nodes: past LONG_CHAIN factors

@@ -92,34 +92,32 @@ fn replaced(e: &Expr, with: &dyn Fn(&Expr) -> Option<Expr>) -> Expr {
     out
 }
 
-/// Marks symmetric the classes of `form`'s sums and products that the structure shows
+/// Marks symmetric the classes of `e`'s sums and products that the structure shows
 /// symmetric where the analysis, which looks at one node at a time, cannot: a sum of a
 /// term and its transpose (`v1ᵀ + 1vᵀ`, an RBF kernel's squared distances), a mirrored
 /// chain (`XSXᵀ`). Their parents take the mark as the e-graph rebuilds (`exp(−D/2)` of
 /// such a D), so the rules that need a symmetric operand apply to them.
-pub(super) fn mark_symmetric(egraph: &mut super::EGraph, form: &Expr, model: &Model) {
-    let declared = model.symmetric_definitions();
-    let known = |n: &str| declared.contains(n) || model.names.get(n).is_some_and(|i| i.symmetric);
-    fn go(e: &Expr, egraph: &mut super::EGraph, known: &dyn Fn(&str) -> bool) {
-        for c in e.children() {
-            go(c, egraph, known);
-        }
-        let square = e.order() == 2 && e.shape[0] == e.shape[1];
-        if !square || !matches!(e.kind, Kind::Add(_) | Kind::Product(..)) {
-            return;
-        }
-        if !crate::ir::symmetry::is_symmetric(e, known) {
-            return;
-        }
-        let mut rec = egg::RecExpr::default();
-        super::encode::Encoder { tables: &mut egraph.analysis }.encode(e, &mut rec);
-        if let Some(id) = egraph.lookup_expr(&rec) {
-            if !egraph[id].data.symmetric {
-                let mut data = egraph[id].data.clone();
-                data.symmetric = true;
-                egraph.set_analysis_data(id, data);
-            }
+/// (The names known symmetric are the e-graph's own: declared, or defined as symmetric
+/// forms.)
+pub(super) fn mark_symmetric(egraph: &mut super::EGraph, e: &Expr) {
+    for c in e.children() {
+        mark_symmetric(egraph, c);
+    }
+    let square = e.order() == 2 && e.shape[0] == e.shape[1];
+    if !square || !matches!(e.kind, Kind::Add(_) | Kind::Product(..)) {
+        return;
+    }
+    let symmetric = &egraph.analysis.symmetric;
+    if !crate::ir::symmetry::is_symmetric(e, &|n: &str| symmetric.contains(n)) {
+        return;
+    }
+    let mut rec = egg::RecExpr::default();
+    super::encode::Encoder { tables: &mut egraph.analysis }.encode(e, &mut rec);
+    if let Some(id) = egraph.lookup_expr(&rec) {
+        if !egraph[id].data.symmetric {
+            let mut data = egraph[id].data.clone();
+            data.symmetric = true;
+            egraph.set_analysis_data(id, data);
         }
     }
-    go(form, egraph, &known);
 }

@@ -175,25 +175,17 @@ impl Numpy {
             Kind::Add(terms) => {
                 // A vector spread over rows or columns (`1bᵀ` in `XW + 1bᵀ`) is added by
                 // broadcasting, `+ b`, not as an outer product with ones, where another
-                // term gives the sum its shape.
-                // So is a ones tensor's scalar (`1 − H ⊙ H` is `1 - H * H`, not
-                // `np.ones((N, h)) - H * H`).
-                let spreads: Vec<Option<(Expr, Option<bool>)>> = terms
-                    .iter()
-                    .map(|t| {
-                        let t = if is_negative(t) { negate(t) } else { t.clone() };
-                        let filled = filled_ones(&t).map(|s| (s, None));
-                        filled.or_else(|| spread_vector(&t).map(|(v, rows)| (v.clone(), Some(rows))))
-                    })
-                    .collect();
-                let broadcast = spreads.iter().any(Option::is_none);
+                // term gives the sum its shape; so is a ones tensor's scalar (`1 − H ⊙ H`
+                // is `1 - H * H`, not `np.ones((N, h)) - H * H`).
+                let spreads: Vec<Option<Broadcast>> =
+                    terms.iter().map(|t| broadcast(&if is_negative(t) { negate(t) } else { t.clone() })).collect();
+                let shaped = spreads.iter().any(Option::is_none);
                 let mut out = String::new();
                 for (k, (t, spread)) in terms.iter().zip(spreads).enumerate() {
                     let negative = is_negative(t);
-                    let text = match spread.filter(|_| broadcast) {
-                        Some((v, Some(true))) => g(&v),
-                        Some((v, Some(false))) => format!("{}[:, None]", self.atom(&v)),
-                        Some((s, None)) => g(&s),
+                    let text = match spread.filter(|_| shaped) {
+                        Some(Broadcast::Rows(v) | Broadcast::Scalar(v)) => g(&v),
+                        Some(Broadcast::Columns(v)) => format!("{}[:, None]", self.atom(&v)),
                         None if negative => g(&negate(t)),
                         None => g(t),
                     };
@@ -480,16 +472,30 @@ pub(crate) fn spread_vector(e: &Expr) -> Option<(&Expr, bool)> {
     }
 }
 
-/// The scalar a ones tensor is filled with: 1 for `1`, s for `s1` or `1s`, c for `c1`.
-fn filled_ones(e: &Expr) -> Option<Expr> {
+/// How a term of a sum is added by broadcasting where another term gives the sum its
+/// shape.
+enum Broadcast {
+    /// `1vᵀ`: v in every row, added as v.
+    Rows(Expr),
+    /// `v1ᵀ`: v in every column, added as `v[:, None]`.
+    Columns(Expr),
+    /// A ones tensor filled with a scalar (`1`, `c1`, `s1`), added as the scalar.
+    Scalar(Expr),
+}
+
+/// How `e` broadcasts, if it is a spread vector or a filled ones tensor.
+fn broadcast(e: &Expr) -> Option<Broadcast> {
     let ones = |x: &Expr| x.kind == Kind::Ones && x.order() >= 1;
-    match &e.kind {
-        _ if ones(e) => Some(Expr::new(Kind::Const(num_rational::BigRational::from_integer(1.into())), vec![])),
+    let filled = match &e.kind {
+        _ if ones(e) => Some(Expr::new(Kind::Const(BigRational::one()), vec![])),
         Kind::Scale(c, x) if ones(x) => Some(Expr::new(Kind::Const(c.clone()), vec![])),
         Kind::Product(a, b) if a.is_scalar() && ones(b) => Some((**a).clone()),
         Kind::Product(a, b) if b.is_scalar() && ones(a) => Some((**b).clone()),
         _ => None,
-    }
+    };
+    filled.map(Broadcast::Scalar).or_else(|| {
+        spread_vector(e).map(|(v, rows)| if rows { Broadcast::Rows(v.clone()) } else { Broadcast::Columns(v.clone()) })
+    })
 }
 
 /// `(s, x)` for a tensor `x` times a scalar `s` (`s x`, `x s`).

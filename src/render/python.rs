@@ -78,8 +78,8 @@ pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<Stri
 /// rebracketing (`2aaᵀX` as `2a(aᵀX)` beside `aᵀXXᵀa`): the outputs are bracketed again
 /// until nothing changes, at most three times.
 fn chains_shared(outputs: &[Output], model: &Model) -> Vec<Output> {
-    let defined = model.symmetric_definitions();
-    let known = |n: &str| defined.contains(n) || model.names.get(n).is_some_and(|i| i.symmetric);
+    let symmetric = model.symmetric_names();
+    let known = |n: &str| symmetric.contains(n);
     let mut outputs = outputs.to_vec();
     for _ in 0..3 {
         let mut stands: IndexMap<Vec<String>, (usize, Expr)> = IndexMap::new();

@@ -79,6 +79,15 @@ impl Model {
         self.exprs.last()
     }
 
+    /// Every name known to be a symmetric matrix: declared so, or defined as a symmetric
+    /// form ([`Model::symmetric_definitions`]).
+    pub fn symmetric_names(&self) -> indexmap::IndexSet<String> {
+        let mut out: indexmap::IndexSet<String> =
+            self.names.iter().filter(|(_, i)| i.symmetric).map(|(n, _)| n.clone()).collect();
+        out.extend(self.symmetric_definitions());
+        out
+    }
+
     /// The defined names whose definitions are symmetric matrices by their form
     /// (`Σ = WWᵀ + diag(ψ)`), given the declared symmetric names and those before.
     pub fn symmetric_definitions(&self) -> indexmap::IndexSet<String> {
