@@ -366,52 +366,48 @@ fn factored(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
         true => vec![],
         false => shape.clone(),
     };
-    // What is left that is a square, or a square negated, is written as one:
-    // `−(1 − t²)²`, not `2t² − t⁴ − 1`.
-    // (Of three terms or more: a binomial that is a square is a monomial's square.)
-    let square = |q: &Poly| (q.0.len() >= 3).then(|| q.sqrt()).flatten();
+    // The part left over, with the operands and the number all terms share around it.
+    let assembled = |mut rest: Expr, content: BigRational| -> Expr {
+        if tensors.iter().any(|&e| e > 0) {
+            let tensor = from_poly(&monomial(tensors.clone()), shape, atoms);
+            rest = match rest_scalar {
+                true => times(rest, tensor, shape),
+                false => times(tensor, rest, shape),
+            };
+        }
+        let front = from_poly(&monomial(scalars.clone()), &vec![], atoms);
+        // Of two scalars, the smaller first: `(ν + 1)(aᵀb)`.
+        let out = match scalars.iter().all(|&e| e == 0) {
+            true => rest,
+            false if rest.is_scalar() && crate::egraph::operations(&rest) < crate::egraph::operations(&front) => {
+                times(rest, front, shape)
+            }
+            false => times(front, rest, shape),
+        };
+        crate::ir::build::scale(content, out)
+    };
+    let smaller = |out: &Expr| written_operations(out) < written_operations(&plain);
     // What is left that shares a factor in one scalar operand across its terms has it in
     // front: `(1 − t²)(u − 2t(uᵀw)z)`, not `2(t³ − t)(uᵀw)z − t²u + u`.
     if let Some((f, q)) = rest.univariate_factor(&shared) {
         let oriented_f = oriented(f.clone());
         let q = if oriented_f == f { q } else { q.scale(&-BigRational::one()) };
         let front = from_poly(&oriented_f, &vec![], atoms);
-        let mut out = times(front, factored(&q, &rest_shape, atoms), &rest_shape);
-        if tensors.iter().any(|&e| e > 0) {
-            let tensor = from_poly(&monomial(tensors.clone()), shape, atoms);
-            out = times(out, tensor, shape);
-        }
-        if scalars.iter().any(|&e| e > 0) {
-            out = times(from_poly(&monomial(scalars.clone()), &vec![], atoms), out, shape);
-        }
-        let out = crate::ir::build::scale(content.clone(), out);
-        if written_operations(&out) < written_operations(&plain) {
+        let out = assembled(times(front, factored(&q, &rest_shape, atoms), &rest_shape), content.clone());
+        if smaller(&out) {
             return out;
         }
     }
-    let (mut rest, content) = match (square(&rest), square(&rest.scale(&-BigRational::one()))) {
-        (Some(root), _) => (even_power(root, &rest_shape, atoms), content),
-        (None, Some(root)) => (even_power(root, &rest_shape, atoms), -content),
-        (None, None) => (from_poly(&rest, &rest_shape, atoms), content),
+    // What is left that is a square, or a square negated, is written as one:
+    // `−(1 − t²)²`, not `2t² − t⁴ − 1`.
+    // (Of three terms or more: a binomial that is a square is a monomial's square.)
+    let square = |q: &Poly| (q.0.len() >= 3).then(|| q.sqrt()).flatten();
+    let out = match (square(&rest), square(&rest.scale(&-BigRational::one()))) {
+        (Some(root), _) => assembled(even_power(root, &rest_shape, atoms), content),
+        (None, Some(root)) => assembled(even_power(root, &rest_shape, atoms), -content),
+        (None, None) => assembled(from_poly(&rest, &rest_shape, atoms), content),
     };
-    if tensors.iter().any(|&e| e > 0) {
-        let tensor = from_poly(&monomial(tensors), shape, atoms);
-        rest = match rest_scalar {
-            true => times(rest, tensor, shape),
-            false => times(tensor, rest, shape),
-        };
-    }
-    let front = from_poly(&monomial(scalars.clone()), &vec![], atoms);
-    // Of two scalars, the smaller first: `(ν + 1)(aᵀb)`.
-    let out = match scalars.iter().all(|&e| e == 0) {
-        true => rest,
-        false if rest.is_scalar() && crate::egraph::operations(&rest) < crate::egraph::operations(&front) => {
-            times(rest, front, shape)
-        }
-        false => times(front, rest, shape),
-    };
-    let out = crate::ir::build::scale(content, out);
-    if written_operations(&out) < written_operations(&plain) {
+    if smaller(&out) {
         out
     } else {
         plain
