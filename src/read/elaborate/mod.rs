@@ -24,6 +24,7 @@ mod call;
 mod operators;
 mod retype;
 mod spread;
+mod symmetric;
 
 use bracket::{read_number, read_superscript_power};
 pub use bracket::{read_positions, PosGroup};
@@ -77,28 +78,6 @@ impl Model {
     /// The last expression of the input, if any.
     pub fn main_expr(&self) -> Option<&Expr> {
         self.exprs.last()
-    }
-
-    /// Every name known to be a symmetric matrix: declared so, or defined as a symmetric
-    /// form ([`Model::symmetric_definitions`]).
-    pub fn symmetric_names(&self) -> indexmap::IndexSet<String> {
-        let mut out: indexmap::IndexSet<String> =
-            self.names.iter().filter(|(_, i)| i.symmetric).map(|(n, _)| n.clone()).collect();
-        out.extend(self.symmetric_definitions());
-        out
-    }
-
-    /// The defined names whose definitions are symmetric matrices by their form
-    /// (`Σ = WWᵀ + diag(ψ)`), given the declared symmetric names and those before.
-    pub fn symmetric_definitions(&self) -> indexmap::IndexSet<String> {
-        let mut out = indexmap::IndexSet::new();
-        for (name, e) in &self.definitions {
-            let known = |n: &str| out.contains(n) || self.names.get(n).is_some_and(|i| i.symmetric);
-            if e.order() == 2 && crate::ir::symmetry::is_symmetric(e, &known) {
-                out.insert(name.clone());
-            }
-        }
-        out
     }
 
     /// The vectors the facts say sum to a number, with it: `yᵀ1 = c` (also read from
