@@ -123,3 +123,34 @@ pub(crate) fn symbol_hint(found: Option<char>, before: &str) -> Option<&'static 
         _ => return None,
     })
 }
+
+/// A subscript of several letters written without braces (`W_out`, `tanh_prime`): the
+/// first one in `text`, with how it is read and how to write it. Quoted text (einsum's
+/// indices) and braced subscripts are skipped.
+pub(crate) fn long_subscript(text: &str) -> Option<String> {
+    let mut quoted = false;
+    for (at, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '_' if !quoted => {
+                let before = &text[..at];
+                let start = before.trim_end_matches(char::is_alphanumeric).len();
+                let after = &text[at + 1..];
+                let sub: String = after.chars().take_while(char::is_ascii_alphanumeric).collect();
+                if start == at || sub.chars().count() < 2 || sub.chars().all(|c| c.is_ascii_digit()) {
+                    continue;
+                }
+                let head = sub.chars().take_while(char::is_ascii_digit).count().max(1);
+                let name = &before[start..];
+                return Some(format!(
+                    "`{name}_{sub}` is read as `{name}_{}` followed by `{}`: a subscript of more than one \
+                     letter takes braces, `{name}_{{{sub}}}`",
+                    &sub[..head],
+                    &sub[head..]
+                ));
+            }
+            _ => {}
+        }
+    }
+    None
+}

@@ -846,6 +846,9 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         ErrorVariant::CustomError { .. } => Vec::new(),
     };
     let message = if expected.is_empty() { what } else { format!("{what}; expected {}", join_or(&expected)) };
+    // `W_out: matrix(m, n)`: a subscript of several letters wants braces.
+    let statement = text[..at.min(text.len())].rsplit([';', '\n']).next().unwrap_or("");
+    let long = crate::read::hints::long_subscript(statement);
     let hint = match found {
         Some(')') if method_call(&text[..at.min(text.len())]) => {
             "methods are not read: write the function around its argument, `sum(x)`, `x^T`, `tr(A)`"
@@ -903,6 +906,7 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
              norm `||x||_inf` is not built in"
         }
         _ => crate::read::hints::symbol_hint(found, &text[..at.min(text.len())])
+            .or(long.as_deref())
             .unwrap_or("see docs/syntax.md for the notation"),
     };
     Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)

@@ -618,6 +618,11 @@ impl Elab {
         if self.source.contains("w.r.t") {
             return e.hint("the query is written `grad J wrt W` (`wrt` without dots)");
         }
+        // `W_out`, `tanh_prime`: what the rest of the word was read as explains little.
+        if let Some(long) = crate::read::hints::long_subscript(&self.source) {
+            e.hint = Some(e.hint.take().map_or_else(|| long.clone(), |h| format!("{long}; {h}")));
+            return e;
+        }
         let mut more: Vec<String> = Vec::new();
         let unknown_function = e.message.starts_with("unknown function");
         if !notes.is_empty() && !unknown_function {
