@@ -471,7 +471,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
             say(&answer.render(format_of(format)));
             // A differential needs what its gradients need (`X⁻ᵀ · dX`: X invertible).
             if matches!(query, bracket::Command::Differential { .. }) {
-                say_conditions(&answer.expr, format);
+                say_conditions(answer, format);
             }
         }
         bracket::Reply::Derivatives(ds) => {
@@ -489,7 +489,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 } else {
                     say(&format!("{} = {text}", labelled(&format!("∇_{}", d.wrt), format)));
                 }
-                say_conditions(&d.answer.expr, format);
+                say_conditions(&d.answer, format);
                 // After the answer: a check that fails or cannot be made never hides it.
                 if let Some(c) = check {
                     say(&c.line("central differences"));
@@ -510,7 +510,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 } else {
                     say(&format!("{} = {text}", labelled(&d.label(), format)));
                 }
-                say_conditions(&d.answer.expr, format);
+                say_conditions(&d.answer, format);
                 if let Some(c) = check {
                     say(&c.line("central differences of the function and of the gradient"));
                 }
@@ -548,7 +548,7 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 } else {
                     say(&format!("{} = {text}", labelled(&d.label, format)));
                 }
-                say_conditions(&d.tensor.expr, format);
+                say_conditions(&d.tensor, format);
                 if let Some(c) = check {
                     say(&c.line("central differences, and the matrix against the tensor layout"));
                 }
@@ -588,9 +588,10 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
     }
 }
 
-/// The conditions an answer needs, as a `where` line.
-fn say_conditions(e: &bracket::Expr, format: OutputFormat) {
-    let needs = bracket::conditions_in(e, format_of(format));
+/// The conditions an answer needs, with those of the definitions it reads, as a `where`
+/// line.
+fn say_conditions(answer: &bracket::Answer, format: OutputFormat) {
+    let needs = answer.conditions(format_of(format));
     if !needs.is_empty() {
         // NumPy output stays one Python expression: the condition is a comment.
         let lead = if matches!(format, OutputFormat::Numpy) { "# " } else { "" };

@@ -176,6 +176,23 @@ fn conditions_are_stated_not_assumed() {
     assert_eq!(v["derivatives"][0]["conditions"][0], "Y has no zero entry");
 }
 
+/// An answer written by a defined name needs what the definition needs: `h = 1/(a + r)`
+/// read as h is only defined where a + r ≠ 0, in the text, in JSON and in generated code.
+#[test]
+fn a_definition_the_answer_reads_brings_its_conditions() {
+    let program = "z, z0: vector(d); a, b: scalar\nr = ||z - z0||\nh = 1/(a + r)\nb h";
+    let o = bracket(&["hessian", program, "--wrt", "z"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("where a + r ≠ 0, r ≠ 0"), "{}", stdout(&o));
+    let o = bracket(&["grad", &format!("{program}\nJ = b h\ngrad J wrt z"), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let by_r = v["equations"].as_array().unwrap().iter().find(|e| e["target"] == "r").unwrap();
+    assert_eq!(by_r["unicode"], "−h²b");
+    assert_eq!(by_r["conditions"], serde_json::json!(["a + r ≠ 0"]));
+    let o = bracket(&["codegen", &format!("{program}\nJ = b h\ngrad J wrt z")]);
+    assert!(stdout(&o).contains("Conditions: a + r ≠ 0, r ≠ 0"), "{}", stdout(&o));
+}
+
 /// Labels are written in the output's notation: `\nabla_{x}` in LaTeX, `nabla_{x}` in ASCII
 /// (as the answers themselves write ∇), `∇_x` in Unicode.
 #[test]

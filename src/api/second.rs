@@ -280,9 +280,9 @@ impl VecDerivative {
             "latex": self.render(Format::Latex),
             "numpy": self.render(Format::Numpy),
             "tensor": self.tensor.render(Format::Unicode),
-            "conditions": crate::render::conditions::conditions(&self.tensor.expr),
-            "conditions_ascii": crate::render::conditions::conditions_in(&self.tensor.expr, Format::Ascii),
-            "conditions_latex": crate::render::conditions::conditions_in(&self.tensor.expr, Format::Latex),
+            "conditions": self.tensor.conditions(Format::Unicode),
+            "conditions_ascii": self.tensor.conditions(Format::Ascii),
+            "conditions_latex": self.tensor.conditions(Format::Latex),
         });
         // As in the tensor layout: the block ∇_y∇_x is by x, then y.
         if let Some(by) = &self.by {

@@ -49,6 +49,11 @@ impl Answer {
             .collect()
     }
 
+    /// The conditions the result needs, with those of the definitions it reads.
+    pub fn conditions(&self, format: Format) -> Vec<String> {
+        crate::render::conditions::conditions_reading(&self.expr, &self.model.definitions, format)
+    }
+
     /// Every rendering, the shape, and the conditions the result needs, as a JSON object.
     pub fn json(&self) -> Value {
         json!({
@@ -58,9 +63,9 @@ impl Answer {
             "bracket": self.render(Format::Bracket),
             "numpy": self.render(Format::Numpy),
             "shape": show_shape(&self.expr.shape),
-            "conditions": crate::render::conditions::conditions(&self.expr),
-            "conditions_ascii": crate::render::conditions::conditions_in(&self.expr, Format::Ascii),
-            "conditions_latex": crate::render::conditions::conditions_in(&self.expr, Format::Latex),
+            "conditions": self.conditions(Format::Unicode),
+            "conditions_ascii": self.conditions(Format::Ascii),
+            "conditions_latex": self.conditions(Format::Latex),
             "egraph": self.saturation.as_ref().map(|r| r.json()),
         })
     }

@@ -82,6 +82,26 @@ pub fn conditions_in(e: &Expr, format: Format) -> Vec<String> {
     condition_list(e).iter().map(|c| c.render(format)).collect()
 }
 
+/// [`conditions_in`] of `e` with those of the definitions it reads, directly or through
+/// others (`h = 1/(a + r)` read as h needs `a + r ≠ 0`): the definitions' first, in the
+/// program's order, each stated once.
+pub fn conditions_reading(e: &Expr, definitions: &[(String, Expr)], format: Format) -> Vec<String> {
+    let mut needed: IndexSet<String> = e.names().into_iter().collect();
+    let mut used = vec![false; definitions.len()];
+    for (k, (name, value)) in definitions.iter().enumerate().rev() {
+        if needed.contains(name) {
+            used[k] = true;
+            needed.extend(value.names());
+        }
+    }
+    let read = definitions.iter().zip(used).filter(|(_, u)| *u).map(|((_, value), _)| value);
+    let mut out: IndexSet<String> = IndexSet::new();
+    for c in read.chain([e]).flat_map(|x| conditions_in(x, format)) {
+        out.insert(c);
+    }
+    out.into_iter().collect()
+}
+
 /// The conditions under which `e` is defined, as [`conditions`] states them.
 pub fn condition_list(e: &Expr) -> Vec<Condition> {
     let mut out = Found::default();
