@@ -83,8 +83,8 @@ pub fn conditions_in(e: &Expr, format: Format) -> Vec<String> {
 }
 
 /// [`conditions_in`] of `e` with those of the definitions it reads, directly or through
-/// others (`h = 1/(a + r)` read as h needs `a + r ≠ 0`): the definitions' first, in the
-/// program's order, each stated once.
+/// others (`h = 1/(a + r)` read as h needs `a + r ≠ 0`): its own first, then the
+/// definitions' in the program's order, each stated once.
 pub fn conditions_reading(e: &Expr, definitions: &[(String, Expr)], format: Format) -> Vec<String> {
     let mut needed: IndexSet<String> = e.names().into_iter().collect();
     let mut used = vec![false; definitions.len()];
@@ -96,7 +96,7 @@ pub fn conditions_reading(e: &Expr, definitions: &[(String, Expr)], format: Form
     }
     let read = definitions.iter().zip(used).filter(|(_, u)| *u).map(|((_, value), _)| value);
     let mut out: IndexSet<String> = IndexSet::new();
-    for c in read.chain([e]).flat_map(|x| conditions_in(x, format)) {
+    for c in [e].into_iter().chain(read).flat_map(|x| conditions_in(x, format)) {
         out.insert(c);
     }
     out.into_iter().collect()
