@@ -976,3 +976,17 @@ fn a_defined_reciprocal_differentiates_to_its_square() {
     let out = grad(radial, &["z"]);
     assert!(!out.contains("(α + r)"), "{out}");
 }
+
+#[test]
+fn a_scalar_and_its_mirror_image_are_one_term() {
+    // A scalar is its own transpose: vᵀw − wᵀv is 0 and aᵀXb − bᵀXᵀa too, in a sum of
+    // any length; the tangent of a weight-decayed loss meets dwᵀw and wᵀdw so. They
+    // stayed as written, two terms that are one.
+    let simplified = |text: &str| bracket::simplify(text).unwrap().render(bracket::Format::Unicode);
+    assert_eq!(simplified("v, w: vector(n); v^T w - w^T v"), "0");
+    assert_eq!(simplified("a, b, c: vector(n); a^T b + c^T c - b^T a"), "cᵀc");
+    assert_eq!(simplified("a, b: vector(n); X: matrix(n, n); a^T X b + a^T a - b^T X^T a"), "aᵀa");
+    assert_eq!(simplified("a, b: vector(n); (a^T b)(b^T a)"), "(aᵀb)²");
+    // Written alone, each keeps its order.
+    assert_eq!(simplified("v, w: vector(n); w^T v + 1"), "wᵀv + 1");
+}

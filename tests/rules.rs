@@ -239,6 +239,15 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
             "X: matrix(n, n); tr(A X^-1 B) - tr(B A X^-1)",
         ],
     ),
+    (
+        "transpose-scalar",
+        &[
+            "v, w: vector(n); v^T w - w^T v",
+            "a, b, c: vector(n); a^T b + c^T c - 2 b^T a",
+            "a, b: vector(n); X: matrix(n, n); a^T X b - b^T X^T a + a^T a",
+            "a, b: vector(n); (a^T b)(b^T a)",
+        ],
+    ),
     ("inverse-cancel", &["X^-1 X", "X X^-1", "A X^-1 X B", "A, B: matrix(n, n); (A B)^-1 A B"]),
     (
         "product-power",

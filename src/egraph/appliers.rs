@@ -491,7 +491,7 @@ pub struct TraceRotations;
 
 /// The factors of the matrix product in `class`, left to right (the class itself when
 /// it holds no such product, or holds a name); at most [`LONG_CHAIN`] of them.
-fn chain_factors(egraph: &EGraph, class: Id, out: &mut Vec<Id>, depth: usize) {
+pub(super) fn chain_factors(egraph: &EGraph, class: Id, out: &mut Vec<Id>, depth: usize) {
     let class = egraph.find(class);
     let product = egraph[class].nodes.iter().find_map(|n| match n {
         Node::Mul([a, b]) if !egraph[*a].data.shape.is_empty() && !egraph[*b].data.shape.is_empty() => Some((*a, *b)),

@@ -22,6 +22,7 @@ pub mod encode;
 mod extract;
 mod join;
 pub mod language;
+mod mirror;
 mod monomial;
 pub mod raise;
 pub mod rules;

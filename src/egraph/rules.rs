@@ -224,6 +224,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("scalar-sum-vector", "sum(x) = 1ᵀx for a vector x"),
     ("identity-diag-ones", "diag(1) = I for a ones vector; the diagonal of a ones matrix is a ones vector"),
     ("trace-cycle", "tr(ABC) = tr(CAB) between traces the e-graph holds (rotations are looked up, not added)"),
+    ("transpose-scalar", "aᵀXb = bᵀXᵀa, a scalar its own transpose, between terms of one sum (looked up, not added)"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
     (
         "elementwise-cancel",
@@ -422,6 +423,8 @@ fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<R
     }
     rewrites.push(rust_rule("trace-cycle", pattern("trace-cycle", "(tr ?a)")?, TraceRotations)?);
     rewrites.push(rust_rule("sum-regroup", ClassWhere(holds_sum), SumRegroup)?);
+    let mirror = ClassWhere(crate::egraph::mirror::holds_scalar_sum);
+    rewrites.push(rust_rule("transpose-scalar", mirror, crate::egraph::mirror::ScalarMirror)?);
     let operators = rules.iter().map(|r| (operators(&r.lhs_ast), operators(&r.rhs_ast))).collect();
     Ok(RuleSet { rules, rewrites, funs: tables.funs, operators })
 }

@@ -1,0 +1,85 @@
+//! `transpose-scalar`: a scalar is its own transpose, so a product of tensors with a
+//! scalar value reads the same backwards with each factor transposed: `vᵀw = wᵀv`,
+//! `aᵀXb = bᵀXᵀa`. Only between terms of one sum (or the factors of one product) that
+//! the e-graph holds already: the mirror image is looked up, never added, and joined
+//! only where it meets its image as a like term. So `vᵀw − wᵀv` cancels in a sum of
+//! any length, while `aᵀx` alone keeps the order it was written in, and the rest of
+//! the e-graph grows as before (joining every mirror pair moved the plateau stop of
+//! the layer norm's Jacobian before its textbook form).
+
+use super::appliers::{chain_factors, sum_terms, union_by};
+use super::{EGraph, Node, Tables};
+use egg::{Applier, Id, PatternAst, Subst, Symbol};
+use num_rational::BigRational;
+use num_traits::One;
+
+/// Whether a class holds a scalar sum, or a product of two scalars.
+pub fn holds_scalar_sum(egraph: &EGraph, eclass: Id) -> bool {
+    let scalar = |id: &Id| egraph[*id].data.shape.is_empty();
+    scalar(&eclass)
+        && egraph[eclass].nodes.iter().any(|n| match n {
+            Node::Add(_) => true,
+            Node::Mul([a, b]) => scalar(a) && scalar(b),
+            _ => false,
+        })
+}
+
+/// The class of a tensor's transpose, if the e-graph holds it: a symmetric class is its
+/// own, `Aᵀ`'s is A's.
+fn transposed(egraph: &EGraph, id: Id) -> Option<Id> {
+    let id = egraph.find(id);
+    if egraph[id].data.symmetric {
+        return Some(id);
+    }
+    let inner = egraph[id].nodes.iter().find_map(|n| match n {
+        Node::Transpose(x) => Some(egraph.find(*x)),
+        _ => None,
+    });
+    inner.or_else(|| egraph.lookup(Node::Transpose(id)))
+}
+
+/// The class of a scalar product's mirror image, if the e-graph holds it.
+fn mirror(egraph: &EGraph, id: Id) -> Option<Id> {
+    let mut factors = Vec::new();
+    chain_factors(egraph, id, &mut factors, 0);
+    if factors.len() < 2 {
+        return None;
+    }
+    let mirrored = factors.iter().rev().map(|&f| transposed(egraph, f));
+    mirrored.reduce(|acc, f| egraph.lookup(Node::Mul([acc?, f?])))?.map(|m| egraph.find(m))
+}
+
+/// The applier of `transpose-scalar`, on the classes [`holds_scalar_sum`] finds.
+pub struct ScalarMirror;
+
+impl Applier<Node, Tables> for ScalarMirror {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        eclass: Id,
+        _subst: &Subst,
+        _ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        // The terms of the sum, or the two factors of the product (`(aᵀb)(bᵀa)`).
+        let mut terms = Vec::new();
+        sum_terms(egraph, eclass, BigRational::one(), 8, &mut terms);
+        let factors = egraph[eclass].nodes.iter().find_map(|n| match n {
+            Node::Mul([a, b]) if egraph[*a].data.shape.is_empty() && egraph[*b].data.shape.is_empty() => Some([*a, *b]),
+            _ => None,
+        });
+        let ids: Vec<Id> = match factors {
+            Some(pair) if terms.len() < 2 => pair.iter().map(|t| egraph.find(*t)).collect(),
+            _ => terms.iter().map(|(_, t)| egraph.find(*t)).collect(),
+        };
+        let mut pairs = Vec::new();
+        for &t in &ids {
+            if let Some(m) = mirror(egraph, t) {
+                if m != t && ids.contains(&m) {
+                    pairs.push((t, m));
+                }
+            }
+        }
+        pairs.into_iter().flat_map(|(t, m)| union_by(egraph, t, m, rule)).collect()
+    }
+}
