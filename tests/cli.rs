@@ -191,6 +191,13 @@ fn a_definition_the_answer_reads_brings_its_conditions() {
     assert_eq!(by_r["conditions"], serde_json::json!(["a + r ≠ 0"]));
     let o = bracket(&["codegen", &format!("{program}\nJ = b h\ngrad J wrt z")]);
     assert!(stdout(&o).contains("Conditions: a + r ≠ 0, r ≠ 0"), "{}", stdout(&o));
+    // A condition the answer states strictly covers the definition's weaker one.
+    let clip = "Z1, Z2: matrix(N, d); U = diag(1 ./ sqrt((Z1 .* Z1) 1)) Z1; \
+                V = diag(1 ./ sqrt((Z2 .* Z2) 1)) Z2; -1/N tr(logsoftmax(U V^T / tau))";
+    let o = bracket(&["grad", clip, "--wrt", "Z1"]);
+    let text = stdout(&o);
+    let needs = text.lines().last().unwrap_or("");
+    assert_eq!(needs, "where τ ≠ 0, (Z1 ⊙ Z1)1 has positive entries, (Z2 ⊙ Z2)1 has no zero entry", "{text}");
 }
 
 /// Labels are written in the output's notation: `\nabla_{x}` in LaTeX, `nabla_{x}` in ASCII

@@ -95,9 +95,21 @@ pub fn conditions_reading(e: &Expr, definitions: &[(String, Expr)], format: Form
         }
     }
     let read = definitions.iter().zip(used).filter(|(_, u)| *u).map(|((_, value), _)| value);
+    let all: Vec<Condition> = [e].into_iter().chain(read).flat_map(condition_list).collect();
+    // One stated strictly covers the weaker of the same subject: `(Z ⊙ Z)1 has positive
+    // entries` says it has no zero entry.
+    use Relation::*;
+    let covered = |c: &Condition| {
+        let stronger: &[Relation] = match c.relation {
+            NonZero | NotNegative => &[Positive],
+            NoZeroEntry | NoNegativeEntry => &[PositiveEntries],
+            _ => &[],
+        };
+        all.iter().any(|o| stronger.contains(&o.relation) && o.subject == c.subject)
+    };
     let mut out: IndexSet<String> = IndexSet::new();
-    for c in [e].into_iter().chain(read).flat_map(|x| conditions_in(x, format)) {
-        out.insert(c);
+    for c in all.iter().filter(|c| !covered(c)) {
+        out.insert(c.render(format));
     }
     out.into_iter().collect()
 }
