@@ -179,6 +179,30 @@ fn solve_replaces_an_inverse_times_a_vector() {
     }
 }
 
+/// A gradient that is another's negation reads its name: the Gaussian's gradient by its
+/// mean, `S⁻¹(m − x)`, is `-t` for the named `S⁻¹(x − m)`, not a second product
+/// (survey 17), and the module still checks.
+#[test]
+fn a_negated_difference_reads_the_named_product() {
+    let input = "x, m: vector(d); S: symmetric(d); 1/2 (x - m)^T S^-1 (x - m) + 1/2 ln det(S)";
+    let args = [input, "--wrt", "x", "--wrt", "m", "--wrt", "S", "--with-check"];
+    let code = String::from_utf8(bracket(&[&["codegen"][..], &args[..]].concat()).stdout).unwrap();
+    let line = |name: &str| code.lines().find(|l| l.trim_start().starts_with(name)).unwrap_or("").trim().to_string();
+    let by_x = line("grad_x = ");
+    let name = by_x.trim_start_matches("grad_x = ");
+    assert!(name.starts_with("t_"), "{code}");
+    assert_eq!(line("grad_m = "), format!("grad_m = -{name}"), "{code}");
+    if ready(&["numpy"]) {
+        let dir = scratch("negated");
+        let path = module_in(&dir, "gaussian", &args);
+        passes_in_python(
+            &dir,
+            &path,
+            "import gaussian\nassert gaussian.check_gradient() and gaussian.check_gradient(1)",
+        );
+    }
+}
+
 /// A diagonal matrix scales rows or columns: `Xᵀdiag(r)X` over N samples makes no N × N
 /// array, and `diag(L1)⁻¹L` divides rows instead of solving an N × N system; the
 /// generated gradients still check, and run at N = 20,000.

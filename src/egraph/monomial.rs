@@ -645,7 +645,7 @@ fn negated_difference(e: &Expr) -> Option<Expr> {
 
 /// A product chain with its last factor, a difference `B − C`, negated to `C − B`;
 /// else with its first, a transposed difference: `(Xw − y)ᵀA` to `(y − Xw)ᵀA`.
-fn negated_end(x: &Expr) -> Option<Expr> {
+pub(crate) fn negated_end(x: &Expr) -> Option<Expr> {
     fn last(x: &Expr) -> Option<Expr> {
         match &x.kind {
             Kind::Product(a, b) => last(b).map(|b| product((**a).clone(), b)),

@@ -419,6 +419,11 @@ impl Writer<'_> {
         if let Some(name) = self.names.get(&k) {
             return Expr::new(Kind::Var(name.clone()), e.shape.clone());
         }
+        // `A(m − x)` beside a named `A(x − m)`: its negation, not a second product.
+        if let Some(name) = crate::egraph::negated_end(e).and_then(|o| self.names.get(&key(&o))) {
+            let named = Expr::new(Kind::Var(name.clone()), e.shape.clone());
+            return crate::ir::build::scale(-num_rational::BigRational::from_integer(1.into()), named);
+        }
         let shared = self.counts.get(&k).is_some_and(|(n, _)| *n >= 2);
         // `A⁻¹B` as a solve, where A⁻¹ is not wanted elsewhere.
         if let (true, Kind::Product(a, b)) = (self.options.solve, &e.kind) {
