@@ -415,6 +415,23 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
     ),
     ("W: matrix(k, n); x: vector(n)", "exp(W x)", "W", "jacobian", "xᵀ ⊗ diag(exp(Wx))"),
     ("W: matrix(n, k); x: vector(n)", "tanh(W^T x)", "W", "jacobian", "diag(tanh'(Wᵀx)) ⊗ xᵀ"),
+    // An element-wise function of XW summed: each column of W meets its own column of
+    // f''(XW) through the samples, `(I ⊗ X)ᵀdiag(vec(D))(I ⊗ X)` (it was refused).
+    ("X: matrix(N, d); W: matrix(d, k)", "1^T exp(X W) 1", "W", "hessian", "(I_k ⊗ X)ᵀdiag(vec(exp(XW)))(I_k ⊗ X)"),
+    (
+        "X: matrix(d, N); W: matrix(k, d)",
+        "sum(ln(1 + exp(W X)))",
+        "W",
+        "hessian",
+        "(Xᵀ ⊗ I_k)ᵀdiag(vec(sigmoid'(WX)))(Xᵀ ⊗ I_k)",
+    ),
+    (
+        "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k)",
+        "sum(exp(X W) - Y .* (X W))",
+        "W",
+        "hessian",
+        "(I_k ⊗ X)ᵀdiag(vec(exp(XW)))(I_k ⊗ X)",
+    ),
 ];
 
 #[test]

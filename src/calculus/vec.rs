@@ -53,6 +53,10 @@ pub enum Part {
     /// `diag(vec(D))` times a Kronecker part: factors on F's dims alone scale its rows
     /// (`tanh(XW + 1bᵀ)` by W: `diag(vec(tanh'(XW + 1bᵀ)))(I_h ⊗ X)`).
     RowScaled(Expr, Box<Part>),
+    /// `c (I ⊗ A)ᵀ diag(vec(D)) (I ⊗ B)`, or with `first` `c (A ⊗ I)ᵀ diag(vec(D)) (B ⊗ I)`:
+    /// F and X share a dim through a summed index (the Hessian of `sum(f(XW))` by W is
+    /// `(I ⊗ X)ᵀ diag(vec(f''(XW)))(I ⊗ X)`). The identity is of the shared dim.
+    Sandwich { c: BigRational, left: Expr, middle: Expr, right: Expr, shared: Dim, first: bool },
     /// The zero matrix, with F's dims down and X's across (a block of a Hessian in a
     /// variable the other block does not meet).
     Zero(Vec<Dim>, Vec<Dim>),
@@ -186,7 +190,55 @@ fn classify(term: &Term, f_order: usize, x_order: usize) -> Option<Part> {
         let shape = inner.output.iter().map(|&i| inner.indices[i].clone()).collect();
         return Some(Part::Diagonal(c, terms_to_expr(&[Term { coef: BigRational::one(), net: inner }], &shape)));
     }
-    row_scaled(term, net, at.f1, at.f2?, f_order, x_order)
+    sandwich(term, net).or_else(|| row_scaled(term, net, at.f1, at.f2?, f_order, x_order))
+}
+
+/// A term of a matrix F by a matrix X whose second dims are one index j (F's i and X's k
+/// apart), with one summed index n and each factor on (n, i), (n, k) or (n, j):
+/// `Σ_n A[n,i] D[n,j] B[n,k]` is `(I ⊗ A)ᵀ diag(vec(D))(I ⊗ B)`. With their first dims
+/// one index, `(A ⊗ I)ᵀ diag(vec(D))(B ⊗ I)`, D on (i, n).
+fn sandwich(term: &Term, net: &Network) -> Option<Part> {
+    let &[i, j, k, l] = &net.output[..] else { return None };
+    let (shared, f, x, first) = match (i == k, j == l) {
+        (false, true) if i != j && k != j => (j, i, k, false),
+        (true, false) if j != i && l != i => (i, j, l, true),
+        _ => return None,
+    };
+    let touched = |x: usize| net.factors.iter().any(|f| f.slots.contains(&x));
+    let summed: Vec<usize> = (0..net.indices.len()).filter(|&x| !net.output.contains(&x) && touched(x)).collect();
+    let &[n] = &summed[..] else { return None };
+    let mut groups: [Vec<Factor>; 3] = Default::default();
+    for factor in &net.factors {
+        let within = |allowed: &[usize]| factor.slots.iter().all(|s| allowed.contains(s));
+        let group = if within(&[n, f]) && factor.slots.contains(&f) {
+            0
+        } else if within(&[n, x]) && factor.slots.contains(&x) {
+            2
+        } else if within(&[n, shared]) {
+            1
+        } else {
+            return None;
+        };
+        groups[group].push(factor.clone());
+    }
+    if groups.iter().any(Vec::is_empty) {
+        return None;
+    }
+    let [a, d, b] = groups;
+    let raise = |factors: Vec<Factor>, output: Vec<usize>| {
+        let shape: Vec<Dim> = output.iter().map(|&o| net.indices[o].clone()).collect();
+        let sub = only_used(Network { factors, indices: net.indices.clone(), output, origin: net.origin.clone() });
+        terms_to_expr(&[Term { coef: BigRational::one(), net: crate::network::tidy(sub) }], &shape)
+    };
+    let middle = if first { raise(d, vec![shared, n]) } else { raise(d, vec![n, shared]) };
+    Some(Part::Sandwich {
+        c: term.coef.clone(),
+        left: raise(a, vec![n, f]),
+        middle,
+        right: raise(b, vec![n, x]),
+        shared: net.indices[shared].clone(),
+        first,
+    })
 }
 
 /// A term whose factors on F's dims alone (i, j), set apart, leave a Kronecker part:
@@ -361,6 +413,14 @@ fn gather(parts: Vec<Part>, simplest: &dyn Fn(Expr) -> Expr) -> Vec<Part> {
                 *c = BigRational::one();
                 true
             }
+            (
+                Part::Sandwich { c, left, middle, right, first, .. },
+                Part::Sandwich { c: d, left: l2, middle: m2, right: r2, first: f2, .. },
+            ) if left == l2 && right == r2 && first == f2 => {
+                *middle = simplest(sum2(c, middle, d, m2));
+                *c = BigRational::one();
+                true
+            }
             _ => false,
         });
         if !merged {
@@ -443,6 +503,9 @@ fn simplify_part(p: Part, simplest: &dyn Fn(Expr) -> Expr) -> Part {
         Part::Outer(c, a, b) => Part::Outer(c, simplest(a), simplest(b)),
         Part::Diagonal(c, a) => Part::Diagonal(c, simplest(a)),
         Part::RowScaled(d, p) => Part::RowScaled(simplest(d), Box::new(simplify_part(*p, simplest))),
+        Part::Sandwich { c, left, middle, right, shared, first } => {
+            Part::Sandwich { c, left: simplest(left), middle: simplest(middle), right: simplest(right), shared, first }
+        }
         other => other,
     }
 }
@@ -547,6 +610,13 @@ impl Part {
             Format::Unicode => ("vec", "ᵀ", "K"),
             _ => ("vec", "^T", "K"),
         };
+        // LaTeX's diag is an operator name; ASCII and LaTeX put spaces between the
+        // factors of a product of parts (`\top diag` would read as `\topdiag`).
+        let (diag, gap) = match format {
+            Format::Latex => ("\\operatorname{diag}", " "),
+            Format::Unicode => ("diag", ""),
+            _ => ("diag", " "),
+        };
         match self {
             Part::Same(e) => (one, if np { render_numpy(e, model) } else { render(e, format) }),
             Part::Row(g) if np => (one, format!("np.reshape({}, (1, -1), order=\"F\")", f(g))),
@@ -595,12 +665,31 @@ impl Part {
                 let text = if np {
                     format!("np.diag(np.ravel({}, order=\"F\")) @ ({inner})", f(d))
                 } else {
-                    format!("diag({vec_of}({}))({inner})", render(d, format))
+                    format!("{diag}({vec_of}({})){gap}({inner})", render(d, format))
                 };
                 (c, text)
             }
+            Part::Sandwich { c, left, middle, right, shared, first } => {
+                let identity = Expr::new(Kind::Identity, vec![shared.clone(), shared.clone()]);
+                let side = |m: &Expr| {
+                    let (p, q) = if *first { (m, &identity) } else { (&identity, m) };
+                    if np {
+                        format!("np.kron({}, {})", np_matrix(p, model), np_matrix(q, model))
+                    } else {
+                        kron_text(format, &f(p), &f(q), true)
+                    }
+                };
+                let text = if np {
+                    let d = render_numpy(middle, model);
+                    format!("{}.T @ np.diag(np.ravel({d}, order=\"F\")) @ {}", side(left), side(right))
+                } else {
+                    let d = render(middle, format);
+                    format!("{}{transposed}{gap}{diag}({vec_of}({d})){gap}{}", side(left), side(right))
+                };
+                (c.clone(), text)
+            }
             Part::Diagonal(c, d) if np => (c.clone(), format!("np.diag(np.ravel({}, order=\"F\"))", f(d))),
-            Part::Diagonal(c, d) => (c.clone(), format!("diag({vec_of}({}))", render(d, format))),
+            Part::Diagonal(c, d) => (c.clone(), format!("{diag}({vec_of}({}))", render(d, format))),
             Part::Zero(rows, cols) if np => {
                 let size = |dims: &[Dim]| {
                     let sizes: Vec<String> = dims.iter().map(|d| size_text(d, model)).collect();
@@ -638,6 +727,16 @@ impl Part {
             Part::RowScaled(d, p) => {
                 let v = column_vec(&eval(d, env)?);
                 Array2::from_diag(&v.column(0)).dot(&p.value(env)?)
+            }
+            Part::Sandwich { c, left, middle, right, shared, first } => {
+                let identity = Array2::eye(env.size(shared)?);
+                let side = |m: &Expr| -> Result<Array2<f64>> {
+                    let m = as_matrix(&eval(m, env)?, m);
+                    Ok(if *first { kron(&m, &identity) } else { kron(&identity, &m) })
+                };
+                let v = column_vec(&eval(middle, env)?);
+                let scaled_rows = Array2::from_diag(&v.column(0)).dot(&side(right)?);
+                scaled(c, side(left)?.reversed_axes().dot(&scaled_rows))
             }
             Part::Zero(rows, cols) => {
                 let size = |dims: &[Dim]| dims.iter().map(|d| env.size(d)).product::<Result<usize>>();
