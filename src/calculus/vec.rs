@@ -665,7 +665,9 @@ impl Part {
                 let text = if np {
                     format!("np.diag(np.ravel({}, order=\"F\")) @ ({inner})", f(d))
                 } else {
-                    format!("{diag}({vec_of}({})){gap}({inner})", render(d, format))
+                    // ASCII's `kron(P, Q)` is one operand already.
+                    let inner = if format == Format::Ascii { inner } else { format!("({inner})") };
+                    format!("{diag}({vec_of}({})){gap}{inner}", render(d, format))
                 };
                 (c, text)
             }
