@@ -987,6 +987,9 @@ fn a_scalar_and_its_mirror_image_are_one_term() {
     assert_eq!(simplified("a, b, c: vector(n); a^T b + c^T c - b^T a"), "cᵀc");
     assert_eq!(simplified("a, b: vector(n); X: matrix(n, n); a^T X b + a^T a - b^T X^T a"), "aᵀa");
     assert_eq!(simplified("a, b: vector(n); (a^T b)(b^T a)"), "(aᵀb)²");
+    // An inner product either way round, and of vectors as a product.
+    assert_eq!(simplified("A, B: matrix(n, m); tr(A^T B) - tr(B^T A)"), "0");
+    assert_eq!(simplified("X: matrix(n, m); a: vector(n); b: vector(m); a^T X b - tr(X b a^T)"), "0");
     // Written alone, each keeps its order.
     assert_eq!(simplified("v, w: vector(n); w^T v + 1"), "wᵀv + 1");
 }

@@ -246,6 +246,8 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
             "a, b, c: vector(n); a^T b + c^T c - 2 b^T a",
             "a, b: vector(n); X: matrix(n, n); a^T X b - b^T X^T a + a^T a",
             "a, b: vector(n); (a^T b)(b^T a)",
+            "A, B: matrix(n, m); tr(A^T B) - tr(B^T A) + dot(A, A)",
+            "X: matrix(n, m); a: vector(n); b: vector(m); a^T X b - 2 tr(X b a^T)",
         ],
     ),
     ("inverse-cancel", &["X^-1 X", "X X^-1", "A X^-1 X B", "A, B: matrix(n, n); (A B)^-1 A B"]),

@@ -1,11 +1,12 @@
 //! `transpose-scalar`: a scalar is its own transpose, so a product of tensors with a
-//! scalar value reads the same backwards with each factor transposed: `vᵀw = wᵀv`,
-//! `aᵀXb = bᵀXᵀa`. Only between terms of one sum (or the factors of one product) that
-//! the e-graph holds already: the mirror image is looked up, never added, and joined
-//! only where it meets its image as a like term. So `vᵀw − wᵀv` cancels in a sum of
-//! any length, while `aᵀx` alone keeps the order it was written in, and the rest of
-//! the e-graph grows as before (joining every mirror pair moved the plateau stop of
-//! the layer norm's Jacobian before its textbook form).
+//! scalar value reads the same backwards with each factor transposed (`vᵀw = wᵀv`,
+//! `aᵀXb = bᵀXᵀa`), and an inner product either way round (`A · B = B · A`, and of
+//! vectors `u · v = uᵀv`). Only between terms of one sum (or the factors of one
+//! product) that the e-graph holds already: the mirror image is looked up, never
+//! added, and joined only where it meets its image as a like term. So `vᵀw − wᵀv`
+//! cancels in a sum of any length, while `aᵀx` alone keeps the order it was written
+//! in, and the rest of the e-graph grows as before (joining every mirror pair moved
+//! the plateau stop of the layer norm's Jacobian before its textbook form).
 
 use super::appliers::{chain_factors, sum_terms, union_by};
 use super::{EGraph, Node, Tables};
@@ -38,15 +39,27 @@ fn transposed(egraph: &EGraph, id: Id) -> Option<Id> {
     inner.or_else(|| egraph.lookup(Node::Transpose(id)))
 }
 
-/// The class of a scalar product's mirror image, if the e-graph holds it.
-fn mirror(egraph: &EGraph, id: Id) -> Option<Id> {
+/// The classes the e-graph holds that equal scalar `id` read backwards: a product of
+/// tensors reversed with each factor transposed, an inner product `A · B` as `B · A`,
+/// and one of vectors `u · v` as `uᵀv` or `vᵀu`.
+fn mirrors(egraph: &EGraph, id: Id) -> Vec<Id> {
+    let mut out = Vec::new();
     let mut factors = Vec::new();
     chain_factors(egraph, id, &mut factors, 0);
-    if factors.len() < 2 {
-        return None;
+    if factors.len() >= 2 {
+        let mirrored = factors.iter().rev().map(|&f| transposed(egraph, f));
+        out.extend(mirrored.reduce(|acc, f| egraph.lookup(Node::Mul([acc?, f?]))).flatten());
     }
-    let mirrored = factors.iter().rev().map(|&f| transposed(egraph, f));
-    mirrored.reduce(|acc, f| egraph.lookup(Node::Mul([acc?, f?])))?.map(|m| egraph.find(m))
+    for node in &egraph[id].nodes {
+        let Node::Dot([u, v]) = node else { continue };
+        out.extend(egraph.lookup(Node::Dot([*v, *u])));
+        if egraph[*u].data.shape.len() == 1 && egraph[*v].data.shape.len() == 1 {
+            for (a, b) in [(*u, *v), (*v, *u)] {
+                out.extend(transposed(egraph, a).and_then(|t| egraph.lookup(Node::Mul([t, b]))));
+            }
+        }
+    }
+    out.into_iter().map(|m| egraph.find(m)).collect()
 }
 
 /// The applier of `transpose-scalar`, on the classes [`holds_scalar_sum`] finds.
@@ -74,7 +87,7 @@ impl Applier<Node, Tables> for ScalarMirror {
         };
         let mut pairs = Vec::new();
         for &t in &ids {
-            if let Some(m) = mirror(egraph, t) {
+            for m in mirrors(egraph, t) {
                 if m != t && ids.contains(&m) {
                     pairs.push((t, m));
                 }
