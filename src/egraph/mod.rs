@@ -38,7 +38,6 @@ use egg::{
     Searcher, Subst, Symbol, Var,
 };
 use indexmap::IndexMap;
-pub(crate) use monomial::negated_end;
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
 use seeds::{fold_definitions, unfolded_before_derivatives, zero_facts_applied};

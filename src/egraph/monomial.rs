@@ -8,7 +8,7 @@
 //! both sides are defined); a fractional power is kept whole, as `sqrt(s)²` is not `s`
 //! for every s.
 
-use crate::ir::build::{hadamard, product, scale};
+use crate::ir::build::{hadamard, negated_difference, negated_end, product, scale};
 use crate::ir::expr::{Expr, Kind};
 use num_rational::BigRational;
 use num_traits::{One, Signed, Zero};
@@ -620,48 +620,6 @@ fn difference(e: &Expr) -> Option<&Expr> {
     };
     match &d.kind {
         Kind::Add(ts) if ts.len() == 2 && negated_difference(d).is_some() => Some(d),
-        _ => None,
-    }
-}
-
-/// `B − C` as `C − B`, the positive term first; None unless `e` is a sum of two terms
-/// exactly one of which is negatively scaled.
-fn negated_difference(e: &Expr) -> Option<Expr> {
-    let Kind::Add(ts) = &e.kind else { return None };
-    if ts.len() != 2 {
-        return None;
-    }
-    let negative = |t: &Expr| matches!(&t.kind, Kind::Scale(c, _) if c.is_negative());
-    if negative(&ts[0]) == negative(&ts[1]) {
-        return None;
-    }
-    let minus_one = -BigRational::one();
-    let mut terms: Vec<Expr> = ts.iter().map(|t| scale(minus_one.clone(), t.clone())).collect();
-    if negative(&terms[0]) {
-        terms.swap(0, 1);
-    }
-    Some(Expr::new(Kind::Add(terms), e.shape.clone()))
-}
-
-/// A product chain with its last factor, a difference `B − C`, negated to `C − B`;
-/// else with its first, a transposed difference: `(Xw − y)ᵀA` to `(y − Xw)ᵀA`.
-pub(crate) fn negated_end(x: &Expr) -> Option<Expr> {
-    fn last(x: &Expr) -> Option<Expr> {
-        match &x.kind {
-            Kind::Product(a, b) => last(b).map(|b| product((**a).clone(), b)),
-            // The positive term first: `y − Xw`.
-            Kind::Add(_) => negated_difference(x),
-            _ => None,
-        }
-    }
-    last(x).or_else(|| negated_first(x))
-}
-
-/// A product chain with its first factor, a transposed difference, negated.
-fn negated_first(x: &Expr) -> Option<Expr> {
-    match &x.kind {
-        Kind::Product(a, b) => negated_first(a).map(|a| product(a, (**b).clone())),
-        Kind::Transpose(d) => negated_difference(d).map(crate::ir::build::transpose),
         _ => None,
     }
 }

@@ -5,7 +5,7 @@
 use crate::ir::expr::*;
 use crate::ir::shape::{Dim, Shape};
 use num_rational::BigRational;
-use num_traits::{One, Zero};
+use num_traits::{One, Signed, Zero};
 
 /// `e` with the names of `inline` replaced by their definitions in `defs`, recursively.
 pub fn inlined(e: &Expr, defs: &indexmap::IndexMap<String, Expr>, inline: &indexmap::IndexSet<String>) -> Expr {
@@ -177,6 +177,48 @@ pub fn derivative_by_value(func: &Func, value: Expr, one: Expr) -> Option<Expr> 
         Func::Tanh => Some(minus(one, times(value.clone(), value))),
         Func::Sigmoid => Some(times(value.clone(), minus(one, value))),
         Func::Exp => Some(value),
+        _ => None,
+    }
+}
+
+/// `B − C` as `C − B`, the positive term first; None unless `e` is a sum of two terms
+/// exactly one of which is negatively scaled.
+pub fn negated_difference(e: &Expr) -> Option<Expr> {
+    let Kind::Add(ts) = &e.kind else { return None };
+    if ts.len() != 2 {
+        return None;
+    }
+    let negative = |t: &Expr| matches!(&t.kind, Kind::Scale(c, _) if c.is_negative());
+    if negative(&ts[0]) == negative(&ts[1]) {
+        return None;
+    }
+    let minus_one = -BigRational::one();
+    let mut terms: Vec<Expr> = ts.iter().map(|t| scale(minus_one.clone(), t.clone())).collect();
+    if negative(&terms[0]) {
+        terms.swap(0, 1);
+    }
+    Some(Expr::new(Kind::Add(terms), e.shape.clone()))
+}
+
+/// A product chain with its last factor, a difference `B − C`, negated to `C − B`;
+/// else with its first, a transposed difference: `(Xw − y)ᵀA` to `(y − Xw)ᵀA`.
+pub fn negated_end(x: &Expr) -> Option<Expr> {
+    fn last(x: &Expr) -> Option<Expr> {
+        match &x.kind {
+            Kind::Product(a, b) => last(b).map(|b| product((**a).clone(), b)),
+            // The positive term first: `y − Xw`.
+            Kind::Add(_) => negated_difference(x),
+            _ => None,
+        }
+    }
+    last(x).or_else(|| negated_first(x))
+}
+
+/// A product chain with its first factor, a transposed difference, negated.
+pub fn negated_first(x: &Expr) -> Option<Expr> {
+    match &x.kind {
+        Kind::Product(a, b) => negated_first(a).map(|a| product(a, (**b).clone())),
+        Kind::Transpose(d) => negated_difference(d).map(transpose),
         _ => None,
     }
 }

@@ -420,7 +420,7 @@ impl Writer<'_> {
             return Expr::new(Kind::Var(name.clone()), e.shape.clone());
         }
         // `A(m − x)` beside a named `A(x − m)`: its negation, not a second product.
-        if let Some(name) = crate::egraph::negated_end(e).and_then(|o| self.names.get(&key(&o))) {
+        if let Some(name) = crate::ir::build::negated_end(e).and_then(|o| self.names.get(&key(&o))) {
             let named = Expr::new(Kind::Var(name.clone()), e.shape.clone());
             return crate::ir::build::scale(-num_rational::BigRational::from_integer(1.into()), named);
         }
