@@ -993,3 +993,15 @@ fn a_scalar_and_its_mirror_image_are_one_term() {
     // Written alone, each keeps its order.
     assert_eq!(simplified("v, w: vector(n); w^T v + 1"), "wᵀv + 1");
 }
+
+#[test]
+fn a_tangent_gathers_an_inner_product_written_both_ways() {
+    // The tangent of (1/(2N))‖Z − Y‖² + (λ/2)(‖W1‖² + ‖W2‖²) has each inner product twice,
+    // once each way round and with its scalar inside: it printed as
+    // `dZ2/(2N) · (Z2 − Y) + (Z2 − Y)/(2N) · dZ2 + (λ/2)(dW1 · W1 + W1 · dW1 + …)`.
+    let program = "N, λ: scalar; A1 = X W1 + 1 b1^T; Z1 = tanh(A1); A2 = Z1 W2 + 1 b2^T; Z2 = tanh(A2); \
+                   J = 1/(2N) (Z2 - Y) · (Z2 - Y) + λ/2 (W1 · W1 + W2 · W2); grad J wrt W1, b1, W2, b2";
+    let out = checked("hvp", program, &[]);
+    let dj = out.lines().find(|l| l.starts_with("dJ = ")).unwrap_or("");
+    assert_eq!(dj, "dJ = (dZ2 · (Z2 − Y))/N + λ(dW1 · W1 + dW2 · W2)", "{out}");
+}

@@ -41,8 +41,9 @@ fn transposed(egraph: &EGraph, id: Id) -> Option<Id> {
 
 /// The classes the e-graph holds that equal scalar `id` read backwards: a product of
 /// tensors reversed with each factor transposed, an inner product `A · B` as `B · A`,
-/// and one of vectors `u · v` as `uᵀv` or `vᵀu`.
-fn mirrors(egraph: &EGraph, id: Id) -> Vec<Id> {
+/// and one of vectors `u · v` as `uᵀv` or `vᵀu`; at `depth` 0, also such a scalar
+/// times or over another (`c(A · B)`, `(A · B)/s`).
+fn mirrors(egraph: &EGraph, id: Id, depth: usize) -> Vec<Id> {
     let mut out = Vec::new();
     let mut factors = Vec::new();
     chain_factors(egraph, id, &mut factors, 0);
@@ -51,6 +52,18 @@ fn mirrors(egraph: &EGraph, id: Id) -> Vec<Id> {
         out.extend(mirrored.reduce(|acc, f| egraph.lookup(Node::Mul([acc?, f?]))).flatten());
     }
     for node in &egraph[id].nodes {
+        // A scalar times or over one: `c(A · B)` meets `c(B · A)`, `(A · B)/s` `(B · A)/s`.
+        match *node {
+            Node::Mul([c, t]) if depth == 0 && egraph[c].data.shape.is_empty() => {
+                let images = mirrors(egraph, t, depth + 1);
+                out.extend(images.into_iter().filter_map(|m| egraph.lookup(Node::Mul([c, m]))));
+            }
+            Node::Div([t, s]) if depth == 0 => {
+                let images = mirrors(egraph, t, depth + 1);
+                out.extend(images.into_iter().filter_map(|m| egraph.lookup(Node::Div([m, s]))));
+            }
+            _ => {}
+        }
         let Node::Dot([u, v]) = node else { continue };
         out.extend(egraph.lookup(Node::Dot([*v, *u])));
         if egraph[*u].data.shape.len() == 1 && egraph[*v].data.shape.len() == 1 {
@@ -87,7 +100,7 @@ impl Applier<Node, Tables> for ScalarMirror {
         };
         let mut pairs = Vec::new();
         for &t in &ids {
-            for m in mirrors(egraph, t) {
+            for m in mirrors(egraph, t, 0) {
                 if m != t && ids.contains(&m) {
                     pairs.push((t, m));
                 }

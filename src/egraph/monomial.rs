@@ -845,7 +845,15 @@ fn distributed(e: &Expr) -> Expr {
 /// `(a − (1/2)b)α`, and `(1/4)((4a − 2b)/s)` is `(a − (1/2)b)/s`.
 fn into_first_sum(c: &BigRational, e: &Expr) -> Option<Expr> {
     let kind = match &e.kind {
-        Kind::Add(ts) => Kind::Add(ts.iter().map(|t| scale(c.clone(), t.clone())).collect()),
+        // Each term's numbers then meet (`2(x/(2N))` is `x/N`).
+        Kind::Add(ts) => Kind::Add(
+            ts.iter()
+                .map(|t| {
+                    let scaled = scale(c.clone(), t.clone());
+                    merged_scalars(&scaled).unwrap_or(scaled)
+                })
+                .collect(),
+        ),
         Kind::Product(a, b) => Kind::Product(Box::new(into_first_sum(c, a)?), b.clone()),
         Kind::DivScalar(a, s) => Kind::DivScalar(Box::new(into_first_sum(c, a)?), s.clone()),
         _ => return None,
