@@ -990,6 +990,10 @@ fn a_scalar_and_its_mirror_image_are_one_term() {
     // An inner product either way round, and of vectors as a product.
     assert_eq!(simplified("A, B: matrix(n, m); tr(A^T B) - tr(B^T A)"), "0");
     assert_eq!(simplified("X: matrix(n, m); a: vector(n); b: vector(m); a^T X b - tr(X b a^T)"), "0");
+    // With scalars inside, which leave it, numbers and all: it was `(B · 2A)/(2N)`.
+    let halves = simplified("A, B: matrix(n, m); N: scalar; dot(A/(2 N), B) + dot(B/(2 N), A)");
+    assert!(["(A · B)/N", "(B · A)/N"].contains(&halves.as_str()), "{halves}");
+    assert_eq!(simplified("A, B: matrix(n, m); dot(3 A, B/2)"), "(3/2)(A · B)");
     // Written alone, each keeps its order.
     assert_eq!(simplified("v, w: vector(n); w^T v + 1"), "wᵀv + 1");
 }

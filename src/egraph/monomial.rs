@@ -82,6 +82,8 @@ pub(super) fn numbers_in_front(e: &Expr) -> Option<Expr> {
             // `sum(4A)`, `tr(2AB)`.
             Kind::Sum(a) | Kind::Trace(a) => number(a) || matches!(&a.kind, Kind::Product(l, _) if number(l)),
             Kind::Hadamard(a, b) => !e.is_scalar() && (number(a) || number(b)),
+            // `B · 2A`.
+            Kind::Dot(a, b) => number(a) || number(b),
             _ => false,
         };
         here || e.children().iter().any(|c| inside(c))
@@ -370,6 +372,21 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
                 add_power(&mut s.powers, base, k, merged);
             }
             s.rest = Some(Expr::new(Kind::Hadamard(Box::new(ra), Box::new(rb)), e.shape.clone()));
+            s
+        }
+        // So do a Frobenius product's: `B · 2A` is `2(B · A)`.
+        Kind::Dot(a, b) => {
+            let (sa, sb) = (split(a, merged), split(b, merged));
+            let (Some(ra), Some(rb)) = (sa.rest.clone(), sb.rest.clone()) else {
+                return atom(whole(e, merged));
+            };
+            let mut s = Split { coef: sa.coef, powers: sa.powers, rest: None };
+            *merged |= meet(&s.coef, &sb.coef);
+            s.coef *= sb.coef;
+            for (base, k) in sb.powers {
+                add_power(&mut s.powers, base, k, merged);
+            }
+            s.rest = Some(Expr::new(Kind::Dot(Box::new(ra), Box::new(rb)), e.shape.clone()));
             s
         }
         // diag(v) is linear in v: `diag((1/2)u)` is `(1/2)diag(u)`.
