@@ -142,6 +142,10 @@ pub(crate) fn long_subscript(text: &str) -> Option<String> {
                 }
                 let head = sub.chars().take_while(char::is_ascii_digit).count().max(1);
                 let name = &before[start..];
+                // `Σ_ij x_ij`: an indexed sum, not a name.
+                if matches!(name, "Σ" | "∑") {
+                    return symbol_hint(Some('_'), name).map(str::to_string);
+                }
                 return Some(format!(
                     "`{name}_{sub}` is read as `{name}_{}` followed by `{}`: a subscript of more than one \
                      letter takes braces, `{name}_{{{sub}}}`",
