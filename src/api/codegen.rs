@@ -327,7 +327,7 @@ fn module(plan: &Plan, options: &CodegenOptions) -> String {
     }
     let mut needs: Vec<String> = Vec::new();
     for e in shown {
-        for c in crate::render::conditions::conditions_reading(e, &model.definitions, Format::Unicode) {
+        for c in crate::render::conditions::conditions_reading(e, model, Format::Unicode) {
             if !needs.contains(&c) {
                 needs.push(c);
             }

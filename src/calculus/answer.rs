@@ -31,27 +31,15 @@ impl Answer {
     /// in turn, in the program's order (`K = …` for `np.linalg.inv(K)`); empty where it
     /// reads none.
     pub fn numpy_definitions(&self) -> Vec<String> {
-        let mut needed: std::collections::HashSet<String> = self.expr.names().into_iter().collect();
-        let defs = &self.model.definitions;
-        let mut used = vec![false; defs.len()];
-        for (k, (name, value)) in defs.iter().enumerate().rev() {
-            if needed.contains(name) {
-                used[k] = true;
-                needed.extend(value.names());
-            }
-        }
-        defs.iter()
-            .zip(used)
-            .filter(|(_, u)| *u)
-            .map(|((name, value), _)| {
-                format!("{} = {}", crate::render::py_name(name), crate::render::render_numpy(value, &self.model))
-            })
-            .collect()
+        let py = |(name, value): &&(String, Expr)| {
+            format!("{} = {}", crate::render::py_name(name), crate::render::render_numpy(value, &self.model))
+        };
+        self.model.definitions_read(&self.expr).iter().map(py).collect()
     }
 
     /// The conditions the result needs, with those of the definitions it reads.
     pub fn conditions(&self, format: Format) -> Vec<String> {
-        crate::render::conditions::conditions_reading(&self.expr, &self.model.definitions, format)
+        crate::render::conditions::conditions_reading(&self.expr, &self.model, format)
     }
 
     /// Every rendering, the shape, and the conditions the result needs, as a JSON object.

@@ -225,17 +225,12 @@ fn sandwich(term: &Term, net: &Network) -> Option<Part> {
         return None;
     }
     let [a, d, b] = groups;
-    let raise = |factors: Vec<Factor>, output: Vec<usize>| {
-        let shape: Vec<Dim> = output.iter().map(|&o| net.indices[o].clone()).collect();
-        let sub = only_used(Network { factors, indices: net.indices.clone(), output, origin: net.origin.clone() });
-        terms_to_expr(&[Term { coef: BigRational::one(), net: crate::network::tidy(sub) }], &shape)
-    };
-    let middle = if first { raise(d, vec![shared, n]) } else { raise(d, vec![n, shared]) };
+    let middle = if first { raised(net, d, vec![shared, n]) } else { raised(net, d, vec![n, shared]) };
     Some(Part::Sandwich {
         c: term.coef.clone(),
-        left: raise(a, vec![n, f]),
+        left: raised(net, a, vec![n, f]),
         middle,
-        right: raise(b, vec![n, x]),
+        right: raised(net, b, vec![n, x]),
         shared: net.indices[shared].clone(),
         first,
     })
@@ -258,15 +253,7 @@ fn row_scaled(term: &Term, net: &Network, f1: usize, f2: usize, f_order: usize, 
     if !matches!(part, Part::Kron(..) | Part::Commuted(..)) {
         return None;
     }
-    let shape = vec![net.indices[i].clone(), net.indices[j].clone()];
-    let d = only_used(Network {
-        factors: scaling,
-        indices: net.indices.clone(),
-        output: vec![i, j],
-        origin: net.origin.clone(),
-    });
-    let d = terms_to_expr(&[Term { coef: BigRational::one(), net: crate::network::tidy(d) }], &shape);
-    Some(Part::RowScaled(d, Box::new(part)))
+    Some(Part::RowScaled(raised(net, scaling, vec![i, j]), Box::new(part)))
 }
 
 /// The network with each identity factor on two indices contracted away, its two
@@ -353,11 +340,7 @@ fn sub_network(
             .flat_map(|(_, fs)| fs.iter().map(|&f| net.factors[f].clone()))
             .collect()
     };
-    let raise = |factors: Vec<Factor>, output: Vec<usize>| {
-        let shape: Vec<Dim> = output.iter().map(|&i| net.indices[i].clone()).collect();
-        let sub = only_used(Network { factors, indices: net.indices.clone(), output, origin: net.origin.clone() });
-        terms_to_expr(&[Term { coef: BigRational::one(), net: crate::network::tidy(sub) }], &shape)
-    };
+    let raise = |factors, output| raised(net, factors, output);
     let output: Vec<usize> = wanted.iter().map(|&p| net.output[p]).collect();
     let shape: Vec<Dim> = output.iter().map(|&i| net.indices[i].clone()).collect();
     let factors = members(false);
@@ -381,6 +364,13 @@ fn sub_network(
         return Some(body);
     }
     Some(crate::ir::build::product(raise(scalar, vec![]), body))
+}
+
+/// Some of `net`'s factors, on `output` (indices of `net`), as a classic expression.
+fn raised(net: &Network, factors: Vec<Factor>, output: Vec<usize>) -> Expr {
+    let shape: Vec<Dim> = output.iter().map(|&i| net.indices[i].clone()).collect();
+    let sub = only_used(Network { factors, indices: net.indices.clone(), output, origin: net.origin.clone() });
+    terms_to_expr(&[Term { coef: BigRational::one(), net: crate::network::tidy(sub) }], &shape)
 }
 
 /// `net` with only the indices its factors or output touch. The others belong to other

@@ -360,35 +360,15 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
             s
         }
         // A Hadamard product's numbers multiply: `(1/2)A ⊙ B` is `(1/2)(A ⊙ B)`.
-        Kind::Hadamard(a, b) if !e.is_scalar() => {
-            let (sa, sb) = (split(a, merged), split(b, merged));
-            let (Some(ra), Some(rb)) = (sa.rest.clone(), sb.rest.clone()) else {
-                return Split::of_rest(whole(e, merged));
-            };
-            let mut s = Split { coef: sa.coef, powers: sa.powers, rest: None };
-            *merged |= meet(&s.coef, &sb.coef);
-            s.coef *= sb.coef;
-            for (base, k) in sb.powers {
-                add_power(&mut s.powers, base, k, merged);
-            }
-            s.rest = Some(Expr::new(Kind::Hadamard(Box::new(ra), Box::new(rb)), e.shape.clone()));
-            s
-        }
+        Kind::Hadamard(a, b) if !e.is_scalar() => match bilinear(a, b, &e.shape, merged, Kind::Hadamard) {
+            Some(s) => s,
+            None => return Split::of_rest(whole(e, merged)),
+        },
         // So do a Frobenius product's: `B · 2A` is `2(B · A)`.
-        Kind::Dot(a, b) => {
-            let (sa, sb) = (split(a, merged), split(b, merged));
-            let (Some(ra), Some(rb)) = (sa.rest.clone(), sb.rest.clone()) else {
-                return atom(whole(e, merged));
-            };
-            let mut s = Split { coef: sa.coef, powers: sa.powers, rest: None };
-            *merged |= meet(&s.coef, &sb.coef);
-            s.coef *= sb.coef;
-            for (base, k) in sb.powers {
-                add_power(&mut s.powers, base, k, merged);
-            }
-            s.rest = Some(Expr::new(Kind::Dot(Box::new(ra), Box::new(rb)), e.shape.clone()));
-            s
-        }
+        Kind::Dot(a, b) => match bilinear(a, b, &e.shape, merged, Kind::Dot) {
+            Some(s) => s,
+            None => return atom(whole(e, merged)),
+        },
         // diag(v) is linear in v: `diag((1/2)u)` is `(1/2)diag(u)`.
         Kind::Diag(x) if x.order() == 1 => {
             let mut s = split(x, merged);
@@ -419,6 +399,27 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
         }
         _ => s,
     }
+}
+
+/// The split of an operator linear in each of two tensors (`⊙`, `·`): their numbers and
+/// scalar powers multiply, and the rest is `op` of theirs; None where one is all scalar.
+fn bilinear(
+    a: &Expr,
+    b: &Expr,
+    shape: &crate::ir::shape::Shape,
+    merged: &mut bool,
+    op: fn(Box<Expr>, Box<Expr>) -> Kind,
+) -> Option<Split> {
+    let (sa, sb) = (split(a, merged), split(b, merged));
+    let (ra, rb) = (sa.rest?, sb.rest?);
+    let mut s = Split { coef: sa.coef, powers: sa.powers, rest: None };
+    *merged |= meet(&s.coef, &sb.coef);
+    s.coef *= sb.coef;
+    for (base, k) in sb.powers {
+        add_power(&mut s.powers, base, k, merged);
+    }
+    s.rest = Some(Expr::new(op(Box::new(ra), Box::new(rb)), shape.clone()));
+    Some(s)
 }
 
 fn atom(e: Expr) -> Split {

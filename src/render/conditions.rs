@@ -85,16 +85,8 @@ pub fn conditions_in(e: &Expr, format: Format) -> Vec<String> {
 /// [`conditions_in`] of `e` with those of the definitions it reads, directly or through
 /// others (`h = 1/(a + r)` read as h needs `a + r ≠ 0`): its own first, then the
 /// definitions' in the program's order, each stated once.
-pub fn conditions_reading(e: &Expr, definitions: &[(String, Expr)], format: Format) -> Vec<String> {
-    let mut needed: IndexSet<String> = e.names().into_iter().collect();
-    let mut used = vec![false; definitions.len()];
-    for (k, (name, value)) in definitions.iter().enumerate().rev() {
-        if needed.contains(name) {
-            used[k] = true;
-            needed.extend(value.names());
-        }
-    }
-    let read = definitions.iter().zip(used).filter(|(_, u)| *u).map(|((_, value), _)| value);
+pub fn conditions_reading(e: &Expr, model: &crate::read::elaborate::Model, format: Format) -> Vec<String> {
+    let read = model.definitions_read(e).into_iter().map(|(_, value)| value);
     let all: Vec<Condition> = [e].into_iter().chain(read).flat_map(condition_list).collect();
     // One stated strictly covers the weaker of the same subject: `(Z ⊙ Z)1 has positive
     // entries` says it has no zero entry.

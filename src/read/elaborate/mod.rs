@@ -22,6 +22,7 @@ use num_traits::{One, Signed, Zero};
 mod bracket;
 mod call;
 mod operators;
+mod reads;
 mod retype;
 mod spread;
 mod symmetric;
