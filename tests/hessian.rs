@@ -7,7 +7,7 @@
 
 mod common;
 
-use bracket::{hessian, hvp, is_classic, operations, read, Format, Layout};
+use bracket::{hessian, hvp, is_classic, operations, read, render, Dim, Expr, Format, Kind, Layout};
 use common::same_value;
 
 /// Declarations, function, variable, and the simplest known Hessian (None: no classic
@@ -216,6 +216,10 @@ fn hessian_vector_products_check_and_equal_the_hessian_times_the_direction() {
         if !c.passed() {
             failures.push(format!("{f} by {wrt}: hvp check {}", c.line("differences")));
         }
+        if let Some(formed) = formed_then_applied(&p.answer.expr) {
+            let shown = render(&formed, Format::Unicode);
+            failures.push(format!("{f} by {wrt}: hvp {} forms {shown}", p.answer.render(Format::Unicode)));
+        }
         if p.answer.expr.shape.len() != 1 {
             continue;
         }
@@ -228,6 +232,34 @@ fn hessian_vector_products_check_and_equal_the_hessian_times_the_direction() {
         }
     }
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// A matrix made from vectors (`xxᵀ`, or a sum, multiple or product holding one) that
+/// then multiplies a vector, found in `e`: n² work and memory where the same vector
+/// takes n (`x(xᵀv)`), which a Hessian-vector product is for. (A vector of ones makes
+/// a broadcast, not such a matrix.)
+fn formed_then_applied(e: &Expr) -> Option<Expr> {
+    fn formed(e: &Expr) -> bool {
+        let ones = |x: &Expr| {
+            matches!(&x.kind, Kind::Ones) || matches!(&x.kind, Kind::Transpose(o) if matches!(o.kind, Kind::Ones))
+        };
+        match &e.kind {
+            Kind::Product(a, b) if a.shape.len() == 1 && b.shape.first() == Some(&Dim::Iota) => !ones(a) && !ones(b),
+            Kind::Product(a, b) => formed(a) && b.shape.len() != 1 || formed(b) && a.shape.len() != 1,
+            Kind::Add(terms) => terms.iter().any(formed),
+            Kind::Scale(_, x) | Kind::DivScalar(x, _) | Kind::Transpose(x) => formed(x),
+            _ => false,
+        }
+    }
+    if let Kind::Product(a, b) = &e.kind {
+        if formed(a) && b.shape.len() == 1 {
+            return Some((**a).clone());
+        }
+        if formed(b) && a.shape.first() == Some(&Dim::Iota) {
+            return Some((**b).clone());
+        }
+    }
+    e.children().iter().find_map(|c| formed_then_applied(c))
 }
 
 #[test]

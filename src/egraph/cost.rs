@@ -47,6 +47,9 @@ pub struct Cost {
     quotient: bool,
     /// A Hadamard product, which another prints in parentheses on its right.
     hadamard: bool,
+    /// A matrix made from vectors: an outer product (`xxᵀ`), or a sum, multiple,
+    /// quotient, transpose or product with a matrix of one. See [`FORMED_COST`].
+    outer: bool,
 }
 
 impl Cost {
@@ -66,6 +69,7 @@ impl Cost {
             least: u32::MAX,
             quotient: false,
             hadamard: false,
+            outer: false,
         }
     }
 
@@ -117,6 +121,12 @@ impl PartialOrd for Cost {
     }
 }
 
+/// Extra cost of a matrix made from vectors that then multiplies a vector (`xxᵀv`,
+/// `(S + xxᵀ)v`): the matrix is n×n work and memory where the same vector takes n
+/// (`x(xᵀv)`, `Sv + x(xᵀv)`), which is the point of a Hessian-vector product. Enough to
+/// outweigh the vector written once more in each term a sum is spread over.
+pub const FORMED_COST: f64 = 4.0;
+
 /// Cost of a tensor network leaf: more than any classic form.
 pub const NETWORK_COST: f64 = 1000.0;
 
@@ -157,6 +167,15 @@ impl CostFunction<Node> for Size<'_> {
         };
         let mut c = self.node_cost(enode, kids);
         c.size += 0.01;
+        c.outer = self.formed(enode, kids);
+        if let Node::Mul([a, b]) = enode {
+            let row = |s: &Shape| s.len() == 2 && s[0] == Dim::Iota;
+            if (kids[0].outer && self.egraph[*b].data.shape.len() == 1)
+                || (kids[1].outer && row(&self.egraph[*a].data.shape))
+            {
+                c.size += FORMED_COST;
+            }
+        }
         // An exponent's sign is part of the superscript, not an operation: `X⁻²`.
         if let Node::Power([_, e]) | Node::HPower([_, e]) = enode {
             if self.egraph[*e].data.constant.as_ref().is_some_and(|k| k.is_negative() && !minus_one(k)) {
@@ -185,6 +204,28 @@ impl CostFunction<Node> for Size<'_> {
 }
 
 impl Size<'_> {
+    /// Whether `enode` is a matrix made from vectors (`Cost::outer`). A vector of ones
+    /// does not make one: `1bᵀ` is a broadcast, written so.
+    fn formed(&self, enode: &Node, kids: &[Cost]) -> bool {
+        let data = |c: &Id| &self.egraph[*c].data;
+        match enode {
+            Node::Mul([a, b]) => {
+                let (sa, sb) = (&data(a).shape, &data(b).shape);
+                if sa.len() == 1 && sb.len() == 2 && sb[0] == Dim::Iota {
+                    !data(a).ones && !data(b).ones
+                } else {
+                    // Times a scalar or a matrix (`xxᵀS`), it is one still.
+                    let other = |s: &Shape| s.is_empty() || (s.len() == 2 && s[0] != Dim::Iota);
+                    (kids[0].outer && other(sb)) || (kids[1].outer && other(sa))
+                }
+            }
+            Node::Add(_) => kids[0].outer || kids[1].outer,
+            Node::Div([a, _]) if !data(a).shape.is_empty() => kids[0].outer,
+            Node::Transpose(_) => kids[0].outer,
+            _ => false,
+        }
+    }
+
     fn node_cost(&mut self, enode: &Node, kids: &[Cost]) -> Cost {
         let sum = |extra: f64| kids.iter().map(|k| k.size).sum::<f64>() + extra;
         let transposes: u32 = kids.iter().map(|k| k.transposes).sum();
