@@ -658,3 +658,25 @@ fn a_scalar_factor_multiplies_the_sum() {
     let value = line_of(&code, "value = ");
     assert!(out.status.success() && value.contains("(1/2) * (t_") && !value.contains(") @ y"), "{code}");
 }
+
+/// A scalar times a vector is a scaling, not a link of a matrix chain: `softmax(w)ᵀHt 1`
+/// was written `t_1 @ (t @ np.ones(…))`, a product of a d-vector and a T-vector that
+/// NumPy refuses. Attention pooling and one query's attention by its query made it too.
+#[test]
+fn a_scalar_times_a_vector_is_not_rebracketed_into_its_chain() {
+    let cases = [
+        ("H: matrix(T, d); w: vector(T); t: vector(d); (H^T softmax(w)) . t", "w"),
+        ("q: vector(d); K: matrix(T, d); V: matrix(T, e); y: vector(e); 1/2 ||V^T softmax(K q) - y||^2", "q"),
+        ("H: matrix(T, d); w, t: vector(d); 1/2 ||H^T softmax(H w) - t||^2", "w"),
+    ];
+    for (k, (input, wrt)) in cases.iter().enumerate() {
+        let args = [input, "--wrt", wrt, "--with-check"];
+        let code = String::from_utf8(bracket(&[&["codegen"][..], &args[..]].concat()).stdout).unwrap();
+        assert!(!code.contains("np.ones"), "{code}");
+        if ready(&["numpy"]) {
+            let dir = scratch(&format!("scaling{k}"));
+            let path = module_in(&dir, "pooled", &args);
+            passes_in_python(&dir, &path, "import pooled\nassert pooled.check_gradient() and pooled.check_gradient(1)");
+        }
+    }
+}

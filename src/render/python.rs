@@ -4,6 +4,7 @@
 //! it), and `A⁻¹B` is `np.linalg.solve(A, B)` where A⁻¹ is needed nowhere else.
 
 use crate::ir::expr::{Expr, Kind};
+use crate::ir::shape::Dim;
 use crate::read::elaborate::Model;
 use crate::render::numpy::diagonal_of;
 use crate::render::{py_name, render_numpy_in_module as render_numpy};
@@ -98,11 +99,35 @@ fn chains_shared(outputs: &[Output], model: &Model) -> Vec<Output> {
     outputs
 }
 
-/// The factors of a product, in order, through its products.
+/// The factors of a product, in order, through its products that are links of a
+/// matrix chain. A scalar times a vector or matrix (`(sᵀHt)1`) is a scaling, not one:
+/// as matrices, 1×1 by T×1, which no rebracketing may split (`sᵀH(t1)` is no
+/// product), so it stands as one factor.
 fn chain(e: &Expr) -> Vec<&Expr> {
+    fn go<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match &e.kind {
+            Kind::Product(a, b) if links(a, b) => {
+                go(a, out);
+                go(b, out);
+            }
+            _ => out.push(e),
+        }
+    }
     let mut out = Vec::new();
-    crate::ir::symmetry::factors(e, &mut out);
+    go(e, &mut out);
     out
+}
+
+/// Whether `ab` is a matrix product: `a`'s columns meet `b`'s rows, a scalar read as
+/// 1×1, a vector as a column and `uᵀ` as a row (tensors of higher order always link).
+fn links(a: &Expr, b: &Expr) -> bool {
+    let one = |d: Option<&Dim>| d.is_none_or(|d| *d == Dim::Iota);
+    let (sa, sb) = (&a.shape, &b.shape);
+    if sa.len() > 2 || sb.len() > 2 {
+        return true;
+    }
+    let columns = if sa.len() == 2 { sa.get(1) } else { None };
+    one(columns) == one(sb.first())
 }
 
 /// Every product node of `e`, by its factors' keys, with how many times it stands.
