@@ -396,3 +396,18 @@ fn a_seed_that_divides_is_weighed_with_the_step_that_needs_it() {
     let s = eqs.iter().find(|e| e.target == "s").unwrap();
     assert_eq!(s.answer.render(Format::Unicode), "tr(∇_{K}J)");
 }
+
+#[test]
+fn a_declared_parameter_the_loss_does_not_use_has_a_zero_gradient() {
+    // As `--wrt U` of the one-line loss: it was refused as "`U` does not occur before
+    // this query" (survey 18), though U is declared on the first line.
+    let program = "X: matrix(N, d); W, U: matrix(d, h)
+                   H = tanh(X W)
+                   J = sum(H)
+                   grad J wrt W, U";
+    let ds = answer_queries(program).unwrap_or_else(|e| panic!("{}", e.render(program)));
+    let by_u = ds.iter().find(|d| d.wrt == "U").expect("a gradient by U");
+    assert_eq!(by_u.answer.render(Format::Unicode), "0");
+    assert_eq!(by_u.answer.expr.shape, ds.iter().find(|d| d.wrt == "W").unwrap().answer.expr.shape);
+    check_program(program);
+}

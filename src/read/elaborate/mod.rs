@@ -405,7 +405,10 @@ impl Elab {
                 Statement::Grad { expr, wrt, .. } => {
                     let e = self.expr(expr)?;
                     for (name, span) in wrt {
-                        if !self.vars.contains_key(name) {
+                        // A tensor declared and not used yet has a zero gradient, as in
+                        // `--wrt` (its shape is read below, with the other unused ones).
+                        let declared = self.decls.get(name).is_some_and(|(k, _)| !matches!(k, DeclKind::Elementwise));
+                        if !self.vars.contains_key(name) && !declared {
                             return Err(err(
                                 ErrorCode::Unknown,
                                 format!("`{name}` does not occur before this query"),
