@@ -190,18 +190,25 @@ fn classify(term: &Term, f_order: usize, x_order: usize) -> Option<Part> {
         let shape = inner.output.iter().map(|&i| inner.indices[i].clone()).collect();
         return Some(Part::Diagonal(c, terms_to_expr(&[Term { coef: BigRational::one(), net: inner }], &shape)));
     }
-    sandwich(term, net).or_else(|| row_scaled(term, net, at.f1, at.f2?, f_order, x_order))
+    sandwich(term, net, f_order, x_order).or_else(|| row_scaled(term, net, at.f1, at.f2?, f_order, x_order))
 }
 
 /// A term of a matrix F by a matrix X whose second dims are one index j (F's i and X's k
 /// apart), with one summed index n and each factor on (n, i), (n, k) or (n, j):
 /// `Σ_n A[n,i] D[n,j] B[n,k]` is `(I ⊗ A)ᵀ diag(vec(D))(I ⊗ B)`. With their first dims
 /// one index, `(A ⊗ I)ᵀ diag(vec(D))(B ⊗ I)`, D on (i, n).
-fn sandwich(term: &Term, net: &Network) -> Option<Part> {
-    let &[i, j, k, l] = &net.output[..] else { return None };
-    let (shared, f, x, first) = match (i == k, j == l) {
-        (false, true) if i != j && k != j => (j, i, k, false),
-        (true, false) if j != i && l != i => (i, j, l, true),
+/// A vector F or X is that dim alone, and its side the ones vector: the mixed block of
+/// `sum(f(XW + 1bᵀ))` by W and b is `(I ⊗ X)ᵀ diag(vec(f''(XW + 1bᵀ)))(I ⊗ 1)`.
+fn sandwich(term: &Term, net: &Network, f_order: usize, x_order: usize) -> Option<Part> {
+    // The shared index, F's other (if F has two dims), X's other, and which dims share.
+    let (shared, f, x, first) = match (f_order, x_order, &net.output[..]) {
+        (2, 2, &[i, j, k, l]) => match (i == k, j == l) {
+            (false, true) if i != j && k != j => (j, Some(i), Some(k), false),
+            (true, false) if j != i && l != i => (i, Some(j), Some(l), true),
+            _ => return None,
+        },
+        (2, 1, &[i, j, k]) if i != j && (j == k || i == k) => (k, Some(if j == k { i } else { j }), None, i == k),
+        (1, 2, &[i, k, l]) if k != l && (i == l || i == k) => (i, None, Some(if i == l { k } else { l }), i == k),
         _ => return None,
     };
     let touched = |x: usize| net.factors.iter().any(|f| f.slots.contains(&x));
@@ -210,9 +217,10 @@ fn sandwich(term: &Term, net: &Network) -> Option<Part> {
     let mut groups: [Vec<Factor>; 3] = Default::default();
     for factor in &net.factors {
         let within = |allowed: &[usize]| factor.slots.iter().all(|s| allowed.contains(s));
-        let group = if within(&[n, f]) && factor.slots.contains(&f) {
+        let on = |side: Option<usize>| side.is_some_and(|d| within(&[n, d]) && factor.slots.contains(&d));
+        let group = if on(f) {
             0
-        } else if within(&[n, x]) && factor.slots.contains(&x) {
+        } else if on(x) {
             2
         } else if within(&[n, shared]) {
             1
@@ -221,16 +229,21 @@ fn sandwich(term: &Term, net: &Network) -> Option<Part> {
         };
         groups[group].push(factor.clone());
     }
-    if groups.iter().any(Vec::is_empty) {
+    // A side with a dim of its own has factors; one without has none.
+    if groups[1].is_empty() || groups[0].is_empty() == f.is_some() || groups[2].is_empty() == x.is_some() {
         return None;
     }
     let [a, d, b] = groups;
     let middle = if first { raised(net, d, vec![shared, n]) } else { raised(net, d, vec![n, shared]) };
+    let side = |factors: Vec<Factor>, dim: Option<usize>| match dim {
+        Some(dim) => raised(net, factors, vec![n, dim]),
+        None => Expr::new(Kind::Ones, vec![net.indices[n].clone()]),
+    };
     Some(Part::Sandwich {
         c: term.coef.clone(),
-        left: raised(net, a, vec![n, f]),
+        left: side(a, f),
         middle,
-        right: raised(net, b, vec![n, x]),
+        right: side(b, x),
         shared: net.indices[shared].clone(),
         first,
     })
