@@ -76,3 +76,26 @@ fn worked_example_answers_read_back() {
     assert!(count >= 15, "only {count} examples");
     assert!(failures.is_empty(), "{} answers do not read back:\n{}", failures.len(), failures.join("\n"));
 }
+
+#[test]
+fn a_ones_term_of_an_elementwise_sum_prints_as_one_and_reads_back() {
+    // `exp(S) − 11ᵀ` (survey 18, the VAE's KL term) is `exp(S) − 1`, as `1 − H ⊙ H`
+    // is; beside products the outer product stays (`I − 11ᵀ/n`, `11ᵀ + 2X`).
+    let cases = [
+        ("S: matrix(N, k); sum(exp(S)) - sum(S)", "S", "exp(S) − 1"),
+        ("S: matrix(N, k); -1/2 sum(1 + S - exp(S))", "S", "(1/2)(exp(S) − 1)"),
+        ("X: matrix(n, m); 1^T X 1 + 1^T (X .* X) 1", "X", "11ᵀ + 2X"),
+    ];
+    for (text, wrt, expected) in cases {
+        let d = bracket::grad(text, &[wrt]).unwrap().remove(0);
+        assert_eq!(d.answer.render(Format::Unicode), expected, "{text}");
+        let decls = text.rsplit_once(';').unwrap().0;
+        for format in [Format::Ascii, Format::Unicode] {
+            let back = read(&format!("{decls}; {}", d.answer.render(format))).unwrap();
+            let back = back.main_expr().unwrap();
+            let model = read(text).unwrap();
+            let c = check_derivative(&model, model.main_expr().unwrap(), wrt, back, 3).unwrap();
+            assert!(c.error() < 1e-6, "{text}: {} reads back wrong", d.answer.render(format));
+        }
+    }
+}

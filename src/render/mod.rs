@@ -8,6 +8,7 @@
 pub mod bracket;
 pub mod conditions;
 mod numpy;
+mod ones;
 pub mod python;
 
 use crate::ir::expr::*;
@@ -274,52 +275,15 @@ const KEYWORDS: [&str; 45] = [
     "phi", "psi", "softplus",
 ];
 
-/// A ones matrix: `Ones` with two dims, neither the ι of a row.
-fn is_ones_matrix(e: &Expr) -> bool {
-    e.kind == Kind::Ones && e.order() == 2 && !e.shape.contains(&Dim::Iota)
-}
-
-/// A ones matrix as a factor of a product, where a lone `1` would read back as a vector
-/// (in a sum, `1 − X ⊘ WH`, it reads back as the sum's shape), or as the operand of a
-/// trace, determinant or diag, where it would read back as the number 1 (`tr(1)`).
-fn has_ones_matrix_factor(e: &Expr) -> bool {
-    match &e.kind {
-        Kind::Product(a, b) if is_ones_matrix(a) || is_ones_matrix(b) => true,
-        Kind::Trace(a) | Kind::Det(a) | Kind::Diag(a) if is_ones_matrix(a) => true,
-        // Over a scalar, `1/s` would read back as a scalar.
-        Kind::DivScalar(a, _) if is_ones_matrix(a) => true,
-        _ => e.children().iter().any(|c| has_ones_matrix_factor(c)),
-    }
-}
-
-/// `e` with each ones matrix that is a factor of a product written `1 1ᵀ`.
-fn ones_factors_as_products(e: &Expr) -> Expr {
-    let outer = |o: &Expr| {
-        if !is_ones_matrix(o) {
-            return ones_factors_as_products(o);
-        }
-        let column = Expr::new(Kind::Ones, vec![o.shape[0].clone()]);
-        let row = crate::ir::build::transpose(Expr::new(Kind::Ones, vec![o.shape[1].clone()]));
-        crate::ir::build::product(column, row)
-    };
-    if let Kind::Product(a, b) = &e.kind {
-        return Expr::new(Kind::Product(Box::new(outer(a)), Box::new(outer(b))), e.shape.clone());
-    }
-    let mut out = e.clone();
-    let operand = matches!(e.kind, Kind::Trace(_) | Kind::Det(_) | Kind::Diag(_));
-    let numerator = matches!(e.kind, Kind::DivScalar(..));
-    for (k, c) in out.children_mut().into_iter().enumerate() {
-        *c = if operand || numerator && k == 0 { outer(c) } else { ones_factors_as_products(c) };
-    }
-    out
-}
-
 impl Printer {
     pub(crate) fn top(&self, e: &Expr) -> String {
-        // A matrix of ones in a product prints as `11ᵀ`: a lone `1` reads back as a vector.
+        // A term `11ᵀ` of a sum prints as `1` (`exp(S) − 1`), and a matrix of ones in a
+        // product as `11ᵀ`: a lone `1` there reads back as a vector.
+        let collapsed = ones::outer_terms_as_ones(e);
+        let e = collapsed.as_ref().unwrap_or(e);
         let expanded;
-        let e = if has_ones_matrix_factor(e) {
-            expanded = ones_factors_as_products(e);
+        let e = if ones::has_ones_matrix_factor(e) {
+            expanded = ones::ones_factors_as_products(e);
             &expanded
         } else {
             e

@@ -1,0 +1,95 @@
+//! Ones matrices as they print: `1` as a term of a sum (`exp(S) − 1`), `11ᵀ` as a
+//! factor of a product or the operand of a trace, determinant or diag.
+
+use crate::ir::expr::{Expr, Kind};
+use crate::ir::shape::Dim;
+
+/// A ones matrix: `Ones` with two dims, neither the ι of a row.
+fn is_ones_matrix(e: &Expr) -> bool {
+    e.kind == Kind::Ones && e.order() == 2 && !e.shape.contains(&Dim::Iota)
+}
+
+/// A ones matrix as a factor of a product, where a lone `1` would read back as a vector
+/// (in a sum, `1 − X ⊘ WH`, it reads back as the sum's shape), or as the operand of a
+/// trace, determinant or diag, where it would read back as the number 1 (`tr(1)`).
+pub(super) fn has_ones_matrix_factor(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::Product(a, b) if is_ones_matrix(a) || is_ones_matrix(b) => true,
+        Kind::Trace(a) | Kind::Det(a) | Kind::Diag(a) if is_ones_matrix(a) => true,
+        // Over a scalar, `1/s` would read back as a scalar.
+        Kind::DivScalar(a, _) if is_ones_matrix(a) => true,
+        _ => e.children().iter().any(|c| has_ones_matrix_factor(c)),
+    }
+}
+
+/// `e` with each ones matrix that is a factor of a product written `1 1ᵀ`.
+pub(super) fn ones_factors_as_products(e: &Expr) -> Expr {
+    let outer = |o: &Expr| {
+        if !is_ones_matrix(o) {
+            return ones_factors_as_products(o);
+        }
+        let column = Expr::new(Kind::Ones, vec![o.shape[0].clone()]);
+        let row = crate::ir::build::transpose(Expr::new(Kind::Ones, vec![o.shape[1].clone()]));
+        crate::ir::build::product(column, row)
+    };
+    if let Kind::Product(a, b) = &e.kind {
+        return Expr::new(Kind::Product(Box::new(outer(a)), Box::new(outer(b))), e.shape.clone());
+    }
+    let mut out = e.clone();
+    let operand = matches!(e.kind, Kind::Trace(_) | Kind::Det(_) | Kind::Diag(_));
+    let numerator = matches!(e.kind, Kind::DivScalar(..));
+    for (k, c) in out.children_mut().into_iter().enumerate() {
+        *c = if operand || numerator && k == 0 { outer(c) } else { ones_factors_as_products(c) };
+    }
+    out
+}
+
+/// `e` with each term `11ᵀ` (or a multiple of one) of an element-wise sum, one with a
+/// term that is a function or Hadamard product of tensors, written as the ones matrix,
+/// which reads back as the sum's shape: `(1/2)(exp(S) − 11ᵀ)` as `(1/2)(exp(S) − 1)`,
+/// as `1 − H ⊙ H`. None where there is none. Beside products (`I − 11ᵀ/n`) the outer
+/// product stays: it is the matrix of linear algebra there.
+pub(super) fn outer_terms_as_ones(e: &Expr) -> Option<Expr> {
+    fn elementwise(t: &Expr) -> bool {
+        match &t.kind {
+            Kind::Scale(_, x) | Kind::DivScalar(x, _) => elementwise(x),
+            Kind::Func { .. } | Kind::Hadamard(..) | Kind::HDiv(..) | Kind::HPower(..) | Kind::Softmax { .. } => true,
+            _ => false,
+        }
+    }
+    fn ones_outer(t: &Expr) -> bool {
+        match &t.kind {
+            Kind::Product(a, b) => {
+                a.kind == Kind::Ones
+                    && a.order() == 1
+                    && matches!(&b.kind, Kind::Transpose(o) if o.kind == Kind::Ones && o.order() == 1)
+            }
+            Kind::Scale(_, x) => ones_outer(x),
+            _ => false,
+        }
+    }
+    fn collapsed(t: &Expr) -> Expr {
+        match &t.kind {
+            Kind::Scale(c, x) => Expr::new(Kind::Scale(c.clone(), Box::new(collapsed(x))), t.shape.clone()),
+            _ => Expr::new(Kind::Ones, t.shape.clone()),
+        }
+    }
+    fn go(e: &Expr, changed: &mut bool) -> Expr {
+        let mut out = e.clone();
+        if let Kind::Add(terms) = &mut out.kind {
+            if terms.iter().any(elementwise) {
+                for t in terms.iter_mut().filter(|t| ones_outer(t)) {
+                    *t = collapsed(t);
+                    *changed = true;
+                }
+            }
+        }
+        for c in out.children_mut() {
+            *c = go(c, changed);
+        }
+        out
+    }
+    let mut changed = false;
+    let out = go(e, &mut changed);
+    changed.then_some(out)
+}
