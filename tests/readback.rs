@@ -85,6 +85,12 @@ fn a_ones_term_of_an_elementwise_sum_prints_as_one_and_reads_back() {
         ("S: matrix(N, k); sum(exp(S)) - sum(S)", "S", "exp(S) − 1"),
         ("S: matrix(N, k); -1/2 sum(1 + S - exp(S))", "S", "(1/2)(exp(S) − 1)"),
         ("X: matrix(n, m); 1^T X 1 + 1^T (X .* X) 1", "X", "11ᵀ + 2X"),
+        // A multiple too: Charbonnier's `e²(11ᵀ)` is `e²1`, as it is typed.
+        (
+            "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); e: scalar; sum(sqrt((X W - Y).^2 + e^2 1))",
+            "W",
+            "Xᵀ((XW − Y) ⊘ sqrt((XW − Y)^{⊙2} + e²1))",
+        ),
     ];
     for (text, wrt, expected) in cases {
         let d = bracket::grad(text, &[wrt]).unwrap().remove(0);

@@ -260,9 +260,10 @@ fn a_number_added_to_a_tensor_is_added_to_every_entry() {
     let (code, _, stderr) = simplify("x: vector(n); x + x^T x");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("write `s 1`"), "{stderr}");
-    // `ε 1` takes the shape of what it is added to, a matrix too, as `1` and `2 1` do.
+    // `ε 1` takes the shape of what it is added to, a matrix too, as `1` and `2 1` do;
+    // it prints so beside an element-wise term, and as `ε(11ᵀ)` beside a name.
     let s = "S: matrix(m, n); ε: scalar";
-    reads_as(s, "S .* S + ε 1", "S .* S + ε 1 1^T", "S ⊙ S + ε(11ᵀ)");
+    reads_as(s, "S .* S + ε 1", "S .* S + ε 1 1^T", "S ⊙ S + ε 1");
     reads_as(s, "ε 1 - S", "ε 1 1^T - S", "ε(11ᵀ) − S");
 }
 

@@ -9,11 +9,33 @@ fn is_ones_matrix(e: &Expr) -> bool {
     e.kind == Kind::Ones && e.order() == 2 && !e.shape.contains(&Dim::Iota)
 }
 
+/// A term of an element-wise sum: a function or Hadamard product of tensors (or a
+/// multiple of one). Beside one, a ones matrix reads back as the sum's shape.
+fn elementwise(t: &Expr) -> bool {
+    match &t.kind {
+        Kind::Scale(_, x) | Kind::DivScalar(x, _) => elementwise(x),
+        Kind::Func { .. } | Kind::Hadamard(..) | Kind::HDiv(..) | Kind::HPower(..) | Kind::Softmax { .. } => true,
+        _ => false,
+    }
+}
+
+/// The scalar of `s1`, a scalar times a ones matrix, where `t` is one.
+fn scaled_ones(t: &Expr) -> Option<&Expr> {
+    match &t.kind {
+        Kind::Product(a, b) if a.is_scalar() && is_ones_matrix(b) => Some(a),
+        _ => None,
+    }
+}
+
 /// A ones matrix as a factor of a product, where a lone `1` would read back as a vector
 /// (in a sum, `1 − X ⊘ WH`, it reads back as the sum's shape), or as the operand of a
 /// trace, determinant or diag, where it would read back as the number 1 (`tr(1)`).
 pub(super) fn has_ones_matrix_factor(e: &Expr) -> bool {
     match &e.kind {
+        // In an element-wise sum, `c²1 + r^{⊙2}`.
+        Kind::Add(terms) if terms.iter().any(elementwise) => {
+            terms.iter().any(|t| scaled_ones(t).map_or(has_ones_matrix_factor(t), has_ones_matrix_factor))
+        }
         Kind::Product(a, b) if is_ones_matrix(a) || is_ones_matrix(b) => true,
         Kind::Trace(a) | Kind::Det(a) | Kind::Diag(a) if is_ones_matrix(a) => true,
         // Over a scalar, `1/s` would read back as a scalar.
@@ -36,6 +58,19 @@ pub(super) fn ones_factors_as_products(e: &Expr) -> Expr {
         return Expr::new(Kind::Product(Box::new(outer(a)), Box::new(outer(b))), e.shape.clone());
     }
     let mut out = e.clone();
+    if let Kind::Add(terms) = &mut out.kind {
+        if terms.iter().any(elementwise) {
+            for t in terms.iter_mut() {
+                *t = match &t.kind {
+                    Kind::Product(a, b) if scaled_ones(t).is_some() => {
+                        Expr::new(Kind::Product(Box::new(ones_factors_as_products(a)), b.clone()), t.shape.clone())
+                    }
+                    _ => ones_factors_as_products(t),
+                };
+            }
+            return out;
+        }
+    }
     let operand = matches!(e.kind, Kind::Trace(_) | Kind::Det(_) | Kind::Diag(_));
     let numerator = matches!(e.kind, Kind::DivScalar(..));
     for (k, c) in out.children_mut().into_iter().enumerate() {
@@ -44,21 +79,15 @@ pub(super) fn ones_factors_as_products(e: &Expr) -> Expr {
     out
 }
 
-/// `e` with each term `11ᵀ` (or a multiple of one) of an element-wise sum, one with a
+/// `e` with each term `11ᵀ` (or a multiple of one, `e²11ᵀ`) of an element-wise sum, one with a
 /// term that is a function or Hadamard product of tensors, written as the ones matrix,
 /// which reads back as the sum's shape: `(1/2)(exp(S) − 11ᵀ)` as `(1/2)(exp(S) − 1)`,
 /// as `1 − H ⊙ H`. None where there is none. Beside products (`I − 11ᵀ/n`) the outer
 /// product stays: it is the matrix of linear algebra there.
 pub(super) fn outer_terms_as_ones(e: &Expr) -> Option<Expr> {
-    fn elementwise(t: &Expr) -> bool {
-        match &t.kind {
-            Kind::Scale(_, x) | Kind::DivScalar(x, _) => elementwise(x),
-            Kind::Func { .. } | Kind::Hadamard(..) | Kind::HDiv(..) | Kind::HPower(..) | Kind::Softmax { .. } => true,
-            _ => false,
-        }
-    }
     fn ones_outer(t: &Expr) -> bool {
         match &t.kind {
+            Kind::Product(a, b) if a.is_scalar() => ones_outer(b),
             Kind::Product(a, b) => {
                 a.kind == Kind::Ones
                     && a.order() == 1
@@ -71,6 +100,9 @@ pub(super) fn outer_terms_as_ones(e: &Expr) -> Option<Expr> {
     fn collapsed(t: &Expr) -> Expr {
         match &t.kind {
             Kind::Scale(c, x) => Expr::new(Kind::Scale(c.clone(), Box::new(collapsed(x))), t.shape.clone()),
+            Kind::Product(a, b) if a.is_scalar() => {
+                Expr::new(Kind::Product(a.clone(), Box::new(collapsed(b))), t.shape.clone())
+            }
             _ => Expr::new(Kind::Ones, t.shape.clone()),
         }
     }
