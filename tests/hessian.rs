@@ -481,6 +481,49 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "hessian",
         "(Xᵀ ⊗ I_k)ᵀdiag(vec(sigmoid'(WX + b 1ᵀ)))(1_N ⊗ I_k)",
     ),
+    // A row-wise softmax couples every entry of a row with every other: its Jacobian,
+    // by its input and through a layer, and the softmax regression's Hessian (refused
+    // before; survey 18 and issue 15).
+    (
+        "Z: matrix(N, k)",
+        "softmax(Z)",
+        "Z",
+        "jacobian",
+        "diag(vec(softmax(Z))) − diag(vec(softmax(Z)))(1_k 1_kᵀ ⊗ I_N)diag(vec(softmax(Z)))",
+    ),
+    (
+        "X: matrix(N, d); W: matrix(d, k)",
+        "softmax(X W)",
+        "W",
+        "jacobian",
+        "diag(vec(softmax(XW)))(I_k ⊗ X) − diag(vec(softmax(XW)))(1_k 1_kᵀ ⊗ I_N)diag(vec(softmax(XW)))(I_k ⊗ X)",
+    ),
+    (
+        "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k); Y 1 = 1",
+        "-tr(Y^T ln(softmax(X W)))",
+        "W",
+        "hessian",
+        "(I_k ⊗ X)ᵀdiag(vec(softmax(XW)))(I_k ⊗ X) − \
+         (I_k ⊗ X)ᵀdiag(vec(softmax(XW)))(1_k 1_kᵀ ⊗ I_N)diag(vec(softmax(XW)))(I_k ⊗ X)",
+    ),
+    // Without the fact, Y's row sums scale each sample: a sum within one factor.
+    (
+        "X: matrix(N, d); W: matrix(d, k); Y: matrix(N, k)",
+        "-tr(Y^T ln(softmax(X W)))",
+        "W",
+        "hessian",
+        "(I_k ⊗ X)ᵀdiag(vec(diag(Y 1)softmax(XW)))(I_k ⊗ X) − \
+         (I_k ⊗ X)ᵀdiag(vec(diag(Y 1)softmax(XW)))(1_k 1_kᵀ ⊗ I_N)diag(vec(softmax(XW)))(I_k ⊗ X)",
+    ),
+    // With the samples as columns, the blocks are the first dims.
+    (
+        "X: matrix(d, N); W: matrix(k, d); Y: matrix(N, k); Y 1 = 1",
+        "-tr(Y^T ln(softmax(X^T W^T)))",
+        "W",
+        "hessian",
+        "(Xᵀ ⊗ I_k)ᵀdiag(vec(softmax((WX)ᵀ)ᵀ))(Xᵀ ⊗ I_k) − \
+         (Xᵀ ⊗ I_k)ᵀdiag(vec(softmax((WX)ᵀ)ᵀ))(I_N ⊗ 1_k 1_kᵀ)diag(vec(softmax((WX)ᵀ)ᵀ))(Xᵀ ⊗ I_k)",
+    ),
 ];
 
 #[test]

@@ -58,6 +58,13 @@ pub enum Part {
     /// F and X share a dim through a summed index (the Hessian of `sum(f(XW))` by W is
     /// `(I ⊗ X)ᵀ diag(vec(f''(XW)))(I ⊗ X)`). The identity is of the shared dim.
     Sandwich { c: BigRational, left: Expr, middle: Expr, right: Expr, shared: Dim, first: bool },
+    /// `c (I ⊗ A)ᵀ diag(vec(D))(11ᵀ ⊗ I_N) diag(vec(E))(I ⊗ B)`, or with `first`
+    /// `c (A ⊗ I)ᵀ diag(vec(D))(I_N ⊗ 11ᵀ) diag(vec(E))(B ⊗ I)`: F's block dim and X's
+    /// each meet the samples (N) through factors of their own, D and E, so that every
+    /// entry of a sample's block meets every other (a row-wise softmax's Jacobian is
+    /// `diag(p) − ppᵀ` for each row p). A side that is the samples' dim itself is the
+    /// identity (None): the softmax's `diag(vec(P))(11ᵀ ⊗ I_N)diag(vec(P))`.
+    Coupled { c: BigRational, left: Option<Expr>, d: Expr, e: Expr, right: Option<Expr>, first: bool },
     /// The zero matrix, with F's dims down and X's across (a block of a Hessian in a
     /// variable the other block does not meet).
     Zero(Vec<Dim>, Vec<Dim>),
@@ -90,6 +97,9 @@ pub fn vec_form(
     for term in lower(j) {
         if term.coef.is_zero() {
             continue;
+        }
+        if std::env::var_os("BRACKET_VEC_DEBUG").is_some() && classify(&term, f_order, x_order).is_none() {
+            eprintln!("unclassified: {term:?}");
         }
         parts.push(classify(&term, f_order, x_order).ok_or_else(|| {
             Error::bare(
@@ -191,7 +201,9 @@ fn classify(term: &Term, f_order: usize, x_order: usize) -> Option<Part> {
         let shape = inner.output.iter().map(|&i| inner.indices[i].clone()).collect();
         return Some(Part::Diagonal(c, terms_to_expr(&[Term { coef: BigRational::one(), net: inner }], &shape)));
     }
-    sandwich(term, net, f_order, x_order).or_else(|| row_scaled(term, net, at.f1, at.f2?, f_order, x_order))
+    sandwich(term, net, f_order, x_order)
+        .or_else(|| coupled(term, net, f_order, x_order))
+        .or_else(|| row_scaled(term, net, at.f1, at.f2?, f_order, x_order))
 }
 
 /// A term of a matrix F by a matrix X whose second dims are one index j (F's i and X's k
@@ -212,12 +224,11 @@ fn sandwich(term: &Term, net: &Network, f_order: usize, x_order: usize) -> Optio
         (1, 2, &[i, k, l]) if k != l && (i == l || i == k) => (i, None, Some(if i == l { k } else { l }), i == k),
         _ => return None,
     };
-    let touched = |x: usize| net.factors.iter().any(|f| f.slots.contains(&x));
-    let summed: Vec<usize> = (0..net.indices.len()).filter(|&x| !net.output.contains(&x) && touched(x)).collect();
-    let &[n] = &summed[..] else { return None };
+    let lone = lone_sums(net);
+    let &[n] = &shared_sums(net, &lone)[..] else { return None };
     let mut groups: [Vec<Factor>; 3] = Default::default();
     for factor in &net.factors {
-        let within = |allowed: &[usize]| factor.slots.iter().all(|s| allowed.contains(s));
+        let within = |allowed: &[usize]| factor.slots.iter().all(|&s| allowed.contains(&s) || lone[s]);
         let on = |side: Option<usize>| side.is_some_and(|d| within(&[n, d]) && factor.slots.contains(&d));
         let group = if on(f) {
             0
@@ -248,6 +259,95 @@ fn sandwich(term: &Term, net: &Network, f_order: usize, x_order: usize) -> Optio
         shared: net.indices[shared].clone(),
         first,
     })
+}
+
+/// The indices summed within one factor alone (the row sums `Y1` of a factor Y): they
+/// belong to that factor's part, whatever group it joins.
+fn lone_sums(net: &Network) -> Vec<bool> {
+    (0..net.indices.len())
+        .map(|x| !net.output.contains(&x) && net.factors.iter().filter(|f| f.slots.contains(&x)).count() == 1)
+        .collect()
+}
+
+/// The indices summed over more than one factor.
+fn shared_sums(net: &Network, lone: &[bool]) -> Vec<usize> {
+    let touched = |x: usize| net.factors.iter().any(|f| f.slots.contains(&x));
+    (0..net.indices.len()).filter(|&x| !net.output.contains(&x) && touched(x) && !lone[x]).collect()
+}
+
+/// A term of a matrix F by a matrix X with one index n of samples, summed or one of
+/// F's and X's own, F's other dims (i, j) and X's (k, l), and each factor on (n, i),
+/// (n, k), (n, j), (n, l) or n alone: `Σ_n A[n,i] D[n,j] E[n,l] B[n,k]` is
+/// [`Part::Coupled`]. i (or k) is n itself where A (or B) is the identity. With `first`,
+/// F's and X's first dims are the blocks and the second meet the samples.
+fn coupled(term: &Term, net: &Network, f_order: usize, x_order: usize) -> Option<Part> {
+    let (&[f1, f2, x1, x2], (2, 2)) = (&net.output[..], (f_order, x_order)) else { return None };
+    let lone = lone_sums(net);
+    let summed = shared_sums(net, &lone);
+    let mut best: Option<(usize, Part)> = None;
+    for first in [false, true] {
+        // F's side and block, X's side and block.
+        let (i, j, k, l) = if first { (f2, f1, x2, x1) } else { (f1, f2, x1, x2) };
+        let samples: Vec<usize> = match summed[..] {
+            [n] => vec![n],
+            [] => vec![i, k],
+            _ => return None,
+        };
+        for n in samples {
+            let distinct = j != l && ![j, l].contains(&n) && ![j, l].contains(&i) && ![j, l].contains(&k);
+            if !distinct || (i == k && i != n) {
+                continue;
+            }
+            let mut groups: [Vec<Factor>; 4] = Default::default();
+            let fits = net.factors.iter().all(|factor| {
+                let within = |d: usize| factor.slots.iter().all(|&s| s == n || s == d || lone[s]);
+                let on = |d: usize| factor.slots.contains(&d) && within(d);
+                let group = if i != n && on(i) {
+                    0
+                } else if k != n && on(k) {
+                    3
+                } else if on(j) || within(n) {
+                    1
+                } else if on(l) {
+                    2
+                } else {
+                    return false;
+                };
+                groups[group].push(factor.clone());
+                true
+            });
+            let [a, d, e, b] = groups;
+            if !fits || d.is_empty() || e.is_empty() || a.is_empty() == (i != n) || b.is_empty() == (k != n) {
+                continue;
+            }
+            let block = |factors: Vec<Factor>, dim: usize| {
+                raised(net, factors, if first { vec![dim, n] } else { vec![n, dim] })
+            };
+            let part = Part::Coupled {
+                c: term.coef.clone(),
+                left: (i != n).then(|| raised(net, a, vec![n, i])),
+                d: block(d, j),
+                e: block(e, l),
+                right: (k != n).then(|| raised(net, b, vec![n, k])),
+                first,
+            };
+            // Where both ways fit (each factor on the samples and one dim), the sides are
+            // the data and the diagonals the function's values: `(Xᵀ ⊗ I)ᵀdiag(vec(P))…`,
+            // not `(I ⊗ P)ᵀdiag(vec(Xᵀ))…`. The first of the most named sides.
+            let named = |side: &Option<Expr>| {
+                side.as_ref().is_none_or(|e| match &e.kind {
+                    Kind::Transpose(x) => matches!(x.kind, Kind::Var(_)),
+                    kind => matches!(kind, Kind::Var(_)),
+                })
+            };
+            let Part::Coupled { left, right, .. } = &part else { unreachable!() };
+            let score = usize::from(named(left)) + usize::from(named(right));
+            if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                best = Some((score, part));
+            }
+        }
+    }
+    best.map(|(_, part)| part)
 }
 
 /// A term whose factors on F's dims alone (i, j), set apart, leave a Kronecker part:
@@ -510,6 +610,14 @@ fn simplify_part(p: Part, simplest: &dyn Fn(Expr) -> Expr) -> Part {
         Part::Sandwich { c, left, middle, right, shared, first } => {
             Part::Sandwich { c, left: simplest(left), middle: simplest(middle), right: simplest(right), shared, first }
         }
+        Part::Coupled { c, left, d, e, right, first } => Part::Coupled {
+            c,
+            left: left.map(simplest),
+            d: simplest(d),
+            e: simplest(e),
+            right: right.map(simplest),
+            first,
+        },
         other => other,
     }
 }
@@ -563,6 +671,28 @@ impl Part {
                 let v = column_vec(&eval(middle, env)?);
                 let scaled_rows = Array2::from_diag(&v.column(0)).dot(&side(right)?);
                 scaled(c, side(left)?.reversed_axes().dot(&scaled_rows))
+            }
+            Part::Coupled { c, left, d, e, right, first } => {
+                let (dv, ev) = (eval(d, env)?, eval(e, env)?);
+                // D on (n, j), E on (n, l); with `first` on (j, n) and (l, n).
+                let at = usize::from(!*first);
+                let (n, j, l) = (dv.shape()[1 - at], dv.shape()[at], ev.shape()[at]);
+                let ones = Array2::from_elem((j, l), 1.0);
+                let coupling = if *first { kron(&Array2::eye(n), &ones) } else { kron(&ones, &Array2::eye(n)) };
+                let diagonal = |v: &ArrayD<f64>| Array2::from_diag(&column_vec(v).column(0).to_owned());
+                let mut m = diagonal(&dv).dot(&coupling).dot(&diagonal(&ev));
+                let side = |s: &Expr, block: usize| -> Result<Array2<f64>> {
+                    let s = as_matrix(&eval(s, env)?, s);
+                    let identity = Array2::eye(block);
+                    Ok(if *first { kron(&s, &identity) } else { kron(&identity, &s) })
+                };
+                if let Some(b) = right {
+                    m = m.dot(&side(b, l)?);
+                }
+                if let Some(a) = left {
+                    m = side(a, j)?.reversed_axes().dot(&m);
+                }
+                scaled(c, m)
             }
             Part::Zero(rows, cols) => {
                 let size = |dims: &[Dim]| dims.iter().map(|d| env.size(d)).product::<Result<usize>>();

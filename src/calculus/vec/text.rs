@@ -175,6 +175,55 @@ impl Part {
                 };
                 (c.clone(), text)
             }
+            Part::Coupled { c, left, d, e, right, first } => {
+                // D is on (n, j) and E on (n, l) (with `first`, (j, n) and (l, n)).
+                let at = usize::from(!*first);
+                let (n, j, l) = (&d.shape[1 - at], &d.shape[at], &e.shape[at]);
+                let identity = |dim: &Dim| Expr::new(Kind::Identity, vec![dim.clone(), dim.clone()]);
+                let ones = |dim: &Dim| Expr::new(Kind::Ones, vec![dim.clone()]);
+                let side = |m: &Expr, block: &Dim| {
+                    let (p, q) = if *first { (m.clone(), identity(block)) } else { (identity(block), m.clone()) };
+                    if np {
+                        format!("np.kron({}, {})", np_matrix(&p, model), np_matrix(&q, model))
+                    } else {
+                        kron_text(format, &f(&p), &f(&q), true)
+                    }
+                };
+                let coupling = if np {
+                    let all = format!("np.ones(({}, {}))", size_text(j, model), size_text(l, model));
+                    let eye = format!("np.eye({})", size_text(n, model));
+                    if *first {
+                        format!("np.kron({eye}, {all})")
+                    } else {
+                        format!("np.kron({all}, {eye})")
+                    }
+                } else {
+                    let all = crate::ir::build::product(ones(j), crate::ir::build::transpose(ones(l)));
+                    let all = render(&all, format);
+                    let eye = render(&identity(n), format);
+                    if *first {
+                        kron_text(format, &eye, &all, true)
+                    } else {
+                        kron_text(format, &all, &eye, true)
+                    }
+                };
+                let diagonal = |x: &Expr| {
+                    if np {
+                        format!("np.diag(np.ravel({}, order=\"F\"))", render_numpy(x, model))
+                    } else {
+                        format!("{diag}({vec_of}({}))", render(x, format))
+                    }
+                };
+                let mut factors = Vec::new();
+                if let Some(a) = left {
+                    factors.push(format!("{}{}", side(a, j), if np { ".T" } else { transposed }));
+                }
+                factors.extend([diagonal(d), coupling, diagonal(e)]);
+                if let Some(b) = right {
+                    factors.push(side(b, l));
+                }
+                (c.clone(), factors.join(if np { " @ " } else { gap }))
+            }
             Part::Diagonal(c, d) if np => (c.clone(), format!("np.diag(np.ravel({}, order=\"F\"))", f(d))),
             Part::Diagonal(c, d) => (c.clone(), format!("{diag}({vec_of}({}))", render(d, format))),
             Part::Zero(rows, cols) if np => {
