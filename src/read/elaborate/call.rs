@@ -45,6 +45,23 @@ impl Elab {
         args: &[Node],
         span: Span,
     ) -> Result<Expr> {
+        // `exp: matrix(n, n); xᵀexp x` reads `exp x` as the function: a declared tensor of
+        // a function's name would be silently passed over (survey 19).
+        let word: String =
+            self.source.get(span.start..).unwrap_or("").chars().take_while(|c| c.is_alphanumeric()).collect();
+        if let Some((kind, declared)) = self.decls.get(&word).filter(|(k, _)| !matches!(k, DeclKind::Elementwise)) {
+            let (line, _) = crate::error::line_col(&self.source, declared.start);
+            let what = if matches!(kind, DeclKind::Scalar) { "a scalar" } else { "a tensor" };
+            return Err(err(
+                ErrorCode::Unsupported,
+                format!("`{word}` is declared as {what} (line {line}) and is also a function, which this applies"),
+                span,
+            )
+            .hint(format!(
+                "give the {} another name: a function's name applies the function",
+                what.trim_start_matches("a ")
+            )));
+        }
         let want = if matches!(func, Builtin::Dot | Builtin::Kron) { 2 } else { 1 };
         let name = builtin_name(func);
         if args.len() != want {

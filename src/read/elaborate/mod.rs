@@ -209,6 +209,16 @@ struct Failure {
     take: bool,
 }
 
+/// An error for a declaration or definition of `I`: it is the identity in every input,
+/// and an answer holding both would print them alike (`I + I`).
+fn reserved(name: &str, span: Span) -> Result<()> {
+    if name != "I" {
+        return Ok(());
+    }
+    Err(err(ErrorCode::Unsupported, "`I` is the identity matrix; a name cannot take it".to_string(), span)
+        .hint("pick another name; the identity of size n is written `I` or `I_n`"))
+}
+
 #[derive(Clone, Debug)]
 enum DeclKind {
     Scalar,
@@ -453,6 +463,16 @@ impl Elab {
                     )
                     .hint(hint));
                 }
+                reserved(&full, lhs.span)?;
+                // `exp = X Xᵀ`: `exp x` would apply the function, not the name.
+                if crate::ir::ast::Builtin::from_name(&full).is_some() {
+                    return Err(err(
+                        ErrorCode::Unsupported,
+                        format!("`{full}` is a function's name; a definition cannot take it"),
+                        lhs.span,
+                    )
+                    .hint("pick another name for the definition"));
+                }
                 // `s = tanh(W s + U x)`: a state update, but a program defines each name
                 // once, from names before it (read as written, `s` would be a new input
                 // equal to a function of itself).
@@ -579,6 +599,7 @@ impl Elab {
             }
         };
         for (name, span) in &d.names {
+            reserved(name, *span)?;
             if let Some((_, before)) = self.decls.get(name) {
                 let (line, _) = crate::error::line_col(&self.source, before.start);
                 return Err(err(ErrorCode::Unknown, format!("`{name}` is declared twice"), *span)
