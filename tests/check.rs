@@ -190,3 +190,22 @@ fn a_unit_length_fact_is_drawn_and_another_fact_is_no_verdict() {
     let (code, out) = run(&["grad", "X: matrix(n, n); X^T X = I; tr(X^T A X)", "--wrt", "X", "--check"]);
     assert_eq!(code, Some(0), "{out}");
 }
+
+#[test]
+fn derivatives_of_any_order_are_evaluated_so_their_check_runs() {
+    // tanh''' and σ''' had no value in floating point, so a Hessian holding one could
+    // not be checked (survey 19: "no usable point", exit 1), the planar flow's program
+    // HVP neither. Each derivative is checked against finite differences of the one
+    // below it, of the third and fourth orders (a name takes at most three primes).
+    for f in ["tanh", "sigmoid", "ln", "sqrt", "exp"] {
+        for order in 3..=4 {
+            let below = "'".repeat(order - 1);
+            let text = format!("w: vector(d); sum({f}{below}(w))");
+            let (code, stdout) = run(&["grad", &text, "--wrt", "w", "--check"]);
+            assert_eq!(code, Some(0), "{text}: {stdout}");
+            assert!(printed_error(&stdout) < 1e-6, "{text}: {stdout}");
+        }
+    }
+    let (code, stdout) = run(&["hessian", "w: vector(d); sum(tanh'(w))", "--wrt", "w", "--check"]);
+    assert_eq!(code, Some(0), "{stdout}");
+}
