@@ -6,6 +6,7 @@
 //! (then an [`ErrorCode::Eval`] error says the value is not exact).
 
 pub mod check;
+mod functions;
 pub mod identity;
 
 use crate::error::{Error, ErrorCode, Result};
@@ -90,45 +91,10 @@ impl Number for f64 {
         Some(self.powf(ToPrimitive::to_f64(p)?))
     }
     fn func(&self, f: &Func, derivative: u8) -> Option<f64> {
-        let x = *self;
-        if saturates(f, x) {
+        if saturates(f, *self) {
             SATURATED.with(|s| s.set(true));
         }
-        let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
-        let k = i32::from(derivative);
-        Some(match (f, derivative) {
-            (Func::Exp, _) => x.exp(),
-            (Func::Ln, 0) => x.ln(),
-            // (−1)^{k−1}(k − 1)!/x^k.
-            (Func::Ln, _) => {
-                let factorial: f64 = (1..k).map(f64::from).product();
-                if k % 2 == 0 {
-                    -factorial / x.powi(k)
-                } else {
-                    factorial / x.powi(k)
-                }
-            }
-            // tanh' = 1 − tanh², σ' = σ(1 − σ): each derivative a polynomial in the value.
-            (Func::Tanh, _) => value_polynomial(derivative, &[1.0, 0.0, -1.0]).eval(x.tanh()),
-            (Func::Sigmoid, _) => value_polynomial(derivative, &[0.0, 1.0, -1.0]).eval(sig(x)),
-            // (1/2)(1/2 − 1)⋯(1/2 − k + 1) x^{1/2 − k}.
-            (Func::Sqrt, _) => (0..k).map(|j| 0.5 - f64::from(j)).product::<f64>() * x.sqrt() / x.powi(k),
-            (Func::Sin, d) => [x.sin(), x.cos(), -x.sin(), -x.cos()][d as usize % 4],
-            (Func::Cos, d) => [x.cos(), -x.sin(), -x.cos(), x.sin()][d as usize % 4],
-            (Func::Abs, 0) => x.abs(),
-            (Func::Abs, 1) => x.signum(),
-            (Func::Relu, 0) => x.max(0.0),
-            (Func::Relu, 1) => f64::from(u8::from(x > 0.0)),
-            (Func::Sign, 0) => {
-                if x == 0.0 {
-                    0.0
-                } else {
-                    x.signum()
-                }
-            }
-            (Func::Abs | Func::Relu | Func::Sign, _) => 0.0,
-            (Func::Declared(name), d) => return declared(name, d, &x),
-        })
+        functions::value(f, derivative, *self)
     }
     fn approx(&self) -> f64 {
         *self
@@ -137,33 +103,6 @@ impl Number for f64 {
     /// rounding size, not zero: its inverse would be noise, so it counts as singular.
     fn negligible(&self, scale: f64) -> bool {
         self.abs() <= PIVOT_TOLERANCE * scale
-    }
-}
-
-/// The `k`th derivative of a function f whose derivative is `p(f)` for the polynomial
-/// `p` (coefficients from the constant up), as a polynomial in f's value: each step
-/// differentiates in f and multiplies by `p` (the chain rule).
-fn value_polynomial(k: u8, p: &[f64]) -> Polynomial {
-    let mut q = Polynomial(vec![0.0, 1.0]);
-    for _ in 0..k {
-        let derivative: Vec<f64> = q.0.iter().enumerate().skip(1).map(|(j, c)| c * j as f64).collect();
-        let mut next = vec![0.0; derivative.len() + p.len()];
-        for (a, ca) in derivative.iter().enumerate() {
-            for (b, cb) in p.iter().enumerate() {
-                next[a + b] += ca * cb;
-            }
-        }
-        q = Polynomial(next);
-    }
-    q
-}
-
-/// Coefficients from the constant up.
-struct Polynomial(Vec<f64>);
-
-impl Polynomial {
-    fn eval(&self, t: f64) -> f64 {
-        self.0.iter().rev().fold(0.0, |acc, c| acc * t + c)
     }
 }
 
