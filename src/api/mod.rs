@@ -63,10 +63,13 @@ fn answer_of(model: Model, text: &str) -> Result<Answer> {
         } else if !model.queries.is_empty() {
             Error::new(
                 ErrorCode::Unsupported,
-                "`grad … wrt …` is a query, not an expression to simplify",
+                "the input ends with its own query, `grad … wrt …`, where an expression was expected",
                 crate::error::Span::new(0, text.len()),
             )
-            .hint("`bracket simplify` prints an expression; write one after the definitions")
+            .hint(
+                "`bracket grad` answers a program's query without `--wrt` (drop it); `bracket simplify` \
+                 takes an expression after the definitions",
+            )
         } else {
             Error::new(
                 ErrorCode::Syntax,

@@ -232,6 +232,8 @@ struct Elab {
     /// Names of declared sizes (`N` in `X: matrix(N, d)`): used alone, each is a scalar.
     size_names: IndexSet<String>,
     definitions: Vec<(String, Expr)>,
+    /// Where each definition's name stands.
+    defined_at: IndexMap<String, Span>,
     facts: Vec<(Expr, Expr)>,
     queries: Vec<Query>,
     exprs: Vec<Expr>,
@@ -329,6 +331,7 @@ impl Elab {
             denominators: IndexSet::new(),
             size_names: IndexSet::new(),
             definitions: Vec::new(),
+            defined_at: IndexMap::new(),
             facts: Vec::new(),
             queries: Vec::new(),
             exprs: Vec::new(),

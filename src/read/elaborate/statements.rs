@@ -74,6 +74,11 @@ impl Elab {
         if let NodeKind::Name(name) = &lhs.kind {
             if !name.diff && !name.bar && name.tag.is_none() {
                 let full = name.full();
+                if let Some(first) = self.defined_at.get(&full) {
+                    let (line, _) = crate::error::line_col(&self.source, first.start);
+                    return Err(err(ErrorCode::Unsupported, format!("`{full}` is defined twice"), lhs.span)
+                        .hint(format!("the first definition is on line {line}; each name is defined once")));
+                }
                 if self.vars.contains_key(&full) || self.decls.contains_key(&full) {
                     // Declared: the name is taken. Used: the definition comes too late.
                     let hint = if self.decls.contains_key(&full) {
@@ -113,6 +118,7 @@ impl Elab {
                     full.clone(),
                     NameInfo { shape: value.shape.clone(), symmetric: false, declared: false, defined: true },
                 );
+                self.defined_at.insert(full.clone(), lhs.span);
                 self.definitions.push((full, value));
                 return Ok(());
             }
