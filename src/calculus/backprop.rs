@@ -255,6 +255,16 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
     if !query.expr.is_scalar() {
         return Err(not_scalar(model, text, &query.expr));
     }
+    // The equations are one backward pass, of one loss: a second query was passed over.
+    if model.queries.len() > 1 {
+        let at = text.rfind("grad").unwrap_or(0);
+        return Err(Error::new(
+            ErrorCode::Unsupported,
+            format!("the program asks {} queries; its equations answer one", model.queries.len()),
+            crate::error::Span::new(at, text.len()),
+        )
+        .hint("ask for every variable in one query (`grad J wrt W, b`); for another loss, run it on its own"));
+    }
     // The loss: a defined name (J) or an expression.
     let loss_name = loss_name(&model);
     let top = match model.definitions.iter().find(|(m, _)| *m == loss_name) {
