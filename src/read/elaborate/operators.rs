@@ -569,10 +569,11 @@ impl Elab {
                     )
                     .hint("for element-wise division use `⊘` or `./`; for an inverse use `X⁻¹`"));
                 }
+                // (`x/0`, `x/(1 − 1)`: a divisor that is the number zero, as written.)
+                if number_value(&b).is_some_and(|v| v.is_zero()) {
+                    return Err(err(ErrorCode::Shape, "division by zero", rhs.span).hint("the divisor is the number 0"));
+                }
                 if let (Kind::Const(x), Kind::Const(y)) = (&a.kind, &b.kind) {
-                    if y.is_zero() {
-                        return Err(err(ErrorCode::Shape, "division by zero", rhs.span));
-                    }
                     // `1/2` is the number one half.
                     return Ok(Expr::new(Kind::Const(x / y), vec![]));
                 }
@@ -593,6 +594,11 @@ impl Elab {
                 }
                 let symbol = if *op == BinOp::Hadamard { "⊙" } else { "⊘" };
                 self.same_shape(&a, &b, symbol, op_span)?;
+                // `x ./ 0`: the zero spread over x's shape.
+                if !hadamard && matches!(&b.kind, Kind::Scale(c, o) if c.is_zero() && o.kind == Kind::Ones) {
+                    return Err(err(ErrorCode::Shape, "division by zero", rhs.span)
+                        .hint("the divisor is the number 0 in every entry"));
+                }
                 let shape = a.shape.clone();
                 let kind = if *op == BinOp::Hadamard {
                     Kind::Hadamard(boxed(a), boxed(b))
@@ -930,5 +936,22 @@ impl Elab {
             origin: Origin::Subscript(text.to_string()),
         };
         Ok(Expr::new(Kind::Network(Box::new(net)), shape))
+    }
+}
+
+/// The value of `e` where it is a number written with numbers alone (`1 − 1`, `2/4`).
+fn number_value(e: &Expr) -> Option<BigRational> {
+    match &e.kind {
+        Kind::Const(c) => Some(c.clone()),
+        Kind::Scale(c, x) if x.is_scalar() => Some(c * number_value(x)?),
+        Kind::Add(terms) if e.is_scalar() => {
+            terms.iter().try_fold(BigRational::zero(), |acc, t| Some(acc + number_value(t)?))
+        }
+        Kind::Product(a, b) if e.is_scalar() => Some(number_value(a)? * number_value(b)?),
+        Kind::DivScalar(a, b) => {
+            let d = number_value(b)?;
+            (!d.is_zero()).then_some(number_value(a)? / d)
+        }
+        _ => None,
     }
 }
