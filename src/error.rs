@@ -116,6 +116,8 @@ impl Error {
     /// Renders the error as the CLI prints it: message, `line:column`, the line with a
     /// caret under the culprit, and the hint.
     pub fn render(&self, source: &str) -> String {
+        let shown = visible(source);
+        let source = shown.as_str();
         if let Some(out) = self.render_long_line(source) {
             return out;
         }
@@ -136,6 +138,30 @@ impl Error {
         }
         String::from_utf8_lossy(&out.into_inner()).into_owned()
     }
+}
+
+/// True for a character that prints as nothing or moves what follows: a control
+/// character (not a line break or tab), a direction or zero-width mark, or a combining
+/// accent on its own.
+pub fn invisible(c: char) -> bool {
+    (c.is_control() && c != '\n' && c != '\t' && c != '\r')
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+        || matches!(c, '\u{0300}'..='\u{036F}')
+}
+
+/// `source` with each invisible character a visible one of the same length in bytes, so
+/// that every span stays where it was and its caret shows (`?`, `¿`, `�`).
+fn visible(source: &str) -> String {
+    source
+        .chars()
+        .map(|c| match (invisible(c), c.len_utf8()) {
+            (false, _) => c.to_string(),
+            (true, 1) => "?".to_string(),
+            (true, 2) => "¿".to_string(),
+            (true, 3) => "\u{FFFD}".to_string(),
+            (true, _) => "\u{FFFD}?".to_string(),
+        })
+        .collect()
 }
 
 /// Characters of a line shown on each side of the culprit where the line is longer than

@@ -36,7 +36,7 @@ pub use calculus::backprop::{backprop, backprop_with, check_program, evaluate_ba
 pub use calculus::derive::{derive_in, Derivation, Explain, Step, Through};
 pub use calculus::tangent::{second_pass, SecondPass, Tangent};
 pub use egraph::{Limits, Options, Report};
-pub use error::{Error, ErrorCode, Result, Span};
+pub use error::{invisible, Error, ErrorCode, Result, Span};
 pub use eval::check::{check_derivative, Check, Verdict};
 pub use limits::MAX_INPUT_BYTES;
 pub use render::conditions::{condition_list, conditions, conditions_in, Condition, Relation};

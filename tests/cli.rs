@@ -527,3 +527,21 @@ fn numpy_output_says_how_the_defined_values_it_reads_are_computed() {
         serde_json::from_str(&stdout(&bracket(&["grad", "x^T A x", "--wrt", "x", "--format", "json"]))).unwrap();
     assert!(json["derivatives"][0].get("numpy_definitions").is_none(), "{json}");
 }
+
+#[test]
+fn an_invisible_character_is_named_and_its_caret_shows() {
+    // A control character, a combining accent and a direction mark were printed raw,
+    // with a blank caret line (survey 19).
+    for (input, code) in [
+        ("x: vector(n); sum(exp(x\u{1}))", "U+0001"),
+        ("x\u{303}: vector(n); sum(x)", "U+0303"),
+        ("x: vector(n); sum(exp(\u{202E}x))", "U+202E"),
+    ] {
+        let out = bracket(&["simplify", input]);
+        assert_eq!(out.status.code(), Some(2));
+        let text = stderr(&out);
+        assert!(text.contains(&format!("unexpected invisible character {code}")), "{text}");
+        assert!(!text.chars().any(|c| bracket::invisible(c)), "{text:?}");
+        assert!(text.lines().any(|l| l.trim_start_matches([' ', '│']).starts_with('^')), "{text}");
+    }
+}

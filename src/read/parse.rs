@@ -834,6 +834,7 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
     let end = at + found.map_or(1, char::len_utf8);
     let what = match found {
         None => "the input ends too early".to_string(),
+        Some(c) if crate::error::invisible(c) => format!("unexpected invisible character U+{:04X}", c as u32),
         Some(c) => format!("unexpected `{c}`"),
     };
     let expected = match &e.variant {
