@@ -141,18 +141,24 @@ fn batch_refuses_what_it_would_answer_in_part() {
         r#"{"command": "derive", "expr": "a^T X Y b", "wrt": ["X", "Y"]}"#,
         r#"{"command": "hvp", "expr": "x^T A x", "wrt": ["x", "A"], "dir": "v"}"#,
         r#"{"command": "grad", "expr": "a^T X Y b", "wrt": ["X", 3]}"#,
+        // A key of the wrong type was read as absent (survey 19): no check was made.
+        r#"{"command": "grad", "expr": "x^T A x", "wrt": ["x"], "check": "yes"}"#,
+        r#"{"command": "grad", "expr": "x^T A x", "wrt": ["x"], "timeout": -5}"#,
+        r#"{"command": "hvp", "expr": "x^T A x", "wrt": ["x"], "dir": 3}"#,
+        r#"{"command": "grad", "expr": "x^T A x", "wrt": ["x"], "layout": 2}"#,
         r#"{"command": "derive", "expr": "a^T X Y b", "wrt": ["Y"]}"#,
     ]
     .join("\n");
     let (o, _) = bracket_stdin(&["batch"], &input);
     let lines: Vec<serde_json::Value> =
         stdout(&o).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
-    assert_eq!(lines.len(), 4);
-    for line in &lines[..3] {
+    assert_eq!(lines.len(), 8);
+    for line in &lines[..7] {
         assert_eq!(line["error"]["code"], "E-usage", "{line}");
     }
     assert!(lines[0]["error"]["message"].as_str().unwrap().contains("one name"), "{}", lines[0]);
-    assert_eq!(lines[3]["result"]["unicode"], "Xᵀabᵀ", "{}", lines[3]);
+    assert!(lines[3]["error"]["message"].as_str().unwrap().contains("true or false"), "{}", lines[3]);
+    assert_eq!(lines[7]["result"]["unicode"], "Xᵀabᵀ", "{}", lines[7]);
 }
 
 #[test]

@@ -287,8 +287,29 @@ impl Command {
                 .ok_or_else(|| usage("\"wrt\" must be a name or a list of names"))?,
             Some(_) => return Err(usage("\"wrt\" must be a name or a list of names")),
         };
-        let check = query.get("check").and_then(Value::as_bool).unwrap_or(false);
-        let layout = match query.get("layout").and_then(Value::as_str) {
+        // A key of the wrong type is an error, never passed over (`"check": "yes"`).
+        let flag = |key: &str| match query.get(key) {
+            None => Ok(false),
+            Some(Value::Bool(b)) => Ok(*b),
+            Some(_) => Err(usage(&format!("\"{key}\" must be true or false"))),
+        };
+        let text_of = |key: &str| match query.get(key) {
+            None => Ok(None),
+            Some(Value::String(t)) => Ok(Some(t.as_str())),
+            Some(_) => Err(usage(&format!("\"{key}\" must be a string"))),
+        };
+        let count = |key: &str| match query.get(key) {
+            None => Ok(None),
+            Some(v) => v.as_u64().map(Some).ok_or_else(|| usage(&format!("\"{key}\" must be a whole number"))),
+        };
+        if let Some(t) = query.get("timeout") {
+            if !t.as_f64().is_some_and(|t| t.is_finite() && t > 0.0) {
+                return Err(usage("\"timeout\" must be a positive number of seconds"));
+            }
+        }
+        text_of("target")?;
+        let check = flag("check")?;
+        let layout = match text_of("layout")? {
             None | Some("tensor") => Layout::Tensor,
             Some("vec") => Layout::Vec,
             Some(other) => return Err(usage(&format!("unknown layout `{other}`; use tensor or vec"))),
@@ -306,23 +327,23 @@ impl Command {
             "backprop" => Command::Backprop { expr, check },
             "hessian" => Command::Hessian { expr, wrt, check, layout },
             "hvp" => {
-                let dir = query.get("dir").and_then(Value::as_str).unwrap_or_default();
+                let dir = text_of("dir")?.unwrap_or_default();
                 let w = wrt.into_iter().next().unwrap_or_default();
                 Command::Hvp { expr, wrt: w, dir: dir.to_string(), check }
             }
             "derive" => {
                 // Without "wrt", a program's derivations, one for each equation.
-                let order = query.get("order").and_then(Value::as_u64).unwrap_or(1).min(255) as u8;
+                let order = count("order")?.unwrap_or(1).min(255) as u8;
                 Command::Derive { expr, wrt: wrt.into_iter().next(), order }
             }
-            "d" => Command::Differential { expr, raw: query.get("raw").and_then(Value::as_bool).unwrap_or(false) },
+            "d" => Command::Differential { expr, raw: flag("raw")? },
             "eval" => {
                 let at: Vec<(String, String)> = match query.get("at") {
                     None => vec![],
                     Some(Value::Object(m)) => m.iter().map(|(k, v)| (k.clone(), v.to_string())).collect(),
                     Some(_) => return Err(usage("\"at\" must be an object of values")),
                 };
-                let seed = query.get("seed").and_then(Value::as_u64).unwrap_or(1);
+                let seed = count("seed")?.unwrap_or(1);
                 Command::Eval { expr, at, seed }
             }
             other => {
