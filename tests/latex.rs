@@ -93,6 +93,13 @@ fn latex_strings() -> Vec<(String, String)> {
             }
         }
     }
+    // Reasons with Greek letters, ½ and ᵀ in prose (survey 19 found them raw).
+    for (f, w) in [
+        ("tau: scalar; x: vector(n); tau x^T x", "tau"),
+        ("L: symmetric(n); x, m: vector(n); 1/2 (x - m)^T L (x - m) - 1/2 ln det(L)", "L"),
+    ] {
+        out.push((format!("{f} derivation"), derive(f, w).unwrap().render(Format::Latex)));
+    }
     // Every LaTeX block of the generated pages.
     let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples");
     let mut pages: Vec<_> = std::fs::read_dir(&docs).unwrap().map(|f| f.unwrap().path()).collect();
@@ -143,4 +150,28 @@ fn katex_renders_every_latex_output() {
         items.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn derivations_in_latex_are_ascii() {
+    // pdfLaTeX takes no `τ`, `½` or `²` outside math: a reason's prose and a second
+    // derivative's label are written with math-mode commands (survey 19).
+    let cases = [
+        vec!["derive", "tau: scalar; x: vector(n); tau x^T x", "--wrt", "tau", "--format", "latex"],
+        vec![
+            "derive",
+            "L: symmetric(n); x, m: vector(n); 1/2 (x - m)^T L (x - m) - 1/2 ln det(L)",
+            "--wrt",
+            "L",
+            "--format",
+            "latex",
+        ],
+        vec!["derive", "x: vector(n); A: matrix(n, n); x^T A x", "--wrt", "x", "--order", "2", "--format", "latex"],
+    ];
+    for args in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_bracket")).args(&args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{args:?}");
+        assert!(text.is_ascii(), "{args:?}:\n{text}");
+    }
 }

@@ -443,7 +443,8 @@ impl Derivation {
                 let mut out = String::from("\\begin{align*}\n");
                 for (k, s) in self.steps.iter().enumerate() {
                     let lead = if k == 0 { format!("d\\left({f}\\right) &= ") } else { "&= ".to_string() };
-                    out.push_str(&format!("{lead}{} && \\text{{{}}} \\\\\n", render(&s.expr, format), s.why));
+                    let why = crate::render::latex_text(&s.why);
+                    out.push_str(&format!("{lead}{} && \\text{{{why}}} \\\\\n", render(&s.expr, format)));
                 }
                 let g = render(&self.result.expr, format);
                 let sym = if self.function.is_scalar() { "\\nabla" } else { "J" };

@@ -849,6 +849,52 @@ pub fn ascii_text(text: &str) -> String {
     out
 }
 
+/// Prose for LaTeX's `\text{…}` (a derivation step's reason): each symbol outside
+/// ASCII as LaTeX writes it in math mode (`dτ` → `d$\tau$`, `½` → `$\tfrac12$`).
+pub fn latex_text(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let math = match c {
+            '∇' => "\\nabla",
+            '½' => "\\tfrac12",
+            'ᵀ' => "^\\top",
+            '·' => "\\cdot",
+            '⊙' => "\\odot",
+            '⊘' => "\\oslash",
+            '⊗' => "\\otimes",
+            '−' => "-",
+            '≠' => "\\neq",
+            '≥' => "\\geq",
+            '→' => "\\to",
+            '…' => "\\ldots",
+            '²' => "^2",
+            '⁻' => "^{-}",
+            '¹' => "^1",
+            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
+                out.push('\\');
+                out.push(c);
+                continue;
+            }
+            _ if c.is_ascii() => {
+                out.push(c);
+                continue;
+            }
+            _ => match crate::read::parse::greek_word(c) {
+                Some(word) => {
+                    out.push_str(&format!("$\\{word}$"));
+                    continue;
+                }
+                None => {
+                    out.push('?');
+                    continue;
+                }
+            },
+        };
+        out.push_str(&format!("${math}$"));
+    }
+    out
+}
+
 /// A name in ASCII: Greek letters become words; a subscript that becomes longer than one
 /// character gets braces (`W_λ` → `W_{lambda}`).
 pub fn ascii_name(name: &str) -> String {
@@ -872,6 +918,10 @@ pub fn ascii_name(name: &str) -> String {
 /// A name in LaTeX: Greek letters become commands, and the digits that end a name are
 /// its subscript, as the paper writes them (`W1` is `W_1`, `x12` is `x_{12}`).
 pub fn latex_name(name: &str) -> String {
+    // A second derivative's label: `∇²_x`, `∇²_x[V]`.
+    if let Some(rest) = name.strip_prefix("∇²") {
+        return format!("\\nabla^2{}", latex_name(rest));
+    }
     if let Some(rest) = name.strip_prefix('∇') {
         // A seed `∇_{Z2}J`: its subscript and its loss are names too.
         if let Some((inner, tail)) = rest.strip_prefix("_{").and_then(|r| r.split_once('}')) {
