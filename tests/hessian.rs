@@ -524,6 +524,16 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "(Xᵀ ⊗ I_k)ᵀdiag(vec(softmax((WX)ᵀ)ᵀ))(Xᵀ ⊗ I_k) − \
          (Xᵀ ⊗ I_k)ᵀdiag(vec(softmax((WX)ᵀ)ᵀ))(I_N ⊗ 1_k 1_kᵀ)diag(vec(softmax((WX)ᵀ)ᵀ))(Xᵀ ⊗ I_k)",
     ),
+    // A hidden layer read out by a vector: Σ over the hidden units inside one part,
+    // the residual's `tanh(XW)v − y` (survey 19).
+    (
+        "X: matrix(N, d); W: matrix(d, h); v: vector(h); y: vector(N)",
+        "1/2 ||tanh(X W) v - y||^2",
+        "W",
+        "hessian",
+        "(I_h ⊗ X)ᵀdiag(vec(tanh'(XW)diag(v)))(1_h 1_hᵀ ⊗ I_N)diag(vec(tanh'(XW)diag(v)))(I_h ⊗ X) + \
+         (I_h ⊗ X)ᵀdiag(vec((tanh(XW)v − y)vᵀ ⊙ tanh''(XW)))(I_h ⊗ X)",
+    ),
 ];
 
 #[test]

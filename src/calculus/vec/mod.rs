@@ -224,12 +224,20 @@ fn sandwich(term: &Term, net: &Network, f_order: usize, x_order: usize) -> Optio
         (1, 2, &[i, k, l]) if k != l && (i == l || i == k) => (i, None, Some(if i == l { k } else { l }), i == k),
         _ => return None,
     };
-    let lone = lone_sums(net);
-    let &[n] = &shared_sums(net, &lone)[..] else { return None };
+    summed(net).into_iter().find_map(|n| sandwich_at(term, net, n, (shared, f, x, first)))
+}
+
+/// [`sandwich`] with `n` the samples: the factors grouped by [`clusters`].
+fn sandwich_at(
+    term: &Term,
+    net: &Network,
+    n: usize,
+    (shared, f, x, first): (usize, Option<usize>, Option<usize>, bool),
+) -> Option<Part> {
     let mut groups: [Vec<Factor>; 3] = Default::default();
-    for factor in &net.factors {
-        let within = |allowed: &[usize]| factor.slots.iter().all(|&s| allowed.contains(&s) || lone[s]);
-        let on = |side: Option<usize>| side.is_some_and(|d| within(&[n, d]) && factor.slots.contains(&d));
+    for (factors, outer) in clusters(net, n) {
+        let within = |allowed: &[usize]| outer.iter().all(|s| allowed.contains(s));
+        let on = |side: Option<usize>| side.is_some_and(|d| within(&[n, d]) && outer.contains(&d));
         let group = if on(f) {
             0
         } else if on(x) {
@@ -239,7 +247,7 @@ fn sandwich(term: &Term, net: &Network, f_order: usize, x_order: usize) -> Optio
         } else {
             return None;
         };
-        groups[group].push(factor.clone());
+        groups[group].extend(factors);
     }
     // A side with a dim of its own has factors; one without has none.
     if groups[1].is_empty() || groups[0].is_empty() == f.is_some() || groups[2].is_empty() == x.is_some() {
@@ -261,18 +269,49 @@ fn sandwich(term: &Term, net: &Network, f_order: usize, x_order: usize) -> Optio
     })
 }
 
-/// The indices summed within one factor alone (the row sums `Y1` of a factor Y): they
-/// belong to that factor's part, whatever group it joins.
-fn lone_sums(net: &Network) -> Vec<bool> {
-    (0..net.indices.len())
-        .map(|x| !net.output.contains(&x) && net.factors.iter().filter(|f| f.slots.contains(&x)).count() == 1)
-        .collect()
+/// The indices summed over: touched by a factor, not of the result.
+fn summed(net: &Network) -> Vec<usize> {
+    let touched = |x: usize| net.factors.iter().any(|f| f.slots.contains(&x));
+    (0..net.indices.len()).filter(|&x| !net.output.contains(&x) && touched(x)).collect()
 }
 
-/// The indices summed over more than one factor.
-fn shared_sums(net: &Network, lone: &[bool]) -> Vec<usize> {
-    let touched = |x: usize| net.factors.iter().any(|f| f.slots.contains(&x));
-    (0..net.indices.len()).filter(|&x| !net.output.contains(&x) && touched(x) && !lone[x]).collect()
+/// The factors in clusters joined by the indices summed other than `n`, each with the
+/// indices it holds that are the result's or `n` (its outer ones): a sum within a
+/// cluster stays in its part (`Y1` of Y; `tanh(XW)v` of tanh(XW) and v).
+fn clusters(net: &Network, n: usize) -> Vec<(Vec<Factor>, Vec<usize>)> {
+    let inner = |x: usize| x != n && !net.output.contains(&x);
+    let mut cluster: Vec<usize> = (0..net.factors.len()).collect();
+    let find = |cluster: &[usize], mut k: usize| {
+        while cluster[k] != k {
+            k = cluster[k];
+        }
+        k
+    };
+    for x in (0..net.indices.len()).filter(|&x| inner(x)) {
+        let holding: Vec<usize> = (0..net.factors.len()).filter(|&k| net.factors[k].slots.contains(&x)).collect();
+        for w in holding.windows(2) {
+            let (a, b) = (find(&cluster, w[0]), find(&cluster, w[1]));
+            cluster[a.max(b)] = a.min(b);
+        }
+    }
+    let mut out: Vec<(usize, Vec<Factor>, Vec<usize>)> = Vec::new();
+    for (k, factor) in net.factors.iter().enumerate() {
+        let root = find(&cluster, k);
+        let at = match out.iter().position(|(r, _, _)| *r == root) {
+            Some(at) => at,
+            None => {
+                out.push((root, Vec::new(), Vec::new()));
+                out.len() - 1
+            }
+        };
+        out[at].1.push(factor.clone());
+        for &s in factor.slots.iter().filter(|&&s| !inner(s)) {
+            if !out[at].2.contains(&s) {
+                out[at].2.push(s);
+            }
+        }
+    }
+    out.into_iter().map(|(_, factors, outer)| (factors, outer)).collect()
 }
 
 /// A term of a matrix F by a matrix X with one index n of samples, summed or one of
@@ -282,26 +321,22 @@ fn shared_sums(net: &Network, lone: &[bool]) -> Vec<usize> {
 /// F's and X's first dims are the blocks and the second meet the samples.
 fn coupled(term: &Term, net: &Network, f_order: usize, x_order: usize) -> Option<Part> {
     let (&[f1, f2, x1, x2], (2, 2)) = (&net.output[..], (f_order, x_order)) else { return None };
-    let lone = lone_sums(net);
-    let summed = shared_sums(net, &lone);
+    let summed = summed(net);
     let mut best: Option<(usize, Part)> = None;
     for first in [false, true] {
         // F's side and block, X's side and block.
         let (i, j, k, l) = if first { (f2, f1, x2, x1) } else { (f1, f2, x1, x2) };
-        let samples: Vec<usize> = match summed[..] {
-            [n] => vec![n],
-            [] => vec![i, k],
-            _ => return None,
-        };
+        let mut samples = summed.clone();
+        samples.extend([i, k]);
         for n in samples {
             let distinct = j != l && ![j, l].contains(&n) && ![j, l].contains(&i) && ![j, l].contains(&k);
             if !distinct || (i == k && i != n) {
                 continue;
             }
             let mut groups: [Vec<Factor>; 4] = Default::default();
-            let fits = net.factors.iter().all(|factor| {
-                let within = |d: usize| factor.slots.iter().all(|&s| s == n || s == d || lone[s]);
-                let on = |d: usize| factor.slots.contains(&d) && within(d);
+            let fits = clusters(net, n).into_iter().all(|(factors, outer)| {
+                let within = |d: usize| outer.iter().all(|&s| s == n || s == d);
+                let on = |d: usize| outer.contains(&d) && within(d);
                 let group = if i != n && on(i) {
                     0
                 } else if k != n && on(k) {
@@ -313,7 +348,7 @@ fn coupled(term: &Term, net: &Network, f_order: usize, x_order: usize) -> Option
                 } else {
                     return false;
                 };
-                groups[group].push(factor.clone());
+                groups[group].extend(factors);
                 true
             });
             let [a, d, e, b] = groups;
