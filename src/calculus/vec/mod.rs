@@ -8,7 +8,11 @@
 //! - factors on (i, l) apart from factors on (j, k): `Q[i,l]P[j,k]` is `(P ⊗ Q)K`, with
 //!   the commutation matrix K (`K vec(X) = vec(Xᵀ)`);
 //! - factors on (i, j) apart from factors on (k, l): `vec(A)vec(B)ᵀ`;
-//! - one index shared by i and k, another by j and l: `diag(vec(D))`.
+//! - one index shared by i and k, another by j and l: `diag(vec(D))`;
+//! - F and X sharing a dim through a summed index of samples n:
+//!   `(I ⊗ A)ᵀdiag(vec(D))(I ⊗ B)` ([`Part::Sandwich`]);
+//! - F's remaining dim and X's each meeting the samples through factors of their own:
+//!   `(I ⊗ A)ᵀdiag(vec(D))(11ᵀ ⊗ I)diag(vec(E))(I ⊗ B)` ([`Part::Coupled`]).
 //!
 //! An index on two result dims and no factor is an identity. Terms of one kind that
 //! share a factor are gathered (`I ⊗ A + I ⊗ Aᵀ = I ⊗ (A + Aᵀ)`), and each factor is
