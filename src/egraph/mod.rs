@@ -130,6 +130,9 @@ pub fn simplify_expr(e: &Expr, model: &Model, options: &Options) -> (Expr, Repor
     simplify_alternatives(std::slice::from_ref(e), model, options)
 }
 
+/// Past this many definitions, a run's e-graph holds only those its forms can meet.
+const MANY_DEFINITIONS: usize = 32;
+
 /// Products with more factors than this keep their bracketing in the e-graph.
 pub const LONG_CHAIN: usize = 16;
 
@@ -424,15 +427,20 @@ fn saturate_once(
         .collect();
     // A defined name equals its definition (in each spelling, `definition_spellings`): both
     // go in, in one class, so that `q` and `softmax(Vh)` meet; extraction keeps the name.
-    // Only those the forms can meet: of a name they read, whose value they hold, or whose
-    // value reads only names they read (`h = 1/(a + r)` meets `−c/(a + r)²`). All went
-    // in: a 200-step program's tangent pass added 400 nodes to each of 400 runs.
-    let read: std::collections::HashSet<String> = forms.iter().flat_map(|f| f.names()).collect();
+    // Past MANY_DEFINITIONS, only those the forms can meet: of a name they read, whose
+    // value they hold, or whose value reads only names they read (`h = 1/(a + r)` meets
+    // `−c/(a + r)²`). All went in: a 200-step program's tangent pass added 400 nodes to
+    // each of its 400 runs. (Below, telling them apart costs more than it saves.)
+    let read: std::collections::HashSet<String> = match model.definitions.len() > MANY_DEFINITIONS {
+        true => forms.iter().flat_map(|f| f.names()).collect(),
+        false => Default::default(),
+    };
     let met: Vec<&(String, Expr)> = model
         .definitions
         .iter()
         .filter(|(name, value)| {
-            read.contains(name)
+            model.definitions.len() <= MANY_DEFINITIONS
+                || read.contains(name)
                 || value.names().iter().all(|n| read.contains(n))
                 || forms.iter().any(|f| seeds::holds(f, value))
         })
