@@ -545,3 +545,16 @@ fn a_name_may_end_in_a_function_name_and_prints_apart_from_its_neighbours() {
     reads_as("X, A: matrix(n, n)", "Xtanh(A)", "X tanh(A)", "X tanh(A)");
     reads_as("X, A: matrix(n, n)", "Xtanh^2(A)", "X tanh(A).^2", "X tanh²(A)");
 }
+
+#[test]
+fn a_division_by_one_is_no_division() {
+    // `x/1` stayed `x/1`, and `sum(x)/(2 − 1)` `sum(x)/1` (survey 19): the rules read a
+    // quotient as the divisor's reciprocal times it, and 1⁻¹ was not the number 1.
+    for (text, printed) in
+        [("x/1", "x"), ("sum(x)/(2 - 1)", "sum(x)"), ("x/(-1)", "−x"), ("x/2", "x/2"), ("x/(3 - 1)", "x/2")]
+    {
+        let (code, stdout, stderr) = simplify(&format!("x: vector(n); {text}"));
+        assert_eq!(code, Some(0), "{text}: {stderr}");
+        assert_eq!(stdout, printed, "{text}");
+    }
+}

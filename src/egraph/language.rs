@@ -381,6 +381,9 @@ impl Analysis<Node> for Tables {
             Node::Inverse(_) => {
                 d.symmetric = kid(0).symmetric;
                 d.identity = kid(0).identity;
+                // One's reciprocal is one (`x/1` as `1⁻¹x` is x); another number's stays a
+                // quotient, `x/2` (as a number, `(1/2)x` would tie it).
+                d.constant = kid(0).constant.clone().filter(|c| c.abs().is_one());
             }
             Node::Hadamard(_) => {
                 d.symmetric = kid(0).symmetric && kid(1).symmetric;
