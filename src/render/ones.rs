@@ -34,7 +34,7 @@ pub(super) fn has_ones_matrix_factor(e: &Expr) -> bool {
     match &e.kind {
         // In an element-wise sum, `c²1 + r^{⊙2}`.
         Kind::Add(terms) if terms.iter().any(elementwise) => {
-            terms.iter().any(|t| scaled_ones(t).map_or(has_ones_matrix_factor(t), has_ones_matrix_factor))
+            terms.iter().any(|t| scaled_ones(t).map_or_else(|| has_ones_matrix_factor(t), has_ones_matrix_factor))
         }
         Kind::Product(a, b) if is_ones_matrix(a) || is_ones_matrix(b) => true,
         Kind::Trace(a) | Kind::Det(a) | Kind::Diag(a) if is_ones_matrix(a) => true,

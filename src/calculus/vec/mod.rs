@@ -702,11 +702,8 @@ impl Part {
                 Array2::from_diag(&v.column(0)).dot(&p.value(env)?)
             }
             Part::Sandwich { c, left, middle, right, shared, first } => {
-                let identity = Array2::eye(env.size(shared)?);
-                let side = |m: &Expr| -> Result<Array2<f64>> {
-                    let m = as_matrix(&eval(m, env)?, m);
-                    Ok(if *first { kron(&m, &identity) } else { kron(&identity, &m) })
-                };
+                let block = env.size(shared)?;
+                let side = |m: &Expr| beside_identity(m, block, *first, env);
                 let v = column_vec(&eval(middle, env)?);
                 let scaled_rows = Array2::from_diag(&v.column(0)).dot(&side(right)?);
                 scaled(c, side(left)?.reversed_axes().dot(&scaled_rows))
@@ -720,11 +717,7 @@ impl Part {
                 let coupling = if *first { kron(&Array2::eye(n), &ones) } else { kron(&ones, &Array2::eye(n)) };
                 let diagonal = |v: &ArrayD<f64>| Array2::from_diag(&column_vec(v).column(0).to_owned());
                 let mut m = diagonal(&dv).dot(&coupling).dot(&diagonal(&ev));
-                let side = |s: &Expr, block: usize| -> Result<Array2<f64>> {
-                    let s = as_matrix(&eval(s, env)?, s);
-                    let identity = Array2::eye(block);
-                    Ok(if *first { kron(&s, &identity) } else { kron(&identity, &s) })
-                };
+                let side = |s: &Expr, block: usize| beside_identity(s, block, *first, env);
                 if let Some(b) = right {
                     m = m.dot(&side(b, l)?);
                 }
@@ -754,6 +747,13 @@ pub(super) fn scalar_factor(e: &Expr) -> Option<(BigRational, Option<Expr>, Expr
         },
         _ => None,
     }
+}
+
+/// The value of `I ⊗ M` (with `first`, `M ⊗ I`), the identity of size `block`.
+fn beside_identity(m: &Expr, block: usize, first: bool, env: &Env<f64>) -> Result<Array2<f64>> {
+    let m = as_matrix(&eval(m, env)?, m);
+    let identity = Array2::eye(block);
+    Ok(if first { kron(&m, &identity) } else { kron(&identity, &m) })
 }
 
 /// A value as a matrix: a vector is a column, a transposed vector a row.

@@ -157,15 +157,7 @@ impl Part {
                 (c, text)
             }
             Part::Sandwich { c, left, middle, right, shared, first } => {
-                let identity = Expr::new(Kind::Identity, vec![shared.clone(), shared.clone()]);
-                let side = |m: &Expr| {
-                    let (p, q) = if *first { (m, &identity) } else { (&identity, m) };
-                    if np {
-                        format!("np.kron({}, {})", np_matrix(p, model), np_matrix(q, model))
-                    } else {
-                        kron_text(format, &f(p), &f(q), true)
-                    }
-                };
+                let side = |m: &Expr| beside_identity(m, shared, *first, format, model);
                 let text = if np {
                     let d = render_numpy(middle, model);
                     format!("{}.T @ np.diag(np.ravel({d}, order=\"F\")) @ {}", side(left), side(right))
@@ -181,14 +173,7 @@ impl Part {
                 let (n, j, l) = (&d.shape[1 - at], &d.shape[at], &e.shape[at]);
                 let identity = |dim: &Dim| Expr::new(Kind::Identity, vec![dim.clone(), dim.clone()]);
                 let ones = |dim: &Dim| Expr::new(Kind::Ones, vec![dim.clone()]);
-                let side = |m: &Expr, block: &Dim| {
-                    let (p, q) = if *first { (m.clone(), identity(block)) } else { (identity(block), m.clone()) };
-                    if np {
-                        format!("np.kron({}, {})", np_matrix(&p, model), np_matrix(&q, model))
-                    } else {
-                        kron_text(format, &f(&p), &f(&q), true)
-                    }
-                };
+                let side = |m: &Expr, block: &Dim| beside_identity(m, block, *first, format, model);
                 let coupling = if np {
                     let all = format!("np.ones(({}, {}))", size_text(j, model), size_text(l, model));
                     let eye = format!("np.eye({})", size_text(n, model));
@@ -260,6 +245,18 @@ fn scaled_kron(c: &BigRational, s: Option<&Expr>, p: &str, q: &str, format: Form
     let text = render(&magnitude, format);
     let front = if matches!(magnitude.kind, Kind::Var(_)) { text } else { format!("({text})") };
     (sign, format!("{front}{}", kron_text(format, p, q, true)))
+}
+
+/// `I ⊗ M` (with `first`, `M ⊗ I`), the identity of `block`, in `format`: a side of a
+/// sandwich or coupled part.
+fn beside_identity(m: &Expr, block: &Dim, first: bool, format: Format, model: &Model) -> String {
+    let identity = Expr::new(Kind::Identity, vec![block.clone(), block.clone()]);
+    let (p, q) = if first { (m, &identity) } else { (&identity, m) };
+    if matches!(format, Format::Numpy) {
+        return format!("np.kron({}, {})", np_matrix(p, model), np_matrix(q, model));
+    }
+    let f = |e: &Expr| if format == Format::Ascii { render(e, format) } else { factor(e, format, model) };
+    kron_text(format, &f(p), &f(q), true)
 }
 
 /// `P ⊗ Q` in `format`, in parentheses where `grouped`; ASCII writes `kron(P, Q)`, which

@@ -121,18 +121,15 @@ impl Elab {
             let shape = self.var_shape(&full, span)?;
             return Ok(Expr::new(Kind::Diff(full), shape));
         }
-        if full == "I" && !self.decls.contains_key("I") {
+        // (`I` cannot be declared or defined: `statements::reserved`.)
+        if full == "I" {
             let d = self.u.fresh();
             return Ok(Expr::new(Kind::Identity, vec![d.clone(), d]));
         }
         // `I_n`: the identity of size n (a size starts with a letter).
         if let (Some(sub), "I") = (&name.sub, name.base.as_str()) {
             let size = sub.starts_with(|c: char| c.is_alphabetic()) && sub.chars().all(char::is_alphanumeric);
-            if size
-                && !self.decls.contains_key("I")
-                && !self.decls.contains_key(&full)
-                && !self.vars.contains_key(&full)
-            {
+            if size && !self.decls.contains_key(&full) && !self.vars.contains_key(&full) {
                 let d = Dim::Sym(sub.clone());
                 return Ok(Expr::new(Kind::Identity, vec![d.clone(), d]));
             }
