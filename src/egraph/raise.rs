@@ -172,10 +172,16 @@ fn raised_terms(terms: &[Term], shape: &Shape) -> Vec<Expr> {
 /// A term's network in classic notation where a raiser finds it, else as a bracket term
 /// (its coefficient left out).
 fn raised_body(t: &Term, shape: &Shape) -> Expr {
+    raised_body_given(t, shape, || contract::raise_by_contraction(&t.net))
+}
+
+/// As [`raised_body`], with the contraction search's raising of the term given (made
+/// once where the caller needs it anyway).
+fn raised_body_given(t: &Term, shape: &Shape, contracted: impl FnOnce() -> Option<Expr>) -> Expr {
     if empty(t) {
         return Expr::new(Kind::Const(BigRational::one()), vec![]);
     }
-    raise(&t.net)
+    raise_given(&t.net, contracted)
         .or_else(|| crate::network::as_outer_product(&t.net))
         .unwrap_or_else(|| Expr::new(Kind::Network(Box::new(t.net.clone())), shape.clone()))
 }
@@ -205,8 +211,9 @@ pub fn readings(terms: &[Term], shape: &Shape) -> Readings {
     let mut direct = Vec::with_capacity(terms.len());
     let mut searched = Vec::with_capacity(terms.len());
     for t in terms {
-        let body = raised_body(t, shape);
+        // The contraction search once: the direct raising falls back on it too.
         let by_search = if empty(t) { None } else { contract::raise_by_contraction(&t.net) };
+        let body = raised_body_given(t, shape, || by_search.clone());
         searched.push(crate::ir::build::scale(t.coef.clone(), by_search.unwrap_or_else(|| body.clone())));
         direct.push(crate::ir::build::scale(t.coef.clone(), body));
     }
@@ -311,11 +318,14 @@ fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
 /// A network that is a product of chains of vectors and matrices, in classic notation:
 /// `A_1[Ā_2 x]` → `Ax`, `[x̄ A_1]A_2` → `Aᵀx`, `a b` → `abᵀ`, a cycle → `tr(…)`.
 pub fn raise(net: &Network) -> Option<Expr> {
+    raise_given(net, || contract::raise_by_contraction(net))
+}
+
+/// As [`raise`], with what the contraction search makes of `net` given.
+fn raise_given(net: &Network, contracted: impl FnOnce() -> Option<Expr>) -> Option<Expr> {
     let direct =
         raise_chains(net).or_else(|| raise_hadamard(net)).or_else(|| raise_components(net)).or_else(|| raise_row(net));
-    direct
-        .or_else(|| contract::raise_by_contraction(net))
-        .or_else(|| crate::egraph::tensorops::raise_to_tensor_operators(net))
+    direct.or_else(contracted).or_else(|| crate::egraph::tensorops::raise_to_tensor_operators(net))
 }
 
 /// `ι N` with N a vector (its first output index ι on no factor): the row `Nᵀ`, as
