@@ -394,14 +394,9 @@ impl Applier<Node, Tables> for PowerMerge {
     ) -> Vec<Id> {
         let from = matched(egraph, eclass, ast, subst);
         let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
-        // Two factors with no power or inverse among their terms are each their only power:
-        // they merge only when they are one class. (Most products are such: working out
-        // their powers was 3–4% of the Rayleigh quotient's HVP, for no merge.)
-        let powered = |x: Id| {
-            let ops = egraph[x].data.ops;
-            let (p, i) = (op_bit(&Node::Power([x, x])), op_bit(&Node::Inverse(x)));
-            ops & (p | i) != 0
-        };
+        // Factors with no power or inverse among their terms merge only when they are one
+        // class (most products: their powers were 3–4% of the Rayleigh quotient's HVP).
+        let powered = |x: Id| egraph[x].data.ops & (op_bit(&Node::Power([x, x])) | op_bit(&Node::Inverse(x))) != 0;
         if egraph.find(a) != egraph.find(b) && !powered(a) && !powered(b) {
             return vec![];
         }
