@@ -863,7 +863,13 @@ fn a_scaled_identity_factor_is_dropped() {
                     -1/N dot((1 - eps) Y + eps/k 1 1^T, logsoftmax(X W))";
     let g = grad(smoothed, &["W"]);
     assert!(!g.contains('I'), "{g}");
-    assert_eq!(g, "(eps − 1)Xᵀ(Y − softmax(XW))/N + (eps Xᵀ/(Nk))(k softmax(XW) − 1)");
+    // And Xᵀ comes out of both terms, whose coefficients of softmax(XW) then meet (it was
+    // `(eps − 1)Xᵀ(Y − softmax(XW))/N + (eps Xᵀ/(Nk))(k softmax(XW) − 1)`).
+    assert_eq!(g, "Xᵀ((eps − 1)Y + softmax(XW) − eps 11ᵀ/k)/N");
+    // So with the prediction named.
+    let named = "X: matrix(N,p); W: matrix(p,k); Y: matrix(N,k); eps: scalar; Y 1 = 1; P = softmax(X W); \
+                 -1/N dot((1 - eps) Y + eps/k 1 1^T, ln(P))";
+    assert_eq!(grad(named, &["W"]), "Xᵀ((eps − 1)Y + P − eps 11ᵀ/k)/N");
 }
 
 #[test]

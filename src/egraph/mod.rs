@@ -311,7 +311,11 @@ pub(super) fn saturate(
         // Else a factor all terms of a sum hold entry by entry comes out of it.
         None if rule.is_empty() => match monomial::hadamard_factored(&out) {
             Some(factored) => ("distribute-hadamard", factored),
-            None => return (out, report, steps),
+            // Else a matrix factor all terms share comes out, and the sum left cancels.
+            None => match crate::egraph::cancel::product_factored(&out) {
+                Some(factored) => ("elementwise-cancel", factored),
+                None => return (out, report, steps),
+            },
         },
         None => (rule, normal),
     };

@@ -21,8 +21,10 @@ use num_traits::{One, Signed, Zero};
 use std::collections::BTreeMap;
 
 mod atoms;
+mod grouped;
 mod poly;
 use atoms::Atoms;
+pub use grouped::product_factored;
 use poly::*;
 
 /// The element-wise region of `e` as a rational function, if it is one.
@@ -253,10 +255,11 @@ fn from_poly(p: &Poly, shape: &Shape, atoms: &Atoms) -> Expr {
 
 fn from_rational(r: &Rational, shape: &Shape, atoms: &Atoms) -> Expr {
     let plain = fraction_or_split(r, shape, atoms);
-    match atoms.over_roots(r).map(|rooted| fraction_or_split(&rooted, shape, atoms)) {
+    let best = match atoms.over_roots(r).map(|rooted| fraction_or_split(&rooted, shape, atoms)) {
         Some(rooted) if crate::egraph::operations(&rooted) < crate::egraph::operations(&plain) => rooted,
         _ => plain,
-    }
+    };
+    grouped::or_by_tensor_terms(r, shape, atoms, best)
 }
 
 /// `r` as one quotient, or as a quotient and the terms its monomial denominator divides.
