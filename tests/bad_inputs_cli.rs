@@ -307,3 +307,25 @@ fn a_state_defined_by_itself_is_an_error_in_every_command() {
     let run = bracket(&["grad", "-"], "x: vector(n)\nh = h + x\nJ = sum(h)\ngrad J wrt x");
     assert_bad_input(&run, "E-unsupported", (2, 5));
 }
+
+#[test]
+fn a_function_defined_nowhere_is_an_error_in_every_command() {
+    // `x − x` is zero for every x: the answers simplify to `1_n/0` and `0^{⊙-1}`, which
+    // were printed, and the Hessian and HVP were `0`.
+    let f = "x: vector(n); sum(x ./ (x - x))";
+    for args in [
+        vec!["simplify", "-"],
+        vec!["grad", "-", "--wrt", "x"],
+        vec!["hessian", "-", "--wrt", "x"],
+        vec!["hvp", "-", "--wrt", "x", "--dir", "V"],
+        vec!["derive", "-", "--wrt", "x"],
+        vec!["codegen", "-", "--wrt", "x"],
+    ] {
+        let run = bracket(&args, f);
+        assert_bad_input(&run, "E-shape", (1, 1));
+        assert!(run.stderr.contains("division by zero"), "{args:?}: {}", head(&run.stderr));
+    }
+    // A divisor that is zero only somewhere stays an answer with its condition.
+    let run = bracket(&["grad", "-", "--wrt", "x"], "x: vector(n); sum(x ./ (x - 1))");
+    assert_eq!(run.code, Some(0), "{}", head(&run.stderr));
+}

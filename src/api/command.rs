@@ -163,8 +163,23 @@ impl Command {
     }
 
     /// Runs the command. A check that fails or cannot be made is part of the reply,
-    /// never an error: the answer always comes back.
+    /// never an error: the answer always comes back. An answer defined nowhere is an
+    /// error ([`crate::api::defined_somewhere`]).
     pub fn run(&self, options: &Options) -> Result<Reply> {
+        let reply = self.run_unchecked(options)?;
+        let answers: Vec<&Answer> = match &reply {
+            Reply::Matrices(ds) => ds.iter().map(|(d, _)| &d.tensor).collect(),
+            Reply::Tangents { tangents, .. } => tangents.iter().map(|(_, _, a)| a).collect(),
+            Reply::Derivations(ds) => ds.iter().map(|d| &d.result).collect(),
+            _ => vec![],
+        };
+        for a in answers {
+            crate::api::defined_somewhere(a, self.text())?;
+        }
+        Ok(reply)
+    }
+
+    fn run_unchecked(&self, options: &Options) -> Result<Reply> {
         let text = self.text();
         match self {
             Command::Simplify { .. } => crate::api::simplify_with(text, options).map(Reply::Answer),

@@ -7,7 +7,7 @@ pub mod command;
 pub mod examples;
 pub mod second;
 
-use crate::error::{Error, ErrorCode, Result};
+use crate::error::{Error, ErrorCode, Result, Span};
 use crate::eval::{eval, random_env_sized, Draw, Env, Number};
 use crate::ir::expr::Expr;
 use crate::ir::shape::{show_shape, Dim};
@@ -35,7 +35,24 @@ pub fn simplify(text: &str) -> Result<Answer> {
 pub fn simplify_with(text: &str, options: &crate::egraph::Options) -> Result<Answer> {
     let read = read_answer(text)?;
     let (expr, report) = crate::egraph::simplify_expr(&read.expr, &read.model, options);
-    Ok(Answer { model: read.model, expr, saturation: Some(report) })
+    let answer = Answer { model: read.model, expr, saturation: Some(report) };
+    defined_somewhere(&answer, text)?;
+    Ok(answer)
+}
+
+/// An error where `answer` is defined nowhere: it needs a condition that never holds,
+/// `0 ≠ 0`, because the input divides by what is zero for every value (`x ⊘ (x − x)`
+/// simplifies to `x ⊘ 0`). The rules keep values, so only such an input gives one.
+pub(crate) fn defined_somewhere(answer: &Answer, text: &str) -> Result<()> {
+    let conditions = crate::render::conditions::condition_list(&answer.expr);
+    let Some(never) = conditions.iter().find(|c| c.never_holds()) else { return Ok(()) };
+    let shown = answer.render(crate::render::Format::Unicode);
+    Err(Error::new(
+        ErrorCode::Shape,
+        "division by zero: the expression divides by something that is zero for every value",
+        Span::new(0, text.len()),
+    )
+    .hint(format!("it simplifies to `{shown}`, defined only where {}", never.render(crate::render::Format::Unicode))))
 }
 
 /// Reads and types the expression of `text`, unchanged.
@@ -387,6 +404,7 @@ fn derivatives_with<S: AsRef<str>>(
     for w in wrt {
         let name = variable(&f.model, w.as_ref(), text)?;
         let answer = crate::calculus::gradient::gradient(&f.model, &f.expr, &name, options)?;
+        defined_somewhere(&answer, text)?;
         out.push(Derivative { function: f.expr.clone(), wrt: name, answer });
     }
     Ok(out)

@@ -113,6 +113,8 @@ pub fn hessian_with<S: AsRef<str>>(
     for x in &names {
         for y in &names {
             let Second { gradient, answer } = hessian_block(&f.model, &f.expr, x, y, options)?;
+            crate::api::defined_somewhere(&gradient, text)?;
+            crate::api::defined_somewhere(&answer, text)?;
             let by = By::Variable(y.clone());
             out.push(SecondDerivative { function: f.expr.clone(), wrt: x.clone(), by, gradient, answer });
         }
@@ -197,6 +199,8 @@ pub fn hvp_with(text: &str, wrt: &str, dir: &str, options: &crate::egraph::Optio
         }
     }
     let Second { gradient, answer } = hvp_of(&model, &f.expr, &x, &dir, options)?;
+    crate::api::defined_somewhere(&gradient, text)?;
+    crate::api::defined_somewhere(&answer, text)?;
     Ok(SecondDerivative { function: f.expr, wrt: x, by: By::Direction(dir), gradient, answer })
 }
 

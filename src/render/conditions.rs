@@ -36,6 +36,19 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// Whether the condition never holds: it asks the number zero (or a tensor of
+    /// zeros) to be nonzero, positive or invertible. An expression that needs it is
+    /// defined nowhere (`x ⊘ (x − x)` simplifies to `x ⊘ 0`).
+    pub fn never_holds(&self) -> bool {
+        use Relation::*;
+        let zero = match &self.subject.kind {
+            Kind::Const(c) => c.is_zero(),
+            Kind::Scale(c, x) => c.is_zero() && x.kind == Kind::Ones,
+            _ => false,
+        };
+        zero && matches!(self.relation, NonZero | Positive | NoZeroEntry | PositiveEntries | Invertible)
+    }
+
     /// The condition in `format`: Unicode as the answer prints (`xᵀx ≠ 0`), ASCII in the
     /// input syntax (`x^T x != 0`), LaTeX as text with inline math (`$x^{\top} x \neq
     /// 0$`, `$X$ is invertible`). NumPy and bracket output state it as ASCII and Unicode.
@@ -436,7 +449,8 @@ fn no_zero_entry(x: &Expr, known: &Known, out: &mut Found) {
 /// `N ≠ 0`), so one condition is not repeated in several forms.
 fn nonzero(s: &Expr, known: &Known, out: &mut Found) {
     match &s.kind {
-        Kind::Const(_) => {}
+        // (A division by the number zero is stated: `0 ≠ 0`, which never holds.)
+        Kind::Const(c) if !c.is_zero() => {}
         _ if sign(s, known) == Sign::Positive => {}
         // A number written with functions (`ln(10)`, log10's divisor) is not zero.
         _ if closed_nonzero(s) => {}
