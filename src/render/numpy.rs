@@ -69,9 +69,8 @@ const PYTHON_KEYWORDS: [&str; 35] = [
 ];
 
 struct Numpy {
+    /// Each dim's size, read from the first name with it (`X.shape[0]`).
     sizes: IndexMap<Dim, String>,
-    /// The model's names: any other name that is a size stands for that size.
-    names: indexmap::IndexSet<String>,
     /// Call the module's `softmax` helper.
     helpers: bool,
     /// The model's definitions: a name defined as σ(z) has ln(σ(z))'s stable form.
@@ -128,8 +127,7 @@ impl Numpy {
                 sizes.entry(d.clone()).or_insert_with(|| format!("{}.shape[{k}]", py_name(name)));
             }
         }
-        let names = model.names.keys().cloned().collect();
-        Numpy { sizes, helpers, names, definitions: model.definitions.clone() }
+        Numpy { sizes, helpers, definitions: model.definitions.clone() }
     }
 
     fn size(&self, d: &Dim) -> String {
@@ -157,7 +155,10 @@ impl Numpy {
             return format!("({})", call.replace("{}", &g(z)));
         }
         match &e.kind {
-            Kind::Var(n) if !self.names.contains(n) && self.sizes.contains_key(&Dim::Sym(n.clone())) => {
+            // A size read as a scalar (`N/2 ln|S|`, `mean`'s 1/N) is the size of the first
+            // tensor with that dim, as `codegen` computes it (`N = X.shape[0]`): the
+            // expression reads no variable `N`.
+            Kind::Var(n) if e.is_scalar() && self.sizes.contains_key(&Dim::Sym(n.clone())) => {
                 self.size(&Dim::Sym(n.clone()))
             }
             Kind::Var(n) => py_name(n),
