@@ -71,6 +71,9 @@ const PYTHON_KEYWORDS: [&str; 35] = [
 struct Numpy {
     /// Each dim's size, read from the first name with it (`X.shape[0]`).
     sizes: IndexMap<Dim, String>,
+    /// In a module, which assigns each size it reads to its name (`N = X.shape[0]`):
+    /// the model's names, which print as themselves.
+    named: indexmap::IndexSet<String>,
     /// Call the module's `softmax` helper.
     helpers: bool,
     /// The model's definitions: a name defined as σ(z) has ln(σ(z))'s stable form.
@@ -127,7 +130,8 @@ impl Numpy {
                 sizes.entry(d.clone()).or_insert_with(|| format!("{}.shape[{k}]", py_name(name)));
             }
         }
-        Numpy { sizes, helpers, definitions: model.definitions.clone() }
+        let named = if helpers { model.names.keys().cloned().collect() } else { Default::default() };
+        Numpy { sizes, named, helpers, definitions: model.definitions.clone() }
     }
 
     fn size(&self, d: &Dim) -> String {
@@ -157,8 +161,10 @@ impl Numpy {
         match &e.kind {
             // A size read as a scalar (`N/2 ln|S|`, `mean`'s 1/N) is the size of the first
             // tensor with that dim, as `codegen` computes it (`N = X.shape[0]`): the
-            // expression reads no variable `N`.
-            Kind::Var(n) if e.is_scalar() && self.sizes.contains_key(&Dim::Sym(n.clone())) => {
+            // expression reads no variable `N` (a module does, having assigned it).
+            Kind::Var(n)
+                if e.is_scalar() && !self.named.contains(n) && self.sizes.contains_key(&Dim::Sym(n.clone())) =>
+            {
                 self.size(&Dim::Sym(n.clone()))
             }
             Kind::Var(n) => py_name(n),
