@@ -88,7 +88,7 @@ fn masked_factorization_and_autoencoders() {
     let sparse = "X: matrix(N, d); W: matrix(d, h); rho: scalar; H = sigmoid(X W); q = H^T 1 / N; \
                   1/2 ||H W^T - X||^2 + beta sum(rho ln(rho 1 ./ q) + (1 - rho) ln((1 - rho) 1 ./ (1 - q)))";
     let answer = grad(sparse, &["W"]);
-    assert!(answer.ends_with(" + βXᵀsigmoid'(XW)diag((ρ 1 − q) ⊘ (q ⊙ q − q))/N"), "{answer}");
+    assert!(answer.ends_with(" + βXᵀsigmoid'(XW)diag((q − ρ 1) ⊘ ((1 − q) ⊙ q))/N"), "{answer}");
     // `derive` ends where `grad` does.
     let derived = Command::new(env!("CARGO_BIN_EXE_bracket")).args(["derive", sparse, "--wrt", "W"]).output();
     let derived = String::from_utf8_lossy(&derived.expect("the binary runs").stdout).to_string();
@@ -756,7 +756,7 @@ fn a_factor_a_scalar_and_a_vector_share_cancels() {
     // denominator (ρ − 1)(r − 1) share ρ − 1, found once the denominator splits into a
     // scalar's factor and a vector's.
     let kl = "r: vector(h); rho: scalar; sum(rho ln(rho 1 ./ r) + (1 - rho) ln((1 - rho) 1 ./ (1 - r)))";
-    assert_eq!(grad(kl, &["r"]), "(ρ 1 − r) ⊘ (r ⊙ r − r)");
+    assert_eq!(grad(kl, &["r"]), "(r − ρ 1) ⊘ ((1 − r) ⊙ r)");
 }
 
 #[test]
@@ -870,6 +870,16 @@ fn a_scaled_identity_factor_is_dropped() {
     let named = "X: matrix(N,p); W: matrix(p,k); Y: matrix(N,k); eps: scalar; Y 1 = 1; P = softmax(X W); \
                  -1/N dot((1 - eps) Y + eps/k 1 1^T, ln(P))";
     assert_eq!(grad(named, &["W"]), "Xᵀ((eps − 1)Y + P − eps 11ᵀ/k)/N");
+}
+
+#[test]
+fn a_denominator_s_shared_factor_cancels_beside_a_scalar() {
+    // Negative binomial regression written with μ: the denominator μ ⊙ μ + rμ shares μ
+    // with its numerator, which kept it as `Xᵀ(μ ⊙ r(μ − y) ⊘ (μ ⊙ μ + rμ))` (survey 20).
+    let nb = "X: matrix(N, p); w: vector(p); y: vector(N); r: scalar; mu = exp(X w); \
+              -(y^T ln(mu ./ (mu + r 1)) + r 1^T ln(r 1 ./ (mu + r 1)))";
+    assert_eq!(checked("grad", nb, &["w"]), "Xᵀ(r(μ − y) ⊘ (μ + r 1))");
+    assert_eq!(checked("hessian", nb, &["w"]), "rXᵀdiag(μ ⊙ (r 1 + y) ⊘ (μ + r 1)^{⊙2})X");
 }
 
 #[test]

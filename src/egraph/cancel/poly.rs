@@ -47,6 +47,26 @@ fn plus(a: &BigRational, b: &BigRational) -> BigRational {
 }
 
 impl Poly {
+    /// The monomial all of a sum's terms share, and the sum divided by it; None for a
+    /// single term or where they share none.
+    pub(super) fn monomial_content(&self) -> Option<(Poly, Poly)> {
+        if self.0.len() < 2 {
+            return None;
+        }
+        let mut common: Monomial = self.0.keys().next()?.clone();
+        for m in self.0.keys() {
+            for (c, e) in common.iter_mut().zip(m) {
+                *c = (*c).min(*e);
+            }
+        }
+        if common.iter().all(|&e| e == 0) {
+            return None;
+        }
+        let lower = |m: &Monomial| m.iter().zip(&common).map(|(e, c)| e - c).collect::<Monomial>();
+        let rest = Poly(self.0.iter().map(|(m, c)| (lower(m), c.clone())).collect());
+        Some((Poly([(common, BigRational::one())].into_iter().collect()), rest))
+    }
+
     pub(super) fn constant(c: BigRational) -> Poly {
         let mut m = BTreeMap::new();
         if !c.is_zero() {
@@ -388,6 +408,19 @@ impl Rational {
     /// Drops every denominator factor that divides the numerator exactly, and
     /// denominators that are constants.
     pub(super) fn cancel(mut self) -> Rational {
+        // A factor whose terms share a monomial goes in as that monomial and the rest
+        // (`μ ⊙ μ + rμ` as μ and μ + r1), so that each can meet the numerator.
+        let mut k = 0;
+        while k < self.den.len() && self.den.len() < MAX_TERMS {
+            match self.den[k].monomial_content() {
+                Some((content, rest)) => {
+                    self.den[k] = rest;
+                    self.den.insert(k + 1, content);
+                    k += 2;
+                }
+                None => k += 1,
+            }
+        }
         // A factor that splits into a polynomial in one operand and one free of it goes
         // in as both (`(ρ − 1)(1 − r)`, whose `ρ − 1` the numerator may share).
         let mut k = 0;
@@ -434,9 +467,12 @@ impl Rational {
                 }
                 None => {
                     // A monomial denominator shares its common factor with the numerator:
-                    // `x ⊙ w ⊘ (w ⊙ w)` is `x ⊘ w`.
+                    // `x ⊙ w ⊘ (w ⊙ w)` is `x ⊘ w` (and one that cancels whole goes).
                     self.cancel_monomial(k);
-                    k += 1;
+                    let gone = self.den[k].0.len() == 1 && self.den[k].0.keys().all(|m| m.iter().all(|&e| e == 0));
+                    if !gone {
+                        k += 1;
+                    }
                 }
             }
         }
@@ -456,6 +492,16 @@ mod tests {
             p.add_term(&mono, BigRational::from_integer((*c).into()));
         }
         p
+    }
+
+    #[test]
+    fn a_sum_s_shared_monomial_comes_out() {
+        // μ² + rμ (operands μ, r) is μ(μ + r); μ + r shares none; nor does one term.
+        let (content, rest) = poly(&[(&[2, 0], 1), (&[1, 1], 1)]).monomial_content().expect("shares μ");
+        assert_eq!(content, poly(&[(&[1, 0], 1)]));
+        assert_eq!(rest, poly(&[(&[1, 0], 1), (&[0, 1], 1)]));
+        assert!(poly(&[(&[1, 0], 1), (&[0, 1], 1)]).monomial_content().is_none());
+        assert!(poly(&[(&[2, 1], 3)]).monomial_content().is_none());
     }
 
     #[test]
