@@ -880,6 +880,9 @@ fn a_denominator_s_shared_factor_cancels_beside_a_scalar() {
               -(y^T ln(mu ./ (mu + r 1)) + r 1^T ln(r 1 ./ (mu + r 1)))";
     assert_eq!(checked("grad", nb, &["w"]), "Xᵀ(r(μ − y) ⊘ (μ + r 1))");
     assert_eq!(checked("hessian", nb, &["w"]), "rXᵀdiag(μ ⊙ (r 1 + y) ⊘ (μ + r 1)^{⊙2})X");
+    // By r: the sum of transposed vectors is one transposed sum, whose quotients meet
+    // (it was `((y ⊘ (μ + r 1) − (1 + ln(…)))ᵀ + r²(1 ⊘ r(μ + r 1))ᵀ)1`).
+    assert_eq!(checked("grad", nb, &["r"]), "((y + r 1) ⊘ (μ + r 1) − (1 + ln(r 1 ⊘ (μ + r 1))))ᵀ1");
 }
 
 #[test]

@@ -174,6 +174,24 @@ pub fn product_factored(e: &Expr) -> Option<Expr> {
             _ => out.chain.push(t.clone()),
         }
     }
+    /// `t` as the transpose of a term: `Aᵀ`, `cAᵀ`, `sAᵀ` or `Aᵀ/s` for a number c or a
+    /// scalar s gives A with the same scaling.
+    fn untransposed(t: &Expr) -> Option<Expr> {
+        let inner = |x: &Expr| match &x.kind {
+            Kind::Transpose(a) => Some((**a).clone()),
+            _ => None,
+        };
+        match &t.kind {
+            Kind::Transpose(a) => Some((**a).clone()),
+            Kind::Scale(c, x) => inner(x).map(|a| scale(c.clone(), a)),
+            Kind::Product(s, x) if s.is_scalar() && !x.is_scalar() => inner(x).map(|a| product((**s).clone(), a)),
+            Kind::DivScalar(x, s) => inner(x).map(|a| {
+                let shape = a.shape.clone();
+                Expr::new(Kind::DivScalar(Box::new(a), s.clone()), shape)
+            }),
+            _ => None,
+        }
+    }
     /// The term again from its parts, the chain's end `from..to` only.
     fn joined(t: &Term, chain: &[Expr]) -> Expr {
         let mut out = chain.iter().cloned().reduce(product).expect("a factor left");
@@ -197,6 +215,25 @@ pub fn product_factored(e: &Expr) -> Option<Expr> {
         let Kind::Add(ts) = &out.kind else { return out };
         if out.is_scalar() || ts.len() < 2 {
             return out;
+        }
+        // Terms that are all transposes (scaled): the transpose of their sum, where that
+        // sum cancels (`(aᵀ + r²bᵀ)1` with b = 1 ⊘ r(μ + r1) and a's own 1 ⊘ (μ + r1)).
+        if let Some(inners) = ts.iter().map(untransposed).collect::<Option<Vec<Expr>>>() {
+            // One sum of all their terms, so that its quotients meet.
+            let inners: Vec<Expr> = inners
+                .into_iter()
+                .flat_map(|t| match t.kind {
+                    Kind::Add(parts) => parts,
+                    _ => vec![t],
+                })
+                .collect();
+            let shape = inners[0].shape.clone();
+            if inners.iter().all(|t| t.shape == shape) {
+                if let Some(inside) = cancelled_by_tensors(&Expr::new(Kind::Add(inners), shape)) {
+                    *changed = true;
+                    return crate::ir::build::transpose(inside);
+                }
+            }
         }
         let terms: Vec<Term> = ts
             .iter()
@@ -271,6 +308,11 @@ mod tests {
             let printed = crate::render::render(&crate::egraph::left_associated(g), crate::render::Format::Unicode);
             assert_eq!(printed, want, "{text}");
         }
+        // Transposes all terms are: one transposed sum, where it cancels.
+        let (e, g, same) = equal_values("a, m: vector(n); r: scalar; (a ./ (m + r 1))^T + r^2 (1 ./ (r (m + r 1)))^T");
+        assert!(same, "{e:?} → {g:?}");
+        let printed = crate::render::render(&g, crate::render::Format::Unicode);
+        assert!(printed.ends_with(")ᵀ") && printed.matches('ᵀ').count() == 1, "{printed}");
         // No factor all terms share; or one, with nothing to cancel once it is out.
         for text in ["A, B: matrix(n, n); x: vector(n); A x + B x", "A: matrix(n, n); x, y: vector(n); A x + A y"] {
             let model = crate::read(text).expect("reads");
