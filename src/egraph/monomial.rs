@@ -769,12 +769,12 @@ pub(super) fn hadamard_factored(e: &Expr) -> Option<Expr> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use num_rational::BigRational;
 
     /// `e`'s value at a random exact point of its model, and the same of `f`.
-    fn equal_values(text: &str, f: &dyn Fn(&Expr) -> Option<Expr>) -> (Expr, Expr, bool) {
+    pub(in crate::egraph) fn equal_values(text: &str, f: &dyn Fn(&Expr) -> Option<Expr>) -> (Expr, Expr, bool) {
         let model = crate::read(text).expect("reads");
         let e = model.exprs.last().expect("an expression").clone();
         let g = f(&e).expect("rewritten");

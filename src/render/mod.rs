@@ -814,37 +814,38 @@ fn latex_rational(k: &BigRational) -> String {
     }
 }
 
-/// Prose (a derivation step's reason, a label) in ASCII: the paper's symbols spelt as
-/// the ASCII syntax writes them (`½(G + Gᵀ) · dS` as `1/2(G + G^T) . dS`), Greek letters
-/// as words.
+/// The paper's symbols that prose (a derivation step's reason, a label) holds, each as
+/// the ASCII syntax and as LaTeX's math mode write it.
+const PROSE_SYMBOLS: [(char, &str, &str); 15] = [
+    ('∇', "nabla", "\\nabla"),
+    ('½', "1/2", "\\tfrac12"),
+    ('ᵀ', "^T", "^\\top"),
+    ('·', ".", "\\cdot"),
+    ('⊙', ".*", "\\odot"),
+    ('⊘', "./", "\\oslash"),
+    ('⊗', "(x)", "\\otimes"),
+    ('−', "-", "-"),
+    ('≠', "!=", "\\neq"),
+    ('≥', ">=", "\\geq"),
+    ('→', "->", "\\to"),
+    ('…', "...", "\\ldots"),
+    ('²', "^2", "^2"),
+    ('⁻', "^-", "^{-}"),
+    ('¹', "1", "^1"),
+];
+
+/// Prose in ASCII: the paper's symbols spelt as the ASCII syntax writes them
+/// (`½(G + Gᵀ) · dS` as `1/2(G + G^T) . dS`), Greek letters as words.
 pub fn ascii_text(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
-        let spelt = match c {
-            '∇' => "nabla",
-            '½' => "1/2",
-            'ᵀ' => "^T",
-            '·' => ".",
-            '⊙' => ".*",
-            '⊘' => "./",
-            '⊗' => "(x)",
-            '−' => "-",
-            '≠' => "!=",
-            '≥' => ">=",
-            '→' => "->",
-            '…' => "...",
-            '²' => "^2",
-            '⁻' => "^-",
-            '¹' => "1",
-            _ => {
-                match crate::read::parse::greek_word(c) {
-                    Some(word) => out.push_str(word),
-                    None => out.push(c),
-                }
-                continue;
-            }
-        };
-        out.push_str(spelt);
+        match PROSE_SYMBOLS.iter().find(|(s, _, _)| *s == c) {
+            Some((_, ascii, _)) => out.push_str(ascii),
+            None => match crate::read::parse::greek_word(c) {
+                Some(word) => out.push_str(word),
+                None => out.push(c),
+            },
+        }
     }
     out
 }
@@ -854,43 +855,19 @@ pub fn ascii_text(text: &str) -> String {
 pub fn latex_text(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
-        let math = match c {
-            '∇' => "\\nabla",
-            '½' => "\\tfrac12",
-            'ᵀ' => "^\\top",
-            '·' => "\\cdot",
-            '⊙' => "\\odot",
-            '⊘' => "\\oslash",
-            '⊗' => "\\otimes",
-            '−' => "-",
-            '≠' => "\\neq",
-            '≥' => "\\geq",
-            '→' => "\\to",
-            '…' => "\\ldots",
-            '²' => "^2",
-            '⁻' => "^{-}",
-            '¹' => "^1",
-            '&' | '%' | '$' | '#' | '_' | '{' | '}' => {
-                out.push('\\');
-                out.push(c);
-                continue;
+        if let Some((_, _, math)) = PROSE_SYMBOLS.iter().find(|(s, _, _)| *s == c) {
+            out.push_str(&format!("${math}$"));
+        } else if matches!(c, '&' | '%' | '$' | '#' | '_' | '{' | '}') {
+            out.push('\\');
+            out.push(c);
+        } else if c.is_ascii() {
+            out.push(c);
+        } else {
+            match crate::read::parse::greek_word(c) {
+                Some(word) => out.push_str(&format!("$\\{word}$")),
+                None => out.push('?'),
             }
-            _ if c.is_ascii() => {
-                out.push(c);
-                continue;
-            }
-            _ => match crate::read::parse::greek_word(c) {
-                Some(word) => {
-                    out.push_str(&format!("$\\{word}$"));
-                    continue;
-                }
-                None => {
-                    out.push('?');
-                    continue;
-                }
-            },
-        };
-        out.push_str(&format!("${math}$"));
+        }
     }
     out
 }

@@ -282,12 +282,7 @@ mod tests {
     /// `text`'s expression, it with its common factor out, and whether they are equal at
     /// a random exact point.
     fn equal_values(text: &str) -> (Expr, Expr, bool) {
-        let model = crate::read(text).expect("reads");
-        let e = model.exprs.last().expect("an expression").clone();
-        let g = product_factored(&e).expect("rewritten");
-        let env = crate::eval::random_env::<BigRational>(&model, crate::eval::Draw::default()).expect("an env");
-        let same = crate::eval::eval(&e, &env).expect("evaluates") == crate::eval::eval(&g, &env).expect("evaluates");
-        (e, g, same)
+        crate::egraph::monomial::tests::equal_values(text, &product_factored)
     }
 
     #[test]

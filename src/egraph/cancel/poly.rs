@@ -405,47 +405,35 @@ impl Rational {
         self.den[k] = Poly(self.den[k].0.iter().map(|(m, c)| (lower(m), c.clone())).collect());
     }
 
+    /// Each denominator factor that `split` takes apart in place of its two parts, which
+    /// may split again (at most [`MAX_TERMS`] factors).
+    fn split_factors(&mut self, split: impl Fn(&Poly) -> Option<(Poly, Poly)>) {
+        let mut k = 0;
+        while k < self.den.len() && self.den.len() < MAX_TERMS {
+            match split(&self.den[k]) {
+                Some((a, b)) => {
+                    self.den[k] = a;
+                    self.den.insert(k + 1, b);
+                }
+                None => k += 1,
+            }
+        }
+    }
+
     /// Drops every denominator factor that divides the numerator exactly, and
     /// denominators that are constants.
     pub(super) fn cancel(mut self) -> Rational {
         // A factor whose terms share a monomial goes in as that monomial and the rest
         // (`μ ⊙ μ + rμ` as μ and μ + r1), so that each can meet the numerator.
-        let mut k = 0;
-        while k < self.den.len() && self.den.len() < MAX_TERMS {
-            match self.den[k].monomial_content() {
-                Some((content, rest)) => {
-                    self.den[k] = rest;
-                    self.den.insert(k + 1, content);
-                    k += 2;
-                }
-                None => k += 1,
-            }
-        }
+        self.split_factors(|f| f.monomial_content().map(|(content, rest)| (rest, content)));
         // A factor that splits into a polynomial in one operand and one free of it goes
         // in as both (`(ρ − 1)(1 − r)`, whose `ρ − 1` the numerator may share).
-        let mut k = 0;
-        while k < self.den.len() && self.den.len() < MAX_TERMS {
-            match self.den[k].split() {
-                Some((a, q)) => {
-                    self.den[k] = a;
-                    self.den.insert(k + 1, q);
-                }
-                None => k += 1,
-            }
-        }
+        self.split_factors(Poly::split);
         // A square factor goes in as its root twice, so that each can meet the numerator:
         // `(2c⁴ − 4c²r² − 6r⁴) ⊘ (c⁴ + 2c²r² + r⁴)` is `2(c² − 3r²) ⊘ (c² + r²)`.
-        let mut k = 0;
-        while k < self.den.len() && self.den.len() < MAX_TERMS {
-            let f = &self.den[k];
-            match f.sqrt().filter(|root| root.0.len() >= 2 && root.0.len() < f.0.len()) {
-                Some(root) => {
-                    self.den[k] = root.clone();
-                    self.den.insert(k + 1, root);
-                }
-                None => k += 1,
-            }
-        }
+        self.split_factors(|f| {
+            f.sqrt().filter(|root| root.0.len() >= 2 && root.0.len() < f.0.len()).map(|root| (root.clone(), root))
+        });
         let mut k = 0;
         while k < self.den.len() {
             let f = &self.den[k];
