@@ -329,3 +329,31 @@ fn a_function_defined_nowhere_is_an_error_in_every_command() {
     let run = bracket(&["grad", "-", "--wrt", "x"], "x: vector(n); sum(x ./ (x - 1))");
     assert_eq!(run.code, Some(0), "{}", head(&run.stderr));
 }
+
+#[test]
+fn an_input_defined_nowhere_is_an_error_though_its_derivative_is_plain() {
+    // Each derivative simplifies to a plain `0` or `2x`, with nothing left that divides
+    // by zero: the gradients were printed as `0`, silently wrong.
+    let formulas = [
+        ("1/(x^T x - x^T x)", "division by zero", "xᵀx − xᵀx ≠ 0"),
+        ("tr(inv(X - X) A) + x^T x", "inverse of zero", "X − X is invertible"),
+        ("ln(0 * x^T x)", "something positive", "0xᵀx > 0"),
+    ];
+    for (f, what, condition) in formulas {
+        for command in ["grad", "hessian", "derive", "codegen"] {
+            let run = bracket(&[command, "-", "--wrt", "x"], f);
+            assert_bad_input(&run, "E-shape", (1, 1));
+            assert!(run.stderr.contains(what) && run.stderr.contains(condition), "{f}: {}", head(&run.stderr));
+        }
+    }
+    // A program's definition: every command that reads the program.
+    let program = "x: vector(n)\nh = x - x\nJ = sum(ln(h)) + x^T x\ngrad J wrt x\n";
+    for args in [vec!["grad", "-"], vec!["hvp", "-"], vec!["derive", "-"], vec!["codegen", "-"], vec!["hessian", "-"]] {
+        let run = bracket(&args, program);
+        assert_bad_input(&run, "E-shape", (1, 1));
+        assert!(run.stderr.contains("`h` is zero for every value"), "{args:?}: {}", head(&run.stderr));
+    }
+    // Zero at some points only (`relu(x) − x` wherever x > 0) is no error.
+    let run = bracket(&["grad", "-", "--wrt", "x"], "x: vector(n); sum(x ./ (relu(x) - x))");
+    assert_eq!(run.code, Some(0), "{}", head(&run.stderr));
+}

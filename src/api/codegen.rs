@@ -106,7 +106,7 @@ struct Plan {
 
 fn plan(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Plan> {
     // Read as `grad` reads it (`N/2 ln det(S)`: N a scalar, with a note).
-    let model = crate::read::elaborate::read_scalar_with(text, wrt)?;
+    let model = crate::api::read_program(text, wrt)?;
     let mut outputs: Vec<Output> =
         model.definitions.iter().map(|(name, e)| Output { name: ident(name), expr: e.clone() }).collect();
     let mut gradients: Vec<(String, String)> = Vec::new();

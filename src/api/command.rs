@@ -238,6 +238,7 @@ impl Command {
                 Ok(Reply::Seconds(blocks.into_iter().map(|b| (b.clone(), check.then(|| b.check(3)))).collect()))
             }
             Command::Hvp { wrt, dir, check, .. } if wrt.is_empty() && dir.is_empty() => {
+                crate::api::read_program(text, &[])?;
                 let pass = crate::calculus::tangent::second_pass(text, options)?;
                 let c = check.then(|| pass.check(3));
                 let tangents =
@@ -270,6 +271,7 @@ impl Command {
             Command::Derive { wrt: Some(w), .. } => Ok(Reply::Derivations(vec![crate::api::derive(text, w)?])),
             Command::Derive { wrt: None, .. } => {
                 // Without a query the way on is to give one; any other error keeps its own hint.
+                crate::api::read_program(text, &[])?;
                 let equations = crate::calculus::backprop::backprop(text).map_err(|e| match e.code {
                     ErrorCode::Usage => e.hint("give --wrt X, or end a program with `grad J wrt W, b`"),
                     _ => e,
@@ -372,7 +374,7 @@ impl Command {
 
 /// A program's equations (without the e-graph's explanations), checked when asked.
 fn equations(text: &str, check: bool) -> Result<Reply> {
-    let model = crate::read::elaborate::read_scalar_with(text, &[])?;
+    let model = crate::api::read_program(text, &[])?;
     let equations = backprop_of(&model, text, Explain::Result)?;
     let loss = loss_name(&model);
     let checks = check.then(|| {

@@ -47,12 +47,44 @@ pub(crate) fn defined_somewhere(answer: &Answer, text: &str) -> Result<()> {
     let conditions = crate::render::conditions::condition_list(&answer.expr);
     let Some(never) = conditions.iter().find(|c| c.never_holds()) else { return Ok(()) };
     let shown = answer.render(crate::render::Format::Unicode);
-    Err(Error::new(
-        ErrorCode::Shape,
-        "division by zero: the expression divides by something that is zero for every value",
-        Span::new(0, text.len()),
-    )
-    .hint(format!("it simplifies to `{shown}`, defined only where {}", never.render(crate::render::Format::Unicode))))
+    Err(defined_nowhere(never, text).hint(format!(
+        "it simplifies to `{shown}`, defined only where {}",
+        never.render(crate::render::Format::Unicode)
+    )))
+}
+
+/// An error where the input itself is defined nowhere: its function, a definition or a
+/// query divides by, inverts or takes the logarithm of what is zero for every value
+/// (`1/(xᵀx − xᵀx)`), though its derivative may simplify to a plain `0`.
+pub(crate) fn input_defined_somewhere(model: &Model, text: &str) -> Result<()> {
+    let mut es: Vec<&Expr> = model.exprs.iter().collect();
+    es.extend(model.queries.iter().map(|q| &q.expr));
+    es.extend(model.definitions.iter().map(|(_, e)| e));
+    let Some(never) = crate::egraph::defined::condition_holding_nowhere(model, &es) else { return Ok(()) };
+    let subject = crate::render::render(&never.subject, crate::render::Format::Unicode);
+    Err(defined_nowhere(&never, text).hint(format!(
+        "`{subject}` is zero for every value, so the expression is defined only where {}, which never holds",
+        never.render(crate::render::Format::Unicode)
+    )))
+}
+
+/// A program (or formula) read as `grad` reads it, its function scalar where a name
+/// read by default makes that so; an error where it is defined nowhere.
+pub(crate) fn read_program(text: &str, words: &[String]) -> Result<Model> {
+    let model = crate::read::elaborate::read_scalar_with(text, words)?;
+    input_defined_somewhere(&model, text)?;
+    Ok(model)
+}
+
+/// The error for a function defined nowhere, named by what fails (`0 ≠ 0`: a division).
+fn defined_nowhere(never: &crate::render::conditions::Condition, text: &str) -> Error {
+    use crate::render::conditions::Relation::*;
+    let what = match never.relation {
+        NonZero | NoZeroEntry => "division by zero: the expression divides by something that is zero for every value",
+        Invertible => "inverse of zero: the expression inverts a matrix that is zero for every value",
+        _ => "the expression needs something positive (a logarithm's argument, a divisor under a root) that is zero for every value",
+    };
+    Error::new(ErrorCode::Shape, what, Span::new(0, text.len()))
 }
 
 /// Reads and types the expression of `text`, unchanged.
@@ -96,6 +128,7 @@ fn answer_of(model: Model, text: &str) -> Result<Answer> {
             .hint("write the expression after the declarations, e.g. `A: matrix; tr(A)`")
         }
     })?;
+    input_defined_somewhere(&model, text)?;
     Ok(Answer { model, expr, saturation: None })
 }
 

@@ -72,7 +72,7 @@ impl SecondDerivative {
 /// The scalar function of `text`, read with `words` as whole names.
 fn scalar_function(text: &str, words: &[String]) -> Result<Answer> {
     // A program's function is its query's (`J = …; grad J wrt W`).
-    let model = crate::read::elaborate::read_scalar_with(text, words)?;
+    let model = crate::api::read_program(text, words)?;
     let f = match (model.main_expr(), model.queries.first()) {
         (None, Some(q)) => Answer { expr: q.expr.clone(), model, saturation: None },
         _ => crate::api::read_scalar_answer(text, words)?,

@@ -18,6 +18,7 @@ pub mod clock;
 pub mod common;
 pub mod contract;
 pub mod cost;
+pub mod defined;
 pub mod encode;
 mod extract;
 mod join;

@@ -26,6 +26,25 @@ pub fn symmetric_everywhere(model: &Model, e: &Expr) -> bool {
     })
 }
 
+/// For each of `es`, whether it is zero at random points: every entry exactly `0` at
+/// two draws, one of any sign and one of mixed signs (sizes 2 to 4). True is a hint, to
+/// be shown by the rules (`xᵀx − xᵀx` is zero, and so is `relu(x)` at some points); false
+/// is certain where `e` evaluates: a nonzero entry shows `e` is not zero everywhere. Where
+/// `e` cannot be evaluated at all, true: the rules decide.
+pub fn zero_at_random_points(model: &Model, es: &[&Expr]) -> Vec<bool> {
+    let mut zero = vec![true; es.len()];
+    for (seed, domain) in [(11, Domain::Any), (12, Domain::Mixed)] {
+        let draw = Draw { seed, min_size: 2, max_size: 4, domain };
+        let Ok(env) = random_env::<f64>(model, draw) else { continue };
+        for (z, e) in zero.iter_mut().zip(es) {
+            if *z {
+                *z = eval(e, &env).map_or(true, |a| a.iter().all(|v| *v == 0.0));
+            }
+        }
+    }
+    zero
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +61,16 @@ mod tests {
         assert!(symmetric_everywhere(&model, &e));
         let (model, e) = model_and_expr("S: symmetric(n); x, m: vector(n); exp(x^T x) S^-1 x x^T S^-1 + ln(det(S)) I");
         assert!(symmetric_everywhere(&model, &e));
+    }
+
+    #[test]
+    fn a_zero_at_random_points_is_a_hint_and_a_nonzero_value_is_certain() {
+        let (model, _) = model_and_expr("x: vector(n); X: matrix(n, n); a: scalar; x");
+        let read =
+            |t: &str| crate::read(&format!("x: vector(n); X: matrix(n, n); a: scalar; {t}")).unwrap().exprs[0].clone();
+        let es = [read("x^T x - x^T x"), read("X - X"), read("x^T x"), read("a - a^2/a"), read("x - x .* 1")];
+        let refs: Vec<&Expr> = es.iter().collect();
+        assert_eq!(zero_at_random_points(&model, &refs), [true, true, false, true, true]);
     }
 
     #[test]

@@ -26,6 +26,13 @@ pub enum Relation {
     Invertible,
 }
 
+impl Relation {
+    /// Whether zero (the number, or a tensor of zeros) fails it: all but "not negative".
+    pub fn fails_at_zero(self) -> bool {
+        !matches!(self, Relation::NotNegative | Relation::NoNegativeEntry)
+    }
+}
+
 /// One condition an answer needs: `subject ≠ 0`, `subject is invertible`, ….
 #[derive(Clone, Debug, PartialEq)]
 pub struct Condition {
@@ -40,13 +47,12 @@ impl Condition {
     /// zeros) to be nonzero, positive or invertible. An expression that needs it is
     /// defined nowhere (`x ⊘ (x − x)` simplifies to `x ⊘ 0`).
     pub fn never_holds(&self) -> bool {
-        use Relation::*;
         let zero = match &self.subject.kind {
             Kind::Const(c) => c.is_zero(),
             Kind::Scale(c, x) => c.is_zero() && x.kind == Kind::Ones,
             _ => false,
         };
-        zero && matches!(self.relation, NonZero | Positive | NoZeroEntry | PositiveEntries | Invertible)
+        zero && self.relation.fails_at_zero()
     }
 
     /// The condition in `format`: Unicode as the answer prints (`xᵀx ≠ 0`), ASCII in the
