@@ -72,6 +72,17 @@ impl Elab {
 
     fn equation(&mut self, lhs: &Node, rhs: &Node, span: Span) -> Result<()> {
         if let NodeKind::Name(name) = &lhs.kind {
+            // `dr = r ⊙ r` read as written would state a fact about the differential of r,
+            // and `sum(dr)` would be that differential: a gradient of 0, silently.
+            if name.diff && !name.bar && name.tag.is_none() {
+                let full = name.full();
+                return Err(err(
+                    ErrorCode::Unsupported,
+                    format!("`d{full}` reads as the differential of `{full}`, which a program does not define"),
+                    lhs.span,
+                )
+                .hint(format!("pick a name that does not start with d, such as `{full}2` or `{full}_sq`")));
+            }
             if !name.diff && !name.bar && name.tag.is_none() {
                 let full = name.full();
                 if let Some(first) = self.defined_at.get(&full) {
