@@ -162,6 +162,29 @@ fn a_saturated_sigmoid_neither_fails_a_right_answer_nor_passes_a_wrong_one() {
     assert_eq!(wrong.verdict, Verdict::Failed, "{wrong:?}");
 }
 
+/// Drawn values are quarters, so a relu's input is often exactly 0, where central
+/// differences give the slope 1/2 and the answer relu'(0) = 0: a right gradient FAILED
+/// (survey 22: at 200 rows, and a 3-layer ReLU classifier's b1 and W1). The variable
+/// moves off the kink, its definitions with it; a wrong answer still fails.
+#[test]
+fn a_relu_at_its_kink_neither_fails_a_right_answer_nor_passes_a_wrong_one() {
+    for n in [200, 1000] {
+        let (code, stdout) = run(&["grad", &format!("X: matrix({n}, 3); sum(relu(X w))"), "--wrt", "w", "--check"]);
+        assert_eq!(code, Some(0), "{stdout}");
+    }
+    let program = "N: scalar\nY 1 = 1\nH1 = relu(X W1 + 1 b1^T)\nH2 = relu(H1 W2 + 1 b2^T)\n\
+                   Z = H2 W3 + 1 b3^T\nJ = -sum(Y .* ln(softmax(Z)))/N\ngrad J wrt W1, b1, W2, b2, W3, b3";
+    let (code, stdout) = run(&["grad", program, "--check"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    let text = "X: matrix(200, 3); w: vector(3); H = relu(X w); 1/2 H^T H";
+    let model = read(&format!("{text}; X^T (H .* relu'(X w))")).unwrap();
+    let right = check_derivative(&model, &model.exprs[0], "w", &model.exprs[1], 3).unwrap();
+    assert_eq!(right.verdict, Verdict::Verified, "{right:?}");
+    let model = read(&format!("{text}; X^T (H .* relu'(X w)) + 0.01 X^T relu'(X w)")).unwrap();
+    let wrong = check_derivative(&model, &model.exprs[0], "w", &model.exprs[1], 3).unwrap();
+    assert_eq!(wrong.verdict, Verdict::Failed, "{wrong:?}");
+}
+
 #[test]
 fn a_unit_length_fact_is_drawn_and_another_fact_is_no_verdict() {
     // `xᵀx = 1` (PCA, a Rayleigh quotient): the points lie on the sphere, so answers

@@ -16,7 +16,7 @@ use crate::eval::{eval, random_array, random_env, Domain, Draw, Env};
 use crate::ir::expr::Expr;
 use crate::read::elaborate::Model;
 use ndarray::ArrayD;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
@@ -266,6 +266,11 @@ pub fn facts_hold(model: &Model, env: &Env<f64>) -> Result<()> {
     Ok(())
 }
 
+/// How far a variable moves off a kink, each entry by up to 1.5 times this at random
+/// (off the grid of quarters, so no sum of products cancels it): small beside the drawn
+/// values (multiples of 1/4 up to 2), large beside the finite-difference step.
+const KINK_STEP: f64 = 0.0137;
+
 /// The relative error at one random point, or why the point cannot be used.
 fn compare_at(
     model: &Model,
@@ -275,21 +280,39 @@ fn compare_at(
     draw: Draw,
     direction_seed: u64,
 ) -> std::result::Result<f64, Skip> {
-    let env: Env<f64> = random_env(model, draw)?;
-    let facts = facts_hold(model, &env);
-    crate::eval::take_saturated();
-    let x = env.values.get(var).cloned().ok_or_else(|| {
+    let mut env: Env<f64> = random_env(model, draw)?;
+    crate::eval::take_unresolved();
+    let mut x = env.values.get(var).cloned().ok_or_else(|| {
         Skip::Fatal(Error::bare(ErrorCode::Eval, format!("`{var}` has no value to differentiate at")))
     })?;
     let mut rng = ChaCha8Rng::seed_from_u64(direction_seed);
     let mut v: ArrayD<f64> = random_array(&mut rng, x.shape());
     // A symmetric matrix moves only in symmetric directions, where its gradient (the
     // sym(G) convention) is checked.
-    if model.names.get(var).is_some_and(|i| i.symmetric) && v.ndim() == 2 {
-        let t = v.t().to_owned();
-        v = (&v + &t) * 0.5;
+    let symmetric = |a: ArrayD<f64>| {
+        if model.names.get(var).is_some_and(|i| i.symmetric) && a.ndim() == 2 {
+            let t = a.t().to_owned();
+            (&a + &t) * 0.5
+        } else {
+            a
+        }
+    };
+    v = symmetric(v);
+    let mut value = value_at(model, &env, f)?;
+    // A relu exactly at its kink (values on a grid of 1/4 make `Xw` exactly 0 in some
+    // row): the variable moves off the grid.
+    if crate::eval::take_unresolved() == crate::eval::Unresolved::Kink {
+        let u = ArrayD::from_shape_simple_fn(x.shape(), || rng.gen_range(0.5..1.5) * KINK_STEP);
+        x = &x + &symmetric(u);
+        env.values.insert(var.to_string(), x.clone());
+        // The definitions drawn with it move with it, as the answer reads them.
+        for (name, e) in &model.definitions {
+            let moved = eval(e, &env)?;
+            env.values.insert(name.clone(), moved);
+        }
+        value = value_at(model, &env, f)?;
     }
-    let value = value_at(model, &env, f)?;
+    let facts = facts_hold(model, &env);
     if !finite(&value) {
         return Err(Skip::Point("the function is not defined at the point".into()));
     }
@@ -341,10 +364,14 @@ fn compare_at(
     if !rel.is_finite() {
         return Err(Skip::Point("the comparison is not finite".into()));
     }
-    // A saturated sigmoid is flat to the differences, not to the answer: a disagreement
-    // there says nothing about the answer.
-    if rel > TOLERANCE && crate::eval::take_saturated() {
-        return Err(Skip::Point("a sigmoid or tanh saturates there, past what finite differences resolve".into()));
+    // A saturated sigmoid is flat to the differences, not to the answer, and a relu at
+    // its kink is half-sloped to them: a disagreement there says nothing of the answer.
+    if rel > TOLERANCE && crate::eval::take_unresolved() != crate::eval::Unresolved::None {
+        return Err(Skip::Point(
+            "a sigmoid or tanh saturates, or a relu or abs is at its kink, there: finite differences do not \
+             resolve it"
+                .into(),
+        ));
     }
     // An answer that agrees where a fact is false is right (it did not need the fact);
     // one that disagrees there may be right where the fact holds: no verdict.

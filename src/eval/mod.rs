@@ -54,24 +54,38 @@ pub trait Number:
 }
 
 thread_local! {
-    /// Set where a float sigmoid or tanh was evaluated so far out (see `saturates`) that
-    /// finite differences through `1 − σ(z)` are rounding, not the derivative.
-    static SATURATED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set where a float function was evaluated where finite differences cannot resolve
+    /// it (see `unresolved`).
+    static UNRESOLVED: std::cell::Cell<Unresolved> = const { std::cell::Cell::new(Unresolved::None) };
 }
 
-/// Whether a sigmoid or tanh saturated since the last call, clearing the mark.
-pub(crate) fn take_saturated() -> bool {
-    SATURATED.with(|s| s.replace(false))
+/// Where finite differences of a function do not give its derivative.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unresolved {
+    /// Everywhere they were taken, they do.
+    None,
+    /// A sigmoid or tanh saturates: `1 − σ(z)` is known to a relative 1e−16·eᶻ only, and
+    /// a finite difference of step 1e−4 through it to 1e−12·eᶻ; past |z| = 11 (5.5 for
+    /// tanh, whose distance from 1 is 2e^{−2z}) that is above the check's tolerance.
+    Saturated,
+    /// `relu`, `abs` or `sign` at exactly 0, where central differences average the two
+    /// sides (`relu` gives 1/2, its derivative there is taken as 0). Drawn values are
+    /// multiples of 1/4, so a pre-activation is often exactly 0.
+    Kink,
 }
 
-/// Where `1 − σ(z)` (or `1 − tanh(z)`) is known to a relative 1e−16·eᶻ only, and a
-/// finite difference of step 1e−4 through it to 1e−12·eᶻ: past |z| = 11 (5.5 for tanh,
-/// whose distance from 1 is 2e^{−2z}) that is above the check's tolerance.
-fn saturates(f: &Func, x: f64) -> bool {
+/// Where finite differences did not resolve a function since the last call (the worst
+/// seen), clearing the mark.
+pub(crate) fn take_unresolved() -> Unresolved {
+    UNRESOLVED.with(|s| s.replace(Unresolved::None))
+}
+
+fn unresolved(f: &Func, x: f64) -> Unresolved {
     match f {
-        Func::Sigmoid => x.abs() > 11.0,
-        Func::Tanh => x.abs() > 5.5,
-        _ => false,
+        Func::Sigmoid if x.abs() > 11.0 => Unresolved::Saturated,
+        Func::Tanh if x.abs() > 5.5 => Unresolved::Saturated,
+        Func::Relu | Func::Abs | Func::Sign if x == 0.0 => Unresolved::Kink,
+        _ => Unresolved::None,
     }
 }
 
@@ -91,8 +105,9 @@ impl Number for f64 {
         Some(self.powf(ToPrimitive::to_f64(p)?))
     }
     fn func(&self, f: &Func, derivative: u8) -> Option<f64> {
-        if saturates(f, *self) {
-            SATURATED.with(|s| s.set(true));
+        let here = unresolved(f, *self);
+        if here != Unresolved::None {
+            UNRESOLVED.with(|s| s.set(s.get().max(here)));
         }
         functions::value(f, derivative, *self)
     }
