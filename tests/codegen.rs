@@ -489,6 +489,30 @@ fn a_wrong_gradient_fails_the_generated_check() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A saturated network: at positive inputs its first layer's gradient is about 1e−7, and an
+/// error tolerated in absolute terms let a gradient 1.7 times too large pass (survey
+/// 22). The check is relative (down to 1e−3 of the function's size) and draws a point of
+/// either sign too.
+#[test]
+fn a_small_wrong_gradient_of_a_saturated_network_fails_the_generated_check() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    let dir = scratch("saturated");
+    let program = "H1 = sigmoid(X W1 + 1 b1^T)\nH2 = sigmoid(H1 W2 + 1 b2^T)\nH3 = sigmoid(H2 W3 + 1 b3^T)\n\
+                   R = sigmoid(H3 W4 + 1 b4^T)\nJ = ||R - X||^2\ngrad J wrt W1, b1, W2, b2, W3, b3, W4, b4";
+    let path = module_in(&dir, "saturated", &[program, "--with-check"]);
+    let src = std::fs::read_to_string(&path).unwrap();
+    let line = line_of(&src, "grad_W1J = ");
+    let (ok, text) = run_python(&dir, "import saturated; saturated.check_gradient(); print('ok')");
+    assert!(ok, "{text}");
+    let wrong = line.replace("grad_W1J = ", "grad_W1J = 1.7 * ");
+    std::fs::write(&path, src.replace(&line, &wrong)).unwrap();
+    let (ok, text) = run_python(&dir, "import saturated; saturated.check_gradient()");
+    assert!(!ok && text.contains("AssertionError"), "{text}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn every_worked_example_checks_on_jax_too() {
     if !ready(&["numpy", "jax"]) {
