@@ -357,3 +357,18 @@ fn an_input_defined_nowhere_is_an_error_though_its_derivative_is_plain() {
     let run = bracket(&["grad", "-", "--wrt", "x"], "x: vector(n); sum(x ./ (relu(x) - x))");
     assert_eq!(run.code, Some(0), "{}", head(&run.stderr));
 }
+
+#[test]
+fn a_direction_named_after_a_size_is_an_error() {
+    // `--dir p` with `w: vector(p)` printed `XᵀXp/N + λp`, which reads back with p the
+    // size, a number (survey 21).
+    let f = "X: matrix(N, p); y: vector(N); w: vector(p); lambda: scalar; \
+             1/(2N) ||y - X w||^2 + lambda/2 ||w||^2";
+    for dir in ["p", "N"] {
+        let run = bracket(&["hvp", "-", "--wrt", "w", "--dir", dir], f);
+        assert_bad_input(&run, "E-usage", (1, 1));
+        assert!(run.stderr.contains("is the name of a size"), "{}", head(&run.stderr));
+    }
+    let run = bracket(&["hvp", "-", "--wrt", "w", "--dir", "v"], f);
+    assert_eq!(run.code, Some(0), "{}", head(&run.stderr));
+}

@@ -119,6 +119,15 @@ fn answer_of(model: Model, text: &str) -> Result<Answer> {
                 "`bracket grad` answers a program's query without `--wrt` (drop it); `bracket simplify` \
                  takes an expression after the definitions",
             )
+        } else if let Some((last, _)) = model.definitions.last() {
+            Error::new(
+                ErrorCode::Syntax,
+                "the program has definitions but no expression after them, and no `grad … wrt …` query",
+                crate::error::Span::new(text.len(), text.len()),
+            )
+            .hint(format!(
+                "end it with a query such as `grad {last} wrt …` naming the variables, or with the line `{last}`"
+            ))
         } else {
             Error::new(
                 ErrorCode::Syntax,

@@ -180,6 +180,13 @@ pub fn hvp_with(text: &str, wrt: &str, dir: &str, options: &crate::egraph::Optio
             return Err(whole(&format!("the direction `{dir}` is the variable itself"))
                 .hint("name a new tensor of the variable's shape, e.g. `--dir V`"))
         }
+        // `--dir p` where p is a size (`w: vector(p)`): the answer `XᵀXp` would read back
+        // with p a number.
+        _ if f.model.names.values().any(|i| i.shape.contains(&crate::ir::shape::Dim::Sym(dir.clone()))) => {
+            return Err(whole(&format!("the direction `{dir}` is the name of a size")).hint(format!(
+                "name a new tensor, e.g. `--dir V`: `{dir}` is a dimension, and the answer would read it as one"
+            )))
+        }
         Some(info) if info.shape != shape || info.defined => {
             return Err(Error::new(
                 ErrorCode::Shape,
