@@ -265,6 +265,16 @@ const APPLIER_CASES: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "hadamard-power",
+        &[
+            "x: vector(n); x .* x.^2",
+            "x: vector(n); x .* x .* x",
+            "X: matrix(n, p); w: vector(p); y: vector(n); y ./ ((X w) .* (X w).^2)",
+            "x: vector(n); (x + 1).^-2 .* (x + 1)",
+            "A, B: matrix(n, m); (A - B).^2 .* (A - B).^3 .* A",
+        ],
+    ),
+    (
         "elementwise-cancel",
         &[
             "x: vector(n); (x .* y) ./ x",

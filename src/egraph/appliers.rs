@@ -1,5 +1,6 @@
 //! The Rust appliers of rules that a pattern cannot say: checked unions, raising
-//! networks, unit scales, powers, and the rest; and the class searcher they use.
+//! networks, unit scales, and the rest; and the class searcher they use (powers are in
+//! `powers.rs`).
 
 #[allow(unused_imports)]
 use super::*;
@@ -326,111 +327,6 @@ pub fn operations(e: &Expr) -> usize {
 /// `A^{P} ⊙^{Q} B`, `A ⊙_k B`, `A ·_k B`.
 pub fn is_classic(e: &Expr) -> bool {
     !contains_network(e)
-}
-
-/// `product-power`: `Xʲ Xᵏ = Xʲ⁺ᵏ` for integer powers of one square matrix (or scalar),
-/// `X` counting as `X¹` and `X⁻¹` as `X⁻¹`; a zero exponent is left alone.
-pub struct PowerMerge;
-
-pub(super) fn powers(egraph: &EGraph, id: Id) -> Vec<(Id, BigRational)> {
-    let mut out = vec![(egraph.find(id), BigRational::one())];
-    // A constant's powers are not merged (`PowerMerge` passes over a constant base), and
-    // a class equal to a number (xᵀx where `xᵀx = 1`) gathers powers by the dozen.
-    if egraph[id].data.constant.is_some() {
-        return out;
-    }
-    for n in &egraph[id].nodes {
-        match n {
-            Node::Power([x, k]) => {
-                if let Some(k) = &egraph[*k].data.constant {
-                    out.push((egraph.find(*x), k.clone()));
-                    // A whole power of a power multiplies the exponents: `(ρ⁷)⁻¹ = ρ⁻⁷`.
-                    // (Not a fractional one: `(ρ²)^(1/2)` is |ρ|.) Not of a constant, nor
-                    // of the class itself, and only for small exponents: with `xᵀx = 1`,
-                    // xxᵀ is idempotent and its class holds its every power, and pairing
-                    // them, with exponents that grew each iteration, made one apply of
-                    // the Rayleigh quotient's Hessian 26 s (survey 11).
-                    let bound = BigRational::from_integer(crate::limits::MAX_POWER.into());
-                    let small = |r: &BigRational| r.abs() <= bound && *r.denom() <= 12.into();
-                    let own = egraph.find(*x) == egraph.find(id);
-                    if k.is_integer() && small(k) && egraph[*x].data.constant.is_none() && !own {
-                        for m in &egraph[*x].nodes {
-                            if let Node::Power([y, j]) = m {
-                                if let Some(j) = egraph[*j].data.constant.as_ref().filter(|j| small(j)) {
-                                    let jk = j * k;
-                                    if jk.abs() <= bound {
-                                        out.push((egraph.find(*y), jk));
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            Node::Inverse(x) => {
-                out.push((egraph.find(*x), -BigRational::one()));
-                for m in &egraph[*x].nodes {
-                    if let Node::Power([y, k]) = m {
-                        if let Some(k) = &egraph[*k].data.constant {
-                            out.push((egraph.find(*y), -k.clone()));
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-impl Applier<Node, Tables> for PowerMerge {
-    fn apply_one(
-        &self,
-        egraph: &mut EGraph,
-        eclass: Id,
-        subst: &Subst,
-        ast: Option<&PatternAst<Node>>,
-        rule: Symbol,
-    ) -> Vec<Id> {
-        let from = matched(egraph, eclass, ast, subst);
-        let (Some(a), Some(b)) = (bound(subst, "?a"), bound(subst, "?b")) else { return vec![] };
-        // Factors with no power or inverse among their terms merge only when they are one
-        // class (most products: their powers were 3–4% of the Rayleigh quotient's HVP).
-        let powered = |x: Id| egraph[x].data.ops & (op_bit(&Node::Power([x, x])) | op_bit(&Node::Inverse(x))) != 0;
-        if egraph.find(a) != egraph.find(b) && !powered(a) && !powered(b) {
-            return vec![];
-        }
-        let mut changed = vec![];
-        for (xa, j) in powers(egraph, a) {
-            for (xb, k) in powers(egraph, b) {
-                let sum = &j + &k;
-                let shape = &egraph[xa].data.shape;
-                let square = shape.is_empty() || (shape.len() == 2 && shape[0] == shape[1]);
-                // Powers of I are I (identity rules); exponents stay bounded so that a
-                // class that holds its own product (b = Ib) cannot breed powers forever.
-                let bounded = sum.abs() <= BigRational::from_integer(crate::limits::MAX_POWER.into());
-                // Scalars take any rational power; matrices integer ones.
-                let integral = sum.is_integer() || (shape.is_empty() && *sum.denom() <= 12.into());
-                // Constants fold by themselves; merging their powers would breed huge numbers.
-                let constant = egraph[xa].data.constant.is_some();
-                if xa != xb || !square || sum.is_zero() || !integral || !bounded || egraph[xa].data.identity || constant
-                {
-                    continue;
-                }
-                let p = if sum.is_one() {
-                    xa
-                } else if sum == -BigRational::one() {
-                    // The way the input language writes `X⁻¹`, so that rules about inverses match.
-                    egraph.add(Node::Inverse(xa))
-                } else {
-                    let n = egraph.add(Node::Num(sum.clone()));
-                    egraph.add(Node::Power([xa, n]))
-                };
-                changed.extend(union_by(egraph, from, p, rule));
-            }
-        }
-        changed
-    }
 }
 
 /// `scalar-zero-absorb`: a tensor known to be zero (a product, Hadamard product, tensor

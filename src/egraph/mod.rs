@@ -25,6 +25,7 @@ mod join;
 pub mod language;
 mod mirror;
 mod monomial;
+mod powers;
 pub mod raise;
 pub mod rules;
 pub mod schedule;
@@ -51,6 +52,7 @@ pub use appliers::*;
 pub use cost::*;
 pub use encode::*;
 pub use language::*;
+pub use powers::*;
 
 // ---------------------------------------------------------------------------- running
 

@@ -11,9 +11,9 @@
 
 use crate::egraph::{
     holds_network, holds_ones_product, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder,
-    FactorOpposite, FunSpec, InverseCancel, Node, OnesContract, OnesCount, PowerMerge, PrimeByValue, PrimeReciprocal,
-    RaiseNetwork, Rewrite, SelfDivide, SoftmaxRowSums, SumOnes, SumRegroup, Tables, TraceRotations, UnitScale,
-    ZeroAbsorb,
+    FactorOpposite, FunSpec, HadamardPowerMerge, InverseCancel, Node, OnesContract, OnesCount, PowerMerge,
+    PrimeByValue, PrimeReciprocal, RaiseNetwork, Rewrite, SelfDivide, SoftmaxRowSums, SumOnes, SumRegroup, Tables,
+    TraceRotations, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -226,6 +226,7 @@ pub const APPLIERS: &[(&str, &str)] = &[
     ("trace-cycle", "tr(ABC) = tr(CAB) between traces the e-graph holds (rotations are looked up, not added)"),
     ("transpose-scalar", "aᵀXb = bᵀXᵀa, a scalar its own transpose, between terms of one sum (looked up, not added)"),
     ("product-power", "XʲXᵏ = Xʲ⁺ᵏ for integer powers (X⁻¹ counts as X⁻¹)"),
+    ("hadamard-power", "A^{⊙j} ⊙ A^{⊙k} = A^{⊙(j+k)} for integer powers (A ⊙ A counts as A^{⊙2})"),
     (
         "elementwise-cancel",
         "an element-wise region as one rational function, common factors cancelled (crate::egraph::cancel)",
@@ -394,6 +395,8 @@ fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<R
     let product = pattern("product-power", "(* ?a ?b)")?;
     rewrites.push(rust_rule("product-power", product.clone(), PowerMerge)?);
     rewrites.push(rust_rule("inverse-cancel", product, InverseCancel)?);
+    let hadamard = pattern("hadamard-power", "(had ?a ?b)")?;
+    rewrites.push(rust_rule("hadamard-power", hadamard, HadamardPowerMerge)?);
     let row_sums = pattern("function-softmax-row-sums", "(* (app @softmax^1 ?A) ?o)")?;
     rewrites.push(rust_rule("function-softmax-row-sums", row_sums, SoftmaxRowSums)?);
     rewrites.push(rust_rule("scalar-ones-contract", ClassWhere(holds_ones_product), OnesContract)?);
