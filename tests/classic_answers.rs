@@ -1045,3 +1045,11 @@ fn a_tangent_gathers_an_inner_product_written_both_ways() {
     let dj = out.lines().find(|l| l.starts_with("dJ = ")).unwrap_or("");
     assert_eq!(dj, "dJ = (dZ2 · (Z2 − Y))/N + λ(dW1 · W1 + dW2 · W2)", "{out}");
 }
+
+#[test]
+fn a_relu_derivative_is_its_own_square() {
+    // relu' is 0 or 1: a least-squares ReLU fit's Hessian was Xᵀdiag(relu'(Xw) ⊙ relu'(Xw))X
+    // (survey 21).
+    let fit = "X: matrix(N, p); y: vector(N); w: vector(p); 1/2 ||relu(X w) - y||^2";
+    assert_eq!(hessian(fit, "w"), "Xᵀdiag(relu'(Xw))X");
+}
