@@ -118,9 +118,19 @@ fn greek_words_are_names() {
     // `sigma` before `(` is the sigmoid; elsewhere it is the Greek letter.
     reads_as("", "sigma x", "σ x", "σx");
     reads_as("", "pi x", "π x", "πx");
-    // A Greek scalar transposed says that it is a scalar.
-    let (code, _, stderr) = simplify("beta^T X^T X beta");
-    assert_eq!(code, Some(0));
+    // A Greek name transposed is read as a vector where that type-checks, with a note:
+    // as a scalar, `1μᵀ` typed with a ones matrix, and the gradient by μ of a Gaussian
+    // likelihood was of another function, `sum(S⁻¹(μ(11ᵀ) − X)ᵀ)` (survey 22).
+    let (code, stdout, stderr) = simplify("beta^T X^T X beta");
+    assert_eq!((code, stdout.as_str()), (Some(0), "(Xβ)ᵀXβ"), "{stderr}");
+    assert!(stderr.contains("`β` is read as a vector") && stderr.contains("beta: scalar"), "{stderr}");
+    let gaussian = "X: matrix(N, p); S: symmetric(p); 1/2 tr((X - 1 mu^T) S^-1 (X - 1 mu^T)^T)";
+    let (code, stdout, stderr) = run(&["grad", gaussian, "--wrt", "mu", "--check"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.starts_with("S⁻¹(Nμ − Xᵀ1)"), "{stdout}");
+    // Where only the scalar reading type-checks, it stays, and says that it is a scalar.
+    let (code, stdout, stderr) = simplify("x: vector(n); beta^T x^T x");
+    assert_eq!((code, stdout.as_str()), (Some(0), "β(xᵀx)"), "{stderr}");
     assert!(stderr.contains("`β` is a scalar") && stderr.contains("beta: vector"), "{stderr}");
     // `--wrt beta` names β for every command, derive included.
     let f = "x: vector(n); beta: scalar; beta^3 x^T x";

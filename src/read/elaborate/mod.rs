@@ -182,6 +182,15 @@ pub fn elaborate(input: &Input) -> Result<Model> {
 /// tensor or multiplies factors that do not fit, the failure also gives the names a second
 /// reading may take the other way (see `retype`).
 fn elaborate_as(input: &Input, retyped: &IndexMap<String, usize>) -> std::result::Result<Model, Failure> {
+    elaborate_noting(input, retyped).map(|(model, _)| model)
+}
+
+/// As [`elaborate_as`], with the Greek names read as scalars by default and written
+/// transposed (`μᵀ`), which `retype` may read as vectors.
+fn elaborate_noting(
+    input: &Input,
+    retyped: &IndexMap<String, usize>,
+) -> std::result::Result<(Model, Vec<String>), Failure> {
     let mut e = Elab::new(input);
     e.retyped = retyped.clone();
     if let Err(error) = e.run(input) {
@@ -195,7 +204,8 @@ fn elaborate_as(input: &Input, retyped: &IndexMap<String, usize>) -> std::result
             notes.push(n);
         }
     }
-    Ok(e.finish(notes))
+    let transposed = std::mem::take(&mut e.transposed_scalars).into_iter().collect();
+    Ok((e.finish(notes), transposed))
 }
 
 /// Why an elaboration failed, and what `retype` may try.
@@ -239,6 +249,8 @@ struct Elab {
     exprs: Vec<Expr>,
     like_depth: usize,
     notes: Vec<String>,
+    /// Greek names scalar by default and written transposed (`μᵀ`).
+    transposed_scalars: IndexSet<String>,
     /// Undeclared names read against their defaults, with their orders (see `retype`).
     retyped: IndexMap<String, usize>,
     /// Set where a sum adds a scalar to a tensor.
@@ -337,6 +349,7 @@ impl Elab {
             exprs: Vec::new(),
             like_depth: 0,
             notes: Vec::new(),
+            transposed_scalars: IndexSet::new(),
             retyped: IndexMap::new(),
             scalar_sum: false,
             product_mismatch: false,

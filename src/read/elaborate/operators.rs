@@ -806,6 +806,7 @@ impl Elab {
                     "`{v}` is a scalar, as Greek letters are unless declared, so `{v}ᵀ` is `{v}`; \
                      declare `{word}: vector` if it is a vector"
                 ));
+                self.transposed_scalars.insert(v.clone());
             }
         }
         self.apply_postfix(op, op_span, a, arg.span)

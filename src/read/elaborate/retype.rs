@@ -18,7 +18,7 @@
 //! ([`scalar_readings`]): there the input does type-check, so nothing is read anew, but
 //! the error says which names would make it scalar.
 
-use super::{elaborate_as, Failure, Model};
+use super::{elaborate_as, elaborate_noting, Failure, Model};
 use crate::error::{ErrorCode, Result};
 use crate::ir::ast::Input;
 use crate::ir::expr::{Expr, Kind};
@@ -31,9 +31,11 @@ use indexmap::IndexMap;
 /// input type-checks as a tensor, the one name whose scalar reading makes it scalar is
 /// read so (`N/2 ln det(C) + …` with `N` a count).
 pub(super) fn elaborate(input: &Input, want_scalar: bool) -> Result<Model> {
-    let Failure { mut error, names, take } = match elaborate_as(input, &IndexMap::new()) {
-        Ok(model) if want_scalar => return Ok(scalar_reading(input, model)),
-        Ok(model) => return Ok(model),
+    let Failure { mut error, names, take } = match elaborate_noting(input, &IndexMap::new()) {
+        Ok((model, transposed)) => {
+            let model = vector_reading(input, model, &transposed);
+            return Ok(if want_scalar { scalar_reading(input, model) } else { model });
+        }
         Err(failure) => failure,
     };
     if error.code != ErrorCode::Shape {
@@ -101,6 +103,33 @@ pub(super) fn elaborate(input: &Input, want_scalar: bool) -> Result<Model> {
 
 /// `model`, or, where its function is not scalar and exactly one default-typed tensor
 /// read as a scalar makes it so, the model read that way (with a note).
+/// `model` with the one Greek name written transposed (`1μᵀ`) read as a vector, where
+/// that reading type-checks and keeps a scalar function scalar, with a note: a scalar
+/// by default, `μᵀ` is `μ`, and `X − 1μᵀ` typed with a ones matrix, a gradient of
+/// another function (survey 22). Where several or none do, the model as read, whose note
+/// says `μᵀ` is `μ`.
+fn vector_reading(input: &Input, model: Model, transposed: &[String]) -> Model {
+    let scalar = function(&model).is_some_and(|e| e.is_scalar());
+    let mut readings: Vec<(&String, Model)> = transposed
+        .iter()
+        .take(limits::MAX_RETYPED_NAMES)
+        .filter_map(|name| {
+            let m = elaborate_as(input, &IndexMap::from([(name.clone(), 1)])).ok()?;
+            (!scalar || function(&m).is_some_and(|e| e.is_scalar())).then_some((name, m))
+        })
+        .collect();
+    if readings.len() != 1 {
+        return model;
+    }
+    let (name, mut m) = readings.pop().expect("one reading");
+    m.notes.push(format!(
+        "`{name}` is read as a vector: it is written transposed (`{name}ᵀ`), which a scalar need not be, though \
+         Greek letters are scalars unless declared; declare `{}: scalar` if it is one",
+        declared_name(name)
+    ));
+    m
+}
+
 fn scalar_reading(input: &Input, model: Model) -> Model {
     let Some(main) = function(&model) else { return model };
     if main.is_scalar() {
