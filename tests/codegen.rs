@@ -704,3 +704,87 @@ fn a_scalar_times_a_vector_is_not_rebracketed_into_its_chain() {
         }
     }
 }
+
+/// Survey 23's modules that did not run or were wrong: a caller's `t_0` overwritten by a
+/// temporary (`t_0 = X @ t_0 - y`, a wrong value and gradient), `np` and `value` as
+/// arguments, a declared function's f'' never defined (`f_d2`), ln|det W| through det
+/// (−inf at 400 rows), and a unit vector's check off its sphere (AssertionError).
+#[test]
+fn modules_run_whatever_the_callers_names_and_functions() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    let dir = scratch("names");
+    let path = module_in(&dir, "clash", &["||X t_0 - y||^2 + ||t_0||^2", "--wrt", "t_0"]);
+    let code = "import numpy as np, clash\n\
+                rng = np.random.default_rng(0)\n\
+                X, t, y = rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal(4)\n\
+                v, g = clash.f_and_grad(X, t, y)\n\
+                assert abs(v - (np.sum((X @ t - y) ** 2) + t @ t)) < 1e-12, v\n\
+                assert np.allclose(g['t_0'], 2 * X.T @ (X @ t - y) + 2 * t)\n\
+                print('ok')";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    for (stem, args) in [
+        ("np_value", vec!["np: vector(n); value: vector(n); np^T exp(x) + value^T x", "--wrt", "x", "--with-check"]),
+        ("logabsdet", vec!["ln(abs(det(W))) - 1/2 ||W x||^2", "--wrt", "W", "--with-check"]),
+        ("sphere", vec!["x^T x = 1; x^T A x / (x^T x)", "--wrt", "x", "--wrt", "A", "--with-check"]),
+    ] {
+        let path = module_in(&dir, stem, &args);
+        let (ok, text) = run_python(&dir, &format!("import {stem}; {stem}.check_gradient(); print('ok')"));
+        assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    }
+    let code = "import numpy as np, logabsdet\n\
+                v, _ = logabsdet.f_and_grad(0.1 * np.eye(400), np.ones(400))\n\
+                assert abs(v - (400 * np.log(0.1) - 2)) < 1e-6, v\n\
+                print('ok')";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}");
+    // f'' is the caller's too, as f and f' are.
+    let path = module_in(&dir, "second", &["f: elementwise; sum(f(X w)) + sum(f'(X w))", "--wrt", "w"]);
+    let code = "import numpy as np, second\n\
+                second.f, second.f_prime, second.f_d2 = np.sin, np.cos, lambda z: -np.sin(z)\n\
+                X, w = np.ones((3, 2)), np.array([0.5, 0.25])\n\
+                v, g = second.f_and_grad(X, w)\n\
+                assert np.allclose(g['w'], X.T @ (np.cos(X @ w) - np.sin(X @ w)))\n\
+                print('ok')";
+    let (ok, text) = run_python(&dir, code);
+    assert!(ok, "{text}\n{}", std::fs::read_to_string(&path).unwrap());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// tanh''' and σ''' (a Hessian of a sum of tanh') printed as `tanh_d3(…)`, which no
+/// module defines (survey 23): each is a polynomial in the value, checked here against
+/// finite differences of the gradient.
+#[test]
+fn third_derivatives_print_as_numpy() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    let dir = scratch("third");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["tanh", "sigmoid", "ln", "sqrt"] {
+        let text = format!("X: matrix(N, p); w: vector(p); sum({f}'(X w))");
+        let numpy = |command: &str| {
+            let out = bracket(&[command, &text, "--wrt", "w", "--format", "numpy"]);
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).lines().next().unwrap().to_string()
+        };
+        let (g, h) = (numpy("grad"), numpy("hessian"));
+        let code = format!(
+            "import numpy as np\n\
+             rng = np.random.default_rng(1)\n\
+             X, w0 = rng.uniform(0.2, 1, (5, 3)), rng.uniform(0.2, 1, 3)\n\
+             def grad(w):\n    return {g}\n\
+             w = w0\n\
+             H = {h}\n\
+             e = 1e-5\n\
+             Hn = np.array([(grad(w0 + e * d) - grad(w0 - e * d)) / (2 * e) for d in np.eye(3)]).T\n\
+             assert np.abs(H - Hn).max() < 1e-6 * np.abs(Hn).max(), (H, Hn)\n\
+             print('ok')"
+        );
+        let (ok, text) = run_python(&dir, &code);
+        assert!(ok, "{f}: {text}\n{code}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -154,7 +154,11 @@ fn plan(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Plan> {
         outputs.push(Output { name: "value".into(), expr: f.clone() });
         value = "value".into();
         for d in crate::api::derivatives_of(&model, &f, &wrt)? {
-            let name = format!("grad_{}", ident(&d.wrt));
+            // Past the caller's names (`grad_x` may be an argument).
+            let mut name = format!("grad_{}", ident(&d.wrt));
+            while model.names.keys().any(|n| ident(n) == name) {
+                name.push('_');
+            }
             gradients.push((d.wrt.clone(), name.clone()));
             shown.push(d.answer.expr.clone());
             outputs.push(Output { name, expr: d.answer.expr });
@@ -301,8 +305,18 @@ fn module(plan: &Plan, options: &CodegenOptions) -> String {
     // on the module (`module.f = np.tanh`).
     let declared: Vec<&String> = model.functions.iter().collect();
     for f in &declared {
-        for (name, what) in [(ident(f), "f"), (format!("{}_prime", ident(f)), "its derivative")] {
-            let what = if what == "f" { format!("the element-wise function {f}") } else { format!("{what}, {f}'") };
+        // Its derivatives of higher orders where the module calls them (`f_d2`).
+        let higher = (2..=9u8).filter(|k| lines.iter().any(|l| l.contains(&format!("{}_d{k}(", ident(f)))));
+        let orders: Vec<(String, String)> = [(ident(f), "f".to_string()), (format!("{}_prime", ident(f)), "'".into())]
+            .into_iter()
+            .chain(higher.map(|k| (format!("{}_d{k}", ident(f)), "'".repeat(usize::from(k)))))
+            .collect();
+        for (name, what) in orders {
+            let what = if what == "f" {
+                format!("the element-wise function {f}")
+            } else {
+                format!("its derivative {f}{what}")
+            };
             let _ = writeln!(
                 s,
                 "\ndef {name}(x):\n    \"\"\"{what}: set it on this module.\"\"\"\n    raise NotImplementedError(\"set {name} on this module\")\n"
@@ -413,6 +427,7 @@ fn checks(
 ) -> String {
     let one_hot: Vec<&str> = model.rows_summing_to_one().collect();
     let summing: Vec<(&str, &num_rational::BigRational)> = model.vectors_summing_to().collect();
+    let spheres: Vec<(&str, num_rational::BigRational)> = model.vectors_of_squared_norm().collect();
     let mut s = String::new();
     let mut dims: Vec<String> = Vec::new();
     for (_, info) in args {
@@ -484,6 +499,11 @@ fn checks(
             };
             let _ = writeln!(s, "    v = rng.uniform(0.5, 1.5, size={tuple})");
             let _ = writeln!(s, "    data[\"{p}\"] = {scale}v / v.sum()");
+        } else if let Some((_, c)) = spheres.iter().find(|(v, _)| *v == n.as_str()).filter(|_| shape.len() == 1) {
+            // On the sphere the fact states (`xᵀx = c`): the gradient used it.
+            let c = crate::render::render_numpy(&Expr::new(Kind::Const(c.clone()), vec![]), model);
+            let _ = writeln!(s, "    v = rng.uniform(low, 1.5, size={tuple})");
+            let _ = writeln!(s, "    data[\"{p}\"] = np.sqrt({c}) * v / np.linalg.norm(v)");
         } else if one_hot.contains(&n.as_str()) && shape.len() == 2 {
             let _ = writeln!(
                 s,
@@ -501,6 +521,9 @@ fn checks(
     let symmetric: Vec<String> =
         args.iter().filter(|(_, i)| i.symmetric).map(|(n, _)| format!("\"{}\"", ident(n))).collect();
     let names = if symmetric.is_empty() { String::new() } else { symmetric.join(", ") + "," };
+    // A vector on a sphere moves along it (to first order), where its fact still holds.
+    let on_spheres: Vec<String> = spheres.iter().map(|(n, _)| format!("\"{}\"", ident(n))).collect();
+    let on_spheres = if on_spheres.is_empty() { String::new() } else { on_spheres.join(", ") + "," };
     let _ = write!(
         s,
         r#"
@@ -534,6 +557,8 @@ def _check_at(data, at, rng, tolerance):
         direction = rng.standard_normal(x.shape)
         if name in ({names}):
             direction = (direction + direction.T) / 2
+        if name in ({on_spheres}):
+            direction = direction - (direction @ x) / (x @ x) * x
         h = 1e-4 * max(1.0, float(np.max(np.abs(x))))
 
         def at(t, name=name, x=x, direction=direction):

@@ -21,8 +21,10 @@ pub(super) fn value(f: &Func, derivative: u8, x: f64) -> Option<f64> {
             }
         }
         // tanh' = 1 − tanh², σ' = σ(1 − σ): each derivative a polynomial in the value.
-        (Func::Tanh, _) => value_polynomial(derivative, &[1.0, 0.0, -1.0]).eval(x.tanh()),
-        (Func::Sigmoid, _) => value_polynomial(derivative, &[0.0, 1.0, -1.0]).eval(sig(x)),
+        (Func::Tanh | Func::Sigmoid, _) => {
+            let t = if *f == Func::Tanh { x.tanh() } else { sig(x) };
+            f.derivative_in_value(derivative)?.iter().rev().fold(0.0, |acc, c| acc * t + c)
+        }
         // (1/2)(1/2 − 1)⋯(1/2 − k + 1) x^{1/2 − k}.
         (Func::Sqrt, _) => (0..k).map(|j| 0.5 - f64::from(j)).product::<f64>() * x.sqrt() / x.powi(k),
         (Func::Sin, d) => [x.sin(), x.cos(), -x.sin(), -x.cos()][d as usize % 4],
@@ -41,31 +43,4 @@ pub(super) fn value(f: &Func, derivative: u8, x: f64) -> Option<f64> {
         (Func::Abs | Func::Relu | Func::Sign, _) => 0.0,
         (Func::Declared(name), d) => return declared(name, d, &x),
     })
-}
-
-/// The `k`th derivative of a function f whose derivative is `p(f)` for the polynomial
-/// `p` (coefficients from the constant up), as a polynomial in f's value: each step
-/// differentiates in f and multiplies by `p` (the chain rule).
-fn value_polynomial(k: u8, p: &[f64]) -> Polynomial {
-    let mut q = Polynomial(vec![0.0, 1.0]);
-    for _ in 0..k {
-        let derivative: Vec<f64> = q.0.iter().enumerate().skip(1).map(|(j, c)| c * j as f64).collect();
-        let mut next = vec![0.0; derivative.len() + p.len()];
-        for (a, ca) in derivative.iter().enumerate() {
-            for (b, cb) in p.iter().enumerate() {
-                next[a + b] += ca * cb;
-            }
-        }
-        q = Polynomial(next);
-    }
-    q
-}
-
-/// Coefficients from the constant up.
-struct Polynomial(Vec<f64>);
-
-impl Polynomial {
-    fn eval(&self, t: f64) -> f64 {
-        self.0.iter().rev().fold(0.0, |acc, c| acc * t + c)
-    }
 }

@@ -44,6 +44,30 @@ pub enum Func {
 }
 
 impl Func {
+    /// The `k`th derivative of tanh or σ as a polynomial in the function's value
+    /// (coefficients from the constant up): tanh' = 1 − tanh², σ' = σ(1 − σ), and each
+    /// further step differentiates in the value and multiplies by that (the chain rule).
+    /// `None` for other functions.
+    pub fn derivative_in_value(&self, k: u8) -> Option<Vec<f64>> {
+        let p: &[f64] = match self {
+            Func::Tanh => &[1.0, 0.0, -1.0],
+            Func::Sigmoid => &[0.0, 1.0, -1.0],
+            _ => return None,
+        };
+        let mut q = vec![0.0, 1.0];
+        for _ in 0..k {
+            let derivative: Vec<f64> = q.iter().enumerate().skip(1).map(|(j, c)| c * j as f64).collect();
+            let mut next = vec![0.0; derivative.len() + p.len()];
+            for (a, ca) in derivative.iter().enumerate() {
+                for (b, cb) in p.iter().enumerate() {
+                    next[a + b] += ca * cb;
+                }
+            }
+            q = next;
+        }
+        Some(q)
+    }
+
     /// The name as typed.
     pub fn name(&self) -> &str {
         match self {

@@ -54,12 +54,18 @@ pub fn py_name(name: &str) -> String {
         }
     }
     let out = out.trim_end_matches('_').to_string();
-    if PYTHON_KEYWORDS.contains(&out.as_str()) {
+    // A keyword, or a name the generated code takes, its modules and the function's value,
+    // which would hide or overwrite the caller's (survey 23). (Its temporaries `t_0`, …
+    // pass over the caller's names instead.)
+    if PYTHON_KEYWORDS.contains(&out.as_str()) || GENERATED.contains(&out.as_str()) {
         format!("{out}_")
     } else {
         out
     }
 }
+
+/// Names the generated code uses for itself.
+const GENERATED: [&str; 4] = ["np", "jnp", "jax", "value"];
 
 /// Python's keywords that a name can spell.
 const PYTHON_KEYWORDS: [&str; 35] = [
@@ -332,6 +338,13 @@ impl Numpy {
                     let x = g(x);
                     format!("(np.log(np.linalg.slogdet({x})[0]) + np.linalg.slogdet({x})[1])")
                 }
+                // ln|det X| is slogdet's second half alone.
+                (Func::Ln, 0, Kind::Func { func: Func::Abs, derivative: 0, arg: inner })
+                    if matches!(inner.kind, Kind::Det(_)) =>
+                {
+                    let Kind::Det(x) = &inner.kind else { unreachable!() };
+                    format!("np.linalg.slogdet({})[1]", g(x))
+                }
                 // σ(−x) = exp(−ln(1 + eˣ)): no double negation for ruff to flag (B002).
                 (Func::Sigmoid, 0, Kind::Scale(c, x)) if *c == -BigRational::one() => {
                     format!("np.exp(-np.logaddexp(0, {}))", g(x))
@@ -431,7 +444,33 @@ impl Numpy {
             (Func::Declared(n), 0) => format!("{}({a})", py_name(n)),
             (Func::Declared(n), 1) => format!("{}_prime({a})", py_name(n)),
             (Func::Declared(n), k) => format!("{}_d{k}({a})", py_name(n)),
-            (other, k) => format!("{}_d{k}({a})", other.name()),
+            // (−1)^{k−1}(k − 1)!/a^k.
+            (Func::Ln, k) => {
+                let factorial: u64 = (1..u64::from(k)).product();
+                let sign = if k % 2 == 0 { "-" } else { "" };
+                format!("({sign}{factorial} / ({a}) ** {k})")
+            }
+            // (1/2)(1/2 − 1)⋯(1/2 − k + 1) a^{1/2 − k}.
+            (Func::Sqrt, k) => {
+                let c: f64 = (0..i32::from(k)).map(|j| 0.5 - f64::from(j)).product();
+                format!("({c:?} * np.sqrt({a}) / ({a}) ** {k})")
+            }
+            // A polynomial in the value (`Func::derivative_in_value`), by Horner's rule.
+            (Func::Tanh | Func::Sigmoid, k) => {
+                let value = if *f == Func::Tanh { format!("np.tanh({a})") } else { sig };
+                let q = f.derivative_in_value(k).unwrap_or_default();
+                let terms: Vec<String> = q
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| **c != 0.0)
+                    .map(|(j, c)| match j {
+                        0 => format!("{c:?}"),
+                        1 => format!("{c:?} * v"),
+                        j => format!("{c:?} * v ** {j}"),
+                    })
+                    .collect();
+                format!("(lambda v: {})({value})", terms.join(" + ").replace("+ -", "- "))
+            }
         }
     }
 

@@ -503,6 +503,15 @@ impl Writer<'_> {
         // ln|M| from one slogdet, whose pair a body can name (an expression alone calls it
         // twice).
         if let Kind::Func { func: crate::ir::expr::Func::Ln, derivative: 0, arg } = &e.kind {
+            // ln|det M|, its second half alone: det M over- or underflows at a few hundred rows.
+            if let Kind::Func { func: crate::ir::expr::Func::Abs, derivative: 0, arg: inner } = &arg.kind {
+                if let Kind::Det(m) = &inner.kind {
+                    let m = self.rewrite(m, false);
+                    let pair = format!("np.linalg.slogdet({})", render_numpy(&m, self.model));
+                    let pair = render_numpy(&self.assign(format!("slogdet {k}"), pair, e), self.model);
+                    return self.assign(k, format!("{pair}[1]"), e);
+                }
+            }
             if let Kind::Det(m) = &arg.kind {
                 let m = self.rewrite(m, false);
                 let pair = format!("np.linalg.slogdet({})", render_numpy(&m, self.model));
@@ -560,6 +569,10 @@ impl Writer<'_> {
         if self.names.values().any(|n| *n == text) {
             self.names.insert(k, text.clone());
             return Expr::new(Kind::Var(text), e.shape.clone());
+        }
+        // Past the caller's names (`t_0` may be an argument).
+        while self.model.names.keys().any(|n| py_name(n) == format!("t_{}", self.made)) {
+            self.made += 1;
         }
         self.made += 1;
         let name = format!("t_{}", self.made - 1);
