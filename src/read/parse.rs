@@ -45,7 +45,7 @@ pub fn parse_with(source: &str, extra: &[String]) -> Result<Input> {
         let pairs = {
             let _turn = BUDGET.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
             pest::set_call_limit(std::num::NonZeroUsize::new(calls));
-            Grammar::parse(Rule::input, &text).map_err(|e| syntax_error(&text, e))?
+            Grammar::parse(Rule::input, &text).map_err(|e| syntax_error(source, &text, e))?
         };
         crate::read::words::start(whole_words(pairs.clone(), extra));
         crate::read::spacing::other_tools_functions(&text, &crate::read::words::is_whole)?;
@@ -792,7 +792,7 @@ fn unbar(letter: &str) -> &'static str {
 }
 
 /// Turns a pest error into ours, naming tokens the way a user types them.
-fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
+fn syntax_error(source: &str, text: &str, e: pest::error::Error<Rule>) -> Error {
     use pest::error::{ErrorVariant, InputLocation};
     if matches!(&e.variant, ErrorVariant::CustomError { message } if message.contains("call limit")) {
         return Error::new(
@@ -831,9 +831,12 @@ fn syntax_error(text: &str, e: pest::error::Error<Rule>) -> Error {
         .hint(hint);
     }
     let found = text[at.min(text.len())..].chars().next();
-    let end = at + found.map_or(1, char::len_utf8);
+    // A line break outside brackets reads as `;`: it is the line that ends, at its end.
+    let line_end = found == Some(';') && source.as_bytes().get(at) == Some(&b'\n');
+    let end = if line_end { at } else { at + found.map_or(1, char::len_utf8) };
     let what = match found {
         None => "the input ends too early".to_string(),
+        Some(_) if line_end => "the line ends too early".to_string(),
         Some(c) if crate::error::invisible(c) => format!("unexpected invisible character U+{:04X}", c as u32),
         Some(c) => format!("unexpected `{c}`"),
     };
