@@ -372,3 +372,15 @@ fn a_direction_named_after_a_size_is_an_error() {
     let run = bracket(&["hvp", "-", "--wrt", "w", "--dir", "v"], f);
     assert_eq!(run.code, Some(0), "{}", head(&run.stderr));
 }
+
+#[test]
+fn a_formula_without_wrt_is_told_to_name_its_variables() {
+    // The hint was about programs only, "end the program with `grad J wrt W, b`"
+    // (surveys 22 and 24).
+    let run = bracket(&["grad", "-"], "x: vector(n); A: matrix(n, n); x^T A x");
+    assert_bad_input(&run, "E-usage", (1, 1));
+    assert!(run.stderr.contains("--wrt x"), "{}", head(&run.stderr));
+    // A program without its query still hears of the query.
+    let run = bracket(&["grad", "-"], "x: vector(n)\nh = x\nJ = sum(h)\n");
+    assert!(run.stderr.contains("grad J wrt"), "{}", head(&run.stderr));
+}

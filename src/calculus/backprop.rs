@@ -249,8 +249,26 @@ pub fn backprop_with(text: &str, explain: Explain) -> Result<Vec<Equation>> {
 /// As [`backprop_with`], for a program already read from `text`.
 pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Equation>> {
     let query = model.queries.first().ok_or_else(|| {
-        Error::new(ErrorCode::Usage, "the program has no `grad J wrt …` query", crate::error::Span::new(0, text.len()))
-            .hint("end the program with a line such as `grad J wrt W, b`")
+        let whole = crate::error::Span::new(0, text.len());
+        // A formula, not a program: the variables are named on the command line.
+        let names: Vec<&String> = model
+            .main_expr()
+            .map(|_| model.names.iter())
+            .into_iter()
+            .flatten()
+            .filter(|(_, i)| !i.defined)
+            .map(|(n, _)| n)
+            .collect();
+        match (model.definitions.is_empty(), names.first()) {
+            (true, Some(first)) => {
+                Error::new(ErrorCode::Usage, "name the variables to differentiate by", whole).hint(format!(
+                    "give --wrt for each, e.g. `--wrt {}`; a program ends with `grad J wrt W, b` instead",
+                    crate::render::ascii_name(first)
+                ))
+            }
+            _ => Error::new(ErrorCode::Usage, "the program has no `grad J wrt …` query", whole)
+                .hint("end the program with a line such as `grad J wrt W, b`"),
+        }
     })?;
     if !query.expr.is_scalar() {
         return Err(not_scalar(model, text, &query.expr));
