@@ -124,7 +124,8 @@ enum Command {
         slots: usize,
     },
     /// Reads JSON queries from standard input, one a line, and writes one JSON answer a
-    /// line, in order: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}`.
+    /// line, in order: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}`. Blank
+    /// lines are passed over, with no answer.
     Batch {
         /// Threads that answer queries (default: one per core).
         #[arg(long)]

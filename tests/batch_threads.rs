@@ -107,3 +107,15 @@ fn a_misspelt_key_is_named_in_the_error() {
     let hint = a[0]["error"]["hint"].as_str().unwrap_or_default();
     assert!(hint.contains("unknown key `wtr`") && hint.contains("wrt"), "{a:#?}");
 }
+
+#[test]
+fn a_byte_order_mark_before_a_query_is_passed_over() {
+    // Some editors start a file with U+FEFF; the first query was rejected as not JSON
+    // (survey 24). Blank lines stay passed over, with no answer.
+    let input = "\u{feff}{\"command\": \"grad\", \"expr\": \"x^T x\", \"wrt\": [\"x\"]}\n\n";
+    for threads in ["1", "2"] {
+        let got = answers(threads, input);
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0]["derivatives"][0]["unicode"], "2x", "{got:?}");
+    }
+}

@@ -176,6 +176,8 @@ impl Answerer {
     }
 
     fn answer(&mut self, line: &str) -> Value {
+        // A byte-order mark some editors write at the start is not part of the query.
+        let line = line.strip_prefix('\u{feff}').unwrap_or(line);
         let Some(limit) = self.limit else { return answer_line(line) };
         let query = serde_json::from_str::<Value>(line).ok();
         let asked =
