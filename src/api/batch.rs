@@ -52,7 +52,21 @@ pub fn batch_line(line: &str) -> Value {
     };
     let expr = query.get("expr").and_then(Value::as_str).unwrap_or("").to_string();
     let result = Command::from_json(&query).and_then(|c| Ok((c.run(&Default::default())?, c.wrt())));
-    // A misspelt key (`"wtr"`) is read as a missing one: an error then names it.
+    // The CLI's flags are the line's keys: `--wrt x` is `"wrt": ["x"]`.
+    let result = result.map_err(|mut e| {
+        let flags = |t: &str| t.contains("--wrt") || t.contains("--dir");
+        if e.code == ErrorCode::Usage && (flags(&e.message) || e.hint.as_deref().is_some_and(flags)) {
+            e.message = e.message.replace("--wrt", "\"wrt\"").replace("--dir", "\"dir\"");
+            let command = query.get("command").and_then(Value::as_str).unwrap_or("grad");
+            let dir = if command == "hvp" { ", \"dir\": \"V\"" } else { "" };
+            e.hint = Some(format!(
+                "in a batch line the variables are a key: {{\"command\": \"{command}\", \"expr\": \"…\", \"wrt\": [\"x\"]{dir}}}"
+            ));
+        }
+        e
+    });
+    // A misspelt key (`"wtr"`) is read as a missing one: an error then names it, before
+    // its hint.
     let result = result.map_err(|e| match unknown_keys(&query) {
         unknown if e.code == ErrorCode::Usage && !unknown.is_empty() => {
             let hint = format!(
@@ -68,19 +82,6 @@ pub fn batch_line(line: &str) -> Value {
             e.hint(hint)
         }
         _ => e,
-    });
-    // The CLI's flags are the line's keys: `--wrt x` is `"wrt": ["x"]`.
-    let result = result.map_err(|mut e| {
-        let flags = |t: &str| t.contains("--wrt") || t.contains("--dir");
-        if e.code == ErrorCode::Usage && (flags(&e.message) || e.hint.as_deref().is_some_and(flags)) {
-            e.message = e.message.replace("--wrt", "\"wrt\"").replace("--dir", "\"dir\"");
-            let command = query.get("command").and_then(Value::as_str).unwrap_or("grad");
-            let dir = if command == "hvp" { ", \"dir\": \"V\"" } else { "" };
-            e.hint = Some(format!(
-                "in a batch line the variables are a key: {{\"command\": \"{command}\", \"expr\": \"…\", \"wrt\": [\"x\"]{dir}}}"
-            ));
-        }
-        e
     });
     let elapsed = start.elapsed().as_micros() as u64;
     match result {
