@@ -246,3 +246,14 @@ fn a_hadamard_power_of_a_transpose_is_in_parentheses() {
     assert_eq!(simplified("C: matrix(n, n); (C^-1).^3"), "(C⁻¹)^{⊙3}");
     equal("C: matrix(n, m)", "(Cᵀ)^{⊙2}", "C^T .* C^T");
 }
+
+#[test]
+fn a_barred_word_reads_back_as_the_word() {
+    // The bar went on a word's first letter, `[x̄ Wk_1][W̄k_2 y]`, which reads as W̄ times
+    // k (survey 24); on its last, `Wk̄_2`, it reads back as Wk barred.
+    let decls = "Wk: matrix(p, d); x: vector(p); y: vector(d)";
+    let text = format!("{decls}; x^T Wk y");
+    let printed = bracket::simplify(&text).unwrap().render(bracket::Format::Bracket);
+    assert_eq!(printed, "[x̄ Wk_1][Wk̄_2 y]");
+    equal(decls, "x^T Wk y", &printed);
+}

@@ -442,10 +442,15 @@ fn portion(net: &Network, f: usize, positions: &[usize], bar: bool, tag: Option<
         let name = if braced { format!("{{{name}}}") } else { name };
         let name = if bar {
             match style {
+                // On a word's last letter (`Wk̄`, which reads back as the word; `W̄k` reads
+                // as W̄ times k), else on the first (`W̄_1`, `W̄1`).
                 Format::Unicode => {
-                    let mut chars = name.chars();
-                    let first = chars.next().unwrap_or('?');
-                    format!("{}{}", barred(first), chars.as_str())
+                    let letters = name.chars().take_while(|c| c.is_alphabetic()).count().max(1);
+                    let at = if letters >= 2 { letters - 1 } else { 0 };
+                    let (before, rest) = name.split_at(name.char_indices().nth(at).map_or(0, |(i, _)| i));
+                    let mut chars = rest.chars();
+                    let letter = chars.next().unwrap_or('?');
+                    format!("{before}{}{}", barred(letter), chars.as_str())
                 }
                 Format::Latex => format!("\\bar{{{name}}}"),
                 _ => name,
