@@ -257,3 +257,18 @@ fn a_barred_word_reads_back_as_the_word() {
     assert_eq!(printed, "[x̄ Wk_1][Wk̄_2 y]");
     equal(decls, "x^T Wk y", &printed);
 }
+
+#[test]
+fn a_ones_operand_of_a_tensor_product_keeps_its_size() {
+    // A softmax's differential holds `{…}_1 {…}̄_2 ⊗ 1`, where a lone `1` reads back as
+    // the number (survey 24: 16 derivations' first steps did not read back). It prints
+    // `1_c`, and the ASCII form reads back with the same value.
+    let decls = "X: matrix(N, d); W: matrix(d, c); Y: matrix(N, c)";
+    let text = format!("{decls}; -sum(Y .* logsoftmax(X W))");
+    let (out, _) =
+        common::run_with_stdin(&["d", "--raw", &text, "--format", "ascii"], "", std::time::Duration::from_secs(60));
+    let printed = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(printed.contains(", 1_c)"), "{printed}");
+    let model = bracket::read(&format!("{decls}; {printed}")).unwrap_or_else(|e| panic!("{printed}: {e}"));
+    assert_eq!(model.exprs[0].shape, Vec::<bracket::Dim>::new(), "{printed}");
+}

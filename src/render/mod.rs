@@ -288,8 +288,12 @@ impl Printer {
         } else {
             e
         };
-        *self.sized.borrow_mut() = unanchored(e);
-        self.at(e, 0)
+        // (A term printed inside this one, a bracket term's `{…}`, prints with its own
+        // set: this one's is put back after it.)
+        let outer = self.sized.replace(unanchored(e));
+        let text = self.at(e, 0);
+        *self.sized.borrow_mut() = outer;
+        text
     }
 
     /// The size of a `1` or `I` leaf where it must be printed: `n` or `3`.
@@ -624,10 +628,20 @@ impl Printer {
             }
             Kind::Hadamard(a, b) => self.infix(a, b, HAD, "⊙", ".*", "\\odot"),
             Kind::HDiv(a, b) => self.infix(a, b, HAD, "⊘", "./", "\\oslash"),
-            Kind::Kron(a, b) => match self.style {
-                Format::Ascii => self.call("kron", &[a, b]),
-                _ => self.infix(a, b, HAD, "⊗", "", "\\otimes"),
-            },
+            Kind::Kron(a, b) => {
+                // A ones operand (`a ⊗ 1`) carries its size: reading takes a lone `1`
+                // there for the number. (Marked here, on the nodes printed: a term may be
+                // a rebuilt copy of the one `unanchored` saw.)
+                for x in [a, b] {
+                    if let Some(leaf) = ones_leaf(x) {
+                        self.sized.borrow_mut().insert(leaf as *const Expr as usize);
+                    }
+                }
+                match self.style {
+                    Format::Ascii => self.call("kron", &[a, b]),
+                    _ => self.infix(a, b, HAD, "⊗", "", "\\otimes"),
+                }
+            }
             Kind::Dot(a, b) => match self.style {
                 Format::Ascii => self.call("dot", &[a, b]),
                 _ => self.infix(a, b, DOT, "·", "", "\\cdot"),
