@@ -788,3 +788,12 @@ fn third_derivatives_print_as_numpy() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// tr(AXBXᵀ) was `np.trace(t_0 @ X.T)`, an n³ product for the n entries of a diagonal
+/// (survey 23); the trace of a product of matrices is the sum of a Hadamard product.
+#[test]
+fn a_trace_of_a_product_multiplies_entries() {
+    let out = bracket(&["codegen", "X: matrix(n, m); A: matrix(n, n); B: matrix(m, m); tr(A X B X^T)", "--wrt", "X"]);
+    let code = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(code.contains("value = np.sum(t_0 * X)") && !code.contains("np.trace"), "{code}");
+}

@@ -322,7 +322,17 @@ impl Numpy {
                 let net = crate::network::gen_network(e).expect("a generalized product");
                 self.einsum(&net)
             }
-            Kind::Trace(x) => format!("np.trace({})", g(x)),
+            // tr(AB) as the sum of A ⊙ Bᵀ: n² multiplications, where the product is n³.
+            Kind::Trace(x) => match &x.kind {
+                Kind::Product(a, b) if a.order() == 2 && b.order() == 2 => {
+                    let bt = match &b.kind {
+                        Kind::Transpose(c) => (**c).clone(),
+                        _ => crate::ir::build::transpose((**b).clone()),
+                    };
+                    format!("np.sum({} * {})", g(a), g(&bt))
+                }
+                _ => format!("np.trace({})", g(x)),
+            },
             Kind::Det(x) => format!("np.linalg.det({})", g(x)),
             Kind::Diag(x) => format!("np.diag({})", g(x)),
             Kind::Sum(x) => format!("np.sum({})", g(x)),
