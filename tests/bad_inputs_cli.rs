@@ -384,3 +384,16 @@ fn a_formula_without_wrt_is_told_to_name_its_variables() {
     let run = bracket(&["grad", "-"], "x: vector(n)\nh = x\nJ = sum(h)\n");
     assert!(run.stderr.contains("grad J wrt"), "{}", head(&run.stderr));
 }
+
+#[test]
+fn a_size_has_no_derivative() {
+    // `grad --wrt N` with X: matrix(N, p) differentiated 1/(2N) alone, as if N were a real
+    // number, and `d` added a `· dN` term (survey 24): the sum over N rows changes with N
+    // too.
+    let f = "X: matrix(N, p); y: vector(N); w: vector(p); 1/(2N) ||X w - y||^2";
+    let run = bracket(&["grad", "-", "--wrt", "N"], f);
+    assert_bad_input(&run, "E-unsupported", (1, 1));
+    assert!(run.stderr.contains("`N` is a size"), "{}", head(&run.stderr));
+    let d = bracket::differential_taken_out(f).unwrap().render(bracket::Format::Unicode);
+    assert!(!d.contains("dN") && d.contains("dw"), "{d}");
+}

@@ -481,7 +481,21 @@ pub(crate) fn variable(model: &Model, w: &str, text: &str) -> Result<String> {
             crate::error::Span::new(0, text.len()),
         ));
     }
+    if is_size(model, &name) {
+        return Err(Error::new(
+            ErrorCode::Unsupported,
+            format!("`{name}` is a size: a whole number that fixes shapes, with no derivative"),
+            crate::error::Span::new(0, text.len()),
+        )
+        .hint("differentiate by a tensor or scalar of the function; a sum over N entries also changes with N"));
+    }
     Ok(name)
+}
+
+/// Whether `name` is a size of some name's shape (`N` in `X: matrix(N, p)`), which the
+/// function may also use as a scalar (`1/(2N)`).
+fn is_size(model: &Model, name: &str) -> bool {
+    model.names.values().any(|i| i.shape.iter().any(|d| matches!(d, Dim::Sym(n) if n == name)))
 }
 
 /// Derives ∇_X f step by step.
@@ -503,7 +517,7 @@ pub fn derive(text: &str, wrt: &str) -> Result<crate::calculus::derive::Derivati
 pub fn differential_of(text: &str) -> Result<Answer> {
     let f = read_answer(text)?;
     let vars: indexmap::IndexSet<String> =
-        f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
+        f.model.names.iter().filter(|(n, i)| !i.defined && !is_size(&f.model, n)).map(|(n, _)| n.clone()).collect();
     let d = crate::calculus::diff::differential(&f.expr, &f.model, &vars)?;
     let expr = d.unwrap_or_else(|| crate::ir::build::zero(f.expr.shape.clone()));
     Ok(Answer { model: f.model, expr, saturation: None })
@@ -518,7 +532,9 @@ pub fn differential_of(text: &str) -> Result<Answer> {
 /// ```
 pub fn differential_taken_out(text: &str) -> Result<Answer> {
     let f = read_answer(text)?;
-    let vars: Vec<String> = f.model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
+    // (Not a size used as a scalar, `1/(2N)`: it has no differential.)
+    let vars: Vec<String> =
+        f.model.names.iter().filter(|(n, i)| !i.defined && !is_size(&f.model, n)).map(|(n, _)| n.clone()).collect();
     let mut terms = Vec::new();
     for d in derivatives(&f, text, &vars)? {
         if matches!(&d.answer.expr.kind, crate::ir::expr::Kind::Scale(c, _) if num_traits::Zero::is_zero(c)) {
