@@ -157,11 +157,10 @@ impl Applier<Node, Tables> for HadamardPowerMerge {
         if egraph.find(a) == egraph.find(b) || !(powered(a) || powered(b)) {
             return vec![];
         }
+        let of_b = hadamard_powers(egraph, b);
         let pairs: Vec<(Id, BigRational)> = hadamard_powers(egraph, a)
             .into_iter()
-            .flat_map(|(xa, j)| {
-                hadamard_powers(egraph, b).into_iter().filter(move |(xb, _)| *xb == xa).map(move |(_, k)| (xa, &j + k))
-            })
+            .flat_map(|(xa, j)| of_b.iter().filter(move |(xb, _)| *xb == xa).map(move |(_, k)| (xa, &j + k)))
             .collect();
         let bounded = |s: &BigRational| s.abs() <= BigRational::from_integer(crate::limits::MAX_POWER.into());
         let pairs: Vec<(Id, BigRational)> = pairs
