@@ -163,8 +163,7 @@ fn batch_refuses_what_it_would_answer_in_part() {
 
 #[test]
 fn the_timeout_always_holds() {
-    // 1500 terms: about 7 s to answer. (3000 took 54 s alone, and past the 60 s the
-    // runner allows when the suite shared the cores with another.)
+    // 1500 terms: about 1.5 s to answer, and far past 0.01 s.
     let big: String = (0..1500).map(|i| format!("a{i}^T X X^T b{i}")).collect::<Vec<_>>().join(" + ");
     let (o, t) = bracket_stdin(&["grad", "-", "--wrt", "X", "--timeout", "0.01"], &big);
     assert_eq!(o.status.code(), Some(2));

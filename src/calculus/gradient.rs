@@ -213,7 +213,8 @@ fn by_identities(e: &Expr, model: &Model) -> Option<Expr> {
 
 /// G with `df = G ·_k dX`, in its simplest form: the whole pipeline.
 pub fn gradient(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Options) -> Result<Answer> {
-    match gradient_by_forms(model, f, var, options) {
+    let found = gradient_by_forms(model, f, var, options);
+    match found.map(|(expr, saturation)| Answer { model: model.clone(), expr, saturation }) {
         // A deep program's differential (an RNN's loss over 16 steps) has more terms than
         // the take-out multiplies out: its gradient is assembled from backpropagation.
         // (Where that fails too, the take-out's error is the one reported.)
@@ -263,7 +264,14 @@ fn next_to_loss(model: &Model, f: &Expr, var: &str) -> bool {
         .all(|(user, _)| !model.definitions.iter().any(|(n, e)| Some(n.as_str()) != loss && uses(e, user)))
 }
 
-fn gradient_by_forms(model: &Model, f: &Expr, var: &str, options: &crate::egraph::Options) -> Result<Answer> {
+/// The gradient and what the e-graph did to reach it (none where it was assembled from
+/// backpropagation). The model is not cloned: [`by_terms`] calls this once a term.
+fn gradient_by_forms(
+    model: &Model,
+    f: &Expr,
+    var: &str,
+    options: &crate::egraph::Options,
+) -> Result<(Expr, Option<crate::egraph::Report>)> {
     let info = &model.names[var];
     let mut shape = f.shape.clone();
     shape.extend(info.shape.iter().cloned());
@@ -274,7 +282,7 @@ fn gradient_by_forms(model: &Model, f: &Expr, var: &str, options: &crate::egraph
         // the one backpropagation assembles from its equations in milliseconds.
         Some(d) if d.node_count() > ASSEMBLE_FROM && !model.definitions.is_empty() && !next_to_loss(model, f, var) => {
             match assembled(model, f, var, true) {
-                Some(answer) => return Ok(answer),
+                Some(answer) => return Ok((answer.expr, answer.saturation)),
                 None => starting_forms(model, &d, var, &shape, symmetric)?,
             }
         }
@@ -293,7 +301,7 @@ fn gradient_by_forms(model: &Model, f: &Expr, var: &str, options: &crate::egraph
         Some(g) => g,
         None => expr,
     };
-    Ok(Answer { model: model.clone(), expr, saturation: Some(report) })
+    Ok((expr, Some(report)))
 }
 
 /// Operations from which the answer of a sum is compared with its terms' answers added
@@ -332,12 +340,16 @@ pub(crate) fn by_terms(
         return None;
     }
     let mut parts = Vec::new();
-    for t in terms {
-        match gradient_by_forms(model, t, var, options).ok()?.expr {
-            Expr { kind: Kind::Add(inner), .. } => parts.extend(inner),
-            g => parts.push(g),
+    // Each term's run takes the whole model's tables, worked out once.
+    crate::egraph::language::Tables::shared_for(model, || {
+        for t in terms {
+            match gradient_by_forms(model, t, var, options).ok()?.0 {
+                Expr { kind: Kind::Add(inner), .. } => parts.extend(inner),
+                g => parts.push(g),
+            }
         }
-    }
+        Some(())
+    })?;
     let shape = parts[0].shape.clone();
     let sum = Expr::new(Kind::Add(parts), shape);
     (crate::egraph::operations(&sum) + BY_TERMS_MARGIN <= crate::egraph::operations(whole)).then_some(sum)

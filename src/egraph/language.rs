@@ -138,8 +138,9 @@ pub struct Tables {
     pub funs: IndexMap<String, FunSpec>,
     /// Names declared symmetric.
     pub symmetric: indexmap::IndexSet<String>,
-    /// The model's names in the order its definitions and expressions first use them.
-    pub written: indexmap::IndexSet<String>,
+    /// The model's names in the order its definitions and expressions first use them
+    /// (shared: a long sum's terms are simplified one by one with one model's).
+    pub written: std::sync::Arc<indexmap::IndexSet<String>>,
     /// Leaf key → its classic raising (None where it has none), once worked out: the
     /// `raise-network` applier meets every opaque leaf again each iteration.
     pub raised: std::collections::HashMap<String, Option<Expr>>,
@@ -152,42 +153,92 @@ impl Tables {
     /// Tables for simplifying expressions of `model`: the functions the rules mention
     /// and the names the model declares symmetric.
     pub fn for_model(model: &Model) -> Tables {
+        let shared = SHARED.with(|s| {
+            s.borrow().as_ref().filter(|(at, _)| *at == model as *const Model as usize).map(|(_, t)| t.clone())
+        });
         let mut tables = Tables::default();
         for (k, v) in &crate::egraph::rules::rules().funs {
             tables.funs.insert(k.clone(), v.clone());
         }
+        let names = shared.unwrap_or_else(|| std::sync::Arc::new(ModelNames::of(model)));
+        tables.written = names.written.clone();
+        tables.symmetric = names.symmetric.clone();
+        tables.sizes = names.sizes.clone();
+        tables
+    }
+
+    /// Runs `f` with the tables of `model` worked out once for every run in it over that
+    /// model (by pointer: `model` is borrowed, so unchanged, throughout). A sum's gradient
+    /// compared with its terms' (`gradient::by_terms`) simplifies each term with the whole
+    /// model: 3000 terms walked a model of 3000 terms each.
+    pub fn shared_for<R>(model: &Model, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<(usize, std::sync::Arc<ModelNames>)>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let before = self.0.take();
+                SHARED.with(|s| *s.borrow_mut() = before);
+            }
+        }
+        let names = std::sync::Arc::new(ModelNames::of(model));
+        let before = SHARED.with(|s| s.borrow_mut().replace((model as *const Model as usize, names)));
+        let _restore = Restore(before);
+        f()
+    }
+}
+
+/// What a model's tables take from its names, worked out once (see [`Tables::shared_for`]).
+struct ModelNames {
+    written: std::sync::Arc<indexmap::IndexSet<String>>,
+    symmetric: indexmap::IndexSet<String>,
+    sizes: indexmap::IndexSet<String>,
+}
+
+thread_local! {
+    /// The model [`Tables::shared_for`] is running over (its address), and its names.
+    static SHARED: std::cell::RefCell<Option<(usize, std::sync::Arc<ModelNames>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl ModelNames {
+    fn of(model: &Model) -> ModelNames {
+        let mut written = indexmap::IndexSet::new();
+        let mut symmetric = indexmap::IndexSet::new();
+        let mut sizes = indexmap::IndexSet::new();
         // Names in the order the model's definitions and expressions first use them,
         // then any other (declared but unused).
         fn uses(e: &Expr, out: &mut indexmap::IndexSet<String>) {
             if let Kind::Var(n) = &e.kind {
-                out.insert(n.clone());
+                // Looked up before cloned: a long sum names the same few many times.
+                if !out.contains(n.as_str()) {
+                    out.insert(n.clone());
+                }
             }
             for c in e.children() {
                 uses(c, out);
             }
         }
         for (_, e) in &model.definitions {
-            uses(e, &mut tables.written);
+            uses(e, &mut written);
         }
         for e in model.exprs.iter().chain(model.queries.iter().map(|q| &q.expr)) {
-            uses(e, &mut tables.written);
+            uses(e, &mut written);
         }
         for (name, info) in &model.names {
             if info.symmetric {
-                tables.symmetric.insert(name.clone());
+                symmetric.insert(name.clone());
             }
-            tables.written.insert(name.clone());
+            written.insert(name.clone());
             for d in &info.shape {
                 if let crate::ir::shape::Dim::Sym(size) = d {
-                    tables.sizes.insert(size.clone());
+                    sizes.insert(size.clone());
                 }
             }
         }
-        tables.sizes.retain(|size| model.names.get(size).is_none_or(|info| info.shape.is_empty()));
+        sizes.retain(|size| model.names.get(size).is_none_or(|info| info.shape.is_empty()));
         // A name defined as a symmetric form (`Σ = WWᵀ + diag(ψ)`) is one; its value is
         // computed, never drawn, so only the simplifier learns of it.
-        tables.symmetric.extend(model.symmetric_definitions());
-        tables
+        symmetric.extend(model.symmetric_definitions());
+        ModelNames { written: std::sync::Arc::new(written), symmetric, sizes }
     }
 }
 

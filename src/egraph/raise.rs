@@ -270,15 +270,32 @@ fn factor_sum(terms: Vec<Expr>, shape: &Shape) -> Expr {
                 }
             })
             .collect();
-        // The first factor shared by two or more terms, each with something left over.
-        let shared = keys.iter().enumerate().find_map(|(i, k)| {
-            let k = (*k)?;
-            if keys[..i].iter().any(|o| *o == Some(k)) {
-                return None;
+        // The first factor shared by two or more terms, each with something left over:
+        // equal keys found by fingerprint, not by comparing every pair (a sum of 3000
+        // terms has 3000 keys).
+        let mut buckets: IndexMap<u64, Vec<usize>> = IndexMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(k) = k {
+                buckets.entry(k.fingerprint()).or_default().push(i);
             }
-            let group: Vec<usize> = keys.iter().enumerate().filter(|(_, o)| **o == Some(k)).map(|(j, _)| j).collect();
-            (group.len() > 1).then(|| (k.clone(), group))
-        });
+        }
+        let mut shared: Option<(&Expr, Vec<usize>)> = None;
+        for bucket in buckets.values() {
+            // Equal keys within a bucket, by a representative of each class.
+            let mut classes: Vec<Vec<usize>> = Vec::new();
+            for &i in bucket {
+                match classes.iter_mut().find(|c| keys[c[0]] == keys[i]) {
+                    Some(c) => c.push(i),
+                    None => classes.push(vec![i]),
+                }
+            }
+            for group in classes.into_iter().filter(|c| c.len() > 1) {
+                if shared.as_ref().is_none_or(|(_, g)| group[0] < g[0]) {
+                    shared = Some((keys[group[0]].expect("a key"), group));
+                }
+            }
+        }
+        let shared = shared.map(|(k, group)| (k.clone(), group));
         let Some((common, group)) = shared else { continue };
         let rests: Vec<Expr> = group
             .iter()

@@ -209,6 +209,30 @@ impl Expr {
         Expr { kind, shape }
     }
 
+    /// A hash of the operators, names and shapes' orders of this expression, for finding
+    /// equal expressions among many without comparing every pair: equal expressions have
+    /// equal fingerprints (equality decides among those that share one).
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        fn go(e: &Expr, h: &mut std::collections::hash_map::DefaultHasher) {
+            std::mem::discriminant(&e.kind).hash(h);
+            e.shape.len().hash(h);
+            match &e.kind {
+                Kind::Var(n) | Kind::Diff(n) => n.hash(h),
+                Kind::Func { func, derivative, .. } => (func, derivative).hash(h),
+                _ => {}
+            }
+            let children = e.children();
+            children.len().hash(h);
+            for c in children {
+                go(c, h);
+            }
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        go(self, &mut h);
+        h.finish()
+    }
+
     /// The number of dims.
     pub fn order(&self) -> usize {
         self.shape.len()

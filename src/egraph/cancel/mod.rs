@@ -770,29 +770,8 @@ thread_local! {
 /// thread answers many queries).
 const MAX_REWRITTEN: usize = 4096;
 
-fn fingerprint(e: &Expr) -> u64 {
-    use std::hash::{Hash, Hasher};
-    fn go(e: &Expr, h: &mut std::collections::hash_map::DefaultHasher) {
-        std::mem::discriminant(&e.kind).hash(h);
-        e.shape.len().hash(h);
-        match &e.kind {
-            Kind::Var(n) | Kind::Diff(n) => n.hash(h),
-            Kind::Func { func, derivative, .. } => (func, derivative).hash(h),
-            _ => {}
-        }
-        let children = e.children();
-        children.len().hash(h);
-        for c in children {
-            go(c, h);
-        }
-    }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    go(e, &mut h);
-    h.finish()
-}
-
 fn rewrite(e: &Expr) -> Expr {
-    let key = fingerprint(e);
+    let key = e.fingerprint();
     let known = REWRITTEN.with(|m| {
         let m = m.borrow();
         m.0.get(&key).and_then(|v| v.iter().find(|(x, _)| x == e).map(|(_, out)| out.clone()))
