@@ -123,6 +123,10 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         slots: usize,
     },
+    /// One query of `serve`, read from standard input (each runs in a process of its own).
+    #[cfg(feature = "serve")]
+    #[command(hide = true)]
+    ServeQuery,
     /// Reads JSON queries from standard input, one a line, and writes one JSON answer a
     /// line, in order: `{"command": "grad", "expr": "x^T A x", "wrt": ["x"]}`. Blank
     /// lines are passed over, with no answer.
@@ -231,6 +235,10 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         };
+    }
+    #[cfg(feature = "serve")]
+    if let Command::ServeQuery = &cli.command {
+        return serve::answer_stdin();
     }
     let limit = std::time::Duration::from_secs_f64(cli.timeout.clamp(0.001, 86_400.0));
     // A batch runs until its input ends; --timeout is each query's limit there (one that
@@ -352,7 +360,7 @@ fn query_of(command: Command) -> Result<Option<(bracket::Command, OutputFormat)>
         }
         Command::Batch { .. } | Command::Examples { .. } | Command::Codegen { .. } => return Ok(None),
         #[cfg(feature = "serve")]
-        Command::Serve { .. } => return Ok(None),
+        Command::Serve { .. } | Command::ServeQuery => return Ok(None),
     }))
 }
 

@@ -8,9 +8,12 @@
 //!
 //! Limits: a body over [`MAX_BODY`] gets 413, malformed JSON 400, a bad query 400 (usage)
 //! or 422 (the input), a query past its time 504, and a query beyond [`Server::slots`]
-//! running at once 503 with `Retry-After`. Each query runs on a worker thread with the
-//! CLI's stack; a timed-out worker keeps its slot until it finishes, so the slots bound the
-//! CPU a client can take. No request reads or writes files or runs programs.
+//! running at once 503 with `Retry-After`. Each query runs in a process of its own (this
+//! binary's hidden `serve-query`): a query past its time is killed and its slot freed at
+//! once, and one that runs out of memory takes only itself down (a worker thread could be
+//! neither stopped nor contained: two slow queries held their slots for ten minutes, and
+//! then the whole server died of memory). The process costs about 10 ms a query. No
+//! request reads or writes files or runs any other program.
 
 mod assets;
 mod examples;
@@ -44,6 +47,8 @@ pub struct Server {
 }
 
 struct Shared {
+    /// This binary, run as `serve-query` for each query.
+    exe: std::path::PathBuf,
     slots: Arc<Semaphore>,
     timeout: Duration,
     examples: Value,
@@ -57,6 +62,7 @@ pub fn serve(server: Server) -> std::io::Result<()> {
 
 async fn run(server: Server) -> std::io::Result<()> {
     let shared = Arc::new(Shared {
+        exe: std::env::current_exe()?,
         slots: Arc::new(Semaphore::new(server.slots.max(1))),
         timeout: server.timeout,
         examples: examples_json(),
@@ -154,23 +160,60 @@ async fn query(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejec
     // A query may ask for less time than the server allows, never more.
     let asked = parsed.get("timeout").and_then(Value::as_f64).filter(|t| t.is_finite() && *t > 0.0);
     let limit = asked.map_or(shared.timeout, |t| Duration::from_secs_f64(t).min(shared.timeout));
-    let (send, receive) = tokio::sync::oneshot::channel();
-    let spawned = std::thread::Builder::new().stack_size(bracket::limits::WORKER_STACK).spawn(move || {
-        let answer = answer(&parsed);
-        drop(permit);
-        let _ = send.send(answer);
-    });
-    if spawned.is_err() {
-        return error(StatusCode::SERVICE_UNAVAILABLE, "E-limit", "cannot start a worker thread");
-    }
-    match tokio::time::timeout(limit, receive).await {
-        Ok(Ok(answer)) => (status_of(&answer), Json(answer)).into_response(),
-        Ok(Err(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, "E-internal", "the query failed (please report it)"),
+    let child = tokio::process::Command::new(&shared.exe)
+        .arg("serve-query")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn();
+    let Ok(mut child) = child else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "E-limit", "cannot start a worker process");
+    };
+    let work = async move {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        stdin.write_all(parsed.to_string().as_bytes()).await?;
+        drop(stdin);
+        child.wait_with_output().await
+    };
+    // Past the limit the work is dropped, and with it the child (killed on drop).
+    let done = tokio::time::timeout(limit, work).await;
+    drop(permit);
+    match done {
+        Ok(Ok(out)) if out.status.success() => match serde_json::from_slice::<Value>(&out.stdout) {
+            Ok(answer) => (status_of(&answer), Json(answer)).into_response(),
+            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "E-internal", "the query failed (please report it)"),
+        },
+        Ok(_) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "E-internal",
+            "the query's process failed (out of memory, or please report it)",
+        ),
         Err(_) => error(
             StatusCode::GATEWAY_TIMEOUT,
             "E-limit",
             format!("no answer within {} s; split the input", limit.as_secs_f64()),
         ),
+    }
+}
+
+/// `serve-query`: one query object read from standard input, its answer written to
+/// standard output as one JSON line (on a thread with the CLI's stack).
+pub fn answer_stdin() -> std::process::ExitCode {
+    let mut text = String::new();
+    let limit = MAX_BODY as u64 + 1;
+    if std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), limit), &mut text).is_err() {
+        return std::process::ExitCode::from(2);
+    }
+    let Ok(query) = serde_json::from_str::<Value>(&text) else { return std::process::ExitCode::from(2) };
+    let worker = std::thread::Builder::new().stack_size(bracket::limits::WORKER_STACK).spawn(move || answer(&query));
+    match worker.map(|w| w.join()) {
+        Ok(Ok(answer)) => {
+            println!("{answer}");
+            std::process::ExitCode::SUCCESS
+        }
+        _ => std::process::ExitCode::from(1),
     }
 }
 

@@ -125,8 +125,25 @@ def test_a_query_past_its_time_gets_a_timeout_error(server):
     assert post(server, {"command": "simplify", "expr": "A B"})[0] == 200
 
 
+def test_a_timed_out_query_frees_its_slot_at_once():
+    # Each query runs in a process of its own, killed at its limit: with one slot, two
+    # queries that need seconds each get 504, and the next is answered at once.
+    proc, url = start_server("--slots", "1", "--timeout", "0.5")
+    try:
+        big = " + ".join(f"a{i}^T X X^T b{i}" for i in range(3000))
+        for _ in range(2):
+            status, _, answer = post(url, {"command": "grad", "expr": big, "wrt": ["X"]})
+            assert status == 504 and answer["error"]["code"] == "E-limit"
+        start = time.perf_counter()
+        status, _, answer = post(url, {"command": "simplify", "expr": "x^T A x"})
+        assert status == 200 and answer["unicode"] == "xᵀAx"
+        assert time.perf_counter() - start < 2
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=10) == 0
+
+
 def test_fifty_concurrent_requests_are_answered_or_refused(server):
-    time.sleep(1)  # let the timed-out worker above finish and free its slot
     queries = [{"command": "grad", "expr": "||A x - b||^2", "wrt": ["x"]} for _ in range(50)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
         results = list(pool.map(lambda q: post(server, q), queries))
