@@ -21,12 +21,21 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Give up after this many seconds (exit 2); the answer never hangs.
-    #[arg(long, global = true, default_value_t = 60.0, value_name = "SECONDS")]
+    #[arg(long, global = true, default_value_t = 60.0, value_name = "SECONDS", value_parser = seconds)]
     timeout: f64,
     /// Sizes of dims (`n=1000,m=10`): the simplest form is then the one cheapest to
     /// evaluate (fewest multiply-adds), e.g. `2a(aᵀX)` rather than `2aaᵀX` for a wide X.
     #[arg(long, global = true, value_name = "DIM=SIZE,…")]
     sizes: Option<String>,
+}
+
+/// `--timeout`: a number of seconds from a millisecond to a day (`NaN` panicked, and a
+/// negative one was taken).
+fn seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(t) if (0.001..=86_400.0).contains(&t) => Ok(t),
+        _ => Err(format!("`{text}` is not a number of seconds from 0.001 to 86400 (a day)")),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -247,9 +256,16 @@ fn main() -> ExitCode {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let stdin = std::io::BufReader::new(std::io::stdin());
         let stdout = std::io::LineWriter::new(std::io::stdout());
-        // A closed pipe ends the batch quietly.
-        let _ = bracket::run_batch_within(stdin, stdout, threads.unwrap_or(cores), Some(limit));
-        return ExitCode::SUCCESS;
+        return match bracket::run_batch_within(stdin, stdout, threads.unwrap_or(cores), Some(limit)) {
+            // A closed pipe ends the batch quietly.
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+            // No thread could start (no memory for its stack), or the input failed.
+            Err(e) => {
+                eprintln!("error: the batch stopped: {e}");
+                ExitCode::from(1)
+            }
+        };
     }
     // The work runs on its own thread (with a large stack); this one keeps the time.
     let (send, receive) = std::sync::mpsc::channel();
@@ -262,7 +278,14 @@ fn main() -> ExitCode {
         eprintln!("error: cannot start the worker thread");
         return ExitCode::from(1);
     }
-    match receive.recv_timeout(limit) {
+    let outcome = match receive.recv_timeout(limit) {
+        // The answer is being printed: it is the outcome.
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !claim_output(Output::TimedOut) => {
+            receive.recv().map_err(|_| std::sync::mpsc::RecvTimeoutError::Disconnected)
+        }
+        other => other,
+    };
+    match outcome {
         Ok(Ok(Checked::Yes)) => ExitCode::SUCCESS,
         Ok(Ok(Checked::Failed)) => ExitCode::from(1),
         Ok(Err((e, source))) => {
@@ -287,12 +310,23 @@ fn text_of(expr: String) -> Result<String, (Error, String)> {
     if expr != "-" {
         return Ok(expr);
     }
-    let mut text = String::new();
+    let mut bytes = Vec::new();
     let limit = bracket::MAX_INPUT_BYTES as u64 + 1;
-    std::io::Read::read_to_string(&mut std::io::Read::take(std::io::stdin(), limit), &mut text).map_err(|e| {
+    std::io::Read::read_to_end(&mut std::io::Read::take(std::io::stdin(), limit), &mut bytes).map_err(|e| {
         (Error::bare(bracket::ErrorCode::Usage, format!("cannot read standard input: {e}")), String::new())
     })?;
-    Ok(text)
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text),
+        // Where: the text up to the first bad byte is as read, and that byte shows as �.
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let byte = e.as_bytes()[at];
+            let shown = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let span = bracket::Span::new(at, at + char::REPLACEMENT_CHARACTER.len_utf8());
+            let message = format!("the input is not UTF-8: byte 0x{byte:02X} here");
+            Err((Error::new(bracket::ErrorCode::Usage, message, span).hint("save the input as UTF-8"), shown))
+        }
+    }
 }
 
 /// Reads `--sizes n=1000,m=10`.
@@ -383,7 +417,11 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
                     let message = format!("cannot write {}: {e}", path.display());
                     (Error::bare(bracket::ErrorCode::Usage, message), String::new())
                 })?,
-                None => print!("{code}"),
+                None => {
+                    if claim_output(Output::Answer) {
+                        print!("{code}");
+                    }
+                }
             }
             return Ok(Checked::Yes);
         }
@@ -629,5 +667,28 @@ fn say_notes(text: &str, wrt: &[String], scalar: bool) {
 /// Prints a line; a closed pipe (`| head`) is not an error.
 fn say(text: &str) {
     use std::io::Write;
-    let _ = writeln!(std::io::stdout().lock(), "{text}");
+    if claim_output(Output::Answer) {
+        let _ = writeln!(std::io::stdout().lock(), "{text}");
+    }
+}
+
+/// Who prints the outcome: the worker's answer or the main thread's timeout, whichever
+/// comes first, never both (an answer printed just as the time ran out was followed by
+/// the timeout's error and exit 2).
+#[derive(Clone, Copy, PartialEq)]
+enum Output {
+    Open,
+    Answer,
+    TimedOut,
+}
+
+static OUTPUT: std::sync::Mutex<Output> = std::sync::Mutex::new(Output::Open);
+
+/// True if the outcome is now `who`'s to print: it was open, or already `who`'s.
+fn claim_output(who: Output) -> bool {
+    let mut held = OUTPUT.lock().unwrap_or_else(|e| e.into_inner());
+    if *held == Output::Open {
+        *held = who;
+    }
+    *held == who
 }

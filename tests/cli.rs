@@ -552,3 +552,32 @@ fn an_invisible_character_is_named_and_its_caret_shows() {
         assert!(text.lines().any(|l| l.trim_start_matches([' ', '│']).starts_with('^')), "{text}");
     }
 }
+
+/// `--timeout` is a number of seconds from 0.001 to a day: `NaN` panicked (exit 101), and
+/// a negative one was taken.
+#[test]
+fn a_bad_timeout_is_a_usage_error() {
+    for t in ["NaN", "inf", "0", "-1", "1e-300", "soon"] {
+        let o = bracket(&["simplify", "x", &format!("--timeout={t}")]);
+        assert_eq!(o.status.code(), Some(2), "{t}: {}", stderr(&o));
+        assert!(stderr(&o).contains("is not a number of seconds"), "{t}: {}", stderr(&o));
+    }
+}
+
+/// Input that is not UTF-8 is an error that points at the first bad byte; in a batch, that
+/// line is answered with an error and the batch goes on.
+#[test]
+fn input_that_is_not_utf8_is_located() {
+    let kill = Duration::from_secs(60);
+    let (o, _) = common::run_with_stdin(&["simplify", "-"], b"x^T A \xff x", kill);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not UTF-8: byte 0xFF") && stderr(&o).contains("input:1:7"), "{}", stderr(&o));
+    let lines = b"{\"command\": \"simplify\", \"expr\": \"x \xff\"}\n{\"command\": \"simplify\", \"expr\": \"y\"}\n";
+    let (o, _) = common::run_with_stdin(&["batch"], &lines[..], kill);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let answers: Vec<serde_json::Value> =
+        stdout(&o).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(answers.len(), 2);
+    assert_eq!(answers[0]["error"]["column"], 3);
+    assert_eq!(answers[1]["unicode"], "y");
+}

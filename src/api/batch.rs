@@ -247,24 +247,41 @@ fn run_batch_threads(
     let queue = Arc::new(Mutex::new(queue));
     let (done, answers) = mpsc::channel::<(usize, Value)>();
     std::thread::scope(|scope| -> std::io::Result<()> {
-        for _ in 0..threads {
+        for started in 0..threads {
             let (queue, done) = (Arc::clone(&queue), done.clone());
-            std::thread::Builder::new().stack_size(crate::limits::WORKER_STACK).spawn_scoped(scope, move || {
-                let mut answerer = Answerer::new(limit);
-                loop {
-                    let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
-                    let Ok((k, line)) = job else { break };
-                    if done.send((k, answerer.answer(&line))).is_err() {
-                        break;
+            let spawned =
+                std::thread::Builder::new().stack_size(crate::limits::WORKER_STACK).spawn_scoped(scope, move || {
+                    let mut answerer = Answerer::new(limit);
+                    loop {
+                        let job = queue.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                        let Ok((k, line)) = job else { break };
+                        if done.send((k, answerer.answer(&line))).is_err() {
+                            break;
+                        }
                     }
-                }
-            })?;
+                });
+            // Fewer threads than asked where the system has no room for more (each has
+            // the CLI's stack); none at all is an error, never a silent empty batch.
+            match spawned {
+                Ok(_) => {}
+                Err(_) if started > 0 => break,
+                Err(e) => return Err(e),
+            }
         }
         drop(done);
         let reader = scope.spawn(move || -> std::io::Result<()> {
             let mut sent = 0;
-            for line in input.lines() {
-                let line = line?;
+            let mut input = input;
+            let mut bytes = Vec::new();
+            loop {
+                bytes.clear();
+                if input.read_until(b'\n', &mut bytes)? == 0 {
+                    break;
+                }
+                // A line that is not UTF-8 is answered (its bad bytes read as �, where the
+                // error then points), not the end of the batch.
+                let line = String::from_utf8_lossy(&bytes);
+                let line = line.trim_end_matches(['\n', '\r']).to_string();
                 if line.trim().is_empty() {
                     continue;
                 }

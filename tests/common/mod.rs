@@ -109,7 +109,7 @@ pub fn to_f64(a: &ArrayD<BigRational>) -> ArrayD<f64> {
 /// a broken pipe is not an error.
 pub fn run_with_stdin(
     args: &[&str],
-    input: &str,
+    input: impl AsRef<[u8]>,
     kill_after: std::time::Duration,
 ) -> (std::process::Output, std::time::Duration) {
     use std::io::{Read, Write};
@@ -123,9 +123,9 @@ pub fn run_with_stdin(
         .spawn()
         .expect("the binary runs");
     let mut stdin = child.stdin.take().expect("stdin");
-    let input = input.to_string();
+    let input = input.as_ref().to_vec();
     let writer = std::thread::spawn(move || {
-        let _ = stdin.write_all(input.as_bytes());
+        let _ = stdin.write_all(&input);
     });
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
