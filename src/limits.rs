@@ -37,3 +37,15 @@ pub const WORKER_STACK: usize = 512 << 20;
 pub const MAX_BATCH_THREADS: usize = 64;
 /// Names a second reading of an ill-typed input tries as scalars, one at a time.
 pub const MAX_RETYPED_NAMES: usize = 16;
+
+/// Most bits (numerator and denominator together) of an exact number a power may make:
+/// about 20,000 decimal digits. Past it the power stays unevaluated (in the simplifier)
+/// or is not exact (in evaluation): `((((3^64)^64)^64)^64)^64`, 26 bytes, asked for a
+/// number of a billion bits and ran until the timeout.
+pub const MAX_NUMBER_BITS: u64 = 1 << 16;
+
+/// Whether `base^k` stays within [`MAX_NUMBER_BITS`].
+pub fn power_fits(base: &num_rational::BigRational, k: i64) -> bool {
+    let bits = base.numer().bits() + base.denom().bits();
+    bits.saturating_mul(k.unsigned_abs()) <= MAX_NUMBER_BITS
+}

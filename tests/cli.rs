@@ -581,3 +581,32 @@ fn input_that_is_not_utf8_is_located() {
     assert_eq!(answers[0]["error"]["column"], 3);
     assert_eq!(answers[1]["unicode"], "y");
 }
+
+/// A value that is not a finite number is an error (it was `null`, exit 0); values may be
+/// written `"1/2"` or `1e-3` in floating-point evaluation too.
+#[test]
+fn eval_never_answers_null() {
+    for (expr, at) in [("a: scalar; 1/a", "a=0"), ("a: scalar; ln(a)", "a=0"), ("sqrt(x)", "x=[2,-1]")] {
+        let o = bracket(&["eval", expr, "--at", at]);
+        assert_eq!(o.status.code(), Some(2), "{expr}: {}", stdout(&o));
+        assert!(stderr(&o).contains("is not a finite number"), "{expr}: {}", stderr(&o));
+    }
+    let o = bracket(&["eval", "exp(x)", "--at", r#"x=["1/2", 1e-3]"#]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: Vec<f64> = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!((v[0] - 0.5f64.exp()).abs() < 1e-12 && (v[1] - 1e-3f64.exp()).abs() < 1e-12);
+}
+
+/// Exact numbers and exact linear algebra have limits of their own, far inside the
+/// timeout: a 26-byte power tower asked for a number of a billion bits, and a 300 × 300
+/// determinant in exact rationals ran until the timeout.
+#[test]
+fn exact_work_is_bounded() {
+    let o = bracket(&["simplify", "((((3^64)^64)^64)^64)^64", "--timeout", "30"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = bracket(&["eval", "X: matrix(100, 100); ln(det(X X^T / 100))", "--timeout", "30"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = bracket(&["eval", "A: matrix(1024, 1024); sum(A A)", "--timeout", "30"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("too large to evaluate"), "{}", stderr(&o));
+}

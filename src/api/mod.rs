@@ -242,13 +242,28 @@ fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], s
         env.values.insert(key.clone(), a);
         random.retain(|n| n != &key);
     }
+    // A value that is not a finite number (1/0 in floating point, ln 0) is an error, never
+    // a `null` entry in an answer that exits 0.
+    let finite = |name: &str, v: &ArrayD<T>| -> Result<()> {
+        match v.iter().position(|x| !x.approx().is_finite()) {
+            None => Ok(()),
+            Some(k) => {
+                let at = if v.ndim() == 0 { String::new() } else { format!(" (entry {} of {})", k + 1, v.len()) };
+                Err(Error::bare(ErrorCode::Eval, format!("{name} is not a finite number{at}")).hint(
+                    "a division by zero, a logarithm of zero or less, a root of a negative number, or an overflow",
+                ))
+            }
+        }
+    };
     for (name, e) in &model.definitions {
         let v = eval(e, &env)?;
+        finite(&format!("the value of `{name}`"), &v)?;
         env.values.insert(name.clone(), v);
     }
     let value = eval(&answer.expr, &env)?;
+    finite("the value", &value)?;
     let sizes = env.sizes.iter().map(|(d, n)| (d.to_string(), *n)).collect();
-    Ok(Evaluation { value: to_json(&value), exact: T::EXACT, sizes, random })
+    Ok(Evaluation { value: to_json(&value), exact: <T as ToJson>::EXACT, sizes, random })
 }
 
 /// Conversion of computed numbers to JSON.
@@ -269,7 +284,12 @@ impl ToJson for f64 {
         json!(self)
     }
     fn from_json(v: &Value) -> Option<f64> {
-        v.as_f64()
+        match v {
+            // "1/2" as for exact values (an input with exp or a root is evaluated in
+            // floating point, and its values were refused).
+            Value::String(_) => BigRational::from_json(v).and_then(|r| r.to_f64()),
+            _ => v.as_f64(),
+        }
     }
 }
 
@@ -291,42 +311,48 @@ impl ToJson for BigRational {
             Value::String(s) => s.clone(),
             _ => return None,
         };
-        let text = text.to_lowercase();
-        if text.contains('e') {
-            return None;
-        }
-        crate::read::parse::read_number(&text, crate::error::Span::default()).ok()
+        crate::read::parse::read_number(text.trim(), crate::error::Span::default()).ok()
     }
 }
 
 fn to_array<T: Number + ToJson>(v: &Value, name: &str) -> Result<ArrayD<T>> {
-    fn walk<T: ToJson>(v: &Value, depth: usize, shape: &mut Vec<usize>, out: &mut Vec<T>) -> Option<()> {
+    // Err(Some(entry)) for an entry that is not a number, Err(None) for a ragged array.
+    fn walk<T: ToJson>(
+        v: &Value,
+        depth: usize,
+        shape: &mut Vec<usize>,
+        out: &mut Vec<T>,
+    ) -> Result<(), Option<String>> {
         match v {
             Value::Array(items) => {
                 if shape.len() == depth {
                     shape.push(items.len());
                 } else if shape[depth] != items.len() {
-                    return None;
+                    return Err(None);
                 }
                 for i in items {
                     walk(i, depth + 1, shape, out)?;
                 }
-                Some(())
+                Ok(())
             }
             other => {
                 if depth != shape.len() {
-                    return None;
+                    return Err(None);
                 }
-                out.push(T::from_json(other)?);
-                Some(())
+                out.push(T::from_json(other).ok_or_else(|| Some(other.to_string()))?);
+                Ok(())
             }
         }
     }
     let mut shape = Vec::new();
     let mut out = Vec::new();
-    let bad = || Error::bare(ErrorCode::Usage, format!("the value of `{name}` is not a regular array of numbers"));
-    walk::<T>(v, 0, &mut shape, &mut out).ok_or_else(bad)?;
-    ArrayD::from_shape_vec(ndarray::IxDyn(&shape), out).map_err(|_| bad())
+    let ragged = || Error::bare(ErrorCode::Usage, format!("the value of `{name}` is not a regular array of numbers"));
+    walk::<T>(v, 0, &mut shape, &mut out).map_err(|entry| match entry {
+        Some(entry) => Error::bare(ErrorCode::Usage, format!("`{entry}` in the value of `{name}` is not a number"))
+            .hint("write numbers as 2, -0.5, 1e-3 or \"1/2\""),
+        None => ragged(),
+    })?;
+    ArrayD::from_shape_vec(ndarray::IxDyn(&shape), out).map_err(|_| ragged())
 }
 
 fn to_json<T: ToJson>(a: &ArrayD<T>) -> Value {

@@ -453,7 +453,7 @@ impl Analysis<Node> for Tables {
                     (Some(b), Some(k)) if k.is_integer() && k.numer().magnitude() <= &8u32.into() => {
                         let n = k.to_integer();
                         let whole = num_traits::ToPrimitive::to_i32(&n).unwrap_or(0);
-                        if b.is_zero() && whole < 0 {
+                        if (b.is_zero() && whole < 0) || !crate::limits::power_fits(b, whole.into()) {
                             None
                         } else {
                             Some(num_traits::Pow::pow(b.clone(), whole))

@@ -346,6 +346,9 @@ fn split(e: &Expr, merged: &mut bool) -> Split {
             }
             let n = k.to_integer();
             let Ok(n) = i32::try_from(n) else { return atom(whole(e, merged)) };
+            if !crate::limits::power_fits(&inner.coef, n.into()) {
+                return atom(whole(e, merged));
+            }
             // A number raised to the power is one number: `(2s)²` is `4s²`.
             *merged |= !inner.coef.abs().is_one();
             Split {

@@ -36,6 +36,8 @@ pub trait Number:
     + Mul<Output = Self>
     + Neg<Output = Self>
 {
+    /// True for exact numbers, whose work grows with their size (see [`MAX_EXACT_WORK`]).
+    const EXACT: bool = false;
     /// The exact value `r`.
     fn from_rational(r: &BigRational) -> Self;
     /// `self / other`; `None` when other is zero and the type has no infinity.
@@ -125,6 +127,7 @@ impl Number for f64 {
 const PIVOT_TOLERANCE: f64 = 1e-10;
 
 impl Number for BigRational {
+    const EXACT: bool = true;
     fn from_rational(r: &BigRational) -> BigRational {
         r.clone()
     }
@@ -140,7 +143,7 @@ impl Number for BigRational {
             return None;
         }
         let k = p.to_integer().to_i32()?;
-        if k.unsigned_abs() > 64 || (k < 0 && self.is_zero()) {
+        if k.unsigned_abs() > 64 || (k < 0 && self.is_zero()) || !crate::limits::power_fits(self, k.into()) {
             return None;
         }
         Some(num_traits::Pow::pow(self, k))
@@ -692,7 +695,7 @@ fn eval_kind<T: Number>(e: &Expr, env: &Env<T>, sizes: &[usize]) -> Result<Array
             let n = v.shape()[0];
             scalar((0..n).fold(T::zero(), |acc, i| acc + v[[i, i].as_slice()].clone()))
         }
-        Kind::Det(a) => scalar(determinant(&ev(a)?)),
+        Kind::Det(a) => scalar(determinant(&ev(a)?)?),
         Kind::Diag(a) => {
             let v = ev(a)?;
             if v.ndim() == 1 {
@@ -741,11 +744,29 @@ fn as_matrix<T: Number>(a: ArrayD<T>) -> ArrayD<T> {
     }
 }
 
+/// Most multiply-adds of one product, inverse or determinant in exact numbers; past it,
+/// an evaluation is in floating point (exact entries grow: an exact inverse of a 64 × 64
+/// matrix took 6 s, a determinant of 300 × 300 ran until the timeout).
+const MAX_EXACT_WORK: u128 = 1 << 15;
+
+/// An error past the work limits: in exact numbers, one that sends the evaluation to
+/// floating point; in any, past `MAX_EVAL_WORK`, the end of it.
+fn within_work<T: Number>(work: u128, what: &str) -> Result<()> {
+    if work > limits::MAX_EVAL_WORK {
+        return Err(Error::bare(ErrorCode::Limit, format!("this {what} is too large to evaluate")));
+    }
+    if T::EXACT && work > MAX_EXACT_WORK {
+        return Err(Error::bare(ErrorCode::Eval, format!("this {what} is too large to evaluate exactly")));
+    }
+    Ok(())
+}
+
 fn matmul<T: Number>(a: &ArrayD<T>, b: &ArrayD<T>) -> Result<ArrayD<T>> {
     let (n, k, m) = (a.shape()[0], a.shape()[1], b.shape()[1]);
     if b.shape()[0] != k {
         return Err(Error::bare(ErrorCode::Eval, "internal: matrix sizes differ"));
     }
+    within_work::<T>(n as u128 * k as u128 * m as u128, "product")?;
     Ok(ArrayD::from_shape_fn(IxDyn(&[n, m]), |i| {
         (0..k).fold(T::zero(), |acc, j| acc + a[[i[0], j].as_slice()].clone() * b[[j, i[1]].as_slice()].clone())
     }))
@@ -754,6 +775,7 @@ fn matmul<T: Number>(a: &ArrayD<T>, b: &ArrayD<T>) -> Result<ArrayD<T>> {
 /// Gauss-Jordan elimination; largest pivot by magnitude.
 fn inverse<T: Number>(a: &ArrayD<T>) -> Result<ArrayD<T>> {
     let n = a.shape()[0];
+    within_work::<T>((n as u128).pow(3), "inverse")?;
     let mut m: Vec<Vec<T>> = (0..n)
         .map(|i| {
             let mut row: Vec<T> = (0..n).map(|j| a[[i, j].as_slice()].clone()).collect();
@@ -785,8 +807,9 @@ fn inverse<T: Number>(a: &ArrayD<T>) -> Result<ArrayD<T>> {
     Ok(ArrayD::from_shape_fn(IxDyn(&[n, n]), |i| m[i[0]][n + i[1]].clone()))
 }
 
-fn determinant<T: Number>(a: &ArrayD<T>) -> T {
+fn determinant<T: Number>(a: &ArrayD<T>) -> Result<T> {
     let n = a.shape()[0];
+    within_work::<T>((n as u128).pow(3), "determinant")?;
     let mut m: Vec<Vec<T>> = (0..n).map(|i| (0..n).map(|j| a[[i, j].as_slice()].clone()).collect()).collect();
     let mut det = T::one();
     for col in 0..n {
@@ -794,7 +817,7 @@ fn determinant<T: Number>(a: &ArrayD<T>) -> T {
             .filter(|&r| !m[r][col].is_zero())
             .max_by(|&x, &y| m[x][col].approx().abs().total_cmp(&m[y][col].approx().abs()))
         else {
-            return T::zero();
+            return Ok(T::zero());
         };
         if pivot != col {
             m.swap(col, pivot);
@@ -803,14 +826,14 @@ fn determinant<T: Number>(a: &ArrayD<T>) -> T {
         let p = m[col][col].clone();
         det = det * p.clone();
         for r in col + 1..n {
-            let Some(factor) = m[r][col].divide(&p) else { return T::zero() };
+            let Some(factor) = m[r][col].divide(&p) else { return Ok(T::zero()) };
             for c in col..n {
                 let sub = factor.clone() * m[col][c].clone();
                 m[r][c] = m[r][c].clone() - sub;
             }
         }
     }
-    det
+    Ok(det)
 }
 
 fn softmax<T: Number>(a: ArrayD<T>, positions: &[usize]) -> Result<ArrayD<T>> {
