@@ -610,3 +610,16 @@ fn exact_work_is_bounded() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("too large to evaluate"), "{}", stderr(&o));
 }
+
+/// Readings a user may not have meant are said (survey 26): `sigma (x)`, with a space, is
+/// the name σ times x; `x_1` beside a bare x is x with its dim named.
+#[test]
+fn readings_that_may_not_be_meant_are_noted() {
+    let o = bracket(&["grad", "sum(sigma (x))", "--wrt", "x"]);
+    assert!(stderr(&o).contains("is read as the name σ times (…)"), "{}", stderr(&o));
+    let o = bracket(&["grad", "sum(sigma(x))", "--wrt", "x"]);
+    assert!(!stderr(&o).contains("note"), "{}", stderr(&o));
+    let o = bracket(&["simplify", "x + x_1"]);
+    assert_eq!(stdout(&o), "2x");
+    assert!(stderr(&o).contains("`x_1` is read as x with its dims named 1"), "{}", stderr(&o));
+}

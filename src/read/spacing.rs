@@ -63,6 +63,19 @@ pub(crate) fn fraction_exponent(lhs: &Node, div: Span, rhs: &Node, input: &str) 
         return Ok(None);
     }
     let exponent = &k / m;
+    // NumPy, whose operator `**` is, reads `x**1/2` as (x**1)/2: no root without
+    // parentheses there.
+    if k.abs() == BigRational::from_integer(1.into()) && written.starts_with("**") {
+        let shown = input.get(lhs.span.start..rhs.span.end).unwrap_or("");
+        let base = input.get(arg.span.start..arg.span.end).unwrap_or("x");
+        let power = written.trim_start_matches('*');
+        return Err(Error::new(
+            ErrorCode::Syntax,
+            format!("`{shown}` may be a power or a quotient"),
+            lhs.span.join(rhs.span),
+        )
+        .hint(format!("NumPy reads it as ({base}**{power})/{m}; write {base}**({power}/{m}) for the power")));
+    }
     if k.abs() == BigRational::from_integer(1.into()) {
         let op = if matches!(op, PostOp::HPower(_)) { PostOp::HPower(exponent) } else { PostOp::Power(exponent) };
         let span = lhs.span.join(rhs.span);
@@ -84,7 +97,9 @@ pub(crate) fn fraction_exponent(lhs: &Node, div: Span, rhs: &Node, input: &str) 
 /// A power applied to a power with no parentheses between (`c^2^3`): an error, since
 /// NumPy reads `c ** 2 ** 3` as c^(2³) and this grammar would read (c²)³.
 pub(crate) fn power_of_power(arg: &Node, op: &PostOp, op_span: Span) -> Result<()> {
-    let is_power = |op: &PostOp| matches!(op, PostOp::Power(_) | PostOp::HPower(_));
+    // `^-1` too: `a^-1^2` was read as (a⁻¹)² without a word, where the rule the error
+    // cites gives a^((−1)²) = a.
+    let is_power = |op: &PostOp| matches!(op, PostOp::Power(_) | PostOp::HPower(_) | PostOp::Inverse);
     match &arg.kind {
         NodeKind::Postfix { op: inner, .. } if is_power(op) && is_power(inner) => {
             Err(Error::new(ErrorCode::Syntax, "a power of a power needs parentheses", arg.span.join(op_span))

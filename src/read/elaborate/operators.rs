@@ -19,6 +19,7 @@ impl Elab {
             NodeKind::OnesLead => Expr::new(Kind::Ones, vec![self.u.fresh()]),
             NodeKind::Name(name) => {
                 if name.bar || name.tag.is_some() || name.portion.is_some() || self.is_portion(name, false) {
+                    self.note_lone_portion(name, span);
                     return self.bracket(std::slice::from_ref(n), span);
                 }
                 self.name(name, span)?
@@ -303,6 +304,14 @@ impl Elab {
             let plain = name.sub.is_none() && !name.diff && !name.bar && name.portion.is_none();
             let declared =
                 self.decls.contains_key(&name.full()) || self.vars.get(&name.full()).is_some_and(|i| i.defined);
+            // σ is the sigmoid only right against its parenthesis (`sigma(x)`); with a space
+            // between, the Greek name times what follows, as the syntax says, and as the
+            // reader may not have meant.
+            if !adjacent && plain && !declared && name.base == "σ" {
+                self.notes.push(format!(
+                    "`{written} (…)` is read as the name σ times (…); the sigmoid is `{written}(…)`, with no space"
+                ));
+            }
             if adjacent && plain && !declared && written.chars().count() > 1 && written.chars().all(char::is_alphabetic)
             {
                 let shown = &name.base;
@@ -311,6 +320,28 @@ impl Elab {
                      to apply a function of your own, declare it: `{written}: elementwise`"
                 ));
             }
+        }
+    }
+
+    /// A portion standing alone, outside bracket notation (`x + x_1`, where x is used
+    /// bare): the tensor itself with its dims named, which a reader of classic notation
+    /// takes for a name of its own. Said in a note.
+    fn note_lone_portion(&mut self, name: &NameRef, span: Span) {
+        let plain_sub = |s: &Option<String>| s.as_deref().is_none_or(|s| s.chars().all(|c| c.is_ascii_digit()));
+        if name.bar || name.tag.is_some() || !plain_sub(&name.sub) || !plain_sub(&name.portion) {
+            return;
+        }
+        let written = self.source.get(span.start..span.end).unwrap_or("").to_string();
+        let (tensor, sub) = match &name.portion {
+            Some(p) => (name.full(), p.clone()),
+            None => (name.base.clone(), name.sub.clone().unwrap_or_default()),
+        };
+        let note = format!(
+            "`{written}` is read as {tensor} with its dims named {sub} (bracket notation), which is {tensor} \
+             itself; for a name of its own, write `{tensor}{sub}` or declare `{written}`"
+        );
+        if !self.notes.contains(&note) {
+            self.notes.push(note);
         }
     }
 
