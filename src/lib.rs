@@ -26,7 +26,7 @@ mod render;
 
 // The front door: text in, results out.
 pub use api::codegen::{codegen, definitions, helpers, statements, CodegenOptions, Target};
-pub use api::command::{Command, Reply};
+pub use api::command::{read_sizes, Command, Reply};
 pub use api::second::{hessian, hvp, By, Layout, SecondDerivative, VecDerivative};
 pub use api::{
     answer_queries, derive, differential_of, differential_taken_out, evaluate, grad, jacobian, notes, notes_for_scalar,

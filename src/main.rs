@@ -253,6 +253,14 @@ fn main() -> ExitCode {
     // A batch runs until its input ends; --timeout is each query's limit there (one that
     // runs out gets an error line, and the rest are answered).
     if let Command::Batch { threads } = &cli.command {
+        // Sizes are a key of each line: a global --sizes would be passed over.
+        if cli.sizes.is_some() {
+            eprintln!(
+                "error[E-usage]: `--sizes` does not apply to batch\n = hint: give a line its sizes as a key: \
+                 {{\"command\": \"grad\", \"expr\": \"…\", \"wrt\": [\"X\"], \"sizes\": \"n=10,m=1000\"}}"
+            );
+            return ExitCode::from(2);
+        }
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let stdin = std::io::BufReader::new(std::io::stdin());
         let stdout = std::io::LineWriter::new(std::io::stdout());
@@ -332,22 +340,10 @@ fn text_of(expr: String) -> Result<String, (Error, String)> {
 /// Reads `--sizes n=1000,m=10`.
 fn options_of(sizes: &Option<String>) -> Result<bracket::Options, (Error, String)> {
     let mut options = bracket::Options::default();
-    let Some(text) = sizes else { return Ok(options) };
-    let mut map = indexmap::IndexMap::new();
-    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let parsed = part.split_once('=').and_then(|(d, n)| n.trim().parse::<f64>().ok().map(|n| (d.trim(), n)));
-        match parsed {
-            Some((d, n)) if !d.is_empty() && n.is_finite() && n >= 1.0 => {
-                map.insert(d.to_string(), n);
-            }
-            _ => {
-                let e = Error::bare(bracket::ErrorCode::Usage, format!("`--sizes`: `{part}` is not `name=size`"))
-                    .hint("write sizes as `--sizes n=1000,m=10`, each size at least 1");
-                return Err((e, String::new()));
-            }
-        }
+    if let Some(text) = sizes {
+        let map = bracket::read_sizes(text).map_err(|e| (e, String::new()))?;
+        options.sizes = Some(map);
     }
-    options.sizes = Some(map);
     Ok(options)
 }
 

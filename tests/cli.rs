@@ -623,3 +623,23 @@ fn readings_that_may_not_be_meant_are_noted() {
     assert_eq!(stdout(&o), "2x");
     assert!(stderr(&o).contains("`x_1` is read as x with its dims named 1"), "{}", stderr(&o));
 }
+
+/// A name or size given twice is refused, not answered twice or taken last (survey 26);
+/// a batch line has its own sizes, and a misspelt key is noted.
+#[test]
+fn duplicates_are_refused_and_batch_lines_have_sizes() {
+    let refused = |args: &[&str], what: &str| {
+        let o = bracket(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+        assert!(stderr(&o).contains(what), "{args:?}: {}", stderr(&o));
+    };
+    refused(&["grad", "x^T A x", "--wrt", "x", "--wrt", "x"], "`x` is named twice in --wrt");
+    refused(&["eval", "x", "--at", "x=[1,2]", "--at", "x=[3,4]"], "`x` is given two values by --at");
+    refused(&["grad", "x^T A x", "--wrt", "x", "--sizes", "n=1,n=3"], "`n` is given twice");
+    refused(&["batch", "--sizes", "n=3"], "`--sizes` does not apply to batch");
+    let line = r#"{"command": "grad", "expr": "a: vector(n); X: matrix(n, m); a^T X X^T a", "wrt": ["X"], "sizes": "n=10,m=1000", "chek": true}"#;
+    let (o, _) = bracket_stdin(&["batch"], line);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["derivatives"][0]["unicode"], "2a(aᵀX)");
+    assert!(v["notes"][0].as_str().unwrap().starts_with("unknown key `chek` passed over"), "{v}");
+}

@@ -51,7 +51,13 @@ pub fn batch_line(line: &str) -> Value {
         Err(e) => return json!({"error": error_json(&usage(format!("not a JSON object: {e}")), "")}),
     };
     let expr = query.get("expr").and_then(Value::as_str).unwrap_or("").to_string();
-    let result = Command::from_json(&query).and_then(|c| Ok((c.run(&Default::default())?, c.wrt())));
+    let options = match query.get("sizes") {
+        None => Ok(crate::egraph::Options::default()),
+        Some(Value::String(t)) => crate::api::command::read_sizes(t)
+            .map(|sizes| crate::egraph::Options { sizes: Some(sizes), ..Default::default() }),
+        Some(_) => Err(usage("\"sizes\" must be a string such as \"n=1000,m=10\"".to_string())),
+    };
+    let result = options.and_then(|options| Command::from_json(&query).and_then(|c| Ok((c.run(&options)?, c.wrt()))));
     // The CLI's flags are the line's keys: `--wrt x` is `"wrt": ["x"]`.
     let result = result.map_err(|mut e| {
         let flags = |t: &str| t.contains("--wrt") || t.contains("--dir");
@@ -87,6 +93,21 @@ pub fn batch_line(line: &str) -> Value {
     match result {
         Ok((reply, wrt)) => {
             let mut v = reply.json(&expr, &wrt);
+            // A misspelt key (`"chek": true`) is passed over, and said so: a client's own
+            // keys (`"id"`) are allowed.
+            let unknown = unknown_keys(&query);
+            if !unknown.is_empty() {
+                let note = format!(
+                    "unknown key{} {} passed over; the keys are {}",
+                    if unknown.len() > 1 { "s" } else { "" },
+                    unknown.join(", "),
+                    KEYS.join(", ")
+                );
+                match v.get_mut("notes").and_then(Value::as_array_mut) {
+                    Some(notes) => notes.push(json!(note)),
+                    None => v["notes"] = json!([note]),
+                }
+            }
             v["elapsed_us"] = json!(elapsed);
             v
         }
@@ -95,8 +116,8 @@ pub fn batch_line(line: &str) -> Value {
 }
 
 /// The keys a query may have (serve's `"target"` for codegen among them).
-const KEYS: [&str; 12] =
-    ["command", "expr", "wrt", "dir", "check", "layout", "order", "raw", "at", "seed", "timeout", "target"];
+const KEYS: [&str; 13] =
+    ["command", "expr", "wrt", "dir", "check", "layout", "order", "raw", "at", "seed", "timeout", "target", "sizes"];
 
 /// The keys of `query` that no command reads, as `` `key` ``.
 fn unknown_keys(query: &Value) -> Vec<String> {

@@ -181,6 +181,20 @@ impl Command {
 
     fn run_unchecked(&self, options: &Options) -> Result<Reply> {
         let text = self.text();
+        // A name given twice would be answered twice (`--wrt x --wrt x`), and a value
+        // given twice would be the last one, without a word.
+        let named: Vec<String> = match self {
+            Command::Eval { at, .. } => at.iter().map(|(n, _)| n.trim().to_string()).collect(),
+            _ => self.wrt().iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect(),
+        };
+        if let Some(twice) = named.iter().enumerate().find(|(k, n)| named[..*k].contains(n)).map(|(_, n)| n) {
+            let message = if matches!(self, Command::Eval { .. }) {
+                format!("`{twice}` is given two values by --at")
+            } else {
+                format!("`{twice}` is named twice in --wrt")
+            };
+            return Err(Error::bare(ErrorCode::Usage, message).hint("name each once"));
+        }
         match self {
             Command::Simplify { .. } => crate::api::simplify_with(text, options).map(Reply::Answer),
             Command::Grad { wrt, check, .. } if wrt.is_empty() => equations(text, *check),
@@ -373,6 +387,28 @@ impl Command {
 }
 
 /// A program's equations (without the e-graph's explanations), checked when asked.
+/// Reads sizes of dims, `n=1000,m=10` (`--sizes`, a batch line's `"sizes"`): each at
+/// least 1, each dim once.
+pub fn read_sizes(text: &str) -> Result<IndexMap<String, f64>> {
+    let mut map = IndexMap::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let parsed = part.split_once('=').and_then(|(d, n)| n.trim().parse::<f64>().ok().map(|n| (d.trim(), n)));
+        match parsed {
+            Some((d, n)) if !d.is_empty() && n.is_finite() && n >= 1.0 => {
+                if map.insert(d.to_string(), n).is_some() {
+                    return Err(Error::bare(ErrorCode::Usage, format!("sizes: `{d}` is given twice"))
+                        .hint("give each dim one size"));
+                }
+            }
+            _ => {
+                return Err(Error::bare(ErrorCode::Usage, format!("sizes: `{part}` is not `name=size`"))
+                    .hint("write sizes as `n=1000,m=10`, each size at least 1"))
+            }
+        }
+    }
+    Ok(map)
+}
+
 fn equations(text: &str, check: bool) -> Result<Reply> {
     let model = crate::api::read_program(text, &[])?;
     let equations = backprop_of(&model, text, Explain::Result)?;
