@@ -622,6 +622,11 @@ fn readings_that_may_not_be_meant_are_noted() {
     let o = bracket(&["simplify", "x + x_1"]);
     assert_eq!(stdout(&o), "2x");
     assert!(stderr(&o).contains("`x_1` is read as x with its dims named 1"), "{}", stderr(&o));
+    // `tanh^-1(x)` as `tanh^{-1}(x)` and `tanh⁻¹(x)`: the reciprocal, said so (it was
+    // read as the letters t a n h).
+    let o = bracket(&["simplify", "tanh^-1(x)", "--format", "ascii"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is read as the reciprocal"), "{}", stderr(&o));
 }
 
 /// A name or size given twice is refused, not answered twice or taken last (survey 26);

@@ -49,6 +49,7 @@ pub fn parse_with(source: &str, extra: &[String]) -> Result<Input> {
         };
         crate::read::words::start(whole_words(pairs.clone(), extra));
         crate::read::spacing::other_tools_functions(&text, &crate::read::words::is_whole)?;
+        crate::read::spacing::function_before_minus(&text, &crate::read::words::is_whole)?;
         let mut statements = Vec::new();
         let built =
             pairs.flat_map(|input| input.into_inner().filter(|p| is_statement(p.as_rule()))).try_for_each(|pair| {

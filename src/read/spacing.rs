@@ -133,6 +133,74 @@ const OTHER_TOOLS: &[(&str, &str, bool)] = &[
     ("norm1", "write sum(abs(x)) for the 1-norm", false),
 ];
 
+/// The built-in functions, as the grammar's `func_name` spells them.
+const FUNCTION_WORDS: &[&str] = &[
+    "trace",
+    "tr",
+    "Tr",
+    "det",
+    "logsumexp",
+    "logdet",
+    "log_softmax",
+    "logsoftmax",
+    "log_sigmoid",
+    "logsigmoid",
+    "log1p",
+    "log10",
+    "log2",
+    "ln",
+    "log",
+    "expm1",
+    "exp",
+    "tanh",
+    "softplus",
+    "sigmoid",
+    "sign",
+    "sqrt",
+    "sinh",
+    "sin",
+    "cosh",
+    "cos",
+    "abs",
+    "relu",
+    "softmax",
+    "diag",
+    "sum",
+    "inv",
+    "norm",
+    "mean",
+];
+
+/// A function's name, a space, then a minus against what follows (`exp -1`, `tr -A`):
+/// the name is no function there (a bare operand starts with no sign), so it read as
+/// its letters times, minus (`e x p − 1`). An error asking for parentheses, unless
+/// `whole` says the word is a declared or defined name.
+pub(crate) fn function_before_minus(text: &str, whole: &dyn Fn(&str) -> bool) -> Result<()> {
+    for name in FUNCTION_WORDS {
+        for (at, _) in text.match_indices(name) {
+            let before = text[..at].chars().next_back();
+            let rest = &text[at + name.len()..];
+            let starts_word = !before.is_some_and(|c| c.is_alphanumeric() || c == '_');
+            let ends_word = !rest.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_');
+            let after = rest.trim_start_matches([' ', '\t']);
+            let spaced = after.len() < rest.len();
+            let Some(signed) = after.strip_prefix(['-', '−']) else { continue };
+            let tight = signed.chars().next().is_some_and(|c| !c.is_whitespace());
+            if starts_word && ends_word && spaced && tight && !whole(name) {
+                let operand: String = signed.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                let span = Span::new(at, text.len() - signed.len() + operand.len());
+                return Err(Error::new(
+                    ErrorCode::Syntax,
+                    format!("`{name}` before a minus sign needs parentheses"),
+                    span,
+                )
+                .hint(format!("write {name}(-{operand}) for the function of the negative")));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The first function of [`OTHER_TOOLS`] written against `(` (spaces between allowed),
 /// unless `whole` (declared, defined and `wrt` words) names one that can be declared:
 /// an error at it.
