@@ -37,9 +37,13 @@ impl Answer {
         self.model.definitions_read(&self.expr).iter().map(py).collect()
     }
 
-    /// The conditions the result needs, with those of the definitions it reads.
+    /// The conditions the result needs, with those of the definitions it reads, then
+    /// those of the input it came from that simplifying may have cancelled: an answer
+    /// holds only where its input is defined (`a/a` is 1 where a ≠ 0, `∇_X tr(AA⁻¹X)` is
+    /// I where A is invertible).
     pub fn conditions(&self, format: Format) -> Vec<String> {
-        crate::render::conditions::conditions_reading(&self.expr, &self.model, format)
+        let inputs: Vec<&Expr> = self.model.exprs.iter().chain(self.model.queries.iter().map(|q| &q.expr)).collect();
+        crate::render::conditions::conditions_reading_all(&self.expr, &inputs, &self.model, format)
     }
 
     /// Every rendering, the shape, and the conditions the result needs, as a JSON object.

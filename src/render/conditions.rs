@@ -105,8 +105,33 @@ pub fn conditions_in(e: &Expr, format: Format) -> Vec<String> {
 /// others (`h = 1/(a + r)` read as h needs `a + r ≠ 0`): its own first, then the
 /// definitions' in the program's order, each stated once.
 pub fn conditions_reading(e: &Expr, model: &crate::read::elaborate::Model, format: Format) -> Vec<String> {
-    let read = model.definitions_read(e).into_iter().map(|(_, value)| value);
-    let all: Vec<Condition> = [e].into_iter().chain(read).flat_map(condition_list).collect();
+    conditions_reading_all(e, &[], model, format)
+}
+
+/// [`conditions_reading`] of `e`, then of each of `inputs` those that simplifying may
+/// cancel without a trace: a matrix inverted, a scalar divided by (`a/a` is 1 where
+/// a ≠ 0, `AA⁻¹` is I where A is invertible). (A logarithm's or root's own condition on
+/// its input is left to the answer: `ln(softmax(…))` needs nothing.)
+pub fn conditions_reading_all(
+    e: &Expr,
+    inputs: &[&Expr],
+    model: &crate::read::elaborate::Model,
+    format: Format,
+) -> Vec<String> {
+    let with_read = |roots: &[&Expr]| -> Vec<Condition> {
+        let mut read: Vec<&Expr> = Vec::new();
+        for r in roots {
+            for (_, value) in model.definitions_read(r) {
+                if !read.iter().any(|o| std::ptr::eq(*o, value)) {
+                    read.push(value);
+                }
+            }
+        }
+        roots.iter().copied().chain(read).flat_map(condition_list).collect()
+    };
+    let mut all = with_read(&[e]);
+    let cancelled = |c: &Condition| matches!(c.relation, Relation::Invertible | Relation::NonZero);
+    all.extend(with_read(inputs).into_iter().filter(cancelled));
     // One stated strictly covers the weaker of the same subject: `(Z ⊙ Z)1 has positive
     // entries` says it has no zero entry.
     use Relation::*;
