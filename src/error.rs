@@ -152,9 +152,16 @@ pub fn invisible(c: char) -> bool {
 /// `source` with each invisible character a visible one of the same length in bytes, so
 /// that every span stays where it was and its caret shows (`?`, `¿`, `�`).
 fn visible(source: &str) -> String {
+    // A bar on a letter (`x̄`, `{X⁻¹}̄`: the notation's own accent) shows as written.
+    let mut before = ' ';
     source
         .chars()
-        .map(|c| match (invisible(c), c.len_utf8()) {
+        .map(|c| {
+            let accent_on = matches!(c, '\u{0304}' | '\u{0305}') && (before.is_alphanumeric() || before == '}');
+            before = c;
+            (c, accent_on)
+        })
+        .map(|(c, accent_on)| match (invisible(c) && !accent_on, c.len_utf8()) {
             (false, _) => c.to_string(),
             (true, 1) => "?".to_string(),
             (true, 2) => "¿".to_string(),

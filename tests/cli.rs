@@ -648,3 +648,22 @@ fn duplicates_are_refused_and_batch_lines_have_sizes() {
     assert_eq!(v["derivatives"][0]["unicode"], "2a(aᵀX)");
     assert!(v["notes"][0].as_str().unwrap().starts_with("unknown key `chek` passed over"), "{v}");
 }
+
+/// An answer holds where its input is defined, though simplifying cancelled what said so
+/// (survey 26): `a/a` is 1 where a ≠ 0, and ∇_X tr(AA⁻¹X) is I where A is invertible.
+#[test]
+fn cancelled_conditions_are_still_stated() {
+    let o = bracket(&["simplify", "a: scalar; a/a", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["conditions"], serde_json::json!(["a ≠ 0"]));
+    let o = bracket(&["grad", "A: matrix(n); tr(A A^-1 X)", "--wrt", "X"]);
+    assert_eq!(stdout(&o), "I_n\nwhere A is invertible");
+}
+
+/// The source line of an error shows a bar as written (it was `X¿`, survey 25).
+#[test]
+fn an_error_shows_a_barred_name_as_written() {
+    let o = bracket(&["simplify", "X_2[X\u{304}_1 y] + + Q"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("X_2[X\u{304}_1 y] + + Q"), "{}", stderr(&o));
+}
