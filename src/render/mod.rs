@@ -528,6 +528,11 @@ impl Printer {
             }
             Kind::Product(a, b) if is_one(a) => self.go(b),
             Kind::Product(a, b) if is_one(b) => self.go(a),
+            // `1ᵀ1` of a named or fixed length is that length: printed `1ᵀ1`, it read back
+            // with a size of its own (a derivation's step, survey 25).
+            Kind::Product(a, b) if e.is_scalar() && ones_count(a, b).is_some() => {
+                (ones_count(a, b).expect("checked"), ATOM)
+            }
             Kind::Product(a, b) => {
                 // `(1/N)(Y − Z)`, not `1/N(Y − Z)`: same value, but read as the paper writes it.
                 let seed = matches!(&a.kind, Kind::Var(n) | Kind::Diff(n) if n.starts_with('∇'));
@@ -600,13 +605,15 @@ impl Printer {
                 Kind::Inverse(y) => self.postfix(y, "⁻ᵀ", "^-T", "^{-\\top}"),
                 _ => self.postfix(x, "ᵀ", "^T", "^{\\top}"),
             },
-            Kind::Inverse(x) => self.postfix(x, "⁻¹", "^-1", "^{-1}"),
+            // A power of an inverse in parentheses, as any power of a power (`A^-1^-1`
+            // is refused as input).
+            Kind::Inverse(x) => self.postfix_on(x, "⁻¹", "^-1", "^{-1}", matches!(x.kind, Kind::Inverse(_))),
             Kind::Power(x, k) => {
                 let sup = superscript(k);
                 let ascii = if k.is_integer() { format!("^{}", k) } else { format!("^({k})") };
                 let latex = format!("^{{{}}}", latex_rational(k));
                 let unicode = sup.unwrap_or_else(|| ascii.clone());
-                self.postfix(x, &unicode, &ascii, &latex)
+                self.postfix_on(x, &unicode, &ascii, &latex, matches!(x.kind, Kind::Inverse(_)))
             }
             Kind::HPower(x, p) => {
                 if let Kind::Func { func, derivative: 0, arg } = &x.kind {
@@ -959,6 +966,19 @@ fn unit_fraction(e: &Expr) -> Option<(BigRational, Expr)> {
     match &e.kind {
         Kind::Scale(c, a) => unit_denominator(c).map(|q| (q, (**a).clone())),
         Kind::Const(c) => unit_denominator(c).map(|q| (q, Expr::new(Kind::Const(BigRational::one()), vec![]))),
+        _ => None,
+    }
+}
+
+/// The length `n` of `1ᵀ1` (two ones vectors of one named or fixed length), as text.
+fn ones_count(a: &Expr, b: &Expr) -> Option<String> {
+    let Kind::Transpose(t) = &a.kind else { return None };
+    if !matches!(t.kind, Kind::Ones) || !matches!(b.kind, Kind::Ones) || t.shape != b.shape || b.shape.len() != 1 {
+        return None;
+    }
+    match &b.shape[0] {
+        Dim::Sym(n) if n.starts_with(|c: char| c.is_alphabetic()) => Some(n.clone()),
+        Dim::Int(k) => Some(k.to_string()),
         _ => None,
     }
 }
