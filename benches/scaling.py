@@ -136,12 +136,17 @@ def quadratic_forms(k):
     return {"command": "grad", "expr": " + ".join(f"x^T A{i} x" for i in range(1, k + 1)), "wrt": ["x"]}
 
 
+def sum_of_terms(k):
+    return {"command": "grad", "expr": " + ".join(f"a{i}^T X X^T b{i}" for i in range(1, k + 1)), "wrt": ["X"]}
+
+
 SERIES = [
     # name, what n is, generator, sizes, description
     ("chain", "n", chain, [2, 4, 8, 16, 32, 64], "aᵀX₁X₂…X_nb by every X_i (n gradients)"),
     ("mlp", "L", mlp, [1, 2, 4, 8, 16, 32], "L-layer tanh MLP program, backpropagation by every W_l, b_l"),
     ("rnn", "τ", rnn, [1, 2, 4, 8, 16, 32], "RNN unrolled τ steps, backpropagation by W, U, b, V, c"),
     ("quadratic_forms", "k", quadratic_forms, [1, 4, 16, 64, 256], "xᵀA₁x + … + xᵀA_kx by x"),
+    ("sum_of_terms", "k", sum_of_terms, [16, 64, 256, 1024], "a₁ᵀXXᵀb₁ + … + a_kᵀXXᵀb_k by X (compared with its terms)"),
     ("mlp_direct", "L", mlp_direct, [1, 2, 4, 8, 16, 32], "the MLP loss, grad by every parameter directly (e-graph)"),
     ("rnn_direct", "τ", rnn_direct, [1, 2, 4, 8, 16, 32], "the RNN loss, grad by W, U, b, V, c directly (e-graph)"),
 ]

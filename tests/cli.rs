@@ -667,13 +667,3 @@ fn an_error_shows_a_barred_name_as_written() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("X_2[X\u{304}_1 y] + + Q"), "{}", stderr(&o));
 }
-
-/// `1ᵀ1` of a named length prints as that length: printed `1ᵀ1`, a derivation's step read
-/// back with a size of its own, and a different value (survey 25).
-#[test]
-fn a_count_of_ones_prints_as_its_length() {
-    let f = "X: matrix(N, d); μ: vector(d); P: symmetric(d); -1/2 tr((X - 1 μ^T) P (X - 1 μ^T)^T)";
-    let o = bracket(&["derive", f, "--wrt", "μ"]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert!(!stdout(&o).contains("1ᵀ1"), "{}", stdout(&o));
-}

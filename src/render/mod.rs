@@ -528,11 +528,6 @@ impl Printer {
             }
             Kind::Product(a, b) if is_one(a) => self.go(b),
             Kind::Product(a, b) if is_one(b) => self.go(a),
-            // `1ᵀ1` of a named or fixed length is that length: printed `1ᵀ1`, it read back
-            // with a size of its own (a derivation's step, survey 25).
-            Kind::Product(a, b) if e.is_scalar() && ones_count(a, b).is_some() => {
-                (ones_count(a, b).expect("checked"), ATOM)
-            }
             Kind::Product(a, b) => {
                 // `(1/N)(Y − Z)`, not `1/N(Y − Z)`: same value, but read as the paper writes it.
                 let seed = matches!(&a.kind, Kind::Var(n) | Kind::Diff(n) if n.starts_with('∇'));
@@ -966,19 +961,6 @@ fn unit_fraction(e: &Expr) -> Option<(BigRational, Expr)> {
     match &e.kind {
         Kind::Scale(c, a) => unit_denominator(c).map(|q| (q, (**a).clone())),
         Kind::Const(c) => unit_denominator(c).map(|q| (q, Expr::new(Kind::Const(BigRational::one()), vec![]))),
-        _ => None,
-    }
-}
-
-/// The length `n` of `1ᵀ1` (two ones vectors of one named or fixed length), as text.
-fn ones_count(a: &Expr, b: &Expr) -> Option<String> {
-    let Kind::Transpose(t) = &a.kind else { return None };
-    if !matches!(t.kind, Kind::Ones) || !matches!(b.kind, Kind::Ones) || t.shape != b.shape || b.shape.len() != 1 {
-        return None;
-    }
-    match &b.shape[0] {
-        Dim::Sym(n) if n.starts_with(|c: char| c.is_alphabetic()) => Some(n.clone()),
-        Dim::Int(k) => Some(k.to_string()),
         _ => None,
     }
 }
