@@ -190,7 +190,13 @@ fn check(text: &str, format: Format) -> Result<(), TestCaseError> {
 /// docs/syntax.md, known gaps: `kron(1, A)`, `tr(I)`, `1/s` of a ones vector).
 fn check_simplify(text: &str) -> Result<(), TestCaseError> {
     let src = format!("{DECLS}; {text}");
-    let answer = bracket::simplify(&src).map_err(|e| TestCaseError::fail(format!("{}\n{}", src, e.render(&src))))?;
+    let answer = bracket::simplify(&src);
+    // An input defined nowhere (`(M − M)⁻¹`, which the generator can make) is refused, as
+    // it should be: no value to keep.
+    if let Err(e) = &answer {
+        prop_assume!(!e.message.contains("for every value"), "defined nowhere: {}", e.message);
+    }
+    let answer = answer.map_err(|e| TestCaseError::fail(format!("{}\n{}", src, e.render(&src))))?;
     let mut model = read(&src).expect("reads");
     model.exprs.push(answer.expr.clone());
     let printed = render(&answer.expr, Format::Ascii);
