@@ -131,7 +131,23 @@ pub fn conditions_reading_all(
     };
     let mut all = with_read(&[e]);
     let cancelled = |c: &Condition| matches!(c.relation, Relation::Invertible | Relation::NonZero);
-    all.extend(with_read(inputs).into_iter().filter(cancelled));
+    // One the answer states in another spelling is not stated again: Xᵀ is invertible
+    // where X is, and xᵀx ≠ 0 where ‖x‖ ≠ 0.
+    let plain = |e: &Expr| -> Expr {
+        match &e.kind {
+            Kind::Transpose(x) => (**x).clone(),
+            Kind::Product(a, b) if e.is_scalar() && matches!(&a.kind, Kind::Transpose(x) if **x == **b) => {
+                Expr::new(Kind::Norm(b.clone()), vec![])
+            }
+            _ => e.clone(),
+        }
+    };
+    for c in with_read(inputs).into_iter().filter(cancelled) {
+        let stated = all.iter().any(|o| o.relation == c.relation && plain(&o.subject) == plain(&c.subject));
+        if !stated {
+            all.push(c);
+        }
+    }
     // One stated strictly covers the weaker of the same subject: `(Z ⊙ Z)1 has positive
     // entries` says it has no zero entry.
     use Relation::*;
