@@ -667,3 +667,13 @@ fn an_error_shows_a_barred_name_as_written() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("X_2[X\u{304}_1 y] + + Q"), "{}", stderr(&o));
 }
+
+/// eval names the values it drew that the value reads: `dx` for xᵀdx, and not x for `dx`
+/// given (it said x, survey 26).
+#[test]
+fn eval_names_the_values_it_drew() {
+    let o = bracket(&["eval", "x^T dx"]);
+    assert!(stderr(&o).contains("random values (seed 1) for: x, dx"), "{}", stderr(&o));
+    let o = bracket(&["eval", "dx", "--at", "dx=[1,2]"]);
+    assert!(!stderr(&o).contains("random values"), "{}", stderr(&o));
+}

@@ -9,7 +9,7 @@ pub mod second;
 
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::eval::{eval, random_env_sized, Draw, Env, Number};
-use crate::ir::expr::Expr;
+use crate::ir::expr::{Expr, Kind};
 use crate::ir::shape::{show_shape, Dim};
 use crate::read::elaborate::{read, Model};
 
@@ -226,7 +226,28 @@ fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], s
         }
     }
     let mut env: Env<T> = random_env_sized(model, Draw { seed, ..Draw::default() }, &fixed)?;
-    let mut random: Vec<String> = model.names.iter().filter(|(_, i)| !i.defined).map(|(n, _)| n.clone()).collect();
+    // The values drawn that the value reads: its names and differentials (`dx` is drawn,
+    // and said, for `xᵀdx`; x is not said for `dx` alone), and those of the definitions.
+    fn reads(e: &Expr, out: &mut Vec<String>) {
+        let name = match &e.kind {
+            Kind::Var(n) => Some(n.clone()),
+            Kind::Diff(n) => Some(format!("d{n}")),
+            _ => None,
+        };
+        if let Some(n) = name.filter(|n| !out.contains(n)) {
+            out.push(n);
+        }
+        for c in e.children() {
+            reads(c, out);
+        }
+    }
+    let mut read = Vec::new();
+    reads(&answer.expr, &mut read);
+    for (_, e) in &model.definitions {
+        reads(e, &mut read);
+    }
+    let drawn = |n: &str| model.names.get(n).is_none_or(|i| !i.defined);
+    let mut random: Vec<String> = read.into_iter().filter(|n| drawn(n)).collect();
     for (name, v) in given {
         let key = name.clone();
         let shape =
