@@ -74,13 +74,8 @@ pub fn batch_line(line: &str) -> Value {
     // A misspelt key (`"wtr"`) is read as a missing one: an error then names it, before
     // its hint.
     let result = result.map_err(|e| match unknown_keys(&query) {
-        unknown if e.code == ErrorCode::Usage && !unknown.is_empty() => {
-            let hint = format!(
-                "unknown key{} {}; the keys are {}",
-                if unknown.len() > 1 { "s" } else { "" },
-                unknown.join(", "),
-                KEYS.join(", ")
-            );
+        Some(unknown) if e.code == ErrorCode::Usage => {
+            let hint = format!("{unknown}; the keys are {}", KEYS.join(", "));
             let hint = match &e.hint {
                 Some(h) => format!("{hint}. {h}"),
                 None => hint,
@@ -95,14 +90,8 @@ pub fn batch_line(line: &str) -> Value {
             let mut v = reply.json(&expr, &wrt);
             // A misspelt key (`"chek": true`) is passed over, and said so: a client's own
             // keys (`"id"`) are allowed.
-            let unknown = unknown_keys(&query);
-            if !unknown.is_empty() {
-                let note = format!(
-                    "unknown key{} {} passed over; the keys are {}",
-                    if unknown.len() > 1 { "s" } else { "" },
-                    unknown.join(", "),
-                    KEYS.join(", ")
-                );
+            if let Some(unknown) = unknown_keys(&query) {
+                let note = format!("{unknown} passed over; the keys are {}", KEYS.join(", "));
                 match v.get_mut("notes").and_then(Value::as_array_mut) {
                     Some(notes) => notes.push(json!(note)),
                     None => v["notes"] = json!([note]),
@@ -119,11 +108,14 @@ pub fn batch_line(line: &str) -> Value {
 const KEYS: [&str; 13] =
     ["command", "expr", "wrt", "dir", "check", "layout", "order", "raw", "at", "seed", "timeout", "target", "sizes"];
 
-/// The keys of `query` that no command reads, as `` `key` ``.
-fn unknown_keys(query: &Value) -> Vec<String> {
-    query
-        .as_object()
-        .map_or_else(Vec::new, |m| m.keys().filter(|k| !KEYS.contains(&k.as_str())).map(|k| format!("`{k}`")).collect())
+/// The keys of `query` that no command reads, said: `` unknown keys `a`, `b` ``; None
+/// where there are none.
+fn unknown_keys(query: &Value) -> Option<String> {
+    let unknown: Vec<String> = query.as_object().map_or_else(Vec::new, |m| {
+        m.keys().filter(|k| !KEYS.contains(&k.as_str())).map(|k| format!("`{k}`")).collect()
+    });
+    let plural = if unknown.len() > 1 { "s" } else { "" };
+    (!unknown.is_empty()).then(|| format!("unknown key{plural} {}", unknown.join(", ")))
 }
 
 /// Runs a batch: every non-empty input line is a query; every answer is one line, in

@@ -386,7 +386,6 @@ impl Command {
     }
 }
 
-/// A program's equations (without the e-graph's explanations), checked when asked.
 /// Reads sizes of dims, `n=1000,m=10` (`--sizes`, a batch line's `"sizes"`): each at
 /// least 1, each dim once.
 pub fn read_sizes(text: &str) -> Result<IndexMap<String, f64>> {
@@ -409,6 +408,7 @@ pub fn read_sizes(text: &str) -> Result<IndexMap<String, f64>> {
     Ok(map)
 }
 
+/// A program's equations (without the e-graph's explanations), checked when asked.
 fn equations(text: &str, check: bool) -> Result<Reply> {
     let model = crate::api::read_program(text, &[])?;
     let equations = backprop_of(&model, text, Explain::Result)?;

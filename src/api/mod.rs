@@ -9,7 +9,7 @@ pub mod second;
 
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::eval::{eval, random_env_sized, Draw, Env, Number};
-use crate::ir::expr::{Expr, Kind};
+use crate::ir::expr::Expr;
 use crate::ir::shape::{show_shape, Dim};
 use crate::read::elaborate::{read, Model};
 
@@ -228,23 +228,9 @@ fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], s
     let mut env: Env<T> = random_env_sized(model, Draw { seed, ..Draw::default() }, &fixed)?;
     // The values drawn that the value reads: its names and differentials (`dx` is drawn,
     // and said, for `xᵀdx`; x is not said for `dx` alone), and those of the definitions.
-    fn reads(e: &Expr, out: &mut Vec<String>) {
-        let name = match &e.kind {
-            Kind::Var(n) => Some(n.clone()),
-            Kind::Diff(n) => Some(format!("d{n}")),
-            _ => None,
-        };
-        if let Some(n) = name.filter(|n| !out.contains(n)) {
-            out.push(n);
-        }
-        for c in e.children() {
-            reads(c, out);
-        }
-    }
-    let mut read = Vec::new();
-    reads(&answer.expr, &mut read);
+    let mut read: indexmap::IndexSet<String> = answer.expr.names().into_iter().collect();
     for (_, e) in &model.definitions {
-        reads(e, &mut read);
+        read.extend(e.names());
     }
     let drawn = |n: &str| model.names.get(n).is_none_or(|i| !i.defined);
     let mut random: Vec<String> = read.into_iter().filter(|n| drawn(n)).collect();
@@ -284,13 +270,11 @@ fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], s
     let value = eval(&answer.expr, &env)?;
     finite("the value", &value)?;
     let sizes = env.sizes.iter().map(|(d, n)| (d.to_string(), *n)).collect();
-    Ok(Evaluation { value: to_json(&value), exact: <T as ToJson>::EXACT, sizes, random })
+    Ok(Evaluation { value: to_json(&value), exact: <T as Number>::EXACT, sizes, random })
 }
 
 /// Conversion of computed numbers to JSON.
 pub trait ToJson {
-    /// True for exact number types.
-    const EXACT: bool;
     /// The number as JSON.
     fn json(&self) -> Value;
     /// Reads a JSON number.
@@ -300,7 +284,6 @@ pub trait ToJson {
 }
 
 impl ToJson for f64 {
-    const EXACT: bool = false;
     fn json(&self) -> Value {
         json!(self)
     }
@@ -315,7 +298,6 @@ impl ToJson for f64 {
 }
 
 impl ToJson for BigRational {
-    const EXACT: bool = true;
     fn json(&self) -> Value {
         if self.is_integer() {
             match self.to_integer().to_i64() {

@@ -12,7 +12,7 @@ const MAX_EXACT_WORK: u128 = 1 << 15;
 
 /// An error past the work limits: in exact numbers, one that sends the evaluation to
 /// floating point; in any, past `MAX_EVAL_WORK`, the end of it.
-fn within_work<T: Number>(work: u128, what: &str) -> Result<()> {
+pub(super) fn within_work<T: Number>(work: u128, what: &str) -> Result<()> {
     if work > limits::MAX_EVAL_WORK {
         return Err(Error::bare(ErrorCode::Limit, format!("this {what} is too large to evaluate")));
     }

@@ -39,7 +39,7 @@ pub trait Number:
     + Mul<Output = Self>
     + Neg<Output = Self>
 {
-    /// True for exact numbers, whose work grows with their size (see [`MAX_EXACT_WORK`]).
+    /// True for exact numbers, whose work grows with their size (see `linalg::MAX_EXACT_WORK`).
     const EXACT: bool = false;
     /// The exact value `r`.
     fn from_rational(r: &BigRational) -> Self;
@@ -847,9 +847,7 @@ fn multiply_in<T: Number>(
     sizes: &[usize],
 ) -> Result<Vec<T>> {
     let work = all.iter().fold(1u128, |w, &i| w.saturating_mul(sizes[i] as u128));
-    if work > limits::MAX_EVAL_WORK {
-        return Err(Error::bare(ErrorCode::Limit, "this contraction is too large to evaluate"));
-    }
+    linalg::within_work::<f64>(work, "contraction")?;
     let keep_sizes: Vec<usize> = keep.iter().map(|&i| sizes[i]).collect();
     let out_len: usize = keep_sizes.iter().product();
     let mut out = vec![T::zero(); out_len];

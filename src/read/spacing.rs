@@ -133,60 +133,28 @@ const OTHER_TOOLS: &[(&str, &str, bool)] = &[
     ("norm1", "write sum(abs(x)) for the 1-norm", false),
 ];
 
-/// The built-in functions, as the grammar's `func_name` spells them.
-const FUNCTION_WORDS: &[&str] = &[
-    "trace",
-    "tr",
-    "Tr",
-    "det",
-    "logsumexp",
-    "logdet",
-    "log_softmax",
-    "logsoftmax",
-    "log_sigmoid",
-    "logsigmoid",
-    "log1p",
-    "log10",
-    "log2",
-    "ln",
-    "log",
-    "expm1",
-    "exp",
-    "tanh",
-    "softplus",
-    "sigmoid",
-    "sign",
-    "sqrt",
-    "sinh",
-    "sin",
-    "cosh",
-    "cos",
-    "abs",
-    "relu",
-    "softmax",
-    "diag",
-    "sum",
-    "inv",
-    "norm",
-    "mean",
-];
-
 /// A function's name, a space, then a minus against what follows (`exp -1`, `tr -A`):
 /// the name is no function there (a bare operand starts with no sign), so it read as
 /// its letters times, minus (`e x p − 1`). An error asking for parentheses, unless
 /// `whole` says the word is a declared or defined name.
 pub(crate) fn function_before_minus(text: &str, whole: &dyn Fn(&str) -> bool) -> Result<()> {
-    for name in FUNCTION_WORDS {
-        for (at, _) in text.match_indices(name) {
-            let before = text[..at].chars().next_back();
-            let rest = &text[at + name.len()..];
-            let starts_word = !before.is_some_and(|c| c.is_alphanumeric() || c == '_');
-            let ends_word = !rest.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '_');
-            let after = rest.trim_start_matches([' ', '\t']);
-            let spaced = after.len() < rest.len();
-            let Some(signed) = after.strip_prefix(['-', '−']) else { continue };
+    let in_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut at = 0;
+    while at < text.len() {
+        let rest = &text[at..];
+        let len = rest.find(|c: char| !in_word(c)).unwrap_or(rest.len());
+        if len == 0 {
+            at += rest.chars().next().map_or(1, char::len_utf8);
+            continue;
+        }
+        let name = &rest[..len];
+        // (`sigma` is a function only against its parenthesis: `sigma -x` is σ − x.)
+        let function = crate::ir::ast::Builtin::from_name(name).is_some() && name != "sigma";
+        let after = rest[len..].trim_start_matches([' ', '\t']);
+        let spaced = after.len() < rest.len() - len;
+        if let Some(signed) = after.strip_prefix(['-', '−']) {
             let tight = signed.chars().next().is_some_and(|c| !c.is_whitespace());
-            if starts_word && ends_word && spaced && tight && !whole(name) {
+            if function && spaced && tight && !whole(name) {
                 let operand: String = signed.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
                 let span = Span::new(at, text.len() - signed.len() + operand.len());
                 return Err(Error::new(
@@ -197,6 +165,7 @@ pub(crate) fn function_before_minus(text: &str, whole: &dyn Fn(&str) -> bool) ->
                 .hint(format!("write {name}(-{operand}) for the function of the negative")));
             }
         }
+        at += len;
     }
     Ok(())
 }
