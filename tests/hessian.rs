@@ -503,8 +503,8 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "-tr(Y^T ln(softmax(X W)))",
         "W",
         "hessian",
-        "(I_k ⊗ X)ᵀdiag(vec(softmax(XW)))(I_k ⊗ X) − \
-         (I_k ⊗ X)ᵀdiag(vec(softmax(XW)))(1_k 1_kᵀ ⊗ I_N)diag(vec(softmax(XW)))(I_k ⊗ X)",
+        // The sandwich `Aᵀ(D − DMD)A`, its outer factors written once (survey 27).
+        "(I_k ⊗ X)ᵀ(diag(vec(softmax(XW))) − diag(vec(softmax(XW)))(1_k 1_kᵀ ⊗ I_N)diag(vec(softmax(XW))))(I_k ⊗ X)",
     ),
     // Without the fact, Y's row sums scale each sample: a sum within one factor.
     (
@@ -512,8 +512,8 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "-tr(Y^T ln(softmax(X W)))",
         "W",
         "hessian",
-        "(I_k ⊗ X)ᵀdiag(vec(diag(Y 1)softmax(XW)))(I_k ⊗ X) − \
-         (I_k ⊗ X)ᵀdiag(vec(diag(Y 1)softmax(XW)))(1_k 1_kᵀ ⊗ I_N)diag(vec(softmax(XW)))(I_k ⊗ X)",
+        "(I_k ⊗ X)ᵀ(diag(vec(diag(Y 1)softmax(XW))) − \
+         diag(vec(diag(Y 1)softmax(XW)))(1_k 1_kᵀ ⊗ I_N)diag(vec(softmax(XW))))(I_k ⊗ X)",
     ),
     // With the samples as columns, the blocks are the first dims.
     (
@@ -521,9 +521,11 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "-tr(Y^T ln(softmax(X^T W^T)))",
         "W",
         "hessian",
-        "(Xᵀ ⊗ I_k)ᵀdiag(vec(softmax((WX)ᵀ)ᵀ))(Xᵀ ⊗ I_k) − \
-         (Xᵀ ⊗ I_k)ᵀdiag(vec(softmax((WX)ᵀ)ᵀ))(I_N ⊗ 1_k 1_kᵀ)diag(vec(softmax((WX)ᵀ)ᵀ))(Xᵀ ⊗ I_k)",
+        "(Xᵀ ⊗ I_k)ᵀ(diag(vec(softmax((WX)ᵀ)ᵀ)) − \
+         diag(vec(softmax((WX)ᵀ)ᵀ))(I_N ⊗ 1_k 1_kᵀ)diag(vec(softmax((WX)ᵀ)ᵀ)))(Xᵀ ⊗ I_k)",
     ),
+    // Two parts with the commutation matrix share it (survey 27).
+    ("X: matrix(n)", "tr(X^-1)", "X", "hessian", "(X⁻¹ ⊗ (X⁻²)ᵀ + X⁻² ⊗ X⁻ᵀ)K_{nn}"),
     // A hidden layer read out by a vector: Σ over the hidden units inside one part,
     // the residual's `tanh(XW)v − y` (survey 19).
     (
@@ -531,8 +533,8 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "1/2 ||tanh(X W) v - y||^2",
         "W",
         "hessian",
-        "(I_h ⊗ X)ᵀdiag(vec(tanh'(XW)diag(v)))(1_h 1_hᵀ ⊗ I_N)diag(vec(tanh'(XW)diag(v)))(I_h ⊗ X) + \
-         (I_h ⊗ X)ᵀdiag(vec((tanh(XW)v − y)vᵀ ⊙ tanh''(XW)))(I_h ⊗ X)",
+        "(I_h ⊗ X)ᵀ(diag(vec(tanh'(XW)diag(v)))(1_h 1_hᵀ ⊗ I_N)diag(vec(tanh'(XW)diag(v))) + \
+         diag(vec((tanh(XW)v − y)vᵀ ⊙ tanh''(XW))))(I_h ⊗ X)",
     ),
 ];
 

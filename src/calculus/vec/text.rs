@@ -11,32 +11,69 @@ use num_traits::{One, Signed};
 
 impl VecForm {
     /// The form in a text format (unicode, ascii, latex) or as a NumPy expression that
-    /// gives the 2-D array.
+    /// gives the 2-D array. Parts with the same outer factors share them, written once:
+    /// `(Aᵀ ⊗ B + C ⊗ D)K` and `(I ⊗ X)ᵀ(diag(vec(P)) − …)(I ⊗ X)`.
     pub fn render(&self, format: Format, model: &Model) -> String {
-        let mut out = String::new();
+        let mut items: Vec<(BigRational, String)> = Vec::new();
+        let mut grouped = vec![false; self.parts.len()];
         for (k, part) in self.parts.iter().enumerate() {
-            let (c, body) = part.render(format, model);
-            let negative = c.is_negative();
-            let magnitude = c.abs();
-            let sign = match (k, negative, format) {
-                (0, true, _) => "-".to_string(),
-                (0, false, _) => String::new(),
-                (_, true, Format::Unicode) => " − ".to_string(),
-                (_, true, _) => " - ".to_string(),
-                (_, false, _) => " + ".to_string(),
+            if grouped[k] {
+                continue;
+            }
+            let Some((before, inner, after)) = part.pieces(format, model) else {
+                items.push(part.render(format, model));
+                continue;
             };
-            let coefficient = if magnitude.is_one() {
-                String::new()
-            } else if matches!(format, Format::Numpy) {
-                format!("{} * ", number(&magnitude))
-            } else {
-                number(&magnitude)
-            };
-            let sign = if k == 0 && negative && matches!(format, Format::Unicode) { "−".to_string() } else { sign };
-            out.push_str(&format!("{sign}{coefficient}{body}"));
+            let mut members = vec![inner];
+            for (m, other) in self.parts.iter().enumerate().skip(k + 1) {
+                match other.pieces(format, model) {
+                    Some((b, i, a)) if !grouped[m] && b == before && a == after => {
+                        members.push(i);
+                        grouped[m] = true;
+                    }
+                    _ => {}
+                }
+            }
+            if members.len() == 1 {
+                items.push(part.render(format, model));
+                continue;
+            }
+            let sum = signed_sum(&members, format);
+            let sum =
+                if matches!(format, Format::Latex) { format!("\\left({sum}\\right)") } else { format!("({sum})") };
+            let body: Vec<&str> =
+                [before.as_str(), sum.as_str(), after.as_str()].into_iter().filter(|t| !t.is_empty()).collect();
+            items.push((BigRational::one(), body.join(product_gap(format))));
         }
-        out
+        signed_sum(&items, format)
     }
+}
+
+/// Terms with their numbers, summed: the first term's sign in front, the others'
+/// between them.
+fn signed_sum(items: &[(BigRational, String)], format: Format) -> String {
+    let mut out = String::new();
+    for (k, (c, body)) in items.iter().enumerate() {
+        let negative = c.is_negative();
+        let magnitude = c.abs();
+        let sign = match (k, negative, format) {
+            (0, true, Format::Unicode) => "−",
+            (0, true, _) => "-",
+            (0, false, _) => "",
+            (_, true, Format::Unicode) => " − ",
+            (_, true, _) => " - ",
+            (_, false, _) => " + ",
+        };
+        let coefficient = if magnitude.is_one() {
+            String::new()
+        } else if matches!(format, Format::Numpy) {
+            format!("{} * ", number(&magnitude))
+        } else {
+            number(&magnitude)
+        };
+        out.push_str(&format!("{sign}{coefficient}{body}"));
+    }
+    out
 }
 
 fn number(c: &BigRational) -> String {
@@ -85,23 +122,55 @@ fn factor(e: &Expr, format: Format, model: &Model) -> String {
 }
 
 impl Part {
+    /// The factors outside and the number and factors inside of a part that can share
+    /// its outer factors with others: `(P ⊗ Q)K` is (``, (1, `P ⊗ Q`), `K`), and
+    /// `c (I ⊗ A)ᵀ diag(vec(D))(I ⊗ B)` is (`(I ⊗ A)ᵀ`, (c, `diag(vec(D))`), `(I ⊗ B)`).
+    fn pieces(&self, format: Format, model: &Model) -> Option<(String, (BigRational, String), String)> {
+        let np = matches!(format, Format::Numpy);
+        let transposed = transposed_text(format);
+        let f = |e: &Expr| if format == Format::Ascii { render(e, format) } else { factor(e, format, model) };
+        match self {
+            Part::Commuted(_, p, q, ..) if is_identity(p) && is_identity(q) => None,
+            Part::Commuted(c, p, q, dp, dq) => {
+                let (inner, after) = if np {
+                    let body = format!("np.kron({}, {})", np_matrix(p, model), np_matrix(q, model));
+                    (body, commutation_numpy(dp, dq, model))
+                } else {
+                    (kron_text(format, &f(p), &f(q), false), commutation_text(format, dp, dq))
+                };
+                Some((String::new(), (c.clone(), inner), after))
+            }
+            Part::Sandwich { c, left, middle, right, shared, first } => {
+                let side = |m: &Expr| beside_identity(m, shared, *first, format, model);
+                Some((
+                    format!("{}{transposed}", side(left)),
+                    (c.clone(), diagonal_text(middle, format, model)),
+                    side(right),
+                ))
+            }
+            Part::Coupled { c, left: Some(a), d, e, right: Some(b), first } => {
+                let at = usize::from(!*first);
+                let (j, l) = (&d.shape[at], &e.shape[at]);
+                let side = |m: &Expr, block: &Dim| beside_identity(m, block, *first, format, model);
+                let inner = [
+                    diagonal_text(d, format, model),
+                    coupling_text(d, e, *first, format, model),
+                    diagonal_text(e, format, model),
+                ]
+                .join(product_gap(format));
+                Some((format!("{}{transposed}", side(a, j)), (c.clone(), inner), side(b, l)))
+            }
+            _ => None,
+        }
+    }
+
     fn render(&self, format: Format, model: &Model) -> (BigRational, String) {
         let one = BigRational::one();
         // (ASCII writes `kron(P, Q)`, which reads back, so its factors need no parentheses.)
         let f = |e: &Expr| if format == Format::Ascii { render(e, format) } else { factor(e, format, model) };
         let np = matches!(format, Format::Numpy);
-        let (vec_of, transposed, k) = match format {
-            Format::Latex => ("\\operatorname{vec}", "^\\top", "K"),
-            Format::Unicode => ("vec", "ᵀ", "K"),
-            _ => ("vec", "^T", "K"),
-        };
-        // LaTeX's diag is an operator name; ASCII and LaTeX put spaces between the
-        // factors of a product of parts (`\top diag` would read as `\topdiag`).
-        let (diag, gap) = match format {
-            Format::Latex => ("\\operatorname{diag}", " "),
-            Format::Unicode => ("diag", ""),
-            _ => ("diag", " "),
-        };
+        let vec_of = if format == Format::Latex { "\\operatorname{vec}" } else { "vec" };
+        let transposed = transposed_text(format);
         match self {
             Part::Same(e) => (one, if np { render_numpy(e, model) } else { render(e, format) }),
             Part::Row(g) if np => (one, format!("np.reshape({}, (1, -1), order=\"F\")", f(g))),
@@ -119,25 +188,15 @@ impl Part {
                 (Some((k, s, p)), None) => scaled_kron(&(c * k), s.as_ref(), &f(&p), &f(q), format),
                 _ => (c.clone(), kron_text(format, &f(p), &f(q), false)),
             },
+            Part::Commuted(c, p, q, dp, dq) if np => {
+                let body = format!("np.kron({}, {})", np_matrix(p, model), np_matrix(q, model));
+                (c.clone(), format!("{body} @ {}", commutation_numpy(dp, dq, model)))
+            }
+            Part::Commuted(c, p, q, dp, dq) if is_identity(p) && is_identity(q) => {
+                (c.clone(), commutation_text(format, dp, dq))
+            }
             Part::Commuted(c, p, q, dp, dq) => {
-                let (sp, sq) = (size_text(dp, model), size_text(dq, model));
-                if np {
-                    let commutation = format!(
-                        "np.eye({sp} * {sq})[np.arange({sp} * {sq}).reshape(({sp}, {sq}), order=\"F\").ravel()]"
-                    );
-                    let body = format!("np.kron({}, {})", np_matrix(p, model), np_matrix(q, model));
-                    (c.clone(), format!("{body} @ {commutation}"))
-                } else {
-                    let sub = match format {
-                        Format::Latex => format!("_{{{dp}{dq}}}"),
-                        Format::Unicode => format!("_{{{dp}{dq}}}"),
-                        _ => format!("_{{{dp},{dq}}}"),
-                    };
-                    if is_identity(p) && is_identity(q) {
-                        return (c.clone(), format!("{k}{sub}"));
-                    }
-                    (c.clone(), format!("{}{k}{sub}", kron_text(format, &f(p), &f(q), true)))
-                }
+                (c.clone(), format!("{}{}", kron_text(format, &f(p), &f(q), true), commutation_text(format, dp, dq)))
             }
             Part::Outer(c, a, b) if np => {
                 (c.clone(), format!("np.outer(np.ravel({}, order=\"F\"), np.ravel({}, order=\"F\"))", f(a), f(b)))
@@ -147,70 +206,34 @@ impl Part {
             }
             Part::RowScaled(d, p) => {
                 let (c, inner) = p.render(format, model);
-                let text = if np {
-                    format!("np.diag(np.ravel({}, order=\"F\")) @ ({inner})", f(d))
-                } else {
-                    // ASCII's `kron(P, Q)` is one operand already.
-                    let inner = if format == Format::Ascii { inner } else { format!("({inner})") };
-                    format!("{diag}({vec_of}({})){gap}{inner}", render(d, format))
-                };
+                // ASCII's `kron(P, Q)` is one operand already.
+                let inner = if format == Format::Ascii { inner } else { format!("({inner})") };
+                let text = format!("{}{}{inner}", diagonal_text(d, format, model), product_gap(format));
                 (c, text)
             }
-            Part::Sandwich { c, left, middle, right, shared, first } => {
-                let side = |m: &Expr| beside_identity(m, shared, *first, format, model);
-                let text = if np {
-                    let d = render_numpy(middle, model);
-                    format!("{}.T @ np.diag(np.ravel({d}, order=\"F\")) @ {}", side(left), side(right))
-                } else {
-                    let d = render(middle, format);
-                    format!("{}{transposed}{gap}{diag}({vec_of}({d})){gap}{}", side(left), side(right))
-                };
-                (c.clone(), text)
+            Part::Sandwich { .. } | Part::Coupled { left: Some(_), right: Some(_), .. } => {
+                let (before, (c, inner), after) = self.pieces(format, model).expect("a part with outer factors");
+                (c, [before, inner, after].join(product_gap(format)))
             }
             Part::Coupled { c, left, d, e, right, first } => {
-                // D is on (n, j) and E on (n, l) (with `first`, (j, n) and (l, n)).
                 let at = usize::from(!*first);
-                let (n, j, l) = (&d.shape[1 - at], &d.shape[at], &e.shape[at]);
-                let identity = |dim: &Dim| Expr::new(Kind::Identity, vec![dim.clone(), dim.clone()]);
-                let ones = |dim: &Dim| Expr::new(Kind::Ones, vec![dim.clone()]);
+                let (j, l) = (&d.shape[at], &e.shape[at]);
                 let side = |m: &Expr, block: &Dim| beside_identity(m, block, *first, format, model);
-                let coupling = if np {
-                    let all = format!("np.ones(({}, {}))", size_text(j, model), size_text(l, model));
-                    let eye = format!("np.eye({})", size_text(n, model));
-                    if *first {
-                        format!("np.kron({eye}, {all})")
-                    } else {
-                        format!("np.kron({all}, {eye})")
-                    }
-                } else {
-                    let all = crate::ir::build::product(ones(j), crate::ir::build::transpose(ones(l)));
-                    let all = render(&all, format);
-                    let eye = render(&identity(n), format);
-                    if *first {
-                        kron_text(format, &eye, &all, true)
-                    } else {
-                        kron_text(format, &all, &eye, true)
-                    }
-                };
-                let diagonal = |x: &Expr| {
-                    if np {
-                        format!("np.diag(np.ravel({}, order=\"F\"))", render_numpy(x, model))
-                    } else {
-                        format!("{diag}({vec_of}({}))", render(x, format))
-                    }
-                };
                 let mut factors = Vec::new();
                 if let Some(a) = left {
-                    factors.push(format!("{}{}", side(a, j), if np { ".T" } else { transposed }));
+                    factors.push(format!("{}{}", side(a, j), transposed_text(format)));
                 }
-                factors.extend([diagonal(d), coupling, diagonal(e)]);
+                factors.extend([
+                    diagonal_text(d, format, model),
+                    coupling_text(d, e, *first, format, model),
+                    diagonal_text(e, format, model),
+                ]);
                 if let Some(b) = right {
                     factors.push(side(b, l));
                 }
-                (c.clone(), factors.join(if np { " @ " } else { gap }))
+                (c.clone(), factors.join(product_gap(format)))
             }
-            Part::Diagonal(c, d) if np => (c.clone(), format!("np.diag(np.ravel({}, order=\"F\"))", f(d))),
-            Part::Diagonal(c, d) => (c.clone(), format!("{diag}({vec_of}({}))", render(d, format))),
+            Part::Diagonal(c, d) => (c.clone(), diagonal_text(d, format, model)),
             Part::Zero(rows, cols) if np => {
                 let size = |dims: &[Dim]| {
                     let sizes: Vec<String> = dims.iter().map(|d| size_text(d, model)).collect();
@@ -224,6 +247,69 @@ impl Part {
             }
             Part::Zero(..) => (one, "0".to_string()),
         }
+    }
+}
+
+/// What joins the factors of a product of parts: LaTeX and ASCII put spaces between
+/// them (`\\top diag` would read as `\\topdiag`), NumPy a matrix product.
+fn product_gap(format: Format) -> &'static str {
+    match format {
+        Format::Numpy => " @ ",
+        Format::Unicode => "",
+        _ => " ",
+    }
+}
+
+fn transposed_text(format: Format) -> &'static str {
+    match format {
+        Format::Latex => "^\\top",
+        Format::Unicode => "ᵀ",
+        Format::Numpy => ".T",
+        _ => "^T",
+    }
+}
+
+/// `diag(vec(D))` in `format`.
+fn diagonal_text(d: &Expr, format: Format, model: &Model) -> String {
+    match format {
+        Format::Numpy => format!("np.diag(np.ravel({}, order=\"F\"))", render_numpy(d, model)),
+        Format::Latex => format!("\\operatorname{{diag}}(\\operatorname{{vec}}({}))", render(d, format)),
+        _ => format!("diag(vec({}))", render(d, format)),
+    }
+}
+
+/// The commutation matrix K of a p×q matrix in a text format.
+fn commutation_text(format: Format, p: &Dim, q: &Dim) -> String {
+    match format {
+        Format::Ascii => format!("K_{{{p},{q}}}"),
+        _ => format!("K_{{{p}{q}}}"),
+    }
+}
+
+/// The commutation matrix K of a p×q matrix as a NumPy array.
+fn commutation_numpy(p: &Dim, q: &Dim, model: &Model) -> String {
+    let (sp, sq) = (size_text(p, model), size_text(q, model));
+    format!("np.eye({sp} * {sq})[np.arange({sp} * {sq}).reshape(({sp}, {sq}), order=\"F\").ravel()]")
+}
+
+/// `11ᵀ ⊗ I_N` (with `first`, `I_N ⊗ 11ᵀ`) of a coupled part whose D is on (N, j) and E
+/// on (N, l) (with `first`, (j, N) and (l, N)): every entry of a sample's block meets
+/// every other.
+fn coupling_text(d: &Expr, e: &Expr, first: bool, format: Format, model: &Model) -> String {
+    let at = usize::from(!first);
+    let (n, j, l) = (&d.shape[1 - at], &d.shape[at], &e.shape[at]);
+    if matches!(format, Format::Numpy) {
+        let all = format!("np.ones(({}, {}))", size_text(j, model), size_text(l, model));
+        let eye = format!("np.eye({})", size_text(n, model));
+        return if first { format!("np.kron({eye}, {all})") } else { format!("np.kron({all}, {eye})") };
+    }
+    let ones = |dim: &Dim| Expr::new(Kind::Ones, vec![dim.clone()]);
+    let all = render(&crate::ir::build::product(ones(j), crate::ir::build::transpose(ones(l))), format);
+    let eye = render(&Expr::new(Kind::Identity, vec![n.clone(), n.clone()]), format);
+    if first {
+        kron_text(format, &eye, &all, true)
+    } else {
+        kron_text(format, &all, &eye, true)
     }
 }
 
