@@ -353,7 +353,9 @@ fn numbers_a_product_scatters_meet() {
     // as `1/θ²`, not `(θ²)⁻¹`.
     let gp = "X: matrix(n, d); y: vector(n); θ: scalar; K = exp(-1/(2 θ^2)) X X^T + I; \
               -1/2 y^T K^-1 y - 1/2 ln(det(K))";
-    assert_eq!(grad(gp, &["θ"]), "exp(−1/(2θ²))(yᵀK⁻¹XXᵀK⁻¹y − X · K⁻¹X)/(2θ³)");
+    // Both terms' X … X taken out (`common::shared_parts` from a seed): the GP's
+    // `(K⁻¹yyᵀK⁻¹ − K⁻¹) · ∂K`.
+    assert_eq!(grad(gp, &["θ"]), "exp(−1/(2θ²))(X · (K⁻¹yyᵀK⁻¹ − K⁻¹)X)/(2θ³)");
 }
 
 #[test]
@@ -477,12 +479,13 @@ fn a_name_defined_as_a_symmetric_form_is_symmetric() {
                    Sigma = W W^T + A; J = N/2 ln det(Sigma) + N/2 tr(Sigma^-1 S); grad J wrt W";
     assert!(backprop(general).contains("∇_{W}J = (∇_{Σ}J + (∇_{Σ}J)ᵀ)W"), "{}", backprop(general));
     // A kernel of a symmetric D, through an element-wise function: sin' is written cos.
+    // The one line, `(K⁻¹ − K⁻¹yyᵀK⁻¹) · ∂K/∂ρ` (the part both terms share taken out),
+    // is shorter than the two through ∇_K J.
     let periodic = "D: symmetric(N); y: vector(N); alpha, rho, ell, s: scalar; \
                     K = alpha exp(-2 sin(D / rho).^2 / ell^2) + s I; J = 1/2 y^T K^-1 y + 1/2 ln det(K); grad J wrt rho";
     assert_eq!(
         backprop(periodic),
-        "∇_{K}J = (1/2)(K⁻¹ − K⁻¹yyᵀK⁻¹)\n\
-         ∇_{ρ}J = 4α(D ⊙ cos(D/ρ) ⊙ exp(−2sin²(D/ρ)/ell²) · ∇_{K}J ⊙ sin(D/ρ))/(ρ²ell²)"
+        "∇_{ρ}J = 2α(D ⊙ cos(D/ρ) ⊙ exp(−2sin²(D/ρ)/ell²) ⊙ sin(D/ρ) · (K⁻¹ − K⁻¹yyᵀK⁻¹))/(ρ²ell²)"
     );
 }
 
@@ -544,8 +547,7 @@ fn a_tie_break_gain_keeps_a_large_run_going() {
               1/2 y^T (alpha exp(-D/ell) + s I)^-1 y + 1/2 ln det(alpha exp(-D/ell) + s I)";
     assert_eq!(
         grad(gp, &["ell"]),
-        "α((αexp(−D/ell) + sI)⁻¹ · D ⊙ exp(−D/ell) − \
-         yᵀ(αexp(−D/ell) + sI)⁻¹(D ⊙ exp(−D/ell))(αexp(−D/ell) + sI)⁻¹y)/(2ell²)"
+        "α(D ⊙ exp(−D/ell) · ((αexp(−D/ell) + sI)⁻¹ − (αexp(−D/ell) + sI)⁻¹yyᵀ(αexp(−D/ell) + sI)⁻¹))/(2ell²)"
     );
 }
 
@@ -851,7 +853,7 @@ fn a_zero_fact_does_not_stand_between_common_factors() {
     // `(I − 11ᵀ/n − ccᵀ/(n(v + ε)))/sqrt(v + ε)`, not `((v + ε)(nI − 11ᵀ) − ccᵀ)/(sqrt(v + ε)³n)`.
     let ln = "x: vector(n); c = x - (1^T x / n) 1; c / sqrt(c^T c / n + epsilon)";
     let out = checked("jacobian", ln, &["x"]);
-    assert_eq!(out, "(I − (ccᵀ/(cᵀc/n + ε) + 11ᵀ)/n)/sqrt(cᵀc/n + ε)");
+    assert_eq!(out, "(I − (11ᵀ + ccᵀ/(cᵀc/n + ε))/n)/sqrt(cᵀc/n + ε)");
 }
 
 #[test]
@@ -1052,4 +1054,23 @@ fn a_relu_derivative_is_its_own_square() {
     // (survey 21).
     let fit = "X: matrix(N, p); y: vector(N); w: vector(p); 1/2 ||relu(X w) - y||^2";
     assert_eq!(hessian(fit, "w"), "Xᵀdiag(relu'(Xw))X");
+}
+
+#[test]
+fn a_matrix_both_terms_of_a_scalar_share_is_written_once() {
+    // A GP's gradient by its length scale wrote ∂K/∂l twice, 10 tokens over the
+    // textbook `tr((K⁻¹ − K⁻¹yyᵀK⁻¹)∂K)/2` (survey 27): a scalar's terms have no result
+    // index to grow a shared part from, so the part is grown from a factor they share.
+    let gp = "D: symmetric(n); y: vector(n); l, s: scalar; K = exp(-D/(2 l^2)) + s I; \
+              1/2 y^T K^-1 y + 1/2 ln det(K)";
+    assert_eq!(grad(gp, &["l"]), "tr((D ⊙ exp(−D/(2l²)))(K⁻¹ − K⁻¹yyᵀK⁻¹))/(2l³)");
+    assert_eq!(
+        grad("A, B: matrix(n); x, y: vector(n); t: scalar; C = t B; dot(A, C) + x^T C y", &["t"]),
+        "B · (A + xyᵀ)"
+    );
+    // Only where every occurrence of the shared factor comes out: one K⁻¹ taken out of
+    // `yᵀK⁻³y − tr(K⁻²)/2` left `K⁻¹ · (K⁻²yyᵀ − (1/2)K⁻¹)`.
+    let by_noise = "D: symmetric(n); y: vector(n); K = alpha exp(-D / (2 rho^2)) + beta I; \
+                    1/2 y^T K^-1 y + 1/2 ln det(K)";
+    assert_eq!(hessian(by_noise, "beta"), "yᵀK⁻³y − (1/2)tr(K⁻²)");
 }

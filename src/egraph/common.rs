@@ -16,24 +16,35 @@ use crate::egraph::raise::{raise, terms_to_expr};
 use crate::ir::expr::*;
 use crate::ir::shape::Shape;
 use crate::network::Term;
+use num_traits::Signed;
 
 /// Most terms factored together.
 pub const MAX_TERMS: usize = 16;
 
 /// Σ coefficient · G as the shared part of all terms with one hole, when they share one.
 pub fn common_terms_to_expr(terms: &[Term], shape: &Shape) -> Option<Expr> {
-    let Shared { factors: shared, phi, hole } = shared_part(terms)?;
-    // Both orders of a two-index hole: the filler reads best one way round.
-    let mut orders = vec![hole.clone()];
-    if hole.len() == 2 {
-        orders.push(vec![hole[1], hole[0]]);
-    }
     let mut best: Option<Expr> = None;
-    for hole in orders {
-        let Some(e) = fill(terms, &shared, &phi, hole, shape) else { continue };
-        if best.as_ref().is_none_or(|b| contract::size(&e) < contract::size(b)) {
-            best = Some(e);
+    let mut seeded = false;
+    for part in shared_parts(terms) {
+        // Both orders of a two-index hole: the filler reads best one way round.
+        let mut orders = vec![part.hole.clone()];
+        if part.hole.len() == 2 {
+            orders.push(vec![part.hole[1], part.hole[0]]);
         }
+        for hole in orders {
+            let Some(e) = fill(terms, &part.factors, &part.phi, hole, shape, part.seeded) else { continue };
+            if best.as_ref().is_none_or(|b| contract::size(&e) < contract::size(b)) {
+                best = Some(e);
+                seeded = part.seeded;
+            }
+        }
+    }
+    // A part found from a seed must pay for itself: its form smaller than the terms
+    // raised one by one (else a tie between two readings of one sum goes to whichever
+    // extraction meets first: `2(Xv A⁻¹w)ᵀ(yv − Xv w)` for `2(yv − Xv w)ᵀXv A⁻¹w`).
+    if seeded {
+        let plain = contract::size(&terms_to_expr(terms, shape));
+        return best.filter(|b| contract::size(b) < plain);
     }
     best
 }
@@ -44,17 +55,23 @@ struct Shared {
     factors: Vec<Vec<usize>>,
     phi: Vec<Vec<Option<usize>>>,
     hole: Vec<usize>,
+    /// Whether the part grew from a seed factor rather than from the result's indices.
+    seeded: bool,
 }
 
-/// The part all `terms` share, where they share one with a hole of at most two indices.
-fn shared_part(terms: &[Term]) -> Option<Shared> {
+/// The parts all `terms` share with a hole of at most two indices: the one grown from
+/// the result's indices, and for a full contraction (a scalar), which has none to start
+/// from, also one grown from each factor of the first term lying on an equal factor of
+/// every other term (`D · (K⁻¹ ⊙ E)` and `yᵀK⁻¹(D ⊙ E)K⁻¹y` share D ⊙ E, and sum to
+/// `(K⁻¹ − K⁻¹yyᵀK⁻¹) · (D ⊙ E)`). The caller fills each and keeps the smallest.
+fn shared_parts(terms: &[Term]) -> Vec<Shared> {
     if terms.len() < 2 || terms.len() > MAX_TERMS {
-        return None;
+        return Vec::new();
     }
     let first = &terms[0].net;
     let n_out = first.output.len();
     if terms.iter().any(|t| t.net.output.len() != n_out || has_lone_index(&t.net)) {
-        return None;
+        return Vec::new();
     }
     // φ[t][i]: the index of term t that index i of the first term corresponds to.
     let mut phi: Vec<Vec<Option<usize>>> = Vec::new();
@@ -62,58 +79,108 @@ fn shared_part(terms: &[Term]) -> Option<Shared> {
         let mut map = vec![None; first.indices.len()];
         for (k, &o) in first.output.iter().enumerate() {
             match map[o] {
-                Some(x) if x != t.net.output[k] => return None,
+                Some(x) if x != t.net.output[k] => return Vec::new(),
                 _ => map[o] = Some(t.net.output[k]),
             }
         }
         phi.push(map);
     }
     let mut shared: Vec<Vec<usize>> = vec![Vec::new(); terms.len()]; // factor ids, per term
+    grow(terms, &mut shared, &mut phi);
+    let mut parts: Vec<Shared> = with_hole(terms, shared.clone(), phi.clone()).into_iter().collect();
+    if n_out > 0 {
+        return parts;
+    }
+    for (f, factor) in first.factors.iter().enumerate() {
+        if factor.slots.is_empty() || shared[0].contains(&f) {
+            continue;
+        }
+        let (mut shared, mut phi) = (shared.clone(), phi.clone());
+        if !join(terms, f, &mut shared, &mut phi) {
+            continue;
+        }
+        grow(terms, &mut shared, &mut phi);
+        let mut mine = shared[0].clone();
+        mine.sort_unstable();
+        let known = parts.iter().any(|p| {
+            let mut theirs = p.factors[0].clone();
+            theirs.sort_unstable();
+            theirs == mine
+        });
+        // A seed is for writing a factor once: it takes out every occurrence of its
+        // factors (taking one K⁻¹ of `yᵀK⁻³y − tr(K⁻²)/2` out leaves K⁻¹ · (K⁻²yyᵀ −
+        // K⁻¹/2)). And a matrix hole only: a vector's is the end of a product chain,
+        // which the chain factoring gathers already (`2(y − Xw)ᵀXA⁻¹w`).
+        let whole = terms.iter().zip(&shared).all(|(t, mine)| {
+            let taken = |e: &Expr| mine.iter().any(|&g| t.net.factors[g].expr == *e);
+            t.net.factors.iter().enumerate().all(|(g, f)| mine.contains(&g) || !taken(&f.expr))
+        });
+        match with_hole(terms, shared, phi).filter(|s| s.hole.len() == 2) {
+            Some(found) if whole && !known => parts.push(Shared { seeded: true, ..found }),
+            _ => {}
+        }
+    }
+    parts
+}
+
+/// Grows the shared part: a factor of the first term joins when it touches an index
+/// the shared part has mapped, or none at all, and every other term has an equal factor
+/// on the corresponding indices.
+fn grow(terms: &[Term], shared: &mut [Vec<usize>], phi: &mut [Vec<Option<usize>>]) {
+    let first = &terms[0].net;
     loop {
         let mut grew = false;
-        for f in 0..first.factors.len() {
+        for (f, factor) in first.factors.iter().enumerate() {
             if shared[0].contains(&f) {
                 continue;
             }
-            let factor = &first.factors[f];
             let anchored = factor.slots.is_empty() || factor.slots.iter().any(|&s| phi[0][s].is_some());
-            if !anchored {
-                continue;
+            if anchored && join(terms, f, shared, phi) {
+                grew = true;
             }
-            let mut picks = vec![f];
-            let mut maps = vec![phi[0].clone()];
-            for (t, term) in terms.iter().enumerate().skip(1) {
-                let found = term.net.factors.iter().enumerate().find_map(|(g, other)| {
-                    if shared[t].contains(&g) || other.expr != factor.expr {
-                        return None;
-                    }
-                    extend(&phi[t], factor, other).map(|m| (g, m))
-                });
-                let Some((g, m)) = found else { break };
-                picks.push(g);
-                maps.push(m);
-            }
-            if picks.len() < terms.len() {
-                continue;
-            }
-            // The first term maps to itself.
-            for &s in &factor.slots {
-                maps[0][s] = Some(s);
-            }
-            for t in 0..terms.len() {
-                shared[t].push(picks[t]);
-                phi[t] = maps[t].clone();
-            }
-            grew = true;
         }
         if !grew {
             break;
         }
     }
+}
+
+/// Adds factor `f` of the first term to the shared part, lying on an equal factor of
+/// every other term; false (and nothing changed) where some term has none.
+fn join(terms: &[Term], f: usize, shared: &mut [Vec<usize>], phi: &mut [Vec<Option<usize>>]) -> bool {
+    let factor = &terms[0].net.factors[f];
+    let mut picks = vec![f];
+    let mut maps = vec![phi[0].clone()];
+    for (t, term) in terms.iter().enumerate().skip(1) {
+        let found = term.net.factors.iter().enumerate().find_map(|(g, other)| {
+            if shared[t].contains(&g) || other.expr != factor.expr {
+                return None;
+            }
+            extend(&phi[t], factor, other).map(|m| (g, m))
+        });
+        let Some((g, m)) = found else { return false };
+        picks.push(g);
+        maps.push(m);
+    }
+    // The first term maps to itself.
+    for &s in &factor.slots {
+        maps[0][s] = Some(s);
+    }
+    for t in 0..terms.len() {
+        shared[t].push(picks[t]);
+        phi[t] = maps[t].clone();
+    }
+    true
+}
+
+/// The shared part with its hole: the indices of the first term's rest that meet the
+/// shared part or the result. None where nothing is shared or the hole has more than
+/// two indices.
+fn with_hole(terms: &[Term], shared: Vec<Vec<usize>>, phi: Vec<Vec<Option<usize>>>) -> Option<Shared> {
+    let first = &terms[0].net;
     if shared[0].is_empty() {
         return None;
     }
-    // The hole: indices of the first term's rest that meet the shared part or the result.
     let mut hole: Vec<usize> = Vec::new();
     for (t, term) in terms.iter().enumerate() {
         let inverse = |j: usize| phi[t].iter().position(|&x| x == Some(j));
@@ -134,7 +201,7 @@ fn shared_part(terms: &[Term]) -> Option<Shared> {
         return None;
     }
     hole.sort_by_key(|i| (first.output.iter().position(|o| o == i).unwrap_or(usize::MAX), *i));
-    Some(Shared { factors: shared, phi, hole })
+    Some(Shared { factors: shared, phi, hole, seeded: false })
 }
 
 /// As [`common_terms_to_expr`] where not all terms share a part: each group of terms
@@ -150,7 +217,7 @@ pub fn grouped_terms_to_expr(terms: &[Term], shape: &Shape) -> Option<Expr> {
     while !left.is_empty() {
         let i = left.remove(0);
         // (Partners by the shared part alone: filling the hole raises networks.)
-        let pair = |j: usize| shared_part(&[terms[i].clone(), terms[j].clone()]).is_some();
+        let pair = |j: usize| !shared_parts(&[terms[i].clone(), terms[j].clone()]).is_empty();
         let partners: Vec<usize> = left.iter().copied().filter(|&j| pair(j)).collect();
         let mut group = vec![terms[i].clone()];
         group.extend(partners.iter().map(|&j| terms[j].clone()));
@@ -178,6 +245,7 @@ fn fill(
     phi: &[Vec<Option<usize>>],
     hole: Vec<usize>,
     shape: &Shape,
+    seeded: bool,
 ) -> Option<Expr> {
     let first = &terms[0].net;
     // Each term's rest, as a network whose result is the hole's indices.
@@ -189,6 +257,11 @@ fn fill(
         rests.push(Term { coef: term.coef.clone(), net: compact(&term.net, &factors, &output) });
     }
     let hole_shape: Shape = hole.iter().map(|&i| first.indices[i].clone()).collect();
+    // From a seed, terms that add first, so that the filler reads `K⁻¹ − K⁻¹yyᵀK⁻¹`,
+    // not a negated difference; elsewhere the terms' order, which is the input's.
+    if seeded {
+        rests.sort_by_key(|t| t.coef.is_negative());
+    }
     let filler = terms_to_expr(&rests, &hole_shape);
     if crate::egraph::contains_network(&filler) {
         return None;
