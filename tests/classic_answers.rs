@@ -853,7 +853,7 @@ fn a_zero_fact_does_not_stand_between_common_factors() {
     // `(I − 11ᵀ/n − ccᵀ/(n(v + ε)))/sqrt(v + ε)`, not `((v + ε)(nI − 11ᵀ) − ccᵀ)/(sqrt(v + ε)³n)`.
     let ln = "x: vector(n); c = x - (1^T x / n) 1; c / sqrt(c^T c / n + epsilon)";
     let out = checked("jacobian", ln, &["x"]);
-    assert_eq!(out, "(I − (11ᵀ + ccᵀ/(cᵀc/n + ε))/n)/sqrt(cᵀc/n + ε)");
+    assert_eq!(out, "(I − (ccᵀ/(cᵀc/n + ε) + 11ᵀ)/n)/sqrt(cᵀc/n + ε)");
 }
 
 #[test]
