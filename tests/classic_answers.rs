@@ -636,9 +636,10 @@ fn a_centred_vector_sums_to_zero() {
     // c = x − (1ᵀx/n)1 has cᵀ1 = 0 at every point (exact rationals), which the layer norm's
     // gradient needs to lose a term (issue 15's list; survey #122).
     let ln = "x, g: vector(n); m = 1^T x / n; c = x - m 1; v = c^T c / n; z = c / sqrt(v + epsilon); J = g^T z; J";
-    assert_eq!(grad(ln, &["x"]), "(g − (cᵀgc/(v + ε) + gᵀ1 1)/n)/sqrt(v + ε)");
+    // (The 1 after a scalar carries its size: a lone one would read as the number.)
+    assert_eq!(grad(ln, &["x"]), "(g − (cᵀgc/(v + ε) + gᵀ1 1_n)/n)/sqrt(v + ε)");
     let ln2 = "x, g: vector(n); epsilon: scalar; c = x - 1 1^T x / n; s = sqrt(c^T c / n + epsilon); g^T c / s";
-    assert_eq!(grad(ln2, &["x"]), "(g − (cᵀgc/s² + gᵀ1 1)/n)/s");
+    assert_eq!(grad(ln2, &["x"]), "(g − (cᵀgc/s² + gᵀ1 1_n)/n)/s");
 }
 
 #[test]

@@ -194,3 +194,17 @@ fn a_taken_out_ones_tensor_prints_as_ones() {
         assert!(!text.contains("einsum"), "{text}");
     }
 }
+
+#[test]
+fn every_step_reads_back_with_its_sizes() {
+    // `1ᵀ1` of a step printed without its size N (survey 25, D1): read back, its ones
+    // vectors took a size of their own, and the step another value than the others.
+    let decls = "X: matrix(N, d); μ: vector(d); P: symmetric(d)";
+    let d = derive(&format!("{decls}; -1/2 tr((X - 1 μ^T) P (X - 1 μ^T)^T)"), "μ").unwrap();
+    let ascii: Vec<String> = d.steps.iter().map(|s| bracket::render(&s.expr, Format::Ascii)).collect();
+    assert!(ascii.iter().any(|s| s.contains("1_N^T 1_N")), "{ascii:#?}");
+    for step in &ascii[1..] {
+        let both = format!("{decls}; {step}; {}", ascii[0]);
+        assert!(common::same_value(&both, &[1, 2, 3]), "{step} differs from {}", ascii[0]);
+    }
+}

@@ -296,6 +296,37 @@ impl Printer {
         text
     }
 
+    /// `print` of `derived`, an expression made from `original` here (its negation, a
+    /// quotient regrouped) with the same `1` and `I` leaves in the same order, as copies:
+    /// a copy of a leaf that prints its size prints it too (`−1_Nᵀ1_N μ` in a sum).
+    fn derived<T>(&self, original: &Expr, derived: &Expr, print: impl FnOnce(&Expr) -> T) -> T {
+        fn leaves(e: &Expr, out: &mut Vec<usize>) {
+            if matches!(e.kind, Kind::Ones | Kind::Identity) {
+                out.push(e as *const Expr as usize);
+            }
+            for c in e.children() {
+                leaves(c, out);
+            }
+        }
+        let (mut from, mut to) = (Vec::new(), Vec::new());
+        leaves(original, &mut from);
+        leaves(derived, &mut to);
+        let added: Vec<usize> = if from.len() == to.len() {
+            let sized = self.sized.borrow();
+            from.iter().zip(&to).filter(|(f, _)| sized.contains(f)).map(|(_, t)| *t).collect()
+        } else {
+            Vec::new()
+        };
+        self.sized.borrow_mut().extend(added.iter().copied());
+        let out = print(derived);
+        // (The copies are dropped after this: their addresses may be reused.)
+        let mut sized = self.sized.borrow_mut();
+        for a in added {
+            sized.remove(&a);
+        }
+        out
+    }
+
     /// The size of a `1` or `I` leaf where it must be printed: `n` or `3`.
     fn size_of(&self, e: &Expr) -> Option<String> {
         if !self.sized.borrow().contains(&(e as *const Expr as usize)) {
@@ -478,12 +509,12 @@ impl Printer {
                     }
                     let positive: Vec<Expr> = terms.iter().map(negate).collect();
                     let inner = Expr::new(Kind::Add(positive), e.shape.clone());
-                    return (format!("{}({})", self.minus(), self.at(&inner, 0)), NEG);
+                    return (format!("{}({})", self.minus(), self.derived(e, &inner, |d| self.at(d, 0))), NEG);
                 }
                 let mut out = String::new();
                 for (k, t) in terms.iter().enumerate() {
                     if is_negative(t) {
-                        let pos = self.at(&negate(t), DOT);
+                        let pos = self.derived(t, &negate(t), |d| self.at(d, DOT));
                         if k == 0 {
                             out.push_str(&format!("{}{pos}", self.minus()));
                         } else {
@@ -507,13 +538,13 @@ impl Printer {
                     return (format!("{}{}", self.minus(), self.at(x, DOT)), NEG);
                 }
                 if c.is_negative() {
-                    let pos = negate(e);
-                    return (format!("{}{}", self.minus(), self.at(&pos, DOT)), NEG);
+                    let pos = self.derived(e, &negate(e), |d| self.at(d, DOT));
+                    return (format!("{}{pos}", self.minus()), NEG);
                 }
                 // A unit fraction of a quotient joins its divisor, as a person writes it:
                 // `D/(2ρ²)`, not `(1/2)D/ρ²`.
                 if let (Kind::DivScalar(a, s), Some(q)) = (&x.kind, unit_denominator(c)) {
-                    return self.go(&over_multiple(a, q, s));
+                    return self.derived(x, &over_multiple(a, q, s), |d| self.go(d));
                 }
                 let (coef, _) = self.rational(c);
                 let coef = if c.is_integer() || self.style == Format::Latex { coef } else { self.paren(&coef) };
@@ -555,11 +586,13 @@ impl Printer {
                 (self.juxt(&left, &right), PROD)
             }
             // `−2y/‖y‖⁴`, not `(−2y)/‖y‖⁴`.
-            Kind::DivScalar(a, _) if is_negative(a) => (format!("{}{}", self.minus(), self.at(&negate(e), DOT)), NEG),
+            Kind::DivScalar(a, _) if is_negative(a) => {
+                (format!("{}{}", self.minus(), self.derived(e, &negate(e), |d| self.at(d, DOT))), NEG)
+            }
             // A unit fraction of a numerator joins the divisor: `D/(2ρ²)`, not `(1/2)D/ρ²`.
             Kind::DivScalar(a, b) if unit_fraction(a).is_some() => {
                 let (q, top) = unit_fraction(a).expect("a unit fraction");
-                self.go(&over_multiple(&top, q, b))
+                self.derived(e, &over_multiple(&top, q, b), |d| self.go(d))
             }
             Kind::DivScalar(a, b) => {
                 // `1/s` reads its 1 as a number: a ones tensor over a scalar has its size.
