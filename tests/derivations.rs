@@ -208,3 +208,13 @@ fn every_step_reads_back_with_its_sizes() {
         assert!(common::same_value(&both, &[1, 2, 3]), "{step} differs from {}", ascii[0]);
     }
 }
+
+#[test]
+fn a_differential_of_a_long_name_is_spaced_from_the_next_name() {
+    // `dWhh1` read as one word (survey 25, D10): a differential is spaced as its name is.
+    let program = "h1 = tanh(U x1); h2 = tanh(Wh h1 + U x2); J = a^T h2; grad J wrt U, Wh";
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bracket")).args(["derive", program]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("dWh h1") && !text.contains("dWhh1"), "{text}");
+}

@@ -147,7 +147,7 @@ fn greek_words_are_names() {
     reads_as("Phi: elementwise; x: vector(n)", "Phi'(x) + Phi''(x)", "Φ'(x) + Φ''(x)", "Φ'(x) + Φ''(x)");
     // `like(beta)` lends β's shape (it was read as a scalar, silently: survey 12), and a
     // `like` of a name declared and used nowhere is an error.
-    reads_as("beta: vector(n); v: like(beta)", "v^T beta v", "v^T β v", "vᵀβv");
+    reads_as("beta: vector(n); v: like(beta)", "v^T beta v", "v^T β v", "(vᵀβ)v");
     let (code, stdout, stderr) = run(&["grad", "beta: vector(d); v: like(beta); sum(exp(v^T beta))", "--wrt", "beta"]);
     assert_eq!((code, stdout.as_str()), (Some(0), "exp(vᵀβ)v"), "{stderr}");
     simplify_says("v: like(bta); beta: vector(d); v^T beta", 2, "did you mean `like(beta)`?");

@@ -826,7 +826,7 @@ pub(super) mod tests {
             ("x: vector(n); A: matrix(n, n); x det(A) x^T", "|A|xxᵀ"),
             ("x, v: vector(n); S: matrix(n, n); x^T S (v^T x) x x", "vᵀx(xᵀSx)x"),
             ("X: matrix(n, k); S: matrix(n, n); S X det(X^T S X) inv(X^T S X)", "|XᵀSX|SX(XᵀSX)⁻¹"),
-            ("W: matrix(k, n); y, u: vector(k); W^T (y^T 1) u", "yᵀ1Wᵀu"),
+            ("W: matrix(k, n); y, u: vector(k); W^T (y^T 1) u", "(yᵀ1)Wᵀu"),
         ] {
             let (e, g, same) = equal_values(text, &|e| Some(scalars_in_front(e.clone())));
             assert!(same, "{text}: {e:?} → {g:?}");

@@ -76,66 +76,11 @@ impl Printer {
     }
 }
 
-/// The `1` and `I` leaves of `e` whose dims no named tensor of their scope carries.
-/// Reading infers a size only through the operators between tensors, and a scalar
-/// (`1ᵀ1`, `tr(I)`) cuts that chain: so a scope is `e`, or a scalar part of it, without
-/// the scalar parts inside.
-fn unanchored(e: &Expr) -> std::collections::HashSet<usize> {
-    fn scope<'a>(
-        e: &'a Expr,
-        anchors: &mut Vec<&'a Dim>,
-        leaves: &mut Vec<&'a Expr>,
-        out: &mut std::collections::HashSet<usize>,
-    ) {
-        match &e.kind {
-            Kind::Var(_) | Kind::Diff(_) => anchors.extend(e.shape.iter()),
-            Kind::Ones | Kind::Identity => leaves.push(e),
-            // A ones tensor times a scalar (`(−1)(sᵀx)` for −(sᵀx)1): reading takes its
-            // `1` for the number, whatever is around, so it carries its size; not after
-            // a name or its power, which reads as the ones tensor sized by its scope
-            // (`Xw + b 1`, `c²1 + r^{⊙2}`).
-            Kind::Product(a, b)
-                if a.is_scalar() != b.is_scalar()
-                    && ones_leaf(if a.is_scalar() { b } else { a }).is_some()
-                    && !named_scalar(if a.is_scalar() { a } else { b }) =>
-            {
-                let (scalar, ones) = if a.is_scalar() { (a, b) } else { (b, a) };
-                if let Some(leaf) = ones_leaf(ones) {
-                    out.insert(leaf as *const Expr as usize);
-                }
-                own_scope(scalar, out);
-            }
-            _ => {
-                for c in e.children() {
-                    if c.is_scalar() {
-                        own_scope(c, out);
-                    } else {
-                        scope(c, anchors, leaves, out);
-                    }
-                }
-            }
-        }
-    }
-    fn own_scope(e: &Expr, out: &mut std::collections::HashSet<usize>) {
-        let (mut anchors, mut leaves) = (Vec::new(), Vec::new());
-        scope(e, &mut anchors, &mut leaves, out);
-        for leaf in leaves {
-            let free = leaf.shape.iter().any(|d| !matches!(d, Dim::Iota) && !anchors.contains(&d));
-            if free {
-                out.insert(leaf as *const Expr as usize);
-            }
-        }
-    }
-    let mut out = std::collections::HashSet::new();
-    own_scope(e, &mut out);
-    out
-}
-
-/// A scalar name or a power of one (`b`, `c²`).
-fn named_scalar(e: &Expr) -> bool {
+/// A scalar that is a product of tensors (`xᵀSx`, `2uᵀw`).
+fn inner_product(e: &Expr) -> bool {
     match &e.kind {
-        Kind::Var(_) => true,
-        Kind::Power(x, _) => matches!(x.kind, Kind::Var(_)),
+        Kind::Product(p, q) => e.is_scalar() && !p.is_scalar() && !q.is_scalar(),
+        Kind::Scale(_, x) => inner_product(x),
         _ => false,
     }
 }
@@ -176,7 +121,7 @@ fn is_one(e: &Expr) -> bool {
 }
 
 /// The ones leaf of a ones tensor times constants (`1`, `−1`, `(−1)1`), if `e` is one.
-fn ones_leaf(e: &Expr) -> Option<&Expr> {
+pub(super) fn ones_leaf(e: &Expr) -> Option<&Expr> {
     match &e.kind {
         Kind::Ones => Some(e),
         Kind::Scale(_, x) => ones_leaf(x),
@@ -210,9 +155,10 @@ fn negate(e: &Expr) -> Expr {
 }
 
 /// The name a product's rendering ends (`last`) or starts with, where it is a name.
+/// A differential counts by its variable's name: `dWh h1`, not `dWhh1`.
 fn edge_name(e: &Expr, last: bool) -> Option<&str> {
     match &e.kind {
-        Kind::Var(n) => Some(n),
+        Kind::Var(n) | Kind::Diff(n) => Some(n),
         Kind::Product(a, b) => edge_name(if last { b } else { a }, last),
         _ => None,
     }
@@ -290,7 +236,7 @@ impl Printer {
         };
         // (A term printed inside this one, a bracket term's `{…}`, prints with its own
         // set: this one's is put back after it.)
-        let outer = self.sized.replace(unanchored(e));
+        let outer = self.sized.replace(ones::unanchored(e));
         let text = self.at(e, 0);
         *self.sized.borrow_mut() = outer;
         text
@@ -572,6 +518,11 @@ impl Printer {
                     right = self.paren(&right);
                 }
                 if !b.is_scalar() && a.is_scalar() && ends_with_one(&left) {
+                    left = self.paren(&left);
+                }
+                // A product of tensors that is a scalar keeps its parentheses before a
+                // tensor: `2(xᵀSx)xxᵀ`, not `2xᵀSxxxᵀ`, which no one can read.
+                if !b.is_scalar() && inner_product(a) && !left.starts_with('(') {
                     left = self.paren(&left);
                 }
                 // A name of several letters is spaced from a name next to it (`Kinv y`,

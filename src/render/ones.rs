@@ -1,6 +1,7 @@
 //! Ones matrices as they print: `1` as a term of a sum (`exp(S) − 1`), `11ᵀ` as a
 //! factor of a product or the operand of a trace, determinant or diag.
 
+use super::ones_leaf;
 use crate::ir::expr::{Expr, Kind};
 use crate::ir::shape::Dim;
 
@@ -124,4 +125,68 @@ pub(super) fn outer_terms_as_ones(e: &Expr) -> Option<Expr> {
     let mut changed = false;
     let out = go(e, &mut changed);
     changed.then_some(out)
+}
+
+/// The `1` and `I` leaves of `e` whose dims no named tensor of their scope carries.
+/// Reading infers a size only through the operators between tensors, and a scalar
+/// (`1ᵀ1`, `tr(I)`) cuts that chain: so a scope is `e`, or a scalar part of it, without
+/// the scalar parts inside.
+pub(super) fn unanchored(e: &Expr) -> std::collections::HashSet<usize> {
+    fn scope<'a>(
+        e: &'a Expr,
+        anchors: &mut Vec<&'a Dim>,
+        leaves: &mut Vec<&'a Expr>,
+        out: &mut std::collections::HashSet<usize>,
+    ) {
+        match &e.kind {
+            Kind::Var(_) | Kind::Diff(_) => anchors.extend(e.shape.iter()),
+            Kind::Ones | Kind::Identity => leaves.push(e),
+            // A ones tensor times a scalar (`(−1)(sᵀx)` for −(sᵀx)1): reading takes its
+            // `1` for the number, whatever is around, so it carries its size; not after
+            // a name or its power, which reads as the ones tensor sized by its scope
+            // (`Xw + b 1`, `c²1 + r^{⊙2}`).
+            Kind::Product(a, b)
+                if a.is_scalar() != b.is_scalar()
+                    && ones_leaf(if a.is_scalar() { b } else { a }).is_some()
+                    && !named_scalar(if a.is_scalar() { a } else { b }) =>
+            {
+                let (scalar, ones) = if a.is_scalar() { (a, b) } else { (b, a) };
+                if let Some(leaf) = ones_leaf(ones) {
+                    out.insert(leaf as *const Expr as usize);
+                }
+                own_scope(scalar, out);
+            }
+            _ => {
+                for c in e.children() {
+                    if c.is_scalar() {
+                        own_scope(c, out);
+                    } else {
+                        scope(c, anchors, leaves, out);
+                    }
+                }
+            }
+        }
+    }
+    fn own_scope(e: &Expr, out: &mut std::collections::HashSet<usize>) {
+        let (mut anchors, mut leaves) = (Vec::new(), Vec::new());
+        scope(e, &mut anchors, &mut leaves, out);
+        for leaf in leaves {
+            let free = leaf.shape.iter().any(|d| !matches!(d, Dim::Iota) && !anchors.contains(&d));
+            if free {
+                out.insert(leaf as *const Expr as usize);
+            }
+        }
+    }
+    let mut out = std::collections::HashSet::new();
+    own_scope(e, &mut out);
+    out
+}
+
+/// A scalar name or a power of one (`b`, `c²`).
+fn named_scalar(e: &Expr) -> bool {
+    match &e.kind {
+        Kind::Var(_) => true,
+        Kind::Power(x, _) => matches!(x.kind, Kind::Var(_)),
+        _ => false,
+    }
 }
