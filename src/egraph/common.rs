@@ -9,7 +9,9 @@
 //!
 //! The shared part is found greedily: starting from the result's indices, a factor of
 //! the first term joins when every other term has an equal factor on the corresponding
-//! indices. The hole must have at most two indices (a classic tensor).
+//! indices. The hole must have at most two indices (a classic tensor). A scalar has no
+//! result index to start from: there the part also grows from each factor the terms
+//! share, `D · (K⁻¹ ⊙ E) − yᵀK⁻¹(D ⊙ E)K⁻¹y` → `(K⁻¹ − K⁻¹yyᵀK⁻¹) · (D ⊙ E)`.
 
 use crate::egraph::contract;
 use crate::egraph::raise::{raise, terms_to_expr};
