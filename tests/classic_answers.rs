@@ -1075,3 +1075,14 @@ fn a_matrix_both_terms_of_a_scalar_share_is_written_once() {
                     1/2 y^T K^-1 y + 1/2 ln det(K)";
     assert_eq!(hessian(by_noise, "beta"), "yᵀK⁻³y − (1/2)tr(K⁻²)");
 }
+
+#[test]
+fn a_scalar_product_before_a_tensor_keeps_its_parentheses() {
+    // `2xᵀSxxxᵀ` read back right, but no one could read it (survey 25, D4); a number
+    // stays outside (`2(xᵀx)A`, not `(2xᵀx)A`), and a product opening with a
+    // parenthesis is not taken for one in parentheses (`((Ax)ᵀAx)x`).
+    let printed = |text: &str| bracket::simplify(text).unwrap().render(bracket::Format::Unicode);
+    assert_eq!(grad("x: vector(n); S: symmetric(n); (x^T S x)^2", &["S"]), "2(xᵀSx)xxᵀ");
+    assert_eq!(printed("x, y: vector(n); A: matrix(n, n); 2 (x^T y) A"), "2(xᵀy)A");
+    assert_eq!(printed("A: matrix(m, n); x: vector(n); 4 (A x)^T A x x x^T"), "4((Ax)ᵀAx)xxᵀ");
+}

@@ -76,13 +76,29 @@ impl Printer {
     }
 }
 
-/// A scalar that is a product of tensors (`xᵀSx`, `2uᵀw`).
-fn inner_product(e: &Expr) -> bool {
-    match &e.kind {
-        Kind::Product(p, q) => e.is_scalar() && !p.is_scalar() && !q.is_scalar(),
-        Kind::Scale(_, x) => inner_product(x),
-        _ => false,
+/// Text in one pair of parentheses, `(…)` or LaTeX's `\\left(…\\right)`, not `(Ax)ᵀAx`.
+fn wrapped(text: &str) -> bool {
+    let (open, close) = if text.starts_with("\\left(") { ("\\left(", "\\right)") } else { ("(", ")") };
+    if !text.starts_with(open) || !text.ends_with(close) {
+        return false;
     }
+    let mut depth = 0i32;
+    for (k, ch) in text.char_indices() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            _ => {}
+        }
+        if depth == 0 {
+            return k + ch.len_utf8() == text.len();
+        }
+    }
+    false
+}
+
+/// A scalar that is a product of tensors (`xᵀSx`, `uᵀw`).
+fn inner_product(e: &Expr) -> bool {
+    matches!(&e.kind, Kind::Product(p, q) if e.is_scalar() && !p.is_scalar() && !q.is_scalar())
 }
 
 /// A term that prints with a leading minus: a negative multiple, or a quotient or
@@ -271,6 +287,16 @@ impl Printer {
             sized.remove(&a);
         }
         out
+    }
+
+    /// A number in front of a factor: `2`, `(1/2)` (LaTeX `\\frac{1}{2}`).
+    fn coefficient(&self, c: &BigRational) -> String {
+        let (coef, _) = self.rational(c);
+        if c.is_integer() || self.style == Format::Latex {
+            coef
+        } else {
+            self.paren(&coef)
+        }
     }
 
     /// The size of a `1` or `I` leaf where it must be printed: `n` or `3`.
@@ -492,8 +518,7 @@ impl Printer {
                 if let (Kind::DivScalar(a, s), Some(q)) = (&x.kind, unit_denominator(c)) {
                     return self.derived(x, &over_multiple(a, q, s), |d| self.go(d));
                 }
-                let (coef, _) = self.rational(c);
-                let coef = if c.is_integer() || self.style == Format::Latex { coef } else { self.paren(&coef) };
+                let coef = self.coefficient(c);
                 let inner = match &x.kind {
                     Kind::Network(n) if n.origin == Origin::Bracket && c.is_integer() => {
                         let (t, _) = self.go(x);
@@ -522,8 +547,15 @@ impl Printer {
                 }
                 // A product of tensors that is a scalar keeps its parentheses before a
                 // tensor: `2(xᵀSx)xxᵀ`, not `2xᵀSxxxᵀ`, which no one can read.
-                if !b.is_scalar() && inner_product(a) && !left.starts_with('(') {
-                    left = self.paren(&left);
+                if !b.is_scalar() && !wrapped(&left) {
+                    match &a.kind {
+                        // `2(xᵀx)(Axxᵀ)`, the number outside.
+                        Kind::Scale(c, x) if c.is_positive() && inner_product(x) => {
+                            left = self.juxt(&self.coefficient(c), &self.paren(&self.at(x, PROD)));
+                        }
+                        _ if inner_product(a) => left = self.paren(&left),
+                        _ => {}
+                    }
                 }
                 // A name of several letters is spaced from a name next to it (`Kinv y`,
                 // not `Kinvy`, which reads as one word; `Wv1 Wo1`).
