@@ -78,9 +78,14 @@ impl Printer {
 
 /// Text in one pair of parentheses, `(…)` or LaTeX's `\\left(…\\right)`, not `(Ax)ᵀAx`.
 fn wrapped(text: &str) -> bool {
-    let (open, close) = if text.starts_with("\\left(") { ("\\left(", "\\right)") } else { ("(", ")") };
-    if !text.starts_with(open) || !text.ends_with(close) {
-        return false;
+    group_end(text) == Some(text.len())
+}
+
+/// Where the parenthesis that opens `text` closes (the byte after it); LaTeX's
+/// `\\left(` and `\\right)` count as parentheses. None where `text` does not open with one.
+pub(crate) fn group_end(text: &str) -> Option<usize> {
+    if !text.starts_with('(') && !text.starts_with("\\left(") {
+        return None;
     }
     let mut depth = 0i32;
     for (k, ch) in text.char_indices() {
@@ -89,11 +94,11 @@ fn wrapped(text: &str) -> bool {
             ')' => depth -= 1,
             _ => {}
         }
-        if depth == 0 {
-            return k + ch.len_utf8() == text.len();
+        if depth == 0 && ch == ')' {
+            return Some(k + 1);
         }
     }
-    false
+    None
 }
 
 /// A scalar that is a product of tensors (`xᵀSx`, `uᵀw`).

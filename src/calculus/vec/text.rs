@@ -88,21 +88,10 @@ fn number(c: &BigRational) -> String {
 /// already one operand.
 fn closed(text: &str) -> bool {
     let text = text.replace("\\left(", "(").replace("\\right)", ")");
-    let Some(inner) = text.strip_prefix('(') else { return false };
-    let mut depth = 1;
-    for (k, ch) in inner.char_indices() {
-        match ch {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            _ => {}
-        }
-        if depth == 0 {
-            let rest = &inner[k + 1..];
-            let latex = rest.starts_with('^') && !rest.contains(' ');
-            return latex || (!rest.is_empty() && rest.chars().all(|c| "ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰".contains(c)));
-        }
-    }
-    false
+    let Some(end) = crate::render::group_end(&text) else { return false };
+    let rest = &text[end..];
+    let latex = rest.starts_with('^') && !rest.contains(' ');
+    latex || (!rest.is_empty() && rest.chars().all(|c| "ᵀ⁻¹²³⁴⁵⁶⁷⁸⁹⁰".contains(c)))
 }
 
 /// A factor as text, in parentheses unless it is one product.
