@@ -297,3 +297,15 @@ fn a_power_over_a_number_prints_as_a_quotient() {
         check_simplify(text).unwrap();
     }
 }
+
+#[test]
+fn a_summed_identity_keeps_its_size_inside_a_network() {
+    // `sum(I)` inside a contraction lost its factor, Σ_ij δ_ij = n: `network::tidy`
+    // removed the identity and left an index on no factor, which raising dropped
+    // (PROPTEST_RNG_SEED=3522 found it).
+    for text in ["A, B: matrix(n, n); A cdot_2 (sum(I_n) B)", "A, B: matrix(n, n); sum(I_n) [A B]"] {
+        let answer = bracket::simplify(text).unwrap();
+        let both = format!("{text}; {}", bracket::render(&answer.expr, bracket::Format::Ascii));
+        assert!(common::same_value(&both, &[1, 2, 3]), "{both}");
+    }
+}

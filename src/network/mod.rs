@@ -393,6 +393,15 @@ pub fn tidy(mut net: Network) -> Network {
             }
         }
         if !changed {
+            // An identity between two summed indices leaves one on no factor: a factor
+            // of its size (Σ_ij δ_ij = n), which a ones vector on it keeps (`1ᵀ1`).
+            let touches = touch_counts(&net);
+            for i in 0..net.indices.len() {
+                if touches[i] == 0 && !free.contains(&i) && net.indices[i] != Dim::Iota {
+                    net.factors
+                        .push(Factor { expr: Expr::new(Kind::Ones, vec![net.indices[i].clone()]), slots: vec![i] });
+                }
+            }
             return net;
         }
     }
