@@ -2,7 +2,7 @@
 //! examples, read with the example's declarations, definitions and facts alone, are
 //! right gradients by finite differences. Jacobians are covered by the cookbook.
 
-use bracket::{answer_queries, check_derivative, read, Format, Verdict};
+use bracket::{answer_queries, check_derivative, eval, random_env, read, render, simplify, Draw, Format, Verdict};
 
 /// The example inputs of a section, without their `#` headers.
 fn examples(section: &str) -> Vec<(String, String)> {
@@ -102,6 +102,33 @@ fn a_ones_term_of_an_elementwise_sum_prints_as_one_and_reads_back() {
             let model = read(text).unwrap();
             let c = check_derivative(&model, model.main_expr().unwrap(), wrt, back, 3).unwrap();
             assert!(c.error() < 1e-6, "{text}: {} reads back wrong", d.answer.render(format));
+        }
+    }
+}
+
+#[test]
+fn a_scalar_spread_over_a_row_or_a_tensor_reads_back() {
+    // `s ./ xᵀ` is `s1 ⊘ xᵀ`: the scaled `1` reads back with the row's shape, as it does
+    // in a sum (`2 1 − xᵀ`), not as a column that `⊘` cannot pair with a row (fuzzing,
+    // seed 3502: `X̄⊘trᵀι`).
+    let cases = [
+        "X: matrix(n, m); x: vector(k); sum(X) ./ x^T",
+        "x: vector(n); A: matrix(n, m); (x^T x) ./ (x^T A)",
+        "t: vector(n); u: vector(m); r: vector(k); sum(t) ./ (t u r)",
+        "t: vector(n); r: vector(m); (t^T t) ./ (t {r^T} iota)",
+    ];
+    for text in cases {
+        let answer = simplify(text).unwrap();
+        let decls = text.rsplit_once(';').unwrap().0;
+        for format in [Format::Ascii, Format::Unicode] {
+            let printed = render(&answer.expr, format);
+            let back = simplify(&format!("{decls}; {printed}"))
+                .unwrap_or_else(|e| panic!("{text}: `{printed}` does not read back: {}", e.message));
+            assert_eq!(back.expr.shape, answer.expr.shape, "{text}: `{printed}` reads back with another shape");
+            let env = random_env::<f64>(&answer.model, Draw::default()).unwrap();
+            let (a, b) = (eval(&answer.expr, &env).unwrap(), eval(&back.expr, &env).unwrap());
+            let gap = a.iter().zip(b.iter()).map(|(p, q)| (p - q).abs()).fold(0.0, f64::max);
+            assert!(gap < 1e-9, "{text}: `{printed}` reads back as another value");
         }
     }
 }

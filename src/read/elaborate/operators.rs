@@ -614,6 +614,10 @@ impl Elab {
                     if hadamard { (Role::Factor, Role::Factor) } else { (Role::Dividend, Role::Divisor) };
                 let b = self.broadcast_one(rhs, b, &a.shape.clone(), right);
                 let a = self.broadcast_one(lhs, a, &b.shape.clone(), left);
+                // `s 1 ⊘ xᵀ`: a scaled ones vector whose size nothing fixed takes the shape
+                // of a row, matrix or tensor beside it, as in a sum (`2 1 − xᵀ`).
+                let b = self.scaled_ones_like(b, &a.shape.clone());
+                let a = self.scaled_ones_like(a, &b.shape.clone());
                 // A scalar against a tensor is spread over it, as MATLAB's and NumPy's
                 // element-wise operators spread it: `ρ .* r` is ρr, `r ./ ρ` is r/ρ and
                 // `ρ ./ r` is (ρ1) ⊘ r.
