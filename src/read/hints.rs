@@ -142,6 +142,10 @@ pub(crate) fn long_subscript(text: &str) -> Option<String> {
                 }
                 let head = sub.chars().take_while(char::is_ascii_digit).count().max(1);
                 let name = &before[start..];
+                // `log_sigmoid`: a function's name, read whole.
+                if crate::ir::ast::Builtin::from_name(&format!("{name}_{sub}")).is_some() {
+                    continue;
+                }
                 // `Σ_ij x_ij`: an indexed sum, not a name.
                 if matches!(name, "Σ" | "∑") {
                     return symbol_hint(Some('_'), name).map(str::to_string);

@@ -811,7 +811,7 @@ fn syntax_error(source: &str, text: &str, e: pest::error::Error<Rule>) -> Error 
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    if let Some(open) = unclosed_bracket(text, at) {
+    if let Some(open) = unclosed_bracket(text, at).or_else(|| open_across_lines(text, at)) {
         let c = text[open..].chars().next().unwrap_or('(');
         let close = match c {
             '(' => ')',
@@ -867,6 +867,10 @@ fn syntax_error(source: &str, text: &str, e: pest::error::Error<Rule>) -> Error 
         }
         Some('=') => "`=` defines a name (`h = …`) or states a fact; it must stand between two expressions",
         Some('\\') => latex_hint(&text[at + 1..]),
+        // `… ||Xw − y||² +`: an operator with nothing after it.
+        None if text.trim_end().ends_with(['+', '-', '*', '/', '−', '⊙', '⊘', '⊗', '·']) => {
+            "the input ends with an operator: an operand is missing after it, or the operator is one too many"
+        }
         None | Some('|') if nested_bars(&text[..at.min(text.len())]) => {
             "inside `|…|` the next bar closes it: put a nested determinant in parentheses, \
              `|(A + B|C|)|`, or write `det(A + B det(C))`"
@@ -942,6 +946,45 @@ fn unclosed_bracket(text: &str, at: usize) -> Option<usize> {
         }
     }
     open.last().map(|&(k, _)| k).filter(|&k| k < at)
+}
+
+/// The last bracket opened before `at`, on an earlier line, and not closed by `at`:
+/// inside brackets a line break does not end the statement, so `H = tanh(X W` fails on
+/// a later line (`J = …`), where the `=` is not the mistake. Comments and quoted text
+/// are skipped.
+fn open_across_lines(text: &str, at: usize) -> Option<usize> {
+    let at = at.min(text.len());
+    let mut open: Vec<usize> = Vec::new();
+    let (mut quoted, mut comment) = (false, false);
+    for (k, c) in text[..at].char_indices() {
+        match c {
+            '\n' => comment = false,
+            _ if comment => {}
+            '#' if !quoted => comment = true,
+            '"' => quoted = !quoted,
+            '(' | '[' | '{' if !quoted => open.push(k),
+            ')' | ']' | '}' if !quoted => {
+                open.pop()?;
+            }
+            _ => {}
+        }
+    }
+    let k = open.last().copied().filter(|&k| text[k..at].contains('\n'))?;
+    // Closed after `at` (`sum(\n  x + )`): the mistake is at `at`.
+    let mut depth = 0usize;
+    for c in text[k..].chars() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    Some(k)
 }
 
 fn join_or(items: &[&str]) -> String {
