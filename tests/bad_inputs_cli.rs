@@ -397,3 +397,15 @@ fn a_size_has_no_derivative() {
     let d = bracket::differential_taken_out(f).unwrap().render(bracket::Format::Unicode);
     assert!(!d.contains("dN") && d.contains("dw"), "{d}");
 }
+
+#[test]
+fn a_program_with_its_own_query_and_wrt_says_to_drop_wrt() {
+    // `codegen` said "name the variables with --wrt, or end the input with `grad J wrt
+    // W, b`", both of which the input did (survey 28).
+    let program = "X: matrix(N, d); W: matrix(d, h)\nJ = sum(tanh(X W))\ngrad J wrt W";
+    for command in ["grad", "codegen"] {
+        let run = bracket(&[command, "-", "--wrt", "W"], program);
+        assert_eq!(run.code, Some(2), "{command}: {}", head(&run.stderr));
+        assert!(run.stderr.contains("its own query") && run.stderr.contains("drop"), "{command}: {}", head(&run.stderr));
+    }
+}

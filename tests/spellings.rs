@@ -434,7 +434,13 @@ fn what_other_tools_mean_is_refused_or_said() {
         assert!(stderr.contains(said), "{text}: {stderr}");
     }
     // And none where nothing is in doubt.
-    for text in ["A, B: matrix(n, n); tr(A) B", "x: vector(n); A: matrix(n, n); x^T * A * x", "x: vector(n); exp x"] {
+    // (`1_d` is a size subscript, not a call: survey 28.)
+    for text in [
+        "A, B: matrix(n, n); tr(A) B",
+        "x: vector(n); A: matrix(n, n); x^T * A * x",
+        "x: vector(n); exp x",
+        "X: matrix(N, d); X 1_d 1_d^T",
+    ] {
         let (_, _, stderr) = simplify(text);
         assert!(!stderr.contains("note"), "{text}: {stderr}");
     }

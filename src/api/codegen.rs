@@ -142,6 +142,17 @@ fn plan(text: &str, wrt: &[String], options: &CodegenOptions) -> Result<Plan> {
         let (f, wrt) = match (model.main_expr(), model.queries.first()) {
             (Some(f), _) if !wrt.is_empty() => (f.clone(), wrt.to_vec()),
             (_, Some(q)) if wrt.is_empty() => (q.expr.clone(), q.wrt.clone()),
+            (None, Some(_)) => {
+                return Err(Error::new(
+                    ErrorCode::Usage,
+                    "the input ends with its own query, `grad … wrt …`, and --wrt names variables too",
+                    Span::new(0, text.len()),
+                )
+                .hint(
+                    "drop --wrt: the query names the variables; or end the input with an expression \
+                     in place of the query",
+                ))
+            }
             _ => {
                 return Err(Error::new(
                     ErrorCode::Usage,

@@ -270,7 +270,8 @@ pub(crate) fn note_bare_call(lhs: &Node, input: &str) {
     let NodeKind::Call { args, .. } = &call.kind else { return };
     let Some(arg) = args.first() else { return };
     let head = input.get(call.span.start..arg.span.start).unwrap_or("");
-    if args.len() == 1 && !head.trim_end().ends_with('(') {
+    // (`1_d 1_dᵀ`: a size subscript, `1_d`, is no call.)
+    if args.len() == 1 && !head.trim_end().ends_with(['(', '_']) {
         let written = input.get(call.span.start..call.span.end).unwrap_or("").trim_end();
         let name = head.trim();
         crate::read::words::note(format!(
