@@ -7,7 +7,9 @@
 use crate::error::{Error, ErrorCode, Result, Span};
 use crate::ir::ast::*;
 use crate::limits;
-use crate::read::hints::{euler_power, inside_call, keyword_argument, latex_hint, method_call, nested_bars};
+use crate::read::hints::{
+    euler_power, inside_call, keyword_argument, latex_hint, method_call, nested_bars, open_across_lines, unclosed_bracket,
+};
 pub use crate::read::numbers::{read_number, superscript_value};
 use crate::read::words::Word;
 pub use crate::read::words::{greek_letter, greek_word, GREEK};
@@ -919,72 +921,6 @@ fn syntax_error(source: &str, text: &str, e: pest::error::Error<Rule>) -> Error 
             .unwrap_or("see docs/syntax.md for the notation"),
     };
     Error::new(ErrorCode::Syntax, message, Span::new(at, end)).hint(hint)
-}
-
-/// The last bracket of the statement holding `at` (between `;` or line ends) that is
-/// opened before `at` and never closed in the statement, if there is one.
-fn unclosed_bracket(text: &str, at: usize) -> Option<usize> {
-    let at = at.min(text.len());
-    let start = text[..at].rfind([';', '\n']).map_or(0, |k| k + 1);
-    let end = text[at..].find([';', '\n']).map_or(text.len(), |k| at + k);
-    let mut open: Vec<(usize, char)> = Vec::new();
-    for (k, c) in text[start..end].char_indices() {
-        match c {
-            '(' | '[' | '{' => open.push((start + k, c)),
-            ')' | ']' | '}' => {
-                let partner = match c {
-                    ')' => '(',
-                    ']' => '[',
-                    _ => '{',
-                };
-                // A closing bracket of another kind: the text is not simply unclosed.
-                if open.pop().map(|(_, o)| o) != Some(partner) {
-                    return None;
-                }
-            }
-            _ => {}
-        }
-    }
-    open.last().map(|&(k, _)| k).filter(|&k| k < at)
-}
-
-/// The last bracket opened before `at`, on an earlier line, and not closed by `at`:
-/// inside brackets a line break does not end the statement, so `H = tanh(X W` fails on
-/// a later line (`J = …`), where the `=` is not the mistake. Comments and quoted text
-/// are skipped.
-fn open_across_lines(text: &str, at: usize) -> Option<usize> {
-    let at = at.min(text.len());
-    let mut open: Vec<usize> = Vec::new();
-    let (mut quoted, mut comment) = (false, false);
-    for (k, c) in text[..at].char_indices() {
-        match c {
-            '\n' => comment = false,
-            _ if comment => {}
-            '#' if !quoted => comment = true,
-            '"' => quoted = !quoted,
-            '(' | '[' | '{' if !quoted => open.push(k),
-            ')' | ']' | '}' if !quoted => {
-                open.pop()?;
-            }
-            _ => {}
-        }
-    }
-    let k = open.last().copied().filter(|&k| text[k..at].contains('\n'))?;
-    // Closed after `at` (`sum(\n  x + )`): the mistake is at `at`.
-    let mut depth = 0usize;
-    for c in text[k..].chars() {
-        match c {
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return None;
-                }
-            }
-            _ => {}
-        }
-    }
-    Some(k)
 }
 
 fn join_or(items: &[&str]) -> String {
