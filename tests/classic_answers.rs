@@ -1086,3 +1086,14 @@ fn a_scalar_product_before_a_tensor_keeps_its_parentheses() {
     assert_eq!(printed("x, y: vector(n); A: matrix(n, n); 2 (x^T y) A"), "2(xᵀy)A");
     assert_eq!(printed("A: matrix(m, n); x: vector(n); 4 (A x)^T A x x x^T"), "4((Ax)ᵀAx)xxᵀ");
 }
+
+#[test]
+fn a_determinants_power_and_a_scaled_ones_matrix_print_as_simplify_prints_them() {
+    // Survey 28: `2|(AX)²|X⁻ᵀ` (the determinant of a power, tied in size with the power
+    // of the determinant) and `eps(11ᵀ)/k`, where `simplify` prints `|AX|²` and
+    // `eps 11ᵀ/k`.
+    assert_eq!(grad("A: matrix(n); X: matrix(n); det(A X)^2", &["X"]), "2|AX|²X⁻ᵀ");
+    let smoothing = "X: matrix(N, p); W: matrix(p, k); Y: matrix(N, k); Y 1 = 1; eps: scalar; \
+                     -sum(((1 - eps) Y + eps/k 1 1^T) .* log_softmax(X W))";
+    assert_eq!(grad(smoothing, &["W"]), "Xᵀ((eps − 1)Y + softmax(XW) − eps 11ᵀ/k)");
+}

@@ -274,7 +274,7 @@ fn a_number_added_to_a_tensor_is_added_to_every_entry() {
     // it prints so beside an element-wise term, and as `ε(11ᵀ)` beside a name.
     let s = "S: matrix(m, n); ε: scalar";
     reads_as(s, "S .* S + ε 1", "S .* S + ε 1 1^T", "S ⊙ S + ε 1");
-    reads_as(s, "ε 1 - S", "ε 1 1^T - S", "ε(11ᵀ) − S");
+    reads_as(s, "ε 1 - S", "ε 1 1^T - S", "ε 11ᵀ − S");
 }
 
 #[test]

@@ -402,7 +402,8 @@ impl Size<'_> {
             // A power of a determinant reads as one, `|X|²`, not as the determinant of a
             // power, `|X²|`, which a name's power (free, as an atom's superscript) would
             // make cheaper by one: here the power counts, as NumPy computes it.
-            Node::Det(x) if kids[0].atom && self.egraph[*x].nodes.iter().any(|n| matches!(n, Node::Power(_))) => {
+            // (Of a product's power too: `|AX|²`, not `|(AX)²|`.)
+            Node::Det(x) if self.egraph[*x].nodes.iter().any(|n| matches!(n, Node::Power(_))) => {
                 Cost { size: sum(2.0), ..base }
             }
             // A quotient with a negated numerator opens with its sign: `−a/s`.

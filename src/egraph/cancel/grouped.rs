@@ -291,7 +291,7 @@ mod tests {
             (
                 "X: matrix(N, d); Y, P: matrix(N, k); e, k: scalar; \
                  (e - 1) X^T (Y - P)/N + (e X^T/(N k)) (k P - 1_N 1_k^T)",
-                "Xᵀ(((e − 1)Y + P − e(11ᵀ)/k)/N)",
+                "Xᵀ(((e − 1)Y + P − e 11ᵀ/k)/N)",
             ),
             (
                 "A: matrix(k, m); y, p: vector(k); e: scalar; (e - 1)(y - p)^T A / N + e (k p - 1)^T A / (N k)",
