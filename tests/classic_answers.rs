@@ -57,10 +57,12 @@ fn attention_by_queries_keys_and_values() {
     let answer = grad("Q, K, V, G: matrix(n, d); dot(G, softmax(Q K^T) V)", &["Q", "K", "V"]);
     assert_eq!(
         answer,
-        "∇_Q = (GVᵀ ⊙ softmax(QKᵀ) − diag((G ⊙ softmax(QKᵀ)V)1)softmax(QKᵀ))K\n\
-         ∇_K = (GVᵀ ⊙ softmax(QKᵀ) − diag((G ⊙ softmax(QKᵀ)V)1)softmax(QKᵀ))ᵀQ\n\
+        "∇_Q = ((GVᵀ − (G ⊙ softmax(QKᵀ)V)11ᵀ) ⊙ softmax(QKᵀ))K\n\
+         ∇_K = ((GVᵀ − (G ⊙ softmax(QKᵀ)V)11ᵀ) ⊙ softmax(QKᵀ))ᵀQ\n\
          ∇_V = softmax(QKᵀ)ᵀG"
     );
+    // The softmax is written twice, not three times: its row scaling `diag(r)S` beside
+    // `GVᵀ ⊙ S` is `r1ᵀ ⊙ S`, and the two factor (survey 28).
     grad(
         "X: matrix(n, d); Wq, Wk: matrix(d, a); Wv: matrix(d, e); G: matrix(n, e); dot(G, softmax(X Wq (X Wk)^T) X Wv)",
         &["Wq", "Wk", "Wv"],

@@ -745,6 +745,54 @@ impl Applier<Node, Tables> for FactorOpposite {
     }
 }
 
+/// `hadamard-row-scaling-shared` (and `-column-`): beside a Hadamard product with S, a
+/// scaled S is a Hadamard product too, `diag(v)S = v1ᵀ ⊙ S` (`S diag(v) = 1vᵀ ⊙ S`), so
+/// that the two factor: `GVᵀ ⊙ S − diag(r)S = (GVᵀ − r1ᵀ) ⊙ S`, S written once less (the
+/// attention gradient). Only there: elsewhere `diag(v)S` is the smaller, and a ones
+/// tensor of S's size is what a rule's right side cannot name.
+pub struct ScalingBesideHadamard {
+    /// `S diag(v)`, else `diag(v) S`.
+    pub column: bool,
+}
+
+impl Applier<Node, Tables> for ScalingBesideHadamard {
+    fn apply_one(
+        &self,
+        egraph: &mut EGraph,
+        _eclass: Id,
+        subst: &Subst,
+        _ast: Option<&PatternAst<Node>>,
+        rule: Symbol,
+    ) -> Vec<Id> {
+        let [Some(a), Some(v), Some(s)] = ["?a", "?v", "?S"].map(|n| bound(subst, n)) else { return vec![] };
+        if bound(subst, "?c").is_some_and(|c| egraph[c].data.constant.is_none()) {
+            return vec![];
+        }
+        let (sv, ss) = (&egraph[v].data.shape, &egraph[s].data.shape);
+        if sv.len() != 1 || sv[0] == Dim::Iota || ss.len() != 2 || ss.contains(&Dim::Iota) {
+            return vec![];
+        }
+        let s = egraph.find(s);
+        let beside = egraph[a].nodes.iter().any(|n| match n {
+            Node::Hadamard([p, q]) => egraph.find(*p) == s || egraph.find(*q) == s,
+            _ => false,
+        });
+        let Some(diag) = egraph.lookup(Node::Diag(v)) else { return vec![] };
+        let scaled = if self.column { Node::Mul([s, diag]) } else { Node::Mul([diag, s]) };
+        let Some(scaled) = egraph.lookup(scaled).filter(|_| beside) else { return vec![] };
+        let ones = add_ones(egraph, vec![ss[usize::from(!self.column)].clone()]);
+        let spread = if self.column {
+            let row = egraph.add(Node::Transpose(v));
+            egraph.add(Node::Mul([ones, row]))
+        } else {
+            let row = egraph.add(Node::Transpose(ones));
+            egraph.add(Node::Mul([v, row]))
+        };
+        let product = egraph.add(Node::Hadamard([spread, s]));
+        union_by(egraph, scaled, product, rule)
+    }
+}
+
 /// `sum-regroup`: in a sum of three or more terms, two terms that are alike or share a
 /// factor (`AB` and `AC`, `BA` and `CA`, `A ⊙ B` and `A ⊙ C`) are brought next to each
 /// other, `(t₁ + t₃) + t₂`, so that the two-term rules can combine them wherever they

@@ -12,7 +12,7 @@
 use crate::egraph::{
     holds_network, holds_ones_product, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder,
     FactorOpposite, FunSpec, HadamardPowerMerge, InverseCancel, Node, OnesContract, OnesCount, PowerMerge,
-    PrimeByValue, PrimeReciprocal, RaiseNetwork, Rewrite, SelfDivide, SoftmaxRowSums, SumOnes, SumRegroup, Tables,
+    PrimeByValue, PrimeReciprocal, RaiseNetwork, Rewrite, ScalingBesideHadamard, SelfDivide, SoftmaxRowSums, SumOnes, SumRegroup, Tables,
     TraceRotations, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
@@ -423,6 +423,17 @@ fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<R
         let guards = vec![(Guard::Ones, var("o")), (Guard::Column, var("v")), (Guard::Constant, var("k"))];
         let applier = Checked { rhs: pattern(name, rhs)?.ast, guards };
         rewrites.push(rust_rule(name, pattern(name, lhs)?, applier)?);
+    }
+    // A scaling beside a Hadamard product with what it scales, in a sum (`−` is a −1).
+    for (name, column) in [("hadamard-row-scaling-shared", false), ("hadamard-column-scaling-shared", true)] {
+        let scaled = if column { "(* ?S (diag ?v))" } else { "(* (diag ?v) ?S)" };
+        for (form, tail) in
+            [("(+ ?a {})", ""), ("(+ {} ?a)", "-first"), ("(+ ?a (* ?c {}))", "-scaled"), ("(+ (* ?c {}) ?a)", "-scaled-first")]
+        {
+            let name = format!("{name}{tail}");
+            let lhs = pattern(&name, &form.replace("{}", scaled))?;
+            rewrites.push(rust_rule(&name, lhs, ScalingBesideHadamard { column })?);
+        }
     }
     rewrites.push(rust_rule("trace-cycle", pattern("trace-cycle", "(tr ?a)")?, TraceRotations)?);
     rewrites.push(rust_rule("sum-regroup", ClassWhere(holds_sum), SumRegroup)?);

@@ -75,10 +75,10 @@ pub const MODEL_CASES: &[Case] = &[
     case(Models, "MLP 3 layers, relu, softmax CE", MLP3_RELU, MLP3_CE, "W2", Some("H1^T ((P - Y) W3^T .* relu'(H1 W2))")),
     case(Models, "MLP 3 layers, relu, softmax CE", MLP3_RELU, MLP3_CE, "W3", Some("H2^T (P - Y)")),
     // Attention, with G the gradient of the output.
-    case(Models, "attention", ATT, "dot(G, softmax(Q K^T) V)", "Q", Some("(softmax(Q K^T) .* (G V^T) - diag((G .* softmax(Q K^T) V) 1) softmax(Q K^T)) K")),
-    case(Models, "attention", ATT, "dot(G, softmax(Q K^T) V)", "K", Some("(softmax(Q K^T) .* (G V^T) - diag((G .* softmax(Q K^T) V) 1) softmax(Q K^T))^T Q")),
+    case(Models, "attention", ATT, "dot(G, softmax(Q K^T) V)", "Q", Some("((G V^T - (G .* softmax(Q K^T) V) 1 1^T) .* softmax(Q K^T)) K")),
+    case(Models, "attention", ATT, "dot(G, softmax(Q K^T) V)", "K", Some("((G V^T - (G .* softmax(Q K^T) V) 1 1^T) .* softmax(Q K^T))^T Q")),
     case(Models, "attention", ATT, "dot(G, softmax(Q K^T) V)", "V", Some("softmax(Q K^T)^T G")),
-    case(Models, "self-attention", SELF, SELF_F, "Wq", Some("X^T (softmax(X Wq (X Wk)^T) .* (G (X Wv)^T) - diag((G .* softmax(X Wq (X Wk)^T) X Wv) 1) softmax(X Wq (X Wk)^T)) X Wk")),
+    case(Models, "self-attention", SELF, SELF_F, "Wq", Some("X^T ((G (X Wv)^T - (G .* softmax(X Wq (X Wk)^T) X Wv) 1 1^T) .* softmax(X Wq (X Wk)^T)) X Wk")),
     case(Models, "self-attention", SELF, SELF_F, "Wv", Some("X^T softmax(X Wq (X Wk)^T)^T G")),
     // Masked attention, the mask applied to exp(QKᵀ) by a definition: the gradient keeps E.
     case(Models, "masked attention", MASKED_ATT, MASKED_ATT_F, "Q", Some("(diag(1 ./ (E 1)) G V^T .* E - diag((E V .* G) 1 ./ ((E 1) .* (E 1))) E) K")),
