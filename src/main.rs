@@ -434,6 +434,18 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
     let text = query.text().to_string();
     say_notes(&text, &query.wrt(), query.wants_scalar());
     let reply = query.run(options).map_err(|e| (e, text.clone()))?;
+    // A Hessian by a matrix is a 4-tensor, which no classic matrix writes: the layout
+    // that does is named.
+    if let (bracket::Command::Hessian { layout: bracket::Layout::Tensor, .. }, bracket::Reply::Seconds(blocks)) =
+        (&query, &reply)
+    {
+        if blocks.iter().any(|(b, _)| b.answer.expr.order() > 2) {
+            eprintln!(
+                "note: a Hessian by a matrix is a 4-tensor, printed with tensor operators; `--layout vec` prints \
+                 it as a matrix, d vec(∇) = H d vec(X)"
+            );
+        }
+    }
     if matches!(format, OutputFormat::Json) {
         say(&reply.json(&text, &query.wrt()).to_string());
     } else {

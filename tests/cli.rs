@@ -677,3 +677,19 @@ fn eval_names_the_values_it_drew() {
     let o = bracket(&["eval", "dx", "--at", "dx=[1,2]"]);
     assert!(!stderr(&o).contains("random values"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_hessian_by_a_matrix_names_the_vec_layout() {
+    // Survey 28: a matrix's Hessian prints with tensor operators, which read as bracket
+    // notation to a user who expects a matrix; the note names `--layout vec`.
+    let by_matrix = bracket(&["hessian", "X: matrix(N, d); W: matrix(d, h); sum(tanh(X W))", "--wrt", "W"]);
+    assert!(by_matrix.status.success(), "{}", stderr(&by_matrix));
+    assert!(stderr(&by_matrix).contains("--layout vec"), "{}", stderr(&by_matrix));
+    for args in [
+        ["hessian", "x: vector(n); A: matrix(n, n); x^T A x", "--wrt", "x", "--layout", "tensor"],
+        ["hessian", "X: matrix(N, d); W: matrix(d, h); sum(tanh(X W))", "--wrt", "W", "--layout", "vec"],
+    ] {
+        let run = bracket(&args);
+        assert!(run.status.success() && !stderr(&run).contains("note"), "{args:?}: {}", stderr(&run));
+    }
+}
