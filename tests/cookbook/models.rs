@@ -38,6 +38,8 @@ const GAUSS_F: &str = "N/2 ln det(S) + 1/2 tr(S^-1 (X - 1 m^T)^T (X - 1 m^T))";
 const MVT: &str = "x, m: vector(n); S: symmetric(n); ν, p: scalar";
 const MVT_F: &str = "(ν + p)/2 ln(1 + 1/ν (x - m)^T S^-1 (x - m))";
 const GP: &str = "y: vector(n); K: symmetric(n)";
+const FA: &str = "S: symmetric(n); W: matrix(n, q); psi: vector(n)";
+const FA_F: &str = "C = W W^T + diag(psi); ln det(C) + tr(C^-1 S)";
 const BN: &str = "X, G: matrix(N, d); ε: scalar";
 const BN_F: &str = "mu = X^T 1 / N; C = X - 1 mu^T; v = (C .* C)^T 1 / N; Yh = C ./ (1 sqrt(v + ε 1)^T); dot(G, Yh)";
 const LN: &str = "x, g: vector(n); ε: scalar";
@@ -99,6 +101,9 @@ pub const MODEL_CASES: &[Case] = &[
     case(Models, "multivariate t", MVT, MVT_F, "x", Some("(ν + p) S^-1 (x - m) / (ν + (x - m)^T S^-1 (x - m))")),
     case(Models, "Gaussian process", GP, "1/2 y^T K^-1 y + 1/2 ln det(K)", "K", Some("1/2 (K^-1 - K^-1 y y^T K^-1)")),
     case(Models, "Gaussian process", GP, "1/2 y^T K^-1 y + 1/2 ln det(K)", "y", Some("K^-1 y")),
+    // Factor analysis, C = WWᵀ + diag(ψ): the noise variances' gradient is one diagonal.
+    case(Models, "factor analysis", FA, FA_F, "psi", Some("diag(C^-1 - C^-1 S C^-1)")),
+    case(Models, "factor analysis", FA, FA_F, "W", Some("2 C^-1 (W - S C^-1 W)")),
     // Batch and layer normalization, with G (g) the gradient of the output.
     case(Models, "batch norm", BN, BN_F, "X", Some("(G - 1 1^T G / N) diag(sqrt(v + ε 1).^-1) - C diag((C .* G)^T 1 ./ sqrt(v + ε 1).^3) / N")),
     case(Models, "layer norm", LN, LN_F, "x", Some("(g - (1^T g 1 + c^T g c / (v + ε)) / n) / sqrt(v + ε)")),
