@@ -639,6 +639,19 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                 };
                 eprintln!("random values (seed {seed}) for: {}", v.random.join(", "));
             }
+            // A size nothing fixed decides the value as much as a random entry does.
+            if !v.drawn.is_empty() {
+                let seed = match query {
+                    bracket::Command::Eval { seed, .. } => *seed,
+                    _ => 1,
+                };
+                let said: Vec<String> = v
+                    .drawn
+                    .iter()
+                    .map(|(d, n)| if d == "?" { format!("{n} (a size nothing fixes)") } else { format!("{d} = {n}") })
+                    .collect();
+                eprintln!("random sizes (seed {seed}): {}; fix them with values (--at) or numeric sizes (`x: vector(3)`)", said.join(", "));
+            }
         }
     }
 }

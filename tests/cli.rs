@@ -93,6 +93,17 @@ fn eval_fills_in_random_values_and_says_so() {
     assert_eq!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("random values (seed 3) for: A"));
     assert_eq!(stdout(&o), stdout(&bracket(&["eval", "tr(A)", "--seed", "3"])));
+    // Sizes drawn at random are said too: `1ᵀ1` is a number only a random size decides.
+    let o = bracket(&["eval", "1^T 1"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("random sizes (seed 1): 3 (a size nothing fixes)"), "{}", stderr(&o));
+    let o = bracket(&["eval", "x: vector(n); x^T x", "--seed", "2"]);
+    assert!(stderr(&o).contains("random sizes (seed 2): n = "), "{}", stderr(&o));
+    // Nothing drawn, nothing said.
+    for args in [["eval", "x: vector(3); x^T x"], ["eval", "2 + 3"]] {
+        assert!(!stderr(&bracket(&args)).contains("random sizes"), "{args:?}");
+    }
+    assert!(!stderr(&bracket(&["eval", "x^T x", "--at", "x=[1,2]"])).contains("random"));
 }
 
 #[test]

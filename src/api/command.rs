@@ -531,7 +531,11 @@ impl Reply {
                 }
                 all => json!({"input": input, "derivations": all.iter().map(|d| d.json()).collect::<Vec<_>>()}),
             },
-            Reply::Value(e) => json!({"input": input, "value": e.value, "exact": e.exact, "random": e.random}),
+            Reply::Value(e) => {
+                let drawn: serde_json::Map<String, Value> =
+                    e.drawn.iter().map(|(d, n)| (d.clone(), json!(n))).collect();
+                json!({"input": input, "value": e.value, "exact": e.exact, "random": e.random, "random_sizes": drawn})
+            },
         };
         if v.is_object() {
             // The model a derivative was taken in was read from this input with these

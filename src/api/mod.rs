@@ -165,6 +165,9 @@ pub struct Evaluation {
     pub sizes: Vec<(String, usize)>,
     /// Names that were not given and got random values.
     pub random: Vec<String>,
+    /// Sizes that nothing given or declared fixed, drawn at random (`1ᵀ1` is one of
+    /// them): a symbolic dim by its name, an unnamed one (a `1` alone) as `?`.
+    pub drawn: Vec<(String, usize)>,
 }
 
 /// Evaluates the expression of `text` with the given values (`name`, JSON array text);
@@ -270,7 +273,17 @@ fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], s
     let value = eval(&answer.expr, &env)?;
     finite("the value", &value)?;
     let sizes = env.sizes.iter().map(|(d, n)| (d.to_string(), *n)).collect();
-    Ok(Evaluation { value: to_json(&value), exact: <T as Number>::EXACT, sizes, random })
+    let drawn = env
+        .sizes
+        .iter()
+        .filter(|(d, _)| !fixed.iter().any(|(f, _)| f == *d))
+        .filter_map(|(d, n)| match d {
+            Dim::Sym(name) => Some((name.clone(), *n)),
+            Dim::Var(_) => Some(("?".to_string(), *n)),
+            _ => None,
+        })
+        .collect();
+    Ok(Evaluation { value: to_json(&value), exact: <T as Number>::EXACT, sizes, random, drawn })
 }
 
 /// Conversion of computed numbers to JSON.
