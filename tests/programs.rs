@@ -387,7 +387,7 @@ fn a_seed_that_divides_is_weighed_with_the_step_that_needs_it() {
     let eqs = bracket::backprop(reinforce).unwrap();
     let shown: Vec<String> =
         eqs.iter().map(|e| format!("{}: {}", e.target, e.answer.render(Format::Unicode))).collect();
-    assert_eq!(shown, ["W: Xᵀ(diag(r)(P − A) + β(ln(P) ⊙ P − diag((ln(P) ⊙ P)1)P))"]);
+    assert_eq!(shown, ["W: Xᵀ(diag(r)(P − A) + β((ln(P) − (ln(P) ⊙ P)11ᵀ) ⊙ P))"]);
     derivation_steps_are_equal(reinforce);
     // A seed that other parameters need stays: a GP's noise gradient is tr(∇_{K}J).
     let gp = "D: symmetric(N); y: vector(N); a, l, s: scalar\nK = a exp(-D / l) + s I\n\
