@@ -650,7 +650,10 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
                     .iter()
                     .map(|(d, n)| if d == "?" { format!("{n} (a size nothing fixes)") } else { format!("{d} = {n}") })
                     .collect();
-                eprintln!("random sizes (seed {seed}): {}; fix them with values (--at) or numeric sizes (`x: vector(3)`)", said.join(", "));
+                eprintln!(
+                    "random sizes (seed {seed}): {}; fix them with values (--at) or numeric sizes (`x: vector(3)`)",
+                    said.join(", ")
+                );
             }
         }
     }

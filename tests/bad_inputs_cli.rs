@@ -406,6 +406,10 @@ fn a_program_with_its_own_query_and_wrt_says_to_drop_wrt() {
     for command in ["grad", "codegen"] {
         let run = bracket(&[command, "-", "--wrt", "W"], program);
         assert_eq!(run.code, Some(2), "{command}: {}", head(&run.stderr));
-        assert!(run.stderr.contains("its own query") && run.stderr.contains("drop"), "{command}: {}", head(&run.stderr));
+        assert!(
+            run.stderr.contains("its own query") && run.stderr.contains("drop"),
+            "{command}: {}",
+            head(&run.stderr)
+        );
     }
 }

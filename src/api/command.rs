@@ -535,7 +535,7 @@ impl Reply {
                 let drawn: serde_json::Map<String, Value> =
                     e.drawn.iter().map(|(d, n)| (d.clone(), json!(n))).collect();
                 json!({"input": input, "value": e.value, "exact": e.exact, "random": e.random, "random_sizes": drawn})
-            },
+            }
         };
         if v.is_object() {
             // The model a derivative was taken in was read from this input with these

@@ -12,8 +12,8 @@
 use crate::egraph::{
     holds_network, holds_ones_product, holds_sum, is_zero_tensor, Checked, ClassWhere, Data, DiagOnes, Encoder,
     FactorOpposite, FunSpec, HadamardPowerMerge, InverseCancel, Node, OnesContract, OnesCount, PowerMerge,
-    PrimeByValue, PrimeReciprocal, RaiseNetwork, Rewrite, ScalingBesideHadamard, SelfDivide, SoftmaxRowSums, SumOnes, SumRegroup, Tables,
-    TraceRotations, UnitScale, ZeroAbsorb,
+    PrimeByValue, PrimeReciprocal, RaiseNetwork, Rewrite, ScalingBesideHadamard, SelfDivide, SoftmaxRowSums, SumOnes,
+    SumRegroup, Tables, TraceRotations, UnitScale, ZeroAbsorb,
 };
 use crate::ir::expr::{Expr, Kind};
 use crate::read::elaborate::Model;
@@ -427,9 +427,12 @@ fn load_with(files: &[(&str, &str)], mut prepared: Option<Prepared>) -> Result<R
     // A scaling beside a Hadamard product with what it scales, in a sum (`−` is a −1).
     for (name, column) in [("hadamard-row-scaling-shared", false), ("hadamard-column-scaling-shared", true)] {
         let scaled = if column { "(* ?S (diag ?v))" } else { "(* (diag ?v) ?S)" };
-        for (form, tail) in
-            [("(+ ?a {})", ""), ("(+ {} ?a)", "-first"), ("(+ ?a (* ?c {}))", "-scaled"), ("(+ (* ?c {}) ?a)", "-scaled-first")]
-        {
+        for (form, tail) in [
+            ("(+ ?a {})", ""),
+            ("(+ {} ?a)", "-first"),
+            ("(+ ?a (* ?c {}))", "-scaled"),
+            ("(+ (* ?c {}) ?a)", "-scaled-first"),
+        ] {
             let name = format!("{name}{tail}");
             let lhs = pattern(&name, &form.replace("{}", scaled))?;
             rewrites.push(rust_rule(&name, lhs, ScalingBesideHadamard { column })?);

@@ -8,7 +8,8 @@ use crate::error::{Error, ErrorCode, Result, Span};
 use crate::ir::ast::*;
 use crate::limits;
 use crate::read::hints::{
-    euler_power, inside_call, keyword_argument, latex_hint, method_call, nested_bars, open_across_lines, unclosed_bracket,
+    euler_power, inside_call, keyword_argument, latex_hint, method_call, nested_bars, open_across_lines,
+    unclosed_bracket,
 };
 pub use crate::read::numbers::{read_number, superscript_value};
 use crate::read::words::Word;
