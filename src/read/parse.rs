@@ -842,6 +842,8 @@ fn syntax_error(source: &str, text: &str, e: pest::error::Error<Rule>) -> Error 
         None => "the input ends too early".to_string(),
         Some(_) if line_end => "the line ends too early".to_string(),
         Some(c) if crate::error::invisible(c) => format!("unexpected invisible character U+{:04X}", c as u32),
+        // A no-break space (U+00A0) or another space that is not ASCII's, from copied text.
+        Some(c) if c.is_whitespace() && !c.is_ascii() => format!("unexpected space character U+{:04X}", c as u32),
         Some(c) => format!("unexpected `{c}`"),
     };
     let expected = match &e.variant {
@@ -908,6 +910,17 @@ fn syntax_error(source: &str, text: &str, e: pest::error::Error<Rule>) -> Error 
         Some('>' | '<') => {
             "comparisons (and `where`) are not read: `relu(x)` is `max(x, 0)`, and `abs`, `sign` and \
              `relu'` are built in"
+        }
+        Some(c) if c.is_whitespace() && !c.is_ascii() => {
+            "a space that is not a plain space (a no-break space from copied text): retype it as a plain space"
+        }
+        // `.5`: a number opens with a digit.
+        Some('.')
+            if text[at.min(text.len())..].chars().nth(1).is_some_and(|c| c.is_ascii_digit())
+                && !text[..at.min(text.len())]
+                    .ends_with(|c: char| c.is_alphanumeric() || matches!(c, ')' | ']' | '}')) =>
+        {
+            "a number opens with a digit: write `0.5` for `.5`"
         }
         Some('ℓ') => {
             "`ℓ` is not a letter bracket reads: name the length scale `l`, or a word declared as a name \
