@@ -19,8 +19,7 @@ mod assets;
 mod examples;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -135,13 +134,19 @@ fn status_of(answer: &Value) -> StatusCode {
     }
 }
 
-async fn query(State(shared): State<Arc<Shared>>, body: Result<Bytes, BytesRejection>) -> Response {
-    let body = match body {
+async fn query(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let too_large =
+        || error(StatusCode::PAYLOAD_TOO_LARGE, "E-limit", format!("the body is over the limit of {MAX_BODY} bytes"));
+    // A length declared over the limit is refused before the body is read: a client that
+    // declares 10 GB and sends nothing more gets its 413 at once.
+    let declared =
+        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > MAX_BODY as u64) {
+        return too_large();
+    }
+    let body = match Bytes::from_request(request, &()).await {
         Ok(b) => b,
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            let message = format!("the body is over the limit of {MAX_BODY} bytes");
-            return error(StatusCode::PAYLOAD_TOO_LARGE, "E-limit", message);
-        }
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return too_large(),
         Err(e) => return error(e.status(), "E-usage", e.body_text()),
     };
     let Ok(text) = std::str::from_utf8(&body) else {

@@ -84,6 +84,19 @@ def post_oversized(url, size):
         return status
 
 
+def post_declared_only(url, size):
+    """The status of a POST that declares a body of `size` bytes and sends none of it:
+    a limit checked only while reading would wait for the body until the client gave up."""
+    u = urllib.parse.urlparse(url)
+    with socket.create_connection((u.hostname, u.port), timeout=10) as s:
+        head = (
+            f"POST /api/query HTTP/1.1\r\nHost: {u.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {size}\r\nConnection: close\r\n\r\n"
+        )
+        s.sendall(head.encode())
+        return int(s.makefile("rb").readline().split()[1])
+
+
 # ------------------------------------------------------------------------------ the API
 
 
@@ -106,6 +119,7 @@ def test_bad_requests_get_status_codes(server):
     assert status == 422
     assert (answer["error"]["line"], answer["error"]["column"]) == (1, 10)
     assert post_oversized(server, 2 << 20) == 413
+    assert post_declared_only(server, 10**10) == 413
     # Only the page's own files are served: no path reaches the file system.
     for path in ("etc/passwd", "..%2f..%2fetc%2fpasswd", "katex/../../Cargo.toml"):
         try:
