@@ -632,19 +632,15 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
         }
         bracket::Reply::Value(v) => {
             say(&v.value.to_string());
+            let seed = match query {
+                bracket::Command::Eval { seed, .. } => *seed,
+                _ => 1,
+            };
             if !v.random.is_empty() {
-                let seed = match query {
-                    bracket::Command::Eval { seed, .. } => *seed,
-                    _ => 1,
-                };
                 eprintln!("random values (seed {seed}) for: {}", v.random.join(", "));
             }
             // A size nothing fixed decides the value as much as a random entry does.
             if !v.drawn.is_empty() {
-                let seed = match query {
-                    bracket::Command::Eval { seed, .. } => *seed,
-                    _ => 1,
-                };
                 let said: Vec<String> = v
                     .drawn
                     .iter()

@@ -777,9 +777,12 @@ impl Applier<Node, Tables> for ScalingBesideHadamard {
             Node::Hadamard([p, q]) => egraph.find(*p) == s || egraph.find(*q) == s,
             _ => false,
         });
+        if !beside {
+            return vec![];
+        }
         let Some(diag) = egraph.lookup(Node::Diag(v)) else { return vec![] };
         let scaled = if self.column { Node::Mul([s, diag]) } else { Node::Mul([diag, s]) };
-        let Some(scaled) = egraph.lookup(scaled).filter(|_| beside) else { return vec![] };
+        let Some(scaled) = egraph.lookup(scaled) else { return vec![] };
         let ones = add_ones(egraph, vec![ss[usize::from(!self.column)].clone()]);
         let spread = if self.column {
             let row = egraph.add(Node::Transpose(v));

@@ -190,41 +190,37 @@ pub(crate) fn unclosed_bracket(text: &str, at: usize) -> Option<usize> {
     open.last().map(|&(k, _)| k).filter(|&k| k < at)
 }
 
-/// The last bracket opened before `at`, on an earlier line, and not closed by `at`:
-/// inside brackets a line break does not end the statement, so `H = tanh(X W` fails on
-/// a later line (`J = …`), where the `=` is not the mistake. Comments and quoted text
-/// are skipped.
+/// The last bracket opened on an earlier line than `at` that is still open at `at` and
+/// never closed: inside brackets a line break does not end the statement, so `H = tanh(X W`
+/// fails on a later line (`J = …`), where the `=` is not the mistake. A bracket closed
+/// after `at` (`sum(⏎ x + )`) leaves the mistake at `at`. Comments and quoted text are
+/// skipped.
 pub(crate) fn open_across_lines(text: &str, at: usize) -> Option<usize> {
     let at = at.min(text.len());
     let mut open: Vec<usize> = Vec::new();
+    // The innermost bracket open at `at`.
+    let mut innermost: Option<Option<usize>> = None;
     let (mut quoted, mut comment) = (false, false);
-    for (k, c) in text[..at].char_indices() {
+    for (k, c) in text.char_indices() {
+        if k >= at && innermost.is_none() {
+            innermost = Some(open.last().copied());
+        }
         match c {
             '\n' => comment = false,
             _ if comment => {}
             '#' if !quoted => comment = true,
             '"' => quoted = !quoted,
             '(' | '[' | '{' if !quoted => open.push(k),
+            // (A closing bracket with no partner before `at`: the text is not simply unclosed.)
             ')' | ']' | '}' if !quoted => {
-                open.pop()?;
-            }
-            _ => {}
-        }
-    }
-    let k = open.last().copied().filter(|&k| text[k..at].contains('\n'))?;
-    // Closed after `at` (`sum(\n  x + )`): the mistake is at `at`.
-    let mut depth = 0usize;
-    for c in text[k..].chars() {
-        match c {
-            '(' | '[' | '{' => depth += 1,
-            ')' | ']' | '}' => {
-                depth -= 1;
-                if depth == 0 {
+                if open.pop().is_none() && k < at {
                     return None;
                 }
             }
             _ => {}
         }
     }
-    Some(k)
+    let k = innermost.unwrap_or(open.last().copied())?;
+    // Still open at the end, so never closed; on an earlier line than `at`.
+    (open.contains(&k) && text[k..at].contains('\n')).then_some(k)
 }

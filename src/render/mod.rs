@@ -543,9 +543,7 @@ impl Printer {
                 // Products group to the left; a product-level right operand keeps its
                 // parentheses (`A(xᵀx)x` is not `(Axᵀ)(xx)`).
                 // (A scalar times `11ᵀ` needs none: `ε11ᵀ` reads as `(ε1)1ᵀ`, the same.)
-                let ones_outer = a.is_scalar()
-                    && matches!(&b.kind, Kind::Product(c, r) if c.kind == Kind::Ones
-                        && matches!(&r.kind, Kind::Transpose(o) if o.kind == Kind::Ones));
+                let ones_outer = a.is_scalar() && ones::is_ones_outer(b);
                 let mut right = self.at(b, if ones_outer { PROD } else { POST });
                 // A `1` standing next to a tensor would read as a ones vector.
                 if !a.is_scalar() && b.is_scalar() && starts_with_one(&right) {

@@ -80,6 +80,13 @@ pub(super) fn ones_factors_as_products(e: &Expr) -> Expr {
     out
 }
 
+/// The outer product of two ones vectors, `11ᵀ`.
+pub(super) fn is_ones_outer(e: &Expr) -> bool {
+    matches!(&e.kind, Kind::Product(a, b) if a.kind == Kind::Ones
+        && a.order() == 1
+        && matches!(&b.kind, Kind::Transpose(o) if o.kind == Kind::Ones && o.order() == 1))
+}
+
 /// `e` with each term `11ᵀ` (or a multiple of one, `e²11ᵀ`) of an element-wise sum, one with a
 /// term that is a function or Hadamard product of tensors, written as the ones matrix,
 /// which reads back as the sum's shape: `(1/2)(exp(S) − 11ᵀ)` as `(1/2)(exp(S) − 1)`,
@@ -89,13 +96,8 @@ pub(super) fn outer_terms_as_ones(e: &Expr) -> Option<Expr> {
     fn ones_outer(t: &Expr) -> bool {
         match &t.kind {
             Kind::Product(a, b) if a.is_scalar() => ones_outer(b),
-            Kind::Product(a, b) => {
-                a.kind == Kind::Ones
-                    && a.order() == 1
-                    && matches!(&b.kind, Kind::Transpose(o) if o.kind == Kind::Ones && o.order() == 1)
-            }
             Kind::Scale(_, x) => ones_outer(x),
-            _ => false,
+            _ => is_ones_outer(t),
         }
     }
     fn collapsed(t: &Expr) -> Expr {
