@@ -118,6 +118,9 @@ fn likelihoods() {
     // The noise variance of linear regression: the numbers of `1/(2σ²)`'s derivative,
     // `−2/(2σ²)²`, are one number, the two halves one factor, and the two quotients
     // one over their common denominator.
+    // The sample variance: the 2 both terms share comes out of the quotient's sum.
+    let var = "x: vector(n); (x - 1 1^T x/n)^T (x - 1 1^T x/n)/n";
+    assert_eq!(grad(var, &["x"]), "2(x − 11ᵀx/n)/n");
     let t = "n: scalar; n/2 ln(sigma2) + 1/(2 sigma2) ||y - X b||^2";
     assert_eq!(grad(t, &["sigma2"]), "(nσ2 − ||y − Xb||²)/(2σ2²)");
     // The KL divergence of two Gaussians by the second covariance: the sign of

@@ -648,7 +648,8 @@ fn difference(e: &Expr) -> Option<&Expr> {
 /// `e`, a sum whose terms' whole-number coefficients share a factor g > 1, as
 /// `g(Σ tᵢ / g)`: `2S/(xᵀx) + (−4A − 2B)/(xᵀx)² + 8C/(xᵀx)³` is
 /// `2(S/(xᵀx) + (−2A − B)/(xᵀx)² + 4C/(xᵀx)³)`, which the rules gather two terms at a
-/// time, if the run lasts. None otherwise. The extractor decides between both.
+/// time, if the run lasts. A sum over a scalar is looked into: `(2x − 2 1(1ᵀx)/n)/n` is
+/// `2(x − 1(1ᵀx)/n)/n`. None otherwise. The extractor decides between both.
 pub(super) fn common_factor_out(e: &Expr) -> Option<Expr> {
     use num_integer::Integer;
     /// The whole number every coefficient of `e` is a multiple of (1 where unknown).
@@ -689,6 +690,10 @@ pub(super) fn common_factor_out(e: &Expr) -> Option<Expr> {
             Kind::Product(a, b) if (content(b) % g).is_zero() => product((**a).clone(), divided(b, g)),
             _ => scale(BigRational::one() / q, e.clone()),
         }
+    }
+    if let Kind::DivScalar(a, b) = &e.kind {
+        let a = common_factor_out(a)?;
+        return Some(Expr::new(Kind::DivScalar(Box::new(a), b.clone()), e.shape.clone()));
     }
     let Kind::Add(ts) = &e.kind else { return None };
     if ts.len() < 2 {
