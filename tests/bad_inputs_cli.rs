@@ -79,6 +79,17 @@ fn hundred_thousand_nested_parentheses_in_grad() {
 }
 
 #[test]
+fn a_chain_of_definitions_too_long_to_differentiate_through() {
+    // 300 definitions h_k = tanh(h_{k−1}), on lines 2 to 301: the error points at the
+    // definition where the limit is passed, and names the program form.
+    let chain: Vec<String> = (1..300).map(|k| format!("h{k} = tanh(h{})", k - 1)).collect();
+    let input = format!("x: vector(n)\nh0 = x\n{}\nsum(h299)\n", chain.join("\n"));
+    let run = bracket(&["grad", "-", "--wrt", "x"], &input);
+    assert_bad_input(&run, "E-limit", (46, 1));
+    assert!(run.stderr.contains("`grad J wrt x`"), "{}", head(&run.stderr));
+}
+
+#[test]
 fn hundred_thousand_nested_square_brackets() {
     let input = format!("{}x{}", "[".repeat(100_000), "]".repeat(100_000));
     let run = bracket(&["simplify", "-"], &input);

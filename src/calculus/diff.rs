@@ -30,6 +30,10 @@ pub fn local_differential(e: &Expr, model: &Model, vars: &IndexSet<String>) -> R
     d.d(e)
 }
 
+/// How deep the rules may recurse, through expressions and the definitions they name:
+/// a chain `h_k = tanh(h_{k−1})` takes two levels a definition.
+const MAX_DEPTH: usize = 512;
+
 struct Differ<'a> {
     model: &'a Model,
     vars: &'a IndexSet<String>,
@@ -85,8 +89,13 @@ fn with_child(e: &Expr, child: Expr) -> Expr {
 impl Differ<'_> {
     fn d(&mut self, e: &Expr) -> Result<Option<Expr>> {
         self.depth += 1;
-        if self.depth > 512 {
-            return Err(Error::bare(ErrorCode::Limit, "definitions refer to each other too deeply to differentiate"));
+        if self.depth > MAX_DEPTH {
+            return Err(Error::bare(ErrorCode::Limit, "definitions refer to each other too deeply to differentiate")
+                .hint(format!(
+                    "about {} definitions in a chain can be differentiated through; a program that ends with \
+                     `grad J wrt x` takes one definition at a time (backpropagation)",
+                    MAX_DEPTH / 2
+                )));
         }
         let out = self.rule(e);
         self.depth -= 1;
@@ -99,7 +108,11 @@ impl Differ<'_> {
             Kind::Var(n) => {
                 if let Some((_, def)) = self.model.definitions.iter().find(|(m, _)| m == n) {
                     if self.through_definitions {
-                        return self.d(def);
+                        // Past the limit, the error points at the deepest definition.
+                        return self.d(def).map_err(|err| match self.model.definition_span(n) {
+                            Some(span) => err.or_span(span),
+                            None => err,
+                        });
                     }
                 }
                 self.vars.contains(n).then(|| Expr::new(Kind::Diff(n.clone()), shape))

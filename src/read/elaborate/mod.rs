@@ -82,6 +82,23 @@ impl Model {
         self.exprs.last()
     }
 
+    /// Where `name = …` defines `name` in the source: the name at the start of a
+    /// statement (after a newline or `;`), followed by `=` (not `==`).
+    pub fn definition_span(&self, name: &str) -> Option<Span> {
+        let src = self.source.as_str();
+        let mut from = 0;
+        while let Some(k) = src[from..].find(name).map(|k| k + from) {
+            from = k + name.len();
+            let before = src[..k].trim_end_matches([' ', '\t']);
+            let after = src[from..].trim_start_matches([' ', '\t']);
+            let starts = before.is_empty() || before.ends_with(['\n', ';']);
+            if starts && after.starts_with('=') && !after.starts_with("==") {
+                return Some(Span::new(k, from));
+            }
+        }
+        None
+    }
+
     /// The vectors the facts say sum to a number, with it: `yᵀ1 = c` (also read from
     /// `1ᵀy = c` and `sum(y) = c`).
     pub fn vectors_summing_to(&self) -> impl Iterator<Item = (&str, &num_rational::BigRational)> {
