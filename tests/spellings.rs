@@ -347,6 +347,22 @@ fn a_power_then_a_quotient_is_halved_not_a_fraction_exponent() {
     reads_as(s, "1/2c ||x||^2", "(x^T x) / (2 c)", "(1/(2c))||x||²");
     reads_as(s, "1/2 c ||x||^2", "c (x^T x) / 2", "(1/2)c||x||²");
     reads_as(s, "exp(-||x||^2/2lambda^2)", "exp(-(x^T x) / (2 lambda^2))", "exp(−||x||²/(2λ²))");
+    // A bare exponent of ±1 ends a product as it starts one (survey 29: `3 λ^1/2` was
+    // (3λ)/2).
+    reads_as(s, "3 lambda^1/2", "3 sqrt(lambda)", "3λ^(1/2)");
+    reads_as(s, "x c^-1/2", "x / sqrt(c)", "x/c^(1/2)");
+    reads_as(s, "||x||^2 c^-1/2", "(x^T x) / sqrt(c)", "||x||²c^(-1/2)");
+    let (code, _, stderr) = simplify(&format!("{s}; x^T X^-1/2 x"));
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("matrix root"), "{stderr}");
+    // With a space after the number, it divides alone, and a note says so.
+    reads_as(s, "||x||^2 / 2 lambda^2", "(x^T x) lambda^2 / 2", "(||x||²/2)λ²");
+    let (_, _, stderr) = simplify(&format!("{s}; ||x||^2 / 2 lambda^2"));
+    assert!(stderr.contains("is read as (||x||^2 / 2) lambda^2"), "{stderr}");
+    for halved in ["1/2 c ||x||^2", "c/2 ln(lambda)", "||x||^2/2lambda^2"] {
+        let (_, _, stderr) = simplify(&format!("{s}; {halved}"));
+        assert!(!stderr.contains("is read as"), "{halved}: {stderr}");
+    }
     // Where the name is not a scalar, the number divides alone, and a note says so.
     reads_as(s, "1/2x^T X x", "(x^T X x) / 2", "(1/2)xᵀXx");
     let (_, _, stderr) = simplify(&format!("{s}; 1/2x^T X x"));

@@ -33,6 +33,23 @@ pub(crate) fn tight_divisor(lhs: Node, rhs: Node) -> std::result::Result<Node, (
     Ok(Node::new(NodeKind::Binary { op, op_span, lhs: a, rhs: Box::new(divisor) }, span))
 }
 
+/// A note where a product reads `a / k name` with a space after the number k and `a`
+/// no number (`xᵀx / 2 σ^2`): precedence divides by k alone and multiplies by the name,
+/// which a formula from a paper rarely means (`1/2 c` and `N/2 ln(…)` are halves, and
+/// get none). `input` is the text the spans point into.
+pub(crate) fn loose_divisor_note(items: &[Node], input: &str) -> Option<String> {
+    let text = |n: &Node| input.get(n.span.start..n.span.end).unwrap_or("").to_string();
+    items.windows(2).find_map(|pair| {
+        let NodeKind::Binary { op: BinOp::Div, lhs: a, rhs: k, .. } = &pair[0].kind else { return None };
+        let number = |n: &Node| matches!(n.kind, NodeKind::Number { .. });
+        let loose = pair[0].span.end < pair[1].span.start;
+        (number(k) && !number(a) && loose && named(&pair[1])).then(|| {
+            let (a, k, name) = (text(a), text(k), text(&pair[1]));
+            format!("`{a} / {k} {name}` is read as ({a} / {k}) {name}; to divide by {k} {name}, write `/({k} {name})`")
+        })
+    })
+}
+
 /// A name, a word of names, or either with postfix operators (`σ^2`).
 fn named(n: &Node) -> bool {
     match &n.kind {
@@ -48,6 +65,20 @@ fn named(n: &Node) -> bool {
 /// not in lowest terms (`x^2/2`, `r.^2/4`: `Ok(None)`), an error where neither says which
 /// was meant (`x^3/2`). `input` is the text the spans point into.
 pub(crate) fn fraction_exponent(lhs: &Node, div: Span, rhs: &Node, input: &str) -> Result<Option<Node>> {
+    // The exponent ends a product as well as it starts one: `3 λ^1/2` is 3λ^(1/2), as
+    // `λ^1/2 3` is, not (3λ)/2.
+    if let NodeKind::Juxt(items) | NodeKind::Word(items) = &lhs.kind {
+        let Some(last) = items.last() else { return Ok(None) };
+        let Some(power) = fraction_exponent(last, div, rhs, input)? else { return Ok(None) };
+        let mut items = items.clone();
+        let span = lhs.span.join(power.span);
+        *items.last_mut().expect("a product has factors") = power;
+        let kind = match lhs.kind {
+            NodeKind::Juxt(_) => NodeKind::Juxt(items),
+            _ => NodeKind::Word(items),
+        };
+        return Ok(Some(Node::new(kind, span)));
+    }
     let NodeKind::Postfix { op, op_span, arg } = &lhs.kind else { return Ok(None) };
     let NodeKind::Number { value: m, .. } = &rhs.kind else { return Ok(None) };
     let written = input.get(op_span.start..op_span.end).unwrap_or("");

@@ -233,6 +233,7 @@ impl Elab {
         match self.classic_product(items) {
             Ok(e) => {
                 self.note_word_before_parenthesis(items);
+                self.notes.extend(crate::read::spacing::loose_divisor_note(items, &self.source));
                 Ok(e)
             }
             Err(e) if e.code == ErrorCode::Shape && self.looks_like_call(items).is_some() => {
