@@ -26,6 +26,23 @@ pub fn symmetric_everywhere(model: &Model, e: &Expr) -> bool {
     })
 }
 
+/// True when the scalars `a` and `b` are equal, or opposite, at two random points, to a
+/// relative 10⁻¹⁰ (as [`symmetric_everywhere`] decides): `W · BW` and `tr(WᵀBW)`, two
+/// spellings of one condition. False where either cannot be evaluated or is zero there.
+pub fn equal_up_to_sign(model: &Model, a: &Expr, b: &Expr) -> bool {
+    if !a.is_scalar() || !b.is_scalar() {
+        return false;
+    }
+    [3, 4].into_iter().all(|seed| {
+        let draw = Draw { seed, min_size: 3, max_size: 5, domain: Domain::Positive };
+        let Ok(env) = random_env::<f64>(model, draw) else { return false };
+        let (Ok(x), Ok(y)) = (eval(a, &env), eval(b, &env)) else { return false };
+        let (Some(&x), Some(&y)) = (x.iter().next(), y.iter().next()) else { return false };
+        let scale = x.abs().max(y.abs());
+        x.is_finite() && y.is_finite() && scale > 0.0 && (x.abs() - y.abs()).abs() <= 1e-10 * scale
+    })
+}
+
 /// For each of `es`, whether it is zero at random points: every entry exactly `0` at
 /// two draws, one of any sign and one of mixed signs (sizes 2 to 4). True is a hint, to
 /// be shown by the rules (`xᵀx − xᵀx` is zero, and so is `relu(x)` at some points); false

@@ -142,8 +142,13 @@ pub fn conditions_reading_all(
             _ => e.clone(),
         }
     };
+    // And a scalar the answer spells otherwise, told by its values: `W · BW ≠ 0` says
+    // `tr(WᵀBW) ≠ 0`.
+    let same = |a: &Expr, b: &Expr| {
+        plain(a) == plain(b) || (a.is_scalar() && crate::eval::identity::equal_up_to_sign(model, a, b))
+    };
     for c in with_read(inputs).into_iter().filter(cancelled) {
-        let stated = all.iter().any(|o| o.relation == c.relation && plain(&o.subject) == plain(&c.subject));
+        let stated = all.iter().any(|o| o.relation == c.relation && same(&o.subject, &c.subject));
         if !stated {
             all.push(c);
         }
