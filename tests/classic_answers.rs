@@ -1040,6 +1040,23 @@ fn a_scalar_and_its_mirror_image_are_one_term() {
     assert_eq!(simplified("A, B: matrix(n, m); dot(3 A, B/2)"), "(3/2)(A · B)");
     // Written alone, each keeps its order.
     assert_eq!(simplified("v, w: vector(n); w^T v + 1"), "wᵀv + 1");
+    // A trace or Frobenius product that is a quadratic form reads as one, not as the
+    // Frobenius products `Ax · x` and `(x − m) · S⁻¹(x − m)` (survey 29).
+    assert_eq!(simplified("x: vector(d); A: matrix(d); tr(A x x^T)"), "xᵀAx");
+    assert_eq!(simplified("x, y: vector(d); tr(x y^T)"), "xᵀy");
+    assert_eq!(simplified("x, m: vector(d); S: symmetric(d); tr((x - m)(x - m)^T S^-1)"), "(x − m)ᵀS⁻¹(x − m)");
+    assert_eq!(simplified("x, y: vector(d); A: matrix(d); dot(A, x y^T)"), "xᵀAy");
+    // A sum with an outer product in it stays a Frobenius product.
+    assert_eq!(simplified("A, B: matrix(n); x, y: vector(n); dot(B, A + x y^T)"), "B · (A + xyᵀ)");
+}
+
+#[test]
+fn a_condition_is_stated_once_whatever_its_spelling() {
+    // The input's `tr(WᵀBW) ≠ 0` is the answer's `W · BW ≠ 0`, told by its values.
+    let text = "A, B: symmetric(d); W: matrix(d, k); tr(W^T A W) / tr(W^T B W)";
+    let out = Command::new(env!("CARGO_BIN_EXE_bracket")).args(["grad", text, "--wrt", "W"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().filter(|l| l.starts_with("where ")).collect::<Vec<_>>(), ["where W · BW ≠ 0"]);
 }
 
 #[test]

@@ -122,10 +122,14 @@ impl PartialOrd for Cost {
 }
 
 /// Extra cost of a matrix made from vectors that then multiplies a vector (`xxᵀv`,
-/// `(S + xxᵀ)v`): the matrix is n×n work and memory where the same vector takes n
+/// `(S + xxᵀ)v`) or takes a Frobenius product (`xxᵀ · A`): the matrix is n×n work
+/// and memory where the same vector takes n
 /// (`x(xᵀv)`, `Sv + x(xᵀv)`), which is the point of a Hessian-vector product. Enough to
 /// outweigh the vector written once more in each term a sum is spread over.
 pub const FORMED_COST: f64 = 4.0;
+
+/// Cost of `a · b` for vectors `a`, `b` (see [`Size`]'s node costs).
+pub const VECTOR_DOT_COST: f64 = 2.5;
 
 /// Cost of a tensor network leaf: more than any classic form.
 pub const NETWORK_COST: f64 = 1000.0;
@@ -176,6 +180,13 @@ impl CostFunction<Node> for Size<'_> {
                 c.size += FORMED_COST;
             }
         }
+        // And an outer product in a Frobenius product: `(x − m)(x − m)ᵀ · S⁻¹` is
+        // `(x − m)ᵀS⁻¹(x − m)` (a sum that holds one, `B · (A + xyᵀ)`, stays).
+        if let Node::Dot([a, b]) = enode {
+            if self.outer_product(*a) || self.outer_product(*b) {
+                c.size += FORMED_COST;
+            }
+        }
         // An exponent's sign is part of the superscript, not an operation: `X⁻²`.
         if let Node::Power([_, e]) | Node::HPower([_, e]) = enode {
             if self.egraph[*e].data.constant.as_ref().is_some_and(|k| k.is_negative() && !minus_one(k)) {
@@ -204,6 +215,18 @@ impl CostFunction<Node> for Size<'_> {
 }
 
 impl Size<'_> {
+    /// Whether the class holds a column times a row, neither of them ones.
+    fn outer_product(&self, id: Id) -> bool {
+        let data = |c: &Id| &self.egraph[*c].data;
+        self.egraph[id].nodes.iter().any(|n| match n {
+            Node::Mul([a, b]) => {
+                let (sa, sb) = (&data(a).shape, &data(b).shape);
+                sa.len() == 1 && sb.len() == 2 && sb[0] == Dim::Iota && !data(a).ones && !data(b).ones
+            }
+            _ => false,
+        })
+    }
+
     /// Whether `enode` is a matrix made from vectors (`Cost::outer`). A vector of ones
     /// does not make one: `1bᵀ` is a broadcast, written so.
     fn formed(&self, enode: &Node, kids: &[Cost]) -> bool {
@@ -406,6 +429,10 @@ impl Size<'_> {
             Node::Det(x) if self.egraph[*x].nodes.iter().any(|n| matches!(n, Node::Power(_))) => {
                 Cost { size: sum(2.0), ..base }
             }
+            // Two vectors' inner product reads as a classic product, `aᵀb`, `xᵀAx` and
+            // `(x − m)ᵀS⁻¹(x − m)`, not as `Ax · x`: the dot costs as a transpose, a
+            // product and one more, so the transposed form wins even over a sum.
+            Node::Dot([a, _]) if self.egraph[*a].data.shape.len() == 1 => Cost { size: sum(VECTOR_DOT_COST), ..base },
             // A quotient with a negated numerator opens with its sign: `−a/s`.
             Node::Div(_) => Cost { size: sum(1.0), negated: kids[0].negated, ..base },
             _ => Cost { size: sum(1.0), ..base },
