@@ -144,7 +144,8 @@ fn frobenius_products_and_sums_print_classic() {
         ("A: matrix(n, m)", "[Ā]", "sum(A)"),
         ("A: matrix(n, m)", "1^T A 1", "sum(A)"),
         ("G: matrix(n, p); B, D: matrix(n, m); W: matrix(m, p)", "tr(G^T (B .* D) W)", "G · (B ⊙ D)W"),
-        ("x, y: vector(n)", "tr(x y^T)", "x · y"),
+        // Of vectors, the classic inner product.
+        ("x, y: vector(n)", "tr(x y^T)", "xᵀy"),
     ];
     let simplest = |src: &str| {
         let m = bracket::read(src).unwrap();

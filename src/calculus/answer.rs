@@ -43,7 +43,9 @@ impl Answer {
     /// I where A is invertible).
     pub fn conditions(&self, format: Format) -> Vec<String> {
         let inputs: Vec<&Expr> = self.model.exprs.iter().chain(self.model.queries.iter().map(|q| &q.expr)).collect();
-        crate::render::conditions::conditions_reading_all(&self.expr, &inputs, &self.model, format)
+        // Two spellings of one scalar are told by their values at random points.
+        let equal = |a: &Expr, b: &Expr| crate::eval::identity::equal_up_to_sign(&self.model, a, b);
+        crate::render::conditions::conditions_reading_all(&self.expr, &inputs, &self.model, format, &equal)
     }
 
     /// Every rendering, the shape, and the conditions the result needs, as a JSON object.

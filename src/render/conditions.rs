@@ -105,18 +105,20 @@ pub fn conditions_in(e: &Expr, format: Format) -> Vec<String> {
 /// others (`h = 1/(a + r)` read as h needs `a + r ≠ 0`): its own first, then the
 /// definitions' in the program's order, each stated once.
 pub fn conditions_reading(e: &Expr, model: &crate::read::elaborate::Model, format: Format) -> Vec<String> {
-    conditions_reading_all(e, &[], model, format)
+    conditions_reading_all(e, &[], model, format, &|_, _| false)
 }
 
 /// [`conditions_reading`] of `e`, then of each of `inputs` those that simplifying may
 /// cancel without a trace: a matrix inverted, a scalar divided by (`a/a` is 1 where
 /// a ≠ 0, `AA⁻¹` is I where A is invertible). (A logarithm's or root's own condition on
-/// its input is left to the answer: `ln(softmax(…))` needs nothing.)
+/// its input is left to the answer: `ln(softmax(…))` needs nothing.) `equal` tells two
+/// scalars equal or opposite by other means than their forms (by their values).
 pub fn conditions_reading_all(
     e: &Expr,
     inputs: &[&Expr],
     model: &crate::read::elaborate::Model,
     format: Format,
+    equal: &dyn Fn(&Expr, &Expr) -> bool,
 ) -> Vec<String> {
     let with_read = |roots: &[&Expr]| -> Vec<Condition> {
         let mut read: Vec<&Expr> = Vec::new();
@@ -133,20 +135,20 @@ pub fn conditions_reading_all(
     let cancelled = |c: &Condition| matches!(c.relation, Relation::Invertible | Relation::NonZero);
     // One the answer states in another spelling is not stated again: Xᵀ is invertible
     // where X is, and xᵀx ≠ 0 where ‖x‖ ≠ 0.
+    // (And cX is invertible where X is, for a scalar c that is not zero: `2πS`.)
     let plain = |e: &Expr| -> Expr {
         match &e.kind {
             Kind::Transpose(x) => (**x).clone(),
+            Kind::Scale(c, x) if !c.is_zero() && !x.is_scalar() => (**x).clone(),
+            Kind::Product(c, x) if c.is_scalar() && !x.is_scalar() && closed_nonzero(c) => (**x).clone(),
             Kind::Product(a, b) if e.is_scalar() && matches!(&a.kind, Kind::Transpose(x) if **x == **b) => {
                 Expr::new(Kind::Norm(b.clone()), vec![])
             }
             _ => e.clone(),
         }
     };
-    // And a scalar the answer spells otherwise, told by its values: `W · BW ≠ 0` says
-    // `tr(WᵀBW) ≠ 0`.
-    let same = |a: &Expr, b: &Expr| {
-        plain(a) == plain(b) || (a.is_scalar() && crate::eval::identity::equal_up_to_sign(model, a, b))
-    };
+    // And a scalar the answer spells otherwise (`W · BW ≠ 0` says `tr(WᵀBW) ≠ 0`).
+    let same = |a: &Expr, b: &Expr| plain(a) == plain(b) || (a.is_scalar() && equal(a, b));
     for c in with_read(inputs).into_iter().filter(cancelled) {
         let stated = all.iter().any(|o| o.relation == c.relation && same(&o.subject, &c.subject));
         if !stated {
