@@ -82,6 +82,17 @@ impl Cost {
     }
 }
 
+/// Whether a run keeps its first form over a cheaper one it finds.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Prefer {
+    /// No: the cheapest form wins.
+    Cheapest,
+    /// Where it is as cheap but for a few nodes' hundredths ([`Cost::about_as_cheap`]).
+    AsCheap,
+    /// Where it costs no more than a sign in front ([`Cost::as_cheap_but_a_sign`]).
+    WithItsSign,
+}
+
 impl Cost {
     /// No costlier than `other` but by a few nodes' hundredths (each node adds one, so
     /// that a node costs more than its children; `a − b` holds two more nodes than
@@ -91,6 +102,13 @@ impl Cost {
         let (a, b) = (self.key(), other.key());
         let rest = |k: (f64, u32, u32, bool, bool, bool, bool, u32)| (k.1, k.2, k.3, k.4, k.5, k.6, k.7);
         a.0 <= b.0 + 0.05 && rest(a) <= rest(b)
+    }
+
+    /// No costlier than `other` but by a sign in front (half a node, and its marks) and
+    /// a few hundredths, with no more transposes, parentheses or terms out of order.
+    pub(super) fn as_cheap_but_a_sign(&self, other: &Cost) -> bool {
+        let (a, b) = (self.key(), other.key());
+        a.0 <= b.0 + 0.55 && a.1 <= b.1 && a.2 <= b.2 && a.7 <= b.7
     }
 
     /// Cheaper than `other` by more than the bracketing of its products.

@@ -266,7 +266,7 @@ pub(super) fn saturate(
 ) -> (Expr, Report, Vec<Rewritten>) {
     // Each run on its own clock (`clock.rs`).
     let (out, mut report, steps) =
-        clock::os_timed(|| saturate_once(forms, labels, model, options, explain, target, false));
+        clock::os_timed(|| saturate_once(forms, labels, model, options, explain, target, Prefer::Cheapest));
     // An element-wise region the rules made (`1 − X ⊘ (WH ⊙ WH) ⊙ WH` in a KL
     // factorisation) is cancelled too, and the result run once more. Only the input forms
     // are cancelled before the run, where a region is not yet whole.
@@ -300,7 +300,15 @@ pub(super) fn saturate(
     // A sign moved into a difference is the form as a textbook writes it: it stands
     // where the run finds none cheaper but by a node or two (`a − b` holds two more
     // than `b' + a`).
-    let prefer = opposite.is_some() || chained.as_ref().is_some_and(|(rule, _)| *rule == "scalar-negate-difference");
+    // One orientation with its sign in front (`−S⁻¹(x − μ)(x − μ)ᵀS⁻¹` over
+    // `S⁻¹(x − μ)(μ − x)ᵀS⁻¹`) stands even at the cost of that sign.
+    let prefer = if opposite.is_some() {
+        Prefer::WithItsSign
+    } else if chained.as_ref().is_some_and(|(rule, _)| *rule == "scalar-negate-difference") {
+        Prefer::AsCheap
+    } else {
+        Prefer::Cheapest
+    };
     let (rule, normal) = match (chained, opposite) {
         (Some((rule, _)), Some(oriented)) => (rule, oriented),
         (None, Some(oriented)) => ("scalar-negate-difference", oriented),
@@ -351,7 +359,7 @@ fn saturate_once(
     options: &Options,
     explain: Option<usize>,
     target: Option<&Expr>,
-    prefer_first: bool,
+    prefer_first: Prefer,
 ) -> (Expr, Report, Vec<Rewritten>) {
     let e = &forms[0];
     // Element-wise regions with their rational functions cancelled (crate::egraph::cancel) go in
@@ -590,12 +598,18 @@ fn saturate_once(
             };
             // The first form (a sign moved into a difference) stands unless the run
             // found one cheaper by more than a few nodes' hundredths.
-            let chosen = if prefer_first { term_cost(&runner.egraph, &recs[0]) } else { None };
+            let chosen = match prefer_first {
+                Prefer::Cheapest => None,
+                _ => term_cost(&runner.egraph, &recs[0]),
+            };
             if std::env::var_os("BRACKET_EGRAPH_DEBUG").is_some() {
                 eprintln!("first form's cost: {chosen:?} against {cost:?}");
             }
             match chosen {
                 Some(first) if first.about_as_cheap(&cost) => recs[0].clone(),
+                Some(first) if prefer_first == Prefer::WithItsSign && first.as_cheap_but_a_sign(&cost) => {
+                    recs[0].clone()
+                }
                 _ => best,
             }
         }

@@ -47,6 +47,9 @@ pub enum Guard {
     Nonzero,
     /// Not known to be zero (like terms of a zero class would breed coefficients).
     NotZero,
+    /// No constant below or at zero: a name, or a positive number (a sign stays where
+    /// it was written: `(I − AᵀA)⁻¹` is not `−(AᵀA − I)⁻¹`).
+    Unsigned,
     /// Zero.
     Zero,
     /// Symmetric (declared, or by construction such as `AAᵀ`).
@@ -75,6 +78,7 @@ impl Guard {
             Guard::Constant => "constant",
             Guard::Nonzero => "nonzero",
             Guard::NotZero => "notzero",
+            Guard::Unsigned => "unsigned",
             Guard::Zero => "zero",
             Guard::Symmetric => "symmetric",
             Guard::Ones => "ones",
@@ -94,6 +98,7 @@ impl Guard {
             "constant" => Guard::Constant,
             "nonzero" => Guard::Nonzero,
             "notzero" => Guard::NotZero,
+            "unsigned" => Guard::Unsigned,
             "zero" => Guard::Zero,
             "symmetric" => Guard::Symmetric,
             "ones" => Guard::Ones,
@@ -118,6 +123,7 @@ impl Guard {
             Guard::Nonzero => d.constant.as_ref().is_some_and(|c| !num_traits::Zero::is_zero(c)),
             Guard::Zero => d.zero,
             Guard::NotZero => !d.zero,
+            Guard::Unsigned => d.constant.as_ref().is_none_or(num_traits::Signed::is_positive),
             Guard::Symmetric => d.symmetric && (d.shape.is_empty() || d.shape.len() == 2),
             Guard::Ones => d.ones,
             Guard::Identity => d.identity,
