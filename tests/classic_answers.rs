@@ -118,6 +118,17 @@ fn likelihoods() {
     // The noise variance of linear regression: the numbers of `1/(2σ²)`'s derivative,
     // `−2/(2σ²)²`, are one number, the two halves one factor, and the two quotients
     // one over their common denominator.
+    // A quadratic form by its matrix: the sign in front of one orientation, not a
+    // difference and its negation (survey 29).
+    let q = "x, mu: vector(p); S: symmetric(p); (x - mu)^T S^-1 (x - mu)";
+    assert_eq!(grad(q, &["S"]), "−S⁻¹(x − μ)(x − μ)ᵀS⁻¹");
+    // The normalizer's (2πS)⁻¹ is S⁻¹/(2π), and its 2π cancels.
+    let mvn = "S: symmetric(p); x: vector(p); -1/2 ln|2 pi S| - 1/2 x^T S^-1 x";
+    assert_eq!(grad(mvn, &["S"]), "(1/2)(S⁻¹xxᵀS⁻¹ − S⁻¹)");
+    // A Poisson regression with θ, a scalar by default: a vector, as only that makes
+    // the function scalar (with a note).
+    let poisson = "X: matrix(N, p); y: vector(N); y^T X theta - 1^T exp(X theta)";
+    assert_eq!(grad(poisson, &["theta"]), "Xᵀ(y − exp(Xθ))");
     // The sample variance: the 2 both terms share comes out of the quotient's sum.
     let var = "x: vector(n); (x - 1 1^T x/n)^T (x - 1 1^T x/n)/n";
     assert_eq!(grad(var, &["x"]), "2(x − 11ᵀx/n)/n");

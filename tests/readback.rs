@@ -132,3 +132,20 @@ fn a_scalar_spread_over_a_row_or_a_tensor_reads_back() {
         }
     }
 }
+
+#[test]
+fn a_greek_name_written_transposed_in_a_failing_product_is_a_vector() {
+    // `x~λᵀ` prints as `(λᵀ1)x`: λ, a scalar by default, is a vector because it is
+    // written transposed, in a product that fails with λ a scalar as much as in one
+    // that type-checks either way (fuzzing, seed 37).
+    for text in ["x~λᵀ", "Z_{L-1}x~λᵀ"] {
+        let answer = simplify(text).unwrap();
+        for format in [Format::Ascii, Format::Unicode] {
+            let printed = render(&answer.expr, format);
+            let back =
+                simplify(&printed).unwrap_or_else(|e| panic!("{text}: `{printed}` does not read back: {}", e.message));
+            assert_eq!(back.expr.shape.len(), answer.expr.shape.len(), "{text}: `{printed}`");
+            assert!(back.model.notes.iter().any(|n| n.contains("`λ` is read as a vector")), "{:?}", back.model.notes);
+        }
+    }
+}

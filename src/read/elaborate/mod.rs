@@ -212,7 +212,13 @@ fn elaborate_noting(
     e.retyped = retyped.clone();
     if let Err(error) = e.run(input) {
         let defaults = if e.scalar_sum || e.product_mismatch { e.retypable() } else { vec![] };
-        return Err(Failure { error: e.explained(error, &input.notes), names: defaults, take: e.scalar_sum });
+        let transposed = std::mem::take(&mut e.transposed_scalars).into_iter().collect();
+        return Err(Failure {
+            error: e.explained(error, &input.notes),
+            names: defaults,
+            take: e.scalar_sum,
+            transposed,
+        });
     }
     let mut notes = input.notes.clone();
     // Each note once, where it is first made (two `*` between matrices are one note).
@@ -235,6 +241,9 @@ struct Failure {
     /// or only suggested (factors of a product that do not fit, which may as well want a
     /// transpose).
     take: bool,
+    /// The Greek names written transposed (`λᵀ`), which a second reading takes as
+    /// vectors even in a product: the transpose says which was meant.
+    transposed: Vec<String>,
 }
 
 #[derive(Clone, Debug)]

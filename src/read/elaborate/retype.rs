@@ -31,7 +31,7 @@ use indexmap::IndexMap;
 /// input type-checks as a tensor, the one name whose scalar reading makes it scalar is
 /// read so (`N/2 ln det(C) + …` with `N` a count).
 pub(super) fn elaborate(input: &Input, want_scalar: bool) -> Result<Model> {
-    let Failure { mut error, names, take } = match elaborate_noting(input, &IndexMap::new()) {
+    let Failure { mut error, names, take, transposed } = match elaborate_noting(input, &IndexMap::new()) {
         Ok((model, transposed)) => {
             let model = vector_reading(input, model, &transposed);
             return Ok(if want_scalar { scalar_reading(input, model) } else { model });
@@ -42,6 +42,13 @@ pub(super) fn elaborate(input: &Input, want_scalar: bool) -> Result<Model> {
         return Err(error);
     }
     let mut readings: Vec<(String, usize, Model)> = Vec::new();
+    // (A Greek name written transposed is tried as a vector where a product fails.)
+    let mut names = names;
+    for name in transposed.iter().filter(|_| !take) {
+        if !names.iter().any(|(n, order)| n == name && *order == 1) {
+            names.push((name.clone(), 1));
+        }
+    }
     for (name, order) in names.into_iter().take(limits::MAX_RETYPED_NAMES) {
         if let Ok(model) = elaborate_as(input, &IndexMap::from([(name.clone(), order)])) {
             readings.push((name, order, model));
@@ -56,6 +63,21 @@ pub(super) fn elaborate(input: &Input, want_scalar: bool) -> Result<Model> {
             .map(|(n, order, _)| format!("`{}: {}`", declared_name(n), word(*order)))
             .collect();
         readings.retain(|(_, _, m)| scalar(m));
+    }
+    // A Greek name written transposed that as a vector makes the input type-check is
+    // one, product or sum (`(λᵀ1)x`), as where the input type-checks either way.
+    let written_transposed = |(name, order, _): &(String, usize, Model)| *order == 1 && transposed.contains(name);
+    if !take && readings.iter().filter(|r| written_transposed(r)).count() == 1 {
+        if let Some(k) = readings.iter().position(written_transposed) {
+            let (name, _, mut model) = readings.swap_remove(k);
+            model.notes.push(format!(
+                "`{name}` is read as a vector: it is written transposed (`{name}ᵀ`), and as a scalar the input \
+                 does not type-check ({}); declare `{}: vector` to say so",
+                error.message,
+                declared_name(&name)
+            ));
+            return Ok(model);
+        }
     }
     match readings.len() {
         0 => Err(error),
@@ -136,6 +158,9 @@ fn scalar_reading(input: &Input, model: Model) -> Model {
         return model;
     }
     let mut readings = scalar_models(input, &model);
+    if readings.is_empty() {
+        return greek_vector_reading(input, model);
+    }
     if readings.len() != 1 {
         return model;
     }
@@ -145,6 +170,33 @@ fn scalar_reading(input: &Input, model: Model) -> Model {
          and only a scalar function has a gradient; declare `{}: scalar` to say so",
         default_kind(&name),
         case_word(&name),
+        declared_name(&name)
+    ));
+    m
+}
+
+/// Where no tensor read as a scalar makes the function scalar, the one Greek name read
+/// as a vector that does (`yᵀXθ − 1ᵀexp(Xθ)`, a row with θ a scalar), with a note.
+fn greek_vector_reading(input: &Input, model: Model) -> Model {
+    let greek = model
+        .names
+        .iter()
+        .filter(|(n, i)| !i.declared && !i.defined && i.shape.is_empty() && default_kind(n) == "a scalar")
+        .map(|(n, _)| n.clone());
+    let mut readings: Vec<(String, Model)> = greek
+        .take(limits::MAX_RETYPED_NAMES)
+        .filter_map(|name| {
+            let m = elaborate_as(input, &IndexMap::from([(name.clone(), 1)])).ok()?;
+            function(&m).is_some_and(|e| e.is_scalar()).then_some((name, m))
+        })
+        .collect();
+    if readings.len() != 1 {
+        return model;
+    }
+    let (name, mut m) = readings.pop().expect("one reading");
+    m.notes.push(format!(
+        "`{name}` is read as a vector: as a scalar (the default for lowercase Greek letters) the function is \
+         not scalar, and only a scalar function has a gradient; declare `{}: vector` to say so",
         declared_name(&name)
     ));
     m
