@@ -12,6 +12,10 @@ const DECLS: &str = "A, B: matrix(n, n); M: matrix(n, m); S: symmetric(n); x, y:
 
 const CASES: &[&str] = &[
     "x^T A x",
+    // A chain ending in a vector applies to it, `A.T @ (A @ (B @ x))` (value checked
+    // here, form in `a_chain_ending_in_a_vector_applies_to_it`).
+    "A^T A B x",
+    "M^T S^-1 M v",
     "A B",
     "A^T B",
     "x y^T",
@@ -271,4 +275,21 @@ fn iota_axes_are_kept_in_a_whole_result() {
         assert_eq!(values.len(), want.len(), "{src}");
         assert!(values.iter().zip(&want).all(|(a, b)| (a - b).abs() < 1e-9 * (1.0 + b.abs())), "{src}: {code}");
     }
+}
+
+/// A Hessian-vector product never forms the Hessian: `Xᵀ(Xv)`, not `(XᵀX)v` (survey 29),
+/// and a generated gradient solves with a matrix's inverse rather than multiplying it
+/// into another first.
+#[test]
+fn a_chain_ending_in_a_vector_applies_to_it() {
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_bracket")).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let ls = "X: matrix(N, p); y: vector(N); b: vector(p); ||y - X b||^2";
+    assert_eq!(run(&["hvp", ls, "--wrt", "b", "--dir", "v", "--format", "numpy"]).trim(), "(2 * (X.T @ (X @ v)))");
+    let gls = "X: matrix(N, p); y: vector(N); b: vector(p); O: symmetric(N); (y - X b)^T O^-1 (y - X b)";
+    let module = run(&["codegen", gls, "--wrt", "b"]);
+    assert!(module.contains("grad_b = 2 * (X.T @ (t_2 @ (-t_1)))"), "{module}");
 }

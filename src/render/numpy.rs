@@ -7,7 +7,7 @@ use super::*;
 /// Declared element-wise functions `f` are called as `f(x)`, their derivatives as
 /// `f_prime(x)`.
 pub fn render_numpy(e: &Expr, model: &Model) -> String {
-    Numpy::of(model, false).go(e)
+    Numpy::of(model, false).go(&super::python::vector_chains_inward(e))
 }
 
 /// [`render_numpy`] of a whole result: where its shape has `ι` dims (a row vector `wᵀ`,
@@ -33,7 +33,7 @@ pub fn render_numpy_whole(e: &Expr, model: &Model) -> String {
 /// [`render_numpy`] for a generated module, which defines `softmax(a, axis)` (stable,
 /// the maximum subtracted) and calls it rather than repeating its argument.
 pub fn render_numpy_in_module(e: &Expr, model: &Model) -> String {
-    Numpy::of(model, true).go(e)
+    Numpy::of(model, true).go(&super::python::vector_chains_inward(e))
 }
 
 /// A Python identifier for a name: `W_1` stays, `Z_{L-1}` becomes `Z_L_1`, and a Greek

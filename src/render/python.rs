@@ -31,8 +31,10 @@ pub struct BodyOptions {
 /// The assignments computing `outputs` in order, shared subexpressions first each time
 /// they are first needed, as lines of Python (without indentation).
 pub fn body(outputs: &[Output], model: &Model, options: BodyOptions) -> Vec<String> {
-    let outputs: Vec<Output> =
-        outputs.iter().map(|o| Output { name: o.name.clone(), expr: powers_applied(&o.expr) }).collect();
+    let outputs: Vec<Output> = outputs
+        .iter()
+        .map(|o| Output { name: o.name.clone(), expr: vector_chains_inward(&powers_applied(&o.expr)) })
+        .collect();
     let outputs = chains_shared(&outputs, model);
     let outputs = &outputs[..];
     let mut counts: IndexMap<String, (usize, usize)> = IndexMap::new();
@@ -97,6 +99,30 @@ fn chains_shared(outputs: &[Output], model: &Model) -> Vec<Output> {
         outputs = next;
     }
     outputs
+}
+
+/// `e` with each chain of three or more matrix factors that ends in a column applied
+/// to it from the right: `Xᵀ(X v)`, `Xᵀ(O⁻¹r)`, where `(XᵀX)v` forms an n×n matrix (a
+/// Hessian-vector product's point is not to) and hides the solve `O⁻¹r`.
+pub(super) fn vector_chains_inward(e: &Expr) -> Expr {
+    if matches!(e.kind, Kind::Product(..)) {
+        let factors = chain(e);
+        // (One that opens with a row is as cheap either way round: `(xᵀA)x`.)
+        let row = factors[0].shape.first() == Some(&Dim::Iota);
+        if factors.len() >= 3 && !row && factors.last().is_some_and(|f| f.shape.len() == 1) {
+            let inward = factors
+                .iter()
+                .rev()
+                .map(|f| vector_chains_inward(f))
+                .reduce(|acc, f| crate::ir::build::product(f, acc));
+            return inward.expect("three factors");
+        }
+    }
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = vector_chains_inward(c);
+    }
+    out
 }
 
 /// The factors of a product, in order, through its products that are links of a
