@@ -591,12 +591,18 @@ impl Elab {
                 }
                 if !b.is_scalar() {
                     let shown = self.u.show(&b.shape);
+                    // A row divides where a product that starts with it was meant: `/ xᵀx`.
+                    let text = self.source.get(rhs.span.start..rhs.span.end).unwrap_or("");
+                    let hint = match b.shape.first() == Some(&Dim::Iota) {
+                        true => format!("`/` divides by the one factor after it, `{text}`; to divide by a product, put it in parentheses: `/({text} …)`"),
+                        false => "for element-wise division use `⊘` or `./`; for an inverse use `X⁻¹`".to_string(),
+                    };
                     return Err(err(
                         ErrorCode::Shape,
                         format!("`/` divides by a scalar, but the divisor has shape {shown}"),
                         rhs.span,
                     )
-                    .hint("for element-wise division use `⊘` or `./`; for an inverse use `X⁻¹`"));
+                    .hint(hint));
                 }
                 // (`x/0`, `x/(1 − 1)`: a divisor that is the number zero, as written.)
                 if number_value(&b).is_some_and(|v| v.is_zero()) {
