@@ -85,6 +85,10 @@ fn eval_is_exact_with_given_values() {
     assert_eq!(stdout(&o), r#"[["1/2",0],[0,"1/4"]]"#);
     let o = bracket(&["eval", "softmax(x)", "--at", "x=[0, 0]"]);
     assert_eq!(stdout(&o), "[0.5,0.5]");
+    // Finite where exp of an entry is not: the row's greatest entry is taken out first
+    // (survey 29).
+    let o = bracket(&["eval", "softmax(x)", "--at", "x=[1000, 0]"]);
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "[1.0,0.0]"), "{}", stderr(&o));
 }
 
 #[test]

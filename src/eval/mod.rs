@@ -758,9 +758,19 @@ fn softmax<T: Number>(a: ArrayD<T>, positions: &[usize]) -> Result<ArrayD<T>> {
     let flat = moved.into_shape_with_order(IxDyn(&[outer, inner])).expect("softmax reshape");
     let mut out = flat.clone();
     for (mut row_out, row) in out.axis_iter_mut(Axis(0)).zip(flat.axis_iter(Axis(0))) {
+        // Shifted by the row's greatest entry, as NumPy code does: exp(1000) overflows, the
+        // softmax of (1000, 0) does not. (Exact numbers are not: their exp is exact at 0 only.)
+        let greatest = row.iter().fold(None::<&T>, |m, x| match m {
+            Some(m) if m.approx() >= x.approx() => Some(m),
+            _ => Some(x),
+        });
+        let shift = match greatest {
+            Some(m) if !T::EXACT && m.approx().is_finite() => m.clone(),
+            _ => T::zero(),
+        };
         let mut exps = Vec::with_capacity(inner);
         for x in row.iter() {
-            exps.push(x.func(&Func::Exp, 0).ok_or_else(|| not_exact("softmax"))?);
+            exps.push((x.clone() - shift.clone()).func(&Func::Exp, 0).ok_or_else(|| not_exact("softmax"))?);
         }
         let total = exps.iter().fold(T::zero(), |acc, x| acc + x.clone());
         for (o, x) in row_out.iter_mut().zip(exps) {
