@@ -380,6 +380,7 @@ pub fn backprop_of(model: &Model, text: &str, explain: Explain) -> Result<Vec<Eq
             facts,
             queries: Vec::new(),
             exprs: Vec::new(),
+            definition_spans: Default::default(),
             source: String::new(),
             notes: Vec::new(),
         })

@@ -17,10 +17,8 @@ pub fn symmetric_everywhere(model: &Model, e: &Expr) -> bool {
         return false;
     }
     let t = crate::ir::build::transpose(e.clone());
-    [3, 4].into_iter().all(|seed| {
-        let draw = Draw { seed, min_size: 3, max_size: 5, domain: Domain::Positive };
-        let Ok(env) = random_env::<f64>(model, draw) else { return false };
-        let (Ok(a), Ok(b)) = (eval(e, &env), eval(&t, &env)) else { return false };
+    at_two_points(model, |env| {
+        let (Ok(a), Ok(b)) = (eval(e, env), eval(&t, env)) else { return false };
         let scale = a.iter().fold(1.0f64, |m, v| m.max(v.abs()));
         a.iter().zip(b.iter()).all(|(x, y)| x.is_finite() && y.is_finite() && (x - y).abs() <= 1e-10 * scale)
     })
@@ -33,13 +31,20 @@ pub fn equal_up_to_sign(model: &Model, a: &Expr, b: &Expr) -> bool {
     if !a.is_scalar() || !b.is_scalar() {
         return false;
     }
-    [3, 4].into_iter().all(|seed| {
-        let draw = Draw { seed, min_size: 3, max_size: 5, domain: Domain::Positive };
-        let Ok(env) = random_env::<f64>(model, draw) else { return false };
-        let (Ok(x), Ok(y)) = (eval(a, &env), eval(b, &env)) else { return false };
+    at_two_points(model, |env| {
+        let (Ok(x), Ok(y)) = (eval(a, env), eval(b, env)) else { return false };
         let (Some(&x), Some(&y)) = (x.iter().next(), y.iter().next()) else { return false };
         let scale = x.abs().max(y.abs());
         x.is_finite() && y.is_finite() && scale > 0.0 && (x.abs() - y.abs()).abs() <= 1e-10 * scale
+    })
+}
+
+/// Whether `holds` at two random points (sizes 3 to 5, symmetric matrices positive
+/// definite); false where the model cannot be drawn.
+fn at_two_points(model: &Model, holds: impl Fn(&crate::eval::Env<f64>) -> bool) -> bool {
+    [3, 4].into_iter().all(|seed| {
+        let draw = Draw { seed, min_size: 3, max_size: 5, domain: Domain::Positive };
+        random_env::<f64>(model, draw).is_ok_and(|env| holds(&env))
     })
 }
 

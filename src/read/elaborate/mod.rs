@@ -47,6 +47,8 @@ pub struct Model {
     pub queries: Vec<Query>,
     /// The expressions, in order.
     pub exprs: Vec<Expr>,
+    /// Where each `h = …` stands in the source: the span of its left side.
+    pub definition_spans: IndexMap<String, Span>,
     /// The source text.
     pub source: String,
     /// How the input was read where that may not be what was meant (`Wq` as the
@@ -82,21 +84,9 @@ impl Model {
         self.exprs.last()
     }
 
-    /// Where `name = …` defines `name` in the source: the name at the start of a
-    /// statement (after a newline or `;`), followed by `=` (not `==`).
+    /// Where `name = …` defines `name` in the source (its left side).
     pub fn definition_span(&self, name: &str) -> Option<Span> {
-        let src = self.source.as_str();
-        let mut from = 0;
-        while let Some(k) = src[from..].find(name).map(|k| k + from) {
-            from = k + name.len();
-            let before = src[..k].trim_end_matches([' ', '\t']);
-            let after = src[from..].trim_start_matches([' ', '\t']);
-            let starts = before.is_empty() || before.ends_with(['\n', ';']);
-            if starts && after.starts_with('=') && !after.starts_with("==") {
-                return Some(Span::new(k, from));
-            }
-        }
-        None
+        self.definition_spans.get(name).copied()
     }
 
     /// The vectors the facts say sum to a number, with it: `yᵀ1 = c` (also read from
@@ -545,7 +535,17 @@ impl Elab {
         let queries =
             self.queries.iter().map(|q| Query { expr: fix(&q.expr, &mut self.u), wrt: q.wrt.clone() }).collect();
         let exprs = self.exprs.iter().map(|e| fix(e, &mut self.u)).collect();
-        Model { names, functions: self.functions, definitions, facts, queries, exprs, source: self.source, notes }
+        Model {
+            names,
+            functions: self.functions,
+            definitions,
+            facts,
+            queries,
+            exprs,
+            definition_spans: self.defined_at,
+            source: self.source,
+            notes,
+        }
     }
 
     /// An error, with what may explain it: a word read as a product, or a Greek letter

@@ -182,14 +182,9 @@ fn greek_vector_reading(input: &Input, model: Model) -> Model {
         .names
         .iter()
         .filter(|(n, i)| !i.declared && !i.defined && i.shape.is_empty() && default_kind(n) == "a scalar")
-        .map(|(n, _)| n.clone());
-    let mut readings: Vec<(String, Model)> = greek
-        .take(limits::MAX_RETYPED_NAMES)
-        .filter_map(|name| {
-            let m = elaborate_as(input, &IndexMap::from([(name.clone(), 1)])).ok()?;
-            function(&m).is_some_and(|e| e.is_scalar()).then_some((name, m))
-        })
+        .map(|(n, _)| n.clone())
         .collect();
+    let mut readings = models_with_scalar_function(input, greek, 1);
     if readings.len() != 1 {
         return model;
     }
@@ -236,12 +231,17 @@ pub fn scalar_readings(source: &str, words: &[String]) -> Vec<String> {
 /// Each tensor of `model` by default only, read as a scalar alone, where that makes the
 /// function scalar: the name and the model read so.
 fn scalar_models(input: &Input, model: &Model) -> Vec<(String, Model)> {
-    tensor_defaults(model)
+    models_with_scalar_function(input, tensor_defaults(model), 0)
+}
+
+/// Each of `names` read with `order` dims, alone, where that makes the function scalar:
+/// the name and the model read so.
+fn models_with_scalar_function(input: &Input, names: Vec<String>, order: usize) -> Vec<(String, Model)> {
+    names
         .into_iter()
         .take(limits::MAX_RETYPED_NAMES)
         .filter_map(|name| {
-            let retyped = IndexMap::from([(name.clone(), 0)]);
-            let m = elaborate_as(input, &retyped).ok()?;
+            let m = elaborate_as(input, &IndexMap::from([(name.clone(), order)])).ok()?;
             function(&m).is_some_and(|e| e.is_scalar()).then_some((name, m))
         })
         .collect()
