@@ -235,6 +235,9 @@ fn iota_axes_are_kept_in_a_whole_result() {
         "x: vector(n); A: matrix(n, n); iota A_2 [~A_1 x]",
         "x: vector(n); x iota",
         "x: vector(n); x^T x",
+        // A softmax over dims of size one only (`axis=()`, not the `(,)` Python rejects).
+        "softmax(iota)",
+        "x: vector(n); {softmax(iota)} x",
     ];
     for (k, src) in cases.iter().enumerate() {
         let model = read(src).unwrap();

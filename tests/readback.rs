@@ -116,6 +116,10 @@ fn a_scalar_spread_over_a_row_or_a_tensor_reads_back() {
         "x: vector(n); A: matrix(n, m); (x^T x) ./ (x^T A)",
         "t: vector(n); u: vector(m); r: vector(k); sum(t) ./ (t u r)",
         "t: vector(n); r: vector(m); (t^T t) ./ (t {r^T} iota)",
+        // `ι` alone, the ones vector of size one, prints as `ι`: `1` reads as the number
+        // (fuzzing, seed 40: `softmaxιx@2` printed `{softmax(1)} x`).
+        "x: vector(n); softmax(iota) x^T",
+        "x: vector(n); {softmax(iota)} x",
     ];
     for text in cases {
         let answer = simplify(text).unwrap();

@@ -765,7 +765,10 @@ impl Printer {
         // No factors over distinct free indices: the ones tensor (`1`, `11ᵀ`), which an
         // einsum would write with no operand at all.
         let distinct: std::collections::HashSet<usize> = net.output.iter().copied().collect();
-        if net.factors.is_empty() && distinct.len() == net.output.len() && (1..=2).contains(&net.output.len()) {
+        // (Not `ι`, which reads as itself and would read back as the number 1.)
+        let iota = net.output.iter().any(|&i| net.indices[i] == crate::ir::shape::Dim::Iota);
+        if net.factors.is_empty() && distinct.len() == net.output.len() && (1..=2).contains(&net.output.len()) && !iota
+        {
             let dims: Vec<_> = net.output.iter().map(|&i| net.indices[i].clone()).collect();
             let one = |d: &crate::ir::shape::Dim| Expr::new(Kind::Ones, vec![d.clone()]);
             let ones = match dims.as_slice() {

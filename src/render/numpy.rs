@@ -151,10 +151,7 @@ impl Numpy {
 
     fn dims(&self, shape: &[Dim]) -> String {
         let parts: Vec<String> = shape.iter().filter(|d| **d != Dim::Iota).map(|d| self.size(d)).collect();
-        match parts.len() {
-            1 => format!("({},)", parts[0]),
-            _ => format!("({})", parts.join(", ")),
-        }
+        tuple(&parts)
     }
 
     fn go(&self, e: &Expr) -> String {
@@ -369,7 +366,7 @@ impl Numpy {
                     .filter(|&&k| x.shape[k] != Dim::Iota)
                     .map(|&k| kept.iter().position(|&y| y == k).unwrap_or(0).to_string())
                     .collect();
-                format!("np.transpose({}, ({},))", g(x), perm.join(", "))
+                format!("np.transpose({}, {})", g(x), tuple(&perm))
             }
             Kind::Network(net) => self.einsum(net),
         }
@@ -395,7 +392,7 @@ impl Numpy {
             .filter(|k| !positions.contains(&(k + 1)) && arg.shape[*k] != Dim::Iota)
             .map(|k| axis_of(k).to_string())
             .collect();
-        let axes = format!("({},)", axes.join(", "));
+        let axes = tuple(&axes);
         let t = match (self.helpers, log) {
             (true, false) => format!("softmax({a}, axis={axes})"),
             (true, true) => format!("log_softmax({a}, axis={axes})"),
@@ -413,7 +410,7 @@ impl Numpy {
         if perm.windows(2).all(|w| w[0] < w[1]) {
             t
         } else {
-            format!("np.transpose({t}, ({},))", perm.join(", "))
+            format!("np.transpose({t}, {})", tuple(&perm))
         }
     }
 
@@ -501,9 +498,18 @@ impl Numpy {
         let spec = bracket::einsum_spec(net, true);
         let args: Vec<String> = net.factors.iter().map(|f| self.go(&f.expr)).collect();
         if args.is_empty() {
-            return format!("np.einsum('{spec}')");
+            // Nothing but dims of size one (`ι`): a product of no factors.
+            return "np.ones(())".into();
         }
         format!("np.einsum('{spec}', {})", args.join(", "))
+    }
+}
+
+/// A Python tuple of `parts`: `()`, `(a,)` or `(a, b)`.
+fn tuple(parts: &[String]) -> String {
+    match parts {
+        [one] => format!("({one},)"),
+        _ => format!("({})", parts.join(", ")),
     }
 }
 
