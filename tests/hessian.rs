@@ -159,6 +159,17 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "w",
         Some("r X^T diag(exp(X w) .* (r 1 + y) ./ (exp(X w) + r 1).^2) X"),
     ),
+    // Attention by the key weights, a 4-tensor: like terms met inside the tensor
+    // operators too, `2(sᵀUc)1` where `((sᵀUc)1 − Uc) + (sᵀUc)1` stood (survey 30).
+    (
+        "q: vector(e); X: matrix(T, d); Wk: matrix(d, e); U: matrix(T, d); c: vector(d)",
+        "c^T U^T softmax(X Wk q)",
+        "Wk",
+        Some(
+            "(kron(kron(X^T diag(softmax(X Wk q)) (diag(U c - (softmax(X Wk q)^T U c) 1) \
+             + (2 (softmax(X Wk q)^T U c) 1 - U c) softmax(X Wk q)^T - 1 c^T U^T diag(softmax(X Wk q))) X, q), q))_{1324}",
+        ),
+    ),
 ];
 
 fn text(decls: &str, f: &str) -> String {

@@ -649,13 +649,20 @@ fn scaled_share(ts: &[Expr]) -> bool {
     (0..names.len()).any(|i| names[i + 1..].iter().any(|other| other.iter().any(|n| names[i].contains(n))))
 }
 
-/// Two terms of a sum that are multiples of one expression (`−y` and `y`).
+/// Two terms of a sum that are multiples of one expression (`−y` and `y`), also where
+/// one stands in a sum within the sum (`(a1 − v) + a1`).
 fn like_terms(ts: &[Expr]) -> bool {
-    let base = |t: &Expr| match &t.kind {
-        Kind::Scale(_, x) => (**x).clone(),
-        _ => t.clone(),
-    };
-    let bases: Vec<Expr> = ts.iter().map(base).collect();
+    fn collect(ts: &[Expr], out: &mut Vec<Expr>) {
+        for t in ts {
+            match &t.kind {
+                Kind::Add(inner) => collect(inner, out),
+                Kind::Scale(_, x) => out.push((**x).clone()),
+                _ => out.push(t.clone()),
+            }
+        }
+    }
+    let mut bases = Vec::new();
+    collect(ts, &mut bases);
     (0..bases.len()).any(|i| bases[i + 1..].contains(&bases[i]))
 }
 
@@ -956,21 +963,9 @@ fn cancelled_within(e: &Expr) -> Option<Expr> {
 
 /// `e` with each child rewritten.
 fn rewrite_children(e: &Expr) -> Expr {
-    let b = |x: &Expr| Box::new(rewrite(x));
-    let kind = match &e.kind {
-        Kind::Add(ts) => Kind::Add(ts.iter().map(rewrite).collect()),
-        Kind::Scale(c, a) => Kind::Scale(c.clone(), b(a)),
-        Kind::Product(x, y) => Kind::Product(b(x), b(y)),
-        Kind::DivScalar(x, y) => Kind::DivScalar(b(x), b(y)),
-        Kind::Transpose(a) => Kind::Transpose(b(a)),
-        Kind::Hadamard(x, y) => Kind::Hadamard(b(x), b(y)),
-        Kind::HDiv(x, y) => Kind::HDiv(b(x), b(y)),
-        Kind::Kron(x, y) => Kind::Kron(b(x), b(y)),
-        Kind::Dot(x, y) => Kind::Dot(b(x), b(y)),
-        Kind::Trace(a) => Kind::Trace(b(a)),
-        Kind::Sum(a) => Kind::Sum(b(a)),
-        Kind::Diag(a) => Kind::Diag(b(a)),
-        other => other.clone(),
-    };
-    Expr::new(kind, e.shape.clone())
+    let mut out = e.clone();
+    for c in out.children_mut() {
+        *c = rewrite(c);
+    }
+    out
 }
