@@ -149,6 +149,14 @@ fn batch_answers_every_line_and_survives_bad_ones() {
 }
 
 #[test]
+fn an_hvp_direction_named_as_its_variable_is_refused_as_such() {
+    // Not "`s` is named twice in --wrt", which the user never wrote (survey 30).
+    let o = bracket(&["hvp", "m, s: vector(k); 1/2 sum(exp(s)) + m^T s", "--wrt", "s", "--dir", "s"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("the direction `s` is the variable itself"), "{}", stderr(&o));
+}
+
+#[test]
 fn batch_refuses_what_it_would_answer_in_part() {
     // derive and hvp take one variable: several are refused, not cut to the first; a
     // name list with a number in it is refused, not read without it.

@@ -185,6 +185,8 @@ impl Command {
         // given twice would be the last one, without a word.
         let named: Vec<String> = match self {
             Command::Eval { at, .. } => at.iter().map(|(n, _)| n.trim().to_string()).collect(),
+            // (One variable and a direction, which `hvp` tells apart itself.)
+            Command::Hvp { .. } => Vec::new(),
             _ => self.wrt().iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect(),
         };
         if let Some(twice) = named.iter().enumerate().find(|(k, n)| named[..*k].contains(n)).map(|(_, n)| n) {

@@ -224,3 +224,41 @@ pub(crate) fn open_across_lines(text: &str, at: usize) -> Option<usize> {
     // Still open at the end, so never closed; on an earlier line than `at`.
     (open.contains(&k) && text[k..at].contains('\n')).then_some(k)
 }
+
+/// The hint for `name(…)` where `name` is no function: the functions there are, or how
+/// to write what a function of that name computes elsewhere (a reduction such as `max`
+/// is no element-wise function, and declaring it one would change what it means).
+pub(crate) fn unknown_function(name: &str) -> String {
+    use crate::ir::ast::Builtin;
+    const KNOWN: &str = "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, sign, \
+                         relu, softmax, logsumexp, diag, sum, mean, dot, kron, inv, norm (norm2), eye, einsum, and \
+                         written out: softplus, logsigmoid, logsoftmax, log1p, expm1, log10, log2, cosh, sinh";
+    // Two functions run together (`logcosh`): their composition.
+    let composed = (1..name.len()).filter(|&i| name.is_char_boundary(i)).find_map(|i| {
+        let (outer, inner) = (Builtin::from_name(&name[..i])?, Builtin::from_name(&name[i..])?);
+        Some((crate::read::elaborate::builtin_name(outer), crate::read::elaborate::builtin_name(inner)))
+    });
+    if let Some((outer, inner)) = composed {
+        return format!(
+            "`{name}` is no built-in function; for the composition write `{outer}({inner}(x))`, or declare a \
+             function of your own: `{name}: elementwise; {name}(X)`"
+        );
+    }
+    match name.to_lowercase().as_str() {
+        "argmax" | "argmin" => {
+            return format!("`{name}` gives an index, which no derivative is taken of; `softmax(x)` is its smooth form")
+        }
+        "max" | "min" | "amax" | "amin" | "maximum" | "minimum" => {
+            return format!(
+                "`{name}` over the entries has no derivative where two entries tie and is not read; a smooth \
+                 maximum is `logsumexp(x)` (its gradient is softmax(x)), and `max(0, x)` entry by entry is `relu(x)`"
+            )
+        }
+        _ => {}
+    }
+    if name.chars().count() == 1 {
+        format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
+    } else {
+        format!("the functions are {KNOWN}; for a function of your own, declare it: `{name}: elementwise; {name}(X)`")
+    }
+}

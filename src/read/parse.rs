@@ -857,7 +857,11 @@ fn syntax_error(source: &str, text: &str, e: pest::error::Error<Rule>) -> Error 
     };
     let message = if expected.is_empty() { what } else { format!("{what}; expected {}", join_or(&expected)) };
     // `W_out: matrix(m, n)`: a subscript of several letters wants braces.
-    let statement = text[..at.min(text.len())].rsplit([';', '\n']).next().unwrap_or("");
+    // (With the word the error stands in: `a, h_prev: …` fails at the `_`.)
+    let word_end = text[at.min(text.len())..]
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map_or(text.len(), |k| at.min(text.len()) + k);
+    let statement = text[..word_end].rsplit([';', '\n']).next().unwrap_or("");
     let long = crate::read::hints::long_subscript(statement);
     let hint = match found {
         Some(')') if method_call(&text[..at.min(text.len())]) => {

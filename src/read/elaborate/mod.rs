@@ -805,7 +805,7 @@ fn show_counts(want: &[usize]) -> String {
     }
 }
 
-fn builtin_name(func: Builtin) -> &'static str {
+pub(crate) fn builtin_name(func: Builtin) -> &'static str {
     match func {
         Builtin::Trace => "tr",
         Builtin::Det => "det",

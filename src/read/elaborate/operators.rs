@@ -238,28 +238,7 @@ impl Elab {
             }
             Err(e) if e.code == ErrorCode::Shape && self.looks_like_call(items).is_some() => {
                 let (name, at) = self.looks_like_call(items).expect("checked");
-                let known =
-                    "tr (trace, Tr), det, logdet, ln (log), exp, tanh, sigmoid (σ), sqrt, sin, cos, abs, sign, relu, \
-                             softmax, logsumexp, diag, sum, mean, dot, kron, inv, norm (norm2), eye, einsum, \
-                             and written out: softplus, logsigmoid, logsoftmax, log1p, expm1, log10, log2, cosh, sinh";
-                // Two functions run together (`logcosh`): their composition.
-                let composed = (1..name.len()).filter(|&i| name.is_char_boundary(i)).find_map(|i| {
-                    let (outer, inner) = (Builtin::from_name(&name[..i])?, Builtin::from_name(&name[i..])?);
-                    Some((super::builtin_name(outer), super::builtin_name(inner)))
-                });
-                let hint = if let Some((outer, inner)) = composed {
-                    format!(
-                        "`{name}` is no built-in function; for the composition write `{outer}({inner}(x))`, \
-                         or declare a function of your own: `{name}: elementwise; {name}(X)`"
-                    )
-                } else if name.chars().count() == 1 {
-                    format!("to apply a function of your own, declare it first: `{name}: elementwise; {name}(X)`")
-                } else {
-                    format!(
-                        "the functions are {known}; for a function of your own, declare it: \
-                         `{name}: elementwise; {name}(X)`"
-                    )
-                };
+                let hint = crate::read::hints::unknown_function(&name);
                 Err(err(ErrorCode::Unknown, format!("unknown function `{name}`"), at).hint(hint))
             }
             Err(e) if e.code == ErrorCode::Shape && items.iter().all(|i| self.is_vector_name(i)) => {
