@@ -174,6 +174,15 @@ fn words_of_several_letters() {
     let (code, _, stderr) = simplify("Wq x");
     assert_eq!(code, Some(2));
     assert!(stderr.contains("`Wq` is read as the product W q") && stderr.contains("`Wq: matrix`"), "{stderr}");
+    // A letter that is a declared size is that number, and the note says so: `wd` (a
+    // weight decay) is w times the size d (survey 30).
+    let (code, _, stderr) = simplify("W: matrix(d, k); wd ||W||^2");
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr
+            .contains("`wd` is read as the product w d, where `d` stands for a size (a number); declare `wd: scalar`"),
+        "{stderr}"
+    );
     // Letters keep the precedence they had as separate names.
     reads_as(M, "xy^T", "x y^T", "xyᵀ");
     reads_as(M, "y^T Bx", "y^T B x", "yᵀBx");

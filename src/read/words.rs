@@ -125,6 +125,27 @@ pub(crate) fn split(name: &NameRef, span: Span) -> Option<Vec<Node>> {
     Some(nodes)
 }
 
+/// The notes of split words, each that has a size among its letters saying so: `wd`
+/// with d a size is w times the number d, which the user rarely means (a weight decay).
+pub(crate) fn sizes_said(notes: Vec<String>, is_size: impl Fn(&str) -> bool) -> Vec<String> {
+    notes
+        .into_iter()
+        .map(|note| {
+            let Some((word, pieces)) = note.split_once("` is read as the product ") else { return note };
+            let sizes: Vec<String> = pieces.split(' ').filter(|p| is_size(p)).map(|p| format!("`{p}`")).collect();
+            if sizes.is_empty() {
+                return note;
+            }
+            let stands = if sizes.len() == 1 { "stands for a size (a number)" } else { "stand for sizes (numbers)" };
+            format!(
+                "{note}, where {} {stands}; declare `{}: scalar` to keep the word whole",
+                sizes.join(", "),
+                word.trim_start_matches('`')
+            )
+        })
+        .collect()
+}
+
 /// Helpers on [`NodeKind::Word`] nodes for the parser's fold.
 pub(crate) struct Word;
 

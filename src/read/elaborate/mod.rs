@@ -519,6 +519,7 @@ impl Elab {
     }
 
     fn finish(mut self, notes: Vec<String>) -> Model {
+        let notes = crate::read::words::sizes_said(notes, |p| self.size_names.contains(p));
         let mut fin = Finisher { numbering: IndexMap::new() };
         let mut names = IndexMap::new();
         // Declared names first, in declaration order, then the rest in order of use.
