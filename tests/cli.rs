@@ -89,6 +89,21 @@ fn eval_is_exact_with_given_values() {
     // (survey 29).
     let o = bracket(&["eval", "softmax(x)", "--at", "x=[1000, 0]"]);
     assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "[1.0,0.0]"), "{}", stderr(&o));
+    // So are logarithms of sums of exponentials, taken in log space where exp overflows
+    // or σ underflows, as generated code does: log-sum-exp, written out or row-wise,
+    // softplus and log σ.
+    for (f, at, want) in [
+        ("logsumexp(x)", "x=[1000, 1000]", "1000.6931471805599"),
+        ("X: matrix(2, 2); ln(exp(X) 1)", "X=[[1000, 1000], [-1000, 0]]", "[1000.6931471805599,0.0]"),
+        ("ln(1 + exp(x))", "x=[1000, -1000]", "[1000.0,0.0]"),
+        ("ln(sigmoid(x))", "x=[-1000, 0]", "[-1000.0,-0.6931471805599453]"),
+    ] {
+        let o = bracket(&["eval", f, "--at", at]);
+        assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), want), "{f}: {}", stderr(&o));
+    }
+    // A logarithm of zero is still refused.
+    let o = bracket(&["eval", "ln(x)", "--at", "x=[0, 1]"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
 }
 
 #[test]

@@ -25,6 +25,7 @@ use std::fmt::Debug;
 use std::ops::{Add, Mul, Neg, Sub};
 
 mod linalg;
+mod logspace;
 use linalg::{determinant, inverse, matmul};
 
 /// A number type the evaluator computes in.
@@ -722,7 +723,20 @@ fn eval_kind<T: Number>(e: &Expr, env: &Env<T>, sizes: &[usize]) -> Result<Array
             scalar(s.power(&half).ok_or_else(|| not_exact("this norm"))?)
         }
         Kind::Func { func, derivative, arg } => {
-            map_checked(ev(arg)?, |x| x.func(func, *derivative), &format!("`{}`", func.name()))?
+            let plain =
+                ev(arg).and_then(|a| map_checked(a, |x| x.func(func, *derivative), &format!("`{}`", func.name())));
+            // A logarithm whose argument overflows or underflows in floating point, taken
+            // in log space (`ln(sum(exp(z)))` at large z): see `logspace`.
+            let logarithm = *func == Func::Ln && *derivative == 0 && !T::EXACT;
+            let finite = |v: &ArrayD<T>| v.iter().all(|x| x.approx().is_finite());
+            match plain {
+                Ok(v) if !logarithm || finite(&v) => v,
+                plain if logarithm => match logspace::ln_of(arg, env).filter(|l| l.iter().all(|x| x.is_finite())) {
+                    Some(l) => l.mapv(|x| T::from_rational(&BigRational::from_float(x).unwrap_or_default())),
+                    None => plain?,
+                },
+                plain => plain?,
+            }
         }
         Kind::Softmax { positions, arg } => softmax(ev(arg)?, positions)?,
         Kind::Permute(a, perm) => ev(a)?.permuted_axes(IxDyn(perm)).as_standard_layout().to_owned(),
