@@ -101,6 +101,10 @@ fn eval_is_exact_with_given_values() {
         let o = bracket(&["eval", f, "--at", at]);
         assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), want), "{f}: {}", stderr(&o));
     }
+    // A matrix declared symmetric takes only a symmetric value.
+    let o = bracket(&["eval", "S: symmetric(2); x^T S x", "--at", "S=[[1, 2], [3, 4]]"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("`S` is declared symmetric, but the value given has entry (1, 2) unlike (2, 1)"));
     // A logarithm of zero is still refused.
     let o = bracket(&["eval", "ln(x)", "--at", "x=[0, 1]"]);
     assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));

@@ -256,6 +256,29 @@ fn a_power_applied_to_a_vector_multiplies_the_vector() {
     passes_in_python(&dir, &path, check);
 }
 
+/// A matrix declared symmetric is refused a value that is not: the gradient was taken
+/// with S = Sᵀ and is another function's off it.
+#[test]
+fn a_symmetric_argument_must_be_symmetric() {
+    if !ready(&["numpy"]) {
+        return;
+    }
+    let dir = scratch("symmetric");
+    let path = module_in(&dir, "sym", &["S: symmetric(n); x: vector(n); x^T S^-1 x", "--wrt", "S", "--with-check"]);
+    let code = [
+        "import numpy as np, sym",
+        "assert sym.check_gradient()",
+        "try:",
+        "    sym.f_and_grad(S=np.array([[2.0, 1.0], [0.0, 2.0]]), x=np.ones(2))",
+        "except AssertionError as e:",
+        "    assert 'must be symmetric' in str(e), e",
+        "else:",
+        "    raise SystemExit('a non-symmetric S was taken')",
+    ]
+    .join("\n");
+    passes_in_python(&dir, &path, &code);
+}
+
 /// ln|X| of a 400 × 400 matrix whose determinant overflows a float (10⁴⁰⁰): the
 /// generated value is finite and right, and a negative determinant still gives nan.
 #[test]

@@ -392,6 +392,15 @@ fn module(plan: &Plan, options: &CodegenOptions) -> String {
                 (_, None) => sizes.push(((*d).clone(), format!("{p}.shape[{k}]"))),
             }
         }
+        // A gradient taken with S = Sᵀ is another function's off it. (Not under JAX, whose
+        // traced values have no truth value.)
+        if info.symmetric && dims.len() == 2 && !jax {
+            let _ = writeln!(
+                s,
+                "    assert np.allclose({p}, {p}.T), \"{p} must be symmetric: it is declared so, and the gradients \
+                 take {p} = {p}.T\""
+            );
+        }
     }
     for (n, source) in size_names(model, &wrt) {
         let _ = writeln!(s, "    {} = {source}", ident(&n));

@@ -249,6 +249,24 @@ fn evaluate_in<T: Number + ToJson>(answer: &Answer, given: &[(String, Value)], s
         let a = a
             .into_shape_with_order(ndarray::IxDyn(&sizes))
             .map_err(|e| Error::bare(ErrorCode::Usage, format!("the value of `{name}` does not fit its shape: {e}")))?;
+        // A matrix declared symmetric is given a symmetric value: the declaration is what
+        // answers were simplified with.
+        if model.names.get(&key).is_some_and(|i| i.symmetric) && a.ndim() == 2 {
+            let asymmetric = a.indexed_iter().find(|(ij, v)| {
+                let w = &a[[ij[1], ij[0]]];
+                (v.approx() - w.approx()).abs() > 1e-9 * v.approx().abs().max(w.approx().abs()).max(1.0)
+            });
+            if let Some((ij, _)) = asymmetric {
+                let (i, j) = (ij[0] + 1, ij[1] + 1);
+                return Err(Error::bare(
+                    ErrorCode::Usage,
+                    format!(
+                        "`{name}` is declared symmetric, but the value given has entry ({i}, {j}) unlike ({j}, {i})"
+                    ),
+                )
+                .hint(format!("give a symmetric value, or declare `{name}: matrix` if it is not")));
+            }
+        }
         env.values.insert(key.clone(), a);
         random.retain(|n| n != &key);
     }
