@@ -596,6 +596,10 @@ fn print_reply(query: &bracket::Command, reply: &bracket::Reply, format: OutputF
             }
         }
         bracket::Reply::Matrices(ds) => {
+            // As for the tensor layout: the defined values a program's NumPy reads.
+            if matches!(format, OutputFormat::Numpy) {
+                note_definitions(query, |_| true);
+            }
             for (d, check) in ds {
                 let text = d.render(format_of(format));
                 if ds.len() == 1 {

@@ -168,6 +168,18 @@ fn batch_answers_every_line_and_survives_bad_ones() {
 }
 
 #[test]
+fn a_program_s_vec_layout_numpy_says_the_values_it_reads() {
+    // `np.diag(H)` reads H: its statement comes with it, as in the tensor layout (survey 31).
+    let o =
+        bracket(&["hessian", "x: vector(n); H = exp(x); 1^T H", "--wrt", "x", "--layout", "vec", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["derivatives"][0]["numpy_definitions"], serde_json::json!(["H = np.exp(x)"]), "{v}");
+    let o =
+        bracket(&["hessian", "x: vector(n); H = exp(x); 1^T H", "--wrt", "x", "--layout", "vec", "--format", "numpy"]);
+    assert!(stderr(&o).contains("H = np.exp(x)"), "{}", stderr(&o));
+}
+
+#[test]
 fn an_hvp_direction_named_as_its_variable_is_refused_as_such() {
     // Not "`s` is named twice in --wrt", which the user never wrote (survey 30).
     let o = bracket(&["hvp", "m, s: vector(k); 1/2 sum(exp(s)) + m^T s", "--wrt", "s", "--dir", "s"]);

@@ -492,6 +492,8 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
         "hessian",
         "(Xᵀ ⊗ I_k)ᵀdiag(vec(sigmoid'(WX + b 1ᵀ)))(1_N ⊗ I_k)",
     ),
+    // A vector's block by a scalar is a column: NumPy's (p, 1), not (p,) (survey 31).
+    ("X: matrix(N, p); w: vector(p); b: scalar", "sum(softplus(X w + b 1))", "w,b", "hessian", "Xᵀsigmoid'(Xw + b 1)"),
     // A row-wise softmax couples every entry of a row with every other: its Jacobian,
     // by its input and through a layer, and the softmax regression's Hessian (refused
     // before; survey 18 and issue 15).
@@ -660,8 +662,14 @@ json.dump(out, sys.stdout)
             .unwrap_or_default();
         let flat: Vec<f64> =
             got["flat"].as_array().map(|a| a.iter().map(|x| x.as_f64().unwrap()).collect()).unwrap_or_default();
+        // A matrix, whatever the value's own order: a vector is a column.
+        let want_shape = match want.shape() {
+            [] => vec![1, 1],
+            [n] => vec![*n, 1],
+            other => other.to_vec(),
+        };
         let same =
-            shape == want.shape() && flat.iter().zip(want.iter()).all(|(a, b)| (a - b).abs() <= 1e-9 * (1.0 + b.abs()));
+            shape == want_shape && flat.iter().zip(want.iter()).all(|(a, b)| (a - b).abs() <= 1e-9 * (1.0 + b.abs()));
         if !same {
             failures.push(format!("{f}: {code}\n  got {got}\n  want {want:?}"));
         }

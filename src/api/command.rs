@@ -502,6 +502,7 @@ impl Reply {
                     .iter()
                     .map(|(d, c)| {
                         let mut v = d.json();
+                        with_numpy_definitions(&mut v, &d.tensor);
                         if let Some(c) = c {
                             v["check"] = c.json();
                         }

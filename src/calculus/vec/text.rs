@@ -161,7 +161,8 @@ impl Part {
         let vec_of = if format == Format::Latex { "\\operatorname{vec}" } else { "vec" };
         let transposed = transposed_text(format);
         match self {
-            Part::Same(e) => (one, if np { render_numpy(e, model) } else { render(e, format) }),
+            // (In NumPy a 2-D array: a vector is a column, `(p, 1)` for ∇_b∇_w with b a scalar.)
+            Part::Same(e) => (one, if np { np_matrix(e, model) } else { render(e, format) }),
             Part::Row(g) if np => (one, format!("np.reshape({}, (1, -1), order=\"F\")", f(g))),
             Part::Row(g) if g.order() <= 1 => (one, render(&crate::ir::build::transpose(g.clone()), format)),
             Part::Row(g) => (one, format!("{vec_of}({}){transposed}", render(g, format))),
