@@ -434,6 +434,12 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
     let text = query.text().to_string();
     say_notes(&text, &query.wrt(), query.wants_scalar());
     let reply = query.run(options).map_err(|e| (e, text.clone()))?;
+    // Notes the command adds to what reading said (an hvp's direction the function reads).
+    if let bracket::Reply::Seconds(blocks) = &reply {
+        let said = bracket::notes_for_scalar(&text, &query.wrt());
+        let added = blocks.iter().flat_map(|(d, _)| &d.answer.model.notes).filter(|n| !said.contains(n));
+        added.collect::<indexmap::IndexSet<_>>().into_iter().for_each(|n| eprintln!("note: {n}"));
+    }
     // A Hessian by a matrix is a 4-tensor, which no classic matrix writes: the layout
     // that does is named.
     if let (bracket::Command::Hessian { layout: bracket::Layout::Tensor, .. }, bracket::Reply::Seconds(blocks)) =

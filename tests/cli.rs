@@ -185,6 +185,10 @@ fn an_hvp_direction_named_as_its_variable_is_refused_as_such() {
     let o = bracket(&["hvp", "m, s: vector(k); 1/2 sum(exp(s)) + m^T s", "--wrt", "s", "--dir", "s"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("the direction `s` is the variable itself"), "{}", stderr(&o));
+    // A direction the function reads is taken, with a note.
+    let o = bracket(&["hvp", "x, v: vector(n); x^T x + v^T x", "--wrt", "x", "--dir", "v"]);
+    assert_eq!((o.status.code(), stdout(&o).as_str()), (Some(0), "2v"));
+    assert!(stderr(&o).contains("the direction `v` also occurs in the function"), "{}", stderr(&o));
 }
 
 #[test]

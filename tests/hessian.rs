@@ -285,6 +285,20 @@ fn a_wrong_hessian_fails_its_check() {
 }
 
 #[test]
+fn a_symmetric_variable_moves_along_symmetric_directions() {
+    // A new direction of a symmetric S is symmetric: along any other, the check failed
+    // right answers (survey 31, `(aᵀSb)²` at a relative error of 0.94).
+    for f in ["(a^T S b)^2", "tr(S A S B)", "P = S^-1; r = P a; 1/2 ln det(P) - 1/2 a^T r"] {
+        let text = format!("S: symmetric(n); A, B: matrix(n); a, b: vector(n); {f}");
+        let p = hvp(&text, "S", "V").unwrap();
+        assert!(p.check(3).passed(), "{f}: {}", p.check(3).line("differences"));
+    }
+    // One declared otherwise is refused, not checked along.
+    let e = hvp("S: symmetric(n); V: matrix(n); a: vector(n); (a^T S a)^2", "S", "V").unwrap_err();
+    assert!(e.message.contains("is not symmetric"), "{}", e.message);
+}
+
+#[test]
 fn a_fact_on_the_variable_holds_where_the_hessian_is_evaluated_not_along_it() {
     // `1ᵀp = 1` is true at the point, not along every direction from it: the Hessian of
     // (1ᵀp)² is 2·11ᵀ (the gradient `2·1` the fact gives is not what is differentiated).

@@ -199,9 +199,21 @@ pub fn hvp_with(text: &str, wrt: &str, dir: &str, options: &crate::egraph::Optio
             )
             .hint("declare the direction with the variable's shape, or name a new one"))
         }
+        // A symmetric variable moves only along symmetric directions: its gradient is
+        // taken with X = Xᵀ, and along another the check would fail a right answer.
+        Some(info) if model.names[&x].symmetric && !info.symmetric => {
+            return Err(whole(&format!("the direction `{dir}` is not symmetric, but `{x}` is declared symmetric"))
+                .hint(format!("declare `{dir}: symmetric`, or leave it undeclared (it is then symmetric too)")))
+        }
+        // A name the function reads is a direction only by a slip, most often.
+        Some(_) if f.expr.names().contains(&dir) => model.notes.push(format!(
+            "the direction `{dir}` also occurs in the function, and the product is along its value there; name a \
+             new tensor (`--dir U`) to move along another"
+        )),
         Some(_) => {}
         None => {
-            let info = NameInfo { shape, symmetric: false, declared: false, defined: false };
+            let symmetric = model.names[&x].symmetric;
+            let info = NameInfo { shape, symmetric, declared: false, defined: false };
             model.names.insert(dir.clone(), info);
         }
     }
