@@ -159,6 +159,15 @@ const CASES: &[(&str, &str, &str, Option<&str>)] = &[
         "w",
         Some("r X^T diag(exp(X w) .* (r 1 + y) ./ (exp(X w) + r 1).^2) X"),
     ),
+    // Diagonals of two terms meet into one, whose entries then cancel to one power
+    // (survey 31: `diag(sqrt(1 + w ⊙ w)^{⊙-1}) − diag((1 + w ⊙ w)^{⊙-3/2} ⊙ w ⊙ w)` beside
+    // A + Aᵀ, where alone it was one diagonal).
+    (
+        "w: vector(p); A: matrix(p, p)",
+        "w^T A w + 1^T sqrt(1 + w .* w)",
+        "w",
+        Some("A + A^T + diag((1 + w .* w).^(-3/2))"),
+    ),
     // Attention by the key weights, a 4-tensor: like terms met inside the tensor
     // operators too, `2(sᵀUc)1` where `((sᵀUc)1 − Uc) + (sᵀUc)1` stood (survey 30).
     (

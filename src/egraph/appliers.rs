@@ -846,7 +846,7 @@ pub(super) fn sum_terms(egraph: &EGraph, id: Id, coef: BigRational, depth: usize
 
 /// The factors of the products in class `id` by which two terms are related: each side
 /// of a matrix product (whose left side is not a number), each operand of a Hadamard
-/// product.
+/// product; and a diagonal or a trace, which relates it to every other.
 fn relating_factors(egraph: &EGraph, id: Id) -> Vec<(u8, Id)> {
     let mut out = Vec::new();
     for n in &egraph[id].nodes {
@@ -855,6 +855,10 @@ fn relating_factors(egraph: &EGraph, id: Id) -> Vec<(u8, Id)> {
                 out.extend([(0, egraph.find(*l)), (1, egraph.find(*r))]);
             }
             Node::Hadamard([l, r]) => out.extend([(2, egraph.find(*l)), (2, egraph.find(*r))]),
+            // Diagonals add inside one (`diag(u) − diag(v)` → `diag(u − v)`), and traces
+            // inside one: any two are related.
+            Node::Diag(_) => out.push((3, Id::from(0usize))),
+            Node::Trace(_) => out.push((4, Id::from(0usize))),
             _ => {}
         }
     }
