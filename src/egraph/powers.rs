@@ -31,13 +31,18 @@ pub(super) fn powers(egraph: &EGraph, id: Id) -> Vec<(Id, BigRational)> {
                     let own = egraph.find(*x) == egraph.find(id);
                     if k.is_integer() && small(k) && egraph[*x].data.constant.is_none() && !own {
                         for m in &egraph[*x].nodes {
-                            if let Node::Power([y, j]) = m {
-                                if let Some(j) = egraph[*j].data.constant.as_ref().filter(|j| small(j)) {
-                                    let jk = j * k;
-                                    if jk.abs() <= bound {
-                                        out.push((egraph.find(*y), jk));
+                            match m {
+                                Node::Power([y, j]) => {
+                                    if let Some(j) = egraph[*j].data.constant.as_ref().filter(|j| small(j)) {
+                                        let jk = j * k;
+                                        if jk.abs() <= bound {
+                                            out.push((egraph.find(*y), jk));
+                                        }
                                     }
                                 }
+                                // And of an inverse: `(X⁻¹)³ = X⁻³`.
+                                Node::Inverse(y) => out.push((egraph.find(*y), -k.clone())),
+                                _ => {}
                             }
                         }
                     }
