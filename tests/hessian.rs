@@ -294,6 +294,16 @@ fn a_wrong_hessian_fails_its_check() {
 }
 
 #[test]
+fn an_hvp_by_a_scalar_is_as_simple_as_the_hessian_times_the_direction() {
+    // Survey 31: `(−v(A + sB)⁻¹B(A + sB)⁻¹) · Bᵀ`, where the Hessian is −tr(((A + sB)⁻¹B)²).
+    let text = "A, B: matrix(n, n); s: scalar; ln det(A + s B)";
+    let p = hvp(text, "s", "v").unwrap();
+    assert!(p.check(3).passed(), "{}", p.check(3).line("differences"));
+    let h = hessian(text, &["s"]).unwrap().remove(0);
+    assert!(operations(&p.answer.expr) <= operations(&h.answer.expr) + 1, "{}", p.answer.render(Format::Unicode));
+}
+
+#[test]
 fn a_symmetric_variable_moves_along_symmetric_directions() {
     // A new direction of a symmetric S is symmetric: along any other, the check failed
     // right answers (survey 31, `(aᵀSb)²` at a relative error of 0.94).
