@@ -573,7 +573,7 @@ const VEC_CASES: &[(&str, &str, &str, &str, &str)] = &[
     // Two parts with the commutation matrix share it (survey 27).
     ("X: matrix(n)", "tr(X^-1)", "X", "hessian", "(X⁻¹ ⊗ (X⁻²)ᵀ + X⁻² ⊗ X⁻ᵀ)K_{nn}"),
     // A power of an inverse is a negative power: X⁻³, not (X⁻¹)³ (survey 31).
-    ("X: matrix(n)", "tr(X^-2)", "X", "hessian", "(2X⁻¹ ⊗ (X⁻³)ᵀ + 2X⁻² ⊗ (X⁻²)ᵀ + 2X⁻³ ⊗ X⁻ᵀ)K_{nn}"),
+    ("X: matrix(n)", "tr(X^-2)", "X", "hessian", "2(X⁻¹ ⊗ (X⁻³)ᵀ + X⁻² ⊗ (X⁻²)ᵀ + X⁻³ ⊗ X⁻ᵀ)K_{nn}"),
     // A hidden layer read out by a vector: Σ over the hidden units inside one part,
     // the residual's `tanh(XW)v − y` (survey 19).
     (

@@ -38,12 +38,22 @@ impl VecForm {
                 items.push(part.render(format, model));
                 continue;
             }
+            // A number every member has goes in front: `2(X⁻¹ ⊗ X⁻³ᵀ + X⁻³ ⊗ X⁻ᵀ)K`.
+            let common = members[0].0.abs();
+            let negative = members.iter().all(|(c, _)| c.is_negative());
+            let front = match (members.iter().all(|(c, _)| c.abs() == common), negative) {
+                (true, true) => -common,
+                (true, false) => common,
+                (false, true) => -BigRational::one(),
+                (false, false) => BigRational::one(),
+            };
+            let members: Vec<(BigRational, String)> = members.into_iter().map(|(c, t)| (c / &front, t)).collect();
             let sum = signed_sum(&members, format);
             let sum =
                 if matches!(format, Format::Latex) { format!("\\left({sum}\\right)") } else { format!("({sum})") };
             let body: Vec<&str> =
                 [before.as_str(), sum.as_str(), after.as_str()].into_iter().filter(|t| !t.is_empty()).collect();
-            items.push((BigRational::one(), body.join(product_gap(format))));
+            items.push((front, body.join(product_gap(format))));
         }
         signed_sum(&items, format)
     }
