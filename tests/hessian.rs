@@ -304,6 +304,21 @@ fn an_hvp_by_a_scalar_is_as_simple_as_the_hessian_times_the_direction() {
 }
 
 #[test]
+fn a_function_of_a_product_squared_is_one_power() {
+    // `tanh(Xw) ⊙ tanh(Xw)` is `tanh²(Xw)`, as a sum's square is one power; a function
+    // of a name keeps its square as written (`sqrt(v) ⊙ sqrt(v)`). Survey 31: the probit
+    // Hessian kept `Φ'(Xw) ⊙ Φ'(Xw)` and `Φ(Xw)^{⊙-2} ⊙ Φ'(Xw) ⊙ Φ'(Xw)`.
+    let square = bracket::simplify("X: matrix(N, p); w: vector(p); tanh(X w) .* tanh(X w)").unwrap();
+    assert_eq!(square.render(Format::Unicode), "tanh²(Xw)");
+    let text = "Phi: elementwise; X: matrix(N, p); w: vector(p); y: vector(N); \
+                -y^T ln(Phi(X w)) - (1 - y)^T ln(1 - Phi(X w))";
+    let h = hessian(text, &["w"]).unwrap().remove(0);
+    assert!(h.check(3).passed());
+    let shown = h.answer.render(Format::Unicode);
+    assert!(!shown.contains("Φ'(Xw) ⊙ Φ'(Xw)") && shown.contains("Φ'(Xw)^{⊙2}"), "{shown}");
+}
+
+#[test]
 fn a_symmetric_variable_moves_along_symmetric_directions() {
     // A new direction of a symmetric S is symmetric: along any other, the check failed
     // right answers (survey 31, `(aᵀSb)²` at a relative error of 0.94).

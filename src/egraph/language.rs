@@ -100,6 +100,10 @@ pub struct Data {
     /// over a class whose child lacks the operator its pattern needs there. It decides
     /// nothing else: [`Tables::merge`] reports a change only for the other fields.
     pub ops: u32,
+    /// Holds a function applied to a compound argument (`tanh(Xw)`), whose square is
+    /// one power (`tanh(Xw)^{⊙2}`), unlike a function of a name (`sqrt(v) ⊙ sqrt(v)`).
+    /// An index for the `compound` guard, as `ops` is.
+    pub applied_to_compound: bool,
 }
 
 /// The bit of a node's operator in [`Data::ops`].
@@ -368,6 +372,7 @@ impl Analysis<Node> for Tables {
             function: false,
             unit_factor: false,
             ops: op_bit(enode),
+            applied_to_compound: false,
         };
         match enode {
             Node::Leaf(k) => {
@@ -467,6 +472,7 @@ impl Analysis<Node> for Tables {
             Node::Apply([f, x]) => {
                 let elementwise = matches!(fun_spec(egraph, *f), Some(FunSpec::Elementwise(..)));
                 d.symmetric = elementwise && egraph[*x].data.symmetric;
+                d.applied_to_compound = crate::egraph::rules::Guard::Compound.holds(&egraph[*x].data);
             }
             Node::Diag(_) => {
                 d.symmetric = kid(0).shape.len() == 1;
@@ -493,6 +499,7 @@ impl Analysis<Node> for Tables {
         // The operators are an index for searching, not a fact for the parents: a change
         // of them alone is no change (so the analysis runs exactly as without them).
         a.ops |= b.ops;
+        a.applied_to_compound |= b.applied_to_compound;
         let same = |x: &Data, y: &Data| {
             x.shape == y.shape
                 && x.constant == y.constant

@@ -139,7 +139,7 @@ impl Guard {
                     | op_bit(&Node::Transpose(zero))
                     | op_bit(&Node::Inverse(zero))
                     | op_bit(&Node::Apply([zero, zero]));
-                d.ops & leaf == 0 && d.ops & !namelike != 0
+                d.ops & leaf == 0 && (d.ops & !namelike != 0 || d.applied_to_compound)
             }
             Guard::Square => {
                 d.shape.len() == 2 && d.shape[0] == d.shape[1] && d.shape[0] != crate::ir::shape::Dim::Iota
