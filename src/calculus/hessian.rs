@@ -45,11 +45,14 @@ pub fn hvp(model: &Model, f: &Expr, x: &str, v: &str, options: &crate::egraph::O
     // By a scalar, the product is the Hessian times the direction, a number too, whose
     // simplest form may read better than the differential's: `−v tr(((A + sB)⁻¹B)²)`
     // rather than `(−v(A + sB)⁻¹B(A + sB)⁻¹) · Bᵀ`. The one with fewer operations is kept.
+    // (Where that Hessian cannot be taken, the differential's form stands.)
     if g.expr.shape.is_empty() && direction.shape.is_empty() {
-        let h = hessian_block(model, f, x, x, options)?.answer;
-        let (scaled, r) = crate::egraph::simplify_expr(&crate::ir::build::product(direction, h.expr), model, options);
-        if crate::egraph::operations(&scaled) < crate::egraph::operations(&expr) {
-            (expr, report) = (scaled, r);
+        if let Ok(h) = hessian_block(model, f, x, x, options) {
+            let scaled = crate::ir::build::product(direction, h.answer.expr);
+            let (scaled, r) = crate::egraph::simplify_expr(&scaled, model, options);
+            if crate::egraph::operations(&scaled) < crate::egraph::operations(&expr) {
+                (expr, report) = (scaled, r);
+            }
         }
     }
     Ok(Second { gradient: g, answer: Answer { model: model.clone(), expr, saturation: Some(report) } })
