@@ -248,6 +248,16 @@ pub(crate) fn unknown_function(name: &str) -> String {
         "argmax" | "argmin" => {
             return format!("`{name}` gives an index, which no derivative is taken of; `softmax(x)` is its smooth form")
         }
+        "var" | "std" | "variance" => {
+            return format!(
+                "`{name}` is not built in; write it out: the variance of x is `||x - mean(x) 1||^2 / n` \
+                 (with x: vector(n)), its square root the standard deviation"
+            )
+        }
+        "prod" | "product" => return format!("`{name}` is not built in; for positive entries it is `exp(sum(ln(x)))`"),
+        "median" | "sort" | "argsort" | "quantile" => {
+            return format!("`{name}` orders the entries, which no closed-form derivative here follows")
+        }
         "max" | "min" | "amax" | "amin" | "maximum" | "minimum" => {
             return format!(
                 "`{name}` over the entries has no derivative where two entries tie and is not read; a smooth \
