@@ -432,11 +432,10 @@ fn run(command: Command, options: &bracket::Options) -> Result<Checked, (Error, 
     }
     let Some((query, format)) = query_of(command)? else { return Ok(Checked::Yes) };
     let text = query.text().to_string();
-    say_notes(&text, &query.wrt(), query.wants_scalar());
+    let said = say_notes(&text, &query.wrt(), query.wants_scalar());
     let reply = query.run(options).map_err(|e| (e, text.clone()))?;
     // Notes the command adds to what reading said (an hvp's direction the function reads).
     if let bracket::Reply::Seconds(blocks) = &reply {
-        let said = bracket::notes_for_scalar(&text, &query.wrt());
         let added = blocks.iter().flat_map(|(d, _)| &d.answer.model.notes).filter(|n| !said.contains(n));
         added.collect::<indexmap::IndexSet<_>>().into_iter().for_each(|n| eprintln!("note: {n}"));
     }
@@ -687,11 +686,12 @@ fn format_of(f: OutputFormat) -> Format {
 }
 
 /// Prints how the input was read where that may not be what was meant, on stderr.
-fn say_notes(text: &str, wrt: &[String], scalar: bool) {
+fn say_notes(text: &str, wrt: &[String], scalar: bool) -> Vec<String> {
     let notes = if scalar { bracket::notes_for_scalar(text, wrt) } else { bracket::notes(text, wrt) };
-    for note in notes {
+    for note in &notes {
         eprintln!("note: {note}");
     }
+    notes
 }
 
 /// Prints a line; a closed pipe (`| head`) is not an error.

@@ -80,13 +80,9 @@ pub(super) fn ln_of<T: Number>(e: &Expr, env: &Env<T>) -> Option<ArrayD<f64>> {
     }
 }
 
-/// ln(eᵃ + eᵇ), with the greater taken out.
+/// ln(eᵃ + eᵇ).
 fn logaddexp(a: f64, b: f64) -> f64 {
-    let m = a.max(b);
-    if m == f64::NEG_INFINITY {
-        return m;
-    }
-    m + ((a - m).exp() + (b - m).exp()).ln()
+    logsumexp([a, b].into_iter())
 }
 
 /// ln Σ exp(xᵢ), with the greatest taken out.

@@ -40,13 +40,9 @@ impl VecForm {
             }
             // A number every member has goes in front: `2(X⁻¹ ⊗ X⁻³ᵀ + X⁻³ ⊗ X⁻ᵀ)K`.
             let common = members[0].0.abs();
+            let magnitude = if members.iter().all(|(c, _)| c.abs() == common) { common } else { BigRational::one() };
             let negative = members.iter().all(|(c, _)| c.is_negative());
-            let front = match (members.iter().all(|(c, _)| c.abs() == common), negative) {
-                (true, true) => -common,
-                (true, false) => common,
-                (false, true) => -BigRational::one(),
-                (false, false) => BigRational::one(),
-            };
+            let front = if negative { -magnitude } else { magnitude };
             let members: Vec<(BigRational, String)> = members.into_iter().map(|(c, t)| (c / &front, t)).collect();
             let sum = signed_sum(&members, format);
             let sum =
